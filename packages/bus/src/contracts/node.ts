@@ -1,0 +1,53 @@
+import { z } from 'zod'
+import { contract, event } from '../lib/contract.ts'
+import { LifecycleStateSchema } from './lifecycle.ts'
+
+/** The supervisor's own subjects: `baran.<node>.node.<verb>`. */
+export const NODE_ACTOR = 'node'
+
+export const ActorStatusSchema = z.object({
+  state: z.union([LifecycleStateSchema, z.enum(['spawning', 'crashed', 'backoff', 'gave-up'])]),
+  pid: z.number().int().nullable(),
+  uptime: z.number().int().nonnegative(),
+  restarts: z.number().int().nonnegative(),
+  implementation: z.string(),
+  lastExit: z.object({ code: z.number().int().nullable(), signal: z.string().nullable(), at: z.number().int() }).nullable(),
+})
+export type ActorStatus = z.infer<typeof ActorStatusSchema>
+
+export const NodeStatusSchema = z.object({
+  node: z.string(),
+  state: z.string(),
+  pid: z.number().int(),
+  uptime: z.number().int().nonnegative(),
+  dataDir: z.string(),
+  bus: z.object({ url: z.string(), embedded: z.boolean() }),
+  actors: z.record(z.string(), ActorStatusSchema),
+})
+export type NodeStatus = z.infer<typeof NodeStatusSchema>
+
+export const nodeStatus = contract({
+  actor: NODE_ACTOR,
+  verb: 'status',
+  request: z.object({}).strict().optional(),
+  reply: NodeStatusSchema,
+  callers: ['cli', 'ui'],
+  description: 'every actor of the node: state, pid, uptime, restarts',
+})
+
+export const nodeStop = contract({
+  actor: NODE_ACTOR,
+  verb: 'stop',
+  request: z.object({ reason: z.string().max(200).optional() }).strict().optional(),
+  reply: z.object({ stopping: z.literal(true) }),
+  callers: ['cli'],
+  description: 'stop the node: actors in reverse order, then the bus',
+})
+
+/** Published when the supervisor restarts an actor (dashboards show it). */
+export const actorRestarted = event({
+  actor: NODE_ACTOR,
+  event: 'restarted',
+  body: z.object({ actor: z.string(), restarts: z.number().int(), pid: z.number().int().nullable(), at: z.number().int() }),
+  description: 'an actor process was restarted after it exited',
+})

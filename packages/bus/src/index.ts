@@ -1,0 +1,29 @@
+/**
+ * @baran/bus — the one place where Baran's contracts live, and the only package that talks to NATS.
+ *
+ * A contract pairs a subject (`baran.<node>.<actor>.<verb>`) with zod schemas for its request and reply;
+ * both ends validate. Errors travel as `{ error: { code, message, details } }` and surface as `BusError`.
+ */
+export { Bus, ActorService, VERSION_HEADER } from './lib/bus.ts'
+export type { BusOptions, BusLogger, BusStatus, RequestOptions, RequestContext, Handler, EventMeta, SubscribeOptions, ServeOptions } from './lib/bus.ts'
+export { contract, event } from './lib/contract.ts'
+export type { RequestContract, EventContract, Caller, RequestOf, ParsedRequestOf, ReplyOf, ReplyInputOf, EventOf, EventInputOf } from './lib/contract.ts'
+export { BusError, BusErrorCode, isBusError, toBusError, statusOfCode } from './lib/errors.ts'
+export type { ErrorEnvelope } from './lib/errors.ts'
+export { encodeJson, decodeJson, issuesOf } from './lib/codec.ts'
+export { SUBJECT_ROOT, requestSubject, eventSubject, actorPrefix, parseSubject, assertToken, InvalidSubjectTokenError } from './lib/subjects.ts'
+export {
+  LifecycleState,
+  LifecycleStateSchema,
+  ActorNameSchema,
+  StateEventSchema,
+  HealthSchema,
+  ANY_CALLER,
+  stateEventOf,
+  healthContractOf,
+} from './contracts/lifecycle.ts'
+export type { StateEvent, Health } from './contracts/lifecycle.ts'
+export { NODE_ACTOR, ActorStatusSchema, NodeStatusSchema, nodeStatus, nodeStop, actorRestarted } from './contracts/node.ts'
+export type { ActorStatus, NodeStatus } from './contracts/node.ts'
+export { NatsServerProcess, startNatsServer, resolveNatsServer, NatsServerNotFoundError, NatsServerStartError } from './lib/server.ts'
+export type { NatsServerOptions } from './lib/server.ts'

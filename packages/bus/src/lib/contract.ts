@@ -1,0 +1,57 @@
+import type { z } from 'zod'
+
+/** Who may call a contract: bus users are actor names plus `cli`, `ui` and `supervisor`. */
+export type Caller = string
+
+/** A request/reply contract: one subject per node, a zod schema at each end, a major version. */
+export interface RequestContract<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
+  readonly kind: 'request'
+  readonly actor: string
+  readonly verb: string
+  /** Major version: a request carrying another major version is refused with `unsupported_version`. */
+  readonly v: number
+  readonly request: Req
+  readonly reply: Res
+  /** Bus users allowed to call it; the supervisor turns this into nats-server permissions. */
+  readonly callers: readonly Caller[]
+  readonly description: string
+}
+
+/** An event: published by one actor, validated by every subscriber. */
+export interface EventContract<Body extends z.ZodType = z.ZodType> {
+  readonly kind: 'event'
+  readonly actor: string
+  readonly event: string
+  readonly v: number
+  readonly body: Body
+  readonly description: string
+}
+
+export type RequestOf<C extends RequestContract> = z.input<C['request']>
+export type ParsedRequestOf<C extends RequestContract> = z.output<C['request']>
+export type ReplyOf<C extends RequestContract> = z.output<C['reply']>
+export type ReplyInputOf<C extends RequestContract> = z.input<C['reply']>
+export type EventOf<C extends EventContract> = z.output<C['body']>
+export type EventInputOf<C extends EventContract> = z.input<C['body']>
+
+export function contract<Req extends z.ZodType, Res extends z.ZodType>(def: {
+  actor: string
+  verb: string
+  v?: number
+  request: Req
+  reply: Res
+  callers: readonly Caller[]
+  description: string
+}): RequestContract<Req, Res> {
+  return Object.freeze({ kind: 'request', v: 1, ...def })
+}
+
+export function event<Body extends z.ZodType>(def: {
+  actor: string
+  event: string
+  v?: number
+  body: Body
+  description: string
+}): EventContract<Body> {
+  return Object.freeze({ kind: 'event', v: 1, ...def })
+}

@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config'
+
+/**
+ * The vitest settings every package shares: workspace packages resolve to their TypeScript
+ * sources (the `@baran/source` export condition), and tests that start real servers get time.
+ */
+export const sharedConfig = defineConfig({
+  resolve: { conditions: ['@baran/source'] },
+  ssr: { resolve: { conditions: ['@baran/source'], externalConditions: ['@baran/source'] } },
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    pool: 'forks',
+    // Test files start real servers and processes; two at a time fits a 2-core machine.
+    maxWorkers: 2,
+  },
+})

@@ -1,0 +1,115 @@
+import { Bus, type NatsServerProcess, healthContractOf, stateEventOf, startNatsServer, contract } from '@baran/bus'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { ActorConfigError, ActorRuntime, defineActor, silentLogger } from '../src/index.ts'
+
+const ping = contract({ actor: 'pinger', verb: 'ping', request: z.object({}), reply: z.object({ pong: z.number() }), callers: ['cli'], description: 'ping' })
+const hang = contract({ actor: 'pinger', verb: 'hang', request: z.object({ ms: z.number() }), reply: z.object({}), callers: ['cli'], description: 'slow' })
+
+const pinger = defineActor({
+  name: 'pinger',
+  version: '1.2.3',
+  config: z.object({ start: z.number().int().default(0) }),
+  async start(ctx) {
+    let n = ctx.config.start
+    ctx.serve(ping, () => ({ pong: ++n }))
+    ctx.serve(hang, async ({ ms }) => {
+      await new Promise((r) => setTimeout(r, ms))
+      return {}
+    })
+    return { health: () => ({ count: n }) }
+  },
+})
+
+let dir: string
+let server: NatsServerProcess
+let client: Bus
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'baran-rt-'))
+  server = await startNatsServer({ workDir: dir })
+  client = await Bus.connect({ servers: server.url, node: 'n1' })
+})
+afterAll(async () => {
+  await client?.close()
+  await server?.stop()
+  await rm(dir, { recursive: true, force: true })
+})
+
+function runtime(config: unknown = {}) {
+  return new ActorRuntime(pinger, {
+    node: 'n1',
+    bus: { connect: { servers: server.url } },
+    config,
+    dataDir: dir,
+    log: silentLogger(),
+    stopDeadlineMs: 1000,
+    connectBackoff: { initialMs: 50, maxMs: 200 },
+  })
+}
+
+describe('actor runtime (inline, real nats-server)', () => {
+  it('goes idle → ready, publishes every state, answers health from the snapshot', async () => {
+    const states: string[] = []
+    const sub = await client.subscribe(stateEventOf('pinger'), (e) => void states.push(e.state))
+    const rt = runtime({ start: 10 })
+    await rt.start()
+    await expect(client.request(ping, {})).resolves.toEqual({ pong: 11 })
+    const health = await client.request(healthContractOf('pinger'), {})
+    expect(health).toMatchObject({ actor: 'pinger', node: 'n1', state: 'ready', version: '1.2.3', pid: process.pid, details: { count: 11 } })
+    await rt.stop()
+    await rt.close()
+    // connecting happens before the bus exists, so the first state on the bus is `starting`.
+    await expect.poll(() => states).toEqual(['starting', 'ready', 'stopping', 'stopped'])
+    sub.unsubscribe()
+  })
+
+  it('rejects a bad config with a message that names the key', () => {
+    expect(() => runtime({ start: 'ten' })).toThrow(ActorConfigError)
+    expect(() => runtime({ start: 'ten' })).toThrow(/start/)
+  })
+
+  it('drains a request in flight before it stops', async () => {
+    const rt = runtime()
+    await rt.start()
+    const slow = client.request(hang, { ms: 300 }, { timeoutMs: 3000 })
+    await new Promise((r) => setTimeout(r, 50))
+    await rt.stop()
+    await expect(slow).resolves.toEqual({})
+    await rt.close()
+    // and once stopped, nobody answers
+    await expect(client.request(ping, {})).rejects.toMatchObject({ code: 'no_responder' })
+  })
+
+  it('is degraded while nats-server is down and ready again when it returns', async () => {
+    const rt = runtime()
+    await rt.start()
+    await server.kill()
+    await expect.poll(() => rt.state, { timeout: 5000 }).toBe('degraded')
+    expect(rt.snapshot.context.degradedBy).toEqual(['bus'])
+    await server.start()
+    await expect.poll(() => rt.state, { timeout: 10_000 }).toBe('ready')
+    // the client reconnects too, and the actor serves again
+    await expect.poll(() => client.request(ping, {}).then((r) => r.pong > 0).catch(() => false), { timeout: 10_000 }).toBe(true)
+    await rt.stop()
+    await rt.close()
+  })
+
+  it('keeps trying to connect while the bus is not up yet', async () => {
+    const port = server.port
+    await server.stop()
+    const rt = runtime()
+    const started = rt.start()
+    await new Promise((r) => setTimeout(r, 300))
+    expect(rt.state).toBe('connecting')
+    await server.start()
+    expect(server.port).toBe(port)
+    await started
+    expect(rt.state).toBe('ready')
+    await rt.stop()
+    await rt.close()
+  })
+})

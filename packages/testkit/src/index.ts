@@ -1,0 +1,12 @@
+/**
+ * @baran/testkit — real components for tests: nats-server on a free loopback port, actors inline or as
+ * processes, cleanup that runs even when a test fails, and the example `echo` actor.
+ */
+export { Cleanup } from './lib/cleanup.ts'
+export { tempDir } from './lib/tmp.ts'
+export { setupNats } from './lib/nats.ts'
+export type { NatsFixture } from './lib/nats.ts'
+export { runInline, spawnProcess, nodeCommand, isAlive } from './lib/actors.ts'
+export type { SpawnedProcess } from './lib/actors.ts'
+export { echoActor } from './example/echo.ts'
+export { echoSay, echoFail, echoSlow, echoDependency, echoSaid, echoContracts } from './example/contracts.ts'

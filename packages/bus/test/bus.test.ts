@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { Bus, BusError, contract, encodeJson, event, healthContractOf, requestSubject, startNatsServer } from '../src/index.ts'
+import { Bus, type BusError, contract, encodeJson, event, healthContractOf, requestSubject, startNatsServer } from '../src/index.ts'
 import type { NatsServerProcess } from '../src/index.ts'
 
 const add = contract({
@@ -77,7 +77,7 @@ describe('request/reply', () => {
   it('answers a malformed body with invalid_request and the zod issues', async () => {
     const { error } = await client.requestRaw(requestSubject('n1', 'calc', 'add'), encodeJson({ a: 'x' }))
     expect(error?.code).toBe('invalid_request')
-    const issues = (error?.details as { issues: Array<{ path: string }> }).issues
+    const issues = (error?.details as { issues: Array<{ path: string }> } | undefined)?.issues ?? []
     expect(issues.map((i) => i.path).sort()).toEqual(['a', 'b'])
   })
 

@@ -44,6 +44,10 @@ export interface ActorDefinition<Config = unknown> {
   readonly implementation: string
   /** Major version of the contracts it serves. */
   readonly contractVersion: number
+  /** The contracts it serves (besides health): the supervisor grants bus permissions from their `callers`. */
+  readonly contracts: readonly RequestContract[]
+  /** Uses JetStream (the outbox): its bus user is granted the JetStream API. */
+  readonly jetstream?: boolean
   readonly config: z.ZodType<Config>
   start(ctx: ActorContext<Config>): Promise<RunningActor>
 }
@@ -53,10 +57,12 @@ export function defineActor<Config>(def: {
   version: string
   implementation?: string
   contractVersion?: number
+  contracts?: readonly RequestContract[]
+  jetstream?: boolean
   config: z.ZodType<Config>
   start(ctx: ActorContext<Config>): Promise<RunningActor>
 }): ActorDefinition<Config> {
-  return Object.freeze({ implementation: `@baran/${def.name}`, contractVersion: 1, ...def })
+  return Object.freeze({ implementation: `@baran/${def.name}`, contractVersion: 1, contracts: [], ...def })
 }
 
 /** How a runtime reaches the bus: its own connection, or one shared by many inline actors. */

@@ -1,13 +1,14 @@
 import { defineActor } from '@baran/actor'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
-import { echoDependency, echoFail, echoSaid, echoSay, echoSlow } from './contracts.ts'
+import { echoContracts, echoDependency, echoFail, echoSaid, echoSay, echoSlow } from './contracts.ts'
 
 /** The example actor: small, but it uses every part of the runtime a real actor uses. */
 export const echoActor = defineActor({
   name: 'echo',
   version: '0.1.0',
   implementation: '@baran/testkit/example-actor',
+  contracts: echoContracts,
   config: z.object({ greeting: z.string().min(1).max(40).default('hello') }).strict(),
   async start(ctx) {
     ctx.serve(echoSay, ({ text }) => {
@@ -36,3 +37,6 @@ export const echoActor = defineActor({
     return { health: () => ({ greeting: ctx.config.greeting }) }
   },
 })
+
+/** The name the supervisor looks for when it loads an implementation module. */
+export { echoActor as actor }

@@ -1,0 +1,60 @@
+import { createLogger } from '@baran/actor'
+import { createWriteStream } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { type SupervisorEvent, Supervisor } from '../lib/supervisor.ts'
+import { selectNode, type NodeSelection } from './connect.ts'
+import { CliError, Exit, paint, paintState } from './output.ts'
+
+export interface StartOptions extends NodeSelection {
+  config?: string
+  quiet?: boolean
+}
+
+/** `baran start`: runs the node in the foreground with a live line per actor state change; Ctrl-C stops it. */
+export async function startCommand(opts: StartOptions): Promise<number> {
+  const { dataDir, node, paths } = selectNode(opts)
+  await mkdir(paths.logs, { recursive: true, mode: 0o700 })
+  const log = createLogger({ node, actor: 'supervisor', destination: createWriteStream(paths.log('node'), { flags: 'a', mode: 0o600 }) })
+  const sup = new Supervisor({ dataDir, node, ...(opts.config ? { configFile: opts.config } : {}), log })
+  const say = (line: string) => {
+    if (!opts.quiet) process.stdout.write(`${line}\n`)
+  }
+  const seen = new Map<string, string>()
+  sup.on((e: SupervisorEvent) => {
+    if (e.type === 'state') say(`${paint('bold', 'node')} ${node}: ${e.state}`)
+    else if (seen.get(e.name) !== `${e.status.state}/${e.status.pid}`) {
+      seen.set(e.name, `${e.status.state}/${e.status.pid}`)
+      const restarts = e.status.restarts ? paint('yellow', ` restarts ${e.status.restarts}`) : ''
+      say(`  ${e.name.padEnd(10)} ${paintState(e.status.state).padEnd(10)} pid ${e.status.pid ?? '-'}${restarts}`)
+    }
+  })
+  let signals = 0
+  const onSignal = (sig: string) => {
+    signals++
+    if (signals > 1) {
+      say('second signal: killing everything now')
+      sup.killAll()
+      process.exit(Exit.Error)
+    }
+    say(`${sig}: stopping (actors in reverse order, then the bus)…`)
+    void sup.stop(sig)
+  }
+  process.on('SIGINT', () => onSignal('SIGINT'))
+  process.on('SIGTERM', () => onSignal('SIGTERM'))
+  process.on('exit', () => sup.killAll())
+  try {
+    await sup.start()
+  } catch (e) {
+    await sup.stop('start failed').catch(() => undefined)
+    const err = e as Error & { code?: string }
+    throw new CliError(err.message, {
+      exitCode: err.code === 'invalid_config' ? Exit.Config : err.code === 'already_running' ? Exit.Error : Exit.Error,
+      hint: err.code === 'invalid_config' ? `fix ${opts.config ?? paths.config} (or the BARAN_* variable named above)` : `see the logs in ${paths.logs}`,
+      cause: e,
+    })
+  }
+  say(`${paint('green', '✓')} node ${paint('bold', node)} is up — bus ${sup.busUrl}, data ${dataDir}`)
+  say(`  try: baran status --data-dir ${dataDir}    stop: Ctrl-C or baran stop --data-dir ${dataDir}`)
+  const end = await sup.finished()
+  return end === 'stopped' ? Exit.Ok : Exit.Error
+}

@@ -1,0 +1,30 @@
+import { nodeStatus } from '@baran/bus'
+import { connectCli, type NodeSelection } from './connect.ts'
+import { Exit, formatDuration, paint, paintState, printJson } from './output.ts'
+
+/** `baran status`: each actor's state, pid, uptime and restarts, from the supervisor over the bus. */
+export async function statusCommand(opts: NodeSelection & { json?: boolean }): Promise<number> {
+  const { bus } = await connectCli(opts)
+  try {
+    const s = await bus.request(nodeStatus, {}, { timeoutMs: 5000 })
+    if (opts.json) {
+      printJson(s)
+      return Exit.Ok
+    }
+    process.stdout.write(`${paint('bold', `node ${s.node}`)}  ${paintState(s.state)}  pid ${s.pid}  up ${formatDuration(s.uptime)}\n`)
+    process.stdout.write(`  bus  ${s.bus.url}${s.bus.embedded ? ' (embedded)' : ''}\n  data ${s.dataDir}\n`)
+    const names = Object.keys(s.actors)
+    if (names.length === 0) process.stdout.write('  (no actors configured)\n')
+    for (const name of names) {
+      const a = s.actors[name]
+      if (!a) continue
+      process.stdout.write(
+        `  ${name.padEnd(10)} ${paintState(a.state).padEnd(10)} pid ${String(a.pid ?? '-').padEnd(8)} up ${formatDuration(a.uptime).padEnd(7)} restarts ${a.restarts}  ${paint('gray', a.implementation)}\n`,
+      )
+    }
+    const allReady = Object.values(s.actors).every((a) => a.state === 'ready')
+    return allReady ? Exit.Ok : Exit.Unavailable
+  } finally {
+    await bus.close()
+  }
+}

@@ -1,0 +1,89 @@
+import { ANY_CALLER, NODE_ACTOR, type RequestContract, SUBJECT_ROOT, requestSubject } from '@baran/bus'
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import type { NodePaths } from './paths.ts'
+
+/** Bus users that are not actors. */
+export const SUPERVISOR_USER = 'supervisor'
+export const CLI_USER = 'cli'
+export const UI_USER = 'ui'
+
+export interface Permissions {
+  publish: string[]
+  subscribe: string[]
+}
+
+/**
+ * Least privilege, derived from the contracts: a user may publish a request only to the contracts whose
+ * `callers` name it, may serve only its own subjects, read only its own reply inbox, and hear every actor's
+ * events (events carry no secrets). So `transport` cannot call `identity.exportArchive`, nor listen in on it.
+ */
+export function permissionsFor(user: string, node: string, contracts: readonly RequestContract[], opts: { actor: boolean; jetstream?: boolean }): Permissions {
+  const root = `${SUBJECT_ROOT}.${node}`
+  const calls = contracts.filter((c) => c.callers.includes(user) || c.callers.includes(ANY_CALLER)).map((c) => requestSubject(node, c.actor, c.verb))
+  const own = user === SUPERVISOR_USER ? NODE_ACTOR : user
+  const publish = [...new Set(calls)]
+  const subscribe = [`${root}.*.evt.>`, `_INBOX_${user}.>`]
+  if (opts.actor || user === SUPERVISOR_USER) {
+    publish.push(`${root}.${own}.evt.>`)
+    subscribe.push(`${root}.${own}.>`, '$SRV.>')
+  } else {
+    // Tools may ping and inspect services.
+    publish.push('$SRV.>')
+  }
+  if (opts.jetstream) publish.push('$JS.API.>', '$JS.ACK.>')
+  return { publish, subscribe }
+}
+
+/** One random password per bus user, created once and kept in `bus/users.json` (0600). */
+export async function loadOrCreatePasswords(paths: NodePaths, users: readonly string[]): Promise<Record<string, string>> {
+  let known: Record<string, string> = {}
+  try {
+    known = JSON.parse(await readFile(paths.users, 'utf8')) as Record<string, string>
+  } catch {
+    known = {}
+  }
+  let changed = false
+  for (const u of users) {
+    if (typeof known[u] !== 'string' || known[u].length < 16) {
+      known[u] = randomBytes(24).toString('base64url')
+      changed = true
+    }
+  }
+  if (changed) await writePrivate(paths.users, `${JSON.stringify(known, null, 2)}\n`)
+  await mkdir(paths.credsDir, { recursive: true, mode: 0o700 })
+  for (const u of users) await writePrivate(paths.creds(u), `${JSON.stringify({ user: u, pass: known[u] })}\n`)
+  return known
+}
+
+async function writePrivate(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 })
+  await writeFile(file, text, { mode: 0o600 })
+}
+
+/**
+ * The node's nats-server config: loopback only, a random port (the ports file tells which), JetStream in the
+ * data dir, one user per actor and tool. Written as JSON, which the NATS config format accepts as is.
+ */
+export function natsConfig(opts: {
+  node: string
+  jetstreamDir: string
+  users: Record<string, { pass: string; permissions: Permissions }>
+}): string {
+  const conf = {
+    server_name: `baran_${opts.node}`,
+    host: '127.0.0.1',
+    port: -1,
+    max_payload: 1024 * 1024,
+    jetstream: { store_dir: opts.jetstreamDir, max_memory_store: 64 * 1024 * 1024, max_file_store: 8 * 1024 * 1024 * 1024 },
+    authorization: {
+      users: Object.entries(opts.users).map(([user, u]) => ({
+        user,
+        password: u.pass,
+        permissions: { publish: { allow: u.permissions.publish }, subscribe: { allow: u.permissions.subscribe }, allow_responses: true },
+      })),
+    },
+  }
+  return `${JSON.stringify(conf, null, 2)}\n`
+}

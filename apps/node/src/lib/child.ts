@@ -1,0 +1,167 @@
+import type { ActorStatus, LifecycleState } from '@baran/bus'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { Logger } from 'pino'
+
+/** The generic process entry: imports the implementation module and runs its `actor`. */
+export const ACTOR_ENTRY = fileURLToPath(new URL('../actor-entry.ts', import.meta.url))
+
+export interface RestartPolicy {
+  initialMs: number
+  maxMs: number
+  crashLoopCount: number
+  crashLoopWindowMs: number
+}
+
+export interface ChildSpec {
+  name: string
+  implementation: string
+  moduleUrl: string
+  env: NodeJS.ProcessEnv
+  logFile: string
+  restart: RestartPolicy
+  stopDeadlineMs: number
+}
+
+type ChildState = ActorStatus['state']
+export type ChildListener = (child: ChildActor, what: 'spawned' | 'exited' | 'restarting' | 'gave-up') => void
+
+/**
+ * One supervised actor process: spawns it, restarts it after a crash with exponential back-off, gives up
+ * on a crash loop (or a config error, exit 78), and stops it with SIGTERM, then SIGKILL after the deadline.
+ */
+export class ChildActor {
+  readonly spec: ChildSpec
+  state: ChildState = 'spawning'
+  restarts = 0
+  lastExit: ActorStatus['lastExit'] = null
+  #child: ChildProcess | undefined
+  #spawnedAt = 0
+  #crashes: number[] = []
+  #timer: NodeJS.Timeout | undefined
+  #stopping = false
+  #exited: Promise<void> = Promise.resolve()
+  #log: Logger
+  #out: WriteStream
+  #onChange: ChildListener
+
+  constructor(spec: ChildSpec, log: Logger, onChange: ChildListener) {
+    this.spec = spec
+    this.#log = log.child({ child: spec.name })
+    this.#onChange = onChange
+    this.#out = createWriteStream(spec.logFile, { flags: 'a', mode: 0o600 })
+  }
+
+  get pid(): number | null {
+    return this.#child?.pid ?? null
+  }
+  get running(): boolean {
+    return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null
+  }
+
+  status(): ActorStatus {
+    return {
+      state: this.state,
+      pid: this.running ? this.pid : null,
+      uptime: this.running ? Date.now() - this.#spawnedAt : 0,
+      restarts: this.restarts,
+      implementation: this.spec.implementation,
+      lastExit: this.lastExit,
+    }
+  }
+
+  /** A state event from the bus: only the current process's events count. */
+  noteState(state: LifecycleState, pid: number): void {
+    if (pid === this.pid && this.running) this.state = state
+  }
+
+  spawn(): void {
+    if (this.#stopping) return
+    const child = spawn(process.execPath, [...process.execArgv.filter((a) => a.startsWith('--conditions')), ACTOR_ENTRY], {
+      env: { ...this.spec.env, BARAN_ACTOR_MODULE: this.spec.moduleUrl },
+      // The IPC channel makes the actor exit by itself if this supervisor dies.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    })
+    this.#child = child
+    this.#spawnedAt = Date.now()
+    this.state = 'spawning'
+    child.stdout?.pipe(this.#out, { end: false })
+    child.stderr?.pipe(this.#out, { end: false })
+    this.#exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.#onExit(code, signal)
+        resolve()
+      })
+    })
+    child.once('error', (err) => this.#log.error({ err }, 'could not spawn actor'))
+    this.#log.info({ pid: child.pid }, 'spawned')
+    this.#onChange(this, 'spawned')
+  }
+
+  #onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.lastExit = { code, signal, at: Date.now() }
+    if (this.#stopping) {
+      this.state = 'stopped'
+      this.#onChange(this, 'exited')
+      return
+    }
+    const now = Date.now()
+    this.#crashes = [...this.#crashes.filter((t) => now - t < this.spec.restart.crashLoopWindowMs), now]
+    this.#log.warn({ code, signal }, 'actor exited')
+    if (code === 78) {
+      this.state = 'gave-up'
+      this.#log.error('actor refused its configuration (exit 78): not restarting; fix the config and restart the node')
+      this.#onChange(this, 'gave-up')
+      return
+    }
+    if (this.#crashes.length >= this.spec.restart.crashLoopCount) {
+      this.state = 'gave-up'
+      this.#log.error({ crashes: this.#crashes.length, windowMs: this.spec.restart.crashLoopWindowMs }, 'crash loop: not restarting')
+      this.#onChange(this, 'gave-up')
+      return
+    }
+    const { initialMs, maxMs } = this.spec.restart
+    const delay = Math.min(maxMs, initialMs * 2 ** (this.#crashes.length - 1))
+    this.state = 'backoff'
+    this.#onChange(this, 'exited')
+    this.#timer = setTimeout(() => {
+      this.restarts++
+      this.spawn()
+      this.#onChange(this, 'restarting')
+    }, delay)
+  }
+
+  /** SIGTERM, wait for the deadline, then SIGKILL. */
+  async stop(): Promise<void> {
+    this.#stopping = true
+    clearTimeout(this.#timer)
+    const child = this.#child
+    if (child && this.running) {
+      this.state = 'stopping'
+      child.kill('SIGTERM')
+      let timer: NodeJS.Timeout | undefined
+      const done = await Promise.race([
+        this.#exited.then(() => true),
+        new Promise<boolean>((r) => {
+          timer = setTimeout(() => r(false), this.spec.stopDeadlineMs + 1000)
+        }),
+      ])
+      clearTimeout(timer)
+      if (!done) {
+        this.#log.warn('did not stop in time: SIGKILL')
+        child.kill('SIGKILL')
+        await this.#exited
+      }
+    }
+    this.state = 'stopped'
+    await new Promise<void>((r) => this.#out.end(r))
+  }
+
+  /** Kill -9 the whole thing now (the supervisor itself is dying). */
+  killNow(): void {
+    this.#stopping = true
+    clearTimeout(this.#timer)
+    if (this.running) this.#child?.kill('SIGKILL')
+  }
+}

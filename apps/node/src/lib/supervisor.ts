@@ -1,0 +1,317 @@
+import { createLogger, type Logger } from '@baran/actor'
+import {
+  actorRestarted,
+  Bus,
+  type ActorStatus,
+  healthContractOf,
+  type LifecycleState,
+  NatsServerProcess,
+  nodeStatus,
+  nodeStop,
+  type NodeStatus,
+  type RequestContract,
+  stateEventOf,
+} from '@baran/bus'
+import { mkdir } from 'node:fs/promises'
+import { createActor, fromPromise, waitFor } from 'xstate'
+import { CLI_USER, loadOrCreatePasswords, natsConfig, permissionsFor, SUPERVISOR_USER, UI_USER } from './bus-auth.ts'
+import { ChildActor } from './child.ts'
+import { type NodeConfig, loadConfig } from './config.ts'
+import { configuredActors, type LoadedActor, loadActor } from './implementations.ts'
+import { removeNodeInfo, runningNode, writeNodeInfo } from './node-info.ts'
+import { type NodePaths, nodePaths } from './paths.ts'
+import { type SupervisorState, supervisorMachine } from './supervisor-machine.ts'
+import { writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+
+export interface SupervisorOptions {
+  dataDir: string
+  node: string
+  /** `--config <file>`; default `<dataDir>/config.json` (optional). */
+  configFile?: string
+  env?: NodeJS.ProcessEnv
+  log?: Logger
+}
+
+/** Thrown when another supervisor already runs on this data dir. */
+export class NodeAlreadyRunningError extends Error {
+  override name = 'NodeAlreadyRunningError'
+  readonly code = 'already_running'
+}
+
+/** Thrown when actors do not become ready in time. */
+export class StartTimeoutError extends Error {
+  override name = 'StartTimeoutError'
+  readonly code = 'timeout'
+}
+
+export type SupervisorEvent =
+  | { type: 'state'; state: SupervisorState }
+  | { type: 'actor'; name: string; status: ActorStatus }
+
+/**
+ * The node supervisor: writes the bus config, starts nats-server, spawns each configured actor, restarts a
+ * crashed one, answers `node.status`/`node.stop`, and stops actors in reverse order, then the bus.
+ */
+export class Supervisor {
+  readonly node: string
+  readonly paths: NodePaths
+  readonly log: Logger
+  readonly lifecycle
+  config!: NodeConfig
+  #opts: SupervisorOptions
+  #actors: LoadedActor[] = []
+  #children = new Map<string, ChildActor>()
+  #nats: NatsServerProcess | undefined
+  #busUrl = ''
+  #bus: Bus | undefined
+  #startedAt = Date.now()
+  #listeners = new Set<(e: SupervisorEvent) => void>()
+  #passwords: Record<string, string> = {}
+  #stopping = false
+
+  constructor(opts: SupervisorOptions) {
+    this.#opts = opts
+    this.node = opts.node
+    this.paths = nodePaths(opts.dataDir)
+    this.log = opts.log ?? createLogger({ node: opts.node, actor: 'supervisor' })
+    this.lifecycle = createActor(
+      supervisorMachine.provide({
+        actors: {
+          prepare: fromPromise(() => this.#prepare()),
+          startBus: fromPromise(() => this.#startBus()),
+          startActors: fromPromise(() => this.#startActors()),
+          stop: fromPromise(() => this.#stop()),
+        },
+      }),
+    )
+    let last = ''
+    this.lifecycle.subscribe((s) => {
+      if (s.value === last) return
+      last = s.value as string
+      this.log.info({ state: s.value, ...(s.context.reason ? { reason: s.context.reason } : {}) }, `supervisor ${s.value}`)
+      this.#emit({ type: 'state', state: s.value as SupervisorState })
+    })
+  }
+
+  get state(): SupervisorState {
+    return this.lifecycle.getSnapshot().value as SupervisorState
+  }
+  get busUrl(): string {
+    return this.#busUrl
+  }
+  get children(): ReadonlyMap<string, ChildActor> {
+    return this.#children
+  }
+
+  on(listener: (e: SupervisorEvent) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+  #emit(e: SupervisorEvent): void {
+    for (const l of this.#listeners) l(e)
+  }
+
+  /** Starts everything; resolves when every actor is ready (or has given up), rejects on failure. */
+  async start(): Promise<void> {
+    this.lifecycle.start()
+    this.lifecycle.send({ type: 'START' })
+    const snap = await waitFor(this.lifecycle, (s) => ['running', 'stopped', 'failed'].includes(s.value as string), { timeout: Number.POSITIVE_INFINITY })
+    if (snap.value !== 'running') {
+      const err = snap.context.error
+      throw err instanceof Error ? err : new Error(`node did not start: ${snap.context.reason ?? snap.value}`)
+    }
+  }
+
+  async stop(reason = 'stop requested'): Promise<void> {
+    if (this.lifecycle.getSnapshot().status !== 'active') return
+    this.lifecycle.send({ type: 'STOP', reason })
+    await waitFor(this.lifecycle, (s) => s.value === 'stopped' || s.value === 'failed', { timeout: Number.POSITIVE_INFINITY })
+  }
+
+  /** Resolves once the supervisor reached stopped or failed (e.g. after a `baran stop`). */
+  async finished(): Promise<SupervisorState> {
+    const s = await waitFor(this.lifecycle, (x) => x.status === 'done', { timeout: Number.POSITIVE_INFINITY })
+    return s.value as SupervisorState
+  }
+
+  status(): NodeStatus {
+    const actors: Record<string, ActorStatus> = {}
+    for (const [name, c] of this.#children) actors[name] = c.status()
+    return {
+      node: this.node,
+      state: this.state,
+      pid: process.pid,
+      uptime: Date.now() - this.#startedAt,
+      dataDir: this.paths.dataDir,
+      bus: { url: this.#busUrl, embedded: this.#nats !== undefined },
+      actors,
+    }
+  }
+
+  async #prepare(): Promise<void> {
+    const { paths } = this
+    await mkdir(paths.dataDir, { recursive: true, mode: 0o700 })
+    await mkdir(paths.logs, { recursive: true, mode: 0o700 })
+    const running = await runningNode(paths)
+    if (running && running.pid !== process.pid) {
+      throw new NodeAlreadyRunningError(`node ${running.node} already runs on ${paths.dataDir} (pid ${running.pid}); stop it with \`baran stop --data-dir ${paths.dataDir}\``)
+    }
+    const configFile = this.#opts.configFile ?? paths.config
+    this.config = await loadConfig({ file: configFile, explicit: this.#opts.configFile !== undefined, env: this.#opts.env })
+    const baseDir = dirname(configFile)
+    this.#actors = []
+    for (const { name, entry } of configuredActors(this.config)) this.#actors.push(await loadActor(name, entry, baseDir))
+    this.log.info({ actors: this.#actors.map((a) => `${a.name}=${a.spec}`) }, 'configuration loaded')
+  }
+
+  /** Every contract any configured actor serves, plus the supervisor's and each actor's health. */
+  #contracts(): RequestContract[] {
+    return [nodeStatus, nodeStop, ...this.#actors.flatMap((a) => [healthContractOf(a.name), ...a.def.contracts])]
+  }
+
+  async #startBus(): Promise<void> {
+    const external = this.config.bus.url
+    if (external) {
+      this.#busUrl = external
+      this.log.info({ url: external }, 'using an external NATS')
+    } else {
+      const users = [...this.#actors.map((a) => a.name), SUPERVISOR_USER, CLI_USER, UI_USER]
+      this.#passwords = await loadOrCreatePasswords(this.paths, users)
+      const contracts = this.#contracts()
+      const actorNames = new Set(this.#actors.map((a) => a.name))
+      const conf = natsConfig({
+        node: this.node,
+        jetstreamDir: this.paths.jetstream,
+        users: Object.fromEntries(
+          users.map((u) => [
+            u,
+            { pass: this.#passwords[u] ?? '', permissions: permissionsFor(u, this.node, contracts, { actor: actorNames.has(u), jetstream: this.#actors.find((a) => a.name === u)?.def.jetstream }) },
+          ]),
+        ),
+      })
+      await writeFile(this.paths.natsConf, conf, { mode: 0o600 })
+      this.#nats = await new NatsServerProcess({ configFile: this.paths.natsConf, workDir: this.paths.bus, logFile: this.paths.log('nats') }).start()
+      this.#busUrl = this.#nats.url
+      this.#watchNats(this.#nats)
+      this.log.info({ url: this.#busUrl, pid: this.#nats.pid }, 'bus started')
+    }
+    const creds = this.#nats ? { user: SUPERVISOR_USER, pass: this.#passwords[SUPERVISOR_USER] ?? '' } : credsFromConfig(this.config)
+    this.#bus = await Bus.connect({ servers: this.#busUrl, node: this.node, name: `baran-${this.node}-supervisor`, ...creds, log: this.log })
+    const svc = await this.#bus.service({ name: 'node', version: '0.1.0', description: 'baran node supervisor' })
+    svc.serve(nodeStatus, () => this.status())
+    svc.serve(nodeStop, (req) => {
+      setImmediate(() => void this.stop(req?.reason ?? 'baran stop'))
+      return { stopping: true as const }
+    })
+    await this.#bus.subscribe(
+      stateEventOf('*'),
+      (e) => {
+        const child = this.#children.get(e.actor)
+        if (!child) return
+        child.noteState(e.state as LifecycleState, e.pid)
+        this.#emit({ type: 'actor', name: e.actor, status: child.status() })
+      },
+      { actor: '*' },
+    )
+    await writeNodeInfo(this.paths, {
+      node: this.node,
+      pid: process.pid,
+      busUrl: this.#busUrl,
+      embeddedBus: this.#nats !== undefined,
+      busPid: this.#nats?.pid ?? null,
+      startedAt: this.#startedAt,
+      dataDir: this.paths.dataDir,
+    })
+  }
+
+  /** nats-server is part of the node: if it dies, start it again on the same port (actors reconnect). */
+  #watchNats(nats: NatsServerProcess): void {
+    void nats.exited.then(async () => {
+      if (this.#stopping) return
+      this.log.error('nats-server exited: restarting it')
+      for (let attempt = 1; attempt <= 20 && !this.#stopping; attempt++) {
+        try {
+          await nats.start()
+          this.log.info({ pid: nats.pid, attempt }, 'nats-server restarted')
+          this.#watchNats(nats)
+          return
+        } catch (e) {
+          this.log.error({ err: (e as Error).message, attempt }, 'nats-server restart failed')
+          await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)))
+        }
+      }
+    })
+  }
+
+  async #startActors(): Promise<void> {
+    const sup = this.config.supervisor
+    for (const a of this.#actors) {
+      const env: NodeJS.ProcessEnv = {
+        ...inheritedEnv(this.#opts.env ?? process.env),
+        BARAN_NODE: this.node,
+        BARAN_BUS_URL: this.#busUrl,
+        BARAN_DATA_DIR: this.paths.dataDir,
+        BARAN_ACTOR_CONFIG: JSON.stringify(this.#actorConfig(a)),
+        BARAN_STOP_DEADLINE_MS: String(sup.stopDeadlineMs),
+      }
+      if (this.#nats) env.BARAN_BUS_CREDS_FILE = this.paths.creds(a.name)
+      const child = new ChildActor(
+        { name: a.name, implementation: a.spec, moduleUrl: a.url, env, logFile: this.paths.log(a.name), restart: sup.restart, stopDeadlineMs: sup.stopDeadlineMs },
+        this.log,
+        (c, what) => {
+          if (what === 'restarting' && this.#bus) {
+            this.#bus.publish(actorRestarted, { actor: c.spec.name, restarts: c.restarts, pid: c.pid, at: Date.now() })
+          }
+          this.#emit({ type: 'actor', name: c.spec.name, status: c.status() })
+        },
+      )
+      this.#children.set(a.name, child)
+      child.spawn()
+    }
+    const settled = () => [...this.#children.values()].every((c) => ['ready', 'degraded', 'gave-up', 'failed'].includes(c.state))
+    const deadline = Date.now() + sup.readyTimeoutMs
+    while (!settled()) {
+      if (this.#stopping) return
+      if (Date.now() > deadline) {
+        const late = [...this.#children.values()].filter((c) => !['ready', 'degraded'].includes(c.state)).map((c) => `${c.spec.name} (${c.state})`)
+        throw new StartTimeoutError(`actors not ready within ${sup.readyTimeoutMs} ms: ${late.join(', ')}; see ${this.paths.logs}`)
+      }
+      await new Promise((r) => setTimeout(r, 25))
+    }
+  }
+
+  /** An actor's config: its section of the node config (naming, discovery…), then what `actors.<name>.config` adds. */
+  #actorConfig(a: LoadedActor): Record<string, unknown> {
+    const section = (this.config as Record<string, unknown>)[a.name]
+    return { ...(typeof section === 'object' && section !== null ? section : {}), ...(a.config as Record<string, unknown>) }
+  }
+
+  async #stop(): Promise<void> {
+    this.#stopping = true
+    for (const child of [...this.#children.values()].reverse()) await child.stop()
+    await this.#bus?.close().catch(() => undefined)
+    await this.#nats?.stop()
+    await removeNodeInfo(this.paths)
+    this.log.info('node stopped')
+    this.log.flush()
+  }
+
+  /** Last resort when the supervisor process itself is dying: nothing may outlive it. */
+  killAll(): void {
+    this.#stopping = true
+    for (const c of this.#children.values()) c.killNow()
+    void this.#nats?.kill()
+  }
+}
+
+function credsFromConfig(config: NodeConfig): { user?: string; pass?: string } {
+  return config.bus.user ? { user: config.bus.user, pass: config.bus.pass ?? '' } : {}
+}
+
+/** Children get the parent's environment minus anything that could point them at another node's bus. */
+function inheritedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(env)) if (!k.startsWith('BARAN_BUS_') && k !== 'BARAN_ACTOR_MODULE') out[k] = v
+  return out
+}

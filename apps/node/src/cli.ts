@@ -2,6 +2,7 @@
  * The `baran` command line: runs a node (`start`) and talks to a running one over its bus as the `cli` user.
  */
 import { Command, CommanderError, Option } from 'commander'
+import { accountCreate, accountExport, accountImport, accountShow, devicesList, devicesRevoke } from './cli/account.ts'
 import { startCommand } from './cli/start.ts'
 import { statusCommand } from './cli/status.ts'
 import { stopCommand } from './cli/stop.ts'
@@ -18,24 +19,54 @@ const nodeOptions = (cmd: Command) =>
     .addOption(new Option('--data-dir <dir>', "the node's data directory (default: $BARAN_HOME/<node>)").env('BARAN_DATA_DIR'))
     .addOption(new Option('--node <name>', 'node name (default: the data dir name, or "default")'))
 
-type Action = (opts: Record<string, unknown>) => Promise<number>
 let exitCode: number = Exit.Ok
-const run = (action: Action) => async (opts: Record<string, unknown>) => {
-  exitCode = await action(opts)
-}
+// commander passes positional arguments first, then the options object.
+const run =
+  <A extends unknown[]>(action: (...args: A) => Promise<number>) =>
+  async (...args: unknown[]) => {
+    const cmdArgs = args.slice(0, -1) // the last one is the Command itself
+    exitCode = await action(...(cmdArgs as A))
+  }
 
 nodeOptions(program.command('start').description('run the node in the foreground (Ctrl-C stops it)'))
   .option('--config <file>', 'config file (default: <data-dir>/config.json)')
   .option('-q, --quiet', 'print nothing but errors')
-  .action(run((o) => startCommand(o)))
+  .option('--create-account', 'create an account if the node holds none (the first-run path of npm start)')
+  .action(run((o: object) => startCommand(o)))
 
 nodeOptions(program.command('status').description("show every actor's state, pid, uptime and restarts"))
   .option('--json', 'machine-readable output')
-  .action(run((o) => statusCommand(o)))
+  .action(run((o: object) => statusCommand(o)))
 
 nodeOptions(program.command('stop').description('stop a running node'))
   .option('--timeout <ms>', 'how long to wait', (v) => Number.parseInt(v, 10))
-  .action(run((o) => stopCommand(o)))
+  .action(run((o: object) => stopCommand(o)))
+
+const account = program.command('account').description('the account this node holds')
+nodeOptions(account.command('create').description('create an account (keys, first device, Ethereum key)'))
+  .option('--device-name <name>', 'name of this device')
+  .option('--json', 'machine-readable output')
+  .action(run((o: object) => accountCreate(o)))
+nodeOptions(account.command('show').description('account ID, this device, the devices'))
+  .option('--json', 'machine-readable output')
+  .action(run((o: object) => accountShow(o)))
+nodeOptions(account.command('export <file>').description('write the encrypted account archive to <file>'))
+  .option('--password-file <file>', 'read the password from a file (else $BARAN_PASSWORD, else a prompt)')
+  .option('--json', 'machine-readable output')
+  .action(run((file: string, o: object) => accountExport(file, o)))
+nodeOptions(account.command('import <file>').description('restore the account from an archive, as a new device'))
+  .option('--password-file <file>', 'read the password from a file (else $BARAN_PASSWORD, else a prompt)')
+  .option('--device-name <name>', 'name of this device')
+  .option('--json', 'machine-readable output')
+  .action(run((file: string, o: object) => accountImport(file, o)))
+
+const devices = program.command('devices').description('the devices of the account')
+nodeOptions(devices.command('list').description('devices and revoked devices'))
+  .option('--json', 'machine-readable output')
+  .action(run((o: object) => devicesList(o)))
+nodeOptions(devices.command('revoke <deviceId>').description('revoke a device: its certificate and bindings are refused from now on'))
+  .option('--json', 'machine-readable output')
+  .action(run((id: string, o: object) => devicesRevoke(id, o)))
 
 try {
   await program.parseAsync(process.argv)

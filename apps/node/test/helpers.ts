@@ -1,9 +1,8 @@
 import { Bus, type NodeStatus, nodeStatus } from '@baran/bus'
-import { type Cleanup, spawnProcess, tempDir, type SpawnedProcess } from '@baran/testkit'
+import { type Cleanup, spawnProcess, tempDir, type SpawnedProcess, waitUntil } from '@baran/testkit'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { expect } from 'vitest'
 
 export const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 
@@ -23,15 +22,18 @@ export async function startNode(cleanup: Cleanup, config: object, opts: { name?:
   await import('node:fs/promises').then((fs) => fs.mkdir(dataDir, { recursive: true }))
   await writeFile(join(dataDir, 'config.json'), JSON.stringify(config))
   const proc = spawnProcess(CLI, { cleanup, args: ['start', '--data-dir', dataDir], env: { BARAN_HOME: parent } })
-  const info = await expect
-    .poll(async () => JSON.parse(await readFile(join(dataDir, 'node.json'), 'utf8').catch(() => 'null')) as { busUrl: string; node: string } | null, { timeout: 30_000 })
-    .not.toBeNull()
-    .then(async () => JSON.parse(await readFile(join(dataDir, 'node.json'), 'utf8')) as { busUrl: string; node: string })
+  const info = await waitUntil(
+    async () => {
+      if (proc.child.exitCode !== null) throw new Error(`baran start exited: ${proc.output.join('\n')}`)
+      return JSON.parse(await readFile(join(dataDir, 'node.json'), 'utf8')) as { busUrl: string; node: string }
+    },
+    { timeoutMs: 30_000, what: 'node.json' },
+  )
   const creds = JSON.parse(await readFile(join(dataDir, 'bus', 'creds', 'cli.json'), 'utf8')) as { user: string; pass: string }
   const bus = await Bus.connect({ servers: info.busUrl, node: info.node, ...creds })
   cleanup.add('close cli bus', () => bus.close())
   const status = () => bus.request(nodeStatus, {})
-  await expect.poll(async () => (await status().catch(() => undefined))?.state, { timeout: 30_000 }).toBe('running')
+  await waitUntil(async () => (await status()).state === 'running', { timeoutMs: 60_000, what: `node ${info.node} running` })
   return { dataDir, node: info.node, proc, bus, status }
 }
 

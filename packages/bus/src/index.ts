@@ -25,5 +25,34 @@ export {
 export type { StateEvent, Health } from './contracts/lifecycle.ts'
 export { NODE_ACTOR, ActorStatusSchema, NodeStatusSchema, nodeStatus, nodeStop, actorRestarted } from './contracts/node.ts'
 export type { ActorStatus, NodeStatus } from './contracts/node.ts'
-export { NatsServerProcess, startNatsServer, resolveNatsServer, NatsServerNotFoundError, NatsServerStartError } from './lib/server.ts'
+export { NatsServerProcess, startNatsServer, exitsWithin, resolveNatsServer, NatsServerNotFoundError, NatsServerStartError } from './lib/server.ts'
 export type { NatsServerOptions } from './lib/server.ts'
+export { IdSchema, KeySchema, Base64Schema, EthAddressSchema, SignedRecordWireSchema } from './contracts/common.ts'
+export type { SignedRecordWire } from './contracts/common.ts'
+export {
+  DeviceInfoSchema,
+  AccountSummarySchema,
+  ContactSchema,
+  EthTxSchema,
+  identityStatus,
+  identityCreate,
+  identityExportArchive,
+  identityImportArchive,
+  identityDevices,
+  identityRevokeDevice,
+  identityCertifyDevice,
+  identityPeerBinding,
+  identityVerifyChain,
+  identitySignPresence,
+  identitySignNameClaim,
+  identityEthSignTransaction,
+  identityEthSignMessage,
+  identityContacts,
+  identityAddContact,
+  identityRemoveContact,
+  identityAccountCreated,
+  identityDeviceAdded,
+  identityDeviceRevoked,
+  identityContracts,
+} from './contracts/identity.ts'
+export type { AccountSummary, EthTx } from './contracts/identity.ts'

@@ -3,6 +3,7 @@
  * processes, cleanup that runs even when a test fails, and the example `echo` actor.
  */
 export { Cleanup } from './lib/cleanup.ts'
+export { waitUntil, WaitTimeoutError } from './lib/wait.ts'
 export { tempDir } from './lib/tmp.ts'
 export { setupNats } from './lib/nats.ts'
 export type { NatsFixture } from './lib/nats.ts'

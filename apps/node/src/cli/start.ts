@@ -2,12 +2,15 @@ import { createLogger } from '@baran/actor'
 import { createWriteStream } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { type SupervisorEvent, Supervisor } from '../lib/supervisor.ts'
-import { selectNode, type NodeSelection } from './connect.ts'
+import { connectCli, selectNode, type NodeSelection } from './connect.ts'
+import { identityCreate, identityStatus } from '@baran/bus'
 import { CliError, Exit, paint, paintState } from './output.ts'
 
 export interface StartOptions extends NodeSelection {
   config?: string
   quiet?: boolean
+  /** First-run path (`npm start`): create an account when the node holds none. */
+  createAccount?: boolean
 }
 
 /** `baran start`: runs the node in the foreground with a live line per actor state change; Ctrl-C stops it. */
@@ -53,8 +56,27 @@ export async function startCommand(opts: StartOptions): Promise<number> {
       cause: e,
     })
   }
+  if (opts.createAccount && sup.children.has('identity')) await ensureAccount(sup, say)
   say(`${paint('green', '✓')} node ${paint('bold', node)} is up — bus ${sup.busUrl}, data ${dataDir}`)
   say(`  try: baran status --data-dir ${dataDir}    stop: Ctrl-C or baran stop --data-dir ${dataDir}`)
   const end = await sup.finished()
   return end === 'stopped' ? Exit.Ok : Exit.Error
+}
+
+/** Creates an account when the node holds none, and says how to name and back it up. Asks nothing. */
+async function ensureAccount(sup: Supervisor, say: (line: string) => void): Promise<void> {
+  const { bus } = await connectCli({ dataDir: sup.paths.dataDir, node: sup.node })
+  try {
+    const status = await bus.request(identityStatus, {})
+    if (status.account) {
+      say(`  account ${status.account.accountId} (device ${status.account.deviceName})`)
+      return
+    }
+    const a = await bus.request(identityCreate, {})
+    say(`${paint('green', '✓')} created account ${paint('bold', a.accountId)} for this node (device ${a.deviceName})`)
+    say('  set a username:      baran register <name>')
+    say('  back it up:          baran account export <file>   (asks for a password; or --password-file)')
+  } finally {
+    await bus.close()
+  }
 }

@@ -63,7 +63,8 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, origin: 
       const name = envName(section, key)
       const value = env[name]
       if (value === undefined || value === '') continue
-      const target = (raw[section] ??= {}) as Record<string, unknown>
+      if (raw[section] === undefined) raw[section] = {}
+      const target = raw[section] as Record<string, unknown>
       if (typeof target !== 'object' || target === null || Array.isArray(target)) continue
       if (kind === 'list') target[key] = value.split(',').map((s) => s.trim()).filter(Boolean)
       else if (kind === 'boolean') target[key] = value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value

@@ -207,6 +207,8 @@ export class ActorRuntime<Config> {
       recover: (reason) => this.lifecycle.send({ type: 'RECOVER', reason }),
     }
     this.#running = await def.start(ctx)
+    // Ready means servable: make sure the server has every endpoint's subscription before we say so.
+    await bus.flush()
   }
 
   async #stop(): Promise<void> {

@@ -120,8 +120,7 @@ export class NatsServerProcess {
     const child = this.#child
     if (!child || !this.running) return
     child.kill('SIGTERM')
-    const killed = await Promise.race([this.#exited.then(() => true), sleep(deadlineMs).then(() => false)])
-    if (!killed) {
+    if (!(await exitsWithin(this.#exited, deadlineMs))) {
       child.kill('SIGKILL')
       await this.#exited
     }
@@ -142,6 +141,16 @@ export class NatsServerProcess {
 
 export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServerProcess> {
   return new NatsServerProcess(opts).start()
+}
+
+/** True if `exited` settles within the deadline; the timer never outlives the wait. */
+export async function exitsWithin(exited: Promise<unknown>, deadlineMs: number): Promise<boolean> {
+  const timer = new AbortController()
+  try {
+    return await Promise.race([exited.then(() => true), sleep(deadlineMs, false, { signal: timer.signal })])
+  } finally {
+    timer.abort()
+  }
 }
 
 async function readPort(dir: string): Promise<number | undefined> {

@@ -1,7 +1,6 @@
 import { type ActorDefinition, ActorRuntime, silentLogger, type Logger } from '@baran/actor'
-import type { Bus } from '@baran/bus'
+import { type Bus, exitsWithin } from '@baran/bus'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Cleanup } from './cleanup.ts'
 
 /** Runs an actor in this process against a bus URL (or a shared bus), stopped by the cleanup. */
@@ -60,8 +59,7 @@ export function spawnProcess(entry: string, opts: { cleanup: Cleanup; args?: str
   const stop = async (signal: NodeJS.Signals = 'SIGTERM', deadlineMs = 10_000) => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill(signal)
-      const done = await Promise.race([exited.then(() => true), sleep(deadlineMs).then(() => false)])
-      if (!done) child.kill('SIGKILL')
+      if (!(await exitsWithin(exited, deadlineMs))) child.kill('SIGKILL')
     }
     return exited
   }

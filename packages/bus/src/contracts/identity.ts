@@ -1,0 +1,232 @@
+import { z } from 'zod'
+import { contract, event } from '../lib/contract.ts'
+import { Base64Schema, EthAddressSchema, IdSchema, KeySchema, SignedRecordWireSchema } from './common.ts'
+
+/**
+ * The identity actor: the only process that holds private keys. Each privilege is its own verb, so the
+ * bus's permissions decide who may ask for what (discovery may get presence signed; only the CLI and the
+ * UI may export the archive).
+ */
+const A = 'identity'
+const USER = ['cli', 'ui'] as const
+
+export const DeviceInfoSchema = z.object({ deviceId: IdSchema, deviceKey: KeySchema, name: z.string(), current: z.boolean() })
+export const AccountSummarySchema = z.object({
+  accountId: IdSchema,
+  accountKey: KeySchema,
+  deviceId: IdSchema,
+  deviceKey: KeySchema,
+  deviceName: z.string(),
+  ethAddress: EthAddressSchema,
+  devices: z.array(DeviceInfoSchema),
+  revoked: z.array(IdSchema),
+})
+export type AccountSummary = z.infer<typeof AccountSummarySchema>
+
+const password = z.string().min(1).max(1024)
+const deviceName = z.string().min(1).max(64)
+
+export const identityStatus = contract({
+  actor: A,
+  verb: 'status',
+  request: z.object({}).strict().optional(),
+  reply: z.object({ hasAccount: z.boolean(), account: AccountSummarySchema.optional() }),
+  callers: ['*'],
+  description: 'whether the node holds an account, and its public identity',
+})
+
+export const identityCreate = contract({
+  actor: A,
+  verb: 'create',
+  request: z.object({ deviceName: deviceName.optional() }).strict(),
+  reply: AccountSummarySchema,
+  callers: USER,
+  description: 'create an account: account key, first device and its certificate, Ethereum key',
+})
+
+export const identityExportArchive = contract({
+  actor: A,
+  verb: 'exportArchive',
+  request: z.object({ password }).strict(),
+  reply: z.object({ archive: Base64Schema, accountId: IdSchema, bytes: z.number().int() }),
+  callers: USER,
+  description: 'the password-encrypted, compressed account archive',
+})
+
+export const identityImportArchive = contract({
+  actor: A,
+  verb: 'importArchive',
+  request: z.object({ archive: Base64Schema.max(8 * 1024 * 1024), password, deviceName: deviceName.optional() }).strict(),
+  reply: AccountSummarySchema,
+  callers: USER,
+  description: 'restore an account from its archive, as a new device of it',
+})
+
+export const identityDevices = contract({
+  actor: A,
+  verb: 'devices',
+  request: z.object({}).strict().optional(),
+  reply: z.object({ devices: z.array(DeviceInfoSchema), revoked: z.array(IdSchema), deviceList: SignedRecordWireSchema, revocations: SignedRecordWireSchema }),
+  callers: ['*'],
+  description: 'the signed device list and revocations (public data)',
+})
+
+export const identityRevokeDevice = contract({
+  actor: A,
+  verb: 'revokeDevice',
+  request: z.object({ deviceId: IdSchema }).strict(),
+  reply: z.object({ revoked: IdSchema, revocations: SignedRecordWireSchema, deviceList: SignedRecordWireSchema }),
+  callers: USER,
+  description: 'revoke another device of the account',
+})
+
+export const identityCertifyDevice = contract({
+  actor: A,
+  verb: 'certifyDevice',
+  request: z.object({ deviceKey: KeySchema, name: deviceName }).strict(),
+  reply: z.object({ deviceCert: SignedRecordWireSchema, deviceList: SignedRecordWireSchema }),
+  callers: USER,
+  description: 'certify a new device key for the account (device linking)',
+})
+
+export const identityPeerBinding = contract({
+  actor: A,
+  verb: 'peerBinding',
+  request: z.object({ peerId: z.string().min(1).max(128), ttlMs: z.number().int().positive().max(90 * 86_400_000).optional() }).strict(),
+  reply: z.object({ deviceCert: SignedRecordWireSchema, peerBinding: SignedRecordWireSchema, revocations: SignedRecordWireSchema }),
+  callers: ['transport', 'discovery', 'cli'],
+  description: "bind a libp2p PeerId to this device, with the chain a peer needs to verify it",
+})
+
+export const identitySignPresence = contract({
+  actor: A,
+  verb: 'signPresence',
+  request: z.object({ peerId: z.string().min(1).max(128), addrs: z.array(z.string().max(512)).max(32), ttlMs: z.number().int().positive().max(86_400_000).optional() }).strict(),
+  reply: z.object({ presence: SignedRecordWireSchema, deviceCert: SignedRecordWireSchema, peerBinding: SignedRecordWireSchema, revocations: SignedRecordWireSchema }),
+  callers: ['discovery'],
+  description: "this device's presence record (addresses), signed by the device key, with its chain",
+})
+
+export const identitySignNameClaim = contract({
+  actor: A,
+  verb: 'signNameClaim',
+  request: z.object({ name: z.string().min(1).max(64), owner: EthAddressSchema, chainId: z.string().regex(/^\d{1,30}$/), registry: EthAddressSchema }).strict(),
+  reply: z.object({ signature: z.string(), accountId: IdSchema, accountKey: KeySchema }),
+  callers: ['naming'],
+  description: 'the account key signs a username claim (name, owner, chain, registry)',
+})
+
+/** An unsigned Ethereum transaction; bigints travel as decimal strings. */
+export const EthTxSchema = z
+  .object({
+    to: EthAddressSchema.nullable().optional(),
+    data: z.string().regex(/^0x[0-9a-fA-F]*$/).max(200_000).optional(),
+    value: z.string().regex(/^\d+$/).optional(),
+    nonce: z.number().int().nonnegative(),
+    gasLimit: z.string().regex(/^\d+$/),
+    chainId: z.string().regex(/^\d+$/),
+    type: z.number().int().min(0).max(2).optional(),
+    gasPrice: z.string().regex(/^\d+$/).optional(),
+    maxFeePerGas: z.string().regex(/^\d+$/).optional(),
+    maxPriorityFeePerGas: z.string().regex(/^\d+$/).optional(),
+  })
+  .strict()
+export type EthTx = z.infer<typeof EthTxSchema>
+
+export const identityEthSignTransaction = contract({
+  actor: A,
+  verb: 'ethSignTransaction',
+  request: z.object({ tx: EthTxSchema }).strict(),
+  reply: z.object({ signed: z.string().regex(/^0x[0-9a-fA-F]+$/), from: EthAddressSchema }),
+  callers: ['naming'],
+  description: "sign an Ethereum transaction with the account's Ethereum key (name registration)",
+})
+
+export const identityEthSignMessage = contract({
+  actor: A,
+  verb: 'ethSignMessage',
+  request: z.object({ message: z.string().max(4096) }).strict(),
+  reply: z.object({ signature: z.string(), from: EthAddressSchema }),
+  callers: ['naming'],
+  description: 'EIP-191 personal_sign with the Ethereum key',
+})
+
+export const identityVerifyChain = contract({
+  actor: A,
+  verb: 'verifyChain',
+  request: z
+    .object({
+      deviceCert: SignedRecordWireSchema,
+      peerBinding: SignedRecordWireSchema.optional(),
+      revocations: SignedRecordWireSchema.optional(),
+      expect: z.object({ accountId: IdSchema.optional(), deviceId: IdSchema.optional(), peerId: z.string().max(128).optional() }).strict().optional(),
+    })
+    .strict(),
+  reply: z.object({ accountId: IdSchema, accountKey: KeySchema, deviceId: IdSchema, deviceKey: KeySchema, deviceName: z.string(), peerId: z.string().optional() }),
+  callers: ['*'],
+  description: 'verify an account → device → peer chain from public data (errors: bad_signature, revoked, expired…)',
+})
+
+export const ContactSchema = z.object({ accountId: IdSchema, name: z.string().max(128).optional(), addedAt: z.number().int() })
+export const identityContacts = contract({
+  actor: A,
+  verb: 'contacts',
+  request: z.object({}).strict().optional(),
+  reply: z.object({ contacts: z.array(ContactSchema) }),
+  callers: ['cli', 'ui', 'outbox'],
+  description: 'the contacts kept with the account',
+})
+export const identityAddContact = contract({
+  actor: A,
+  verb: 'addContact',
+  request: z.object({ accountId: IdSchema, name: z.string().max(128).optional() }).strict(),
+  reply: ContactSchema,
+  callers: USER,
+  description: 'add or rename a contact',
+})
+export const identityRemoveContact = contract({
+  actor: A,
+  verb: 'removeContact',
+  request: z.object({ accountId: IdSchema }).strict(),
+  reply: z.object({ removed: z.boolean() }),
+  callers: USER,
+  description: 'remove a contact',
+})
+
+export const identityAccountCreated = event({
+  actor: A,
+  event: 'accountCreated',
+  body: z.object({ accountId: IdSchema, deviceId: IdSchema, imported: z.boolean() }),
+  description: 'the node now holds an account (created or imported)',
+})
+export const identityDeviceAdded = event({
+  actor: A,
+  event: 'deviceAdded',
+  body: z.object({ accountId: IdSchema, deviceId: IdSchema, name: z.string() }),
+  description: 'a device was certified for the account',
+})
+export const identityDeviceRevoked = event({
+  actor: A,
+  event: 'deviceRevoked',
+  body: z.object({ accountId: IdSchema, deviceId: IdSchema, revocations: SignedRecordWireSchema }),
+  description: 'a device was revoked',
+})
+
+export const identityContracts = [
+  identityStatus,
+  identityCreate,
+  identityExportArchive,
+  identityImportArchive,
+  identityDevices,
+  identityRevokeDevice,
+  identityCertifyDevice,
+  identityPeerBinding,
+  identityVerifyChain,
+  identitySignPresence,
+  identitySignNameClaim,
+  identityEthSignTransaction,
+  identityEthSignMessage,
+  identityContacts,
+  identityAddContact,
+  identityRemoveContact,
+] as const

@@ -1,0 +1,220 @@
+import { defineActor } from '@baran/actor'
+import {
+  type AccountSummary,
+  BusError,
+  type EthTx,
+  identityAccountCreated,
+  identityAddContact,
+  identityCertifyDevice,
+  identityContacts,
+  identityContracts,
+  identityCreate,
+  identityDeviceAdded,
+  identityDeviceRevoked,
+  identityDevices,
+  identityEthSignMessage,
+  identityEthSignTransaction,
+  identityExportArchive,
+  identityImportArchive,
+  identityPeerBinding,
+  identityRemoveContact,
+  identityRevokeDevice,
+  identitySignNameClaim,
+  identitySignPresence,
+  identityStatus,
+  identityVerifyChain,
+} from '@baran/bus'
+import { nameClaimMessage, verifyChain } from '@baran/trust'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { DEFAULT_SCRYPT } from './lib/constants.ts'
+import { type AccountInfo, IdentityStore } from './lib/store.ts'
+
+/** How often the actor renews its own records before they expire. */
+const REFRESH_EVERY_MS = 24 * 3600_000
+
+const ConfigSchema = z
+  .object({
+    /** Seal the key store with a passphrase (or set BARAN_IDENTITY_PASSPHRASE). */
+    passphrase: z.string().min(1).optional(),
+    /** scrypt cost of archives and the sealed store (tests use a small N). */
+    kdf: z.object({ N: z.number().int(), r: z.number().int(), p: z.number().int() }).strict().optional(),
+    /** The name of this device (default: the host name). */
+    deviceName: z.string().min(1).max(64).optional(),
+  })
+  .strict()
+
+function summary(info: AccountInfo): AccountSummary {
+  return {
+    accountId: info.accountId,
+    accountKey: info.accountKey,
+    deviceId: info.deviceId,
+    deviceKey: info.deviceKey,
+    deviceName: info.deviceName,
+    ethAddress: info.ethAddress,
+    devices: info.devices,
+    revoked: info.revoked,
+  }
+}
+
+function noAccount(): BusError {
+  return new BusError('no_account', 'this node holds no account yet: run `baran account create` (or import an archive, or link a device)')
+}
+
+function toEthersTx(tx: EthTx) {
+  return {
+    to: tx.to ?? null,
+    data: tx.data ?? '0x',
+    value: BigInt(tx.value ?? '0'),
+    nonce: tx.nonce,
+    gasLimit: BigInt(tx.gasLimit),
+    chainId: BigInt(tx.chainId),
+    ...(tx.type === undefined ? {} : { type: tx.type }),
+    ...(tx.gasPrice === undefined ? {} : { gasPrice: BigInt(tx.gasPrice) }),
+    ...(tx.maxFeePerGas === undefined ? {} : { maxFeePerGas: BigInt(tx.maxFeePerGas) }),
+    ...(tx.maxPriorityFeePerGas === undefined ? {} : { maxPriorityFeePerGas: BigInt(tx.maxPriorityFeePerGas) }),
+  }
+}
+
+/**
+ * The identity actor: the only process that ever holds private keys. It answers with public data and
+ * signatures; which caller may ask for which signature is decided by the bus permissions of each verb.
+ */
+export const identityActor = defineActor({
+  name: 'identity',
+  version: '0.1.0',
+  implementation: '@baran/identity',
+  contracts: identityContracts,
+  config: ConfigSchema,
+  async start(ctx) {
+    const passphrase = ctx.config.passphrase ?? process.env.BARAN_IDENTITY_PASSPHRASE
+    const kdf = ctx.config.kdf ?? DEFAULT_SCRYPT
+    const store = new IdentityStore({ dir: join(ctx.dataDir, 'identity'), ...(passphrase ? { passphrase } : {}), kdf, log: ctx.log })
+    await store.load()
+    const account = () => {
+      if (!store.hasAccount()) throw noAccount()
+      return store.info()
+    }
+    const renew = async () => {
+      if (store.hasAccount() && (await store.refresh())) ctx.log.info('renewed records close to expiry')
+    }
+    await renew()
+    const refresher = setInterval(() => void renew().catch((e: unknown) => ctx.log.error({ err: e }, 'refresh failed')), REFRESH_EVERY_MS)
+    refresher.unref()
+
+    ctx.serve(identityStatus, () => (store.hasAccount() ? { hasAccount: true, account: summary(store.info()) } : { hasAccount: false }))
+
+    ctx.serve(identityCreate, async ({ deviceName }) => {
+      const info = await store.createAccount({ ...((deviceName ?? ctx.config.deviceName) ? { deviceName: deviceName ?? ctx.config.deviceName } : {}) })
+      ctx.publish(identityAccountCreated, { accountId: info.accountId, deviceId: info.deviceId, imported: false })
+      ctx.log.info({ accountId: info.accountId, deviceId: info.deviceId }, 'account created')
+      return summary(info)
+    })
+
+    ctx.serve(identityExportArchive, async ({ password }) => {
+      const info = account()
+      const bytes = await store.exportArchive(password, { kdf })
+      ctx.log.info({ accountId: info.accountId, bytes: bytes.length }, 'archive exported')
+      return { archive: Buffer.from(bytes).toString('base64'), accountId: info.accountId, bytes: bytes.length }
+    })
+
+    ctx.serve(identityImportArchive, async ({ archive, password, deviceName }) => {
+      const name = deviceName ?? ctx.config.deviceName
+      const info = await store.importArchive(new Uint8Array(Buffer.from(archive, 'base64')), password, name ? { deviceName: name } : {})
+      ctx.publish(identityAccountCreated, { accountId: info.accountId, deviceId: info.deviceId, imported: true })
+      ctx.publish(identityDeviceAdded, { accountId: info.accountId, deviceId: info.deviceId, name: info.deviceName })
+      ctx.log.info({ accountId: info.accountId, deviceId: info.deviceId }, 'account imported')
+      return summary(info)
+    })
+
+    ctx.serve(identityDevices, () => {
+      const info = account()
+      return { devices: info.devices, revoked: info.revoked, deviceList: info.deviceList, revocations: info.revocations }
+    })
+
+    ctx.serve(identityRevokeDevice, async ({ deviceId }) => {
+      account()
+      await store.revokeDevice(deviceId)
+      const info = store.info()
+      ctx.publish(identityDeviceRevoked, { accountId: info.accountId, deviceId, revocations: info.revocations })
+      ctx.log.info({ deviceId }, 'device revoked')
+      return { revoked: deviceId, revocations: info.revocations, deviceList: info.deviceList }
+    })
+
+    ctx.serve(identityCertifyDevice, async ({ deviceKey, name }) => {
+      account()
+      const deviceCert = await store.certifyDevice(deviceKey, name)
+      const info = store.info()
+      const body = deviceCert.body as { deviceId: string }
+      ctx.publish(identityDeviceAdded, { accountId: info.accountId, deviceId: body.deviceId, name })
+      return { deviceCert, deviceList: info.deviceList }
+    })
+
+    ctx.serve(identityPeerBinding, ({ peerId, ttlMs }) => {
+      const info = account()
+      const peerBinding = store.issuePeerBinding(peerId, ttlMs === undefined ? {} : { ttlMs })
+      return { deviceCert: info.deviceCert, peerBinding, revocations: info.revocations }
+    })
+
+    // Public data only: any process may have a chain checked (trust errors keep their codes).
+    ctx.serve(identityVerifyChain, ({ deviceCert, peerBinding, revocations, expect }) => {
+      const chain = verifyChain({ deviceCert, ...(peerBinding ? { peerBinding } : {}), ...(revocations ? { revocations } : {}), ...(expect ? { expect } : {}) })
+      return {
+        accountId: chain.accountId,
+        accountKey: chain.accountKey,
+        deviceId: chain.deviceId,
+        deviceKey: chain.deviceKey,
+        deviceName: chain.deviceName,
+        ...(chain.peerId ? { peerId: chain.peerId } : {}),
+      }
+    })
+
+    ctx.serve(identitySignPresence, ({ peerId, addrs, ttlMs }) => {
+      const info = account()
+      const peerBinding = store.issuePeerBinding(peerId)
+      const presence = store.signRecord(
+        { type: 'presence', body: { accountId: info.accountId, deviceId: info.deviceId, peerId, addrs }, ...(ttlMs === undefined ? {} : { ttlMs }) },
+        'device',
+      )
+      return { presence, deviceCert: info.deviceCert, peerBinding, revocations: info.revocations }
+    })
+
+    ctx.serve(identitySignNameClaim, ({ name, owner, chainId, registry }) => {
+      const info = account()
+      const signature = store.signDetached(nameClaimMessage({ name, owner, chainId: BigInt(chainId), registry }), 'account')
+      return { signature, accountId: info.accountId, accountKey: info.accountKey }
+    })
+
+    ctx.serve(identityEthSignTransaction, async ({ tx }) => {
+      account()
+      const wallet = store.ethWallet()
+      return { signed: await wallet.signTransaction(toEthersTx(tx)), from: wallet.address }
+    })
+
+    ctx.serve(identityEthSignMessage, async ({ message }) => {
+      account()
+      const wallet = store.ethWallet()
+      return { signature: await wallet.signMessage(message), from: wallet.address }
+    })
+
+    ctx.serve(identityContacts, () => ({ contacts: store.hasAccount() ? store.contacts() : [] }))
+    ctx.serve(identityAddContact, async (c) => {
+      account()
+      return store.addContact(c)
+    })
+    ctx.serve(identityRemoveContact, async ({ accountId }) => {
+      account()
+      return { removed: await store.removeContact(accountId) }
+    })
+
+    if (!store.hasAccount()) ctx.log.info('no account yet: identity is ready with none (baran account create)')
+    else ctx.log.info({ accountId: store.info().accountId }, 'account loaded')
+    return {
+      async stop() {
+        clearInterval(refresher)
+        await store.close()
+      },
+      health: () => ({ hasAccount: store.hasAccount(), ...(store.hasAccount() ? { accountId: store.info().accountId } : {}) }),
+    }
+  },
+})

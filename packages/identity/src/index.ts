@@ -1,0 +1,87 @@
+/**
+ * @baran/identity — the library behind the identity actor, the only process that holds private keys.
+ *
+ * An account is an Ed25519 key (its ID is idFromPublicKey of it, as in @baran/trust) plus an
+ * Ethereum key for name registration. Each device has its own Ed25519 key, certified by the account
+ * ('device-cert'); a device binds its libp2p PeerId with a 'peer-binding'. The account signs a
+ * 'device-list' and a 'revocations' record whose seq grows with every change.
+ *
+ * `IdentityStore` keeps all of it in one file in its directory (0700 dir, 0600 file, atomic
+ * replace, optionally sealed with a passphrase) and exports/imports password-encrypted archives
+ * ("BARANARC": scrypt → XSalsa20-Poly1305, brotli, canonical JSON).
+ *
+ * @example
+ * const store = new IdentityStore({ dir: `${dataDir}/identity` })
+ * await store.load()
+ * if (!store.hasAccount()) await store.createAccount({ deviceName: 'laptop' })
+ * const binding = store.issuePeerBinding(peerId.toString())
+ * verifyChain({ deviceCert: store.info().deviceCert, peerBinding: binding })
+ */
+export type { NewDevice, SignContext } from './lib/account.ts'
+export { newAccountPayload, normalizeDeviceName, refreshed, signDeviceCert, withDevice, withRevoked } from './lib/account.ts'
+export type { AccountPayload, Contact, JsonObject } from './lib/archive.ts'
+export { accountPayloadSchema, archiveKdf, decodeArchive, encodeArchive, validateAccountPayload } from './lib/archive.ts'
+export { compress, decompress } from './lib/compress.ts'
+export {
+  ACCOUNT_DETACHED_DOMAINS,
+  ARCHIVE_MAGIC,
+  CONTAINER_VERSION,
+  DEFAULT_ACCOUNT_RECORD_TTL_MS,
+  DEFAULT_DEVICE_CERT_TTL_MS,
+  DEFAULT_PEER_BINDING_TTL_MS,
+  DEFAULT_RECORD_TTL_MS,
+  DEFAULT_REFRESH_WINDOW_MS,
+  DEFAULT_SCRYPT,
+  MAX_CONTACTS,
+  MAX_DEVICES,
+  MAX_PAYLOAD_BYTES,
+  MAX_REVOCATIONS,
+  RESERVED_RECORD_TYPES,
+  SCRYPT_LIMITS,
+  SEALED_STORE_MAGIC,
+  STORE_FILE,
+} from './lib/constants.ts'
+export type { ContainerHeader, ContainerKdf, ParsedContainer, SealingKeys } from './lib/container.ts'
+export {
+  decodeContainer,
+  encodeContainer,
+  hasMagic,
+  keysFor,
+  newSealingKeys,
+  openContainer,
+  parseContainer,
+  sealContainer,
+} from './lib/container.ts'
+export type { IdentityErrorCode } from './lib/errors.ts'
+export {
+  AccountExistsError,
+  AlreadyRevokedError,
+  CorruptStoreError,
+  DeviceRevokedError,
+  ForbiddenSigningError,
+  IdentityError,
+  InvalidArgumentError,
+  InvalidKdfParamsError,
+  MalformedArchiveError,
+  NoAccountError,
+  NotAnArchiveError,
+  OwnDeviceError,
+  PassphraseRequiredError,
+  StoreNotLoadedError,
+  StoreNotSealedError,
+  TamperedArchiveError,
+  TooManyDevicesError,
+  TooManyRevocationsError,
+  TruncatedArchiveError,
+  UnknownDeviceError,
+  UnsupportedArchiveVersionError,
+  WrongPasswordError,
+} from './lib/errors.ts'
+export { ensurePrivateDir, readFileIfExists, writeFileAtomic } from './lib/fs.ts'
+export type { DerivedKeys, ScryptParams } from './lib/kdf.ts'
+export { deriveKeys, validateScryptParams } from './lib/kdf.ts'
+export type { AccountInfo, DeviceInfo, IdentityStoreInit, Logger, RecordRequest } from './lib/store.ts'
+export { IdentityStore } from './lib/store.ts'
+export type { StoreContent } from './lib/store-file.ts'
+export { decodeStoreFile, encodeStoreFile, isSealedStoreFile } from './lib/store-file.ts'
+export { identityActor, identityActor as actor } from './actor.ts'

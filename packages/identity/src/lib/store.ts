@@ -1,0 +1,512 @@
+/**
+ * IdentityStore: the one holder of this node's private keys (account, device, Ethereum). Keeps
+ * one file in its directory, replaced atomically on every change; mutations run one at a time,
+ * and the in-memory state changes only after the new file is safely on disk.
+ */
+import { hostname } from 'node:os'
+import {
+  type BodyOf,
+  canonicalEncode,
+  type DeviceCertBody,
+  type DeviceListBody,
+  fromBase64Url,
+  idFromPublicKey,
+  isId,
+  isRecordType,
+  type RecordType,
+  type RevocationsBody,
+  recordTypes,
+  type SignedRecord,
+  type SignerRole,
+  signDetached as signDetachedBytes,
+  signRecord as signTrustRecord,
+  toBase64Url,
+} from '@baran/trust'
+import { Wallet } from 'ethers'
+import nacl from 'tweetnacl'
+import { checkDeviceName, type NewDevice, newAccountPayload, normalizeDeviceName, refreshed, type SignContext, withDevice, withRevoked } from './account.ts'
+import { type Contact, decodeArchive, encodeArchive, type JsonObject } from './archive.ts'
+import {
+  ACCOUNT_DETACHED_DOMAINS,
+  DEFAULT_PEER_BINDING_TTL_MS,
+  DEFAULT_RECORD_TTL_MS,
+  DEFAULT_REFRESH_WINDOW_MS,
+  DEFAULT_SCRYPT,
+  MAX_CONTACT_NAME,
+  MAX_CONTACTS,
+  RECORD_DOMAIN_PREFIX,
+  RESERVED_RECORD_TYPES,
+  STORE_FILE,
+} from './constants.ts'
+import { newSealingKeys, type SealingKeys } from './container.ts'
+import {
+  AccountExistsError,
+  ForbiddenSigningError,
+  InvalidArgumentError,
+  NoAccountError,
+  OwnDeviceError,
+  StoreNotLoadedError,
+} from './errors.ts'
+import { readFileIfExists, removeStaleTemps, writeFileAtomic } from './fs.ts'
+import type { ScryptParams } from './kdf.ts'
+import { decodeStoreFile, encodeStoreFile, type StoreContent } from './store-file.ts'
+
+/** The logger shape the runtime passes in (pino-compatible). */
+export interface Logger {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+/** Options of IdentityStore. */
+export interface IdentityStoreInit {
+  /** Directory of the store (the actor passes `<dataDir>/identity`); created 0700. */
+  dir: string
+  /** Seal the store file with this passphrase (scrypt → secretbox). @default unsealed */
+  passphrase?: string
+  /** Clock, ms since epoch. @default Date.now */
+  now?: () => number
+  /** scrypt cost used when sealing a new store. @default DEFAULT_SCRYPT (N=2^18, r=8, p=1) */
+  kdf?: ScryptParams
+  log?: Logger
+}
+
+/** A device of the account, as listed in its device list. */
+export interface DeviceInfo {
+  deviceId: string
+  deviceKey: string
+  name: string
+  /** true for the device this store runs on */
+  current: boolean
+}
+
+/** Public description of the account held by this store (no secrets). */
+export interface AccountInfo {
+  accountId: string
+  /** base64url Ed25519 account public key */
+  accountKey: string
+  deviceId: string
+  /** base64url Ed25519 device public key */
+  deviceKey: string
+  deviceName: string
+  /** checksummed 0x address of the account's Ethereum key */
+  ethAddress: string
+  devices: DeviceInfo[]
+  /** revoked device IDs */
+  revoked: string[]
+  deviceCert: SignedRecord<DeviceCertBody>
+  deviceList: SignedRecord<DeviceListBody>
+  revocations: SignedRecord<RevocationsBody>
+  /** ms since epoch */
+  createdAt: number
+}
+
+/** A record to sign through the generic signRecord. */
+export interface RecordRequest<T extends RecordType = RecordType> {
+  type: T
+  body: BodyOf<T>
+  /** @default a clock-based sequence number that grows on every call */
+  seq?: number
+  /** @default DEFAULT_PEER_BINDING_TTL_MS for peer-binding, DEFAULT_RECORD_TTL_MS otherwise */
+  ttlMs?: number
+}
+
+const utf8 = new TextEncoder()
+
+function startsWith(message: Uint8Array, prefix: string): boolean {
+  const p = utf8.encode(prefix)
+  if (message.length < p.length) return false
+  for (let i = 0; i < p.length; i++) if (message[i] !== p[i]) return false
+  return true
+}
+
+function checkTtl(ttlMs: unknown): number | undefined {
+  if (ttlMs === undefined) return undefined
+  if (!Number.isSafeInteger(ttlMs) || (ttlMs as number) <= 0) throw new InvalidArgumentError('ttlMs must be a positive integer')
+  return ttlMs as number
+}
+
+function checkPassword(password: unknown): string {
+  if (typeof password !== 'string' || password.length === 0) throw new InvalidArgumentError('The password must be a non-empty string')
+  return password
+}
+
+/** The key store: account, device and Ethereum keys, certificates, contacts, archive export/import. */
+export class IdentityStore {
+  readonly dir: string
+  private readonly passphrase: string | undefined
+  private readonly clock: () => number
+  private readonly kdf: ScryptParams
+  private readonly log: Logger | undefined
+  private loaded = false
+  private content: StoreContent | undefined
+  private sealing: SealingKeys | undefined
+  private wallet: Wallet | undefined
+  private lastSeq = 0
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(init: IdentityStoreInit) {
+    if (typeof init?.dir !== 'string' || init.dir.length === 0) throw new InvalidArgumentError('dir must be a non-empty string')
+    if (init.passphrase !== undefined) checkPassword(init.passphrase)
+    this.dir = init.dir
+    this.passphrase = init.passphrase
+    this.clock = init.now ?? Date.now
+    this.kdf = init.kdf ?? DEFAULT_SCRYPT
+    this.log = init.log
+  }
+
+  /**
+   * Reads the store file (none yet: no account). Throws PassphraseRequiredError,
+   * StoreNotSealedError, WrongPasswordError or CorruptStoreError. Safe to call again to reload.
+   */
+  async load(): Promise<void> {
+    await this.exclusive(() => this.loadNow())
+  }
+
+  /** True once the store holds an account. */
+  hasAccount(): boolean {
+    this.requireLoaded()
+    return this.content !== undefined
+  }
+
+  /** Creates the account, this node's device and its certificate. Throws AccountExistsError. */
+  async createAccount(opts: { deviceName?: string } = {}): Promise<AccountInfo> {
+    const deviceName = opts.deviceName === undefined ? normalizeDeviceName(hostname()) : checkDeviceName(opts.deviceName)
+    return this.exclusive(async () => {
+      await this.ensureLoaded()
+      if (this.content) throw new AccountExistsError()
+      const now = this.clock()
+      const account = nacl.sign.keyPair()
+      const device = nacl.sign.keyPair()
+      const eth = Wallet.createRandom()
+      const ctx: SignContext = { accountSecretKey: account.secretKey, now }
+      const payload = newAccountPayload(
+        ctx,
+        { privateKey: eth.privateKey, address: eth.address },
+        { publicKey: device.publicKey, name: deviceName },
+        this.nextSeq(),
+      )
+      await this.commit({ account: payload, deviceSecretKey: device.secretKey })
+      const info = this.info()
+      this.log?.info({ accountId: info.accountId, deviceId: info.deviceId }, 'account created')
+      return info
+    })
+  }
+
+  /** The account, this device and the current records. Throws NoAccountError. */
+  info(): AccountInfo {
+    const { account, deviceSecretKey } = this.requireAccount()
+    const accountKey = toBase64Url(fromBase64Url(account.accountSecretKey).subarray(32))
+    const deviceKey = toBase64Url(deviceSecretKey.subarray(32))
+    const deviceId = idFromPublicKey(deviceSecretKey.subarray(32))
+    const deviceCert = account.deviceCerts.find((c) => c.body.deviceId === deviceId)!
+    return {
+      accountId: account.deviceList.body.accountId,
+      accountKey,
+      deviceId,
+      deviceKey,
+      deviceName: deviceCert.body.name,
+      ethAddress: account.ethAddress,
+      devices: account.deviceList.body.devices.map((d) => ({ ...d, current: d.deviceId === deviceId })),
+      revoked: account.revocations.body.devices.map((d) => d.deviceId),
+      // Copies: callers must not be able to change the store's records in place.
+      deviceCert: structuredClone(deviceCert),
+      deviceList: structuredClone(account.deviceList),
+      revocations: structuredClone(account.revocations),
+      createdAt: account.createdAt,
+    }
+  }
+
+  /** Binds a libp2p PeerId to this device ('peer-binding' signed by the device key). */
+  issuePeerBinding(peerId: string, opts: { ttlMs?: number } = {}): SignedRecord<BodyOf<'peer-binding'>> {
+    if (typeof peerId !== 'string' || peerId.length < 1 || peerId.length > 128) {
+      throw new InvalidArgumentError('peerId must be a string of 1..128 characters')
+    }
+    const { accountId, deviceId } = this.info()
+    return this.signRecord(
+      { type: 'peer-binding', body: { accountId, deviceId, peerId }, ttlMs: opts.ttlMs ?? DEFAULT_PEER_BINDING_TTL_MS },
+      'device',
+    )
+  }
+
+  /**
+   * Signs a record for another actor (e.g. 'presence' with the device key). Refuses
+   * (ForbiddenSigningError) the account-level types (device-cert, device-list, revocations: use
+   * certifyDevice/revokeDevice), a key other than the type's signer, and bodies naming another
+   * account or device. Body errors come from @baran/trust (MalformedRecordError, UnknownRecordTypeError).
+   */
+  signRecord<T extends RecordType>(req: RecordRequest<T>, as: SignerRole): SignedRecord<BodyOf<T>> {
+    const { account, deviceSecretKey } = this.requireAccount()
+    if (typeof req !== 'object' || req === null) throw new InvalidArgumentError('record request must be an object')
+    if (as !== 'device' && as !== 'account') throw new InvalidArgumentError("as must be 'device' or 'account'")
+    const type: unknown = req.type
+    if (typeof type === 'string' && RESERVED_RECORD_TYPES.includes(type)) {
+      throw new ForbiddenSigningError(`${type} records are signed only by certifyDevice/revokeDevice`)
+    }
+    if (isRecordType(type) && recordTypes[type].signer !== as) {
+      throw new ForbiddenSigningError(`${type} records are signed by the ${recordTypes[type].signer} key, not the ${as} key`)
+    }
+    const deviceId = idFromPublicKey(deviceSecretKey.subarray(32))
+    const body = req.body as { accountId?: unknown; deviceId?: unknown } | null
+    if (typeof body === 'object' && body !== null) {
+      if ('accountId' in body && body.accountId !== account.deviceList.body.accountId) {
+        throw new ForbiddenSigningError('The record names another account')
+      }
+      if (as === 'device' && 'deviceId' in body && body.deviceId !== deviceId) throw new ForbiddenSigningError('The record names another device')
+    }
+    const seq = req.seq ?? this.nextSeq()
+    const ttl = checkTtl(req.ttlMs) ?? (type === 'peer-binding' ? DEFAULT_PEER_BINDING_TTL_MS : DEFAULT_RECORD_TTL_MS)
+    const now = this.clock()
+    const v = isRecordType(type) ? recordTypes[type].v : 0
+    const secretKey = as === 'device' ? deviceSecretKey : fromBase64Url(account.accountSecretKey)
+    return signTrustRecord({ type: req.type, v, seq, issuedAt: now, expiresAt: now + ttl, body: req.body }, secretKey)
+  }
+
+  /**
+   * Ed25519 signature (base64url) of `message`. Refuses (ForbiddenSigningError) messages in the
+   * record domain ("baran.record.v1\0…", which would forge records) and, for the account key,
+   * any message outside ACCOUNT_DETACHED_DOMAINS (e.g. name claims).
+   */
+  signDetached(message: Uint8Array, as: SignerRole): string {
+    const { account, deviceSecretKey } = this.requireAccount()
+    if (!(message instanceof Uint8Array)) throw new InvalidArgumentError('message must be a Uint8Array')
+    if (startsWith(message, RECORD_DOMAIN_PREFIX)) throw new ForbiddenSigningError('Refused to sign record bytes detached')
+    if (as === 'account') {
+      if (!ACCOUNT_DETACHED_DOMAINS.some((d) => startsWith(message, d))) {
+        throw new ForbiddenSigningError('The account key signs only known message domains (name claims)')
+      }
+      return signDetachedBytes(message, fromBase64Url(account.accountSecretKey))
+    }
+    if (as !== 'device') throw new InvalidArgumentError("as must be 'device' or 'account'")
+    return signDetachedBytes(message, deviceSecretKey)
+  }
+
+  /** The account's Ethereum wallet (no provider: connect it to one to send transactions). */
+  ethWallet(): Wallet {
+    const { account } = this.requireAccount()
+    if (!this.wallet || this.wallet.address !== account.ethAddress) this.wallet = new Wallet(account.ethPrivateKey)
+    return this.wallet
+  }
+
+  /**
+   * Certifies another device key (base64url) under this account and lists it (device-list seq+1);
+   * used by device linking. Re-certifying a listed device renews its cert. Throws
+   * InvalidArgumentError, DeviceRevokedError or TooManyDevicesError.
+   */
+  async certifyDevice(devicePublicKey: string, name: string): Promise<SignedRecord<DeviceCertBody>> {
+    const publicKey = decodePublicKey(devicePublicKey)
+    checkDeviceName(name)
+    return this.mutate((content, ctx) => {
+      const { payload, cert } = withDevice(content.account, ctx, { publicKey, name }, this.nextSeq())
+      this.log?.info({ deviceId: cert.body.deviceId }, 'device certified')
+      return { content: { ...content, account: payload }, result: structuredClone(cert) }
+    })
+  }
+
+  /**
+   * Revokes a device: revocations seq+1 (revokedAt = now), device list seq+1 without it. Throws
+   * OwnDeviceError (this node's device), UnknownDeviceError, AlreadyRevokedError,
+   * TooManyRevocationsError or InvalidArgumentError.
+   */
+  async revokeDevice(deviceId: string): Promise<void> {
+    if (!isId(deviceId)) throw new InvalidArgumentError('deviceId must be 40 lowercase hex characters')
+    await this.mutate((content, ctx) => {
+      if (deviceId === idFromPublicKey(content.deviceSecretKey.subarray(32))) throw new OwnDeviceError()
+      this.log?.info({ deviceId }, 'device revoked')
+      return { content: { ...content, account: withRevoked(content.account, ctx, deviceId) }, result: undefined }
+    })
+  }
+
+  /**
+   * Re-signs this node's records that expire within `windowMs` (device list and revocations with
+   * seq+1, this device's cert). Returns true if anything was renewed. Call it at start and daily.
+   */
+  async refresh(opts: { windowMs?: number } = {}): Promise<boolean> {
+    const windowMs = opts.windowMs ?? DEFAULT_REFRESH_WINDOW_MS
+    return this.mutate((content, ctx) => {
+      const deviceId = idFromPublicKey(content.deviceSecretKey.subarray(32))
+      const account = refreshed(content.account, ctx, { deviceId, certSeq: this.nextSeq() }, windowMs)
+      return { content: { ...content, account }, result: account !== content.account, skipWrite: account === content.account }
+    })
+  }
+
+  /** Adds a contact, or renames it if already there. */
+  async addContact(contact: { accountId: string; name?: string }): Promise<Contact> {
+    if (typeof contact !== 'object' || contact === null || !isId(contact.accountId)) {
+      throw new InvalidArgumentError('contact.accountId must be 40 lowercase hex characters')
+    }
+    const { name } = contact
+    if (name !== undefined && (typeof name !== 'string' || name.length < 1 || name.length > MAX_CONTACT_NAME)) {
+      throw new InvalidArgumentError(`contact.name must be a string of 1..${MAX_CONTACT_NAME} characters`)
+    }
+    return this.mutate((content, ctx) => {
+      const contacts = content.account.contacts
+      const old = contacts.find((c) => c.accountId === contact.accountId)
+      if (!old && contacts.length >= MAX_CONTACTS) throw new InvalidArgumentError(`At most ${MAX_CONTACTS} contacts`)
+      const entry: Contact = { accountId: contact.accountId, addedAt: old?.addedAt ?? ctx.now }
+      if (name !== undefined) entry.name = name
+      const next = old ? contacts.map((c) => (c === old ? entry : c)) : [...contacts, entry]
+      return { content: { ...content, account: { ...content.account, contacts: next } }, result: { ...entry } }
+    })
+  }
+
+  /** Removes a contact; returns false if it was not there. */
+  async removeContact(accountId: string): Promise<boolean> {
+    if (!isId(accountId)) throw new InvalidArgumentError('accountId must be 40 lowercase hex characters')
+    return this.mutate((content) => {
+      const contacts = content.account.contacts.filter((c) => c.accountId !== accountId)
+      const removed = contacts.length !== content.account.contacts.length
+      return { content: { ...content, account: { ...content.account, contacts } }, result: removed, skipWrite: !removed }
+    })
+  }
+
+  /** The account's contacts (a copy). */
+  contacts(): Contact[] {
+    return this.requireAccount().account.contacts.map((c) => ({ ...c }))
+  }
+
+  /** The account's free-form config object (a deep copy). */
+  config(): JsonObject {
+    return structuredClone(this.requireAccount().account.config)
+  }
+
+  /** Replaces the config object (JSON with integer numbers only: it is stored as canonical JSON). */
+  async setConfig(config: JsonObject): Promise<void> {
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new InvalidArgumentError('config must be a JSON object')
+    let copy: JsonObject
+    try {
+      canonicalEncode(config) // integers only, no undefined/functions: what the store file can hold
+      copy = structuredClone(config)
+    } catch (cause) {
+      throw new InvalidArgumentError('config must be JSON with integer numbers only (no floats, undefined or functions)', { cause })
+    }
+    await this.mutate((content) => ({ content: { ...content, account: { ...content.account, config: copy } }, result: undefined }))
+  }
+
+  /** Encrypts the account into an archive (default KDF: DEFAULT_SCRYPT, ~0.5 s). */
+  async exportArchive(password: string, opts: { kdf?: ScryptParams } = {}): Promise<Uint8Array> {
+    checkPassword(password)
+    const { account } = this.requireAccount()
+    return encodeArchive(account, password, opts.kdf ?? DEFAULT_SCRYPT)
+  }
+
+  /**
+   * Restores an account from an archive onto this store, which must be empty: same account, a NEW
+   * device key and cert, listed with the old devices (device-list seq = archive's + 1). Writes one
+   * file at the end, so a failure leaves the directory untouched. Throws AccountExistsError and the
+   * archive errors (WrongPasswordError, TamperedArchiveError, …).
+   */
+  async importArchive(bytes: Uint8Array, password: string, opts: { deviceName?: string } = {}): Promise<AccountInfo> {
+    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('archive must be a Uint8Array')
+    if (typeof password !== 'string') throw new InvalidArgumentError('password must be a string')
+    const deviceName = opts.deviceName === undefined ? normalizeDeviceName(hostname()) : checkDeviceName(opts.deviceName)
+    return this.exclusive(async () => {
+      await this.ensureLoaded()
+      if (this.content) throw new AccountExistsError()
+      const archived = await decodeArchive(bytes, password)
+      const device = nacl.sign.keyPair()
+      const ctx: SignContext = { accountSecretKey: fromBase64Url(archived.accountSecretKey), now: this.clock() }
+      for (const c of archived.deviceCerts) this.lastSeq = Math.max(this.lastSeq, c.seq)
+      const newDevice: NewDevice = { publicKey: device.publicKey, name: deviceName }
+      let { payload } = withDevice(archived, ctx, newDevice, this.nextSeq())
+      // The archive's other records may be old: renew what would expire soon.
+      payload = refreshed(payload, ctx, { deviceId: idFromPublicKey(device.publicKey), certSeq: this.nextSeq() }, DEFAULT_REFRESH_WINDOW_MS)
+      await this.commit({ account: payload, deviceSecretKey: device.secretKey })
+      const info = this.info()
+      this.log?.info({ accountId: info.accountId, deviceId: info.deviceId }, 'account imported')
+      return info
+    })
+  }
+
+  /** Forgets the keys held in memory (best effort: overwrites the key bytes). load() to use again. */
+  async close(): Promise<void> {
+    await this.exclusive(async () => {
+      this.wipe()
+      this.loaded = false
+    })
+  }
+
+  // ---- internals ----
+
+  /** Runs `fn` after every earlier queued operation, so mutations never interleave. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn)
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  /** Computes the next content from the current one, writes it, then swaps it in. */
+  private mutate<T>(fn: (content: StoreContent, ctx: SignContext) => { content: StoreContent; result: T; skipWrite?: boolean }): Promise<T> {
+    return this.exclusive(async () => {
+      await this.ensureLoaded()
+      const content = this.requireAccount()
+      const ctx: SignContext = { accountSecretKey: fromBase64Url(content.account.accountSecretKey), now: this.clock() }
+      const next = fn(content, ctx)
+      if (!next.skipWrite) await this.commit(next.content)
+      return next.result
+    })
+  }
+
+  private async loadNow(): Promise<void> {
+    await removeStaleTemps(this.dir, STORE_FILE)
+    const bytes = await readFileIfExists(this.dir, STORE_FILE)
+    // Decode before touching the current state, so a failed reload keeps it.
+    const decoded = bytes === undefined ? undefined : await decodeStoreFile(bytes, this.passphrase)
+    this.wipe()
+    this.loaded = true
+    if (!decoded) return
+    const { content, keys } = decoded
+    this.content = content
+    this.sealing = keys
+    for (const c of content.account.deviceCerts) this.lastSeq = Math.max(this.lastSeq, c.seq)
+  }
+
+  private async ensureLoaded(): Promise<void> {
+    if (!this.loaded) await this.loadNow()
+  }
+
+  private async commit(content: StoreContent): Promise<void> {
+    let keys = this.sealing
+    if (this.passphrase !== undefined && !keys) keys = await newSealingKeys(this.passphrase, this.kdf)
+    await writeFileAtomic(this.dir, STORE_FILE, encodeStoreFile(content, keys))
+    this.sealing = keys
+    this.content = content
+    this.loaded = true
+  }
+
+  private requireLoaded(): void {
+    if (!this.loaded) throw new StoreNotLoadedError()
+  }
+
+  private requireAccount(): StoreContent {
+    this.requireLoaded()
+    if (!this.content) throw new NoAccountError()
+    return this.content
+  }
+
+  /** A sequence number from the clock that still grows if the clock stalls or steps back. */
+  private nextSeq(): number {
+    this.lastSeq = Math.max(this.clock(), this.lastSeq + 1)
+    return this.lastSeq
+  }
+
+  private wipe(): void {
+    this.content?.deviceSecretKey.fill(0)
+    this.sealing?.encKey.fill(0)
+    this.content = undefined
+    this.sealing = undefined
+    this.wallet = undefined
+  }
+}
+
+function decodePublicKey(key: unknown): Uint8Array {
+  try {
+    const bytes = fromBase64Url(key as string)
+    if (bytes.length === 32) return bytes
+  } catch {
+    // reported below
+  }
+  throw new InvalidArgumentError('devicePublicKey must be a base64url 32-byte Ed25519 public key')
+}
+

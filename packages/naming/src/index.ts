@@ -1,0 +1,65 @@
+/**
+ * @baran/naming — unique human-readable usernames on an EVM chain.
+ *
+ * A Solidity registry (contracts/Registry.sol, compiled by scripts/compile-contract.ts) maps
+ * names to Baran account IDs with commit–reveal registration; RegistryClient registers names and
+ * looks them up, verifying every record against its Ed25519 account key (off-chain: the EVM has
+ * no Ed25519 precompile); CachedResolver adds a TTL cache; startNameServer serves Jami's
+ * name-server HTTP protocol; startDevnet runs an embedded anvil chain with the registry deployed.
+ *
+ * @example
+ * const devnet = await startDevnet()
+ * const client = new RegistryClient({ provider: devnet.provider, registry: devnet.registry,
+ *   signer: new Wallet(devnet.accounts[1].privateKey, devnet.provider) })
+ * await client.register('alice', { accountId, publicKey, signClaim: async (m) => signDetached(m, secretKey) })
+ * const record = await client.lookup('alice') // verified
+ */
+export { registryAbi, registryBytecode, registrySolcVersion, registrySourceSha256 } from './generated/registry-artifact.ts'
+export type { CachedResolverInit, CacheStats, Resolver } from './lib/cached-resolver.ts'
+export { CachedResolver } from './lib/cached-resolver.ts'
+export { isUnavailable, registryErrorName, registryInterface, toNamingError } from './lib/chain-errors.ts'
+export {
+  DEFAULT_CACHE_MAX,
+  DEFAULT_CACHE_TTL_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_COMMIT_AGE,
+  DEFAULT_NEGATIVE_TTL_MS,
+  DEFAULT_RATE_LIMIT_PER_MINUTE,
+  DEFAULT_RPC_TIMEOUT_MS,
+  DEFAULT_TX_TIMEOUT_MS,
+  MAX_REVERSE_NAMES,
+} from './lib/constants.ts'
+export type { DeployedRegistry, Devnet, DevnetAccount, DevnetOptions } from './lib/devnet.ts'
+export { anvilBinaryPath, createProvider, deployRegistry, startDevnet } from './lib/devnet.ts'
+export type { NamingErrorCode } from './lib/errors.ts'
+export {
+  ChainUnavailableError,
+  CommitExpiredError,
+  CommitmentUnknownError,
+  DevnetError,
+  ForgedRecordError,
+  InsufficientFundsError,
+  InvalidAccountIdError,
+  InvalidClaimError,
+  InvalidNameError,
+  isNamingError,
+  MissingSignerError,
+  NameNotFoundError,
+  NameTakenError,
+  NamingError,
+  RegistryError,
+} from './lib/errors.ts'
+export type { Logger } from './lib/logger.ts'
+export type { NameRuleViolation, NameValidation } from './lib/name-rules.ts'
+export { describeNameViolation, NAME_RULES, validateName } from './lib/name-rules.ts'
+export type { NameServer, NameServerInit } from './lib/name-server.ts'
+export { startNameServer } from './lib/name-server.ts'
+export { RateLimiter } from './lib/rate-limiter.ts'
+export type {
+  NameRecord,
+  RegisterOptions,
+  RegisterResult,
+  RegistryClientInit,
+  SignClaim,
+} from './lib/registry-client.ts'
+export { assertValidName, computeCommitment, RegistryClient } from './lib/registry-client.ts'

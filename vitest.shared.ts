@@ -9,6 +9,7 @@ export const sharedConfig = defineConfig({
   ssr: { resolve: { conditions: ['@baran/source'], externalConditions: ['@baran/source'] } },
   test: {
     include: ['test/**/*.test.ts'],
+    passWithNoTests: true,
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

@@ -1,0 +1,95 @@
+/**
+ * `npm run bench [filter…]`: runs every `packages/*\/bench/*.bench.ts` and `apps/*\/bench/*.bench.ts` in its own
+ * process (Node 22, source condition), one after the other so they do not disturb each other, keeps the last
+ * JSON object each prints, and writes `bench/results/<name>.json` plus `bench/results/README.md` (tables).
+ */
+import { spawn } from 'node:child_process'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { cpus, loadavg } from 'node:os'
+import { basename, join, relative } from 'node:path'
+
+const root = new URL('../../', import.meta.url).pathname
+const out = join(root, 'bench', 'results')
+const filters = process.argv.slice(2)
+
+async function findBenches(): Promise<string[]> {
+  const found: string[] = []
+  for (const group of ['packages', 'apps']) {
+    for (const pkg of await readdir(join(root, group)).catch(() => [])) {
+      const dir = join(root, group, pkg, 'bench')
+      for (const f of await readdir(dir).catch(() => [])) if (f.endsWith('.bench.ts')) found.push(join(dir, f))
+    }
+  }
+  return found.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort()
+}
+
+function nameOf(file: string): string {
+  const rel = relative(root, file).split('/')
+  return `${rel[1]}-${basename(file, '.bench.ts')}`
+}
+
+async function runOne(file: string): Promise<{ result: unknown; seconds: number; ok: boolean }> {
+  const started = Date.now()
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--conditions=@baran/source', '--expose-gc', file], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root })
+    let stdout = ''
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+    })
+    // Benches are bounded; this is a last resort so `npm run bench` always ends.
+    const limit = setTimeout(() => child.kill('SIGKILL'), 15 * 60_000)
+    child.on('exit', (code) => {
+      clearTimeout(limit)
+      const lines = stdout.trim().split('\n').reverse()
+      let result: unknown
+      for (const l of lines) {
+        try {
+          const v = JSON.parse(l)
+          if (v && typeof v === 'object') {
+            result = v
+            break
+          }
+        } catch {}
+      }
+      resolve({ result, seconds: (Date.now() - started) / 1000, ok: code === 0 && result !== undefined })
+    })
+  })
+}
+
+function flatten(value: unknown, prefix = ''): Array<[string, string]> {
+  if (value === null || typeof value !== 'object') return [[prefix || 'value', String(value)]]
+  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => {
+    const key = prefix ? `${prefix}.${k}` : k
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return flatten(v, key)
+    return [[key, Array.isArray(v) ? JSON.stringify(v) : typeof v === 'number' ? String(Math.round(v * 1000) / 1000) : String(v)]]
+  })
+}
+
+const benches = await findBenches()
+await mkdir(out, { recursive: true })
+const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? '?', loadavg: loadavg().map((x) => x.toFixed(2)).join(' '), node: process.version, at: new Date().toISOString() }
+process.stdout.write(`${benches.length} benchmarks on ${machine.cpus} cores (load ${machine.loadavg})\n`)
+let failed = 0
+for (const file of benches) {
+  const name = nameOf(file)
+  process.stdout.write(`• ${name} … `)
+  const { result, seconds, ok } = await runOne(file)
+  process.stdout.write(`${ok ? 'done' : 'FAILED'} in ${seconds.toFixed(1)} s\n`)
+  if (!ok) {
+    failed++
+    continue
+  }
+  await writeFile(join(out, `${name}.json`), `${JSON.stringify({ name, machine, seconds, result }, null, 2)}\n`)
+}
+
+// The README gathers every result on disk (also those of earlier runs of other benches).
+const files = (await readdir(out)).filter((f) => f.endsWith('.json')).sort()
+let md = '# Benchmark results\n\nWritten by `npm run bench` (tools/bench/run.ts). Ratios are measured side by side in one run.\n'
+for (const f of files) {
+  const r = JSON.parse(await readFile(join(out, f), 'utf8')) as { name: string; machine: typeof machine; seconds: number; result: unknown }
+  md += `\n## ${r.name}\n\n${r.machine.at} · ${r.machine.cpus} cores · load ${r.machine.loadavg} · ${r.machine.node} · ${r.seconds.toFixed(1)} s\n\n| metric | value |\n| --- | --- |\n`
+  for (const [k, v] of flatten(r.result)) md += `| ${k} | ${v} |\n`
+}
+await writeFile(join(out, 'README.md'), md)
+process.stdout.write(`results in ${relative(root, out)}/ (README.md has the tables)\n`)
+process.exit(failed ? 1 : 0)

@@ -5,6 +5,8 @@
  * both ends validate. Errors travel as `{ error: { code, message, details } }` and surface as `BusError`.
  */
 export { Bus, ActorService, VERSION_HEADER } from './lib/bus.ts'
+export { KvBucket } from './lib/kv.ts'
+export type { KvBucketOptions, KvValue } from './lib/kv.ts'
 export type { BusOptions, BusLogger, BusStatus, RequestOptions, RequestContext, Handler, EventMeta, SubscribeOptions, ServeOptions } from './lib/bus.ts'
 export { contract, event } from './lib/contract.ts'
 export type { RequestContract, EventContract, Caller, RequestOf, ParsedRequestOf, ReplyOf, ReplyInputOf, EventOf, EventInputOf } from './lib/contract.ts'
@@ -56,3 +58,40 @@ export {
   identityContracts,
 } from './contracts/identity.ts'
 export type { AccountSummary, EthTx } from './contracts/identity.ts'
+export {
+  DevicePresenceSchema,
+  discoveryInfo,
+  discoveryPublish,
+  discoveryLookup,
+  discoveryLookupDevice,
+  discoveryWatch,
+  discoveryUnwatch,
+  discoveryPutValue,
+  discoveryGetValue,
+  discoveryDeleteValue,
+  discoveryOnline,
+  discoveryAddressChanged,
+  discoveryOffline,
+  discoveryPublished,
+  discoveryContracts,
+} from './contracts/discovery.ts'
+export type { DevicePresence } from './contracts/discovery.ts'
+export { ConnectionKindSchema, transportInfo, transportSend, transportConnection, transportAddresses, transportContracts } from './contracts/transport.ts'
+export {
+  DeliveryStateSchema,
+  DeviceDeliverySchema,
+  OutgoingSchema,
+  InboxMessageSchema,
+  MAX_BODY_BYTES,
+  outboxSend,
+  outboxPending,
+  outboxStatus,
+  outboxReceive,
+  outboxInbox,
+  outboxMarkRead,
+  outboxDelivery,
+  outboxReceived,
+  outboxReceipt,
+  outboxContracts,
+} from './contracts/outbox.ts'
+export type { DeliveryState, Outgoing, InboxMessage } from './contracts/outbox.ts'

@@ -3,6 +3,7 @@ import type { Msg, MsgHdrs, NatsConnection, NatsError, Service, ServiceMsg, Subs
 import { decodeJson, encodeJson, issuesOf } from './codec.ts'
 import type { EventContract, EventInputOf, EventOf, ParsedRequestOf, ReplyInputOf, ReplyOf, RequestContract, RequestOf } from './contract.ts'
 import { BusError, BusErrorCode, type ErrorEnvelope, statusOfCode, toBusError } from './errors.ts'
+import { KvBucket, type KvBucketOptions } from './kv.ts'
 import { eventSubject, requestSubject } from './subjects.ts'
 
 /** The header that carries a request's contract major version. */
@@ -377,6 +378,11 @@ export class Bus {
       metadata: { node: this.node, ...def.metadata },
     })
     return new ActorService(this, svc, def.name)
+  }
+
+  /** Opens (or creates) a durable JetStream key/value bucket. */
+  kv(bucket: string, opts?: KvBucketOptions): Promise<KvBucket> {
+    return KvBucket.open(this.#nc, bucket, opts)
   }
 
   /** Waits until the server has processed everything sent so far. */

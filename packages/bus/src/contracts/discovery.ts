@@ -1,0 +1,139 @@
+import { z } from 'zod'
+import { contract, event } from '../lib/contract.ts'
+import { Base64Schema, IdSchema, SignedRecordWireSchema } from './common.ts'
+
+/** The discovery actor: Baran's Kademlia DHT, signed presence, listen (watch), opaque values. */
+const A = 'discovery'
+const Multiaddr = z.string().min(1).max(512)
+
+export const DevicePresenceSchema = z.object({
+  deviceId: IdSchema,
+  name: z.string().optional(),
+  online: z.boolean(),
+  peerId: z.string().optional(),
+  addrs: z.array(Multiaddr),
+  seq: z.number().int().optional(),
+  expiresAt: z.number().int().optional(),
+})
+export type DevicePresence = z.infer<typeof DevicePresenceSchema>
+
+export const discoveryInfo = contract({
+  actor: A,
+  verb: 'info',
+  request: z.object({}).strict().optional(),
+  reply: z.object({
+    peerId: z.string(),
+    addrs: z.array(Multiaddr),
+    peers: z.number().int(),
+    routingTableSize: z.number().int(),
+    storedRecords: z.number().int(),
+    subscriptions: z.number().int(),
+    watching: z.array(IdSchema),
+    published: z.object({ seq: z.number().int(), addrs: z.array(Multiaddr), at: z.number().int() }).nullable(),
+  }),
+  callers: ['*'],
+  description: 'DHT peer ID and addresses, routing table size, what this node publishes and watches',
+})
+
+export const discoveryPublish = contract({
+  actor: A,
+  verb: 'publish',
+  request: z.object({}).strict().optional(),
+  reply: z.object({ seq: z.number().int(), addrs: z.array(Multiaddr) }),
+  callers: ['cli', 'ui', 'transport'],
+  description: "publish this device's presence (and the account's device list) now",
+})
+
+export const discoveryLookup = contract({
+  actor: A,
+  verb: 'lookup',
+  request: z.object({ accountId: IdSchema, fresh: z.boolean().optional() }).strict(),
+  reply: z.object({ accountId: IdSchema, devices: z.array(DevicePresenceSchema), revoked: z.array(IdSchema) }),
+  callers: ['outbox', 'cli', 'ui', 'transport'],
+  description: "an account's devices (from its signed device list) with each one's current addresses",
+})
+
+export const discoveryLookupDevice = contract({
+  actor: A,
+  verb: 'lookupDevice',
+  request: z.object({ deviceId: IdSchema }).strict(),
+  reply: z.object({
+    presence: DevicePresenceSchema,
+    accountId: IdSchema,
+    chain: z.object({ deviceCert: SignedRecordWireSchema, peerBinding: SignedRecordWireSchema, revocations: SignedRecordWireSchema.optional() }),
+  }),
+  callers: ['outbox', 'cli', 'ui', 'transport'],
+  description: "one device's verified presence record and trust chain",
+})
+
+export const discoveryWatch = contract({
+  actor: A,
+  verb: 'watch',
+  request: z.object({ accountId: IdSchema }).strict(),
+  reply: z.object({ watching: z.literal(true), devices: z.array(DevicePresenceSchema) }),
+  callers: ['outbox', 'cli', 'ui'],
+  description: 'listen for the devices of an account coming online, going offline, changing addresses',
+})
+
+export const discoveryUnwatch = contract({
+  actor: A,
+  verb: 'unwatch',
+  request: z.object({ accountId: IdSchema }).strict(),
+  reply: z.object({ watching: z.literal(false) }),
+  callers: ['outbox', 'cli', 'ui'],
+  description: 'stop listening for an account',
+})
+
+const ValueKey = z.string().regex(/^[0-9a-f]{40}$/)
+export const discoveryPutValue = contract({
+  actor: A,
+  verb: 'putValue',
+  request: z.object({ key: ValueKey, value: Base64Schema.max(32 * 1024), ttlMs: z.number().int().positive().max(86_400_000), deleteTokenHash: z.string().max(128).optional() }).strict(),
+  reply: z.object({ key: ValueKey, expiresAt: z.number().int() }),
+  callers: ['cli', 'ui', 'identity', 'outbox'],
+  description: 'store an opaque (encrypted) value on the DHT, with a TTL',
+})
+export const discoveryGetValue = contract({
+  actor: A,
+  verb: 'getValue',
+  request: z.object({ key: ValueKey }).strict(),
+  reply: z.object({ key: ValueKey, value: Base64Schema, expiresAt: z.number().int() }),
+  callers: ['cli', 'ui', 'identity', 'outbox'],
+  description: 'fetch an opaque value (not_found when absent or expired)',
+})
+export const discoveryDeleteValue = contract({
+  actor: A,
+  verb: 'deleteValue',
+  request: z.object({ key: ValueKey, deleteToken: z.string().max(128) }).strict(),
+  reply: z.object({ deleted: z.boolean() }),
+  callers: ['cli', 'ui', 'identity', 'outbox'],
+  description: 'replace a value with a tombstone, proving the delete token',
+})
+
+const PresenceEvent = z.object({ accountId: IdSchema, deviceId: IdSchema, peerId: z.string(), addrs: z.array(Multiaddr), seq: z.number().int(), at: z.number().int() })
+export const discoveryOnline = event({ actor: A, event: 'online', body: PresenceEvent, description: 'a watched device published a fresh presence' })
+export const discoveryAddressChanged = event({ actor: A, event: 'addressChanged', body: PresenceEvent, description: 'a watched device is reachable at other addresses' })
+export const discoveryOffline = event({
+  actor: A,
+  event: 'offline',
+  body: z.object({ accountId: IdSchema, deviceId: IdSchema, at: z.number().int() }),
+  description: "a watched device's presence expired",
+})
+export const discoveryPublished = event({
+  actor: A,
+  event: 'published',
+  body: z.object({ seq: z.number().int(), addrs: z.array(Multiaddr), at: z.number().int() }),
+  description: 'this device published its presence',
+})
+
+export const discoveryContracts = [
+  discoveryInfo,
+  discoveryPublish,
+  discoveryLookup,
+  discoveryLookupDevice,
+  discoveryWatch,
+  discoveryUnwatch,
+  discoveryPutValue,
+  discoveryGetValue,
+  discoveryDeleteValue,
+] as const

@@ -1,0 +1,124 @@
+import { z } from 'zod'
+import { contract, event } from '../lib/contract.ts'
+import { Base64Schema, IdSchema } from './common.ts'
+
+/** The outbox actor: durable delivery (JetStream), resend on presence and back-off, inbox, receipts. */
+const A = 'outbox'
+export const DeliveryStateSchema = z.enum(['queued', 'sending', 'delivered', 'expired', 'rejected'])
+export type DeliveryState = z.infer<typeof DeliveryStateSchema>
+export const MAX_BODY_BYTES = 64 * 1024
+
+export const DeviceDeliverySchema = z.object({
+  deviceId: IdSchema,
+  state: DeliveryStateSchema,
+  attempts: z.number().int(),
+  sync: z.boolean(),
+  nextAttemptAt: z.number().int().optional(),
+  deliveredAt: z.number().int().optional(),
+  lastError: z.string().optional(),
+})
+export const OutgoingSchema = z.object({
+  id: z.string(),
+  to: IdSchema,
+  toName: z.string().optional(),
+  createdAt: z.number().int(),
+  expiresAt: z.number().int(),
+  devices: z.array(DeviceDeliverySchema),
+})
+export type Outgoing = z.infer<typeof OutgoingSchema>
+
+export const outboxSend = contract({
+  actor: A,
+  verb: 'send',
+  request: z
+    .object({ to: z.string().min(1).max(64), body: z.string().min(1).max(MAX_BODY_BYTES), ttlMs: z.number().int().positive().max(365 * 86_400_000).optional() })
+    .strict(),
+  reply: OutgoingSchema,
+  callers: ['cli', 'ui'],
+  description: 'queue a message to a name or account ID; replies once it is persisted',
+})
+
+export const outboxPending = contract({
+  actor: A,
+  verb: 'pending',
+  request: z.object({ all: z.boolean().optional(), limit: z.number().int().positive().max(10_000).optional() }).strict().optional(),
+  reply: z.object({ messages: z.array(OutgoingSchema), total: z.number().int() }),
+  callers: ['cli', 'ui'],
+  description: 'messages not yet delivered to every device, with per-device state (all: also finished ones)',
+})
+
+export const outboxStatus = contract({
+  actor: A,
+  verb: 'status',
+  request: z.object({ id: z.string().min(1).max(64) }).strict(),
+  reply: OutgoingSchema,
+  callers: ['cli', 'ui'],
+  description: 'the per-device delivery state of one message',
+})
+
+export const outboxReceive = contract({
+  actor: A,
+  verb: 'receive',
+  request: z
+    .object({
+      id: z.string().min(1).max(64),
+      payload: Base64Schema.max(350_000),
+      from: z.object({ accountId: IdSchema, deviceId: IdSchema, peerId: z.string().max(128) }).strict(),
+    })
+    .strict(),
+  reply: z.object({ status: z.enum(['stored', 'duplicate', 'rejected']), reason: z.string().optional() }),
+  callers: ['transport'],
+  description: 'an envelope arrived from an authenticated device: verify, de-duplicate, persist, then answer (the ack)',
+})
+
+export const InboxMessageSchema = z.object({
+  id: z.string(),
+  from: IdSchema,
+  fromDevice: IdSchema,
+  body: z.string(),
+  sentAt: z.number().int(),
+  receivedAt: z.number().int(),
+  read: z.boolean(),
+  sync: z.boolean(),
+  to: IdSchema,
+})
+export type InboxMessage = z.infer<typeof InboxMessageSchema>
+
+export const outboxInbox = contract({
+  actor: A,
+  verb: 'inbox',
+  request: z.object({ limit: z.number().int().positive().max(10_000).optional(), after: z.string().max(64).optional(), unreadOnly: z.boolean().optional() }).strict().optional(),
+  reply: z.object({ messages: z.array(InboxMessageSchema), total: z.number().int() }),
+  callers: ['cli', 'ui'],
+  description: 'received messages, oldest first',
+})
+
+export const outboxMarkRead = contract({
+  actor: A,
+  verb: 'markRead',
+  request: z.object({ ids: z.array(z.string().max(64)).min(1).max(1000), receipt: z.boolean().optional() }).strict(),
+  reply: z.object({ read: z.number().int() }),
+  callers: ['cli', 'ui'],
+  description: 'mark messages read (and send read receipts unless receipt: false)',
+})
+
+export const outboxDelivery = event({
+  actor: A,
+  event: 'delivery',
+  body: z.object({ id: z.string(), to: IdSchema, deviceId: IdSchema, state: DeliveryStateSchema, attempts: z.number().int(), at: z.number().int(), error: z.string().optional() }),
+  description: 'a message changed state for one device',
+})
+export const outboxReceived = event({
+  actor: A,
+  event: 'received',
+  body: InboxMessageSchema,
+  description: 'a message was stored in the inbox (inbox.watch)',
+})
+export const outboxReceipt = event({
+  actor: A,
+  event: 'receipt',
+  body: z.object({ id: z.string(), from: IdSchema, deviceId: IdSchema, kind: z.enum(['delivered', 'read']), at: z.number().int() }),
+  description: 'a delivery or read receipt for a message this node sent',
+})
+
+export const outboxContracts = [outboxSend, outboxPending, outboxStatus, outboxReceive, outboxInbox, outboxMarkRead] as const

@@ -1,0 +1,62 @@
+import { z } from 'zod'
+import { contract, event } from '../lib/contract.ts'
+import { Base64Schema, IdSchema } from './common.ts'
+
+/** The transport actor: the libp2p host (direct, relayed, hole-punched) and the `/baran/msg/1.0.0` protocol. */
+const A = 'transport'
+const Multiaddr = z.string().min(1).max(512)
+export const ConnectionKindSchema = z.enum(['direct', 'relayed'])
+
+export const transportInfo = contract({
+  actor: A,
+  verb: 'info',
+  request: z.object({}).strict().optional(),
+  reply: z.object({
+    peerId: z.string(),
+    addrs: z.array(Multiaddr),
+    relayAddrs: z.array(Multiaddr),
+    connections: z.array(z.object({ peerId: z.string(), kind: ConnectionKindSchema, upgraded: z.boolean(), remoteAddr: z.string() })),
+  }),
+  callers: ['*'],
+  description: 'PeerId, listen and relay addresses, open connections',
+})
+
+export const transportSend = contract({
+  actor: A,
+  verb: 'send',
+  request: z
+    .object({
+      peerId: z.string().min(1).max(128),
+      addrs: z.array(Multiaddr).max(64),
+      id: z.string().min(1).max(64),
+      payload: Base64Schema.max(350_000),
+      timeoutMs: z.number().int().positive().max(120_000).optional(),
+    })
+    .strict(),
+  reply: z.object({ status: z.enum(['stored', 'duplicate']), rttMs: z.number(), connection: ConnectionKindSchema }),
+  callers: ['outbox'],
+  description: 'deliver an envelope to a device; resolves only once the remote node acked it (persisted there)',
+})
+
+export const transportConnection = event({
+  actor: A,
+  event: 'connection',
+  body: z.object({
+    peerId: z.string(),
+    kind: z.enum(['direct', 'relayed', 'upgraded']),
+    state: z.enum(['open', 'closed']),
+    accountId: IdSchema.optional(),
+    deviceId: IdSchema.optional(),
+    at: z.number().int(),
+  }),
+  description: 'a connection opened or closed (direct, relayed, upgraded to direct by hole punching)',
+})
+
+export const transportAddresses = event({
+  actor: A,
+  event: 'addresses',
+  body: z.object({ peerId: z.string(), addrs: z.array(Multiaddr), at: z.number().int() }),
+  description: 'the addresses this node can be reached at changed (discovery republishes presence)',
+})
+
+export const transportContracts = [transportInfo, transportSend] as const

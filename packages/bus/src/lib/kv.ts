@@ -1,0 +1,139 @@
+import type { KV, KvEntry, NatsConnection } from 'nats'
+import { StorageType } from 'nats'
+import { BusError, BusErrorCode } from './errors.ts'
+
+/** A durable key/value bucket on JetStream (file storage in the node's data dir). */
+export interface KvBucketOptions {
+  /** Keep this many revisions per key (default 1). */
+  history?: number
+  /** Entries older than this are removed by the server (0 = never). */
+  ttlMs?: number
+  maxBytes?: number
+  maxValueBytes?: number
+  /** 'file' (default: survives restarts) or 'memory'. */
+  storage?: 'file' | 'memory'
+}
+
+export interface KvValue {
+  key: string
+  value: Uint8Array
+  revision: number
+  created: Date
+}
+
+/**
+ * The outbox and inbox keep their state here. Writes are revision-checked (`create` fails with `conflict` when
+ * the key exists, `update` when someone wrote in between), which is how they stay exactly-once across crashes.
+ */
+export class KvBucket {
+  readonly name: string
+  #kv: KV
+
+  constructor(name: string, kv: KV) {
+    this.name = name
+    this.#kv = kv
+  }
+
+  static async open(nc: NatsConnection, name: string, opts: KvBucketOptions = {}): Promise<KvBucket> {
+    try {
+      const kv = await nc.jetstream().views.kv(name, {
+        history: opts.history ?? 1,
+        ttl: opts.ttlMs ?? 0,
+        storage: opts.storage === 'memory' ? StorageType.Memory : StorageType.File,
+        ...(opts.maxBytes === undefined ? {} : { max_bytes: opts.maxBytes }),
+        ...(opts.maxValueBytes === undefined ? {} : { maxValueSize: opts.maxValueBytes }),
+      })
+      return new KvBucket(name, kv)
+    } catch (e) {
+      throw jsError(e, `open bucket ${name}`)
+    }
+  }
+
+  async get(key: string): Promise<KvValue | undefined> {
+    try {
+      const e = await this.#kv.get(key)
+      return e && e.operation === 'PUT' ? toValue(e) : undefined
+    } catch (e) {
+      throw jsError(e, `get ${this.name}/${key}`)
+    }
+  }
+
+  async put(key: string, value: Uint8Array): Promise<number> {
+    try {
+      return await this.#kv.put(key, value)
+    } catch (e) {
+      throw jsError(e, `put ${this.name}/${key}`)
+    }
+  }
+
+  /** Writes only if the key does not exist; `conflict` otherwise. */
+  async create(key: string, value: Uint8Array): Promise<number> {
+    try {
+      return await this.#kv.create(key, value)
+    } catch (e) {
+      throw jsError(e, `create ${this.name}/${key}`)
+    }
+  }
+
+  /** Writes only if the key is still at `revision`; `conflict` otherwise. */
+  async update(key: string, value: Uint8Array, revision: number): Promise<number> {
+    try {
+      return await this.#kv.update(key, value, revision)
+    } catch (e) {
+      throw jsError(e, `update ${this.name}/${key}`)
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.#kv.delete(key)
+    } catch (e) {
+      throw jsError(e, `delete ${this.name}/${key}`)
+    }
+  }
+
+  /** Every live key (a bounded snapshot). */
+  async keys(filter?: string): Promise<string[]> {
+    try {
+      const out: string[] = []
+      for await (const k of await this.#kv.keys(filter)) out.push(k)
+      return out
+    } catch (e) {
+      throw jsError(e, `keys of ${this.name}`)
+    }
+  }
+
+  /** Every live entry, in the order the server holds them (a bounded snapshot). */
+  async entries(): Promise<KvValue[]> {
+    try {
+      const out: KvValue[] = []
+      const it = await this.#kv.watch({ include: 'last_value' as never, ignoreDeletes: true, initializedFn: () => it.stop() })
+      for await (const e of it) if (e.operation === 'PUT') out.push(toValue(e))
+      return out
+    } catch (e) {
+      throw jsError(e, `entries of ${this.name}`)
+    }
+  }
+
+  async size(): Promise<number> {
+    try {
+      return (await this.#kv.status()).values
+    } catch (e) {
+      throw jsError(e, `status of ${this.name}`)
+    }
+  }
+}
+
+function toValue(e: KvEntry): KvValue {
+  return { key: e.key, value: e.value, revision: e.revision, created: e.created }
+}
+
+function jsError(e: unknown, what: string): BusError {
+  const msg = (e as Error)?.message ?? String(e)
+  if (/wrong last sequence|key exists/i.test(msg)) return new BusError(BusErrorCode.Conflict, `${what}: changed concurrently or exists`, { cause: e })
+  if (/permissions violation/i.test(msg)) return new BusError(BusErrorCode.Forbidden, `${what}: JetStream refused for this user`, { cause: e })
+  if (/timeout|no responders|disconnect|closed|jetstream not enabled/i.test(msg)) {
+    return new BusError(BusErrorCode.Unavailable, `${what}: JetStream unavailable (${msg})`, { cause: e })
+  }
+  return new BusError(BusErrorCode.Internal, `${what}: ${msg}`, { cause: e })
+}

@@ -1,0 +1,51 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Bus, type NatsServerProcess, startNatsServer } from '../src/index.ts'
+
+let dir: string
+let server: NatsServerProcess
+let bus: Bus
+const enc = (s: string) => new TextEncoder().encode(s)
+const dec = (b: Uint8Array) => new TextDecoder().decode(b)
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'baran-kv-'))
+  server = await startNatsServer({ workDir: dir, jetstream: true })
+  bus = await Bus.connect({ servers: server.url, node: 'n1' })
+})
+afterAll(async () => {
+  await bus?.close()
+  await server?.stop()
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('JetStream key/value buckets', () => {
+  it('creates once, then refuses with conflict', async () => {
+    const kv = await bus.kv('inbox_test')
+    await kv.create('m1', enc('first'))
+    await expect(kv.create('m1', enc('again'))).rejects.toMatchObject({ code: 'conflict' })
+    expect(dec((await kv.get('m1'))?.value ?? new Uint8Array())).toBe('first')
+  })
+
+  it('updates only from the revision it read', async () => {
+    const kv = await bus.kv('state_test')
+    const r1 = await kv.put('k', enc('a'))
+    const r2 = await kv.update('k', enc('b'), r1)
+    await expect(kv.update('k', enc('c'), r1)).rejects.toMatchObject({ code: 'conflict' })
+    expect((await kv.get('k'))?.revision).toBe(r2)
+    await kv.delete('k')
+    expect(await kv.get('k')).toBeUndefined()
+  })
+
+  it('lists keys and entries, and keeps them across a server restart (file storage)', async () => {
+    const kv = await bus.kv('durable_test')
+    for (let i = 0; i < 50; i++) await kv.put(`k${String(i).padStart(3, '0')}`, enc(`v${i}`))
+    expect((await kv.keys()).length).toBe(50)
+    await server.restart()
+    await expect.poll(() => bus.kv('durable_test').then((k) => k.entries()).then((e) => e.length).catch(() => -1), { timeout: 10_000 }).toBe(50)
+    const entries = await (await bus.kv('durable_test')).entries()
+    expect(entries.map((e) => dec(e.value))).toContain('v49')
+  })
+})

@@ -113,3 +113,22 @@ describe('nameClaimMessage', () => {
     expectTrustError(() => nameClaimMessage({ ...claim, ...over } as typeof claim), 'MalformedRecordError', 'malformed')
   })
 })
+
+describe('the Node fast path and tweetnacl agree', () => {
+  it('produce the same signatures and verify each other', async () => {
+    const nacl = (await import('tweetnacl')).default
+    const { ed25519Sign, ed25519Verify } = await import('../src/lib/ed25519.ts')
+    for (let i = 0; i < 20; i++) {
+      const kp = nacl.sign.keyPair()
+      const msg = nacl.randomBytes(i * 7)
+      const fast = ed25519Sign(msg, kp.secretKey)
+      expect(Buffer.from(fast).equals(Buffer.from(nacl.sign.detached(msg, kp.secretKey)))).toBe(true)
+      expect(nacl.sign.detached.verify(msg, fast, kp.publicKey)).toBe(true)
+      expect(ed25519Verify(msg, fast, kp.publicKey)).toBe(true)
+      fast[0] = (fast[0] ?? 0) ^ 1
+      expect(ed25519Verify(msg, fast, kp.publicKey)).toBe(false)
+    }
+    // 32 bytes that are not a curve point never verify (and never throw)
+    expect(ed25519Verify(new Uint8Array(1), new Uint8Array(64), new Uint8Array(32).fill(255))).toBe(false)
+  })
+})

@@ -1,3 +1,4 @@
+import { ed25519Sign, ed25519Verify } from './ed25519.ts'
 import nacl from 'tweetnacl'
 import { fromBase64Url, toBase64Url, utf8 } from './bytes.ts'
 import { NAME_CLAIM_DOMAIN, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SEED_BYTES, SIGNATURE_BYTES } from './constants.ts'
@@ -47,7 +48,7 @@ export function publicKeyOf(secretKey: Uint8Array): string {
 export function signDetached(message: Uint8Array, secretKey: Uint8Array): string {
   checkSecretKey(secretKey)
   if (!(message instanceof Uint8Array)) throw new MalformedRecordError('message must be a Uint8Array')
-  return toBase64Url(nacl.sign.detached(message, secretKey))
+  return toBase64Url(ed25519Sign(message, secretKey))
 }
 
 /** True if sig is a valid Ed25519 signature of message by publicKey. Never throws: bad input → false. */
@@ -57,7 +58,7 @@ export function verifyDetached(message: Uint8Array, sig: string | Uint8Array, pu
     const k = typeof publicKey === 'string' ? fromBase64Url(publicKey) : publicKey
     if (!(message instanceof Uint8Array) || !(s instanceof Uint8Array) || !(k instanceof Uint8Array)) return false
     if (s.length !== SIGNATURE_BYTES || k.length !== PUBLIC_KEY_BYTES) return false
-    return nacl.sign.detached.verify(message, s, k)
+    return ed25519Verify(message, s, k)
   } catch {
     return false
   }

@@ -1,4 +1,4 @@
-import nacl from 'tweetnacl'
+import { sha512 } from './ed25519.ts'
 import { concatBytes, toHex, utf8 } from './bytes.ts'
 import { ID_DOMAIN, PUBLIC_KEY_BYTES } from './constants.ts'
 import { MalformedRecordError } from './errors.ts'
@@ -14,7 +14,7 @@ export function idFromPublicKey(publicKey: Uint8Array): string {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_BYTES) {
     throw new MalformedRecordError(`public key must be ${PUBLIC_KEY_BYTES} bytes`)
   }
-  return toHex(nacl.hash(concatBytes(ID_PREFIX, publicKey)).subarray(0, 20))
+  return toHex(sha512(concatBytes(ID_PREFIX, publicKey)).subarray(0, 20))
 }
 
 /** True if `s` has the shape of an ID (40 lowercase hex chars). */

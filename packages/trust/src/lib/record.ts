@@ -1,4 +1,4 @@
-import nacl from 'tweetnacl'
+import { ed25519Sign, ed25519Verify } from './ed25519.ts'
 import { z } from 'zod'
 import { concatBytes, fromBase64Url, toBase64Url, utf8 } from './bytes.ts'
 import { canonicalDecode, canonicalEncode } from './canonical.ts'
@@ -117,7 +117,7 @@ export function signRecord<B>(unsigned: UnsignedRecord<B>, secretKey: Uint8Array
   if (u.expiresAt < u.issuedAt) throw new MalformedRecordError('record: expiresAt is before issuedAt')
   const signer = toBase64Url(secretKey.subarray(32))
   const toSign = { type, v: u.v, signer, seq: u.seq, issuedAt: u.issuedAt, expiresAt: u.expiresAt, body }
-  const sig = toBase64Url(nacl.sign.detached(recordSigningBytes(toSign), secretKey))
+  const sig = toBase64Url(ed25519Sign(recordSigningBytes(toSign), secretKey))
   return { ...toSign, sig }
 }
 
@@ -196,7 +196,7 @@ export function verifyRecord<T extends RecordType = RecordType>(
   }
   const unsigned = { type, v: env.v, signer: env.signer, seq: env.seq, issuedAt: env.issuedAt, expiresAt: env.expiresAt, body }
   // Shapes were checked by the schemas above, so these decodes cannot fail.
-  const ok = nacl.sign.detached.verify(recordSigningBytes(unsigned), fromBase64Url(env.sig), fromBase64Url(env.signer))
+  const ok = ed25519Verify(recordSigningBytes(unsigned), fromBase64Url(env.sig), fromBase64Url(env.signer))
   if (!ok) throw new BadSignatureError(`${type} record: bad signature`)
   const now = opts.now ?? Date.now()
   const skew = opts.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS

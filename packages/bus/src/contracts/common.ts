@@ -23,3 +23,6 @@ export const SignedRecordWireSchema = z.object({
   sig: z.string().max(128),
 })
 export type SignedRecordWire = z.infer<typeof SignedRecordWireSchema>
+
+/** A libp2p multiaddr as text (checked by libp2p where it is used). */
+export const MultiaddrSchema = z.string().min(1).max(512)

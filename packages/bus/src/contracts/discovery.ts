@@ -1,17 +1,16 @@
 import { z } from 'zod'
 import { contract, event } from '../lib/contract.ts'
-import { Base64Schema, IdSchema, SignedRecordWireSchema } from './common.ts'
+import { Base64Schema, IdSchema, MultiaddrSchema, SignedRecordWireSchema } from './common.ts'
 
 /** The discovery actor: Baran's Kademlia DHT, signed presence, listen (watch), opaque values. */
 const A = 'discovery'
-const Multiaddr = z.string().min(1).max(512)
 
 export const DevicePresenceSchema = z.object({
   deviceId: IdSchema,
   name: z.string().optional(),
   online: z.boolean(),
   peerId: z.string().optional(),
-  addrs: z.array(Multiaddr),
+  addrs: z.array(MultiaddrSchema),
   seq: z.number().int().optional(),
   expiresAt: z.number().int().optional(),
 })
@@ -23,13 +22,13 @@ export const discoveryInfo = contract({
   request: z.object({}).strict().optional(),
   reply: z.object({
     peerId: z.string(),
-    addrs: z.array(Multiaddr),
+    addrs: z.array(MultiaddrSchema),
     peers: z.number().int(),
     routingTableSize: z.number().int(),
     storedRecords: z.number().int(),
     subscriptions: z.number().int(),
     watching: z.array(IdSchema),
-    published: z.object({ seq: z.number().int(), addrs: z.array(Multiaddr), at: z.number().int() }).nullable(),
+    published: z.object({ seq: z.number().int(), addrs: z.array(MultiaddrSchema), at: z.number().int() }).nullable(),
   }),
   callers: ['*'],
   description: 'DHT peer ID and addresses, routing table size, what this node publishes and watches',
@@ -39,7 +38,7 @@ export const discoveryPublish = contract({
   actor: A,
   verb: 'publish',
   request: z.object({}).strict().optional(),
-  reply: z.object({ seq: z.number().int(), addrs: z.array(Multiaddr) }),
+  reply: z.object({ seq: z.number().int(), addrs: z.array(MultiaddrSchema) }),
   callers: ['cli', 'ui', 'transport'],
   description: "publish this device's presence (and the account's device list) now",
 })
@@ -110,7 +109,7 @@ export const discoveryDeleteValue = contract({
   description: 'replace a value with a tombstone, proving the delete token',
 })
 
-const PresenceEvent = z.object({ accountId: IdSchema, deviceId: IdSchema, peerId: z.string(), addrs: z.array(Multiaddr), seq: z.number().int(), at: z.number().int() })
+const PresenceEvent = z.object({ accountId: IdSchema, deviceId: IdSchema, peerId: z.string(), addrs: z.array(MultiaddrSchema), seq: z.number().int(), at: z.number().int() })
 export const discoveryOnline = event({ actor: A, event: 'online', body: PresenceEvent, description: 'a watched device published a fresh presence' })
 export const discoveryAddressChanged = event({ actor: A, event: 'addressChanged', body: PresenceEvent, description: 'a watched device is reachable at other addresses' })
 export const discoveryOffline = event({
@@ -122,7 +121,7 @@ export const discoveryOffline = event({
 export const discoveryPublished = event({
   actor: A,
   event: 'published',
-  body: z.object({ seq: z.number().int(), addrs: z.array(Multiaddr), at: z.number().int() }),
+  body: z.object({ seq: z.number().int(), addrs: z.array(MultiaddrSchema), at: z.number().int() }),
   description: 'this device published its presence',
 })
 

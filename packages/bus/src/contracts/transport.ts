@@ -1,10 +1,9 @@
 import { z } from 'zod'
 import { contract, event } from '../lib/contract.ts'
-import { Base64Schema, IdSchema } from './common.ts'
+import { Base64Schema, IdSchema, MultiaddrSchema } from './common.ts'
 
 /** The transport actor: the libp2p host (direct, relayed, hole-punched) and the `/baran/msg/1.0.0` protocol. */
 const A = 'transport'
-const Multiaddr = z.string().min(1).max(512)
 export const ConnectionKindSchema = z.enum(['direct', 'relayed'])
 
 export const transportInfo = contract({
@@ -13,8 +12,8 @@ export const transportInfo = contract({
   request: z.object({}).strict().optional(),
   reply: z.object({
     peerId: z.string(),
-    addrs: z.array(Multiaddr),
-    relayAddrs: z.array(Multiaddr),
+    addrs: z.array(MultiaddrSchema),
+    relayAddrs: z.array(MultiaddrSchema),
     connections: z.array(z.object({ peerId: z.string(), kind: ConnectionKindSchema, upgraded: z.boolean(), remoteAddr: z.string() })),
   }),
   callers: ['*'],
@@ -27,7 +26,7 @@ export const transportSend = contract({
   request: z
     .object({
       peerId: z.string().min(1).max(128),
-      addrs: z.array(Multiaddr).max(64),
+      addrs: z.array(MultiaddrSchema).max(64),
       id: z.string().min(1).max(64),
       payload: Base64Schema.max(350_000),
       timeoutMs: z.number().int().positive().max(120_000).optional(),
@@ -55,7 +54,7 @@ export const transportConnection = event({
 export const transportAddresses = event({
   actor: A,
   event: 'addresses',
-  body: z.object({ peerId: z.string(), addrs: z.array(Multiaddr), at: z.number().int() }),
+  body: z.object({ peerId: z.string(), addrs: z.array(MultiaddrSchema), at: z.number().int() }),
   description: 'the addresses this node can be reached at changed (discovery republishes presence)',
 })
 

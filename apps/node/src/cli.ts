@@ -3,6 +3,8 @@
  */
 import { Command, CommanderError, Option } from 'commander'
 import { accountCreate, accountExport, accountImport, accountShow, devicesList, devicesRevoke } from './cli/account.ts'
+import { devnetCommand, lookupCommand, nameserverCommand, registerCommand, whoisCommand } from './cli/naming.ts'
+import { inboxCommand, outboxCommand, sendCommand, watchCommand } from './cli/messages.ts'
 import { startCommand } from './cli/start.ts'
 import { statusCommand } from './cli/status.ts'
 import { stopCommand } from './cli/stop.ts'
@@ -67,6 +69,52 @@ nodeOptions(devices.command('list').description('devices and revoked devices'))
 nodeOptions(devices.command('revoke <deviceId>').description('revoke a device: its certificate and bindings are refused from now on'))
   .option('--json', 'machine-readable output')
   .action(run((id: string, o: object) => devicesRevoke(id, o)))
+
+const port = (v: string) => (/^\d+$/.test(v) ? Number(v) : Number.NaN)
+nodeOptions(program.command('register <name>').description("register a username for this node's account (commit, then reveal)"))
+  .option('--json', 'machine-readable output')
+  .action(run((name: string, o: object) => registerCommand(name, o)))
+nodeOptions(program.command('lookup <name>').description("a username's verified record: account ID, public key, owner"))
+  .option('--json', 'machine-readable output')
+  .action(run((name: string, o: object) => lookupCommand(name, o)))
+nodeOptions(program.command('whois <accountId>').description("an account's username"))
+  .option('--json', 'machine-readable output')
+  .action(run((id: string, o: object) => whoisCommand(id, o)))
+program
+  .command('devnet')
+  .description('run a dev EVM chain with the registry deployed, in the foreground (Ctrl-C stops it)')
+  .option('--port <port>', 'TCP port on 127.0.0.1 (default: a free one)', port)
+  .option('--state <file>', 'keep the chain in this file across restarts')
+  .option('--json', 'print one JSON line once ready')
+  .action(run((o: object) => devnetCommand(o)))
+program
+  .command('nameserver')
+  .description("serve Jami's name-server HTTP protocol over the registry, in the foreground (default: the local network)")
+  .option('--port <port>', 'TCP port (default: a free one)', port)
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--rpc-url <url>', "the chain's JSON-RPC URL (with --registry)")
+  .option('--registry <address>', "the registry's 0x address")
+  .option('--key-file <file>', 'a file with the 0x private key that pays gas for registrations (default on the local network: its faucet)')
+  .option('--json', 'print one JSON line once listening')
+  .action(run((o: object) => nameserverCommand(o)))
+
+// Messages (the outbox actor).
+nodeOptions(program.command('send <to> <text...>').description('send a message to a name or account ID; prints its ID once persisted'))
+  .option('--ttl <duration>', 'give up after this long (e.g. 12h, 7d; default 30d)')
+  .option('--json', 'machine-readable output')
+  .action(run((to: string, text: string[], o: object) => sendCommand(to, text.join(' '), o)))
+nodeOptions(program.command('inbox').description('received messages, oldest first'))
+  .option('--unread', 'only unread messages')
+  .option('--mark-read', 'mark them read (sends read receipts)')
+  .option('--json', 'machine-readable output: [{ id, from, body, receivedAt }]')
+  .action(run((o: object) => inboxCommand(o)))
+nodeOptions(program.command('watch').description('print messages, delivery states and receipts as they happen (Ctrl-C stops)'))
+  .option('--json', 'one JSON object per line')
+  .action(run((o: object) => watchCommand(o)))
+nodeOptions(program.command('outbox').description('messages not yet delivered, with the state of each device'))
+  .option('--all', 'also the finished ones')
+  .option('--json', 'machine-readable output')
+  .action(run((o: object) => outboxCommand(o)))
 
 try {
   await program.parseAsync(process.argv)

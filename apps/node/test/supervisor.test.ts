@@ -1,6 +1,6 @@
 import { Bus, BusError, nodeStop } from '@baran/bus'
-import { Cleanup, echoSay, isAlive } from '@baran/testkit'
-import { readFile } from 'node:fs/promises'
+import { Cleanup, echoSay, isAlive, tempDir } from '@baran/testkit'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -39,10 +39,12 @@ describe('the node supervisor', () => {
   it('leaves no process behind when the supervisor itself is killed', async () => {
     const n = await startNode(cleanup, echoConfig)
     const actorPid = (await n.status()).actors.echo?.pid ?? -1
+    const { busPid } = JSON.parse(await readFile(join(n.dataDir, 'node.json'), 'utf8')) as { busPid: number }
     process.kill(n.proc.pid, 'SIGKILL')
     await n.proc.exited
-    // the actor sees its IPC channel close and exits by itself
+    // the actor sees its IPC channel close, nats-server gets its parent-death signal: both exit by themselves
     await expect.poll(() => isAlive(actorPid), { timeout: 10_000 }).toBe(false)
+    await expect.poll(() => isAlive(busPid), { timeout: 10_000 }).toBe(false)
   })
 
   it('gives a second node on the machine its own ports and data dir', async () => {
@@ -111,6 +113,14 @@ describe('configuration', () => {
     expect(code).toBe(78)
     expect(out).toContain('discovery.mdns')
     expect(out).toContain('BARAN_DISCOVERY_MDNS')
+  })
+
+  it("stops with exit 78 on a bad actor config, naming the actor's key", async () => {
+    const home = await tempDir(cleanup)
+    await writeFile(join(home, 'config.json'), JSON.stringify({ actors: { echo: { module: '@baran/testkit/example-actor', config: { greeting: 42 } } } }))
+    const { code, out } = await cli(cleanup, ['start', '--data-dir', home])
+    expect(code).toBe(78)
+    expect(out).toContain('echo.greeting')
   })
 
   it('says clearly when the node is not running', async () => {

@@ -29,7 +29,8 @@ export { NODE_ACTOR, ActorStatusSchema, NodeStatusSchema, nodeStatus, nodeStop, 
 export type { ActorStatus, NodeStatus } from './contracts/node.ts'
 export { NatsServerProcess, startNatsServer, exitsWithin, resolveNatsServer, NatsServerNotFoundError, NatsServerStartError } from './lib/server.ts'
 export type { NatsServerOptions } from './lib/server.ts'
-export { IdSchema, KeySchema, Base64Schema, EthAddressSchema, SignedRecordWireSchema } from './contracts/common.ts'
+export { dieWithParent, killOnExit } from './lib/children.ts'
+export { IdSchema, KeySchema, Base64Schema, EthAddressSchema, SignedRecordWireSchema, MultiaddrSchema } from './contracts/common.ts'
 export type { SignedRecordWire } from './contracts/common.ts'
 export {
   DeviceInfoSchema,
@@ -95,3 +96,15 @@ export {
   outboxContracts,
 } from './contracts/outbox.ts'
 export type { DeliveryState, Outgoing, InboxMessage } from './contracts/outbox.ts'
+export {
+  NameRecordSchema,
+  RegistrationPhaseSchema,
+  namingRegister,
+  namingLookup,
+  namingReverse,
+  namingInfo,
+  namingRegistration,
+  namingRegistered,
+  namingContracts,
+} from './contracts/naming.ts'
+export type { NameRecordReply, RegistrationPhase } from './contracts/naming.ts'

@@ -13,20 +13,35 @@
  *   signer: new Wallet(devnet.accounts[1].privateKey, devnet.provider) })
  * await client.register('alice', { accountId, publicKey, signClaim: async (m) => signDetached(m, secretKey) })
  * const record = await client.lookup('alice') // verified
+ *
+ * The naming actor (`actor`) serves these over the bus (naming.register/lookup/reverse/info): it holds no key
+ * (BusSigner signs through the identity actor), caches lookups, and is `degraded` while the chain is down.
  */
 export { registryAbi, registryBytecode, registrySolcVersion, registrySourceSha256 } from './generated/registry-artifact.ts'
 export type { CachedResolverInit, CacheStats, Resolver } from './lib/cached-resolver.ts'
 export { CachedResolver } from './lib/cached-resolver.ts'
+export type { ChainMonitorInit } from './lib/chain-monitor.ts'
+export { ChainMonitor } from './lib/chain-monitor.ts'
+export type { EnsureFundsInit } from './lib/faucet.ts'
+export { ensureFunds } from './lib/faucet.ts'
+export type { BusSignerInit } from './bus-signer.ts'
+export { BusSigner } from './bus-signer.ts'
+export type { NamingActorConfig } from './actor.ts'
+export { namingActor, namingActor as actor } from './actor.ts'
 export { isUnavailable, registryErrorName, registryInterface, toNamingError } from './lib/chain-errors.ts'
 export {
   DEFAULT_CACHE_MAX,
   DEFAULT_CACHE_TTL_MS,
+  DEFAULT_CHAIN_CHECK_MS,
+  DEFAULT_CHAIN_CHECK_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_COMMIT_AGE,
   DEFAULT_NEGATIVE_TTL_MS,
   DEFAULT_RATE_LIMIT_PER_MINUTE,
   DEFAULT_RPC_TIMEOUT_MS,
   DEFAULT_TX_TIMEOUT_MS,
+  FAUCET_AMOUNT_WEI,
+  FAUCET_MIN_BALANCE_WEI,
   MAX_REVERSE_NAMES,
 } from './lib/constants.ts'
 export type { DeployedRegistry, Devnet, DevnetAccount, DevnetOptions } from './lib/devnet.ts'
@@ -47,7 +62,9 @@ export {
   NameNotFoundError,
   NameTakenError,
   NamingError,
+  NoAccountError,
   RegistryError,
+  SignerError,
 } from './lib/errors.ts'
 export type { Logger } from './lib/logger.ts'
 export type { NameRuleViolation, NameValidation } from './lib/name-rules.ts'
@@ -58,6 +75,7 @@ export { RateLimiter } from './lib/rate-limiter.ts'
 export type {
   NameRecord,
   RegisterOptions,
+  RegisterProgress,
   RegisterResult,
   RegistryClientInit,
   SignClaim,

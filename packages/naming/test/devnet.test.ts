@@ -1,8 +1,13 @@
 import { createServer } from 'node:net'
 import { Wallet } from 'ethers'
+import { Cleanup, spawnProcess, waitUntil } from '@baran/testkit'
+import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { anvilBinaryPath, createProvider, type Devnet, deployRegistry, startDevnet } from '../src/lib/devnet.ts'
-import { registry } from './helpers.ts'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { account, client, registry, uniqueName } from './helpers.ts'
 
 function isRunning(pid: number): boolean {
   try {
@@ -88,6 +93,48 @@ describe('startDevnet', () => {
     expect(deployed.blockNumber).toBeGreaterThan(0)
     expect(await registry({ ...d, registry: deployed.address }).getFunction('maxCommitAge').staticCall()).toBe(3n)
     await expect(deployRegistry(new Wallet(d.accounts[3]!.privateKey, d.provider), { maxCommitAge: 0 })).rejects.toThrow()
+  })
+
+  it('keeps the chain in a state file: after a restart the registry and its names are still there', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'baran-devnet-'))
+    try {
+      const stateFile = join(dir, 'sub', 'chain.json')
+      const first = await start({ stateFile, stateIntervalSec: 1 })
+      expect(first.reusedRegistry).toBe(false)
+      const name = uniqueName('kept')
+      await client(first, 1).register(name, account(21))
+      await first.stop()
+      expect((await stat(stateFile)).size).toBeGreaterThan(0)
+      // no registry given: the deployer's first deployment is where it must be
+      const second = await start({ stateFile })
+      expect(second.reusedRegistry).toBe(true)
+      expect(second.registry).toBe(first.registry)
+      expect((await client(second).lookup(name)).accountId).toBe(account(21).accountId)
+      await second.stop()
+      // an address without the registry's code is not taken for it: a new one is deployed
+      const third = await start({ stateFile, registry: second.accounts[3]!.address })
+      expect(third.reusedRegistry).toBe(false)
+      expect(third.registry).not.toBe(first.registry)
+      expect(await third.provider.getCode(third.registry)).not.toBe('0x')
+    } finally {
+      await Promise.all(started.splice(0).map((d) => d.stop()))
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('anvil does not outlive a process killed with SIGKILL (parent-death signal)', async () => {
+    const cleanup = new Cleanup()
+    let pid = 0
+    try {
+      const child = spawnProcess(fileURLToPath(new URL('./fixtures/devnet-child.ts', import.meta.url)), { cleanup })
+      pid = await waitUntil(() => (child.output[0] ? Number(child.output[0]) : undefined), { timeoutMs: 20_000, what: 'anvil pid' })
+      expect(isRunning(pid)).toBe(true)
+      child.child.kill('SIGKILL')
+      await waitUntil(() => !isRunning(pid), { timeoutMs: 15_000, what: 'anvil gone' })
+    } finally {
+      if (pid && isRunning(pid)) process.kill(pid, 'SIGKILL')
+      await cleanup.run()
+    }
   })
 
   it('stop() kills anvil by PID, waits for its exit, and can be called twice', async () => {

@@ -106,3 +106,13 @@ export async function registerRaw(
   await (await reg.getFunction('commit').send(computeCommitment(a))).wait()
   await (await reg.getFunction('reveal').send(a.name, a.owner, a.secret, a.accountId, a.publicKey, a.signature)).wait()
 }
+
+/** A loopback port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net')
+  const srv = createServer()
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const port = (srv.address() as { port: number }).port
+  await new Promise<void>((r) => srv.close(() => r()))
+  return port
+}

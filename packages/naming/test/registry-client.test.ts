@@ -34,6 +34,21 @@ describe('RegistryClient register / lookup / reverse', () => {
     expect(signDetached(message, alice.secretKey)).toBe(record.signature)
   })
 
+  it('reports each step to onProgress, and a throwing listener does not stop the registration', async () => {
+    const steps: string[] = []
+    const name = uniqueName('steps')
+    const result = await client(env.devnet, 1).register(name, {
+      ...account(5),
+      onProgress: (p) => {
+        steps.push(`${p.phase}${p.txHash ? ':tx' : ''}`)
+        throw new Error('listener bug')
+      },
+    })
+    expect(steps).toEqual(['committing', 'committed:tx', 'revealing'])
+    expect((await client(env.devnet).lookup(name)).accountId).toBe(account(5).accountId)
+    expect(result.txHashes).toHaveLength(2)
+  })
+
   it('reverse-resolves an account ID (with or without 0x, any case) to its name', async () => {
     const bob = account(2)
     const name = uniqueName('bob')

@@ -7,7 +7,7 @@ import type { ActorEntry, NodeConfig } from './config.ts'
  * The actors a node runs when its config names none. Only actors that exist are listed: each one joins
  * this list when its package ships an `actor` definition.
  */
-export const DEFAULT_ACTORS: Record<string, string> = { identity: '@baran/identity' }
+export const DEFAULT_ACTORS: Record<string, string> = { identity: '@baran/identity', naming: '@baran/naming' }
 
 /** Contract major versions of the built-in roles: an implementation that speaks another is refused. */
 export const ROLE_CONTRACT_VERSIONS: Record<string, number> = { identity: 1, naming: 1, discovery: 1, transport: 1, outbox: 1 }
@@ -63,10 +63,14 @@ export async function loadActor(name: string, entry: ActorEntry, baseDir: string
   if (wanted !== undefined && def.contractVersion !== wanted) {
     throw new ImplementationError(`actors.${name}: ${spec} speaks contract v${def.contractVersion}, this node speaks v${wanted}`)
   }
-  const parsed = def.config.safeParse(config)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new ImplementationError(`actors.${name}.config.${issue?.path.map(String).join('.') ?? ''}: ${issue?.message ?? 'invalid'}`)
-  }
   return { name, spec, url, def, config }
+}
+
+/** Checks an actor's final config (node section + localnet + `actors.<name>.config`) against its schema. */
+export function checkActorConfig(a: LoadedActor, merged: unknown): void {
+  const parsed = a.def.config.safeParse(merged)
+  if (parsed.success) return
+  const issue = parsed.error.issues[0]
+  const key = issue?.path.map(String).join('.') ?? ''
+  throw new ImplementationError(`invalid config for actor ${a.name}: ${a.name}.${key}: ${issue?.message ?? 'invalid'} (from the ${a.name} section, actors.${a.name}.config or the local network)`)
 }

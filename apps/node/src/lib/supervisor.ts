@@ -17,9 +17,10 @@ import { createActor, fromPromise, waitFor } from 'xstate'
 import { CLI_USER, loadOrCreatePasswords, natsConfig, permissionsFor, SUPERVISOR_USER, UI_USER } from './bus-auth.ts'
 import { ChildActor } from './child.ts'
 import { type NodeConfig, loadConfig } from './config.ts'
-import { configuredActors, type LoadedActor, loadActor } from './implementations.ts'
+import { checkActorConfig, configuredActors, type LoadedActor, loadActor } from './implementations.ts'
+import { type LocalnetHandle, localnetFor } from './localnet.ts'
 import { removeNodeInfo, runningNode, writeNodeInfo } from './node-info.ts'
-import { type NodePaths, nodePaths } from './paths.ts'
+import { baranHome, type NodePaths, nodePaths } from './paths.ts'
 import { type SupervisorState, supervisorMachine } from './supervisor-machine.ts'
 import { writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
@@ -69,6 +70,7 @@ export class Supervisor {
   #listeners = new Set<(e: SupervisorEvent) => void>()
   #passwords: Record<string, string> = {}
   #stopping = false
+  #localnet: LocalnetHandle | undefined
 
   constructor(opts: SupervisorOptions) {
     this.#opts = opts
@@ -163,6 +165,14 @@ export class Supervisor {
     this.#actors = []
     for (const { name, entry } of configuredActors(this.config)) this.#actors.push(await loadActor(name, entry, baseDir))
     this.log.info({ actors: this.#actors.map((a) => `${a.name}=${a.spec}`) }, 'configuration loaded')
+    // No chain configured → join or start the machine's local network (stopped again if a check below fails).
+    this.#localnet = await localnetFor(this.config, this.#actors.map((a) => a.name), { home: baranHome(this.#opts.env), node: this.node, log: this.log })
+    try {
+      for (const a of this.#actors) checkActorConfig(a, this.#actorConfig(a))
+    } catch (e) {
+      await this.#localnet?.stop()
+      throw e
+    }
   }
 
   /** Every contract any configured actor serves, plus the supervisor's and each actor's health. */
@@ -284,7 +294,8 @@ export class Supervisor {
   /** An actor's config: its section of the node config (naming, discovery…), then what `actors.<name>.config` adds. */
   #actorConfig(a: LoadedActor): Record<string, unknown> {
     const section = (this.config as Record<string, unknown>)[a.name]
-    return { ...(typeof section === 'object' && section !== null ? section : {}), ...(a.config as Record<string, unknown>) }
+    const local = a.name === 'naming' ? this.#localnet?.namingConfig() : undefined
+    return { ...(typeof section === 'object' && section !== null ? section : {}), ...local, ...(a.config as Record<string, unknown>) }
   }
 
   async #stop(): Promise<void> {
@@ -292,6 +303,7 @@ export class Supervisor {
     for (const child of [...this.#children.values()].reverse()) await child.stop()
     await this.#bus?.close().catch(() => undefined)
     await this.#nats?.stop()
+    await this.#localnet?.stop()
     await removeNodeInfo(this.paths)
     this.log.info('node stopped')
     this.log.flush()

@@ -15,14 +15,26 @@ export const DeviceDeliverySchema = z.object({
   sync: z.boolean(),
   nextAttemptAt: z.number().int().optional(),
   deliveredAt: z.number().int().optional(),
+  /** When the device's user read it (a read receipt came back). */
+  readAt: z.number().int().optional(),
   lastError: z.string().optional(),
 })
 export const OutgoingSchema = z.object({
   id: z.string(),
+  /** A message, or a read receipt this node sends back (both travel the same durable path). */
+  kind: z.enum(['message', 'receipt']).optional(),
   to: IdSchema,
   toName: z.string().optional(),
+  /** The first characters of the body (bodies are not listed in full). */
+  preview: z.string().optional(),
+  /** For a receipt: the message it is about. */
+  ref: z.string().optional(),
   createdAt: z.number().int(),
   expiresAt: z.number().int(),
+  /** False until the recipient account's device list was found (devices then holds only sync copies). */
+  devicesResolved: z.boolean().optional(),
+  /** Set when the message expired before its recipient's devices could even be found. */
+  expiredAt: z.number().int().optional(),
   devices: z.array(DeviceDeliverySchema),
 })
 export type Outgoing = z.infer<typeof OutgoingSchema>
@@ -88,9 +100,10 @@ export const outboxInbox = contract({
   actor: A,
   verb: 'inbox',
   request: z.object({ limit: z.number().int().positive().max(10_000).optional(), after: z.string().max(64).optional(), unreadOnly: z.boolean().optional() }).strict().optional(),
-  reply: z.object({ messages: z.array(InboxMessageSchema), total: z.number().int() }),
+  // `next`: the reply was cut short (count or size): ask again with `after: next` for the rest.
+  reply: z.object({ messages: z.array(InboxMessageSchema), total: z.number().int(), next: z.string().optional() }),
   callers: ['cli', 'ui'],
-  description: 'received messages, oldest first',
+  description: 'received messages, oldest first (paged: follow `next`)',
 })
 
 export const outboxMarkRead = contract({
@@ -105,7 +118,18 @@ export const outboxMarkRead = contract({
 export const outboxDelivery = event({
   actor: A,
   event: 'delivery',
-  body: z.object({ id: z.string(), to: IdSchema, deviceId: IdSchema, state: DeliveryStateSchema, attempts: z.number().int(), at: z.number().int(), error: z.string().optional() }),
+  // deviceId is absent when a message expired before its recipient's devices could be found.
+  body: z.object({
+    id: z.string(),
+    kind: z.enum(['message', 'receipt']).optional(),
+    to: IdSchema,
+    deviceId: IdSchema.optional(),
+    sync: z.boolean().optional(),
+    state: DeliveryStateSchema,
+    attempts: z.number().int(),
+    at: z.number().int(),
+    error: z.string().optional(),
+  }),
   description: 'a message changed state for one device',
 })
 export const outboxReceived = event({

@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { connect as tcpConnect } from 'node:net'
 import { delimiter, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { dieWithParent, killOnExit } from './children.ts'
 
 /** Thrown when no nats-server binary can be found. */
 export class NatsServerNotFoundError extends Error {
@@ -93,14 +94,15 @@ export class NatsServerProcess {
     const port = this.#port ?? this.opts.port
     args.push('-p', String(port ?? -1), '--ports_file_dir', portsDir)
     if (this.opts.logFile) args.push('-l', this.opts.logFile)
-    const child = spawn(this.opts.binary ?? resolveNatsServer(), args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    const [cmd, argv] = dieWithParent(this.opts.binary ?? resolveNatsServer(), args)
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
     this.#child = child
     let stderr = ''
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000)
     })
     this.#exited = new Promise((resolve) => child.once('exit', () => resolve()))
-    track(child)
+    killOnExit(child)
     const deadline = Date.now() + (this.opts.readyTimeoutMs ?? 10_000)
     while (Date.now() < deadline) {
       if (!this.running) throw new NatsServerStartError(`nats-server exited during start-up: ${stderr.trim() || `code ${child.exitCode}`}`)
@@ -175,18 +177,5 @@ function canConnect(port: number): Promise<boolean> {
       resolve(true)
     })
     s.once('error', () => resolve(false))
-  })
-}
-
-// Children are killed when this process exits, whatever the reason: a failed test never leaves a server behind.
-const live = new Set<ChildProcess>()
-let hooked = false
-function track(child: ChildProcess): void {
-  live.add(child)
-  child.once('exit', () => live.delete(child))
-  if (hooked) return
-  hooked = true
-  process.once('exit', () => {
-    for (const c of live) c.kill('SIGKILL')
   })
 }

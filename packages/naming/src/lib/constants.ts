@@ -34,3 +34,17 @@ export const DEVNET_ACCOUNTS = 10
 /** Bound on the dev chain's start-up (binary start, listening line, first RPC answer). */
 export const DEVNET_START_TIMEOUT_MS = 15_000
 export const DEVNET_STOP_TIMEOUT_MS = 5_000
+/** How often a dev chain with a state file writes it (a killed anvil loses at most this much). */
+export const DEVNET_STATE_INTERVAL_SEC = 2
+
+/** The naming actor's chain health loop: one getBlockNumber per interval, each bounded by the timeout. */
+export const DEFAULT_CHAIN_CHECK_MS = 1_000
+export const DEFAULT_CHAIN_CHECK_TIMEOUT_MS = 1_500
+/** The naming actor's bound on each chain read (shorter than the library's: callers wait on the bus). */
+export const ACTOR_RPC_TIMEOUT_MS = 5_000
+
+/** Dev-chain faucet: an account below the minimum gets the amount before it registers. */
+export const FAUCET_MIN_BALANCE_WEI = 10n ** 16n
+export const FAUCET_AMOUNT_WEI = 10n ** 18n
+/** Funding attempts when another node funds from the same faucet at the same time (nonce races). */
+export const FAUCET_ATTEMPTS = 5

@@ -2,7 +2,9 @@
  * An embedded development chain: anvil from its npm package (never downloaded), on loopback,
  * with the registry deployed by anvil's first dev account. Also `deployRegistry` for any chain.
  */
+import { dieWithParent, killOnExit } from '@baran/bus'
 import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
 import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import { createRequire } from 'node:module'
@@ -10,6 +12,8 @@ import { dirname, join } from 'node:path'
 import {
   ContractFactory,
   FetchRequest,
+  getAddress,
+  getCreateAddress,
   HDNodeWallet,
   JsonRpcProvider,
   Network,
@@ -24,6 +28,7 @@ import {
   DEFAULT_RPC_TIMEOUT_MS,
   DEVNET_ACCOUNTS,
   DEVNET_START_TIMEOUT_MS,
+  DEVNET_STATE_INTERVAL_SEC,
   DEVNET_STOP_TIMEOUT_MS,
 } from './constants.ts'
 import { DevnetError } from './errors.ts'
@@ -37,6 +42,23 @@ export interface DevnetOptions {
   log?: Logger
   /** Bound on start-up. @default 15000 */
   startTimeoutMs?: number
+  /**
+   * Keep the chain in this file (anvil's `--state`): loaded at start when it exists, written on a clean stop
+   * and every `stateIntervalSec`, so registrations survive a restart. @default none (the chain lives in memory)
+   */
+  stateFile?: string
+  /** How often anvil writes `stateFile`, in seconds (a killed anvil loses at most this much). @default 2 */
+  stateIntervalSec?: number
+  /**
+   * With a `stateFile`: where the registry was deployed before. Reused when the code there is the registry's,
+   * else deployed again. @default the address of the deployer's first deployment
+   */
+  registry?: string
+  /**
+   * Have the kernel stop anvil (SIGTERM) when this process dies, even by SIGKILL (Linux, with util-linux's
+   * setpriv); elsewhere anvil is only killed on a normal exit. @default true
+   */
+  dieWithParent?: boolean
 }
 
 export interface DevnetAccount {
@@ -49,6 +71,8 @@ export interface Devnet {
   chainId: bigint
   /** Address of the deployed registry. */
   registry: string
+  /** True when the registry was found in the loaded state instead of being deployed. */
+  reusedRegistry: boolean
   /** Private key of the deployer (anvil's account 0). */
   deployerKey: string
   /** anvil's funded dev accounts (account 0 is the deployer). */
@@ -127,35 +151,18 @@ export function anvilBinaryPath(): string {
   }
 }
 
-// Every anvil still running, killed synchronously if the process exits without stopping it.
-const live = new Set<ChildProcess>()
-let exitHookInstalled = false
-function track(child: ChildProcess): void {
-  live.add(child)
-  child.once('exit', () => live.delete(child))
-  if (!exitHookInstalled) {
-    exitHookInstalled = true
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL')
-    })
-  }
-}
-
 /** Starts anvil on 127.0.0.1, waits until its JSON-RPC answers, and deploys the registry. */
 export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
   const startTimeoutMs = opts.startTimeoutMs ?? DEVNET_START_TIMEOUT_MS
   const deadline = Date.now() + startTimeoutMs
-  const child = spawn(
-    anvilBinaryPath(),
-    [
-      '--host', '127.0.0.1',
-      '--port', String(opts.port ?? 0),
-      '--mnemonic', ANVIL_MNEMONIC,
-      '--accounts', String(DEVNET_ACCOUNTS),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  track(child)
+  const args = ['--host', '127.0.0.1', '--port', String(opts.port ?? 0), '--mnemonic', ANVIL_MNEMONIC, '--accounts', String(DEVNET_ACCOUNTS)]
+  if (opts.stateFile !== undefined) {
+    mkdirSync(dirname(opts.stateFile), { recursive: true })
+    args.push('--state', opts.stateFile, '--state-interval', String(opts.stateIntervalSec ?? DEVNET_STATE_INTERVAL_SEC))
+  }
+  const [cmd, argv] = opts.dieWithParent === false ? [anvilBinaryPath(), args] : dieWithParent(anvilBinaryPath(), args)
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+  killOnExit(child)
   let stopped: Promise<void> | undefined
   const stop = (): Promise<void> => {
     stopped ??= killAndWait(child)
@@ -176,16 +183,19 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
       accounts.push({ address: w.address, privateKey: w.privateKey })
     }
     const deployerKey = accounts[0]!.privateKey
-    const deployed = await deployRegistry(new Wallet(deployerKey, provider), {
-      maxCommitAge: opts.maxCommitAge ?? DEFAULT_MAX_COMMIT_AGE,
-    })
-    opts.log?.info({ rpcUrl, registry: deployed.address, pid: child.pid }, 'devnet ready')
+    const maxCommitAge = opts.maxCommitAge ?? DEFAULT_MAX_COMMIT_AGE
+    const candidate = opts.stateFile === undefined ? undefined : (opts.registry ?? getCreateAddress({ from: accounts[0]!.address, nonce: 0 }))
+    const reused = candidate !== undefined && (await isRegistryAt(provider, candidate, maxCommitAge))
+    const registry = reused ? getAddress(candidate) : (await deployRegistry(new Wallet(deployerKey, provider), { maxCommitAge })).address
+    if (candidate !== undefined && !reused) opts.log?.warn({ candidate, registry }, 'no registry in the saved chain state: deployed a new one')
+    opts.log?.info({ rpcUrl, registry, reused, pid: child.pid }, 'devnet ready')
 
     const p = provider
     return {
       rpcUrl,
       chainId,
-      registry: deployed.address,
+      registry,
+      reusedRegistry: reused,
       deployerKey,
       accounts,
       provider: p,
@@ -211,6 +221,17 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     if (cause instanceof DevnetError) throw cause
     throw new DevnetError(`dev chain failed to start: ${(cause as Error).message}`, { cause })
   }
+}
+
+/**
+ * True when the code at `address` is exactly what deploying the registry (with this maxCommitAge) would
+ * leave there: the creation code run as a call returns the runtime code, immutables included.
+ */
+async function isRegistryAt(provider: JsonRpcProvider, address: string, maxCommitAge: number): Promise<boolean> {
+  const code = await provider.getCode(address)
+  if (code === '0x') return false
+  const deploy = await new ContractFactory(registryAbi, registryBytecode).getDeployTransaction(maxCommitAge)
+  return (await provider.call({ data: deploy.data })) === code
 }
 
 /** Reads anvil's stdout until "Listening on 127.0.0.1:<port>", then keeps draining it. */

@@ -17,6 +17,8 @@ const NAMING_ERROR_CODES = [
   'no_signer',
   'registry_error',
   'devnet_error',
+  'no_account',
+  'signer_error',
 ] as const
 
 export type NamingErrorCode = (typeof NAMING_ERROR_CODES)[number]
@@ -142,6 +144,22 @@ export class DevnetError extends NamingError {
   constructor(message = 'dev chain failed', options?: ErrorOptions) {
     super('devnet_error', message, options)
     this.name = 'DevnetError'
+  }
+}
+
+/** Thrown when a name is to be registered but the node holds no account (identity has none yet). */
+export class NoAccountError extends NamingError {
+  constructor(message = 'this node holds no account yet: run `baran account create`', options?: ErrorOptions) {
+    super('no_account', message, options)
+    this.name = 'NoAccountError'
+  }
+}
+
+/** Thrown when the bus signer cannot sign what it is asked (an unsupported kind, a key that is not the account's). */
+export class SignerError extends NamingError {
+  constructor(message = 'the identity actor could not sign this', options?: ErrorOptions) {
+    super('signer_error', message, options)
+    this.name = 'SignerError'
   }
 }
 

@@ -82,6 +82,14 @@ export interface RegisterOptions {
   signClaim: SignClaim
   /** Address that owns the name. @default the signer's address */
   owner?: string
+  /** Told of each step, for progress reports (a throwing listener does not stop the registration). */
+  onProgress?: (p: RegisterProgress) => void
+}
+
+/** A registration step: the commit is being sent / was mined, the reveal is being sent. */
+export interface RegisterProgress {
+  phase: 'committing' | 'committed' | 'revealing'
+  txHash?: string
 }
 
 export interface RegisterResult {
@@ -242,8 +250,16 @@ export class RegistryClient {
       publicKey: hexlify(publicKey),
       signature: hexlify(fromBase64Url(signature)),
     }
+    const progress = (p: RegisterProgress): void => {
+      try {
+        opts.onProgress?.(p)
+      } catch (e) {
+        this.#log?.warn({ err: e, name }, 'progress listener failed')
+      }
+    }
     const deadline = Date.now() + this.#txTimeoutMs
     const commitment = computeCommitment(args)
+    progress({ phase: 'committing' })
     let commitHash: string
     try {
       commitHash = await this.#send('commit', () => writer.getFunction('commit').send(commitment))
@@ -256,6 +272,8 @@ export class RegistryClient {
     )) as bigint
     if (committedAt === 0n) throw new RegistryError('commit was mined but the registry has no such commitment')
     this.#log?.debug({ name, commitHash, committedAt: Number(committedAt) }, 'name committed')
+    progress({ phase: 'committed', txHash: commitHash })
+    progress({ phase: 'revealing' })
 
     const revealArgs = [args.name, args.owner, args.secret, args.accountId, args.publicKey, args.signature]
     let revealHash: string | undefined

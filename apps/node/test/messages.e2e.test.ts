@@ -1,0 +1,111 @@
+/**
+ * The message commands (`send`, `inbox`, `watch`, `outbox`) against a real node process running identity and
+ * outbox. The node uses an external nats-server (the `bus.url` setting), so this test can play the transport
+ * actor and hand the outbox incoming envelopes, as transport will once it runs.
+ */
+import { Bus, nodeStatus, outboxReceive } from '@baran/bus'
+import { encodePayload, newMessageId } from '@baran/outbox'
+import { Cleanup, setupNats, spawnProcess, tempDir, waitUntil } from '@baran/testkit'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CLI, cli } from './helpers.ts'
+
+const cleanup = new Cleanup()
+const STRANGER = 'c1'.repeat(20)
+const STRANGER_DEVICE = 'c2'.repeat(20)
+let dataDir: string
+let bus: Bus
+let me: { accountId: string; deviceId: string }
+
+beforeAll(async () => {
+  const nats = await setupNats({ cleanup, node: 'm1', jetstream: true })
+  bus = nats.bus
+  const parent = await tempDir(cleanup, 'baran-msg-')
+  dataDir = join(parent, 'm1')
+  await mkdir(dataDir, { recursive: true })
+  await writeFile(join(dataDir, 'config.json'), JSON.stringify({ bus: { url: nats.url }, actors: { identity: '@baran/identity', outbox: '@baran/outbox' } }))
+  const proc = spawnProcess(CLI, { cleanup, args: ['start', '--data-dir', dataDir], env: { BARAN_HOME: parent } })
+  await waitUntil(
+    async () => {
+      if (proc.child.exitCode !== null) throw new Error(`baran start exited: ${proc.output.join('\n')}`)
+      return JSON.parse(await readFile(join(dataDir, 'node.json'), 'utf8'))
+    },
+    { timeoutMs: 30_000, what: 'node.json' },
+  )
+  await waitUntil(async () => (await bus.request(nodeStatus, {})).state === 'running', { timeoutMs: 60_000, what: 'node running' })
+  const r = await cli(cleanup, ['account', 'create', '--data-dir', dataDir, '--json'])
+  expect(r.code, r.out).toBe(0)
+  me = JSON.parse(r.out)
+}, 90_000)
+afterAll(() => cleanup.run())
+
+/** Hands the node's outbox an envelope from a stranger, as transport does. */
+async function deliver(body: string): Promise<string> {
+  const now = Date.now()
+  const id = newMessageId()
+  const payload = encodePayload({ v: 1, kind: 'message', id, from: STRANGER, fromDevice: STRANGER_DEVICE, to: me.accountId, body, sentAt: now, expiresAt: now + 60_000, sync: false })
+  const r = await bus.request(outboxReceive, { id, payload: Buffer.from(payload).toString('base64'), from: { accountId: STRANGER, deviceId: STRANGER_DEVICE, peerId: 'p' } }, { node: 'm1' })
+  expect(r.status).toBe('stored')
+  return id
+}
+
+async function json<T>(args: string[]): Promise<T> {
+  const r = await cli(cleanup, [...args, '--data-dir', dataDir, '--json'])
+  expect(r.code, r.out).toBe(0)
+  return JSON.parse(r.out) as T
+}
+
+describe('baran send / inbox / watch / outbox', () => {
+  it('sends: prints the message ID, and outbox shows it pending with its state', async () => {
+    const r = await cli(cleanup, ['send', STRANGER, 'hello', 'there', '--data-dir', dataDir])
+    expect(r.code, r.out).toBe(0)
+    const id = r.out.trim()
+    expect(id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/)
+    const pending = await json<{ messages: Array<{ id: string; preview: string; devicesResolved: boolean }>; total: number }>(['outbox'])
+    expect(pending.messages.find((m) => m.id === id)).toMatchObject({ preview: 'hello there', devicesResolved: false })
+    const human = await cli(cleanup, ['outbox', '--data-dir', dataDir])
+    expect(human.out).toContain(id)
+    expect(human.out).toContain("looking for the recipient's devices")
+  })
+
+  it('refuses a bad duration and an unknown name cleanly', async () => {
+    const bad = await cli(cleanup, ['send', STRANGER, 'x', '--ttl', 'soon', '--data-dir', dataDir])
+    expect(bad.code).toBe(2)
+    expect(bad.out).toMatch(/not a duration/)
+    // naming does not run on this node: the name cannot be resolved, and the CLI says so
+    const name = await cli(cleanup, ['send', 'nobody-here', 'x', '--data-dir', dataDir])
+    expect(name.code).toBe(4)
+    expect(name.out).toMatch(/cannot resolve "nobody-here"/)
+  })
+
+  it('lists the inbox as [{ id, from, body, receivedAt }], oldest first, and marks read', async () => {
+    const a = await deliver('first')
+    const b = await deliver('second')
+    const inbox = await json<Array<{ id: string; from: string; body: string; receivedAt: number }>>(['inbox'])
+    expect(inbox.map((m) => m.id)).toEqual([a, b])
+    expect(inbox[0]).toEqual({ id: a, from: STRANGER, body: 'first', receivedAt: expect.any(Number) })
+    await json(['inbox', '--mark-read'])
+    expect(await json(['inbox', '--unread'])).toEqual([])
+    // reading sent read receipts back: they wait in the outbox like messages
+    const pending = await json<{ messages: Array<{ kind: string; ref?: string }> }>(['outbox'])
+    expect(pending.messages.filter((m) => m.kind === 'receipt').map((m) => m.ref).sort()).toEqual([a, b].sort())
+  })
+
+  it('watches live until Ctrl-C', async () => {
+    const watch = spawnProcess(CLI, { cleanup, args: ['watch', '--data-dir', dataDir, '--json'] })
+    // the subscription is up once the outbox's own events reach it: send until one line shows
+    const id = await waitUntil(
+      async () => {
+        const sent = await deliver('live one')
+        await new Promise((r) => setTimeout(r, 100))
+        return watch.output.some((l) => l.includes(sent)) ? sent : undefined
+      },
+      { timeoutMs: 20_000, what: 'watch printed a message' },
+    )
+    const line = JSON.parse(watch.output.find((l) => l.includes(id))!)
+    expect(line).toMatchObject({ event: 'received', id, from: STRANGER, body: 'live one' })
+    watch.child.kill('SIGINT')
+    expect((await watch.exited).code).toBe(0)
+  })
+})

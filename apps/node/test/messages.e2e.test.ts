@@ -3,7 +3,7 @@
  * outbox. The node uses an external nats-server (the `bus.url` setting), so this test can play the transport
  * actor and hand the outbox incoming envelopes, as transport will once it runs.
  */
-import { Bus, nodeStatus, outboxReceive } from '@baran/bus'
+import { type Bus, nodeStatus, outboxReceive } from '@baran/bus'
 import { encodePayload, newMessageId } from '@baran/outbox'
 import { Cleanup, setupNats, spawnProcess, tempDir, waitUntil } from '@baran/testkit'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'

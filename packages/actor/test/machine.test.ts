@@ -14,7 +14,7 @@ function run(overrides: { connect?: () => Promise<void>; start?: () => Promise<v
   const actor = createActor(machine, {
     inspect: (ev) => {
       if (ev.type === '@xstate.snapshot' && ev.actorRef === actor) {
-        const v = (ev.snapshot as { value: string }).value
+        const v = (ev.snapshot as unknown as { value: string }).value
         if (seen.at(-1) !== v) seen.push(v)
       }
     },

@@ -66,6 +66,8 @@ export function parseDuration(text: string): number {
 }
 
 const short = (id: string) => `${id.slice(0, 8)}…`
+/** Like formatDuration, with days for message TTLs. */
+const span = (ms: number) => (ms >= 2 * 86_400_000 ? `${Math.floor(ms / 86_400_000)}d` : formatDuration(ms))
 const time = (t: number) => new Date(t).toISOString().replace('T', ' ').slice(0, 19)
 
 /** `baran send <name|id> <text>`: prints the message ID once it is persisted (delivery goes on in the node). */
@@ -153,15 +155,15 @@ function printOutgoing(m: Outgoing): void {
   const now = Date.now()
   const to = m.toName ? `${m.toName} (${short(m.to)})` : m.to
   const what = m.kind === 'receipt' ? paint('gray', `read receipt for ${m.ref}`) : JSON.stringify(m.preview ?? '')
-  const expires = m.expiredAt !== undefined ? paint('red', 'expired') : m.expiresAt > now ? `expires in ${formatDuration(m.expiresAt - now)}` : paint('red', 'expiring')
-  process.stdout.write(`${paint('bold', m.id)}  → ${to}  ${what}\n  ${paint('gray', `sent ${formatDuration(now - m.createdAt)} ago, ${expires}`)}\n`)
+  const expires = m.expiredAt !== undefined ? paint('red', 'expired') : m.expiresAt > now ? `expires in ${span(m.expiresAt - now)}` : paint('red', 'expiring')
+  process.stdout.write(`${paint('bold', m.id)}  → ${to}  ${what}\n  ${paint('gray', `sent ${span(now - m.createdAt)} ago, ${expires}`)}\n`)
   if (m.devicesResolved === false && m.expiredAt === undefined) process.stdout.write(`  ${paint('yellow', "looking for the recipient's devices…")}\n`)
   for (const d of m.devices) {
     const color = d.state === 'delivered' ? 'green' : d.state === 'queued' || d.state === 'sending' ? 'yellow' : 'red'
     const extra = [
       d.sync ? 'sync copy' : '',
       d.attempts ? `${d.attempts} failed` : '',
-      d.state === 'queued' && d.nextAttemptAt ? `next in ${formatDuration(Math.max(0, d.nextAttemptAt - now))}` : '',
+      d.state === 'queued' && d.nextAttemptAt ? `next in ${span(Math.max(0, d.nextAttemptAt - now))}` : '',
       d.readAt ? 'read' : '',
       d.lastError && d.state !== 'delivered' ? `last: ${d.lastError}` : '',
     ].filter(Boolean)

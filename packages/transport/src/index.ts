@@ -1,0 +1,87 @@
+/**
+ * @baran/transport — the libp2p host of a Baran node and its authenticated message protocol.
+ *
+ * `createTransportHost()` starts a libp2p node (TCP + WebSockets, Noise, Yamux, identify, ping,
+ * AutoNAT, optional UPnP, circuit relay v2 client/server, DCUtR) that speaks `/baran/msg/1.0.0`:
+ * length-prefixed binary frames; both ends send HELLO (device certificate + peer binding
+ * [+ revocations], as @baran/trust records) and verify the other's chain against the
+ * Noise-authenticated PeerId; then ENVELOPEs flow, each answered by an ACK once the receiver's
+ * handler stored it. Credentials are issued by the identity actor; this library only verifies.
+ *
+ * @example
+ * const host = await createTransportHost({ credentials })
+ * host.onEnvelope(async (env, from) => { await store(env, from.accountId); return 'stored' })
+ * const { status, rtt } = await host.send({ peerId, addrs }, { id: 'msg-1', payload })
+ */
+export {
+  CLOSE_GRACE_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+  DEFAULT_LISTEN,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_SEND_TIMEOUT_MS,
+  MAX_ID_BYTES,
+  MAX_REASON_BYTES,
+  MAX_RECORD_BYTES,
+  PROTOCOL,
+  YAMUX_MAX_STREAM_WINDOW,
+} from './lib/constants.ts'
+export type { TransportErrorCode } from './lib/errors.ts'
+export {
+  AbortedError,
+  FrameTooLargeError,
+  HandshakeFailedError,
+  HostStoppedError,
+  InvalidArgumentError,
+  InvalidEnvelopeError,
+  ListenFailedError,
+  MalformedFrameError,
+  NoCredentialsError,
+  RejectedError,
+  TimeoutError,
+  TransportError,
+  UnknownFrameTypeError,
+  UnreachableError,
+} from './lib/errors.ts'
+export type { AckFrame, CloseFrame, EnvelopeFrame, Frame, HelloFrame } from './lib/frames.ts'
+export {
+  AckStatus,
+  CloseCode,
+  decodeFrame,
+  encodeFrame,
+  FrameDecoder,
+  FrameType,
+  maxPayloadBytes,
+} from './lib/frames.ts'
+export type {
+  ConnectionEvent,
+  ConnectionKind,
+  ConnectionLimitsInit,
+  RelayServerOptions,
+  TransportHost,
+  TransportHostInit,
+} from './lib/host.ts'
+export {
+  classifyConnection,
+  createTransportHost,
+  generateHostKey,
+  hostKeyFromBytes,
+  hostKeyToBytes,
+  peerIdOf,
+} from './lib/host.ts'
+export type { Logger } from './lib/logger.ts'
+export type {
+  Credentials,
+  Envelope,
+  IsRevoked,
+  MessageProtocolInit,
+  SendOptions,
+  SendResult,
+  SendTarget,
+} from './lib/protocol.ts'
+export type { EnvelopeHandler, EnvelopeResult, EnvelopeSender } from './lib/session.ts'
+export { decodeVarint, encodeVarint } from './lib/varint.ts'
+export { transportActor, transportActor as actor } from './actor.ts'

@@ -1,0 +1,363 @@
+/**
+ * The libp2p host of a Baran node: TCP + WebSockets, Noise, Yamux, identify, ping, AutoNAT,
+ * optional UPnP, circuit relay v2 (client, and server for apps/relay), DCUtR hole punching, and
+ * the `/baran/msg/1.0.0` message protocol on top. Loopback-only by default: no public bootstrap
+ * or relay is ever configured here.
+ */
+import { autoNAT } from '@libp2p/autonat'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { dcutr } from '@libp2p/dcutr'
+import { identify } from '@libp2p/identify'
+import { type Connection, FaultTolerance, type Libp2p, type PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { uPnPNAT } from '@libp2p/upnp-nat'
+import { webSockets } from '@libp2p/websockets'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2pOptions } from 'libp2p'
+import {
+  DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+  DEFAULT_LISTEN,
+  DEFAULT_MAX_CONNECTIONS,
+  YAMUX_MAX_STREAM_WINDOW,
+} from './constants.ts'
+import { InvalidArgumentError, ListenFailedError } from './errors.ts'
+import type { Logger } from './logger.ts'
+import {
+  type Credentials,
+  type Envelope,
+  MessageProtocol,
+  type MessageProtocolInit,
+  type SendOptions,
+  type SendResult,
+  type SendTarget,
+} from './protocol.ts'
+import type { EnvelopeHandler } from './session.ts'
+
+/** How a connection reaches the peer; 'upgraded' is a direct one that replaced a relayed one (DCUtR). */
+export type ConnectionKind = 'direct' | 'relayed' | 'upgraded'
+
+export interface ConnectionEvent {
+  type: 'open' | 'close'
+  kind: ConnectionKind
+  peerId: string
+  /** libp2p's connection id. */
+  id: string
+  remoteAddr: string
+  direction: 'inbound' | 'outbound'
+}
+
+export interface RelayServerOptions {
+  /** Reservations the relay holds at once. @default 15 (libp2p's) */
+  maxReservations?: number
+  /**
+   * Limits of each relayed connection; `false` relays without limits.
+   * @default libp2p's: 2 minutes and 128 KiB per relayed connection
+   */
+  limits?: false | { durationMs?: number; dataBytes?: number | bigint }
+}
+
+export interface ConnectionLimitsInit {
+  /** @default 300 */
+  maxConnections?: number
+  /** Inbound connections per second accepted from one host. @default 1000 */
+  inboundConnectionThreshold?: number
+  /** @default libp2p's (10) */
+  maxIncomingPendingConnections?: number
+}
+
+export interface TransportHostInit extends MessageProtocolInit {
+  /** The host's libp2p key (its PeerId); persisted by the caller. @default a fresh Ed25519 key */
+  privateKey?: PrivateKey
+  /** @default ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] */
+  listen?: string[]
+  /** Addresses to announce instead of the listen addresses (e.g. a port forwarded by hand). */
+  announce?: string[]
+  /** Circuit relay v2 servers (`.../p2p/<relayPeerId>`); the host reserves a slot on each. @default [] */
+  relays?: string[]
+  /** Map ports on the local gateway with UPnP / NAT-PMP. @default false */
+  upnp?: boolean
+  /** Ask peers to dial back to learn which addresses are reachable. @default true */
+  autonat?: boolean
+  /** Serve as a circuit relay (apps/relay). @default false */
+  relayServer?: boolean | RelayServerOptions
+  connectionLimits?: ConnectionLimitsInit
+  log?: Logger
+}
+
+export interface TransportHost {
+  /** This host's PeerId (string form). */
+  readonly peerId: string
+  /** The underlying libp2p node, for services built beside the transport (and for tests). */
+  readonly libp2p: Libp2p
+  /** Dialable addresses with `/p2p/<peerId>`, including `/p2p-circuit` ones once reserved. */
+  multiaddrs(): string[]
+  /** Called with the full address list whenever it changes; returns an unsubscribe function. */
+  onAddresses(cb: (addrs: string[]) => void): () => void
+  /** Called on every connection open and close; returns an unsubscribe function. */
+  onConnection(cb: (evt: ConnectionEvent) => void): () => void
+  /** Open connections as they were classified when they opened. */
+  connections(): ConnectionEvent[]
+  /** Sets the handler that persists incoming envelopes; the ACK waits for it. */
+  onEnvelope(handler: EnvelopeHandler): void
+  /** Delivers one envelope and resolves once the receiver acknowledged it. */
+  send(target: SendTarget, env: Envelope, opts?: SendOptions): Promise<SendResult>
+  /** Replaces this device's credentials (renewals); new streams use them. */
+  setCredentials(creds: Credentials): void
+  /** Number of message streams open now. */
+  readonly streamCount: number
+  /** Closes every stream (CLOSE going_away) and stops libp2p. Idempotent. */
+  stop(): Promise<void>
+}
+
+/**
+ * Classifies a connection against the other connections to the same peer: a direct connection
+ * that opens while a relayed one is still up is the product of a hole punch ('upgraded').
+ */
+export function classifyConnection(conn: { id: string; direct: boolean }, peerConns: Array<{ id: string; direct: boolean }>): ConnectionKind {
+  if (!conn.direct) return 'relayed'
+  return peerConns.some((c) => c.id !== conn.id && !c.direct) ? 'upgraded' : 'direct'
+}
+
+/** A fresh Ed25519 libp2p key for a host. */
+export async function generateHostKey(): Promise<PrivateKey> {
+  return generateKeyPair('Ed25519')
+}
+
+/** Bytes to persist a host key (libp2p's protobuf form). */
+export function hostKeyToBytes(key: PrivateKey): Uint8Array {
+  return privateKeyToProtobuf(key)
+}
+
+/** The host key back from hostKeyToBytes(); throws InvalidArgumentError on bad bytes. */
+export function hostKeyFromBytes(bytes: Uint8Array): PrivateKey {
+  try {
+    return privateKeyFromProtobuf(bytes)
+  } catch (err) {
+    throw new InvalidArgumentError('not a libp2p private key', { cause: err })
+  }
+}
+
+/** The PeerId (string) a host key gives, e.g. to get a peer binding signed before start. */
+export function peerIdOf(key: PrivateKey): string {
+  return peerIdFromPrivateKey(key).toString()
+}
+
+function parseAddrs(addrs: unknown, name: string): string[] {
+  if (addrs === undefined) return []
+  if (!Array.isArray(addrs)) throw new InvalidArgumentError(`${name} must be an array of multiaddrs`)
+  return addrs.map((a) => {
+    try {
+      return multiaddr(a as string).toString()
+    } catch (err) {
+      throw new InvalidArgumentError(`${name}: not a multiaddr: ${String(a)}`, { cause: err })
+    }
+  })
+}
+
+function relayServerInit(opts: true | RelayServerOptions): Parameters<typeof circuitRelayServer>[0] {
+  if (opts === true) return {}
+  const limits = opts.limits
+  return {
+    reservations: {
+      maxReservations: opts.maxReservations,
+      applyDefaultLimit: limits !== false,
+      defaultDurationLimit: limits === false ? undefined : limits?.durationMs,
+      defaultDataLimit:
+        limits === false || limits?.dataBytes === undefined ? undefined : BigInt(limits.dataBytes),
+    },
+  }
+}
+
+/** Starts a transport host. Stop it with `host.stop()`. */
+export async function createTransportHost(init: TransportHostInit = {}): Promise<TransportHost> {
+  const listen = parseAddrs(init.listen ?? [...DEFAULT_LISTEN], 'listen')
+  const relays = parseAddrs(init.relays, 'relays')
+  for (const r of relays) {
+    if (!r.includes('/p2p/')) throw new InvalidArgumentError(`relay address needs /p2p/<peerId>: ${r}`)
+  }
+  const limits = init.connectionLimits ?? {}
+
+  const services: Record<string, unknown> = { identify: identify(), ping: ping(), dcutr: dcutr() }
+  if (init.autonat !== false) services.autoNAT = autoNAT()
+  if (init.upnp === true) services.upnp = uPnPNAT()
+  if (init.relayServer !== undefined && init.relayServer !== false) {
+    services.relay = circuitRelayServer(relayServerInit(init.relayServer))
+  }
+
+  const options: Libp2pOptions = {
+    privateKey: init.privateKey,
+    addresses: {
+      listen: [...listen, ...relays.map((r) => `${r}/p2p-circuit`)],
+      announce: init.announce === undefined ? undefined : parseAddrs(init.announce, 'announce'),
+    },
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW } })],
+    services: services as Libp2pOptions['services'],
+    connectionManager: {
+      maxConnections: limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      inboundConnectionThreshold: limits.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
+      maxIncomingPendingConnections: limits.maxIncomingPendingConnections,
+    },
+    // an unreachable relay must not stop the node from starting (it still has its direct addresses)
+    transportManager: { faultTolerance: relays.length > 0 ? FaultTolerance.NO_FATAL : FaultTolerance.FATAL_ALL },
+  }
+
+  let node: Libp2p
+  try {
+    node = await createLibp2p(options)
+  } catch (err) {
+    if ((err as Error).name === 'UnsupportedListenAddressesError') {
+      throw new ListenFailedError((err as Error).message, { cause: err })
+    }
+    throw err
+  }
+  try {
+    const host = new Host(node, init)
+    await host.start(listen.length > 0, relays)
+    return host
+  } catch (err) {
+    try {
+      await node.stop()
+    } catch {
+      // already failing: report the first error
+    }
+    throw err
+  }
+}
+
+class Host implements TransportHost {
+  readonly libp2p: Libp2p
+  readonly peerId: string
+  private readonly protocol: MessageProtocol
+  private readonly log: Logger | undefined
+  private readonly addressListeners = new Set<(addrs: string[]) => void>()
+  private readonly connectionListeners = new Set<(evt: ConnectionEvent) => void>()
+  private readonly open = new Map<string, ConnectionEvent>()
+  private lastAddrs = ''
+  private stopping: Promise<void> | undefined
+
+  constructor(node: Libp2p, init: TransportHostInit) {
+    this.libp2p = node
+    this.peerId = node.peerId.toString()
+    this.log = init.log
+    this.protocol = new MessageProtocol(node, init)
+    node.addEventListener('self:peer:update', () => this.checkAddresses())
+    node.addEventListener('transport:listening', () => this.checkAddresses())
+    node.addEventListener('transport:close', () => this.checkAddresses())
+    node.addEventListener('connection:open', (evt) => this.onConnectionOpen(evt.detail))
+    node.addEventListener('connection:close', (evt) => this.onConnectionClose(evt.detail))
+    // connections made while libp2p started (relay reservations) came before these listeners
+    for (const conn of node.getConnections()) this.onConnectionOpen(conn)
+  }
+
+  async start(wantsDirect: boolean, relays: string[]): Promise<void> {
+    await this.protocol.start()
+    const addrs = this.multiaddrs()
+    if (wantsDirect && !addrs.some((a) => !a.includes('/p2p-circuit'))) {
+      throw new ListenFailedError('could not listen on any direct address')
+    }
+    for (const r of relays) {
+      if (!addrs.some((a) => a.startsWith(`${r}/p2p-circuit`))) {
+        this.log?.warn({ relay: r }, 'no reservation on relay yet')
+      }
+    }
+    this.lastAddrs = addrs.join('\n')
+  }
+
+  get streamCount(): number {
+    return this.protocol.streamCount
+  }
+
+  multiaddrs(): string[] {
+    return this.libp2p.getMultiaddrs().map((a) => a.toString())
+  }
+
+  onAddresses(cb: (addrs: string[]) => void): () => void {
+    this.addressListeners.add(cb)
+    return () => this.addressListeners.delete(cb)
+  }
+
+  onConnection(cb: (evt: ConnectionEvent) => void): () => void {
+    this.connectionListeners.add(cb)
+    return () => this.connectionListeners.delete(cb)
+  }
+
+  connections(): ConnectionEvent[] {
+    return [...this.open.values()]
+  }
+
+  onEnvelope(handler: EnvelopeHandler): void {
+    this.protocol.onEnvelope(handler)
+  }
+
+  send(target: SendTarget, env: Envelope, opts?: SendOptions): Promise<SendResult> {
+    return this.protocol.send(target, env, opts)
+  }
+
+  setCredentials(creds: Credentials): void {
+    this.protocol.setCredentials(creds)
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      // no address or connection events for the shutdown itself
+      this.addressListeners.clear()
+      this.connectionListeners.clear()
+      await this.protocol.stop()
+      await this.libp2p.stop()
+    })()
+    return this.stopping
+  }
+
+  private checkAddresses(): void {
+    const addrs = this.multiaddrs()
+    const key = addrs.join('\n')
+    if (key === this.lastAddrs) return
+    this.lastAddrs = key
+    for (const cb of this.addressListeners) this.call(cb, addrs)
+  }
+
+  private onConnectionOpen(conn: Connection): void {
+    const peerConns = this.libp2p.getConnections(conn.remotePeer)
+    const evt: ConnectionEvent = {
+      type: 'open',
+      kind: classifyConnection(conn, peerConns),
+      peerId: conn.remotePeer.toString(),
+      id: conn.id,
+      remoteAddr: conn.remoteAddr.toString(),
+      direction: conn.direction,
+    }
+    this.open.set(conn.id, evt)
+    this.log?.debug({ ...evt }, 'connection opened')
+    for (const cb of this.connectionListeners) this.call(cb, evt)
+  }
+
+  private onConnectionClose(conn: Connection): void {
+    const opened = this.open.get(conn.id)
+    this.open.delete(conn.id)
+    const evt: ConnectionEvent = {
+      type: 'close',
+      kind: opened?.kind ?? (conn.direct ? 'direct' : 'relayed'),
+      peerId: conn.remotePeer.toString(),
+      id: conn.id,
+      remoteAddr: conn.remoteAddr.toString(),
+      direction: conn.direction,
+    }
+    for (const cb of this.connectionListeners) this.call(cb, evt)
+  }
+
+  /** A throwing listener must not break libp2p's event dispatch. */
+  private call<T>(cb: (arg: T) => void, arg: T): void {
+    try {
+      cb(arg)
+    } catch (err) {
+      this.log?.error({ err }, 'transport listener threw')
+    }
+  }
+}

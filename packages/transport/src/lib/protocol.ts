@@ -1,0 +1,381 @@
+/**
+ * The `/baran/msg/1.0.0` endpoint of a libp2p node: answers inbound streams, keeps one verified
+ * stream per peer for outgoing envelopes (reused, reopened when closed) and turns every failure
+ * into a typed error.
+ */
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { decodeRecord, encodeRecord, isTrustError, type SignedRecord, verifyChain } from '@baran/trust'
+import {
+  CLOSE_GRACE_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_SEND_TIMEOUT_MS,
+  PROTOCOL,
+} from './constants.ts'
+import {
+  AbortedError,
+  FrameTooLargeError,
+  HostStoppedError,
+  InvalidArgumentError,
+  InvalidEnvelopeError,
+  NoCredentialsError,
+  TimeoutError,
+  TransportError,
+  UnreachableError,
+} from './errors.ts'
+import { type CloseCode, encodeFrame, type HelloFrame } from './frames.ts'
+import type { Logger } from './logger.ts'
+import { type EnvelopeHandler, HelloRefusedError, Session, SessionLostError } from './session.ts'
+import type { VerifiedChain } from '@baran/trust'
+
+/** This device's credentials, issued (signed) by the identity actor. */
+export interface Credentials {
+  /** 'device-cert' signed by the account key. */
+  deviceCert: SignedRecord
+  /** 'peer-binding' signed by the device key, for this host's PeerId. */
+  peerBinding: SignedRecord
+  /** The account's 'revocations' record, if it has one. */
+  revocations?: SignedRecord
+}
+
+/** Revocation policy injected by the caller (e.g. the revocation lists learnt from presence). */
+export type IsRevoked = (accountId: string, deviceId: string) => boolean | Promise<boolean>
+
+export interface MessageProtocolInit {
+  credentials?: Credentials
+  isRevoked?: IsRevoked
+  /** @default 262144 (256 KiB) */
+  maxFrameBytes?: number
+  /** @default 30000 */
+  idleTimeoutMs?: number
+  /** @default 5000 */
+  handshakeTimeoutMs?: number
+  /** Envelope handlers running at once per stream before the stream is paused. @default 64 */
+  maxInFlight?: number
+  /** Clock skew tolerated when verifying the remote's records. @default 60000 (trust's default) */
+  clockSkewMs?: number
+  log?: Logger
+}
+
+export interface SendTarget {
+  /** The receiver's PeerId (string form). */
+  peerId: string
+  /** Multiaddrs to try (direct or `/p2p-circuit`); added to the peer store before dialling. */
+  addrs?: string[]
+}
+
+export interface Envelope {
+  /** 1..64 bytes of UTF-8; the receiver de-duplicates by it. */
+  id: string
+  payload: Uint8Array
+}
+
+export interface SendOptions {
+  /** Overall deadline: dial + handshake + ACK. @default 10000 */
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
+export interface SendResult {
+  status: 'stored' | 'duplicate'
+  /** ms from writing the ENVELOPE to receiving its ACK (dial and handshake excluded). */
+  rtt: number
+  connection: 'direct' | 'relayed'
+}
+
+/** Settles with `p`, or rejects with the signal's reason once it aborts. */
+function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
+
+export class MessageProtocol {
+  private readonly node: Libp2p
+  private readonly init: MessageProtocolInit
+  private readonly maxFrameBytes: number
+  private hello: Uint8Array | undefined
+  private handler: EnvelopeHandler | undefined
+  private readonly sessions = new Map<string, Set<Session>>()
+  private readonly all = new Set<Session>()
+  private readonly dialing = new Map<string, Promise<Session>>()
+  private stopped = false
+  private readonly selfId: string
+
+  constructor(node: Libp2p, init: MessageProtocolInit = {}) {
+    this.node = node
+    this.selfId = node.peerId.toString()
+    this.init = init
+    this.maxFrameBytes = positiveInt(init.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes')
+    positiveInt(init.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 'idleTimeoutMs')
+    positiveInt(init.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs')
+    positiveInt(init.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 'maxInFlight')
+    if (init.credentials !== undefined) this.setCredentials(init.credentials)
+  }
+
+  async start(): Promise<void> {
+    await this.node.handle(PROTOCOL, (stream, connection) => this.onInboundStream(stream, connection), {
+      runOnLimitedConnection: true,
+    })
+  }
+
+  /** Closes every stream with CLOSE going_away; pending sends fail with HostStoppedError. */
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    for (const s of [...this.all]) s.close('going_away', 'host is stopping')
+    await this.node.unhandle(PROTOCOL).catch(() => {})
+  }
+
+  /**
+   * Replaces this device's credentials (they get renewed); new streams use them. A chain that
+   * does not verify locally is still used (the remote will refuse it) but logged as a warning.
+   */
+  setCredentials(creds: Credentials): void {
+    if (typeof creds !== 'object' || creds === null) throw new InvalidArgumentError('credentials must be an object')
+    const hello = encodeFrame(
+      {
+        type: 'hello',
+        deviceCert: encodeRecord(creds.deviceCert),
+        peerBinding: encodeRecord(creds.peerBinding),
+        revocations: creds.revocations === undefined ? undefined : encodeRecord(creds.revocations),
+      },
+      this.maxFrameBytes,
+    )
+    try {
+      verifyChain({ ...creds, expect: { peerId: this.node.peerId.toString() }, clockSkewMs: this.init.clockSkewMs })
+    } catch (err) {
+      this.init.log?.warn({ err }, 'own credentials do not verify: peers will refuse the handshake')
+    }
+    this.hello = hello
+  }
+
+  onEnvelope(handler: EnvelopeHandler): void {
+    if (typeof handler !== 'function') throw new InvalidArgumentError('onEnvelope needs a function')
+    this.handler = handler
+  }
+
+  /** Number of message streams currently open (handshaking or verified). */
+  get streamCount(): number {
+    return this.all.size
+  }
+
+  async send(target: SendTarget, env: Envelope, opts: SendOptions = {}): Promise<SendResult> {
+    if (this.stopped) throw new HostStoppedError()
+    if (this.hello === undefined) throw new NoCredentialsError()
+    if (typeof target !== 'object' || target === null || typeof target.peerId !== 'string') {
+      throw new InvalidArgumentError('target must be { peerId: string, addrs?: string[] }')
+    }
+    const peerId = target.peerId
+    if (peerId === this.selfId) throw new InvalidArgumentError('cannot send to this host itself')
+    if (typeof env !== 'object' || env === null) throw new InvalidEnvelopeError('envelope must be an object')
+    let frame: Uint8Array
+    try {
+      frame = encodeFrame({ type: 'envelope', id: env.id, payload: env.payload }, this.maxFrameBytes)
+    } catch (err) {
+      if (err instanceof FrameTooLargeError) {
+        throw new InvalidEnvelopeError(`payload does not fit in a ${this.maxFrameBytes}-byte frame`, { cause: err })
+      }
+      throw err
+    }
+    const timeoutMs = positiveInt(opts.timeoutMs, DEFAULT_SEND_TIMEOUT_MS, 'timeoutMs')
+    // one cleared timer per send: AbortSignal.timeout() timers cannot be cleared and pile up at
+    // high message rates
+    const ctl = new AbortController()
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      ctl.abort(new TimeoutError())
+    }, timeoutMs)
+    const onAbort = () => ctl.abort(opts.signal?.reason)
+    if (opts.signal?.aborted) onAbort()
+    else opts.signal?.addEventListener('abort', onAbort, { once: true })
+
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          // fast path: an open stream needs no PeerId or address parsing
+          const session = this.pick(peerId) ?? (await this.sessionFor(target, ctl.signal, timeoutMs))
+          const t0 = performance.now()
+          const status = await session.request(env.id, frame, ctl.signal)
+          return { status, rtt: performance.now() - t0, connection: session.kind }
+        } catch (err) {
+          if (this.stopped) throw new HostStoppedError(undefined, { cause: err })
+          if (timedOut) throw new TimeoutError(`no ACK from ${peerId} within ${timeoutMs} ms`, { cause: err })
+          if (ctl.signal.aborted) throw new AbortedError(undefined, { cause: opts.signal?.reason })
+          // the stream died before the ACK: resend once on a new stream (the id makes it idempotent)
+          if (err instanceof SessionLostError && attempt === 0) continue
+          if (err instanceof TransportError) throw err
+          throw new UnreachableError(`could not deliver to ${peerId}: ${(err as Error).message}`, { cause: err })
+        }
+      }
+    } finally {
+      clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private parseTarget(target: SendTarget): { peerId: PeerId; addrs: Multiaddr[] } {
+    let peerId: PeerId
+    try {
+      peerId = peerIdFromString(target.peerId)
+    } catch (err) {
+      throw new InvalidArgumentError(`not a PeerId: ${target.peerId}`, { cause: err })
+    }
+    if (target.addrs !== undefined && !Array.isArray(target.addrs)) {
+      throw new InvalidArgumentError('target.addrs must be an array of multiaddrs')
+    }
+    const addrs: Multiaddr[] = []
+    for (const a of target.addrs ?? []) {
+      try {
+        addrs.push(multiaddr(a))
+      } catch (err) {
+        throw new InvalidArgumentError(`not a multiaddr: ${String(a)}`, { cause: err })
+      }
+    }
+    return { peerId, addrs }
+  }
+
+  /** A dial in progress to the peer, or a new one (addresses are parsed only here). */
+  private async sessionFor(target: SendTarget, signal: AbortSignal, timeoutMs: number): Promise<Session> {
+    const key = target.peerId
+    let dialing = this.dialing.get(key)
+    if (dialing === undefined) {
+      const { peerId, addrs } = this.parseTarget(target)
+      // shared by concurrent senders, so it gets its own deadline rather than one caller's signal
+      dialing = this.open(peerId, addrs, timeoutMs)
+      const entry = dialing
+      this.dialing.set(key, entry)
+      entry.then(
+        () => this.dialing.get(key) === entry && this.dialing.delete(key),
+        () => this.dialing.get(key) === entry && this.dialing.delete(key),
+      )
+    }
+    return raceSignal(dialing, signal)
+  }
+
+  private pick(peer: string): Session | undefined {
+    let relayed: Session | undefined
+    for (const s of this.sessions.get(peer) ?? []) {
+      if (!s.isOpen) continue
+      if (s.kind === 'direct') return s
+      relayed ??= s
+    }
+    return relayed
+  }
+
+  private async open(peerId: PeerId, addrs: Multiaddr[], timeoutMs: number): Promise<Session> {
+    if (addrs.length > 0) await this.node.peerStore.merge(peerId, { multiaddrs: addrs })
+    const signal = AbortSignal.timeout(timeoutMs)
+    let stream: Stream
+    let connection: Connection
+    try {
+      connection = await this.node.dial(peerId, { signal })
+      // negotiateFully: false sends the protocol id together with our HELLO (saves a round trip)
+      stream = await connection.newStream(PROTOCOL, { signal, runOnLimitedConnection: true, negotiateFully: false })
+    } catch (err) {
+      throw new UnreachableError(`could not open a message stream to ${peerId}: ${(err as Error).message}`, {
+        cause: err,
+      })
+    }
+    if (this.stopped) {
+      stream.abort(new HostStoppedError())
+      throw new HostStoppedError()
+    }
+    const session = this.createSession(stream, connection)
+    await session.ready
+    return session
+  }
+
+  private onInboundStream(stream: Stream, connection: Connection): void {
+    if (this.stopped || this.hello === undefined) {
+      refuse(stream, this.stopped ? 'going_away' : 'handshake_failed', this.stopped ? 'host is stopping' : 'receiver has no credentials yet', this.maxFrameBytes)
+      return
+    }
+    this.createSession(stream, connection)
+  }
+
+  private createSession(stream: Stream, connection: Connection): Session {
+    const session = new Session({
+      stream,
+      connection,
+      hello: this.hello!,
+      verifyHello: (hello, remotePeerId) => this.verifyHello(hello, remotePeerId),
+      handler: () => this.handler,
+      maxFrameBytes: this.maxFrameBytes,
+      idleTimeoutMs: this.init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      handshakeTimeoutMs: this.init.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      maxInFlight: this.init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+      log: this.init.log,
+      onReady: (s) => {
+        const set = this.sessions.get(s.remotePeer) ?? new Set<Session>()
+        this.sessions.set(s.remotePeer, set)
+        set.add(s)
+      },
+      onClose: (s) => {
+        this.all.delete(s)
+        const set = this.sessions.get(s.remotePeer)
+        set?.delete(s)
+        if (set?.size === 0) this.sessions.delete(s.remotePeer)
+      },
+    })
+    this.all.add(session)
+    return session
+  }
+
+  /** Checks the remote's HELLO: chain bound to the Noise-authenticated PeerId, then the revocation policy. */
+  private async verifyHello(hello: HelloFrame, remotePeerId: string): Promise<VerifiedChain & { peerId: string }> {
+    let chain: VerifiedChain
+    try {
+      chain = verifyChain({
+        deviceCert: decodeRecord(hello.deviceCert),
+        peerBinding: decodeRecord(hello.peerBinding),
+        revocations: hello.revocations === undefined ? undefined : decodeRecord(hello.revocations),
+        expect: { peerId: remotePeerId },
+        clockSkewMs: this.init.clockSkewMs,
+      })
+    } catch (err) {
+      const reason = isTrustError(err) ? `${err.code}: ${err.message}` : 'invalid credentials'
+      throw new HelloRefusedError(reason, { cause: err })
+    }
+    const isRevoked = this.init.isRevoked
+    if (isRevoked !== undefined) {
+      let revoked: boolean
+      try {
+        revoked = await isRevoked(chain.accountId, chain.deviceId)
+      } catch (err) {
+        // fail closed: a device we cannot check is not trusted
+        throw new HelloRefusedError('revocation check failed', { cause: err })
+      }
+      if (revoked) throw new HelloRefusedError(`revoked: device ${chain.deviceId} of account ${chain.accountId}`)
+    }
+    return { ...chain, peerId: remotePeerId }
+  }
+}
+
+/** Answers a stream we will not serve with a CLOSE frame, then closes it. */
+function refuse(stream: Stream, code: CloseCode, reason: string, maxFrameBytes: number): void {
+  try {
+    stream.send(encodeFrame({ type: 'close', code, reason }, maxFrameBytes))
+    stream.close().catch(() => stream.abort(new Error(reason)))
+    // a remote that never closes its side gets reset
+    const timer = setTimeout(() => stream.abort(new Error(reason)), CLOSE_GRACE_MS)
+    timer.unref?.()
+    stream.addEventListener('close', () => clearTimeout(timer), { once: true })
+  } catch {
+    stream.abort(new Error(reason))
+  }
+}
+
+function positiveInt(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`)
+  return value
+}

@@ -1,0 +1,488 @@
+/**
+ * One `/baran/msg/1.0.0` stream. Both ends send HELLO first and verify the other's; after that
+ * the stream is symmetric: either end may send ENVELOPEs (answered by ACKs, matched by id, many in
+ * flight) on it. Any protocol violation, timeout or failed handshake ends the stream with a CLOSE
+ * frame and never throws out of the stream's event handlers.
+ */
+import type { Connection, Stream, StreamMessageEvent } from '@libp2p/interface'
+import type { VerifiedChain } from '@baran/trust'
+import { CLOSE_GRACE_MS } from './constants.ts'
+import {
+  type AckStatus,
+  type CloseCode,
+  decodeFrame,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  type HelloFrame,
+} from './frames.ts'
+import { HandshakeFailedError, RejectedError, TransportError } from './errors.ts'
+import type { Logger } from './logger.ts'
+
+/** What a handler answers for one envelope. */
+export type EnvelopeResult = 'stored' | 'duplicate' | { rejected: string }
+
+/** The verified sender of an envelope. */
+export type EnvelopeSender = VerifiedChain & { peerId: string; connection: 'direct' | 'relayed' }
+
+/** Persists an incoming envelope; the ACK is sent once it resolves. */
+export type EnvelopeHandler = (
+  env: { id: string; payload: Uint8Array },
+  from: EnvelopeSender,
+) => Promise<EnvelopeResult>
+
+/** Refusal raised by a HELLO verifier; `reason` goes into the CLOSE frame. */
+export class HelloRefusedError extends Error {
+  readonly reason: string
+  constructor(reason: string, options?: ErrorOptions) {
+    super(reason, options)
+    this.name = 'HelloRefusedError'
+    this.reason = reason
+  }
+}
+
+/**
+ * Internal: the session ended before an ACK arrived. The envelope may be resent on a new stream
+ * (the id makes that idempotent at the receiver); send() turns it into UnreachableError.
+ */
+export class SessionLostError extends Error {
+  readonly closeCode: CloseCode | 'stream_closed'
+  constructor(closeCode: CloseCode | 'stream_closed', reason: string, options?: ErrorOptions) {
+    super(`stream closed (${closeCode}): ${reason}`, options)
+    this.name = 'SessionLostError'
+    this.closeCode = closeCode
+  }
+}
+
+export interface SessionOptions {
+  stream: Stream
+  connection: Connection
+  /** Our HELLO, already framed. */
+  hello: Uint8Array
+  /** Verifies the remote's HELLO against the Noise-authenticated PeerId; throws HelloRefusedError. */
+  verifyHello: (hello: HelloFrame, remotePeerId: string) => Promise<VerifiedChain & { peerId: string }>
+  /** The current envelope handler (read at each envelope, so it can be set later). */
+  handler: () => EnvelopeHandler | undefined
+  maxFrameBytes: number
+  idleTimeoutMs: number
+  handshakeTimeoutMs: number
+  maxInFlight: number
+  onReady?: (session: Session) => void
+  onClose?: (session: Session) => void
+  log?: Logger
+}
+
+interface Waiter {
+  resolve: (status: 'stored' | 'duplicate') => void
+  reject: (err: Error) => void
+}
+
+type State = 'handshake' | 'open' | 'closed'
+
+export class Session {
+  readonly stream: Stream
+  readonly connection: Connection
+  readonly remotePeer: string
+  /** Resolves once the remote's HELLO verified; rejects if the stream ends before. */
+  readonly ready: Promise<void>
+  /** The verified remote, once ready. */
+  remote: (VerifiedChain & { peerId: string }) | undefined
+  /** What envelope handlers get as `from` (one frozen object per stream). */
+  private sender: Readonly<EnvelopeSender> | undefined
+
+  private readonly opts: SessionOptions
+  private readonly decoder: FrameDecoder
+  private state: State = 'handshake'
+  private readonly queue: Frame[] = []
+  private pumping = false
+  private inFlight = 0
+  private paused = false
+  private remoteEnded = false
+  private readonly waiters = new Map<string, Waiter[]>()
+  private lastActivity = Date.now()
+  private idleTimer: ReturnType<typeof setTimeout> | undefined
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined
+  private drainWait: Promise<void> | undefined
+  private resolveReady!: () => void
+  private rejectReady!: (err: Error) => void
+
+  constructor(opts: SessionOptions) {
+    this.opts = opts
+    this.stream = opts.stream
+    this.connection = opts.connection
+    this.remotePeer = opts.connection.remotePeer.toString()
+    this.decoder = new FrameDecoder(opts.maxFrameBytes)
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.resolveReady = resolve
+      this.rejectReady = reject
+    })
+    // nobody may await ready (inbound streams): a failed handshake must not be an unhandled rejection
+    this.ready.catch(() => {})
+
+    this.handshakeTimer = setTimeout(() => {
+      const reason = `no valid HELLO within ${opts.handshakeTimeoutMs} ms`
+      this.close('handshake_timeout', reason, new HandshakeFailedError(reason))
+    }, opts.handshakeTimeoutMs)
+    this.handshakeTimer.unref?.()
+
+    this.stream.addEventListener('message', (evt: StreamMessageEvent) => this.onData(evt.data))
+    this.stream.addEventListener('end', () => this.onRemoteEnd())
+    this.stream.addEventListener('close', (evt) => {
+      this.finish('stream_closed', evt.error?.message ?? 'stream closed', undefined)
+    })
+    this.send(opts.hello)
+  }
+
+  /** 'direct' unless the connection runs through a relay. */
+  get kind(): 'direct' | 'relayed' {
+    return this.connection.direct ? 'direct' : 'relayed'
+  }
+
+  /** True while the stream can carry envelopes (or will, once the handshake completes). */
+  get usable(): boolean {
+    return this.state !== 'closed' && this.stream.writeStatus === 'writable'
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open' && this.usable
+  }
+
+  /**
+   * Sends one already-framed ENVELOPE and resolves with the ACK status. Rejects with RejectedError,
+   * HandshakeFailedError, SessionLostError, or the signal's reason.
+   */
+  async request(id: string, frame: Uint8Array, signal?: AbortSignal): Promise<'stored' | 'duplicate'> {
+    await this.ready
+    if (this.state !== 'open') throw new SessionLostError('stream_closed', 'stream is closing')
+    signal?.throwIfAborted()
+    let waiter!: Waiter
+    const acked = new Promise<'stored' | 'duplicate'>((resolve, reject) => {
+      waiter = { resolve, reject }
+    })
+    // it may be rejected (stream closed, abort) while write() still waits for a drain
+    acked.catch(() => {})
+    const list = this.waiters.get(id)
+    if (list === undefined) this.waiters.set(id, [waiter])
+    else list.push(waiter)
+
+    const onAbort = () => {
+      this.dropWaiter(id, waiter)
+      waiter.reject(signal?.reason ?? new Error('aborted'))
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      await this.write(frame)
+      return await acked
+    } catch (err) {
+      this.dropWaiter(id, waiter)
+      throw err
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Ends the stream: sends CLOSE (best effort), fails pending requests, resets after a grace period. */
+  close(code: CloseCode, reason: string, err?: Error): void {
+    if (this.state === 'closed') return
+    this.opts.log?.debug({ peer: this.remotePeer, code, reason }, 'closing message stream')
+    if (this.stream.writeStatus === 'writable') {
+      try {
+        this.stream.send(encodeFrame({ type: 'close', code, reason }, this.opts.maxFrameBytes))
+      } catch {
+        // the stream died under us; the reset below covers it
+      }
+    }
+    this.finish(code, reason, err)
+    this.shutdownStream(reason)
+  }
+
+  /** Waits for the remote to close its side after our close, then resets the stream. */
+  private shutdownStream(reason: string): void {
+    const stream = this.stream
+    if (stream.status === 'closed' || stream.status === 'aborted' || stream.status === 'reset') return
+    const timer = setTimeout(() => stream.abort(new Error(`message stream closed: ${reason}`)), CLOSE_GRACE_MS)
+    timer.unref?.()
+    stream.addEventListener('close', () => clearTimeout(timer), { once: true })
+    if (stream.writeStatus === 'writable') {
+      stream.close().catch(() => stream.abort(new Error(`message stream closed: ${reason}`)))
+    }
+  }
+
+  /** Moves to 'closed' once: clears timers, fails waiters and the handshake, tells the owner. */
+  private finish(code: CloseCode | 'stream_closed', reason: string, err: Error | undefined): void {
+    if (this.state === 'closed') return
+    if (code === 'stream_closed') this.opts.log?.debug({ peer: this.remotePeer, reason }, 'message stream ended')
+    const wasHandshake = this.state === 'handshake'
+    this.state = 'closed'
+    clearTimeout(this.handshakeTimer)
+    clearTimeout(this.idleTimer)
+    this.queue.length = 0
+    const failure = err ?? new SessionLostError(code, reason)
+    if (wasHandshake) this.rejectReady(failure)
+    for (const list of this.waiters.values()) for (const w of list) w.reject(failure)
+    this.waiters.clear()
+    this.opts.onClose?.(this)
+  }
+
+  private dropWaiter(id: string, waiter: Waiter): void {
+    const list = this.waiters.get(id)
+    if (list === undefined) return
+    const i = list.indexOf(waiter)
+    if (i >= 0) list.splice(i, 1)
+    if (list.length === 0) this.waiters.delete(id)
+  }
+
+  /** Writes a frame, first waiting for the stream to drain if its buffer is full (back-pressure). */
+  private async write(frame: Uint8Array): Promise<void> {
+    try {
+      while (this.stream.writableNeedsDrain) await this.drained()
+      if (this.state === 'closed') throw new SessionLostError('stream_closed', 'stream closed')
+      this.stream.send(frame)
+    } catch (err) {
+      if (err instanceof SessionLostError) throw err
+      throw new SessionLostError('stream_closed', (err as Error).message, { cause: err })
+    }
+  }
+
+  /**
+   * Resolves on the stream's next 'drain' event. Not `stream.onDrain()`: in libp2p 3.3 it keeps
+   * returning its first, already resolved promise, so a wait loop on it spins forever.
+   */
+  private drained(): Promise<void> {
+    this.drainWait ??= new Promise<void>((resolve, reject) => {
+      const done = () => {
+        this.stream.removeEventListener('drain', onDrain)
+        this.stream.removeEventListener('close', onClose)
+        this.drainWait = undefined
+      }
+      const onDrain = () => {
+        done()
+        resolve()
+      }
+      const onClose = () => {
+        done()
+        reject(new SessionLostError('stream_closed', 'stream closed while waiting to drain'))
+      }
+      this.stream.addEventListener('drain', onDrain)
+      this.stream.addEventListener('close', onClose)
+    })
+    return this.drainWait
+  }
+
+  /** Fire-and-forget write for HELLO and ACKs; a failure closes the session. */
+  private send(frame: Uint8Array): void {
+    this.write(frame).catch((err: Error) => this.close('internal_error', `write failed: ${err.message}`))
+  }
+
+  private onData(data: StreamMessageEvent['data']): void {
+    if (this.state === 'closed') return
+    this.lastActivity = Date.now()
+    try {
+      if (data instanceof Uint8Array) this.enqueue(this.decoder.push(data))
+      else for (const chunk of data) this.enqueue(this.decoder.push(chunk))
+    } catch (err) {
+      this.protocolError(err)
+      return
+    }
+    // hold further data in the muxer while work is queued: the remote's window fills up
+    if (this.queue.length > this.opts.maxInFlight && !this.paused) {
+      this.paused = true
+      // deferred: this may run inside stream.resume(), which re-opens yamux's window after
+      // dispatching; pausing synchronously here would be undone and the buffer would grow unbounded
+      queueMicrotask(() => {
+        if (this.paused && this.state !== 'closed' && this.stream.readStatus === 'readable') this.stream.pause()
+      })
+    }
+    void this.pump()
+  }
+
+  private enqueue(bodies: Uint8Array[]): void {
+    for (const body of bodies) this.queue.push(decodeFrame(body))
+  }
+
+  private protocolError(err: unknown): void {
+    const code: CloseCode =
+      err instanceof TransportError && err.code === 'frame_too_large' ? 'frame_too_large' : 'protocol_error'
+    this.close(code, err instanceof Error ? err.message : String(err))
+  }
+
+  /** Handles queued frames in order; only HELLO verification is awaited. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return
+    this.pumping = true
+    try {
+      while (this.state !== 'closed') {
+        if (this.inFlight >= this.opts.maxInFlight) return // resumed when a handler settles
+        const frame = this.queue.shift()
+        if (frame === undefined) break
+        const pending = this.handle(frame)
+        if (pending !== undefined) await pending
+      }
+      if (this.paused) {
+        this.paused = false
+        if (this.state !== 'closed' && this.stream.readStatus === 'paused') this.stream.resume()
+      }
+      this.maybeEndAfterRemote()
+    } catch (err) {
+      this.protocolError(err)
+    } finally {
+      this.pumping = false
+    }
+  }
+
+  private handle(frame: Frame): Promise<void> | undefined {
+    if (frame.type === 'close') {
+      this.onRemoteClose(frame.code, frame.reason)
+      return undefined
+    }
+    if (this.state === 'handshake') {
+      if (frame.type !== 'hello') {
+        this.close('protocol_error', `expected HELLO, got ${frame.type.toUpperCase()}`)
+        return undefined
+      }
+      return this.onHello(frame)
+    }
+    switch (frame.type) {
+      case 'hello':
+        this.close('protocol_error', 'HELLO sent twice')
+        return undefined
+      case 'envelope':
+        this.onEnvelope(frame.id, frame.payload)
+        return undefined
+      case 'ack':
+        this.onAck(frame.id, frame.status, frame.reason)
+        return undefined
+    }
+  }
+
+  private async onHello(frame: HelloFrame): Promise<void> {
+    try {
+      this.remote = await this.opts.verifyHello(frame, this.remotePeer)
+    } catch (err) {
+      const reason = err instanceof HelloRefusedError ? err.reason : 'HELLO verification failed'
+      this.close('handshake_failed', reason, new HandshakeFailedError(reason, false, { cause: err }))
+      return
+    }
+    if (this.state !== 'handshake') return
+    this.sender = Object.freeze({ ...this.remote, connection: this.kind })
+    this.state = 'open'
+    clearTimeout(this.handshakeTimer)
+    this.armIdleTimer(this.opts.idleTimeoutMs)
+    this.resolveReady()
+    this.opts.onReady?.(this)
+  }
+
+  private onRemoteClose(code: CloseCode, reason: string): void {
+    if (this.state === 'closed') return
+    this.opts.log?.debug({ peer: this.remotePeer, code, reason }, 'remote closed message stream')
+    // a refusal of our HELLO: pending sends fail for good, not as a lost stream to retry
+    const err = code === 'handshake_failed' ? new HandshakeFailedError(reason, true) : undefined
+    this.finish(code, reason, err)
+    this.shutdownStream(`remote closed: ${reason}`)
+  }
+
+  private onEnvelope(id: string, payload: Uint8Array): void {
+    const remote = this.remote!
+    if (remote.expiresAt !== undefined && Date.now() >= remote.expiresAt) {
+      this.close('handshake_failed', 'remote credentials expired during the session')
+      return
+    }
+    const handler = this.opts.handler()
+    if (handler === undefined) {
+      this.close('internal_error', 'no envelope handler registered')
+      return
+    }
+    this.inFlight++
+    const failed = (err: unknown) => {
+      // never ack what was not stored: the sender retries after an internal error
+      this.opts.log?.error({ err, id, peer: this.remotePeer }, 'envelope handler failed')
+      this.close('internal_error', 'receiver failed to store the envelope')
+    }
+    const settled = () => {
+      this.inFlight--
+      void this.pump()
+    }
+    let result: Promise<EnvelopeResult>
+    try {
+      result = Promise.resolve(handler({ id, payload }, this.sender!))
+    } catch (err) {
+      result = Promise.reject(err)
+    }
+    result.then(
+      (r) => {
+        try {
+          this.ack(id, r)
+        } catch (err) {
+          failed(err)
+        }
+        settled()
+      },
+      (err: unknown) => {
+        failed(err)
+        settled()
+      },
+    )
+  }
+
+  private ack(id: string, r: EnvelopeResult): void {
+    if (this.state === 'closed') return
+    let frame: Uint8Array
+    if (r === 'stored' || r === 'duplicate') {
+      frame = encodeFrame({ type: 'ack', id, status: r }, this.opts.maxFrameBytes)
+    } else if (typeof r === 'object' && r !== null && typeof r.rejected === 'string') {
+      frame = encodeFrame({ type: 'ack', id, status: 'rejected', reason: r.rejected }, this.opts.maxFrameBytes)
+    } else {
+      throw new TypeError(`envelope handler returned ${JSON.stringify(r)}`)
+    }
+    this.send(frame)
+  }
+
+  private onAck(id: string, status: AckStatus, reason: string | undefined): void {
+    const list = this.waiters.get(id)
+    const waiter = list?.shift()
+    if (waiter === undefined) {
+      // late ACK for a send that timed out: harmless
+      this.opts.log?.debug({ id, peer: this.remotePeer }, 'ACK for an unknown envelope id')
+      return
+    }
+    if (list!.length === 0) this.waiters.delete(id)
+    if (status === 'rejected') waiter.reject(new RejectedError(reason ?? ''))
+    else waiter.resolve(status)
+  }
+
+  /** The remote closed its writing side: answer what is in flight, then close. */
+  private onRemoteEnd(): void {
+    if (this.state === 'closed') return
+    this.remoteEnded = true
+    for (const list of this.waiters.values()) {
+      for (const w of list) w.reject(new SessionLostError('stream_closed', 'remote stopped sending'))
+    }
+    this.waiters.clear()
+    void this.pump()
+  }
+
+  private maybeEndAfterRemote(): void {
+    if (!this.remoteEnded || this.queue.length > 0) return
+    if (this.state === 'handshake') this.close('protocol_error', 'stream ended before HELLO')
+    else if (this.state === 'open' && this.inFlight === 0) this.close('normal', 'remote ended the stream')
+  }
+
+  /** One timer per session, re-armed lazily from the last received frame (cheap per frame). */
+  private armIdleTimer(ms: number): void {
+    this.idleTimer = setTimeout(() => {
+      if (this.state === 'closed') return
+      const idleFor = Date.now() - this.lastActivity
+      if (this.inFlight > 0) {
+        // our own handler is slow, the remote is waiting for us: not idle
+        this.armIdleTimer(this.opts.idleTimeoutMs)
+        return
+      }
+      if (idleFor < this.opts.idleTimeoutMs) {
+        this.armIdleTimer(this.opts.idleTimeoutMs - idleFor)
+        return
+      }
+      this.close('idle_timeout', `no frame for ${idleFor} ms`)
+    }, ms)
+    this.idleTimer.unref?.()
+  }
+}

@@ -1,0 +1,156 @@
+import { afterEach, describe, expect, test } from 'vitest'
+import {
+  type ConnectionEvent,
+  classifyConnection,
+  createTransportHost,
+  generateHostKey,
+  hostKeyFromBytes,
+  hostKeyToBytes,
+  peerIdOf,
+} from '../src/index.ts'
+import { credentialsFor, directAddrs, HostPool, makeDevice, waitUntil } from './fixtures.ts'
+
+const pool = new HostPool()
+afterEach(() => pool.stopAll())
+
+async function failure(p: Promise<unknown>): Promise<Error & { code: string }> {
+  try {
+    await p
+  } catch (err) {
+    return err as Error & { code: string }
+  }
+  throw new Error('expected the promise to reject')
+}
+
+describe('host', () => {
+  test('defaults: loopback TCP and WebSockets, each address with /p2p/<peerId>', async () => {
+    const a = await pool.host()
+    const addrs = a.multiaddrs()
+    expect(addrs).toHaveLength(2)
+    for (const addr of addrs) {
+      expect(addr).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+/)
+      expect(addr.endsWith(`/p2p/${a.peerId}`)).toBe(true)
+    }
+    expect(addrs.some((x) => x.includes('/ws/'))).toBe(true)
+  })
+
+  test('envelopes also travel over WebSockets', async () => {
+    const a = await pool.host()
+    const b = await pool.host()
+    b.onEnvelope(async () => 'stored')
+    const ws = b.multiaddrs().filter((x) => x.includes('/ws/'))
+    const r = await a.send({ peerId: b.peerId, addrs: ws }, { id: 'ws-1', payload: Uint8Array.of(1) })
+    expect(r.status).toBe('stored')
+    expect(a.connections().map((c) => c.remoteAddr)).toEqual([expect.stringContaining('/ws')])
+  })
+
+  test('a persisted key gives the same PeerId across restarts', async () => {
+    const key = await generateHostKey()
+    const restored = hostKeyFromBytes(hostKeyToBytes(key))
+    const h1 = await pool.host({ privateKey: key })
+    expect(h1.peerId).toBe(peerIdOf(key))
+    await h1.stop()
+    const h2 = await pool.host({ privateKey: restored })
+    expect(h2.peerId).toBe(h1.peerId)
+    const err = await failure(Promise.resolve().then(() => hostKeyFromBytes(Uint8Array.of(1, 2, 3))))
+    expect(err.name).toBe('InvalidArgumentError')
+  })
+
+  test('credentials can be given at creation', async () => {
+    const key = await generateHostKey()
+    const device = makeDevice()
+    const a = pool.track(await createTransportHost({ privateKey: key, credentials: credentialsFor(device, peerIdOf(key)) }))
+    const b = await pool.host()
+    let from = ''
+    b.onEnvelope(async (_env, f) => {
+      from = f.deviceId
+      return 'stored'
+    })
+    await a.send({ peerId: b.peerId, addrs: directAddrs(b) }, { id: 'c', payload: Uint8Array.of(1) })
+    expect(from).toBe(device.device.id)
+  })
+
+  test('bad options are typed errors', async () => {
+    expect((await failure(createTransportHost({ listen: ['not an address'] }))).name).toBe('InvalidArgumentError')
+    expect((await failure(createTransportHost({ relays: ['/ip4/127.0.0.1/tcp/1'] }))).name).toBe('InvalidArgumentError')
+    expect((await failure(createTransportHost({ maxFrameBytes: 0 }))).name).toBe('InvalidArgumentError')
+    const a = await pool.host()
+    const taken = directAddrs(a)[0]!.split('/p2p/')[0]!
+    const err = await failure(createTransportHost({ listen: [taken] }))
+    expect(err.name).toBe('ListenFailedError')
+    expect(err.code).toBe('listen_failed')
+  })
+
+  test('connection events: direct open and close', async () => {
+    const a = await pool.host()
+    const b = await pool.host()
+    b.onEnvelope(async () => 'stored')
+    const events: ConnectionEvent[] = []
+    const off = a.onConnection((e) => events.push(e))
+    await a.send({ peerId: b.peerId, addrs: directAddrs(b) }, { id: 'e', payload: Uint8Array.of(1) })
+    expect(events).toEqual([expect.objectContaining({ type: 'open', kind: 'direct', peerId: b.peerId, direction: 'outbound' })])
+    await a.libp2p.hangUp(b.libp2p.peerId)
+    await waitUntil(() => events.length === 2, 5_000, 'close event')
+    expect(events[1]).toMatchObject({ type: 'close', kind: 'direct', peerId: b.peerId })
+    expect(a.connections()).toEqual([])
+    off()
+  })
+
+  test('classifyConnection: relayed, direct, and direct-beside-relayed is an upgrade (DCUtR)', () => {
+    const relayed = { id: 'r', direct: false }
+    const direct = { id: 'd', direct: true }
+    expect(classifyConnection(relayed, [relayed])).toBe('relayed')
+    expect(classifyConnection(direct, [direct])).toBe('direct')
+    expect(classifyConnection(direct, [relayed, direct])).toBe('upgraded')
+    expect(classifyConnection(relayed, [relayed, direct])).toBe('relayed')
+  })
+})
+
+describe('circuit relay', () => {
+  test('a host reachable only through a relay receives envelopes over the relayed connection', async () => {
+    const relay = await pool.host({ relayServer: true }, { withCredentials: false })
+    const hidden = await pool.host({ listen: [], relays: [directAddrs(relay)[0]!] })
+    const addrs = hidden.multiaddrs()
+    // no direct address at all: only the reservation on the relay
+    expect(addrs.length).toBeGreaterThan(0)
+    expect(addrs.every((x) => x.includes('/p2p-circuit/'))).toBe(true)
+    expect(hidden.connections()).toEqual([expect.objectContaining({ kind: 'direct', peerId: relay.peerId })])
+
+    const sender = await pool.host()
+    const got: Array<{ id: string; connection: string }> = []
+    hidden.onEnvelope(async (env, from) => {
+      got.push({ id: env.id, connection: from.connection })
+      return 'stored'
+    })
+    const senderEvents: ConnectionEvent[] = []
+    sender.onConnection((e) => senderEvents.push(e))
+    const r = await sender.send({ peerId: hidden.peerId, addrs }, { id: 'via-relay', payload: Uint8Array.of(1, 2, 3) })
+    expect(r).toMatchObject({ status: 'stored', connection: 'relayed' })
+    expect(got).toEqual([{ id: 'via-relay', connection: 'relayed' }])
+    expect(senderEvents).toContainEqual(expect.objectContaining({ type: 'open', kind: 'relayed', peerId: hidden.peerId }))
+
+    // and back over the same verified relayed stream
+    sender.onEnvelope(async () => 'stored')
+    const back = await hidden.send({ peerId: sender.peerId }, { id: 'reply', payload: Uint8Array.of(4) })
+    expect(back).toMatchObject({ status: 'stored', connection: 'relayed' })
+  })
+
+  test('the address callback reports the reservation going away with the relay', async () => {
+    const relay = await pool.host({ relayServer: { limits: false, maxReservations: 4 } }, { withCredentials: false })
+    const hidden = await pool.host({ listen: ['/ip4/127.0.0.1/tcp/0'], relays: [directAddrs(relay)[0]!] })
+    expect(hidden.multiaddrs().some((x) => x.includes('/p2p-circuit/'))).toBe(true)
+    const seen: string[][] = []
+    hidden.onAddresses((addrs) => seen.push(addrs))
+    await relay.stop()
+    await waitUntil(() => seen.some((addrs) => !addrs.some((x) => x.includes('/p2p-circuit/'))), 10_000, 'address update')
+    expect(hidden.multiaddrs().every((x) => !x.includes('/p2p-circuit/'))).toBe(true)
+  })
+
+  test('an unreachable relay does not stop the host from starting', async () => {
+    const relay = await pool.host({}, { withCredentials: false })
+    const relayAddr = directAddrs(relay)[0]!
+    await relay.stop()
+    const h = await pool.host({ relays: [relayAddr] })
+    expect(directAddrs(h).length).toBeGreaterThan(0)
+  })
+})

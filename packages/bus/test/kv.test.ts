@@ -39,6 +39,12 @@ describe('JetStream key/value buckets', () => {
     expect(await kv.get('k')).toBeUndefined()
   })
 
+  it('lists an empty bucket as empty', async () => {
+    const kv = await bus.kv('empty_test')
+    expect(await kv.entries()).toEqual([])
+    expect(await kv.keys()).toEqual([])
+  })
+
   it('lists keys and entries, and keeps them across a server restart (file storage)', async () => {
     const kv = await bus.kv('durable_test')
     for (let i = 0; i < 50; i++) await kv.put(`k${String(i).padStart(3, '0')}`, enc(`v${i}`))

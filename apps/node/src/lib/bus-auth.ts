@@ -32,7 +32,8 @@ export function permissionsFor(user: string, node: string, contracts: readonly R
     // Tools may ping and inspect services.
     publish.push('$SRV.>')
   }
-  if (opts.jetstream) publish.push('$JS.API.>', '$JS.ACK.>')
+  // A key/value write is a publish to $KV.<bucket>.<key>.
+  if (opts.jetstream) publish.push('$JS.API.>', '$JS.ACK.>', '$KV.>')
   return { publish, subscribe }
 }
 

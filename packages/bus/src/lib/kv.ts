@@ -107,7 +107,18 @@ export class KvBucket {
   async entries(): Promise<KvValue[]> {
     try {
       const out: KvValue[] = []
-      const it = await this.#kv.watch({ include: 'last_value' as never, ignoreDeletes: true, initializedFn: () => it.stop() })
+      // initializedFn may run before watch() returns (an empty bucket): remember it and stop right away then.
+      let initialized = false
+      let it: Awaited<ReturnType<KV['watch']>> | undefined
+      it = await this.#kv.watch({
+        include: 'last_value' as never,
+        ignoreDeletes: true,
+        initializedFn: () => {
+          initialized = true
+          it?.stop()
+        },
+      })
+      if (initialized) it.stop()
       for await (const e of it) if (e.operation === 'PUT') out.push(toValue(e))
       return out
     } catch (e) {

@@ -1,0 +1,416 @@
+import { type ActorContext, defineActor } from '@baran/actor'
+import {
+  BusError,
+  BusErrorCode,
+  discoveryAddressChanged,
+  discoveryLookup,
+  discoveryOffline,
+  discoveryOnline,
+  discoveryUnwatch,
+  discoveryWatch,
+  type EventContract,
+  type EventInputOf,
+  identityAccountCreated,
+  identityDeviceAdded,
+  identityDeviceRevoked,
+  identityStatus,
+  type KvBucket,
+  namingLookup,
+  outboxContracts,
+  outboxDelivery,
+  outboxInbox,
+  outboxMarkRead,
+  outboxPending,
+  outboxReceipt,
+  outboxReceive,
+  outboxReceived,
+  outboxSend,
+  outboxStatus,
+  transportSend,
+} from '@baran/bus'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { z } from 'zod'
+import {
+  DEFAULT_TTL_MS,
+  INBOX_BUCKET,
+  MAX_BODY_BYTES,
+  MAX_REPLY_BYTES,
+  MAX_TTL_MS,
+  OUTBOX_BUCKET,
+  RETAIN_FINISHED_MS,
+  SEND_TIMEOUT_MS,
+} from './lib/constants.ts'
+import { type DeliveryChange, DeliveryEngine } from './lib/engine.ts'
+import { BodyTooLargeError, MessageNotFoundError, NamingUnavailableError, NoAccountError, UnknownRecipientError } from './lib/errors.ts'
+import { isMessageId, newMessageId } from './lib/ids.ts'
+import { Inbox, type SelfIdentity } from './lib/inbox.ts'
+import type { KvStore } from './lib/kv.ts'
+import { bodyBytes, encodePayload } from './lib/payload.ts'
+import { OutboxStore, type OutgoingRecord, payloadOf, toOutgoing } from './lib/records.ts'
+
+const ConfigSchema = z
+  .object({
+    /** Sends and lookups in flight at once. */
+    maxInFlight: z.number().int().min(1).max(256).optional(),
+    /** How long transport may take to get the remote ack. */
+    sendTimeoutMs: z.number().int().positive().max(120_000).optional(),
+    /** TTL of a message whose sender gave none. */
+    defaultTtlMs: z.number().int().positive().max(MAX_TTL_MS).optional(),
+    backoff: z
+      .object({ initialMs: z.number().int().positive().optional(), maxMs: z.number().int().positive().optional(), jitter: z.number().min(0).max(1).optional() })
+      .strict()
+      .optional(),
+    /** Finished outgoing records are removed this long after they finished. */
+    retainFinishedMs: z.number().int().nonnegative().optional(),
+    /** Bucket names (inline simulations that run several nodes on one NATS server). */
+    buckets: z.object({ outbox: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(), inbox: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional() }).strict().optional(),
+    /** 'file' (default) survives restarts; 'memory' is for simulations. */
+    storage: z.enum(['file', 'memory']).optional(),
+  })
+  .strict()
+type Config = z.infer<typeof ConfigSchema>
+
+const ID_RE = /^[0-9a-fA-F]{40}$/
+
+/** This node's account, device and its other (non-revoked) devices, from the identity actor. */
+interface Me extends SelfIdentity {
+  others: string[]
+}
+
+/** Asks identity once and remembers; identity events (or a minute) make it ask again. */
+class IdentityView {
+  #ctx: ActorContext<Config>
+  #me: Me | undefined
+  #at = 0
+
+  constructor(ctx: ActorContext<Config>) {
+    this.#ctx = ctx
+  }
+
+  async get(): Promise<Me> {
+    if (this.#me && Date.now() - this.#at < 60_000) return this.#me
+    const s = await this.#ctx.bus.request(identityStatus, {})
+    if (!s.account) throw new NoAccountError()
+    const a = s.account
+    this.#me = {
+      accountId: a.accountId,
+      deviceId: a.deviceId,
+      others: a.devices.filter((d) => !d.current && !a.revoked.includes(d.deviceId)).map((d) => d.deviceId),
+    }
+    this.#at = Date.now()
+    return this.#me
+  }
+
+  forget(): void {
+    this.#me = undefined
+  }
+}
+
+/** The parts that need JetStream: opened at start, or later when JetStream comes back. */
+interface Stores {
+  store: OutboxStore
+  inbox: Inbox
+  engine: DeliveryEngine
+}
+
+/**
+ * The outbox actor: `send` persists a message in the `outbox` bucket and only then replies; the delivery engine
+ * takes it to every device of the recipient (and sync copies to this account's other devices) through
+ * transport, resending on presence events and on back-off. `receive` (called by transport for every incoming
+ * envelope) verifies, de-duplicates and stores into the `inbox` bucket before answering, so the sender's ack means
+ * "persisted here". Degraded while JetStream is unavailable.
+ */
+export const actor = defineActor({
+  name: 'outbox',
+  version: '0.1.0',
+  implementation: '@baran/outbox',
+  contracts: outboxContracts,
+  jetstream: true,
+  config: ConfigSchema,
+  async start(ctx) {
+    const { bus, log, config } = ctx
+    const sendTimeoutMs = config.sendTimeoutMs ?? SEND_TIMEOUT_MS
+    const ttlDefault = config.defaultTtlMs ?? DEFAULT_TTL_MS
+    const identity = new IdentityView(ctx)
+    const unsubscribe: Array<() => void> = []
+    let stores: Stores | undefined
+    let stopped = false
+
+    const publish = <C extends EventContract>(c: C, body: EventInputOf<C>) => {
+      try {
+        ctx.publish(c, body)
+      } catch (e) {
+        log.error({ err: e, event: c.event }, 'could not publish an event')
+      }
+    }
+    const onChange = (c: DeliveryChange) => {
+      publish(outboxDelivery, c)
+      // The remote's ack is the delivery receipt.
+      if (c.state === 'delivered' && c.kind === 'message' && !c.sync && c.deviceId) {
+        publish(outboxReceipt, { id: c.id, from: c.to, deviceId: c.deviceId, kind: 'delivered', at: c.at })
+      }
+    }
+
+    // ---- JetStream health: degraded while it fails, probed until it answers again ----
+    let jetstreamDown = false
+    const probe = async (kv: KvBucket) => {
+      while (jetstreamDown && !ctx.signal.aborted) {
+        await sleep(1000, undefined, { signal: ctx.signal }).catch(() => undefined)
+        try {
+          await kv.get('probe')
+          jetstreamDown = false
+          ctx.recover('jetstream')
+          log.info('JetStream is back')
+          stores?.engine.kick()
+        } catch {
+          // still down
+        }
+      }
+    }
+    const watchJetstream = (kv: KvBucket) => (e: unknown) => {
+      if ((e as { code?: unknown }).code !== BusErrorCode.Unavailable || jetstreamDown || stopped) return
+      jetstreamDown = true
+      log.warn({ err: (e as Error).message }, 'JetStream unavailable: degraded until it answers')
+      ctx.degrade('jetstream')
+      void probe(kv)
+    }
+
+    const openStores = async (): Promise<Stores> => {
+      const storage = config.storage ?? 'file'
+      const outboxKv = await bus.kv(config.buckets?.outbox ?? OUTBOX_BUCKET, { storage })
+      const inboxKv = await bus.kv(config.buckets?.inbox ?? INBOX_BUCKET, { storage })
+      const onError = watchJetstream(outboxKv)
+      const store = new OutboxStore(monitored(outboxKv, onError))
+      const inbox = new Inbox({
+        kv: monitored(inboxKv, onError),
+        outgoing: store,
+        self: () => identity.get(),
+        onReceived: (m) => publish(outboxReceived, m),
+        onReadReceipt: (e) => publish(outboxReceipt, { ...e, kind: 'read' }),
+      })
+      await inbox.load()
+      const engine = new DeliveryEngine(
+        {
+          store,
+          lookupAccount: async (accountId, signal) => {
+            const r = await bus.request(discoveryLookup, { accountId }, { signal, timeoutMs: 20_000 })
+            return { devices: r.devices, revoked: r.revoked }
+          },
+          send: (req, signal) =>
+            bus.request(
+              transportSend,
+              { peerId: req.peerId, addrs: req.addrs.slice(0, 64), id: req.id, payload: Buffer.from(req.payload).toString('base64'), timeoutMs: sendTimeoutMs },
+              { signal, timeoutMs: sendTimeoutMs + 5000 },
+            ),
+          watch: async (accountId) => void (await bus.request(discoveryWatch, { accountId })),
+          unwatch: async (accountId) => void (await bus.request(discoveryUnwatch, { accountId })),
+        },
+        {
+          ...(config.maxInFlight ? { maxInFlight: config.maxInFlight } : {}),
+          ...(config.backoff ? { backoff: config.backoff } : {}),
+          log,
+          onChange,
+        },
+      )
+      const { resumed, corrupt, pruned } = await engine.start({ retainFinishedMs: config.retainFinishedMs ?? RETAIN_FINISHED_MS })
+      log.info({ resumed, pruned, corrupt: corrupt.length, inbox: inbox.size }, 'outbox loaded')
+      return { store, inbox, engine }
+    }
+
+    const need = (): Stores => {
+      if (!stores) throw new BusError(BusErrorCode.Unavailable, 'outbox is waiting for JetStream')
+      return stores
+    }
+
+    // Open now; if JetStream is not there yet, serve "unavailable" (degraded) and keep trying.
+    try {
+      stores = await openStores()
+    } catch (e) {
+      if ((e as { code?: unknown }).code === BusErrorCode.Forbidden) throw e
+      log.warn({ err: (e as Error).message }, 'JetStream not available yet: degraded, retrying')
+      ctx.degrade('jetstream')
+      void (async () => {
+        for (let wait = 500; !stores && !ctx.signal.aborted; wait = Math.min(wait * 2, 10_000)) {
+          await sleep(wait, undefined, { signal: ctx.signal }).catch(() => undefined)
+          if (ctx.signal.aborted) return
+          try {
+            stores = await openStores()
+            ctx.recover('jetstream')
+          } catch (err) {
+            log.debug({ err: (err as Error).message }, 'JetStream still not available')
+          }
+        }
+      })()
+    }
+
+    const resolveRecipient = async (to: string): Promise<{ accountId: string; name?: string }> => {
+      if (ID_RE.test(to)) return { accountId: to.toLowerCase() }
+      try {
+        const r = await bus.request(namingLookup, { name: to })
+        return { accountId: r.accountId, name: r.name }
+      } catch (e) {
+        const code = (e as { code?: unknown }).code
+        if (code === 'not_found') throw new UnknownRecipientError(`no account has the name "${to}"`, { cause: e })
+        if (code === 'no_responder' || code === 'timeout' || code === 'unavailable') {
+          throw new NamingUnavailableError(`cannot resolve "${to}": the naming actor does not answer (${code}); give the account ID instead`, { cause: e })
+        }
+        throw e
+      }
+    }
+
+    const queue = async (s: Stores, record: OutgoingRecord) => {
+      // Persist first; the engine (and the reply) only after JetStream stored it.
+      await s.store.create(record)
+      s.engine.add(record)
+    }
+
+    ctx.serve(outboxSend, async ({ to, body, ttlMs }) => {
+      const s = need()
+      if (bodyBytes(body) > MAX_BODY_BYTES) throw new BodyTooLargeError(`body is ${bodyBytes(body)} bytes, the limit is ${MAX_BODY_BYTES}`)
+      const recipient = await resolveRecipient(to)
+      const me = await identity.get()
+      const now = Date.now()
+      const toSelf = recipient.accountId === me.accountId
+      const record: OutgoingRecord = {
+        v: 1,
+        id: newMessageId(),
+        kind: 'message',
+        from: me.accountId,
+        fromDevice: me.deviceId,
+        to: recipient.accountId,
+        ...(recipient.name ? { toName: recipient.name } : {}),
+        body,
+        createdAt: now,
+        expiresAt: now + (ttlMs ?? ttlDefault),
+        // To ourselves, our own device list is the recipient list; else discovery finds the recipient's.
+        devicesResolved: toSelf,
+        devices: me.others.map((deviceId) => ({ deviceId, state: 'queued' as const, attempts: 0, sync: !toSelf })),
+      }
+      encodePayload(payloadOf(record, false)) // too large once escaped: refuse now, not at every attempt
+      await queue(s, record)
+      return toOutgoing(record)
+    })
+
+    ctx.serve(outboxPending, async (req) => {
+      const s = need()
+      const limit = req?.limit ?? 100
+      let records: OutgoingRecord[]
+      let total: number
+      if (req?.all) {
+        records = (await s.store.all()).records.sort((a, b) => (a.id < b.id ? -1 : 1))
+        total = records.length
+        records = records.slice(0, limit)
+      } else {
+        const ids = s.engine.pendingIds()
+        total = ids.length
+        records = (await Promise.all(ids.slice(0, limit).map((id) => s.store.get(id)))).filter((r): r is OutgoingRecord => r !== undefined)
+      }
+      const messages = []
+      let bytes = 0
+      for (const r of records) {
+        const shown = toOutgoing(r, (d) => s.engine.live(r.id, d))
+        bytes += JSON.stringify(shown).length
+        if (messages.length > 0 && bytes > MAX_REPLY_BYTES) break
+        messages.push(shown)
+      }
+      return { messages, total }
+    })
+
+    ctx.serve(outboxStatus, async ({ id }) => {
+      const s = need()
+      const r = isMessageId(id) ? await s.store.get(id) : undefined
+      if (!r) throw new MessageNotFoundError(`no outgoing message ${id}`)
+      return toOutgoing(r, (d) => s.engine.live(r.id, d))
+    })
+
+    ctx.serve(outboxReceive, async ({ id, payload, from }) => {
+      const s = need()
+      return s.inbox.receive({ id, payload: new Uint8Array(Buffer.from(payload, 'base64')), from })
+    })
+
+    ctx.serve(outboxInbox, async (req) => need().inbox.list(req ?? {}))
+
+    ctx.serve(outboxMarkRead, async ({ ids, receipt }) => {
+      const s = need()
+      const read = await s.inbox.markRead(ids)
+      if (receipt !== false) {
+        const me = await identity.get()
+        for (const m of read) {
+          if (m.sync || m.from === me.accountId) continue
+          const now = Date.now()
+          // The receipt goes back to the device that sent the message: it holds the outgoing record.
+          await queue(s, {
+            v: 1,
+            id: newMessageId(),
+            kind: 'receipt',
+            from: me.accountId,
+            fromDevice: me.deviceId,
+            to: m.from,
+            ref: m.id,
+            createdAt: now,
+            expiresAt: now + ttlDefault,
+            devicesResolved: true,
+            devices: [{ deviceId: m.fromDevice, state: 'queued', attempts: 0, sync: false }],
+          })
+        }
+      }
+      return { read: read.length }
+    })
+
+    // ---- presence: the "deliver as soon as it is online" path ----
+    const online = (e: { accountId: string; deviceId: string; peerId: string; addrs: string[] }) => stores?.engine.deviceOnline(e)
+    for (const sub of await Promise.all([
+      ctx.subscribe(discoveryOnline, online),
+      ctx.subscribe(discoveryAddressChanged, online),
+      ctx.subscribe(discoveryOffline, (e) => stores?.engine.deviceOffline(e)),
+      ctx.subscribe(identityAccountCreated, () => identity.forget()),
+      ctx.subscribe(identityDeviceAdded, () => identity.forget()),
+      ctx.subscribe(identityDeviceRevoked, (e) => {
+        identity.forget()
+        stores?.engine.revokeDevice(e.deviceId)
+      }),
+    ])) {
+      unsubscribe.push(() => sub.unsubscribe())
+    }
+    // The bus came back after an outage: whatever waited is worth trying now.
+    unsubscribe.push(bus.onStatus((s) => s === 'reconnected' && stores?.engine.kick()))
+
+    return {
+      async stop() {
+        stopped = true
+        for (const u of unsubscribe) u()
+        await stores?.engine.stop()
+      },
+      health: () => {
+        const st = stores?.engine.stats()
+        return {
+          jetstream: stores && !jetstreamDown ? 'up' : 'down',
+          pending: st?.pending ?? 0,
+          unresolved: st?.unresolved ?? 0,
+          messages: st?.messages ?? 0,
+          inFlight: st?.inFlight ?? 0,
+          watching: st?.watching ?? 0,
+          inboxSize: stores?.inbox.size ?? 0,
+        }
+      },
+    }
+  },
+})
+
+/** The bucket, reporting every failure (so an unavailable JetStream degrades the actor). */
+function monitored(kv: KvBucket, onError: (e: unknown) => void): KvStore {
+  const watch = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((e: unknown) => {
+      onError(e)
+      throw e
+    })
+  return {
+    get: (k) => watch(kv.get(k)),
+    create: (k, v) => watch(kv.create(k, v)),
+    update: (k, v, r) => watch(kv.update(k, v, r)),
+    put: (k, v) => watch(kv.put(k, v)),
+    delete: (k) => watch(kv.delete(k)),
+    keys: (f) => watch(kv.keys(f)),
+    entries: () => watch(kv.entries()),
+  }
+}

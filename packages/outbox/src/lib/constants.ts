@@ -1,0 +1,44 @@
+/** Defaults of the outbox and inbox. Each is overridable where it is used. */
+
+/** A message nobody could deliver is dropped (expired) after this long. */
+export const DEFAULT_TTL_MS = 30 * 86_400_000
+/** The longest TTL a sender may ask for. */
+export const MAX_TTL_MS = 365 * 86_400_000
+
+/** Largest message body, in UTF-8 bytes. */
+export const MAX_BODY_BYTES = 64 * 1024
+/**
+ * Largest encoded payload. A body of control characters can grow 6× when JSON-escaped, so this bounds the
+ * wire size, not the body. 192 KiB leaves room for the envelope in transport's 256 KiB frames (and is well
+ * under transport.send's 350,000 base64 chars).
+ */
+export const MAX_PAYLOAD_BYTES = 192 * 1024
+
+/** Back-off after a failed attempt: 1 s doubling to 5 min, each delay ±50 %. */
+export const BACKOFF_INITIAL_MS = 1000
+export const BACKOFF_MAX_MS = 5 * 60_000
+export const BACKOFF_JITTER = 0.5
+
+/** Sends (and lookups) in flight at once, over all messages. */
+export const MAX_IN_FLIGHT = 16
+/** How long a device's looked-up address is trusted before asking discovery again. */
+export const LOOKUP_FRESH_MS = 5000
+/** Watches are renewed this often while messages for an account are pending (discovery may have restarted). */
+export const WATCH_REFRESH_MS = 5 * 60_000
+/** How long transport may take to get an ack from the remote node. */
+export const SEND_TIMEOUT_MS = 30_000
+
+/** Finished outgoing records (delivered, expired, rejected everywhere) are removed after this long. */
+export const RETAIN_FINISHED_MS = 7 * 86_400_000
+
+/** JetStream key/value buckets (file storage in the node's data dir). */
+export const OUTBOX_BUCKET = 'outbox'
+export const INBOX_BUCKET = 'inbox'
+
+/** Revision-checked updates retry this many times when someone wrote in between. */
+export const UPDATE_RETRIES = 8
+
+/** Inbox and pending replies stop growing past this many bytes (NATS max_payload is 1 MiB). */
+export const MAX_REPLY_BYTES = 768 * 1024
+/** Characters of the body shown in outbox listings. */
+export const PREVIEW_CHARS = 60

@@ -1,0 +1,656 @@
+import { type BackoffPolicy, backoffDelay } from './backoff.ts'
+import { LOOKUP_FRESH_MS, MAX_IN_FLIGHT, WATCH_REFRESH_MS } from './constants.ts'
+import { type DeliveryEvent, type DeliveryStateValue, nextDelivery } from './delivery-machine.ts'
+import { NoDevicesError } from './errors.ts'
+import { DueHeap } from './heap.ts'
+import { encodePayload } from './payload.ts'
+import { type DeviceRecord, finishedAt, type OutboxStore, type OutgoingRecord, payloadOf, withDevice } from './records.ts'
+
+/** Time and timers, injectable so tests can drive back-off and expiry without waiting. */
+export interface Clock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+}
+
+/** One device of an account as discovery sees it. */
+export interface DevicePresenceInfo {
+  deviceId: string
+  online: boolean
+  peerId?: string | undefined
+  addrs: string[]
+}
+
+export interface AccountDevices {
+  devices: DevicePresenceInfo[]
+  revoked: string[]
+}
+
+/** Where the engine's work goes: the actor wires these to discovery and transport over the bus. */
+export interface DeliveryDeps {
+  store: OutboxStore
+  /** An account's devices (from its signed device list) with their current addresses, and its revoked devices. */
+  lookupAccount(accountId: string, signal: AbortSignal): Promise<AccountDevices>
+  /**
+   * Delivers one payload; resolves only when the remote node acked (stored or duplicate). A failure's `code`
+   * decides what happens: `rejected` (and an envelope refused as invalid) is final; anything else retries.
+   */
+  send(req: { peerId: string; addrs: string[]; id: string; payload: Uint8Array }, signal: AbortSignal): Promise<unknown>
+  /** Ask to hear when the account's devices come online (discovery.watch). */
+  watch(accountId: string): Promise<void>
+  unwatch(accountId: string): Promise<void>
+}
+
+/** A per-device state change, for outbox.evt.delivery. `deviceId` is absent for a message that expired unresolved. */
+export interface DeliveryChange {
+  id: string
+  kind: 'message' | 'receipt'
+  to: string
+  deviceId?: string
+  sync?: boolean
+  state: DeliveryStateValue
+  attempts: number
+  at: number
+  error?: string
+}
+
+export interface EngineLogger {
+  debug(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+export interface DeliveryEngineInit {
+  clock?: Clock
+  /** [0, 1) like Math.random: the back-off jitter. */
+  random?: () => number
+  /** @default 16 */
+  maxInFlight?: number
+  backoff?: BackoffPolicy
+  /** @default 5000 */
+  lookupFreshMs?: number
+  /** @default 300000 */
+  watchRefreshMs?: number
+  log?: EngineLogger
+  onChange?(change: DeliveryChange): void
+}
+
+/**
+ * What the engine keeps per pending (message, device): no body, a few numbers and shared strings. A `resolve`
+ * item stands for a message whose recipient's devices are not known yet.
+ */
+interface Item {
+  kind: 'device' | 'resolve'
+  id: string
+  msgKind: 'message' | 'receipt'
+  /** The recipient account (what events report). */
+  to: string
+  /** The account that owns the device (the sender's own for sync copies): what is looked up and watched. */
+  account: string
+  deviceId: string
+  sync: boolean
+  due: number
+  expiresAt: number
+  attempts: number
+  heapIndex: number
+  busy: boolean
+  /** A presence event arrived while busy: go again at once if this attempt fails. */
+  retryNow: boolean
+  revoked: boolean
+}
+
+interface Presence {
+  account: string
+  online: boolean
+  peerId: string | undefined
+  addrs: string[]
+  at: number
+}
+
+type Outcome = { event: DeliveryEvent; error?: string }
+
+/**
+ * Failures that trying again cannot fix: the receiver refused it, or the envelope itself is unacceptable (to
+ * transport or to the bus contract). Everything else (unreachable, timeout, handshake_failed, no_responder…) retries.
+ */
+const REFUSING_CODES = new Set(['rejected', 'invalid_envelope', 'frame_too_large', 'invalid_request'])
+
+const silent: EngineLogger = { debug() {}, warn() {}, error() {} }
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * The delivery engine, pure of NATS. It keeps an in-memory index of pending (message, device) pairs ordered by
+ * next attempt, arms ONE timer for the earliest, runs at most `maxInFlight` attempts at once and at most one per
+ * pair, and records every outcome in the store. A presence event for a device (or its account) makes its
+ * messages due now: that is the "deliver as soon as it comes online" path; back-off with jitter is the fallback.
+ */
+export class DeliveryEngine {
+  #deps: DeliveryDeps
+  #clock: Clock
+  #random: () => number
+  #max: number
+  #backoff: BackoffPolicy
+  #freshMs: number
+  #watchRefreshMs: number
+  #log: EngineLogger
+  #onChange: ((c: DeliveryChange) => void) | undefined
+
+  #heap = new DueHeap<Item>()
+  #byMessage = new Map<string, Item[]>()
+  #byDevice = new Map<string, Set<Item>>()
+  #unresolved = new Map<string, Set<Item>>()
+  #perAccount = new Map<string, number>()
+  #presence = new Map<string, Presence>()
+  #lookups = new Map<string, Promise<AccountDevices>>()
+  #watched = new Map<string, number>()
+  /** Interned account and device IDs: each string kept once however many items name it. */
+  #strings = new Map<string, string>()
+
+  #count = { device: 0, resolve: 0 }
+  #inFlight = 0
+  #timer: unknown
+  #timerAt = Number.POSITIVE_INFINITY
+  #idle: Array<() => void> = []
+  #abort = new AbortController()
+  #stopped = false
+
+  constructor(deps: DeliveryDeps, init: DeliveryEngineInit = {}) {
+    this.#deps = deps
+    this.#clock = init.clock ?? systemClock
+    this.#random = init.random ?? Math.random
+    this.#max = Math.max(1, init.maxInFlight ?? MAX_IN_FLIGHT)
+    this.#backoff = init.backoff ?? {}
+    this.#freshMs = init.lookupFreshMs ?? LOOKUP_FRESH_MS
+    this.#watchRefreshMs = init.watchRefreshMs ?? WATCH_REFRESH_MS
+    this.#log = init.log ?? silent
+    this.#onChange = init.onChange
+  }
+
+  /**
+   * Loads every record and resumes whatever is undelivered. Records finished longer than `retainFinishedMs` ago
+   * are removed on the way (the bucket would otherwise grow forever).
+   */
+  async start(opts: { retainFinishedMs?: number } = {}): Promise<{ resumed: number; pruned: number; corrupt: string[] }> {
+    const { records, corrupt } = await this.#deps.store.all()
+    for (const key of corrupt) this.#log.warn({ key }, 'skipping an outbox record that does not decode')
+    const now = this.#clock.now()
+    let resumed = 0
+    let pruned = 0
+    for (const r of records) {
+      const done = finishedAt(r)
+      if (done === undefined) {
+        if (this.#track(r)) resumed++
+      } else if (opts.retainFinishedMs !== undefined && done < now - opts.retainFinishedMs) {
+        await this.#deps.store.remove(r.id).then(
+          () => pruned++,
+          (e: unknown) => this.#log.warn({ err: (e as Error).message, id: r.id }, 'could not prune a finished record'),
+        )
+      }
+    }
+    this.#pump()
+    return { resumed, pruned, corrupt }
+  }
+
+  /** Starts delivering a record that was just persisted. */
+  add(record: OutgoingRecord): void {
+    if (this.#stopped) return
+    this.#track(record, true)
+    this.#pump()
+  }
+
+  /** A watched device published a fresh presence (or new addresses): try its messages now. */
+  deviceOnline(p: { accountId: string; deviceId: string; peerId: string; addrs: string[] }): void {
+    // Events for accounts others watch (the CLI, the UI) are none of our business.
+    if (!this.#perAccount.has(p.accountId) && !this.#byDevice.has(p.deviceId)) return
+    const now = this.#clock.now()
+    this.#presence.set(this.#intern(p.deviceId), { account: this.#intern(p.accountId), online: true, peerId: p.peerId, addrs: p.addrs, at: now })
+    for (const item of this.#byDevice.get(p.deviceId) ?? []) this.#dueNow(item, now)
+    // A device of an account we could not resolve yet: resolve it now.
+    for (const item of this.#unresolved.get(p.accountId) ?? []) this.#dueNow(item, now)
+    this.#pump()
+  }
+
+  /** A watched device went offline: forget its addresses (the next attempt asks discovery again). */
+  deviceOffline(p: { deviceId: string }): void {
+    const known = this.#presence.get(p.deviceId)
+    if (known) this.#presence.set(p.deviceId, { ...known, online: false, peerId: undefined, addrs: [], at: this.#clock.now() })
+  }
+
+  /** A device was revoked: nothing new goes to it; its pending messages end as rejected. */
+  revokeDevice(deviceId: string): void {
+    const now = this.#clock.now()
+    for (const item of this.#byDevice.get(deviceId) ?? []) {
+      item.revoked = true
+      if (!item.busy) this.#dueNow(item, now)
+    }
+    this.#pump()
+  }
+
+  /** Everything waiting is due now (the bus or JetStream came back after an outage). */
+  kick(): void {
+    const now = this.#clock.now()
+    for (const item of this.#heap.items()) item.due = Math.min(item.due, now)
+    this.#heap.rebuild()
+    this.#pump()
+  }
+
+  /** The in-memory state of a pending device (sending shows only here). */
+  live(id: string, deviceId: string): { state: DeliveryStateValue; attempts: number; due: number } | undefined {
+    const item = this.#byMessage.get(id)?.find((i) => i.kind === 'device' && i.deviceId === deviceId)
+    return item ? { state: item.busy ? 'sending' : 'queued', attempts: item.attempts, due: item.due } : undefined
+  }
+
+  /** IDs of messages with something left to do, oldest first. */
+  pendingIds(): string[] {
+    return [...this.#byMessage.keys()].sort()
+  }
+
+  /** pending: (message, device) pairs not final yet; unresolved: messages whose recipient's devices are unknown. */
+  stats(): { pending: number; unresolved: number; messages: number; inFlight: number; watching: number } {
+    return { pending: this.#count.device, unresolved: this.#count.resolve, messages: this.#byMessage.size, inFlight: this.#inFlight, watching: this.#watched.size }
+  }
+
+  /** Resolves once no attempt, lookup or write is in flight (tests, benchmarks). */
+  idle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#idle.push(resolve))
+  }
+
+  /** Stops the timer, aborts what is in flight and waits for it to settle. Nothing is lost: it stays queued. */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    this.#disarm()
+    this.#abort.abort(new Error('outbox stopping'))
+    await this.idle()
+  }
+
+  // ---- bookkeeping ----
+
+  #intern(s: string): string {
+    const known = this.#strings.get(s)
+    if (known !== undefined) return known
+    this.#strings.set(s, s)
+    return s
+  }
+
+  /** Indexes a record's unfinished work; true if there was any. */
+  #track(r: OutgoingRecord, fresh = false): boolean {
+    if (this.#byMessage.has(r.id) || r.expiredAt !== undefined) return false
+    const now = this.#clock.now()
+    let any = false
+    for (const d of r.devices) {
+      if (d.state !== 'queued') continue
+      const account = d.sync ? r.from : r.to
+      const due = Math.min(d.nextAttemptAt ?? now, now + (this.#backoff.maxMs ?? 300_000))
+      this.#insert(this.#newItem('device', r, account, d.deviceId, d.sync, due, d.attempts))
+      if (fresh) this.#emit({ id: r.id, kind: r.kind, to: r.to, deviceId: d.deviceId, sync: d.sync, state: 'queued', attempts: 0, at: now })
+      any = true
+    }
+    if (!r.devicesResolved) {
+      this.#insert(this.#newItem('resolve', r, r.to, '', false, now, 0))
+      any = true
+    }
+    return any
+  }
+
+  #newItem(kind: Item['kind'], r: OutgoingRecord, account: string, deviceId: string, sync: boolean, due: number, attempts: number): Item {
+    return {
+      kind,
+      id: r.id,
+      msgKind: r.kind,
+      to: this.#intern(r.to),
+      account: this.#intern(account),
+      deviceId: this.#intern(deviceId),
+      sync,
+      due,
+      expiresAt: r.expiresAt,
+      attempts,
+      heapIndex: -1,
+      busy: false,
+      retryNow: false,
+      revoked: false,
+    }
+  }
+
+  #insert(item: Item): void {
+    // Exact-size arrays: push() would reserve room for 16 more items on every message.
+    const list = this.#byMessage.get(item.id)
+    this.#byMessage.set(item.id, list ? [...list, item] : [item])
+    const index = item.kind === 'device' ? this.#byDevice : this.#unresolved
+    const key = item.kind === 'device' ? item.deviceId : item.account
+    const set = index.get(key)
+    if (set) set.add(item)
+    else index.set(key, new Set([item]))
+    this.#perAccount.set(item.account, (this.#perAccount.get(item.account) ?? 0) + 1)
+    this.#count[item.kind]++
+    this.#heap.push(item)
+  }
+
+  #remove(item: Item): void {
+    this.#heap.remove(item)
+    const list = this.#byMessage.get(item.id)
+    // Already retired (a second removal must not count twice).
+    if (!list?.includes(item)) return
+    this.#count[item.kind]--
+    const rest = list.filter((i) => i !== item)
+    if (rest.length) this.#byMessage.set(item.id, rest)
+    else this.#byMessage.delete(item.id)
+    const index = item.kind === 'device' ? this.#byDevice : this.#unresolved
+    const key = item.kind === 'device' ? item.deviceId : item.account
+    const set = index.get(key)
+    set?.delete(item)
+    if (set?.size === 0) index.delete(key)
+    const left = (this.#perAccount.get(item.account) ?? 1) - 1
+    if (left > 0) this.#perAccount.set(item.account, left)
+    else this.#forgetAccount(item.account)
+  }
+
+  /** Nothing pending for the account any more: stop watching it and drop what we cached about it. */
+  #forgetAccount(account: string): void {
+    this.#perAccount.delete(account)
+    this.#lookups.delete(account)
+    for (const [deviceId, p] of this.#presence) {
+      if (p.account === account) {
+        this.#presence.delete(deviceId)
+        this.#strings.delete(deviceId)
+      }
+    }
+    this.#strings.delete(account)
+    if (this.#watched.delete(account)) {
+      this.#deps.unwatch(account).catch((e: unknown) => this.#log.debug({ err: (e as Error).message, account }, 'unwatch failed'))
+    }
+  }
+
+  #dueNow(item: Item, now: number): void {
+    if (item.busy) {
+      item.retryNow = true
+      return
+    }
+    item.due = Math.min(item.due, now)
+    this.#heap.update(item)
+  }
+
+  #emit(c: DeliveryChange): void {
+    try {
+      this.#onChange?.(c)
+    } catch (e) {
+      this.#log.error({ err: e }, 'delivery listener failed')
+    }
+  }
+
+  // ---- scheduling ----
+
+  /** Starts every due item while there is room, then arms the one timer for the next. */
+  #pump(): void {
+    if (this.#stopped) return
+    const now = this.#clock.now()
+    while (this.#inFlight < this.#max) {
+      const top = this.#heap.peek()
+      if (!top || top.due > now) break
+      this.#heap.remove(top)
+      if (top.kind === 'resolve') void this.#resolve(top.account, now)
+      else void this.#runDevice(top, now)
+    }
+    this.#arm()
+  }
+
+  #arm(): void {
+    const top = this.#heap.peek()
+    // When every slot is busy, the next completion pumps: a timer now would only spin.
+    if (!top || this.#inFlight >= this.#max || this.#stopped) {
+      this.#disarm()
+      return
+    }
+    if (this.#timer !== undefined && this.#timerAt === top.due) return
+    this.#disarm()
+    this.#timerAt = top.due
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, top.due - this.#clock.now()))
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined
+      this.#timerAt = Number.POSITIVE_INFINITY
+      this.#pump()
+    }, delay)
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#timerAt = Number.POSITIVE_INFINITY
+  }
+
+  #begin(): void {
+    this.#inFlight++
+  }
+
+  #end(): void {
+    this.#inFlight--
+    if (this.#inFlight === 0) {
+      // Wake idle() waiters only if pumping started nothing new.
+      this.#pump()
+      if (this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake()
+    } else {
+      this.#pump()
+    }
+  }
+
+  // ---- one device ----
+
+  async #runDevice(item: Item, now: number): Promise<void> {
+    this.#begin()
+    item.busy = true
+    try {
+      if (item.revoked) await this.#settle(item, 'queued', { event: { type: 'REVOKED' }, error: 'revoked' })
+      else if (now >= item.expiresAt) await this.#settle(item, 'queued', { event: { type: 'EXPIRE' } })
+      else {
+        const sending = nextDelivery({ state: 'queued', attempts: item.attempts }, { type: 'ATTEMPT' })
+        this.#emit({ ...this.#about(item), state: sending.state, attempts: item.attempts, at: now })
+        await this.#settle(item, 'sending', await this.#attempt(item))
+      }
+    } catch (e) {
+      // The store failed (JetStream down): keep the item and try again later; nothing was recorded as done.
+      this.#log.warn({ err: (e as Error).message, id: item.id, deviceId: item.deviceId }, 'could not record a delivery outcome')
+      this.#requeue(item, this.#clock.now() + backoffDelay(Math.max(1, item.attempts), this.#backoff, this.#random))
+    } finally {
+      item.busy = false
+      this.#end()
+    }
+  }
+
+  async #attempt(item: Item): Promise<Outcome> {
+    const signal = this.#abort.signal
+    try {
+      const target = await this.#target(item)
+      if (target === 'revoked') return { event: { type: 'REVOKED' }, error: 'revoked' }
+      if (!target) {
+        await this.#ensureWatch(item.account)
+        return { event: { type: 'FAILED' }, error: 'offline' }
+      }
+      const record = await this.#deps.store.get(item.id)
+      if (!record) return { event: { type: 'REFUSED' }, error: 'record deleted' }
+      const payload = encodePayload(payloadOf(record, item.sync))
+      await this.#deps.send({ peerId: target.peerId, addrs: target.addrs, id: record.id, payload }, signal)
+      return { event: { type: 'ACKED' } }
+    } catch (e) {
+      const error = errorText(e)
+      const code = (e as { code?: unknown }).code
+      if (typeof code === 'string' && REFUSING_CODES.has(code)) return { event: { type: 'REFUSED' }, error }
+      // The address may be stale: look it up again next time.
+      this.#presence.delete(item.deviceId)
+      await this.#ensureWatch(item.account)
+      return { event: { type: 'FAILED' }, error }
+    }
+  }
+
+  /** Applies an outcome through the machine, records it, and re-queues or retires the item. */
+  async #settle(item: Item, from: 'queued' | 'sending', outcome: Outcome): Promise<void> {
+    const now = this.#clock.now()
+    let event = outcome.event
+    if (item.revoked && event.type === 'FAILED') event = { type: 'REVOKED' }
+    let step = nextDelivery({ state: from, attempts: item.attempts }, event)
+    if (step.state === 'queued' && now >= item.expiresAt) step = nextDelivery({ state: 'sending', attempts: step.attempts }, { type: 'EXPIRE' })
+    const error = step.state === 'expired' ? undefined : outcome.error
+    if (step.state === 'queued') {
+      item.attempts = step.attempts
+      const due = item.retryNow ? now : Math.min(item.expiresAt, now + backoffDelay(step.attempts, this.#backoff, this.#random))
+      item.retryNow = false
+      await this.#record(item, (d) => ({ ...d, state: 'queued', attempts: step.attempts, nextAttemptAt: due, ...(error ? { lastError: error } : {}) }))
+      this.#requeue(item, due)
+      this.#emit({ ...this.#about(item), state: 'queued', attempts: step.attempts, at: now, ...(error ? { error } : {}) })
+      return
+    }
+    // Final: write it first, so an event never announces what a crash could undo.
+    const final = step.state as DeviceRecord['state']
+    await this.#record(item, (d) => ({
+      ...d,
+      state: final,
+      attempts: step.attempts,
+      finishedAt: now,
+      ...(final === 'delivered' ? { deliveredAt: now } : {}),
+      ...(error ? { lastError: error } : {}),
+    }))
+    this.#remove(item)
+    this.#emit({ ...this.#about(item), state: step.state, attempts: step.attempts, at: now, ...(error ? { error } : {}) })
+  }
+
+  async #record(item: Item, patch: (d: DeviceRecord) => DeviceRecord): Promise<void> {
+    await this.#deps.store.update(item.id, (r) => withDevice(r, item.deviceId, patch, item.sync))
+  }
+
+  #requeue(item: Item, due: number): void {
+    if (!this.#byMessage.get(item.id)?.includes(item)) return
+    item.due = due
+    this.#heap.push(item)
+  }
+
+  #about(item: Item): Pick<DeliveryChange, 'id' | 'kind' | 'to' | 'deviceId' | 'sync'> {
+    return { id: item.id, kind: item.msgKind, to: item.to, ...(item.kind === 'device' ? { deviceId: item.deviceId, sync: item.sync } : {}) }
+  }
+
+  /** Where to send: a fresh cached presence, else discovery's answer for the account. */
+  async #target(item: Item): Promise<{ peerId: string; addrs: string[] } | 'revoked' | undefined> {
+    const now = this.#clock.now()
+    let p = this.#presence.get(item.deviceId)
+    if (!p || now - p.at >= this.#freshMs) {
+      const found = await this.#lookup(item.account)
+      if (found.revoked.includes(item.deviceId)) return 'revoked'
+      p = this.#presence.get(item.deviceId)
+    }
+    return p?.online && p.peerId ? { peerId: p.peerId, addrs: p.addrs } : undefined
+  }
+
+  /** One lookup per account at a time; the answer refreshes every device's presence and applies revocations. */
+  #lookup(account: string): Promise<AccountDevices> {
+    const running = this.#lookups.get(account)
+    if (running) return running
+    const pending = this.#deps.lookupAccount(account, this.#abort.signal).then((found) => {
+      if (!this.#perAccount.has(account)) return found
+      const now = this.#clock.now()
+      for (const d of found.devices) {
+        this.#presence.set(this.#intern(d.deviceId), { account: this.#intern(account), online: d.online, peerId: d.peerId, addrs: d.addrs, at: now })
+      }
+      for (const id of found.revoked) if (this.#byDevice.has(id)) this.revokeDevice(id)
+      return found
+    })
+    this.#lookups.set(account, pending)
+    const clear = () => {
+      if (this.#lookups.get(account) === pending) this.#lookups.delete(account)
+    }
+    pending.then(clear, clear)
+    return pending
+  }
+
+  async #ensureWatch(account: string): Promise<void> {
+    const at = this.#watched.get(account)
+    const now = this.#clock.now()
+    if (at !== undefined && now - at < this.#watchRefreshMs) return
+    this.#watched.set(account, now)
+    try {
+      await this.#deps.watch(account)
+    } catch (e) {
+      // Discovery is not there yet: ask again on the next failure.
+      this.#watched.delete(account)
+      this.#log.debug({ err: (e as Error).message, account }, 'watch failed')
+    }
+  }
+
+  // ---- resolving a recipient's devices ----
+
+  /** Finds the devices of an account and gives every unresolved message to it its per-device deliveries. */
+  async #resolve(account: string, now: number): Promise<void> {
+    const items = [...(this.#unresolved.get(account) ?? [])].filter((i) => !i.busy)
+    for (const i of items) {
+      this.#heap.remove(i)
+      i.busy = true
+    }
+    this.#begin()
+    try {
+      const live = items.filter((i) => now < i.expiresAt)
+      for (const i of items) if (now >= i.expiresAt) await this.#expireUnresolved(i, now)
+      if (live.length === 0) return
+      let targets: string[]
+      try {
+        const found = await this.#lookup(account)
+        targets = found.devices.filter((d) => !found.revoked.includes(d.deviceId)).map((d) => d.deviceId)
+        if (targets.length === 0) throw new NoDevicesError(`account ${account} lists no device`)
+      } catch (e) {
+        await this.#ensureWatch(account)
+        const error = errorText(e)
+        for (const i of live) {
+          i.attempts++
+          this.#requeue(i, Math.min(i.expiresAt, this.#clock.now() + backoffDelay(i.attempts, this.#backoff, this.#random)))
+          this.#emit({ ...this.#about(i), state: 'queued', attempts: i.attempts, at: this.#clock.now(), error })
+        }
+        return
+      }
+      for (const i of live) await this.#resolveOne(i, targets)
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message, account }, 'could not record resolved devices')
+      for (const i of items) this.#requeue(i, this.#clock.now() + backoffDelay(Math.max(1, i.attempts), this.#backoff, this.#random))
+    } finally {
+      for (const i of items) i.busy = false
+      this.#end()
+    }
+  }
+
+  async #resolveOne(item: Item, targets: string[]): Promise<void> {
+    const rec = await this.#deps.store.update(item.id, (r) => {
+      if (r.devicesResolved) return r
+      const have = new Set(r.devices.map((d) => d.deviceId))
+      // The sender's own device never gets its own message back.
+      const fresh = targets.filter((t) => !have.has(t) && t !== r.fromDevice)
+      return { ...r, devicesResolved: true, devices: [...r.devices, ...fresh.map((deviceId) => ({ deviceId, state: 'queued' as const, attempts: 0, sync: false }))] }
+    })
+    if (rec) {
+      const now = this.#clock.now()
+      const tracked = new Set((this.#byMessage.get(item.id) ?? []).map((i) => i.deviceId))
+      for (const d of rec.devices) {
+        if (d.state !== 'queued' || tracked.has(d.deviceId)) continue
+        this.#insert(this.#newItem('device', rec, d.sync ? rec.from : rec.to, d.deviceId, d.sync, now, d.attempts))
+        this.#emit({ id: rec.id, kind: rec.kind, to: rec.to, deviceId: d.deviceId, sync: d.sync, state: 'queued', attempts: 0, at: now })
+      }
+    }
+    // Only now: removing the last item of an account first would forget what the lookup just learned.
+    this.#remove(item)
+  }
+
+  async #expireUnresolved(item: Item, now: number): Promise<void> {
+    await this.#deps.store.update(item.id, (r) => (r.devicesResolved || r.expiredAt !== undefined ? r : { ...r, expiredAt: now }))
+    // Its sync copies (already per device) expire on their own timers.
+    this.#remove(item)
+    this.#emit({ id: item.id, kind: item.msgKind, to: item.to, state: 'expired', attempts: item.attempts, at: now })
+  }
+}
+
+/** `code: message` of a failure, short enough for a record. */
+function errorText(e: unknown): string {
+  const code = (e as { code?: unknown }).code
+  const message = e instanceof Error ? e.message : String(e)
+  const text = typeof code === 'string' && !message.startsWith(code) ? `${code}: ${message}` : message
+  return text.slice(0, 300)
+}

@@ -1,0 +1,183 @@
+import { z } from 'zod'
+import { PREVIEW_CHARS, UPDATE_RETRIES } from './constants.ts'
+import { type DeliveryStateValue, isFinalDelivery } from './delivery-machine.ts'
+import { CorruptRecordError, UpdateConflictError } from './errors.ts'
+import { MessageIdSchema } from './ids.ts'
+import { allEntries, decodeJsonValue, encodeJsonValue, isConflict, type KvStore } from './kv.ts'
+import type { Payload } from './payload.ts'
+
+const Id = z.string().regex(/^[0-9a-f]{40}$/)
+const Time = z.number().int()
+
+/** The durable state of one device's delivery: 'sending' never reaches the store (it is only in memory). */
+export const DeviceRecordSchema = z.object({
+  deviceId: Id,
+  state: z.enum(['queued', 'delivered', 'expired', 'rejected']),
+  attempts: z.number().int().nonnegative(),
+  sync: z.boolean(),
+  nextAttemptAt: Time.optional(),
+  deliveredAt: Time.optional(),
+  readAt: Time.optional(),
+  finishedAt: Time.optional(),
+  lastError: z.string().optional(),
+})
+export type DeviceRecord = z.infer<typeof DeviceRecordSchema>
+
+/** One outgoing message (or read receipt) as the `outbox` bucket keeps it, keyed by its ID. */
+export const OutgoingRecordSchema = z.object({
+  v: z.literal(1),
+  id: MessageIdSchema,
+  kind: z.enum(['message', 'receipt']),
+  from: Id,
+  fromDevice: Id,
+  to: Id,
+  toName: z.string().optional(),
+  body: z.string().optional(),
+  ref: MessageIdSchema.optional(),
+  createdAt: Time,
+  expiresAt: Time,
+  devicesResolved: z.boolean(),
+  expiredAt: Time.optional(),
+  devices: z.array(DeviceRecordSchema),
+})
+export type OutgoingRecord = z.infer<typeof OutgoingRecordSchema>
+
+/** True once nothing is left to do: every device is final (or the message expired unresolved). */
+export function isFinished(r: OutgoingRecord): boolean {
+  if (r.expiredAt !== undefined) return true
+  return r.devicesResolved && r.devices.every((d) => isFinalDelivery(d.state))
+}
+
+/** When the record finished (undefined while it has not). */
+export function finishedAt(r: OutgoingRecord): number | undefined {
+  if (!isFinished(r)) return undefined
+  let at = r.expiredAt ?? r.createdAt
+  for (const d of r.devices) at = Math.max(at, d.finishedAt ?? d.deliveredAt ?? r.createdAt)
+  return at
+}
+
+/** The payload a device gets for this record (sync copies are marked). */
+export function payloadOf(r: OutgoingRecord, sync: boolean): Payload {
+  if (r.kind === 'receipt') {
+    return { v: 1, kind: 'receipt', id: r.id, ref: r.ref ?? '', from: r.from, fromDevice: r.fromDevice, to: r.to, receipt: 'read', at: r.createdAt }
+  }
+  return { v: 1, kind: 'message', id: r.id, from: r.from, fromDevice: r.fromDevice, to: r.to, body: r.body ?? '', sentAt: r.createdAt, expiresAt: r.expiresAt, sync }
+}
+
+/** The record as the outbox contracts show it (no body: a preview). */
+export function toOutgoing(r: OutgoingRecord, live?: (deviceId: string) => { state: DeliveryStateValue; attempts: number } | undefined) {
+  return {
+    id: r.id,
+    kind: r.kind,
+    to: r.to,
+    ...(r.toName === undefined ? {} : { toName: r.toName }),
+    ...(r.body === undefined ? {} : { preview: r.body.length > PREVIEW_CHARS ? `${r.body.slice(0, PREVIEW_CHARS)}…` : r.body }),
+    ...(r.ref === undefined ? {} : { ref: r.ref }),
+    createdAt: r.createdAt,
+    expiresAt: r.expiresAt,
+    devicesResolved: r.devicesResolved,
+    ...(r.expiredAt === undefined ? {} : { expiredAt: r.expiredAt }),
+    devices: r.devices.map((d) => {
+      const now = d.state === 'queued' ? live?.(d.deviceId) : undefined
+      const { finishedAt: _f, ...rest } = d
+      return now ? { ...rest, state: now.state, attempts: now.attempts } : rest
+    }),
+  }
+}
+
+/**
+ * The `outbox` bucket: create-once records, and revision-checked updates that retry when another write got in
+ * between. Updates of one record are also queued in this process, so they rarely race at all.
+ */
+export class OutboxStore {
+  readonly kv: KvStore
+  #chains = new Map<string, Promise<unknown>>()
+
+  constructor(kv: KvStore) {
+    this.kv = kv
+  }
+
+  /** Persists a new record; `conflict` if the ID exists. Resolves only once JetStream stored it. */
+  async create(r: OutgoingRecord): Promise<void> {
+    await this.kv.create(r.id, encodeJsonValue(OutgoingRecordSchema.parse(r)))
+  }
+
+  async get(id: string): Promise<OutgoingRecord | undefined> {
+    const e = await this.kv.get(id)
+    return e ? decodeRecord(e.key, e.value) : undefined
+  }
+
+  /**
+   * Applies `fn` to the current record and writes the result if it changed (same object back: no write).
+   * Returns the record as stored, or undefined when there is none.
+   */
+  update(id: string, fn: (r: OutgoingRecord) => OutgoingRecord): Promise<OutgoingRecord | undefined> {
+    const prev = this.#chains.get(id) ?? Promise.resolve()
+    const run = prev.catch(() => undefined).then(() => this.#update(id, fn))
+    this.#chains.set(id, run)
+    const done = () => {
+      if (this.#chains.get(id) === run) this.#chains.delete(id)
+    }
+    run.then(done, done)
+    return run
+  }
+
+  async #update(id: string, fn: (r: OutgoingRecord) => OutgoingRecord): Promise<OutgoingRecord | undefined> {
+    for (let i = 0; i < UPDATE_RETRIES; i++) {
+      const e = await this.kv.get(id)
+      if (!e) return undefined
+      const current = decodeRecord(e.key, e.value)
+      const next = fn(current)
+      if (next === current) return current
+      try {
+        await this.kv.update(id, encodeJsonValue(OutgoingRecordSchema.parse(next)), e.revision)
+        return next
+      } catch (err) {
+        if (!isConflict(err)) throw err
+      }
+    }
+    throw new UpdateConflictError(`outbox record ${id} kept changing`)
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.kv.delete(id)
+  }
+
+  /** Every record; ones that do not decode are reported apart instead of failing the whole load. */
+  async all(): Promise<{ records: OutgoingRecord[]; corrupt: string[] }> {
+    const records: OutgoingRecord[] = []
+    const corrupt: string[] = []
+    for (const e of await allEntries(this.kv)) {
+      try {
+        records.push(decodeRecord(e.key, e.value))
+      } catch {
+        corrupt.push(e.key)
+      }
+    }
+    return { records, corrupt }
+  }
+}
+
+/** Sets one device's entry (adding it if missing). */
+export function withDevice(r: OutgoingRecord, deviceId: string, patch: (d: DeviceRecord) => DeviceRecord, sync = false): OutgoingRecord {
+  let found = false
+  const devices = r.devices.map((d) => {
+    if (d.deviceId !== deviceId) return d
+    found = true
+    return patch(d)
+  })
+  if (!found) devices.push(patch({ deviceId, state: 'queued', attempts: 0, sync }))
+  return { ...r, devices }
+}
+
+function decodeRecord(key: string, value: Uint8Array): OutgoingRecord {
+  let raw: unknown
+  try {
+    raw = decodeJsonValue(value)
+  } catch (e) {
+    throw new CorruptRecordError(`outbox record ${key} is not JSON`, { cause: e })
+  }
+  const parsed = OutgoingRecordSchema.safeParse(raw)
+  if (!parsed.success || parsed.data.id !== key) throw new CorruptRecordError(`outbox record ${key} does not match its schema`, { cause: parsed.error })
+  return parsed.data
+}

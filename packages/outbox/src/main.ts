@@ -1,0 +1,4 @@
+import { runActor } from '@baran/actor'
+import { actor } from './actor.ts'
+
+await runActor(actor)

@@ -1,5 +1,6 @@
 /**
- * `npm run bench [filter…]`: runs every `packages/*\/bench/*.bench.ts` and `apps/*\/bench/*.bench.ts` in its own
+ * `npm run bench [filter…]`: runs every `packages/*\/bench/*.bench.ts`, `apps/*\/bench/*.bench.ts` and
+ * `tools/*\/bench/*.bench.ts` (the NAT lab) in its own
  * process (Node 22, source condition), one after the other so they do not disturb each other, keeps the last
  * JSON object each prints, and writes `bench/results/<name>.json` plus `bench/results/README.md` (tables).
  */
@@ -14,7 +15,7 @@ const filters = process.argv.slice(2)
 
 async function findBenches(): Promise<string[]> {
   const found: string[] = []
-  for (const group of ['packages', 'apps']) {
+  for (const group of ['packages', 'apps', 'tools']) {
     for (const pkg of await readdir(join(root, group)).catch(() => [])) {
       const dir = join(root, group, pkg, 'bench')
       for (const f of await readdir(dir).catch(() => [])) if (f.endsWith('.bench.ts')) found.push(join(dir, f))

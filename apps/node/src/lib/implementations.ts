@@ -7,7 +7,13 @@ import type { ActorEntry, NodeConfig } from './config.ts'
  * The actors a node runs when its config names none. Only actors that exist are listed: each one joins
  * this list when its package ships an `actor` definition.
  */
-export const DEFAULT_ACTORS: Record<string, string> = { identity: '@baran/identity', naming: '@baran/naming' }
+export const DEFAULT_ACTORS: Record<string, string> = {
+  identity: '@baran/identity',
+  naming: '@baran/naming',
+  discovery: '@baran/discovery',
+  transport: '@baran/transport',
+  outbox: '@baran/outbox',
+}
 
 /** Contract major versions of the built-in roles: an implementation that speaks another is refused. */
 export const ROLE_CONTRACT_VERSIONS: Record<string, number> = { identity: 1, naming: 1, discovery: 1, transport: 1, outbox: 1 }

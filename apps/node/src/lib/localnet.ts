@@ -29,6 +29,8 @@ export const LocalnetSchema = z.object({
   /** DHT bootstrap multiaddrs of the local network (filled by the node that hosts them). */
   bootstrap: z.array(z.string()),
   relays: z.array(z.string()),
+  /** When the owner wrote its DHT and relay addresses (joiners wait for it). */
+  announcedAt: z.number().int().optional(),
 })
 export type Localnet = z.infer<typeof LocalnetSchema>
 
@@ -70,6 +72,13 @@ export interface LocalnetHandle {
   readonly owner: boolean
   /** The naming actor's config for this chain. */
   namingConfig(): LocalChainConfig
+  /**
+   * The network's DHT bootstrap and relay addresses. A node that joined waits (bounded) until the owner has
+   * announced them; the owner gets empty lists: it is the bootstrap and the relay.
+   */
+  network(timeoutMs?: number): Promise<{ bootstrap: string[]; relays: string[] }>
+  /** The owner publishes its own discovery and transport addresses for the nodes that join. */
+  announce(addrs: { bootstrap: string[]; relays: string[] }): Promise<void>
   /** The owner stops the chain and removes localnet.json; a node that joined leaves it running. */
   stop(): Promise<void>
 }
@@ -143,10 +152,10 @@ export async function joinOrStartLocalnet(opts: LocalnetOptions): Promise<Localn
     if (known && pidAlive(known.chain.pid) && (await chainAnswers(known.chain, opts.probeTimeoutMs))) {
       if (pidAlive(known.owner.pid)) {
         log.info({ rpcUrl: known.chain.rpcUrl, owner: known.owner }, 'joined the local network')
-        return joined(known)
+        return joined(opts.home, known)
       }
       // Its owner died without stopping it (kill -9): take it over, so that someone stops it.
-      const info = { ...known, owner: { node: opts.node, pid: process.pid } }
+      const info = { ...known, owner: { node: opts.node, pid: process.pid }, bootstrap: [], relays: [], announcedAt: undefined }
       await writeLocalnet(opts.home, info)
       log.warn({ rpcUrl: known.chain.rpcUrl, previousOwner: known.owner }, 'adopted the local network of a node that is gone')
       return owned(opts.home, info, () => killPid(known.chain.pid))
@@ -212,17 +221,35 @@ async function startChain(paths: ReturnType<typeof localnetPaths>, known: Localn
   throw new LocalnetError(`cannot start the local chain: ${(last as Error)?.message ?? last}`, { cause: last })
 }
 
-function handle(info: Localnet, owner: boolean, stop: () => Promise<void>): LocalnetHandle {
+function handle(home: string, info: Localnet, owner: boolean, stop: () => Promise<void>): LocalnetHandle {
   return {
     info,
     owner,
     namingConfig: () => ({ rpcUrl: info.chain.rpcUrl, registry: info.chain.registry, chainId: info.chain.chainId, faucetKey: info.chain.faucetKey }),
+    async network(timeoutMs = 30_000) {
+      if (owner) return { bootstrap: [], relays: [] }
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const now = await readLocalnet(home)
+        if (now?.announcedAt !== undefined) return { bootstrap: now.bootstrap, relays: now.relays }
+        // The owner is gone, or slow: run on our own rather than hang (the DHT fills as nodes meet).
+        if (!now || !pidAlive(now.owner.pid) || Date.now() > deadline) return { bootstrap: [], relays: [] }
+        await sleep(100)
+      }
+    },
+    async announce(addrs) {
+      if (!owner) return
+      await withLock(localnetPaths(home).lock, 10_000, async () => {
+        const now = await readLocalnet(home)
+        if (now && now.owner.pid === process.pid) await writeLocalnet(home, { ...now, ...addrs, announcedAt: Date.now() })
+      })
+    },
     stop,
   }
 }
 
-function joined(info: Localnet): LocalnetHandle {
-  return handle(info, false, async () => {})
+function joined(home: string, info: Localnet): LocalnetHandle {
+  return handle(home, info, false, async () => {})
 }
 
 function owned(home: string, info: Localnet, stopChain: () => Promise<void>): LocalnetHandle {
@@ -237,7 +264,7 @@ function owned(home: string, info: Localnet, stopChain: () => Promise<void>): Lo
       await stopChain()
     })
   }
-  return handle(info, true, () => {
+  return handle(home, info, true, () => {
     stopped ??= stop()
     return stopped
   })

@@ -11,6 +11,8 @@ import {
   type NodeStatus,
   type RequestContract,
   stateEventOf,
+  discoveryInfo,
+  transportInfo,
 } from '@baran/bus'
 import { mkdir } from 'node:fs/promises'
 import { createActor, fromPromise, waitFor } from 'xstate'
@@ -71,6 +73,7 @@ export class Supervisor {
   #passwords: Record<string, string> = {}
   #stopping = false
   #localnet: LocalnetHandle | undefined
+  #localnetAddrs: { bootstrap: string[]; relays: string[] } | undefined
 
   constructor(opts: SupervisorOptions) {
     this.#opts = opts
@@ -168,6 +171,7 @@ export class Supervisor {
     // No chain configured → join or start the machine's local network (stopped again if a check below fails).
     this.#localnet = await localnetFor(this.config, this.#actors.map((a) => a.name), { home: baranHome(this.#opts.env), node: this.node, log: this.log })
     try {
+      if (this.#localnet) this.#localnetAddrs = await this.#localnet.network()
       for (const a of this.#actors) checkActorConfig(a, this.#actorConfig(a))
     } catch (e) {
       await this.#localnet?.stop()
@@ -289,13 +293,41 @@ export class Supervisor {
       }
       await new Promise((r) => setTimeout(r, 25))
     }
+    if (this.#localnet?.owner) await this.#announceLocalnet(this.#localnet)
+  }
+
+  /** The owner of the local network tells joining nodes where its DHT and relay are. */
+  async #announceLocalnet(net: LocalnetHandle): Promise<void> {
+    const bus = this.#bus
+    if (!bus) return
+    const [d, t] = await Promise.all([
+      this.#children.has('discovery') ? bus.request(discoveryInfo, {}).catch(() => undefined) : undefined,
+      this.#children.has('transport') ? bus.request(transportInfo, {}).catch(() => undefined) : undefined,
+    ])
+    const withPeer = (addrs: string[] | undefined, peerId: string | undefined) =>
+      (addrs ?? []).filter((a) => !a.includes('/p2p-circuit')).map((a) => (a.includes('/p2p/') ? a : `${a}/p2p/${peerId}`))
+    const addrs = { bootstrap: withPeer(d?.addrs, d?.peerId), relays: withPeer(t?.addrs, t?.peerId) }
+    await net.announce(addrs)
+    this.log.info(addrs, 'announced the local network')
   }
 
   /** An actor's config: its section of the node config (naming, discovery…), then what `actors.<name>.config` adds. */
   #actorConfig(a: LoadedActor): Record<string, unknown> {
     const section = (this.config as Record<string, unknown>)[a.name]
-    const local = a.name === 'naming' ? this.#localnet?.namingConfig() : undefined
-    return { ...(typeof section === 'object' && section !== null ? section : {}), ...local, ...(a.config as Record<string, unknown>) }
+    return { ...(typeof section === 'object' && section !== null ? section : {}), ...this.#localnetConfig(a.name), ...(a.config as Record<string, unknown>) }
+  }
+
+  /**
+   * What the local network adds to an actor's config: the chain for naming; for discovery and transport, the
+   * owner's addresses as bootstrap and relay (unless the config names its own), and the owner serves as relay.
+   */
+  #localnetConfig(actor: string): Record<string, unknown> {
+    const net = this.#localnet
+    if (!net) return {}
+    if (actor === 'naming') return { ...net.namingConfig() }
+    if (actor === 'discovery' && !this.config.discovery.bootstrap) return { bootstrap: this.#localnetAddrs?.bootstrap ?? [] }
+    if (actor === 'transport' && !this.config.transport.relays) return net.owner ? { relayServer: true } : { relays: this.#localnetAddrs?.relays ?? [] }
+    return {}
   }
 
   async #stop(): Promise<void> {

@@ -87,10 +87,17 @@ const ValueKey = z.string().regex(/^[0-9a-f]{40}$/)
 export const discoveryPutValue = contract({
   actor: A,
   verb: 'putValue',
-  request: z.object({ key: ValueKey, value: Base64Schema.max(32 * 1024), ttlMs: z.number().int().positive().max(86_400_000), deleteTokenHash: z.string().max(128).optional() }).strict(),
-  reply: z.object({ key: ValueKey, expiresAt: z.number().int() }),
+  request: z
+    .object({
+      key: ValueKey,
+      value: Base64Schema.max(32 * 1024),
+      ttlMs: z.number().int().positive().max(86_400_000),
+      deleteToken: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/).optional(),
+    })
+    .strict(),
+  reply: z.object({ key: ValueKey, expiresAt: z.number().int(), deleteToken: z.string(), stored: z.number().int() }),
   callers: ['cli', 'ui', 'identity', 'outbox'],
-  description: 'store an opaque (encrypted) value on the DHT, with a TTL',
+  description: 'store an opaque (encrypted) value on the DHT with a TTL; keep the delete token to remove it',
 })
 export const discoveryGetValue = contract({
   actor: A,

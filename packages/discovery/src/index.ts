@@ -1,0 +1,88 @@
+/**
+ * @baran/discovery — finding a peer's current address, serverless.
+ *
+ * A libp2p Kademlia DHT node in Baran's own network (`/baran/kad/1.0.0`) whose storing nodes
+ * keep only records that verify: signed, expiring presence bundles under
+ * `/baran-presence/<deviceId>`, device lists under `/baran-devices/<accountId>` (forged,
+ * expired, revoked and replayed ones are refused), and opaque values with a TTL under
+ * `/baran-value/<40 hex>`. An OpenDHT-style listen (`/baran/listen/1.0.0`) pushes new records
+ * to watchers. Plus the PIN crypto of device linking. Signing is the identity actor's job: this
+ * library only verifies (with @baran/trust).
+ *
+ * @example
+ * const node = await createDiscoveryNode({ bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…'] })
+ * await node.publishPresence(bundle)               // signed by identity
+ * const stop = node.watch({ accountId }, (e) => console.log(e.kind, e.via))
+ * const account = await node.lookupAccount(accountId) // devices + addresses
+ */
+export {
+  DEFAULT_GET_QUORUM,
+  DEFAULT_K,
+  DEFAULT_LINK_TTL_MS,
+  DEFAULT_MAX_VALUE_BYTES,
+  DEFAULT_REPLICATION,
+  DEFAULT_VALUE_TTL_MS,
+  DEVICES_NAMESPACE,
+  KAD_PROTOCOL,
+  LISTEN_PROTOCOL,
+  MAX_BUNDLE_BYTES,
+  MAX_FRAME_BYTES,
+  MAX_VALUE_TTL_MS,
+  PIN_ALPHABET,
+  PRESENCE_NAMESPACE,
+  VALUE_NAMESPACE,
+} from './lib/constants.ts'
+export type {
+  AccountLookup,
+  DiscoveryNodeInit,
+  DiscoveryStats,
+  GetOptions,
+  PublishResult,
+  PutOptions,
+  PutValueResult,
+  QueryOptions,
+} from './lib/dht-node.ts'
+export { createDiscoveryNode, DiscoveryNode } from './lib/dht-node.ts'
+export type { DiscoveryErrorCode } from './lib/errors.ts'
+export {
+  BadDeleteTokenError,
+  DiscoveryError,
+  InvalidConfigError,
+  InvalidKeyError,
+  InvalidPinError,
+  InvalidTtlError,
+  KeyMismatchError,
+  LinkExpiredError,
+  MalformedFrameError,
+  MalformedValueError,
+  NodeNotStartedError,
+  PublishFailedError,
+  SubscriptionRefusedError,
+  ValueExpiredError,
+  ValueOccupiedError,
+  ValueTooLargeError,
+  WrongPinError,
+} from './lib/errors.ts'
+export type { Frame } from './lib/frames.ts'
+export { decodeFrame, encodeFrame } from './lib/frames.ts'
+export type { ParsedKey, WatchTarget } from './lib/keys.ts'
+export { deviceListKey, parseKey, presenceKey, valueKey } from './lib/keys.ts'
+export type { LinkKdf, LinkKeys, SealedLink } from './lib/link.ts'
+export { deriveLinkKeys, generatePin, normalizePin, openWithPin, scryptKdf, sealForPin } from './lib/link.ts'
+export type { ListenLimits, Via, WatchEvent, WatchOptions } from './lib/listen.ts'
+export type { Admission, RecordPolicyInit, VerifiedEntry } from './lib/policy.ts'
+export { RecordPolicy, RevocationBook } from './lib/policy.ts'
+export type { PresencePublisherInit, PresenceTarget } from './lib/publisher.ts'
+export { PresencePublisher } from './lib/publisher.ts'
+export type {
+  DeviceListBundle,
+  PresenceBundle,
+  RevocationInfo,
+  VerifiedDeviceList,
+  VerifiedPresence,
+  VerifyBundleOptions,
+} from './lib/records.ts'
+export { encodeBundle, verifyDeviceListBundle, verifyPresenceBundle } from './lib/records.ts'
+export type { Logger, StoredRecord } from './lib/store.ts'
+export type { OpaqueValue, ValueLimits } from './lib/values.ts'
+export { discoveryActor, discoveryActor as actor } from './actor.ts'

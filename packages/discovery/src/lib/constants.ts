@@ -1,0 +1,84 @@
+/** Defaults and limits of the discovery library. Times in ms, sizes in bytes. */
+
+/** Our own Kademlia network: never mixes with the public IPFS DHT. */
+export const KAD_PROTOCOL = '/baran/kad/1.0.0'
+/** Subscribe/push protocol (OpenDHT-style listen). */
+export const LISTEN_PROTOCOL = '/baran/listen/1.0.0'
+
+/** Key namespaces (the second path segment of a DHT key picks the validator and selector). */
+export const PRESENCE_NAMESPACE = 'baran-presence'
+export const DEVICES_NAMESPACE = 'baran-devices'
+export const VALUE_NAMESPACE = 'baran-value'
+
+/** Where a node listens when the caller does not say. */
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+
+/** kad-dht's k: peers per bucket and the size of a lookup's result. */
+export const DEFAULT_K = 20
+/** How many of the closest peers a put stores on and a watcher subscribes to (OpenDHT uses 8). */
+export const DEFAULT_REPLICATION = 8
+/** How many responders must have answered a get before it may stop early. */
+export const DEFAULT_GET_QUORUM = 3
+/** Upper bound on one put or get. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 10_000
+/** Upper bound on dialing one bootstrap peer at start. */
+export const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000
+/** Self-lookups after joining (at 0, 1, 2, 4 … s) while the routing table still grows. */
+export const JOIN_ROUNDS = 5
+/** Re-dial the bootstrap list while the routing table is empty, with back-off up to this. */
+export const BOOTSTRAP_RETRY_MAX_MS = 30_000
+
+/** Largest presence or device-list bundle a node stores. */
+export const MAX_BUNDLE_BYTES = 64 * 1024
+/** Largest opaque value payload (before its envelope). */
+export const DEFAULT_MAX_VALUE_BYTES = 16 * 1024
+/** Longest life of an opaque value. */
+export const MAX_VALUE_TTL_MS = 24 * 60 * 60 * 1000
+/** Life of an opaque value when the writer does not say. */
+export const DEFAULT_VALUE_TTL_MS = 10 * 60 * 1000
+/** How far issuedAt/expiresAt may be off because of clocks. */
+export const DEFAULT_CLOCK_SKEW_MS = 60_000
+
+/** Largest listen frame: a bundle as base64 plus the frame's fields. */
+export const MAX_FRAME_BYTES = 96 * 1024
+/** A listen peer must send its frame (or answer) within this. */
+export const FRAME_TIMEOUT_MS = 5_000
+/** Subscription life a watcher asks for by default. */
+export const DEFAULT_SUBSCRIPTION_TTL_MS = 10 * 60 * 1000
+/** Bounds a storing node puts on a requested subscription life. */
+export const MIN_SUBSCRIPTION_TTL_MS = 1_000
+export const MAX_SUBSCRIPTION_TTL_MS = 30 * 60 * 1000
+/** Subscriptions a storing node keeps per subscribing peer and in total. */
+export const MAX_SUBSCRIPTIONS_PER_PEER = 256
+export const MAX_SUBSCRIPTIONS = 10_000
+/** Pushes in flight at once from one node; more wait in a bounded queue, then are dropped. */
+export const PUSH_CONCURRENCY = 16
+export const PUSH_QUEUE_MAX = 1_024
+/** A watcher renews its subscriptions when this fraction of the granted life has passed. */
+export const RENEW_FRACTION = 0.75
+/** Re-query back-off of a watcher (so a lost push is never fatal). */
+export const REQUERY_MIN_MS = 1_000
+export const REQUERY_MAX_MS = 60_000
+
+/** Republish presence when this fraction of its life has passed (or earlier on address change). */
+export const REPUBLISH_FRACTION = 0.5
+/** Retry a failed publish with back-off between these. */
+export const PUBLISH_RETRY_MIN_MS = 1_000
+export const PUBLISH_RETRY_MAX_MS = 60_000
+
+/** Verified-bundle cache entries per node (signature checks are the expensive part). */
+export const VERIFY_CACHE_SIZE = 512
+/** Accounts whose newest revocation list a node remembers. */
+export const REVOCATION_BOOK_SIZE = 10_000
+/** How often a node drops expired records from its store. */
+export const SWEEP_INTERVAL_MS = 60_000
+
+/** Device-linking PIN: 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L). */
+export const PIN_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789'
+export const PIN_LENGTH = 8
+/** Fixed scrypt salt: the PIN is the only secret, the location must be derivable from it alone. */
+export const LINK_SALT = 'baran.link.v1'
+/** scrypt cost: 32 MiB and ~0.1 s per guess on one core. */
+export const LINK_SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const
+/** Life of a device-link value in the DHT. */
+export const DEFAULT_LINK_TTL_MS = 10 * 60 * 1000

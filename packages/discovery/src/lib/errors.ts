@@ -1,0 +1,159 @@
+/** Every code a DiscoveryError can carry (stable: the actor sends them over the bus). */
+export type DiscoveryErrorCode =
+  | 'invalid_key'
+  | 'key_mismatch'
+  | 'malformed_value'
+  | 'value_too_large'
+  | 'invalid_ttl'
+  | 'value_expired'
+  | 'value_occupied'
+  | 'bad_delete_token'
+  | 'publish_failed'
+  | 'not_started'
+  | 'invalid_config'
+  | 'malformed_frame'
+  | 'subscription_refused'
+  | 'invalid_pin'
+  | 'wrong_pin'
+  | 'link_expired'
+
+/**
+ * Base class of this package's errors; check `name` or `code`, not only instanceof.
+ * Record-level faults (forged, expired, revoked, replayed) are @baran/trust's own errors.
+ */
+export class DiscoveryError extends Error {
+  code: DiscoveryErrorCode
+  constructor(code: DiscoveryErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'DiscoveryError'
+    this.code = code
+  }
+}
+
+/** Thrown when a DHT key is not in a Baran namespace or its ID part is malformed. */
+export class InvalidKeyError extends DiscoveryError {
+  constructor(message = 'Invalid DHT key', options?: ErrorOptions) {
+    super('invalid_key', message, options)
+    this.name = 'InvalidKeyError'
+  }
+}
+
+/** Thrown when a bundle is valid but for another device or account than its key names. */
+export class KeyMismatchError extends DiscoveryError {
+  constructor(message = 'Record does not belong under this key', options?: ErrorOptions) {
+    super('key_mismatch', message, options)
+    this.name = 'KeyMismatchError'
+  }
+}
+
+/** Thrown when a stored value (bundle or opaque-value envelope) does not have the required shape. */
+export class MalformedValueError extends DiscoveryError {
+  constructor(message = 'Malformed value', options?: ErrorOptions) {
+    super('malformed_value', message, options)
+    this.name = 'MalformedValueError'
+  }
+}
+
+/** Thrown when a value or bundle is over the size limit. */
+export class ValueTooLargeError extends DiscoveryError {
+  constructor(message = 'Value too large', options?: ErrorOptions) {
+    super('value_too_large', message, options)
+    this.name = 'ValueTooLargeError'
+  }
+}
+
+/** Thrown when a requested life (ttlMs) is not a positive integer within the allowed maximum. */
+export class InvalidTtlError extends DiscoveryError {
+  constructor(message = 'Invalid TTL', options?: ErrorOptions) {
+    super('invalid_ttl', message, options)
+    this.name = 'InvalidTtlError'
+  }
+}
+
+/** Thrown when an opaque value has expired, or claims a life longer than allowed. */
+export class ValueExpiredError extends DiscoveryError {
+  constructor(message = 'Value expired', options?: ErrorOptions) {
+    super('value_expired', message, options)
+    this.name = 'ValueExpiredError'
+  }
+}
+
+/** Thrown when a put would overwrite another writer's live value (only its tombstone may). */
+export class ValueOccupiedError extends DiscoveryError {
+  constructor(message = 'Key holds another live value', options?: ErrorOptions) {
+    super('value_occupied', message, options)
+    this.name = 'ValueOccupiedError'
+  }
+}
+
+/** Thrown when a tombstone's delete token does not hash to the stored value's delete hash. */
+export class BadDeleteTokenError extends DiscoveryError {
+  constructor(message = 'Delete token does not match', options?: ErrorOptions) {
+    super('bad_delete_token', message, options)
+    this.name = 'BadDeleteTokenError'
+  }
+}
+
+/** Thrown when a put found peers but none of them stored the record. */
+export class PublishFailedError extends DiscoveryError {
+  constructor(message = 'No peer stored the record', options?: ErrorOptions) {
+    super('publish_failed', message, options)
+    this.name = 'PublishFailedError'
+  }
+}
+
+/** Thrown when an operation needs a started node. */
+export class NodeNotStartedError extends DiscoveryError {
+  constructor(message = 'Discovery node is not started', options?: ErrorOptions) {
+    super('not_started', message, options)
+    this.name = 'NodeNotStartedError'
+  }
+}
+
+/** Thrown when createDiscoveryNode gets an option it cannot use (the message names it). */
+export class InvalidConfigError extends DiscoveryError {
+  constructor(message = 'Invalid discovery node options', options?: ErrorOptions) {
+    super('invalid_config', message, options)
+    this.name = 'InvalidConfigError'
+  }
+}
+
+/** Thrown when a listen frame is too large, not JSON, or not one of the known frame shapes. */
+export class MalformedFrameError extends DiscoveryError {
+  constructor(message = 'Malformed listen frame', options?: ErrorOptions) {
+    super('malformed_frame', message, options)
+    this.name = 'MalformedFrameError'
+  }
+}
+
+/** Thrown when a storing node refuses a subscription (limits reached or bad request). */
+export class SubscriptionRefusedError extends DiscoveryError {
+  constructor(message = 'Subscription refused', options?: ErrorOptions) {
+    super('subscription_refused', message, options)
+    this.name = 'SubscriptionRefusedError'
+  }
+}
+
+/** Thrown when a PIN is not 8 characters of the PIN alphabet (dashes and spaces aside). */
+export class InvalidPinError extends DiscoveryError {
+  constructor(message = 'Invalid PIN', options?: ErrorOptions) {
+    super('invalid_pin', message, options)
+    this.name = 'InvalidPinError'
+  }
+}
+
+/** Thrown when a link value does not open with the given PIN. */
+export class WrongPinError extends DiscoveryError {
+  constructor(message = 'Wrong PIN', options?: ErrorOptions) {
+    super('wrong_pin', message, options)
+    this.name = 'WrongPinError'
+  }
+}
+
+/** Thrown when there is no link value at the PIN's location (never put, expired or deleted). */
+export class LinkExpiredError extends DiscoveryError {
+  constructor(message = 'No device-link value at this location (expired or never published)', options?: ErrorOptions) {
+    super('link_expired', message, options)
+    this.name = 'LinkExpiredError'
+  }
+}

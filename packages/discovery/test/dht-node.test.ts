@@ -1,0 +1,359 @@
+import { randomBytes, scryptSync } from 'node:crypto'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  createDiscoveryNode,
+  type DiscoveryNode,
+  DEFAULT_MAX_VALUE_BYTES,
+  encodeBundle,
+  KAD_PROTOCOL,
+  type LinkKdf,
+  LISTEN_PROTOCOL,
+  MAX_BUNDLE_BYTES,
+  openWithPin,
+  presenceKey,
+  sealForPin,
+  valueKey,
+} from '../src/index.ts'
+import { deviceListKey } from '../src/lib/keys.ts'
+import { encodeValue, newDeleteToken } from '../src/lib/values.ts'
+import {
+  deviceListBundle,
+  makeAccount,
+  makeDevice,
+  presenceBundle,
+  revocationsRecord,
+  startNetwork,
+  stopAll,
+  waitFor,
+} from './helpers.ts'
+
+const N = 20
+const nodes: DiscoveryNode[] = []
+const named = (name: string) => expect.objectContaining({ name })
+const randomValueKey = () => valueKey(randomBytes(20).toString('hex'))
+const fastKdf: LinkKdf = async (pin, salt) => new Uint8Array(scryptSync(pin, salt, 64, { N: 16, r: 1, p: 1 }))
+
+/** A node that does not hold the key itself, so a lookup from it must cross the network. */
+function farNode(key: string, not: DiscoveryNode[] = []): DiscoveryNode {
+  const far = nodes.find((n) => n.getLocalRecord(key) === undefined && !not.includes(n))
+  if (far === undefined) throw new Error('every node holds the key')
+  return far
+}
+
+/** Open a raw stream, write bytes, close, and wait (bounded) for the remote to end it. */
+async function sendRaw(from: DiscoveryNode, to: DiscoveryNode, protocol: string, bytes: Uint8Array): Promise<void> {
+  const stream = await from.libp2p.dialProtocol(peerIdFromString(to.peerId), protocol, { signal: AbortSignal.timeout(5_000) })
+  try {
+    stream.send(bytes)
+    await stream.close({ signal: AbortSignal.timeout(5_000) }).catch(() => {})
+    const drain = (async () => {
+      for await (const _ of stream) {
+        // discard whatever comes back
+      }
+    })().catch(() => {})
+    await Promise.race([drain, new Promise((r) => setTimeout(r, 6_000))])
+  } finally {
+    stream.abort(new Error('done'))
+  }
+}
+
+beforeAll(async () => {
+  await startNetwork(N, {}, nodes)
+}, 60_000)
+
+afterAll(async () => {
+  await stopAll(nodes)
+})
+
+describe(`a ${N}-node DHT on 127.0.0.1`, () => {
+  it('publishes a presence and a far node finds it', async () => {
+    const device = makeDevice(makeAccount())
+    const publisher = nodes[1] as DiscoveryNode
+    const bundle = presenceBundle(device, { peerId: publisher.peerId, addrs: publisher.multiaddrs() })
+    const result = await publisher.publishPresence(bundle)
+    expect(result.stored).toBeGreaterThanOrEqual(1)
+    expect(result.stored).toBeLessThanOrEqual(result.attempted)
+    const key = presenceKey(device.deviceId)
+    const holders = nodes.filter((n) => n.getLocalRecord(key) !== undefined)
+    expect(holders.length).toBeGreaterThanOrEqual(2)
+    const far = farNode(key)
+    const found = await far.lookupPresence(device.deviceId)
+    expect(found).toMatchObject({ deviceId: device.deviceId, peerId: publisher.peerId, addrs: publisher.multiaddrs(), seq: 1 })
+    expect(await far.lookupPresence(makeDevice(makeAccount()).deviceId)).toBeUndefined()
+  })
+
+  it('returns the newest presence after a republish', async () => {
+    const device = makeDevice(makeAccount())
+    await (nodes[2] as DiscoveryNode).publishPresence(presenceBundle(device, { seq: 1, addrs: ['/ip4/127.0.0.1/tcp/1'] }))
+    await (nodes[2] as DiscoveryNode).publishPresence(presenceBundle(device, { seq: 2, addrs: ['/ip4/127.0.0.1/tcp/2'] }))
+    const found = await farNode(presenceKey(device.deviceId)).lookupPresence(device.deviceId)
+    expect(found).toMatchObject({ seq: 2, addrs: ['/ip4/127.0.0.1/tcp/2'] })
+  })
+
+  it('publishes a device list and looks up an account: devices with addresses, revoked ones left out', async () => {
+    const account = makeAccount()
+    const laptop = makeDevice(account, 'laptop')
+    const phone = makeDevice(account, 'phone')
+    const lost = makeDevice(account, 'lost')
+    const revocations = revocationsRecord(account, [lost.deviceId], 1)
+    const publisher = nodes[3] as DiscoveryNode
+    await publisher.publishDeviceList(deviceListBundle(account, [laptop, phone, lost], { revocations }))
+    await publisher.publishPresence(presenceBundle(laptop, { addrs: ['/ip4/127.0.0.1/tcp/11'], revocations }))
+    // the phone is offline: no presence
+    const far = farNode(deviceListKey(account.accountId))
+    const list = await far.lookupDeviceList(account.accountId)
+    expect(list?.devices.map((d) => d.name)).toEqual(['laptop', 'phone', 'lost'])
+    const found = await far.lookupAccount(account.accountId)
+    expect(found?.devices.map((d) => [d.name, d.presence?.addrs])).toEqual([
+      ['laptop', ['/ip4/127.0.0.1/tcp/11']],
+      ['phone', undefined],
+    ])
+    expect(await far.lookupAccount(makeAccount().accountId)).toBeUndefined()
+  })
+
+  it('puts and gets opaque values; only the writer deletes them', async () => {
+    const key = randomValueKey()
+    const writer = nodes[4] as DiscoveryNode
+    const data = new TextEncoder().encode('hello')
+    const put = await writer.putValue(key, data, { ttlMs: 60_000 })
+    expect(put.stored).toBeGreaterThanOrEqual(1)
+    const far = farNode(key)
+    expect(await far.getValue(key)).toEqual(data)
+    // another writer cannot overwrite it: every storing node refuses, and no stray copy stays behind
+    const other = farNode(key, [writer])
+    await expect(other.putValue(key, new Uint8Array([6]), { ttlMs: 60_000 })).rejects.toMatchObject({ name: 'PublishFailedError' })
+    expect(other.getLocalRecord(key)).toBeUndefined()
+    expect(await other.getValue(key)).toEqual(data)
+    // nor delete it without the token (the writer's own node already refuses)
+    await expect(writer.deleteValue(key, newDeleteToken())).rejects.toMatchObject({ name: 'BadDeleteTokenError' })
+    await expect(other.deleteValue(key, newDeleteToken())).rejects.toMatchObject({ name: 'PublishFailedError' })
+    expect(await far.getValue(key)).toEqual(data)
+    await writer.deleteValue(key, put.deleteToken)
+    expect(await farNode(key, [writer]).getValue(key)).toBeUndefined()
+    expect(await far.getValue(key)).toBeUndefined()
+  })
+
+  it('stops returning a value once it expires, everywhere', async () => {
+    const key = randomValueKey()
+    const { expiresAt } = await (nodes[6] as DiscoveryNode).putValue(key, new Uint8Array([1, 2, 3]), { ttlMs: 4_000 })
+    expect(await farNode(key).getValue(key)).toEqual(new Uint8Array([1, 2, 3]))
+    await new Promise((r) => setTimeout(r, expiresAt - Date.now() + 50))
+    expect(await (nodes[7] as DiscoveryNode).getValue(key)).toBeUndefined()
+    expect(nodes.filter((n) => n.getLocalRecord(key) !== undefined)).toHaveLength(0)
+  })
+
+  it('refuses values over the size limit or a day, and keys outside the value namespace', async () => {
+    const node = nodes[8] as DiscoveryNode
+    await expect(node.putValue(randomValueKey(), new Uint8Array(DEFAULT_MAX_VALUE_BYTES + 1))).rejects.toMatchObject(
+      named('ValueTooLargeError'),
+    )
+    await expect(node.putValue(randomValueKey(), new Uint8Array(1), { ttlMs: 25 * 3600_000 })).rejects.toMatchObject(named('InvalidTtlError'))
+    await expect(node.putValue(presenceKey('a'.repeat(40)), new Uint8Array(1))).rejects.toMatchObject(named('InvalidKeyError'))
+    await expect(node.getValue('/nope')).rejects.toMatchObject(named('InvalidKeyError'))
+  })
+
+  it('carries a PIN-sealed device-link archive; an expired link gives LinkExpiredError', async () => {
+    const archive = new TextEncoder().encode('account archive')
+    const sealed = await sealForPin(archive, 'WXYZ-2345', fastKdf)
+    const put = await (nodes[9] as DiscoveryNode).putValue(sealed.key, sealed.value, { ttlMs: 4_000, deleteToken: sealed.deleteToken })
+    const newDevice = farNode(sealed.key)
+    expect(await openWithPin(await newDevice.getValue(sealed.key), 'wxyz-2345', fastKdf)).toEqual(archive)
+    await new Promise((r) => setTimeout(r, put.expiresAt - Date.now() + 50))
+    await expect(openWithPin(await newDevice.getValue(sealed.key), 'WXYZ-2345', fastKdf)).rejects.toMatchObject({
+      name: 'LinkExpiredError',
+    })
+  })
+})
+
+describe('storing nodes refuse bad records themselves', () => {
+  /** The 3 closest peers to a key and a node to send from that is not one of them. */
+  async function targets(key: string): Promise<{ closest: DiscoveryNode[]; sender: DiscoveryNode }> {
+    const ids = await (nodes[0] as DiscoveryNode).closestPeers(key)
+    const closest = ids.slice(0, 3).map((id) => nodes.find((n) => n.peerId === id) as DiscoveryNode)
+    const sender = nodes.find((n) => !closest.includes(n)) as DiscoveryNode
+    return { closest, sender }
+  }
+
+  it('forged: a presence whose addresses were changed after signing', async () => {
+    const device = makeDevice(makeAccount())
+    const key = presenceKey(device.deviceId)
+    const good = presenceBundle(device)
+    const forged = { ...good, presence: { ...good.presence, body: { ...good.presence.body, addrs: ['/ip4/6.6.6.6/tcp/6'] } } }
+    const { closest, sender } = await targets(key)
+    for (const node of closest) {
+      expect(await sender.sendPut(node.peerId, key, encodeBundle(forged))).toBe(false)
+      expect(node.getLocalRecord(key)).toBeUndefined()
+    }
+    // the same node accepts the genuine record
+    expect(await sender.sendPut((closest[0] as DiscoveryNode).peerId, key, encodeBundle(good))).toBe(true)
+    expect((closest[0] as DiscoveryNode).getLocalRecord(key)).toEqual(encodeBundle(good))
+  })
+
+  it('forged: a presence stored under another device key', async () => {
+    const account = makeAccount()
+    const mine = makeDevice(account)
+    const victim = makeDevice(account)
+    const key = presenceKey(victim.deviceId)
+    const { closest, sender } = await targets(key)
+    for (const node of closest) {
+      expect(await sender.sendPut(node.peerId, key, encodeBundle(presenceBundle(mine)))).toBe(false)
+      expect(node.getLocalRecord(key)).toBeUndefined()
+    }
+  })
+
+  it('expired: a presence whose life is over', async () => {
+    const device = makeDevice(makeAccount())
+    const key = presenceKey(device.deviceId)
+    const expired = presenceBundle(device, { now: Date.now() - 7200_000, ttlMs: 3600_000 })
+    const { closest, sender } = await targets(key)
+    for (const node of closest) {
+      expect(await sender.sendPut(node.peerId, key, encodeBundle(expired))).toBe(false)
+      expect(node.getLocalRecord(key)).toBeUndefined()
+    }
+  })
+
+  it('replayed: an older (validly signed) presence after a newer one', async () => {
+    const device = makeDevice(makeAccount())
+    const key = presenceKey(device.deviceId)
+    const older = encodeBundle(presenceBundle(device, { seq: 3, addrs: ['/ip4/127.0.0.1/tcp/3'] }))
+    const newer = encodeBundle(presenceBundle(device, { seq: 5, addrs: ['/ip4/127.0.0.1/tcp/5'] }))
+    const { closest, sender } = await targets(key)
+    for (const node of closest) expect(await sender.sendPut(node.peerId, key, newer)).toBe(true)
+    for (const node of closest) {
+      expect(await sender.sendPut(node.peerId, key, older)).toBe(false)
+      expect(node.getLocalRecord(key)).toEqual(newer)
+    }
+  })
+
+  it('revoked: listed in the bundle, or in a newer list the node already holds', async () => {
+    const account = makeAccount()
+    const lost = makeDevice(account, 'lost')
+    const phone = makeDevice(account, 'phone')
+    const key = presenceKey(lost.deviceId)
+    const { closest, sender } = await targets(key)
+    const before = encodeBundle(presenceBundle(lost, { seq: 1 }))
+    for (const node of closest) expect(await sender.sendPut(node.peerId, key, before)).toBe(true)
+
+    // the bundle itself carries a revocation list naming the device
+    const selfRevoked = encodeBundle(presenceBundle(lost, { seq: 2, revocations: revocationsRecord(account, [lost.deviceId], 1) }))
+    expect(await sender.sendPut((closest[0] as DiscoveryNode).peerId, key, selfRevoked)).toBe(false)
+
+    // the account's newer list reaches the other storing nodes with the phone's presence
+    const phoneBundle = encodeBundle(presenceBundle(phone, { revocations: revocationsRecord(account, [lost.deviceId], 2) }))
+    for (const node of closest.slice(1)) expect(await sender.sendPut(node.peerId, presenceKey(phone.deviceId), phoneBundle)).toBe(true)
+    const after = encodeBundle(presenceBundle(lost, { seq: 3 }))
+    for (const node of closest) {
+      expect(await sender.sendPut(node.peerId, key, after)).toBe(false)
+      // and what they held before is no longer served
+      expect(node.getLocalRecord(key)).toBeUndefined()
+    }
+  })
+})
+
+describe('hostile input', () => {
+  const garbage: Array<[string, Uint8Array]> = [
+    ['random bytes', new Uint8Array(randomBytes(512))],
+    ['a huge length prefix', new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3])],
+    ['a length prefix with too few bytes', new Uint8Array([0x40, 1, 2, 3])],
+    ['an empty frame', new Uint8Array([0x00])],
+  ]
+
+  it.each(garbage)('%s on both protocols do not crash any node', async (_, bytes) => {
+    const [from, to] = [nodes[10] as DiscoveryNode, nodes[11] as DiscoveryNode]
+    await sendRaw(from, to, KAD_PROTOCOL, bytes)
+    await sendRaw(from, to, LISTEN_PROTOCOL, bytes)
+    expect(to.isStarted).toBe(true)
+  })
+
+  it('well-framed nonsense on the listen protocol gets an error frame or a closed stream', async () => {
+    const [from, to] = [nodes[12] as DiscoveryNode, nodes[13] as DiscoveryNode]
+    for (const json of ['{"t":"sub","key":"/ipns/x","ttlMs":1}', '{"t":"ok"}', '[1,2,3]', '{"t":"push","key":"k","value":"***"}']) {
+      const body = new TextEncoder().encode(json)
+      await sendRaw(from, to, LISTEN_PROTOCOL, new Uint8Array([body.length, ...body]))
+    }
+    expect(to.isStarted).toBe(true)
+  })
+
+  it('oversized records are refused by storing nodes', async () => {
+    const device = makeDevice(makeAccount())
+    const key = presenceKey(device.deviceId)
+    const to = nodes[14] as DiscoveryNode
+    expect(await (nodes[15] as DiscoveryNode).sendPut(to.peerId, key, new Uint8Array(MAX_BUNDLE_BYTES + 10))).toBe(false)
+    const vkey = randomValueKey()
+    const big = encodeValue(new Uint8Array(DEFAULT_MAX_VALUE_BYTES * 2), {
+      expiresAt: Date.now() + 60_000,
+      deleteToken: newDeleteToken(),
+      maxValueBytes: DEFAULT_MAX_VALUE_BYTES * 2,
+    })
+    expect(await (nodes[15] as DiscoveryNode).sendPut(to.peerId, vkey, big)).toBe(false)
+    expect(to.getLocalRecord(vkey)).toBeUndefined()
+  })
+
+  it('after all of it, every node still serves the DHT', async () => {
+    const device = makeDevice(makeAccount())
+    await (nodes[16] as DiscoveryNode).publishPresence(presenceBundle(device))
+    await waitFor(async () => (await (nodes[17] as DiscoveryNode).lookupPresence(device.deviceId)) !== undefined, 10_000)
+    expect(nodes.every((n) => n.isStarted)).toBe(true)
+  })
+})
+
+describe('small networks', () => {
+  it('join over WebSockets, and a client-mode node queries without serving', async () => {
+    const started: DiscoveryNode[] = []
+    try {
+      const a = await createDiscoveryNode({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+      started.push(a)
+      expect(a.multiaddrs()[0]).toMatch(/\/ws\/p2p\//)
+      const b = await createDiscoveryNode({ listen: ['/ip4/127.0.0.1/tcp/0/ws'], bootstrap: a.multiaddrs() })
+      started.push(b)
+      const client = await createDiscoveryNode({ clientMode: true, bootstrap: a.multiaddrs() })
+      started.push(client)
+      const device = makeDevice(makeAccount())
+      expect((await client.publishPresence(presenceBundle(device))).stored).toBeGreaterThanOrEqual(1)
+      expect((await b.lookupPresence(device.deviceId))?.deviceId).toBe(device.deviceId)
+      // servers never add a client to their routing tables
+      expect(a.stats().routingTableSize).toBe(1)
+      expect(b.stats().routingTableSize).toBe(1)
+    } finally {
+      await stopAll(started)
+    }
+  })
+})
+
+describe('options', () => {
+  it('refuses a bad bootstrap address or count with InvalidConfigError', async () => {
+    for (const bad of [{ bootstrap: ['/ip4/127.0.0.1/tcp/1'] }, { bootstrap: ['nonsense'] }, { replication: 0 }, { getQuorum: 1.5 }]) {
+      await expect(createDiscoveryNode(bad)).rejects.toMatchObject({ name: 'InvalidConfigError', code: 'invalid_config' })
+    }
+  })
+})
+
+describe('a node alone', () => {
+  it('is its own network: publishes and finds its own records, and refuses to work when stopped', async () => {
+    const alone = await createDiscoveryNode()
+    try {
+      const device = makeDevice(makeAccount())
+      const result = await alone.publishPresence(presenceBundle(device))
+      expect(result).toMatchObject({ stored: 0, attempted: 0 })
+      expect((await alone.lookupPresence(device.deviceId))?.deviceId).toBe(device.deviceId)
+      expect(alone.stats()).toMatchObject({ peers: 0, routingTableSize: 0, storedRecords: 1 })
+    } finally {
+      await alone.stop()
+    }
+    await expect(alone.lookupPresence(makeDevice(makeAccount()).deviceId)).rejects.toMatchObject(named('NodeNotStartedError'))
+    expect(() => alone.watch({ deviceId: 'a'.repeat(40) }, () => {})).toThrow(named('NodeNotStartedError'))
+    // and starts again
+    await alone.start()
+    try {
+      const events: unknown[] = []
+      const device = makeDevice(makeAccount())
+      const unwatch = alone.watch({ deviceId: device.deviceId }, (e) => events.push(e))
+      await alone.publishPresence(presenceBundle(device))
+      await waitFor(() => events.length === 1, 5_000, 'the local event')
+      unwatch()
+    } finally {
+      await alone.stop()
+    }
+  })
+})

@@ -1,0 +1,153 @@
+import { generateKeyPair, idFromPublicKey, type KeyPair, type SignedRecord, signRecord } from '@baran/trust'
+import type { RevocationsBody } from '@baran/trust'
+import { createDiscoveryNode, type DiscoveryNode, type DiscoveryNodeInit } from '../src/index.ts'
+import type { DeviceListBundle, PresenceBundle } from '../src/index.ts'
+
+/** An account key and its ID. */
+export interface TestAccount {
+  keys: KeyPair
+  accountId: string
+}
+
+/** A device key, its ID and its certificate from the account. */
+export interface TestDevice {
+  account: TestAccount
+  keys: KeyPair
+  deviceId: string
+  name: string
+}
+
+const HOUR = 60 * 60 * 1000
+
+export function makeAccount(): TestAccount {
+  const keys = generateKeyPair()
+  return { keys, accountId: idFromPublicKey(keys.publicKey) }
+}
+
+export function makeDevice(account: TestAccount, name = 'laptop'): TestDevice {
+  const keys = generateKeyPair()
+  return { account, keys, deviceId: idFromPublicKey(keys.publicKey), name }
+}
+
+/** Times of a record: issued at `now`, living `ttlMs`. */
+interface Times {
+  now?: number
+  ttlMs?: number
+}
+
+export function revocationsRecord(account: TestAccount, deviceIds: string[], seq: number, t: Times = {}): SignedRecord<RevocationsBody> {
+  const now = t.now ?? Date.now()
+  return signRecord(
+    {
+      type: 'revocations',
+      v: 1,
+      seq,
+      issuedAt: now,
+      expiresAt: now + (t.ttlMs ?? HOUR),
+      body: { accountId: account.accountId, devices: deviceIds.map((deviceId) => ({ deviceId, revokedAt: now })) },
+    },
+    account.keys.secretKey,
+  )
+}
+
+/** A presence bundle signed the way the identity actor will sign it. */
+export function presenceBundle(
+  device: TestDevice,
+  opts: Times & { seq?: number; peerId?: string; addrs?: string[]; revocations?: SignedRecord<RevocationsBody>; certTtlMs?: number } = {},
+): PresenceBundle {
+  const now = opts.now ?? Date.now()
+  const { account } = device
+  const peerId = opts.peerId ?? '12D3KooWTestPeer'
+  const deviceCert = signRecord(
+    {
+      type: 'device-cert',
+      v: 1,
+      seq: 0,
+      issuedAt: now,
+      expiresAt: now + (opts.certTtlMs ?? 24 * HOUR),
+      body: { accountId: account.accountId, deviceId: device.deviceId, deviceKey: device.keys.signer, name: device.name },
+    },
+    account.keys.secretKey,
+  )
+  const peerBinding = signRecord(
+    {
+      type: 'peer-binding',
+      v: 1,
+      seq: 0,
+      issuedAt: now,
+      expiresAt: now + 24 * HOUR,
+      body: { accountId: account.accountId, deviceId: device.deviceId, peerId },
+    },
+    device.keys.secretKey,
+  )
+  const presence = signRecord(
+    {
+      type: 'presence',
+      v: 1,
+      seq: opts.seq ?? 1,
+      issuedAt: now,
+      expiresAt: now + (opts.ttlMs ?? HOUR),
+      body: { accountId: account.accountId, deviceId: device.deviceId, peerId, addrs: opts.addrs ?? ['/ip4/127.0.0.1/tcp/4001'] },
+    },
+    device.keys.secretKey,
+  )
+  return { presence, deviceCert, peerBinding, ...(opts.revocations ? { revocations: opts.revocations } : {}) }
+}
+
+/** A device-list bundle signed by the account. */
+export function deviceListBundle(
+  account: TestAccount,
+  devices: TestDevice[],
+  opts: Times & { seq?: number; revocations?: SignedRecord<RevocationsBody> } = {},
+): DeviceListBundle {
+  const now = opts.now ?? Date.now()
+  const deviceList = signRecord(
+    {
+      type: 'device-list',
+      v: 1,
+      seq: opts.seq ?? 1,
+      issuedAt: now,
+      expiresAt: now + (opts.ttlMs ?? HOUR),
+      body: {
+        accountId: account.accountId,
+        devices: devices.map((d) => ({ deviceId: d.deviceId, deviceKey: d.keys.signer, name: d.name })),
+      },
+    },
+    account.keys.secretKey,
+  )
+  return { deviceList, ...(opts.revocations ? { revocations: opts.revocations } : {}) }
+}
+
+/** Poll until `cond` holds; throws after `timeoutMs`. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/**
+ * Start `n` nodes on 127.0.0.1: the first bootstraps itself, the others join it. Waits until
+ * every routing table holds at least `minPeers` peers. Pass the array to stopAll in afterAll.
+ */
+export async function startNetwork(
+  n: number,
+  init: DiscoveryNodeInit = {},
+  nodes: DiscoveryNode[] = [],
+  minPeers = Math.min(n - 1, 8),
+): Promise<DiscoveryNode[]> {
+  const first = await createDiscoveryNode(init)
+  nodes.push(first)
+  const bootstrap = [first.multiaddrs()[0] as string]
+  const rest = await Promise.all(Array.from({ length: n - 1 }, () => createDiscoveryNode({ ...init, bootstrap })))
+  nodes.push(...rest)
+  await waitFor(() => nodes.every((node) => node.stats().routingTableSize >= minPeers), 30_000, 'routing tables to fill')
+  return nodes
+}
+
+/** Stop every node, even if some fail to stop. */
+export async function stopAll(nodes: DiscoveryNode[]): Promise<void> {
+  await Promise.allSettled(nodes.map((n) => n.stop()))
+  nodes.length = 0
+}

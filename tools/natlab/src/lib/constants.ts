@@ -1,0 +1,51 @@
+/** Names and the address plan of the NAT lab. */
+
+/** Every namespace of a lab is `natlab-<tag>-<node>`; `natlab down` finds labs by this prefix. */
+export const NAMESPACE_PREFIX = 'natlab-'
+
+/** Every interface of a lab is `nl<tag><suffix>` (Linux caps interface names at 15 characters). */
+export const LINK_PREFIX = 'nl'
+
+/** The nftables table in each NAT router is `natlab_<tag>`. */
+export const TABLE_PREFIX = 'natlab_'
+
+/** A tag is short so that `nl<tag><suffix>` fits in 15 characters; lowercase keeps `ip` happy. */
+export const TAG_PATTERN = /^[a-z0-9]{1,6}$/
+
+/** Length of a random tag. */
+export const TAG_LENGTH = 6
+
+/** Longest Linux interface name (IFNAMSIZ - 1). */
+export const MAX_IFNAME = 15
+
+/**
+ * The lab's namespaces: `internet` is a bridge (the public network's switch), `relay` a public host,
+ * `nat1`/`nat2` the home routers, `a`/`b` a host in each home.
+ */
+export const LAB_NODES = ['internet', 'relay', 'nat1', 'nat2', 'a', 'b'] as const
+export type LabNode = (typeof LAB_NODES)[number]
+
+/**
+ * The public network is TEST-NET-2 (RFC 5737: documentation only, never routed); the homes are
+ * 10.0.1.0/24 and 10.0.2.0/24. None of these leaves the lab's namespaces: no namespace has a
+ * link to the real machine.
+ */
+export const PUBLIC_NET = '198.51.100.0/24'
+export const ADDRESSES = {
+  relay: '198.51.100.10',
+  nat1: { wan: '198.51.100.11', lan: '10.0.1.1' },
+  nat2: { wan: '198.51.100.12', lan: '10.0.2.1' },
+  a: '10.0.1.2',
+  b: '10.0.2.2',
+} as const
+export type LabAddresses = typeof ADDRESSES
+
+/** Prefix length of every lab subnet. */
+export const PREFIX_LENGTH = 24
+
+/** How long a lab command (ip, nft) may take; apt-get gets longer. */
+export const COMMAND_TIMEOUT_MS = 30_000
+export const INSTALL_TIMEOUT_MS = 300_000
+
+/** After SIGTERM, processes in the lab get this long before SIGKILL. */
+export const STOP_GRACE_MS = 3_000

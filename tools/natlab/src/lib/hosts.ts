@@ -1,0 +1,150 @@
+/**
+ * Transport host processes inside a lab: spawns a script (packages/transport/scripts/host.ts, or
+ * the lab peer) in a node's namespace on this process's Node (process.execPath), collects the
+ * JSON lines it prints, and keeps its stderr (libp2p debug logs when `debug` is set).
+ */
+import type { ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import type { LabNode } from './constants.ts'
+import { HostProcessError, LabTimeoutError } from './errors.ts'
+import { type NatLab, stopChild } from './lab.ts'
+
+/** packages/transport's command-line host (prints JSON lines; made for this lab). */
+export const TRANSPORT_HOST_SCRIPT = fileURLToPath(new URL('../../../../packages/transport/scripts/host.ts', import.meta.url))
+
+/** The lab peer: a host that stays up and takes commands on stdin (src/peer.ts). */
+export const LAB_PEER_SCRIPT = fileURLToPath(new URL('../peer.ts', import.meta.url))
+
+/** Keep at most this much of a host's stderr (debug logs can be long). */
+const MAX_LOG_CHARS = 4 * 1024 * 1024
+
+/** One JSON line a host printed. */
+export interface HostEvent {
+  event: string
+  [key: string]: unknown
+}
+
+export interface LabHostOptions {
+  /** libp2p debug namespaces for the host's stderr, e.g. 'libp2p:dcutr*'. */
+  debug?: string
+  /** @default 15000 */
+  readyTimeoutMs?: number
+}
+
+export interface LabHost {
+  readonly node: LabNode
+  readonly process: ChildProcess
+  /** Its PeerId, from the "ready" line. */
+  readonly peerId: string
+  /** Every JSON line it printed so far. */
+  readonly events: readonly HostEvent[]
+  /** Its stderr so far (the last 4 MiB). */
+  readonly stderr: string
+  /** The first event from index `from` on that matches, waiting for it up to `timeoutMs`. */
+  waitFor(match: (e: HostEvent) => boolean, opts?: { timeoutMs?: number; from?: number }): Promise<HostEvent>
+  /** Writes one command line to its stdin (the lab peer). */
+  command(cmd: object): void
+  /** Resolves with the exit code once it has exited. */
+  readonly exited: Promise<number | null>
+  /** SIGTERM, then SIGKILL after a grace period. */
+  stop(): Promise<void>
+}
+
+/** Spawns `script args` in the node's namespace and resolves once it printed "ready". */
+export async function startLabHost(lab: NatLab, node: LabNode, script: string, args: string[], opts: LabHostOptions = {}): Promise<LabHost> {
+  const env: NodeJS.ProcessEnv = { ...process.env, DEBUG_COLORS: '0' }
+  if (opts.debug !== undefined) env.DEBUG = opts.debug
+  else delete env.DEBUG
+  const child = lab.run(node, process.execPath, ['--conditions=@baran/source', script, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+  const host = new ProcessHost(node, child)
+  const ready = await host.waitFor((e) => e.event === 'ready', { timeoutMs: opts.readyTimeoutMs ?? 15_000 }).catch(async (err) => {
+    await host.stop()
+    throw err
+  })
+  host.peerId = String(ready.peerId)
+  return host
+}
+
+class ProcessHost implements LabHost {
+  readonly node: LabNode
+  readonly process: ChildProcess
+  peerId = ''
+  readonly events: HostEvent[] = []
+  stderr = ''
+  readonly exited: Promise<number | null>
+  private readonly waiters = new Set<() => void>()
+  private buffered = ''
+  private exitCode: number | null | undefined
+
+  constructor(node: LabNode, child: ChildProcess) {
+    this.node = node
+    this.process = child
+    child.stdout?.on('data', (d: Buffer) => this.onStdout(d.toString()))
+    child.stderr?.on('data', (d: Buffer) => {
+      this.stderr += d.toString()
+      if (this.stderr.length > MAX_LOG_CHARS) this.stderr = this.stderr.slice(-MAX_LOG_CHARS)
+    })
+    child.stdin?.on('error', () => {}) // a host that died closes its stdin; the exit tells why
+    this.exited = new Promise((resolve) => {
+      const done = (code: number | null) => {
+        this.exitCode = code
+        this.wake()
+        resolve(code)
+      }
+      child.once('exit', (code) => done(code))
+      child.once('error', () => done(null))
+    })
+  }
+
+  private onStdout(text: string): void {
+    this.buffered += text
+    const lines = this.buffered.split('\n')
+    this.buffered = lines.pop() ?? ''
+    for (const line of lines) {
+      try {
+        const v = JSON.parse(line) as unknown
+        if (v !== null && typeof v === 'object' && typeof (v as HostEvent).event === 'string') this.events.push(v as HostEvent)
+      } catch {
+        // not one of its JSON lines
+      }
+    }
+    this.wake()
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w()
+  }
+
+  waitFor(match: (e: HostEvent) => boolean, opts: { timeoutMs?: number; from?: number } = {}): Promise<HostEvent> {
+    const timeoutMs = opts.timeoutMs ?? 10_000
+    return new Promise((resolve, reject) => {
+      let next = opts.from ?? 0
+      const check = () => {
+        for (; next < this.events.length; next++) {
+          const e = this.events[next]!
+          if (match(e)) return finish(() => resolve(e))
+        }
+        if (this.exitCode !== undefined) {
+          const tail = this.stderr.split('\n').slice(-15).join('\n')
+          finish(() => reject(new HostProcessError(`host in ${this.node} exited (code ${this.exitCode}) before the awaited event; stderr tail:\n${tail}`)))
+        }
+      }
+      const timer = setTimeout(() => finish(() => reject(new LabTimeoutError(`host in ${this.node}: no awaited event within ${timeoutMs} ms`))), timeoutMs)
+      const finish = (settle: () => void) => {
+        clearTimeout(timer)
+        this.waiters.delete(check)
+        settle()
+      }
+      this.waiters.add(check)
+      check()
+    })
+  }
+
+  command(cmd: object): void {
+    this.process.stdin?.write(`${JSON.stringify(cmd)}\n`)
+  }
+
+  stop(): Promise<void> {
+    return stopChild(this.process)
+  }
+}

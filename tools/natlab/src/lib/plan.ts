@@ -1,0 +1,170 @@
+/**
+ * The lab as data: the names a tag gives, and the commands that build it. Pure, so that the plan
+ * can be checked without root (every name carries the tag, every interface name fits, every
+ * command acts inside a lab namespace).
+ */
+import {
+  ADDRESSES,
+  LAB_NODES,
+  LINK_PREFIX,
+  type LabNode,
+  NAMESPACE_PREFIX,
+  PREFIX_LENGTH,
+  TABLE_PREFIX,
+  TAG_LENGTH,
+  TAG_PATTERN,
+} from './constants.ts'
+import { InvalidTagError } from './errors.ts'
+
+/** One command of the plan; `input` goes to its stdin. */
+export interface Step {
+  cmd: string
+  args: string[]
+  input?: string
+}
+
+/** The interfaces of a lab, by role. */
+export interface LabLinks {
+  bridge: string
+  /** relay end and its bridge port */
+  relay: string
+  relayPort: string
+  nat1Wan: string
+  nat1WanPort: string
+  nat1Lan: string
+  a: string
+  nat2Wan: string
+  nat2WanPort: string
+  nat2Lan: string
+  b: string
+}
+
+export interface LabNames {
+  tag: string
+  namespaces: Record<LabNode, string>
+  links: LabLinks
+  table: string
+}
+
+/** Throws InvalidTagError unless `tag` is 1..6 characters of [a-z0-9]. */
+export function checkTag(tag: unknown): string {
+  if (typeof tag !== 'string' || !TAG_PATTERN.test(tag)) {
+    throw new InvalidTagError(`A lab tag is 1..6 characters of [a-z0-9], got ${JSON.stringify(tag)}`)
+  }
+  return tag
+}
+
+/** A fresh random tag (6 characters of [a-z0-9]). */
+export function randomTag(random: () => number = Math.random): string {
+  const chars = 'abcdefghijklmnopqrstuvwxyz0123456789'
+  let tag = ''
+  for (let i = 0; i < TAG_LENGTH; i++) tag += chars[Math.floor(random() * chars.length) % chars.length]
+  return tag
+}
+
+/** Every name a lab with this tag uses. */
+export function labNames(tag: string): LabNames {
+  checkTag(tag)
+  const ns = Object.fromEntries(LAB_NODES.map((n) => [n, `${NAMESPACE_PREFIX}${tag}-${n}`])) as Record<LabNode, string>
+  const l = (suffix: string) => `${LINK_PREFIX}${tag}${suffix}`
+  return {
+    tag,
+    namespaces: ns,
+    links: {
+      bridge: l('br'),
+      relay: l('r'),
+      relayPort: l('rp'),
+      nat1Wan: l('1w'),
+      nat1WanPort: l('1p'),
+      nat1Lan: l('1l'),
+      a: l('a'),
+      nat2Wan: l('2w'),
+      nat2WanPort: l('2p'),
+      nat2Lan: l('2l'),
+      b: l('b'),
+    },
+    table: `${TABLE_PREFIX}${tag}`,
+  }
+}
+
+/** The tag of a lab namespace name, or undefined when the name is not one of a lab's. */
+export function tagOfNamespace(name: string): string | undefined {
+  if (!name.startsWith(NAMESPACE_PREFIX)) return undefined
+  const rest = name.slice(NAMESPACE_PREFIX.length)
+  const dash = rest.indexOf('-')
+  if (dash < 0) return undefined
+  const tag = rest.slice(0, dash)
+  const node = rest.slice(dash + 1)
+  return TAG_PATTERN.test(tag) && (LAB_NODES as readonly string[]).includes(node) ? tag : undefined
+}
+
+/**
+ * The nftables ruleset of a home router: masquerade out of the WAN (Linux keeps the source port
+ * when it is free, so a LAN socket gets the same public port whatever it talks to: endpoint-
+ * independent mapping in practice), and conntrack filtering in: only replies to what the LAN
+ * sent get through (address-and-port-dependent filtering), like a home router.
+ */
+export function routerRuleset(table: string, wan: string, lan: string): string {
+  return `table ip ${table} {
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "${wan}" masquerade
+  }
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    iifname "${lan}" oifname "${wan}" accept
+    iifname "${wan}" oifname "${lan}" ct state established,related accept
+  }
+  chain input {
+    type filter hook input priority filter; policy drop;
+    iifname "lo" accept
+    iifname "${lan}" accept
+    ct state established,related accept
+  }
+}
+`
+}
+
+const ip = (...args: string[]): Step => ({ cmd: 'ip', args })
+const inNs = (ns: string, script: string): Step => ({ cmd: 'ip', args: ['netns', 'exec', ns, 'sh', '-c', script] })
+
+/** The commands that build the lab, in order. Each acts inside one of the lab's namespaces. */
+export function buildPlan(names: LabNames): Step[] {
+  const { namespaces: ns, links: k, table } = names
+  const cidr = (addr: string) => `${addr}/${PREFIX_LENGTH}`
+  const steps: Step[] = []
+  for (const node of LAB_NODES) steps.push(ip('netns', 'add', ns[node]))
+  for (const node of LAB_NODES) {
+    steps.push(ip('-n', ns[node], 'link', 'set', 'lo', 'up'))
+    // IPv6 is off: the lab is IPv4 only, so no link-local chatter and no second address family
+    steps.push(inNs(ns[node], 'if [ -d /proc/sys/net/ipv6 ]; then echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; fi'))
+  }
+  // the public network: a bridge inside the `internet` namespace, one port per public host
+  steps.push(ip('-n', ns.internet, 'link', 'add', k.bridge, 'type', 'bridge'))
+  const wire = (nsA: string, a: string, nsB: string, b: string) => ip('-n', nsA, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', nsB)
+  steps.push(wire(ns.internet, k.relayPort, ns.relay, k.relay))
+  steps.push(wire(ns.internet, k.nat1WanPort, ns.nat1, k.nat1Wan))
+  steps.push(wire(ns.internet, k.nat2WanPort, ns.nat2, k.nat2Wan))
+  steps.push(wire(ns.nat1, k.nat1Lan, ns.a, k.a))
+  steps.push(wire(ns.nat2, k.nat2Lan, ns.b, k.b))
+  for (const port of [k.relayPort, k.nat1WanPort, k.nat2WanPort]) {
+    steps.push(ip('-n', ns.internet, 'link', 'set', port, 'master', k.bridge, 'up'))
+  }
+  steps.push(ip('-n', ns.internet, 'link', 'set', k.bridge, 'up'))
+  const addr = (n: string, link: string, a: string) => [ip('-n', n, 'addr', 'add', cidr(a), 'dev', link), ip('-n', n, 'link', 'set', link, 'up')]
+  steps.push(...addr(ns.relay, k.relay, ADDRESSES.relay))
+  steps.push(...addr(ns.nat1, k.nat1Wan, ADDRESSES.nat1.wan), ...addr(ns.nat1, k.nat1Lan, ADDRESSES.nat1.lan))
+  steps.push(...addr(ns.nat2, k.nat2Wan, ADDRESSES.nat2.wan), ...addr(ns.nat2, k.nat2Lan, ADDRESSES.nat2.lan))
+  steps.push(...addr(ns.a, k.a, ADDRESSES.a), ...addr(ns.b, k.b, ADDRESSES.b))
+  // homes route everything to their router; routers and the relay only know their own subnets
+  steps.push(ip('-n', ns.a, 'route', 'add', 'default', 'via', ADDRESSES.nat1.lan))
+  steps.push(ip('-n', ns.b, 'route', 'add', 'default', 'via', ADDRESSES.nat2.lan))
+  for (const [router, wan, lan] of [
+    [ns.nat1, k.nat1Wan, k.nat1Lan],
+    [ns.nat2, k.nat2Wan, k.nat2Lan],
+  ] as const) {
+    steps.push(inNs(router, 'echo 1 > /proc/sys/net/ipv4/ip_forward'))
+    steps.push({ cmd: 'ip', args: ['netns', 'exec', router, 'nft', '-f', '-'], input: routerRuleset(table, wan, lan) })
+  }
+  return steps
+}

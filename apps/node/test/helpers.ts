@@ -1,6 +1,6 @@
 import { Bus, type NodeStatus, nodeStatus } from '@baran/bus'
 import { type Cleanup, spawnProcess, tempDir, type SpawnedProcess, waitUntil } from '@baran/testkit'
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -8,6 +8,8 @@ export const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 
 export interface TestNode {
   dataDir: string
+  /** BARAN_HOME of the node: nodes that share it share the machine's local network. */
+  home: string
   node: string
   proc: SpawnedProcess
   /** A bus client logged in as the `cli` user. */
@@ -15,26 +17,46 @@ export interface TestNode {
   status(): Promise<NodeStatus>
 }
 
-/** Runs `baran start` as a real process on a temp data dir and waits until every actor is ready. */
-export async function startNode(cleanup: Cleanup, config: object, opts: { name?: string } = {}): Promise<TestNode> {
-  const parent = await tempDir(cleanup, 'baran-node-')
-  const dataDir = join(parent, opts.name ?? 'n1')
-  await import('node:fs/promises').then((fs) => fs.mkdir(dataDir, { recursive: true }))
+/**
+ * Runs `baran start` as a real process and waits until the node is running. By default on a fresh temp
+ * BARAN_HOME; pass `home` to put several nodes on one machine's local network, and `dataDir` to start a node
+ * again on its data (after `stopNode`).
+ */
+export async function startNode(cleanup: Cleanup, config: object, opts: { name?: string; home?: string; dataDir?: string; args?: string[] } = {}): Promise<TestNode> {
+  const parent = opts.home ?? (await tempDir(cleanup, 'baran-node-'))
+  const dataDir = opts.dataDir ?? join(parent, opts.name ?? 'n1')
+  await mkdir(dataDir, { recursive: true })
   await writeFile(join(dataDir, 'config.json'), JSON.stringify(config))
-  const proc = spawnProcess(CLI, { cleanup, args: ['start', '--data-dir', dataDir], env: { BARAN_HOME: parent } })
+  const proc = spawnProcess(CLI, { cleanup, args: ['start', '--data-dir', dataDir, ...(opts.args ?? [])], env: { BARAN_HOME: parent } })
   const info = await waitUntil(
     async () => {
       if (proc.child.exitCode !== null) throw new Error(`baran start exited: ${proc.output.join('\n')}`)
       return JSON.parse(await readFile(join(dataDir, 'node.json'), 'utf8')) as { busUrl: string; node: string }
     },
-    { timeoutMs: 30_000, what: 'node.json' },
+    { timeoutMs: 60_000, what: 'node.json' },
   )
   const creds = JSON.parse(await readFile(join(dataDir, 'bus', 'creds', 'cli.json'), 'utf8')) as { user: string; pass: string }
   const bus = await Bus.connect({ servers: info.busUrl, node: info.node, ...creds })
   cleanup.add('close cli bus', () => bus.close())
   const status = () => bus.request(nodeStatus, {})
   await waitUntil(async () => (await status()).state === 'running', { timeoutMs: 60_000, what: `node ${info.node} running` })
-  return { dataDir, node: info.node, proc, bus, status }
+  return { dataDir, home: parent, node: info.node, proc, bus, status }
+}
+
+/** Stops a node like Ctrl-C would (SIGTERM: actors in reverse order, then the bus) and waits for it. */
+export async function stopNode(n: TestNode): Promise<void> {
+  await n.bus.close().catch(() => undefined)
+  const { code } = await n.proc.stop('SIGTERM', 20_000)
+  if (code !== 0) throw new Error(`node ${n.node} exited with ${code}: ${n.proc.output.slice(-20).join('\n')}`)
+}
+
+/** Reads a node's actor log (pino JSON lines). */
+export async function actorLog(n: Pick<TestNode, 'dataDir'>, actor: string): Promise<Array<Record<string, unknown> & { msg?: string; time?: string }>> {
+  const text = await readFile(join(n.dataDir, 'logs', `${actor}.log`), 'utf8').catch(() => '')
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
 }
 
 /** Runs the CLI once and returns its exit code and output. */

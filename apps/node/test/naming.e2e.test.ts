@@ -49,24 +49,7 @@ async function namingState(n: TestNode): Promise<string | undefined> {
 
 /** `baran start` on `<home>/<name>` with BARAN_HOME=home: nodes started this way share the machine's local network. */
 async function startIn(home: string, name: string, config: object): Promise<TestNode> {
-  const dataDir = join(home, name)
-  await mkdir(dataDir, { recursive: true })
-  await writeFile(join(dataDir, 'config.json'), JSON.stringify(config))
-  const proc = spawnProcess(CLI, { cleanup, args: ['start', '--data-dir', dataDir], env: { BARAN_HOME: home } })
-  const info = await waitUntil(
-    async () => {
-      if (proc.child.exitCode !== null) throw new Error(`baran start exited: ${proc.output.join('\n')}`)
-      return JSON.parse(await readFile(join(dataDir, 'node.json'), 'utf8')) as { busUrl: string; node: string }
-    },
-    { timeoutMs: 60_000, what: `${name}/node.json` },
-  )
-  const creds = JSON.parse(await readFile(join(dataDir, 'bus', 'creds', 'cli.json'), 'utf8')) as { user: string; pass: string }
-  const bus = await Bus.connect({ servers: info.busUrl, node: info.node, ...creds })
-  cleanup.add('close cli bus', () => bus.close())
-  const status = (): Promise<NodeStatus> => bus.request(nodeStatus, {})
-  const node = stopAtCleanup({ dataDir, node: info.node, proc, bus, status })
-  await waitUntil(async () => (await status()).state === 'running', { timeoutMs: 60_000, what: `node ${name} running` })
-  return node
+  return stopAtCleanup(await startNode(cleanup, config, { home, name }))
 }
 
 describe('naming across two node processes on one chain', () => {

@@ -102,13 +102,14 @@ describe('identity bus permissions', () => {
     expect(cliPerms.publish).toContain(requestSubject('n1', 'identity', 'exportArchive'))
   })
 
-  it("refuses another actor's bus user the archive, on a running node", async () => {
-    const n = await startNode(cleanup, { actors: { identity: '@baran/identity', echo: '@baran/testkit/example-actor' } }, { name: 'perm' })
-    const info = JSON.parse(await readFile(join(n.dataDir, 'node.json'), 'utf8')) as { busUrl: string }
-    const creds = JSON.parse(await readFile(join(n.dataDir, 'bus', 'creds', 'echo.json'), 'utf8')) as { user: string; pass: string }
-    const asActor = await Bus.connect({ servers: info.busUrl, node: n.node, ...creds })
-    cleanup.add('close', () => asActor.close())
-    await expect(asActor.request(identityExportArchive, { password: 'x' })).rejects.toMatchObject({ code: 'forbidden' })
-    await expect(asActor.subscribeRaw(`baran.${n.node}.identity.exportArchive`, () => {})).rejects.toMatchObject({ code: 'forbidden' })
+  it("refuses the transport actor's bus user the archive, on a running node", async () => {
+    const info = JSON.parse(await readFile(join(a.dataDir, 'node.json'), 'utf8')) as { busUrl: string }
+    const creds = JSON.parse(await readFile(join(a.dataDir, 'bus', 'creds', 'transport.json'), 'utf8')) as { user: string; pass: string }
+    const asTransport = await Bus.connect({ servers: info.busUrl, node: a.node, ...creds })
+    cleanup.add('close', () => asTransport.close())
+    await expect(asTransport.request(identityExportArchive, { password: 'x' })).rejects.toMatchObject({ code: 'forbidden' })
+    await expect(asTransport.subscribeRaw(`baran.${a.node}.identity.exportArchive`, () => {})).rejects.toMatchObject({ code: 'forbidden' })
+    // what transport is allowed to ask for still works
+    await expect(asTransport.request(identityPeerBinding, { peerId: '12D3KooWTransportPeer' })).resolves.toMatchObject({ peerBinding: expect.any(Object) })
   })
 })

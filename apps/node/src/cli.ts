@@ -3,6 +3,7 @@
  */
 import { Command, CommanderError, Option } from 'commander'
 import { accountCreate, accountExport, accountImport, accountShow, devicesList, devicesRevoke } from './cli/account.ts'
+import { devicesLink } from './cli/link.ts'
 import { devnetCommand, lookupCommand, nameserverCommand, registerCommand, whoisCommand } from './cli/naming.ts'
 import { inboxCommand, outboxCommand, sendCommand, watchCommand } from './cli/messages.ts'
 import { startCommand } from './cli/start.ts'
@@ -70,6 +71,15 @@ nodeOptions(devices.command('revoke <deviceId>').description('revoke a device: i
   .option('--json', 'machine-readable output')
   .action(run((id: string, o: object) => devicesRevoke(id, o)))
 
+const ms = (v: string) => (/^\d+$/.test(v) ? Number(v) : Number.NaN)
+nodeOptions(devices.command('link').description('link another device: prints a PIN here; then run `baran devices link --pin <PIN>` on the new device'))
+  .option('--pin <PIN>', 'on the NEW device: the PIN the existing device printed')
+  .option('--device-name <name>', 'name of this (new) device')
+  .addOption(new Option('--ttl-ms <ms>', 'life of the offer on the DHT (tests)').argParser(ms).hideHelp())
+  .addOption(new Option('--wait-ms <ms>', 'how long the new device looks for the offer').argParser(ms).hideHelp())
+  .option('--json', 'machine-readable output')
+  .action(run((o: object) => devicesLink(o)))
+
 const port = (v: string) => (/^\d+$/.test(v) ? Number(v) : Number.NaN)
 nodeOptions(program.command('register <name>').description("register a username for this node's account (commit, then reveal)"))
   .option('--json', 'machine-readable output')
@@ -97,6 +107,28 @@ program
   .option('--key-file <file>', 'a file with the 0x private key that pays gas for registrations (default on the local network: its faucet)')
   .option('--json', 'print one JSON line once listening')
   .action(run((o: object) => nameserverCommand(o)))
+
+// The public helper node (@baran/relay): circuit relay v2 + DHT bootstrap (+ name server), in the foreground.
+const repeat = (v: string, prev: string[] = []) => [...prev, v]
+program
+  .command('relay')
+  .description('run a public helper node (circuit relay + DHT bootstrap); prints "relay <multiaddr>" and "dht <multiaddr>" lines once ready')
+  .option('--data-dir <dir>', 'its keys and log (default: $BARAN_HOME/relay)')
+  .option('--listen <multiaddr>', 'relay address, repeatable (default: 127.0.0.1, TCP and WebSockets, free ports)', repeat)
+  .option('--dht-listen <multiaddr>', 'DHT address, repeatable (default: each TCP --listen address on the next port)', repeat)
+  .option('--bootstrap <multiaddr>', 'another DHT node to join (…/p2p/<id>), repeatable', repeat)
+  .option('--max-reservations <n>', 'reservations held at once (default 256)')
+  .option('--data-limit <size>', 'bytes per relayed connection, e.g. 64MiB (the default)')
+  .option('--duration-limit <time>', 'lifetime of a relayed connection, e.g. 30m (the default)')
+  .option('--unlimited', 'no per-connection limits')
+  .option('--name-server', "also serve Jami's name-server HTTP protocol (with --rpc-url and --registry)")
+  .option('--rpc-url <url>', "the name server's chain JSON-RPC URL")
+  .option('--registry <address>', "the registry's 0x address")
+  .option('--key-file <file>', 'a file with the 0x private key that pays gas for registrations (else read-only)')
+  .option('--name-server-host <host>', 'name server address (default 127.0.0.1)')
+  .option('--name-server-port <port>', 'name server TCP port (default: a free one)')
+  .option('--json', 'print one JSON line once ready')
+  .action(run(async (o: object) => (await import('@baran/relay')).relayCommand(o)))
 
 // Messages (the outbox actor).
 nodeOptions(program.command('send <to> <text...>').description('send a message to a name or account ID; prints its ID once persisted'))

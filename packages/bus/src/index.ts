@@ -56,6 +56,10 @@ export {
   identityAccountCreated,
   identityDeviceAdded,
   identityDeviceRevoked,
+  identityDevicesChanged,
+  identityLinkOffer,
+  identityLinkLocate,
+  identityLinkAccept,
   identityContracts,
 } from './contracts/identity.ts'
 export type { AccountSummary, EthTx } from './contracts/identity.ts'
@@ -74,6 +78,7 @@ export {
   discoveryAddressChanged,
   discoveryOffline,
   discoveryPublished,
+  discoveryDeviceList,
   discoveryContracts,
 } from './contracts/discovery.ts'
 export type { DevicePresence } from './contracts/discovery.ts'

@@ -6,6 +6,7 @@ import {
   discoveryAddressChanged,
   discoveryContracts,
   discoveryDeleteValue,
+  discoveryDeviceList,
   discoveryGetValue,
   discoveryInfo,
   discoveryLookup,
@@ -21,6 +22,7 @@ import {
   identityDeviceAdded,
   identityDeviceRevoked,
   identityDevices,
+  identityDevicesChanged,
   identitySignPresence,
   transportAddresses,
   transportInfo,
@@ -29,9 +31,8 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { join } from 'node:path'
 import { z } from 'zod'
 import { createDiscoveryNode } from './lib/dht-node.ts'
-import { valueKey } from './lib/keys.ts'
-import type { VerifiedPresence } from './lib/records.ts'
-import type { PresenceBundle } from './lib/records.ts'
+import { deviceListKey, valueKey } from './lib/keys.ts'
+import type { DeviceListBundle, PresenceBundle, VerifiedDeviceList, VerifiedPresence } from './lib/records.ts'
 
 const Multiaddr = z.string().min(1).max(512).regex(/^\//, 'a multiaddr starts with /')
 const ConfigSchema = z
@@ -79,10 +80,42 @@ export const discoveryActor = defineActor({
     })
     ctx.log.info({ peerId: node.peerId, addrs: node.multiaddrs(), bootstrap: ctx.config.bootstrap?.length ?? 0 }, 'DHT node up')
 
+    // This node's own account: its device list is watched on the DHT, because every device of the account may
+    // change it. A list that is not exactly the one identity gave us goes to identity, which merges it.
+    let own: { accountId: string; unwatch: () => void } | undefined
+    let ownSigs = { deviceList: '', revocations: '' }
+    const reportOwn = (list: VerifiedDeviceList, via: string) => {
+      const b = list.bundle
+      if (b.deviceList.sig === ownSigs.deviceList && (b.revocations?.sig ?? '') === ownSigs.revocations) return
+      ctx.publish(discoveryDeviceList, { accountId: list.accountId, deviceList: b.deviceList, ...(b.revocations ? { revocations: b.revocations } : {}) })
+      ctx.log.info({ seq: list.seq, via }, "another device list of this node's account seen on the DHT")
+    }
+    const watchOwn = (accountId: string) => {
+      if (own?.accountId === accountId) return
+      own?.unwatch()
+      own = { accountId, unwatch: node.watch(deviceListKey(accountId), (e) => e.kind === 'device-list' && reportOwn(e.deviceList, e.via)) }
+    }
+
     // What this device publishes: presence for the transport's PeerId and addresses, signed by identity.
     let transport: { peerId: string; addrs: string[] } | undefined
     let published: { seq: number; addrs: string[]; at: number } | null = null
     let publishing: Promise<{ seq: number; addrs: string[] }> | undefined
+
+    /** Publishes the account's device list. When the DHT refuses it because it holds one as new or newer, identity gets that one to merge. */
+    const publishDeviceList = async () => {
+      const devices = await ctx.bus.request(identityDevices, {}, { timeoutMs: 5000 })
+      const accountId = (devices.deviceList.body as { accountId: string }).accountId
+      ownSigs = { deviceList: devices.deviceList.sig, revocations: devices.revocations.sig }
+      watchOwn(accountId)
+      try {
+        await node.publishDeviceList({ deviceList: devices.deviceList, revocations: devices.revocations } as unknown as DeviceListBundle)
+      } catch (e) {
+        const found = await node.lookupDeviceList(accountId).catch(() => undefined)
+        if (!found || found.seq < devices.deviceList.seq) throw e
+        ctx.log.info({ ours: devices.deviceList.seq, dht: found.seq, err: (e as Error).message }, 'device list refused: the DHT holds another one')
+        reportOwn(found, 'publish')
+      }
+    }
 
     const publishNow = async (): Promise<{ seq: number; addrs: string[] }> => {
       if (!transport) {
@@ -91,9 +124,12 @@ export const discoveryActor = defineActor({
       }
       const t = transport
       const bundle = await ctx.bus.request(identitySignPresence, { peerId: t.peerId, addrs: t.addrs }, { timeoutMs: 5000 })
-      await node.publishPresence(bundle as unknown as PresenceBundle)
-      const devices = await ctx.bus.request(identityDevices, {}, { timeoutMs: 5000 })
-      await node.publishDeviceList({ deviceList: devices.deviceList, revocations: devices.revocations } as never)
+      // A device another device of the account revoked is refused by every DHT node: say so instead of retrying.
+      const deviceId = (bundle.deviceCert.body as { deviceId: string }).deviceId
+      const revoked = (bundle.revocations.body as { devices: Array<{ deviceId: string }> }).devices.some((d) => d.deviceId === deviceId)
+      if (!revoked) await node.publishPresence(bundle as unknown as PresenceBundle)
+      await publishDeviceList()
+      if (revoked) throw new BusError('device_revoked', 'this device was revoked by another device of the account: it publishes no presence')
       published = { seq: bundle.presence.seq, addrs: t.addrs, at: Date.now() }
       ctx.publish(discoveryPublished, published)
       ctx.log.info({ seq: published.seq, addrs: t.addrs.length }, 'presence published')
@@ -113,6 +149,10 @@ export const discoveryActor = defineActor({
       retry = setTimeout(() => {
         publish().catch((e: unknown) => {
           const code = e instanceof BusError ? e.code : 'error'
+          if (code === 'device_revoked') {
+            ctx.log.warn('this device was revoked by another device of the account: presence no longer published')
+            return
+          }
           ctx.log.debug({ code, err: (e as Error).message }, 'presence not published yet')
           if (!ctx.signal.aborted) publishSoon(Math.min(waitMs * 2, 30_000))
         })
@@ -127,7 +167,8 @@ export const discoveryActor = defineActor({
       transport = { peerId: e.peerId, addrs: e.addrs }
       publishSoon(0)
     })
-    for (const evt of [identityAccountCreated, identityDeviceAdded, identityDeviceRevoked]) await ctx.subscribe(evt, () => publishSoon(0))
+    for (const evt of [identityAccountCreated, identityDeviceAdded, identityDeviceRevoked, identityDevicesChanged]) await ctx.subscribe(evt, () => publishSoon(0))
+    await ctx.subscribe(identityAccountCreated, (e) => watchOwn(e.accountId))
 
     // Watches: accountId → unwatch, and what each device was last seen at (to tell online from addressChanged).
     const watches = new Map<string, () => void>()
@@ -160,6 +201,8 @@ export const discoveryActor = defineActor({
         accountId,
         devices: r.devices.map((d) => presenceOf(d.deviceId, d.name, d.presence)),
         revoked: r.deviceList.revocations?.devices ?? [],
+        deviceList: r.deviceList.bundle.deviceList,
+        ...(r.deviceList.bundle.revocations ? { revocations: r.deviceList.bundle.revocations } : {}),
       }
     })
 
@@ -235,6 +278,7 @@ export const discoveryActor = defineActor({
         clearTimeout(retry)
         clearInterval(refresh)
         clearInterval(expiry)
+        own?.unwatch()
         for (const unwatch of watches.values()) unwatch()
         await node.stop()
       },

@@ -6,8 +6,9 @@
  * `/baran-presence/<deviceId>`, device lists under `/baran-devices/<accountId>` (forged,
  * expired, revoked and replayed ones are refused), and opaque values with a TTL under
  * `/baran-value/<40 hex>`. An OpenDHT-style listen (`/baran/listen/1.0.0`) pushes new records
- * to watchers. Plus the PIN crypto of device linking. Signing is the identity actor's job: this
- * library only verifies (with @baran/trust).
+ * to watchers. Device linking stores its PIN-sealed offers here as opaque values; the PIN crypto
+ * lives with the keys, in @baran/identity. Signing is the identity actor's job: this library only
+ * verifies (with @baran/trust).
  *
  * @example
  * const node = await createDiscoveryNode({ bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…'] })
@@ -18,7 +19,6 @@
 export {
   DEFAULT_GET_QUORUM,
   DEFAULT_K,
-  DEFAULT_LINK_TTL_MS,
   DEFAULT_MAX_VALUE_BYTES,
   DEFAULT_REPLICATION,
   DEFAULT_VALUE_TTL_MS,
@@ -28,7 +28,6 @@ export {
   MAX_BUNDLE_BYTES,
   MAX_FRAME_BYTES,
   MAX_VALUE_TTL_MS,
-  PIN_ALPHABET,
   PRESENCE_NAMESPACE,
   VALUE_NAMESPACE,
 } from './lib/constants.ts'
@@ -49,10 +48,8 @@ export {
   DiscoveryError,
   InvalidConfigError,
   InvalidKeyError,
-  InvalidPinError,
   InvalidTtlError,
   KeyMismatchError,
-  LinkExpiredError,
   MalformedFrameError,
   MalformedValueError,
   NodeNotStartedError,
@@ -61,14 +58,11 @@ export {
   ValueExpiredError,
   ValueOccupiedError,
   ValueTooLargeError,
-  WrongPinError,
 } from './lib/errors.ts'
 export type { Frame } from './lib/frames.ts'
 export { decodeFrame, encodeFrame } from './lib/frames.ts'
 export type { ParsedKey, WatchTarget } from './lib/keys.ts'
 export { deviceListKey, parseKey, presenceKey, valueKey } from './lib/keys.ts'
-export type { LinkKdf, LinkKeys, SealedLink } from './lib/link.ts'
-export { deriveLinkKeys, generatePin, normalizePin, openWithPin, scryptKdf, sealForPin } from './lib/link.ts'
 export type { ListenLimits, Via, WatchEvent, WatchOptions } from './lib/listen.ts'
 export type { Admission, RecordPolicyInit, VerifiedEntry } from './lib/policy.ts'
 export { RecordPolicy, RevocationBook } from './lib/policy.ts'

@@ -2,6 +2,8 @@ import { defineActor } from '@baran/actor'
 import {
   type AccountSummary,
   BusError,
+  discoveryDeviceList,
+  discoveryLookup,
   type EthTx,
   identityAccountCreated,
   identityAddContact,
@@ -12,10 +14,14 @@ import {
   identityDeviceAdded,
   identityDeviceRevoked,
   identityDevices,
+  identityDevicesChanged,
   identityEthSignMessage,
   identityEthSignTransaction,
   identityExportArchive,
   identityImportArchive,
+  identityLinkAccept,
+  identityLinkLocate,
+  identityLinkOffer,
   identityPeerBinding,
   identityRemoveContact,
   identityRevokeDevice,
@@ -26,12 +32,20 @@ import {
 } from '@baran/bus'
 import { nameClaimMessage, verifyChain } from '@baran/trust'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import { DEFAULT_SCRYPT } from './lib/constants.ts'
+import { deriveLinkKeys } from './lib/link.ts'
 import { type AccountInfo, IdentityStore } from './lib/store.ts'
+import type { RemoteDeviceList } from './lib/sync.ts'
 
 /** How often the actor renews its own records before they expire. */
 const REFRESH_EVERY_MS = 24 * 3600_000
+/** After start, ask discovery for the account's device list on the DHT (it may have changed meanwhile): attempts and first wait. */
+const CATCH_UP_ATTEMPTS = 6
+const CATCH_UP_FIRST_WAIT_MS = 1_000
+
+type DevicesChangeReason = 'created' | 'imported' | 'linked' | 'certified' | 'revoked' | 'merged' | 'renewed'
 
 const ConfigSchema = z
   .object({
@@ -55,6 +69,10 @@ function summary(info: AccountInfo): AccountSummary {
     devices: info.devices,
     revoked: info.revoked,
   }
+}
+
+function accountExists(info: AccountInfo): BusError {
+  return new BusError('account_exists', `this node already holds account ${info.accountId}: link a node that has no account`)
 }
 
 function noAccount(): BusError {
@@ -95,8 +113,16 @@ export const identityActor = defineActor({
       if (!store.hasAccount()) throw noAccount()
       return store.info()
     }
+    // Every change of the device list or revocations is announced, so discovery publishes them again.
+    const devicesChanged = (reason: DevicesChangeReason) => {
+      const info = store.info()
+      ctx.publish(identityDevicesChanged, { accountId: info.accountId, seq: info.deviceList.seq, revocationsSeq: info.revocations.seq, reason })
+    }
     const renew = async () => {
-      if (store.hasAccount() && (await store.refresh())) ctx.log.info('renewed records close to expiry')
+      if (store.hasAccount() && (await store.refresh())) {
+        ctx.log.info('renewed records close to expiry')
+        devicesChanged('renewed')
+      }
     }
     await renew()
     const refresher = setInterval(() => void renew().catch((e: unknown) => ctx.log.error({ err: e }, 'refresh failed')), REFRESH_EVERY_MS)
@@ -107,6 +133,7 @@ export const identityActor = defineActor({
     ctx.serve(identityCreate, async ({ deviceName }) => {
       const info = await store.createAccount({ ...((deviceName ?? ctx.config.deviceName) ? { deviceName: deviceName ?? ctx.config.deviceName } : {}) })
       ctx.publish(identityAccountCreated, { accountId: info.accountId, deviceId: info.deviceId, imported: false })
+      devicesChanged('created')
       ctx.log.info({ accountId: info.accountId, deviceId: info.deviceId }, 'account created')
       return summary(info)
     })
@@ -123,6 +150,7 @@ export const identityActor = defineActor({
       const info = await store.importArchive(new Uint8Array(Buffer.from(archive, 'base64')), password, name ? { deviceName: name } : {})
       ctx.publish(identityAccountCreated, { accountId: info.accountId, deviceId: info.deviceId, imported: true })
       ctx.publish(identityDeviceAdded, { accountId: info.accountId, deviceId: info.deviceId, name: info.deviceName })
+      devicesChanged('imported')
       ctx.log.info({ accountId: info.accountId, deviceId: info.deviceId }, 'account imported')
       return summary(info)
     })
@@ -137,6 +165,7 @@ export const identityActor = defineActor({
       await store.revokeDevice(deviceId)
       const info = store.info()
       ctx.publish(identityDeviceRevoked, { accountId: info.accountId, deviceId, revocations: info.revocations })
+      devicesChanged('revoked')
       ctx.log.info({ deviceId }, 'device revoked')
       return { revoked: deviceId, revocations: info.revocations, deviceList: info.deviceList }
     })
@@ -147,6 +176,7 @@ export const identityActor = defineActor({
       const info = store.info()
       const body = deviceCert.body as { deviceId: string }
       ctx.publish(identityDeviceAdded, { accountId: info.accountId, deviceId: body.deviceId, name })
+      devicesChanged('certified')
       return { deviceCert, deviceList: info.deviceList }
     })
 
@@ -206,6 +236,69 @@ export const identityActor = defineActor({
       account()
       return { removed: await store.removeContact(accountId) }
     })
+
+    // Device linking. The account leaves this actor only sealed under the PIN (which goes to the user, not to
+    // discovery): the CLI carries the sealed value to discovery, which stores it as an opaque blob.
+    ctx.serve(identityLinkOffer, async ({ ttlMs }) => {
+      const info = account()
+      const offer = await store.sealLinkOffer(ttlMs === undefined ? {} : { ttlMs })
+      ctx.log.info({ accountId: info.accountId, bytes: offer.value.length, expiresAt: offer.expiresAt }, 'link offer sealed')
+      return { pin: offer.pin, key: offer.key, value: Buffer.from(offer.value).toString('base64'), deleteToken: offer.deleteToken, expiresAt: offer.expiresAt }
+    })
+
+    ctx.serve(identityLinkLocate, async ({ pin }) => {
+      const keys = await deriveLinkKeys(pin)
+      keys.secretKey.fill(0)
+      return { key: keys.key, deleteToken: Buffer.from(keys.deleteToken).toString('base64url') }
+    })
+
+    ctx.serve(identityLinkAccept, async ({ pin, value, deviceName }) => {
+      if (store.hasAccount()) throw accountExists(store.info())
+      const name = deviceName ?? ctx.config.deviceName
+      const info = await store.importLinkOffer(new Uint8Array(Buffer.from(value, 'base64')), pin, name ? { deviceName: name } : {})
+      ctx.publish(identityAccountCreated, { accountId: info.accountId, deviceId: info.deviceId, imported: true })
+      ctx.publish(identityDeviceAdded, { accountId: info.accountId, deviceId: info.deviceId, name: info.deviceName })
+      devicesChanged('linked')
+      ctx.log.info({ accountId: info.accountId, deviceId: info.deviceId }, 'linked as a new device of the account')
+      return summary(info)
+    })
+
+    // Device-list sync: another device of the account may change the list too; merge what the DHT holds.
+    const merge = async (remote: RemoteDeviceList, source: 'dht' | 'lookup') => {
+      try {
+        if (ctx.signal.aborted || !store.hasAccount()) return
+        const r = await store.mergeDeviceList(remote)
+        if (!r.changed) return
+        const info = store.info()
+        for (const d of r.added) ctx.publish(identityDeviceAdded, { accountId: info.accountId, deviceId: d.deviceId, name: d.name })
+        for (const d of r.revoked) ctx.publish(identityDeviceRevoked, { accountId: info.accountId, deviceId: d.deviceId, revocations: info.revocations })
+        devicesChanged('merged')
+        ctx.log.info({ source, seq: info.deviceList.seq, resigned: r.resigned, added: r.added.length, revoked: r.revoked.length }, 'device list merged')
+        if (r.revoked.some((d) => d.deviceId === info.deviceId)) ctx.log.warn({ deviceId: info.deviceId }, 'another device of the account revoked this device')
+      } catch (e) {
+        ctx.log.warn({ err: e, source }, 'device list not merged')
+      }
+    }
+    // Lists of other accounts are none of ours (discovery reports only this node's; a foreign one is dropped quietly).
+    await ctx.subscribe(discoveryDeviceList, async (e) => {
+      if (!ctx.signal.aborted && store.hasAccount() && e.accountId === store.info().accountId) await merge(e, 'dht')
+    })
+    // This actor may have been down while the list changed: ask discovery once it is up (bounded back-off).
+    const catchUp = async () => {
+      for (let i = 0, wait = CATCH_UP_FIRST_WAIT_MS; i < CATCH_UP_ATTEMPTS; i++, wait *= 2) {
+        await sleep(wait, undefined, { signal: ctx.signal, ref: false })
+        if (!store.hasAccount()) return
+        try {
+          const r = await ctx.bus.request(discoveryLookup, { accountId: store.info().accountId }, { timeoutMs: 15_000 })
+          if (r.deviceList) await merge({ deviceList: r.deviceList, ...(r.revocations ? { revocations: r.revocations } : {}) }, 'lookup')
+          return
+        } catch (e) {
+          if (e instanceof BusError && e.code === 'not_found') return
+          ctx.log.debug({ err: (e as Error).message }, 'device list catch-up: discovery not ready')
+        }
+      }
+    }
+    if (store.hasAccount()) void catchUp().catch(() => {})
 
     if (!store.hasAccount()) ctx.log.info('no account yet: identity is ready with none (baran account create)')
     else ctx.log.info({ accountId: store.info().accountId }, 'account loaded')

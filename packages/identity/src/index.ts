@@ -10,6 +10,12 @@
  * replace, optionally sealed with a passphrase) and exports/imports password-encrypted archives
  * ("BARANARC": scrypt → XSalsa20-Poly1305, brotli, canonical JSON).
  *
+ * Device linking: `sealLinkOffer` seals the account under a fresh PIN (scrypt of the PIN gives the
+ * secretbox key, the DHT location and a delete token); the new device's `importLinkOffer` opens it
+ * and becomes a new device of the account. Each device may then change the device list: `mergeDeviceList`
+ * merges what another device published (union of devices minus revoked, union of revocations; seq =
+ * max(seen) + 1 when it must sign a new list).
+ *
  * @example
  * const store = new IdentityStore({ dir: `${dataDir}/identity` })
  * await store.load()
@@ -28,14 +34,20 @@ export {
   CONTAINER_VERSION,
   DEFAULT_ACCOUNT_RECORD_TTL_MS,
   DEFAULT_DEVICE_CERT_TTL_MS,
+  DEFAULT_LINK_TTL_MS,
   DEFAULT_PEER_BINDING_TTL_MS,
   DEFAULT_RECORD_TTL_MS,
   DEFAULT_REFRESH_WINDOW_MS,
   DEFAULT_SCRYPT,
+  LINK_SCRYPT,
   MAX_CONTACTS,
   MAX_DEVICES,
+  MAX_LINK_TTL_MS,
+  MAX_LINK_VALUE_BYTES,
   MAX_PAYLOAD_BYTES,
   MAX_REVOCATIONS,
+  PIN_ALPHABET,
+  PIN_LENGTH,
   RESERVED_RECORD_TYPES,
   SCRYPT_LIMITS,
   SEALED_STORE_MAGIC,
@@ -62,7 +74,11 @@ export {
   IdentityError,
   InvalidArgumentError,
   InvalidKdfParamsError,
+  InvalidPinError,
+  LinkExpiredError,
+  LinkTooLargeError,
   MalformedArchiveError,
+  MalformedLinkError,
   NoAccountError,
   NotAnArchiveError,
   OwnDeviceError,
@@ -75,13 +91,21 @@ export {
   TruncatedArchiveError,
   UnknownDeviceError,
   UnsupportedArchiveVersionError,
+  UntrustedDeviceListError,
   WrongPasswordError,
+  WrongPinError,
 } from './lib/errors.ts'
 export { ensurePrivateDir, readFileIfExists, writeFileAtomic } from './lib/fs.ts'
 export type { DerivedKeys, ScryptParams } from './lib/kdf.ts'
 export { deriveKeys, validateScryptParams } from './lib/kdf.ts'
+export type { LinkKdf, LinkKeys, SealedLink } from './lib/link.ts'
+export { deriveLinkKeys, generatePin, normalizePin, openWithPin, scryptKdf, sealForPin } from './lib/link.ts'
+export type { LinkOffer } from './lib/link-offer.ts'
+export { checkLinkTtl, openLinkOffer, sealLinkOffer } from './lib/link-offer.ts'
 export type { AccountInfo, DeviceInfo, IdentityStoreInit, Logger, RecordRequest } from './lib/store.ts'
 export { IdentityStore } from './lib/store.ts'
 export type { StoreContent } from './lib/store-file.ts'
 export { decodeStoreFile, encodeStoreFile, isSealedStoreFile } from './lib/store-file.ts'
+export type { MergeOutcome, RemoteDeviceList } from './lib/sync.ts'
+export { mergeDeviceLists, verifyRemoteDeviceList } from './lib/sync.ts'
 export { identityActor, identityActor as actor } from './actor.ts'

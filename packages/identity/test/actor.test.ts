@@ -11,6 +11,13 @@ import {
   identityVerifyChain,
   identityAccountCreated,
   identityEthSignTransaction,
+  identityLinkOffer,
+  identityLinkLocate,
+  identityLinkAccept,
+  identityDevicesChanged,
+  identityDeviceAdded,
+  identityDeviceRevoked,
+  discoveryDeviceList,
 } from '@baran/bus'
 import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
 import { nameClaimMessage, verifyChain, verifyDetached, verifyRecord } from '@baran/trust'
@@ -109,6 +116,61 @@ describe('identity actor', () => {
     await expect(b.bus.request(identityVerifyChain, { ...aChain, revocations })).rejects.toMatchObject({ code: 'revoked' })
     const devices = await b.bus.request(identityDevices, {})
     expect(devices.revoked).toHaveLength(1)
+  })
+
+  it('links a device by PIN: offer on A, locate and accept on B; typed errors for wrong PIN, bad PIN, an account already there', async () => {
+    const a = await node('a')
+    const b = await node('b')
+    const acc = await a.bus.request(identityCreate, {})
+    const offer = await a.bus.request(identityLinkOffer, { ttlMs: 60_000 })
+    expect(offer.pin).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/)
+    expect(offer.expiresAt).toBeGreaterThan(Date.now())
+    await expect(b.bus.request(identityLinkLocate, { pin: offer.pin.toLowerCase() })).resolves.toEqual({ key: offer.key, deleteToken: offer.deleteToken })
+    await expect(b.bus.request(identityLinkLocate, { pin: '0000-0000' })).rejects.toMatchObject({ code: 'invalid_pin' })
+    const wrong = offer.pin === 'ABCD-EFGH' ? 'ABCD-EFGJ' : 'ABCD-EFGH'
+    await expect(b.bus.request(identityLinkAccept, { pin: wrong, value: offer.value })).rejects.toMatchObject({ code: 'wrong_pin' })
+    await expect(b.bus.request(identityStatus, {})).resolves.toEqual({ hasAccount: false })
+    await expect(a.bus.request(identityLinkAccept, { pin: offer.pin, value: offer.value })).rejects.toMatchObject({ code: 'account_exists' })
+
+    const events: string[] = []
+    await b.bus.subscribe(identityDevicesChanged, (e) => void events.push(e.reason))
+    const linked = await b.bus.request(identityLinkAccept, { pin: offer.pin, value: offer.value })
+    expect(linked).toMatchObject({ accountId: acc.accountId, deviceName: 'b-laptop' })
+    expect(linked.devices.map((d) => d.deviceId).sort()).toEqual([acc.deviceId, linked.deviceId].sort())
+    const chain = await b.bus.request(identityPeerBinding, { peerId: 'peerB' })
+    await expect(a.bus.request(identityVerifyChain, { ...chain, expect: { accountId: acc.accountId } })).resolves.toMatchObject({ deviceId: linked.deviceId })
+    await expect.poll(() => events).toEqual(['linked'])
+  })
+
+  it('merges the device lists that discovery reports for its own account, and ignores the rest', async () => {
+    const a = await node('a')
+    const b = await node('b')
+    const acc = await a.bus.request(identityCreate, {})
+    const { archive } = await a.bus.request(identityExportArchive, { password: 'pw' })
+    const bAcc = await b.bus.request(identityImportArchive, { archive, password: 'pw' })
+    const seen: string[] = []
+    await a.bus.subscribe(identityDevicesChanged, (e) => void seen.push(`changed:${e.reason}:${e.seq}`))
+    await a.bus.subscribe(identityDeviceAdded, (e) => void seen.push(`added:${e.deviceId}`))
+    await a.bus.subscribe(identityDeviceRevoked, (e) => void seen.push(`revoked:${e.deviceId}`))
+
+    // another account's list, and junk claiming to be ours: ignored
+    const stranger = await node('c')
+    await stranger.bus.request(identityCreate, {})
+    const strangerList = await stranger.bus.request(identityDevices, {})
+    a.bus.publish(discoveryDeviceList, { accountId: (strangerList.deviceList.body as { accountId: string }).accountId, deviceList: strangerList.deviceList, revocations: strangerList.revocations })
+    a.bus.publish(discoveryDeviceList, { accountId: acc.accountId, deviceList: strangerList.deviceList, revocations: strangerList.revocations })
+
+    const fromB = await b.bus.request(identityDevices, {})
+    a.bus.publish(discoveryDeviceList, { accountId: acc.accountId, deviceList: fromB.deviceList, revocations: fromB.revocations })
+    await expect.poll(async () => (await a.bus.request(identityDevices, {})).devices.length).toBe(2)
+    await expect.poll(() => seen).toEqual([`added:${bAcc.deviceId}`, `changed:merged:${fromB.deviceList.seq}`])
+
+    // B revokes A: A learns it is revoked
+    const r = await b.bus.request(identityRevokeDevice, { deviceId: acc.deviceId })
+    a.bus.publish(discoveryDeviceList, { accountId: acc.accountId, deviceList: r.deviceList, revocations: r.revocations })
+    await expect.poll(async () => (await a.bus.request(identityDevices, {})).revoked).toEqual([acc.deviceId])
+    expect(seen).toContain(`revoked:${acc.deviceId}`)
+    await expect(a.bus.request(identityStatus, {})).resolves.toMatchObject({ hasAccount: true, account: { deviceId: acc.deviceId } })
   })
 
   it('answers malformed requests with invalid_request and keeps serving', async () => {

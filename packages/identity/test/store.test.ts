@@ -1,3 +1,4 @@
+import { scryptSync } from 'node:crypto'
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
@@ -14,7 +15,7 @@ import {
 } from '@baran/trust'
 import { verifyMessage } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type AccountInfo, ensurePrivateDir, IdentityStore, type IdentityStoreInit, STORE_FILE } from '../src/index.ts'
+import { type AccountInfo, ensurePrivateDir, IdentityStore, type IdentityStoreInit, type LinkKdf, STORE_FILE } from '../src/index.ts'
 import { FAST_KDF, hashDir, rejection, TempDirs, thrown } from './helpers.ts'
 
 const DAY = 86_400_000
@@ -441,5 +442,99 @@ describe('IdentityStore: archive export and import', () => {
     expect((await rejection(empty.exportArchive('pw'))).name).toBe('NoAccountError')
     const { store } = await withAccount()
     expect((await rejection(store.exportArchive(''))).name).toBe('InvalidArgumentError')
+  })
+})
+
+describe('IdentityStore: device linking and device-list sync', () => {
+  let kdfCalls = 0
+  const kdf: LinkKdf = async (pin, salt) => {
+    kdfCalls++
+    return new Uint8Array(scryptSync(pin, salt, 64, { N: 16, r: 1, p: 1 }))
+  }
+  const listOf = (s: IdentityStore) => ({ deviceList: s.info().deviceList, revocations: s.info().revocations })
+
+  it('seals a link offer on A that empty B imports as a new device; wrong PIN and expiry leave B untouched', async () => {
+    const a = await withAccount()
+    const offer = await a.store.sealLinkOffer({ kdf, ttlMs: 60_000 })
+    const b = await newStore()
+    await ensurePrivateDir(b.dir)
+    const before = await hashDir(b.dir)
+    const wrongPin = offer.pin === 'ABCD-EFGH' ? 'ABCD-EFGJ' : 'ABCD-EFGH'
+    expect(await rejection(b.importLinkOffer(offer.value, wrongPin, { kdf }))).toMatchObject({ name: 'WrongPinError', code: 'wrong_pin' })
+    expect(await rejection(b.importLinkOffer(undefined, offer.pin, { kdf }))).toMatchObject({ name: 'LinkExpiredError' })
+    const late = new IdentityStore({ dir: b.dir, kdf: FAST_KDF, now: () => offer.expiresAt + 120_000 })
+    await late.load()
+    expect(await rejection(late.importLinkOffer(offer.value, offer.pin, { kdf }))).toMatchObject({ name: 'LinkExpiredError' })
+    expect(await hashDir(b.dir)).toBe(before)
+    expect(b.hasAccount()).toBe(false)
+
+    const info = await b.importLinkOffer(offer.value, offer.pin.toLowerCase(), { kdf, deviceName: 'phone' })
+    expect(info).toMatchObject({ accountId: a.info.accountId, deviceName: 'phone' })
+    expect(info.deviceId).not.toBe(a.info.deviceId)
+    expect(info.devices.map((d) => d.deviceId).sort()).toEqual([a.info.deviceId, info.deviceId].sort())
+    expect(verifyChain({ deviceCert: info.deviceCert, expect: { accountId: a.info.accountId } }).deviceId).toBe(info.deviceId)
+    expect((await reopen(b)).info()).toEqual(info)
+  })
+
+  it('refuses a link offer on a store that holds an account, before running the KDF', async () => {
+    const a = await withAccount()
+    const offer = await a.store.sealLinkOffer({ kdf })
+    const b = await withAccount()
+    kdfCalls = 0
+    expect(await rejection(b.store.importLinkOffer(offer.value, offer.pin, { kdf }))).toMatchObject({ name: 'AccountExistsError' })
+    expect(kdfCalls).toBe(0)
+    expect(await rejection((await newStore()).sealLinkOffer({ kdf }))).toMatchObject({ name: 'NoAccountError' })
+  })
+
+  it('merges the other device\'s list (persisted), writes nothing when there is nothing new, and adopts its own revocation', async () => {
+    const a = await withAccount()
+    const b = await newStore()
+    await b.importArchive(await a.store.exportArchive('pw', { kdf: FAST_KDF }), 'pw', { deviceName: 'phone' })
+    const bId = b.info().deviceId
+
+    const added = await a.store.mergeDeviceList(listOf(b))
+    expect(added).toMatchObject({ changed: true, resigned: false, revoked: [] })
+    expect(added.added.map((d) => d.deviceId)).toEqual([bId])
+    expect((await reopen(a.store)).info().devices.map((d) => d.deviceId).sort()).toEqual([a.info.deviceId, bId].sort())
+
+    const before = await hashDir(a.store.dir)
+    expect(await a.store.mergeDeviceList(listOf(b))).toMatchObject({ changed: false })
+    expect(await hashDir(a.store.dir)).toBe(before)
+
+    await b.revokeDevice(a.info.deviceId)
+    const revoked = await a.store.mergeDeviceList(listOf(b))
+    expect(revoked.revoked.map((d) => d.deviceId)).toEqual([a.info.deviceId])
+    const now = a.store.info()
+    expect(now.revoked).toEqual([a.info.deviceId])
+    expect(now.deviceId).toBe(a.info.deviceId) // still knows who it is
+    expect(now.deviceList).toEqual(b.info().deviceList)
+    expect(thrown(() => verifyChain({ deviceCert: now.deviceCert, revocations: now.revocations })).name).toBe('RevokedDeviceError')
+    expect((await rejection(a.store.mergeDeviceList({ deviceList: 'junk' }))).name).toBe('UntrustedDeviceListError')
+  })
+
+  it('resolves a seq collision: both sides end with the same list and revocations, above both seqs', async () => {
+    const a = await withAccount()
+    const b = await newStore()
+    await b.importArchive(await a.store.exportArchive('pw', { kdf: FAST_KDF }), 'pw')
+    await a.store.mergeDeviceList(listOf(b))
+    const c = await newStore()
+    await c.importArchive(await a.store.exportArchive('pw', { kdf: FAST_KDF }), 'pw')
+    await a.store.mergeDeviceList(listOf(c))
+    await b.mergeDeviceList(listOf(a.store))
+    const cId = c.info().deviceId
+    // concurrently: A revokes C, B certifies a new key: same seq, different lists
+    await a.store.revokeDevice(cId)
+    await b.certifyDevice(generateKeyPair().signer, 'tablet')
+    const seqs = [a.store.info().deviceList.seq, b.info().deviceList.seq]
+    expect(seqs[0]).toBe(seqs[1])
+
+    expect(await a.store.mergeDeviceList(listOf(b))).toMatchObject({ changed: true, resigned: true })
+    expect(await b.mergeDeviceList(listOf(a.store))).toMatchObject({ changed: true, resigned: false })
+    const [x, y] = [a.store.info(), b.info()]
+    expect(x.deviceList).toEqual(y.deviceList)
+    expect(x.revocations).toEqual(y.revocations)
+    expect(x.deviceList.seq).toBe((seqs[0] as number) + 1)
+    expect(x.revoked).toEqual([cId])
+    expect(x.devices).toHaveLength(3)
   })
 })

@@ -47,8 +47,15 @@ export const discoveryLookup = contract({
   actor: A,
   verb: 'lookup',
   request: z.object({ accountId: IdSchema, fresh: z.boolean().optional() }).strict(),
-  reply: z.object({ accountId: IdSchema, devices: z.array(DevicePresenceSchema), revoked: z.array(IdSchema) }),
-  callers: ['outbox', 'cli', 'ui', 'transport'],
+  reply: z.object({
+    accountId: IdSchema,
+    devices: z.array(DevicePresenceSchema),
+    revoked: z.array(IdSchema),
+    /** the signed records found (the newest valid device list bundle) */
+    deviceList: SignedRecordWireSchema.optional(),
+    revocations: SignedRecordWireSchema.optional(),
+  }),
+  callers: ['outbox', 'cli', 'ui', 'transport', 'identity'],
   description: "an account's devices (from its signed device list) with each one's current addresses",
 })
 
@@ -130,6 +137,13 @@ export const discoveryPublished = event({
   event: 'published',
   body: z.object({ seq: z.number().int(), addrs: z.array(MultiaddrSchema), at: z.number().int() }),
   description: 'this device published its presence',
+})
+
+export const discoveryDeviceList = event({
+  actor: A,
+  event: 'deviceList',
+  body: z.object({ accountId: IdSchema, deviceList: SignedRecordWireSchema, revocations: SignedRecordWireSchema.optional() }),
+  description: "a newer verified device list (and revocations) of this node's own account was seen on the DHT",
 })
 
 export const discoveryContracts = [

@@ -167,6 +167,45 @@ export const identityVerifyChain = contract({
   description: 'verify an account → device → peer chain from public data (errors: bad_signature, revoked, expired…)',
 })
 
+/** A device-linking PIN as typed ("XXXX-XXXX"; case, dashes and spaces do not matter). */
+const pin = z.string().min(1).max(64)
+
+export const identityLinkOffer = contract({
+  actor: A,
+  verb: 'linkOffer',
+  request: z.object({ ttlMs: z.number().int().min(1000).max(600_000).optional() }).strict(),
+  reply: z.object({
+    pin: z.string(),
+    /** the DHT opaque-value id where the offer goes */
+    key: z.string().regex(/^[0-9a-f]{40}$/),
+    /** the sealed account (base64) */
+    value: Base64Schema,
+    /** base64url; lets the holder delete the offer */
+    deleteToken: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/),
+    expiresAt: z.number().int(),
+  }),
+  callers: USER,
+  description: 'device linking, old device: the account sealed under a fresh PIN (memory-hard KDF), for discovery.putValue',
+})
+
+export const identityLinkLocate = contract({
+  actor: A,
+  verb: 'linkLocate',
+  request: z.object({ pin }).strict(),
+  reply: z.object({ key: z.string().regex(/^[0-9a-f]{40}$/), deleteToken: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/) }),
+  callers: USER,
+  description: 'device linking, new device: where the offer of a PIN lives and its delete token (errors: invalid_pin)',
+})
+
+export const identityLinkAccept = contract({
+  actor: A,
+  verb: 'linkAccept',
+  request: z.object({ pin, value: Base64Schema.max(64 * 1024), deviceName: deviceName.optional() }).strict(),
+  reply: AccountSummarySchema,
+  callers: USER,
+  description: 'device linking, new device: open the offer and become a new device of the account (errors: wrong_pin, link_expired, account_exists)',
+})
+
 export const ContactSchema = z.object({ accountId: IdSchema, name: z.string().max(128).optional(), addedAt: z.number().int() })
 export const identityContacts = contract({
   actor: A,
@@ -212,6 +251,19 @@ export const identityDeviceRevoked = event({
   description: 'a device was revoked',
 })
 
+export const identityDevicesChanged = event({
+  actor: A,
+  event: 'devicesChanged',
+  body: z.object({
+    accountId: IdSchema,
+    /** seq of the device list and of the revocations now held */
+    seq: z.number().int(),
+    revocationsSeq: z.number().int(),
+    reason: z.enum(['created', 'imported', 'linked', 'certified', 'revoked', 'merged', 'renewed']),
+  }),
+  description: "the account's device list or revocations changed (publish them again)",
+})
+
 export const identityContracts = [
   identityStatus,
   identityCreate,
@@ -229,4 +281,7 @@ export const identityContracts = [
   identityContacts,
   identityAddContact,
   identityRemoveContact,
+  identityLinkOffer,
+  identityLinkLocate,
+  identityLinkAccept,
 ] as const

@@ -4,6 +4,8 @@
 export const KAD_PROTOCOL = '/baran/kad/1.0.0'
 /** Subscribe/push protocol (OpenDHT-style listen). */
 export const LISTEN_PROTOCOL = '/baran/listen/1.0.0'
+/** Multiplexed get/put/listen over one long-lived stream per peer: the fast path. */
+export const RPC_PROTOCOL = '/baran/rpc/1.0.0'
 
 /** Key namespaces (the second path segment of a DHT key picks the validator and selector). */
 export const PRESENCE_NAMESPACE = 'baran-presence'
@@ -41,6 +43,15 @@ export const DEFAULT_CLOCK_SKEW_MS = 60_000
 
 /** Largest listen frame: a bundle as base64 plus the frame's fields. */
 export const MAX_FRAME_BYTES = 96 * 1024
+/** Largest rpc frame: a listen frame or a record, plus headers. */
+export const MAX_RPC_FRAME_BYTES = MAX_FRAME_BYTES + 1024
+/** Requests one peer may have in flight on one rpc link (more are refused as busy). */
+export const MAX_RPC_INFLIGHT = 256
+/** Default deadline of one rpc. */
+export const RPC_TIMEOUT_MS = 5_000
+/** Bounds of the wait before a get asks more peers than its quorum needs (4 smoothed round trips). */
+export const HEDGE_MIN_MS = 5
+export const HEDGE_MAX_MS = 500
 /** A listen peer must send its frame (or answer) within this. */
 export const FRAME_TIMEOUT_MS = 5_000
 /** Subscription life a watcher asks for by default. */
@@ -72,13 +83,3 @@ export const VERIFY_CACHE_SIZE = 512
 export const REVOCATION_BOOK_SIZE = 10_000
 /** How often a node drops expired records from its store. */
 export const SWEEP_INTERVAL_MS = 60_000
-
-/** Device-linking PIN: 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L). */
-export const PIN_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789'
-export const PIN_LENGTH = 8
-/** Fixed scrypt salt: the PIN is the only secret, the location must be derivable from it alone. */
-export const LINK_SALT = 'baran.link.v1'
-/** scrypt cost: 32 MiB and ~0.1 s per guess on one core. */
-export const LINK_SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const
-/** Life of a device-link value in the DHT. */
-export const DEFAULT_LINK_TTL_MS = 10 * 60 * 1000

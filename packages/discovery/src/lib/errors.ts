@@ -13,9 +13,7 @@ export type DiscoveryErrorCode =
   | 'invalid_config'
   | 'malformed_frame'
   | 'subscription_refused'
-  | 'invalid_pin'
-  | 'wrong_pin'
-  | 'link_expired'
+  | 'rpc_failed'
 
 /**
  * Base class of this package's errors; check `name` or `code`, not only instanceof.
@@ -134,26 +132,13 @@ export class SubscriptionRefusedError extends DiscoveryError {
   }
 }
 
-/** Thrown when a PIN is not 8 characters of the PIN alphabet (dashes and spaces aside). */
-export class InvalidPinError extends DiscoveryError {
-  constructor(message = 'Invalid PIN', options?: ErrorOptions) {
-    super('invalid_pin', message, options)
-    this.name = 'InvalidPinError'
-  }
-}
-
-/** Thrown when a link value does not open with the given PIN. */
-export class WrongPinError extends DiscoveryError {
-  constructor(message = 'Wrong PIN', options?: ErrorOptions) {
-    super('wrong_pin', message, options)
-    this.name = 'WrongPinError'
-  }
-}
-
-/** Thrown when there is no link value at the PIN's location (never put, expired or deleted). */
-export class LinkExpiredError extends DiscoveryError {
-  constructor(message = 'No device-link value at this location (expired or never published)', options?: ErrorOptions) {
-    super('link_expired', message, options)
-    this.name = 'LinkExpiredError'
+/** Thrown when an rpc to a peer fails: unreachable, link closed, deadline passed, or the peer answered an error. */
+export class RpcFailedError extends DiscoveryError {
+  /** The error code the peer answered with, when it answered one. */
+  readonly remoteCode?: string
+  constructor(message = 'RPC failed', options?: ErrorOptions & { remoteCode?: string }) {
+    super('rpc_failed', message, options)
+    this.name = 'RpcFailedError'
+    if (options?.remoteCode !== undefined) this.remoteCode = options.remoteCode
   }
 }

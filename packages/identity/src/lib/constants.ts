@@ -55,3 +55,21 @@ export const RESERVED_RECORD_TYPES: readonly string[] = ['device-cert', 'device-
 export const RECORD_DOMAIN_PREFIX = 'baran.record.v1\0'
 /** Message domains the account key signs detached (name claims for the naming actor). */
 export const ACCOUNT_DETACHED_DOMAINS: readonly string[] = ['baran.name-claim.v1\0']
+
+/** Device-linking PIN: 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L), ~40 bits. */
+export const PIN_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789'
+export const PIN_LENGTH = 8
+/** Fixed scrypt salt of link keys: the PIN is the only secret, the location must be derivable from it alone. */
+export const LINK_SALT = 'baran.link.v1'
+/**
+ * scrypt cost of link keys: 32 MiB and ~0.1 s per guess on one core. Fixed, not configurable: both devices
+ * must derive the same location and key from the PIN alone.
+ */
+export const LINK_SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const
+/** Life of a link offer (what the DHT keeps it for), and the longest one may ask for. */
+export const DEFAULT_LINK_TTL_MS = 10 * 60 * 1000
+export const MAX_LINK_TTL_MS = DEFAULT_LINK_TTL_MS
+/** Largest sealed link offer: what a DHT opaque value may carry (16 KiB). */
+export const MAX_LINK_VALUE_BYTES = 16 * 1024
+/** How far the two devices' clocks may differ when the new device checks an offer's expiry. */
+export const LINK_CLOCK_SKEW_MS = 60_000

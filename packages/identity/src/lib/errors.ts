@@ -26,6 +26,12 @@ export type IdentityErrorCode =
   | 'too_many_devices'
   | 'too_many_revocations'
   | 'forbidden_signing'
+  | 'invalid_pin'
+  | 'wrong_pin'
+  | 'link_expired'
+  | 'malformed_link'
+  | 'link_too_large'
+  | 'untrusted_device_list'
 
 /** Base class of every error thrown by this library. */
 export class IdentityError extends Error {
@@ -203,5 +209,53 @@ export class ForbiddenSigningError extends IdentityError {
   constructor(message = 'Refused to sign this message or record', options?: ErrorOptions) {
     super('forbidden_signing', message, options)
     this.name = 'ForbiddenSigningError'
+  }
+}
+
+/** Thrown when a PIN is not 8 characters of the PIN alphabet (dashes and spaces aside). */
+export class InvalidPinError extends IdentityError {
+  constructor(message = 'Invalid PIN', options?: ErrorOptions) {
+    super('invalid_pin', message, options)
+    this.name = 'InvalidPinError'
+  }
+}
+
+/** Thrown when a link offer does not open with the given PIN. */
+export class WrongPinError extends IdentityError {
+  constructor(message = 'Wrong PIN: the link offer does not open with it', options?: ErrorOptions) {
+    super('wrong_pin', message, options)
+    this.name = 'WrongPinError'
+  }
+}
+
+/** Thrown when there is no link offer for a PIN (never put, expired or deleted), or the offer says it expired. */
+export class LinkExpiredError extends IdentityError {
+  constructor(message = 'No link offer for this PIN (expired or never made)', options?: ErrorOptions) {
+    super('link_expired', message, options)
+    this.name = 'LinkExpiredError'
+  }
+}
+
+/** Thrown when bytes given as a link offer are not one (bad version, too short, bad contents). */
+export class MalformedLinkError extends IdentityError {
+  constructor(message = 'Not a device-link offer', options?: ErrorOptions) {
+    super('malformed_link', message, options)
+    this.name = 'MalformedLinkError'
+  }
+}
+
+/** Thrown when the sealed account is larger than a DHT value may be (many contacts): use an archive instead. */
+export class LinkTooLargeError extends IdentityError {
+  constructor(message = 'The account is too large to link by PIN', options?: ErrorOptions) {
+    super('link_too_large', message, options)
+    this.name = 'LinkTooLargeError'
+  }
+}
+
+/** Thrown when a device list or revocation list offered for merging is not a valid record of this account. */
+export class UntrustedDeviceListError extends IdentityError {
+  constructor(message = 'Device list is not signed by this account', options?: ErrorOptions) {
+    super('untrusted_device_list', message, options)
+    this.name = 'UntrustedDeviceListError'
   }
 }

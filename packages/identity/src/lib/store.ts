@@ -25,7 +25,7 @@ import {
 import { Wallet } from 'ethers'
 import nacl from 'tweetnacl'
 import { checkDeviceName, type NewDevice, newAccountPayload, normalizeDeviceName, refreshed, type SignContext, withDevice, withRevoked } from './account.ts'
-import { type Contact, decodeArchive, encodeArchive, type JsonObject } from './archive.ts'
+import { type AccountPayload, type Contact, decodeArchive, encodeArchive, type JsonObject } from './archive.ts'
 import {
   ACCOUNT_DETACHED_DOMAINS,
   DEFAULT_PEER_BINDING_TTL_MS,
@@ -39,6 +39,9 @@ import {
   STORE_FILE,
 } from './constants.ts'
 import { newSealingKeys, type SealingKeys } from './container.ts'
+import type { LinkKdf } from './link.ts'
+import { type LinkOffer, openLinkOffer, sealLinkOffer } from './link-offer.ts'
+import { type MergeOutcome, mergeDeviceLists, type RemoteDeviceList } from './sync.ts'
 import {
   AccountExistsError,
   ForbiddenSigningError,
@@ -400,11 +403,56 @@ export class IdentityStore {
   async importArchive(bytes: Uint8Array, password: string, opts: { deviceName?: string } = {}): Promise<AccountInfo> {
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('archive must be a Uint8Array')
     if (typeof password !== 'string') throw new InvalidArgumentError('password must be a string')
-    const deviceName = opts.deviceName === undefined ? normalizeDeviceName(hostname()) : checkDeviceName(opts.deviceName)
+    return this.importAccount(() => decodeArchive(bytes, password), opts.deviceName)
+  }
+
+  /**
+   * Seals the account under a fresh PIN for device linking: the offer to put in the DHT (see
+   * link-offer.ts; default life 10 minutes). Throws NoAccountError, LinkTooLargeError, InvalidArgumentError.
+   */
+  async sealLinkOffer(opts: { ttlMs?: number; pin?: string; kdf?: LinkKdf } = {}): Promise<LinkOffer> {
+    const { account } = this.requireAccount()
+    return sealLinkOffer(account, { now: this.clock(), ...opts })
+  }
+
+  /**
+   * Opens a link offer with its PIN and imports the account as a NEW device of it, exactly as
+   * importArchive does (this store must be empty; one write at the end). Throws AccountExistsError
+   * (checked before the KDF runs), WrongPinError, LinkExpiredError, MalformedLinkError, InvalidPinError.
+   */
+  async importLinkOffer(value: Uint8Array | undefined, pin: string, opts: { deviceName?: string; kdf?: LinkKdf } = {}): Promise<AccountInfo> {
+    if (value !== undefined && !(value instanceof Uint8Array)) throw new InvalidArgumentError('value must be a Uint8Array')
+    return this.importAccount(() => openLinkOffer(value, pin, { now: this.clock(), ...(opts.kdf ? { kdf: opts.kdf } : {}) }), opts.deviceName)
+  }
+
+  /**
+   * Merges a device list (and revocations) learnt from the DHT or another device of the account
+   * (see sync.ts): adopts newer records, or re-signs the union with seq = max(seen) + 1. Writes only
+   * when something changed. Throws NoAccountError, UntrustedDeviceListError, TooManyDevicesError,
+   * TooManyRevocationsError.
+   */
+  async mergeDeviceList(remote: RemoteDeviceList): Promise<Omit<MergeOutcome, 'payload'>> {
+    return this.mutate<Omit<MergeOutcome, 'payload'>>((content, ctx) => {
+      const deviceId = idFromPublicKey(content.deviceSecretKey.subarray(32))
+      const merged = mergeDeviceLists(content.account, ctx, remote, deviceId)
+      if (!merged.changed) return { content, result: { changed: false, resigned: false, added: [], revoked: [] }, skipWrite: true }
+      // Records adopted close to their expiry are renewed at once.
+      const account = refreshed(merged.payload, ctx, { deviceId, certSeq: this.nextSeq() }, DEFAULT_REFRESH_WINDOW_MS)
+      const resigned = merged.resigned || account.deviceList !== merged.payload.deviceList
+      if (merged.added.length || merged.revoked.length) {
+        this.log?.info({ added: merged.added.map((d) => d.deviceId), revoked: merged.revoked.map((d) => d.deviceId), resigned }, 'device list merged')
+      }
+      return { content: { ...content, account }, result: { changed: true, resigned, added: merged.added, revoked: merged.revoked } }
+    })
+  }
+
+  /** The import both archives and link offers go through: a new device for a decoded account. */
+  private importAccount(decode: () => Promise<AccountPayload>, name: string | undefined): Promise<AccountInfo> {
+    const deviceName = name === undefined ? normalizeDeviceName(hostname()) : checkDeviceName(name)
     return this.exclusive(async () => {
       await this.ensureLoaded()
       if (this.content) throw new AccountExistsError()
-      const archived = await decodeArchive(bytes, password)
+      const archived = await decode()
       const device = nacl.sign.keyPair()
       const ctx: SignContext = { accountSecretKey: fromBase64Url(archived.accountSecretKey), now: this.clock() }
       for (const c of archived.deviceCerts) this.lastSeq = Math.max(this.lastSeq, c.seq)

@@ -1,7 +1,7 @@
 import { scryptSync } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { deriveLinkKeys, generatePin, type LinkKdf, normalizePin, openWithPin, PIN_ALPHABET, parseKey, sealForPin } from '../src/index.ts'
+import { deriveLinkKeys, generatePin, type LinkKdf, normalizePin, openWithPin, PIN_ALPHABET, sealForPin } from '../src/index.ts'
 
 // A cheap scrypt so the property tests stay quick; the default cost is tested once below.
 const fastKdf: LinkKdf = async (pin, salt) => new Uint8Array(scryptSync(pin, salt, 64, { N: 16, r: 1, p: 1 }))
@@ -28,12 +28,12 @@ describe('device-link PINs', () => {
 })
 
 describe('sealForPin / openWithPin', () => {
-  it('round-trip any archive; the location is a value key derived from the PIN alone', async () => {
+  it('round-trip any bytes; the location is a 40-hex value id derived from the PIN alone', async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 1024 }), async (bytes) => {
         const pin = generatePin()
         const sealed = await sealForPin(bytes, pin, fastKdf)
-        expect(parseKey(sealed.key).kind).toBe('value')
+        expect(sealed.key).toMatch(/^[0-9a-f]{40}$/)
         expect(sealed.deleteToken).toHaveLength(32)
         const keys = await deriveLinkKeys(pin.toLowerCase(), fastKdf)
         expect(keys.key).toBe(sealed.key)
@@ -52,7 +52,10 @@ describe('sealForPin / openWithPin', () => {
   })
 
   it('refuses values that are not link values', async () => {
-    await expect(openWithPin(new Uint8Array(10), 'ABCD-EFGH', fastKdf)).rejects.toMatchObject({ name: 'MalformedValueError' })
+    await expect(openWithPin(new Uint8Array(10), 'ABCD-EFGH', fastKdf)).rejects.toMatchObject({ name: 'MalformedLinkError', code: 'malformed_link' })
+    await expect(openWithPin('x' as unknown as Uint8Array, 'ABCD-EFGH', fastKdf)).rejects.toMatchObject({ name: 'MalformedLinkError' })
+    await expect(sealForPin('x' as unknown as Uint8Array, 'ABCD-EFGH', fastKdf)).rejects.toMatchObject({ name: 'MalformedLinkError' })
+    await expect(sealForPin(archive, 'nope', fastKdf)).rejects.toMatchObject({ name: 'InvalidPinError', code: 'invalid_pin' })
     const sealed = await sealForPin(archive, 'ABCD-EFGH', fastKdf)
     const tampered = sealed.value.slice()
     tampered[tampered.length - 1] = (tampered.at(-1) as number) ^ 1

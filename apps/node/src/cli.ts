@@ -9,6 +9,7 @@ import { inboxCommand, outboxCommand, sendCommand, watchCommand } from './cli/me
 import { startCommand } from './cli/start.ts'
 import { statusCommand } from './cli/status.ts'
 import { stopCommand } from './cli/stop.ts'
+import { uiCommand } from './cli/ui.ts'
 import { CliError, Exit, paint } from './cli/output.ts'
 
 const program = new Command('baran')
@@ -35,7 +36,13 @@ nodeOptions(program.command('start').description('run the node in the foreground
   .option('--config <file>', 'config file (default: <data-dir>/config.json)')
   .option('-q, --quiet', 'print nothing but errors')
   .option('--create-account', 'create an account if the node holds none (the first-run path of npm start)')
+  .option('--ui', 'also serve the web UI on 127.0.0.1 (prints its URL with a per-start token)')
+  .option('--ui-port <port>', 'TCP port of the web UI (default: a free one)', (v) => (/^\d+$/.test(v) ? Number(v) : Number.NaN))
   .action(run((o: object) => startCommand(o)))
+
+nodeOptions(program.command('ui').description('serve the web UI of a running node on 127.0.0.1 (prints its URL with a per-start token)'))
+  .option('--ui-port <port>', 'TCP port (default: a free one)', (v) => (/^\d+$/.test(v) ? Number(v) : Number.NaN))
+  .action(run((o: object) => uiCommand(o)))
 
 nodeOptions(program.command('status').description("show every actor's state, pid, uptime and restarts"))
   .option('--json', 'machine-readable output')

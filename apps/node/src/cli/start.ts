@@ -5,12 +5,16 @@ import { type SupervisorEvent, Supervisor } from '../lib/supervisor.ts'
 import { connectCli, selectNode, type NodeSelection } from './connect.ts'
 import { identityCreate, identityStatus } from '@baran/bus'
 import { CliError, Exit, paint, paintState } from './output.ts'
+import { openUi } from './ui.ts'
 
 export interface StartOptions extends NodeSelection {
   config?: string
   quiet?: boolean
   /** First-run path (`npm start`): create an account when the node holds none. */
   createAccount?: boolean
+  /** Also serve the web UI (on `uiPort`, else a free port). */
+  ui?: boolean
+  uiPort?: number
 }
 
 /** `baran start`: runs the node in the foreground with a live line per actor state change; Ctrl-C stops it. */
@@ -59,7 +63,15 @@ export async function startCommand(opts: StartOptions): Promise<number> {
   if (opts.createAccount && sup.children.has('identity')) await ensureAccount(sup, say)
   say(`${paint('green', '✓')} node ${paint('bold', node)} is up — bus ${sup.busUrl}, data ${dataDir}`)
   say(`  try: baran status --data-dir ${dataDir}    stop: Ctrl-C or baran stop --data-dir ${dataDir}`)
+  let ui: Awaited<ReturnType<typeof openUi>> | undefined
+  try {
+    ui = opts.ui ? await openUi(dataDir, opts.uiPort) : undefined
+  } catch (e) {
+    await sup.stop('web UI failed').catch(() => undefined)
+    throw new CliError(`the web UI cannot start: ${(e as Error).message}`, { exitCode: Exit.Error, hint: 'pick another --ui-port', cause: e })
+  }
   const end = await sup.finished()
+  await ui?.close()
   return end === 'stopped' ? Exit.Ok : Exit.Error
 }
 

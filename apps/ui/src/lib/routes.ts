@@ -1,0 +1,61 @@
+import {
+  discoveryInfo,
+  identityAddContact,
+  identityContacts,
+  identityCreate,
+  identityDevices,
+  identityExportArchive,
+  identityImportArchive,
+  identityRemoveContact,
+  identityRevokeDevice,
+  identityStatus,
+  namingInfo,
+  namingLookup,
+  namingRegister,
+  namingReverse,
+  nodeStatus,
+  outboxInbox,
+  outboxMarkRead,
+  outboxPending,
+  outboxSend,
+  outboxStatus,
+  type RequestContract,
+  transportInfo,
+} from '@baran/bus'
+
+export interface Route {
+  contract: RequestContract
+  timeoutMs?: number
+}
+
+/**
+ * What the page may ask, by `<actor>.<verb>` (POST /api/<actor>.<verb>). Every one is a contract whose callers
+ * name `ui` (or everyone), so the bus would refuse anything else anyway; the list keeps the surface explicit.
+ */
+export const ROUTES: Record<string, Route> = Object.fromEntries(
+  (
+    [
+      [identityStatus],
+      [identityCreate],
+      [identityDevices],
+      [identityRevokeDevice],
+      [identityExportArchive, 60_000],
+      [identityImportArchive, 60_000],
+      [identityContacts],
+      [identityAddContact],
+      [identityRemoveContact],
+      [namingLookup, 20_000],
+      [namingReverse, 20_000],
+      [namingInfo],
+      [namingRegister, 180_000],
+      [outboxSend],
+      [outboxPending],
+      [outboxStatus],
+      [outboxInbox],
+      [outboxMarkRead],
+      [nodeStatus],
+      [discoveryInfo],
+      [transportInfo],
+    ] as Array<[RequestContract, number?]>
+  ).map(([c, timeoutMs]) => [`${c.actor}.${c.verb}`, { contract: c, ...(timeoutMs ? { timeoutMs } : {}) }]),
+)

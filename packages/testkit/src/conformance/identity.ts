@@ -1,0 +1,105 @@
+import {
+  type Bus,
+  identityAccountCreated,
+  identityAddContact,
+  identityContacts,
+  identityCreate,
+  identityDevices,
+  identityExportArchive,
+  identityImportArchive,
+  identityPeerBinding,
+  identityRemoveContact,
+  identityRevokeDevice,
+  identitySignPresence,
+  identityStatus,
+  identityVerifyChain,
+} from '@baran/bus'
+import { afterAll, beforeAll, describe, it } from 'vitest'
+import { waitUntil } from '../lib/wait.ts'
+import { checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
+import type { TestSetup } from './types.ts'
+
+/** What the identity suite needs: two nodes running the implementation, each still WITHOUT an account. */
+export interface IdentityImpl {
+  a: { node: string; bus: Bus }
+  b: { node: string; bus: Bus }
+}
+
+/** The identity contract: accounts, chains a peer verifies from public data, archives, contacts, error codes. */
+export default (common: TestSetup<IdentityImpl>) =>
+  describe('identity conformance', () => {
+    let impl: IdentityImpl
+    const req = <T>(side: 'a' | 'b', f: (bus: Bus, node: string) => Promise<T>) => f(impl[side].bus, impl[side].node)
+    beforeAll(async () => {
+      impl = await common.setup()
+    })
+    afterAll(() => common.teardown())
+
+    it('identity.status: a node without an account says so, and signing refuses with no_account', async () => {
+      const s = await expectReply(req('a', (bus, node) => bus.request(identityStatus, {}, { node })), 'identity.status')
+      expectShape(s, { hasAccount: false }, 'identity.status: no account yet')
+      await expectCode(req('a', (bus, node) => bus.request(identityPeerBinding, { peerId: '12D3KooWConformance' }, { node })), 'no_account', 'identity.peerBinding without an account')
+    })
+
+    it('identity.create: creates the account once, publishes accountCreated, and a second create is account_exists', async () => {
+      const created: string[] = []
+      const sub = await impl.a.bus.subscribe(identityAccountCreated, (e) => void created.push(e.accountId), { node: impl.a.node })
+      await impl.a.bus.flush()
+      try {
+        const acc = await expectReply(req('a', (bus, node) => bus.request(identityCreate, { deviceName: 'conformance' }, { node })), 'identity.create')
+        expectShape(acc, { deviceName: 'conformance', devices: [{ deviceId: acc.deviceId, current: true }] }, 'identity.create: the summary names the first device')
+        await waitUntil(() => created.includes(acc.accountId), { timeoutMs: 5000 }).catch(() => {
+          throw new RuleViolation('identity.create: accountCreated', 'no accountCreated event')
+        })
+        const s = await req('a', (bus, node) => bus.request(identityStatus, {}, { node }))
+        expectShape(s, { hasAccount: true, account: { accountId: acc.accountId } }, 'identity.status: after create')
+        await expectCode(req('a', (bus, node) => bus.request(identityCreate, {}, { node })), 'account_exists', 'identity.create: a second create')
+      } finally {
+        sub.unsubscribe()
+      }
+    })
+
+    it('identity.verifyChain: a peer binding verifies on another node from public data; a tampered one is bad_signature', async () => {
+      const rule = 'identity.verifyChain'
+      const status = await req('a', (bus, node) => bus.request(identityStatus, {}, { node }))
+      const chain = await expectReply(req('a', (bus, node) => bus.request(identityPeerBinding, { peerId: '12D3KooWConformance' }, { node })), 'identity.peerBinding')
+      const ok = await expectReply(req('b', (bus, node) => bus.request(identityVerifyChain, { ...chain, expect: { peerId: '12D3KooWConformance' } }, { node })), rule)
+      expectShape(ok, { accountId: status.account?.accountId, deviceId: status.account?.deviceId, peerId: '12D3KooWConformance' }, rule)
+      await expectCode(req('b', (bus, node) => bus.request(identityVerifyChain, { ...chain, expect: { peerId: 'someone-else' } }, { node })), 'wrong_signer', `${rule}: another peer`)
+      const forged = { ...chain.peerBinding, body: { ...(chain.peerBinding.body as object), peerId: 'stolen' } }
+      await expectCode(req('b', (bus, node) => bus.request(identityVerifyChain, { deviceCert: chain.deviceCert, peerBinding: forged }, { node })), 'bad_signature', `${rule}: a tampered binding is bad_signature`)
+    })
+
+    it('identity.signPresence: signs the given addresses with the device key, with its chain', async () => {
+      const p = await expectReply(req('a', (bus, node) => bus.request(identitySignPresence, { peerId: '12D3KooWConformance', addrs: ['/ip4/127.0.0.1/tcp/1'] }, { node })), 'identity.signPresence')
+      expectShape(p.presence.body, { addrs: ['/ip4/127.0.0.1/tcp/1'] }, 'identity.signPresence: the record carries the addresses')
+    })
+
+    it('identity.devices: lists the signed device list; revoking an unknown device is unknown_device', async () => {
+      const d = await expectReply(req('a', (bus, node) => bus.request(identityDevices, {}, { node })), 'identity.devices')
+      if (d.devices.length < 1) throw new RuleViolation('identity.devices', 'no devices listed')
+      await expectCode(req('a', (bus, node) => bus.request(identityRevokeDevice, { deviceId: 'ab'.repeat(20) }, { node })), 'unknown_device', 'identity.revokeDevice: unknown device')
+    })
+
+    it('identity.importArchive: an exported archive imports elsewhere with its password; a wrong password is wrong_password', async () => {
+      const rule = 'identity.importArchive'
+      const ex = await expectReply(req('a', (bus, node) => bus.request(identityExportArchive, { password: 'conformance-pw' }, { node, timeoutMs: 30_000 })), 'identity.exportArchive')
+      await expectCode(req('b', (bus, node) => bus.request(identityImportArchive, { archive: ex.archive, password: 'wrong' }, { node, timeoutMs: 30_000 })), 'wrong_password', `${rule}: wrong password`)
+      const acc = await expectReply(req('b', (bus, node) => bus.request(identityImportArchive, { archive: ex.archive, password: 'conformance-pw', deviceName: 'second' }, { node, timeoutMs: 30_000 })), rule)
+      expectShape(acc, { accountId: ex.accountId, deviceName: 'second' }, `${rule}: the same account, a new device`)
+    })
+
+    it('identity.contacts: add, list and remove a contact', async () => {
+      const id = 'cd'.repeat(20)
+      await expectReply(req('a', (bus, node) => bus.request(identityAddContact, { accountId: id, name: 'carol' }, { node })), 'identity.addContact')
+      const list = await req('a', (bus, node) => bus.request(identityContacts, {}, { node }))
+      if (!list.contacts.some((c) => c.accountId === id && c.name === 'carol')) throw new RuleViolation('identity.contacts', 'the added contact is not listed')
+      const rm = await req('a', (bus, node) => bus.request(identityRemoveContact, { accountId: id }, { node }))
+      expectShape(rm, { removed: true }, 'identity.removeContact')
+    })
+
+    it('invalid_request: malformed identity bodies are refused with invalid_request', async () => {
+      await checkMalformedBodies(impl.a.bus, impl.a.node, 'identity', 'verifyChain', ['{"deviceCert":1}', '{}'], 'invalid_request: identity.verifyChain')
+      await checkMalformedBodies(impl.a.bus, impl.a.node, 'identity', 'importArchive', ['{"archive":"!!","password":"x"}'], 'invalid_request: identity.importArchive')
+    })
+  })

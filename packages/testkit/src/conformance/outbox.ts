@@ -1,0 +1,68 @@
+import { type Bus, outboxDelivery, outboxInbox, outboxPending, outboxReceive, outboxReceived, outboxSend, outboxStatus } from '@baran/bus'
+import { afterAll, beforeAll, describe, it } from 'vitest'
+import { waitUntil } from '../lib/wait.ts'
+import { checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
+import type { TestSetup } from './types.ts'
+
+/** What the outbox suite needs: two full nodes (identity with accounts, discovery, transport, outbox) that reach each other. */
+export interface OutboxImpl {
+  a: { node: string; bus: Bus; accountId: string }
+  b: { node: string; bus: Bus; accountId: string; deviceId: string }
+}
+
+/** The outbox contract: send persists then delivers, inbox, status, receive verdicts, error codes. */
+export default (common: TestSetup<OutboxImpl>) =>
+  describe('outbox conformance', () => {
+    let impl: OutboxImpl
+    beforeAll(async () => {
+      impl = await common.setup()
+    })
+    afterAll(() => common.teardown())
+
+    it('outbox.send: replies once persisted (listed by status), then delivers and the receiver stores it once', async () => {
+      const rule = 'outbox.send'
+      const received: string[] = []
+      const delivered: string[] = []
+      const s1 = await impl.b.bus.subscribe(outboxReceived, (e) => void received.push(e.id), { node: impl.b.node })
+      const s2 = await impl.a.bus.subscribe(outboxDelivery, (e) => void (e.state === 'delivered' && delivered.push(e.id)), { node: impl.a.node })
+      await impl.a.bus.flush()
+      await impl.b.bus.flush()
+      try {
+        const sent = await expectReply(impl.a.bus.request(outboxSend, { to: impl.b.accountId, body: 'conformance hello' }, { node: impl.a.node }), rule)
+        const st = await expectReply(impl.a.bus.request(outboxStatus, { id: sent.id }, { node: impl.a.node }), `${rule}: persisted before the reply`)
+        expectShape(st, { id: sent.id, to: impl.b.accountId }, `${rule}: persisted before the reply`)
+        await waitUntil(() => received.includes(sent.id) && delivered.includes(sent.id), { timeoutMs: 40_000 }).catch(() => {
+          throw new RuleViolation(`${rule}: delivery`, `received ${received.includes(sent.id)}, delivered event ${delivered.includes(sent.id)}`)
+        })
+        const inbox = await impl.b.bus.request(outboxInbox, { limit: 1000 }, { node: impl.b.node })
+        const copies = inbox.messages.filter((m) => m.id === sent.id)
+        expectShape({ copies: copies.length, body: copies[0]?.body, from: copies[0]?.from }, { copies: 1, body: 'conformance hello', from: impl.a.accountId }, `${rule}: stored exactly once`)
+      } finally {
+        s1.unsubscribe()
+        s2.unsubscribe()
+      }
+    })
+
+    it('outbox.receive: an envelope that does not verify is rejected, never stored', async () => {
+      const r = await expectReply(
+        impl.b.bus.request(
+          outboxReceive,
+          { id: 'conformance-junk', payload: Buffer.from('{"v":1}').toString('base64'), from: { accountId: impl.a.accountId, deviceId: 'ab'.repeat(20), peerId: '12D3KooWJunk' } },
+          { node: impl.b.node },
+        ),
+        'outbox.receive',
+      )
+      expectShape(r, { status: 'rejected' }, 'outbox.receive: junk is rejected')
+    })
+
+    it('outbox.status: an unknown message is not_found; outbox.pending lists with totals', async () => {
+      await expectCode(impl.a.bus.request(outboxStatus, { id: 'no-such-message' }, { node: impl.a.node }), 'not_found', 'outbox.status: unknown id')
+      const p = await expectReply(impl.a.bus.request(outboxPending, { all: true }, { node: impl.a.node }), 'outbox.pending')
+      if (p.total < p.messages.length) throw new RuleViolation('outbox.pending', 'total is below the listed count')
+    })
+
+    it('invalid_request: malformed outbox bodies are refused with invalid_request', async () => {
+      await checkMalformedBodies(impl.a.bus, impl.a.node, 'outbox', 'send', ['{"to":"x"}', '{"to":"x","body":""}'], 'invalid_request: outbox.send')
+      await checkMalformedBodies(impl.b.bus, impl.b.node, 'outbox', 'receive', ['{"id":"x","payload":"!!"}'], 'invalid_request: outbox.receive')
+    })
+  })

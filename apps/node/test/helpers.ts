@@ -1,6 +1,7 @@
 import { Bus, type NodeStatus, nodeStatus } from '@baran/bus'
 import { type Cleanup, spawnProcess, tempDir, type SpawnedProcess, waitUntil } from '@baran/testkit'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -64,4 +65,15 @@ export async function cli(cleanup: Cleanup, args: string[], env: NodeJS.ProcessE
   const p = spawnProcess(CLI, { cleanup, args, env })
   const { code } = await p.exited
   return { code, out: p.output.join('\n') }
+}
+
+/** A fingerprint of everything under dir ("absent" when it does not exist): proves that nothing was written. */
+export async function hashDir(dir: string): Promise<string> {
+  const h = createHash('sha256')
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => undefined)
+  if (!entries) return 'absent'
+  for (const f of entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort()) {
+    h.update(f).update(await readFile(f))
+  }
+  return h.digest('hex')
 }

@@ -1,11 +1,10 @@
 import { identityContracts, identityExportArchive, identityPeerBinding, identityVerifyChain, requestSubject, Bus } from '@baran/bus'
 import { Cleanup, tempDir } from '@baran/testkit'
-import { createHash } from 'node:crypto'
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { permissionsFor } from '../src/lib/bus-auth.ts'
-import { cli, startNode, type TestNode } from './helpers.ts'
+import { cli, startNode, type TestNode, hashDir } from './helpers.ts'
 
 const cleanup = new Cleanup()
 let a: TestNode
@@ -25,16 +24,6 @@ async function json<T>(args: string[], env: NodeJS.ProcessEnv = {}): Promise<T> 
   return JSON.parse(r.out) as T
 }
 
-/** A fingerprint of everything under dir ("absent" when it does not exist). */
-async function hashDir(dir: string): Promise<string> {
-  const h = createHash('sha256')
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => undefined)
-  if (!entries) return 'absent'
-  for (const f of entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort()) {
-    h.update(f).update(await readFile(f))
-  }
-  return h.digest('hex')
-}
 
 type Account = { accountId: string; deviceId: string; devices: Array<{ deviceId: string; current: boolean }>; revoked: string[] }
 

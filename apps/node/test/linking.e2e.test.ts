@@ -17,12 +17,10 @@ import {
 } from '@baran/bus'
 import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
 import { generateKeyPair } from '@baran/trust'
-import { createHash } from 'node:crypto'
-import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cli, startNode, type TestNode } from './helpers.ts'
+import { cli, startNode, type TestNode, hashDir } from './helpers.ts'
 
 const cleanup = new Cleanup()
 let b1: TestNode
@@ -43,16 +41,6 @@ async function json<T>(node: TestNode, args: string[]): Promise<T> {
   return JSON.parse(r.out) as T
 }
 
-/** A fingerprint of everything under dir ("absent" when it does not exist). */
-async function hashDir(dir: string): Promise<string> {
-  const h = createHash('sha256')
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => undefined)
-  if (!entries) return 'absent'
-  for (const f of entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort()) {
-    h.update(f).update(await readFile(f))
-  }
-  return h.digest('hex')
-}
 
 /** Another well-formed PIN. */
 const otherPin = (pin: string) => `${pin.slice(0, 8)}${pin[8] === 'A' ? 'B' : 'A'}`

@@ -5,8 +5,7 @@
 import { createDiscoveryNode, type DiscoveryNode, valueKey } from '@baran/discovery'
 import { startDevnet } from '@baran/naming'
 import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
-import { createTransportHost, type TransportHost } from '@baran/transport'
-import { generateKeyPair, signRecord } from '@baran/trust'
+import { createTransportHost, type TransportHost, throwawayCredentials } from '@baran/transport'
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
@@ -27,20 +26,8 @@ async function relayIn(dir: string, init: Omit<Parameters<typeof startRelay>[0],
 async function peer(init: Parameters<typeof createTransportHost>[0] = {}): Promise<TransportHost & { got: Array<{ id: string; bytes: number; connection: string }> }> {
   const host = await createTransportHost(init)
   cleanup.add('stop host', () => host.stop())
-  const account = generateKeyPair()
-  const device = generateKeyPair()
-  const now = Date.now()
-  const day = 86_400_000
-  host.setCredentials({
-    deviceCert: signRecord(
-      { type: 'device-cert', v: 1, seq: 0, issuedAt: now, expiresAt: now + day, body: { accountId: account.id, deviceId: device.id, deviceKey: device.signer, name: 'test' } },
-      account.secretKey,
-    ),
-    peerBinding: signRecord(
-      { type: 'peer-binding', v: 1, seq: 0, issuedAt: now, expiresAt: now + day, body: { accountId: account.id, deviceId: device.id, peerId: host.peerId } },
-      device.secretKey,
-    ),
-  })
+  const throwaway = throwawayCredentials(host.peerId, { name: 'test' })
+  host.setCredentials(throwaway)
   const got: Array<{ id: string; bytes: number; connection: string }> = []
   host.onEnvelope(async (env, from) => {
     got.push({ id: env.id, bytes: env.payload.length, connection: from.connection })

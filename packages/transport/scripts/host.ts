@@ -9,8 +9,7 @@
  * events; with --send, one "sent" (or "send-failed") line per envelope, then exits. Stops on
  * SIGINT/SIGTERM.
  */
-import { generateKeyPair, signRecord } from '@baran/trust'
-import { createTransportHost } from '../src/index.ts'
+import { createTransportHost, throwawayCredentials } from '../src/index.ts'
 
 function args(argv: string[]) {
   const out = { listen: [] as string[], relays: [] as string[], to: [] as string[], relayServer: false, upnp: false, autonat: true, send: '', count: 1 }
@@ -41,28 +40,16 @@ const host = await createTransportHost({
   autonat: opts.autonat,
 })
 
-// a throwaway identity: account → device certificate → binding to this PeerId
-const account = generateKeyPair()
-const device = generateKeyPair()
+const throwaway = throwawayCredentials(host.peerId, { name: 'script' })
+host.setCredentials(throwaway)
 const now = Date.now()
-const day = 86_400_000
-host.setCredentials({
-  deviceCert: signRecord(
-    { type: 'device-cert', v: 1, seq: 0, issuedAt: now, expiresAt: now + day, body: { accountId: account.id, deviceId: device.id, deviceKey: device.signer, name: 'script' } },
-    account.secretKey,
-  ),
-  peerBinding: signRecord(
-    { type: 'peer-binding', v: 1, seq: 0, issuedAt: now, expiresAt: now + day, body: { accountId: account.id, deviceId: device.id, peerId: host.peerId } },
-    device.secretKey,
-  ),
-})
 host.onAddresses((addrs) => print({ event: 'addresses', addrs }))
 host.onConnection((evt) => print({ event: 'connection', ...evt }))
 host.onEnvelope(async (env, from) => {
   print({ event: 'envelope', id: env.id, bytes: env.payload.length, from: from.peerId, account: from.accountId, connection: from.connection })
   return 'stored'
 })
-print({ event: 'ready', peerId: host.peerId, accountId: account.id, addrs: host.multiaddrs() })
+print({ event: 'ready', peerId: host.peerId, accountId: throwaway.accountId, addrs: host.multiaddrs() })
 
 const stop = async () => {
   await host.stop()

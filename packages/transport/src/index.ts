@@ -85,3 +85,4 @@ export type {
 export type { EnvelopeHandler, EnvelopeResult, EnvelopeSender } from './lib/session.ts'
 export { decodeVarint, encodeVarint } from './lib/varint.ts'
 export { transportActor, transportActor as actor } from './actor.ts'
+export { throwawayCredentials } from './lib/throwaway.ts'

@@ -10,8 +10,7 @@
  *          {"cmd":"stop"}
  */
 import { createInterface } from 'node:readline'
-import { createTransportHost } from '@baran/transport'
-import { generateKeyPair, signRecord } from '@baran/trust'
+import { createTransportHost, throwawayCredentials } from '@baran/transport'
 
 const argv = process.argv.slice(2)
 const listen: string[] = []
@@ -26,27 +25,16 @@ for (let i = 0; i < argv.length; i++) {
 const print = (obj: object) => process.stdout.write(`${JSON.stringify(obj)}\n`)
 const host = await createTransportHost({ listen: listen.length > 0 ? listen : undefined, relays })
 
-const account = generateKeyPair()
-const device = generateKeyPair()
+const throwaway = throwawayCredentials(host.peerId, { name: 'natlab-peer' })
+host.setCredentials(throwaway)
 const now = Date.now()
-const day = 86_400_000
-host.setCredentials({
-  deviceCert: signRecord(
-    { type: 'device-cert', v: 1, seq: 0, issuedAt: now, expiresAt: now + day, body: { accountId: account.id, deviceId: device.id, deviceKey: device.signer, name: 'natlab-peer' } },
-    account.secretKey,
-  ),
-  peerBinding: signRecord(
-    { type: 'peer-binding', v: 1, seq: 0, issuedAt: now, expiresAt: now + day, body: { accountId: account.id, deviceId: device.id, peerId: host.peerId } },
-    device.secretKey,
-  ),
-})
 host.onAddresses((addrs) => print({ event: 'addresses', addrs }))
 host.onConnection((evt) => print({ event: 'connection', ...evt }))
 host.onEnvelope(async (env, from) => {
   print({ event: 'envelope', id: env.id, bytes: env.payload.length, from: from.peerId, connection: from.connection })
   return 'stored'
 })
-print({ event: 'ready', peerId: host.peerId, accountId: account.id, addrs: host.multiaddrs() })
+print({ event: 'ready', peerId: host.peerId, accountId: throwaway.accountId, addrs: host.multiaddrs() })
 
 let stopping = false
 const stop = async () => {

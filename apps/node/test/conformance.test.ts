@@ -6,19 +6,22 @@
 import type { ActorDefinition } from '@baran/actor'
 import { discoveryInfo, discoveryLookup, identityCreate, identityStatus, namingLookup, outboxPending, transportInfo, transportSend } from '@baran/bus'
 import { discoveryActor } from '@baran/discovery'
+import { actor as lanDiscoveryActor } from '@baran/discovery/lan'
 import { identityActor } from '@baran/identity'
 import { computeCommitment, type Devnet, namingActor, RegistryClient, registryAbi, startDevnet } from '@baran/naming'
+import { actor as httpNamingActor } from '@baran/naming/http'
 import { actor as outboxActor } from '@baran/outbox'
 import { Cleanup, tempDir } from '@baran/testkit'
 import { discoverySuite, identitySuite, lifecycleSuite, namingSuite, type NamingImpl, outboxSuite, transportSuite } from '@baran/testkit/conformance'
 import { generateKeyPair, signDetached } from '@baran/trust'
 import { transportActor } from '@baran/transport'
+import { actor as wsTransportActor } from '@baran/transport/ws'
 import { Contract, hexlify, randomBytes, Wallet } from 'ethers'
 import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterAll } from 'vitest'
 import { actor as staticNamingActor } from '../../../examples/custom-naming/static-naming.ts'
-import { staticNamingImpl } from './conformance-impls.ts'
+import { httpNamingImpl, staticNamingImpl } from './conformance-impls.ts'
 import { type InlineNode, inlineNode } from './inline-node.ts'
 
 const kdf = { N: 1024, r: 8, p: 1 }
@@ -28,6 +31,12 @@ const defs = {
   discovery: discoveryActor as ActorDefinition<unknown>,
   transport: transportActor as ActorDefinition<unknown>,
   outbox: outboxActor as ActorDefinition<unknown>,
+}
+/** The alternative implementations (issue 9): naming over HTTP, LAN-only discovery, WebSockets-only transport. */
+const alt = {
+  naming: httpNamingActor as ActorDefinition<unknown>,
+  discovery: lanDiscoveryActor as ActorDefinition<unknown>,
+  transport: wsTransportActor as ActorDefinition<unknown>,
 }
 const fileCleanup = new Cleanup()
 afterAll(() => fileCleanup.run())
@@ -126,6 +135,12 @@ async function chainNaming(cleanup: Cleanup): Promise<NamingImpl & { node: strin
   namingSuite({ setup: () => staticNamingImpl(cleanup, staticNamingActor as ActorDefinition<unknown>, 'ns'), teardown: () => cleanup.run() })
 }
 
+// ---- naming: over HTTP, a client of a Jami-compatible name server (@baran/naming/http) ----
+{
+  const cleanup = new Cleanup()
+  namingSuite({ setup: async () => httpNamingImpl(cleanup, alt.naming, await devnet(), { identity: defs.identity, kdf, freshName }), teardown: () => cleanup.run() })
+}
+
 // ---- discovery, transport, outbox: two nodes over loopback libp2p ----
 const LISTEN = { listen: ['/ip4/127.0.0.1/tcp/0'] }
 /** Discovery's dialable addresses (with /p2p/), to bootstrap another node from. */
@@ -173,6 +188,103 @@ async function fullNode(cleanup: Cleanup, name: string, actors: Array<'discovery
       const a = await fullNode(cleanup, 'oa', ['transport', 'discovery', 'outbox'])
       const b = await fullNode(cleanup, 'ob', ['transport', 'discovery', 'outbox'], a.n)
       return { a: { node: a.n.name, bus: a.n.bus, accountId: a.acc.accountId }, b: { node: b.n.name, bus: b.n.bus, accountId: b.acc.accountId, deviceId: b.acc.deviceId } }
+    },
+    teardown: () => cleanup.run(),
+  })
+}
+
+// ---- discovery: LAN-only (@baran/discovery/lan), peers met from a static list (mDNS off: no multicast in tests) ----
+/** A node with identity (an account), the shipped transport and LAN discovery; it lists `from` as a LAN peer. */
+async function lanNode(cleanup: Cleanup, name: string, from?: InlineNode) {
+  const n = await inlineNode(cleanup, name, [[defs.identity, { kdf }]])
+  const acc = await n.bus.request(identityCreate, { deviceName: name })
+  await n.start(defs.transport, LISTEN)
+  await n.start(alt.discovery, { ...LISTEN, mdns: false, ...(from ? { peers: await bootstrapOf(from) } : {}) })
+  return { n, acc }
+}
+{
+  const cleanup = new Cleanup()
+  discoverySuite({
+    async setup() {
+      const a = await lanNode(cleanup, 'la')
+      const b = await lanNode(cleanup, 'lb', a.n)
+      return { a: { node: a.n.name, bus: a.n.bus, accountId: a.acc.accountId, deviceId: a.acc.deviceId }, b: { node: b.n.name, bus: b.n.bus } }
+    },
+    teardown: () => cleanup.run(),
+  })
+}
+
+// ---- transport: WebSockets only (@baran/transport/ws) ----
+const WS_LISTEN = { listen: ['/ip4/127.0.0.1/tcp/0/ws'] }
+{
+  const cleanup = new Cleanup()
+  transportSuite({
+    async setup() {
+      const a = await inlineNode(cleanup, 'wa', [[defs.identity, { kdf }]])
+      await a.bus.request(identityCreate, { deviceName: 'wa' })
+      await a.start(alt.transport, WS_LISTEN)
+      const b = await fullNode(cleanup, 'wb', ['outbox'])
+      await b.n.start(alt.transport, WS_LISTEN)
+      return { a: { node: a.name, bus: a.bus }, b: { node: b.n.name, bus: b.n.bus } }
+    },
+    teardown: () => cleanup.run(),
+  })
+}
+
+// ---- lifecycle: every alternative implementation ----
+{
+  const cleanup = new Cleanup()
+  lifecycleSuite({
+    async setup() {
+      const n = await inlineNode(cleanup, 'lhn', [[defs.identity, { kdf }]])
+      const impl = await httpNamingImpl(cleanup, alt.naming, await devnet(), { identity: defs.identity, kdf, freshName, start: false, node: n })
+      return {
+        actor: 'naming',
+        node: n.name,
+        bus: n.bus,
+        verb: 'lookup',
+        start: () => n.start(alt.naming, impl.config),
+        probe: () => n.bus.request(namingLookup, { name: 'free-name-probe' }, { timeoutMs: 5000 }),
+      }
+    },
+    teardown: () => cleanup.run(),
+  })
+}
+{
+  const cleanup = new Cleanup()
+  lifecycleSuite({
+    async setup() {
+      const n = await inlineNode(cleanup, 'lld', [[defs.identity, { kdf }]])
+      await n.bus.request(identityCreate, {})
+      return {
+        actor: 'discovery',
+        node: n.name,
+        bus: n.bus,
+        verb: 'lookup',
+        start: () => n.start(alt.discovery, { ...LISTEN, mdns: false }),
+        probe: () => n.bus.request(discoveryLookup, { accountId: 'ee'.repeat(20) }, { timeoutMs: 10_000 }),
+      }
+    },
+    teardown: () => cleanup.run(),
+  })
+}
+{
+  const cleanup = new Cleanup()
+  lifecycleSuite({
+    async setup() {
+      const n = await inlineNode(cleanup, 'lwt', [[defs.identity, { kdf }]])
+      await n.bus.request(identityCreate, {})
+      return {
+        actor: 'transport',
+        node: n.name,
+        bus: n.bus,
+        verb: 'send',
+        start: () => n.start(alt.transport, WS_LISTEN),
+        probe: async () => {
+          const me = await n.bus.request(transportInfo, {})
+          return n.bus.request(transportSend, { peerId: me.peerId, addrs: [], id: 'probe', payload: '', timeoutMs: 1000 }, { timeoutMs: 5000 })
+        },
+      }
     },
     teardown: () => cleanup.run(),
   })

@@ -42,6 +42,8 @@ const ConfigSchema = z
     mdns: z.boolean().optional(),
     /** How often the account's device list is published again (DHT storage is soft state). */
     deviceListRefreshMs: z.number().int().positive().optional(),
+    /** Life of this device's presence record (identity's default when unset: 1 h); republished at half-life. */
+    presenceTtlMs: z.number().int().min(1000).max(86_400_000).optional(),
   })
   .strict()
 
@@ -123,7 +125,8 @@ export const discoveryActor = defineActor({
         transport = { peerId: info.peerId, addrs: info.addrs }
       }
       const t = transport
-      const bundle = await ctx.bus.request(identitySignPresence, { peerId: t.peerId, addrs: t.addrs }, { timeoutMs: 5000 })
+      const ttl = ctx.config.presenceTtlMs === undefined ? {} : { ttlMs: ctx.config.presenceTtlMs }
+      const bundle = await ctx.bus.request(identitySignPresence, { peerId: t.peerId, addrs: t.addrs, ...ttl }, { timeoutMs: 5000 })
       // A device another device of the account revoked is refused by every DHT node: say so instead of retrying.
       const deviceId = (bundle.deviceCert.body as { deviceId: string }).deviceId
       const revoked = (bundle.revocations.body as { devices: Array<{ deviceId: string }> }).devices.some((d) => d.deviceId === deviceId)
@@ -161,7 +164,8 @@ export const discoveryActor = defineActor({
     }
     publishSoon(0)
     // Presence records live for a while on the DHT; refresh well before they expire, and after any change.
-    const refresh = setInterval(() => publishSoon(0), ctx.config.deviceListRefreshMs ?? 10 * 60_000)
+    const refreshMs = Math.min(ctx.config.deviceListRefreshMs ?? 10 * 60_000, (ctx.config.presenceTtlMs ?? Number.POSITIVE_INFINITY) / 2)
+    const refresh = setInterval(() => publishSoon(0), refreshMs)
     refresh.unref()
     await ctx.subscribe(transportAddresses, (e) => {
       transport = { peerId: e.peerId, addrs: e.addrs }

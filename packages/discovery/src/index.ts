@@ -29,6 +29,7 @@ export {
   MAX_FRAME_BYTES,
   MAX_VALUE_TTL_MS,
   PRESENCE_NAMESPACE,
+  RPC_PROTOCOL,
   VALUE_NAMESPACE,
 } from './lib/constants.ts'
 export type {
@@ -54,6 +55,7 @@ export {
   MalformedValueError,
   NodeNotStartedError,
   PublishFailedError,
+  RpcFailedError,
   SubscriptionRefusedError,
   ValueExpiredError,
   ValueOccupiedError,
@@ -80,3 +82,8 @@ export { encodeBundle, verifyDeviceListBundle, verifyPresenceBundle } from './li
 export type { Logger, StoredRecord } from './lib/store.ts'
 export type { OpaqueValue, ValueLimits } from './lib/values.ts'
 export { discoveryActor, discoveryActor as actor } from './actor.ts'
+export type { LanNodeInit, LanStats } from './lib/lan-node.ts'
+export { createLanNode, LanNode } from './lib/lan-node.ts'
+export type { LanFrame, LanRecord } from './lib/lan-frames.ts'
+export { decodeLanFrame, encodeLanFrame } from './lib/lan-frames.ts'
+export { lanDiscoveryActor } from './lan-actor.ts'

@@ -10,6 +10,7 @@ import {
   type Frame,
   LISTEN_PROTOCOL,
   presenceKey,
+  RPC_PROTOCOL,
   type WatchEvent,
 } from '../src/index.ts'
 import { sha256 } from '../src/lib/bytes.ts'
@@ -152,8 +153,13 @@ describe('listen', () => {
     const unwatch = watcher.watch({ deviceId: device.deviceId }, (e) => events.push(e), { requeryMinMs: 500, requeryMaxMs: 1_000 })
     try {
       await waitFor(() => totalSubscriptions() >= REPLICATION, 10_000, 'subscriptions')
-      // from now on every push to the watcher fails
+      // from now on every push to the watcher fails: on a listen stream, and on the rpc links the
+      // storing nodes hold to it (cut, and refused when they try to open them again)
       await watcher.libp2p.unhandle(LISTEN_PROTOCOL)
+      await watcher.libp2p.unhandle(RPC_PROTOCOL)
+      for (const c of watcher.libp2p.getConnections()) {
+        for (const s of c.streams) if (s.protocol === RPC_PROTOCOL && s.direction === 'inbound') s.abort(new Error('test: pushes lost'))
+      }
       const failedBefore = nodes.reduce((s, n) => s + n.stats().pushesFailed, 0)
       await (nodes[4] as DiscoveryNode).publishPresence(presenceBundle(device, { seq: 1 }))
       await waitFor(() => events.length >= 1, 10_000, 'the re-query')

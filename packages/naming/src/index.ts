@@ -14,6 +14,9 @@
  * await client.register('alice', { accountId, publicKey, signClaim: async (m) => signDetached(m, secretKey) })
  * const record = await client.lookup('alice') // verified
  *
+ * `@baran/naming/http` (httpNamingActor) is the same contract over any Jami-compatible name server
+ * (NameServerClient), verifying every record it is given.
+ *
  * The naming actor (`actor`) serves these over the bus (naming.register/lookup/reverse/info): it holds no key
  * (BusSigner signs through the identity actor), caches lookups, and is `degraded` while the chain is down.
  */
@@ -28,6 +31,10 @@ export type { BusSignerInit } from './bus-signer.ts'
 export { BusSigner } from './bus-signer.ts'
 export type { NamingActorConfig } from './actor.ts'
 export { namingActor, namingActor as actor } from './actor.ts'
+export type { HttpNamingConfig } from './http-actor.ts'
+export { httpNamingActor } from './http-actor.ts'
+export type { ClaimDomain, NameServerClientInit, SignedClaim } from './lib/name-server-client.ts'
+export { NameServerClient, verifyServerRecord } from './lib/name-server-client.ts'
 export { isUnavailable, registryErrorName, registryInterface, toNamingError } from './lib/chain-errors.ts'
 export {
   DEFAULT_CACHE_MAX,
@@ -36,7 +43,9 @@ export {
   DEFAULT_CHAIN_CHECK_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_COMMIT_AGE,
+  DEFAULT_NAME_SERVER_TIMEOUT_MS,
   DEFAULT_NEGATIVE_TTL_MS,
+  DEFAULT_REGISTER_TIMEOUT_MS,
   DEFAULT_RATE_LIMIT_PER_MINUTE,
   DEFAULT_RPC_TIMEOUT_MS,
   DEFAULT_TX_TIMEOUT_MS,
@@ -60,6 +69,7 @@ export {
   isNamingError,
   MissingSignerError,
   NameNotFoundError,
+  NameServerError,
   NameTakenError,
   NamingError,
   NoAccountError,

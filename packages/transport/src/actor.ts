@@ -20,9 +20,11 @@ import { generateHostKey, hostKeyFromBytes, hostKeyToBytes } from './lib/host.ts
 import { createTransportHost, type TransportHost } from './lib/host.ts'
 
 const Multiaddr = z.string().min(1).max(512).regex(/^\//, 'a multiaddr starts with /')
-const ConfigSchema = z
+const WsMultiaddr = Multiaddr.regex(/\/wss?(\/|$)/, 'a WebSockets-only transport listens only on /ws (or /wss) multiaddrs')
+const configSchema = (wsOnly: boolean) =>
+  z
   .object({
-    listen: z.array(Multiaddr).optional(),
+    listen: z.array(wsOnly ? WsMultiaddr : Multiaddr).optional(),
     /** Circuit relay v2 servers (with /p2p/<id>) to reserve a slot on. */
     relays: z.array(Multiaddr).optional(),
     upnp: z.boolean().optional(),
@@ -33,6 +35,14 @@ const ConfigSchema = z
   })
   .strict()
 
+/** Which transport: the default (TCP and WebSockets), or a WebSockets-only one. */
+export interface TransportVariant {
+  /** What health and `baran status` name. */
+  implementation: string
+  /** Direct transports. @default ['tcp', 'ws'] */
+  transports?: Array<'tcp' | 'ws'>
+}
+
 /** Renew the peer binding well before its 30-day expiry. */
 const RENEW_BINDING_MS = 24 * 3600_000
 
@@ -41,125 +51,132 @@ const RENEW_BINDING_MS = 24 * 3600_000
  * handshake, hands each incoming envelope to the outbox (`outbox.receive`) and acks only with its answer, and
  * sends envelopes for the outbox, resolving only on the remote's ack.
  */
-export const transportActor = defineActor({
-  name: 'transport',
-  version: '0.1.0',
-  implementation: '@baran/transport',
-  contracts: transportContracts,
-  config: ConfigSchema,
-  async start(ctx) {
-    const keyBytes = await loadOrCreateSecret(join(ctx.dataDir, 'transport', 'peer.key'), async () => hostKeyToBytes(await generateHostKey()))
-    const revocationCacheMs = ctx.config.revocationCacheMs ?? 30_000
-    const revokedCache = new Map<string, { revoked: Set<string>; at: number }>()
+export const transportActor = defineTransportActor({ implementation: '@baran/transport' })
 
-    // Is this device revoked by its account? Ask discovery for the account's latest signed revocations (cached).
-    // If discovery cannot answer, the chain the peer presented (with its own revocations) is all we have.
-    const isRevoked = async (accountId: string, deviceId: string): Promise<boolean> => {
-      const hit = revokedCache.get(accountId)
-      if (hit && Date.now() - hit.at < revocationCacheMs) return hit.revoked.has(deviceId)
-      try {
-        const r = await ctx.bus.request(discoveryLookup, { accountId }, { timeoutMs: 3000 })
-        revokedCache.set(accountId, { revoked: new Set(r.revoked), at: Date.now() })
-        return r.revoked.includes(deviceId)
-      } catch (e) {
-        ctx.log.debug({ accountId, err: (e as Error).message }, 'no revocation list from discovery')
-        return false
-      }
-    }
+/** The transport actor for a variant (the same code; only its libp2p transports and allowed listen addresses differ). */
+export function defineTransportActor(variant: TransportVariant) {
+  const wsOnly = variant.transports !== undefined && !variant.transports.includes('tcp')
+  return defineActor({
+    name: 'transport',
+    version: '0.1.0',
+    implementation: variant.implementation,
+    contracts: transportContracts,
+    config: configSchema(wsOnly),
+    async start(ctx) {
+      const keyBytes = await loadOrCreateSecret(join(ctx.dataDir, 'transport', 'peer.key'), async () => hostKeyToBytes(await generateHostKey()))
+      const revocationCacheMs = ctx.config.revocationCacheMs ?? 30_000
+      const revokedCache = new Map<string, { revoked: Set<string>; at: number }>()
 
-    const host: TransportHost = await createTransportHost({
-      privateKey: hostKeyFromBytes(keyBytes),
-      ...(ctx.config.listen ? { listen: ctx.config.listen } : {}),
-      relays: ctx.config.relays ?? [],
-      upnp: ctx.config.upnp ?? false,
-      ...(ctx.config.relayServer ? { relayServer: { limits: false } } : {}),
-      isRevoked,
-      log: ctx.log,
-    })
-    ctx.log.info({ peerId: host.peerId, addrs: host.multiaddrs() }, 'libp2p host listening')
-
-    // Credentials come from identity; without an account the host runs but cannot handshake (degraded).
-    let credentialsAt = 0
-    const refreshCredentials = async (): Promise<boolean> => {
-      try {
-        const chain = await ctx.bus.request(identityPeerBinding, { peerId: host.peerId }, { timeoutMs: 5000 })
-        host.setCredentials({
-          deviceCert: chain.deviceCert as SignedRecord,
-          peerBinding: chain.peerBinding as SignedRecord,
-          revocations: chain.revocations as SignedRecord,
-        })
-        credentialsAt = Date.now()
-        ctx.recover('credentials')
-        return true
-      } catch (e) {
-        const code = e instanceof BusError ? e.code : 'error'
-        ctx.log.info({ code }, code === 'no_account' ? 'no account yet: waiting for one' : 'identity not reachable yet')
-        ctx.degrade('credentials')
-        return false
-      }
-    }
-    if (!(await refreshCredentials())) {
-      // Until it has credentials, ask again with back-off (identity may still be starting).
-      void (async () => {
-        for (let wait = 250; credentialsAt === 0 && !ctx.signal.aborted; wait = Math.min(wait * 2, 10_000)) {
-          await new Promise((r) => setTimeout(r, wait))
-          if (credentialsAt === 0 && !ctx.signal.aborted) await refreshCredentials()
+      // Is this device revoked by its account? Ask discovery for the account's latest signed revocations (cached).
+      // If discovery cannot answer, the chain the peer presented (with its own revocations) is all we have.
+      const isRevoked = async (accountId: string, deviceId: string): Promise<boolean> => {
+        const hit = revokedCache.get(accountId)
+        if (hit && Date.now() - hit.at < revocationCacheMs) return hit.revoked.has(deviceId)
+        try {
+          const r = await ctx.bus.request(discoveryLookup, { accountId }, { timeoutMs: 3000 })
+          revokedCache.set(accountId, { revoked: new Set(r.revoked), at: Date.now() })
+          return r.revoked.includes(deviceId)
+        } catch (e) {
+          ctx.log.debug({ accountId, err: (e as Error).message }, 'no revocation list from discovery')
+          return false
         }
-      })()
-    }
-    await ctx.subscribe(identityAccountCreated, () => void refreshCredentials())
-    await ctx.subscribe(identityDeviceRevoked, () => void refreshCredentials())
-    const renew = setInterval(() => void refreshCredentials(), RENEW_BINDING_MS)
-    renew.unref()
+      }
 
-    // Every envelope goes to the outbox; its answer is the ack. No outbox, no ack: the sender will retry.
-    host.onEnvelope(async (env, from) => {
-      const r = await ctx.bus.request(
-        outboxReceive,
-        { id: env.id, payload: Buffer.from(env.payload).toString('base64'), from: { accountId: from.accountId, deviceId: from.deviceId, peerId: from.peerId } },
-        { timeoutMs: 10_000 },
+      const host: TransportHost = await createTransportHost({
+        privateKey: hostKeyFromBytes(keyBytes),
+        ...(ctx.config.listen ? { listen: ctx.config.listen } : {}),
+        ...(variant.transports ? { transports: variant.transports } : {}),
+        relays: ctx.config.relays ?? [],
+        upnp: ctx.config.upnp ?? false,
+        ...(ctx.config.relayServer ? { relayServer: { limits: false } } : {}),
+        isRevoked,
+        log: ctx.log,
+      })
+      ctx.log.info({ peerId: host.peerId, addrs: host.multiaddrs() }, 'libp2p host listening')
+
+      // Credentials come from identity; without an account the host runs but cannot handshake (degraded).
+      let credentialsAt = 0
+      const refreshCredentials = async (): Promise<boolean> => {
+        try {
+          const chain = await ctx.bus.request(identityPeerBinding, { peerId: host.peerId }, { timeoutMs: 5000 })
+          host.setCredentials({
+            deviceCert: chain.deviceCert as SignedRecord,
+            peerBinding: chain.peerBinding as SignedRecord,
+            revocations: chain.revocations as SignedRecord,
+          })
+          credentialsAt = Date.now()
+          ctx.recover('credentials')
+          return true
+        } catch (e) {
+          const code = e instanceof BusError ? e.code : 'error'
+          ctx.log.info({ code }, code === 'no_account' ? 'no account yet: waiting for one' : 'identity not reachable yet')
+          ctx.degrade('credentials')
+          return false
+        }
+      }
+      if (!(await refreshCredentials())) {
+        // Until it has credentials, ask again with back-off (identity may still be starting).
+        void (async () => {
+          for (let wait = 250; credentialsAt === 0 && !ctx.signal.aborted; wait = Math.min(wait * 2, 10_000)) {
+            await new Promise((r) => setTimeout(r, wait))
+            if (credentialsAt === 0 && !ctx.signal.aborted) await refreshCredentials()
+          }
+        })()
+      }
+      await ctx.subscribe(identityAccountCreated, () => void refreshCredentials())
+      await ctx.subscribe(identityDeviceRevoked, () => void refreshCredentials())
+      const renew = setInterval(() => void refreshCredentials(), RENEW_BINDING_MS)
+      renew.unref()
+
+      // Every envelope goes to the outbox; its answer is the ack. No outbox, no ack: the sender will retry.
+      host.onEnvelope(async (env, from) => {
+        const r = await ctx.bus.request(
+          outboxReceive,
+          { id: env.id, payload: Buffer.from(env.payload).toString('base64'), from: { accountId: from.accountId, deviceId: from.deviceId, peerId: from.peerId } },
+          { timeoutMs: 10_000 },
+        )
+        return r.status === 'rejected' ? { rejected: r.reason ?? 'rejected' } : r.status
+      })
+
+      const publishAddresses = (addrs: string[]) => ctx.publish(transportAddresses, { peerId: host.peerId, addrs, at: Date.now() })
+      const offAddrs = host.onAddresses(publishAddresses)
+      const offConn = host.onConnection((c) => {
+        ctx.publish(transportConnection, { peerId: c.peerId, kind: c.kind, state: c.type === 'open' ? 'open' : 'closed', at: Date.now() })
+      })
+      publishAddresses(host.multiaddrs())
+
+      ctx.serve(
+        transportInfo,
+        () => {
+          const addrs = host.multiaddrs()
+          return {
+            peerId: host.peerId,
+            addrs,
+            relayAddrs: addrs.filter((a) => a.includes('/p2p-circuit')),
+            connections: host
+              .connections()
+              .filter((c) => c.type === 'open')
+              .map((c) => ({ peerId: c.peerId, kind: c.kind === 'relayed' ? ('relayed' as const) : ('direct' as const), upgraded: c.kind === 'upgraded', remoteAddr: c.remoteAddr })),
+          }
+        },
+        { whenDegraded: 'serve' },
       )
-      return r.status === 'rejected' ? { rejected: r.reason ?? 'rejected' } : r.status
-    })
 
-    const publishAddresses = (addrs: string[]) => ctx.publish(transportAddresses, { peerId: host.peerId, addrs, at: Date.now() })
-    const offAddrs = host.onAddresses(publishAddresses)
-    const offConn = host.onConnection((c) => {
-      ctx.publish(transportConnection, { peerId: c.peerId, kind: c.kind, state: c.type === 'open' ? 'open' : 'closed', at: Date.now() })
-    })
-    publishAddresses(host.multiaddrs())
+      ctx.serve(transportSend, async ({ peerId, addrs, id, payload, timeoutMs }) => {
+        if (credentialsAt === 0) throw new BusError(BusErrorCode.Unavailable, 'this node has no account yet, so it cannot authenticate to peers')
+        const r = await host.send({ peerId, addrs }, { id, payload: new Uint8Array(Buffer.from(payload, 'base64')) }, { timeoutMs: timeoutMs ?? 10_000, signal: ctx.signal })
+        return { status: r.status, rttMs: r.rtt, connection: r.connection }
+      })
 
-    ctx.serve(
-      transportInfo,
-      () => {
-        const addrs = host.multiaddrs()
-        return {
-          peerId: host.peerId,
-          addrs,
-          relayAddrs: addrs.filter((a) => a.includes('/p2p-circuit')),
-          connections: host
-            .connections()
-            .filter((c) => c.type === 'open')
-            .map((c) => ({ peerId: c.peerId, kind: c.kind === 'relayed' ? ('relayed' as const) : ('direct' as const), upgraded: c.kind === 'upgraded', remoteAddr: c.remoteAddr })),
-        }
-      },
-      { whenDegraded: 'serve' },
-    )
-
-    ctx.serve(transportSend, async ({ peerId, addrs, id, payload, timeoutMs }) => {
-      if (credentialsAt === 0) throw new BusError(BusErrorCode.Unavailable, 'this node has no account yet, so it cannot authenticate to peers')
-      const r = await host.send({ peerId, addrs }, { id, payload: new Uint8Array(Buffer.from(payload, 'base64')) }, { timeoutMs: timeoutMs ?? 10_000, signal: ctx.signal })
-      return { status: r.status, rttMs: r.rtt, connection: r.connection }
-    })
-
-    return {
-      async stop() {
-        clearInterval(renew)
-        offAddrs()
-        offConn()
-        await host.stop()
-      },
-      health: () => ({ peerId: host.peerId, addrs: host.multiaddrs().length, streams: host.streamCount, credentials: credentialsAt > 0 }),
-    }
-  },
-})
+      return {
+        async stop() {
+          clearInterval(renew)
+          offAddrs()
+          offConn()
+          await host.stop()
+        },
+        health: () => ({ peerId: host.peerId, addrs: host.multiaddrs().length, streams: host.streamCount, credentials: credentialsAt > 0 }),
+      }
+    },
+  })
+}

@@ -84,5 +84,7 @@ export type {
 } from './lib/protocol.ts'
 export type { EnvelopeHandler, EnvelopeResult, EnvelopeSender } from './lib/session.ts'
 export { decodeVarint, encodeVarint } from './lib/varint.ts'
-export { transportActor, transportActor as actor } from './actor.ts'
+export type { TransportVariant } from './actor.ts'
+export { defineTransportActor, transportActor, transportActor as actor } from './actor.ts'
+export { wsTransportActor } from './ws-actor.ts'
 export { throwawayCredentials } from './lib/throwaway.ts'

@@ -44,6 +44,21 @@ describe('host', () => {
     expect(a.connections().map((c) => c.remoteAddr)).toEqual([expect.stringContaining('/ws')])
   })
 
+  test("transports: ['ws'] listens and dials only WebSockets; a TCP listen address is refused", async () => {
+    const a = await pool.host({ transports: ['ws'] })
+    const b = await pool.host({ transports: ['ws'] })
+    expect(a.multiaddrs()).toEqual([expect.stringMatching(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\//)])
+    b.onEnvelope(async () => 'stored')
+    expect((await a.send({ peerId: b.peerId, addrs: b.multiaddrs() }, { id: 'ws-only', payload: Uint8Array.of(1) })).status).toBe('stored')
+    // A peer reachable only over raw TCP is out of its reach.
+    const tcpOnly = await pool.host({ transports: ['tcp'] })
+    tcpOnly.onEnvelope(async () => 'stored')
+    const err = await failure(a.send({ peerId: tcpOnly.peerId, addrs: tcpOnly.multiaddrs() }, { id: 'no-tcp', payload: Uint8Array.of(1) }, { timeoutMs: 3000 }))
+    expect(err.code).toBe('unreachable')
+    expect((await failure(createTransportHost({ transports: ['ws'], listen: ['/ip4/127.0.0.1/tcp/0'] }))).name).toBe('InvalidArgumentError')
+    expect((await failure(createTransportHost({ transports: [] }))).name).toBe('InvalidArgumentError')
+  })
+
   test('a persisted key gives the same PeerId across restarts', async () => {
     const key = await generateHostKey()
     const restored = hostKeyFromBytes(hostKeyToBytes(key))

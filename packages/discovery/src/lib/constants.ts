@@ -52,6 +52,10 @@ export const RPC_TIMEOUT_MS = 5_000
 /** Bounds of the wait before a get asks more peers than its quorum needs (4 smoothed round trips). */
 export const HEDGE_MIN_MS = 5
 export const HEDGE_MAX_MS = 500
+/** Rounds of an rpc lookup (FIND) before it leaves the key to kad-dht's lookup. */
+export const FIND_ROUNDS = 6
+/** Kademlia IDs (sha256 of peer IDs) a node keeps computed. */
+export const KAD_ID_CACHE_SIZE = 4_096
 /** A listen peer must send its frame (or answer) within this. */
 export const FRAME_TIMEOUT_MS = 5_000
 /** Subscription life a watcher asks for by default. */
@@ -83,3 +87,17 @@ export const VERIFY_CACHE_SIZE = 512
 export const REVOCATION_BOOK_SIZE = 10_000
 /** How often a node drops expired records from its store. */
 export const SWEEP_INTERVAL_MS = 60_000
+
+/** LAN-only discovery (no DHT): gossip of verified records between peers met directly. */
+export const LAN_PROTOCOL = '/baran/lan/1.0.0'
+/** mDNS service tag of LAN discovery (apart from the DHT node's). */
+export const LAN_MDNS_TAG = 'baran-lan.local'
+/** Largest LAN frame, and records in one. */
+export const LAN_MAX_FRAME_BYTES = 1024 * 1024
+export const LAN_MAX_RECORDS_PER_FRAME = 256
+/** Bound on one LAN request (push or get) to one peer. */
+export const LAN_REQUEST_TIMEOUT_MS = 3_000
+/** How often static LAN peers that are not connected are dialled again. */
+export const LAN_REDIAL_MS = 2_000
+/** Records a LAN node keeps (the oldest-expiring go first past it). */
+export const LAN_MAX_RECORDS = 10_000

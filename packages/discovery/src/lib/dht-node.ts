@@ -4,7 +4,7 @@ import { type Identify, identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type PeerId, type PrivateKey } from '@libp2p/interface'
 import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
 import { type Ping, ping } from '@libp2p/ping'
 import { Libp2pRecord } from '@libp2p/record'
 import { tcp } from '@libp2p/tcp'
@@ -23,15 +23,20 @@ import {
   DEFAULT_QUERY_TIMEOUT_MS,
   DEFAULT_REPLICATION,
   DEFAULT_VALUE_TTL_MS,
+  FIND_ROUNDS,
+  FRAME_TIMEOUT_MS,
   JOIN_ROUNDS,
+  KAD_ID_CACHE_SIZE,
   KAD_PROTOCOL,
   LISTEN_PROTOCOL,
   MAX_VALUE_TTL_MS,
+  RPC_PROTOCOL,
   SWEEP_INTERVAL_MS,
 } from './constants.ts'
-import { InvalidConfigError, InvalidKeyError, NodeNotStartedError, PublishFailedError } from './errors.ts'
+import { InvalidConfigError, InvalidKeyError, NodeNotStartedError, PublishFailedError, RpcFailedError } from './errors.ts'
+import { decodeFrame, encodeFrame } from './frames.ts'
 import { type KadInternals, kadInternals } from './kad-internals.ts'
-import { deviceListKey, keyBytes, parseKey, presenceKey, type WatchTarget } from './keys.ts'
+import { deviceListKey, isBaranKey, keyBytes, parseKey, presenceKey, type WatchTarget } from './keys.ts'
 import { ListenService, type ListenLimits, type WatchEvent, type WatchOptions } from './listen.ts'
 import { RecordPolicy, type VerifiedEntry } from './policy.ts'
 import {
@@ -41,6 +46,7 @@ import {
   type VerifiedDeviceList,
   type VerifiedPresence,
 } from './records.ts'
+import { Rpc } from './rpc.ts'
 import { type Logger, RecordStore } from './store.ts'
 import { checkTtl, encodeTombstone, encodeValue, newDeleteToken } from './values.ts'
 
@@ -137,6 +143,95 @@ export interface GetOptions extends QueryOptions {
 
 type Services = { dht: KadDHT; identify: Identify; ping: Ping }
 
+/** Methods of `/baran/rpc/1.0.0`. */
+const RPC_GET = 1
+const RPC_PUT = 2
+const RPC_LISTEN = 3
+const RPC_PUSH = 4
+const RPC_FIND = 5
+
+/** FIND reply: the responder's closest peers, each as u8 length + multihash bytes. */
+function encodePeers(peers: PeerId[]): Uint8Array {
+  const parts = peers.map((p) => p.toMultihash().bytes).filter((b) => b.length < 256)
+  const out = new Uint8Array(parts.reduce((n, b) => n + 1 + b.length, 0))
+  let at = 0
+  for (const b of parts) {
+    out[at] = b.length
+    out.set(b, at + 1)
+    at += 1 + b.length
+  }
+  return out
+}
+
+function decodePeers(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (let at = 0; at < bytes.length; ) {
+    const n = bytes[at] as number
+    if (at + 1 + n > bytes.length) throw new InvalidKeyError('truncated peer list')
+    out.push(bytes.subarray(at + 1, at + 1 + n))
+    at += 1 + n
+  }
+  return out
+}
+
+/**
+ * A peer ID from multihash bytes (identity or sha2-256: one-byte varints), or undefined for
+ * anything else. No library parser needed: peer IDs use only these two forms.
+ */
+function peerFromMultihash(bytes: Uint8Array): PeerId | undefined {
+  const code = bytes[0]
+  const size = bytes[1]
+  if (code === undefined || size === undefined || (code !== 0x00 && code !== 0x12) || bytes.length !== 2 + size) return undefined
+  try {
+    const peer = peerIdFromMultihash({ code, size, digest: bytes.subarray(2), bytes } as Parameters<typeof peerIdFromMultihash>[0])
+    return peer.type === 'url' ? undefined : peer
+  } catch {
+    return undefined
+  }
+}
+
+const mhKey = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
+
+/** PUT payload: u16 key length, key, value. */
+function encodePut(key: Uint8Array, value: Uint8Array): Uint8Array {
+  const out = new Uint8Array(2 + key.length + value.length)
+  new DataView(out.buffer).setUint16(0, key.length)
+  out.set(key, 2)
+  out.set(value, 2 + key.length)
+  return out
+}
+
+function decodePut(payload: Uint8Array): { key: Uint8Array; value: Uint8Array } {
+  if (payload.length < 2) throw new InvalidKeyError('put without a key')
+  const n = new DataView(payload.buffer, payload.byteOffset, payload.length).getUint16(0)
+  if (payload.length < 2 + n) throw new InvalidKeyError('put key runs past the payload')
+  return { key: payload.subarray(2, 2 + n), value: payload.subarray(2 + n) }
+}
+
+/** The caller's signal (if any) and a deadline (performance.now() ms) of one operation. */
+interface Bounds {
+  signal?: AbortSignal
+  deadline: number
+}
+
+/** Whole ms left (AbortSignal.timeout takes integers only). */
+const remaining = (b: Bounds): number => Math.max(0, Math.ceil(b.deadline - performance.now()))
+const ended = (b: Bounds): boolean => b.signal?.aborted === true || remaining(b) === 0
+
+/** Wait for `p`, but no longer than the bounds allow (then reject as AbortSignal.timeout would). */
+function raceBounds<T>(p: Promise<T>, b: Bounds): Promise<T> {
+  b.signal?.throwIfAborted()
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(b.signal?.reason)
+    const timer = setTimeout(() => reject(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), remaining(b))
+    b.signal?.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => {
+      clearTimeout(timer)
+      b.signal?.removeEventListener('abort', onAbort)
+    })
+  })
+}
+
 /** Check the options a caller can get wrong; throws InvalidConfigError naming the option. */
 function checkInit(init: DiscoveryNodeInit): void {
   for (const name of ['kBucketSize', 'replication', 'getQuorum', 'queryTimeoutMs', 'maxValueBytes'] as const) {
@@ -203,6 +298,7 @@ export class DiscoveryNode {
   readonly #store: RecordStore
   readonly #kad: KadInternals
   #listen: ListenService
+  #rpc: Rpc
   readonly #init: DiscoveryNodeInit
   readonly #replication: number
   readonly #k: number
@@ -228,7 +324,43 @@ export class DiscoveryNode {
     this.#k = init.kBucketSize ?? DEFAULT_K
     this.#selfKadId = sha256(libp2p.peerId.toMultihash().bytes)
     this.#kad = kadInternals(libp2p.services.dht)
+    this.#rpc = this.#newRpc()
     this.#listen = this.#newListen()
+  }
+
+  /**
+   * The fast path (`/baran/rpc/1.0.0`): get, put and listen frames over one long-lived stream
+   * per peer. Its handlers answer from the same store and rules as kad-dht's.
+   */
+  #newRpc(): Rpc {
+    const rpc = new Rpc({
+      openStream: (peer, signal) => this.libp2p.dialProtocol(peer, RPC_PROTOCOL, { signal }),
+      log: this.#log,
+    })
+    if (this.#init.clientMode !== true) {
+      // A client queries without serving: it stores nothing for others (it still takes pushes).
+      rpc.handle(RPC_GET, (_peer, key) => {
+        if (!isBaranKey(key)) throw new InvalidKeyError('not a Baran key')
+        return this.#store.getRecord(parseKey(key).key) ?? new Uint8Array(0)
+      })
+      rpc.handle(RPC_FIND, (_peer, key) => {
+        if (key.length === 0 || key.length > 512) throw new InvalidKeyError('bad lookup key')
+        return encodePeers(this.#kad.routingTable.closestPeers(sha256(key), { count: this.#replication }))
+      })
+      rpc.handle(RPC_PUT, (_peer, payload) => {
+        const { key, value } = decodePut(payload)
+        if (!isBaranKey(key)) throw new InvalidKeyError('not a Baran key')
+        this.#store.storeLocal(parseKey(key).key, value)
+        return new Uint8Array(0)
+      })
+    }
+    rpc.handle(RPC_LISTEN, (peer, bytes) => encodeFrame(this.#listen.answer(peer, decodeFrame(bytes))))
+    rpc.handle(RPC_PUSH, (peer, payload) => {
+      const { key, value } = decodePut(payload)
+      this.#listen.onPush(peer, parseKey(key).key, value)
+      return new Uint8Array(0)
+    })
+    return rpc
   }
 
   /** A fresh listen service (stop() ends one for good; a restart gets a new one). */
@@ -240,9 +372,14 @@ export class DiscoveryNode {
         store: this.#store,
         policy: { verify: (key, value) => this.#policy.verify(key, value) },
         openStream: (peer, signal) => libp2p.dialProtocol(peerIdFromString(peer), LISTEN_PROTOCOL, { signal }),
+        call: async (peer, frame, signal) => decodeFrame(await this.#rpc.request(peer, RPC_LISTEN, encodeFrame(frame), { signal })),
+        push: async (peer, key, value) => {
+          await this.#rpc.request(peer, RPC_PUSH, encodePut(keyBytes(key), value), { timeoutMs: FRAME_TIMEOUT_MS })
+        },
         closestPeers: async (key, signal) => {
           const kb = keyBytes(key)
-          return this.#storingSet(sha256(kb), await this.#lookup(kb, signal)).map((p) => p.toString())
+          const b: Bounds = { signal, deadline: performance.now() + this.#queryTimeoutMs({}) }
+          return this.#storingSet(sha256(kb), await this.#closest(kb, b)).map((p) => p.toString())
         },
         queryValues: (key, signal) => this.#getValues(key, { signal }),
         now: this.#policy.now,
@@ -265,13 +402,23 @@ export class DiscoveryNode {
   async start(): Promise<void> {
     if (this.#started) return
     this.#lifecycle = new AbortController()
-    if (this.#stoppedOnce) this.#listen = this.#newListen()
+    if (this.#stoppedOnce) {
+      this.#rpc = this.#newRpc()
+      this.#listen = this.#newListen()
+    }
     await this.libp2p.start()
     await this.libp2p.handle(
       LISTEN_PROTOCOL,
       (stream, connection) => this.#listen.handle(stream, connection.remotePeer.toString()),
       { maxInboundStreams: 64, maxOutboundStreams: 64 },
     )
+    // One long-lived stream each way per peer; a few more for links re-opened after a failure.
+    await this.libp2p.handle(RPC_PROTOCOL, (stream, connection) => this.#rpc.serve(stream, connection.remotePeer.toString()), {
+      maxInboundStreams: 4,
+      maxOutboundStreams: 4,
+    })
+    // Warm links: open the rpc stream as soon as a peer shows it speaks it, so no get or put pays for it.
+    this.libp2p.addEventListener('peer:identify', this.#onIdentify)
     this.#started = true
     this.#sweepTimer = setInterval(() => this.#store.sweep(), SWEEP_INTERVAL_MS)
     this.#sweepTimer.unref()
@@ -296,10 +443,17 @@ export class DiscoveryNode {
     clearTimeout(this.#bootstrapTimer)
     clearTimeout(this.#joinTimer)
     if (this.#mdnsListener) this.libp2p.removeEventListener('peer:discovery', this.#mdnsListener)
+    this.libp2p.removeEventListener('peer:identify', this.#onIdentify)
     this.#listen.stop()
+    this.#rpc.stop()
     this.#stoppedOnce = true
     await this.libp2p.unhandle(LISTEN_PROTOCOL).catch(() => {})
+    await this.libp2p.unhandle(RPC_PROTOCOL).catch(() => {})
     await this.libp2p.stop()
+  }
+
+  readonly #onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[] }>): void => {
+    if (this.#started && evt.detail.protocols.includes(RPC_PROTOCOL)) this.#rpc.warm(evt.detail.peerId)
   }
 
   /** Dial the bootstrap list; while the routing table stays empty, try again with back-off. */
@@ -363,12 +517,117 @@ export class DiscoveryNode {
     return opts.timeoutMs ?? this.#init.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
   }
 
-  #signal(opts: QueryOptions): AbortSignal {
-    const timeout = AbortSignal.timeout(this.#queryTimeoutMs(opts))
-    return opts.signal ? AbortSignal.any([opts.signal, timeout, this.#lifecycle.signal]) : AbortSignal.any([timeout, this.#lifecycle.signal])
+  /** The bounds of one operation: the caller's signal (if any) and its deadline. */
+  #bounds(opts: QueryOptions): Bounds {
+    return { signal: opts.signal, deadline: performance.now() + this.#queryTimeoutMs(opts) }
   }
 
-  /** Closest peers to a DHT key by a network lookup, nearest first (at most k). */
+  /**
+   * An abort signal for kad-dht calls within bounds (and the node's life). The fast path uses
+   * plain deadlines instead: AbortSignal.timeout is tracked for GC and costs more than an rpc.
+   */
+  #kadSignal(b: Bounds): AbortSignal {
+    const timeout = AbortSignal.timeout(remaining(b))
+    return b.signal ? AbortSignal.any([b.signal, timeout, this.#lifecycle.signal]) : AbortSignal.any([timeout, this.#lifecycle.signal])
+  }
+
+  /** sha256 of peer IDs (their Kademlia IDs), computed once per peer. */
+  readonly #kadIds = new Map<string, Uint8Array>()
+
+  /** What the values a get received verified to (so a lookup checks each value once). */
+  readonly #verified = new WeakMap<Uint8Array, VerifiedEntry>()
+
+  /** The routing table hands out the same PeerId objects: remember their Kademlia IDs by object. */
+  readonly #peerKadIds = new WeakMap<PeerId, Uint8Array>()
+
+  #kadIdOfPeer(peer: PeerId): Uint8Array {
+    let id = this.#peerKadIds.get(peer)
+    if (id === undefined) {
+      id = this.#kadIdOf(peer.toMultihash().bytes)
+      this.#peerKadIds.set(peer, id)
+    }
+    return id
+  }
+
+  #kadIdOf(mh: Uint8Array, key = mhKey(mh)): Uint8Array {
+    let id = this.#kadIds.get(key)
+    if (id === undefined) {
+      if (this.#kadIds.size >= KAD_ID_CACHE_SIZE) this.#kadIds.clear()
+      id = sha256(mh)
+      this.#kadIds.set(key, id)
+    }
+    return id
+  }
+
+  /**
+   * The `replication` closest peers to a key, nearest first, by Kademlia's iterative lookup over
+   * the rpc links (FIND): ask the closest peers known for their closest, then any closer peer
+   * they name, until the closest all answered (on a warm table: one round). Much cheaper than
+   * kad-dht's walk (a new stream per message). Undefined when it cannot finish that way: a
+   * closer peer this node has no address for, or no convergence within FIND_ROUNDS; then
+   * kad-dht's lookup is the way (it learns addresses as it goes).
+   */
+  async #findClosest(kb: Uint8Array, kadId: Uint8Array, b: Bounds): Promise<PeerId[] | undefined> {
+    const self = mhKey(this.libp2p.peerId.toMultihash().bytes)
+    const cands = new Map<string, { peer: PeerId; d: Uint8Array }>()
+    const add = (peer: PeerId, mh = peer.toMultihash().bytes): void => {
+      const k = mhKey(mh)
+      if (k !== self && !cands.has(k)) cands.set(k, { peer, d: xor(this.#kadIdOf(mh, k), kadId) })
+    }
+    for (const p of this.#kad.routingTable.closestPeers(kadId, { count: this.#replication })) add(p)
+    const asked = new Set<string>()
+    for (let round = 0; round < FIND_ROUNDS && !ended(b); round++) {
+      const top = [...cands.entries()].sort((x, y) => xorCompare(x[1].d, y[1].d)).slice(0, this.#replication)
+      const toAsk = top.filter(([k]) => !asked.has(k))
+      if (toAsk.length === 0) return top.map(([, c]) => c.peer)
+      const answers = await Promise.all(
+        toAsk.map(async ([k, c]) => {
+          asked.add(k)
+          try {
+            return decodePeers(await this.#rpc.request(c.peer, RPC_FIND, kb, { signal: b.signal, timeoutMs: remaining(b) }))
+          } catch (err) {
+            this.#log?.debug({ err, peer: c.peer.toString() }, 'find failed')
+            return undefined
+          }
+        }),
+      )
+      const named: Uint8Array[] = []
+      answers.forEach((a, i) => {
+        if (a === undefined) cands.delete((toAsk[i] as [string, unknown])[0]) // unreachable: not one of the closest
+        else named.push(...a)
+      })
+      for (const mh of named) {
+        const k = mhKey(mh)
+        if (k === self || cands.has(k)) continue
+        const peer = peerFromMultihash(mh)
+        if (peer === undefined) continue
+        // A closer peer this node cannot dial: only kad-dht's lookup learns addresses.
+        const farthest = [...cands.values()].map((c) => c.d).sort(xorCompare)[this.#replication - 1]
+        const d = xor(this.#kadIdOf(mh, k), kadId)
+        if (farthest !== undefined && xorCompare(d, farthest) >= 0) continue
+        if (!(await this.#dialable(peer))) return undefined
+        cands.set(k, { peer, d })
+      }
+    }
+    return undefined
+  }
+
+  /** Does this node have a connection to, or an address of, a peer? */
+  async #dialable(peer: PeerId): Promise<boolean> {
+    if (this.libp2p.getConnections(peer).length > 0) return true
+    try {
+      return (await this.libp2p.peerStore.get(peer)).addresses.length > 0
+    } catch {
+      return false
+    }
+  }
+
+  /** The closest peers to a key: over rpc, else by kad-dht's lookup. */
+  async #closest(kb: Uint8Array, b: Bounds): Promise<PeerId[]> {
+    return (await this.#findClosest(kb, sha256(kb), b)) ?? (await this.#lookup(kb, this.#kadSignal(b)))
+  }
+
+  /** Closest peers to a DHT key by kad-dht's network lookup, nearest first (at most k). */
   async #lookup(key: Uint8Array, signal: AbortSignal): Promise<PeerId[]> {
     if (this.#kad.routingTable.size === 0) return []
     const peers: PeerId[] = []
@@ -381,13 +640,25 @@ export class DiscoveryNode {
   /** Closest peers to a key (network lookup), as peer ID strings, nearest first. */
   async closestPeers(key: string, opts: QueryOptions = {}): Promise<string[]> {
     this.#assertStarted()
-    return (await this.#lookup(keyBytes(parseKey(key).key), this.#signal(opts))).map((p) => p.toString())
+    return (await this.#closest(keyBytes(parseKey(key).key), this.#bounds(opts))).map((p) => p.toString())
   }
 
-  /** Send one PUT to one peer; true if it answered with the record stored. */
-  async #putTo(peer: PeerId, key: Uint8Array, record: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<boolean> {
+  /**
+   * Send one PUT to one peer; true if it stored the record. Over the rpc link; a peer that does
+   * not speak it (or whose link failed) gets kad-dht's PUT_VALUE instead.
+   */
+  async #putTo(peer: PeerId, key: Uint8Array, record: () => Uint8Array, value: Uint8Array, b: Bounds): Promise<boolean> {
     try {
-      for await (const e of this.#kad.network.sendRequest(peer, { type: 'PUT_VALUE', key, record }, { signal })) {
+      await this.#rpc.request(peer, RPC_PUT, encodePut(key, value), { signal: b.signal, timeoutMs: remaining(b) })
+      return true
+    } catch (err) {
+      if (ended(b) || !(err instanceof RpcFailedError) || err.remoteCode !== undefined) {
+        this.#log?.debug({ err, peer: peer.toString() }, 'put refused')
+        return false
+      }
+    }
+    try {
+      for await (const e of this.#kad.network.sendRequest(peer, { type: 'PUT_VALUE', key, record: record() }, { signal: this.#kadSignal(b) })) {
         if (e.name === 'PEER_RESPONSE') return e.record != null && bytesEqual(e.record.value, value)
         if (e.name === 'QUERY_ERROR') return false
       }
@@ -411,15 +682,20 @@ export class DiscoveryNode {
     this.#store.checkLocal(key, value)
     const kb = keyBytes(key)
     const kadId = sha256(kb)
-    const record = new Libp2pRecord(kb, value, new Date()).serialize()
+    // Only kad-dht's PUT_VALUE (a peer without rpc) needs the record form.
+    let serialized: Uint8Array | undefined
+    const record = (): Uint8Array => {
+      serialized ??= new Libp2pRecord(kb, value, new Date()).serialize()
+      return serialized
+    }
     // PUTs outlive the caller's wait (they finish in the background), but not the node.
-    const signal = AbortSignal.any([this.#lifecycle.signal, AbortSignal.timeout(this.#queryTimeoutMs(opts))])
+    const bounds: Bounds = { deadline: performance.now() + this.#queryTimeoutMs(opts) }
     const asked = new Map<string, Promise<boolean>>()
     const send = (peer: PeerId): Promise<boolean> => {
       const id = peer.toString()
       let result = asked.get(id)
       if (result === undefined) {
-        result = this.#putTo(peer, kb, record, value, signal)
+        result = this.#putTo(peer, kb, record, value, bounds)
         asked.set(id, result)
       }
       return result
@@ -428,12 +704,13 @@ export class DiscoveryNode {
     // The lookup starts once the first PUTs are answered: started together, they compete for the
     // same CPU and connections and the first answers come 2-3× later (measured in bench/).
     const lookup = Promise.allSettled(first)
-      .then(() => this.#lookup(kb, signal))
+      .then(() => this.#closest(kb, bounds))
       .then((peers) => Promise.all(this.#storingSet(kadId, peers).map(send)))
       .catch((err) => this.#log?.debug({ err, key }, 'lookup for put failed'))
-    const firstStored = (await this.#raceCaller(Promise.all(first), opts)).filter(Boolean).length
-    if (firstStored === 0 || opts.waitForLookup === true) await this.#raceCaller(lookup, opts)
-    const settled = await this.#raceCaller(Promise.all(asked.values()), opts)
+    const caller = this.#bounds(opts)
+    const firstStored = (await raceBounds(Promise.all(first), caller)).filter(Boolean).length
+    if (firstStored === 0 || opts.waitForLookup === true) await raceBounds(lookup, caller)
+    const settled = await raceBounds(Promise.all(asked.values()), caller)
     const stored = settled.filter(Boolean).length
     if (asked.size > 0 && stored === 0) throw new PublishFailedError(`none of ${asked.size} peers stored ${key}`)
     try {
@@ -445,17 +722,6 @@ export class DiscoveryNode {
     return { key, stored, attempted: asked.size }
   }
 
-  /** Wait for `p`, but no longer than the caller's signal and timeout allow. */
-  async #raceCaller<T>(p: Promise<T>, opts: QueryOptions): Promise<T> {
-    const signal = this.#signal(opts)
-    signal.throwIfAborted()
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason)
-      signal.addEventListener('abort', onAbort, { once: true })
-      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-    })
-  }
-
   /**
    * The other peers of the `replication` closest to a key, this node included in the ranking:
    * when this node is one of them it stores the record itself, so one fewer peer is needed.
@@ -463,16 +729,31 @@ export class DiscoveryNode {
   #storingSet(kadId: Uint8Array, peers: PeerId[]): PeerId[] {
     const distance = (id: Uint8Array): Uint8Array => xor(id, kadId)
     const self = distance(this.#selfKadId)
-    const ranked = peers.map((p) => ({ p, d: distance(sha256(p.toMultihash().bytes)) })).sort((a, b) => xorCompare(a.d, b.d))
+    const ranked = peers.map((p) => ({ p, d: distance(this.#kadIdOfPeer(p)) })).sort((a, b) => xorCompare(a.d, b.d))
     const closerThanSelf = ranked.filter((r) => xorCompare(r.d, self) < 0).length
     const count = closerThanSelf < this.#replication ? this.#replication - 1 : this.#replication
     return ranked.slice(0, count).map((r) => r.p)
   }
 
-  /** Ask one peer for the record under a key; the value if it sent a valid one. */
-  async #getFrom(peer: PeerId, key: Uint8Array, signal: AbortSignal): Promise<Uint8Array | undefined> {
+  /**
+   * Ask one peer for the record under a key; the value if it sent a valid one. Over the rpc link;
+   * kad-dht's GET_VALUE for a peer that does not speak it.
+   */
+  async #getFrom(peer: PeerId, key: Uint8Array, b: Bounds): Promise<Uint8Array | undefined> {
     try {
-      for await (const e of this.#kad.network.sendRequest(peer, { type: 'GET_VALUE', key }, { signal })) {
+      const value = await this.#rpc.request(peer, RPC_GET, key, { signal: b.signal, timeoutMs: remaining(b) })
+      if (value.length === 0) return undefined
+      this.#verified.set(value, this.#policy.verify(key, value))
+      return value
+    } catch (err) {
+      // Only a peer that could not be asked over rpc (no answer at all) is asked over kad-dht.
+      if (ended(b) || !(err instanceof RpcFailedError) || err.remoteCode !== undefined) {
+        this.#log?.debug({ err, peer: peer.toString() }, 'get from peer failed')
+        return undefined
+      }
+    }
+    try {
+      for await (const e of this.#kad.network.sendRequest(peer, { type: 'GET_VALUE', key }, { signal: this.#kadSignal(b) })) {
         if (e.name === 'QUERY_ERROR') return undefined
         if (e.name !== 'PEER_RESPONSE') continue
         if (e.record == null || !bytesEqual(e.record.key, key)) return undefined
@@ -487,12 +768,12 @@ export class DiscoveryNode {
 
   /**
    * Values found for a key, stopping at the quorum: this node's own copy, then the closest peers
-   * its routing table knows, all asked at once (one round trip on a warm table); only when they
-   * do not make the quorum, a full Kademlia GET query.
+   * its routing table knows (one round trip on a warm table); short of the quorum, the closest
+   * peers found over rpc; only when that cannot finish, a full Kademlia GET query.
    */
   async #getValues(key: string, opts: GetOptions): Promise<Uint8Array[]> {
     const quorum = Math.max(1, opts.quorum ?? this.#init.getQuorum ?? DEFAULT_GET_QUORUM)
-    const signal = this.#signal(opts)
+    const bounds = this.#bounds(opts)
     const values: Uint8Array[] = []
     const local = this.#store.getRecord(key)
     if (local !== undefined) values.push(local)
@@ -501,26 +782,19 @@ export class DiscoveryNode {
     const kadId = sha256(kb)
     const near = this.#kad.routingTable.closestPeers(kadId, { count: this.#replication })
     const asked = new Set(near.map((p) => p.toString()))
-    if (near.length > 0) {
-      const enough = new AbortController()
-      const both = AbortSignal.any([signal, enough.signal])
-      let done = false
-      await new Promise<void>((resolve) => {
-        let pending = near.length
-        for (const peer of near) {
-          void this.#getFrom(peer, kb, both).then((v) => {
-            if (done) return
-            if (v !== undefined) values.push(v)
-            if (values.length >= quorum || --pending === 0) resolve()
-          })
-        }
-      })
-      done = true
-      enough.abort() // answers still on their way are not needed
+    await this.#askForValues(near, kb, bounds, values, quorum)
+    if (values.length >= quorum || ended(bounds)) return values
+    // Short of the quorum: the network's closest peers may be others than this table's (a table
+    // still filling, churn). Find them over rpc and ask those not asked yet; that settles it.
+    const closest = await this.#findClosest(kb, kadId, bounds)
+    if (closest !== undefined) {
+      const more = closest.filter((p) => !asked.has(p.toString()))
+      for (const p of more) asked.add(p.toString())
+      await this.#askForValues(more, kb, bounds, values, quorum)
+      return values
     }
-    if (values.length >= quorum || signal.aborted) return values
     try {
-      for await (const e of this.#kad.contentFetching.getMany(kb, { signal })) {
+      for await (const e of this.#kad.contentFetching.getMany(kb, { signal: this.#kadSignal(bounds) })) {
         if (e.name !== 'VALUE' || e.from.equals(this.libp2p.peerId) || asked.has(e.from.toString())) continue
         values.push(e.value)
         if (values.length >= quorum) break // leaving the loop aborts the rest of the query
@@ -533,19 +807,64 @@ export class DiscoveryNode {
     return values
   }
 
+  /**
+   * Ask `peers` (closest first) for the value until `values` holds `quorum`, with just enough
+   * requests in flight to make it (Kademlia's alpha): a miss or a failure asks the next peer; a
+   * wave slower than the links' usual round trip (hedge) asks all the rest at once.
+   */
+  #askForValues(peers: PeerId[], kb: Uint8Array, bounds: Bounds, values: Uint8Array[], quorum: number): Promise<void> {
+    if (peers.length === 0 || values.length >= quorum) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      let next = 0
+      let inflight = 0
+      let finished = false
+      const finish = (): void => {
+        finished = true
+        clearTimeout(hedge)
+        resolve()
+      }
+      const ask = (peer: PeerId): void => {
+        inflight++
+        void this.#getFrom(peer, kb, bounds).then((v) => {
+          inflight--
+          if (finished) return // answers after the quorum are dropped
+          if (v !== undefined) values.push(v)
+          pump()
+        })
+      }
+      const pump = (): void => {
+        if (values.length >= quorum) {
+          finish()
+          return
+        }
+        while (next < peers.length && values.length + inflight < quorum) ask(peers[next++] as PeerId)
+        if (inflight === 0) finish()
+      }
+      const hedge = setTimeout(() => {
+        while (!finished && next < peers.length) ask(peers[next++] as PeerId)
+      }, this.#rpc.hedgeMs)
+      pump()
+    })
+  }
+
   /** The best valid entry among the values found for a key. */
   async #lookupEntry(key: string, opts: GetOptions): Promise<VerifiedEntry | undefined> {
     this.#assertStarted()
-    const values = (await this.#getValues(key, opts)).filter((v) => {
-      try {
-        this.#policy.verify(key, v)
-        return true
-      } catch {
-        return false
+    const entries: VerifiedEntry[] = []
+    for (const v of await this.#getValues(key, opts)) {
+      // Values from peers were checked as they came; only this node's own copy is checked here.
+      const known = this.#verified.get(v)
+      if (known !== undefined) entries.push(known)
+      else {
+        try {
+          entries.push(this.#policy.verify(key, v))
+        } catch {
+          // not valid (any more): left out
+        }
       }
-    })
-    if (values.length === 0) return undefined
-    return this.#policy.verify(key, values[this.#policy.select(key, values)] as Uint8Array)
+    }
+    if (entries.length === 0) return undefined
+    return entries[this.#policy.selectVerified(key, entries)]
   }
 
   /** Publish a device's presence bundle (already signed by identity) under /baran-presence/<deviceId>. */
@@ -653,8 +972,7 @@ export class DiscoveryNode {
   async sendPut(peerId: string, key: string, value: Uint8Array, opts: QueryOptions = {}): Promise<boolean> {
     this.#assertStarted()
     const kb = keyBytes(parseKey(key).key)
-    const record = new Libp2pRecord(kb, value, new Date()).serialize()
-    return this.#putTo(peerIdFromString(peerId), kb, record, value, this.#signal(opts))
+    return this.#putTo(peerIdFromString(peerId), kb, () => new Libp2pRecord(kb, value, new Date()).serialize(), value, this.#bounds(opts))
   }
 
   /** The valid value this node itself stores under a key, if any. */

@@ -1,6 +1,6 @@
 import { fromBase64Url, toBase64Url } from '@baran/trust'
 import type { Stream } from '@libp2p/interface'
-import { sha256 } from './bytes.ts'
+import { bytesEqual, sha256 } from './bytes.ts'
 import {
   DEFAULT_REPLICATION,
   DEFAULT_SUBSCRIPTION_TTL_MS,
@@ -15,7 +15,7 @@ import {
   REQUERY_MAX_MS,
   REQUERY_MIN_MS,
 } from './constants.ts'
-import { MalformedFrameError, SubscriptionRefusedError } from './errors.ts'
+import { MalformedFrameError, RpcFailedError, SubscriptionRefusedError } from './errors.ts'
 import { type Frame, frameStream } from './frames.ts'
 import { deviceListKey, parseKey, presenceKey, targetKey, type WatchTarget } from './keys.ts'
 import type { VerifiedEntry } from './policy.ts'
@@ -67,6 +67,16 @@ export interface ListenComponents {
   policy: { verify(key: string, value: Uint8Array): VerifiedEntry }
   /** Open a `/baran/listen/1.0.0` stream to a peer. */
   openStream(peer: string, signal: AbortSignal): Promise<Stream>
+  /**
+   * Send one frame over a long-lived link and get the reply (the fast path). When absent, or
+   * when it fails without an answer from the peer, a fresh listen stream carries the frame.
+   */
+  call?(peer: string, frame: Frame, signal: AbortSignal): Promise<Frame>
+  /**
+   * Push a stored record to a watcher over a long-lived link, as bytes (the fast path: no JSON,
+   * no base64). When absent, or when it fails without an answer, a `push` frame carries it.
+   */
+  push?(peer: string, key: string, value: Uint8Array): Promise<void>
   /** Closest peers to a key (network lookup), nearest first. */
   closestPeers(key: string, signal: AbortSignal): Promise<string[]>
   /** Values found for a key on the network (each verified by the DHT). */
@@ -75,9 +85,17 @@ export interface ListenComponents {
   log?: Logger
 }
 
-/** Send one request frame on a fresh stream and read the reply. */
+/** Send one request frame and read the reply: over the node's rpc link, else on a fresh stream. */
 async function request(c: ListenComponents, peer: string, frame: Frame): Promise<Frame> {
   const signal = AbortSignal.timeout(FRAME_TIMEOUT_MS)
+  if (c.call !== undefined) {
+    try {
+      return await c.call(peer, frame, signal)
+    } catch (err) {
+      // The peer answered (with an error) or time ran out: a second try on a stream would not help.
+      if (signal.aborted || !(err instanceof RpcFailedError) || err.remoteCode !== undefined) throw err
+    }
+  }
   const stream = await c.openStream(peer, signal)
   try {
     const fs = frameStream(stream)
@@ -178,7 +196,22 @@ class Subscriptions {
     const peers = this.#byKey.get(r.key)
     if (peers === undefined || this.#stopped) return
     const now = this.#c.now()
-    const frame: Frame = { t: 'push', key: r.key, value: toBase64Url(r.value) }
+    let frame: Frame | undefined
+    const asFrame = (): Frame => {
+      frame ??= { t: 'push', key: r.key, value: toBase64Url(r.value) }
+      return frame
+    }
+    const push = async (peer: string): Promise<void> => {
+      if (this.#c.push !== undefined) {
+        try {
+          return await this.#c.push(peer, r.key, r.value)
+        } catch (err) {
+          // The watcher answered (with an error): a second try on a stream would not help.
+          if (!(err instanceof RpcFailedError) || err.remoteCode !== undefined) throw err
+        }
+      }
+      await request(this.#c, peer, asFrame())
+    }
     for (const [peer, expiresAt] of peers) {
       if (expiresAt <= now || peer === this.#c.selfId) continue
       if (this.#queue.length >= PUSH_QUEUE_MAX) {
@@ -186,9 +219,7 @@ class Subscriptions {
         this.pushesFailed++
         continue
       }
-      this.#queue.push(async () => {
-        await request(this.#c, peer, frame)
-      })
+      this.#queue.push(() => push(peer))
     }
     this.#drain()
   }
@@ -229,6 +260,8 @@ interface KeyWatch {
   listeners: Set<(e: WatchEvent) => void>
   lastSeq: number
   lastHash?: string
+  /** The record last handed to the listeners. */
+  lastBytes?: Uint8Array
   lastEvent?: WatchEvent
   subscribed: Map<string, number> // peer → expiresAt
   opts: Required<WatchOptions>
@@ -396,6 +429,8 @@ class Watches {
   #incoming(key: string, value: Uint8Array, via: Via): void {
     const kw = this.#keys.get(key)
     if (kw === undefined) return
+    // Every storing node pushes the same record: the same bytes again need no second check.
+    if (kw.lastBytes !== undefined && bytesEqual(kw.lastBytes, value)) return
     let entry: VerifiedEntry
     try {
       entry = this.#c.policy.verify(key, value)
@@ -419,6 +454,7 @@ class Watches {
           : { kind: 'device-list', key, via, deviceList: entry.deviceList }
     }
     kw.lastEvent = event
+    kw.lastBytes = value
     for (const listener of kw.listeners) {
       try {
         listener(event)
@@ -461,6 +497,11 @@ export class ListenService {
     this.#c = c
     this.subscriptions = new Subscriptions(c, init.limits ?? {})
     this.watches = new Watches(c, init.fanout ?? DEFAULT_REPLICATION)
+  }
+
+  /** A record a storing peer pushed to this node (over the node's fast path). */
+  onPush(from: string, key: string, value: Uint8Array): void {
+    this.watches.onPush(from, parseKey(key).key, value)
   }
 
   /**
@@ -507,19 +548,22 @@ export class ListenService {
     const fs = frameStream(stream)
     try {
       const frame = await fs.read()
-      let reply: Frame
-      try {
-        reply = this.#answer(remotePeer, frame)
-      } catch (err) {
-        const e = err as Error & { code?: unknown }
-        reply = { t: 'err', code: typeof e.code === 'string' ? e.code.slice(0, 64) : 'error', message: e.message.slice(0, 512) }
-      }
-      await fs.write(reply)
+      await fs.write(this.answer(remotePeer, frame))
       await stream.close({ signal: AbortSignal.timeout(FRAME_TIMEOUT_MS) })
     } catch (err) {
       // Malformed frames, timeouts and resets end this stream only.
       this.#c.log?.debug({ err, peer: remotePeer }, 'listen stream failed')
       stream.abort(err instanceof Error ? err : new MalformedFrameError())
+    }
+  }
+
+  /** The reply to one request frame from `peer`; a refusal is an `err` frame. */
+  answer(peer: string, frame: Frame): Frame {
+    try {
+      return this.#answer(peer, frame)
+    } catch (err) {
+      const e = err as Error & { code?: unknown }
+      return { t: 'err', code: typeof e.code === 'string' ? e.code.slice(0, 64) : 'error', message: e.message.slice(0, 512) }
     }
   }
 

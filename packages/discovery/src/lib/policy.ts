@@ -203,6 +203,11 @@ export class RecordPolicy {
         return undefined
       }
     })
+    return this.selectVerified(key, entries)
+  }
+
+  /** select() for values already verified (undefined: one that did not verify). */
+  selectVerified(key: string | Uint8Array, entries: Array<VerifiedEntry | undefined>): number {
     if (parseKey(key).kind === 'value') {
       return selectValue(entries.map((e) => (e?.kind === 'value' ? e.value : undefined)))
     }

@@ -81,6 +81,8 @@ export class RecordStore extends MemoryDatastore {
 
   /** The stored record value, unchecked. */
   #rawValue(dsKey: Key): Uint8Array | undefined {
+    // has() first: a miss through get() throws, and building that error costs more than the lookup.
+    if (!super.has(dsKey)) return undefined
     try {
       return Libp2pRecord.deserialize(super.get(dsKey) as Uint8Array).value
     } catch {
@@ -120,8 +122,10 @@ export class RecordStore extends MemoryDatastore {
 
   /** The valid value stored under a DHT key, if any. */
   getRecord(key: string): Uint8Array | undefined {
+    const dsKey = this.recordKey(key)
+    if (!super.has(dsKey)) return undefined
     try {
-      return Libp2pRecord.deserialize(this.get(this.recordKey(key))).value
+      return Libp2pRecord.deserialize(this.get(dsKey)).value
     } catch {
       return undefined
     }

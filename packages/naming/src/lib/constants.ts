@@ -48,3 +48,7 @@ export const FAUCET_MIN_BALANCE_WEI = 10n ** 16n
 export const FAUCET_AMOUNT_WEI = 10n ** 18n
 /** Funding attempts when another node funds from the same faucet at the same time (nonce races). */
 export const FAUCET_ATTEMPTS = 5
+
+/** The name-server client (naming over HTTP): bound on a lookup, and on a registration (the server waits for two blocks). */
+export const DEFAULT_NAME_SERVER_TIMEOUT_MS = 5_000
+export const DEFAULT_REGISTER_TIMEOUT_MS = 90_000

@@ -19,6 +19,7 @@ const NAMING_ERROR_CODES = [
   'devnet_error',
   'no_account',
   'signer_error',
+  'name_server_error',
 ] as const
 
 export type NamingErrorCode = (typeof NAMING_ERROR_CODES)[number]
@@ -160,6 +161,17 @@ export class SignerError extends NamingError {
   constructor(message = 'the identity actor could not sign this', options?: ErrorOptions) {
     super('signer_error', message, options)
     this.name = 'SignerError'
+  }
+}
+
+/** Thrown when a name server answers outside its protocol (an unexpected status, a body that is not the JSON it promises, a rate limit). */
+export class NameServerError extends NamingError {
+  /** The HTTP status, when there was one. */
+  readonly status: number | undefined
+  constructor(message = 'the name server answered outside its protocol', options?: ErrorOptions & { status?: number }) {
+    super('name_server_error', message, options)
+    this.name = 'NameServerError'
+    this.status = options?.status
   }
 }
 

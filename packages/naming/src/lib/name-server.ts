@@ -4,7 +4,7 @@
  *
  *   GET  /name/:name     → 200 {name, addr: "0x<account id>", baranPublicKey, baranSignature, owner}
  *   GET  /addr/:address  → 200 {name}
- *   POST /name/:name     {addr, owner, signature, publickey} → 200 {success: true}
+ *   POST /name/:name     {addr, owner, signature, publickey} → 200 {success: true, txHashes, blockNumber}
  *   GET  /registry       → 200 {chainId, registry}   (Baran's own: what a claim must be bound to)
  *
  * Errors are always JSON `{"error": "..."}`. The Baran key and signature travel in fields of
@@ -150,8 +150,9 @@ export async function startNameServer(init: NameServerInit): Promise<NameServer>
     if (!/^0x[0-9a-fA-F]{40}$/.test(owner)) throw new HttpError(400, 'owner must be a 0x Ethereum address')
 
     try {
-      await client.register(name, { accountId, publicKey, owner, signClaim: async () => signature })
-      send(res, 200, { success: true })
+      const r = await client.register(name, { accountId, publicKey, owner, signClaim: async () => signature })
+      // Jami clients read `success`; Baran's client also reports the transactions.
+      send(res, 200, { success: true, txHashes: r.txHashes, blockNumber: r.blockNumber })
     } catch (e) {
       if (isNamingError(e, 'name_taken')) {
         // A retried registration of the same name for the same account succeeded earlier.

@@ -73,8 +73,13 @@ export interface ConnectionLimitsInit {
 export interface TransportHostInit extends MessageProtocolInit {
   /** The host's libp2p key (its PeerId); persisted by the caller. @default a fresh Ed25519 key */
   privateKey?: PrivateKey
-  /** @default ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] */
+  /** @default ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] (only the /ws one without 'tcp' in `transports`) */
   listen?: string[]
+  /**
+   * Direct transports the host listens and dials with (circuit relay always comes on top). `['ws']` makes a
+   * WebSockets-only host for networks that let only HTTP-like traffic through. @default ['tcp', 'ws']
+   */
+  transports?: Array<'tcp' | 'ws'>
   /** Addresses to announce instead of the listen addresses (e.g. a port forwarded by hand). */
   announce?: string[]
   /** Circuit relay v2 servers (`.../p2p/<relayPeerId>`); the host reserves a slot on each. @default [] */
@@ -175,7 +180,13 @@ function relayServerInit(opts: true | RelayServerOptions): Parameters<typeof cir
 
 /** Starts a transport host. Stop it with `host.stop()`. */
 export async function createTransportHost(init: TransportHostInit = {}): Promise<TransportHost> {
-  const listen = parseAddrs(init.listen ?? [...DEFAULT_LISTEN], 'listen')
+  const kinds = new Set(init.transports ?? ['tcp', 'ws'])
+  if (kinds.size === 0) throw new InvalidArgumentError('transports: name at least one of tcp, ws')
+  const listen = parseAddrs(init.listen ?? DEFAULT_LISTEN.filter((a) => kinds.has(a.endsWith('/ws') ? 'ws' : 'tcp')), 'listen')
+  for (const a of listen) {
+    const kind = /\/wss?(\/|$)/.test(a) ? 'ws' : 'tcp'
+    if (!kinds.has(kind)) throw new InvalidArgumentError(`listen: ${a} needs the ${kind} transport, and this host runs only ${[...kinds].join(', ')}`)
+  }
   const relays = parseAddrs(init.relays, 'relays')
   for (const r of relays) {
     if (!r.includes('/p2p/')) throw new InvalidArgumentError(`relay address needs /p2p/<peerId>: ${r}`)
@@ -195,7 +206,7 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
       listen: [...listen, ...relays.map((r) => `${r}/p2p-circuit`)],
       announce: init.announce === undefined ? undefined : parseAddrs(init.announce, 'announce'),
     },
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [...(kinds.has('tcp') ? [tcp()] : []), ...(kinds.has('ws') ? [webSockets()] : []), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW } })],
     services: services as Libp2pOptions['services'],

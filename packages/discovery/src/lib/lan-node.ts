@@ -1,0 +1,424 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { type Identify, identify } from '@libp2p/identify'
+import { KEEP_ALIVE, type PeerId, type PrivateKey, type Stream } from '@libp2p/interface'
+import { mdns } from '@libp2p/mdns'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { webSockets } from '@libp2p/websockets'
+import { multiaddr } from '@multiformats/multiaddr'
+import { fromBase64Url, toBase64Url } from '@baran/trust'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import {
+  DEFAULT_LISTEN,
+  DEFAULT_VALUE_TTL_MS,
+  LAN_MAX_FRAME_BYTES,
+  LAN_MAX_RECORDS,
+  LAN_MDNS_TAG,
+  LAN_PROTOCOL,
+  LAN_REDIAL_MS,
+  LAN_REQUEST_TIMEOUT_MS,
+  MAX_VALUE_TTL_MS,
+  SWEEP_INTERVAL_MS,
+} from './constants.ts'
+import type { AccountLookup } from './dht-node.ts'
+import { InvalidConfigError, InvalidKeyError, NodeNotStartedError, RpcFailedError } from './errors.ts'
+import { deviceListKey, parseKey, presenceKey } from './keys.ts'
+import { chunkRecords, decodeLanFrame, encodeLanFrame, type LanFrame, type LanRecord } from './lan-frames.ts'
+import { type Admission, RecordPolicy, type VerifiedEntry } from './policy.ts'
+import { type DeviceListBundle, encodeBundle, type PresenceBundle, type VerifiedDeviceList, type VerifiedPresence } from './records.ts'
+import { type Logger, RecordStore, type StoredRecord } from './store.ts'
+import { checkTtl, encodeTombstone, encodeValue, newDeleteToken } from './values.ts'
+
+/** Options of createLanNode; every option is optional. */
+export interface LanNodeInit {
+  /** Multiaddrs to listen on (TCP; `/ws` ones use WebSockets). @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** LAN peers to meet without mDNS: multiaddrs ending in /p2p/<peerId>, dialled (again) until connected. @default [] */
+  peers?: string[]
+  /** Find peers on the local network with mDNS. @default false */
+  mdns?: boolean
+  /** The node's libp2p key (its PeerId). @default a fresh Ed25519 key */
+  privateKey?: PrivateKey
+  /** Clock for record validity, ms since epoch. @default Date.now */
+  now?: () => number
+  /** Bound on one request to one peer. @default 3000 */
+  requestTimeoutMs?: number
+  /** How often unconnected static peers are dialled again. @default 2000 */
+  redialMs?: number
+  log?: Logger
+}
+
+/** Counters of a LAN node. */
+export interface LanStats {
+  /** Connected peers that speak the LAN protocol. */
+  peers: number
+  storedRecords: number
+  pushesSent: number
+  pushesFailed: number
+  recordsReceived: number
+}
+
+type Services = { identify: Identify }
+
+/** Check the options a caller can get wrong; throws InvalidConfigError naming the option. */
+function checkInit(init: LanNodeInit): void {
+  for (const addr of init.peers ?? []) {
+    let ok = false
+    try {
+      ok = multiaddr(addr).getComponents().some((c) => c.name === 'p2p')
+    } catch {
+      ok = false
+    }
+    if (!ok) throw new InvalidConfigError(`peers: ${JSON.stringify(addr)} is not a multiaddr ending in /p2p/<peerId>`)
+  }
+  for (const name of ['requestTimeoutMs', 'redialMs'] as const) {
+    const v = init[name]
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new InvalidConfigError(`${name} must be a positive integer`)
+  }
+}
+
+/** Create and start a LAN node. Throws InvalidConfigError for bad options. */
+export async function createLanNode(init: LanNodeInit = {}): Promise<LanNode> {
+  checkInit(init)
+  const policy = new RecordPolicy({ now: init.now })
+  const libp2p = await createLibp2p<Services>({
+    start: false,
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen ?? DEFAULT_LISTEN },
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { inboundConnectionThreshold: 1_000 },
+    peerDiscovery: init.mdns === true ? [mdns({ serviceTag: LAN_MDNS_TAG })] : [],
+    services: { identify: identify() },
+  })
+  const node = new LanNode(libp2p, policy, init)
+  await node.start()
+  return node
+}
+
+/**
+ * Discovery without a DHT, for air-gapped networks: a node meets its peers directly (mDNS on the LAN, or a
+ * static list), and peers gossip the records they hold over `/baran/lan/1.0.0` — everything on connect, and each
+ * record newly accepted to every other peer (flooding stops where a record is not new). Every record is
+ * verified by the same RecordPolicy as the DHT's storing nodes (forged, expired, revoked and replayed ones are
+ * refused), and a lookup that finds nothing here asks the connected peers.
+ */
+export class LanNode {
+  readonly libp2p: Libp2p<Services>
+  readonly peerId: string
+  readonly #policy: RecordPolicy
+  readonly #store: RecordStore
+  readonly #init: LanNodeInit
+  readonly #log?: Logger
+  /** Keys of the Baran records held (the store does not list them). */
+  readonly #keys = new Set<string>()
+  readonly #lanPeers = new Set<string>()
+  #started = false
+  #sweepTimer?: NodeJS.Timeout
+  #redialTimer?: NodeJS.Timeout
+  #stats = { pushesSent: 0, pushesFailed: 0, recordsReceived: 0 }
+
+  constructor(libp2p: Libp2p<Services>, policy: RecordPolicy, init: LanNodeInit) {
+    this.libp2p = libp2p
+    this.peerId = libp2p.peerId.toString()
+    this.#policy = policy
+    this.#store = new RecordStore(policy, { log: init.log })
+    this.#init = init
+    this.#log = init.log
+    this.#store.onRecord((r) => this.#keys.add(r.key))
+  }
+
+  /** Full multiaddrs of this node (with /p2p/<peerId>): what other LAN nodes list as `peers`. */
+  multiaddrs(): string[] {
+    return this.libp2p.getMultiaddrs().map((ma) => ma.toString())
+  }
+
+  get isStarted(): boolean {
+    return this.#started
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return
+    await this.libp2p.start()
+    await this.libp2p.handle(LAN_PROTOCOL, (stream, connection) => this.#serve(stream, connection.remotePeer.toString()), {
+      maxInboundStreams: 64,
+      maxOutboundStreams: 64,
+    })
+    this.libp2p.addEventListener('peer:identify', this.#onIdentify)
+    this.libp2p.addEventListener('peer:disconnect', this.#onDisconnect)
+    this.libp2p.addEventListener('peer:discovery', this.#onDiscovery)
+    this.#started = true
+    this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS)
+    this.#sweepTimer.unref()
+    this.#redial()
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    clearInterval(this.#sweepTimer)
+    clearTimeout(this.#redialTimer)
+    this.libp2p.removeEventListener('peer:identify', this.#onIdentify)
+    this.libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
+    this.libp2p.removeEventListener('peer:discovery', this.#onDiscovery)
+    await this.libp2p.unhandle(LAN_PROTOCOL).catch(() => {})
+    await this.libp2p.stop()
+    this.#lanPeers.clear()
+  }
+
+  // A peer that speaks the protocol gets everything we hold (it pushes its own to us the same way).
+  readonly #onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[] }>): void => {
+    if (!this.#started || !evt.detail.protocols.includes(LAN_PROTOCOL)) return
+    const peer = evt.detail.peerId.toString()
+    if (this.#lanPeers.has(peer)) return
+    this.#lanPeers.add(peer)
+    void this.#pushTo(peer, this.#allRecords())
+  }
+
+  readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.#lanPeers.delete(evt.detail.toString())
+  }
+
+  // mDNS only announces peers: dial them, identify then tells whether they speak LAN.
+  readonly #onDiscovery = (evt: CustomEvent<{ id: PeerId }>): void => {
+    if (!this.#started || this.libp2p.getConnections(evt.detail.id).length > 0) return
+    this.libp2p.dial(evt.detail.id, { signal: AbortSignal.timeout(this.#timeout()) }).catch((err: unknown) => this.#log?.debug({ err }, 'mDNS peer dial failed'))
+  }
+
+  /** Dials every static peer that is not connected, then again after redialMs while started. */
+  #redial(): void {
+    if (!this.#started) return
+    for (const addr of this.#init.peers ?? []) {
+      const ma = multiaddr(addr)
+      const id = ma.getComponents().findLast((c) => c.name === 'p2p')?.value
+      if (id === undefined || id === this.peerId) continue
+      const peer = peerIdFromString(id)
+      if (this.libp2p.getConnections(peer).length > 0) continue
+      void this.libp2p.peerStore
+        .merge(peer, { multiaddrs: [ma], tags: { [`${KEEP_ALIVE}-baran-lan`]: { value: 50 } } })
+        .then(() => this.libp2p.dial(ma, { signal: AbortSignal.timeout(this.#timeout()) }))
+        .catch((err: unknown) => this.#log?.debug({ err, addr }, 'LAN peer dial failed'))
+    }
+    this.#redialTimer = setTimeout(() => this.#redial(), this.#init.redialMs ?? LAN_REDIAL_MS)
+    this.#redialTimer.unref()
+  }
+
+  #timeout(): number {
+    return this.#init.requestTimeoutMs ?? LAN_REQUEST_TIMEOUT_MS
+  }
+
+  #assertStarted(): void {
+    if (!this.#started) throw new NodeNotStartedError()
+  }
+
+  #sweep(): void {
+    for (const key of [...this.#keys]) if (this.#store.getRecord(key) === undefined) this.#keys.delete(key)
+  }
+
+  #allRecords(): LanRecord[] {
+    const out: LanRecord[] = []
+    for (const key of [...this.#keys]) {
+      const value = this.#store.getRecord(key)
+      if (value === undefined) this.#keys.delete(key)
+      else out.push({ key, value: toBase64Url(value) })
+    }
+    return out
+  }
+
+  /**
+   * Verifies and stores one record (from us or a peer); a new one goes on to every other LAN peer. Throws what
+   * the policy throws (forged, expired, revoked, replayed, occupied…).
+   */
+  #ingest(key: string, value: Uint8Array, from?: string): Admission {
+    const k = parseKey(key).key
+    if (!this.#keys.has(k) && this.#keys.size >= LAN_MAX_RECORDS) throw new RpcFailedError(`this node holds ${LAN_MAX_RECORDS} records already`)
+    const admission = this.#store.storeLocal(k, value)
+    this.#keys.add(k)
+    if (admission.changed) {
+      const rec = [{ key: k, value: toBase64Url(value) }]
+      for (const peer of this.#lanPeers) if (peer !== from) void this.#pushTo(peer, rec)
+    }
+    return admission
+  }
+
+  /** One request on a fresh stream: write the frame, read the reply. */
+  async #request(peer: string, frame: LanFrame): Promise<LanFrame> {
+    const signal = AbortSignal.timeout(this.#timeout())
+    const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), LAN_PROTOCOL, { signal })
+    try {
+      const lp = lpStream(stream, { maxDataLength: LAN_MAX_FRAME_BYTES, maxBufferSize: LAN_MAX_FRAME_BYTES * 2 })
+      await lp.write(encodeLanFrame(frame), { signal })
+      const reply = decodeLanFrame((await lp.read({ signal })).subarray())
+      await stream.close({ signal }).catch(() => {})
+      if (reply.t === 'err') throw new RpcFailedError(`${peer} refused: ${reply.code}: ${reply.message}`)
+      return reply
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+
+  async #pushTo(peer: string, records: LanRecord[]): Promise<void> {
+    for (const chunk of chunkRecords(records)) {
+      try {
+        await this.#request(peer, { t: 'push', records: chunk })
+        this.#stats.pushesSent++
+      } catch (err) {
+        this.#stats.pushesFailed++
+        this.#log?.debug({ err, peer }, 'LAN push failed')
+        return
+      }
+    }
+  }
+
+  async #serve(stream: Stream, peer: string): Promise<void> {
+    const signal = AbortSignal.timeout(this.#timeout())
+    try {
+      const lp = lpStream(stream, { maxDataLength: LAN_MAX_FRAME_BYTES, maxBufferSize: LAN_MAX_FRAME_BYTES * 2 })
+      const frame = decodeLanFrame((await lp.read({ signal })).subarray())
+      await lp.write(encodeLanFrame(this.#answer(frame, peer)), { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      // Malformed frames, timeouts and resets end this stream only.
+      this.#log?.debug({ err, peer }, 'LAN stream failed')
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  #answer(frame: LanFrame, peer: string): LanFrame {
+    try {
+      if (frame.t === 'push') {
+        let stored = 0
+        for (const r of frame.records) {
+          try {
+            if (this.#ingest(r.key, fromBase64Url(r.value), peer).changed) stored++
+            this.#stats.recordsReceived++
+          } catch (err) {
+            // One bad record (forged, stale, a replay of what we hold) does not spoil the others.
+            this.#log?.debug({ err, key: r.key, peer }, 'LAN record refused')
+          }
+        }
+        return { t: 'ok', stored }
+      }
+      if (frame.t === 'get') {
+        const records: LanRecord[] = []
+        for (const key of frame.keys) {
+          const value = this.#store.getRecord(parseKey(key).key)
+          if (value !== undefined) records.push({ key, value: toBase64Url(value) })
+        }
+        return { t: 'records', records: chunkRecords(records)[0] ?? [] }
+      }
+      return { t: 'err', code: 'malformed_frame', message: `${frame.t} is a reply, not a request` }
+    } catch (err) {
+      const e = err as Error & { code?: unknown }
+      return { t: 'err', code: typeof e.code === 'string' ? e.code.slice(0, 64) : 'error', message: e.message.slice(0, 512) }
+    }
+  }
+
+  /** Asks every connected LAN peer for the records under `keys` and takes those that verify. */
+  async #ask(keys: string[]): Promise<void> {
+    await Promise.allSettled(
+      [...this.#lanPeers].map(async (peer) => {
+        const reply = await this.#request(peer, { t: 'get', keys })
+        if (reply.t !== 'records') return
+        for (const r of reply.records) {
+          try {
+            this.#ingest(r.key, fromBase64Url(r.value), peer)
+          } catch {
+            // stale or forged: what we hold stays
+          }
+        }
+      }),
+    )
+  }
+
+  /** The verified entry under a key: held here, or (when absent, or `fresh`) asked of the connected peers. */
+  async #entry(key: string, opts: { fresh?: boolean }): Promise<VerifiedEntry | undefined> {
+    this.#assertStarted()
+    if (opts.fresh === true || this.#store.getRecord(key) === undefined) await this.#ask([key])
+    const value = this.#store.getRecord(key)
+    if (value === undefined) return undefined
+    try {
+      return this.#policy.verify(key, value)
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Publishes a record: stored here (verified like any other) and pushed to every LAN peer. Returns the peers pushed to. */
+  #publish(key: string, bytes: Uint8Array): { key: string; stored: number; attempted: number } {
+    this.#assertStarted()
+    this.#ingest(key, bytes)
+    return { key, stored: 0, attempted: this.#lanPeers.size }
+  }
+
+  publishPresence(bundle: PresenceBundle): { key: string; stored: number; attempted: number } {
+    return this.#publish(presenceKey(bundle.deviceCert.body.deviceId), encodeBundle(bundle))
+  }
+
+  publishDeviceList(bundle: DeviceListBundle): { key: string; stored: number; attempted: number } {
+    return this.#publish(deviceListKey(bundle.deviceList.body.accountId), encodeBundle(bundle))
+  }
+
+  async lookupPresence(deviceId: string, opts: { fresh?: boolean } = {}): Promise<VerifiedPresence | undefined> {
+    const e = await this.#entry(presenceKey(deviceId), opts)
+    return e?.kind === 'presence' ? e.presence : undefined
+  }
+
+  async lookupDeviceList(accountId: string, opts: { fresh?: boolean } = {}): Promise<VerifiedDeviceList | undefined> {
+    const e = await this.#entry(deviceListKey(accountId), opts)
+    return e?.kind === 'device-list' ? e.deviceList : undefined
+  }
+
+  /** An account's devices (revoked ones left out), each with its presence if one is known. */
+  async lookupAccount(accountId: string, opts: { fresh?: boolean } = {}): Promise<AccountLookup | undefined> {
+    const deviceList = await this.lookupDeviceList(accountId, opts)
+    if (deviceList === undefined) return undefined
+    const revoked = new Set(deviceList.revocations?.devices ?? [])
+    const live = deviceList.devices.filter((d) => !revoked.has(d.deviceId) && !this.#policy.revocations.isRevoked(accountId, d.deviceId))
+    const devices = await Promise.all(
+      live.map(async (d) => {
+        const presence = await this.lookupPresence(d.deviceId, opts).catch(() => undefined)
+        const ok = presence !== undefined && presence.accountId === accountId && presence.deviceKey === d.deviceKey
+        return ok ? { ...d, presence } : { ...d }
+      }),
+    )
+    return { accountId, deviceList, devices }
+  }
+
+  /** Puts an opaque value under `/baran-value/<40 hex>` (first writer wins while it lives, as on the DHT). */
+  putValue(key: string, value: Uint8Array, opts: { ttlMs?: number; deleteToken?: Uint8Array } = {}): { stored: number; deleteToken: Uint8Array; expiresAt: number } {
+    if (parseKey(key).kind !== 'value') throw new InvalidKeyError('putValue needs a /baran-value/<40 hex> key')
+    const ttlMs = checkTtl(opts.ttlMs ?? DEFAULT_VALUE_TTL_MS)
+    const deleteToken = opts.deleteToken ?? newDeleteToken()
+    const expiresAt = this.#policy.now() + ttlMs
+    const r = this.#publish(key, encodeValue(value, { expiresAt, deleteToken, maxValueBytes: this.#policy.maxValueBytes }))
+    return { stored: r.attempted, deleteToken, expiresAt }
+  }
+
+  /** The live value under a key, or undefined (never put, expired or deleted). */
+  async getValue(key: string, opts: { fresh?: boolean } = {}): Promise<{ data: Uint8Array; expiresAt: number } | undefined> {
+    if (parseKey(key).kind !== 'value') throw new InvalidKeyError('getValue needs a /baran-value/<40 hex> key')
+    const e = await this.#entry(key, opts)
+    return e?.kind === 'value' && e.value.kind === 'data' ? { data: e.value.data, expiresAt: e.value.expiresAt } : undefined
+  }
+
+  /** Deletes a value with its token: a tombstone replaces it (here and on every peer) for a day. */
+  deleteValue(key: string, deleteToken: Uint8Array): { stored: number } {
+    if (parseKey(key).kind !== 'value') throw new InvalidKeyError('deleteValue needs a /baran-value/<40 hex> key')
+    const r = this.#publish(key, encodeTombstone(deleteToken, this.#policy.now() + MAX_VALUE_TTL_MS))
+    return { stored: r.attempted }
+  }
+
+  /** Calls `listener` for every record newly stored here (own or heard); returns an unsubscribe. */
+  onRecord(listener: (r: StoredRecord) => void): () => void {
+    return this.#store.onRecord(listener)
+  }
+
+  stats(): LanStats {
+    return { peers: this.#lanPeers.size, storedRecords: this.#keys.size, ...this.#stats }
+  }
+}

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto'
+import fc from 'fast-check'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createLanNode, decodeLanFrame, encodeLanFrame, type LanNode, valueKey } from '../src/index.ts'
+import { chunkRecords } from '../src/lib/lan-frames.ts'
+import { deviceListBundle, makeAccount, makeDevice, presenceBundle, waitFor } from './helpers.ts'
+
+const nodes: LanNode[] = []
+afterEach(async () => {
+  for (const n of nodes.splice(0)) await n.stop()
+})
+
+/** LAN nodes on loopback, mDNS off (no multicast leaves this machine); each lists the ones before it as peers. */
+async function lan(count: number, opts: { chain?: boolean } = {}): Promise<LanNode[]> {
+  const made: LanNode[] = []
+  for (let i = 0; i < count; i++) {
+    const before = opts.chain ? made.slice(-1) : made
+    const n = await createLanNode({ mdns: false, peers: before.flatMap((m) => m.multiaddrs()), redialMs: 200 })
+    nodes.push(n)
+    made.push(n)
+  }
+  return made
+}
+
+describe('LanNode', () => {
+  it('a record published before a peer connects reaches it on connect (gossip), verified', async () => {
+    const [a] = await lan(1)
+    const acct = makeAccount()
+    const dev = makeDevice(acct)
+    a!.publishPresence(presenceBundle(dev, { addrs: ['/ip4/127.0.0.1/tcp/4100'] }))
+    a!.publishDeviceList(deviceListBundle(acct, [dev]))
+    const b = await createLanNode({ mdns: false, peers: a!.multiaddrs() })
+    nodes.push(b)
+    await waitFor(() => b.stats().storedRecords === 2, 10_000, 'gossip on connect')
+    const found = await b.lookupAccount(acct.accountId)
+    expect(found?.devices).toEqual([expect.objectContaining({ deviceId: dev.deviceId, presence: expect.objectContaining({ addrs: ['/ip4/127.0.0.1/tcp/4100'] }) })])
+  })
+
+  it('records flood along a chain of peers (a - b - c), and a newer presence replaces the older one', async () => {
+    const [a, , c] = await lan(3, { chain: true })
+    await waitFor(() => a!.stats().peers === 1 && c!.stats().peers === 1, 10_000, 'chain connected')
+    const acct = makeAccount()
+    const dev = makeDevice(acct)
+    const seen: number[] = []
+    c!.onRecord((r) => r.entry.kind === 'presence' && seen.push(r.entry.seq))
+    a!.publishPresence(presenceBundle(dev, { seq: 1 }))
+    await waitFor(() => seen.includes(1), 10_000, 'seq 1 at c')
+    a!.publishPresence(presenceBundle(dev, { seq: 2, addrs: ['/ip4/127.0.0.1/tcp/4200'] }))
+    await waitFor(() => seen.includes(2), 10_000, 'seq 2 at c')
+    expect((await c!.lookupPresence(dev.deviceId))?.addrs).toEqual(['/ip4/127.0.0.1/tcp/4200'])
+    // A replay of the older record is refused where a newer one is held.
+    expect(() => a!.publishPresence(presenceBundle(dev, { seq: 1 }))).toThrow(expect.objectContaining({ name: 'ReplayedRecordError' }))
+  })
+
+  it('forged records are refused: they neither store nor spread', async () => {
+    const [a, b] = await lan(2)
+    await waitFor(() => a!.stats().peers === 1, 10_000, 'connected')
+    const acct = makeAccount()
+    const dev = makeDevice(acct)
+    const bundle = presenceBundle(dev)
+    const forged = { ...bundle, presence: { ...bundle.presence, body: { ...bundle.presence.body, addrs: ['/ip4/127.0.0.1/tcp/6666'] } } }
+    expect(() => a!.publishPresence(forged)).toThrow()
+    expect(a!.stats().storedRecords).toBe(0)
+    expect(await b!.lookupPresence(dev.deviceId)).toBeUndefined()
+  })
+
+  it('a lookup asks the connected peers when it holds nothing; opaque values put, get and delete across nodes', async () => {
+    const [a, b] = await lan(2)
+    await waitFor(() => a!.stats().peers === 1 && b!.stats().peers === 1, 10_000, 'connected')
+    const key = valueKey(randomBytes(20).toString('hex'))
+    const put = a!.putValue(key, new Uint8Array([1, 2, 3]), { ttlMs: 60_000 })
+    await waitFor(async () => (await b!.getValue(key)) !== undefined, 10_000, 'value at b')
+    expect((await b!.getValue(key))?.data).toEqual(new Uint8Array([1, 2, 3]))
+    // First writer wins while it lives; only its token deletes it.
+    expect(() => b!.putValue(key, new Uint8Array([9]), { ttlMs: 60_000 })).toThrow(expect.objectContaining({ name: 'ValueOccupiedError' }))
+    expect(() => b!.deleteValue(key, new Uint8Array(32))).toThrow(expect.objectContaining({ name: 'BadDeleteTokenError' }))
+    b!.deleteValue(key, put.deleteToken)
+    await waitFor(async () => (await a!.getValue(key)) === undefined, 10_000, 'deleted at a')
+  })
+
+  it('bad options and keys are typed errors', async () => {
+    await expect(createLanNode({ peers: ['/ip4/127.0.0.1/tcp/1'] })).rejects.toMatchObject({ name: 'InvalidConfigError', code: 'invalid_config' })
+    await expect(createLanNode({ redialMs: 0 })).rejects.toMatchObject({ code: 'invalid_config' })
+    const [a] = await lan(1)
+    await expect(a!.getValue(`/baran-presence/${'a'.repeat(40)}`)).rejects.toMatchObject({ name: 'InvalidKeyError' })
+    await expect(a!.lookupPresence('nothex')).rejects.toMatchObject({ name: 'InvalidKeyError' })
+  })
+
+  it('frames: junk bytes are MalformedFrameError, never a crash; frames round-trip; chunks fit the limits', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        try {
+          decodeLanFrame(bytes)
+        } catch (e) {
+          expect((e as Error).name).toBe('MalformedFrameError')
+        }
+      }),
+      { numRuns: 300 },
+    )
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        try {
+          decodeLanFrame(new TextEncoder().encode(JSON.stringify(v)))
+        } catch (e) {
+          expect((e as Error).name).toBe('MalformedFrameError')
+        }
+      }),
+      { numRuns: 300 },
+    )
+    const frame = { t: 'push' as const, records: [{ key: valueKey('ab'.repeat(20)), value: 'AQID' }] }
+    expect(decodeLanFrame(encodeLanFrame(frame))).toEqual(frame)
+    const many = Array.from({ length: 600 }, (_, i) => ({ key: `/k/${i}`, value: 'x'.repeat(4000) }))
+    const chunks = chunkRecords(many)
+    expect(chunks.flat()).toHaveLength(600)
+    for (const c of chunks) expect(() => encodeLanFrame({ t: 'push', records: c })).not.toThrow()
+  })
+})

@@ -1,0 +1,137 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDiscoveryNode, type DiscoveryNode, MAX_FRAME_BYTES } from '../src/index.ts'
+import { MAX_RPC_FRAME_BYTES } from '../src/lib/constants.ts'
+import { FrameReader, Rpc } from '../src/lib/rpc.ts'
+import { stopAll, waitFor } from './helpers.ts'
+
+const PROTOCOL = '/baran-test/rpc/1.0.0'
+
+/** A frame as the wire carries it: u32 length, kind, u32 id, then the rest. */
+function wire(kind: number, id: number, rest: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + 5 + rest.length)
+  const v = new DataView(out.buffer)
+  v.setUint32(0, 5 + rest.length)
+  out[4] = kind
+  v.setUint32(5, id)
+  out.set(rest, 9)
+  return out
+}
+
+describe('FrameReader', () => {
+  it('gives back every frame whatever the chunk boundaries (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }),
+        fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 50 }),
+        (bodies, cuts) => {
+          const frames = bodies.map((b, i) => wire(1, i, b))
+          const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0))
+          let at = 0
+          for (const f of frames) {
+            all.set(f, at)
+            at += f.length
+          }
+          const reader = new FrameReader()
+          const got: Uint8Array[] = []
+          let pos = 0
+          for (let i = 0; pos < all.length; i++) {
+            const n = cuts[i % cuts.length] as number
+            got.push(...reader.push(all.slice(pos, pos + n)))
+            pos += n
+          }
+          expect(got.map((g) => Buffer.from(g.subarray(5)).toString('hex'))).toEqual(bodies.map((b) => Buffer.from(b).toString('hex')))
+        },
+      ),
+    )
+  })
+
+  it('refuses a length over the limit, or too short for a header, before buffering it', () => {
+    const big = new Uint8Array(4)
+    new DataView(big.buffer).setUint32(0, MAX_RPC_FRAME_BYTES + 1)
+    expect(() => new FrameReader().push(big)).toThrow(expect.objectContaining({ name: 'MalformedFrameError', code: 'malformed_frame' }))
+    expect(() => new FrameReader().push(new Uint8Array([0, 0, 0, 2, 1, 1]))).toThrow(expect.objectContaining({ name: 'MalformedFrameError' }))
+  })
+})
+
+describe('Rpc over a real libp2p connection', () => {
+  const nodes: DiscoveryNode[] = []
+  let a: DiscoveryNode
+  let b: DiscoveryNode
+  let client: Rpc
+  let server: Rpc
+
+  beforeAll(async () => {
+    a = await createDiscoveryNode()
+    nodes.push(a)
+    b = await createDiscoveryNode({ bootstrap: [a.multiaddrs()[0] as string] })
+    nodes.push(b)
+    server = new Rpc({ openStream: (peer, signal) => a.libp2p.dialProtocol(peer, PROTOCOL, { signal }) })
+    client = new Rpc({ openStream: (peer, signal) => b.libp2p.dialProtocol(peer, PROTOCOL, { signal }) })
+    server.handle(1, async (_peer, payload) => {
+      // answer out of order: a longer payload waits longer
+      await new Promise((r) => setTimeout(r, payload.length))
+      return Uint8Array.from(payload).reverse()
+    })
+    server.handle(2, () => {
+      throw Object.assign(new Error('nope'), { code: 'value_occupied' })
+    })
+    server.handle(3, () => new Promise<Uint8Array>(() => {})) // never answers
+    await a.libp2p.handle(PROTOCOL, (stream, conn) => server.serve(stream, conn.remotePeer.toString()), { maxInboundStreams: 8 })
+  })
+  afterAll(async () => {
+    client.stop()
+    server.stop()
+    await stopAll(nodes)
+  })
+
+  const peerA = () => peerIdFromString(a.peerId)
+
+  it('matches concurrent replies to their requests, over one stream', async () => {
+    const payloads = Array.from({ length: 40 }, (_, i) => Uint8Array.from({ length: 40 - i }, (_, j) => j))
+    const replies = await Promise.all(payloads.map((p) => client.request(peerA(), 1, p)))
+    expect(replies).toEqual(payloads.map((p) => Uint8Array.from(p).reverse()))
+    expect(client.links).toBe(1)
+    const streams = b.libp2p.getConnections(peerA()).flatMap((c) => c.streams.filter((s) => s.protocol === PROTOCOL))
+    expect(streams).toHaveLength(1)
+  })
+
+  it("carries a handler's error code back; an unknown method says so", async () => {
+    await expect(client.request(peerA(), 2, new Uint8Array(1))).rejects.toMatchObject({ name: 'RpcFailedError', code: 'rpc_failed', remoteCode: 'value_occupied' })
+    await expect(client.request(peerA(), 99, new Uint8Array(1))).rejects.toMatchObject({ name: 'RpcFailedError', remoteCode: 'unknown_method' })
+  })
+
+  it('gives up at the deadline, and refuses to send a frame over the limit', async () => {
+    await expect(client.request(peerA(), 3, new Uint8Array(1), { timeoutMs: 200 })).rejects.toMatchObject({ name: 'RpcFailedError', remoteCode: undefined })
+    await expect(client.request(peerA(), 1, new Uint8Array(MAX_FRAME_BYTES * 2))).rejects.toMatchObject({
+      name: 'RpcFailedError',
+      cause: expect.objectContaining({ name: 'MalformedFrameError' }),
+    })
+    // the link still works
+    expect(await client.request(peerA(), 1, Uint8Array.of(1, 2))).toEqual(Uint8Array.of(2, 1))
+  })
+
+  it('fails pending requests when the link breaks, and opens a new link for the next one', async () => {
+    const pending = client.request(peerA(), 3, new Uint8Array(1), { timeoutMs: 10_000 })
+    await new Promise((r) => setTimeout(r, 50))
+    for (const c of a.libp2p.getConnections()) for (const s of c.streams) if (s.protocol === PROTOCOL) s.abort(new Error('test: cut'))
+    await expect(pending).rejects.toMatchObject({ name: 'RpcFailedError', remoteCode: undefined })
+    expect(await client.request(peerA(), 1, Uint8Array.of(3, 4))).toEqual(Uint8Array.of(4, 3))
+  })
+
+  it('ends a stream that sends garbage or replies where requests belong, and keeps serving', async () => {
+    for (const bytes of [Uint8Array.of(0xff, 0xff, 0xff, 0xff, 1), Uint8Array.of(0, 0, 0, 1, 0), wire(1, 7, Uint8Array.of(1)), wire(0, 7, new Uint8Array(0))]) {
+      const stream = await b.libp2p.dialProtocol(peerA(), PROTOCOL, { signal: AbortSignal.timeout(5_000) })
+      stream.send(bytes)
+      await waitFor(() => stream.status !== 'open', 5_000, 'the server to end the stream')
+    }
+    expect(await client.request(peerA(), 1, Uint8Array.of(5, 6))).toEqual(Uint8Array.of(6, 5))
+  })
+
+  it('fails at once after stop', async () => {
+    const stopped = new Rpc({ openStream: (peer, signal) => b.libp2p.dialProtocol(peer, PROTOCOL, { signal }) })
+    stopped.stop()
+    await expect(stopped.request(peerA(), 1, Uint8Array.of(1))).rejects.toMatchObject({ name: 'RpcFailedError' })
+  })
+})

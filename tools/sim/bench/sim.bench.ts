@@ -1,0 +1,150 @@
+/**
+ * The simulator's benchmark, printed as one JSON object (`npm run bench sim`):
+ *  1. 100 nodes, 20% churn, 500 messages over 60 s (+ up to 120 s drain): does it complete, delivery ratio,
+ *     latency, lookup latency, memory per simulated node, where the time went. If it does not complete, smaller
+ *     N are tried (50, 25) so the report names the largest N that did.
+ *  2. The multi-process delivery benchmark's scenario (apps/node/bench/delivery.bench.ts), inline: two nodes, a
+ *     pipeline of 400 messages (16 at once) from A to B, then B restarted 5 times with a message queued for it
+ *     while offline: B's presence publish → A's `delivered`. Same numbers, one process instead of ten.
+ *
+ *   npx node --expose-gc --conditions=@baran/source tools/sim/bench/sim.bench.ts [--nodes 100] [--quick]
+ */
+import { Bus, discoveryPublished, outboxDelivery, outboxReceived, outboxSend, startNatsServer } from '@baran/bus'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { createRng, formatReport, LinkShaper, percentiles, runScenario, type ScenarioReport, SimNode } from '../src/index.ts'
+
+const { values } = parseArgs({ options: { nodes: { type: 'string', default: '100' }, quick: { type: 'boolean' } } })
+const quick = values.quick === true
+const MESSAGES = quick ? 100 : 400
+const CONCURRENCY = 16
+const RESTARTS = quick ? 2 : 5
+const BOUND_MS = 5 * 60_000
+const log = (line: string) => process.stderr.write(`[sim bench] ${line}\n`)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function until(pred: () => boolean, timeoutMs: number): Promise<boolean> {
+  const by = Date.now() + timeoutMs
+  while (!pred()) {
+    if (Date.now() > by) return false
+    await sleep(10)
+  }
+  return true
+}
+
+/** Part 2: delivery.bench.ts's two-node scenario with inline nodes. */
+async function twoNodes(): Promise<Record<string, unknown>> {
+  const root = await mkdtemp(join(tmpdir(), 'baran-sim-bench-'))
+  const server = await startNatsServer({ workDir: join(root, 'nats'), jetstream: true })
+  const shaper = new LinkShaper({ latencyMs: 0, lossRate: 0 }, createRng(1))
+  const a = new SimNode({ name: 'alice', natsUrl: server.url, root, shaper })
+  const b = new SimNode({ name: 'bob', natsUrl: server.url, root, shaper })
+  const watch = await Bus.connect({ servers: server.url, node: 'sim' })
+  try {
+    await a.start([])
+    await b.start(await a.dhtAddrs())
+    const bootstrap = await a.dhtAddrs()
+    await watch.request(outboxSend, { to: b.accountId, body: 'warm-up' }, { node: 'alice' })
+    await sleep(1000)
+    let received = 0
+    const sub = await watch.subscribe(outboxReceived, () => void received++, { node: 'bob' })
+    const t = performance.now()
+    let next = 0
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < MESSAGES) await watch.request(outboxSend, { to: b.accountId, body: `m${next++} ${'x'.repeat(100)}` }, { node: 'alice' })
+      }),
+    )
+    await until(() => received >= MESSAGES + 1, 120_000)
+    const pipelinePerSec = MESSAGES / ((performance.now() - t) / 1000)
+    sub.unsubscribe()
+
+    const delays: number[] = []
+    const fromStart: number[] = []
+    for (let r = 0; r < RESTARTS; r++) {
+      await b.stop()
+      const sent = await watch.request(outboxSend, { to: b.accountId, body: `offline ${r}` }, { node: 'alice' })
+      let deliveredAt = 0
+      let publishAt = 0
+      const s1 = await watch.subscribe(
+        outboxDelivery,
+        (e) => {
+          if (e.id === sent.id && e.state === 'delivered') deliveredAt = e.at
+        },
+        { node: 'alice' },
+      )
+      const s2 = await watch.subscribe(
+        discoveryPublished,
+        (e) => {
+          if (!publishAt) publishAt = e.at
+        },
+        { node: 'bob' },
+      )
+      await sleep(1500)
+      const startAt = Date.now()
+      await b.start(bootstrap)
+      await until(() => deliveredAt > 0, 60_000)
+      s1.unsubscribe()
+      s2.unsubscribe()
+      if (deliveredAt && publishAt) delays.push(deliveredAt - publishAt)
+      if (deliveredAt) fromStart.push(deliveredAt - startAt)
+    }
+    return {
+      messages: MESSAGES,
+      pipelineMsgsPerSec: Math.round(pipelinePerSec),
+      offlineToOnline: { fromPresencePublishMs: percentiles(delays), fromStartMs: percentiles(fromStart) },
+      multiProcess: { fromPresencePublishP50Ms: 57, pipelineMsgsPerSec: 315, source: 'apps/node/bench/delivery.bench.ts (one process per actor, one nats-server per node)' },
+    }
+  } finally {
+    await b.stop().catch(() => undefined)
+    await a.stop().catch(() => undefined)
+    await watch.close().catch(() => undefined)
+    await server.stop().catch(() => undefined)
+    await rm(root, { recursive: true, force: true }).catch(() => undefined)
+  }
+}
+
+function summary(r: ScenarioReport) {
+  return {
+    nodes: r.scenario.nodes,
+    completed: r.completed,
+    withinBound: r.timingsMs.total <= BOUND_MS,
+    deliveryRatio: r.delivery.ratio,
+    accepted: r.delivery.accepted,
+    toOffline: r.delivery.toOffline,
+    latencyMs: r.latencyMs,
+    lookupMs: r.lookups.latencyMs,
+    rssPerNodeMiB: Math.round((r.memory.rssPerNodeBytes / 1048576) * 10) / 10,
+    heapPerNodeMiB: Math.round((r.memory.heapPerNodeBytes / 1048576) * 10) / 10,
+    natsServerRssMiB: r.memory.natsServerRssBytes === null ? null : Math.round((r.memory.natsServerRssBytes / 1048576) * 10) / 10,
+    eventLoopDelayMs: r.eventLoopDelayMs,
+    timingsMs: r.timingsMs,
+  }
+}
+
+const runs: unknown[] = []
+let largest: number | null = null
+for (const nodes of [Number(values.nodes), 50, 25].filter((n, i, all) => n <= Number(values.nodes) && all.indexOf(n) === i)) {
+  log(`scenario: ${nodes} nodes, 20% churn`)
+  try {
+    const r = await runScenario(
+      { nodes, churn: 0.2, messages: quick ? nodes * 2 : nodes * 5, durationMs: quick ? 20_000 : 60_000, drainMs: 120_000, seed: 1 },
+      { onProgress: log },
+    )
+    process.stderr.write(formatReport(r))
+    runs.push(summary(r))
+    if (r.completed && r.timingsMs.total <= BOUND_MS) {
+      largest = nodes
+      break
+    }
+  } catch (e) {
+    log(`${nodes} nodes failed: ${(e as Error).message}`)
+    runs.push({ nodes, error: (e as Error).message })
+  }
+}
+log('two-node scenario of delivery.bench.ts, inline')
+const inline = await twoNodes().catch((e: unknown) => ({ error: (e as Error).message }))
+process.stdout.write(`${JSON.stringify({ largestCompletedNodes: largest, boundMs: BOUND_MS, runs, deliveryVsMultiProcess: inline })}\n`)
+process.exit()

@@ -1,0 +1,440 @@
+import type { Logger } from '@baran/actor'
+import { Bus, discoveryLookup, discoveryPublish, discoveryPublished, outboxReceived, outboxSend, startNatsServer } from '@baran/bus'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { z } from 'zod'
+import {
+  ANCHOR_NODES,
+  BACK_BY_FRACTION,
+  DEFAULT_DRAIN_MS,
+  DEFAULT_LOOKUPS,
+  LOAD_FRACTION,
+  LOOKUP_BUDGET_MS,
+  RESTART_ATTEMPTS,
+  SEND_CONCURRENCY,
+  START_CONCURRENCY,
+  STOP_CONCURRENCY,
+} from './constants.ts'
+import { InvalidScenarioError } from './errors.ts'
+import { SimNode } from './node.ts'
+import { createRng } from './rng.ts'
+import { LinkShaper, type ShaperStats } from './shaper.ts'
+import { type Percentiles, percentiles } from './stats.ts'
+
+export const ScenarioSchema = z
+  .object({
+    /** Simulated nodes (each runs identity, transport, discovery and outbox inline). */
+    nodes: z.number().int().min(2).max(2000),
+    /** Fraction of nodes that go offline once during the run and come back. */
+    churn: z.number().min(0).max(0.9),
+    /** Messages sent, from random online senders to random recipients (online or not). */
+    messages: z.number().int().min(0).max(100_000),
+    /** The run (load and churn), after setup; the drain comes after it. */
+    durationMs: z.number().int().min(1000).max(3_600_000),
+    /** One-way latency added to every envelope and ack. @default 0 */
+    latencyMs: z.number().int().min(0).max(10_000).default(0),
+    /** Probability that an envelope (and, independently, its ack) is lost. @default 0 */
+    lossRate: z.number().min(0).max(0.5).default(0),
+    seed: z.number().int().default(1),
+    /** How long to wait after the run for the last deliveries. @default 60000 */
+    drainMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_DRAIN_MS),
+    /** DHT lookups timed after setup. @default 30 */
+    lookups: z.number().int().min(0).max(10_000).default(DEFAULT_LOOKUPS),
+  })
+  .strict()
+
+export type ScenarioInit = z.input<typeof ScenarioSchema>
+export type Scenario = z.output<typeof ScenarioSchema>
+
+export interface ScenarioHooks {
+  /** Progress lines (the CLI prints them). */
+  onProgress?: (line: string) => void
+  /** Actor logs (default: silent). */
+  log?: Logger
+}
+
+export interface ScenarioReport {
+  scenario: Scenario
+  /** Every accepted message was delivered before the drain deadline. */
+  completed: boolean
+  timingsMs: {
+    setup: number
+    lookups: number
+    run: number
+    drain: number
+    teardown: number
+    total: number
+    nodeStart: Percentiles
+    nodeRestart: Percentiles
+    nodeStop: Percentiles
+    /** Where a node start goes: each actor's start (first starts and restarts). */
+    actorStart: Record<string, Percentiles>
+  }
+  delivery: {
+    /** outbox.send accepted (persisted by the sender's outbox). */
+    accepted: number
+    /** outbox.send refused or unanswered (the sender went offline meanwhile): not counted in the ratio. */
+    sendFailed: number
+    delivered: number
+    /** delivered / accepted (1 when nothing was accepted). */
+    ratio: number
+    /** Accepted while the recipient was offline. */
+    toOffline: number
+    undelivered: string[]
+  }
+  latencyMs: {
+    /** outbox.send → stored in the recipient's inbox, every message. */
+    all: Percentiles
+    /** … when the recipient was online at send time. */
+    toOnline: Percentiles
+    /** … when it was offline at send time (includes the time it stayed offline). */
+    toOffline: Percentiles
+    /** Offline recipients: from their presence publish after coming back to the message stored in their inbox. */
+    fromPresence: Percentiles
+  }
+  lookups: {
+    count: number
+    failed: number
+    latencyMs: Percentiles
+    /** Not exposed by the discovery library: lookup latency stands in for it. */
+    hops: null
+    note: string
+  }
+  churn: { nodes: number; offline: number; restarts: number }
+  network: { latencyMs: number; lossRate: number } & ShaperStats
+  memory: {
+    rssBeforeBytes: number
+    rssAfterSetupBytes: number
+    rssPeakBytes: number
+    /** (RSS after setup − RSS before) / nodes, this process only. */
+    rssPerNodeBytes: number
+    heapPerNodeBytes: number
+    /** The shared nats-server (a separate process: JetStream memory buckets live there). */
+    natsServerRssBytes: number | null
+    gcExposed: boolean
+  }
+  /** Errors thrown out of libp2p internals (counted, not fatal in a sim), by name. */
+  survivedErrors: Record<string, number>
+  /** Event-loop delay of this process (ms) over setup and run: how saturated the one process was. */
+  eventLoopDelayMs: { p50: number; p99: number; max: number }
+}
+
+interface Sent {
+  id: string
+  from: string
+  to: string
+  sentAt: number
+  toOffline: boolean
+}
+
+/** Known libp2p errors thrown from its own microtasks, not from any call of ours (see survivedErrors). */
+const SURVIVABLE_ERRORS = new Set(['StreamStateError'])
+
+const gc = (globalThis as { gc?: () => void }).gc
+
+async function rssOf(pid: number | undefined): Promise<number | null> {
+  if (!pid) return null
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+  const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1]
+  return kb ? Number(kb) * 1024 : null
+}
+
+/** Runs `job` on every item, at most `n` at once; after a failure no new job starts, and the running ones finish before it rethrows. */
+async function pool<T>(items: readonly T[], n: number, job: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  let failure: { error: unknown } | undefined
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length && !failure) {
+        try {
+          await job(items[next++] as T)
+        } catch (error) {
+          failure ??= { error }
+        }
+      }
+    }),
+  )
+  if (failure) throw failure.error
+}
+
+export function parseScenario(init: unknown): Scenario {
+  const parsed = ScenarioSchema.safeParse(init)
+  if (parsed.success) return parsed.data
+  const first = parsed.error.issues[0]
+  throw new InvalidScenarioError(`invalid scenario: ${first?.path.join('.') || '(root)'}: ${first?.message ?? 'invalid'}`)
+}
+
+/**
+ * Runs N nodes' real actors in this process against one nats-server: setup (anchors first, the rest bootstrap
+ * from them), timed DHT lookups, then the run (messages from random online senders to random recipients while a
+ * `churn` fraction of nodes goes offline and comes back), then a bounded drain, then teardown. Always stops by
+ * itself: it returns a report even when some messages were not delivered by the drain deadline.
+ */
+export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {}): Promise<ScenarioReport> {
+  const sc = parseScenario(init)
+  const progress = hooks.onProgress ?? (() => undefined)
+  const rng = createRng(sc.seed)
+  const shaper = new LinkShaper({ latencyMs: sc.latencyMs, lossRate: sc.lossRate }, createRng(sc.seed ^ 0x5eed))
+  const tStart = performance.now()
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 })
+  loopDelay.enable()
+  // libp2p (yamux) can throw from a microtask when a stream closes under load (StreamStateError): in a real node
+  // that ends one actor process and the supervisor restarts it; here it would end every node at once. Count it.
+  const survived: Record<string, number> = {}
+  const onUncaught = (e: unknown) => {
+    const name = (e as { name?: string } | undefined)?.name ?? 'unknown'
+    if (!SURVIVABLE_ERRORS.has(name)) throw e
+    survived[name] = (survived[name] ?? 0) + 1
+  }
+  process.on('uncaughtException', onUncaught)
+  const root = await mkdtemp(join(tmpdir(), 'baran-sim-'))
+  const server = startNatsServer({ workDir: join(root, 'nats'), jetstream: true })
+  let monitor: Bus | undefined
+  const nodes: SimNode[] = []
+  const pending = new Set<Promise<unknown>>()
+  const track = (p: Promise<unknown>) => {
+    const q = p.catch(() => undefined).finally(() => pending.delete(q))
+    pending.add(q)
+  }
+  let memTimer: NodeJS.Timeout | undefined
+  try {
+    const nats = await server
+    monitor = await Bus.connect({ servers: nats.url, node: 'sim', name: 'sim-monitor' })
+
+    // What every node publishes and receives, seen from outside (one wildcard subscription each).
+    const received = new Map<string, number>()
+    const published = new Map<string, number[]>()
+    await monitor.subscribe(outboxReceived, (m) => void (received.has(m.id) || received.set(m.id, Date.now())), { node: '*' })
+    await monitor.subscribe(
+      discoveryPublished,
+      (e, meta) => {
+        const list = published.get(meta.node) ?? []
+        list.push(e.at)
+        published.set(meta.node, list)
+      },
+      { node: '*' },
+    )
+
+    gc?.()
+    const rssBefore = process.memoryUsage().rss
+    const heapBefore = process.memoryUsage().heapUsed
+    let rssPeak = rssBefore
+    memTimer = setInterval(() => {
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss)
+    }, 1000)
+    memTimer.unref()
+
+    // ---- setup: anchors one by one (each bootstraps from the ones before), then everyone from the anchors ----
+    const width = String(sc.nodes - 1).length
+    for (let i = 0; i < sc.nodes; i++) nodes.push(new SimNode({ name: `s${String(i).padStart(width, '0')}`, natsUrl: nats.url, root, shaper, ...(hooks.log ? { log: hooks.log } : {}) }))
+    const anchors = nodes.slice(0, Math.min(ANCHOR_NODES, Math.max(1, sc.nodes - Math.round(sc.churn * sc.nodes))))
+    const bootstrap: string[] = []
+    for (const a of anchors) {
+      await a.start([...bootstrap])
+      bootstrap.push(...(await a.dhtAddrs()))
+    }
+    let started = anchors.length
+    await pool(nodes.slice(anchors.length), START_CONCURRENCY, async (n) => {
+      await n.start(bootstrap)
+      if (++started % 10 === 0) progress(`started ${started}/${sc.nodes} nodes (event-loop delay max ${Math.round(loopDelay.max / 1e6)} ms)`)
+    })
+    // Ready when every node's presence is on the DHT (bounded: the run then starts anyway).
+    const readyBy = Date.now() + 30_000 + sc.nodes * 200
+    while (nodes.some((n) => !published.has(n.name)) && Date.now() < readyBy) await sleep(100)
+    const unpublished = nodes.filter((n) => !published.has(n.name)).length
+    // Nodes that started early published into a network of a few nodes: the nodes closest to their keys now never
+    // got those records, and the DHT re-publishes soft state only every 10 minutes. One republish round once
+    // everyone is up stands in for that refresh (without it, messages to early nodes wait for it).
+    await pool(nodes, START_CONCURRENCY, async (n) => {
+      await monitor?.request(discoveryPublish, {}, { node: n.name, timeoutMs: 30_000 }).catch(() => undefined)
+    })
+    const setupMs = performance.now() - tStart
+    progress(`setup done in ${Math.round(setupMs)} ms (${unpublished} nodes without presence yet)`)
+
+    // ---- DHT lookups: random asker, random other account ----
+    const tLookups = performance.now()
+    const lookupMs: number[] = []
+    let lookupFailed = 0
+    // Bounded: under load a lookup can take seconds, and this phase must not eat the run's time.
+    for (let i = 0; i < sc.lookups && performance.now() - tLookups < LOOKUP_BUDGET_MS; i++) {
+      const [asker, target] = rng.sample(nodes, 2) as [SimNode, SimNode]
+      const t = performance.now()
+      try {
+        await monitor.request(discoveryLookup, { accountId: target.accountId }, { node: asker.name, timeoutMs: 10_000 })
+        lookupMs.push(performance.now() - t)
+      } catch {
+        lookupFailed++
+      }
+    }
+    const lookupsMs = performance.now() - tLookups
+    progress(`${lookupMs.length} lookups (${lookupFailed} failed) in ${Math.round(lookupsMs)} ms`)
+
+    gc?.()
+    const memAfter = process.memoryUsage()
+    const natsRss = await rssOf(nats.pid)
+
+    // ---- the run: churn and load on one timeline ----
+    const churned = rng.sample(nodes.slice(anchors.length), Math.round(sc.churn * sc.nodes))
+    type Event = { at: number; kind: 'off'; node: SimNode } | { at: number; kind: 'on'; node: SimNode } | { at: number; kind: 'msg'; n: number }
+    const events: Event[] = []
+    for (const node of churned) {
+      const off = rng.between(0.1, 0.35) * sc.durationMs
+      const on = Math.min(off + rng.between(0.2, 0.35) * sc.durationMs, BACK_BY_FRACTION * sc.durationMs)
+      events.push({ at: off, kind: 'off', node }, { at: on, kind: 'on', node })
+    }
+    for (let n = 0; n < sc.messages; n++) events.push({ at: rng.next() * LOAD_FRACTION * sc.durationMs, kind: 'msg', n })
+    events.sort((a, b) => a.at - b.at)
+
+    const sent: Sent[] = []
+    let sendFailed = 0
+    let inFlight = 0
+    let offline = 0
+    let restarts = 0
+    const tRun = performance.now()
+    for (const ev of events) {
+      const wait = ev.at - (performance.now() - tRun)
+      if (wait > 0) await sleep(wait)
+      if (ev.kind === 'off') {
+        offline++
+        track(ev.node.stop())
+      } else if (ev.kind === 'on') {
+        // As a supervisor would: a restart that fails (a deadline missed on a loaded machine) is tried again.
+        const restart = async () => {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await ev.node.start(bootstrap)
+              restarts++
+              return
+            } catch (e) {
+              progress(`restart ${attempt} of ${ev.node.name} failed: ${(e as Error).message}`)
+              if (attempt >= RESTART_ATTEMPTS) return
+            }
+          }
+        }
+        track(restart())
+      } else {
+        const online = nodes.filter((n) => n.online)
+        if (online.length === 0) {
+          sendFailed++
+          continue
+        }
+        const from = rng.pick(online)
+        let to = rng.pick(nodes)
+        while (to === from) to = rng.pick(nodes)
+        while (inFlight >= SEND_CONCURRENCY) await sleep(5)
+        inFlight++
+        const sentAt = Date.now()
+        const toOffline = !to.online
+        track(
+          monitor
+            .request(outboxSend, { to: to.accountId, body: `sim ${ev.n} ${from.name}->${to.name}` }, { node: from.name, timeoutMs: 10_000 })
+            .then(
+              (r) => void sent.push({ id: r.id, from: from.name, to: to.name, sentAt, toOffline }),
+              () => void sendFailed++,
+            )
+            .finally(() => inFlight--),
+        )
+      }
+    }
+    while (pending.size > 0) await Promise.all([...pending])
+    const runMs = performance.now() - tRun
+    progress(`run done in ${Math.round(runMs)} ms: ${sent.length} accepted, ${received.size} delivered so far`)
+
+    // ---- drain: until everything accepted is delivered, or the deadline ----
+    const tDrain = performance.now()
+    const drainBy = Date.now() + sc.drainMs
+    const undelivered = () => sent.filter((s) => !received.has(s.id))
+    while (undelivered().length > 0 && Date.now() < drainBy) await sleep(100)
+    const drainMs = performance.now() - tDrain
+    const missing = undelivered()
+    clearInterval(memTimer)
+    loopDelay.disable()
+    const nsToMs = (ns: number) => Math.round(ns / 1e5) / 10
+
+    // ---- report ----
+    const lat = (pred: (s: Sent) => boolean) =>
+      percentiles(sent.filter((s) => pred(s) && received.has(s.id)).map((s) => (received.get(s.id) as number) - s.sentAt))
+    const fromPresence: number[] = []
+    for (const s of sent) {
+      const at = received.get(s.id)
+      if (!s.toOffline || at === undefined) continue
+      const pub = (published.get(s.to) ?? []).find((p) => p > s.sentAt)
+      if (pub !== undefined && pub <= at) fromPresence.push(at - pub)
+    }
+    const firstStarts = nodes.map((n) => n.startMs[0]).filter((x): x is number => x !== undefined)
+    const restartMs = nodes.flatMap((n) => n.startMs.slice(1))
+
+    const tTeardown = performance.now()
+    await teardown(nodes, monitor, nats, root)
+    monitor = undefined
+    const teardownMs = performance.now() - tTeardown
+    return {
+      scenario: sc,
+      completed: missing.length === 0,
+      timingsMs: {
+        setup: Math.round(setupMs),
+        lookups: Math.round(lookupsMs),
+        run: Math.round(runMs),
+        drain: Math.round(drainMs),
+        teardown: Math.round(teardownMs),
+        total: Math.round(performance.now() - tStart),
+        nodeStart: percentiles(firstStarts),
+        nodeRestart: percentiles(restartMs),
+        nodeStop: percentiles(nodes.flatMap((n) => n.stopMs)),
+        actorStart: Object.fromEntries(['identity', 'transport', 'discovery', 'outbox'].map((a) => [a, percentiles(nodes.flatMap((n) => n.actorStartMs[a] ?? []))])),
+      },
+      delivery: {
+        accepted: sent.length,
+        sendFailed,
+        delivered: sent.length - missing.length,
+        ratio: sent.length === 0 ? 1 : (sent.length - missing.length) / sent.length,
+        toOffline: sent.filter((s) => s.toOffline).length,
+        undelivered: missing.slice(0, 20).map((s) => `${s.id} ${s.from}->${s.to}`),
+      },
+      latencyMs: {
+        all: lat(() => true),
+        toOnline: lat((s) => !s.toOffline),
+        toOffline: lat((s) => s.toOffline),
+        fromPresence: percentiles(fromPresence),
+      },
+      lookups: {
+        count: lookupMs.length,
+        failed: lookupFailed,
+        latencyMs: percentiles(lookupMs),
+        hops: null,
+        note: 'the discovery library does not expose hop counts: this is discovery.lookup latency over the bus (device list + presence of each device)',
+      },
+      churn: { nodes: churned.length, offline, restarts },
+      network: { latencyMs: sc.latencyMs, lossRate: sc.lossRate, ...shaper.stats },
+      memory: {
+        rssBeforeBytes: rssBefore,
+        rssAfterSetupBytes: memAfter.rss,
+        rssPeakBytes: rssPeak,
+        rssPerNodeBytes: Math.round((memAfter.rss - rssBefore) / sc.nodes),
+        heapPerNodeBytes: Math.round((memAfter.heapUsed - heapBefore) / sc.nodes),
+        natsServerRssBytes: natsRss,
+        gcExposed: gc !== undefined,
+      },
+      survivedErrors: survived,
+      eventLoopDelayMs: { p50: nsToMs(loopDelay.percentile(50)), p99: nsToMs(loopDelay.percentile(99)), max: nsToMs(loopDelay.max) },
+    }
+  } finally {
+    clearInterval(memTimer)
+    loopDelay.disable()
+    process.off('uncaughtException', onUncaught)
+    // Whatever failed above: stop every node, the monitor, the server, and remove the temp dir.
+    await Promise.allSettled([...pending])
+    await teardown(nodes, monitor, await server.catch(() => undefined), root)
+  }
+}
+
+async function teardown(nodes: SimNode[], monitor: Bus | undefined, nats: { stop(): Promise<void> } | undefined, root: string): Promise<void> {
+  // Stops need no throttling (and each can wait out actor deadlines): many at once keeps teardown short.
+  await pool(nodes, STOP_CONCURRENCY, (n) => n.stop().catch(() => undefined))
+  await monitor?.close().catch(() => undefined)
+  await nats?.stop().catch(() => undefined)
+  await rm(root, { recursive: true, force: true }).catch(() => undefined)
+}

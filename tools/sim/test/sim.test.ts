@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest'
+import { formatReport, InvalidScenarioError, runScenario } from '../src/index.ts'
+
+describe('runScenario', () => {
+  it('delivers every message once churned nodes come back (10 nodes, 20% churn, latency and loss)', async () => {
+    const report = await runScenario({ nodes: 10, churn: 0.2, messages: 40, durationMs: 10_000, latencyMs: 5, lossRate: 0.05, seed: 3, drainMs: 40_000, lookups: 10 })
+    // The outbox's whole promise: with churn and loss, everything accepted ends up in an inbox.
+    expect(report.delivery.undelivered).toEqual([])
+    expect(report.completed).toBe(true)
+    expect(report.delivery.ratio).toBe(1)
+    expect(report.delivery.accepted).toBeGreaterThan(30)
+    expect(report.churn).toEqual({ nodes: 2, offline: 2, restarts: 2 })
+    // A sane report: latencies present and ordered, lookups answered, memory measured, the shaper did its work.
+    const all = report.latencyMs.all
+    expect(all.count).toBe(report.delivery.delivered)
+    expect(all.p50 as number).toBeLessThanOrEqual(all.p99 as number)
+    expect(all.min as number).toBeGreaterThanOrEqual(10) // two one-way delays of 5 ms at least
+    expect(report.lookups.count + report.lookups.failed).toBeLessThanOrEqual(10)
+    expect(report.lookups.count).toBeGreaterThan(0)
+    expect(report.lookups.hops).toBeNull()
+    expect(report.network.sends).toBeGreaterThanOrEqual(report.delivery.delivered)
+    expect(report.memory.rssPerNodeBytes).toBeGreaterThan(0)
+    expect(report.memory.natsServerRssBytes).toBeGreaterThan(0)
+    const table = formatReport(report)
+    expect(table).toContain('delivery    100.00 %')
+    expect(table).toContain('COMPLETE')
+  }, 90_000)
+
+  it.each([
+    [{ nodes: 1, churn: 0, messages: 1, durationMs: 1000 }, 'nodes'],
+    [{ nodes: 10, churn: 1.5, messages: 1, durationMs: 1000 }, 'churn'],
+    [{ nodes: 10, churn: 0.2, messages: -1, durationMs: 1000 }, 'messages'],
+    [{ nodes: 10, churn: 0.2, messages: 1, durationMs: 1000, lossRate: 0.9 }, 'lossRate'],
+    [{ nodes: 10, churn: 0.2, messages: 1, durationMs: 1000, extra: true }, '(root)'],
+    [{ nodes: '10', churn: 0.2, messages: 1, durationMs: 1000 }, 'nodes'],
+  ])('refuses bad options with a typed error naming the key (%o)', async (init, key) => {
+    const err = await runScenario(init as never).catch((e: unknown) => e as InvalidScenarioError)
+    expect(err).toBeInstanceOf(InvalidScenarioError)
+    expect((err as InvalidScenarioError).name).toBe('InvalidScenarioError')
+    expect((err as InvalidScenarioError).code).toBe('invalid_scenario')
+    expect((err as InvalidScenarioError).message).toContain(key)
+  })
+})

@@ -57,8 +57,9 @@ async function twoNodes(): Promise<Record<string, unknown>> {
         while (next < MESSAGES) await watch.request(outboxSend, { to: b.accountId, body: `m${next++} ${'x'.repeat(100)}` }, { node: 'alice' })
       }),
     )
-    await until(() => received >= MESSAGES + 1, 120_000)
-    const pipelinePerSec = MESSAGES / ((performance.now() - t) / 1000)
+    // The warm-up message was stored before this subscription: count only the pipeline.
+    const done = await until(() => received >= MESSAGES, 120_000)
+    const pipelinePerSec = done ? MESSAGES / ((performance.now() - t) / 1000) : Number.NaN
     sub.unsubscribe()
 
     const delays: number[] = []

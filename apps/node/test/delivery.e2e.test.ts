@@ -48,7 +48,8 @@ describe('delivery to a node that is offline', () => {
     const sent = await a.bus.request(outboxSend, { to: bob, body: 'while you were away' })
     expect(sent.devices.every((d) => d.state === 'queued')).toBe(true)
     await new Promise((r) => setTimeout(r, 1500))
-    expect((await a.bus.request(outboxStatus, { id: sent.id })).devices[0]?.state).toBe('queued')
+    // Not delivered while Bob is away: queued, or `sending` while a retry is dialing his old address.
+    expect((await a.bus.request(outboxStatus, { id: sent.id })).devices[0]?.state).toMatch(/^(queued|sending)$/)
 
     const deliveredAt: number[] = []
     const sub = await a.bus.subscribe(outboxDelivery, (e) => {
@@ -86,6 +87,8 @@ describe('crash safety: every message exactly once, whatever is killed', () => {
   ]
   for (const point of points) {
     it(`kill -9 of ${point.what}`, async () => {
+      // Each case starts from two running nodes, whatever an earlier case left behind.
+      if (b.proc.child.exitCode !== null) b = await startNode(cleanup, {}, { home, dataDir: b.dataDir })
       const before = new Set(await inboxIds(b))
       const ids: string[] = []
       const N = 15

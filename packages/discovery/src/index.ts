@@ -6,7 +6,9 @@
  * `/baran-presence/<deviceId>`, device lists under `/baran-devices/<accountId>` (forged,
  * expired, revoked and replayed ones are refused), and opaque values with a TTL under
  * `/baran-value/<40 hex>`. An OpenDHT-style listen (`/baran/listen/1.0.0`) pushes new records
- * to watchers. Device linking stores its PIN-sealed offers here as opaque values; the PIN crypto
+ * to watchers. Gets, puts, lookups and pushes take a fast path of their own, `/baran/rpc/1.0.0`:
+ * one long-lived stream per peer pair with multiplexed binary frames (kad-dht's messages remain
+ * the fallback). Device linking stores its PIN-sealed offers here as opaque values; the PIN crypto
  * lives with the keys, in @baran/identity. Signing is the identity actor's job: this library only
  * verifies (with @baran/trust).
  *

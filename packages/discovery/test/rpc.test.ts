@@ -1,10 +1,14 @@
+import { randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import fc from 'fast-check'
+import { xor } from 'uint8arrays/xor'
+import { xorCompare } from 'uint8arrays/xor-compare'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDiscoveryNode, type DiscoveryNode, MAX_FRAME_BYTES } from '../src/index.ts'
+import { createDiscoveryNode, type DiscoveryNode, MAX_FRAME_BYTES, valueKey } from '../src/index.ts'
+import { sha256 } from '../src/lib/bytes.ts'
 import { MAX_RPC_FRAME_BYTES } from '../src/lib/constants.ts'
 import { FrameReader, Rpc } from '../src/lib/rpc.ts'
-import { stopAll, waitFor } from './helpers.ts'
+import { startNetwork, stopAll, waitFor } from './helpers.ts'
 
 const PROTOCOL = '/baran-test/rpc/1.0.0'
 
@@ -133,5 +137,38 @@ describe('Rpc over a real libp2p connection', () => {
     const stopped = new Rpc({ openStream: (peer, signal) => b.libp2p.dialProtocol(peer, PROTOCOL, { signal }) })
     stopped.stop()
     await expect(stopped.request(peerA(), 1, Uint8Array.of(1))).rejects.toMatchObject({ name: 'RpcFailedError' })
+  })
+})
+
+describe('lookups over rpc (FIND) in a small DHT', () => {
+  const nodes: DiscoveryNode[] = []
+  beforeAll(async () => {
+    await startNetwork(8, { replication: 3 }, nodes, 7)
+  }, 60_000)
+  afterAll(() => stopAll(nodes))
+
+  it('finds the peers closest to a key by XOR distance, from every node', async () => {
+    for (let k = 0; k < 5; k++) {
+      const key = valueKey(randomBytes(20).toString('hex'))
+      const target = sha256(new TextEncoder().encode(key))
+      const dist = (n: DiscoveryNode) => xor(sha256(peerIdFromString(n.peerId).toMultihash().bytes), target)
+      for (const from of nodes) {
+        const expected = nodes
+          .filter((n) => n !== from)
+          .sort((a, b) => xorCompare(dist(a), dist(b)))
+          .slice(0, 3)
+          .map((n) => n.peerId)
+        expect(await from.closestPeers(key)).toEqual(expected)
+      }
+    }
+  })
+
+  it('answers a get of a key nobody holds with nothing, and a put then reaches the closest peers', async () => {
+    const key = valueKey(randomBytes(20).toString('hex'))
+    expect(await (nodes[1] as DiscoveryNode).getValue(key)).toBeUndefined()
+    await (nodes[2] as DiscoveryNode).putValue(key, Uint8Array.of(7), { waitForLookup: true })
+    const holders = nodes.filter((n) => n.getLocalRecord(key) !== undefined)
+    expect(holders.length).toBeGreaterThanOrEqual(3)
+    expect(await (nodes.find((n) => n.getLocalRecord(key) === undefined) as DiscoveryNode).getValue(key)).toEqual(Uint8Array.of(7))
   })
 })

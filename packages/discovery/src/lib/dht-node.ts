@@ -4,12 +4,12 @@ import { type Identify, identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type PeerId, type PrivateKey } from '@libp2p/interface'
 import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
-import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { type Ping, ping } from '@libp2p/ping'
 import { Libp2pRecord } from '@libp2p/record'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
-import { multiaddr } from '@multiformats/multiaddr'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { xor } from 'uint8arrays/xor'
 import { xorCompare } from 'uint8arrays/xor-compare'
@@ -47,6 +47,19 @@ import {
   type VerifiedPresence,
 } from './records.ts'
 import { Rpc } from './rpc.ts'
+import {
+  decodePeers,
+  decodePut,
+  encodePeers,
+  encodePut,
+  type NamedPeer,
+  peerFromMultihash,
+  RPC_FIND,
+  RPC_GET,
+  RPC_LISTEN,
+  RPC_PUSH,
+  RPC_PUT,
+} from './rpc-codec.ts'
 import { type Logger, RecordStore } from './store.ts'
 import { checkTtl, encodeTombstone, encodeValue, newDeleteToken } from './values.ts'
 
@@ -143,70 +156,7 @@ export interface GetOptions extends QueryOptions {
 
 type Services = { dht: KadDHT; identify: Identify; ping: Ping }
 
-/** Methods of `/baran/rpc/1.0.0`. */
-const RPC_GET = 1
-const RPC_PUT = 2
-const RPC_LISTEN = 3
-const RPC_PUSH = 4
-const RPC_FIND = 5
-
-/** FIND reply: the responder's closest peers, each as u8 length + multihash bytes. */
-function encodePeers(peers: PeerId[]): Uint8Array {
-  const parts = peers.map((p) => p.toMultihash().bytes).filter((b) => b.length < 256)
-  const out = new Uint8Array(parts.reduce((n, b) => n + 1 + b.length, 0))
-  let at = 0
-  for (const b of parts) {
-    out[at] = b.length
-    out.set(b, at + 1)
-    at += 1 + b.length
-  }
-  return out
-}
-
-function decodePeers(bytes: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = []
-  for (let at = 0; at < bytes.length; ) {
-    const n = bytes[at] as number
-    if (at + 1 + n > bytes.length) throw new InvalidKeyError('truncated peer list')
-    out.push(bytes.subarray(at + 1, at + 1 + n))
-    at += 1 + n
-  }
-  return out
-}
-
-/**
- * A peer ID from multihash bytes (identity or sha2-256: one-byte varints), or undefined for
- * anything else. No library parser needed: peer IDs use only these two forms.
- */
-function peerFromMultihash(bytes: Uint8Array): PeerId | undefined {
-  const code = bytes[0]
-  const size = bytes[1]
-  if (code === undefined || size === undefined || (code !== 0x00 && code !== 0x12) || bytes.length !== 2 + size) return undefined
-  try {
-    const peer = peerIdFromMultihash({ code, size, digest: bytes.subarray(2), bytes } as Parameters<typeof peerIdFromMultihash>[0])
-    return peer.type === 'url' ? undefined : peer
-  } catch {
-    return undefined
-  }
-}
-
 const mhKey = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
-
-/** PUT payload: u16 key length, key, value. */
-function encodePut(key: Uint8Array, value: Uint8Array): Uint8Array {
-  const out = new Uint8Array(2 + key.length + value.length)
-  new DataView(out.buffer).setUint16(0, key.length)
-  out.set(key, 2)
-  out.set(value, 2 + key.length)
-  return out
-}
-
-function decodePut(payload: Uint8Array): { key: Uint8Array; value: Uint8Array } {
-  if (payload.length < 2) throw new InvalidKeyError('put without a key')
-  const n = new DataView(payload.buffer, payload.byteOffset, payload.length).getUint16(0)
-  if (payload.length < 2 + n) throw new InvalidKeyError('put key runs past the payload')
-  return { key: payload.subarray(2, 2 + n), value: payload.subarray(2 + n) }
-}
 
 /** The caller's signal (if any) and a deadline (performance.now() ms) of one operation. */
 interface Bounds {
@@ -345,7 +295,8 @@ export class DiscoveryNode {
       })
       rpc.handle(RPC_FIND, (_peer, key) => {
         if (key.length === 0 || key.length > 512) throw new InvalidKeyError('bad lookup key')
-        return encodePeers(this.#kad.routingTable.closestPeers(sha256(key), { count: this.#replication }))
+        const closest = this.#kad.routingTable.closestPeers(sha256(key), { count: this.#replication })
+        return encodePeers(closest.map((p) => ({ id: p.toMultihash().bytes, addrs: this.#listenAddrs.get(p.toString()) ?? [] })))
       })
       rpc.handle(RPC_PUT, (_peer, payload) => {
         const { key, value } = decodePut(payload)
@@ -452,8 +403,14 @@ export class DiscoveryNode {
     await this.libp2p.stop()
   }
 
-  readonly #onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[] }>): void => {
-    if (this.#started && evt.detail.protocols.includes(RPC_PROTOCOL)) this.#rpc.warm(evt.detail.peerId)
+  /** Listen addresses peers announced in identify (what a FIND reply hands on), as bytes. */
+  readonly #listenAddrs = new Map<string, Uint8Array[]>()
+
+  readonly #onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[]; listenAddrs: Multiaddr[] }>): void => {
+    if (!this.#started) return
+    if (this.#listenAddrs.size >= KAD_ID_CACHE_SIZE) this.#listenAddrs.clear()
+    this.#listenAddrs.set(evt.detail.peerId.toString(), evt.detail.listenAddrs.map((a) => a.bytes))
+    if (evt.detail.protocols.includes(RPC_PROTOCOL)) this.#rpc.warm(evt.detail.peerId)
   }
 
   /** Dial the bootstrap list; while the routing table stays empty, try again with back-off. */
@@ -591,12 +548,12 @@ export class DiscoveryNode {
           }
         }),
       )
-      const named: Uint8Array[] = []
+      const named: NamedPeer[] = []
       answers.forEach((a, i) => {
         if (a === undefined) cands.delete((toAsk[i] as [string, unknown])[0]) // unreachable: not one of the closest
         else named.push(...a)
       })
-      for (const mh of named) {
+      for (const { id: mh, addrs } of named) {
         const k = mhKey(mh)
         if (k === self || cands.has(k)) continue
         const peer = peerFromMultihash(mh)
@@ -605,7 +562,18 @@ export class DiscoveryNode {
         const farthest = [...cands.values()].map((c) => c.d).sort(xorCompare)[this.#replication - 1]
         const d = xor(this.#kadIdOf(mh, k), kadId)
         if (farthest !== undefined && xorCompare(d, farthest) >= 0) continue
-        if (!(await this.#dialable(peer))) return undefined
+        if (!(await this.#dialable(peer))) {
+          // The responder's addresses for it, else only kad-dht's lookup can go on.
+          const known = addrs.flatMap((a) => {
+            try {
+              return [multiaddr(a)]
+            } catch {
+              return []
+            }
+          })
+          if (known.length === 0) return undefined
+          await this.libp2p.peerStore.merge(peer, { multiaddrs: known })
+        }
         cands.set(k, { peer, d })
       }
     }

@@ -1,4 +1,4 @@
-import { Bus, type NatsServerProcess, healthContractOf, stateEventOf, startNatsServer, contract } from '@baran/bus'
+import { Bus, type NatsServerProcess, healthContractOf, stateEventOf, startNatsServer, contract, event } from '@baran/bus'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,6 +8,8 @@ import { ActorConfigError, ActorRuntime, defineActor, silentLogger } from '../sr
 
 const ping = contract({ actor: 'pinger', verb: 'ping', request: z.object({}), reply: z.object({ pong: z.number() }), callers: ['cli'], description: 'ping' })
 const hang = contract({ actor: 'pinger', verb: 'hang', request: z.object({ ms: z.number() }), reply: z.object({}), callers: ['cli'], description: 'slow' })
+
+const tick = event({ actor: 'clock', event: 'tick', body: z.object({ n: z.number() }), description: 'a tick' })
 
 const pinger = defineActor({
   name: 'pinger',
@@ -111,5 +113,37 @@ describe('actor runtime (inline, real nats-server)', () => {
     expect(rt.state).toBe('ready')
     await rt.stop()
     await rt.close()
+  })
+
+  it('undoes what the actor subscribed to when it stops on a shared connection', async () => {
+    const seen: number[] = []
+    const listener = defineActor({
+      name: 'listener',
+      version: '1.0.0',
+      config: z.object({}),
+      async start(ctx) {
+        await ctx.subscribe(tick, (e) => void seen.push(e.n))
+        return {}
+      },
+    })
+    const shared = await Bus.connect({ servers: server.url, node: 'n1' })
+    const pub = await Bus.connect({ servers: server.url, node: 'n1' })
+    try {
+      const rt = new ActorRuntime(listener, { node: 'n1', bus: { shared }, config: {}, dataDir: dir, log: silentLogger(), stopDeadlineMs: 1000 })
+      await rt.start()
+      pub.publish(tick, { n: 1 })
+      await pub.flush()
+      await expect.poll(() => seen).toEqual([1])
+      await rt.stop()
+      await rt.close()
+      pub.publish(tick, { n: 2 })
+      await pub.flush()
+      await shared.flush()
+      // The shared connection is still open, and the stopped actor's handler no longer runs.
+      expect(seen).toEqual([1])
+    } finally {
+      await pub.close()
+      await shared.close()
+    }
   })
 })

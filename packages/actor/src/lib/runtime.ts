@@ -57,6 +57,8 @@ export class ActorRuntime<Config> {
   #abort = new AbortController()
   #startedAt = Date.now()
   #unhookStatus: (() => void) | undefined
+  /** What the actor subscribed to through ctx.subscribe, undone at stop (a shared bus outlives the actor). */
+  #subscriptions: Array<{ unsubscribe(): void }> = []
 
   constructor(def: ActorDefinition<Config>, opts: RuntimeOptions<Config>) {
     this.def = def
@@ -202,7 +204,11 @@ export class ActorRuntime<Config> {
       signal: this.#abort.signal,
       serve: (contract, handler, opts) => service.serve(contract, handler, { guard: guard(opts) }),
       publish: (contract, body) => bus.publish(contract, body),
-      subscribe: (contract, handler, opts) => bus.subscribe(contract, handler, opts),
+      subscribe: async (contract, handler, opts) => {
+        const sub = await bus.subscribe(contract, handler, opts)
+        this.#subscriptions.push(sub)
+        return sub
+      },
       degrade: (reason) => this.lifecycle.send({ type: 'DEGRADE', reason }),
       recover: (reason) => this.lifecycle.send({ type: 'RECOVER', reason }),
     }
@@ -223,6 +229,14 @@ export class ActorRuntime<Config> {
         timer = setTimeout(() => resolve(false), deadline)
       }),
     ]).finally(() => clearTimeout(timer))
+    // On a shared connection (inline mode) nobody closes the bus after us: drop what the actor subscribed to.
+    for (const sub of this.#subscriptions.splice(0)) {
+      try {
+        sub.unsubscribe()
+      } catch {
+        // already gone with its connection
+      }
+    }
     if (!stopped) throw new Error(`${this.def.name} did not stop within ${deadline} ms`)
   }
 

@@ -21,6 +21,10 @@ import { createTransportHost, type TransportHost } from './lib/host.ts'
 
 const Multiaddr = z.string().min(1).max(512).regex(/^\//, 'a multiaddr starts with /')
 const WsMultiaddr = Multiaddr.regex(/\/wss?(\/|$)/, 'a WebSockets-only transport listens only on /ws (or /wss) multiaddrs')
+const KeepAliveSchema = z.union([
+  z.literal(false),
+  z.object({ intervalMs: z.number().int().min(1000).max(3_600_000).optional(), closeOnFailure: z.boolean().optional() }).strict(),
+])
 const configSchema = (wsOnly: boolean) =>
   z
   .object({
@@ -28,6 +32,10 @@ const configSchema = (wsOnly: boolean) =>
     /** Circuit relay v2 servers (with /p2p/<id>) to reserve a slot on. */
     relays: z.array(Multiaddr).optional(),
     upnp: z.boolean().optional(),
+    /** Ask peers to dial back to learn which addresses are reachable (AutoNAT). @default true */
+    autonat: z.boolean().optional(),
+    /** Ping every connection each interval and close it when a ping fails; false turns it off (simulations). @default every 10 s */
+    keepAlive: KeepAliveSchema.optional(),
     /** Also serve as a circuit relay for others (the localnet owner and apps/relay do). */
     relayServer: z.boolean().optional(),
     /** How long a remote's revocation list is trusted before asking discovery again. */
@@ -88,6 +96,8 @@ export function defineTransportActor(variant: TransportVariant) {
         ...(variant.transports ? { transports: variant.transports } : {}),
         relays: ctx.config.relays ?? [],
         upnp: ctx.config.upnp ?? false,
+        ...(ctx.config.autonat === undefined ? {} : { autonat: ctx.config.autonat }),
+        ...(ctx.config.keepAlive === undefined ? {} : { keepAlive: ctx.config.keepAlive }),
         ...(ctx.config.relayServer ? { relayServer: { limits: false } } : {}),
         isRevoked,
         log: ctx.log,

@@ -60,12 +60,14 @@ export type {
   ConnectionEvent,
   ConnectionKind,
   ConnectionLimitsInit,
+  KeepAliveInit,
   RelayServerOptions,
   TransportHost,
   TransportHostInit,
 } from './lib/host.ts'
 export {
   classifyConnection,
+  connectionMonitorOf,
   createTransportHost,
   generateHostKey,
   hostKeyFromBytes,

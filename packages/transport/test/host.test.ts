@@ -111,6 +111,19 @@ describe('host', () => {
     off()
   })
 
+  test('keepAlive: pings each connection at the interval; false turns the connection monitor off', async () => {
+    const a = await pool.host({ keepAlive: { intervalMs: 1000 } })
+    const b = await pool.host({ keepAlive: false })
+    b.onEnvelope(async () => 'stored')
+    await a.send({ peerId: b.peerId, addrs: directAddrs(b) }, { id: 'k', payload: Uint8Array.of(1) })
+    // libp2p records a connection's round-trip time when its monitor pings it.
+    const rtt = (h: typeof a) => (h.libp2p.getConnections()[0] as { rtt?: number } | undefined)?.rtt
+    await waitUntil(() => rtt(a) !== undefined, 10_000, "a's monitor pinged b")
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(rtt(b)).toBeUndefined()
+    expect(b.libp2p.getConnections()).toHaveLength(1)
+  })
+
   test('classifyConnection: relayed, direct, and direct-beside-relayed is an upgrade (DCUtR)', () => {
     const relayed = { id: 'r', direct: false }
     const direct = { id: 'd', direct: true }

@@ -36,6 +36,8 @@ export interface BusOptions {
   reconnectTimeWaitMs?: number
   /** Default request timeout. */
   timeoutMs?: number
+  /** How long the first connection may take (a busy event loop, e.g. many simulated nodes, needs longer). @default 2000 */
+  connectTimeoutMs?: number
   log?: BusLogger
 }
 
@@ -203,7 +205,7 @@ export class Bus {
         reconnectTimeWait: opts.reconnectTimeWaitMs ?? 250,
         reconnectJitter: 100,
         waitOnFirstConnect: opts.waitOnFirstConnect ?? false,
-        timeout: 2000,
+        timeout: opts.connectTimeoutMs ?? 2000,
         pingInterval: 10_000,
       })
       return new Bus(nc, opts)

@@ -61,6 +61,23 @@ export interface RelayServerOptions {
   limits?: false | { durationMs?: number; dataBytes?: number | bigint }
 }
 
+/**
+ * libp2p's connection monitor pings every open connection each interval and closes one whose ping fails.
+ * `false` turns it off: right for many nodes in one process on loopback (a simulation), where a closed socket is
+ * seen at once and a busy event loop would otherwise fail pings and close healthy connections.
+ */
+export type KeepAliveInit = false | { intervalMs?: number; closeOnFailure?: boolean }
+
+/** libp2p's connectionMonitor option for a KeepAliveInit (undefined: libp2p's defaults, every 10 s). */
+export function connectionMonitorOf(keepAlive: KeepAliveInit | undefined): Libp2pOptions['connectionMonitor'] {
+  if (keepAlive === undefined) return undefined
+  if (keepAlive === false) return { enabled: false }
+  return {
+    ...(keepAlive.intervalMs === undefined ? {} : { pingInterval: keepAlive.intervalMs }),
+    ...(keepAlive.closeOnFailure === undefined ? {} : { abortConnectionOnPingFailure: keepAlive.closeOnFailure }),
+  }
+}
+
 export interface ConnectionLimitsInit {
   /** @default 300 */
   maxConnections?: number
@@ -88,6 +105,8 @@ export interface TransportHostInit extends MessageProtocolInit {
   upnp?: boolean
   /** Ask peers to dial back to learn which addresses are reachable. @default true */
   autonat?: boolean
+  /** libp2p's connection monitor (a ping on every connection each interval); see KeepAliveInit. @default libp2p's */
+  keepAlive?: KeepAliveInit
   /** Serve as a circuit relay (apps/relay). @default false */
   relayServer?: boolean | RelayServerOptions
   connectionLimits?: ConnectionLimitsInit
@@ -210,6 +229,7 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW } })],
     services: services as Libp2pOptions['services'],
+    connectionMonitor: connectionMonitorOf(init.keepAlive),
     connectionManager: {
       maxConnections: limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       inboundConnectionThreshold: limits.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,

@@ -31,6 +31,10 @@ export {
   MAX_FRAME_BYTES,
   MAX_VALUE_TTL_MS,
   PRESENCE_NAMESPACE,
+  REPUBLISH_GROWTH_DELAY_MS,
+  REPUBLISH_GROWTH_MAX_DELAY_MS,
+  REPUBLISH_GROWTH_MIN_INTERVAL_MS,
+  REPUBLISH_GROWTH_PEERS,
   RPC_PROTOCOL,
   VALUE_NAMESPACE,
 } from './lib/constants.ts'
@@ -70,8 +74,8 @@ export { deviceListKey, parseKey, presenceKey, valueKey } from './lib/keys.ts'
 export type { ListenLimits, Via, WatchEvent, WatchOptions } from './lib/listen.ts'
 export type { Admission, RecordPolicyInit, VerifiedEntry } from './lib/policy.ts'
 export { RecordPolicy, RevocationBook } from './lib/policy.ts'
-export type { PresencePublisherInit, PresenceTarget } from './lib/publisher.ts'
-export { PresencePublisher } from './lib/publisher.ts'
+export type { GrowthLimits, GrowthTriggerInit, PresencePublisherInit, PresenceTarget } from './lib/publisher.ts'
+export { GrowthTrigger, PresencePublisher, routingTableGrew } from './lib/publisher.ts'
 export type {
   DeviceListBundle,
   PresenceBundle,
@@ -89,3 +93,5 @@ export { createLanNode, LanNode } from './lib/lan-node.ts'
 export type { LanFrame, LanRecord } from './lib/lan-frames.ts'
 export { decodeLanFrame, encodeLanFrame } from './lib/lan-frames.ts'
 export { lanDiscoveryActor } from './lan-actor.ts'
+export type { DiscoveryBackend, DiscoveryNodeLike, ServeConfig } from './serve.ts'
+export { serveDiscovery } from './serve.ts'

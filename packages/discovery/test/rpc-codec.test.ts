@@ -2,7 +2,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { decodePeers, decodePut, encodePeers, encodePut, peerFromMultihash } from '../src/lib/rpc-codec.ts'
+import { decodeGetReply, decodePeers, decodePut, encodeGetMiss, encodePeers, encodePut, GET_MISS, peerFromMultihash } from '../src/lib/rpc-codec.ts'
 
 const invalidKey = expect.objectContaining({ name: 'InvalidKeyError', code: 'invalid_key' })
 
@@ -39,6 +39,37 @@ describe('rpc payloads', () => {
       fc.property(fc.uint8Array({ maxLength: 200 }), (junk) => {
         try {
           decodePeers(junk)
+        } catch (err) {
+          expect(err).toMatchObject({ name: 'InvalidKeyError' })
+        }
+      }),
+    )
+  })
+
+  it('GET reply: a record comes back as the value; a miss as the peers it named (property)', () => {
+    const peer = fc.record({ id: fc.uint8Array({ minLength: 1, maxLength: 255 }), addrs: fc.array(fc.uint8Array({ maxLength: 100 }), { maxLength: 8 }) })
+    const record = fc.uint8Array({ minLength: 1, maxLength: 500 }).filter((r) => r[0] !== GET_MISS)
+    fc.assert(
+      fc.property(record, fc.array(peer, { maxLength: 20 }), (value, peers) => {
+        expect(decodeGetReply(value)).toEqual({ value })
+        const miss = decodeGetReply(encodeGetMiss(peers))
+        expect(miss.value).toBeUndefined()
+        expect(miss.peers?.map((p) => ({ id: [...p.id], addrs: p.addrs.map((a) => [...a]) }))).toEqual(peers.map((p) => ({ id: [...p.id], addrs: p.addrs.map((a) => [...a]) })))
+      }),
+    )
+    // An empty reply (a responder that names no peers) is a miss too.
+    expect(decodeGetReply(new Uint8Array(0))).toEqual({ peers: [] })
+    // A canonical-JSON record never starts with the miss marker.
+    expect(new TextEncoder().encode('{"v":1}')[0]).not.toBe(GET_MISS)
+  })
+
+  it('GET reply: a truncated miss is refused with InvalidKeyError, never a crash', () => {
+    const bytes = encodeGetMiss([{ id: new Uint8Array(38).fill(1), addrs: [new Uint8Array(12).fill(2)] }])
+    for (let n = 2; n < bytes.length; n++) expect(() => decodeGetReply(bytes.subarray(0, n))).toThrow(invalidKey)
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (junk) => {
+        try {
+          decodeGetReply(Uint8Array.of(GET_MISS, ...junk))
         } catch (err) {
           expect(err).toMatchObject({ name: 'InvalidKeyError' })
         }

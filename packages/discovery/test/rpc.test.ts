@@ -6,8 +6,9 @@ import { xorCompare } from 'uint8arrays/xor-compare'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDiscoveryNode, type DiscoveryNode, MAX_FRAME_BYTES, valueKey } from '../src/index.ts'
 import { sha256 } from '../src/lib/bytes.ts'
-import { MAX_RPC_FRAME_BYTES } from '../src/lib/constants.ts'
+import { MAX_RPC_FRAME_BYTES, RPC_PROTOCOL } from '../src/lib/constants.ts'
 import { FrameReader, Rpc } from '../src/lib/rpc.ts'
+import { decodeGetReply, peerFromMultihash, RPC_GET } from '../src/lib/rpc-codec.ts'
 import { startNetwork, stopAll, waitFor } from './helpers.ts'
 
 const PROTOCOL = '/baran-test/rpc/1.0.0'
@@ -160,6 +161,29 @@ describe('lookups over rpc (FIND) in a small DHT', () => {
           .map((n) => n.peerId)
         expect(await from.closestPeers(key)).toEqual(expected)
       }
+    }
+  })
+
+  it('a GET miss names the responder\'s closest peers (so a get of a missing key needs no FIND round)', async () => {
+    const [a, b] = nodes as [DiscoveryNode, DiscoveryNode]
+    const client = new Rpc({ openStream: (peer, signal) => a.libp2p.dialProtocol(peer, RPC_PROTOCOL, { signal }) })
+    try {
+      const key = valueKey(randomBytes(20).toString('hex'))
+      const target = sha256(new TextEncoder().encode(key))
+      const dist = (n: DiscoveryNode) => xor(sha256(peerIdFromString(n.peerId).toMultihash().bytes), target)
+      const expected = nodes
+        .filter((n) => n !== b)
+        .sort((x, y) => xorCompare(dist(x), dist(y)))
+        .slice(0, 3)
+        .map((n) => n.peerId)
+      const reply = decodeGetReply(await client.request(peerIdFromString(b.peerId), RPC_GET, new TextEncoder().encode(key)))
+      expect(reply.value).toBeUndefined()
+      expect(reply.peers?.map((p) => peerFromMultihash(p.id)?.toString())).toEqual(expected)
+      // Each named peer comes with the addresses it announced.
+      expect(reply.peers?.every((p) => p.addrs.length > 0)).toBe(true)
+      expect(await a.getValue(key)).toBeUndefined()
+    } finally {
+      client.stop()
     }
   })
 

@@ -1,9 +1,12 @@
 import { Libp2pRecord } from '@libp2p/record'
+import fc from 'fast-check'
 import { Key } from 'interface-datastore'
+import { toString as toBase32 } from 'uint8arrays/to-string'
 import { describe, expect, it } from 'vitest'
 import { encodeBundle, presenceKey, RecordPolicy } from '../src/index.ts'
 import { keyBytes } from '../src/lib/keys.ts'
 import { RecordStore, type StoredRecord } from '../src/lib/store.ts'
+import { base32 } from '../src/lib/bytes.ts'
 import { makeAccount, makeDevice, presenceBundle } from './helpers.ts'
 
 const device = makeDevice(makeAccount())
@@ -58,5 +61,56 @@ describe('RecordStore (the datastore kad-dht writes PUTs to)', () => {
     const pk = new TextEncoder().encode('/pk/xyz')
     store.put(store.recordKey(pk), new Libp2pRecord(pk, new Uint8Array([7]), new Date()).serialize())
     expect(store.recordCount).toBe(0)
+  })
+
+  it('names records as kad-dht does (RFC 4648 base32, lower case, no padding) (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+        expect(base32(bytes)).toBe(toBase32(bytes, 'base32'))
+      }),
+    )
+    const store = new RecordStore(new RecordPolicy())
+    expect(store.recordKey(key).toString()).toBe(`/dht/record/${toBase32(keyBytes(key), 'base32')}`)
+  })
+
+  it('a revocation learnt after a presence was stored still wins: it is no longer served, nor to kad-dht', () => {
+    const account = makeAccount()
+    const dev = makeDevice(account)
+    const k = presenceKey(dev.deviceId)
+    const policy = new RecordPolicy()
+    const store = new RecordStore(policy)
+    store.storeLocal(k, encodeBundle(presenceBundle(dev, { seq: 1 })))
+    expect(store.getRecord(k)).toBeDefined()
+    // The node learns a newer revocation list (e.g. from another bundle of the account).
+    policy.revocations.learn({ accountId: account.accountId, seq: 5, expiresAt: Date.now() + 60_000, devices: [dev.deviceId] })
+    expect(store.getRecord(k)).toBeUndefined()
+    expect(() => store.get(store.recordKey(k))).toThrow(expect.objectContaining({ name: 'NotFoundError' }))
+    expect(store.recordCount).toBe(0)
+  })
+
+  it('checks the clock on every read: a record is not served past its expiry, nor if the clock went back before it was checked', () => {
+    let now = Date.now()
+    const store = new RecordStore(new RecordPolicy({ now: () => now }))
+    store.storeLocal(key, bundle(1, now, 10_000))
+    now -= 1
+    expect(store.getRecord(key)).toBeUndefined()
+    now += 1
+    store.storeLocal(key, bundle(2, now, 10_000))
+    expect(store.getRecord(key)).toBeDefined()
+    now += 10_000
+    expect(store.getRecord(key)).toBeUndefined()
+  })
+
+  it('calls an immediate listener as the record is stored, before put returns', () => {
+    const store = new RecordStore(new RecordPolicy())
+    const order: string[] = []
+    store.onRecord(() => order.push('deferred'))
+    const off = store.onRecord((r) => order.push(`immediate ${r.key}`), { immediate: true })
+    store.put(store.recordKey(key), wire(key, bundle(1)))
+    order.push('returned')
+    expect(order).toEqual([`immediate ${key}`, 'returned'])
+    off()
+    store.storeLocal(key, bundle(2))
+    expect(order).toEqual([`immediate ${key}`, 'returned'])
   })
 })

@@ -27,6 +27,14 @@ describe('opaque values', () => {
     )
   })
 
+  it('delete tokens are 32 random bytes each, distinct, and share no memory (drawn from a pool)', () => {
+    const tokens = Array.from({ length: 200 }, () => newDeleteToken()) // more than one pool's worth
+    expect(tokens.every((t) => t.length === 32)).toBe(true)
+    expect(new Set(tokens.map((t) => Buffer.from(t).toString('hex'))).size).toBe(200)
+    expect(tokens.every((t) => t.byteOffset === 0 && t.buffer.byteLength === 32)).toBe(true)
+    expect(tokens.some((t) => t.every((b) => b === 0))).toBe(false)
+  })
+
   it('refuse payloads over the size limit, when writing and when storing', () => {
     const big = new Uint8Array(DEFAULT_MAX_VALUE_BYTES + 1)
     expect(() => encodeValue(big, { expiresAt: now + 1000, deleteToken: newDeleteToken() })).toThrow(named('ValueTooLargeError'))

@@ -80,6 +80,20 @@ export const REPUBLISH_FRACTION = 0.5
 /** Retry a failed publish with back-off between these. */
 export const PUBLISH_RETRY_MIN_MS = 1_000
 export const PUBLISH_RETRY_MAX_MS = 60_000
+/**
+ * Republish as well when the routing table has grown this much since the last publish: doubled, or by
+ * this many peers, whichever comes first. A record lands on the closest peers known at publish time; in
+ * a small network the table holds the whole network, so doubling means about half the closest peers are
+ * new; in a large one kad-dht keeps ≤ k peers per bucket and gains about one bucket each time the
+ * network doubles, so k (20) more peers means the same. Either way, lookups may now miss the record.
+ */
+export const REPUBLISH_GROWTH_PEERS = DEFAULT_K
+/** Republish once the table has been quiet this long after growing, so a burst of joins gives one republish… */
+export const REPUBLISH_GROWTH_DELAY_MS = 2_000
+/** …but no later than this after the growth was seen, even if the table keeps changing. */
+export const REPUBLISH_GROWTH_MAX_DELAY_MS = 30_000
+/** At most one growth republish this often (from the last publish): a forming network doubles often. */
+export const REPUBLISH_GROWTH_MIN_INTERVAL_MS = 10_000
 
 /** Verified-bundle cache entries per node (signature checks are the expensive part). */
 export const VERIFY_CACHE_SIZE = 512

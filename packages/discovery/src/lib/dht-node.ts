@@ -1,4 +1,3 @@
-import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type Identify, identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type PeerId, type PrivateKey } from '@libp2p/interface'
@@ -38,6 +37,8 @@ import { decodeFrame, encodeFrame } from './frames.ts'
 import { type KadInternals, kadInternals } from './kad-internals.ts'
 import { deviceListKey, isBaranKey, keyBytes, parseKey, presenceKey, type WatchTarget } from './keys.ts'
 import { ListenService, type ListenLimits, type WatchEvent, type WatchOptions } from './listen.ts'
+import { compareDistance, NearestPeers } from './nearest.ts'
+import { noiseOneWrite } from './one-write.ts'
 import { RecordPolicy, type VerifiedEntry } from './policy.ts'
 import {
   type DeviceListBundle,
@@ -48,8 +49,10 @@ import {
 } from './records.ts'
 import { Rpc } from './rpc.ts'
 import {
+  decodeGetReply,
   decodePeers,
   decodePut,
+  encodeGetMiss,
   encodePeers,
   encodePut,
   type NamedPeer,
@@ -75,6 +78,12 @@ export interface DiscoveryNodeInit {
   mdns?: boolean
   /** Query the DHT without serving it (no records stored for others). @default false */
   clientMode?: boolean
+  /**
+   * libp2p's connection monitor (a ping on every connection each interval; a failed ping closes it). `false` turns
+   * it off: right for many nodes in one process on loopback, where a busy event loop fails pings of healthy
+   * connections. @default libp2p's (every 10 s, close on failure)
+   */
+  keepAlive?: false | { intervalMs?: number; closeOnFailure?: boolean }
   /** Clock for record validity, ms since epoch. @default Date.now */
   now?: () => number
   /** pino-shaped logger. */
@@ -199,6 +208,13 @@ function checkInit(init: DiscoveryNodeInit): void {
   }
 }
 
+/** libp2p's connectionMonitor option for `keepAlive` (undefined: libp2p's defaults). */
+function connectionMonitorOf(keepAlive: DiscoveryNodeInit['keepAlive']): { enabled?: boolean; pingInterval?: number; abortConnectionOnPingFailure?: boolean } | undefined {
+  if (keepAlive === undefined) return undefined
+  if (keepAlive === false) return { enabled: false }
+  return { pingInterval: keepAlive.intervalMs, abortConnectionOnPingFailure: keepAlive.closeOnFailure }
+}
+
 /** Create (and by default start) a discovery node. Throws InvalidConfigError for bad options. */
 export async function createDiscoveryNode(init: DiscoveryNodeInit = {}): Promise<DiscoveryNode> {
   checkInit(init)
@@ -210,10 +226,12 @@ export async function createDiscoveryNode(init: DiscoveryNodeInit = {}): Promise
     datastore: store,
     addresses: { listen: init.listen ?? DEFAULT_LISTEN },
     transports: [tcp(), webSockets()],
-    connectionEncrypters: [noise()],
+    // noise, with each encrypted message written to the socket at once (see one-write.ts).
+    connectionEncrypters: [noiseOneWrite()],
     streamMuxers: [yamux()],
     // Many local nodes dial one bootstrap at once: the default (5/s per host) resets them.
     connectionManager: { inboundConnectionThreshold: 1_000 },
+    connectionMonitor: connectionMonitorOf(init.keepAlive),
     peerDiscovery: init.mdns === true ? [mdns({ serviceTag: 'baran-discovery.local' })] : [],
     services: {
       identify: identify(),
@@ -247,6 +265,8 @@ export class DiscoveryNode {
   readonly #policy: RecordPolicy
   readonly #store: RecordStore
   readonly #kad: KadInternals
+  /** The routing table's closest peers to a key, cheaply (see nearest.ts). */
+  readonly #nearest: NearestPeers
   #listen: ListenService
   #rpc: Rpc
   readonly #init: DiscoveryNodeInit
@@ -274,6 +294,7 @@ export class DiscoveryNode {
     this.#k = init.kBucketSize ?? DEFAULT_K
     this.#selfKadId = sha256(libp2p.peerId.toMultihash().bytes)
     this.#kad = kadInternals(libp2p.services.dht)
+    this.#nearest = new NearestPeers(this.#kad.routingTable, (p) => this.#kadIdOfPeer(p))
     this.#rpc = this.#newRpc()
     this.#listen = this.#newListen()
   }
@@ -291,17 +312,17 @@ export class DiscoveryNode {
       // A client queries without serving: it stores nothing for others (it still takes pushes).
       rpc.handle(RPC_GET, (_peer, key) => {
         if (!isBaranKey(key)) throw new InvalidKeyError('not a Baran key')
-        return this.#store.getRecord(parseKey(key).key) ?? new Uint8Array(0)
+        // A miss names this node's closest peers: the asker needs no FIND round to learn of closer ones.
+        return this.#store.getRecord(parseKey(key).key) ?? encodeGetMiss(this.#closestNamed(key))
       })
       rpc.handle(RPC_FIND, (_peer, key) => {
         if (key.length === 0 || key.length > 512) throw new InvalidKeyError('bad lookup key')
-        const closest = this.#kad.routingTable.closestPeers(sha256(key), { count: this.#replication })
-        return encodePeers(closest.map((p) => ({ id: p.toMultihash().bytes, addrs: this.#listenAddrs.get(p.toString()) ?? [] })))
+        return encodePeers(this.#closestNamed(key))
       })
       rpc.handle(RPC_PUT, (_peer, payload) => {
         const { key, value } = decodePut(payload)
         if (!isBaranKey(key)) throw new InvalidKeyError('not a Baran key')
-        this.#store.storeLocal(parseKey(key).key, value)
+        this.#store.storeLocal(parseKey(key).key, value, key)
         return new Uint8Array(0)
       })
     }
@@ -312,6 +333,11 @@ export class DiscoveryNode {
       return new Uint8Array(0)
     })
     return rpc
+  }
+
+  /** This node's closest peers to a DHT key, with the addresses they announced (FIND and GET-miss replies). */
+  #closestNamed(key: Uint8Array): NamedPeer[] {
+    return this.#nearest.closest(sha256(key), this.#replication).map((p) => ({ id: p.toMultihash().bytes, addrs: this.#listenAddrs.get(p.toString()) ?? [] }))
   }
 
   /** A fresh listen service (stop() ends one for good; a restart gets a new one). */
@@ -522,37 +548,20 @@ export class DiscoveryNode {
    * they name, until the closest all answered (on a warm table: one round). Much cheaper than
    * kad-dht's walk (a new stream per message). Undefined when it cannot finish that way: a
    * closer peer this node has no address for, or no convergence within FIND_ROUNDS; then
-   * kad-dht's lookup is the way (it learns addresses as it goes).
+   * kad-dht's lookup is the way (it learns addresses as it goes). `answered`: peers that already
+   * named their closest (a GET miss, by mhKey): they are not asked again.
    */
-  async #findClosest(kb: Uint8Array, kadId: Uint8Array, b: Bounds): Promise<PeerId[] | undefined> {
+  async #findClosest(kb: Uint8Array, kadId: Uint8Array, b: Bounds, answered?: Map<string, NamedPeer[]>): Promise<PeerId[] | undefined> {
     const self = mhKey(this.libp2p.peerId.toMultihash().bytes)
     const cands = new Map<string, { peer: PeerId; d: Uint8Array }>()
     const add = (peer: PeerId, mh = peer.toMultihash().bytes): void => {
       const k = mhKey(mh)
       if (k !== self && !cands.has(k)) cands.set(k, { peer, d: xor(this.#kadIdOf(mh, k), kadId) })
     }
-    for (const p of this.#kad.routingTable.closestPeers(kadId, { count: this.#replication })) add(p)
-    const asked = new Set<string>()
-    for (let round = 0; round < FIND_ROUNDS && !ended(b); round++) {
-      const top = [...cands.entries()].sort((x, y) => xorCompare(x[1].d, y[1].d)).slice(0, this.#replication)
-      const toAsk = top.filter(([k]) => !asked.has(k))
-      if (toAsk.length === 0) return top.map(([, c]) => c.peer)
-      const answers = await Promise.all(
-        toAsk.map(async ([k, c]) => {
-          asked.add(k)
-          try {
-            return decodePeers(await this.#rpc.request(c.peer, RPC_FIND, kb, { signal: b.signal, timeoutMs: remaining(b) }))
-          } catch (err) {
-            this.#log?.debug({ err, peer: c.peer.toString() }, 'find failed')
-            return undefined
-          }
-        }),
-      )
-      const named: NamedPeer[] = []
-      answers.forEach((a, i) => {
-        if (a === undefined) cands.delete((toAsk[i] as [string, unknown])[0]) // unreachable: not one of the closest
-        else named.push(...a)
-      })
+    for (const p of this.#nearest.closest(kadId, this.#replication)) add(p)
+    const asked = new Set<string>(answered?.keys())
+    let named: NamedPeer[] = [...(answered?.values() ?? [])].flat()
+    for (let round = 0; round <= FIND_ROUNDS && !ended(b); round++) {
       for (const { id: mh, addrs } of named) {
         const k = mhKey(mh)
         if (k === self || cands.has(k)) continue
@@ -576,6 +585,26 @@ export class DiscoveryNode {
         }
         cands.set(k, { peer, d })
       }
+      if (round === FIND_ROUNDS) break
+      const top = [...cands.entries()].sort((x, y) => xorCompare(x[1].d, y[1].d)).slice(0, this.#replication)
+      const toAsk = top.filter(([k]) => !asked.has(k))
+      if (toAsk.length === 0) return top.map(([, c]) => c.peer)
+      const answers = await Promise.all(
+        toAsk.map(async ([k, c]) => {
+          asked.add(k)
+          try {
+            return decodePeers(await this.#rpc.request(c.peer, RPC_FIND, kb, { signal: b.signal, timeoutMs: remaining(b) }))
+          } catch (err) {
+            this.#log?.debug({ err, peer: c.peer.toString() }, 'find failed')
+            return undefined
+          }
+        }),
+      )
+      named = []
+      answers.forEach((a, i) => {
+        if (a === undefined) cands.delete((toAsk[i] as [string, unknown])[0]) // unreachable: not one of the closest
+        else named.push(...a)
+      })
     }
     return undefined
   }
@@ -615,9 +644,9 @@ export class DiscoveryNode {
    * Send one PUT to one peer; true if it stored the record. Over the rpc link; a peer that does
    * not speak it (or whose link failed) gets kad-dht's PUT_VALUE instead.
    */
-  async #putTo(peer: PeerId, key: Uint8Array, record: () => Uint8Array, value: Uint8Array, b: Bounds): Promise<boolean> {
+  async #putTo(peer: PeerId, key: Uint8Array, record: () => Uint8Array, value: Uint8Array, b: Bounds, payload = encodePut(key, value)): Promise<boolean> {
     try {
-      await this.#rpc.request(peer, RPC_PUT, encodePut(key, value), { signal: b.signal, timeoutMs: remaining(b) })
+      await this.#rpc.request(peer, RPC_PUT, payload, { signal: b.signal, timeoutMs: remaining(b) })
       return true
     } catch (err) {
       if (ended(b) || !(err instanceof RpcFailedError) || err.remoteCode !== undefined) {
@@ -659,16 +688,17 @@ export class DiscoveryNode {
     // PUTs outlive the caller's wait (they finish in the background), but not the node.
     const bounds: Bounds = { deadline: performance.now() + this.#queryTimeoutMs(opts) }
     const asked = new Map<string, Promise<boolean>>()
+    const payload = encodePut(kb, value) // the same PUT for every peer
     const send = (peer: PeerId): Promise<boolean> => {
       const id = peer.toString()
       let result = asked.get(id)
       if (result === undefined) {
-        result = this.#putTo(peer, kb, record, value, bounds)
+        result = this.#putTo(peer, kb, record, value, bounds, payload)
         asked.set(id, result)
       }
       return result
     }
-    const first = this.#storingSet(kadId, this.#kad.routingTable.closestPeers(kadId, { count: this.#replication })).map(send)
+    const first = this.#storingSet(kadId, this.#nearest.closest(kadId, this.#replication)).map(send)
     // The lookup starts once the first PUTs are answered: started together, they compete for the
     // same CPU and connections and the first answers come 2-3× later (measured in bench/).
     const lookup = Promise.allSettled(first)
@@ -695,22 +725,25 @@ export class DiscoveryNode {
    * when this node is one of them it stores the record itself, so one fewer peer is needed.
    */
   #storingSet(kadId: Uint8Array, peers: PeerId[]): PeerId[] {
-    const distance = (id: Uint8Array): Uint8Array => xor(id, kadId)
-    const self = distance(this.#selfKadId)
-    const ranked = peers.map((p) => ({ p, d: distance(this.#kadIdOfPeer(p)) })).sort((a, b) => xorCompare(a.d, b.d))
-    const closerThanSelf = ranked.filter((r) => xorCompare(r.d, self) < 0).length
+    const ranked = peers.map((p) => ({ p, id: this.#kadIdOfPeer(p) })).sort((a, b) => compareDistance(a.id, b.id, kadId))
+    const closerThanSelf = ranked.filter((r) => compareDistance(r.id, this.#selfKadId, kadId) < 0).length
     const count = closerThanSelf < this.#replication ? this.#replication - 1 : this.#replication
     return ranked.slice(0, count).map((r) => r.p)
   }
 
   /**
    * Ask one peer for the record under a key; the value if it sent a valid one. Over the rpc link;
-   * kad-dht's GET_VALUE for a peer that does not speak it.
+   * kad-dht's GET_VALUE for a peer that does not speak it. A miss over rpc names the peer's
+   * closest peers to the key: kept in `misses` (by the peer's mhKey) for the lookup that follows.
    */
-  async #getFrom(peer: PeerId, key: Uint8Array, b: Bounds): Promise<Uint8Array | undefined> {
+  async #getFrom(peer: PeerId, key: Uint8Array, b: Bounds, misses?: Map<string, NamedPeer[]>): Promise<Uint8Array | undefined> {
     try {
-      const value = await this.#rpc.request(peer, RPC_GET, key, { signal: b.signal, timeoutMs: remaining(b) })
-      if (value.length === 0) return undefined
+      const reply = decodeGetReply(await this.#rpc.request(peer, RPC_GET, key, { signal: b.signal, timeoutMs: remaining(b) }))
+      if (reply.value === undefined) {
+        if (reply.peers.length > 0) misses?.set(mhKey(peer.toMultihash().bytes), reply.peers)
+        return undefined
+      }
+      const value = reply.value
       this.#verified.set(value, this.#policy.verify(key, value))
       return value
     } catch (err) {
@@ -748,13 +781,15 @@ export class DiscoveryNode {
     if (values.length >= quorum) return values
     const kb = keyBytes(key)
     const kadId = sha256(kb)
-    const near = this.#kad.routingTable.closestPeers(kadId, { count: this.#replication })
+    const near = this.#nearest.closest(kadId, this.#replication)
     const asked = new Set(near.map((p) => p.toString()))
-    await this.#askForValues(near, kb, bounds, values, quorum)
+    const misses = new Map<string, NamedPeer[]>()
+    await this.#askForValues(near, kb, bounds, values, quorum, misses)
     if (values.length >= quorum || ended(bounds)) return values
     // Short of the quorum: the network's closest peers may be others than this table's (a table
-    // still filling, churn). Find them over rpc and ask those not asked yet; that settles it.
-    const closest = await this.#findClosest(kb, kadId, bounds)
+    // still filling, churn). Find them over rpc (starting from what the misses named) and ask
+    // those not asked yet; that settles it.
+    const closest = await this.#findClosest(kb, kadId, bounds, misses)
     if (closest !== undefined) {
       const more = closest.filter((p) => !asked.has(p.toString()))
       for (const p of more) asked.add(p.toString())
@@ -780,7 +815,7 @@ export class DiscoveryNode {
    * requests in flight to make it (Kademlia's alpha): a miss or a failure asks the next peer; a
    * wave slower than the links' usual round trip (hedge) asks all the rest at once.
    */
-  #askForValues(peers: PeerId[], kb: Uint8Array, bounds: Bounds, values: Uint8Array[], quorum: number): Promise<void> {
+  #askForValues(peers: PeerId[], kb: Uint8Array, bounds: Bounds, values: Uint8Array[], quorum: number, misses?: Map<string, NamedPeer[]>): Promise<void> {
     if (peers.length === 0 || values.length >= quorum) return Promise.resolve()
     return new Promise<void>((resolve) => {
       let next = 0
@@ -793,7 +828,7 @@ export class DiscoveryNode {
       }
       const ask = (peer: PeerId): void => {
         inflight++
-        void this.#getFrom(peer, kb, bounds).then((v) => {
+        void this.#getFrom(peer, kb, bounds, misses).then((v) => {
           inflight--
           if (finished) return // answers after the quorum are dropped
           if (v !== undefined) values.push(v)
@@ -955,10 +990,26 @@ export class DiscoveryNode {
     return () => this.libp2p.removeEventListener('self:peer:update', handler)
   }
 
+  /**
+   * Call `listener` with the routing table's size each time a peer enters or leaves it (kad-dht's
+   * table emits `peer:add`/`peer:remove`; the same table lives across stop/start); returns an unsubscribe.
+   */
+  onRoutingTableChange(listener: (size: number) => void): () => void {
+    const table = this.#kad.routingTable as unknown as Pick<EventTarget, 'addEventListener' | 'removeEventListener'>
+    const handler = (): void => listener(this.#kad.routingTable.size)
+    table.addEventListener('peer:add', handler)
+    table.addEventListener('peer:remove', handler)
+    return () => {
+      table.removeEventListener('peer:add', handler)
+      table.removeEventListener('peer:remove', handler)
+    }
+  }
+
   stats(): DiscoveryStats {
     const subs = this.#listen.subscriptions
     return {
-      peers: this.libp2p.getPeers().length,
+      // Distinct remote peers of the open connections (getPeers() round-trips every ID through base58).
+      peers: new Set(this.libp2p.getConnections().map((c) => c.remotePeer.toString())).size,
       routingTableSize: this.#kad.routingTable.size,
       storedRecords: this.#store.recordCount,
       subscriptions: subs.count,

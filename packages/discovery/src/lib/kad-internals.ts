@@ -12,6 +12,8 @@ export interface KadInternals {
   routingTable: {
     size: number
     closestPeers(kadId: Uint8Array, options?: { count?: number }): PeerId[]
+    /** 'peer:add' and 'peer:remove' tell when the table changed. */
+    addEventListener(type: 'peer:add' | 'peer:remove', listener: () => void): void
   }
   network: {
     sendRequest(
@@ -30,6 +32,7 @@ export function kadInternals(dht: KadDHT): KadInternals {
   const d = dht as unknown as Partial<KadInternals>
   if (
     typeof d.routingTable?.closestPeers !== 'function' ||
+    typeof d.routingTable?.addEventListener !== 'function' ||
     typeof d.network?.sendRequest !== 'function' ||
     typeof d.contentFetching?.getMany !== 'function'
   ) {

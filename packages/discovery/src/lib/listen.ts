@@ -63,7 +63,10 @@ export interface ListenLimits {
 /** What the listen service needs from its node (peer IDs as strings). */
 export interface ListenComponents {
   selfId: string
-  store: { getRecord(key: string): Uint8Array | undefined; onRecord(listener: (r: StoredRecord) => void): () => void }
+  store: {
+    getRecord(key: string): Uint8Array | undefined
+    onRecord(listener: (r: StoredRecord) => void, opts?: { immediate?: boolean }): () => void
+  }
   policy: { verify(key: string, value: Uint8Array): VerifiedEntry }
   /** Open a `/baran/listen/1.0.0` stream to a peer. */
   openStream(peer: string, signal: AbortSignal): Promise<Stream>
@@ -140,7 +143,8 @@ class Subscriptions {
       maxSubscriptionsPerPeer: limits.maxSubscriptionsPerPeer ?? MAX_SUBSCRIPTIONS_PER_PEER,
       maxTtlMs: limits.maxTtlMs ?? MAX_SUBSCRIPTION_TTL_MS,
     }
-    this.#unlisten = c.store.onRecord((r) => this.#onStored(r))
+    // Immediate: the pushes leave as the record is stored, before the PUT is answered.
+    this.#unlisten = c.store.onRecord((r) => this.#onStored(r), { immediate: true })
   }
 
   get count(): number {

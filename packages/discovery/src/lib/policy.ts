@@ -137,6 +137,17 @@ export class RecordPolicy {
     return entry
   }
 
+  /**
+   * Is an entry that verified at `checkedAt` still valid now? What can change after a check:
+   * the clock (past the entry's expiry, or set back before the check) and the revocations this
+   * node knows (a newer list naming the device). The rest (signatures, shape) cannot.
+   */
+  stillValid(entry: VerifiedEntry, checkedAt: number): boolean {
+    const now = this.now()
+    if (now < checkedAt || now >= entry.expiresAt) return false
+    return !(entry.kind === 'presence' && this.revocations.isRevoked(entry.presence.accountId, entry.presence.deviceId))
+  }
+
   #verifySigned(parsed: Exclude<ParsedKey, { kind: 'value' }>, value: Uint8Array, now: number): VerifiedEntry {
     const opts = { now, clockSkewMs: this.clockSkewMs, chainCache: this.#chains, isRevoked: (a: string, d: string) => this.revocations.isRevoked(a, d) }
     try {

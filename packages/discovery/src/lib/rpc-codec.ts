@@ -17,7 +17,8 @@ export const RPC_FIND = 5
 /** PUT and PUSH payload: u16 key length, key, value. */
 export function encodePut(key: Uint8Array, value: Uint8Array): Uint8Array {
   const out = new Uint8Array(2 + key.length + value.length)
-  new DataView(out.buffer).setUint16(0, key.length)
+  out[0] = key.length >>> 8
+  out[1] = key.length
   out.set(key, 2)
   out.set(value, 2 + key.length)
   return out
@@ -25,7 +26,7 @@ export function encodePut(key: Uint8Array, value: Uint8Array): Uint8Array {
 
 export function decodePut(payload: Uint8Array): { key: Uint8Array; value: Uint8Array } {
   if (payload.length < 2) throw new InvalidKeyError('put without a key')
-  const n = new DataView(payload.buffer, payload.byteOffset, payload.length).getUint16(0)
+  const n = ((payload[0] as number) << 8) | (payload[1] as number)
   if (payload.length < 2 + n) throw new InvalidKeyError('put key runs past the payload')
   return { key: payload.subarray(2, 2 + n), value: payload.subarray(2 + n) }
 }
@@ -80,6 +81,29 @@ export function decodePeers(bytes: Uint8Array): NamedPeer[] {
     out.push({ id, addrs })
   }
   return out
+}
+
+/**
+ * GET reply: the record's bytes; for a miss, GET_MISS then the responder's closest peers to the
+ * key (encodePeers), so the asker learns in the same round trip whether closer peers exist (no
+ * FIND round after a miss). Empty: a miss that names no peers. A record is canonical JSON, so it
+ * never starts with GET_MISS (0x00).
+ */
+export const GET_MISS = 0x00
+
+export function encodeGetMiss(peers: NamedPeer[]): Uint8Array {
+  const list = encodePeers(peers)
+  const out = new Uint8Array(1 + list.length)
+  out[0] = GET_MISS
+  out.set(list, 1)
+  return out
+}
+
+/** A GET reply: `value` (not yet verified), or `peers` for a miss. Throws InvalidKeyError for a malformed peer list. */
+export function decodeGetReply(bytes: Uint8Array): { value: Uint8Array; peers?: undefined } | { value?: undefined; peers: NamedPeer[] } {
+  if (bytes.length === 0) return { peers: [] }
+  if (bytes[0] === GET_MISS) return { peers: decodePeers(bytes.subarray(1)) }
+  return { value: bytes }
 }
 
 /**

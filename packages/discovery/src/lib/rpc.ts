@@ -47,20 +47,29 @@ interface Link {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-/** One frame with its length prefix. */
-function frame(kind: number, id: number, parts: Uint8Array[]): Uint8Array {
-  const size = HEADER + parts.reduce((n, p) => n + p.length, 0)
+/** u32 big-endian at `at` (no DataView: this runs for every frame). */
+function readU32(b: Uint8Array, at: number): number {
+  return (((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number)) >>> 0
+}
+
+function writeU32(b: Uint8Array, at: number, n: number): void {
+  b[at] = n >>> 24
+  b[at + 1] = n >>> 16
+  b[at + 2] = n >>> 8
+  b[at + 3] = n
+}
+
+/** One frame with its length prefix; `method` for a request (one buffer, one copy of the payload). */
+function frame(kind: number, id: number, payload: Uint8Array, method?: number): Uint8Array {
+  const head = method === undefined ? HEADER : HEADER + 1
+  const size = head + payload.length
   if (size > MAX_RPC_FRAME_BYTES) throw new MalformedFrameError(`rpc frame of ${size} bytes is over ${MAX_RPC_FRAME_BYTES}`)
   const out = new Uint8Array(4 + size)
-  const view = new DataView(out.buffer)
-  view.setUint32(0, size)
+  writeU32(out, 0, size)
   out[4] = kind
-  view.setUint32(5, id)
-  let at = 4 + HEADER
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
+  writeU32(out, 5, id)
+  if (method !== undefined) out[4 + HEADER] = method
+  out.set(payload, 4 + head)
   return out
 }
 
@@ -75,7 +84,7 @@ export class FrameReader {
     this.#buf = this.#buf.length === 0 ? chunk : concat(this.#buf, chunk)
     const bodies: Uint8Array[] = []
     while (this.#buf.length >= 4) {
-      const size = new DataView(this.#buf.buffer, this.#buf.byteOffset, 4).getUint32(0)
+      const size = readU32(this.#buf, 0)
       if (size > MAX_RPC_FRAME_BYTES) throw new MalformedFrameError(`rpc frame of ${size} bytes is over ${MAX_RPC_FRAME_BYTES}`)
       if (size < HEADER) throw new MalformedFrameError(`rpc frame of ${size} bytes is too short`)
       if (this.#buf.length < 4 + size) break
@@ -201,7 +210,7 @@ export class Rpc {
         reject: fail,
       })
       try {
-        link.stream.send(frame(REQUEST, id, [Uint8Array.of(method), payload]))
+        link.stream.send(frame(REQUEST, id, payload, method))
       } catch (cause) {
         fail(new RpcFailedError(`rpc to ${peer} could not be sent`, { cause }))
       }
@@ -255,9 +264,8 @@ export class Rpc {
       link.stream,
       (chunk) => {
         for (const body of reader.push(chunk)) {
-          const view = new DataView(body.buffer, body.byteOffset, body.length)
           const kind = body[0]
-          const pending = link.pending.get(view.getUint32(1))
+          const pending = link.pending.get(readU32(body, 1))
           if (kind === REPLY) pending?.resolve(new Uint8Array(body.subarray(HEADER)))
           else if (kind === ERROR) {
             const text = decoder.decode(body.subarray(HEADER))
@@ -292,7 +300,7 @@ export class Rpc {
     }
     const answer = (id: number, out: Uint8Array): void => {
       inflight--
-      reply(frame(REPLY, id, [out]))
+      reply(frame(REPLY, id, out))
     }
     const refuse = (id: number, err: unknown): void => {
       inflight--
@@ -304,7 +312,7 @@ export class Rpc {
       (chunk) => {
         for (const body of reader.push(chunk)) {
           if (body[0] !== REQUEST || body.length < HEADER + 1) throw new MalformedFrameError('expected an rpc request')
-          const id = new DataView(body.buffer, body.byteOffset, body.length).getUint32(1)
+          const id = readU32(body, 1)
           const handler = this.#handlers.get(body[HEADER] as number)
           if (handler === undefined) {
             reply(errorFrame(id, 'unknown_method', `no rpc method ${body[HEADER]}`))
@@ -318,9 +326,9 @@ export class Rpc {
           const payload = new Uint8Array(body.subarray(HEADER + 1)) // a copy: the chunk may be a view of a pooled buffer
           try {
             const out = handler(remotePeer, payload)
-            // A synchronous answer goes out after the microtasks the handler queued (a stored
-            // record's pushes), so they leave first.
-            if (out instanceof Uint8Array) queueMicrotask(() => answer(id, out))
+            // A synchronous answer goes out at once (a stored record's pushes already left: the
+            // store calls its push listener as it stores).
+            if (out instanceof Uint8Array) answer(id, out)
             else out.then((o) => answer(id, o), (err: unknown) => refuse(id, err))
           } catch (err) {
             refuse(id, err)
@@ -344,5 +352,5 @@ export class Rpc {
 }
 
 function errorFrame(id: number, code: string, message: string): Uint8Array {
-  return frame(ERROR, id, [encoder.encode(`${code.slice(0, 64)}\n${message.slice(0, 512)}`)])
+  return frame(ERROR, id, encoder.encode(`${code.slice(0, 64)}\n${message.slice(0, 512)}`))
 }

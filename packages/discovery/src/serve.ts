@@ -1,0 +1,312 @@
+/**
+ * The discovery contract on the bus, once for every implementation: publishing this device's presence
+ * and the account's device list (with retries, refresh, and republish when the DHT's routing table
+ * grows), watches with online / addressChanged / offline events, lookups, opaque values and info.
+ * An implementation hands serveDiscovery a DiscoveryBackend (its node, plus what it does its own way)
+ * from its actor's start (actor.ts: the DHT; lan-actor.ts: LAN gossip).
+ */
+import type { ActorContext, RunningActor } from '@baran/actor'
+import {
+  BusError,
+  BusErrorCode,
+  type DevicePresence,
+  discoveryAddressChanged,
+  discoveryDeleteValue,
+  discoveryDeviceList,
+  discoveryGetValue,
+  discoveryInfo,
+  discoveryLookup,
+  discoveryLookupDevice,
+  discoveryOffline,
+  discoveryOnline,
+  discoveryPublish,
+  discoveryPublished,
+  discoveryPutValue,
+  discoveryUnwatch,
+  discoveryWatch,
+  identityAccountCreated,
+  identityDeviceAdded,
+  identityDeviceRevoked,
+  identityDevices,
+  identityDevicesChanged,
+  identitySignPresence,
+  transportAddresses,
+  transportInfo,
+} from '@baran/bus'
+import type { AccountLookup } from './lib/dht-node.ts'
+import { valueKey } from './lib/keys.ts'
+import { GrowthTrigger } from './lib/publisher.ts'
+import type { DeviceListBundle, PresenceBundle, VerifiedDeviceList, VerifiedPresence } from './lib/records.ts'
+
+/** What both nodes share, as they are: DiscoveryNode (the DHT) and LanNode fit this. */
+export interface DiscoveryNodeLike {
+  readonly peerId: string
+  multiaddrs(): string[]
+  /** Sync or async: LanNode stores and gossips at once, DiscoveryNode waits for the storing peers. */
+  publishPresence(bundle: PresenceBundle): unknown
+  publishDeviceList(bundle: DeviceListBundle): unknown
+  lookupPresence(deviceId: string): Promise<VerifiedPresence | undefined>
+  lookupDeviceList(accountId: string): Promise<VerifiedDeviceList | undefined>
+  lookupAccount(accountId: string): Promise<AccountLookup | undefined>
+  putValue(
+    key: string,
+    value: Uint8Array,
+    opts: { ttlMs?: number; deleteToken?: Uint8Array },
+  ): Promise<{ stored: number; deleteToken: Uint8Array; expiresAt: number }> | { stored: number; deleteToken: Uint8Array; expiresAt: number }
+  /** Spread into the actor's health; routingTableSize and subscriptions go into discovery.info (0 when absent). */
+  stats(): { peers: number; storedRecords: number; routingTableSize?: number; subscriptions?: number }
+  /** A DHT's routing table: with it, presence and device list are published again when the table has grown. */
+  onRoutingTableChange?(listener: (size: number) => void): () => void
+  stop(): Promise<void>
+}
+
+/** What serveDiscovery needs: the node, and what each implementation does its own way. */
+export interface DiscoveryBackend {
+  node: DiscoveryNodeLike
+  /** Where lookups look, for not_found messages: 'found on the DHT', 'heard on the LAN'. */
+  where: string
+  /** The watch source for presences: calls `onPresence` with each one of the account's devices this node learns of; returns a stop. */
+  watchPresence(accountId: string, onPresence: (p: VerifiedPresence) => void): () => void
+  /** The same for the account's device lists (`via`: how it came, for the log). */
+  watchDeviceList(accountId: string, onDeviceList: (list: VerifiedDeviceList, via: string) => void): () => void
+  /** A lookup the caller asked to be `fresh` (LanNode asks its peers again). @default node.lookupAccount */
+  lookupFresh?(accountId: string): Promise<AccountLookup | undefined>
+  /** The live value under a key; expiresAt 0 when the node does not know it. */
+  getValue(key: string): Promise<{ data: Uint8Array; expiresAt: number } | undefined>
+  /** Replace a value with a tombstone; whether it counts as deleted. */
+  deleteValue(key: string, deleteToken: Uint8Array): Promise<boolean> | boolean
+}
+
+/** The config every discovery implementation shares. */
+export interface ServeConfig {
+  /** How often the account's device list is published again. @default 600000 */
+  deviceListRefreshMs?: number
+  /** Life of this device's presence record (identity's default when unset); republished at half-life. */
+  presenceTtlMs?: number
+}
+
+const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64')
+const b64u = (b: Uint8Array) => Buffer.from(b).toString('base64url')
+const fromB64u = (s: string) => new Uint8Array(Buffer.from(s, 'base64url'))
+
+function presenceOf(deviceId: string, name: string | undefined, p: VerifiedPresence | undefined): DevicePresence {
+  return {
+    deviceId,
+    ...(name === undefined ? {} : { name }),
+    online: p !== undefined,
+    addrs: p?.addrs ?? [],
+    ...(p ? { peerId: p.peerId, seq: p.seq, expiresAt: p.expiresAt } : {}),
+  }
+}
+
+/**
+ * Serves the discovery contract from `backend` on the actor's bus and keeps this device published:
+ * presence for the transport's PeerId and addresses (signed by identity) and the account's device
+ * list, at start (retried with back-off until it works), on refresh, on identity and transport
+ * events, and when the routing table has grown (GrowthTrigger). Returns what the actor's start returns.
+ */
+export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: DiscoveryBackend): Promise<RunningActor> {
+  const { node, where } = backend
+
+  // This node's own account: its device list is watched, because every device of the account may change it.
+  // A list that is not exactly the one identity gave us goes to identity, which merges it.
+  let own: { accountId: string; unwatch: () => void } | undefined
+  let ownSigs = { deviceList: '', revocations: '' }
+  const reportOwn = (list: VerifiedDeviceList, via: string) => {
+    const b = list.bundle
+    if (b.deviceList.sig === ownSigs.deviceList && (b.revocations?.sig ?? '') === ownSigs.revocations) return
+    ctx.publish(discoveryDeviceList, { accountId: list.accountId, deviceList: b.deviceList, ...(b.revocations ? { revocations: b.revocations } : {}) })
+    ctx.log.info({ seq: list.seq, via }, "another device list of this node's account seen")
+  }
+  const watchOwn = (accountId: string) => {
+    if (own?.accountId === accountId) return
+    own?.unwatch()
+    own = { accountId, unwatch: backend.watchDeviceList(accountId, reportOwn) }
+  }
+
+  // What this device publishes: presence for the transport's PeerId and addresses, signed by identity.
+  let transport: { peerId: string; addrs: string[] } | undefined
+  let published: { seq: number; addrs: string[]; at: number } | null = null
+  let publishing: Promise<{ seq: number; addrs: string[] }> | undefined
+
+  /** Publishes the account's device list. When the network refuses it because it holds one as new or newer, identity gets that one to merge. */
+  const publishDeviceList = async () => {
+    const devices = await ctx.bus.request(identityDevices, {}, { timeoutMs: 5000 })
+    const accountId = (devices.deviceList.body as { accountId: string }).accountId
+    ownSigs = { deviceList: devices.deviceList.sig, revocations: devices.revocations.sig }
+    watchOwn(accountId)
+    try {
+      await node.publishDeviceList({ deviceList: devices.deviceList, revocations: devices.revocations } as unknown as DeviceListBundle)
+    } catch (e) {
+      const found = await node.lookupDeviceList(accountId).catch(() => undefined)
+      if (!found || found.seq < devices.deviceList.seq) throw e
+      ctx.log.info({ ours: devices.deviceList.seq, found: found.seq, err: (e as Error).message }, 'device list refused: the network holds another one')
+      reportOwn(found, 'publish')
+    }
+  }
+
+  // Republish when the DHT's routing table has grown since the last publish (none on the LAN).
+  const onTable = node.onRoutingTableChange?.bind(node)
+  const growth = onTable && new GrowthTrigger({ size: () => node.stats().routingTableSize ?? 0, onChange: onTable, republish: () => publishSoon(0) })
+
+  const publishNow = async (): Promise<{ seq: number; addrs: string[] }> => {
+    const tableSize = growth?.size()
+    if (!transport) {
+      const info = await ctx.bus.request(transportInfo, {}, { timeoutMs: 3000 })
+      transport = { peerId: info.peerId, addrs: info.addrs }
+    }
+    const t = transport
+    const ttl = ctx.config.presenceTtlMs === undefined ? {} : { ttlMs: ctx.config.presenceTtlMs }
+    const bundle = await ctx.bus.request(identitySignPresence, { peerId: t.peerId, addrs: t.addrs, ...ttl }, { timeoutMs: 5000 })
+    // A device another device of the account revoked is refused by every node: say so instead of retrying.
+    const deviceId = (bundle.deviceCert.body as { deviceId: string }).deviceId
+    const revoked = (bundle.revocations.body as { devices: Array<{ deviceId: string }> }).devices.some((d) => d.deviceId === deviceId)
+    if (!revoked) await node.publishPresence(bundle as unknown as PresenceBundle)
+    await publishDeviceList()
+    if (revoked) throw new BusError('device_revoked', 'this device was revoked by another device of the account: it publishes no presence')
+    published = { seq: bundle.presence.seq, addrs: t.addrs, at: Date.now() }
+    if (tableSize !== undefined && !ctx.signal.aborted) growth?.published(tableSize)
+    ctx.publish(discoveryPublished, published)
+    ctx.log.info({ seq: published.seq, addrs: t.addrs.length }, 'presence published')
+    return { seq: published.seq, addrs: t.addrs }
+  }
+  // One publish at a time; callers that come while one runs share it.
+  const publish = () => {
+    publishing ??= publishNow().finally(() => {
+      publishing = undefined
+    })
+    return publishing
+  }
+  // Until the first publish works (identity without an account, transport still starting), retry with back-off.
+  let retry: NodeJS.Timeout | undefined
+  const publishSoon = (waitMs = 250) => {
+    clearTimeout(retry)
+    retry = setTimeout(() => {
+      publish().catch((e: unknown) => {
+        const code = e instanceof BusError ? e.code : 'error'
+        if (code === 'device_revoked') {
+          ctx.log.warn('this device was revoked by another device of the account: presence no longer published')
+          return
+        }
+        ctx.log.debug({ code, err: (e as Error).message }, 'presence not published yet')
+        if (!ctx.signal.aborted) publishSoon(Math.min(waitMs * 2, 30_000))
+      })
+    }, waitMs)
+    retry.unref()
+  }
+  publishSoon(0)
+  growth?.start()
+  // Presence records live for a while; refresh well before they expire, and after any change.
+  const refreshMs = Math.min(ctx.config.deviceListRefreshMs ?? 10 * 60_000, (ctx.config.presenceTtlMs ?? Number.POSITIVE_INFINITY) / 2)
+  const refresh = setInterval(() => publishSoon(0), refreshMs)
+  refresh.unref()
+  await ctx.subscribe(transportAddresses, (e) => {
+    transport = { peerId: e.peerId, addrs: e.addrs }
+    publishSoon(0)
+  })
+  for (const evt of [identityAccountCreated, identityDeviceAdded, identityDeviceRevoked, identityDevicesChanged]) await ctx.subscribe(evt, () => publishSoon(0))
+  await ctx.subscribe(identityAccountCreated, (e) => watchOwn(e.accountId))
+
+  // Watches: accountId → unwatch, and what each device was last seen at (to tell online from addressChanged).
+  const watches = new Map<string, () => void>()
+  const lastSeen = new Map<string, { addrs: string; seq: number; expiresAt: number; accountId: string }>()
+  const expiry = setInterval(() => {
+    const now = Date.now()
+    for (const [deviceId, seen] of lastSeen) {
+      if (seen.expiresAt <= now) {
+        lastSeen.delete(deviceId)
+        ctx.publish(discoveryOffline, { accountId: seen.accountId, deviceId, at: now })
+      }
+    }
+  }, 1000)
+  expiry.unref()
+  const onPresence = (p: VerifiedPresence) => {
+    const before = lastSeen.get(p.deviceId)
+    if (before && before.seq >= p.seq) return
+    const addrs = [...p.addrs].sort().join(' ')
+    lastSeen.set(p.deviceId, { addrs, seq: p.seq, expiresAt: p.expiresAt, accountId: p.accountId })
+    const body = { accountId: p.accountId, deviceId: p.deviceId, peerId: p.peerId, addrs: p.addrs, seq: p.seq, at: Date.now() }
+    ctx.publish(before && before.addrs !== addrs ? discoveryAddressChanged : discoveryOnline, body)
+  }
+
+  ctx.serve(discoveryPublish, () => publish())
+
+  ctx.serve(discoveryLookup, async ({ accountId, fresh }) => {
+    const r = fresh === true && backend.lookupFresh ? await backend.lookupFresh(accountId) : await node.lookupAccount(accountId)
+    if (!r) throw new BusError(BusErrorCode.NotFound, `no device list of account ${accountId} ${where}`)
+    return {
+      accountId,
+      devices: r.devices.map((d) => presenceOf(d.deviceId, d.name, d.presence)),
+      revoked: r.deviceList.revocations?.devices ?? [],
+      deviceList: r.deviceList.bundle.deviceList,
+      ...(r.deviceList.bundle.revocations ? { revocations: r.deviceList.bundle.revocations } : {}),
+    }
+  })
+
+  ctx.serve(discoveryLookupDevice, async ({ deviceId }) => {
+    const p = await node.lookupPresence(deviceId)
+    if (!p) throw new BusError(BusErrorCode.NotFound, `no presence of device ${deviceId} ${where}`)
+    return {
+      presence: presenceOf(deviceId, p.deviceName, p),
+      accountId: p.accountId,
+      chain: { deviceCert: p.bundle.deviceCert, peerBinding: p.bundle.peerBinding, ...(p.bundle.revocations ? { revocations: p.bundle.revocations } : {}) },
+    }
+  })
+
+  ctx.serve(discoveryWatch, async ({ accountId }) => {
+    if (!watches.has(accountId)) watches.set(accountId, backend.watchPresence(accountId, onPresence))
+    const r = await node.lookupAccount(accountId).catch(() => undefined)
+    for (const d of r?.devices ?? []) if (d.presence) onPresence(d.presence)
+    return { watching: true as const, devices: (r?.devices ?? []).map((d) => presenceOf(d.deviceId, d.name, d.presence)) }
+  })
+
+  ctx.serve(discoveryUnwatch, ({ accountId }) => {
+    watches.get(accountId)?.()
+    watches.delete(accountId)
+    return { watching: false as const }
+  })
+
+  ctx.serve(discoveryPutValue, async ({ key, value, ttlMs, deleteToken }) => {
+    const r = await node.putValue(valueKey(key), new Uint8Array(Buffer.from(value, 'base64')), { ttlMs, ...(deleteToken ? { deleteToken: fromB64u(deleteToken) } : {}) })
+    return { key, expiresAt: r.expiresAt, deleteToken: b64u(r.deleteToken), stored: r.stored }
+  })
+
+  ctx.serve(discoveryGetValue, async ({ key }) => {
+    const v = await backend.getValue(valueKey(key))
+    if (!v) throw new BusError(BusErrorCode.NotFound, `no value under ${key} (never stored, expired or deleted)`)
+    return { key, value: b64(v.data), expiresAt: v.expiresAt }
+  })
+
+  ctx.serve(discoveryDeleteValue, async ({ key, deleteToken }) => ({ deleted: await backend.deleteValue(valueKey(key), fromB64u(deleteToken)) }))
+
+  ctx.serve(
+    discoveryInfo,
+    () => {
+      const s = node.stats()
+      return {
+        peerId: node.peerId,
+        addrs: node.multiaddrs(),
+        peers: s.peers,
+        routingTableSize: s.routingTableSize ?? 0,
+        storedRecords: s.storedRecords,
+        subscriptions: s.subscriptions ?? 0,
+        watching: [...watches.keys()],
+        published,
+      }
+    },
+    { whenDegraded: 'serve' },
+  )
+
+  return {
+    async stop() {
+      clearTimeout(retry)
+      clearInterval(refresh)
+      clearInterval(expiry)
+      growth?.stop()
+      own?.unwatch()
+      for (const unwatch of watches.values()) unwatch()
+      await node.stop()
+    },
+    health: () => ({ peerId: node.peerId, ...node.stats(), watching: watches.size, published: published?.seq ?? null }),
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * serveDiscovery, through the DHT actor, inline on a real nats-server and real DHT nodes over loopback. Identity and
+ * transport are STAND-INS on the bus (identity signs with test keys, as the identity actor would), so this package
+ * needs no other actor. What is tested here is the publishing core: the actor publishes presence and the account's
+ * device list at start and republishes both when its routing table has grown. The whole contract, for both
+ * implementations, is the discovery conformance suite (apps/node/test/conformance.test.ts).
+ */
+import { discoveryInfo, discoveryPublished, identityDevices, identitySignPresence, transportInfo } from '@baran/bus'
+import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
+import { createHash } from 'node:crypto'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createDiscoveryNode, DEFAULT_GET_QUORUM, DEFAULT_REPLICATION, type DiscoveryNode, deviceListKey, discoveryActor, presenceKey, verifyPresenceBundle } from '../src/index.ts'
+import { keyBytes } from '../src/lib/keys.ts'
+import { deviceListBundle, makeAccount, makeDevice, presenceBundle, revocationsRecord, startNetwork, stopAll, waitFor } from './helpers.ts'
+
+const cleanup = new Cleanup()
+const net: DiscoveryNode[] = []
+afterAll(async () => {
+  await cleanup.run()
+  await stopAll(net)
+})
+
+/** The `count` nodes closest to a key, by Kademlia (XOR of sha256) distance. */
+function closestTo(key: string, among: DiscoveryNode[], count: number): DiscoveryNode[] {
+  const target = createHash('sha256').update(keyBytes(key)).digest()
+  const distance = (n: DiscoveryNode) =>
+    Buffer.from(createHash('sha256').update(n.libp2p.peerId.toMultihash().bytes).digest().map((b, i) => b ^ (target[i] as number)))
+  return among
+    .map((n) => ({ n, d: distance(n) }))
+    .sort((a, b) => Buffer.compare(a.d, b.d))
+    .slice(0, count)
+    .map((x) => x.n)
+}
+
+describe('serveDiscovery (DHT actor)', () => {
+  it('publishes presence and device list, and both again once the routing table has grown', async () => {
+    await startNetwork(3, {}, net, 2)
+    const first = [...net]
+    const nats = await setupNats({ cleanup, node: 'n1' })
+
+    // Stand-in identity: one account, this device; every signPresence is a new seq. Stand-in transport: its info.
+    const account = makeAccount()
+    const device = makeDevice(account, 'phone')
+    const revocations = revocationsRecord(account, [], 1)
+    const list = deviceListBundle(account, [device])
+    let seq = 0
+    const identity = await nats.bus.service({ name: 'identity', version: '0.0.0' })
+    identity.serve(identitySignPresence, ({ peerId, addrs, ttlMs }) => presenceBundle(device, { seq: ++seq, peerId, addrs, ttlMs: ttlMs ?? 3600_000, revocations }) as never)
+    identity.serve(
+      identityDevices,
+      () =>
+        ({
+          devices: [{ deviceId: device.deviceId, deviceKey: device.keys.signer, name: device.name, current: true }],
+          revoked: [],
+          deviceList: list.deviceList,
+          revocations,
+        }) as never,
+    )
+    const transport = await nats.bus.service({ name: 'transport', version: '0.0.0' })
+    transport.serve(transportInfo, () => ({ peerId: '12D3KooWTestPeer', addrs: ['/ip4/127.0.0.1/tcp/4001'], relayAddrs: [], connections: [] }))
+    cleanup.add('stop stand-ins', async () => {
+      await identity.drain(1000)
+      await transport.drain(1000)
+    })
+
+    const published: number[] = []
+    const sub = await nats.bus.subscribe(discoveryPublished, (e) => {
+      published.push(e.seq)
+    })
+    cleanup.add('unsubscribe', () => sub.unsubscribe())
+    const bootstrap = [(net[0] as DiscoveryNode).multiaddrs()[0] as string]
+    // Presence lives an hour: the refresh (30 min) cannot be what republishes here.
+    await runInline(discoveryActor, { cleanup, node: 'n1', url: nats.url, dataDir: await tempDir(cleanup), config: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap } })
+    await waitFor(() => published.length >= 1, 20_000, 'the first publish')
+    // What was published so far went to the first 4 nodes (a growth republish may be pending from this node's own join).
+    const seqBeforeJoin = Math.max(...published)
+
+    for (const node of await Promise.all(Array.from({ length: 17 }, () => createDiscoveryNode({ bootstrap })))) net.push(node)
+    await waitFor(() => Math.max(...published) > seqBeforeJoin, 60_000, 'the republish on growth')
+    expect((await nats.bus.request(discoveryInfo, {})).routingTableSize).toBeGreaterThan(3)
+
+    // Both records reach the nodes now closest to their keys, new ones among them (not necessarily every one: see
+    // the same test of PresencePublisher). The actor's own node may be one of the closest and keeps its copy itself:
+    // the replication - 1 closest of the others are the ones asked in any case.
+    const reached = (key: string, holds: (n: DiscoveryNode) => boolean) => {
+      const holders = closestTo(key, net, DEFAULT_REPLICATION - 1).filter(holds)
+      return holders.length >= DEFAULT_GET_QUORUM && holders.some((n) => !first.includes(n))
+    }
+    const presenceAt = presenceKey(device.deviceId)
+    const seqAt = (n: DiscoveryNode) => {
+      const bytes = n.getLocalRecord(presenceAt)
+      return bytes ? verifyPresenceBundle(bytes).seq : 0
+    }
+    await waitFor(() => reached(presenceAt, (n) => seqAt(n) > seqBeforeJoin), 30_000, 'the republished presence on the closest nodes')
+    const listAt = deviceListKey(account.accountId)
+    await waitFor(() => reached(listAt, (n) => n.getLocalRecord(listAt) !== undefined), 30_000, 'the device list on the closest nodes')
+  }, 150_000)
+})

@@ -38,7 +38,7 @@ async function runOne(file: string): Promise<{ result: unknown; seconds: number;
       stdout += d.toString()
     })
     // Benches are bounded; this is a last resort so `npm run bench` always ends.
-    const limit = setTimeout(() => child.kill('SIGKILL'), 15 * 60_000)
+    const limit = setTimeout(() => child.kill('SIGKILL'), 40 * 60_000)
     child.on('exit', (code) => {
       clearTimeout(limit)
       const lines = stdout.trim().split('\n').reverse()

@@ -1,9 +1,10 @@
 /**
  * `npm run sim -- --nodes 100 --churn 0.2 [--messages 500] [--duration 60000] [--latency 20] [--loss 0.05]
- * [--seed 1] [--drain 60000] [--lookups 30] [--json report.json]`: runs a scenario, prints the table
+ * [--seed 1] [--drain 60000] [--lookups 30] [--threads T] [--json report.json]`: runs a scenario, prints the table
  * (and writes the JSON report when asked).
  */
 import { writeFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { InvalidScenarioError } from './lib/errors.ts'
 import { formatReport } from './lib/report.ts'
@@ -20,13 +21,14 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     drain: { type: 'string' },
     lookups: { type: 'string' },
+    threads: { type: 'string' },
     json: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
 
 if (values.help) {
-  process.stdout.write('usage: npm run sim -- --nodes N --churn F [--messages M] [--duration MS] [--latency MS] [--loss P] [--seed S] [--drain MS] [--lookups L] [--json FILE]\n')
+  process.stdout.write('usage: npm run sim -- --nodes N --churn F [--messages M] [--duration MS] [--latency MS] [--loss P] [--seed S] [--drain MS] [--lookups L] [--threads T (default: one per core)] [--json FILE]\n')
   process.exit(0)
 }
 
@@ -44,6 +46,8 @@ try {
       seed: num(values.seed) ?? 1,
       ...(values.drain ? { drainMs: Number(values.drain) } : {}),
       ...(values.lookups ? { lookups: Number(values.lookups) } : {}),
+      // One event loop per core: the nodes are spread over worker threads (0 keeps them all in this one).
+      threads: num(values.threads) ?? availableParallelism(),
     },
     { onProgress: (line) => process.stderr.write(`[sim] ${line}\n`) },
   )

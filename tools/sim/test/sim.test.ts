@@ -26,6 +26,19 @@ describe('runScenario', () => {
     expect(table).toContain('COMPLETE')
   }, 90_000)
 
+  it('spreads nodes over worker threads and still delivers everything (8 nodes, 2 threads, churn)', async () => {
+    const report = await runScenario({ nodes: 8, churn: 0.25, messages: 24, durationMs: 8_000, latencyMs: 2, seed: 5, drainMs: 40_000, lookups: 5, threads: 2 })
+    expect(report.threads).toBe(2)
+    expect(report.delivery.undelivered).toEqual([])
+    expect(report.completed).toBe(true)
+    expect(report.delivery.accepted).toBeGreaterThan(15)
+    expect(report.churn).toEqual({ nodes: 2, offline: 2, restarts: 2 })
+    // The shards' own counters reach the report: every delivered message went through a shard's shaper.
+    expect(report.network.sends).toBeGreaterThanOrEqual(report.delivery.delivered)
+    expect(report.lookups.count).toBeGreaterThan(0)
+    expect(report.timingsMs.actorStart.outbox?.count).toBeGreaterThanOrEqual(8)
+  }, 90_000)
+
   it.each([
     [{ nodes: 1, churn: 0, messages: 1, durationMs: 1000 }, 'nodes'],
     [{ nodes: 10, churn: 1.5, messages: 1, durationMs: 1000 }, 'churn'],
@@ -33,6 +46,7 @@ describe('runScenario', () => {
     [{ nodes: 10, churn: 0.2, messages: 1, durationMs: 1000, lossRate: 0.9 }, 'lossRate'],
     [{ nodes: 10, churn: 0.2, messages: 1, durationMs: 1000, extra: true }, '(root)'],
     [{ nodes: '10', churn: 0.2, messages: 1, durationMs: 1000 }, 'nodes'],
+    [{ nodes: 10, churn: 0.2, messages: 1, durationMs: 1000, threads: -1 }, 'threads'],
   ])('refuses bad options with a typed error naming the key (%o)', async (init, key) => {
     const err = await runScenario(init as never).catch((e: unknown) => e as InvalidScenarioError)
     expect(err).toBeInstanceOf(InvalidScenarioError)

@@ -1,5 +1,12 @@
 /** Cheap scrypt for the identity actor: a simulation creates many accounts and never exports archives. */
 export const SIM_KDF = { N: 1024, r: 8, p: 1 } as const
+/**
+ * libp2p settings of every simulated node's hosts. No connection-monitor pings: on loopback a stopped node's
+ * sockets close at once, and with 100 nodes in one event loop the pings (one new stream per connection every 10 s)
+ * were most of the idle CPU, and pings that missed their deadline on a busy loop closed healthy connections.
+ * The transport also skips AutoNAT (nothing to learn about reachability on loopback).
+ */
+export const SIM_LIBP2P = { keepAlive: false } as const
 /** Nodes that never churn and serve as everyone's DHT bootstrap. */
 export const ANCHOR_NODES = 3
 /** Nodes whose actors start at once during setup (more starve the event loop on a 2-core machine: bus requests time out). */
@@ -23,3 +30,8 @@ export const CONNECT_ATTEMPTS = 5
 export const RESTART_ATTEMPTS = 3
 /** Nodes stopped at once at teardown. */
 export const STOP_CONCURRENCY = 50
+/**
+ * Open files wanted per simulated node: both ends of every loopback connection are in this process, and a DHT
+ * node of a few hundred keeps a connection to most of its routing table (200 nodes hit a limit of 20 000).
+ */
+export const FILES_PER_NODE = 500

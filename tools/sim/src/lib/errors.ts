@@ -15,3 +15,12 @@ export class NodeStartError extends Error {
     super(message, options)
   }
 }
+
+/** Thrown when a shard (a worker thread holding simulated nodes) fails or exits. */
+export class ShardError extends Error {
+  override name = 'ShardError'
+  readonly code = 'shard_failed'
+  constructor(message = 'a simulation shard failed', options?: ErrorOptions) {
+    super(message, options)
+  }
+}

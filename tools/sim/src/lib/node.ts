@@ -7,7 +7,7 @@ import { transportActor } from '@baran/transport'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { CONNECT_ATTEMPTS, SIM_BACKOFF, SIM_KDF } from './constants.ts'
+import { CONNECT_ATTEMPTS, SIM_BACKOFF, SIM_KDF, SIM_LIBP2P } from './constants.ts'
 import { NodeStartError } from './errors.ts'
 import type { LinkShaper } from './shaper.ts'
 
@@ -89,8 +89,8 @@ export class SimNode {
       // Generous deadlines: on a loaded machine a request can wait behind other nodes' work; a sim must not fail for it.
       const status = await bus.request(identityStatus, {}, { timeoutMs: 30_000 })
       this.accountId = status.account?.accountId ?? (await bus.request(identityCreate, { deviceName: this.name }, { timeoutMs: 30_000 })).accountId
-      await this.#run(this.#init.shaper.wrapTransport(transportActor), { listen: ['/ip4/127.0.0.1/tcp/0'] })
-      await this.#run(discoveryActor, { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap })
+      await this.#run(this.#init.shaper.wrapTransport(transportActor), { listen: ['/ip4/127.0.0.1/tcp/0'], ...SIM_LIBP2P, autonat: false })
+      await this.#run(discoveryActor, { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, ...SIM_LIBP2P })
       await this.#run(outboxActor, {
         buckets: { outbox: `ob_${this.name}`, inbox: `ib_${this.name}` },
         storage: 'memory',
@@ -141,7 +141,7 @@ export class SimNode {
 async function connectWithRetry(servers: string, node: string): Promise<Bus> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await Bus.connect({ servers, node, name: `sim-${node}` })
+      return await Bus.connect({ servers, node, name: `sim-${node}`, connectTimeoutMs: 10_000 })
     } catch (e) {
       if (attempt >= CONNECT_ATTEMPTS) throw e
       await sleep(200 * attempt)

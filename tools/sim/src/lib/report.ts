@@ -27,7 +27,7 @@ export function formatReport(r: ScenarioReport): string {
     `network     ${r.network.sends} shaped sends, ${r.network.lostEnvelopes} envelopes lost, ${r.network.lostAcks} acks lost`,
     `memory      ${mib(r.memory.rssPerNodeBytes)} RSS/node, ${mib(r.memory.heapPerNodeBytes)} heap/node (process RSS ${mib(r.memory.rssBeforeBytes)} -> ${mib(r.memory.rssAfterSetupBytes)}, peak ${mib(r.memory.rssPeakBytes)}; nats-server ${mib(r.memory.natsServerRssBytes)}${r.memory.gcExposed ? '' : '; run with --expose-gc for steadier heap figures'})`,
     `libp2p      errors thrown from its internals (survived): ${Object.entries(r.survivedErrors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
-    `event loop  delay p50 ${r.eventLoopDelayMs.p50} ms, p99 ${r.eventLoopDelayMs.p99} ms, max ${r.eventLoopDelayMs.max} ms (one process runs every node)`,
+    `event loop  delay p50 ${r.eventLoopDelayMs.p50} ms, p99 ${r.eventLoopDelayMs.p99} ms, max ${r.eventLoopDelayMs.max} ms (${r.threads > 0 ? `busiest of ${r.threads} worker threads` : 'one thread runs every node'})`,
     `time (ms)   setup ${t.setup} (node start p50 ${ms(t.nodeStart.p50)}, max ${ms(t.nodeStart.max)}), lookups ${t.lookups}, run ${t.run}, drain ${t.drain}, teardown ${t.teardown}, total ${t.total}`,
     `            restart p50 ${ms(t.nodeRestart.p50)}, stop p50 ${ms(t.nodeStop.p50)}; actor start p50/max: ${Object.entries(t.actorStart)
       .map(([a, p]) => `${a} ${ms(p.p50)}/${ms(p.max)}`)

@@ -11,6 +11,7 @@ import {
   BACK_BY_FRACTION,
   DEFAULT_DRAIN_MS,
   DEFAULT_LOOKUPS,
+  FILES_PER_NODE,
   LOAD_FRACTION,
   LOOKUP_BUDGET_MS,
   RESTART_ATTEMPTS,
@@ -19,7 +20,10 @@ import {
   STOP_CONCURRENCY,
 } from './constants.ts'
 import { InvalidScenarioError } from './errors.ts'
+import { raiseFileLimit } from './limits.ts'
 import { SimNode } from './node.ts'
+import { RemoteSimNode, Shard, type SimNodeHandle } from './shard.ts'
+import { SURVIVABLE_ERRORS, type ShardStats } from './shard-protocol.ts'
 import { createRng } from './rng.ts'
 import { LinkShaper, type ShaperStats } from './shaper.ts'
 import { type Percentiles, percentiles } from './stats.ts'
@@ -43,6 +47,11 @@ export const ScenarioSchema = z
     drainMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_DRAIN_MS),
     /** DHT lookups timed after setup. @default 30 */
     lookups: z.number().int().min(0).max(10_000).default(DEFAULT_LOOKUPS),
+    /**
+     * Worker threads the nodes are spread over (round robin); 0 runs every node in this thread. One event loop
+     * runs out of CPU long before memory runs out: use as many as the machine has cores. @default 0
+     */
+    threads: z.number().int().min(0).max(64).default(0),
   })
   .strict()
 
@@ -118,8 +127,10 @@ export interface ScenarioReport {
   }
   /** Errors thrown out of libp2p internals (counted, not fatal in a sim), by name. */
   survivedErrors: Record<string, number>
-  /** Event-loop delay of this process (ms) over setup and run: how saturated the one process was. */
+  /** Event-loop delay (ms) over setup and run of the busiest thread (this one, or a shard): how saturated it was. */
   eventLoopDelayMs: { p50: number; p99: number; max: number }
+  /** Worker threads the nodes ran in (0: all in this thread). */
+  threads: number
 }
 
 interface Sent {
@@ -130,8 +141,6 @@ interface Sent {
   toOffline: boolean
 }
 
-/** Known libp2p errors thrown from its own microtasks, not from any call of ours (see survivedErrors). */
-const SURVIVABLE_ERRORS = new Set(['StreamStateError'])
 
 const gc = (globalThis as { gc?: () => void }).gc
 
@@ -190,10 +199,14 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     survived[name] = (survived[name] ?? 0) + 1
   }
   process.on('uncaughtException', onUncaught)
+  const files = raiseFileLimit(Math.max(65_536, sc.nodes * FILES_PER_NODE))
+  if (files.after !== files.before) progress(`open-file limit raised from ${files.before} to ${files.after}`)
+  else if (files.after < sc.nodes * FILES_PER_NODE) progress(`open-file limit ${files.after} (could not raise it): ${sc.nodes} nodes may run out of descriptors`)
   const root = await mkdtemp(join(tmpdir(), 'baran-sim-'))
   const server = startNatsServer({ workDir: join(root, 'nats'), jetstream: true })
   let monitor: Bus | undefined
-  const nodes: SimNode[] = []
+  const nodes: SimNodeHandle[] = []
+  const shards: Shard[] = []
   const pending = new Set<Promise<unknown>>()
   const track = (p: Promise<unknown>) => {
     const q = p.catch(() => undefined).finally(() => pending.delete(q))
@@ -218,18 +231,31 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
       { node: '*' },
     )
 
+    // Nodes (and the shards they live in, when threads > 0); the first stats answer means a shard is loaded.
+    const width = String(sc.nodes - 1).length
+    for (let t = 0; t < sc.threads; t++) shards.push(new Shard(t, { natsUrl: nats.url, root, latencyMs: sc.latencyMs, lossRate: sc.lossRate, seed: (sc.seed ^ 0x5eed) + t + 1 }))
+    for (let i = 0; i < sc.nodes; i++) {
+      const name = `s${String(i).padStart(width, '0')}`
+      const shard = shards[i % Math.max(1, shards.length)]
+      nodes.push(shard ? new RemoteSimNode(name, shard) : new SimNode({ name, natsUrl: nats.url, root, shaper, ...(hooks.log ? { log: hooks.log } : {}) }))
+    }
+    const shardStats = () => Promise.all(shards.map((sh) => sh.stats()))
+    const heapOf = (stats: ShardStats[]) => process.memoryUsage().heapUsed + stats.reduce((a, st) => a + st.heapUsed, 0)
+    await shardStats()
+
     gc?.()
     const rssBefore = process.memoryUsage().rss
-    const heapBefore = process.memoryUsage().heapUsed
+    const heapBefore = heapOf(await shardStats())
     let rssPeak = rssBefore
     memTimer = setInterval(() => {
-      rssPeak = Math.max(rssPeak, process.memoryUsage().rss)
+      // memoryUsage() needs a descriptor (/proc): out of them, skip a sample rather than end the run.
+      try {
+        rssPeak = Math.max(rssPeak, process.memoryUsage().rss)
+      } catch {}
     }, 1000)
     memTimer.unref()
 
     // ---- setup: anchors one by one (each bootstraps from the ones before), then everyone from the anchors ----
-    const width = String(sc.nodes - 1).length
-    for (let i = 0; i < sc.nodes; i++) nodes.push(new SimNode({ name: `s${String(i).padStart(width, '0')}`, natsUrl: nats.url, root, shaper, ...(hooks.log ? { log: hooks.log } : {}) }))
     const anchors = nodes.slice(0, Math.min(ANCHOR_NODES, Math.max(1, sc.nodes - Math.round(sc.churn * sc.nodes))))
     const bootstrap: string[] = []
     for (const a of anchors) {
@@ -237,7 +263,7 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
       bootstrap.push(...(await a.dhtAddrs()))
     }
     let started = anchors.length
-    await pool(nodes.slice(anchors.length), START_CONCURRENCY, async (n) => {
+    await pool(nodes.slice(anchors.length), START_CONCURRENCY * Math.max(1, sc.threads), async (n) => {
       await n.start(bootstrap)
       if (++started % 10 === 0) progress(`started ${started}/${sc.nodes} nodes (event-loop delay max ${Math.round(loopDelay.max / 1e6)} ms)`)
     })
@@ -245,9 +271,9 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     const readyBy = Date.now() + 30_000 + sc.nodes * 200
     while (nodes.some((n) => !published.has(n.name)) && Date.now() < readyBy) await sleep(100)
     const unpublished = nodes.filter((n) => !published.has(n.name)).length
-    // Nodes that started early published into a network of a few nodes: the nodes closest to their keys now never
-    // got those records, and the DHT re-publishes soft state only every 10 minutes. One republish round once
-    // everyone is up stands in for that refresh (without it, messages to early nodes wait for it).
+    // Nodes that started early published into a network of a few nodes. Discovery republishes by itself once its
+    // routing table has doubled (debounced, at most every 10 s); one round once everyone is up makes the run start
+    // from that settled state at once instead of seconds into it.
     await pool(nodes, START_CONCURRENCY, async (n) => {
       await monitor?.request(discoveryPublish, {}, { node: n.name, timeoutMs: 30_000 }).catch(() => undefined)
     })
@@ -260,7 +286,7 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     let lookupFailed = 0
     // Bounded: under load a lookup can take seconds, and this phase must not eat the run's time.
     for (let i = 0; i < sc.lookups && performance.now() - tLookups < LOOKUP_BUDGET_MS; i++) {
-      const [asker, target] = rng.sample(nodes, 2) as [SimNode, SimNode]
+      const [asker, target] = rng.sample(nodes, 2) as [SimNodeHandle, SimNodeHandle]
       const t = performance.now()
       try {
         await monitor.request(discoveryLookup, { accountId: target.accountId }, { node: asker.name, timeoutMs: 10_000 })
@@ -274,11 +300,12 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
 
     gc?.()
     const memAfter = process.memoryUsage()
+    const heapAfter = heapOf(await shardStats())
     const natsRss = await rssOf(nats.pid)
 
     // ---- the run: churn and load on one timeline ----
     const churned = rng.sample(nodes.slice(anchors.length), Math.round(sc.churn * sc.nodes))
-    type Event = { at: number; kind: 'off'; node: SimNode } | { at: number; kind: 'on'; node: SimNode } | { at: number; kind: 'msg'; n: number }
+    type Event = { at: number; kind: 'off'; node: SimNodeHandle } | { at: number; kind: 'on'; node: SimNodeHandle } | { at: number; kind: 'msg'; n: number }
     const events: Event[] = []
     for (const node of churned) {
       const off = rng.between(0.1, 0.35) * sc.durationMs
@@ -352,6 +379,15 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     const missing = undelivered()
     clearInterval(memTimer)
     loopDelay.disable()
+    // Shards count their own lost envelopes, survived errors and event-loop delay: add them to this thread's.
+    const finalShards = await shardStats()
+    const network = { ...shaper.stats }
+    for (const st of finalShards) {
+      network.sends += st.shaper.sends
+      network.lostEnvelopes += st.shaper.lostEnvelopes
+      network.lostAcks += st.shaper.lostAcks
+      for (const [k, v] of Object.entries(st.survived)) survived[k] = (survived[k] ?? 0) + v
+    }
     const nsToMs = (ns: number) => Math.round(ns / 1e5) / 10
 
     // ---- report ----
@@ -368,7 +404,7 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     const restartMs = nodes.flatMap((n) => n.startMs.slice(1))
 
     const tTeardown = performance.now()
-    await teardown(nodes, monitor, nats, root)
+    await teardown(nodes, shards, monitor, nats, root)
     monitor = undefined
     const teardownMs = performance.now() - tTeardown
     return {
@@ -408,18 +444,23 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
         note: 'the discovery library does not expose hop counts: this is discovery.lookup latency over the bus (device list + presence of each device)',
       },
       churn: { nodes: churned.length, offline, restarts },
-      network: { latencyMs: sc.latencyMs, lossRate: sc.lossRate, ...shaper.stats },
+      network: { latencyMs: sc.latencyMs, lossRate: sc.lossRate, ...network },
       memory: {
         rssBeforeBytes: rssBefore,
         rssAfterSetupBytes: memAfter.rss,
         rssPeakBytes: rssPeak,
         rssPerNodeBytes: Math.round((memAfter.rss - rssBefore) / sc.nodes),
-        heapPerNodeBytes: Math.round((memAfter.heapUsed - heapBefore) / sc.nodes),
+        heapPerNodeBytes: Math.round((heapAfter - heapBefore) / sc.nodes),
         natsServerRssBytes: natsRss,
         gcExposed: gc !== undefined,
       },
       survivedErrors: survived,
-      eventLoopDelayMs: { p50: nsToMs(loopDelay.percentile(50)), p99: nsToMs(loopDelay.percentile(99)), max: nsToMs(loopDelay.max) },
+      // With shards, the busiest event loop: the one that bounds how fast its nodes answer.
+      eventLoopDelayMs: finalShards.reduce(
+        (worst, st) => ({ p50: Math.max(worst.p50, st.eventLoopDelayMs.p50), p99: Math.max(worst.p99, st.eventLoopDelayMs.p99), max: Math.max(worst.max, st.eventLoopDelayMs.max) }),
+        { p50: nsToMs(loopDelay.percentile(50)), p99: nsToMs(loopDelay.percentile(99)), max: nsToMs(loopDelay.max) },
+      ),
+      threads: sc.threads,
     }
   } finally {
     clearInterval(memTimer)
@@ -427,13 +468,14 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     process.off('uncaughtException', onUncaught)
     // Whatever failed above: stop every node, the monitor, the server, and remove the temp dir.
     await Promise.allSettled([...pending])
-    await teardown(nodes, monitor, await server.catch(() => undefined), root)
+    await teardown(nodes, shards, monitor, await server.catch(() => undefined), root)
   }
 }
 
-async function teardown(nodes: SimNode[], monitor: Bus | undefined, nats: { stop(): Promise<void> } | undefined, root: string): Promise<void> {
+async function teardown(nodes: SimNodeHandle[], shards: Shard[], monitor: Bus | undefined, nats: { stop(): Promise<void> } | undefined, root: string): Promise<void> {
   // Stops need no throttling (and each can wait out actor deadlines): many at once keeps teardown short.
   await pool(nodes, STOP_CONCURRENCY, (n) => n.stop().catch(() => undefined))
+  await Promise.all(shards.splice(0).map((sh) => sh.terminate().catch(() => undefined)))
   await monitor?.close().catch(() => undefined)
   await nats?.stop().catch(() => undefined)
   await rm(root, { recursive: true, force: true }).catch(() => undefined)

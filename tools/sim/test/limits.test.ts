@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest'
+import { fileLimit, raiseFileLimit } from '../src/lib/limits.ts'
+
+describe('open-file limit', () => {
+  it('reads the limit from /proc and leaves a high enough one alone', () => {
+    const limit = fileLimit()
+    expect(limit?.soft).toBeGreaterThan(0)
+    expect(limit?.hard).toBeGreaterThanOrEqual(limit?.soft ?? 0)
+    expect(raiseFileLimit(limit?.soft ?? 0)).toEqual({ before: limit?.soft, after: limit?.soft })
+  })
+
+  it('raises a lower limit where it may (below the hard limit, or with CAP_SYS_RESOURCE), and says what is in force', () => {
+    const soft = fileLimit()?.soft ?? 0
+    const r = raiseFileLimit(soft + 16)
+    expect(r.before).toBe(soft)
+    expect([soft, soft + 16]).toContain(r.after)
+    expect(fileLimit()?.soft).toBe(r.after)
+  })
+})

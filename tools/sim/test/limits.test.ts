@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { filesFor } from '../src/lib/constants.ts'
 import { fileLimit, raiseFileLimit } from '../src/lib/limits.ts'
 
 describe('open-file limit', () => {
@@ -15,5 +16,11 @@ describe('open-file limit', () => {
     expect(r.before).toBe(soft)
     expect([soft, soft + 16]).toContain(r.after)
     expect(fileLimit()?.soft).toBe(r.after)
+  })
+
+  it('estimates descriptors as measured: 100 nodes fit in 20 000, 200 do not', () => {
+    expect(filesFor(100)).toBeLessThan(20_000)
+    expect(filesFor(200)).toBeGreaterThan(20_000)
+    expect(filesFor(400)).toBeGreaterThan(4 * filesFor(200) * 0.9)
   })
 })

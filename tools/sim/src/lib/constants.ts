@@ -31,7 +31,10 @@ export const RESTART_ATTEMPTS = 3
 /** Nodes stopped at once at teardown. */
 export const STOP_CONCURRENCY = 50
 /**
- * Open files wanted per simulated node: both ends of every loopback connection are in this process, and a DHT
- * node of a few hundred keeps a connection to most of its routing table (200 nodes hit a limit of 20 000).
+ * Open files a simulation of n nodes may need: both ends of every loopback connection are in this process, and a
+ * DHT node of a few hundred keeps a connection to most of its routing table, so it grows as n²/2 (200 nodes used up
+ * a limit of 20 000), plus each node's listeners and bus connection. Half again as many for headroom.
  */
-export const FILES_PER_NODE = 500
+export function filesFor(nodes: number): number {
+  return Math.ceil(1.5 * ((nodes * nodes) / 2 + nodes * 20))
+}

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { getHeapStatistics } from 'node:v8'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import {
@@ -11,7 +12,7 @@ import {
   BACK_BY_FRACTION,
   DEFAULT_DRAIN_MS,
   DEFAULT_LOOKUPS,
-  FILES_PER_NODE,
+  filesFor,
   LOAD_FRACTION,
   LOOKUP_BUDGET_MS,
   RESTART_ATTEMPTS,
@@ -144,6 +145,15 @@ interface Sent {
 
 const gc = (globalThis as { gc?: () => void }).gc
 
+/** RSS reads /proc: out of descriptors (a very large simulation) it throws, and a sample is skipped. */
+function rssNow(fallback: number): number {
+  try {
+    return process.memoryUsage.rss()
+  } catch {
+    return fallback
+  }
+}
+
 async function rssOf(pid: number | undefined): Promise<number | null> {
   if (!pid) return null
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
@@ -199,9 +209,10 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     survived[name] = (survived[name] ?? 0) + 1
   }
   process.on('uncaughtException', onUncaught)
-  const files = raiseFileLimit(Math.max(65_536, sc.nodes * FILES_PER_NODE))
+  const filesNeeded = filesFor(sc.nodes)
+  const files = raiseFileLimit(filesNeeded)
   if (files.after !== files.before) progress(`open-file limit raised from ${files.before} to ${files.after}`)
-  else if (files.after < sc.nodes * FILES_PER_NODE) progress(`open-file limit ${files.after} (could not raise it): ${sc.nodes} nodes may run out of descriptors`)
+  else if (files.after < filesNeeded) progress(`open-file limit ${files.after} (could not raise it): ${sc.nodes} nodes may need about ${filesNeeded} descriptors`)
   const root = await mkdtemp(join(tmpdir(), 'baran-sim-'))
   const server = startNatsServer({ workDir: join(root, 'nats'), jetstream: true })
   let monitor: Bus | undefined
@@ -240,18 +251,15 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
       nodes.push(shard ? new RemoteSimNode(name, shard) : new SimNode({ name, natsUrl: nats.url, root, shaper, ...(hooks.log ? { log: hooks.log } : {}) }))
     }
     const shardStats = () => Promise.all(shards.map((sh) => sh.stats()))
-    const heapOf = (stats: ShardStats[]) => process.memoryUsage().heapUsed + stats.reduce((a, st) => a + st.heapUsed, 0)
+    const heapOf = (stats: ShardStats[]) => getHeapStatistics().used_heap_size + stats.reduce((a, st) => a + st.heapUsed, 0)
     await shardStats()
 
     gc?.()
-    const rssBefore = process.memoryUsage().rss
+    const rssBefore = rssNow(0)
     const heapBefore = heapOf(await shardStats())
     let rssPeak = rssBefore
     memTimer = setInterval(() => {
-      // memoryUsage() needs a descriptor (/proc): out of them, skip a sample rather than end the run.
-      try {
-        rssPeak = Math.max(rssPeak, process.memoryUsage().rss)
-      } catch {}
+      rssPeak = Math.max(rssPeak, rssNow(0))
     }, 1000)
     memTimer.unref()
 
@@ -299,7 +307,7 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     progress(`${lookupMs.length} lookups (${lookupFailed} failed) in ${Math.round(lookupsMs)} ms`)
 
     gc?.()
-    const memAfter = process.memoryUsage()
+    const rssAfter = rssNow(rssPeak)
     const heapAfter = heapOf(await shardStats())
     const natsRss = await rssOf(nats.pid)
 
@@ -447,9 +455,9 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
       network: { latencyMs: sc.latencyMs, lossRate: sc.lossRate, ...network },
       memory: {
         rssBeforeBytes: rssBefore,
-        rssAfterSetupBytes: memAfter.rss,
+        rssAfterSetupBytes: rssAfter,
         rssPeakBytes: rssPeak,
-        rssPerNodeBytes: Math.round((memAfter.rss - rssBefore) / sc.nodes),
+        rssPerNodeBytes: Math.round((rssAfter - rssBefore) / sc.nodes),
         heapPerNodeBytes: Math.round((heapAfter - heapBefore) / sc.nodes),
         natsServerRssBytes: natsRss,
         gcExposed: gc !== undefined,

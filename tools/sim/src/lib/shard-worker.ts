@@ -3,6 +3,7 @@
  * the main thread would (SimNode), on its own event loop, so a simulation uses every core of the machine.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { getHeapStatistics } from 'node:v8'
 import { parentPort, workerData } from 'node:worker_threads'
 import { SimNode } from './node.ts'
 import { createRng } from './rng.ts'
@@ -48,7 +49,8 @@ async function handle(req: ShardRequest): Promise<unknown> {
       ;(globalThis as { gc?: () => void }).gc?.()
       const nsToMs = (ns: number) => Math.round(ns / 1e5) / 10
       return {
-        heapUsed: process.memoryUsage().heapUsed,
+        // From V8, not process.memoryUsage(): that one opens /proc and fails when descriptors run out.
+        heapUsed: getHeapStatistics().used_heap_size,
         shaper: { ...shaper.stats },
         survived: { ...survived },
         eventLoopDelayMs: { p50: nsToMs(loopDelay.percentile(50)), p99: nsToMs(loopDelay.percentile(99)), max: nsToMs(loopDelay.max) },

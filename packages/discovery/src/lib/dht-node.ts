@@ -65,6 +65,7 @@ import {
 } from './rpc-codec.ts'
 import { type Logger, RecordStore } from './store.ts'
 import { checkTtl, encodeTombstone, encodeValue, newDeleteToken } from './values.ts'
+import { coalesceYamuxWindowUpdates } from './yamux-window.ts'
 
 /** Options of createDiscoveryNode; every option is optional. */
 export interface DiscoveryNodeInit {
@@ -220,6 +221,8 @@ export async function createDiscoveryNode(init: DiscoveryNodeInit = {}): Promise
   checkInit(init)
   const policy = new RecordPolicy({ now: init.now, clockSkewMs: init.clockSkewMs, maxValueBytes: init.maxValueBytes })
   const store = new RecordStore(policy, { log: init.log })
+  // One WindowUpdate per half window, as Go's yamux does, instead of one per data frame (see yamux-window.ts).
+  coalesceYamuxWindowUpdates()
   const libp2p = await createLibp2p<Services>({
     start: false,
     privateKey: init.privateKey,

@@ -84,6 +84,10 @@ describe('parseDuration', () => {
     for (const bad of ['', '10ms', '8d', 'soon', '5 minutes', '-1s', '1.5h']) {
       expect(outcome(() => parseDuration(bad)), bad).toMatchObject(invalid)
     }
+    // Objects whose own toString throws or is not a function (found by fast-check): still the typed error.
+    for (const odd of [{ toString: 0 }, { toString: () => { throw new Error('no') } }, Object.create(null), [1, 2]]) {
+      expect(outcome(() => parseDuration(odd)), 'an odd object').toMatchObject(invalid)
+    }
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.anything()), (v) => {
         const r = outcome(() => parseDuration(v))

@@ -15,8 +15,14 @@ export const MAX_DATA_LIMIT_BYTES = 1024 ** 4
 export const MAX_DURATION_LIMIT_MS = 7 * 86_400_000
 
 function bad(option: string, value: unknown, expected: string): InvalidRelayOptionError {
-  const shown = typeof value === 'string' ? JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value) : String(value)
-  return new InvalidRelayOptionError(`${option}: ${shown} is not ${expected}`)
+  return new InvalidRelayOptionError(`${option}: ${shown(value)} is not ${expected}`)
+}
+
+/** A value as the error message shows it; never calls an object's own toString (which may throw or lie). */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
+  if (value === null || typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' || value === undefined) return String(value)
+  return Array.isArray(value) ? '(an array)' : `(a ${typeof value})`
 }
 
 /** `65536`, `512KiB`, `64MiB`, `1GiB` (also `k`, `m`, `g`) → bytes, from 1 KiB to 1 TiB. */

@@ -38,8 +38,8 @@ export {
   RPC_PROTOCOL,
   VALUE_NAMESPACE,
 } from './lib/constants.ts'
+export type { AccountLookup } from './lib/account.ts'
 export type {
-  AccountLookup,
   DiscoveryNodeInit,
   DiscoveryStats,
   GetOptions,

@@ -33,7 +33,7 @@ import {
   transportAddresses,
   transportInfo,
 } from '@baran/bus'
-import type { AccountLookup } from './lib/dht-node.ts'
+import type { AccountLookup } from './lib/account.ts'
 import { valueKey } from './lib/keys.ts'
 import { GrowthTrigger } from './lib/publisher.ts'
 import type { DeviceListBundle, PresenceBundle, VerifiedDeviceList, VerifiedPresence } from './lib/records.ts'

@@ -66,6 +66,7 @@ import {
 import { type Logger, RecordStore } from './store.ts'
 import { checkTtl, encodeTombstone, encodeValue, newDeleteToken } from './values.ts'
 import { coalesceYamuxWindowUpdates } from './yamux-window.ts'
+import { type AccountLookup, lookupAccountFrom } from './account.ts'
 
 /** Options of createDiscoveryNode; every option is optional. */
 export interface DiscoveryNodeInit {
@@ -120,13 +121,6 @@ export interface PublishResult {
 export interface PutValueResult extends PublishResult {
   deleteToken: Uint8Array
   expiresAt: number
-}
-
-/** An account's devices with where each can be reached now (what the outbox needs). */
-export interface AccountLookup {
-  accountId: string
-  deviceList: VerifiedDeviceList
-  devices: Array<{ deviceId: string; deviceKey: string; name: string; presence?: VerifiedPresence }>
 }
 
 /** Counters of a node. */
@@ -918,20 +912,8 @@ export class DiscoveryNode {
   }
 
   /** An account's devices (revoked ones left out), each with its presence if it has one. */
-  async lookupAccount(accountId: string, opts: GetOptions = {}): Promise<AccountLookup | undefined> {
-    const deviceList = await this.lookupDeviceList(accountId, opts)
-    if (deviceList === undefined) return undefined
-    const revoked = new Set(deviceList.revocations?.devices ?? [])
-    const live = deviceList.devices.filter((d) => !revoked.has(d.deviceId) && !this.#policy.revocations.isRevoked(accountId, d.deviceId))
-    const devices = await Promise.all(
-      live.map(async (d) => {
-        const presence = await this.lookupPresence(d.deviceId, opts).catch(() => undefined)
-        // The presence must be this account's, for the listed key.
-        const ok = presence !== undefined && presence.accountId === accountId && presence.deviceKey === d.deviceKey
-        return ok ? { ...d, presence } : { ...d }
-      }),
-    )
-    return { accountId, deviceList, devices }
+  lookupAccount(accountId: string, opts: GetOptions = {}): Promise<AccountLookup | undefined> {
+    return lookupAccountFrom(this, this.#policy.revocations, accountId, opts)
   }
 
   /**

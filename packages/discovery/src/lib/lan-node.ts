@@ -22,7 +22,7 @@ import {
   MAX_VALUE_TTL_MS,
   SWEEP_INTERVAL_MS,
 } from './constants.ts'
-import type { AccountLookup } from './dht-node.ts'
+import { type AccountLookup, lookupAccountFrom } from './account.ts'
 import { InvalidConfigError, InvalidKeyError, NodeNotStartedError, RpcFailedError } from './errors.ts'
 import { deviceListKey, parseKey, presenceKey } from './keys.ts'
 import { chunkRecords, decodeLanFrame, encodeLanFrame, type LanFrame, type LanRecord } from './lan-frames.ts'
@@ -374,19 +374,8 @@ export class LanNode {
   }
 
   /** An account's devices (revoked ones left out), each with its presence if one is known. */
-  async lookupAccount(accountId: string, opts: { fresh?: boolean } = {}): Promise<AccountLookup | undefined> {
-    const deviceList = await this.lookupDeviceList(accountId, opts)
-    if (deviceList === undefined) return undefined
-    const revoked = new Set(deviceList.revocations?.devices ?? [])
-    const live = deviceList.devices.filter((d) => !revoked.has(d.deviceId) && !this.#policy.revocations.isRevoked(accountId, d.deviceId))
-    const devices = await Promise.all(
-      live.map(async (d) => {
-        const presence = await this.lookupPresence(d.deviceId, opts).catch(() => undefined)
-        const ok = presence !== undefined && presence.accountId === accountId && presence.deviceKey === d.deviceKey
-        return ok ? { ...d, presence } : { ...d }
-      }),
-    )
-    return { accountId, deviceList, devices }
+  lookupAccount(accountId: string, opts: { fresh?: boolean } = {}): Promise<AccountLookup | undefined> {
+    return lookupAccountFrom(this, this.#policy.revocations, accountId, opts)
   }
 
   /** Puts an opaque value under `/baran-value/<40 hex>` (first writer wins while it lives, as on the DHT). */

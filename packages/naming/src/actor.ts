@@ -5,11 +5,9 @@ import {
   identityStatus,
   namingContracts,
   namingInfo,
-  namingLookup,
   namingRegister,
   namingRegistered,
   namingRegistration,
-  namingReverse,
   type RegistrationPhase,
 } from '@baran/bus'
 import { getAddress, Wallet } from 'ethers'
@@ -19,9 +17,10 @@ import { CachedResolver } from './lib/cached-resolver.ts'
 import { ChainMonitor } from './lib/chain-monitor.ts'
 import { ACTOR_RPC_TIMEOUT_MS, DEFAULT_CACHE_TTL_MS, DEFAULT_CHAIN_CHECK_TIMEOUT_MS, DEFAULT_NEGATIVE_TTL_MS } from './lib/constants.ts'
 import { createProvider } from './lib/devnet.ts'
-import { isNamingError, NoAccountError } from './lib/errors.ts'
+import { NoAccountError } from './lib/errors.ts'
 import { ensureFunds } from './lib/faucet.ts'
 import { assertValidName, RegistryClient } from './lib/registry-client.ts'
+import { serveResolution } from './serve-resolution.ts'
 
 /**
  * rpcUrl and registry are needed, but optional in the schema: the supervisor checks `actors.naming.config`
@@ -89,22 +88,7 @@ export const namingActor = defineActor({
       onChange: (up) => (up ? ctx.recover(CHAIN) : ctx.degrade(CHAIN)),
       log: ctx.log,
     })
-    // An answer that says the chain is gone: check at once instead of waiting for the next probe.
-    const watch = async <T>(work: Promise<T>): Promise<T> => {
-      try {
-        return await work
-      } catch (e) {
-        if (isNamingError(e, 'unavailable')) void monitor.checkNow()
-        throw e
-      }
-    }
-
-    ctx.serve(namingLookup, async ({ name }) => {
-      const r = await watch(resolver.lookup(name))
-      return { name: r.name, accountId: r.accountId, publicKey: r.publicKey, owner: r.owner }
-    })
-
-    ctx.serve(namingReverse, async ({ accountId }) => ({ name: await watch(resolver.reverse(accountId)) }))
+    const watch = serveResolution(ctx, resolver, monitor)
 
     ctx.serve(namingRegister, async ({ name }) => {
       // The client rule first: a bad name costs no bus round trip and no transaction.

@@ -7,13 +7,14 @@
  * Plug it in: `{ "naming": { "nameServer": "http://…" }, "actors": { "naming": "@baran/naming/http" } }`.
  */
 import { ActorConfigError, defineActor } from '@baran/actor'
-import { identitySignNameClaim, identityStatus, namingContracts, namingInfo, namingLookup, namingRegister, namingRegistered, namingRegistration, namingReverse } from '@baran/bus'
+import { identitySignNameClaim, identityStatus, namingContracts, namingInfo, namingRegister, namingRegistered, namingRegistration } from '@baran/bus'
 import { getAddress } from 'ethers'
 import { z } from 'zod'
 import { ChainMonitor } from './lib/chain-monitor.ts'
 import { isNamingError, NameTakenError, NoAccountError } from './lib/errors.ts'
 import { NameServerClient } from './lib/name-server-client.ts'
 import { assertValidName } from './lib/registry-client.ts'
+import { serveResolution } from './serve-resolution.ts'
 
 // Not strict: the node hands every naming actor its whole `naming` section (rpcUrl, registry…), unused here.
 const ConfigSchema = z.object({
@@ -51,22 +52,7 @@ export const httpNamingActor = defineActor({
       onChange: (up) => (up ? ctx.recover(SERVER) : ctx.degrade(SERVER)),
       log: ctx.log,
     })
-    // An answer that says the server is gone: check at once instead of waiting for the next probe.
-    const watch = async <T>(work: Promise<T>): Promise<T> => {
-      try {
-        return await work
-      } catch (e) {
-        if (isNamingError(e, 'unavailable')) void monitor.checkNow()
-        throw e
-      }
-    }
-
-    ctx.serve(namingLookup, async ({ name }) => {
-      const r = await watch(client.lookup(name))
-      return { name: r.name, accountId: r.accountId, publicKey: r.publicKey, owner: r.owner }
-    })
-
-    ctx.serve(namingReverse, async ({ accountId }) => ({ name: await watch(client.reverse(accountId)) }))
+    const watch = serveResolution(ctx, client, monitor)
 
     ctx.serve(namingRegister, async ({ name }) => {
       assertValidName(name)

@@ -231,158 +231,71 @@ const WS_LISTEN = { listen: ['/ip4/127.0.0.1/tcp/0/ws'] }
   })
 }
 
+/**
+ * One implementation's lifecycle suite on a fresh inline node. `needs` is what runs before it: nothing, identity, or
+ * identity with an account; `impl` names the definition and its config (it may prepare what the config points at).
+ */
+function lifecycleOf(
+  name: string,
+  spec: {
+    actor: string
+    verb: string
+    needs: 'nothing' | 'identity' | 'account'
+    impl: (n: InlineNode, cleanup: Cleanup) => Promise<[ActorDefinition<unknown>, unknown]> | [ActorDefinition<unknown>, unknown]
+    probe: (n: InlineNode) => Promise<unknown>
+    busy?: (n: InlineNode) => Promise<unknown>
+  },
+): void {
+  const cleanup = new Cleanup()
+  lifecycleSuite({
+    async setup() {
+      const n = await inlineNode(cleanup, name, spec.needs === 'nothing' ? [] : [[defs.identity, { kdf }]])
+      if (spec.needs === 'account') await n.bus.request(identityCreate, {})
+      const [def, config] = await spec.impl(n, cleanup)
+      const busy = spec.busy
+      return {
+        actor: spec.actor,
+        node: n.name,
+        bus: n.bus,
+        verb: spec.verb,
+        start: () => n.start(def, config),
+        probe: () => spec.probe(n),
+        ...(busy ? { busy: () => busy(n) } : {}),
+      }
+    },
+    teardown: () => cleanup.run(),
+  })
+}
+
+const probeNaming = (n: InlineNode) => n.bus.request(namingLookup, { name: 'free-name-probe' }, { timeoutMs: 5000 })
+const probeDiscovery = (n: InlineNode) => n.bus.request(discoveryLookup, { accountId: 'ee'.repeat(20) }, { timeoutMs: 10_000 })
+// info is served while degraded by design: send is the request degraded refuses.
+const probeTransport = async (n: InlineNode) => {
+  const me = await n.bus.request(transportInfo, {})
+  return n.bus.request(transportSend, { peerId: me.peerId, addrs: [], id: 'probe', payload: '', timeoutMs: 1000 }, { timeoutMs: 5000 })
+}
+
 // ---- lifecycle: every alternative implementation ----
-{
-  const cleanup = new Cleanup()
-  lifecycleSuite({
-    async setup() {
-      const n = await inlineNode(cleanup, 'lhn', [[defs.identity, { kdf }]])
-      const impl = await httpNamingImpl(cleanup, alt.naming, await devnet(), { identity: defs.identity, kdf, freshName, start: false, node: n })
-      return {
-        actor: 'naming',
-        node: n.name,
-        bus: n.bus,
-        verb: 'lookup',
-        start: () => n.start(alt.naming, impl.config),
-        probe: () => n.bus.request(namingLookup, { name: 'free-name-probe' }, { timeoutMs: 5000 }),
-      }
-    },
-    teardown: () => cleanup.run(),
-  })
-}
-{
-  const cleanup = new Cleanup()
-  lifecycleSuite({
-    async setup() {
-      const n = await inlineNode(cleanup, 'lld', [[defs.identity, { kdf }]])
-      await n.bus.request(identityCreate, {})
-      return {
-        actor: 'discovery',
-        node: n.name,
-        bus: n.bus,
-        verb: 'lookup',
-        start: () => n.start(alt.discovery, { ...LISTEN, mdns: false }),
-        probe: () => n.bus.request(discoveryLookup, { accountId: 'ee'.repeat(20) }, { timeoutMs: 10_000 }),
-      }
-    },
-    teardown: () => cleanup.run(),
-  })
-}
-{
-  const cleanup = new Cleanup()
-  lifecycleSuite({
-    async setup() {
-      const n = await inlineNode(cleanup, 'lwt', [[defs.identity, { kdf }]])
-      await n.bus.request(identityCreate, {})
-      return {
-        actor: 'transport',
-        node: n.name,
-        bus: n.bus,
-        verb: 'send',
-        start: () => n.start(alt.transport, WS_LISTEN),
-        probe: async () => {
-          const me = await n.bus.request(transportInfo, {})
-          return n.bus.request(transportSend, { peerId: me.peerId, addrs: [], id: 'probe', payload: '', timeoutMs: 1000 }, { timeoutMs: 5000 })
-        },
-      }
-    },
-    teardown: () => cleanup.run(),
-  })
-}
+lifecycleOf('lhn', {
+  actor: 'naming',
+  verb: 'lookup',
+  needs: 'identity',
+  impl: async (n, cleanup) => [alt.naming, (await httpNamingImpl(cleanup, alt.naming, await devnet(), { identity: defs.identity, kdf, freshName, start: false, node: n })).config],
+  probe: probeNaming,
+})
+lifecycleOf('lld', { actor: 'discovery', verb: 'lookup', needs: 'account', impl: () => [alt.discovery, { ...LISTEN, mdns: false }], probe: probeDiscovery })
+lifecycleOf('lwt', { actor: 'transport', verb: 'send', needs: 'account', impl: () => [alt.transport, WS_LISTEN], probe: probeTransport })
 
 // ---- lifecycle: every shipped actor ----
-{
-  const cleanup = new Cleanup()
-  lifecycleSuite({
-    async setup() {
-      const n = await inlineNode(cleanup, 'li', [])
-      return {
-        actor: 'identity',
-        node: n.name,
-        bus: n.bus,
-        verb: 'verifyChain',
-        start: () => n.start(defs.identity, { kdf }),
-        probe: () => n.bus.request(identityStatus, {}, { timeoutMs: 5000 }),
-        busy: () => n.bus.request(identityCreate, {}, { timeoutMs: 10_000 }),
-      }
-    },
-    teardown: () => cleanup.run(),
-  })
-}
-{
-  const cleanup = new Cleanup()
-  lifecycleSuite({
-    async setup() {
-      const d = await devnet()
-      const n = await inlineNode(cleanup, 'ln', [[defs.identity, { kdf }]])
-      return {
-        actor: 'naming',
-        node: n.name,
-        bus: n.bus,
-        verb: 'lookup',
-        start: () => n.start(defs.naming, namingConfig(d)),
-        probe: () => n.bus.request(namingLookup, { name: 'free-name-probe' }, { timeoutMs: 5000 }),
-      }
-    },
-    teardown: () => cleanup.run(),
-  })
-}
-{
-  const cleanup = new Cleanup()
-  lifecycleSuite({
-    async setup() {
-      const n = await inlineNode(cleanup, 'lo', [[defs.identity, { kdf }]])
-      await n.bus.request(identityCreate, {})
-      return {
-        actor: 'outbox',
-        node: n.name,
-        bus: n.bus,
-        verb: 'send',
-        start: () => n.start(defs.outbox, {}),
-        probe: () => n.bus.request(outboxPending, {}, { timeoutMs: 5000 }),
-      }
-    },
-    teardown: () => cleanup.run(),
-  })
-}
-{
-  const cleanup = new Cleanup()
-  lifecycleSuite({
-    async setup() {
-      const n = await inlineNode(cleanup, 'lt', [[defs.identity, { kdf }]])
-      await n.bus.request(identityCreate, {})
-      return {
-        actor: 'transport',
-        node: n.name,
-        bus: n.bus,
-        verb: 'send',
-        start: () => n.start(defs.transport, { listen: ['/ip4/127.0.0.1/tcp/0'] }),
-        // info is served while degraded by design: send is the request degraded refuses.
-        probe: async () => {
-          const me = await n.bus.request(transportInfo, {})
-          return n.bus.request(transportSend, { peerId: me.peerId, addrs: [], id: 'probe', payload: '', timeoutMs: 1000 }, { timeoutMs: 5000 })
-        },
-      }
-    },
-    teardown: () => cleanup.run(),
-  })
-}
-{
-  const cleanup = new Cleanup()
-  lifecycleSuite({
-    async setup() {
-      const n = await inlineNode(cleanup, 'ld', [[defs.identity, { kdf }]])
-      await n.bus.request(identityCreate, {})
-      return {
-        actor: 'discovery',
-        node: n.name,
-        bus: n.bus,
-        verb: 'lookup',
-        start: () => n.start(defs.discovery, { listen: ['/ip4/127.0.0.1/tcp/0'] }),
-        probe: () => n.bus.request(discoveryLookup, { accountId: 'ee'.repeat(20) }, { timeoutMs: 10_000 }),
-      }
-    },
-    teardown: () => cleanup.run(),
-  })
-}
-
+lifecycleOf('li', {
+  actor: 'identity',
+  verb: 'verifyChain',
+  needs: 'nothing',
+  impl: () => [defs.identity, { kdf }],
+  probe: (n) => n.bus.request(identityStatus, {}, { timeoutMs: 5000 }),
+  busy: (n) => n.bus.request(identityCreate, {}, { timeoutMs: 10_000 }),
+})
+lifecycleOf('ln', { actor: 'naming', verb: 'lookup', needs: 'identity', impl: async () => [defs.naming, namingConfig(await devnet())], probe: probeNaming })
+lifecycleOf('lo', { actor: 'outbox', verb: 'send', needs: 'account', impl: () => [defs.outbox, {}], probe: (n) => n.bus.request(outboxPending, {}, { timeoutMs: 5000 }) })
+lifecycleOf('lt', { actor: 'transport', verb: 'send', needs: 'account', impl: () => [defs.transport, LISTEN], probe: probeTransport })
+lifecycleOf('ld', { actor: 'discovery', verb: 'lookup', needs: 'account', impl: () => [defs.discovery, LISTEN], probe: probeDiscovery })

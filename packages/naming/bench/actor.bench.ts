@@ -11,22 +11,10 @@ import { namingActor, registryAbi, startDevnet } from '@baran/naming'
 import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
 import { Contract } from 'ethers'
 import { identityStandIn } from '../test/identity-stand-in.ts'
+import { stats, time } from './lib.ts'
 
 const NAMES = Number(process.env.BENCH_NAMES ?? 20)
 const LOOKUPS = Number(process.env.BENCH_LOOKUPS ?? 400)
-
-function stats(samples: number[]): { n: number; p50: number; p99: number; mean: number } {
-  const s = [...samples].sort((a, b) => a - b)
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!
-  const round = (x: number) => Math.round(x * 1000) / 1000
-  return { n: s.length, p50: round(at(0.5)), p99: round(at(0.99)), mean: round(s.reduce((a, b) => a + b, 0) / s.length) }
-}
-
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t = performance.now()
-  await fn()
-  return performance.now() - t
-}
 
 const cleanup = new Cleanup()
 try {

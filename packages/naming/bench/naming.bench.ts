@@ -9,24 +9,12 @@
 import { Contract, Wallet } from 'ethers'
 import { keyPairFromSeed, signDetached } from '@baran/trust'
 import { CachedResolver, RegistryClient, registryAbi, startDevnet, startNameServer } from '@baran/naming'
+import { stats, time } from './lib.ts'
 
 const NAMES = Number(process.env.BENCH_NAMES ?? 40)
 const LOOKUPS = Number(process.env.BENCH_LOOKUPS ?? 400)
 const HTTP_REQUESTS = Number(process.env.BENCH_HTTP_REQUESTS ?? 2000)
 const HTTP_CONCURRENCY = Number(process.env.BENCH_HTTP_CONCURRENCY ?? 8)
-
-function stats(samples: number[]): { n: number; p50: number; p99: number; mean: number } {
-  const s = [...samples].sort((a, b) => a - b)
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!
-  const round = (x: number) => Math.round(x * 1000) / 1000
-  return { n: s.length, p50: round(at(0.5)), p99: round(at(0.99)), mean: round(s.reduce((a, b) => a + b, 0) / s.length) }
-}
-
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t = performance.now()
-  await fn()
-  return performance.now() - t
-}
 
 const devnet = await startDevnet()
 try {

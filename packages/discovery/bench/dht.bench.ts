@@ -8,9 +8,6 @@
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair, signDetached, verifyDetached } from '@baran/trust'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { xor } from 'uint8arrays/xor'
-import { xorCompare } from 'uint8arrays/xor-compare'
 import {
   createDiscoveryNode,
   type DiscoveryNode,
@@ -20,65 +17,14 @@ import {
   verifyPresenceBundle,
   type WatchEvent,
 } from '../src/index.ts'
-import { sha256 } from '../src/lib/bytes.ts'
 import { makeAccount, makeDevice, presenceBundle, type TestDevice } from '../test/helpers.ts'
+import { far, numberArg, samples, sleep, type Stats, stats, storingSet } from './lib.ts'
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`)
-  return i === -1 ? dflt : Number(process.argv[i + 1])
-}
-const NODES = arg('nodes', 20)
-const ITER = arg('iterations', 30)
-const REPLICATION = arg('replication', 8)
-
-interface Stats {
-  n: number
-  p50: number
-  p95: number
-  mean: number
-  min: number
-  max: number
-}
-
-function stats(samples: number[]): Stats {
-  const s = [...samples].sort((a, b) => a - b)
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] as number
-  const r = (x: number) => Math.round(x * 100) / 100
-  return { n: s.length, p50: r(q(0.5)), p95: r(q(0.95)), mean: r(s.reduce((a, b) => a + b, 0) / s.length), min: r(s[0] as number), max: r(s.at(-1) as number) }
-}
-
-async function time(fn: () => Promise<unknown> | unknown): Promise<number> {
-  const t = performance.now()
-  await fn()
-  return performance.now() - t
-}
-
-/** One operation at a time, with an untimed pause between them for background work to finish. */
-async function samples(n: number, fn: (i: number) => Promise<unknown> | unknown, gapMs = 0): Promise<number[]> {
-  const out: number[] = []
-  for (let i = 0; i < n; i++) {
-    out.push(await time(() => fn(i)))
-    if (gapMs > 0) await sleep(gapMs)
-  }
-  return out
-}
-
+const NODES = numberArg('nodes', 20)
+const ITER = numberArg('iterations', 30)
+const REPLICATION = numberArg('replication', 8)
 /** Pause after a put: its Kademlia lookup goes on in the background for ~100 ms. */
 const PUT_GAP_MS = 250
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** The `count` nodes closest to a key by XOR distance: where a put stores it. */
-function storingSet(nodes: DiscoveryNode[], key: string, count: number): DiscoveryNode[] {
-  const target = sha256(new TextEncoder().encode(key))
-  const dist = (n: DiscoveryNode) => xor(sha256(peerIdFromString(n.peerId).toMultihash().bytes), target)
-  return [...nodes].sort((a, b) => xorCompare(dist(a), dist(b))).slice(0, count)
-}
-
-/** A node that does not store `key` itself. */
-function far(nodes: DiscoveryNode[], key: string, not?: DiscoveryNode): DiscoveryNode {
-  return nodes.find((n) => n !== not && n.getLocalRecord(key) === undefined) ?? (nodes.at(-1) as DiscoveryNode)
-}
 
 async function main(): Promise<void> {
   const nodes: DiscoveryNode[] = []
@@ -89,7 +35,7 @@ async function main(): Promise<void> {
     iterations: ITER,
     replication: REPLICATION,
   }
-  const results: Record<string, Stats> = {}
+  const results: Record<string, Stats | undefined> = {}
   try {
     // --- setup
     const t0 = performance.now()

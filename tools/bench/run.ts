@@ -4,10 +4,10 @@
  * process (Node 22, source condition), one after the other so they do not disturb each other, keeps the last
  * JSON object each prints, and writes `bench/results/<name>.json` plus `bench/results/README.md` (tables).
  */
-import { spawn } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import { basename, join, relative } from 'node:path'
+import { runBenchScript } from './run-script.ts'
 
 const root = new URL('../../', import.meta.url).pathname
 const out = join(root, 'bench', 'results')
@@ -29,34 +29,6 @@ function nameOf(file: string): string {
   return `${rel[1]}-${basename(file, '.bench.ts')}`
 }
 
-async function runOne(file: string): Promise<{ result: unknown; seconds: number; ok: boolean }> {
-  const started = Date.now()
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=@baran/source', '--expose-gc', file], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root })
-    let stdout = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    // Benches are bounded; this is a last resort so `npm run bench` always ends.
-    const limit = setTimeout(() => child.kill('SIGKILL'), 40 * 60_000)
-    child.on('exit', (code) => {
-      clearTimeout(limit)
-      const lines = stdout.trim().split('\n').reverse()
-      let result: unknown
-      for (const l of lines) {
-        try {
-          const v = JSON.parse(l)
-          if (v && typeof v === 'object') {
-            result = v
-            break
-          }
-        } catch {}
-      }
-      resolve({ result, seconds: (Date.now() - started) / 1000, ok: code === 0 && result !== undefined })
-    })
-  })
-}
-
 function flatten(value: unknown, prefix = ''): Array<[string, string]> {
   if (value === null || typeof value !== 'object') return [[prefix || 'value', String(value)]]
   return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => {
@@ -74,7 +46,8 @@ let failed = 0
 for (const file of benches) {
   const name = nameOf(file)
   process.stdout.write(`• ${name} … `)
-  const { result, seconds, ok } = await runOne(file)
+  // Benches are bounded; the limit is a last resort so `npm run bench` always ends.
+  const { result, seconds, ok } = await runBenchScript(file, { cwd: root, limitMs: 40 * 60_000 })
   process.stdout.write(`${ok ? 'done' : 'FAILED'} in ${seconds.toFixed(1)} s\n`)
   if (!ok) {
     failed++

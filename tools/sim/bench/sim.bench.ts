@@ -15,9 +15,9 @@ import { Bus, discoveryPublished, outboxDelivery, outboxReceived, outboxSend, st
 import { mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { runBenchScript } from '../../bench/run-script.ts'
 import { createRng, formatReport, LinkShaper, percentiles, runScenario, type ScenarioReport, SimNode } from '../src/index.ts'
 
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '100' }, quick: { type: 'boolean' } } })
@@ -130,25 +130,9 @@ function summary(r: ScenarioReport) {
 }
 
 /** Part 3: apps/node/bench/delivery.bench.ts itself (real node processes), in this run, for the side-by-side ratios. */
-function multiProcess(): Promise<Record<string, unknown>> {
-  const file = fileURLToPath(new URL('../../../apps/node/bench/delivery.bench.ts', import.meta.url))
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=@baran/source', file], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-    })
-    const limit = setTimeout(() => child.kill('SIGKILL'), 10 * 60_000)
-    child.on('exit', (code) => {
-      clearTimeout(limit)
-      const last = out.trim().split('\n').pop() ?? ''
-      try {
-        resolve(JSON.parse(last) as Record<string, unknown>)
-      } catch {
-        resolve({ error: `delivery.bench.ts exited with ${code} without a JSON result` })
-      }
-    })
-  })
+async function multiProcess(): Promise<Record<string, unknown>> {
+  const r = await runBenchScript(fileURLToPath(new URL('../../../apps/node/bench/delivery.bench.ts', import.meta.url)), { limitMs: 10 * 60_000 })
+  return r.ok ? (r.result as Record<string, unknown>) : { error: `delivery.bench.ts exited with ${r.code} without a JSON result` }
 }
 
 // Part 1: the 100-node scenario, then larger N while each completes within the bound (smaller N if 100 does not).

@@ -36,12 +36,38 @@ async function peer(init: Parameters<typeof createTransportHost>[0] = {}): Promi
   return Object.assign(host, { got })
 }
 
-async function freePort(): Promise<number> {
+async function listenOn(port: number): Promise<ReturnType<typeof createServer> | undefined> {
   const srv = createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  return await new Promise((resolve) => {
+    srv.once('error', () => resolve(undefined))
+    srv.listen(port, '127.0.0.1', () => resolve(srv))
+  })
+}
+
+const close = (srv: ReturnType<typeof createServer>) => new Promise<void>((r) => srv.close(() => r()))
+
+async function freePort(): Promise<number> {
+  const srv = await listenOn(0)
+  if (!srv) throw new Error('no free loopback port')
   const port = (srv.address() as { port: number }).port
-  await new Promise<void>((r) => srv.close(() => r()))
+  await close(srv)
   return port
+}
+
+/** A port P such that P and P + 1 were both free a moment ago (the relay's DHT defaults to P + 1). */
+async function freePortPair(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = await listenOn(0)
+    if (!first) continue
+    const port = (first.address() as { port: number }).port
+    const second = port < 65535 ? await listenOn(port + 1) : undefined
+    await close(first)
+    if (second) {
+      await close(second)
+      return port
+    }
+  }
+  throw new Error('no two adjacent free loopback ports in 50 tries')
 }
 
 describe('startRelay', () => {
@@ -141,7 +167,7 @@ describe('startRelay', () => {
   })
 
   it('says which address is taken, and stops the half that started', async () => {
-    const port = await freePort()
+    const port = await freePortPair()
     const dir = await tempDir(cleanup, 'baran-relay-')
     const first = await relayIn(join(dir, 'one'), { listen: [`/ip4/127.0.0.1/tcp/${port}`] })
     expect(first.addrs.dht[0]).toContain(`/tcp/${port + 1}/`)

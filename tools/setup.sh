@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-step set-up for a fresh machine: npm dependencies (when node_modules is absent or older than
-# package-lock.json) and the Debian packages Baran runs (nats-server; chromium for the web UI
-# tests). Idempotent and quiet when everything is already in place. Runs on the system Node/npm:
+# package-lock.json) and the Debian packages Baran runs (nats-server). `tools/setup.sh test` also
+# installs what only the tests need (chromium for the web UI tests), so `npm start` never pulls a
+# browser. Idempotent and quiet when everything is already in place. Runs on the system Node/npm:
 # the pinned Node 22 comes with npm ci.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,6 @@ if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; t
 fi
 # Debian enables a system nats-server unit; Baran starts its own per node, never that one.
 # The web UI's browser tests drive Debian's Chromium (playwright-core never downloads a browser).
-if [ ! -x /usr/bin/chromium ]; then
+if [ "${1:-}" = test ] && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi

@@ -3,3 +3,4 @@ export { checkBoundaries, checkPackage, formatViolations, sourceFiles, type Viol
 export { type ImportRef, importsOf, parseSource, SourceParseError } from './imports.ts'
 export { ACTOR_MAY_IMPORT, ACTOR_PACKAGES, forbidden, IO_BUILTINS, IO_PACKAGES, type Manifest, packageOf, type Where } from './rules.ts'
 export { type PrototypePatch, prototypePatches, prototypePatchesOf } from './prototype.ts'
+export { type BrokenLink, brokenLinks, markdownFiles } from './links.ts'

@@ -3,7 +3,7 @@
  * (cache off) and cached, against a direct ethers call (unverified) of the same names; and naming.register end
  * to end (identity signs the claim and both transactions over the bus; commit + reveal). Every loop is bounded.
  * The identity actor is the naming tests' stand-in (real keys), as actor packages do not import each other.
- * Run: npx node --conditions=@baran/source packages/naming/bench/actor.bench.ts  (from /work/main)
+ * Run: npx node --conditions=@baran/source packages/naming/bench/actor.bench.ts  (from the repository root)
  * Prints one JSON object (times in ms).
  */
 import { namingLookup, namingRegister } from '@baran/bus'

@@ -3,7 +3,7 @@
  * RegistryClient.lookup (verified) vs a direct ethers contract call (unverified) vs
  * CachedResolver (cold and cached), the time to register a name (commit + reveal), and
  * name-server HTTP lookups per second. Every loop is bounded.
- * Run: npx node --conditions=@baran/source packages/naming/bench/naming.bench.ts  (from /work/main)
+ * Run: npx node --conditions=@baran/source packages/naming/bench/naming.bench.ts  (from the repository root)
  * Prints one JSON object (times in ms).
  */
 import { Contract, Wallet } from 'ethers'

@@ -1,6 +1,6 @@
 /**
  * Throughput of @baran/trust against raw tweetnacl on the same machine, in the same run.
- * Run: npx node --conditions=@baran/source packages/trust/bench/trust.bench.ts  (from /work/main)
+ * Run: npx node --conditions=@baran/source packages/trust/bench/trust.bench.ts  (from the repository root)
  * Prints one JSON object: median ops/s over interleaved rounds (BENCH_ROUNDS x BENCH_ROUND_MS).
  */
 import nacl from 'tweetnacl'

@@ -1,4 +1,3 @@
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { type Identify, identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type PeerId, type PrivateKey } from '@libp2p/interface'
 import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
@@ -65,7 +64,7 @@ import {
 } from './rpc-codec.ts'
 import { type Logger, RecordStore } from './store.ts'
 import { checkTtl, encodeTombstone, encodeValue, newDeleteToken } from './values.ts'
-import { coalesceYamuxWindowUpdates } from './yamux-window.ts'
+import { yamuxCoalesced } from './yamux-window.ts'
 import { type AccountLookup, lookupAccountFrom } from './account.ts'
 
 /** Options of createDiscoveryNode; every option is optional. */
@@ -215,8 +214,6 @@ export async function createDiscoveryNode(init: DiscoveryNodeInit = {}): Promise
   checkInit(init)
   const policy = new RecordPolicy({ now: init.now, clockSkewMs: init.clockSkewMs, maxValueBytes: init.maxValueBytes })
   const store = new RecordStore(policy, { log: init.log })
-  // One WindowUpdate per half window, as Go's yamux does, instead of one per data frame (see yamux-window.ts).
-  coalesceYamuxWindowUpdates()
   const libp2p = await createLibp2p<Services>({
     start: false,
     privateKey: init.privateKey,
@@ -225,7 +222,8 @@ export async function createDiscoveryNode(init: DiscoveryNodeInit = {}): Promise
     transports: [tcp(), webSockets()],
     // noise, with each encrypted message written to the socket at once (see one-write.ts).
     connectionEncrypters: [noiseOneWrite()],
-    streamMuxers: [yamux()],
+    // yamux with one WindowUpdate per half window, as Go's yamux does, instead of one per data frame (see yamux-window.ts).
+    streamMuxers: [yamuxCoalesced()],
     // Many local nodes dial one bootstrap at once: the default (5/s per host) resets them.
     connectionManager: { inboundConnectionThreshold: 1_000 },
     connectionMonitor: connectionMonitorOf(init.keepAlive),

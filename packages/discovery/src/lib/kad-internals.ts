@@ -2,11 +2,12 @@ import type { KadDHT, QueryEvent } from '@libp2p/kad-dht'
 import type { PeerId } from '@libp2p/interface'
 
 /**
- * The parts of @libp2p/kad-dht 16.4's KadDHT instance that its public API does not expose but
+ * The parts of @libp2p/kad-dht's KadDHT instance that its public API does not expose but
  * that a fast put/get needs: send one PUT to a chosen peer, read the routing table, and stream
  * a get's values as they arrive (the public get() holds them until its whole query ends and
- * then throws if a "correction" PUT is refused). Kept in this one file and checked at start-up,
- * so a kad-dht upgrade that moves them fails loudly here.
+ * then throws if a "correction" PUT is refused). Kept in this one module, for the one kad-dht
+ * version pinned in package.json, and checked at start-up (and by test/kad-internals.test.ts),
+ * so an upgrade that moves them fails loudly here instead of misbehaving elsewhere.
  */
 export interface KadInternals {
   routingTable: {
@@ -27,16 +28,45 @@ export interface KadInternals {
   }
 }
 
-/** The internals of a kad-dht instance; throws if this kad-dht version does not have them. */
-export function kadInternals(dht: KadDHT): KadInternals {
-  const d = dht as unknown as Partial<KadInternals>
-  if (
-    typeof d.routingTable?.closestPeers !== 'function' ||
-    typeof d.routingTable?.addEventListener !== 'function' ||
-    typeof d.network?.sendRequest !== 'function' ||
-    typeof d.contentFetching?.getMany !== 'function'
-  ) {
-    throw new Error('@libp2p/kad-dht internals changed: routingTable, network or contentFetching not found (expected 16.4.x)')
+/** The @libp2p/kad-dht version these internals were read from (pinned exactly in package.json). */
+export const KAD_DHT_VERSION = '16.4.5'
+
+/** Each internal this module reads, as a path into the KadDHT instance, and the type it must have. */
+export const KAD_INTERNALS = [
+  ['routingTable.size', 'number'],
+  ['routingTable.closestPeers', 'function'],
+  ['routingTable.addEventListener', 'function'],
+  ['network.sendRequest', 'function'],
+  ['contentFetching.getMany', 'function'],
+] as const
+
+/** Thrown when a kad-dht instance lacks an internal this module reads: kad-dht was upgraded past KAD_DHT_VERSION. */
+export class KadInternalsChangedError extends Error {
+  /** The internals not found, e.g. `network.sendRequest`. */
+  readonly missing: string[]
+  constructor(missing: string[], options?: ErrorOptions) {
+    super(
+      `@libp2p/kad-dht internals changed: ${missing.join(', ')} not found (expected @libp2p/kad-dht ${KAD_DHT_VERSION}; see packages/discovery/src/lib/kad-internals.ts)`,
+      options,
+    )
+    this.name = 'KadInternalsChangedError'
+    this.missing = missing
   }
-  return d as KadInternals
+}
+
+/** The internals of a kad-dht instance; throws KadInternalsChangedError if this kad-dht version does not have them. */
+export function kadInternals(dht: KadDHT): KadInternals {
+  const missing = KAD_INTERNALS.filter(([path, type]) => typeof valueAt(dht, path) !== type).map(([path, type]) => `${path} (${type})`)
+  if (missing.length > 0) throw new KadInternalsChangedError(missing)
+  return dht as unknown as KadInternals
+}
+
+/** The value at a dotted path into an object, undefined where the path breaks. */
+function valueAt(root: unknown, path: string): unknown {
+  let v = root
+  for (const part of path.split('.')) {
+    if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return undefined
+    v = (v as Record<string, unknown>)[part]
+  }
+  return v
 }

@@ -2,8 +2,18 @@
 // real components, and end with one plain line "N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
 
-const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR }
+// The project's own binaries first, so `node tools/test.mjs <path>` works outside `npm run` too.
+const bin = join(import.meta.dirname, '..', 'node_modules', '.bin')
+const env = {
+  ...process.env,
+  PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`,
+  NX_DAEMON: 'false',
+  NX_NO_CLOUD: 'true',
+  NX_TUI: 'false',
+  FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR,
+}
 const step = (title, cmd, args) => {
   process.stdout.write(`\n== ${title}\n`)
   const started = Date.now()

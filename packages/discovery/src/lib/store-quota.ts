@@ -112,26 +112,32 @@ export class StoreLedger {
   }
 
   /**
-   * Throws KeyQuotaError for a record over the per-key size, PeerQuotaError when `owner` would hold more than its
-   * share (`replaced`: the record this one replaces, if any). Cheap: runs before the record is verified.
+   * Why this record is over a quota, if it is: KeyQuotaError over the per-key size, PeerQuotaError when `owner`
+   * would hold more than its share (`replaced`: the record this one replaces, if any). Cheap, changes nothing:
+   * runs before the record is verified; refuse() counts the refusal.
    */
-  checkQuota(owner: string, size: number, cost: number, replaced?: Charge): void {
-    if (size > this.limits.maxKeyBytes) {
-      this.#refusals.keyQuota++
-      throw new KeyQuotaError(`record of ${size} bytes is over the ${this.limits.maxKeyBytes}-byte limit per key`)
-    }
-    if (owner === SELF) return
+  quotaRefusal(owner: string, size: number, cost: number, replaced?: Charge): KeyQuotaError | PeerQuotaError | undefined {
+    if (size > this.limits.maxKeyBytes) return new KeyQuotaError(`record of ${size} bytes is over the ${this.limits.maxKeyBytes}-byte limit per key`)
+    if (owner === SELF) return undefined
     const account = this.#accounts.get(owner)
     const mine = replaced?.owner === owner ? replaced : undefined
     const bytes = (account?.bytes ?? 0) - (mine?.cost ?? 0) + cost
     const items = (account?.records.size ?? 0) + (mine === undefined ? 1 : 0)
-    if (bytes > this.limits.maxBytesPerPeer || items > this.limits.maxItemsPerPeer) {
+    if (bytes <= this.limits.maxBytesPerPeer && items <= this.limits.maxItemsPerPeer) return undefined
+    return new PeerQuotaError(
+      `peer ${owner} holds ${account?.records.size ?? 0} records (${account?.bytes ?? 0} bytes) here; its quota is ${this.limits.maxItemsPerPeer} records, ${this.limits.maxBytesPerPeer} bytes`,
+    )
+  }
+
+  /** Count a refusal (and mark `owner` over its quota for a PeerQuotaError); returns the error to throw. */
+  refuse<E extends DiscoveryError>(err: E, owner?: string): E {
+    if (err.code === 'key_quota') this.#refusals.keyQuota++
+    else if (err.code === 'peer_quota') {
       this.#refusals.peerQuota++
+      const account = owner === undefined ? undefined : this.#accounts.get(owner)
       if (account !== undefined) account.overQuota = true
-      throw new PeerQuotaError(
-        `peer ${owner} holds ${account?.records.size ?? 0} records (${account?.bytes ?? 0} bytes) here; its quota is ${this.limits.maxItemsPerPeer} records, ${this.limits.maxBytesPerPeer} bytes`,
-      )
-    }
+    } else if (err.code === 'unsupported_record') this.#refusals.unsupported++
+    return err
   }
 
   /**
@@ -187,11 +193,6 @@ export class StoreLedger {
       throw new TooManyRecordsError(`the store holds ${this.#items} of ${this.limits.maxItems} records and nothing ranked below this record can make room`)
     }
     return victims
-  }
-
-  /** Count a refusal decided elsewhere (a record kind Baran does not keep). */
-  refused(err: DiscoveryError): void {
-    if (err.code === 'unsupported_record') this.#refusals.unsupported++
   }
 
   add(charge: Charge): void {

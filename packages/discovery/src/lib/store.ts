@@ -103,9 +103,7 @@ export class RecordStore extends MemoryDatastore {
   }
 
   #unsupported(message: string): never {
-    const err = new UnsupportedRecordError(message)
-    this.#ledger.refused(err)
-    throw err
+    throw this.#ledger.refuse(new UnsupportedRecordError(message))
   }
 
   /**
@@ -118,8 +116,10 @@ export class RecordStore extends MemoryDatastore {
     if (existing !== undefined && bytesEqual(existing.value, value)) return this.#policy.admit(key, value, existing.value, { dryRun })
     const cost = costOf(key, value)
     const rank = rankOf(parseKey(key).kind)
-    // Quotas first: they cost nothing, verifying a signature does.
-    this.#ledger.checkQuota(owner, value.length, cost, existing?.charge)
+    // Quotas first: they cost nothing, verifying a signature does. Expired records count until swept.
+    let refusal = this.#ledger.quotaRefusal(owner, value.length, cost, existing?.charge)
+    if (refusal?.code === 'peer_quota' && this.#sweepWhenFull()) refusal = this.#ledger.quotaRefusal(owner, value.length, cost, existing?.charge)
+    if (refusal !== undefined) throw this.#ledger.refuse(refusal, owner)
     if (!this.#ledger.fits(cost - (existing?.charge.cost ?? 0), existing === undefined ? 1 : 0)) this.#sweepWhenFull()
     const victims = this.#ledger.planRoom({ owner, cost, rank }, existing?.charge)
     const admission = this.#policy.admit(key, value, existing?.value, { dryRun })
@@ -155,12 +155,16 @@ export class RecordStore extends MemoryDatastore {
     return admission
   }
 
-  /** Expired records go first when the store is full (at most every FULL_SWEEP_INTERVAL_MS: a sweep walks them all). */
-  #sweepWhenFull(): void {
+  /**
+   * Expired records go first when the store (or a peer's share) is full: at most every FULL_SWEEP_INTERVAL_MS, as a
+   * sweep walks them all. True if it swept.
+   */
+  #sweepWhenFull(): boolean {
     const now = performance.now()
-    if (now - this.#lastFullSweep < FULL_SWEEP_INTERVAL_MS) return
+    if (now - this.#lastFullSweep < FULL_SWEEP_INTERVAL_MS) return false
     this.#lastFullSweep = now
     this.sweep()
+    return true
   }
 
   /** Forget a held record (`evicted`: to make room). */

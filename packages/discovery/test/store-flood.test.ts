@@ -12,8 +12,10 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import { discoveryInfo, healthContractOf } from '@baran/bus'
+import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDiscoveryNode, type DiscoveryNode, presenceKey, valueKey } from '../src/index.ts'
+import { createDiscoveryNode, type DiscoveryNode, discoveryActor, presenceKey, valueKey } from '../src/index.ts'
 import { RPC_PROTOCOL } from '../src/lib/constants.ts'
 import { discoveryErrorFromWire } from '../src/lib/errors.ts'
 import { keyBytes } from '../src/lib/keys.ts'
@@ -60,8 +62,9 @@ function randomPut(): Uint8Array {
  * PUT `count` random 16 KiB values to `target` over one rpc stream, pipelined (as fast as the stream drains),
  * and read every answer. Returns how many were stored and the error codes of the refusals.
  */
-async function flood(peer: Libp2p, target: DiscoveryNode, count: number): Promise<{ ok: number; refused: Map<string, number>; sample?: { code: string; message: string } }> {
-  const stream = await peer.dialProtocol(multiaddr(target.multiaddrs()[0] as string), RPC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+async function flood(peer: Libp2p, target: DiscoveryNode | string, count: number): Promise<{ ok: number; refused: Map<string, number>; sample?: { code: string; message: string } }> {
+  const addr = typeof target === 'string' ? target : (target.multiaddrs()[0] as string)
+  const stream = await peer.dialProtocol(multiaddr(addr), RPC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
   const reader = new FrameReader()
   const refused = new Map<string, number>()
   let ok = 0
@@ -209,4 +212,27 @@ describe('memory under a bounded flood', () => {
     expect(store.bytes).toBeLessThanOrEqual(MAX_BYTES)
     expect(store.refusals.storeFull + store.refusals.peerQuota).toBeGreaterThan(0)
   }, 120_000)
+})
+
+describe('the discovery actor under a flood', () => {
+  const cleanup = new Cleanup()
+  afterAll(() => cleanup.run())
+
+  it('takes its store bounds from its config, shows the figures in discovery.info, and stays ready', async () => {
+    const nats = await setupNats({ cleanup, node: 'n1' })
+    const store = { maxBytes: 2 * MiB, maxBytesPerPeer: 256 * KiB }
+    await runInline(discoveryActor, { cleanup, node: 'n1', url: nats.url, dataDir: await tempDir(cleanup), config: { listen: ['/ip4/127.0.0.1/tcp/0'], store } })
+    const before = await nats.bus.request(discoveryInfo, {})
+    expect(before.store).toMatchObject({ bytes: 0, items: 0, limits: { ...store, maxItems: 50_000 } })
+    const addr = before.addrs.find((a) => a.includes('/tcp/')) as string
+    const peers = await Promise.all(Array.from({ length: 10 }, () => hostilePeer()))
+    cleanup.add('stop the flooders', () => Promise.allSettled(peers.map((p) => p.stop())))
+    const results = await Promise.all(peers.map((p) => flood(p, addr, 40)))
+    const info = await nats.bus.request(discoveryInfo, {})
+    expect(info.store?.bytes).toBeLessThanOrEqual(store.maxBytes)
+    expect(info.store?.uploaders).toBeGreaterThan(0)
+    expect((info.store?.refusals.peerQuota ?? 0) + (info.store?.refusals.storeFull ?? 0)).toBe(results.reduce((n, r) => n + total(r.refused), 0))
+    expect(info.store?.peersOverQuota).toBeGreaterThan(0)
+    expect((await nats.bus.request(healthContractOf('discovery'), {})).state).toBe('ready')
+  }, 90_000)
 })

@@ -5,7 +5,7 @@ import {
   RECORD_OVERHEAD_BYTES,
   STORE_PEER_SHARE,
 } from './constants.ts'
-import { DiscoveryError, InvalidConfigError, KeyQuotaError, PeerQuotaError, StoreFullError, TooManyRecordsError } from './errors.ts'
+import { type DiscoveryError, InvalidConfigError, KeyQuotaError, PeerQuotaError, StoreFullError, TooManyRecordsError } from './errors.ts'
 
 /**
  * The bounds of a storing node's record store, and who holds what in it (RecordStore keeps the records, this

@@ -92,6 +92,14 @@ async function flood(peer: Libp2p, target: DiscoveryNode | string, count: number
   return { ok, refused, ...(sample ? { sample } : {}) }
 }
 
+/**
+ * Connect each peer to `addr`, one at a time: many Noise handshakes at once, racing the floods of the peers already
+ * connected, can outlast the upgrade deadline on a busy machine.
+ */
+async function connectAll(peers: Libp2p[], addr: string): Promise<void> {
+  for (const p of peers) await p.dial(multiaddr(addr), { signal: AbortSignal.timeout(10_000) })
+}
+
 const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0)
 
 describe('a hostile peer flooding the DHT store over /baran/rpc/1.0.0', () => {
@@ -140,6 +148,7 @@ describe('a hostile peer flooding the DHT store over /baran/rpc/1.0.0', () => {
     // Many fresh peers (PeerIds cost nothing): together they fill the store to its bound, and no further.
     const sybils = await Promise.all(Array.from({ length: 12 }, () => hostilePeer()))
     hostile.push(...sybils)
+    await connectAll(sybils, target.multiaddrs()[0] as string)
     const results = await Promise.all(sybils.map((s) => flood(s, target, 80)))
     const refusedBySybils = results.reduce((n, r) => n + total(r.refused), 0)
     expect(refusedBySybils).toBeGreaterThan(0)
@@ -227,6 +236,7 @@ describe('the discovery actor under a flood', () => {
     const addr = before.addrs.find((a) => a.includes('/tcp/')) as string
     const peers = await Promise.all(Array.from({ length: 10 }, () => hostilePeer()))
     cleanup.add('stop the flooders', () => Promise.allSettled(peers.map((p) => p.stop())))
+    await connectAll(peers, addr)
     const results = await Promise.all(peers.map((p) => flood(p, addr, 40)))
     const info = await nats.bus.request(discoveryInfo, {})
     expect(info.store?.bytes).toBeLessThanOrEqual(store.maxBytes)

@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { createDiscoveryNode } from './lib/dht-node.ts'
 import { deviceListKey } from './lib/keys.ts'
 import { serveDiscovery } from './serve.ts'
+import { StoreConfigSchema } from './store-config.ts'
 
 const Multiaddr = z.string().min(1).max(512).regex(/^\//, 'a multiaddr starts with /')
 const ConfigSchema = z
@@ -21,6 +22,8 @@ const ConfigSchema = z
     deviceListRefreshMs: z.number().int().positive().optional(),
     /** Life of this device's presence record (identity's default when unset: 1 h); republished at half-life. */
     presenceTtlMs: z.number().int().min(1000).max(86_400_000).optional(),
+    /** Bounds of the records kept for other peers (total, per uploading peer, per key); defaults in lib/constants.ts. */
+    store: StoreConfigSchema.optional(),
   })
   .strict()
 
@@ -43,6 +46,7 @@ export const discoveryActor = defineActor({
       bootstrap: ctx.config.bootstrap ?? [],
       mdns: ctx.config.mdns ?? false,
       ...(ctx.config.keepAlive === undefined ? {} : { keepAlive: ctx.config.keepAlive }),
+      ...(ctx.config.store ? { storeLimits: ctx.config.store } : {}),
       log: ctx.log,
     })
     ctx.log.info({ peerId: node.peerId, addrs: node.multiaddrs(), bootstrap: ctx.config.bootstrap?.length ?? 0 }, 'DHT node up')

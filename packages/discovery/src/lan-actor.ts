@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { createLanNode } from './lib/lan-node.ts'
 import { serveDiscovery } from './serve.ts'
+import { StoreConfigSchema } from './store-config.ts'
 
 const Multiaddr = z.string().min(1).max(512).regex(/^\//, 'a multiaddr starts with /')
 const ConfigSchema = z
@@ -30,6 +31,8 @@ const ConfigSchema = z
     deviceListRefreshMs: z.number().int().positive().optional(),
     /** Life of this device's presence record (identity's default when unset); republished at half-life. */
     presenceTtlMs: z.number().int().min(1000).max(86_400_000).optional(),
+    /** Bounds of the records kept for other peers (total, per uploading peer, per key); defaults in lib/constants.ts. */
+    store: StoreConfigSchema.optional(),
   })
   .strict()
 
@@ -48,6 +51,7 @@ export const lanDiscoveryActor = defineActor({
       ...(ctx.config.listen ? { listen: ctx.config.listen } : {}),
       peers,
       mdns: ctx.config.mdns ?? true,
+      ...(ctx.config.store ? { storeLimits: ctx.config.store } : {}),
       log: ctx.log,
     })
     ctx.log.info({ peerId: node.peerId, addrs: node.multiaddrs(), peers: peers.length, mdns: ctx.config.mdns ?? true }, 'LAN discovery up')

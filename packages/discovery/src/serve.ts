@@ -37,6 +37,7 @@ import type { AccountLookup } from './lib/account.ts'
 import { valueKey } from './lib/keys.ts'
 import { GrowthTrigger } from './lib/publisher.ts'
 import type { DeviceListBundle, PresenceBundle, VerifiedDeviceList, VerifiedPresence } from './lib/records.ts'
+import type { StoreFigures } from './lib/store-quota.ts'
 
 /** What both nodes share, as they are: DiscoveryNode (the DHT) and LanNode fit this. */
 export interface DiscoveryNodeLike {
@@ -54,7 +55,7 @@ export interface DiscoveryNodeLike {
     opts: { ttlMs?: number; deleteToken?: Uint8Array },
   ): Promise<{ stored: number; deleteToken: Uint8Array; expiresAt: number }> | { stored: number; deleteToken: Uint8Array; expiresAt: number }
   /** Spread into the actor's health; routingTableSize and subscriptions go into discovery.info (0 when absent). */
-  stats(): { peers: number; storedRecords: number; routingTableSize?: number; subscriptions?: number }
+  stats(): { peers: number; storedRecords: number; routingTableSize?: number; subscriptions?: number; store?: StoreFigures }
   /** A DHT's routing table: with it, presence and device list are published again when the table has grown. */
   onRoutingTableChange?(listener: (size: number) => void): () => void
   stop(): Promise<void>
@@ -292,6 +293,7 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
         subscriptions: s.subscriptions ?? 0,
         watching: [...watches.keys()],
         published,
+        ...(s.store ? { store: s.store } : {}),
       }
     },
     { whenDegraded: 'serve' },

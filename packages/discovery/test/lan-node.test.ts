@@ -23,6 +23,27 @@ async function lan(count: number, opts: { chain?: boolean } = {}): Promise<LanNo
 }
 
 describe('LanNode', () => {
+  it("bounds what it keeps from a peer: a peer pushing past its share is refused, the node's own records are not", async () => {
+    const KiB = 1024
+    const a = await createLanNode({ mdns: false, storeLimits: { maxBytes: 512 * KiB, maxBytesPerPeer: 128 * KiB } })
+    nodes.push(a)
+    const b = await createLanNode({ mdns: false, peers: a.multiaddrs(), redialMs: 200 })
+    nodes.push(b)
+    await waitFor(() => a.stats().peers === 1 && b.stats().peers === 1, 10_000, 'the two LAN nodes to meet')
+    // b publishes 40 values of 8 KiB: it keeps them all (its own), and pushes each to a.
+    for (let i = 0; i < 40; i++) b.putValue(valueKey(randomBytes(20).toString('hex')), randomBytes(8 * KiB))
+    await waitFor(() => a.stats().store.refusals.peerQuota + a.stats().store.items >= 40, 10_000, 'a to take or refuse every push')
+    const store = a.stats().store
+    expect(store.bytes).toBeLessThanOrEqual(128 * KiB)
+    expect(store.items).toBeLessThan(40)
+    expect(store).toMatchObject({ uploaders: 1, peersOverQuota: 1 })
+    expect(b.stats().store.items).toBe(40)
+    // a's own puts do not count against anyone's share.
+    const own = valueKey(randomBytes(20).toString('hex'))
+    a.putValue(own, randomBytes(8 * KiB))
+    expect((await a.getValue(own))?.data.length).toBe(8 * KiB)
+  })
+
   it('a record published before a peer connects reaches it on connect (gossip), verified', async () => {
     const [a] = await lan(1)
     const acct = makeAccount()

@@ -53,14 +53,32 @@ describe('RecordStore (the datastore kad-dht writes PUTs to)', () => {
     expect(store.sweep()).toBe(1)
   })
 
-  it('passes other keys through untouched', () => {
+  it("passes libp2p's own keys through, and refuses records outside Baran's namespaces and provider records", () => {
     const store = new RecordStore(new RecordPolicy())
     const other = new Key('/peers/abc')
     store.put(other, new Uint8Array([1, 2, 3]))
     expect(store.get(other)).toEqual(new Uint8Array([1, 2, 3]))
     const pk = new TextEncoder().encode('/pk/xyz')
-    store.put(store.recordKey(pk), new Libp2pRecord(pk, new Uint8Array([7]), new Date()).serialize())
+    expect(() => store.put(store.recordKey(pk), new Libp2pRecord(pk, new Uint8Array([7]), new Date()).serialize())).toThrow(
+      expect.objectContaining({ name: 'UnsupportedRecordError', code: 'unsupported_record' }),
+    )
+    expect(() => store.put(new Key('/dht/provider/abc/def'), new Uint8Array([1]))).toThrow(expect.objectContaining({ name: 'UnsupportedRecordError' }))
+    expect(store.has(new Key('/dht/provider/abc/def'))).toBe(false)
     expect(store.recordCount).toBe(0)
+    expect(store.figures().refusals.unsupported).toBe(2)
+  })
+
+  it("serves kad-dht a Baran record in its wire form, kept once (not a second copy)", () => {
+    const store = new RecordStore(new RecordPolicy())
+    const v1 = bundle(1)
+    store.put(store.recordKey(key), wire(key, v1))
+    const record = Libp2pRecord.deserialize(store.get(store.recordKey(key)))
+    expect(new TextDecoder().decode(record.key)).toBe(key)
+    expect(record.value).toEqual(v1)
+    expect(store.has(store.recordKey(key))).toBe(true)
+    store.delete(store.recordKey(key))
+    expect(store.getRecord(key)).toBeUndefined()
+    expect(store.figures()).toMatchObject({ items: 0, bytes: 0 })
   })
 
   it('names records as kad-dht does (RFC 4648 base32, lower case, no padding) (property)', () => {

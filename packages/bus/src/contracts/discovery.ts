@@ -16,6 +16,24 @@ export const DevicePresenceSchema = z.object({
 })
 export type DevicePresence = z.infer<typeof DevicePresenceSchema>
 
+const Count = z.number().int().nonnegative()
+/** The record store a DHT node keeps for others: what it holds, its bounds, and what it refused past them. */
+export const DiscoveryStoreSchema = z.object({
+  /** Memory the records take, as the store charges it (bytes received, what they decode to, bookkeeping). */
+  bytes: Count,
+  items: Count,
+  limits: z.object({ maxBytes: Count, maxItems: Count, maxBytesPerPeer: Count, maxItemsPerPeer: Count, maxKeyBytes: Count }),
+  /** Records refused, per bound (and records of kinds Baran does not keep). */
+  refusals: z.object({ storeFull: Count, tooManyRecords: Count, peerQuota: Count, keyQuota: Count, unsupported: Count }),
+  /** Records dropped to make room for one that ranks above them (or for a lighter uploader). */
+  evictions: Count,
+  /** Uploading peers refused for their quota that still hold records. */
+  peersOverQuota: Count,
+  /** Peers holding records here. */
+  uploaders: Count,
+})
+export type DiscoveryStore = z.infer<typeof DiscoveryStoreSchema>
+
 export const discoveryInfo = contract({
   actor: A,
   verb: 'info',
@@ -29,6 +47,8 @@ export const discoveryInfo = contract({
     subscriptions: z.number().int(),
     watching: z.array(IdSchema),
     published: z.object({ seq: z.number().int(), addrs: z.array(MultiaddrSchema), at: z.number().int() }).nullable(),
+    /** The record store's figures (absent from an implementation that keeps no store for others). */
+    store: DiscoveryStoreSchema.optional(),
   }),
   callers: ['*'],
   description: 'DHT peer ID and addresses, routing table size, what this node publishes and watches',

@@ -41,6 +41,21 @@ export const DEFAULT_VALUE_TTL_MS = 10 * 60 * 1000
 /** How far issuedAt/expiresAt may be off because of clocks. */
 export const DEFAULT_CLOCK_SKEW_MS = 60_000
 
+/**
+ * Bounds of a storing node's record store (DiscoveryNodeInit.storeLimits, the actor's `store` config). Bytes are
+ * what a record costs in memory: the bytes received, what they decode to, and bookkeeping (store.ts costOf).
+ */
+export const DEFAULT_STORE_MAX_BYTES = 64 * 1024 * 1024
+export const DEFAULT_STORE_MAX_ITEMS = 50_000
+/** One uploader (the remote PeerId that stored a record) may hold this fraction of the store. */
+export const STORE_PEER_SHARE = 1 / 16
+/** Largest record kept under one key (a bundle at its limit, with room for its key). */
+export const DEFAULT_STORE_MAX_KEY_BYTES = MAX_BUNDLE_BYTES + 1024
+/** What one record costs beyond its bytes: map entries, its verified entry's fields, its datastore key. */
+export const RECORD_OVERHEAD_BYTES = 1024
+/** While the store is full, expired records are swept at most this often before making room. */
+export const FULL_SWEEP_INTERVAL_MS = 1_000
+
 /** Largest listen frame: a bundle as base64 plus the frame's fields. */
 export const MAX_FRAME_BYTES = 96 * 1024
 /** Largest rpc frame: a listen frame or a record, plus headers. */

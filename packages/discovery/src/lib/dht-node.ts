@@ -31,9 +31,9 @@ import {
   RPC_PROTOCOL,
   SWEEP_INTERVAL_MS,
 } from './constants.ts'
-import { InvalidConfigError, InvalidKeyError, NodeNotStartedError, PublishFailedError, RpcFailedError } from './errors.ts'
+import { DiscoveryError, InvalidConfigError, InvalidKeyError, NodeNotStartedError, PublishFailedError, RpcFailedError, UnsupportedRecordError } from './errors.ts'
 import { decodeFrame, encodeFrame } from './frames.ts'
-import { type KadInternals, kadInternals } from './kad-internals.ts'
+import { type KadInternals, kadInternals, restrictKadRpc } from './kad-internals.ts'
 import { deviceListKey, isBaranKey, keyBytes, parseKey, presenceKey, type WatchTarget } from './keys.ts'
 import { ListenService, type ListenLimits, type WatchEvent, type WatchOptions } from './listen.ts'
 import { compareDistance, NearestPeers } from './nearest.ts'
@@ -63,6 +63,7 @@ import {
   RPC_PUT,
 } from './rpc-codec.ts'
 import { type Logger, RecordStore } from './store.ts'
+import type { StoreFigures, StoreLimits } from './store-quota.ts'
 import { checkTtl, encodeTombstone, encodeValue, newDeleteToken } from './values.ts'
 import { yamuxCoalesced } from './yamux-window.ts'
 import { type AccountLookup, lookupAccountFrom } from './account.ts'
@@ -103,6 +104,8 @@ export interface DiscoveryNodeInit {
   clockSkewMs?: number
   /** Limits on subscriptions this node keeps for watchers. */
   listenLimits?: ListenLimits
+  /** Bounds of the records this node stores for others (total, per uploading peer, per key). @default 64 MiB, 50 000 records, 1/16 each per peer */
+  storeLimits?: StoreLimits
   /** Start the node before returning. @default true */
   start?: boolean
 }
@@ -136,6 +139,8 @@ export interface DiscoveryStats {
   pushesSent: number
   pushesFailed: number
   pushesReceived: number
+  /** The record store's bytes, records, limits and refusals. */
+  store: StoreFigures
 }
 
 /** Options of a single put or get. */
@@ -213,7 +218,7 @@ function connectionMonitorOf(keepAlive: DiscoveryNodeInit['keepAlive']): { enabl
 export async function createDiscoveryNode(init: DiscoveryNodeInit = {}): Promise<DiscoveryNode> {
   checkInit(init)
   const policy = new RecordPolicy({ now: init.now, clockSkewMs: init.clockSkewMs, maxValueBytes: init.maxValueBytes })
-  const store = new RecordStore(policy, { log: init.log })
+  const store = new RecordStore(policy, { log: init.log, limits: init.storeLimits })
   const libp2p = await createLibp2p<Services>({
     start: false,
     privateKey: init.privateKey,
@@ -243,6 +248,11 @@ export async function createDiscoveryNode(init: DiscoveryNodeInit = {}): Promise
         allowQueryWithZeroPeers: true,
       }),
     },
+  })
+  // kad-dht serves only what Baran uses; a peer's PUT_VALUE is charged to that peer like an rpc PUT.
+  restrictKadRpc(libp2p.services.dht, (peer, key, value) => {
+    if (!isBaranKey(key)) throw new UnsupportedRecordError('only keys in Baran namespaces are kept')
+    store.storeLocal(parseKey(key).key, value, key, peer.toString())
   })
   const node = new DiscoveryNode(libp2p, policy, store, init)
   if (init.start !== false) await node.start()
@@ -314,10 +324,11 @@ export class DiscoveryNode {
         if (key.length === 0 || key.length > 512) throw new InvalidKeyError('bad lookup key')
         return encodePeers(this.#closestNamed(key))
       })
-      rpc.handle(RPC_PUT, (_peer, payload) => {
+      rpc.handle(RPC_PUT, (peer, payload) => {
         const { key, value } = decodePut(payload)
         if (!isBaranKey(key)) throw new InvalidKeyError('not a Baran key')
-        this.#store.storeLocal(parseKey(key).key, value, key)
+        // Charged to the peer that sent it: the store's quotas are per uploader.
+        this.#store.storeLocal(parseKey(key).key, value, key, peer)
         return new Uint8Array(0)
       })
     }
@@ -639,11 +650,21 @@ export class DiscoveryNode {
    * Send one PUT to one peer; true if it stored the record. Over the rpc link; a peer that does
    * not speak it (or whose link failed) gets kad-dht's PUT_VALUE instead.
    */
-  async #putTo(peer: PeerId, key: Uint8Array, record: () => Uint8Array, value: Uint8Array, b: Bounds, payload = encodePut(key, value)): Promise<boolean> {
+  async #putTo(
+    peer: PeerId,
+    key: Uint8Array,
+    record: () => Uint8Array,
+    value: Uint8Array,
+    b: Bounds,
+    payload = encodePut(key, value),
+    onRefused?: (err: DiscoveryError) => void,
+  ): Promise<boolean> {
     try {
       await this.#rpc.request(peer, RPC_PUT, payload, { signal: b.signal, timeoutMs: remaining(b) })
       return true
     } catch (err) {
+      // A refusal of its own kind (a full store, a quota) is what the publisher gets to see if no peer stores it.
+      if (err instanceof DiscoveryError && !(err instanceof RpcFailedError)) onRefused?.(err)
       if (ended(b) || !(err instanceof RpcFailedError) || err.remoteCode !== undefined) {
         this.#log?.debug({ err, peer: peer.toString() }, 'put refused')
         return false
@@ -684,11 +705,14 @@ export class DiscoveryNode {
     const bounds: Bounds = { deadline: performance.now() + this.#queryTimeoutMs(opts) }
     const asked = new Map<string, Promise<boolean>>()
     const payload = encodePut(kb, value) // the same PUT for every peer
+    let refusal: DiscoveryError | undefined
     const send = (peer: PeerId): Promise<boolean> => {
       const id = peer.toString()
       let result = asked.get(id)
       if (result === undefined) {
-        result = this.#putTo(peer, kb, record, value, bounds, payload)
+        result = this.#putTo(peer, kb, record, value, bounds, payload, (err) => {
+          refusal ??= err
+        })
         asked.set(id, result)
       }
       return result
@@ -705,7 +729,9 @@ export class DiscoveryNode {
     if (firstStored === 0 || opts.waitForLookup === true) await raceBounds(lookup, caller)
     const settled = await raceBounds(Promise.all(asked.values()), caller)
     const stored = settled.filter(Boolean).length
-    if (asked.size > 0 && stored === 0) throw new PublishFailedError(`none of ${asked.size} peers stored ${key}`)
+    if (asked.size > 0 && stored === 0) {
+      throw new PublishFailedError(`none of ${asked.size} peers stored ${key}${refusal ? `: ${refusal.message}` : ''}`, { cause: refusal })
+    }
     try {
       this.#store.storeLocal(key, value)
     } catch (err) {
@@ -1000,6 +1026,7 @@ export class DiscoveryNode {
       pushesSent: subs.pushesSent,
       pushesFailed: subs.pushesFailed,
       pushesReceived: this.#listen.watches.pushesReceived,
+      store: this.#store.figures(),
     }
   }
 }

@@ -14,6 +14,11 @@ export type DiscoveryErrorCode =
   | 'malformed_frame'
   | 'subscription_refused'
   | 'rpc_failed'
+  | 'store_full'
+  | 'too_many_records'
+  | 'peer_quota'
+  | 'key_quota'
+  | 'unsupported_record'
 
 /**
  * Base class of this package's errors; check `name` or `code`, not only instanceof.
@@ -141,4 +146,61 @@ export class RpcFailedError extends DiscoveryError {
     this.name = 'RpcFailedError'
     if (options?.remoteCode !== undefined) this.remoteCode = options.remoteCode
   }
+}
+
+/** Thrown when a record would take the store past its total byte bound and nothing ranked below it can make room. */
+export class StoreFullError extends DiscoveryError {
+  constructor(message = 'Record store is full', options?: ErrorOptions) {
+    super('store_full', message, options)
+    this.name = 'StoreFullError'
+  }
+}
+
+/** Thrown when a record would take the store past its item bound and nothing ranked below it can make room. */
+export class TooManyRecordsError extends DiscoveryError {
+  constructor(message = 'Record store holds too many records', options?: ErrorOptions) {
+    super('too_many_records', message, options)
+    this.name = 'TooManyRecordsError'
+  }
+}
+
+/** Thrown when the peer that sent a record already holds its share of the store (bytes or records). */
+export class PeerQuotaError extends DiscoveryError {
+  constructor(message = 'Peer is over its storage quota', options?: ErrorOptions) {
+    super('peer_quota', message, options)
+    this.name = 'PeerQuotaError'
+  }
+}
+
+/** Thrown when a record is larger than what the store keeps under one key. */
+export class KeyQuotaError extends DiscoveryError {
+  constructor(message = 'Record is over the per-key quota', options?: ErrorOptions) {
+    super('key_quota', message, options)
+    this.name = 'KeyQuotaError'
+  }
+}
+
+/** Thrown when something Baran does not keep is to be stored: provider records, keys outside Baran's namespaces. */
+export class UnsupportedRecordError extends DiscoveryError {
+  constructor(message = 'Baran does not store this kind of record', options?: ErrorOptions) {
+    super('unsupported_record', message, options)
+    this.name = 'UnsupportedRecordError'
+  }
+}
+
+const fromWire: Partial<Record<DiscoveryErrorCode, new (message?: string) => DiscoveryError>> = {
+  store_full: StoreFullError,
+  too_many_records: TooManyRecordsError,
+  peer_quota: PeerQuotaError,
+  key_quota: KeyQuotaError,
+  unsupported_record: UnsupportedRecordError,
+}
+
+/**
+ * The typed error for a refusal code a peer answered with (an rpc error frame, a LAN `err` frame), or undefined
+ * for a code that has no class of its own here (the caller keeps its generic error).
+ */
+export function discoveryErrorFromWire(code: string, message: string): DiscoveryError | undefined {
+  const Class = fromWire[code as DiscoveryErrorCode]
+  return Class === undefined ? undefined : new Class(message)
 }

@@ -1,5 +1,7 @@
 import type { KadDHT, QueryEvent } from '@libp2p/kad-dht'
 import type { PeerId } from '@libp2p/interface'
+import { Libp2pRecord } from '@libp2p/record'
+import { UnsupportedRecordError } from './errors.ts'
 
 /**
  * The parts of @libp2p/kad-dht's KadDHT instance that its public API does not expose but
@@ -69,4 +71,42 @@ function valueAt(root: unknown, path: string): unknown {
     v = (v as Record<string, unknown>)[part]
   }
   return v
+}
+
+/** A kad-dht message as its rpc handlers see it (the fields Baran reads). */
+interface KadMessage {
+  type: string
+  record?: Uint8Array
+}
+
+/** kad-dht's inbound message handlers, by message type ('PUT_VALUE', 'ADD_PROVIDER'…). */
+type KadHandlers = Record<string, { handle(peer: PeerId, msg: KadMessage): Promise<KadMessage | undefined> }>
+
+/** Message types Baran never sends: providers are IPFS's, not Baran's. */
+const UNUSED_KAD_MESSAGES = ['ADD_PROVIDER', 'GET_PROVIDERS']
+
+/**
+ * Serve only the kad-dht messages Baran uses (FIND_NODE, GET_VALUE, PUT_VALUE, PING). kad-dht 16 has no option
+ * to turn provider records off, so this instance's handlers for ADD_PROVIDER and GET_PROVIDERS are removed (kad-dht
+ * then resets a stream that carries one, as for any unknown type), and PUT_VALUE goes to `onPut` with the remote
+ * peer (kad-dht's own handler writes to the datastore without saying who sent the record, so the store could not
+ * charge it to its uploader). `onPut` throws to refuse. Throws if this kad-dht version has no such handlers.
+ */
+export function restrictKadRpc(dht: KadDHT, onPut: (peer: PeerId, key: Uint8Array, value: Uint8Array) => void): void {
+  const missing = ['PUT_VALUE', ...UNUSED_KAD_MESSAGES]
+    .map((type) => `rpc.handlers.${type}.handle`)
+    .filter((path) => typeof valueAt(dht, path) !== 'function')
+    .map((path) => `${path} (function)`)
+  if (missing.length > 0) throw new KadInternalsChangedError(missing)
+  const handlers = (dht as unknown as { rpc: { handlers: KadHandlers } }).rpc.handlers
+  for (const type of UNUSED_KAD_MESSAGES) Reflect.deleteProperty(handlers, type)
+  handlers.PUT_VALUE = {
+    handle: async (peer, msg) => {
+      if (msg.record == null) throw new UnsupportedRecordError('PUT_VALUE without a record')
+      const record = Libp2pRecord.deserialize(msg.record)
+      onPut(peer, record.key, record.value)
+      // kad-dht answers a stored PUT with the message itself.
+      return msg
+    },
+  }
 }

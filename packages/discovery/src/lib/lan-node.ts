@@ -23,12 +23,13 @@ import {
   SWEEP_INTERVAL_MS,
 } from './constants.ts'
 import { type AccountLookup, lookupAccountFrom } from './account.ts'
-import { InvalidConfigError, InvalidKeyError, NodeNotStartedError, RpcFailedError } from './errors.ts'
+import { discoveryErrorFromWire, InvalidConfigError, InvalidKeyError, NodeNotStartedError, RpcFailedError } from './errors.ts'
 import { deviceListKey, parseKey, presenceKey } from './keys.ts'
 import { chunkRecords, decodeLanFrame, encodeLanFrame, type LanFrame, type LanRecord } from './lan-frames.ts'
 import { type Admission, RecordPolicy, type VerifiedEntry } from './policy.ts'
 import { type DeviceListBundle, encodeBundle, type PresenceBundle, type VerifiedDeviceList, type VerifiedPresence } from './records.ts'
 import { type Logger, RecordStore, type StoredRecord } from './store.ts'
+import { resolveLimits, SELF, type StoreFigures, type StoreLimits } from './store-quota.ts'
 import { checkTtl, encodeTombstone, encodeValue, newDeleteToken } from './values.ts'
 
 /** Options of createLanNode; every option is optional. */
@@ -47,6 +48,8 @@ export interface LanNodeInit {
   requestTimeoutMs?: number
   /** How often unconnected static peers are dialled again. @default 2000 */
   redialMs?: number
+  /** Bounds of the records this node keeps from its peers (total, per peer that pushed them, per key). @default as the DHT node's */
+  storeLimits?: StoreLimits
   log?: Logger
 }
 
@@ -58,6 +61,8 @@ export interface LanStats {
   pushesSent: number
   pushesFailed: number
   recordsReceived: number
+  /** The record store's bytes, records, limits and refusals. */
+  store: StoreFigures
 }
 
 type Services = { identify: Identify }
@@ -73,6 +78,7 @@ function checkInit(init: LanNodeInit): void {
     }
     if (!ok) throw new InvalidConfigError(`peers: ${JSON.stringify(addr)} is not a multiaddr ending in /p2p/<peerId>`)
   }
+  resolveLimits(init.storeLimits)
   for (const name of ['requestTimeoutMs', 'redialMs'] as const) {
     const v = init[name]
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new InvalidConfigError(`${name} must be a positive integer`)
@@ -125,7 +131,7 @@ export class LanNode {
     this.libp2p = libp2p
     this.peerId = libp2p.peerId.toString()
     this.#policy = policy
-    this.#store = new RecordStore(policy, { log: init.log })
+    this.#store = new RecordStore(policy, { log: init.log, limits: init.storeLimits })
     this.#init = init
     this.#log = init.log
     this.#store.onRecord((r) => this.#keys.add(r.key))
@@ -235,7 +241,8 @@ export class LanNode {
   #ingest(key: string, value: Uint8Array, from?: string): Admission {
     const k = parseKey(key).key
     if (!this.#keys.has(k) && this.#keys.size >= LAN_MAX_RECORDS) throw new RpcFailedError(`this node holds ${LAN_MAX_RECORDS} records already`)
-    const admission = this.#store.storeLocal(k, value)
+    // Charged to the peer that pushed it (or this node's own): the store's quotas are per peer.
+    const admission = this.#store.storeLocal(k, value, undefined, from ?? SELF)
     this.#keys.add(k)
     if (admission.changed) {
       const rec = [{ key: k, value: toBase64Url(value) }]
@@ -253,7 +260,7 @@ export class LanNode {
       await lp.write(encodeLanFrame(frame), { signal })
       const reply = decodeLanFrame((await lp.read({ signal })).subarray())
       await stream.close({ signal }).catch(() => {})
-      if (reply.t === 'err') throw new RpcFailedError(`${peer} refused: ${reply.code}: ${reply.message}`)
+      if (reply.t === 'err') throw discoveryErrorFromWire(reply.code, reply.message) ?? new RpcFailedError(`${peer} refused: ${reply.code}: ${reply.message}`)
       return reply
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
@@ -408,6 +415,6 @@ export class LanNode {
   }
 
   stats(): LanStats {
-    return { peers: this.#lanPeers.size, storedRecords: this.#keys.size, ...this.#stats }
+    return { peers: this.#lanPeers.size, storedRecords: this.#keys.size, ...this.#stats, store: this.#store.figures() }
   }
 }

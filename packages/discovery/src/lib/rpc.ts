@@ -1,7 +1,7 @@
 import type { PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { HEDGE_MAX_MS, HEDGE_MIN_MS, MAX_RPC_FRAME_BYTES, MAX_RPC_INFLIGHT, RPC_TIMEOUT_MS } from './constants.ts'
-import { MalformedFrameError, RpcFailedError } from './errors.ts'
+import { discoveryErrorFromWire, MalformedFrameError, RpcFailedError } from './errors.ts'
 import type { Logger } from './store.ts'
 
 /**
@@ -172,7 +172,7 @@ export class Rpc {
   /**
    * Send a request and wait for its reply. Throws RpcFailedError when the peer cannot be reached,
    * the link breaks, the deadline passes or the peer answers with an error (its code is kept in
-   * `remoteCode`).
+   * `remoteCode`); a refusal that has a class of its own (StoreFullError, PeerQuotaError…) is thrown as that.
    */
   async request(peer: PeerId | string, method: number, payload: Uint8Array, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Uint8Array> {
     if (this.#stopped) throw new RpcFailedError('rpc stopped')
@@ -271,7 +271,9 @@ export class Rpc {
             const text = decoder.decode(body.subarray(HEADER))
             const nl = text.indexOf('\n')
             const code = nl === -1 ? 'error' : text.slice(0, nl)
-            pending?.reject(new RpcFailedError(`${peer} answered ${code}: ${text.slice(nl + 1)}`, { remoteCode: code }))
+            const message = text.slice(nl + 1)
+            // A refusal with a class of its own (a full store, a quota) comes back as that error.
+            pending?.reject(discoveryErrorFromWire(code, message) ?? new RpcFailedError(`${peer} answered ${code}: ${message}`, { remoteCode: code }))
           } else throw new MalformedFrameError(`unexpected rpc frame kind ${kind}`)
         }
       },

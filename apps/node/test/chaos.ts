@@ -224,7 +224,12 @@ export async function runChaos(pair: { a: TestNode; b: TestNode; alice: string; 
       report.kills.push(kill)
       log(`kill -9 ${victim} of ${n.node} (pid ${pid}) at ${kill.at} ms`)
       const at = Date.now()
-      void waitUntil(() => allReady(n), { timeoutMs: 60_000, intervalMs: 200 }).then(
+      // Recovered: a new process runs in the victim's place and the node says every actor is ready again.
+      const current = () => (victim === 'nats' ? natsPidOf(n) : n.status().then((s) => s.actors[victim]?.pid ?? undefined))
+      void waitUntil(async () => {
+        const now = await current()
+        return now !== undefined && now !== pid && (await allReady(n))
+      }, { timeoutMs: 60_000, intervalMs: 200 }).then(
         () => {
           kill.recoveredMs = Date.now() - at
         },

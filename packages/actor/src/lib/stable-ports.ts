@@ -65,7 +65,7 @@ export async function stableListen(file: string, configured: readonly string[], 
   for (const addr of configured) {
     const a = tcpAddr(addr)
     const port = saved[addr]
-    if (!a || a.port !== 0 || port === undefined) {
+    if (a?.port !== 0 || port === undefined) {
       listen.push(addr)
       continue
     }
@@ -86,7 +86,7 @@ export async function stableListen(file: string, configured: readonly string[], 
       const got = bound.map(tcpAddr).filter((b): b is TcpAddr => b !== undefined)
       for (const addr of configured) {
         const a = tcpAddr(addr)
-        if (!a || a.port !== 0) continue
+        if (a?.port !== 0) continue
         // The same address, else the same kind of listener on the same IP family (0.0.0.0 binds every interface).
         const match = got.find((b) => b.family === a.family && b.host === a.host && b.tail === a.tail) ?? got.find((b) => b.family === a.family && b.tail === a.tail)
         if (match) ports[addr] = match.port

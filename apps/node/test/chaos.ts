@@ -180,6 +180,8 @@ export async function runChaos(pair: { a: TestNode; b: TestNode; alice: string; 
   /** Waits until both nodes say all ready, then a probe each way must arrive within the deadline. */
   const quietCheck = async (label: string) => {
     const t0 = Date.now()
+    // Let the supervisors notice the last kill first (an exit is seen within a few ms; a state event soon after).
+    await sleep(1000)
     await waitUntil(async () => (await allReady(a)) && (await allReady(b)), { timeoutMs: 90_000, intervalMs: 200, what: `${label}: both nodes ready` })
     const readyAfterMs = Date.now() - t0
     const probeMs: number[] = []

@@ -206,10 +206,13 @@ export async function runChaos(pair: { a: TestNode; b: TestNode; alice: string; 
     log(`${label}: ready after ${readyAfterMs} ms, probes ${probeMs.join('/')} ms${ok ? '' : ' (FAILED)'}`)
   }
 
+  // Chaos time: wall time minus the quiet checks (the chaos is paused during them).
+  let pausedMs = 0
+  const chaosTime = () => Date.now() - started - pausedMs
   const killer = (async () => {
-    while (Date.now() - started < opts.durationMs) {
+    while (chaosTime() < opts.durationMs) {
       await sleep(opts.killEveryMs * (0.5 + rand()))
-      if (Date.now() - started >= opts.durationMs) break
+      if (chaosTime() >= opts.durationMs) break
       const n = rand() < 0.5 ? a : b
       const victim = [...ACTORS, 'nats'][Math.floor(rand() * (ACTORS.length + 1))] ?? 'nats'
       const pid = victim === 'nats' ? await natsPidOf(n) : await n.status().then((s) => s.actors[victim]?.pid ?? undefined, () => undefined)
@@ -222,7 +225,7 @@ export async function runChaos(pair: { a: TestNode; b: TestNode; alice: string; 
       } catch {
         continue
       }
-      const kill = { node: n.node, victim, at: Date.now() - started, recoveredMs: null as number | null }
+      const kill = { node: n.node, victim, at: chaosTime(), recoveredMs: null as number | null }
       report.kills.push(kill)
       log(`kill -9 ${victim} of ${n.node} (pid ${pid}) at ${kill.at} ms`)
       const at = Date.now()
@@ -239,7 +242,9 @@ export async function runChaos(pair: { a: TestNode; b: TestNode; alice: string; 
       )
       if (opts.quietCheckEvery > 0 && report.kills.length % opts.quietCheckEvery === 0) {
         paused = true
+        const p0 = Date.now()
         await quietCheck(`after kill ${report.kills.length}`)
+        pausedMs += Date.now() - p0
         paused = false
       }
     }

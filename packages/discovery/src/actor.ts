@@ -1,9 +1,10 @@
-import { defineActor, loadOrCreateSecret } from '@baran/actor'
+import { defineActor, loadOrCreateSecret, readAddressList, stableListen } from '@baran/actor'
 import { discoveryContracts } from '@baran/bus'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { createDiscoveryNode } from './lib/dht-node.ts'
+import { DEFAULT_LISTEN } from './lib/constants.ts'
+import { createDiscoveryNode, type DiscoveryNode, type DiscoveryNodeInit } from './lib/dht-node.ts'
 import { deviceListKey } from './lib/keys.ts'
 import { serveDiscovery } from './serve.ts'
 import { StoreConfigSchema } from './store-config.ts'
@@ -13,6 +14,11 @@ const ConfigSchema = z
   .object({
     listen: z.array(Multiaddr).optional(),
     bootstrap: z.array(Multiaddr).optional(),
+    /**
+     * A JSON file whose `bootstrap` array names more bootstrap peers, read again whenever the node bootstraps:
+     * the local network's `localnet.json`, so a node that joined finds the owner again after it moved.
+     */
+    bootstrapFile: z.string().min(1).optional(),
     mdns: z.boolean().optional(),
     /** Ping every connection each interval and close it when a ping fails; false turns it off (simulations). @default every 10 s */
     keepAlive: z
@@ -40,15 +46,27 @@ export const discoveryActor = defineActor({
   config: ConfigSchema,
   async start(ctx) {
     const keyBytes = await loadOrCreateSecret(join(ctx.dataDir, 'discovery', 'peer.key'), async () => privateKeyToProtobuf(await generateKeyPair('Ed25519')))
-    const node = await createDiscoveryNode({
+    const bootstrapFile = ctx.config.bootstrapFile
+    const init: DiscoveryNodeInit = {
       privateKey: privateKeyFromProtobuf(keyBytes),
-      ...(ctx.config.listen ? { listen: ctx.config.listen } : {}),
       bootstrap: ctx.config.bootstrap ?? [],
+      ...(bootstrapFile ? { bootstrapSource: () => readAddressList(bootstrapFile, 'bootstrap') } : {}),
       mdns: ctx.config.mdns ?? false,
       ...(ctx.config.keepAlive === undefined ? {} : { keepAlive: ctx.config.keepAlive }),
       ...(ctx.config.store ? { storeLimits: ctx.config.store } : {}),
       log: ctx.log,
-    })
+    }
+    // The ports of the last run, so that peers that bootstrap from this node find it again after a restart.
+    const ports = await stableListen(join(ctx.dataDir, 'discovery', 'ports.json'), ctx.config.listen ?? DEFAULT_LISTEN, ctx.log)
+    let node: DiscoveryNode
+    try {
+      node = await createDiscoveryNode({ ...init, listen: ports.listen })
+    } catch (e) {
+      if (!ports.reused) throw e
+      ctx.log.warn({ err: (e as Error).message, ports: ports.listen }, 'cannot listen on the ports of the last run: listening on new ones')
+      node = await createDiscoveryNode({ ...init, listen: ports.configured })
+    }
+    await ports.save(node.multiaddrs()).catch((e: unknown) => ctx.log.warn({ err: (e as Error).message }, 'cannot save the listen ports'))
     ctx.log.info({ peerId: node.peerId, addrs: node.multiaddrs(), bootstrap: ctx.config.bootstrap?.length ?? 0 }, 'DHT node up')
     return serveDiscovery(ctx, {
       node,

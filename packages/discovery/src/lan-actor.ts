@@ -8,7 +8,7 @@
  *
  * Plug it in: `{ "discovery": { "mdns": true }, "actors": { "discovery": "@baran/discovery/lan" } }`.
  */
-import { defineActor, loadOrCreateSecret } from '@baran/actor'
+import { defineActor, loadOrCreateSecret, readAddressList } from '@baran/actor'
 import { discoveryContracts } from '@baran/bus'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { join } from 'node:path'
@@ -25,6 +25,8 @@ const ConfigSchema = z
     peers: z.array(Multiaddr).optional(),
     /** The node's `discovery.bootstrap` (and the local network's): taken as more LAN peers. */
     bootstrap: z.array(Multiaddr).optional(),
+    /** A JSON file whose `bootstrap` array names more LAN peers (the local network's `localnet.json`), read at start. */
+    bootstrapFile: z.string().min(1).optional(),
     /** Find peers on the local network with mDNS. @default true */
     mdns: z.boolean().optional(),
     /** How often the account's device list is published again. @default 600000 */
@@ -45,7 +47,8 @@ export const lanDiscoveryActor = defineActor({
   config: ConfigSchema,
   async start(ctx) {
     const keyBytes = await loadOrCreateSecret(join(ctx.dataDir, 'discovery', 'peer.key'), async () => privateKeyToProtobuf(await generateKeyPair('Ed25519')))
-    const peers = [...(ctx.config.peers ?? []), ...(ctx.config.bootstrap ?? [])]
+    const fromFile = ctx.config.bootstrapFile ? await readAddressList(ctx.config.bootstrapFile, 'bootstrap').catch(() => []) : []
+    const peers = [...new Set([...(ctx.config.peers ?? []), ...(ctx.config.bootstrap ?? []), ...fromFile])]
     const node = await createLanNode({
       privateKey: privateKeyFromProtobuf(keyBytes),
       ...(ctx.config.listen ? { listen: ctx.config.listen } : {}),

@@ -58,6 +58,8 @@ export interface DiscoveryNodeLike {
   stats(): { peers: number; storedRecords: number; routingTableSize?: number; subscriptions?: number; store?: StoreFigures }
   /** A DHT's routing table: with it, presence and device list are published again when the table has grown. */
   onRoutingTableChange?(listener: (size: number) => void): () => void
+  /** Bootstrap peers are configured and none is reachable (a DHT); the actor is degraded while it is true. */
+  readonly cutOff?: boolean
   stop(): Promise<void>
 }
 
@@ -77,6 +79,15 @@ export interface DiscoveryBackend {
   /** Replace a value with a tombstone; whether it counts as deleted. */
   deleteValue(key: string, deleteToken: Uint8Array): Promise<boolean> | boolean
 }
+
+/** The degraded reason while the node reaches none of its bootstrap peers (what `baran status` shows). */
+export const CUT_OFF_REASON = 'no DHT peer reachable: none of the bootstrap peers answers'
+
+/**
+ * While cut off, requests are still served: a lookup or publish dials the peers it knows, which is how the node
+ * may find its way back, and an answer from this node's own store is better than none.
+ */
+const BEST_EFFORT = { whenDegraded: 'serve' } as const
 
 /** The config every discovery implementation shares. */
 export interface ServeConfig {
@@ -230,7 +241,7 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
     ctx.publish(before && before.addrs !== addrs ? discoveryAddressChanged : discoveryOnline, body)
   }
 
-  ctx.serve(discoveryPublish, () => publish())
+  ctx.serve(discoveryPublish, () => publish(), BEST_EFFORT)
 
   ctx.serve(discoveryLookup, async ({ accountId, fresh }) => {
     const r = fresh === true && backend.lookupFresh ? await backend.lookupFresh(accountId) : await node.lookupAccount(accountId)
@@ -242,7 +253,7 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
       deviceList: r.deviceList.bundle.deviceList,
       ...(r.deviceList.bundle.revocations ? { revocations: r.deviceList.bundle.revocations } : {}),
     }
-  })
+  }, BEST_EFFORT)
 
   ctx.serve(discoveryLookupDevice, async ({ deviceId }) => {
     const p = await node.lookupPresence(deviceId)
@@ -252,33 +263,33 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
       accountId: p.accountId,
       chain: { deviceCert: p.bundle.deviceCert, peerBinding: p.bundle.peerBinding, ...(p.bundle.revocations ? { revocations: p.bundle.revocations } : {}) },
     }
-  })
+  }, BEST_EFFORT)
 
   ctx.serve(discoveryWatch, async ({ accountId }) => {
     if (!watches.has(accountId)) watches.set(accountId, backend.watchPresence(accountId, onPresence))
     const r = await node.lookupAccount(accountId).catch(() => undefined)
     for (const d of r?.devices ?? []) if (d.presence) onPresence(d.presence)
     return { watching: true as const, devices: (r?.devices ?? []).map((d) => presenceOf(d.deviceId, d.name, d.presence)) }
-  })
+  }, BEST_EFFORT)
 
   ctx.serve(discoveryUnwatch, ({ accountId }) => {
     watches.get(accountId)?.()
     watches.delete(accountId)
     return { watching: false as const }
-  })
+  }, BEST_EFFORT)
 
   ctx.serve(discoveryPutValue, async ({ key, value, ttlMs, deleteToken }) => {
     const r = await node.putValue(valueKey(key), new Uint8Array(Buffer.from(value, 'base64')), { ttlMs, ...(deleteToken ? { deleteToken: fromB64u(deleteToken) } : {}) })
     return { key, expiresAt: r.expiresAt, deleteToken: b64u(r.deleteToken), stored: r.stored }
-  })
+  }, BEST_EFFORT)
 
   ctx.serve(discoveryGetValue, async ({ key }) => {
     const v = await backend.getValue(valueKey(key))
     if (!v) throw new BusError(BusErrorCode.NotFound, `no value under ${key} (never stored, expired or deleted)`)
     return { key, value: b64(v.data), expiresAt: v.expiresAt }
-  })
+  }, BEST_EFFORT)
 
-  ctx.serve(discoveryDeleteValue, async ({ key, deleteToken }) => ({ deleted: await backend.deleteValue(valueKey(key), fromB64u(deleteToken)) }))
+  ctx.serve(discoveryDeleteValue, async ({ key, deleteToken }) => ({ deleted: await backend.deleteValue(valueKey(key), fromB64u(deleteToken)) }), BEST_EFFORT)
 
   ctx.serve(
     discoveryInfo,
@@ -299,8 +310,29 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
     { whenDegraded: 'serve' },
   )
 
+  // Honest health: with bootstrap peers and none reachable, this node finds nobody: degraded until a peer answers.
+  let cutOff = false
+  const checkReach = () => {
+    const now = node.cutOff === true
+    if (now === cutOff || ctx.signal.aborted) return
+    cutOff = now
+    if (now) {
+      ctx.log.warn(node.stats(), CUT_OFF_REASON)
+      ctx.degrade(CUT_OFF_REASON)
+    } else {
+      ctx.log.info(node.stats(), 'DHT peers reachable again')
+      ctx.recover(CUT_OFF_REASON)
+      // Whatever was published while cut off reached nobody.
+      publishSoon(0)
+    }
+  }
+  checkReach()
+  const reach = setInterval(checkReach, 1000)
+  reach.unref()
+
   return {
     async stop() {
+      clearInterval(reach)
       clearTimeout(retry)
       clearInterval(refresh)
       clearInterval(expiry)

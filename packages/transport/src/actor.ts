@@ -1,4 +1,4 @@
-import { defineActor, loadOrCreateSecret } from '@baran/actor'
+import { defineActor, loadOrCreateSecret, readAddressList, stableListen } from '@baran/actor'
 import {
   BusError,
   BusErrorCode,
@@ -16,8 +16,9 @@ import {
 import type { SignedRecord } from '@baran/trust'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { DEFAULT_LISTEN } from './lib/constants.ts'
 import { generateHostKey, hostKeyFromBytes, hostKeyToBytes } from './lib/host.ts'
-import { createTransportHost, type TransportHost } from './lib/host.ts'
+import { createTransportHost, type TransportHost, type TransportHostInit } from './lib/host.ts'
 
 const Multiaddr = z.string().min(1).max(512).regex(/^\//, 'a multiaddr starts with /')
 const WsMultiaddr = Multiaddr.regex(/\/wss?(\/|$)/, 'a WebSockets-only transport listens only on /ws (or /wss) multiaddrs')
@@ -31,6 +32,8 @@ const configSchema = (wsOnly: boolean) =>
     listen: z.array(wsOnly ? WsMultiaddr : Multiaddr).optional(),
     /** Circuit relay v2 servers (with /p2p/<id>) to reserve a slot on. */
     relays: z.array(Multiaddr).optional(),
+    /** A JSON file whose `relays` array names more relays, read again while the actor runs (the local network's `localnet.json`). */
+    relaysFile: z.string().min(1).optional(),
     upnp: z.boolean().optional(),
     /** Ask peers to dial back to learn which addresses are reachable (AutoNAT). @default true */
     autonat: z.boolean().optional(),
@@ -90,18 +93,39 @@ export function defineTransportActor(variant: TransportVariant) {
         }
       }
 
-      const host: TransportHost = await createTransportHost({
+      const relaysFile = ctx.config.relaysFile
+      const init: TransportHostInit = {
         privateKey: hostKeyFromBytes(keyBytes),
-        ...(ctx.config.listen ? { listen: ctx.config.listen } : {}),
         ...(variant.transports ? { transports: variant.transports } : {}),
         relays: ctx.config.relays ?? [],
+        ...(relaysFile ? { relaysSource: () => readAddressList(relaysFile, 'relays') } : {}),
         upnp: ctx.config.upnp ?? false,
         ...(ctx.config.autonat === undefined ? {} : { autonat: ctx.config.autonat }),
         ...(ctx.config.keepAlive === undefined ? {} : { keepAlive: ctx.config.keepAlive }),
         ...(ctx.config.relayServer ? { relayServer: { limits: false } } : {}),
         isRevoked,
         log: ctx.log,
-      })
+      }
+      // The ports of the last run, so that peers that know this host (as their relay) find it again after a restart.
+      const kinds = variant.transports ?? ['tcp', 'ws']
+      const defaultListen = DEFAULT_LISTEN.filter((a) => kinds.includes(a.endsWith('/ws') ? 'ws' : 'tcp'))
+      const ports = await stableListen(join(ctx.dataDir, 'transport', 'ports.json'), ctx.config.listen ?? defaultListen, ctx.log)
+      let host: TransportHost
+      try {
+        host = await createTransportHost({ ...init, listen: ports.listen })
+        // With relays configured a listen address may fail quietly: then take new ports for all.
+        const bound = host.multiaddrs().join(' ')
+        const missed = ports.reused && ports.listen.some((a) => /\/tcp\/[1-9]/.test(a) && !bound.includes(a.replace(/^\/(ip4|ip6)\/[^/]+/, '')))
+        if (missed) {
+          await host.stop()
+          throw new Error(`not every saved port could be had: ${ports.listen.join(', ')}`)
+        }
+      } catch (e) {
+        if (!ports.reused) throw e
+        ctx.log.warn({ err: (e as Error).message, ports: ports.listen }, 'cannot listen on the ports of the last run: listening on new ones')
+        host = await createTransportHost({ ...init, listen: ports.configured })
+      }
+      await ports.save(host.multiaddrs()).catch((e: unknown) => ctx.log.warn({ err: (e as Error).message }, 'cannot save the listen ports'))
       ctx.log.info({ peerId: host.peerId, addrs: host.multiaddrs() }, 'libp2p host listening')
 
       // Credentials come from identity; without an account the host runs but cannot handshake (degraded).
@@ -185,7 +209,13 @@ export function defineTransportActor(variant: TransportVariant) {
           offConn()
           await host.stop()
         },
-        health: () => ({ peerId: host.peerId, addrs: host.multiaddrs().length, streams: host.streamCount, credentials: credentialsAt > 0 }),
+        health: () => ({
+          peerId: host.peerId,
+          addrs: host.multiaddrs().length,
+          relayAddrs: host.multiaddrs().filter((a) => a.includes('/p2p-circuit')).length,
+          streams: host.streamCount,
+          credentials: credentialsAt > 0,
+        }),
       }
     },
   })

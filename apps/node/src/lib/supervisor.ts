@@ -20,7 +20,7 @@ import { CLI_USER, loadOrCreatePasswords, natsConfig, permissionsFor, SUPERVISOR
 import { ChildActor } from './child.ts'
 import { type NodeConfig, loadConfig } from './config.ts'
 import { checkActorConfig, configuredActors, type LoadedActor, loadActor } from './implementations.ts'
-import { type LocalnetHandle, localnetFor } from './localnet.ts'
+import { type LocalnetHandle, localnetFor, localnetPaths } from './localnet.ts'
 import { removeNodeInfo, runningNode, writeNodeInfo } from './node-info.ts'
 import { baranHome, type NodePaths, nodePaths } from './paths.ts'
 import { type SupervisorState, supervisorMachine } from './supervisor-machine.ts'
@@ -223,8 +223,13 @@ export class Supervisor {
       (e) => {
         const child = this.#children.get(e.actor)
         if (!child) return
+        const was = child.state
         child.noteState(e.state as LifecycleState, e.pid)
         this.#emit({ type: 'actor', name: e.actor, status: child.status() })
+        // A restarted discovery or transport of the local network's owner: tell the joined nodes where it is now.
+        if (child.restarts > 0 && child.state === 'ready' && was !== 'ready' && this.#localnet?.owner && ['discovery', 'transport'].includes(e.actor)) {
+          void this.#announceLocalnet(this.#localnet).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'could not announce the local network again'))
+        }
       },
       { actor: '*' },
     )
@@ -325,8 +330,10 @@ export class Supervisor {
     const net = this.#localnet
     if (!net) return {}
     if (actor === 'naming') return { ...net.namingConfig() }
-    if (actor === 'discovery' && !this.config.discovery.bootstrap) return { bootstrap: this.#localnetAddrs?.bootstrap ?? [] }
-    if (actor === 'transport' && !this.config.transport.relays) return net.owner ? { relayServer: true } : { relays: this.#localnetAddrs?.relays ?? [] }
+    // A node that joined reads localnet.json again while it runs: the owner's addresses may change.
+    const file = localnetPaths(baranHome(this.#opts.env)).file
+    if (actor === 'discovery' && !this.config.discovery.bootstrap) return { bootstrap: this.#localnetAddrs?.bootstrap ?? [], ...(net.owner ? {} : { bootstrapFile: file }) }
+    if (actor === 'transport' && !this.config.transport.relays) return net.owner ? { relayServer: true } : { relays: this.#localnetAddrs?.relays ?? [], relaysFile: file }
     return {}
   }
 

@@ -29,6 +29,8 @@ export const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000
 export const JOIN_ROUNDS = 5
 /** Re-dial the bootstrap list while the routing table is empty, with back-off up to this. */
 export const BOOTSTRAP_RETRY_MAX_MS = 30_000
+/** How often a joined node checks that it still reaches a peer (else it bootstraps again). */
+export const BOOTSTRAP_CHECK_MS = 2_000
 
 /** Largest presence or device-list bundle a node stores. */
 export const MAX_BUNDLE_BYTES = 64 * 1024

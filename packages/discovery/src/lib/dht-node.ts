@@ -13,6 +13,7 @@ import { xor } from 'uint8arrays/xor'
 import { xorCompare } from 'uint8arrays/xor-compare'
 import { bytesEqual, sha256 } from './bytes.ts'
 import {
+  BOOTSTRAP_CHECK_MS,
   BOOTSTRAP_DIAL_TIMEOUT_MS,
   BOOTSTRAP_RETRY_MAX_MS,
   DEFAULT_GET_QUORUM,
@@ -74,6 +75,11 @@ export interface DiscoveryNodeInit {
   listen?: string[]
   /** Bootstrap peers: multiaddrs ending in /p2p/<peerId>. Empty: this node is its own network. @default [] */
   bootstrap?: string[]
+  /**
+   * More bootstrap peers, asked again each time the node bootstraps (at start, and whenever it reaches no peer):
+   * a description that may change while the node runs, such as the local network's `localnet.json`.
+   */
+  bootstrapSource?: () => Promise<string[]>
   /** The node's libp2p key (its PeerId). @default a fresh Ed25519 key */
   privateKey?: PrivateKey
   /** Find peers on the LAN with mDNS. @default false */
@@ -445,10 +451,54 @@ export class DiscoveryNode {
     if (evt.detail.protocols.includes(RPC_PROTOCOL)) this.#rpc.warm(evt.detail.peerId)
   }
 
-  /** Dial the bootstrap list; while the routing table stays empty, try again with back-off. */
+  /** What bootstrapSource named the last time it could be read. */
+  #sourceList: string[] = []
+
+  /** True when bootstrap peers are configured (statically, or named by bootstrapSource when last read). */
+  get hasBootstrap(): boolean {
+    return (this.#init.bootstrap?.length ?? 0) > 0 || this.#sourceList.length > 0
+  }
+
+  /** Bootstrap peers are configured and none is reachable: this node finds nobody (its health says so). */
+  get cutOff(): boolean {
+    return this.#started && this.hasBootstrap && this.isolated
+  }
+
+  /**
+   * True when this node reaches no other node of the DHT: an empty routing table, or no open connection at all
+   * (the peers it knew are gone, e.g. the bootstrap node restarted). A node with bootstrap peers bootstraps again.
+   */
+  get isolated(): boolean {
+    return this.#kad.routingTable.size === 0 || this.libp2p.getConnections().length === 0
+  }
+
+  /** The bootstrap list: the configured one, plus what bootstrapSource says now (it may have moved). */
+  async #bootstrapList(): Promise<string[]> {
+    const source = this.#init.bootstrapSource
+    if (source) {
+      try {
+        this.#sourceList = (await source()).filter((addr) => {
+          try {
+            return multiaddr(addr).getComponents().some((c) => c.name === 'p2p')
+          } catch {
+            return false
+          }
+        })
+      } catch (e) {
+        this.#log?.warn({ err: (e as Error).message }, 'bootstrap source unreadable: using what it said last')
+      }
+    }
+    return [...new Set([...(this.#init.bootstrap ?? []), ...this.#sourceList])]
+  }
+
+  /**
+   * Dial the bootstrap list (read again each time); while this node stays isolated, try again with back-off
+   * (1 s … 30 s). Once joined, check every BOOTSTRAP_CHECK_MS that it still reaches a peer, and bootstrap again
+   * when it does not: a restarted bootstrap node has lost every connection and routing-table entry to us.
+   */
   async #bootstrap(attempt: number): Promise<void> {
-    const list = this.#init.bootstrap ?? []
-    if (list.length === 0 || !this.#started) return
+    if (!this.#started || (!this.hasBootstrap && !this.#init.bootstrapSource)) return
+    const list = await this.#bootstrapList()
     await Promise.allSettled(
       list.map(async (addr) => {
         const ma = multiaddr(addr)
@@ -457,23 +507,40 @@ export class DiscoveryNode {
         const peer = peerIdFromString(id)
         if (peer.equals(this.libp2p.peerId)) return
         await this.libp2p.peerStore.merge(peer, { multiaddrs: [ma], tags: { [`${KEEP_ALIVE}-baran-bootstrap`]: { value: 50 } } })
-        await this.libp2p.dial(ma, { signal: AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS) })
+        await this.libp2p.dial(ma, { signal: AbortSignal.any([this.#lifecycle.signal, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS)]) })
       }),
     ).then((results) => {
-      for (const r of results) if (r.status === 'rejected') this.#log?.warn({ err: r.reason }, 'bootstrap dial failed')
+      // Say it once per outage, not at every retry.
+      if (attempt === 0) for (const r of results) if (r.status === 'rejected') this.#log?.warn({ err: (r.reason as Error)?.message ?? r.reason }, 'bootstrap dial failed')
     })
     // kad-dht adds a peer once identify shows it speaks our protocol: wait for that, bounded.
     const deadline = Date.now() + BOOTSTRAP_DIAL_TIMEOUT_MS
-    while (this.#started && this.#kad.routingTable.size === 0 && Date.now() < deadline) {
+    while (this.#started && this.isolated && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
-    if (this.#started && this.#kad.routingTable.size > 0) {
+    if (!this.#started) return
+    clearTimeout(this.#bootstrapTimer)
+    if (!this.isolated) {
+      if (attempt > 0) this.#log?.info({ attempts: attempt + 1, routingTable: this.#kad.routingTable.size }, 'bootstrapped again')
       void this.#join(0)
-    } else if (this.#started) {
+      this.#bootstrapTimer = setTimeout(() => this.#checkJoined(), BOOTSTRAP_CHECK_MS)
+    } else {
       const delay = Math.min(1_000 * 2 ** attempt, BOOTSTRAP_RETRY_MAX_MS)
       this.#bootstrapTimer = setTimeout(() => void this.#bootstrap(attempt + 1), delay)
-      this.#bootstrapTimer.unref()
     }
+    this.#bootstrapTimer.unref()
+  }
+
+  /** Still reaching a peer? Else bootstrap again (from attempt 0: a fresh outage). */
+  #checkJoined(): void {
+    if (!this.#started) return
+    if (this.isolated) {
+      this.#log?.warn({ routingTable: this.#kad.routingTable.size, connections: this.libp2p.getConnections().length }, 'no DHT peer reachable: bootstrapping again')
+      void this.#bootstrap(0)
+      return
+    }
+    this.#bootstrapTimer = setTimeout(() => this.#checkJoined(), BOOTSTRAP_CHECK_MS)
+    this.#bootstrapTimer.unref()
   }
 
   /**

@@ -27,6 +27,7 @@ import {
 } from './constants.ts'
 import { InvalidArgumentError, ListenFailedError } from './errors.ts'
 import type { Logger } from './logger.ts'
+import { relayKeeper } from './relay-keeper.ts'
 import {
   type Credentials,
   type Envelope,
@@ -101,6 +102,8 @@ export interface TransportHostInit extends MessageProtocolInit {
   announce?: string[]
   /** Circuit relay v2 servers (`.../p2p/<relayPeerId>`); the host reserves a slot on each. @default [] */
   relays?: string[]
+  /** More relays, asked again while the host runs (the local network's description): reserved on as well. */
+  relaysSource?: () => Promise<string[]>
   /** Map ports on the local gateway with UPnP / NAT-PMP. @default false */
   upnp?: boolean
   /** Ask peers to dial back to learn which addresses are reachable. @default true */
@@ -215,6 +218,8 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
   const services: Record<string, unknown> = { identify: identify(), ping: ping(), dcutr: dcutr() }
   if (init.autonat !== false) services.autoNAT = autoNAT()
   if (init.upnp === true) services.upnp = uPnPNAT()
+  // libp2p reserves on each relay once, at start: the keeper makes lost and missed reservations again.
+  if (relays.length > 0 || init.relaysSource) services.relayKeeper = relayKeeper({ relays, relaysSource: init.relaysSource, log: init.log })
   if (init.relayServer !== undefined && init.relayServer !== false) {
     services.relay = circuitRelayServer(relayServerInit(init.relayServer))
   }

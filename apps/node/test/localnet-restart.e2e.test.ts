@@ -1,0 +1,79 @@
+/**
+ * The machine's local network survives actor restarts (issue 14, defect 1): two real nodes, A owns the local
+ * network (its discovery is the DHT bootstrap, its transport the relay), B joined it. kill -9 of A's discovery and
+ * transport processes: the supervisor restarts them on the same ports, B finds them again, messages cross both
+ * ways, and B's routing table is not empty.
+ */
+import { discoveryInfo, healthContractOf, identityStatus, outboxInbox, outboxSend, transportInfo } from '@baran/bus'
+import { Cleanup, waitUntil } from '@baran/testkit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startNode, type TestNode } from './helpers.ts'
+
+const cleanup = new Cleanup()
+let a: TestNode
+let b: TestNode
+let alice: string
+let bob: string
+
+beforeAll(async () => {
+  a = await startNode(cleanup, {}, { name: 'alice', args: ['--create-account'] })
+  b = await startNode(cleanup, {}, { name: 'bob', home: a.home, args: ['--create-account'] })
+  cleanup.add('stop nodes', async () => {
+    for (const n of [b, a]) await n.proc.stop('SIGTERM', 20_000)
+  })
+  for (const n of [a, b]) await waitUntil(async () => (await n.bus.request(identityStatus, {})).hasAccount, { timeoutMs: 30_000, what: 'account' })
+  alice = (await a.bus.request(identityStatus, {})).account?.accountId ?? ''
+  bob = (await b.bus.request(identityStatus, {})).account?.accountId ?? ''
+}, 120_000)
+afterAll(() => cleanup.run())
+
+async function delivered(from: TestNode, to: TestNode, toAccount: string, body: string): Promise<void> {
+  const { id } = await from.bus.request(outboxSend, { to: toAccount, body })
+  await waitUntil(async () => (await to.bus.request(outboxInbox, { limit: 10_000 })).messages.some((m) => m.id === id), {
+    timeoutMs: 45_000,
+    intervalMs: 250,
+    what: `"${body}" in ${to.node}'s inbox`,
+  })
+}
+
+/** kill -9 of one actor process of a node; resolves once the supervisor runs a new one that is ready. */
+async function killActor(n: TestNode, actor: string): Promise<void> {
+  const before = (await n.status()).actors[actor]?.pid
+  if (!before) throw new Error(`${actor} of ${n.node} has no pid`)
+  process.kill(before, 'SIGKILL')
+  await waitUntil(
+    async () => {
+      const s = (await n.status()).actors[actor]
+      if (!s?.pid || s.pid === before || s.state !== 'ready') return false
+      // Ready as the supervisor saw it, and answering on the bus.
+      const h = await n.bus.request(healthContractOf(actor), {}, { timeoutMs: 2000 }).catch(() => undefined)
+      return h?.pid === s.pid
+    },
+    { timeoutMs: 30_000, intervalMs: 100, what: `${actor} of ${n.node} restarted` },
+  )
+}
+
+describe('the local network after kill -9 of its owner’s actors', () => {
+  it('delivers both ways after A’s discovery and transport restart, and B’s routing table fills again', async () => {
+    await delivered(a, b, bob, 'before')
+    const addrsBefore = { d: (await a.bus.request(discoveryInfo, {})).addrs, t: (await a.bus.request(transportInfo, {})).addrs }
+
+    await killActor(a, 'discovery')
+    await killActor(a, 'transport')
+
+    // Stable ports: the restarted actors listen where they did (what B knows from localnet.json).
+    expect((await a.bus.request(discoveryInfo, {})).addrs).toEqual(addrsBefore.d)
+    expect((await a.bus.request(transportInfo, {})).addrs.filter((x) => !x.includes('/p2p-circuit'))).toEqual(addrsBefore.t.filter((x) => !x.includes('/p2p-circuit')))
+
+    await delivered(a, b, bob, 'A to B after the restart')
+    await delivered(b, a, alice, 'B to A after the restart')
+    await waitUntil(
+      async () => {
+        const info = await b.bus.request(discoveryInfo, {})
+        return info.routingTableSize > 0 && info.peers > 0
+      },
+      { timeoutMs: 30_000, what: "B's discovery connected to the DHT again" },
+    )
+    expect((await a.bus.request(discoveryInfo, {})).routingTableSize).toBeGreaterThan(0)
+  }, 150_000)
+})

@@ -141,6 +141,8 @@ export class MessageProtocol {
   private readonly unverified = new Map<string, Set<Session>>()
   private unverifiedCount = 0
   private readonly revoked = new RevokedDevices()
+  /** This host's account, once its own credentials verified: its revocations are kept for good. */
+  private ownAccountId: string | undefined
   private readonly revokedListeners = new Set<(r: RevokedSessions) => void>()
   private stopped = false
   private readonly selfId: string
@@ -196,7 +198,10 @@ export class MessageProtocol {
     }
     this.hello = hello
     // our own account's revocations (checked by verifyChain above): those devices are cut and refused from now on
-    if (own !== undefined) for (const d of revokedDevicesOf(creds.revocations)) this.revokeDevice(own.accountId, d)
+    if (own !== undefined) {
+      this.ownAccountId = own.accountId
+      for (const d of revokedDevicesOf(creds.revocations)) this.revokeDevice(own.accountId, d)
+    }
   }
 
   /**
@@ -205,7 +210,7 @@ export class MessageProtocol {
    */
   revokeDevice(accountId: string, deviceId: string): RevokedSessions {
     if (typeof accountId !== 'string' || typeof deviceId !== 'string') throw new InvalidArgumentError('revokeDevice needs an accountId and a deviceId')
-    return this.cut(accountId, deviceId, true)
+    return this.cut(accountId, deviceId)
   }
 
   /** Called with what each revocation cut (only when it closed at least one stream); returns an unsubscribe function. */
@@ -229,8 +234,8 @@ export class MessageProtocol {
     return [...out.values()]
   }
 
-  private cut(accountId: string, deviceId: string, told: boolean): RevokedSessions {
-    this.revoked.add(accountId, deviceId, told)
+  private cut(accountId: string, deviceId: string): RevokedSessions {
+    this.revoked.add(accountId, deviceId, accountId === this.ownAccountId)
     const reason = `revoked: device ${deviceId} of account ${accountId}`
     const hit = [...this.all].filter((s) => s.isDevice(accountId, deviceId))
     for (const s of hit) s.revoke(reason)
@@ -473,7 +478,7 @@ export class MessageProtocol {
       throw new HelloRefusedError(reason, { cause: err, closeCode: isTrustError(err) && err.code === 'revoked' ? 'revoked' : 'handshake_failed' })
     }
     // the account's own revocation list came with it (its signature just checked): cut those siblings too
-    for (const d of revokedDevicesOf(revocations)) this.cut(chain.accountId, d, false)
+    for (const d of revokedDevicesOf(revocations)) this.cut(chain.accountId, d)
     if (this.revoked.has(chain.accountId, chain.deviceId)) {
       throw new HelloRefusedError(`revoked: device ${chain.deviceId} of account ${chain.accountId}`, { closeCode: 'revoked' })
     }

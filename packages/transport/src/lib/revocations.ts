@@ -1,8 +1,9 @@
 /**
  * Devices this host knows to be revoked by their account. A revocation is final (a device is never un-revoked),
- * so the set only grows: what the owner of the host said (its own account's list, revocations it looked up) is
- * kept for the host's life, and what merely arrived in other peers' HELLOs is kept up to a bound, oldest first
- * out, so that an account listing thousands of made-up devices cannot grow memory or push the others out.
+ * so nothing is removed for being old: the host's own account's revoked devices are kept for the host's life
+ * (their number is bounded by that account's own signed list), and those of other accounts are kept up to a
+ * bound, oldest first out, so that accounts listing thousands of made-up devices cannot grow memory or push the
+ * host's own entries out. (A dropped foreign entry is still caught by the caller's `isRevoked` policy.)
  */
 import type { SignedRecord } from '@baran/trust'
 import { DEFAULT_MAX_LEARNED_REVOCATIONS } from './constants.ts'
@@ -23,11 +24,11 @@ export class RevokedDevices {
     return this.told.has(k) || this.learned.has(k)
   }
 
-  /** Records a revocation; `told` ones (from the host's owner) are never evicted. Returns true if it was new. */
-  add(accountId: string, deviceId: string, told: boolean): boolean {
+  /** Records a revocation; `kept` ones (the host's own account) are never evicted. Returns true if it was new. */
+  add(accountId: string, deviceId: string, kept: boolean): boolean {
     const k = key(accountId, deviceId)
     if (this.told.has(k)) return false
-    if (told) {
+    if (kept) {
       this.told.add(k)
       return !this.learned.delete(k)
     }

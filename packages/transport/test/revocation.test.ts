@@ -3,7 +3,7 @@
  * pending and later sends fail with RevokedError both ways, and it is refused from then on.
  */
 import { afterAll, afterEach, describe, expect, test } from 'vitest'
-import { type EnvelopeResult, type RevokedSessions, type TransportHost } from '../src/index.ts'
+import type { EnvelopeResult, RevokedSessions, TransportHost } from '../src/index.ts'
 import { RevokedDevices } from '../src/lib/revocations.ts'
 import { credentialsFor, type Device, directAddrs, HostPool, makeDevice, makeRevocations, waitUntil } from './fixtures.ts'
 

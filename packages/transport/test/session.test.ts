@@ -27,7 +27,8 @@ let handled: string[] = []
 let stuck = false
 
 beforeAll(async () => {
-  target = await pool.host({ handshakeTimeoutMs: 300, idleTimeoutMs: 300, maxInFlight: 2 })
+  // the raw peer must get its HELLO verified within the handshake timeout, on a busy machine too
+  target = await pool.host({ handshakeTimeoutMs: 2_000, idleTimeoutMs: 300, maxInFlight: 2 })
   target.onEnvelope(async (env) => {
     handled.push(env.id)
     if (stuck) await new Promise(() => {})
@@ -35,6 +36,7 @@ beforeAll(async () => {
   })
   raw = await pool.host({}, { withCredentials: false })
   good = await pool.host()
+  rawHello()
 })
 afterAll(() => pool.stopAll())
 
@@ -66,13 +68,16 @@ async function openRaw(lingers = false): Promise<RawStream> {
   return { stream, frames, closed, send: (b) => stream.send(b) }
 }
 
-/** A valid HELLO for the raw host (so the target accepts the handshake). */
+let rawHelloBytes: Uint8Array | undefined
+/** A valid HELLO for the raw host (so the target accepts the handshake); made once, before any stream opens. */
 function rawHello(): Uint8Array {
+  if (rawHelloBytes !== undefined) return rawHelloBytes
   const creds = credentialsFor(makeDevice(), raw.peerId)
-  return encodeFrame(
+  rawHelloBytes = encodeFrame(
     { type: 'hello', deviceCert: encodeRecord(creds.deviceCert), peerBinding: encodeRecord(creds.peerBinding) },
     DEFAULT_MAX_FRAME_BYTES,
   )
+  return rawHelloBytes
 }
 
 /**

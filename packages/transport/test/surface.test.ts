@@ -23,7 +23,8 @@ const pool = new HostPool()
 afterEach(() => pool.stopAll())
 afterAll(() => pool.stopAll())
 
-const HANDSHAKE_MS = 400
+/** Long enough for a valid HELLO to verify on a busy machine; the hostile streams must be gone soon after. */
+const HANDSHAKE_MS = 1_500
 
 interface Probe {
   stream: Stream
@@ -116,11 +117,12 @@ describe('the opener proves first', () => {
   test('a peer that sends garbage, or a HELLO that does not verify, reads no certificate', async () => {
     const target = await pool.host({ handshakeTimeoutMs: HANDSHAKE_MS })
     const hostile = await pool.host({}, { withCredentials: false })
+    // a genuine chain, but bound to the target's PeerId, not the hostile one (a replayed HELLO)
+    const replayed = helloOf(target)
     const garbage = await probe(hostile, target)
     garbage.stream.send(Uint8Array.of(5, 0x01, 0xff, 0xff, 0xff, 0xff))
     const bindsOther = await probe(hostile, target)
-    // a genuine chain, but bound to the target's PeerId, not the hostile one (a replayed HELLO)
-    bindsOther.stream.send(helloOf(target))
+    bindsOther.stream.send(replayed)
     for (const p of [garbage, bindsOther]) {
       await p.closed
       expectNothingLeaked(p, target)
@@ -134,8 +136,9 @@ describe('the opener proves first', () => {
     const target = await pool.host({ handshakeTimeoutMs: HANDSHAKE_MS })
     target.onEnvelope(async () => 'stored')
     const peer = await pool.host({}, { withCredentials: false })
+    const hello0 = helloOf(peer)
     const p = await probe(peer, target)
-    p.stream.send(helloOf(peer))
+    p.stream.send(hello0)
     await waitUntil(() => p.frames().length > 0, 5_000, 'HELLO from the target')
     const hello = p.frames()[0]!
     expect(hello.type).toBe('hello')
@@ -220,8 +223,9 @@ describe('bounded resources', () => {
     const target = await pool.host({ handshakeTimeoutMs: 2_000, idleTimeoutMs: 400 })
     target.onEnvelope(async () => 'stored')
     const peer = await pool.host({}, { withCredentials: false })
+    const hello0 = helloOf(peer)
     const p = await probe(peer, target)
-    p.stream.send(helloOf(peer))
+    p.stream.send(hello0)
     await waitUntil(() => p.frames().length > 0, 5_000, 'HELLO from the target')
     // announces a 100 KiB ENVELOPE, then sends one byte of it every 50 ms: never a complete frame
     p.stream.send(encodeVarint(100 * 1024))

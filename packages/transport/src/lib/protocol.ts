@@ -14,7 +14,6 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { decodeRecord, encodeRecord, isTrustError, type SignedRecord, verifyChain } from '@baran/trust'
 import {
-  CLOSE_GRACE_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
@@ -37,8 +36,9 @@ import {
   TransportError,
   UnreachableError,
 } from './errors.ts'
-import { type CloseCode, encodeFrame, type HelloFrame } from './frames.ts'
+import { encodeFrame, type HelloFrame } from './frames.ts'
 import type { Logger } from './logger.ts'
+import { refuse, StreamAdmission } from './admission.ts'
 import { RevokedDevices, revokedDevicesOf } from './revocations.ts'
 import { type EnvelopeHandler, HelloRefusedError, Session, SessionLostError } from './session.ts'
 import type { VerifiedChain } from '@baran/trust'
@@ -137,9 +137,8 @@ export class MessageProtocol {
   private readonly sessions = new Map<string, Set<Session>>()
   private readonly all = new Set<Session>()
   private readonly dialing = new Map<string, Promise<Session>>()
-  /** Inbound streams still waiting for the opener's HELLO, per peer. */
-  private readonly unverified = new Map<string, Set<Session>>()
-  private unverifiedCount = 0
+  /** Bounds the inbound streams still waiting for their opener's HELLO, and the streams per peer. */
+  private readonly admission: StreamAdmission<Session>
   private readonly revoked = new RevokedDevices()
   /** This host's account, once its own credentials verified: its revocations are kept for good. */
   private ownAccountId: string | undefined
@@ -155,9 +154,11 @@ export class MessageProtocol {
     positiveInt(init.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 'idleTimeoutMs')
     positiveInt(init.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs')
     positiveInt(init.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 'maxInFlight')
-    positiveInt(init.maxUnverifiedStreamsPerPeer, DEFAULT_MAX_UNVERIFIED_STREAMS_PER_PEER, 'maxUnverifiedStreamsPerPeer')
-    positiveInt(init.maxUnverifiedStreams, DEFAULT_MAX_UNVERIFIED_STREAMS, 'maxUnverifiedStreams')
-    positiveInt(init.maxStreamsPerPeer, DEFAULT_MAX_STREAMS_PER_PEER, 'maxStreamsPerPeer')
+    this.admission = new StreamAdmission({
+      unverifiedPerPeer: positiveInt(init.maxUnverifiedStreamsPerPeer, DEFAULT_MAX_UNVERIFIED_STREAMS_PER_PEER, 'maxUnverifiedStreamsPerPeer'),
+      unverified: positiveInt(init.maxUnverifiedStreams, DEFAULT_MAX_UNVERIFIED_STREAMS, 'maxUnverifiedStreams'),
+      verifiedPerPeer: positiveInt(init.maxStreamsPerPeer, DEFAULT_MAX_STREAMS_PER_PEER, 'maxStreamsPerPeer'),
+    })
     if (init.credentials !== undefined) this.setCredentials(init.credentials)
   }
 
@@ -397,36 +398,15 @@ export class MessageProtocol {
       return
     }
     const peer = connection.remotePeer.toString()
-    const tooMany = this.admissionRefusal(peer)
+    const tooMany = this.admission.refusal(peer, this.sessions.get(peer)?.size ?? 0)
     if (tooMany !== undefined) {
       this.init.log?.debug({ peer, reason: tooMany }, 'refused a message stream')
       refuse(stream, 'too_many_streams', tooMany, this.maxFrameBytes)
       return
     }
     const session = this.createSession(stream, connection, 'acceptor')
-    const waiting = this.unverified.get(peer) ?? new Set<Session>()
-    this.unverified.set(peer, waiting)
-    waiting.add(session)
-    this.unverifiedCount++
-  }
-
-  /** Why a new inbound stream of `peer` is refused (bounded streams per peer and unverified ones), or undefined. */
-  private admissionRefusal(peer: string): string | undefined {
-    const perPeer = this.init.maxUnverifiedStreamsPerPeer ?? DEFAULT_MAX_UNVERIFIED_STREAMS_PER_PEER
-    if ((this.unverified.get(peer)?.size ?? 0) >= perPeer) return `more than ${perPeer} streams of this peer wait for a HELLO`
-    const total = this.init.maxUnverifiedStreams ?? DEFAULT_MAX_UNVERIFIED_STREAMS
-    if (this.unverifiedCount >= total) return `more than ${total} streams wait for a HELLO`
-    const verified = this.init.maxStreamsPerPeer ?? DEFAULT_MAX_STREAMS_PER_PEER
-    if ((this.sessions.get(peer)?.size ?? 0) >= verified) return `more than ${verified} streams with this peer`
-    return undefined
-  }
-
-  /** An inbound stream is verified or gone: it no longer counts as waiting. */
-  private settleUnverified(s: Session): void {
-    const waiting = this.unverified.get(s.remotePeer)
-    if (waiting?.delete(s) !== true) return
-    this.unverifiedCount--
-    if (waiting.size === 0) this.unverified.delete(s.remotePeer)
+    // counted until it verifies or ends (onReady/onClose settle it)
+    if (session.usable) this.admission.admit(peer, session)
   }
 
   private createSession(stream: Stream, connection: Connection, role: 'opener' | 'acceptor'): Session {
@@ -443,13 +423,13 @@ export class MessageProtocol {
       maxInFlight: this.init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
       log: this.init.log,
       onReady: (s) => {
-        this.settleUnverified(s)
+        this.admission.settle(s.remotePeer, s)
         const set = this.sessions.get(s.remotePeer) ?? new Set<Session>()
         this.sessions.set(s.remotePeer, set)
         set.add(s)
       },
       onClose: (s) => {
-        this.settleUnverified(s)
+        this.admission.settle(s.remotePeer, s)
         this.all.delete(s)
         const set = this.sessions.get(s.remotePeer)
         set?.delete(s)
@@ -505,20 +485,6 @@ function expectRemote(session: Session, target: SendTarget): void {
   throw new HandshakeFailedError(
     `peer ${session.remotePeer} is device ${remote.deviceId} of account ${remote.accountId}, not the expected ${target.deviceId ?? 'device'} of ${target.accountId ?? 'the account'}`,
   )
-}
-
-/** Answers a stream we will not serve with a CLOSE frame, then closes it. */
-function refuse(stream: Stream, code: CloseCode, reason: string, maxFrameBytes: number): void {
-  try {
-    stream.send(encodeFrame({ type: 'close', code, reason }, maxFrameBytes))
-    stream.close().catch(() => stream.abort(new Error(reason)))
-    // a remote that never closes its side gets reset
-    const timer = setTimeout(() => stream.abort(new Error(reason)), CLOSE_GRACE_MS)
-    timer.unref?.()
-    stream.addEventListener('close', () => clearTimeout(timer), { once: true })
-  } catch {
-    stream.abort(new Error(reason))
-  }
 }
 
 function positiveInt(value: number | undefined, fallback: number, name: string): number {

@@ -19,6 +19,9 @@ import {
 } from './frames.ts'
 import { HandshakeFailedError, RejectedError, RevokedError, TransportError } from './errors.ts'
 import type { Logger } from './logger.ts'
+import { HelloRefusedError, SessionLostError } from './session-errors.ts'
+
+export { HelloRefusedError, SessionLostError }
 
 /** What a handler answers for one envelope. */
 export type EnvelopeResult = 'stored' | 'duplicate' | { rejected: string }
@@ -31,31 +34,6 @@ export type EnvelopeHandler = (
   env: { id: string; payload: Uint8Array },
   from: EnvelopeSender,
 ) => Promise<EnvelopeResult>
-
-/** Refusal raised by a HELLO verifier; `reason` and `closeCode` go into the CLOSE frame. */
-export class HelloRefusedError extends Error {
-  readonly reason: string
-  readonly closeCode: 'handshake_failed' | 'revoked'
-  constructor(reason: string, options?: ErrorOptions & { closeCode?: 'handshake_failed' | 'revoked' }) {
-    super(reason, options)
-    this.name = 'HelloRefusedError'
-    this.reason = reason
-    this.closeCode = options?.closeCode ?? 'handshake_failed'
-  }
-}
-
-/**
- * Internal: the session ended before an ACK arrived. The envelope may be resent on a new stream
- * (the id makes that idempotent at the receiver); send() turns it into UnreachableError.
- */
-export class SessionLostError extends Error {
-  readonly closeCode: CloseCode | 'stream_closed'
-  constructor(closeCode: CloseCode | 'stream_closed', reason: string, options?: ErrorOptions) {
-    super(`stream closed (${closeCode}): ${reason}`, options)
-    this.name = 'SessionLostError'
-    this.closeCode = closeCode
-  }
-}
 
 export interface SessionOptions {
   stream: Stream

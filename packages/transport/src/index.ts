@@ -3,9 +3,9 @@
  *
  * `createTransportHost()` starts a libp2p node (TCP + WebSockets, Noise, Yamux, identify, ping,
  * AutoNAT, optional UPnP, circuit relay v2 client/server, DCUtR) that speaks `/baran/msg/1.0.0`:
- * length-prefixed binary frames; both ends send HELLO (device certificate + peer binding
- * [+ revocations], as @baran/trust records) and verify the other's chain against the
- * Noise-authenticated PeerId; then ENVELOPEs flow, each answered by an ACK once the receiver's
+ * length-prefixed binary frames; the opener sends HELLO (device certificate + peer binding
+ * [+ revocations], as @baran/trust records), the acceptor answers with its own only once that
+ * verified, and each checks the other's chain against the Noise-authenticated PeerId; then ENVELOPEs flow, each answered by an ACK once the receiver's
  * handler stored it. Credentials are issued by the identity actor; this library only verifies.
  *
  * @example

@@ -102,10 +102,12 @@ export class Session {
     // nobody may await ready (inbound streams): a failed handshake must not be an unhandled rejection
     this.ready.catch(() => {})
 
+    // the opener waits for two verifications in turn (the acceptor's of its HELLO, then its own of the answer)
+    const handshakeMs = opts.role === 'opener' ? 2 * opts.handshakeTimeoutMs : opts.handshakeTimeoutMs
     this.handshakeTimer = setTimeout(() => {
-      const reason = `no valid HELLO within ${opts.handshakeTimeoutMs} ms`
+      const reason = `no valid HELLO within ${handshakeMs} ms`
       this.close('handshake_timeout', reason, new HandshakeFailedError(reason))
-    }, opts.handshakeTimeoutMs)
+    }, handshakeMs)
     this.handshakeTimer.unref?.()
 
     this.stream.addEventListener('message', (evt: StreamMessageEvent) => this.onData(evt.data))

@@ -236,9 +236,11 @@ export class MessageProtocol {
   }
 
   private cut(accountId: string, deviceId: string): RevokedSessions {
-    this.revoked.add(accountId, deviceId, accountId === this.ownAccountId)
+    // a device known revoked before cannot have a stream now (its HELLO is refused): only a new one is looked for,
+    // so a HELLO listing thousands of known revocations costs no scan of the streams
+    const isNew = this.revoked.add(accountId, deviceId, accountId === this.ownAccountId)
     const reason = `revoked: device ${deviceId} of account ${accountId}`
-    const hit = [...this.all].filter((s) => s.isDevice(accountId, deviceId))
+    const hit = isNew ? [...this.all].filter((s) => s.isDevice(accountId, deviceId)) : []
     for (const s of hit) s.revoke(reason)
     const r: RevokedSessions = { accountId, deviceId, closed: hit.length, peerIds: [...new Set(hit.map((s) => s.remotePeer))] }
     if (hit.length > 0) {
@@ -471,7 +473,10 @@ export class MessageProtocol {
         // fail closed: a device we cannot check is not trusted
         throw new HelloRefusedError('revocation check failed', { cause: err })
       }
-      if (revoked) throw new HelloRefusedError(`revoked: device ${chain.deviceId} of account ${chain.accountId}`, { closeCode: 'revoked' })
+      // it may have been revoked while the policy was being asked
+      if (revoked || this.revoked.has(chain.accountId, chain.deviceId)) {
+        throw new HelloRefusedError(`revoked: device ${chain.deviceId} of account ${chain.accountId}`, { closeCode: 'revoked' })
+      }
     }
     return { ...chain, peerId: remotePeerId }
   }

@@ -83,6 +83,7 @@ export {
 } from './contracts/discovery.ts'
 export type { DevicePresence } from './contracts/discovery.ts'
 export { ConnectionKindSchema, transportInfo, transportSend, transportConnection, transportAddresses, transportContracts } from './contracts/transport.ts'
+export { transportRevoked } from './contracts/transport.ts'
 export {
   DeliveryStateSchema,
   DeviceDeliverySchema,

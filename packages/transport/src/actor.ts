@@ -11,6 +11,7 @@ import {
   transportConnection,
   transportContracts,
   transportInfo,
+  transportRevoked,
   transportSend,
 } from '@baran/bus'
 import type { SignedRecord } from '@baran/trust'
@@ -86,7 +87,10 @@ export function defineTransportActor(variant: TransportVariant) {
         try {
           const r = await ctx.bus.request(discoveryLookup, { accountId }, { timeoutMs: 3000 })
           revokedCache.set(accountId, { revoked: new Set(r.revoked), at: Date.now() })
-          return r.revoked.includes(deviceId)
+          const revoked = r.revoked.includes(deviceId)
+          // a revocation is final: the host keeps refusing this device even once this cache entry expires
+          if (revoked) host?.revokeDevice(accountId, deviceId)
+          return revoked
         } catch (e) {
           ctx.log.debug({ accountId, err: (e as Error).message }, 'no revocation list from discovery')
           return false
@@ -158,7 +162,25 @@ export function defineTransportActor(variant: TransportVariant) {
         })()
       }
       await ctx.subscribe(identityAccountCreated, () => void refreshCredentials())
-      await ctx.subscribe(identityDeviceRevoked, () => void refreshCredentials())
+      // Revocation is not only a handshake check: a device revoked later has its open streams cut (and is refused
+      // from then on). This account's revocations come from identity (made here, or merged from another device);
+      // other accounts' are looked up again, once per cache period, for each device with an open stream.
+      const offRevoked = host.onRevoked((r) => {
+        ctx.log.warn({ accountId: r.accountId, deviceId: r.deviceId, streams: r.closed, peerIds: r.peerIds }, 'closed the message streams of a revoked device')
+        ctx.publish(transportRevoked, { accountId: r.accountId, deviceId: r.deviceId, streams: r.closed, peerIds: r.peerIds, at: Date.now() })
+      })
+      await ctx.subscribe(identityDeviceRevoked, (e) => {
+        host.revokeDevice(e.accountId, e.deviceId)
+        void refreshCredentials()
+      })
+      const recheck = setInterval(() => {
+        const accounts = new Map<string, string[]>()
+        for (const r of host.remotes()) accounts.set(r.accountId, [...(accounts.get(r.accountId) ?? []), r.deviceId])
+        for (const [accountId, devices] of accounts) {
+          for (const d of devices) void isRevoked(accountId, d).then((revoked) => revoked && host.revokeDevice(accountId, d))
+        }
+      }, revocationCacheMs)
+      recheck.unref()
       const renew = setInterval(() => void refreshCredentials(), RENEW_BINDING_MS)
       renew.unref()
 
@@ -196,15 +218,17 @@ export function defineTransportActor(variant: TransportVariant) {
         { whenDegraded: 'serve' },
       )
 
-      ctx.serve(transportSend, async ({ peerId, addrs, id, payload, timeoutMs }) => {
+      ctx.serve(transportSend, async ({ peerId, addrs, id, payload, timeoutMs, accountId, deviceId }) => {
         if (credentialsAt === 0) throw new BusError(BusErrorCode.Unavailable, 'this node has no account yet, so it cannot authenticate to peers')
-        const r = await host.send({ peerId, addrs }, { id, payload: new Uint8Array(Buffer.from(payload, 'base64')) }, { timeoutMs: timeoutMs ?? 10_000, signal: ctx.signal })
+        const r = await host.send({ peerId, addrs, accountId, deviceId }, { id, payload: new Uint8Array(Buffer.from(payload, 'base64')) }, { timeoutMs: timeoutMs ?? 10_000, signal: ctx.signal })
         return { status: r.status, rttMs: r.rtt, connection: r.connection }
       })
 
       return {
         async stop() {
           clearInterval(renew)
+          clearInterval(recheck)
+          offRevoked()
           offAddrs()
           offConn()
           await host.stop()

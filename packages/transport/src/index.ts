@@ -3,9 +3,9 @@
  *
  * `createTransportHost()` starts a libp2p node (TCP + WebSockets, Noise, Yamux, identify, ping,
  * AutoNAT, optional UPnP, circuit relay v2 client/server, DCUtR) that speaks `/baran/msg/1.0.0`:
- * length-prefixed binary frames; both ends send HELLO (device certificate + peer binding
- * [+ revocations], as @baran/trust records) and verify the other's chain against the
- * Noise-authenticated PeerId; then ENVELOPEs flow, each answered by an ACK once the receiver's
+ * length-prefixed binary frames; the opener sends HELLO (device certificate + peer binding
+ * [+ revocations], as @baran/trust records), the acceptor answers with its own only once that
+ * verified, and each checks the other's chain against the Noise-authenticated PeerId; then ENVELOPEs flow, each answered by an ACK once the receiver's
  * handler stored it. Credentials are issued by the identity actor; this library only verifies.
  *
  * @example
@@ -22,6 +22,10 @@ export {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_LEARNED_REVOCATIONS,
+  DEFAULT_MAX_STREAMS_PER_PEER,
+  DEFAULT_MAX_UNVERIFIED_STREAMS,
+  DEFAULT_MAX_UNVERIFIED_STREAMS_PER_PEER,
   DEFAULT_SEND_TIMEOUT_MS,
   MAX_ID_BYTES,
   MAX_REASON_BYTES,
@@ -41,6 +45,7 @@ export {
   MalformedFrameError,
   NoCredentialsError,
   RejectedError,
+  RevokedError,
   TimeoutError,
   TransportError,
   UnknownFrameTypeError,
@@ -80,6 +85,7 @@ export type {
   Envelope,
   IsRevoked,
   MessageProtocolInit,
+  RevokedSessions,
   SendOptions,
   SendResult,
   SendTarget,

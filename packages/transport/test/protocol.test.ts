@@ -239,7 +239,9 @@ describe('handshake', () => {
         return true
       },
     })
-    expect(err.name).toBe('HandshakeFailedError')
+    expect(err.name).toBe('RevokedError')
+    expect(err.code).toBe('revoked')
+    expect(err.remote).toBe(true)
     expect(err.reason).toMatch(/^revoked: /)
     expect(checked).toHaveLength(1)
   })
@@ -251,7 +253,7 @@ describe('handshake', () => {
         revocations: makeRevocations(a.device.account, [a.device.device.id]),
       })
     })
-    expect(err.name).toBe('HandshakeFailedError')
+    expect(err.name).toBe('RevokedError')
     expect(err.reason).toMatch(/^revoked: /)
   })
 

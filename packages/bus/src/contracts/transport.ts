@@ -30,6 +30,9 @@ export const transportSend = contract({
       id: z.string().min(1).max(64),
       payload: Base64Schema.max(350_000),
       timeoutMs: z.number().int().positive().max(120_000).optional(),
+      /** the receiver must be this account's device (a PeerId bound to another one is refused) */
+      accountId: IdSchema.optional(),
+      deviceId: IdSchema.optional(),
     })
     .strict(),
   reply: z.object({ status: z.enum(['stored', 'duplicate']), rttMs: z.number(), connection: ConnectionKindSchema }),
@@ -56,6 +59,20 @@ export const transportAddresses = event({
   event: 'addresses',
   body: z.object({ peerId: z.string(), addrs: z.array(MultiaddrSchema), at: z.number().int() }),
   description: 'the addresses this node can be reached at changed (discovery republishes presence)',
+})
+
+export const transportRevoked = event({
+  actor: A,
+  event: 'revoked',
+  body: z.object({
+    accountId: IdSchema,
+    deviceId: IdSchema,
+    /** message streams closed (CLOSE revoked) */
+    streams: z.number().int().nonnegative(),
+    peerIds: z.array(z.string()),
+    at: z.number().int(),
+  }),
+  description: 'a device revoked by its account after its handshake: its open message streams were closed; it is refused from now on',
 })
 
 export const transportContracts = [transportInfo, transportSend] as const

@@ -48,3 +48,18 @@ export const DEFAULT_MAX_CONNECTIONS = 300
  * (yamux's own default of 16 MiB would).
  */
 export const YAMUX_MAX_STREAM_WINDOW = 2 * 1024 * 1024
+
+/** Inbound streams of one peer still waiting for its HELLO; past this its new streams are refused at once. */
+export const DEFAULT_MAX_UNVERIFIED_STREAMS_PER_PEER = 4
+
+/**
+ * Inbound streams of all peers still waiting for a HELLO. Together with the frame limit this bounds what peers
+ * that proved nothing can make the host hold (64 × 256 KiB of partial frame at most).
+ */
+export const DEFAULT_MAX_UNVERIFIED_STREAMS = 64
+
+/** Verified streams with one peer (an honest one needs one or two); past this its new streams are refused. */
+export const DEFAULT_MAX_STREAMS_PER_PEER = 16
+
+/** Revocations learnt from other peers' HELLOs that are kept (oldest dropped first). */
+export const DEFAULT_MAX_LEARNED_REVOCATIONS = 4096

@@ -7,6 +7,7 @@
 export type TransportErrorCode =
   | 'unreachable'
   | 'handshake_failed'
+  | 'revoked'
   | 'rejected'
   | 'timeout'
   | 'aborted'
@@ -48,6 +49,24 @@ export class HandshakeFailedError extends TransportError {
   constructor(reason = 'handshake failed', remote = false, options?: ErrorOptions) {
     super('handshake_failed', `Handshake failed (${remote ? 'the remote refused us' : 'we refused the remote'}): ${reason}`, options)
     this.name = 'HandshakeFailedError'
+    this.reason = reason
+    this.remote = remote
+  }
+}
+
+/**
+ * Thrown when a device is revoked by its account: we refused the remote's device, or the remote refused ours, at
+ * the handshake or later, on an open stream, once the revocation became known.
+ */
+export class RevokedError extends TransportError {
+  /** What was revoked, as the refusing side said it. */
+  readonly reason: string
+  /** True when the remote refused us (our device is revoked in its eyes), false when we refused the remote. */
+  readonly remote: boolean
+
+  constructor(reason = 'device revoked', remote = false, options?: ErrorOptions) {
+    super('revoked', `Device revoked (${remote ? 'the remote refused us' : 'we refused the remote'}): ${reason}`, options)
+    this.name = 'RevokedError'
     this.reason = reason
     this.remote = remote
   }

@@ -38,6 +38,10 @@ export const CloseCode = {
   frame_too_large: 5,
   internal_error: 6,
   going_away: 7,
+  /** the remote's device is revoked by its account (at the handshake or later) */
+  revoked: 8,
+  /** the receiver holds too many streams of this peer (or too many unverified ones) already */
+  too_many_streams: 9,
   unknown: 255,
 } as const
 export type CloseCode = keyof typeof CloseCode

@@ -33,6 +33,7 @@ import {
   type Envelope,
   MessageProtocol,
   type MessageProtocolInit,
+  type RevokedSessions,
   type SendOptions,
   type SendResult,
   type SendTarget,
@@ -135,6 +136,12 @@ export interface TransportHost {
   send(target: SendTarget, env: Envelope, opts?: SendOptions): Promise<SendResult>
   /** Replaces this device's credentials (renewals); new streams use them. */
   setCredentials(creds: Credentials): void
+  /** Closes the streams of a device its account revoked and refuses it from now on (see MessageProtocol). */
+  revokeDevice(accountId: string, deviceId: string): RevokedSessions
+  /** Called when a revocation closed streams; returns an unsubscribe function. */
+  onRevoked(cb: (r: RevokedSessions) => void): () => void
+  /** The verified remotes of the open message streams. */
+  remotes(): Array<{ peerId: string; accountId: string; deviceId: string }>
   /** Number of message streams open now. */
   readonly streamCount: number
   /** Closes every stream (CLOSE going_away) and stops libp2p. Idempotent. */
@@ -338,6 +345,18 @@ class Host implements TransportHost {
 
   setCredentials(creds: Credentials): void {
     this.protocol.setCredentials(creds)
+  }
+
+  revokeDevice(accountId: string, deviceId: string): RevokedSessions {
+    return this.protocol.revokeDevice(accountId, deviceId)
+  }
+
+  onRevoked(cb: (r: RevokedSessions) => void): () => void {
+    return this.protocol.onRevoked(cb)
+  }
+
+  remotes(): Array<{ peerId: string; accountId: string; deviceId: string }> {
+    return this.protocol.remotes()
   }
 
   stop(): Promise<void> {

@@ -2,23 +2,32 @@
  * The `/baran/msg/1.0.0` endpoint of a libp2p node: answers inbound streams, keeps one verified
  * stream per peer for outgoing envelopes (reused, reopened when closed) and turns every failure
  * into a typed error.
+ *
+ * Smaller surface: the opener of a stream proves itself first. The dialler chose the PeerId it dials (from a
+ * verified presence record) and Noise authenticated it, so its HELLO goes only where it meant it to; the side
+ * that accepts a stream sends its certificate and binding only after the opener's HELLO verified. A peer that
+ * opens a stream and proves nothing reads a CLOSE frame and nothing else, and it can hold only a few such
+ * streams (per peer and in total) for at most the handshake timeout.
  */
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { decodeRecord, encodeRecord, isTrustError, type SignedRecord, verifyChain } from '@baran/trust'
 import {
-  CLOSE_GRACE_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_STREAMS_PER_PEER,
+  DEFAULT_MAX_UNVERIFIED_STREAMS,
+  DEFAULT_MAX_UNVERIFIED_STREAMS_PER_PEER,
   DEFAULT_SEND_TIMEOUT_MS,
   PROTOCOL,
 } from './constants.ts'
 import {
   AbortedError,
   FrameTooLargeError,
+  HandshakeFailedError,
   HostStoppedError,
   InvalidArgumentError,
   InvalidEnvelopeError,
@@ -27,8 +36,10 @@ import {
   TransportError,
   UnreachableError,
 } from './errors.ts'
-import { type CloseCode, encodeFrame, type HelloFrame } from './frames.ts'
+import { encodeFrame, type HelloFrame } from './frames.ts'
 import type { Logger } from './logger.ts'
+import { refuse, StreamAdmission } from './admission.ts'
+import { RevokedDevices, revokedDevicesOf } from './revocations.ts'
 import { type EnvelopeHandler, HelloRefusedError, Session, SessionLostError } from './session.ts'
 import type { VerifiedChain } from '@baran/trust'
 
@@ -58,7 +69,23 @@ export interface MessageProtocolInit {
   maxInFlight?: number
   /** Clock skew tolerated when verifying the remote's records. @default 60000 (trust's default) */
   clockSkewMs?: number
+  /** Inbound streams of one peer that may wait for its HELLO at once; more are refused. @default 4 */
+  maxUnverifiedStreamsPerPeer?: number
+  /** Inbound streams of all peers that may wait for a HELLO at once; more are refused. @default 64 */
+  maxUnverifiedStreams?: number
+  /** Verified streams with one peer; its further inbound streams are refused. @default 16 */
+  maxStreamsPerPeer?: number
   log?: Logger
+}
+
+/** What revokeDevice() cut. */
+export interface RevokedSessions {
+  accountId: string
+  deviceId: string
+  /** Streams closed with CLOSE revoked. */
+  closed: number
+  /** PeerIds those streams went to. */
+  peerIds: string[]
 }
 
 export interface SendTarget {
@@ -66,6 +93,10 @@ export interface SendTarget {
   peerId: string
   /** Multiaddrs to try (direct or `/p2p-circuit`); added to the peer store before dialling. */
   addrs?: string[]
+  /** The account the receiver must be a device of (a PeerId bound to another is refused). */
+  accountId?: string
+  /** The device the receiver must be. */
+  deviceId?: string
 }
 
 export interface Envelope {
@@ -106,6 +137,12 @@ export class MessageProtocol {
   private readonly sessions = new Map<string, Set<Session>>()
   private readonly all = new Set<Session>()
   private readonly dialing = new Map<string, Promise<Session>>()
+  /** Bounds the inbound streams still waiting for their opener's HELLO, and the streams per peer. */
+  private readonly admission: StreamAdmission<Session>
+  private readonly revoked = new RevokedDevices()
+  /** This host's account, once its own credentials verified: its revocations are kept for good. */
+  private ownAccountId: string | undefined
+  private readonly revokedListeners = new Set<(r: RevokedSessions) => void>()
   private stopped = false
   private readonly selfId: string
 
@@ -117,6 +154,11 @@ export class MessageProtocol {
     positiveInt(init.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 'idleTimeoutMs')
     positiveInt(init.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs')
     positiveInt(init.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 'maxInFlight')
+    this.admission = new StreamAdmission({
+      unverifiedPerPeer: positiveInt(init.maxUnverifiedStreamsPerPeer, DEFAULT_MAX_UNVERIFIED_STREAMS_PER_PEER, 'maxUnverifiedStreamsPerPeer'),
+      unverified: positiveInt(init.maxUnverifiedStreams, DEFAULT_MAX_UNVERIFIED_STREAMS, 'maxUnverifiedStreams'),
+      verifiedPerPeer: positiveInt(init.maxStreamsPerPeer, DEFAULT_MAX_STREAMS_PER_PEER, 'maxStreamsPerPeer'),
+    })
     if (init.credentials !== undefined) this.setCredentials(init.credentials)
   }
 
@@ -149,12 +191,69 @@ export class MessageProtocol {
       },
       this.maxFrameBytes,
     )
+    let own: VerifiedChain | undefined
     try {
-      verifyChain({ ...creds, expect: { peerId: this.node.peerId.toString() }, clockSkewMs: this.init.clockSkewMs })
+      own = verifyChain({ ...creds, expect: { peerId: this.node.peerId.toString() }, clockSkewMs: this.init.clockSkewMs })
     } catch (err) {
       this.init.log?.warn({ err }, 'own credentials do not verify: peers will refuse the handshake')
     }
     this.hello = hello
+    // our own account's revocations (checked by verifyChain above): those devices are cut and refused from now on
+    if (own !== undefined) {
+      this.ownAccountId = own.accountId
+      for (const d of revokedDevicesOf(creds.revocations)) this.revokeDevice(own.accountId, d)
+    }
+  }
+
+  /**
+   * A device was revoked by its account after its handshake: closes every stream bound to it (CLOSE revoked; its
+   * pending sends and ours fail with RevokedError) and refuses its HELLO from now on. Idempotent.
+   */
+  revokeDevice(accountId: string, deviceId: string): RevokedSessions {
+    if (typeof accountId !== 'string' || typeof deviceId !== 'string') throw new InvalidArgumentError('revokeDevice needs an accountId and a deviceId')
+    return this.cut(accountId, deviceId)
+  }
+
+  /** Called with what each revocation cut (only when it closed at least one stream); returns an unsubscribe function. */
+  onRevoked(cb: (r: RevokedSessions) => void): () => void {
+    this.revokedListeners.add(cb)
+    return () => this.revokedListeners.delete(cb)
+  }
+
+  /** Whether this host refuses the device as revoked (told so, or learnt from a HELLO). */
+  isKnownRevoked(accountId: string, deviceId: string): boolean {
+    return this.revoked.has(accountId, deviceId)
+  }
+
+  /** The verified remotes of the open streams (one entry per device and PeerId). */
+  remotes(): Array<{ peerId: string; accountId: string; deviceId: string }> {
+    const out = new Map<string, { peerId: string; accountId: string; deviceId: string }>()
+    for (const s of this.all) {
+      if (s.remote === undefined) continue
+      out.set(`${s.remotePeer}/${s.remote.deviceId}`, { peerId: s.remotePeer, accountId: s.remote.accountId, deviceId: s.remote.deviceId })
+    }
+    return [...out.values()]
+  }
+
+  private cut(accountId: string, deviceId: string): RevokedSessions {
+    // a device known revoked before cannot have a stream now (its HELLO is refused): only a new one is looked for,
+    // so a HELLO listing thousands of known revocations costs no scan of the streams
+    const isNew = this.revoked.add(accountId, deviceId, accountId === this.ownAccountId)
+    const reason = `revoked: device ${deviceId} of account ${accountId}`
+    const hit = isNew ? [...this.all].filter((s) => s.isDevice(accountId, deviceId)) : []
+    for (const s of hit) s.revoke(reason)
+    const r: RevokedSessions = { accountId, deviceId, closed: hit.length, peerIds: [...new Set(hit.map((s) => s.remotePeer))] }
+    if (hit.length > 0) {
+      this.init.log?.warn({ accountId, deviceId, streams: hit.length, peerIds: r.peerIds }, 'closed the streams of a revoked device')
+      for (const cb of this.revokedListeners) {
+        try {
+          cb(r)
+        } catch (err) {
+          this.init.log?.error({ err }, 'revocation listener threw')
+        }
+      }
+    }
+    return r
   }
 
   onEnvelope(handler: EnvelopeHandler): void {
@@ -203,6 +302,7 @@ export class MessageProtocol {
         try {
           // fast path: an open stream needs no PeerId or address parsing
           const session = this.pick(peerId) ?? (await this.sessionFor(target, ctl.signal, timeoutMs))
+          expectRemote(session, target)
           const t0 = performance.now()
           const status = await session.request(env.id, frame, ctl.signal)
           return { status, rtt: performance.now() - t0, connection: session.kind }
@@ -289,7 +389,7 @@ export class MessageProtocol {
       stream.abort(new HostStoppedError())
       throw new HostStoppedError()
     }
-    const session = this.createSession(stream, connection)
+    const session = this.createSession(stream, connection, 'opener')
     await session.ready
     return session
   }
@@ -299,13 +399,23 @@ export class MessageProtocol {
       refuse(stream, this.stopped ? 'going_away' : 'handshake_failed', this.stopped ? 'host is stopping' : 'receiver has no credentials yet', this.maxFrameBytes)
       return
     }
-    this.createSession(stream, connection)
+    const peer = connection.remotePeer.toString()
+    const tooMany = this.admission.refusal(peer, this.sessions.get(peer)?.size ?? 0)
+    if (tooMany !== undefined) {
+      this.init.log?.debug({ peer, reason: tooMany }, 'refused a message stream')
+      refuse(stream, 'too_many_streams', tooMany, this.maxFrameBytes)
+      return
+    }
+    const session = this.createSession(stream, connection, 'acceptor')
+    // counted until it verifies or ends (onReady/onClose settle it)
+    if (session.usable) this.admission.admit(peer, session)
   }
 
-  private createSession(stream: Stream, connection: Connection): Session {
+  private createSession(stream: Stream, connection: Connection, role: 'opener' | 'acceptor'): Session {
     const session = new Session({
       stream,
       connection,
+      role,
       hello: this.hello!,
       verifyHello: (hello, remotePeerId) => this.verifyHello(hello, remotePeerId),
       handler: () => this.handler,
@@ -315,11 +425,13 @@ export class MessageProtocol {
       maxInFlight: this.init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
       log: this.init.log,
       onReady: (s) => {
+        this.admission.settle(s.remotePeer, s)
         const set = this.sessions.get(s.remotePeer) ?? new Set<Session>()
         this.sessions.set(s.remotePeer, set)
         set.add(s)
       },
       onClose: (s) => {
+        this.admission.settle(s.remotePeer, s)
         this.all.delete(s)
         const set = this.sessions.get(s.remotePeer)
         set?.delete(s)
@@ -333,17 +445,24 @@ export class MessageProtocol {
   /** Checks the remote's HELLO: chain bound to the Noise-authenticated PeerId, then the revocation policy. */
   private async verifyHello(hello: HelloFrame, remotePeerId: string): Promise<VerifiedChain & { peerId: string }> {
     let chain: VerifiedChain
+    let revocations: SignedRecord | undefined
     try {
+      revocations = hello.revocations === undefined ? undefined : decodeRecord(hello.revocations)
       chain = verifyChain({
         deviceCert: decodeRecord(hello.deviceCert),
         peerBinding: decodeRecord(hello.peerBinding),
-        revocations: hello.revocations === undefined ? undefined : decodeRecord(hello.revocations),
+        revocations,
         expect: { peerId: remotePeerId },
         clockSkewMs: this.init.clockSkewMs,
       })
     } catch (err) {
       const reason = isTrustError(err) ? `${err.code}: ${err.message}` : 'invalid credentials'
-      throw new HelloRefusedError(reason, { cause: err })
+      throw new HelloRefusedError(reason, { cause: err, closeCode: isTrustError(err) && err.code === 'revoked' ? 'revoked' : 'handshake_failed' })
+    }
+    // the account's own revocation list came with it (its signature just checked): cut those siblings too
+    for (const d of revokedDevicesOf(revocations)) this.cut(chain.accountId, d)
+    if (this.revoked.has(chain.accountId, chain.deviceId)) {
+      throw new HelloRefusedError(`revoked: device ${chain.deviceId} of account ${chain.accountId}`, { closeCode: 'revoked' })
     }
     const isRevoked = this.init.isRevoked
     if (isRevoked !== undefined) {
@@ -354,24 +473,23 @@ export class MessageProtocol {
         // fail closed: a device we cannot check is not trusted
         throw new HelloRefusedError('revocation check failed', { cause: err })
       }
-      if (revoked) throw new HelloRefusedError(`revoked: device ${chain.deviceId} of account ${chain.accountId}`)
+      // it may have been revoked while the policy was being asked
+      if (revoked || this.revoked.has(chain.accountId, chain.deviceId)) {
+        throw new HelloRefusedError(`revoked: device ${chain.deviceId} of account ${chain.accountId}`, { closeCode: 'revoked' })
+      }
     }
     return { ...chain, peerId: remotePeerId }
   }
 }
 
-/** Answers a stream we will not serve with a CLOSE frame, then closes it. */
-function refuse(stream: Stream, code: CloseCode, reason: string, maxFrameBytes: number): void {
-  try {
-    stream.send(encodeFrame({ type: 'close', code, reason }, maxFrameBytes))
-    stream.close().catch(() => stream.abort(new Error(reason)))
-    // a remote that never closes its side gets reset
-    const timer = setTimeout(() => stream.abort(new Error(reason)), CLOSE_GRACE_MS)
-    timer.unref?.()
-    stream.addEventListener('close', () => clearTimeout(timer), { once: true })
-  } catch {
-    stream.abort(new Error(reason))
-  }
+/** Throws HandshakeFailedError when the send names an account or device the session's remote is not. */
+function expectRemote(session: Session, target: SendTarget): void {
+  const remote = session.remote
+  if (remote === undefined || (target.accountId === undefined && target.deviceId === undefined)) return
+  if ((target.accountId ?? remote.accountId) === remote.accountId && (target.deviceId ?? remote.deviceId) === remote.deviceId) return
+  throw new HandshakeFailedError(
+    `peer ${session.remotePeer} is device ${remote.deviceId} of account ${remote.accountId}, not the expected ${target.deviceId ?? 'device'} of ${target.accountId ?? 'the account'}`,
+  )
 }
 
 function positiveInt(value: number | undefined, fallback: number, name: string): number {

@@ -1,5 +1,6 @@
 /**
- * One `/baran/msg/1.0.0` stream. Both ends send HELLO first and verify the other's; after that
+ * One `/baran/msg/1.0.0` stream. The opener sends its HELLO first; the acceptor answers with its own only once
+ * the opener's verified (so a peer that proved nothing learns nothing: no certificate, no binding). After that
  * the stream is symmetric: either end may send ENVELOPEs (answered by ACKs, matched by id, many in
  * flight) on it. Any protocol violation, timeout or failed handshake ends the stream with a CLOSE
  * frame and never throws out of the stream's event handlers.
@@ -16,8 +17,11 @@ import {
   FrameDecoder,
   type HelloFrame,
 } from './frames.ts'
-import { HandshakeFailedError, RejectedError, TransportError } from './errors.ts'
+import { HandshakeFailedError, RejectedError, RevokedError, TransportError } from './errors.ts'
 import type { Logger } from './logger.ts'
+import { HelloRefusedError, SessionLostError } from './session-errors.ts'
+
+export { HelloRefusedError, SessionLostError }
 
 /** What a handler answers for one envelope. */
 export type EnvelopeResult = 'stored' | 'duplicate' | { rejected: string }
@@ -31,32 +35,11 @@ export type EnvelopeHandler = (
   from: EnvelopeSender,
 ) => Promise<EnvelopeResult>
 
-/** Refusal raised by a HELLO verifier; `reason` goes into the CLOSE frame. */
-export class HelloRefusedError extends Error {
-  readonly reason: string
-  constructor(reason: string, options?: ErrorOptions) {
-    super(reason, options)
-    this.name = 'HelloRefusedError'
-    this.reason = reason
-  }
-}
-
-/**
- * Internal: the session ended before an ACK arrived. The envelope may be resent on a new stream
- * (the id makes that idempotent at the receiver); send() turns it into UnreachableError.
- */
-export class SessionLostError extends Error {
-  readonly closeCode: CloseCode | 'stream_closed'
-  constructor(closeCode: CloseCode | 'stream_closed', reason: string, options?: ErrorOptions) {
-    super(`stream closed (${closeCode}): ${reason}`, options)
-    this.name = 'SessionLostError'
-    this.closeCode = closeCode
-  }
-}
-
 export interface SessionOptions {
   stream: Stream
   connection: Connection
+  /** 'opener' sends its HELLO at once; 'acceptor' only after the opener's HELLO verified. */
+  role: 'opener' | 'acceptor'
   /** Our HELLO, already framed. */
   hello: Uint8Array
   /** Verifies the remote's HELLO against the Noise-authenticated PeerId; throws HelloRefusedError. */
@@ -119,10 +102,12 @@ export class Session {
     // nobody may await ready (inbound streams): a failed handshake must not be an unhandled rejection
     this.ready.catch(() => {})
 
+    // the opener waits for two verifications in turn (the acceptor's of its HELLO, then its own of the answer)
+    const handshakeMs = opts.role === 'opener' ? 2 * opts.handshakeTimeoutMs : opts.handshakeTimeoutMs
     this.handshakeTimer = setTimeout(() => {
-      const reason = `no valid HELLO within ${opts.handshakeTimeoutMs} ms`
+      const reason = `no valid HELLO within ${handshakeMs} ms`
       this.close('handshake_timeout', reason, new HandshakeFailedError(reason))
-    }, opts.handshakeTimeoutMs)
+    }, handshakeMs)
     this.handshakeTimer.unref?.()
 
     this.stream.addEventListener('message', (evt: StreamMessageEvent) => this.onData(evt.data))
@@ -130,7 +115,7 @@ export class Session {
     this.stream.addEventListener('close', (evt) => {
       this.finish('stream_closed', evt.error?.message ?? 'stream closed', undefined)
     })
-    this.send(opts.hello)
+    if (opts.role === 'opener') this.send(opts.hello)
   }
 
   /** 'direct' unless the connection runs through a relay. */
@@ -179,6 +164,16 @@ export class Session {
     } finally {
       signal?.removeEventListener('abort', onAbort)
     }
+  }
+
+  /** Whether the remote ended up verified as this account's device. */
+  isDevice(accountId: string, deviceId: string): boolean {
+    return this.remote !== undefined && this.remote.accountId === accountId && this.remote.deviceId === deviceId
+  }
+
+  /** Cuts the stream of a device revoked after its handshake: CLOSE revoked; pending sends fail with RevokedError. */
+  revoke(reason: string): void {
+    this.close('revoked', reason, new RevokedError(reason, false))
   }
 
   /** Ends the stream: sends CLOSE (best effort), fails pending requests, resets after a grace period. */
@@ -276,7 +271,7 @@ export class Session {
 
   private onData(data: StreamMessageEvent['data']): void {
     if (this.state === 'closed') return
-    this.lastActivity = Date.now()
+    const queued = this.queue.length
     try {
       if (data instanceof Uint8Array) this.enqueue(this.decoder.push(data))
       else for (const chunk of data) this.enqueue(this.decoder.push(chunk))
@@ -284,6 +279,8 @@ export class Session {
       this.protocolError(err)
       return
     }
+    // only a complete frame counts as activity: a peer trickling one frame byte by byte is idle
+    if (this.queue.length > queued) this.lastActivity = Date.now()
     // hold further data in the muxer while work is queued: the remote's window fills up
     if (this.queue.length > this.opts.maxInFlight && !this.paused) {
       this.paused = true
@@ -359,11 +356,15 @@ export class Session {
     try {
       this.remote = await this.opts.verifyHello(frame, this.remotePeer)
     } catch (err) {
-      const reason = err instanceof HelloRefusedError ? err.reason : 'HELLO verification failed'
-      this.close('handshake_failed', reason, new HandshakeFailedError(reason, false, { cause: err }))
+      const refused = err instanceof HelloRefusedError ? err : undefined
+      const reason = refused?.reason ?? 'HELLO verification failed'
+      if (refused?.closeCode === 'revoked') this.close('revoked', reason, new RevokedError(reason, false, { cause: err }))
+      else this.close('handshake_failed', reason, new HandshakeFailedError(reason, false, { cause: err }))
       return
     }
     if (this.state !== 'handshake') return
+    // the opener proved who it is: only now does it get our certificate and binding
+    if (this.opts.role === 'acceptor') this.send(this.opts.hello)
     this.sender = Object.freeze({ ...this.remote, connection: this.kind })
     this.state = 'open'
     clearTimeout(this.handshakeTimer)
@@ -376,7 +377,12 @@ export class Session {
     if (this.state === 'closed') return
     this.opts.log?.debug({ peer: this.remotePeer, code, reason }, 'remote closed message stream')
     // a refusal of our HELLO: pending sends fail for good, not as a lost stream to retry
-    const err = code === 'handshake_failed' ? new HandshakeFailedError(reason, true) : undefined
+    const err =
+      code === 'handshake_failed'
+        ? new HandshakeFailedError(reason, true)
+        : code === 'revoked'
+          ? new RevokedError(reason, true)
+          : undefined
     this.finish(code, reason, err)
     this.shutdownStream(`remote closed: ${reason}`)
   }

@@ -192,7 +192,9 @@ export class ActorRuntime<Config> {
       if (state === 'ready') return
       if (state === 'degraded' && opts?.whenDegraded === 'serve') return
       const why = this.lifecycle.getSnapshot().context.degradedBy.join(', ')
-      throw new BusError(BusErrorCode.Unavailable, `${def.name} is ${state}${state === 'degraded' && why ? ` (${why} unavailable)` : ''}`)
+      // A one-word reason names what is down ("bus"); a sentence says it all ("JetStream unavailable: disk full…").
+      const detail = /\s/.test(why) ? ` (${why})` : ` (${why} unavailable)`
+      throw new BusError(BusErrorCode.Unavailable, `${def.name} is ${state}${state === 'degraded' && why ? detail : ''}`)
     }
     const ctx: ActorContext<Config> = {
       node: this.node,

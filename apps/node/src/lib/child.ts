@@ -1,8 +1,8 @@
 import type { ActorStatus, LifecycleState } from '@baran/bus'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream, type WriteStream } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
+import { LogFile } from './log-file.ts'
 
 /** The generic process entry: imports the implementation module and runs its `actor`. */
 export const ACTOR_ENTRY = fileURLToPath(new URL('../actor-entry.ts', import.meta.url))
@@ -43,14 +43,15 @@ export class ChildActor {
   #stopping = false
   #exited: Promise<void> = Promise.resolve()
   #log: Logger
-  #out: WriteStream
+  #out: LogFile
   #onChange: ChildListener
 
   constructor(spec: ChildSpec, log: Logger, onChange: ChildListener) {
     this.spec = spec
     this.#log = log.child({ child: spec.name })
     this.#onChange = onChange
-    this.#out = createWriteStream(spec.logFile, { flags: 'a', mode: 0o600 })
+    // A full or read-only disk drops log lines (and says so once), never the supervisor.
+    this.#out = new LogFile(spec.logFile, { onTrouble: (err) => this.#log.warn({ err: err.message, file: spec.logFile }, 'cannot write the actor log: dropping lines until it works again') })
   }
 
   get pid(): number | null {

@@ -36,6 +36,8 @@ export class ChildActor {
   state: ChildState = 'spawning'
   restarts = 0
   lastExit: ActorStatus['lastExit'] = null
+  /** Why the current process is degraded or failed (from its state event). */
+  reason: string | undefined
   #child: ChildProcess | undefined
   #spawnedAt = 0
   #crashes: number[] = []
@@ -69,12 +71,15 @@ export class ChildActor {
       restarts: this.restarts,
       implementation: this.spec.implementation,
       lastExit: this.lastExit,
+      ...(this.reason && (this.state === 'degraded' || this.state === 'failed') ? { reason: this.reason } : {}),
     }
   }
 
   /** A state event from the bus: only the current process's events count. */
-  noteState(state: LifecycleState, pid: number): void {
-    if (pid === this.pid && this.running) this.state = state
+  noteState(state: LifecycleState, pid: number, reason?: string): void {
+    if (pid !== this.pid || !this.running) return
+    this.state = state
+    this.reason = reason
   }
 
   spawn(): void {

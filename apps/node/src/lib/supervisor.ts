@@ -223,7 +223,7 @@ export class Supervisor {
       (e) => {
         const child = this.#children.get(e.actor)
         if (!child) return
-        child.noteState(e.state as LifecycleState, e.pid)
+        child.noteState(e.state as LifecycleState, e.pid, e.reason)
         this.#emit({ type: 'actor', name: e.actor, status: child.status() })
       },
       { actor: '*' },

@@ -423,8 +423,8 @@ export const actor = defineActor({
     ])) {
       unsubscribe.push(() => sub.unsubscribe())
     }
-    // The bus came back after an outage: whatever waited is worth trying now.
-    unsubscribe.push(bus.onStatus((s) => s === 'reconnected' && stores?.engine.kick()))
+    // The bus came back after an outage: requests in flight across it are lost; retry them and whatever waited now.
+    unsubscribe.push(bus.onStatus((s) => s === 'reconnected' && stores?.engine.interrupt()))
 
     return {
       async stop() {

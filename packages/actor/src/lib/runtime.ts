@@ -75,13 +75,16 @@ export class ActorRuntime<Config> {
     })
     this.lifecycle = createActor(machine)
     let previous: LifecycleState | null = null
+    let previousReason: string | undefined
     this.lifecycle.subscribe((snap) => {
       const state = snap.value as LifecycleState
-      if (state === previous) return
       const reason = snap.context.reason
+      // A degraded actor whose reason changed says so too (the supervisor and `baran status` show the current one).
+      if (state === previous && !(state === 'degraded' && reason !== previousReason)) return
+      previousReason = reason
       this.log.info({ state, previous, ...(reason ? { reason } : {}) }, `state ${previous ?? '-'} -> ${state}`)
       this.#publishState(state, previous, reason)
-      this.#opts.onTransition?.(state, previous, reason)
+      if (state !== previous) this.#opts.onTransition?.(state, previous, reason)
       previous = state
     })
   }

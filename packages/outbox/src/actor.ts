@@ -44,12 +44,13 @@ import {
   SEND_TIMEOUT_MS,
 } from './lib/constants.ts'
 import { DiskGuard } from './lib/disk.ts'
+import { monitored, StoreHealth } from './store-health.ts'
 import { type DeliveryChange, DeliveryEngine } from './lib/engine.ts'
 import { BodyTooLargeError, MessageNotFoundError, NamingUnavailableError, NoAccountError, UnknownRecipientError } from './lib/errors.ts'
 import { isMessageId, newMessageId } from './lib/ids.ts'
 import { Inbox, type SelfIdentity } from './lib/inbox.ts'
 import { IdempotencyKeys } from './lib/idempotency.ts'
-import { isConflict, type KvStore } from './lib/kv.ts'
+import { isConflict } from './lib/kv.ts'
 import { bodyBytes, encodePayload } from './lib/payload.ts'
 import { OutboxStore, type OutgoingRecord, payloadOf, toOutgoing } from './lib/records.ts'
 
@@ -151,7 +152,6 @@ export const actor = defineActor({
     const identity = new IdentityView(ctx)
     const unsubscribe: Array<() => void> = []
     let stores: Stores | undefined
-    let stopped = false
 
     const publish = <C extends EventContract>(c: C, body: EventInputOf<C>) => {
       try {
@@ -171,46 +171,10 @@ export const actor = defineActor({
     // ---- JetStream health: degraded (with the reason) while it fails or the disk is full, probed until it is back ----
     const storage = config.storage ?? 'file'
     const disk = storage === 'file' ? new DiskGuard({ dir: ctx.dataDir, minFreeBytes: config.minFreeBytes ?? MIN_FREE_BYTES }) : undefined
-    let down: string | undefined
-    const markDown = (why: string) => {
-      if (stopped) return
-      const reason = (why.startsWith('JetStream unavailable') ? why : `JetStream unavailable: ${why}`).slice(0, 400)
-      if (down === reason) return
-      if (!down) log.warn({ reason }, 'degraded until JetStream can persist again')
-      // Degrade with the new reason before dropping the old one: no flicker through ready.
-      ctx.degrade(reason)
-      if (down) ctx.recover(down)
-      down = reason
-    }
-    const markUp = () => {
-      if (!down) return
-      ctx.recover(down)
-      down = undefined
-      log.info('JetStream is back')
-      stores?.engine.kick()
-    }
-    const onStoreError = (e: unknown) => {
-      if ((e as { code?: unknown }).code === BusErrorCode.Unavailable) markDown((e as Error).message)
-    }
-    /** One health check: the disk's reserve, then (while down) a read that proves JetStream answers. */
-    const checkHealth = async (probe: KvBucket | undefined) => {
-      try {
-        await disk?.free()
-        await disk?.check()
-        if (down && probe) await probe.get('probe')
-        if (down && stores) markUp()
-      } catch (e) {
-        markDown((e as Error).message)
-      }
-    }
+    const health = new StoreHealth({ degrade: ctx.degrade, recover: ctx.recover, log, disk, onBack: () => stores?.engine.kick() })
+    const onStoreError = (e: unknown) => health.onStoreError(e)
     let probeBucket: KvBucket | undefined
-    void (async () => {
-      while (!ctx.signal.aborted) {
-        await sleep(down ? 500 : 2000, undefined, { signal: ctx.signal }).catch(() => undefined)
-        if (ctx.signal.aborted || !stores) continue
-        await checkHealth(probeBucket)
-      }
-    })()
+    void health.watch(ctx.signal, () => (stores ? probeBucket : undefined))
 
     const openStores = async (): Promise<Stores> => {
       const outboxKv = await bus.kv(config.buckets?.outbox ?? OUTBOX_BUCKET, { storage })
@@ -262,19 +226,19 @@ export const actor = defineActor({
     // Open now; if JetStream is not there yet, serve "unavailable" (degraded) and keep trying.
     try {
       stores = await openStores()
-      await checkHealth(undefined)
+      await health.check(undefined)
     } catch (e) {
       if ((e as { code?: unknown }).code === BusErrorCode.Forbidden) throw e
-      markDown((e as Error).message)
+      health.markDown((e as Error).message)
       void (async () => {
         for (let wait = 500; !stores && !ctx.signal.aborted; wait = Math.min(wait * 2, 10_000)) {
           await sleep(wait, undefined, { signal: ctx.signal }).catch(() => undefined)
           if (ctx.signal.aborted) return
           try {
             stores = await openStores()
-            await checkHealth(probeBucket)
+            await health.check(probeBucket)
           } catch (err) {
-            markDown((err as Error).message)
+            health.markDown((err as Error).message)
             log.debug({ err: (err as Error).message }, 'JetStream still not available')
           }
         }
@@ -428,15 +392,15 @@ export const actor = defineActor({
 
     return {
       async stop() {
-        stopped = true
+        health.stop()
         for (const u of unsubscribe) u()
         await stores?.engine.stop()
       },
       health: () => {
         const st = stores?.engine.stats()
         return {
-          jetstream: stores && !down ? 'up' : 'down',
-          ...(down ? { reason: down } : {}),
+          jetstream: stores && !health.reason ? 'up' : 'down',
+          ...(health.reason ? { reason: health.reason } : {}),
           ...(disk ? { diskFreeBytes: Number.isFinite(disk.lastFree) ? disk.lastFree : null } : {}),
           pending: st?.pending ?? 0,
           unresolved: st?.unresolved ?? 0,
@@ -449,25 +413,3 @@ export const actor = defineActor({
     }
   },
 })
-
-/**
- * The bucket, reporting every failure (so an unavailable JetStream degrades the actor), and refusing writes while
- * the disk is below its reserve (a write that hits ENOSPC would hang nats-server).
- */
-function monitored(kv: KvBucket, onError: (e: unknown) => void, disk: DiskGuard | undefined): KvStore {
-  const watch = <T>(p: Promise<T>): Promise<T> =>
-    p.catch((e: unknown) => {
-      onError(e)
-      throw e
-    })
-  const write = <T>(op: () => Promise<T>): Promise<T> => watch((disk ? disk.check() : Promise.resolve()).then(op))
-  return {
-    get: (k) => watch(kv.get(k)),
-    create: (k, v) => write(() => kv.create(k, v)),
-    update: (k, v, r) => write(() => kv.update(k, v, r)),
-    put: (k, v) => write(() => kv.put(k, v)),
-    delete: (k) => write(() => kv.delete(k)),
-    keys: (f) => watch(kv.keys(f)),
-    entries: () => watch(kv.entries()),
-  }
-}

@@ -48,6 +48,18 @@ describe('lifecycle machine', () => {
     expect(actor.getSnapshot().value).toBe('ready')
   })
 
+  it('shows a reason that still holds once another one clears', async () => {
+    const { actor } = run()
+    actor.send({ type: 'START' })
+    await waitFor(actor, (s) => s.matches('ready'), { timeout: 1000 })
+    actor.send({ type: 'DEGRADE', reason: 'JetStream unavailable: disk full' })
+    actor.send({ type: 'DEGRADE', reason: 'bus' })
+    expect(actor.getSnapshot().context.reason).toBe('bus')
+    actor.send({ type: 'RECOVER', reason: 'bus' })
+    expect(actor.getSnapshot().value).toBe('degraded')
+    expect(actor.getSnapshot().context.reason).toBe('JetStream unavailable: disk full')
+  })
+
   it('starts degraded when a dependency went down while starting', async () => {
     let release!: () => void
     const { actor } = run({ start: () => new Promise<void>((r) => (release = r)) })

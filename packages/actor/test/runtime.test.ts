@@ -69,6 +69,25 @@ describe('actor runtime (inline, real nats-server)', () => {
     sub.unsubscribe()
   })
 
+  it('publishes a degraded actor\'s new reason, not only its state changes', async () => {
+    const events: Array<{ state: string; reason?: string }> = []
+    const sub = await client.subscribe(stateEventOf('pinger'), (e) => void events.push({ state: e.state, ...(e.reason ? { reason: e.reason } : {}) }))
+    const rt = runtime()
+    await rt.start()
+    rt.lifecycle.send({ type: 'DEGRADE', reason: 'JetStream unavailable: disk full' })
+    rt.lifecycle.send({ type: 'DEGRADE', reason: 'JetStream unavailable: TIMEOUT' })
+    rt.lifecycle.send({ type: 'RECOVER', reason: 'JetStream unavailable: disk full' })
+    await expect
+      .poll(() => events.filter((e) => e.state === 'degraded'))
+      .toEqual([
+        { state: 'degraded', reason: 'JetStream unavailable: disk full' },
+        { state: 'degraded', reason: 'JetStream unavailable: TIMEOUT' },
+      ])
+    await rt.stop()
+    await rt.close()
+    sub.unsubscribe()
+  })
+
   it('rejects a bad config with a message that names the key', () => {
     expect(() => runtime({ start: 'ten' })).toThrow(ActorConfigError)
     expect(() => runtime({ start: 'ten' })).toThrow(/start/)

@@ -90,6 +90,7 @@ export {
   OutgoingSchema,
   InboxMessageSchema,
   MAX_BODY_BYTES,
+  IdempotencyKeySchema,
   outboxSend,
   outboxPending,
   outboxStatus,

@@ -32,19 +32,25 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import {
   DEFAULT_TTL_MS,
+  IDEMPOTENCY_TTL_MS,
   INBOX_BUCKET,
+  KEYS_BUCKET,
   MAX_BODY_BYTES,
   MAX_REPLY_BYTES,
   MAX_TTL_MS,
+  MIN_FREE_BYTES,
   OUTBOX_BUCKET,
   RETAIN_FINISHED_MS,
   SEND_TIMEOUT_MS,
 } from './lib/constants.ts'
+import { DiskGuard } from './lib/disk.ts'
+import { monitored, StoreHealth } from './store-health.ts'
 import { type DeliveryChange, DeliveryEngine } from './lib/engine.ts'
 import { BodyTooLargeError, MessageNotFoundError, NamingUnavailableError, NoAccountError, UnknownRecipientError } from './lib/errors.ts'
 import { isMessageId, newMessageId } from './lib/ids.ts'
 import { Inbox, type SelfIdentity } from './lib/inbox.ts'
-import type { KvStore } from './lib/kv.ts'
+import { IdempotencyKeys } from './lib/idempotency.ts'
+import { isConflict } from './lib/kv.ts'
 import { bodyBytes, encodePayload } from './lib/payload.ts'
 import { OutboxStore, type OutgoingRecord, payloadOf, toOutgoing } from './lib/records.ts'
 
@@ -63,9 +69,20 @@ const ConfigSchema = z
     /** Finished outgoing records are removed this long after they finished. */
     retainFinishedMs: z.number().int().nonnegative().optional(),
     /** Bucket names (inline simulations that run several nodes on one NATS server). */
-    buckets: z.object({ outbox: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(), inbox: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional() }).strict().optional(),
+    buckets: z
+      .object({
+        outbox: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+        inbox: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+        keys: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+      })
+      .strict()
+      .optional(),
     /** 'file' (default) survives restarts; 'memory' is for simulations. */
     storage: z.enum(['file', 'memory']).optional(),
+    /** Writes are refused (degraded) while the data dir's disk has less free than this (file storage only). */
+    minFreeBytes: z.number().int().nonnegative().optional(),
+    /** How long a send's idempotency key is remembered. */
+    idempotencyTtlMs: z.number().int().positive().max(30 * 86_400_000).optional(),
   })
   .strict()
 type Config = z.infer<typeof ConfigSchema>
@@ -111,6 +128,7 @@ interface Stores {
   store: OutboxStore
   inbox: Inbox
   engine: DeliveryEngine
+  keys: IdempotencyKeys
 }
 
 /**
@@ -134,7 +152,6 @@ export const actor = defineActor({
     const identity = new IdentityView(ctx)
     const unsubscribe: Array<() => void> = []
     let stores: Stores | undefined
-    let stopped = false
 
     const publish = <C extends EventContract>(c: C, body: EventInputOf<C>) => {
       try {
@@ -151,38 +168,22 @@ export const actor = defineActor({
       }
     }
 
-    // ---- JetStream health: degraded while it fails, probed until it answers again ----
-    let jetstreamDown = false
-    const probe = async (kv: KvBucket) => {
-      while (jetstreamDown && !ctx.signal.aborted) {
-        await sleep(1000, undefined, { signal: ctx.signal }).catch(() => undefined)
-        try {
-          await kv.get('probe')
-          jetstreamDown = false
-          ctx.recover('jetstream')
-          log.info('JetStream is back')
-          stores?.engine.kick()
-        } catch {
-          // still down
-        }
-      }
-    }
-    const watchJetstream = (kv: KvBucket) => (e: unknown) => {
-      if ((e as { code?: unknown }).code !== BusErrorCode.Unavailable || jetstreamDown || stopped) return
-      jetstreamDown = true
-      log.warn({ err: (e as Error).message }, 'JetStream unavailable: degraded until it answers')
-      ctx.degrade('jetstream')
-      void probe(kv)
-    }
+    // ---- JetStream health: degraded (with the reason) while it fails or the disk is full, probed until it is back ----
+    const storage = config.storage ?? 'file'
+    const disk = storage === 'file' ? new DiskGuard({ dir: ctx.dataDir, minFreeBytes: config.minFreeBytes ?? MIN_FREE_BYTES }) : undefined
+    const health = new StoreHealth({ degrade: ctx.degrade, recover: ctx.recover, log, disk, onBack: () => stores?.engine.kick() })
+    const onStoreError = (e: unknown) => health.onStoreError(e)
+    let probeBucket: KvBucket | undefined
+    void health.watch(ctx.signal, () => (stores ? probeBucket : undefined))
 
     const openStores = async (): Promise<Stores> => {
-      const storage = config.storage ?? 'file'
       const outboxKv = await bus.kv(config.buckets?.outbox ?? OUTBOX_BUCKET, { storage })
       const inboxKv = await bus.kv(config.buckets?.inbox ?? INBOX_BUCKET, { storage })
-      const onError = watchJetstream(outboxKv)
-      const store = new OutboxStore(monitored(outboxKv, onError))
+      const keysKv = await bus.kv(config.buckets?.keys ?? KEYS_BUCKET, { storage, ttlMs: config.idempotencyTtlMs ?? IDEMPOTENCY_TTL_MS })
+      probeBucket = outboxKv
+      const store = new OutboxStore(monitored(outboxKv, onStoreError, disk))
       const inbox = new Inbox({
-        kv: monitored(inboxKv, onError),
+        kv: monitored(inboxKv, onStoreError, disk),
         outgoing: store,
         self: () => identity.get(),
         onReceived: (m) => publish(outboxReceived, m),
@@ -214,7 +215,7 @@ export const actor = defineActor({
       )
       const { resumed, corrupt, pruned } = await engine.start({ retainFinishedMs: config.retainFinishedMs ?? RETAIN_FINISHED_MS })
       log.info({ resumed, pruned, corrupt: corrupt.length, inbox: inbox.size }, 'outbox loaded')
-      return { store, inbox, engine }
+      return { store, inbox, engine, keys: new IdempotencyKeys(monitored(keysKv, onStoreError, disk)) }
     }
 
     const need = (): Stores => {
@@ -225,18 +226,19 @@ export const actor = defineActor({
     // Open now; if JetStream is not there yet, serve "unavailable" (degraded) and keep trying.
     try {
       stores = await openStores()
+      await health.check(undefined)
     } catch (e) {
       if ((e as { code?: unknown }).code === BusErrorCode.Forbidden) throw e
-      log.warn({ err: (e as Error).message }, 'JetStream not available yet: degraded, retrying')
-      ctx.degrade('jetstream')
+      health.markDown((e as Error).message)
       void (async () => {
         for (let wait = 500; !stores && !ctx.signal.aborted; wait = Math.min(wait * 2, 10_000)) {
           await sleep(wait, undefined, { signal: ctx.signal }).catch(() => undefined)
           if (ctx.signal.aborted) return
           try {
             stores = await openStores()
-            ctx.recover('jetstream')
+            await health.check(probeBucket)
           } catch (err) {
+            health.markDown((err as Error).message)
             log.debug({ err: (err as Error).message }, 'JetStream still not available')
           }
         }
@@ -264,16 +266,22 @@ export const actor = defineActor({
       s.engine.add(record)
     }
 
-    ctx.serve(outboxSend, async ({ to, body, ttlMs }) => {
+    ctx.serve(outboxSend, async ({ to, body, ttlMs, idempotencyKey }) => {
       const s = need()
       if (bodyBytes(body) > MAX_BODY_BYTES) throw new BodyTooLargeError(`body is ${bodyBytes(body)} bytes, the limit is ${MAX_BODY_BYTES}`)
       const recipient = await resolveRecipient(to)
       const me = await identity.get()
       const now = Date.now()
       const toSelf = recipient.accountId === me.accountId
+      // A retried key gets the message its first use stored (or creates it, if a crash came in between).
+      const claim = idempotencyKey ? await s.keys.claim(idempotencyKey, newMessageId()) : undefined
+      if (claim && !claim.first) {
+        const known = await s.store.get(claim.id)
+        if (known) return toOutgoing(known, (d) => s.engine.live(known.id, d))
+      }
       const record: OutgoingRecord = {
         v: 1,
-        id: newMessageId(),
+        id: claim?.id ?? newMessageId(),
         kind: 'message',
         from: me.accountId,
         fromDevice: me.deviceId,
@@ -287,7 +295,14 @@ export const actor = defineActor({
         devices: me.others.map((deviceId) => ({ deviceId, state: 'queued' as const, attempts: 0, sync: !toSelf })),
       }
       encodePayload(payloadOf(record, false)) // too large once escaped: refuse now, not at every attempt
-      await queue(s, record)
+      try {
+        await queue(s, record)
+      } catch (e) {
+        // Two retries of one key raced: the other stored it.
+        const known = claim && isConflict(e) ? await s.store.get(record.id) : undefined
+        if (!known) throw e
+        return toOutgoing(known, (d) => s.engine.live(known.id, d))
+      }
       return toOutgoing(record)
     })
 
@@ -372,19 +387,21 @@ export const actor = defineActor({
     ])) {
       unsubscribe.push(() => sub.unsubscribe())
     }
-    // The bus came back after an outage: whatever waited is worth trying now.
-    unsubscribe.push(bus.onStatus((s) => s === 'reconnected' && stores?.engine.kick()))
+    // The bus came back after an outage: requests in flight across it are lost; retry them and whatever waited now.
+    unsubscribe.push(bus.onStatus((s) => s === 'reconnected' && stores?.engine.interrupt()))
 
     return {
       async stop() {
-        stopped = true
+        health.stop()
         for (const u of unsubscribe) u()
         await stores?.engine.stop()
       },
       health: () => {
         const st = stores?.engine.stats()
         return {
-          jetstream: stores && !jetstreamDown ? 'up' : 'down',
+          jetstream: stores && !health.reason ? 'up' : 'down',
+          ...(health.reason ? { reason: health.reason } : {}),
+          ...(disk ? { diskFreeBytes: Number.isFinite(disk.lastFree) ? disk.lastFree : null } : {}),
           pending: st?.pending ?? 0,
           unresolved: st?.unresolved ?? 0,
           messages: st?.messages ?? 0,
@@ -396,21 +413,3 @@ export const actor = defineActor({
     }
   },
 })
-
-/** The bucket, reporting every failure (so an unavailable JetStream degrades the actor). */
-function monitored(kv: KvBucket, onError: (e: unknown) => void): KvStore {
-  const watch = <T>(p: Promise<T>): Promise<T> =>
-    p.catch((e: unknown) => {
-      onError(e)
-      throw e
-    })
-  return {
-    get: (k) => watch(kv.get(k)),
-    create: (k, v) => watch(kv.create(k, v)),
-    update: (k, v, r) => watch(kv.update(k, v, r)),
-    put: (k, v) => watch(kv.put(k, v)),
-    delete: (k) => watch(kv.delete(k)),
-    keys: (f) => watch(kv.keys(f)),
-    entries: () => watch(kv.entries()),
-  }
-}

@@ -34,11 +34,14 @@ export {
 } from './lib/constants.ts'
 export { DELIVERY_EVENTS, deliveryMachine, FINAL_DELIVERY_STATES, isFinalDelivery, nextDelivery } from './lib/delivery-machine.ts'
 export type { DeliveryContext, DeliveryEvent, DeliveryStateValue, DeliveryStep } from './lib/delivery-machine.ts'
+export { DiskGuard, type FreeSpace, freeSpace } from './lib/disk.ts'
 export { DeliveryEngine, systemClock } from './lib/engine.ts'
+export { IdempotencyKeys } from './lib/idempotency.ts'
 export type { AccountDevices, Clock, DeliveryChange, DeliveryDeps, DeliveryEngineInit, DevicePresenceInfo, EngineLogger } from './lib/engine.ts'
 export {
   BodyTooLargeError,
   CorruptRecordError,
+  DiskFullError,
   InvalidMessageIdError,
   MalformedPayloadError,
   MessageNotFoundError,

@@ -15,6 +15,7 @@ import {
   outboxReceived,
   outboxSend,
 } from '@baran/bus'
+import { randomUUID } from 'node:crypto'
 import { connectCli, type NodeSelection } from './connect.ts'
 import { CliError, Exit, formatDuration, paint, printJson } from './output.ts'
 
@@ -70,12 +71,26 @@ const short = (id: string) => `${id.slice(0, 8)}…`
 const span = (ms: number) => (ms >= 2 * 86_400_000 ? `${Math.floor(ms / 86_400_000)}d` : formatDuration(ms))
 const time = (t: number) => new Date(t).toISOString().replace('T', ' ').slice(0, 19)
 
+/** A send that timed out is asked again (same idempotency key) this many times in all. */
+const SEND_ATTEMPTS = 3
+
 /** `baran send <name|id> <text>`: prints the message ID once it is persisted (delivery goes on in the node). */
 export async function sendCommand(to: string, text: string, opts: Opts & { ttl?: string }): Promise<number> {
   const ttlMs = opts.ttl === undefined ? undefined : parseDuration(opts.ttl)
   if (text.length === 0) throw new CliError('nothing to send', { exitCode: Exit.Usage })
+  // One key per invocation: a retry after a timeout (the first attempt may have been stored) stores nothing new.
+  const idempotencyKey = randomUUID()
   return withBus(opts, async (bus) => {
-    const sent = await bus.request(outboxSend, { to, body: text, ...(ttlMs === undefined ? {} : { ttlMs }) })
+    const request = { to, body: text, idempotencyKey, ...(ttlMs === undefined ? {} : { ttlMs }) }
+    let sent: Outgoing | undefined
+    for (let attempt = 1; !sent; attempt++) {
+      try {
+        sent = await bus.request(outboxSend, request)
+      } catch (e) {
+        if (!isBusError(e) || e.code !== 'timeout' || attempt >= SEND_ATTEMPTS) throw e
+        process.stderr.write(`${paint('yellow', 'no answer yet')}: trying again with the same idempotency key (attempt ${attempt + 1} of ${SEND_ATTEMPTS})\n`)
+      }
+    }
     if (opts.json) printJson(sent)
     else process.stdout.write(`${sent.id}\n`)
     return Exit.Ok

@@ -1,6 +1,6 @@
 import { createLogger } from '@baran/actor'
-import { createWriteStream } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
+import { LogFile } from '../lib/log-file.ts'
 import { type SupervisorEvent, Supervisor } from '../lib/supervisor.ts'
 import { connectCli, selectNode, type NodeSelection } from './connect.ts'
 import { identityCreate, identityStatus } from '@baran/bus'
@@ -21,7 +21,7 @@ export interface StartOptions extends NodeSelection {
 export async function startCommand(opts: StartOptions): Promise<number> {
   const { dataDir, node, paths } = selectNode(opts)
   await mkdir(paths.logs, { recursive: true, mode: 0o700 })
-  const log = createLogger({ node, actor: 'supervisor', destination: createWriteStream(paths.log('node'), { flags: 'a', mode: 0o600 }) })
+  const log = createLogger({ node, actor: 'supervisor', destination: new LogFile(paths.log('node')) })
   const sup = new Supervisor({ dataDir, node, ...(opts.config ? { configFile: opts.config } : {}), log })
   const say = (line: string) => {
     if (!opts.quiet) process.stdout.write(`${line}\n`)

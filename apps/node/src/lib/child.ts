@@ -1,8 +1,8 @@
 import type { ActorStatus, LifecycleState } from '@baran/bus'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createWriteStream, type WriteStream } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
+import { LogFile } from './log-file.ts'
 
 /** The generic process entry: imports the implementation module and runs its `actor`. */
 export const ACTOR_ENTRY = fileURLToPath(new URL('../actor-entry.ts', import.meta.url))
@@ -36,6 +36,8 @@ export class ChildActor {
   state: ChildState = 'spawning'
   restarts = 0
   lastExit: ActorStatus['lastExit'] = null
+  /** Why the current process is degraded or failed (from its state event). */
+  reason: string | undefined
   #child: ChildProcess | undefined
   #spawnedAt = 0
   #crashes: number[] = []
@@ -43,14 +45,15 @@ export class ChildActor {
   #stopping = false
   #exited: Promise<void> = Promise.resolve()
   #log: Logger
-  #out: WriteStream
+  #out: LogFile
   #onChange: ChildListener
 
   constructor(spec: ChildSpec, log: Logger, onChange: ChildListener) {
     this.spec = spec
     this.#log = log.child({ child: spec.name })
     this.#onChange = onChange
-    this.#out = createWriteStream(spec.logFile, { flags: 'a', mode: 0o600 })
+    // A full or read-only disk drops log lines (and says so once), never the supervisor.
+    this.#out = new LogFile(spec.logFile, { onTrouble: (err) => this.#log.warn({ err: err.message, file: spec.logFile }, 'cannot write the actor log: dropping lines until it works again') })
   }
 
   get pid(): number | null {
@@ -68,12 +71,15 @@ export class ChildActor {
       restarts: this.restarts,
       implementation: this.spec.implementation,
       lastExit: this.lastExit,
+      ...(this.reason && (this.state === 'degraded' || this.state === 'failed') ? { reason: this.reason } : {}),
     }
   }
 
   /** A state event from the bus: only the current process's events count. */
-  noteState(state: LifecycleState, pid: number): void {
-    if (pid === this.pid && this.running) this.state = state
+  noteState(state: LifecycleState, pid: number, reason?: string): void {
+    if (pid !== this.pid || !this.running) return
+    this.state = state
+    this.reason = reason
   }
 
   spawn(): void {

@@ -224,7 +224,7 @@ export class Supervisor {
         const child = this.#children.get(e.actor)
         if (!child) return
         const was = child.state
-        child.noteState(e.state as LifecycleState, e.pid)
+        child.noteState(e.state as LifecycleState, e.pid, e.reason)
         this.#emit({ type: 'actor', name: e.actor, status: child.status() })
         // A restarted discovery or transport of the local network's owner: tell the joined nodes where it is now.
         if (child.restarts > 0 && child.state === 'ready' && was !== 'ready' && this.#localnet?.owner && ['discovery', 'transport'].includes(e.actor)) {

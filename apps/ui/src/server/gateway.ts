@@ -1,5 +1,5 @@
-import { BusError, isBusError, issuesOf, statusOfCode } from '@baran/bus'
-import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { BusError, isBusError, issuesOf, outboxSend, statusOfCode } from '@baran/bus'
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -39,6 +39,8 @@ const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
   '.json': 'application/json',
 }
+/** A send that timed out is asked again, with the same idempotency key, this many times in all. */
+const SEND_ATTEMPTS = 2
 const COOKIE = 'baran_ui'
 
 function sameToken(given: string | undefined, token: string): boolean {
@@ -134,7 +136,19 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const bus = link.bus
     if (!bus) return sendError(res, 503, 'node_down', 'the node is not running (the page reconnects when it is back)')
     try {
-      const reply = await bus.request(route.contract, parsed.data as never, { timeoutMs: route.timeoutMs ?? REQUEST_TIMEOUT_MS })
+      // A send always carries an idempotency key (the page's, else one per request here), so the retry after a
+      // timeout, which may follow a send that was stored after all, stores nothing twice.
+      const isSend = route.contract === outboxSend
+      const request = isSend ? { idempotencyKey: randomUUID(), ...(parsed.data as object) } : parsed.data
+      let reply: unknown
+      for (let attempt = 1; ; attempt++) {
+        try {
+          reply = await bus.request(route.contract, request as never, { timeoutMs: route.timeoutMs ?? REQUEST_TIMEOUT_MS })
+          break
+        } catch (e) {
+          if (!isSend || !isBusError(e) || e.code !== 'timeout' || attempt >= SEND_ATTEMPTS) throw e
+        }
+      }
       sendJson(res, 200, reply)
     } catch (e) {
       const err = isBusError(e) ? e : new BusError('internal', (e as Error).message)

@@ -187,7 +187,17 @@ async function addContact(input: string): Promise<void> {
 }
 async function send(text: string): Promise<void> {
   if (!s.selected) return
-  const o = await call<Outgoing>('outbox.send', { to: s.selected, body: text })
+  // One idempotency key per user send: if the answer is lost and the send is tried again, it is stored once.
+  const req = { to: s.selected, body: text, idempotencyKey: crypto.randomUUID() }
+  let o: Outgoing | undefined
+  for (let attempt = 1; !o; attempt++) {
+    try {
+      o = await call<Outgoing>('outbox.send', req)
+    } catch (e) {
+      const lost = e instanceof ApiError && (e.code === 'timeout' || e.code === 'unreachable')
+      if (!lost || attempt >= 3) throw e
+    }
+  }
   s.bodies[o.id] = text
   localStorage.setItem('baran-bodies', JSON.stringify(s.bodies))
   s.outgoing.set(o.id, o)

@@ -53,6 +53,11 @@ export const lifecycleMachine = setup({
     }),
     recover: assign({
       degradedBy: ({ context, event }) => (event.type === 'RECOVER' ? context.degradedBy.filter((r) => r !== event.reason) : context.degradedBy),
+      // The reason shown is one that still holds (the bus came back, JetStream still fails: say JetStream).
+      reason: ({ context, event }) => {
+        if (event.type !== 'RECOVER' || event.reason !== context.reason) return context.reason
+        return context.degradedBy.filter((r) => r !== event.reason).at(-1) ?? context.reason
+      },
     }),
     noteStop: assign({ reason: ({ event }) => (event.type === 'STOP' ? (event.reason ?? 'stop requested') : undefined) }),
     noteFail: assign({ reason: ({ event }) => (event.type === 'FAIL' ? event.reason : undefined) }),

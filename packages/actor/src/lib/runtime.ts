@@ -75,13 +75,16 @@ export class ActorRuntime<Config> {
     })
     this.lifecycle = createActor(machine)
     let previous: LifecycleState | null = null
+    let previousReason: string | undefined
     this.lifecycle.subscribe((snap) => {
       const state = snap.value as LifecycleState
-      if (state === previous) return
       const reason = snap.context.reason
+      // A degraded actor whose reason changed says so too (the supervisor and `baran status` show the current one).
+      if (state === previous && !(state === 'degraded' && reason !== previousReason)) return
+      previousReason = reason
       this.log.info({ state, previous, ...(reason ? { reason } : {}) }, `state ${previous ?? '-'} -> ${state}`)
       this.#publishState(state, previous, reason)
-      this.#opts.onTransition?.(state, previous, reason)
+      if (state !== previous) this.#opts.onTransition?.(state, previous, reason)
       previous = state
     })
   }
@@ -192,7 +195,9 @@ export class ActorRuntime<Config> {
       if (state === 'ready') return
       if (state === 'degraded' && opts?.whenDegraded === 'serve') return
       const why = this.lifecycle.getSnapshot().context.degradedBy.join(', ')
-      throw new BusError(BusErrorCode.Unavailable, `${def.name} is ${state}${state === 'degraded' && why ? ` (${why} unavailable)` : ''}`)
+      // A one-word reason names what is down ("bus"); a sentence says it all ("JetStream unavailable: disk full…").
+      const detail = /\s/.test(why) ? ` (${why})` : ` (${why} unavailable)`
+      throw new BusError(BusErrorCode.Unavailable, `${def.name} is ${state}${state === 'degraded' && why ? detail : ''}`)
     }
     const ctx: ActorContext<Config> = {
       node: this.node,

@@ -12,6 +12,8 @@ export const ActorStatusSchema = z.object({
   restarts: z.number().int().nonnegative(),
   implementation: z.string(),
   lastExit: z.object({ code: z.number().int().nullable(), signal: z.string().nullable(), at: z.number().int() }).nullable(),
+  /** Why the actor is degraded or failed, from its last state event. */
+  reason: z.string().optional(),
 })
 export type ActorStatus = z.infer<typeof ActorStatusSchema>
 

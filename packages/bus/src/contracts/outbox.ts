@@ -7,6 +7,8 @@ const A = 'outbox'
 export const DeliveryStateSchema = z.enum(['queued', 'sending', 'delivered', 'expired', 'rejected'])
 export type DeliveryState = z.infer<typeof DeliveryStateSchema>
 export const MAX_BODY_BYTES = 64 * 1024
+/** A send's idempotency key: 16–64 URL-safe characters (a random UUID or 128-bit base64url fits). */
+export const IdempotencyKeySchema = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'an idempotency key is 16–64 characters of A-Z a-z 0-9 _ -')
 
 export const DeviceDeliverySchema = z.object({
   deviceId: IdSchema,
@@ -43,7 +45,13 @@ export const outboxSend = contract({
   actor: A,
   verb: 'send',
   request: z
-    .object({ to: z.string().min(1).max(64), body: z.string().min(1).max(MAX_BODY_BYTES), ttlMs: z.number().int().positive().max(365 * 86_400_000).optional() })
+    .object({
+      to: z.string().min(1).max(64),
+      body: z.string().min(1).max(MAX_BODY_BYTES),
+      ttlMs: z.number().int().positive().max(365 * 86_400_000).optional(),
+      /** The same key again (a retry after a timeout) stores nothing new: the reply is the first send's message. */
+      idempotencyKey: IdempotencyKeySchema.optional(),
+    })
     .strict(),
   reply: OutgoingSchema,
   callers: ['cli', 'ui'],

@@ -42,3 +42,10 @@ export const UPDATE_RETRIES = 8
 export const MAX_REPLY_BYTES = 768 * 1024
 /** Characters of the body shown in outbox listings. */
 export const PREVIEW_CHARS = 60
+
+/** Idempotency keys of sends (`outbox.send`'s idempotencyKey) live in this bucket for this long. */
+export const KEYS_BUCKET = 'outbox-keys'
+export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000
+
+/** Below this much free disk under the data dir, the outbox refuses writes and is degraded (see DiskGuard). */
+export const MIN_FREE_BYTES = 8 * 1024 * 1024

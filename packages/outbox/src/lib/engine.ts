@@ -240,6 +240,21 @@ export class DeliveryEngine {
     this.#pump()
   }
 
+  /**
+   * The bus came back after an outage: a request in flight across it is never answered (its reply was lost with
+   * the server), and waiting for its timeout (20 s for a lookup, 35 s for a send) stalled every message to that
+   * account. Fail them now and try again at once; a receiver de-duplicates whatever did arrive.
+   */
+  interrupt(): void {
+    if (this.#stopped) return
+    const stale = this.#abort
+    this.#abort = new AbortController()
+    this.#lookups.clear()
+    for (const items of this.#byMessage.values()) for (const i of items) if (i.busy) i.retryNow = true
+    stale.abort(new Error('the bus reconnected: retrying'))
+    this.kick()
+  }
+
   /** The in-memory state of a pending device (sending shows only here). */
   live(id: string, deviceId: string): { state: DeliveryStateValue; attempts: number; due: number } | undefined {
     const item = this.#byMessage.get(id)?.find((i) => i.kind === 'device' && i.deviceId === deviceId)
@@ -603,7 +618,9 @@ export class DeliveryEngine {
         const error = errorText(e)
         for (const i of live) {
           i.attempts++
-          this.#requeue(i, Math.min(i.expiresAt, this.#clock.now() + backoffDelay(i.attempts, this.#backoff, this.#random)))
+          const due = i.retryNow ? this.#clock.now() : this.#clock.now() + backoffDelay(i.attempts, this.#backoff, this.#random)
+          i.retryNow = false
+          this.#requeue(i, Math.min(i.expiresAt, due))
           this.#emit({ ...this.#about(i), state: 'queued', attempts: i.attempts, at: this.#clock.now(), error })
         }
         return

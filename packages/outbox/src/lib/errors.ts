@@ -107,3 +107,15 @@ export class NamingUnavailableError extends Error {
     super(message, options)
   }
 }
+
+/**
+ * Thrown when the disk under JetStream's store is (nearly) full: writing now would fail inside nats-server (which
+ * 2.9 does not survive), so the outbox refuses first. Its code is `unavailable`: the caller may try again later.
+ */
+export class DiskFullError extends Error {
+  override name = 'DiskFullError'
+  readonly code = 'unavailable'
+  constructor(message = 'JetStream unavailable: disk full', options?: ErrorOptions) {
+    super(message, options)
+  }
+}

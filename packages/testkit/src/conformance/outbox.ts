@@ -43,6 +43,27 @@ export default (common: TestSetup<OutboxImpl>) =>
       }
     })
 
+    it('outbox.send: a send retried with the same idempotency key is stored once', async () => {
+      const rule = 'outbox.send idempotencyKey'
+      const idempotencyKey = `conformance-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
+      const req = { to: impl.b.accountId, body: 'conformance retried send', idempotencyKey }
+      const first = await expectReply(impl.a.bus.request(outboxSend, req, { node: impl.a.node }), rule)
+      // Two retries at once too: a retry may race another retry.
+      const again = await Promise.all([0, 1].map(() => expectReply(impl.a.bus.request(outboxSend, req, { node: impl.a.node }), rule)))
+      for (const r of again) expectShape({ id: r.id }, { id: first.id }, `${rule}: a retry answers with the first send's message`)
+      const listed = await expectReply(impl.a.bus.request(outboxPending, { all: true, limit: 10_000 }, { node: impl.a.node }), 'outbox.pending')
+      const stored = listed.messages.filter((m) => m.preview === 'conformance retried send').map((m) => m.id)
+      expectShape({ stored: stored.length }, { stored: 1 }, `${rule}: one outgoing message, however many retries`)
+      await waitUntil(async () => (await impl.b.bus.request(outboxInbox, { limit: 1000 }, { node: impl.b.node })).messages.some((m) => m.id === first.id), {
+        timeoutMs: 40_000,
+      }).catch(() => {
+        throw new RuleViolation(`${rule}: delivery`, 'the message never reached the receiver')
+      })
+      const inbox = await impl.b.bus.request(outboxInbox, { limit: 1000 }, { node: impl.b.node })
+      const copies = inbox.messages.filter((m) => m.body === 'conformance retried send')
+      expectShape({ copies: copies.length }, { copies: 1 }, `${rule}: the receiver stores it once`)
+    })
+
     it('outbox.receive: an envelope that does not verify is rejected, never stored', async () => {
       const r = await expectReply(
         impl.b.bus.request(

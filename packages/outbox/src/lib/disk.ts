@@ -1,0 +1,54 @@
+import { statfs } from 'node:fs/promises'
+import { DiskFullError } from './errors.ts'
+
+/** Free bytes an unprivileged writer can use on the filesystem that holds `dir`. */
+export type FreeSpace = (dir: string) => Promise<number>
+
+export const freeSpace: FreeSpace = async (dir) => {
+  const s = await statfs(dir)
+  return s.bavail * s.bsize
+}
+
+const MiB = 1024 * 1024
+const size = (n: number) => (n >= MiB ? `${(n / MiB).toFixed(1)} MiB` : `${n} bytes`)
+
+/**
+ * Refuses writes while the disk under the store has less than `minFreeBytes` free. nats-server 2.9 deadlocks when a
+ * JetStream write hits ENOSPC (its file store re-locks a lock it holds), so the only safe full-disk write is the one
+ * never attempted. A statfs is microseconds; the answer is kept for `cacheMs` so a burst of writes asks once.
+ */
+export class DiskGuard {
+  readonly dir: string
+  readonly minFreeBytes: number
+  #free: FreeSpace
+  #cacheMs: number
+  #checked = 0
+  #last = Number.POSITIVE_INFINITY
+
+  constructor(opts: { dir: string; minFreeBytes: number; free?: FreeSpace; cacheMs?: number }) {
+    this.dir = opts.dir
+    this.minFreeBytes = opts.minFreeBytes
+    this.#free = opts.free ?? freeSpace
+    this.#cacheMs = opts.cacheMs ?? 200
+  }
+
+  /** Free bytes at the last statfs (Infinity before the first). */
+  get lastFree(): number {
+    return this.#last
+  }
+
+  /** Free bytes now (a fresh statfs). */
+  async free(): Promise<number> {
+    this.#last = await this.#free(this.dir)
+    this.#checked = Date.now()
+    return this.#last
+  }
+
+  /** Throws DiskFullError when the store's disk is below the reserve. */
+  async check(): Promise<void> {
+    const free = Date.now() - this.#checked < this.#cacheMs ? this.#last : await this.free()
+    if (free < this.minFreeBytes) {
+      throw new DiskFullError(`JetStream unavailable: disk full (${size(free)} free under ${this.dir}, the outbox keeps ${size(this.minFreeBytes)} in reserve)`)
+    }
+  }
+}

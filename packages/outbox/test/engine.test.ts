@@ -14,7 +14,7 @@ import { ALICE, ALICE_LAPTOP, ALICE_PHONE, BOB, BOB_LAPTOP, BOB_PHONE, jetstream
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())
 
-type Mode = 'ack' | 'refuse' | 'lose-ack' | 'hang' | 'unreachable'
+type Mode = 'ack' | 'refuse' | 'revoked' | 'lose-ack' | 'hang' | 'unreachable'
 interface Device {
   account: string
   online: boolean
@@ -72,6 +72,7 @@ class TestNetwork implements DeliveryDeps {
       }
       if (!d.online || d.mode === 'unreachable') throw Object.assign(new Error('dial failed'), { code: 'unreachable' })
       if (d.mode === 'refuse') throw Object.assign(new Error('rejected: wrong_recipient'), { code: 'rejected' })
+      if (d.mode === 'revoked') throw Object.assign(new Error('device was revoked by its account'), { code: 'revoked' })
       const r = await d.inbox.receive({ id: req.id, payload: req.payload, from: { accountId: ALICE, deviceId: ALICE_PHONE, peerId: 'alice-phone' } })
       if (r.status === 'rejected') throw Object.assign(new Error(r.reason), { code: 'rejected' })
       this.sends.push({ deviceId, id: req.id, at: this.clock.now(), sync: d.account === ALICE })
@@ -259,6 +260,16 @@ describe('delivery engine', () => {
     const e = t.engine()
     const r = await t.send(e, outgoing({ now: t.clock.now() }))
     expect(await t.device(r.id, BOB_PHONE)).toMatchObject({ state: 'rejected', lastError: expect.stringMatching(/^rejected: /) })
+    await t.clock.advance(600_000, () => e.idle())
+    expect(t.net.lookups).toBe(1)
+  })
+
+  it('ends as rejected when transport cut the device as revoked, and does not retry', async () => {
+    const t = await setup(cleanup)
+    await t.addDevice(BOB, BOB_PHONE, true, 'revoked')
+    const e = t.engine()
+    const r = await t.send(e, outgoing({ now: t.clock.now() }))
+    expect(await t.device(r.id, BOB_PHONE)).toMatchObject({ state: 'rejected', lastError: expect.stringMatching(/revoked/) })
     await t.clock.advance(600_000, () => e.idle())
     expect(t.net.lookups).toBe(1)
   })

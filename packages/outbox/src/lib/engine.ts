@@ -116,10 +116,11 @@ interface Presence {
 type Outcome = { event: DeliveryEvent; error?: string }
 
 /**
- * Failures that trying again cannot fix: the receiver refused it, or the envelope itself is unacceptable (to
- * transport or to the bus contract). Everything else (unreachable, timeout, handshake_failed, no_responder…) retries.
+ * Failures that trying again cannot fix: the receiver refused it, transport cut the device as revoked, or the
+ * envelope itself is unacceptable (to transport or to the bus contract). Everything else (unreachable, timeout,
+ * handshake_failed, no_responder…) retries.
  */
-const REFUSING_CODES = new Set(['rejected', 'invalid_envelope', 'frame_too_large', 'invalid_request'])
+const REFUSING_CODES = new Set(['rejected', 'revoked', 'invalid_envelope', 'frame_too_large', 'invalid_request'])
 
 const silent: EngineLogger = { debug() {}, warn() {}, error() {} }
 const MAX_TIMER_MS = 2 ** 31 - 1

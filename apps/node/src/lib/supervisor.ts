@@ -13,6 +13,7 @@ import {
   stateEventOf,
   discoveryInfo,
   transportInfo,
+  eventContracts,
 } from '@baran/bus'
 import { mkdir } from 'node:fs/promises'
 import { createActor, fromPromise, waitFor } from 'xstate'
@@ -200,7 +201,7 @@ export class Supervisor {
         users: Object.fromEntries(
           users.map((u) => [
             u,
-            { pass: this.#passwords[u] ?? '', permissions: permissionsFor(u, this.node, contracts, { actor: actorNames.has(u), jetstream: this.#actors.find((a) => a.name === u)?.def.jetstream }) },
+            { pass: this.#passwords[u] ?? '', permissions: permissionsFor(u, this.node, contracts, { actor: actorNames.has(u), jetstream: this.#actors.find((a) => a.name === u)?.def.jetstream, events: eventContracts }) },
           ]),
         ),
       })

@@ -236,18 +236,21 @@ export const identityAccountCreated = event({
   actor: A,
   event: 'accountCreated',
   body: z.object({ accountId: IdSchema, deviceId: IdSchema, imported: z.boolean() }),
+  readers: ['discovery', 'outbox', 'transport', 'cli', 'ui'],
   description: 'the node now holds an account (created or imported)',
 })
 export const identityDeviceAdded = event({
   actor: A,
   event: 'deviceAdded',
   body: z.object({ accountId: IdSchema, deviceId: IdSchema, name: z.string() }),
+  readers: ['discovery', 'outbox'],
   description: 'a device was certified for the account',
 })
 export const identityDeviceRevoked = event({
   actor: A,
   event: 'deviceRevoked',
   body: z.object({ accountId: IdSchema, deviceId: IdSchema, revocations: SignedRecordWireSchema }),
+  readers: ['discovery', 'outbox', 'transport', 'ui'],
   description: 'a device was revoked',
 })
 
@@ -261,6 +264,7 @@ export const identityDevicesChanged = event({
     revocationsSeq: z.number().int(),
     reason: z.enum(['created', 'imported', 'linked', 'certified', 'revoked', 'merged', 'renewed']),
   }),
+  readers: ['discovery', 'ui'],
   description: "the account's device list or revocations changed (publish them again)",
 })
 

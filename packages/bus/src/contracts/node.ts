@@ -49,5 +49,6 @@ export const actorRestarted = event({
   actor: NODE_ACTOR,
   event: 'restarted',
   body: z.object({ actor: z.string(), restarts: z.number().int(), pid: z.number().int().nullable(), at: z.number().int() }),
+  readers: ['ui'],
   description: 'an actor process was restarted after it exited',
 })

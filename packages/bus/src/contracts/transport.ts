@@ -48,6 +48,7 @@ export const transportConnection = event({
     deviceId: IdSchema.optional(),
     at: z.number().int(),
   }),
+  readers: ['ui'],
   description: 'a connection opened or closed (direct, relayed, upgraded to direct by hole punching)',
 })
 
@@ -55,6 +56,7 @@ export const transportAddresses = event({
   actor: A,
   event: 'addresses',
   body: z.object({ peerId: z.string(), addrs: z.array(MultiaddrSchema), at: z.number().int() }),
+  readers: ['discovery'],
   description: 'the addresses this node can be reached at changed (discovery republishes presence)',
 })
 

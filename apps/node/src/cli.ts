@@ -112,6 +112,7 @@ program
   .option('--rpc-url <url>', "the chain's JSON-RPC URL (with --registry)")
   .option('--registry <address>', "the registry's 0x address")
   .option('--key-file <file>', 'a file with the 0x private key that pays gas for registrations (default on the local network: its faucet)')
+  .option('--sponsor', "pay gas for anyone's valid claim (rate-limited per key and per network); without it, registrations get 403")
   .option('--json', 'print one JSON line once listening')
   .action(run((o: object) => nameserverCommand(o)))
 

@@ -24,6 +24,21 @@ const nodeOptions = (cmd: Command) =>
     .addOption(new Option('--node <name>', 'node name (default: the data dir name, or "default")'))
 
 let exitCode: number = Exit.Ok
+
+/**
+ * `baran outbox | head`: the reader went away. Stop quietly instead of dying on EPIPE with a stack trace: a
+ * command that runs until a signal (start, watch, devnet…) stops as on Ctrl-C, any other one exits now.
+ */
+function onOutputClosed(e: NodeJS.ErrnoException): void {
+  if (e.code !== 'EPIPE') throw e
+  if (outputClosed) return
+  outputClosed = true
+  if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM')
+  else process.exit(exitCode)
+}
+let outputClosed = false
+process.stdout.on('error', onOutputClosed)
+process.stderr.on('error', onOutputClosed)
 // commander passes positional arguments first, then the options object.
 const run =
   <A extends unknown[]>(action: (...args: A) => Promise<number>) =>

@@ -42,6 +42,7 @@ export {
   identityCreate,
   identityExportArchive,
   identityImportArchive,
+  MAX_ARCHIVE_BYTES,
   identityDevices,
   identityRevokeDevice,
   identityCertifyDevice,

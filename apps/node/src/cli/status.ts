@@ -21,6 +21,7 @@ export async function statusCommand(opts: NodeSelection & { json?: boolean }): P
       process.stdout.write(
         `  ${name.padEnd(10)} ${paintState(a.state).padEnd(10)} pid ${String(a.pid ?? '-').padEnd(8)} up ${formatDuration(a.uptime).padEnd(7)} restarts ${a.restarts}  ${paint('gray', a.implementation)}\n`,
       )
+      if (a.reason) process.stdout.write(`  ${''.padEnd(10)} ${paint('yellow', `reason: ${a.reason}`)}\n`)
     }
     const allReady = Object.values(s.actors).every((a) => a.state === 'ready')
     return allReady ? Exit.Ok : Exit.Unavailable

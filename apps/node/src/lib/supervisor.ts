@@ -75,6 +75,8 @@ export class Supervisor {
   #stopping = false
   #localnet: LocalnetHandle | undefined
   #localnetAddrs: { bootstrap: string[]; relays: string[] } | undefined
+  /** Why each actor is not ready (its last failed or degraded state event), for `baran status`. */
+  #reasons = new Map<string, string>()
 
   constructor(opts: SupervisorOptions) {
     this.#opts = opts
@@ -143,7 +145,10 @@ export class Supervisor {
 
   status(): NodeStatus {
     const actors: Record<string, ActorStatus> = {}
-    for (const [name, c] of this.#children) actors[name] = c.status()
+    for (const [name, c] of this.#children) {
+      const reason = c.state === 'ready' ? undefined : this.#reasons.get(name)
+      actors[name] = { ...c.status(), ...(reason ? { reason } : {}) }
+    }
     return {
       node: this.node,
       state: this.state,
@@ -224,11 +229,17 @@ export class Supervisor {
       (e) => {
         const child = this.#children.get(e.actor)
         if (!child) return
+        if (e.state === 'ready') this.#reasons.delete(e.actor)
+        else if (e.reason && (e.state === 'failed' || e.state === 'degraded')) this.#reasons.set(e.actor, e.reason)
         child.noteState(e.state as LifecycleState, e.pid)
         this.#emit({ type: 'actor', name: e.actor, status: child.status() })
       },
       { actor: '*' },
     )
+    await this.#writeNodeInfo()
+  }
+
+  async #writeNodeInfo(): Promise<void> {
     await writeNodeInfo(this.paths, {
       node: this.node,
       pid: process.pid,
@@ -249,6 +260,8 @@ export class Supervisor {
         try {
           await nats.start()
           this.log.info({ pid: nats.pid, attempt }, 'nats-server restarted')
+          // node.json names the bus pid: keep it true (tools and tests kill or watch it).
+          await this.#writeNodeInfo().catch((e: unknown) => this.log.error({ err: e }, 'cannot update node.json'))
           this.#watchNats(nats)
           return
         } catch (e) {

@@ -53,6 +53,12 @@ export const identityExportArchive = contract({
   description: 'the password-encrypted, compressed account archive',
 })
 
+/**
+ * Largest archive a client sends to importArchive: its base64 inside the request must fit one bus message (the
+ * node's nats-server carries at most 1 MiB). Real archives are a few KiB.
+ */
+export const MAX_ARCHIVE_BYTES = 512 * 1024
+
 export const identityImportArchive = contract({
   actor: A,
   verb: 'importArchive',

@@ -12,6 +12,8 @@ export const ActorStatusSchema = z.object({
   restarts: z.number().int().nonnegative(),
   implementation: z.string(),
   lastExit: z.object({ code: z.number().int().nullable(), signal: z.string().nullable(), at: z.number().int() }).nullable(),
+  /** Why it is not ready: the reason of its last failed or degraded state event. */
+  reason: z.string().max(500).optional(),
 })
 export type ActorStatus = z.infer<typeof ActorStatusSchema>
 

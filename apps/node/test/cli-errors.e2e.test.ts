@@ -103,7 +103,7 @@ describe('a node whose identity cannot start (corrupt key store)', () => {
   it('status shows the reason (exit 4), account show says it (exit 4)', async () => {
     const status = await cli(cleanup, ['status', '--data-dir', n.dataDir])
     expect(status.code, status.out).toBe(4)
-    expect(status.out).toContain('reason: The key store file is corrupt')
+    expect(status.out).toMatch(/(reason|why): The key store file is corrupt/)
     const show = await cli(cleanup, ['account', 'show', '--data-dir', n.dataDir])
     expect(show.code, show.out).toBe(4)
     expect(show.out).toMatch(/the identity actor is \w[\w-]*: The key store file is corrupt/)

@@ -24,6 +24,21 @@ const nodeOptions = (cmd: Command) =>
     .addOption(new Option('--node <name>', 'node name (default: the data dir name, or "default")'))
 
 let exitCode: number = Exit.Ok
+
+/**
+ * `baran outbox | head`: the reader went away. Stop quietly instead of dying on EPIPE with a stack trace: a
+ * command that runs until a signal (start, watch, devnet…) stops as on Ctrl-C, any other one exits now.
+ */
+function onOutputClosed(e: NodeJS.ErrnoException): void {
+  if (e.code !== 'EPIPE') throw e
+  if (outputClosed) return
+  outputClosed = true
+  if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM')
+  else process.exit(exitCode)
+}
+let outputClosed = false
+process.stdout.on('error', onOutputClosed)
+process.stderr.on('error', onOutputClosed)
 // commander passes positional arguments first, then the options object.
 const run =
   <A extends unknown[]>(action: (...args: A) => Promise<number>) =>
@@ -112,6 +127,7 @@ program
   .option('--rpc-url <url>', "the chain's JSON-RPC URL (with --registry)")
   .option('--registry <address>', "the registry's 0x address")
   .option('--key-file <file>', 'a file with the 0x private key that pays gas for registrations (default on the local network: its faucet)')
+  .option('--sponsor', "pay gas for anyone's valid claim (rate-limited per key and per network); without it, registrations get 403")
   .option('--json', 'print one JSON line once listening')
   .action(run((o: object) => nameserverCommand(o)))
 

@@ -37,7 +37,7 @@ beforeAll(async () => {
   cleanup.add('stop devnet', () => devnet.stop())
   // The name server pays gas for registrations with its own funded key.
   const client = new RegistryClient({ provider: devnet.provider, registry: devnet.registry, chainId: devnet.chainId, signer: new Wallet(devnet.accounts[5]!.privateKey, devnet.provider) })
-  ns = await startNameServer({ client, rateLimit: false })
+  ns = await startNameServer({ client, sponsor: true, rateLimit: false })
   cleanup.add('close name server', () => ns.close())
   a = await startNode(cleanup, config(), { name: 'alice', args: ['--create-account'] })
   const info = await a.bus.request(discoveryInfo, {})

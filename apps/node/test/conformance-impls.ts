@@ -60,7 +60,7 @@ export async function httpNamingImpl(
   const serverClient = new RegistryClient({ provider: d.provider, registry: d.registry, chainId: d.chainId, signer: new Wallet(d.accounts[5]!.privateKey, d.provider) })
   const forged = new Map<string, NameRecord>()
   const resolver = { lookup: async (name: string) => forged.get(name) ?? serverClient.lookup(name), reverse: (id: string) => serverClient.reverse(id) }
-  let server = await startNameServer({ client: serverClient, resolver, rateLimit: false })
+  let server = await startNameServer({ client: serverClient, resolver, sponsor: true, rateLimit: false })
   cleanup.add('close name server', () => server.close())
   const n = o.node ?? (await inlineNode(cleanup, 'nh', [[o.identity, { kdf: o.kdf }]]))
   const acc = await n.bus.request(identityCreate, {})
@@ -87,7 +87,7 @@ export async function httpNamingImpl(
       const port = server.port
       await server.close()
       return async () => {
-        server = await startNameServer({ client: serverClient, resolver, rateLimit: false, port })
+        server = await startNameServer({ client: serverClient, resolver, sponsor: true, rateLimit: false, port })
       }
     },
   }

@@ -8,7 +8,8 @@ export { Bus, ActorService, VERSION_HEADER } from './lib/bus.ts'
 export { KvBucket } from './lib/kv.ts'
 export type { KvBucketOptions, KvValue } from './lib/kv.ts'
 export type { BusOptions, BusLogger, BusStatus, RequestOptions, RequestContext, Handler, EventMeta, SubscribeOptions, ServeOptions } from './lib/bus.ts'
-export { contract, event } from './lib/contract.ts'
+export { contract, event, canRead } from './lib/contract.ts'
+export { eventContracts } from './contracts/events.ts'
 export type { RequestContract, EventContract, Caller, RequestOf, ParsedRequestOf, ReplyOf, ReplyInputOf, EventOf, EventInputOf } from './lib/contract.ts'
 export { BusError, BusErrorCode, isBusError, toBusError, statusOfCode } from './lib/errors.ts'
 export type { ErrorEnvelope } from './lib/errors.ts'
@@ -41,6 +42,7 @@ export {
   identityCreate,
   identityExportArchive,
   identityImportArchive,
+  MAX_ARCHIVE_BYTES,
   identityDevices,
   identityRevokeDevice,
   identityCertifyDevice,

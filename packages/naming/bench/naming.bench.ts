@@ -52,7 +52,7 @@ try {
     ['registryClient', client],
     ['cachedResolver', new CachedResolver(client)],
   ] as const) {
-    const server = await startNameServer({ client, resolver, rateLimit: false })
+    const server = await startNameServer({ client, resolver, sponsor: true, rateLimit: false })
     try {
       let next = 0
       const start = performance.now()

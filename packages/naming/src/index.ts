@@ -81,7 +81,7 @@ export type { NameRuleViolation, NameValidation } from './lib/name-rules.ts'
 export { describeNameViolation, NAME_RULES, validateName } from './lib/name-rules.ts'
 export type { NameServer, NameServerInit } from './lib/name-server.ts'
 export { startNameServer } from './lib/name-server.ts'
-export { RateLimiter } from './lib/rate-limiter.ts'
+export { addressPrefix, RateLimiter } from './lib/rate-limiter.ts'
 export type {
   NameRecord,
   RegisterOptions,

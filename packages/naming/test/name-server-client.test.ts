@@ -17,7 +17,7 @@ let liarUrl: string
 const lies = new Map<string, object>()
 
 beforeAll(async () => {
-  server = await startNameServer({ client: client(env.devnet, 1), rateLimit: false })
+  server = await startNameServer({ client: client(env.devnet, 1), sponsor: true, rateLimit: false })
   ns = new NameServerClient({ url: server.url })
   liar = createServer(async (req, res) => {
     const name = req.url?.startsWith('/name/') ? decodeURIComponent(req.url.slice(6)) : ''

@@ -18,7 +18,7 @@ let downProvider: ReturnType<typeof createProvider>
 
 beforeAll(async () => {
   const c = client(env.devnet, 1) // the server's funded wallet pays gas
-  server = await startNameServer({ client: c, resolver: new CachedResolver(c, { negativeTtlMs: 0 }), rateLimit: false })
+  server = await startNameServer({ client: c, resolver: new CachedResolver(c, { negativeTtlMs: 0 }), sponsor: true, rateLimit: false })
   limited = await startNameServer({ client: client(env.devnet), rateLimit: { perMinute: 3 } })
   // A server whose chain is gone: its RPC port has nobody listening.
   const probe = createServer()
@@ -27,6 +27,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => probe.close(() => r()))
   downProvider = createProvider(`http://127.0.0.1:${port}`, { chainId: 31337n, timeoutMs: 2000 })
   down = await startNameServer({
+    sponsor: true,
     client: new RegistryClient({
       provider: downProvider,
       registry: env.devnet.registry,
@@ -281,6 +282,7 @@ describe('name server: limits and outages', () => {
 
   it('503 when its own wallet cannot pay for gas', async () => {
     const poor = await startNameServer({
+      sponsor: true,
       client: new RegistryClient({
         provider: env.devnet.provider,
         registry: env.devnet.registry,
@@ -300,8 +302,8 @@ describe('name server: limits and outages', () => {
     }
   })
 
-  it('501 for registrations when the server has no wallet', async () => {
-    const readOnly = await startNameServer({ client: client(env.devnet) })
+  it('501 for registrations when a sponsoring server has no wallet', async () => {
+    const readOnly = await startNameServer({ client: client(env.devnet), sponsor: true })
     try {
       const name = uniqueName('ro')
       const r = await call(readOnly.url, `/name/${name}`, {

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { RateLimiter } from '../src/lib/rate-limiter.ts'
+import { addressPrefix, RateLimiter } from '../src/lib/rate-limiter.ts'
 
 describe('RateLimiter', () => {
   it('allows a burst of perMinute, then refills evenly', () => {
@@ -42,5 +42,42 @@ describe('RateLimiter', () => {
 
   it('rejects a non-positive rate', () => {
     expect(() => new RateLimiter({ perMinute: 0 })).toThrow(RangeError)
+  })
+})
+
+describe('addressPrefix', () => {
+  it('counts an IPv4 client by its /24, whether the socket is IPv4 or dual-stack', () => {
+    expect(addressPrefix('203.0.113.7')).toBe('203.0.113.0/24')
+    expect(addressPrefix('203.0.113.250')).toBe('203.0.113.0/24')
+    expect(addressPrefix('::ffff:203.0.113.9')).toBe('203.0.113.0/24')
+    expect(addressPrefix('203.0.114.7')).not.toBe(addressPrefix('203.0.113.7'))
+  })
+
+  it('counts an IPv6 client by its /64, however the address is written', () => {
+    const a = addressPrefix('2001:db8:1:2:aaaa:bbbb:cccc:dddd')
+    expect(a).toBe('2001:db8:1:2::/64')
+    expect(addressPrefix('2001:0db8:0001:0002::1')).toBe(a)
+    expect(addressPrefix('2001:db8:1:2::ffff:1.2.3.4')).toBe(a)
+    expect(addressPrefix('2001:db8:1:3::1')).not.toBe(a)
+    expect(addressPrefix('::1')).toBe('0:0:0:0::/64')
+    expect(addressPrefix('fe80::1%eth0')).toBe('fe80:0:0:0::/64')
+  })
+
+  it('keeps an unknown address apart rather than failing', () => {
+    expect(addressPrefix(undefined)).toBe('unknown')
+  })
+})
+
+describe('RateLimiter windows', () => {
+  it('allows `limit` per `windowMs`, refilled evenly', () => {
+    let t = 0
+    const rl = new RateLimiter({ limit: 2, windowMs: 3_600_000, now: () => t })
+    expect(rl.take('k')).toBe(0)
+    expect(rl.take('k')).toBe(0)
+    const wait = rl.take('k')
+    expect(wait).toBeGreaterThanOrEqual(1_800_000)
+    expect(wait).toBeLessThanOrEqual(1_800_001)
+    t += wait
+    expect(rl.take('k')).toBe(0)
   })
 })

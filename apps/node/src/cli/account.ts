@@ -6,9 +6,10 @@ import {
   identityImportArchive,
   identityRevokeDevice,
   identityStatus,
+  MAX_ARCHIVE_BYTES,
 } from '@baran/bus'
-import { readFile, writeFile } from 'node:fs/promises'
-import { connectCli, type NodeSelection } from './connect.ts'
+import { readFile, stat, writeFile } from 'node:fs/promises'
+import { connectCli, explainingActor, type NodeSelection } from './connect.ts'
 import { CliError, Exit, paint, printJson } from './output.ts'
 import { readPassword } from './password.ts'
 
@@ -17,7 +18,7 @@ type Opts = NodeSelection & { json?: boolean; passwordFile?: string; deviceName?
 async function withBus<T>(opts: NodeSelection, fn: (bus: Awaited<ReturnType<typeof connectCli>>['bus']) => Promise<T>): Promise<T> {
   const { bus } = await connectCli(opts)
   try {
-    return await fn(bus)
+    return await explainingActor(bus, 'identity', () => fn(bus))
   } finally {
     await bus.close()
   }
@@ -68,6 +69,16 @@ export async function accountExport(file: string, opts: Opts): Promise<number> {
 }
 
 export async function accountImport(file: string, opts: Opts): Promise<number> {
+  const size = await stat(file).then(
+    (s) => s.size,
+    (e: unknown) => {
+      throw new CliError(`cannot read ${file}: ${(e as Error).message}`, { exitCode: Exit.Usage })
+    },
+  )
+  // Checked before reading it: a huge file is not an archive, and the bus would refuse it with a vaguer error.
+  if (size > MAX_ARCHIVE_BYTES) {
+    throw new CliError(`archive too large: ${file} is ${size} bytes (limit ${MAX_ARCHIVE_BYTES})`, { exitCode: Exit.Usage, hint: 'is it the file `baran account export` wrote?' })
+  }
   const bytes = await readFile(file).catch((e: unknown) => {
     throw new CliError(`cannot read ${file}: ${(e as Error).message}`, { exitCode: Exit.Usage })
   })

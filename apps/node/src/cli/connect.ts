@@ -1,4 +1,4 @@
-import { Bus, BusError } from '@baran/bus'
+import { Bus, BusError, nodeStatus } from '@baran/bus'
 import { readFile } from 'node:fs/promises'
 import { CLI_USER } from '../lib/bus-auth.ts'
 import { type NodeInfo, runningNode } from '../lib/node-info.ts'
@@ -47,6 +47,29 @@ export async function connectCli(opts: NodeSelection): Promise<{ bus: Bus; info:
       exitCode: Exit.Unavailable,
       cause: e,
       hint: e instanceof BusError && e.code === 'forbidden' ? 'the bus refused the CLI credentials' : 'is the node still starting? try again',
+    })
+  }
+}
+
+/**
+ * Runs `fn`; when `actor` does not answer (not running, or up but unable to serve), says why in the words of the
+ * supervisor: the actor's state and the reason it gave (e.g. "the key store file is corrupt"), not only "nobody
+ * serves baran.n1.identity.status".
+ */
+export async function explainingActor<T>(bus: Bus, actor: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (e) {
+    if (!(e instanceof BusError) || (e.code !== 'no_responder' && e.code !== 'unavailable')) throw e
+    const a = await bus
+      .request(nodeStatus, {}, { timeoutMs: 5000 })
+      .then((s) => s.actors[actor])
+      .catch(() => undefined)
+    if (!a || a.state === 'ready') throw e
+    throw new CliError(`the ${actor} actor is ${a.state}${a.reason ? `: ${a.reason}` : ''}`, {
+      exitCode: Exit.Unavailable,
+      cause: e,
+      hint: `see \`baran status\` and ${actor}'s log in the data dir's logs/`,
     })
   }
 }

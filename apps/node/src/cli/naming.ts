@@ -160,6 +160,8 @@ export interface NameServerOptions {
   rpcUrl?: string
   registry?: string
   keyFile?: string
+  /** Pay gas for anyone's valid claim (with the --key-file wallet, or the local network's faucet). */
+  sponsor?: boolean
   json?: boolean
 }
 
@@ -179,6 +181,7 @@ export async function nameserverCommand(opts: NameServerOptions): Promise<number
     ).trim()
     if (!/^(0x)?[0-9a-fA-F]{64}$/.test(key)) throw new CliError(`${opts.keyFile} does not hold a hex private key`, { exitCode: Exit.Usage })
     if (!key.startsWith('0x')) key = `0x${key}`
+    if (!opts.sponsor) throw new CliError('--key-file pays gas for other people\'s registrations: add --sponsor to say so', { exitCode: Exit.Usage })
   }
   if (rpcUrl || registry) {
     if (!rpcUrl || !registry) throw new CliError('--rpc-url and --registry go together', { exitCode: Exit.Usage })
@@ -193,8 +196,9 @@ export async function nameserverCommand(opts: NameServerOptions): Promise<number
     }
     rpcUrl = local.chain.rpcUrl
     registry = local.chain.registry
-    key ??= local.chain.faucetKey
+    if (opts.sponsor) key ??= local.chain.faucetKey
   }
+  if (opts.sponsor && key === undefined) throw new CliError('--sponsor needs a wallet that pays the gas: --key-file <file>', { exitCode: Exit.Usage })
   const provider = createProvider(rpcUrl)
   try {
     const client = new RegistryClient({ provider, registry, ...(key ? { signer: new Wallet(key, provider) } : {}) })
@@ -204,6 +208,7 @@ export async function nameserverCommand(opts: NameServerOptions): Promise<number
     const server = await startNameServer({
       client,
       resolver: new CachedResolver(client),
+      sponsor: key !== undefined,
       ...(opts.host ? { host: opts.host } : {}),
       ...(opts.port === undefined ? {} : { port: opts.port }),
     }).catch((e: unknown) => {
@@ -214,7 +219,7 @@ export async function nameserverCommand(opts: NameServerOptions): Promise<number
         process.stdout.write(`${JSON.stringify({ url: server.url, rpcUrl, chainId: String(chainId), registry: client.registry, registers: key !== undefined })}\n`)
       } else {
         process.stdout.write(`${paint('green', '✓')} name server on ${paint('bold', server.url)}  (chain ${chainId} at ${rpcUrl}, registry ${client.registry})\n`)
-        process.stdout.write(`  GET /name/<name>  GET /addr/<accountId>  ${key ? 'POST /name/<name> (this server pays gas)' : paint('gray', 'read-only: pass --key-file to accept registrations')}\n`)
+        process.stdout.write(`  GET /name/<name>  GET /addr/<accountId>  ${key ? 'POST /name/<name> (this server pays gas)' : paint('gray', 'read-only: pass --sponsor (and --key-file off the local network) to pay for registrations')}\n`)
         process.stdout.write(paint('gray', 'Ctrl-C stops it\n'))
       }
       await untilSignal()

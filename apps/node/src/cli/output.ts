@@ -1,7 +1,7 @@
 import { styleText } from 'node:util'
 
-/** Exit codes scripts can rely on. */
-export const Exit = { Ok: 0, Error: 1, Usage: 2, NotRunning: 3, Unavailable: 4, Config: 78 } as const
+/** Exit codes scripts can rely on (DataDir: the data dir cannot be created or written, as sysexits' EX_CANTCREAT). */
+export const Exit = { Ok: 0, Error: 1, Usage: 2, NotRunning: 3, Unavailable: 4, DataDir: 73, Config: 78 } as const
 
 const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb'
 type Style = Parameters<typeof styleText>[0]

@@ -1,6 +1,6 @@
 import { createLogger } from '@baran/actor'
-import { mkdir } from 'node:fs/promises'
 import { LogFile } from '../lib/log-file.ts'
+import { ensureWritableDataDir } from './data-dir.ts'
 import { type SupervisorEvent, Supervisor } from '../lib/supervisor.ts'
 import { connectCli, selectNode, type NodeSelection } from './connect.ts'
 import { identityCreate, identityStatus } from '@baran/bus'
@@ -20,7 +20,7 @@ export interface StartOptions extends NodeSelection {
 /** `baran start`: runs the node in the foreground with a live line per actor state change; Ctrl-C stops it. */
 export async function startCommand(opts: StartOptions): Promise<number> {
   const { dataDir, node, paths } = selectNode(opts)
-  await mkdir(paths.logs, { recursive: true, mode: 0o700 })
+  await ensureWritableDataDir(dataDir, paths.logs)
   const log = createLogger({ node, actor: 'supervisor', destination: new LogFile(paths.log('node')) })
   const sup = new Supervisor({ dataDir, node, ...(opts.config ? { configFile: opts.config } : {}), log })
   const say = (line: string) => {
@@ -60,8 +60,16 @@ export async function startCommand(opts: StartOptions): Promise<number> {
       cause: e,
     })
   }
-  if (opts.createAccount && sup.children.has('identity')) await ensureAccount(sup, say)
-  say(`${paint('green', '✓')} node ${paint('bold', node)} is up — bus ${sup.busUrl}, data ${dataDir}`)
+  const down = Object.entries(sup.status().actors).filter(([, a]) => a.state !== 'ready' && a.state !== 'degraded')
+  if (opts.createAccount && sup.children.has('identity') && !down.some(([name]) => name === 'identity')) await ensureAccount(sup, say)
+  if (down.length > 0) {
+    // Never "is up" while an actor could not start: say which, and why (its failed state, else its exit).
+    for (const [name, a] of down) {
+      const why = a.reason ?? (a.lastExit ? `exited with ${a.lastExit.signal ?? `code ${a.lastExit.code}`}` : 'no reason given')
+      process.stderr.write(`${paint('red', '✗')} ${name} did not start (${a.state}): ${why}\n`)
+    }
+    process.stderr.write(`${paint('gray', 'hint:')} the node runs without it; see \`baran status --data-dir ${dataDir}\` and ${paths.logs}\n`)
+  } else say(`${paint('green', '✓')} node ${paint('bold', node)} is up — bus ${sup.busUrl}, data ${dataDir}`)
   say(`  try: baran status --data-dir ${dataDir}    stop: Ctrl-C or baran stop --data-dir ${dataDir}`)
   let ui: Awaited<ReturnType<typeof openUi>> | undefined
   try {

@@ -1,4 +1,4 @@
-import { ANY_CALLER, NODE_ACTOR, type RequestContract, SUBJECT_ROOT, requestSubject } from '@baran/bus'
+import { ANY_CALLER, canRead, type EventContract, eventSubject, NODE_ACTOR, type RequestContract, SUBJECT_ROOT, requestSubject } from '@baran/bus'
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
@@ -16,15 +16,22 @@ export interface Permissions {
 
 /**
  * Least privilege, derived from the contracts: a user may publish a request only to the contracts whose
- * `callers` name it, may serve only its own subjects, read only its own reply inbox, and hear every actor's
- * events (events carry no secrets). So `transport` cannot call `identity.exportArchive`, nor listen in on it.
+ * `callers` name it, may serve only its own subjects, read only its own reply inbox, and hear only the events
+ * whose `readers` name it (`events`: none when absent). So `transport` cannot call `identity.exportArchive`,
+ * nor listen in on it, and `naming` cannot read the bodies of received messages (`outbox.evt.received`).
  */
-export function permissionsFor(user: string, node: string, contracts: readonly RequestContract[], opts: { actor: boolean; jetstream?: boolean }): Permissions {
+export function permissionsFor(
+  user: string,
+  node: string,
+  contracts: readonly RequestContract[],
+  opts: { actor: boolean; jetstream?: boolean; events?: readonly EventContract[] },
+): Permissions {
   const root = `${SUBJECT_ROOT}.${node}`
   const calls = contracts.filter((c) => c.callers.includes(user) || c.callers.includes(ANY_CALLER)).map((c) => requestSubject(node, c.actor, c.verb))
   const own = user === SUPERVISOR_USER ? NODE_ACTOR : user
   const publish = [...new Set(calls)]
-  const subscribe = [`${root}.*.evt.>`, `_INBOX_${user}.>`]
+  const hears = (opts.events ?? []).filter((e) => canRead(e, user)).map((e) => eventSubject(node, e.actor, e.event))
+  const subscribe = [...new Set(hears), `_INBOX_${user}.>`]
   if (opts.actor || user === SUPERVISOR_USER) {
     publish.push(`${root}.${own}.evt.>`)
     subscribe.push(`${root}.${own}.>`, '$SRV.>')

@@ -36,7 +36,7 @@ export class ChildActor {
   state: ChildState = 'spawning'
   restarts = 0
   lastExit: ActorStatus['lastExit'] = null
-  /** Why the current process is degraded or failed (from its state event). */
+  /** Why the actor is degraded or failed (from its state event); kept once it gave up, so status can say why. */
   reason: string | undefined
   #child: ChildProcess | undefined
   #spawnedAt = 0
@@ -71,7 +71,7 @@ export class ChildActor {
       restarts: this.restarts,
       implementation: this.spec.implementation,
       lastExit: this.lastExit,
-      ...(this.reason && (this.state === 'degraded' || this.state === 'failed') ? { reason: this.reason } : {}),
+      ...(this.reason && (this.state === 'degraded' || this.state === 'failed' || this.state === 'gave-up') ? { reason: this.reason } : {}),
     }
   }
 
@@ -92,6 +92,7 @@ export class ChildActor {
     this.#child = child
     this.#spawnedAt = Date.now()
     this.state = 'spawning'
+    this.reason = undefined
     child.stdout?.pipe(this.#out, { end: false })
     child.stderr?.pipe(this.#out, { end: false })
     this.#exited = new Promise((resolve) => {

@@ -13,6 +13,7 @@ import {
   stateEventOf,
   discoveryInfo,
   transportInfo,
+  eventContracts,
 } from '@baran/bus'
 import { mkdir } from 'node:fs/promises'
 import { createActor, fromPromise, waitFor } from 'xstate'
@@ -74,6 +75,7 @@ export class Supervisor {
   #stopping = false
   #localnet: LocalnetHandle | undefined
   #localnetAddrs: { bootstrap: string[]; relays: string[] } | undefined
+  /** Why each actor is not ready (its last failed or degraded state event), for `baran status`. */
 
   constructor(opts: SupervisorOptions) {
     this.#opts = opts
@@ -142,7 +144,9 @@ export class Supervisor {
 
   status(): NodeStatus {
     const actors: Record<string, ActorStatus> = {}
-    for (const [name, c] of this.#children) actors[name] = c.status()
+    for (const [name, c] of this.#children) {
+      actors[name] = c.status()
+    }
     return {
       node: this.node,
       state: this.state,
@@ -200,7 +204,7 @@ export class Supervisor {
         users: Object.fromEntries(
           users.map((u) => [
             u,
-            { pass: this.#passwords[u] ?? '', permissions: permissionsFor(u, this.node, contracts, { actor: actorNames.has(u), jetstream: this.#actors.find((a) => a.name === u)?.def.jetstream }) },
+            { pass: this.#passwords[u] ?? '', permissions: permissionsFor(u, this.node, contracts, { actor: actorNames.has(u), jetstream: this.#actors.find((a) => a.name === u)?.def.jetstream, events: eventContracts }) },
           ]),
         ),
       })
@@ -233,6 +237,10 @@ export class Supervisor {
       },
       { actor: '*' },
     )
+    await this.#writeNodeInfo()
+  }
+
+  async #writeNodeInfo(): Promise<void> {
     await writeNodeInfo(this.paths, {
       node: this.node,
       pid: process.pid,
@@ -253,6 +261,8 @@ export class Supervisor {
         try {
           await nats.start()
           this.log.info({ pid: nats.pid, attempt }, 'nats-server restarted')
+          // node.json names the bus pid: keep it true (tools and tests kill or watch it).
+          await this.#writeNodeInfo().catch((e: unknown) => this.log.error({ err: e }, 'cannot update node.json'))
           this.#watchNats(nats)
           return
         } catch (e) {

@@ -168,6 +168,8 @@ async function startRelayNameServer(ns: RelayNameServerInit, log: Logger | undef
     const server = await startNameServer({
       client,
       resolver: new CachedResolver(client),
+      // The operator's --key-file is its consent to pay gas for other people's claims.
+      sponsor: signer !== undefined,
       ...(ns.host ? { host: ns.host } : {}),
       ...(ns.port === undefined ? {} : { port: ns.port }),
       ...(log ? { log } : {}),

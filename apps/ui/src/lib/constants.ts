@@ -8,7 +8,7 @@ export const NODE_POLL_MS = 500
 export const MAX_BODY_BYTES = 12 * 1024 * 1024
 /** Default bus request deadline; slower verbs get their own below. */
 export const REQUEST_TIMEOUT_MS = 10_000
-/** Events relayed to the page (events carry no secrets; this keeps the page's traffic small). */
+/** Events relayed to the page (those whose contract names `ui` among its readers; this keeps the page's traffic small). */
 export const RELAYED_EVENTS = [
   'state',
   'restarted',

@@ -1,4 +1,4 @@
-import { Bus, decodeJson, SUBJECT_ROOT } from '@baran/bus'
+import { Bus, canRead, decodeJson, eventContracts, eventSubject } from '@baran/bus'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { NODE_POLL_MS, RELAYED_EVENTS, UI_BUS_USER } from '../lib/constants.ts'
@@ -124,9 +124,8 @@ export class NodeLink {
       await bus.close()
       return
     }
-    await bus.subscribeRaw(`${SUBJECT_ROOT}.${n.node}.*.evt.>`, (subject, data) => {
+    const onEvent = (subject: string, data: Uint8Array) => {
       const [, node = '', actor = '', , event = ''] = subject.split('.')
-      if (!relayed.has(event)) return
       let body: unknown
       try {
         body = decodeJson(data)
@@ -134,7 +133,11 @@ export class NodeLink {
         return
       }
       this.#emit({ type: 'event', node, actor, event, body })
-    })
+    }
+    // One subscription per relayed event the `ui` user may read: the bus refuses a wildcard over every event.
+    for (const c of eventContracts.filter((e) => relayed.has(e.event) && canRead(e, UI_BUS_USER))) {
+      await bus.subscribeRaw(eventSubject(n.node, c.actor, c.event), onEvent)
+    }
     bus.onStatus((s) => {
       if (s === 'disconnected' || s === 'reconnected') this.#emit({ ...this.status, up: s === 'reconnected' })
     })

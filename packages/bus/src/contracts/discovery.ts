@@ -144,18 +144,20 @@ export const discoveryDeleteValue = contract({
 })
 
 const PresenceEvent = z.object({ accountId: IdSchema, deviceId: IdSchema, peerId: z.string(), addrs: z.array(MultiaddrSchema), seq: z.number().int(), at: z.number().int() })
-export const discoveryOnline = event({ actor: A, event: 'online', body: PresenceEvent, description: 'a watched device published a fresh presence' })
-export const discoveryAddressChanged = event({ actor: A, event: 'addressChanged', body: PresenceEvent, description: 'a watched device is reachable at other addresses' })
+export const discoveryOnline = event({ actor: A, event: 'online', body: PresenceEvent, readers: ['outbox', 'cli', 'ui'], description: 'a watched device published a fresh presence' })
+export const discoveryAddressChanged = event({ actor: A, event: 'addressChanged', body: PresenceEvent, readers: ['outbox'], description: 'a watched device is reachable at other addresses' })
 export const discoveryOffline = event({
   actor: A,
   event: 'offline',
   body: z.object({ accountId: IdSchema, deviceId: IdSchema, at: z.number().int() }),
+  readers: ['outbox', 'cli', 'ui'],
   description: "a watched device's presence expired",
 })
 export const discoveryPublished = event({
   actor: A,
   event: 'published',
   body: z.object({ seq: z.number().int(), addrs: z.array(MultiaddrSchema), at: z.number().int() }),
+  readers: ['cli', 'ui'],
   description: 'this device published its presence',
 })
 
@@ -163,6 +165,7 @@ export const discoveryDeviceList = event({
   actor: A,
   event: 'deviceList',
   body: z.object({ accountId: IdSchema, deviceList: SignedRecordWireSchema, revocations: SignedRecordWireSchema.optional() }),
+  readers: ['identity'],
   description: "a newer verified device list (and revocations) of this node's own account was seen on the DHT",
 })
 

@@ -53,6 +53,12 @@ export const identityExportArchive = contract({
   description: 'the password-encrypted, compressed account archive',
 })
 
+/**
+ * Largest archive a client sends to importArchive: its base64 inside the request must fit one bus message (the
+ * node's nats-server carries at most 1 MiB). Real archives are a few KiB.
+ */
+export const MAX_ARCHIVE_BYTES = 512 * 1024
+
 export const identityImportArchive = contract({
   actor: A,
   verb: 'importArchive',
@@ -236,18 +242,21 @@ export const identityAccountCreated = event({
   actor: A,
   event: 'accountCreated',
   body: z.object({ accountId: IdSchema, deviceId: IdSchema, imported: z.boolean() }),
+  readers: ['discovery', 'outbox', 'transport', 'cli', 'ui'],
   description: 'the node now holds an account (created or imported)',
 })
 export const identityDeviceAdded = event({
   actor: A,
   event: 'deviceAdded',
   body: z.object({ accountId: IdSchema, deviceId: IdSchema, name: z.string() }),
+  readers: ['discovery', 'outbox'],
   description: 'a device was certified for the account',
 })
 export const identityDeviceRevoked = event({
   actor: A,
   event: 'deviceRevoked',
   body: z.object({ accountId: IdSchema, deviceId: IdSchema, revocations: SignedRecordWireSchema }),
+  readers: ['discovery', 'outbox', 'transport', 'ui'],
   description: 'a device was revoked',
 })
 
@@ -261,6 +270,7 @@ export const identityDevicesChanged = event({
     revocationsSeq: z.number().int(),
     reason: z.enum(['created', 'imported', 'linked', 'certified', 'revoked', 'merged', 'renewed']),
   }),
+  readers: ['discovery', 'ui'],
   description: "the account's device list or revocations changed (publish them again)",
 })
 

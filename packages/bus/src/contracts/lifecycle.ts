@@ -31,7 +31,7 @@ export type StateEvent = z.infer<typeof StateEventSchema>
 
 /** The state event of one actor (subscribe with `{ actor: '*' }` to hear all of them). */
 export function stateEventOf(actor: string) {
-  return event({ actor, event: 'state', body: StateEventSchema, description: `lifecycle transitions of ${actor}` })
+  return event({ actor, event: 'state', body: StateEventSchema, readers: ['*'], description: `lifecycle transitions of ${actor}` })
 }
 
 export const HealthSchema = z.object({

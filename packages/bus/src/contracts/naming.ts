@@ -80,6 +80,7 @@ export const namingRegistration = event({
     txHash: TxHashSchema.optional(),
     error: z.object({ code: z.string(), message: z.string().max(1000) }).optional(),
   }),
+  readers: ['cli', 'ui'],
   description: 'progress of a registration: committing → committed → revealing → registered (or failed)',
 })
 
@@ -87,6 +88,7 @@ export const namingRegistered = event({
   actor: A,
   event: 'registered',
   body: z.object({ name: z.string(), accountId: IdSchema, owner: EthAddressSchema, blockNumber: z.number().int().nonnegative() }),
+  readers: ['cli', 'ui'],
   description: "this node's account registered a name",
 })
 

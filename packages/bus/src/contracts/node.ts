@@ -12,8 +12,8 @@ export const ActorStatusSchema = z.object({
   restarts: z.number().int().nonnegative(),
   implementation: z.string(),
   lastExit: z.object({ code: z.number().int().nullable(), signal: z.string().nullable(), at: z.number().int() }).nullable(),
-  /** Why the actor is degraded or failed, from its last state event. */
-  reason: z.string().optional(),
+  /** Why the actor is not ready: the reason of its last failed or degraded state event. */
+  reason: z.string().max(500).optional(),
 })
 export type ActorStatus = z.infer<typeof ActorStatusSchema>
 
@@ -51,5 +51,6 @@ export const actorRestarted = event({
   actor: NODE_ACTOR,
   event: 'restarted',
   body: z.object({ actor: z.string(), restarts: z.number().int(), pid: z.number().int().nullable(), at: z.number().int() }),
+  readers: ['ui'],
   description: 'an actor process was restarted after it exited',
 })

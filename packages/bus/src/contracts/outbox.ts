@@ -138,18 +138,22 @@ export const outboxDelivery = event({
     at: z.number().int(),
     error: z.string().optional(),
   }),
+  readers: ['cli', 'ui'],
   description: 'a message changed state for one device',
 })
 export const outboxReceived = event({
   actor: A,
   event: 'received',
   body: InboxMessageSchema,
+  // Message bodies: only the user's own clients, never another actor.
+  readers: ['cli', 'ui'],
   description: 'a message was stored in the inbox (inbox.watch)',
 })
 export const outboxReceipt = event({
   actor: A,
   event: 'receipt',
   body: z.object({ id: z.string(), from: IdSchema, deviceId: IdSchema, kind: z.enum(['delivered', 'read']), at: z.number().int() }),
+  readers: ['cli', 'ui'],
   description: 'a delivery or read receipt for a message this node sent',
 })
 

@@ -51,6 +51,7 @@ export const transportConnection = event({
     deviceId: IdSchema.optional(),
     at: z.number().int(),
   }),
+  readers: ['ui'],
   description: 'a connection opened or closed (direct, relayed, upgraded to direct by hole punching)',
 })
 
@@ -58,6 +59,7 @@ export const transportAddresses = event({
   actor: A,
   event: 'addresses',
   body: z.object({ peerId: z.string(), addrs: z.array(MultiaddrSchema), at: z.number().int() }),
+  readers: ['discovery'],
   description: 'the addresses this node can be reached at changed (discovery republishes presence)',
 })
 
@@ -72,6 +74,7 @@ export const transportRevoked = event({
     peerIds: z.array(z.string()),
     at: z.number().int(),
   }),
+  readers: ['ui'],
   description: 'a device revoked by its account after its handshake: its open message streams were closed; it is refused from now on',
 })
 

@@ -24,6 +24,11 @@ export interface EventContract<Body extends z.ZodType = z.ZodType> {
   readonly event: string
   readonly v: number
   readonly body: Body
+  /**
+   * Bus users allowed to subscribe to it besides its publisher (`*`: every user); the supervisor turns this into
+   * nats-server permissions. Events can carry contents (a received message's body), so name only who needs them.
+   */
+  readonly readers: readonly Caller[]
   readonly description: string
 }
 
@@ -51,7 +56,14 @@ export function event<Body extends z.ZodType>(def: {
   event: string
   v?: number
   body: Body
+  /** Default: nobody but its publisher (an event of Baran's own contracts must name its readers). */
+  readers?: readonly Caller[]
   description: string
 }): EventContract<Body> {
-  return Object.freeze({ kind: 'event', v: 1, ...def })
+  return Object.freeze({ kind: 'event', v: 1, readers: [], ...def })
+}
+
+/** True when the event's `readers` name `user` (its publisher reads its own subjects anyway). */
+export function canRead(c: EventContract, user: Caller): boolean {
+  return c.readers.includes('*') || c.readers.includes(user)
 }

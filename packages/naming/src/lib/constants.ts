@@ -23,6 +23,10 @@ export const DEFAULT_CACHE_MAX = 10_000
 /** Name server defaults. */
 export const DEFAULT_RATE_LIMIT_PER_MINUTE = 120
 export const DEFAULT_MAX_BODY_BYTES = 4096
+/** Sponsored claims (the server pays their gas) per claiming key and per client network, per window. */
+export const DEFAULT_CLAIMS_PER_KEY = 5
+export const DEFAULT_CLAIMS_PER_PREFIX = 20
+export const DEFAULT_CLAIM_WINDOW_MS = 3_600_000
 /** Clients tracked by the rate limiter before the least recently seen are forgotten. */
 export const RATE_LIMIT_MAX_CLIENTS = 10_000
 /** Whole-request deadline of the name server (a registration waits for two blocks). */

@@ -1,6 +1,7 @@
 /**
  * A name server speaking Jami's name-server HTTP protocol (as its daemon's NameDirectory uses
- * it), backed by the registry. It pays gas for registrations on behalf of its users.
+ * it), backed by the registry. With `sponsor: true` it pays gas for registrations on behalf of its
+ * users (rate-limited per claiming key and per client network); otherwise POST answers 403.
  *
  *   GET  /name/:name     → 200 {name, addr: "0x<account id>", baranPublicKey, baranSignature, owner}
  *   GET  /addr/:address  → 200 {name}
@@ -14,6 +15,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { fromBase64Url } from '@baran/trust'
 import {
+  DEFAULT_CLAIM_WINDOW_MS,
+  DEFAULT_CLAIMS_PER_KEY,
+  DEFAULT_CLAIMS_PER_PREFIX,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_RATE_LIMIT_PER_MINUTE,
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -21,21 +25,30 @@ import {
 import { isNamingError } from './errors.ts'
 import type { Logger } from './logger.ts'
 import { describeNameViolation, validateName } from './name-rules.ts'
-import { RateLimiter } from './rate-limiter.ts'
+import { addressPrefix, RateLimiter } from './rate-limiter.ts'
 import type { Resolver } from './cached-resolver.ts'
 import type { RegistryClient } from './registry-client.ts'
 
 export interface NameServerInit {
-  /** Registry client with a funded signer: the server pays gas for registrations. */
+  /** Registry client; with a funded signer and `sponsor`, the server pays gas for registrations. */
   client: RegistryClient
+  /**
+   * Pay gas for any valid claim, from anyone (POST /name/:name). Off, registrations answer 403: claimants send
+   * their claim to the registry themselves. @default false
+   */
+  sponsor?: boolean
   /** Answers GET lookups (e.g. a CachedResolver over `client`). @default client */
   resolver?: Resolver
   /** @default '127.0.0.1' */
   host?: string
   /** @default 0 (a free port) */
   port?: number
-  /** Requests per minute per client address, or false to turn limiting off. @default { perMinute: 120 } */
-  rateLimit?: { perMinute: number } | false
+  /**
+   * Requests per minute per client network (IPv4 /24, IPv6 /64), and sponsored claims per claiming key and per
+   * client network in `claimWindowMs`; false turns all limiting off.
+   * @default { perMinute: 120, claimsPerKey: 5, claimsPerPrefix: 20, claimWindowMs: 3600000 }
+   */
+  rateLimit?: { perMinute?: number; claimsPerKey?: number; claimsPerPrefix?: number; claimWindowMs?: number } | false
   /** Largest accepted POST body. @default 4096 */
   maxBodyBytes?: number
   /** Deadline of a whole request (a registration waits for two blocks). @default 60000 */
@@ -65,17 +78,22 @@ export async function startNameServer(init: NameServerInit): Promise<NameServer>
   const { client, log } = init
   const resolver = init.resolver ?? client
   const maxBody = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
-  const limiter =
-    init.rateLimit === false
-      ? undefined
-      : new RateLimiter({ perMinute: init.rateLimit?.perMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE })
+  const limits = init.rateLimit === false ? undefined : (init.rateLimit ?? {})
+  const windowMs = limits?.claimWindowMs ?? DEFAULT_CLAIM_WINDOW_MS
+  const limiter = limits && new RateLimiter({ perMinute: limits.perMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE })
+  const claimsPerKey = limits && new RateLimiter({ limit: limits.claimsPerKey ?? DEFAULT_CLAIMS_PER_KEY, windowMs })
+  const claimsPerPrefix = limits && new RateLimiter({ limit: limits.claimsPerPrefix ?? DEFAULT_CLAIMS_PER_PREFIX, windowMs })
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const wait = limiter?.take(req.socket.remoteAddress ?? 'unknown') ?? 0
+  function spend(bucket: RateLimiter | undefined, client: string, res: ServerResponse, message: string): void {
+    const wait = bucket?.take(client) ?? 0
     if (wait > 0) {
       res.setHeader('Retry-After', String(Math.ceil(wait / 1000)))
-      throw new HttpError(429, 'too many requests')
+      throw new HttpError(429, message)
     }
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    spend(limiter, addressPrefix(req.socket.remoteAddress), res, 'too many requests')
     const path = (req.url ?? '/').split('?')[0]!
     const parts = path.split('/').slice(1)
     let param: string
@@ -134,6 +152,7 @@ export async function startNameServer(init: NameServerInit): Promise<NameServer>
 
   async function postName(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     checkName(name)
+    if (init.sponsor !== true) throw new HttpError(403, 'this name server does not pay for registrations: send your claim to the registry yourself')
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
     if (type !== 'application/json') throw new HttpError(415, 'content-type must be application/json')
     const body = parseJson(await readBody(req, maxBody))
@@ -148,6 +167,9 @@ export async function startNameServer(init: NameServerInit): Promise<NameServer>
     const signature = base64ToUrl(fields.signature as string, 64, 'signature')
     const owner = fields.owner as string
     if (!/^0x[0-9a-fA-F]{40}$/.test(owner)) throw new HttpError(400, 'owner must be a 0x Ethereum address')
+    // Fresh keys are free: the network budget bounds them, the key budget bounds one key spread over networks.
+    spend(claimsPerPrefix, addressPrefix(req.socket.remoteAddress), res, 'too many registrations from this network')
+    spend(claimsPerKey, publicKey, res, 'too many registrations for this key')
 
     try {
       const r = await client.register(name, { accountId, publicKey, owner, signClaim: async () => signature })

@@ -36,7 +36,10 @@ export class ChildActor {
   state: ChildState = 'spawning'
   restarts = 0
   lastExit: ActorStatus['lastExit'] = null
-  /** Why the actor is degraded or failed (from its state event); kept once it gave up, so status can say why. */
+  /**
+   * Why the actor is not ready: the reason of its last failed or degraded state event, kept across restarts (a
+   * crash loop still says why) until it is ready again.
+   */
   reason: string | undefined
   #child: ChildProcess | undefined
   #spawnedAt = 0
@@ -71,7 +74,7 @@ export class ChildActor {
       restarts: this.restarts,
       implementation: this.spec.implementation,
       lastExit: this.lastExit,
-      ...(this.reason && (this.state === 'degraded' || this.state === 'failed' || this.state === 'gave-up') ? { reason: this.reason } : {}),
+      ...(this.reason && this.state !== 'ready' ? { reason: this.reason } : {}),
     }
   }
 
@@ -79,7 +82,8 @@ export class ChildActor {
   noteState(state: LifecycleState, pid: number, reason?: string): void {
     if (pid !== this.pid || !this.running) return
     this.state = state
-    this.reason = reason
+    if (state === 'ready') this.reason = undefined
+    else if (reason && (state === 'failed' || state === 'degraded')) this.reason = reason
   }
 
   spawn(): void {
@@ -92,7 +96,6 @@ export class ChildActor {
     this.#child = child
     this.#spawnedAt = Date.now()
     this.state = 'spawning'
-    this.reason = undefined
     child.stdout?.pipe(this.#out, { end: false })
     child.stderr?.pipe(this.#out, { end: false })
     this.#exited = new Promise((resolve) => {

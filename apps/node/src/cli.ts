@@ -2,15 +2,18 @@
  * The `baran` command line: runs a node (`start`) and talks to a running one over its bus as the `cli` user.
  */
 import { Command, CommanderError, Option } from 'commander'
-import { accountCreate, accountExport, accountImport, accountShow, devicesList, devicesRevoke } from './cli/account.ts'
-import { devicesLink } from './cli/link.ts'
-import { devnetCommand, lookupCommand, nameserverCommand, registerCommand, whoisCommand } from './cli/naming.ts'
-import { inboxCommand, outboxCommand, sendCommand, watchCommand } from './cli/messages.ts'
-import { startCommand } from './cli/start.ts'
-import { statusCommand } from './cli/status.ts'
-import { stopCommand } from './cli/stop.ts'
-import { uiCommand } from './cli/ui.ts'
 import { CliError, Exit, paint } from './cli/output.ts'
+
+// Each command loads only its own module (and what it imports): `baran status` does not load the supervisor,
+// libp2p or ethers.
+const accountCmd = () => import('./cli/account.ts')
+const linkCmd = () => import('./cli/link.ts')
+const messagesCmd = () => import('./cli/messages.ts')
+const namingCmd = () => import('./cli/naming.ts')
+const startCmd = () => import('./cli/start.ts')
+const statusCmd = () => import('./cli/status.ts')
+const stopCmd = () => import('./cli/stop.ts')
+const uiCmd = () => import('./cli/ui.ts')
 
 const program = new Command('baran')
   .description('Baran: a fully distributed communication node')
@@ -53,45 +56,45 @@ nodeOptions(program.command('start').description('run the node in the foreground
   .option('--create-account', 'create an account if the node holds none (the first-run path of npm start)')
   .option('--ui', 'also serve the web UI on 127.0.0.1 (prints its URL with a per-start token)')
   .option('--ui-port <port>', 'TCP port of the web UI (default: a free one)', (v) => (/^\d+$/.test(v) ? Number(v) : Number.NaN))
-  .action(run((o: object) => startCommand(o)))
+  .action(run(async (o: object) => (await startCmd()).startCommand(o)))
 
 nodeOptions(program.command('ui').description('serve the web UI of a running node on 127.0.0.1 (prints its URL with a per-start token)'))
   .option('--ui-port <port>', 'TCP port (default: a free one)', (v) => (/^\d+$/.test(v) ? Number(v) : Number.NaN))
-  .action(run((o: object) => uiCommand(o)))
+  .action(run(async (o: object) => (await uiCmd()).uiCommand(o)))
 
 nodeOptions(program.command('status').description("show every actor's state, pid, uptime and restarts"))
   .option('--json', 'machine-readable output')
-  .action(run((o: object) => statusCommand(o)))
+  .action(run(async (o: object) => (await statusCmd()).statusCommand(o)))
 
 nodeOptions(program.command('stop').description('stop a running node'))
   .option('--timeout <ms>', 'how long to wait', (v) => Number.parseInt(v, 10))
-  .action(run((o: object) => stopCommand(o)))
+  .action(run(async (o: object) => (await stopCmd()).stopCommand(o)))
 
 const account = program.command('account').description('the account this node holds')
 nodeOptions(account.command('create').description('create an account (keys, first device, Ethereum key)'))
   .option('--device-name <name>', 'name of this device')
   .option('--json', 'machine-readable output')
-  .action(run((o: object) => accountCreate(o)))
+  .action(run(async (o: object) => (await accountCmd()).accountCreate(o)))
 nodeOptions(account.command('show').description('account ID, this device, the devices'))
   .option('--json', 'machine-readable output')
-  .action(run((o: object) => accountShow(o)))
+  .action(run(async (o: object) => (await accountCmd()).accountShow(o)))
 nodeOptions(account.command('export <file>').description('write the encrypted account archive to <file>'))
   .option('--password-file <file>', 'read the password from a file (else $BARAN_PASSWORD, else a prompt)')
   .option('--json', 'machine-readable output')
-  .action(run((file: string, o: object) => accountExport(file, o)))
+  .action(run(async (file: string, o: object) => (await accountCmd()).accountExport(file, o)))
 nodeOptions(account.command('import <file>').description('restore the account from an archive, as a new device'))
   .option('--password-file <file>', 'read the password from a file (else $BARAN_PASSWORD, else a prompt)')
   .option('--device-name <name>', 'name of this device')
   .option('--json', 'machine-readable output')
-  .action(run((file: string, o: object) => accountImport(file, o)))
+  .action(run(async (file: string, o: object) => (await accountCmd()).accountImport(file, o)))
 
 const devices = program.command('devices').description('the devices of the account')
 nodeOptions(devices.command('list').description('devices and revoked devices'))
   .option('--json', 'machine-readable output')
-  .action(run((o: object) => devicesList(o)))
+  .action(run(async (o: object) => (await accountCmd()).devicesList(o)))
 nodeOptions(devices.command('revoke <deviceId>').description('revoke a device: its certificate and bindings are refused from now on'))
   .option('--json', 'machine-readable output')
-  .action(run((id: string, o: object) => devicesRevoke(id, o)))
+  .action(run(async (id: string, o: object) => (await accountCmd()).devicesRevoke(id, o)))
 
 const ms = (v: string) => (/^\d+$/.test(v) ? Number(v) : Number.NaN)
 nodeOptions(devices.command('link').description('link another device: prints a PIN here; then run `baran devices link --pin <PIN>` on the new device'))
@@ -100,25 +103,25 @@ nodeOptions(devices.command('link').description('link another device: prints a P
   .addOption(new Option('--ttl-ms <ms>', 'life of the offer on the DHT (tests)').argParser(ms).hideHelp())
   .addOption(new Option('--wait-ms <ms>', 'how long the new device looks for the offer').argParser(ms).hideHelp())
   .option('--json', 'machine-readable output')
-  .action(run((o: object) => devicesLink(o)))
+  .action(run(async (o: object) => (await linkCmd()).devicesLink(o)))
 
 const port = (v: string) => (/^\d+$/.test(v) ? Number(v) : Number.NaN)
 nodeOptions(program.command('register <name>').description("register a username for this node's account (commit, then reveal)"))
   .option('--json', 'machine-readable output')
-  .action(run((name: string, o: object) => registerCommand(name, o)))
+  .action(run(async (name: string, o: object) => (await namingCmd()).registerCommand(name, o)))
 nodeOptions(program.command('lookup <name>').description("a username's verified record: account ID, public key, owner"))
   .option('--json', 'machine-readable output')
-  .action(run((name: string, o: object) => lookupCommand(name, o)))
+  .action(run(async (name: string, o: object) => (await namingCmd()).lookupCommand(name, o)))
 nodeOptions(program.command('whois <accountId>').description("an account's username"))
   .option('--json', 'machine-readable output')
-  .action(run((id: string, o: object) => whoisCommand(id, o)))
+  .action(run(async (id: string, o: object) => (await namingCmd()).whoisCommand(id, o)))
 program
   .command('devnet')
   .description('run a dev EVM chain with the registry deployed, in the foreground (Ctrl-C stops it)')
   .option('--port <port>', 'TCP port on 127.0.0.1 (default: a free one)', port)
   .option('--state <file>', 'keep the chain in this file across restarts')
   .option('--json', 'print one JSON line once ready')
-  .action(run((o: object) => devnetCommand(o)))
+  .action(run(async (o: object) => (await namingCmd()).devnetCommand(o)))
 program
   .command('nameserver')
   .description("serve Jami's name-server HTTP protocol over the registry, in the foreground (default: the local network)")
@@ -129,7 +132,7 @@ program
   .option('--key-file <file>', 'a file with the 0x private key that pays gas for registrations (default on the local network: its faucet)')
   .option('--sponsor', "pay gas for anyone's valid claim (rate-limited per key and per network); without it, registrations get 403")
   .option('--json', 'print one JSON line once listening')
-  .action(run((o: object) => nameserverCommand(o)))
+  .action(run(async (o: object) => (await namingCmd()).nameserverCommand(o)))
 
 // The public helper node (@baran/relay): circuit relay v2 + DHT bootstrap (+ name server), in the foreground.
 const repeat = (v: string, prev: string[] = []) => [...prev, v]
@@ -157,19 +160,19 @@ program
 nodeOptions(program.command('send <to> <text...>').description('send a message to a name or account ID; prints its ID once persisted'))
   .option('--ttl <duration>', 'give up after this long (e.g. 12h, 7d; default 30d)')
   .option('--json', 'machine-readable output')
-  .action(run((to: string, text: string[], o: object) => sendCommand(to, text.join(' '), o)))
+  .action(run(async (to: string, text: string[], o: object) => (await messagesCmd()).sendCommand(to, text.join(' '), o)))
 nodeOptions(program.command('inbox').description('received messages, oldest first'))
   .option('--unread', 'only unread messages')
   .option('--mark-read', 'mark them read (sends read receipts)')
   .option('--json', 'machine-readable output: [{ id, from, body, receivedAt }]')
-  .action(run((o: object) => inboxCommand(o)))
+  .action(run(async (o: object) => (await messagesCmd()).inboxCommand(o)))
 nodeOptions(program.command('watch').description('print messages, delivery states and receipts as they happen (Ctrl-C stops)'))
   .option('--json', 'one JSON object per line')
-  .action(run((o: object) => watchCommand(o)))
+  .action(run(async (o: object) => (await messagesCmd()).watchCommand(o)))
 nodeOptions(program.command('outbox').description('messages not yet delivered, with the state of each device'))
   .option('--all', 'also the finished ones')
   .option('--json', 'machine-readable output')
-  .action(run((o: object) => outboxCommand(o)))
+  .action(run(async (o: object) => (await messagesCmd()).outboxCommand(o)))
 
 try {
   await program.parseAsync(process.argv)

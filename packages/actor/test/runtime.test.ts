@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { ActorConfigError, ActorRuntime, defineActor, silentLogger } from '../src/index.ts'
 
 const ping = contract({ actor: 'pinger', verb: 'ping', request: z.object({}), reply: z.object({ pong: z.number() }), callers: ['cli'], description: 'ping' })
+const peek = contract({ actor: 'pinger', verb: 'peek', request: z.object({}), reply: z.object({ n: z.number() }), callers: ['cli'], description: 'peek' })
 const hang = contract({ actor: 'pinger', verb: 'hang', request: z.object({ ms: z.number() }), reply: z.object({}), callers: ['cli'], description: 'slow' })
 
 const tick = event({ actor: 'clock', event: 'tick', body: z.object({ n: z.number() }), description: 'a tick' })
@@ -18,6 +19,8 @@ const pinger = defineActor({
   async start(ctx) {
     let n = ctx.config.start
     ctx.serve(ping, () => ({ pong: ++n }))
+    // Answerable from what the actor holds, as long as only its peers are unreachable.
+    ctx.serve(peek, () => ({ n }), { servedWhileDegradedBy: ['no peer reachable'] })
     ctx.serve(hang, async ({ ms }) => {
       await new Promise((r) => setTimeout(r, ms))
       return {}
@@ -86,6 +89,24 @@ describe('actor runtime (inline, real nats-server)', () => {
     await rt.stop()
     await rt.close()
     sub.unsubscribe()
+  })
+
+  it('serves a verb while degraded only by the reasons it tolerates, and refuses it for any other', async () => {
+    const rt = runtime({ start: 5 })
+    await rt.start()
+    rt.lifecycle.send({ type: 'DEGRADE', reason: 'no peer reachable' })
+    await expect.poll(() => rt.state).toBe('degraded')
+    await expect(client.request(peek, {})).resolves.toEqual({ n: 5 })
+    await expect(client.request(ping, {})).rejects.toMatchObject({ code: 'unavailable' })
+    rt.lifecycle.send({ type: 'DEGRADE', reason: 'JetStream unavailable: disk full' })
+    await expect(client.request(peek, {})).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining('disk full') })
+    rt.lifecycle.send({ type: 'RECOVER', reason: 'JetStream unavailable: disk full' })
+    await expect(client.request(peek, {})).resolves.toEqual({ n: 5 })
+    rt.lifecycle.send({ type: 'RECOVER', reason: 'no peer reachable' })
+    await expect.poll(() => rt.state).toBe('ready')
+    await expect(client.request(ping, {})).resolves.toEqual({ pong: 6 })
+    await rt.stop()
+    await rt.close()
   })
 
   it('rejects a bad config with a message that names the key', () => {

@@ -84,10 +84,11 @@ export interface DiscoveryBackend {
 export const CUT_OFF_REASON = 'no DHT peer reachable: none of the bootstrap peers answers'
 
 /**
- * While cut off, requests are still served: a lookup or publish dials the peers it knows, which is how the node
- * may find its way back, and an answer from this node's own store is better than none.
+ * While only cut off, requests are still served: a lookup or publish dials the peers it knows, which is how the
+ * node may find its way back, and an answer from this node's own store is better than none. Any other reason to be
+ * degraded refuses them with `unavailable`, as every actor does.
  */
-const BEST_EFFORT = { whenDegraded: 'serve' } as const
+const BEST_EFFORT = { servedWhileDegradedBy: [CUT_OFF_REASON] } as const
 
 /** The config every discovery implementation shares. */
 export interface ServeConfig {

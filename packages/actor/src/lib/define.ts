@@ -5,6 +5,12 @@ import type { Logger } from './logger.ts'
 export interface ServeOptions {
   /** Serve the request while the actor is degraded (default: refuse with `unavailable`). */
   whenDegraded?: 'serve' | 'refuse'
+  /**
+   * Serve the request while the actor is degraded only by these reasons (any other reason refuses it): for a
+   * degradation the request itself can work around, e.g. a DHT node cut off from its bootstrap peers still
+   * answers from its own store.
+   */
+  servedWhileDegradedBy?: readonly string[]
 }
 
 /** What an actor's `start` gets: its config, its bus, its data dir, and ways to report its own health. */

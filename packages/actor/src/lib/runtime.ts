@@ -194,7 +194,10 @@ export class ActorRuntime<Config> {
       const state = this.state
       if (state === 'ready') return
       if (state === 'degraded' && opts?.whenDegraded === 'serve') return
-      const why = this.lifecycle.getSnapshot().context.degradedBy.join(', ')
+      const degradedBy = this.lifecycle.getSnapshot().context.degradedBy
+      const tolerated = opts?.servedWhileDegradedBy
+      if (state === 'degraded' && tolerated && degradedBy.length > 0 && degradedBy.every((r) => tolerated.includes(r))) return
+      const why = degradedBy.join(', ')
       // A one-word reason names what is down ("bus"); a sentence says it all ("JetStream unavailable: disk full…").
       const detail = /\s/.test(why) ? ` (${why})` : ` (${why} unavailable)`
       throw new BusError(BusErrorCode.Unavailable, `${def.name} is ${state}${state === 'degraded' && why ? detail : ''}`)

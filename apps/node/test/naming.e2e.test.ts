@@ -11,6 +11,12 @@ import { CLI, cli, startNode, type TestNode } from './helpers.ts'
 type Account = { accountId: string; accountKey: string; ethAddress: string }
 
 const cleanup = new Cleanup()
+/**
+ * Tests that start whole nodes (a supervisor, nats-server and five actor processes each), a chain and CLI
+ * processes: on a shared 2-core machine their budget is the work's (24 s alone, 40 s beside the rest of the suite),
+ * not a speed target.
+ */
+const NODE_TEST_MS = 120_000
 afterAll(() => cleanup.run())
 
 let seq = 0
@@ -131,7 +137,7 @@ describe('naming across two node processes on one chain', () => {
     chain = await startDevnet({ port, stateFile, registry: chain.registry })
     await expect.poll(() => namingState(c), { timeout: 15_000 }).toBe('ready')
     expect((await json<{ accountId: string }>(['lookup', name, '--data-dir', c.dataDir])).accountId).toBe(carol.accountId)
-  })
+  }, NODE_TEST_MS)
 })
 
 describe('the local network of npm start', () => {
@@ -182,7 +188,7 @@ describe('the local network of npm start', () => {
     expect(isAlive(local.chain.pid)).toBe(false)
     expect(await readLocalnet(home)).toBeUndefined()
     await expect.poll(() => namingState(joiner), { timeout: 15_000 }).toBe('degraded')
-  })
+  }, NODE_TEST_MS)
 
   it('`baran devnet` runs a chain in the foreground until Ctrl-C', async () => {
     const p = spawnProcess(CLI, { cleanup, args: ['devnet', '--json'] })

@@ -108,6 +108,16 @@ export class MessageProtocol {
   private readonly dialing = new Map<string, Promise<Session>>()
   private stopped = false
   private readonly selfId: string
+  /**
+   * Peers to whom a direct connection opened while we had a message stream to them (a relayed
+   * connection upgraded by WebRTC): the next send opens a stream on the direct connection.
+   */
+  private readonly directOpened = new Set<string>()
+  private readonly onConnectionOpen = (evt: CustomEvent<Connection>) => {
+    const conn = evt.detail
+    const peer = conn.remotePeer.toString()
+    if (conn.direct && this.sessions.has(peer)) this.directOpened.add(peer)
+  }
 
   constructor(node: Libp2p, init: MessageProtocolInit = {}) {
     this.node = node
@@ -124,12 +134,14 @@ export class MessageProtocol {
     await this.node.handle(PROTOCOL, (stream, connection) => this.onInboundStream(stream, connection), {
       runOnLimitedConnection: true,
     })
+    this.node.addEventListener('connection:open', this.onConnectionOpen)
   }
 
   /** Closes every stream with CLOSE going_away; pending sends fail with HostStoppedError. */
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    this.node.removeEventListener('connection:open', this.onConnectionOpen)
     for (const s of [...this.all]) s.close('going_away', 'host is stopping')
     await this.node.unhandle(PROTOCOL).catch(() => {})
   }
@@ -268,6 +280,9 @@ export class MessageProtocol {
       if (s.kind === 'direct') return s
       relayed ??= s
     }
+    // upgraded: open a stream on the new direct connection (dial() returns it) once; envelopes in
+    // flight on the relayed stream finish there, and a resend after a loss is deduplicated by id
+    if (relayed !== undefined && this.directOpened.delete(peer)) return undefined
     return relayed
   }
 
@@ -323,7 +338,10 @@ export class MessageProtocol {
         this.all.delete(s)
         const set = this.sessions.get(s.remotePeer)
         set?.delete(s)
-        if (set?.size === 0) this.sessions.delete(s.remotePeer)
+        if (set?.size === 0) {
+          this.sessions.delete(s.remotePeer)
+          this.directOpened.delete(s.remotePeer)
+        }
       },
     })
     this.all.add(session)

@@ -14,7 +14,7 @@ import {
   TAG_LENGTH,
   TAG_PATTERN,
 } from './constants.ts'
-import { InvalidTagError } from './errors.ts'
+import { InvalidNatTypeError, InvalidTagError } from './errors.ts'
 
 /** One command of the plan; `input` goes to its stdin. */
 export interface Step {
@@ -99,21 +99,44 @@ export function tagOfNamespace(name: string): string | undefined {
 }
 
 /**
- * The nftables ruleset of a home router: masquerade out of the WAN (Linux keeps the source port
- * when it is free, so a LAN socket gets the same public port whatever it talks to: endpoint-
- * independent mapping in practice), and conntrack filtering in: only replies to what the LAN
- * sent get through (address-and-port-dependent filtering), like a home router.
+ * The NAT behaviours a lab router can have (RFC 4787 terms):
+ * - `port-restricted`: endpoint-independent mapping (Linux keeps the source port when it is free,
+ *   so a LAN socket gets the same public port whatever it talks to), address-and-port-dependent
+ *   filtering (only replies to what the LAN sent get in): most home routers.
+ * - `full-cone`: the same mapping, endpoint-independent filtering: any host may send UDP to a
+ *   mapped port. Emulated for the one LAN host: unsolicited UDP to the WAN is forwarded to it on
+ *   the same port (the mapping preserves ports, so that is where the mapped socket listens).
+ * - `symmetric`: endpoint-dependent mapping (`masquerade random`: each new destination gets its own
+ *   random public port), address-and-port-dependent filtering: many mobile and enterprise NATs.
  */
-export function routerRuleset(table: string, wan: string, lan: string): string {
-  return `table ip ${table} {
+export const NAT_TYPES = ['port-restricted', 'full-cone', 'symmetric'] as const
+export type NatType = (typeof NAT_TYPES)[number]
+
+/**
+ * The nftables ruleset of a home router of the given type (see NAT_TYPES): masquerade out of the
+ * WAN, conntrack filtering in; `lanHost` is the LAN host a full-cone router forwards UDP to.
+ */
+export function routerRuleset(table: string, wan: string, lan: string, type: NatType = 'port-restricted', lanHost?: string): string {
+  if (!(NAT_TYPES as readonly string[]).includes(type)) throw new InvalidNatTypeError(`not a NAT type: ${String(type)} (one of ${NAT_TYPES.join(', ')})`)
+  if (type === 'full-cone' && lanHost === undefined) throw new InvalidNatTypeError('a full-cone router needs its LAN host')
+  const cone =
+    type === 'full-cone'
+      ? `
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "${wan}" udp dport 1024-65535 dnat to ${lanHost}
+  }`
+      : ''
+  return `table ip ${table} {${cone}
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
-    oifname "${wan}" masquerade
+    oifname "${wan}" masquerade${type === 'symmetric' ? ' random' : ''}
   }
   chain forward {
     type filter hook forward priority filter; policy drop;
     iifname "${lan}" oifname "${wan}" accept
-    iifname "${wan}" oifname "${lan}" ct state established,related accept
+    iifname "${wan}" oifname "${lan}" ct state established,related accept${type === 'full-cone' ? `
+    iifname "${wan}" oifname "${lan}" ct status dnat accept` : ''}
   }
   chain input {
     type filter hook input priority filter; policy drop;
@@ -128,8 +151,14 @@ export function routerRuleset(table: string, wan: string, lan: string): string {
 const ip = (...args: string[]): Step => ({ cmd: 'ip', args })
 const inNs = (ns: string, script: string): Step => ({ cmd: 'ip', args: ['netns', 'exec', ns, 'sh', '-c', script] })
 
+/** The NAT type of each router. @default port-restricted for both */
+export interface LabNats {
+  nat1?: NatType
+  nat2?: NatType
+}
+
 /** The commands that build the lab, in order. Each acts inside one of the lab's namespaces. */
-export function buildPlan(names: LabNames): Step[] {
+export function buildPlan(names: LabNames, nats: LabNats = {}): Step[] {
   const { namespaces: ns, links: k, table } = names
   const cidr = (addr: string) => `${addr}/${PREFIX_LENGTH}`
   const steps: Step[] = []
@@ -159,12 +188,12 @@ export function buildPlan(names: LabNames): Step[] {
   // homes route everything to their router; routers and the relay only know their own subnets
   steps.push(ip('-n', ns.a, 'route', 'add', 'default', 'via', ADDRESSES.nat1.lan))
   steps.push(ip('-n', ns.b, 'route', 'add', 'default', 'via', ADDRESSES.nat2.lan))
-  for (const [router, wan, lan] of [
-    [ns.nat1, k.nat1Wan, k.nat1Lan],
-    [ns.nat2, k.nat2Wan, k.nat2Lan],
+  for (const [router, wan, lan, type, host] of [
+    [ns.nat1, k.nat1Wan, k.nat1Lan, nats.nat1, ADDRESSES.a],
+    [ns.nat2, k.nat2Wan, k.nat2Lan, nats.nat2, ADDRESSES.b],
   ] as const) {
     steps.push(inNs(router, 'echo 1 > /proc/sys/net/ipv4/ip_forward'))
-    steps.push({ cmd: 'ip', args: ['netns', 'exec', router, 'nft', '-f', '-'], input: routerRuleset(table, wan, lan) })
+    steps.push({ cmd: 'ip', args: ['netns', 'exec', router, 'nft', '-f', '-'], input: routerRuleset(table, wan, lan, type, host) })
   }
   return steps
 }

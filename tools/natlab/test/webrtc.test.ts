@@ -36,7 +36,7 @@ function labWith(nat1: NatType, nat2: NatType) {
     ctx.dir = await mkdtemp(join(tmpdir(), 'natlab-relay-'))
     ctx.lab = await createNatLab({ nats: { nat1, nat2 } })
     ctx.relay = await startLabRelay(ctx.lab, ctx.dir)
-  }, 60_000)
+  }, 120_000)
   afterAll(async () => {
     await ctx.lab?.teardown()
     await rm(ctx.dir, { recursive: true, force: true })
@@ -71,7 +71,7 @@ describe.skipIf(!check.ok)(`WebRTC through NATs${check.ok ? '' : ` (skipped: ${c
           if (want === 'direct') expect(trial.upgrades.at(-1)).toMatchObject({ result: 'direct' })
           else expect(trial.upgrades.every((u) => u.result === 'failed')).toBe(true)
         }
-      }, 240_000)
+      }, 400_000)
     })
   }
 
@@ -104,6 +104,6 @@ describe.skipIf(!check.ok)(`WebRTC through NATs${check.ok ? '' : ` (skipped: ${c
       } finally {
         await Promise.all([a.stop(), b.stop()])
       }
-    }, 120_000)
+    }, 240_000)
   })
 })

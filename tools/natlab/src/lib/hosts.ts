@@ -166,7 +166,7 @@ class ProcessHost implements LabHost {
 export async function startLabRelay(lab: NatLab, dataDir: string, port = 4001): Promise<LabHost & { addr: string; stun: string }> {
   const args = ['--listen', `/ip4/${lab.addresses.relay}/tcp/${port}`, '--data-dir', dataDir, '--json']
   const host = await startLabHost(lab, 'relay', RELAY_SCRIPT, args, {
-    readyTimeoutMs: 30_000,
+    readyTimeoutMs: 60_000,
     toEvent: (v) => {
       const ids = v.peerIds as { relay?: string } | undefined
       return ids?.relay === undefined ? undefined : { ...v, event: 'ready', peerId: ids.relay }

@@ -40,16 +40,28 @@ export interface PairTrial {
 
 type Sent = HostEvent & { rtt: number; connection: string; t: number; id: string }
 
+/**
+ * A peer process loads the whole transport from source: on a loaded 2-core CI box (load 20+ seen)
+ * that alone can take tens of seconds, so start-up gets a long bound; nothing after it does.
+ */
+const START_TIMEOUT_MS = 60_000
+
 /** Starts B then A behind the lab's routers, both with a slot on the relay; stop them with `.stop()`. */
 export async function startPair(lab: NatLab, relayAddr: string): Promise<{ a: LabHost; b: LabHost }> {
-  const b = await startLabHost(lab, 'b', LAB_PEER_SCRIPT, ['--listen', `/ip4/${ADDRESSES.b}/tcp/4001`, '--relay', relayAddr])
-  const a = await startLabHost(lab, 'a', LAB_PEER_SCRIPT, ['--listen', `/ip4/${ADDRESSES.a}/tcp/4001`, '--relay', relayAddr]).catch(async (err) => {
+  const opts = { readyTimeoutMs: START_TIMEOUT_MS }
+  const b = await startLabHost(lab, 'b', LAB_PEER_SCRIPT, ['--listen', `/ip4/${ADDRESSES.b}/tcp/4001`, '--relay', relayAddr], opts)
+  try {
+    const a = await startLabHost(lab, 'a', LAB_PEER_SCRIPT, ['--listen', `/ip4/${ADDRESSES.a}/tcp/4001`, '--relay', relayAddr], opts)
+    const circuit = `${relayAddr}/p2p-circuit/p2p/${b.peerId}`
+    await b.waitFor((e) => (e.event === 'ready' || e.event === 'addresses') && (e.addrs as string[]).includes(circuit), { timeoutMs: START_TIMEOUT_MS }).catch(async (err) => {
+      await a.stop()
+      throw err
+    })
+    return { a, b }
+  } catch (err) {
     await b.stop()
     throw err
-  })
-  const circuit = `${relayAddr}/p2p-circuit/p2p/${b.peerId}`
-  await b.waitFor((e) => (e.event === 'ready' || e.event === 'addresses') && (e.addrs as string[]).includes(circuit), { timeoutMs: 15_000 })
-  return { a, b }
+  }
 }
 
 /** A sends `count` envelopes (one at a time) and waits for them; returns the "sent" lines. */

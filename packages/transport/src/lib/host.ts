@@ -316,7 +316,12 @@ class Host implements TransportHost {
     this.log = init.log
     this.iceServers = Object.freeze([...iceServers])
     this.upgrader = withWebrtc
-      ? new DirectUpgrader(node, { log: init.log, onEvent: (evt) => this.upgradeListeners.forEach((cb) => this.call(cb, evt)) })
+      ? new DirectUpgrader(node, {
+          log: init.log,
+          onEvent: (evt) => {
+            for (const cb of this.upgradeListeners) this.call(cb, evt)
+          },
+        })
       : undefined
     this.protocol = new MessageProtocol(node, init)
     node.addEventListener('self:peer:update', () => this.checkAddresses())

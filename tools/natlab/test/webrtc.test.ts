@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
+  ADDRESSES,
   canCreateNamespaces,
   createNatLab,
   expectedKind,
@@ -30,11 +31,11 @@ if (!check.ok) console.warn(`[natlab] WebRTC NAT-matrix test skipped: ${check.re
 const TRIALS = 3
 
 /** A lab with routers of the given types and `baran relay` in it, torn down after the suite. */
-function labWith(nat1: NatType, nat2: NatType) {
+function labWith(nat1: NatType, nat2: NatType, cgnat = false) {
   const ctx = {} as { lab: NatLab; relay: LabHost & { addr: string; stun: string }; dir: string }
   beforeAll(async () => {
     ctx.dir = await mkdtemp(join(tmpdir(), 'natlab-relay-'))
-    ctx.lab = await createNatLab({ nats: { nat1, nat2 } })
+    ctx.lab = await createNatLab({ nats: { nat1, nat2, cgnat } })
     ctx.relay = await startLabRelay(ctx.lab, ctx.dir)
   }, 120_000)
   afterAll(async () => {
@@ -74,6 +75,21 @@ describe.skipIf(!check.ok)(`WebRTC through NATs${check.ok ? '' : ` (skipped: ${c
       }, 400_000)
     })
   }
+
+  describe('carrier-grade NAT: home 2’s router sits behind a carrier NAT (100.64.0.0/10 on its outside)', () => {
+    const ctx = labWith('port-restricted', 'port-restricted', true)
+
+    test(`B is seen at the carrier's public address, and A → B still goes direct (${TRIALS} trials)`, async () => {
+      const probe = await probeMapping(ctx.lab, 'b')
+      expect(probe.external.every((x) => x.startsWith(`${ADDRESSES.cgn.wan}:`))).toBe(true)
+      for (let i = 0; i < TRIALS; i++) {
+        const trial = await runPairTrial(ctx.lab, ctx.relay.addr)
+        console.info(`[natlab] CGNAT trial ${i + 1}: ${trial.kind}, upgrade ${trial.upgradeMs ?? '-'} ms`)
+        expect(trial.delivered).toBe(10)
+        expect(trial.kind).toBe('direct')
+      }
+    }, 400_000)
+  })
 
   describe('an upgrade mid-conversation (port-restricted ↔ port-restricted)', () => {
     const ctx = labWith('port-restricted', 'port-restricted')

@@ -191,7 +191,7 @@ export async function createNatLab(init: NatLabInit = {}): Promise<NatLab> {
     throw new LabSetupError(`could not build NAT lab ${tag}: ${(err as Error).message}`, { cause: err })
   }
   init.log?.info({ tag }, 'NAT lab up')
-  return new Lab(names, { nat1: init.nats?.nat1 ?? 'port-restricted', nat2: init.nats?.nat2 ?? 'port-restricted' }, init.log)
+  return new Lab(names, { nat1: init.nats?.nat1 ?? 'port-restricted', nat2: init.nats?.nat2 ?? 'port-restricted', cgnat: init.nats?.cgnat ?? false }, init.log)
 }
 
 class Lab implements NatLab {

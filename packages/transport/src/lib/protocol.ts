@@ -109,15 +109,11 @@ export class MessageProtocol {
   private stopped = false
   private readonly selfId: string
   /**
-   * Peers to whom a direct connection opened while we had a message stream to them (a relayed
-   * connection upgraded by WebRTC): the next send opens a stream on the direct connection.
+   * Direct connections found beside a relayed message stream (a relayed connection upgraded by
+   * WebRTC) on which a stream was tried: once per connection, so a direct connection that refuses
+   * streams does not fail every send. Weak: entries go with their connections.
    */
-  private readonly directOpened = new Set<string>()
-  private readonly onConnectionOpen = (evt: CustomEvent<Connection>) => {
-    const conn = evt.detail
-    const peer = conn.remotePeer.toString()
-    if (conn.direct && this.sessions.has(peer)) this.directOpened.add(peer)
-  }
+  private readonly triedDirect = new WeakSet<Connection>()
 
   constructor(node: Libp2p, init: MessageProtocolInit = {}) {
     this.node = node
@@ -134,14 +130,12 @@ export class MessageProtocol {
     await this.node.handle(PROTOCOL, (stream, connection) => this.onInboundStream(stream, connection), {
       runOnLimitedConnection: true,
     })
-    this.node.addEventListener('connection:open', this.onConnectionOpen)
   }
 
   /** Closes every stream with CLOSE going_away; pending sends fail with HostStoppedError. */
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    this.node.removeEventListener('connection:open', this.onConnectionOpen)
     for (const s of [...this.all]) s.close('going_away', 'host is stopping')
     await this.node.unhandle(PROTOCOL).catch(() => {})
   }
@@ -280,9 +274,15 @@ export class MessageProtocol {
       if (s.kind === 'direct') return s
       relayed ??= s
     }
-    // upgraded: open a stream on the new direct connection (dial() returns it) once; envelopes in
+    // upgraded: open a stream on the new direct connection (dial() returns it), once; envelopes in
     // flight on the relayed stream finish there, and a resend after a loss is deduplicated by id
-    if (relayed !== undefined && this.directOpened.delete(peer)) return undefined
+    if (relayed !== undefined) {
+      const direct = this.node.getConnections(relayed.connection.remotePeer).find((c) => c.direct && c.status === 'open')
+      if (direct !== undefined && !this.triedDirect.has(direct)) {
+        this.triedDirect.add(direct)
+        return undefined
+      }
+    }
     return relayed
   }
 
@@ -338,10 +338,7 @@ export class MessageProtocol {
         this.all.delete(s)
         const set = this.sessions.get(s.remotePeer)
         set?.delete(s)
-        if (set?.size === 0) {
-          this.sessions.delete(s.remotePeer)
-          this.directOpened.delete(s.remotePeer)
-        }
+        if (set?.size === 0) this.sessions.delete(s.remotePeer)
       },
     })
     this.all.add(session)

@@ -22,6 +22,7 @@ import {
   sendFrom,
   startLabRelay,
   startPair,
+  storedBy,
   upgradeOutcome,
 } from '../src/index.ts'
 
@@ -105,7 +106,7 @@ describe.skipIf(!check.ok)(`WebRTC through NATs${check.ok ? '' : ` (skipped: ${c
         expect(kinds.at(-1)).toBe('direct')
         // once moved, it stays moved
         expect(kinds.indexOf('direct')).toBe(kinds.lastIndexOf('relayed') + 1)
-        const stored = b.events.filter((e) => e.event === 'envelope' && e.from === a.peerId && e.duplicate !== true).map((e) => e.id)
+        const stored = await storedBy(b, a.peerId, sent.map((s) => s.id))
         expect(stored).toEqual(sent.map((s) => s.id))
         expect(a.events.filter((e) => e.event === 'upgrade' && e.result === 'direct')).toHaveLength(1)
 
@@ -113,7 +114,7 @@ describe.skipIf(!check.ok)(`WebRTC through NATs${check.ok ? '' : ` (skipped: ${c
         await ctx.relay.stop()
         const after = await sendFrom(a, b, ctx.relay.addr, 20)
         expect(after.map((s) => s.connection)).toEqual(Array(20).fill('direct'))
-        const all = b.events.filter((e) => e.event === 'envelope' && e.from === a.peerId && e.duplicate !== true).map((e) => e.id)
+        const all = await storedBy(b, a.peerId, [...sent, ...after].map((s) => s.id))
         expect(all).toEqual([...sent, ...after].map((s) => s.id))
         // and the upgrade was attempted once: no further WebRTC dials, nothing relayed
         expect(await upgradeOutcome(a, 0, 1, 10)).toHaveLength(1)

@@ -75,6 +75,25 @@ export async function sendFrom(a: LabHost, b: LabHost, relayAddr: string, count:
   return lines.filter((e): e is Sent => e.event === 'sent')
 }
 
+/**
+ * Waits until B has printed an "envelope" line for each of `ids` from A (its stdout can lag behind
+ * A's ACK lines on a loaded machine), then returns the ids B stored, in order (resends excluded).
+ */
+export async function storedBy(b: LabHost, from: string, ids: readonly string[], timeoutMs = 15_000): Promise<string[]> {
+  const want = new Set(ids)
+  const seen = new Set<string>()
+  await b
+    .waitFor(
+      (e) => {
+        if (e.event === 'envelope' && e.from === from && want.has(String(e.id))) seen.add(String(e.id))
+        return seen.size === want.size
+      },
+      { timeoutMs },
+    )
+    .catch(() => undefined) // the caller's assertion on the list shows what is missing
+  return b.events.filter((e) => e.event === 'envelope' && e.from === from && e.duplicate !== true).map((e) => String(e.id))
+}
+
 /** The upgrade's outcome on A: a 'direct' upgrade line, or every attempt failed, within `timeoutMs`. */
 export async function upgradeOutcome(a: LabHost, from: number, attempts: number, timeoutMs: number): Promise<HostEvent[]> {
   const failedAll = () => a.events.slice(from).filter((e) => e.event === 'upgrade' && e.result === 'failed').length >= attempts
@@ -98,6 +117,7 @@ export async function runPairTrial(lab: NatLab, relayAddr: string, opts: { probe
     const after = await sendFrom(a, b, relayAddr, probes)
     const direct = upgrades.find((u) => u.result === 'direct')
     const firstRelayed = before.find((s) => s.connection === 'relayed')
+    const stored = await storedBy(b, a.peerId, [...before, ...after].map((s) => s.id))
     const got = b.events.filter((e) => e.event === 'envelope' && e.from === a.peerId)
     return {
       kind: after.every((s) => s.connection === 'direct') ? 'direct' : 'relayed',
@@ -105,7 +125,7 @@ export async function runPairTrial(lab: NatLab, relayAddr: string, opts: { probe
       upgrades,
       rttRelayed: before.filter((s) => s.connection === 'relayed').map((s) => s.rtt),
       rttAfter: after.map((s) => s.rtt),
-      delivered: got.filter((e) => e.duplicate !== true).length,
+      delivered: stored.length,
       duplicates: got.filter((e) => e.duplicate === true).length,
     }
   } finally {

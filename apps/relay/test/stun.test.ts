@@ -7,7 +7,7 @@ import { createSocket } from 'node:dgram'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startRelay, startStunServer } from '../src/index.ts'
+import { relayInitFrom, startRelay, startStunServer } from '../src/index.ts'
 import { defaultStunHost } from '../src/lib/options.ts'
 
 const stun = createRequire(import.meta.url)('@msimerson/stun') as {
@@ -46,6 +46,15 @@ describe('STUN server', () => {
     expect(server.answered).toBe(1)
   })
 
+  it('--stun-port and --no-stun (commander gives stun: false, parseArgs noStun: true)', async () => {
+    expect((await relayInitFrom({ dataDir: '/tmp/x', stunPort: '5349' })).stun).toEqual({ port: 5349 })
+    expect((await relayInitFrom({ dataDir: '/tmp/x', stun: false })).stun).toBe(false)
+    expect((await relayInitFrom({ dataDir: '/tmp/x', noStun: true })).stun).toBe(false)
+    expect((await relayInitFrom({ dataDir: '/tmp/x' })).stun).toBeUndefined()
+    await expect(relayInitFrom({ dataDir: '/tmp/x', noStun: true, stunPort: '1' })).rejects.toMatchObject({ name: 'InvalidRelayOptionError' })
+    await expect(relayInitFrom({ dataDir: '/tmp/x', stunPort: 'x' })).rejects.toMatchObject({ name: 'InvalidRelayOptionError' })
+  })
+
   it('refuses a taken port with a typed error; frees its port when closed', async () => {
     const first = await startStunServer({ host: '127.0.0.1', port: 0 })
     await expect(startStunServer({ host: '127.0.0.1', port: first.port })).rejects.toMatchObject({ name: 'RelayListenError', code: 'listen_failed' })
@@ -76,4 +85,33 @@ describe('STUN server', () => {
     cleanup.add('stop relay', () => none.stop())
     expect(none.stun).toBeUndefined()
   })
+
+  it('a relay on a fixed port whose default STUN port is taken still starts, says why it has no STUN; a port asked for is required', async () => {
+    // hold 127.0.0.1:3478 (or find it held already: taken either way)
+    const holder = createSocket('udp4')
+    await new Promise<void>((resolve) => {
+      holder.once('error', () => resolve())
+      holder.bind(3478, '127.0.0.1', () => resolve())
+    })
+    cleanup.add('close holder', () => new Promise<void>((r) => holder.close(() => r())))
+    const dir = await tempDir(cleanup, 'baran-relay-')
+    const tcp = await freeTcpPort()
+    const fixed = await startRelay({ dataDir: join(dir, 'b'), listen: [`/ip4/127.0.0.1/tcp/${tcp}`], dhtListen: ['/ip4/127.0.0.1/tcp/0'] })
+    cleanup.add('stop relay', () => fixed.stop())
+    expect(fixed.stun).toBeUndefined()
+    expect(fixed.stunError).toMatch(/STUN cannot listen on udp 127\.0\.0\.1:3478/)
+    await fixed.stop()
+    await expect(
+      startRelay({ dataDir: join(dir, 'c'), listen: [`/ip4/127.0.0.1/tcp/${tcp}`], dhtListen: ['/ip4/127.0.0.1/tcp/0'], stun: { port: 3478 } }),
+    ).rejects.toMatchObject({ name: 'RelayListenError', code: 'listen_failed' })
+  })
 })
+
+async function freeTcpPort(): Promise<number> {
+  const { createServer } = await import('node:net')
+  const srv = createServer()
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const port = (srv.address() as { port: number }).port
+  await new Promise<void>((r) => srv.close(() => r()))
+  return port
+}

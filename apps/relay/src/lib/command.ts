@@ -177,7 +177,7 @@ export async function relayCommand(opts: RelayCommandOptions, io: RelayCommandIo
   }
   const infoFile = join(init.dataDir, RELAY_INFO_FILE)
   try {
-    const { addrs, peerIds, nameServer, stun, limits, maxReservations } = relay
+    const { addrs, peerIds, nameServer, stun, stunError, limits, maxReservations } = relay
     const info = {
       pid: process.pid,
       peerIds,
@@ -185,6 +185,7 @@ export async function relayCommand(opts: RelayCommandOptions, io: RelayCommandIo
       dht: addrs.dht,
       ...(nameServer ? { nameServer: nameServer.url } : {}),
       ...(stun ? { stun: stun.url } : {}),
+      ...(stunError ? { stunError } : {}),
       limits,
       maxReservations,
     }
@@ -197,6 +198,7 @@ export async function relayCommand(opts: RelayCommandOptions, io: RelayCommandIo
       for (const a of addrs.dht) out.write(`dht ${a}\n`)
       if (nameServer) out.write(`nameserver ${nameServer.url}\n`)
       if (stun) out.write(`stun ${stun.url}\n`)
+      if (stunError) err.write(`warning: no STUN server (${stunError}); pass --stun-port <port> or --no-stun\n`)
       const lim = limits ? `${size(limits.dataBytes)} and ${span(limits.durationMs)} per relayed connection` : 'no per-connection limits'
       err.write(`relay ready: up to ${maxReservations} reservations, ${lim}; data ${init.dataDir}\n`)
       err.write('  nodes use it with transport.relays = [a relay address] and discovery.bootstrap = [a dht address]; Ctrl-C stops it\n')

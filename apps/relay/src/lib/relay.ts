@@ -83,6 +83,8 @@ export interface Relay {
   readonly nameServer: { url: string } | undefined
   /** The STUN server (`stun:<host>:<port>`, what nodes put in their ICE servers), when one runs. */
   readonly stun: { url: string; port: number } | undefined
+  /** Why no STUN server runs although one was wanted (its default port was taken). */
+  readonly stunError: string | undefined
   /** The limits each relayed connection gets (`false`: none). */
   readonly limits: false | { dataBytes: number; durationMs: number }
   readonly maxReservations: number
@@ -139,9 +141,21 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
     const nameServer = init.nameServer ? await startRelayNameServer(init.nameServer, log) : undefined
     if (nameServer) undo.push(() => nameServer.close())
     const stunAt = init.stun === false ? undefined : defaultStunHost(listen, init.stun ?? {})
-    const stun = stunAt ? await startStunServer({ ...stunAt, ...(log ? { log } : {}) }) : undefined
-    if (stun) undo.push(() => stun.close())
+    let stun: StunService | undefined
+    let stunError: string | undefined
+    if (stunAt) {
+      try {
+        stun = await startStunServer({ ...stunAt, ...(log ? { log } : {}) })
+        undo.push(() => stun!.close())
+      } catch (e) {
+        // a port asked for must be had; the default one (3478, maybe another relay's on this host) only degrades
+        if (init.stun !== undefined && init.stun !== false && init.stun.port !== undefined) throw e
+        stunError = (e as Error).message
+        log?.warn({ err: stunError }, 'no STUN server: nodes behind NATs cannot punch through with this relay')
+      }
+    }
     const relay = new RunningRelay(host, dht, nameServer, stun, limits, maxReservations, unwind)
+    if (stunError !== undefined) relay.stunError = stunError
     if (log) watch(host, log)
     return relay
   } catch (e) {
@@ -215,6 +229,7 @@ class RunningRelay implements Relay {
   readonly peerIds: { relay: string; dht: string }
   readonly nameServer: { url: string } | undefined
   readonly stun: { url: string; port: number } | undefined
+  stunError: string | undefined
   readonly limits: false | { dataBytes: number; durationMs: number }
   readonly maxReservations: number
   readonly #host: TransportHost

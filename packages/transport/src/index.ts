@@ -75,8 +75,7 @@ export {
   peerIdOf,
 } from './lib/host.ts'
 export type { ConnectionPath, UpgradeEvent } from './lib/upgrade.ts'
-export { parseIceServers, pathOf, stunServersOf, WEBRTC_SIGNALING_PROTOCOL, webrtcAddrOf } from './lib/upgrade.ts'
-export { DEFAULT_STUN_PORT } from './lib/constants.ts'
+export { DEFAULT_STUN_PORT, parseIceServers, pathOf, stunServersOf, WEBRTC_SIGNALING_PROTOCOL, webrtcAddrOf } from './lib/upgrade.ts'
 export type { Logger } from './lib/logger.ts'
 export type {
   Credentials,

@@ -48,12 +48,3 @@ export const DEFAULT_MAX_CONNECTIONS = 300
  * (yamux's own default of 16 MiB would).
  */
 export const YAMUX_MAX_STREAM_WINDOW = 2 * 1024 * 1024
-
-/** STUN's registered port (RFC 8489); a relay serves STUN there unless told otherwise. */
-export const DEFAULT_STUN_PORT = 3478
-
-/** How long one WebRTC upgrade attempt (SDP over the relay, ICE checks, data channel) may take. */
-export const UPGRADE_TIMEOUT_MS = 15_000
-
-/** Upgrade attempts per relayed connection before it stays relayed. */
-export const UPGRADE_ATTEMPTS = 2

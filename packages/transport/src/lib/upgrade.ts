@@ -8,9 +8,20 @@
  */
 import type { Connection, IdentifyResult, Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { DEFAULT_STUN_PORT, UPGRADE_ATTEMPTS, UPGRADE_TIMEOUT_MS } from './constants.ts'
 import { InvalidArgumentError } from './errors.ts'
 import type { Logger } from './logger.ts'
+
+/** STUN's registered port (RFC 8489); a relay serves STUN there unless told otherwise. */
+export const DEFAULT_STUN_PORT = 3478
+
+/**
+ * Our bound on one WebRTC upgrade attempt (SDP over the relay, ICE checks, data channel); libp2p's own
+ * dial timeout (5 s by default) ends a failing attempt first.
+ */
+export const UPGRADE_TIMEOUT_MS = 15_000
+
+/** Upgrade attempts per relayed connection before it stays relayed. */
+export const UPGRADE_ATTEMPTS = 2
 
 /** @libp2p/webrtc's signalling protocol (private-to-private). */
 export const WEBRTC_SIGNALING_PROTOCOL = '/webrtc-signaling/0.0.1'

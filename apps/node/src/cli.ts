@@ -153,6 +153,8 @@ program
   .option('--key-file <file>', 'a file with the 0x private key that pays gas for registrations (else read-only)')
   .option('--name-server-host <host>', 'name server address (default 127.0.0.1)')
   .option('--name-server-port <port>', 'name server TCP port (default: a free one)')
+  .option('--stun-port <port>', "UDP port of its STUN server (default 3478; a free one when the relay's port is free)")
+  .option('--no-stun', 'no STUN server')
   .option('--json', 'print one JSON line once ready')
   .action(run(async (o: object) => (await import('@baran/relay')).relayCommand(o)))
 

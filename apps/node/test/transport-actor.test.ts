@@ -46,4 +46,22 @@ describe('transport actor', () => {
       a.bus.request(transportSend, { peerId: bInfo.peerId, addrs: bInfo.addrs, id: 'm1', payload: Buffer.from('hi').toString('base64'), timeoutMs: 3000 }, { timeoutMs: 10_000 }),
     ).rejects.toMatchObject({ code: 'unreachable' })
   })
+
+  it('transport.info lists each open connection with its kind and path, and the ICE servers (none without relays)', async () => {
+    const a = await inlineNode(cleanup, 'a', [[identity, { kdf }]])
+    await a.bus.request(identityCreate, {})
+    await a.start(transport)
+    const b = await inlineNode(cleanup, 'b', [[identity, { kdf }]])
+    await b.bus.request(identityCreate, {})
+    await b.start(transport)
+    const bInfo = await b.bus.request(transportInfo, {})
+    // b has no outbox to store it: the send fails, but the connection it dialled stays open
+    await a.bus
+      .request(transportSend, { peerId: bInfo.peerId, addrs: bInfo.addrs, id: 'm1', payload: '', timeoutMs: 3000 }, { timeoutMs: 10_000 })
+      .catch(() => undefined)
+    const info = await a.bus.request(transportInfo, {})
+    expect(info.iceServers).toEqual([])
+    expect(info.connections).toContainEqual(expect.objectContaining({ peerId: bInfo.peerId, kind: 'direct', upgraded: false, path: 'tcp' }))
+  })
 })
+

@@ -49,3 +49,5 @@ export {
 } from './lib/options.ts'
 export type { Relay, RelayInit, RelayNameServerInit, RelayStats } from './lib/relay.ts'
 export { startRelay } from './lib/relay.ts'
+export type { StunServerInit, StunService } from './lib/stun.ts'
+export { startStunServer } from './lib/stun.ts'

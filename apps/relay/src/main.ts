@@ -21,6 +21,8 @@ full multiaddr on its own line once ready ("relay <ma>", "dht <ma>", "nameserver
   --unlimited                 no per-connection limits
   --name-server               also serve Jami's name-server protocol (needs --rpc-url and --registry)
   --rpc-url <url>  --registry <0x address>  --key-file <file>  --name-server-host <host>  --name-server-port <port>
+  --stun-port <port>          UDP port of its STUN server (default 3478; free when the relay's port is free)
+  --no-stun                   no STUN server
   --json                      print one JSON line once ready
 `
 
@@ -46,6 +48,8 @@ try {
       registry: { type: 'string' },
       'key-file': { type: 'string' },
       json: { type: 'boolean' },
+      'stun-port': { type: 'string' },
+      'no-stun': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   })

@@ -95,13 +95,14 @@ describe('relayCommand', () => {
     const info = await (async () => {
       for (let i = 0; i < 200; i++) {
         const text = await readFile(join(dataDir, RELAY_INFO_FILE), 'utf8').catch(() => '')
-        if (text) return JSON.parse(text) as { pid: number; relay: string[]; dht: string[] }
+        if (text) return JSON.parse(text) as { pid: number; relay: string[]; dht: string[]; stun: string }
         await new Promise((r) => setTimeout(r, 50))
       }
       throw new Error('no relay.json')
     })()
     expect(info.pid).toBe(process.pid)
-    expect(out.text().trim().split('\n')).toEqual([...info.relay.map((a) => `relay ${a}`), ...info.dht.map((a) => `dht ${a}`)])
+    expect(info.stun).toMatch(/^stun:127\.0\.0\.1:\d+$/)
+    expect(out.text().trim().split('\n')).toEqual([...info.relay.map((a) => `relay ${a}`), ...info.dht.map((a) => `dht ${a}`), `stun ${info.stun}`])
     expect(err.text()).toMatch(/relay ready: up to 256 reservations, 64 MiB and 30 min per relayed connection/)
     stop()
     expect(await running).toBe(RelayExit.Ok)

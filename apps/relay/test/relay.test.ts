@@ -24,7 +24,8 @@ async function relayIn(dir: string, init: Omit<Parameters<typeof startRelay>[0],
 
 /** A transport host with a throwaway account and device, so it can handshake (what a node's transport does). */
 async function peer(init: Parameters<typeof createTransportHost>[0] = {}): Promise<TransportHost & { got: Array<{ id: string; bytes: number; connection: string }> }> {
-  const host = await createTransportHost(init)
+  // these tests are about the relay: no WebRTC upgrade moving the messages off it
+  const host = await createTransportHost({ webrtc: false, ...init })
   cleanup.add('stop host', () => host.stop())
   const throwaway = throwawayCredentials(host.peerId, { name: 'test' })
   host.setCredentials(throwaway)

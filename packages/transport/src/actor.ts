@@ -212,7 +212,8 @@ export function defineTransportActor(variant: TransportVariant) {
             connections: host
               .connections()
               .filter((c) => c.type === 'open')
-              .map((c) => ({ peerId: c.peerId, kind: c.kind === 'relayed' ? ('relayed' as const) : ('direct' as const), upgraded: c.kind === 'upgraded', remoteAddr: c.remoteAddr })),
+              .map((c) => ({ peerId: c.peerId, kind: c.kind === 'relayed' ? ('relayed' as const) : ('direct' as const), upgraded: c.kind === 'upgraded', remoteAddr: c.remoteAddr, path: c.path })),
+            iceServers: [...host.iceServers],
           }
         },
         { whenDegraded: 'serve' },

@@ -79,6 +79,8 @@ export {
   hostKeyToBytes,
   peerIdOf,
 } from './lib/host.ts'
+export type { ConnectionPath, UpgradeEvent } from './lib/upgrade.ts'
+export { DEFAULT_STUN_PORT, parseIceServers, pathOf, stunServersOf, WEBRTC_SIGNALING_PROTOCOL, webrtcAddrOf } from './lib/upgrade.ts'
 export type { Logger } from './lib/logger.ts'
 export type {
   Credentials,

@@ -137,14 +137,15 @@ describe('host', () => {
 describe('circuit relay', () => {
   test('a host reachable only through a relay receives envelopes over the relayed connection', async () => {
     const relay = await pool.host({ relayServer: true }, { withCredentials: false })
-    const hidden = await pool.host({ listen: [], relays: [directAddrs(relay)[0]!] })
+    // no WebRTC here: this is about the relayed path itself (the upgrade is tested below)
+    const hidden = await pool.host({ listen: [], relays: [directAddrs(relay)[0]!], webrtc: false })
     const addrs = hidden.multiaddrs()
     // no direct address at all: only the reservation on the relay
     expect(addrs.length).toBeGreaterThan(0)
     expect(addrs.every((x) => x.includes('/p2p-circuit/'))).toBe(true)
     expect(hidden.connections()).toEqual([expect.objectContaining({ kind: 'direct', peerId: relay.peerId })])
 
-    const sender = await pool.host()
+    const sender = await pool.host({ webrtc: false })
     const got: Array<{ id: string; connection: string }> = []
     hidden.onEnvelope(async (env, from) => {
       got.push({ id: env.id, connection: from.connection })
@@ -161,6 +162,32 @@ describe('circuit relay', () => {
     sender.onEnvelope(async () => 'stored')
     const back = await hidden.send({ peerId: sender.peerId }, { id: 'reply', payload: Uint8Array.of(4) })
     expect(back).toMatchObject({ status: 'stored', connection: 'relayed' })
+  })
+
+  test('WebRTC upgrades a relayed connection to a direct one, and the message stream moves to it exactly once', async () => {
+    const relay = await pool.host({ relayServer: true }, { withCredentials: false })
+    const hidden = await pool.host({ listen: [], relays: [directAddrs(relay)[0]!] })
+    const circuit = `${directAddrs(relay)[0]!}/p2p-circuit/p2p/${hidden.peerId}`
+    await waitUntil(() => hidden.multiaddrs().some((a) => a.includes('/p2p-circuit/webrtc/')), 10_000, 'a WebRTC address')
+    const sender = await pool.host({ listen: [] })
+    const upgrades: Array<{ result: string }> = []
+    sender.onUpgrade((e) => upgrades.push(e))
+    const got: string[] = []
+    hidden.onEnvelope(async (env) => {
+      got.push(env.id)
+      return 'stored'
+    })
+    // only the circuit address: the first envelope goes through the relay, then the upgrade runs in the background
+    const first = await sender.send({ peerId: hidden.peerId, addrs: [circuit] }, { id: 'm0', payload: Uint8Array.of(0) })
+    expect(first.connection).toBe('relayed')
+    // a loaded machine may time out one attempt (libp2p's 5 s dial timeout): there are two
+    await waitUntil(() => upgrades.some((u) => u.result === 'direct') || upgrades.length >= 2, 40_000, 'the upgrade')
+    expect(upgrades.at(-1), JSON.stringify(upgrades)).toMatchObject({ result: 'direct' })
+    const next = await sender.send({ peerId: hidden.peerId, addrs: [circuit] }, { id: 'm1', payload: Uint8Array.of(1) })
+    expect(next.connection).toBe('direct')
+    expect(got).toEqual(['m0', 'm1'])
+    const kinds = sender.connections().filter((c) => c.peerId === hidden.peerId).map((c) => [c.kind, c.path])
+    expect(kinds).toEqual(expect.arrayContaining([['relayed', 'circuit'], ['upgraded', 'webrtc']]))
   })
 
   test('the address callback reports the reservation going away with the relay', async () => {

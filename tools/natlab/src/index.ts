@@ -24,6 +24,7 @@ export type { NatLabErrorCode } from './lib/errors.ts'
 export {
   CommandFailedError,
   HostProcessError,
+  InvalidNatTypeError,
   InvalidTagError,
   LabSetupError,
   LabTeardownError,
@@ -33,10 +34,12 @@ export {
   UnknownNodeError,
 } from './lib/errors.ts'
 export type { HostEvent, LabHost, LabHostOptions } from './lib/hosts.ts'
-export { LAB_PEER_SCRIPT, startLabHost, TRANSPORT_HOST_SCRIPT } from './lib/hosts.ts'
+export { LAB_PEER_SCRIPT, RELAY_SCRIPT, startLabHost, startLabRelay, TRANSPORT_HOST_SCRIPT } from './lib/hosts.ts'
 export type { Leftovers, Logger, NamespaceCheck, NatLab, NatLabInit } from './lib/lab.ts'
 export { canCreateNamespaces, createNatLab, destroyLab, ensureTools, leftovers, listLabs } from './lib/lab.ts'
-export type { LabLinks, LabNames, Step } from './lib/plan.ts'
+export type { LabLinks, LabNames, LabNats, NatType, Step } from './lib/plan.ts'
 export type { MappingProbe } from './lib/probe.ts'
 export { probeMapping } from './lib/probe.ts'
-export { buildPlan, checkTag, labNames, randomTag, routerRuleset, tagOfNamespace } from './lib/plan.ts'
+export { buildPlan, checkTag, labNames, NAT_TYPES, randomTag, routerRuleset, tagOfNamespace } from './lib/plan.ts'
+export type { PairKind, PairTrial } from './lib/pair.ts'
+export { expectedKind, runPairTrial, sendFrom, startPair, storedBy, upgradeOutcome } from './lib/pair.ts'

@@ -4,8 +4,12 @@
  * "addresses", "connection", "envelope", "sent", "send-failed"). The NAT lab uses it where a host
  * must send, then stay up to see what DCUtR does, then send again.
  *
- *   npx node --conditions=@baran/source src/peer.ts [--listen <ma>]... [--relay <ma>]...
- *   stdin: {"cmd":"send","peerId":"12D3…","addrs":["/ip4/…"],"count":10,"bytes":16}
+ *   npx node --conditions=@baran/source src/peer.ts [--listen <ma>]... [--relay <ma>]... [--no-webrtc]
+ *   stdin: {"cmd":"send","peerId":"12D3…","addrs":["/ip4/…"],"count":10,"bytes":16,"intervalMs":0}
+ *
+ * Envelopes are de-duplicated by id as the outbox does ("envelope" lines carry `duplicate: true`
+ * for a resend, answered 'duplicate'); "upgrade" lines report each relayed → direct attempt; the
+ * timed lines carry `t` (ms since the epoch).
  *          {"cmd":"connections"}   → {"event":"connections","list":[…]}
  *          {"cmd":"stop"}
  */
@@ -15,26 +19,32 @@ import { createTransportHost, throwawayCredentials } from '@baran/transport'
 const argv = process.argv.slice(2)
 const listen: string[] = []
 const relays: string[] = []
+let webrtc = true
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i]
   if (a === '--listen') listen.push(argv[++i] ?? '')
   else if (a === '--relay') relays.push(argv[++i] ?? '')
+  else if (a === '--no-webrtc') webrtc = false
   else throw new Error(`unknown argument: ${a}`)
 }
 
 const print = (obj: object) => process.stdout.write(`${JSON.stringify(obj)}\n`)
-const host = await createTransportHost({ listen: listen.length > 0 ? listen : undefined, relays })
+const host = await createTransportHost({ listen: listen.length > 0 ? listen : undefined, relays, webrtc })
 
 const throwaway = throwawayCredentials(host.peerId, { name: 'natlab-peer' })
 host.setCredentials(throwaway)
 const now = Date.now()
 host.onAddresses((addrs) => print({ event: 'addresses', addrs }))
-host.onConnection((evt) => print({ event: 'connection', ...evt }))
+host.onConnection((evt) => print({ event: 'connection', t: Date.now(), ...evt }))
+host.onUpgrade((evt) => print({ event: 'upgrade', t: Date.now(), ...evt }))
+const seen = new Set<string>()
 host.onEnvelope(async (env, from) => {
-  print({ event: 'envelope', id: env.id, bytes: env.payload.length, from: from.peerId, connection: from.connection })
-  return 'stored'
+  const duplicate = seen.has(env.id)
+  seen.add(env.id)
+  print({ event: 'envelope', t: Date.now(), id: env.id, bytes: env.payload.length, from: from.peerId, connection: from.connection, duplicate })
+  return duplicate ? 'duplicate' : 'stored'
 })
-print({ event: 'ready', peerId: host.peerId, accountId: throwaway.accountId, addrs: host.multiaddrs() })
+print({ event: 'ready', peerId: host.peerId, accountId: throwaway.accountId, addrs: host.multiaddrs(), iceServers: host.iceServers })
 
 let stopping = false
 const stop = async () => {
@@ -52,6 +62,7 @@ interface Command {
   addrs?: string[]
   count?: number
   bytes?: number
+  intervalMs?: number
 }
 
 let seq = 0
@@ -59,10 +70,13 @@ async function handle(c: Command): Promise<void> {
   if (c.cmd === 'send') {
     const count = Math.min(Math.max(1, Number(c.count ?? 1)), 100_000)
     const payload = new Uint8Array(Math.min(Math.max(1, Number(c.bytes ?? 16)), 65_536)).fill(0x61)
+    const intervalMs = Math.min(Math.max(0, Number(c.intervalMs ?? 0)), 10_000)
     for (let i = 0; i < count; i++) {
+      if (i > 0 && intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs))
       try {
-        const r = await host.send({ peerId: String(c.peerId), addrs: c.addrs ?? [] }, { id: `peer-${now}-${seq++}`, payload })
-        print({ event: 'sent', i, ...r })
+        const id = `peer-${now}-${seq++}`
+        const r = await host.send({ peerId: String(c.peerId), addrs: c.addrs ?? [] }, { id, payload })
+        print({ event: 'sent', t: Date.now(), i, id, ...r })
       } catch (err) {
         print({ event: 'send-failed', i, code: (err as { code?: string }).code, message: (err as Error).message })
       }

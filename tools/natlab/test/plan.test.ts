@@ -1,7 +1,7 @@
 /** The lab plan as data: names, commands and ruleset, checked without root. */
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-import { ADDRESSES, buildPlan, checkTag, LAB_NODES, labNames, randomTag, routerRuleset, TAG_PATTERN, tagOfNamespace } from '../src/index.ts'
+import { ADDRESSES, buildPlan, checkTag, LAB_NODES, labNames, NAT_TYPES, randomTag, routerRuleset, TAG_PATTERN, tagOfNamespace } from '../src/index.ts'
 
 const validTag = fc.stringMatching(/^[a-z0-9]{1,6}$/)
 
@@ -117,5 +117,39 @@ describe('the plan', () => {
     expect(r).toContain('oifname "wan0" masquerade')
     expect(r).toContain('iifname "wan0" oifname "lan0" ct state established,related accept')
     expect(r.match(/policy drop/g)).toHaveLength(2)
+  })
+
+  test('NAT types: full cone forwards unsolicited UDP to the LAN host; symmetric randomises the mapping', () => {
+    const cone = routerRuleset('natlab_x', 'wan0', 'lan0', 'full-cone', '10.0.1.2')
+    expect(cone).toContain('iifname "wan0" udp dport 1024-65535 dnat to 10.0.1.2')
+    expect(cone).toContain('ct status dnat accept')
+    expect(cone).not.toContain('masquerade random')
+    const sym = routerRuleset('natlab_x', 'wan0', 'lan0', 'symmetric')
+    expect(sym).toContain('oifname "wan0" masquerade random')
+    expect(sym).not.toContain('dnat')
+    expect(routerRuleset('natlab_x', 'wan0', 'lan0')).toBe(routerRuleset('natlab_x', 'wan0', 'lan0', 'port-restricted'))
+    expect(NAT_TYPES).toEqual(['port-restricted', 'full-cone', 'symmetric'])
+    for (const bad of [() => routerRuleset('t', 'w', 'l', 'cone' as 'full-cone'), () => routerRuleset('t', 'w', 'l', 'full-cone')]) {
+      expect(bad).toThrow(expect.objectContaining({ name: 'InvalidNatTypeError', code: 'invalid_nat_type' }))
+    }
+    const plan = buildPlan(names, { nat1: 'symmetric', nat2: 'full-cone' })
+    const nft = plan.filter((s) => s.input !== undefined)
+    expect(nft[0]!.input).toContain('masquerade random')
+    expect(nft[1]!.input).toContain(`dnat to ${ADDRESSES.b}`)
+  })
+
+  test('carrier-grade NAT: home 2’s router gets 100.64.0.2/10 and routes through the carrier’s NAT', () => {
+    const plan = buildPlan(names, { cgnat: true })
+    expect(plan.filter((s) => s.args[1] === 'add' && s.args[0] === 'netns').map((s) => s.args[2])).toContain(names.namespaces.cgn)
+    expect(buildPlan(names).some((s) => s.args.includes(names.namespaces.cgn))).toBe(false)
+    const addrs = plan.filter((s) => s.args.includes('addr')).map((s) => s.args[4])
+    expect(addrs).toEqual(expect.arrayContaining(['100.64.0.1/10', '100.64.0.2/10', '198.51.100.13/24']))
+    expect(addrs).not.toContain('198.51.100.12/24')
+    const routes = plan.filter((s) => s.args.includes('route')).map((s) => [s.args[1], s.args.at(-1)])
+    expect(routes).toContainEqual([names.namespaces.nat2, ADDRESSES.cgn.lan])
+    const nft = plan.filter((s) => s.input !== undefined)
+    expect(nft).toHaveLength(3)
+    expect(nft[2]!.args.slice(0, 3)).toEqual(['netns', 'exec', names.namespaces.cgn])
+    expect(nft[2]!.input).toContain(`oifname "${names.links.cgnWan}" masquerade`)
   })
 })

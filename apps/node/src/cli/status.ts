@@ -1,5 +1,6 @@
 import { nodeStatus } from '@baran/bus'
 import { connectCli, type NodeSelection } from './connect.ts'
+import { connectionsOf, printConnections } from './connections.ts'
 import { Exit, formatDuration, paint, paintState, printJson } from './output.ts'
 
 /**
@@ -10,8 +11,9 @@ export async function statusCommand(opts: NodeSelection & { json?: boolean }): P
   const { bus } = await connectCli(opts)
   try {
     const s = await bus.request(nodeStatus, {}, { timeoutMs: 5000 })
+    const connections = await connectionsOf(bus)
     if (opts.json) {
-      printJson(s)
+      printJson({ ...s, connections })
       return Exit.Ok
     }
     process.stdout.write(`${paint('bold', `node ${s.node}`)}  ${paintState(s.state)}  pid ${s.pid}  up ${formatDuration(s.uptime)}\n`)
@@ -26,9 +28,11 @@ export async function statusCommand(opts: NodeSelection & { json?: boolean }): P
       )
       if (a.reason && a.state !== 'ready') process.stdout.write(`  ${''.padEnd(10)} ${paint('yellow', `why: ${a.reason}`)}\n`)
     }
+    printConnections(connections)
     const allReady = Object.values(s.actors).every((a) => a.state === 'ready')
     return allReady ? Exit.Ok : Exit.Unavailable
   } finally {
     await bus.close()
   }
 }
+

@@ -30,6 +30,11 @@ export interface RelayCommandOptions {
   registry?: string
   keyFile?: string
   json?: boolean
+  /** UDP port of the STUN server (default 3478; a free one when the relay's port is free). */
+  stunPort?: string | number
+  /** `false` (commander's `--no-stun`) or `noStun` (parseArgs): no STUN server. */
+  stun?: boolean
+  noStun?: boolean
 }
 
 export interface RelayCommandIo {
@@ -70,6 +75,12 @@ export async function relayInitFrom(opts: RelayCommandOptions, env: NodeJS.Proce
       ...(opts.dataLimit === undefined ? {} : { dataBytes: parseByteSize(opts.dataLimit, '--data-limit') }),
       ...(opts.durationLimit === undefined ? {} : { durationMs: parseDuration(opts.durationLimit, '--duration-limit') }),
     }
+  }
+  if (opts.stun === false || opts.noStun === true) {
+    if (opts.stunPort !== undefined) throw new InvalidRelayOptionError('--stun-port: cannot go with --no-stun')
+    init.stun = false
+  } else if (opts.stunPort !== undefined) {
+    init.stun = { port: parsePort(opts.stunPort, '--stun-port') }
   }
   const nsOptions = [opts.rpcUrl, opts.registry, opts.keyFile, opts.nameServerHost, opts.nameServerPort].some((v) => v !== undefined)
   if (nsOptions && !opts.nameServer) throw new InvalidRelayOptionError('--rpc-url, --registry, --key-file and --name-server-* go with --name-server')
@@ -166,8 +177,18 @@ export async function relayCommand(opts: RelayCommandOptions, io: RelayCommandIo
   }
   const infoFile = join(init.dataDir, RELAY_INFO_FILE)
   try {
-    const { addrs, peerIds, nameServer, limits, maxReservations } = relay
-    const info = { pid: process.pid, peerIds, relay: addrs.relay, dht: addrs.dht, ...(nameServer ? { nameServer: nameServer.url } : {}), limits, maxReservations }
+    const { addrs, peerIds, nameServer, stun, stunError, limits, maxReservations } = relay
+    const info = {
+      pid: process.pid,
+      peerIds,
+      relay: addrs.relay,
+      dht: addrs.dht,
+      ...(nameServer ? { nameServer: nameServer.url } : {}),
+      ...(stun ? { stun: stun.url } : {}),
+      ...(stunError ? { stunError } : {}),
+      limits,
+      maxReservations,
+    }
     await writeFile(infoFile, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o644 })
     log.info(info, 'relay ready')
     if (opts.json) {
@@ -176,6 +197,8 @@ export async function relayCommand(opts: RelayCommandOptions, io: RelayCommandIo
       for (const a of addrs.relay) out.write(`relay ${a}\n`)
       for (const a of addrs.dht) out.write(`dht ${a}\n`)
       if (nameServer) out.write(`nameserver ${nameServer.url}\n`)
+      if (stun) out.write(`stun ${stun.url}\n`)
+      if (stunError) err.write(`warning: no STUN server (${stunError}); pass --stun-port <port> or --no-stun\n`)
       const lim = limits ? `${size(limits.dataBytes)} and ${span(limits.durationMs)} per relayed connection` : 'no per-connection limits'
       err.write(`relay ready: up to ${maxReservations} reservations, ${lim}; data ${init.dataDir}\n`)
       err.write('  nodes use it with transport.relays = [a relay address] and discovery.bootstrap = [a dht address]; Ctrl-C stops it\n')

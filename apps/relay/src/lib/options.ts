@@ -6,6 +6,9 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidRelayOptionError } from './errors.ts'
 
+/** STUN's registered UDP port (RFC 8489), which nodes assume for their relays. */
+const DEFAULT_STUN_PORT = 3478
+
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 }
 const TIME_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
@@ -108,4 +111,17 @@ export function defaultDhtListen(listen: readonly string[]): string[] {
   // only WebSocket addresses: a free TCP port on the same hosts
   if (out.size === 0) for (const h of hosts.size > 0 ? hosts : ['/ip4/127.0.0.1']) out.add(`${h}/tcp/0`)
   return [...out]
+}
+
+/**
+ * Where the relay's STUN server binds: the host of the first IP listen address (nodes derive
+ * `stun:<relay host>:3478` from their relay addresses), on 3478 when that address has a fixed port,
+ * a free port when it is 0. Undefined when no listen address names an IP.
+ */
+export function defaultStunHost(listen: readonly string[], given: { host?: string; port?: number }): { host: string; port: number } | undefined {
+  const m = listen.map((a) => /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)/.exec(a)).find((x) => x !== null)
+  const host = given.host ?? m?.[2]
+  if (host === undefined) return undefined
+  const port = given.port ?? (m?.[3] === '0' ? 0 : DEFAULT_STUN_PORT)
+  return { host, port: parsePort(port, '--stun-port') }
 }

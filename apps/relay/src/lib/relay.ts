@@ -1,7 +1,8 @@
 /**
- * The public helper node: a circuit relay v2 server (TURN's role for nodes behind NATs) and a DHT node in
- * Baran's namespace that new nodes bootstrap from, each a libp2p host with its own key kept in the data dir,
- * plus, optionally, a Jami-compatible name server over a registry chain. It holds no account and no bus.
+ * The public helper node: a circuit relay v2 server (TURN's role for nodes behind NATs), a STUN server on
+ * UDP (nodes learn their public address for ICE hole punching), and a DHT node in Baran's namespace that
+ * new nodes bootstrap from, each libp2p host with its own key kept in the data dir, plus, optionally, a
+ * Jami-compatible name server over a registry chain. It holds no account and no bus.
  */
 import { createDiscoveryNode, type DiscoveryNode } from '@baran/discovery'
 import { CachedResolver, createProvider, type NameServer, RegistryClient, startNameServer } from '@baran/naming'
@@ -21,7 +22,8 @@ import {
 import { InvalidRelayOptionError, NameServerStartError, RelayError, RelayListenError } from './errors.ts'
 import { loadOrCreateKey } from './keys.ts'
 import type { Logger } from './logger.ts'
-import { defaultDhtListen, parseListenAddr, parsePeerAddr } from './options.ts'
+import { defaultDhtListen, defaultStunHost, parseListenAddr, parsePeerAddr } from './options.ts'
+import { startStunServer, type StunService } from './stun.ts'
 
 export interface RelayNameServerInit {
   /** The chain's JSON-RPC URL. */
@@ -53,6 +55,11 @@ export interface RelayInit {
   maxConnections?: number
   /** Also serve Jami's name-server HTTP protocol over a registry. */
   nameServer?: RelayNameServerInit
+  /**
+   * STUN on UDP, on the host of the first IP `listen` address; `false`: none.
+   * @default port 3478 when that listen port is fixed, a free port when it is 0 (as dhtListen)
+   */
+  stun?: false | { host?: string; port?: number }
   log?: Logger
 }
 
@@ -74,6 +81,10 @@ export interface Relay {
   readonly addrs: { relay: string[]; dht: string[] }
   /** The name server's base URL, when one runs. */
   readonly nameServer: { url: string } | undefined
+  /** The STUN server (`stun:<host>:<port>`, what nodes put in their ICE servers), when one runs. */
+  readonly stun: { url: string; port: number } | undefined
+  /** Why no STUN server runs although one was wanted (its default port was taken). */
+  readonly stunError: string | undefined
   /** The limits each relayed connection gets (`false`: none). */
   readonly limits: false | { dataBytes: number; durationMs: number }
   readonly maxReservations: number
@@ -129,7 +140,22 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
     undo.push(() => dht.stop())
     const nameServer = init.nameServer ? await startRelayNameServer(init.nameServer, log) : undefined
     if (nameServer) undo.push(() => nameServer.close())
-    const relay = new RunningRelay(host, dht, nameServer, limits, maxReservations, unwind)
+    const stunAt = init.stun === false ? undefined : defaultStunHost(listen, init.stun ?? {})
+    let stun: StunService | undefined
+    let stunError: string | undefined
+    if (stunAt) {
+      try {
+        stun = await startStunServer({ ...stunAt, ...(log ? { log } : {}) })
+        undo.push(() => stun!.close())
+      } catch (e) {
+        // a port asked for must be had; the default one (3478, maybe another relay's on this host) only degrades
+        if (init.stun !== undefined && init.stun !== false && init.stun.port !== undefined) throw e
+        stunError = (e as Error).message
+        log?.warn({ err: stunError }, 'no STUN server: nodes behind NATs cannot punch through with this relay')
+      }
+    }
+    const relay = new RunningRelay(host, dht, nameServer, stun, limits, maxReservations, unwind)
+    if (stunError !== undefined) relay.stunError = stunError
     if (log) watch(host, log)
     return relay
   } catch (e) {
@@ -204,6 +230,8 @@ function watch(host: TransportHost, log: Logger): void {
 class RunningRelay implements Relay {
   readonly peerIds: { relay: string; dht: string }
   readonly nameServer: { url: string } | undefined
+  readonly stun: { url: string; port: number } | undefined
+  stunError: string | undefined
   readonly limits: false | { dataBytes: number; durationMs: number }
   readonly maxReservations: number
   readonly #host: TransportHost
@@ -215,6 +243,7 @@ class RunningRelay implements Relay {
     host: TransportHost,
     dht: DiscoveryNode,
     nameServer: NameServer | undefined,
+    stun: StunService | undefined,
     limits: false | { dataBytes: number; durationMs: number },
     maxReservations: number,
     unwind: () => Promise<void>,
@@ -224,6 +253,7 @@ class RunningRelay implements Relay {
     this.#unwind = unwind
     this.peerIds = { relay: host.peerId, dht: dht.peerId }
     this.nameServer = nameServer ? { url: nameServer.url } : undefined
+    this.stun = stun ? { url: stun.url, port: stun.port } : undefined
     this.limits = limits
     this.maxReservations = maxReservations
   }

@@ -5,6 +5,7 @@ import { Base64Schema, IdSchema, MultiaddrSchema } from './common.ts'
 /** The transport actor: the libp2p host (direct, relayed, hole-punched) and the `/baran/msg/1.0.0` protocol. */
 const A = 'transport'
 export const ConnectionKindSchema = z.enum(['direct', 'relayed'])
+export const ConnectionPathSchema = z.enum(['tcp', 'ws', 'webrtc', 'circuit'])
 
 export const transportInfo = contract({
   actor: A,
@@ -14,7 +15,18 @@ export const transportInfo = contract({
     peerId: z.string(),
     addrs: z.array(MultiaddrSchema),
     relayAddrs: z.array(MultiaddrSchema),
-    connections: z.array(z.object({ peerId: z.string(), kind: ConnectionKindSchema, upgraded: z.boolean(), remoteAddr: z.string() })),
+    connections: z.array(
+      z.object({
+        peerId: z.string(),
+        kind: ConnectionKindSchema,
+        upgraded: z.boolean(),
+        remoteAddr: z.string(),
+        /** What it runs over: tcp, ws, webrtc (ICE over UDP, direct) or circuit (a relay). */
+        path: ConnectionPathSchema.optional(),
+      }),
+    ),
+    /** The ICE servers WebRTC uses (the relays' STUN servers): empty means no hole punching through NATs. */
+    iceServers: z.array(z.string()).optional(),
   }),
   callers: ['*'],
   description: 'PeerId, listen and relay addresses, open connections',

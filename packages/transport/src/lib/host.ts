@@ -1,8 +1,9 @@
 /**
  * The libp2p host of a Baran node: TCP + WebSockets, Noise, Yamux, identify, ping, AutoNAT,
- * optional UPnP, circuit relay v2 (client, and server for apps/relay), DCUtR hole punching, and
- * the `/baran/msg/1.0.0` message protocol on top. Loopback-only by default: no public bootstrap
- * or relay is ever configured here.
+ * optional UPnP, circuit relay v2 (client, and server for apps/relay), DCUtR hole punching,
+ * WebRTC (ICE over UDP: relayed connections upgrade to direct ones, see upgrade.ts), and the
+ * `/baran/msg/1.0.0` message protocol on top. Loopback-only by default: no public bootstrap,
+ * relay or STUN server is ever configured here (the ICE servers come from the configured relays).
  */
 import { autoNAT } from '@libp2p/autonat'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -16,6 +17,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { uPnPNAT } from '@libp2p/upnp-nat'
+import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
@@ -39,6 +41,9 @@ import {
   type SendTarget,
 } from './protocol.ts'
 import type { EnvelopeHandler } from './session.ts'
+import { type ConnectionPath, DirectUpgrader, parseIceServers, pathOf, stunServersOf, type UpgradeEvent } from './upgrade.ts'
+
+export type { ConnectionPath, UpgradeEvent } from './upgrade.ts'
 
 /** How a connection reaches the peer; 'upgraded' is a direct one that replaced a relayed one (DCUtR). */
 export type ConnectionKind = 'direct' | 'relayed' | 'upgraded'
@@ -51,6 +56,8 @@ export interface ConnectionEvent {
   id: string
   remoteAddr: string
   direction: 'inbound' | 'outbound'
+  /** What it runs over: tcp, ws, webrtc (direct, ICE over UDP) or circuit (through a relay). */
+  path: ConnectionPath
 }
 
 export interface RelayServerOptions {
@@ -107,6 +114,18 @@ export interface TransportHostInit extends MessageProtocolInit {
   relaysSource?: () => Promise<string[]>
   /** Map ports on the local gateway with UPnP / NAT-PMP. @default false */
   upnp?: boolean
+  /**
+   * WebRTC (private-to-private): listen on `/webrtc` (reachable through our relays) and upgrade the
+   * relayed connections we dial to direct ones (ICE). @default true, except on a relay server
+   */
+  webrtc?: boolean
+  /**
+   * ICE servers (`stun:host:port`, `turn:…`) for WebRTC. Never a public default: without this
+   * option they are the relays' STUN servers (`stun:<relay host>:<stunPort>`), and none without relays.
+   */
+  iceServers?: string[]
+  /** Port of the STUN server on each relay. @default 3478 */
+  stunPort?: number
   /** Ask peers to dial back to learn which addresses are reachable. @default true */
   autonat?: boolean
   /** libp2p's connection monitor (a ping on every connection each interval); see KeepAliveInit. @default libp2p's */
@@ -144,6 +163,10 @@ export interface TransportHost {
   remotes(): Array<{ peerId: string; accountId: string; deviceId: string }>
   /** Number of message streams open now. */
   readonly streamCount: number
+  /** The ICE servers WebRTC uses (from the relays unless configured). */
+  readonly iceServers: readonly string[]
+  /** Called after each relayed → direct upgrade attempt; returns an unsubscribe function. */
+  onUpgrade(cb: (evt: UpgradeEvent) => void): () => void
   /** Closes every stream (CLOSE going_away) and stops libp2p. Idempotent. */
   stop(): Promise<void>
 }
@@ -222,6 +245,10 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
   }
   const limits = init.connectionLimits ?? {}
 
+  const isRelayServer = init.relayServer !== undefined && init.relayServer !== false
+  const withWebrtc = init.webrtc ?? !isRelayServer
+  const iceServers = init.iceServers === undefined ? stunServersOf(relays, init.stunPort) : parseIceServers(init.iceServers)
+
   const services: Record<string, unknown> = { identify: identify(), ping: ping(), dcutr: dcutr() }
   if (init.autonat !== false) services.autoNAT = autoNAT()
   if (init.upnp === true) services.upnp = uPnPNAT()
@@ -234,10 +261,17 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
   const options: Libp2pOptions = {
     privateKey: init.privateKey,
     addresses: {
-      listen: [...listen, ...relays.map((r) => `${r}/p2p-circuit`)],
+      // `/webrtc`: the WebRTC listener announces `<relay>/p2p-circuit/webrtc` for each reservation
+      listen: [...listen, ...relays.map((r) => `${r}/p2p-circuit`), ...(withWebrtc ? ['/webrtc'] : [])],
       announce: init.announce === undefined ? undefined : parseAddrs(init.announce, 'announce'),
     },
-    transports: [...(kinds.has('tcp') ? [tcp()] : []), ...(kinds.has('ws') ? [webSockets()] : []), circuitRelayTransport()],
+    transports: [
+      ...(kinds.has('tcp') ? [tcp()] : []),
+      ...(kinds.has('ws') ? [webSockets()] : []),
+      circuitRelayTransport(),
+      // iceServers always set (even empty): @libp2p/webrtc would otherwise use public STUN servers
+      ...(withWebrtc ? [webRTC({ rtcConfiguration: () => ({ iceServers: iceServers.map((urls) => ({ urls })) }) })] : []),
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW } })],
     services: services as Libp2pOptions['services'],
@@ -261,7 +295,7 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
     throw err
   }
   try {
-    const host = new Host(node, init)
+    const host = new Host(node, init, iceServers, withWebrtc)
     await host.start(listen.length > 0, relays)
     return host
   } catch (err) {
@@ -281,14 +315,26 @@ class Host implements TransportHost {
   private readonly log: Logger | undefined
   private readonly addressListeners = new Set<(addrs: string[]) => void>()
   private readonly connectionListeners = new Set<(evt: ConnectionEvent) => void>()
+  private readonly upgradeListeners = new Set<(evt: UpgradeEvent) => void>()
+  private readonly upgrader: DirectUpgrader | undefined
+  readonly iceServers: readonly string[]
   private readonly open = new Map<string, ConnectionEvent>()
   private lastAddrs = ''
   private stopping: Promise<void> | undefined
 
-  constructor(node: Libp2p, init: TransportHostInit) {
+  constructor(node: Libp2p, init: TransportHostInit, iceServers: string[], withWebrtc: boolean) {
     this.libp2p = node
     this.peerId = node.peerId.toString()
     this.log = init.log
+    this.iceServers = Object.freeze([...iceServers])
+    this.upgrader = withWebrtc
+      ? new DirectUpgrader(node, {
+          log: init.log,
+          onEvent: (evt) => {
+            for (const cb of this.upgradeListeners) this.call(cb, evt)
+          },
+        })
+      : undefined
     this.protocol = new MessageProtocol(node, init)
     node.addEventListener('self:peer:update', () => this.checkAddresses())
     node.addEventListener('transport:listening', () => this.checkAddresses())
@@ -331,6 +377,11 @@ class Host implements TransportHost {
     return () => this.connectionListeners.delete(cb)
   }
 
+  onUpgrade(cb: (evt: UpgradeEvent) => void): () => void {
+    this.upgradeListeners.add(cb)
+    return () => this.upgradeListeners.delete(cb)
+  }
+
   connections(): ConnectionEvent[] {
     return [...this.open.values()]
   }
@@ -364,6 +415,8 @@ class Host implements TransportHost {
       // no address or connection events for the shutdown itself
       this.addressListeners.clear()
       this.connectionListeners.clear()
+      this.upgradeListeners.clear()
+      this.upgrader?.stop()
       await this.protocol.stop()
       await this.libp2p.stop()
     })()
@@ -387,6 +440,7 @@ class Host implements TransportHost {
       id: conn.id,
       remoteAddr: conn.remoteAddr.toString(),
       direction: conn.direction,
+      path: pathOf(conn.remoteAddr.toString()),
     }
     this.open.set(conn.id, evt)
     this.log?.debug({ ...evt }, 'connection opened')
@@ -403,6 +457,7 @@ class Host implements TransportHost {
       id: conn.id,
       remoteAddr: conn.remoteAddr.toString(),
       direction: conn.direction,
+      path: pathOf(conn.remoteAddr.toString()),
     }
     for (const cb of this.connectionListeners) this.call(cb, evt)
   }

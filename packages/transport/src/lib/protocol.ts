@@ -145,6 +145,12 @@ export class MessageProtocol {
   private readonly revokedListeners = new Set<(r: RevokedSessions) => void>()
   private stopped = false
   private readonly selfId: string
+  /**
+   * Direct connections found beside a relayed message stream (a relayed connection upgraded by
+   * WebRTC) on which a stream was tried: once per connection, so a direct connection that refuses
+   * streams does not fail every send. Weak: entries go with their connections.
+   */
+  private readonly triedDirect = new WeakSet<Connection>()
 
   constructor(node: Libp2p, init: MessageProtocolInit = {}) {
     this.node = node
@@ -367,6 +373,15 @@ export class MessageProtocol {
       if (!s.isOpen) continue
       if (s.kind === 'direct') return s
       relayed ??= s
+    }
+    // upgraded: open a stream on the new direct connection (dial() returns it), once; envelopes in
+    // flight on the relayed stream finish there, and a resend after a loss is deduplicated by id
+    if (relayed !== undefined) {
+      const direct = this.node.getConnections(relayed.connection.remotePeer).find((c) => c.direct && c.status === 'open')
+      if (direct !== undefined && !this.triedDirect.has(direct)) {
+        this.triedDirect.add(direct)
+        return undefined
+      }
     }
     return relayed
   }

@@ -20,9 +20,10 @@ export const MAX_IFNAME = 15
 
 /**
  * The lab's namespaces: `internet` is a bridge (the public network's switch), `relay` a public host,
- * `nat1`/`nat2` the home routers, `a`/`b` a host in each home.
+ * `nat1`/`nat2` the home routers, `a`/`b` a host in each home; `cgn` (only with `cgnat`) a
+ * carrier-grade NAT between home 2's router and the internet.
  */
-export const LAB_NODES = ['internet', 'relay', 'nat1', 'nat2', 'a', 'b'] as const
+export const LAB_NODES = ['internet', 'relay', 'nat1', 'nat2', 'a', 'b', 'cgn'] as const
 export type LabNode = (typeof LAB_NODES)[number]
 
 /**
@@ -37,7 +38,12 @@ export const ADDRESSES = {
   nat2: { wan: '198.51.100.12', lan: '10.0.2.1' },
   a: '10.0.1.2',
   b: '10.0.2.2',
+  /** With `cgnat`: the carrier's NAT, and home 2's router WAN in the shared address space (RFC 6598). */
+  cgn: { wan: '198.51.100.13', lan: '100.64.0.1', nat2Wan: '100.64.0.2' },
 } as const
+
+/** Prefix length of the carrier's shared address space 100.64.0.0/10 (RFC 6598). */
+export const CGN_PREFIX_LENGTH = 10
 export type LabAddresses = typeof ADDRESSES
 
 /** Prefix length of every lab subnet. */

@@ -6,6 +6,7 @@
 /** Every NAT lab error code, one per class below. */
 export type NatLabErrorCode =
   | 'invalid_tag'
+  | 'invalid_nat_type'
   | 'unknown_node'
   | 'tools_missing'
   | 'command_failed'
@@ -93,5 +94,13 @@ export class LabTimeoutError extends NatLabError {
   constructor(message = 'Timed out waiting in the NAT lab', options?: ErrorOptions) {
     super('timeout', message, options)
     this.name = 'LabTimeoutError'
+  }
+}
+
+/** Thrown when a router is given a NAT type that is not one of NAT_TYPES (or a full cone without its LAN host). */
+export class InvalidNatTypeError extends NatLabError {
+  constructor(message = 'Not a NAT type', options?: ErrorOptions) {
+    super('invalid_nat_type', message, options)
+    this.name = 'InvalidNatTypeError'
   }
 }

@@ -12,6 +12,9 @@ import { type NatLab, stopChild } from './lab.ts'
 /** packages/transport's command-line host (prints JSON lines; made for this lab). */
 export const TRANSPORT_HOST_SCRIPT = fileURLToPath(new URL('../../../../packages/transport/scripts/host.ts', import.meta.url))
 
+/** `baran relay` as its own process (apps/relay/src/main.ts): circuit relay, DHT bootstrap, STUN. */
+export const RELAY_SCRIPT = fileURLToPath(new URL('../../../../apps/relay/src/main.ts', import.meta.url))
+
 /** The lab peer: a host that stays up and takes commands on stdin (src/peer.ts). */
 export const LAB_PEER_SCRIPT = fileURLToPath(new URL('../peer.ts', import.meta.url))
 
@@ -29,6 +32,8 @@ export interface LabHostOptions {
   debug?: string
   /** @default 15000 */
   readyTimeoutMs?: number
+  /** Turns a JSON line without an `event` field into one (e.g. the relay's `--json` line). */
+  toEvent?: (line: Record<string, unknown>) => HostEvent | undefined
 }
 
 export interface LabHost {
@@ -56,7 +61,7 @@ export async function startLabHost(lab: NatLab, node: LabNode, script: string, a
   if (opts.debug !== undefined) env.DEBUG = opts.debug
   else delete env.DEBUG
   const child = lab.run(node, process.execPath, ['--conditions=@baran/source', script, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] })
-  const host = new ProcessHost(node, child)
+  const host = new ProcessHost(node, child, opts.toEvent)
   const ready = await host.waitFor((e) => e.event === 'ready', { timeoutMs: opts.readyTimeoutMs ?? 15_000 }).catch(async (err) => {
     await host.stop()
     throw err
@@ -76,7 +81,10 @@ class ProcessHost implements LabHost {
   private buffered = ''
   private exitCode: number | null | undefined
 
-  constructor(node: LabNode, child: ChildProcess) {
+  private readonly toEvent: LabHostOptions['toEvent']
+
+  constructor(node: LabNode, child: ChildProcess, toEvent?: LabHostOptions['toEvent']) {
+    this.toEvent = toEvent
     this.node = node
     this.process = child
     child.stdout?.on('data', (d: Buffer) => this.onStdout(d.toString()))
@@ -103,7 +111,12 @@ class ProcessHost implements LabHost {
     for (const line of lines) {
       try {
         const v = JSON.parse(line) as unknown
-        if (v !== null && typeof v === 'object' && typeof (v as HostEvent).event === 'string') this.events.push(v as HostEvent)
+        if (v === null || typeof v !== 'object') continue
+        if (typeof (v as HostEvent).event === 'string') this.events.push(v as HostEvent)
+        else {
+          const e = this.toEvent?.(v as Record<string, unknown>)
+          if (e !== undefined) this.events.push(e)
+        }
       } catch {
         // not one of its JSON lines
       }
@@ -147,4 +160,18 @@ class ProcessHost implements LabHost {
   stop(): Promise<void> {
     return stopChild(this.process)
   }
+}
+
+/** The lab's relay: `baran relay` in the relay namespace on `port` (STUN on UDP 3478), data in `dataDir`. */
+export async function startLabRelay(lab: NatLab, dataDir: string, port = 4001): Promise<LabHost & { addr: string; stun: string }> {
+  const args = ['--listen', `/ip4/${lab.addresses.relay}/tcp/${port}`, '--data-dir', dataDir, '--json']
+  const host = await startLabHost(lab, 'relay', RELAY_SCRIPT, args, {
+    readyTimeoutMs: 60_000,
+    toEvent: (v) => {
+      const ids = v.peerIds as { relay?: string } | undefined
+      return ids?.relay === undefined ? undefined : { ...v, event: 'ready', peerId: ids.relay }
+    },
+  })
+  const ready = host.events.find((e) => e.event === 'ready')!
+  return Object.assign(host, { addr: `/ip4/${lab.addresses.relay}/tcp/${port}/p2p/${host.peerId}`, stun: String(ready.stun) })
 }

@@ -8,7 +8,7 @@ import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
 import { ADDRESSES, INSTALL_TIMEOUT_MS, LAB_NODES, type LabAddresses, type LabNode, STOP_GRACE_MS } from './constants.ts'
 import { exec, succeeds } from './exec.ts'
 import { LabSetupError, LabTeardownError, ToolsMissingError, UnknownNodeError } from './errors.ts'
-import { buildPlan, checkTag, type LabNames, labNames, randomTag, tagOfNamespace } from './plan.ts'
+import { buildPlan, checkTag, type LabNames, type LabNats, labNames, randomTag, tagOfNamespace } from './plan.ts'
 
 export interface Logger {
   debug(obj: object, msg?: string): void
@@ -22,6 +22,8 @@ export interface NatLabInit {
   tag?: string
   /** Install iproute2 and nftables with apt-get when missing (as root). @default true */
   install?: boolean
+  /** Each router's NAT type (plan.ts NAT_TYPES). @default port-restricted for both */
+  nats?: LabNats
   log?: Logger
 }
 
@@ -32,6 +34,8 @@ export interface NatLab {
   /** The interface names and nftables table, for inspection. */
   readonly names: LabNames
   readonly addresses: LabAddresses
+  /** The NAT type of each router. */
+  readonly nats: Readonly<Required<LabNats>>
   /**
    * Spawns `cmd args` inside the node's namespace (`ip netns exec`). The process is ended by
    * teardown() if it is still running then.
@@ -178,7 +182,7 @@ export async function createNatLab(init: NatLabInit = {}): Promise<NatLab> {
   // on failure remove only the namespaces this call made (a clash must not remove someone else's)
   const made: string[] = []
   try {
-    for (const step of buildPlan(names)) {
+    for (const step of buildPlan(names, init.nats)) {
       await exec(step.cmd, step.args, { input: step.input })
       if (step.args[0] === 'netns' && step.args[1] === 'add') made.push(step.args[2]!)
     }
@@ -187,7 +191,7 @@ export async function createNatLab(init: NatLabInit = {}): Promise<NatLab> {
     throw new LabSetupError(`could not build NAT lab ${tag}: ${(err as Error).message}`, { cause: err })
   }
   init.log?.info({ tag }, 'NAT lab up')
-  return new Lab(names, init.log)
+  return new Lab(names, { nat1: init.nats?.nat1 ?? 'port-restricted', nat2: init.nats?.nat2 ?? 'port-restricted', cgnat: init.nats?.cgnat ?? false }, init.log)
 }
 
 class Lab implements NatLab {
@@ -195,11 +199,13 @@ class Lab implements NatLab {
   readonly namespaces: Readonly<Record<LabNode, string>>
   readonly names: LabNames
   readonly addresses = ADDRESSES
+  readonly nats: Readonly<Required<LabNats>>
   private readonly children = new Set<ChildProcess>()
   private readonly log: Logger | undefined
   private tearingDown: Promise<void> | undefined
 
-  constructor(names: LabNames, log?: Logger) {
+  constructor(names: LabNames, nats: Required<LabNats>, log?: Logger) {
+    this.nats = nats
     this.tag = names.tag
     this.names = names
     this.namespaces = names.namespaces

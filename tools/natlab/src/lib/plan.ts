@@ -5,6 +5,7 @@
  */
 import {
   ADDRESSES,
+  CGN_PREFIX_LENGTH,
   LAB_NODES,
   LINK_PREFIX,
   type LabNode,
@@ -14,7 +15,7 @@ import {
   TAG_LENGTH,
   TAG_PATTERN,
 } from './constants.ts'
-import { InvalidTagError } from './errors.ts'
+import { InvalidNatTypeError, InvalidTagError } from './errors.ts'
 
 /** One command of the plan; `input` goes to its stdin. */
 export interface Step {
@@ -37,6 +38,10 @@ export interface LabLinks {
   nat2WanPort: string
   nat2Lan: string
   b: string
+  /** the carrier-grade NAT (only with `cgnat`): its WAN, that WAN's bridge port, its LAN towards nat2 */
+  cgnWan: string
+  cgnWanPort: string
+  cgnLan: string
 }
 
 export interface LabNames {
@@ -82,6 +87,9 @@ export function labNames(tag: string): LabNames {
       nat2WanPort: l('2p'),
       nat2Lan: l('2l'),
       b: l('b'),
+      cgnWan: l('gw'),
+      cgnWanPort: l('gp'),
+      cgnLan: l('gl'),
     },
     table: `${TABLE_PREFIX}${tag}`,
   }
@@ -99,21 +107,44 @@ export function tagOfNamespace(name: string): string | undefined {
 }
 
 /**
- * The nftables ruleset of a home router: masquerade out of the WAN (Linux keeps the source port
- * when it is free, so a LAN socket gets the same public port whatever it talks to: endpoint-
- * independent mapping in practice), and conntrack filtering in: only replies to what the LAN
- * sent get through (address-and-port-dependent filtering), like a home router.
+ * The NAT behaviours a lab router can have (RFC 4787 terms):
+ * - `port-restricted`: endpoint-independent mapping (Linux keeps the source port when it is free,
+ *   so a LAN socket gets the same public port whatever it talks to), address-and-port-dependent
+ *   filtering (only replies to what the LAN sent get in): most home routers.
+ * - `full-cone`: the same mapping, endpoint-independent filtering: any host may send UDP to a
+ *   mapped port. Emulated for the one LAN host: unsolicited UDP to the WAN is forwarded to it on
+ *   the same port (the mapping preserves ports, so that is where the mapped socket listens).
+ * - `symmetric`: endpoint-dependent mapping (`masquerade random`: each new destination gets its own
+ *   random public port), address-and-port-dependent filtering: many mobile and enterprise NATs.
  */
-export function routerRuleset(table: string, wan: string, lan: string): string {
-  return `table ip ${table} {
+export const NAT_TYPES = ['port-restricted', 'full-cone', 'symmetric'] as const
+export type NatType = (typeof NAT_TYPES)[number]
+
+/**
+ * The nftables ruleset of a home router of the given type (see NAT_TYPES): masquerade out of the
+ * WAN, conntrack filtering in; `lanHost` is the LAN host a full-cone router forwards UDP to.
+ */
+export function routerRuleset(table: string, wan: string, lan: string, type: NatType = 'port-restricted', lanHost?: string): string {
+  if (!(NAT_TYPES as readonly string[]).includes(type)) throw new InvalidNatTypeError(`not a NAT type: ${String(type)} (one of ${NAT_TYPES.join(', ')})`)
+  if (type === 'full-cone' && lanHost === undefined) throw new InvalidNatTypeError('a full-cone router needs its LAN host')
+  const cone =
+    type === 'full-cone'
+      ? `
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "${wan}" udp dport 1024-65535 dnat to ${lanHost}
+  }`
+      : ''
+  return `table ip ${table} {${cone}
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
-    oifname "${wan}" masquerade
+    oifname "${wan}" masquerade${type === 'symmetric' ? ' random' : ''}
   }
   chain forward {
     type filter hook forward priority filter; policy drop;
     iifname "${lan}" oifname "${wan}" accept
-    iifname "${wan}" oifname "${lan}" ct state established,related accept
+    iifname "${wan}" oifname "${lan}" ct state established,related accept${type === 'full-cone' ? `
+    iifname "${wan}" oifname "${lan}" ct status dnat accept` : ''}
   }
   chain input {
     type filter hook input priority filter; policy drop;
@@ -128,13 +159,26 @@ export function routerRuleset(table: string, wan: string, lan: string): string {
 const ip = (...args: string[]): Step => ({ cmd: 'ip', args })
 const inNs = (ns: string, script: string): Step => ({ cmd: 'ip', args: ['netns', 'exec', ns, 'sh', '-c', script] })
 
+/** The NAT type of each router. @default port-restricted for both */
+export interface LabNats {
+  nat1?: NatType
+  nat2?: NatType
+  /**
+   * Put home 2's router behind a carrier-grade NAT (a port-restricted one): its WAN gets 100.64.0.2/10
+   * and the carrier's router masquerades that to 198.51.100.13. @default false
+   */
+  cgnat?: boolean
+}
+
 /** The commands that build the lab, in order. Each acts inside one of the lab's namespaces. */
-export function buildPlan(names: LabNames): Step[] {
+export function buildPlan(names: LabNames, nats: LabNats = {}): Step[] {
   const { namespaces: ns, links: k, table } = names
   const cidr = (addr: string) => `${addr}/${PREFIX_LENGTH}`
   const steps: Step[] = []
-  for (const node of LAB_NODES) steps.push(ip('netns', 'add', ns[node]))
-  for (const node of LAB_NODES) {
+  const cgnat = nats.cgnat === true
+  const nodes = LAB_NODES.filter((n) => n !== 'cgn' || cgnat)
+  for (const node of nodes) steps.push(ip('netns', 'add', ns[node]))
+  for (const node of nodes) {
     steps.push(ip('-n', ns[node], 'link', 'set', 'lo', 'up'))
     // IPv6 is off: the lab is IPv4 only, so no link-local chatter and no second address family
     steps.push(inNs(ns[node], 'if [ -d /proc/sys/net/ipv6 ]; then echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6; fi'))
@@ -144,27 +188,45 @@ export function buildPlan(names: LabNames): Step[] {
   const wire = (nsA: string, a: string, nsB: string, b: string) => ip('-n', nsA, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', nsB)
   steps.push(wire(ns.internet, k.relayPort, ns.relay, k.relay))
   steps.push(wire(ns.internet, k.nat1WanPort, ns.nat1, k.nat1Wan))
-  steps.push(wire(ns.internet, k.nat2WanPort, ns.nat2, k.nat2Wan))
+  if (cgnat) {
+    // internet ─ cgn ─ nat2: home 2's router reaches the internet through the carrier's NAT
+    steps.push(wire(ns.internet, k.cgnWanPort, ns.cgn, k.cgnWan))
+    steps.push(wire(ns.cgn, k.cgnLan, ns.nat2, k.nat2Wan))
+  } else {
+    steps.push(wire(ns.internet, k.nat2WanPort, ns.nat2, k.nat2Wan))
+  }
   steps.push(wire(ns.nat1, k.nat1Lan, ns.a, k.a))
   steps.push(wire(ns.nat2, k.nat2Lan, ns.b, k.b))
-  for (const port of [k.relayPort, k.nat1WanPort, k.nat2WanPort]) {
+  for (const port of [k.relayPort, k.nat1WanPort, cgnat ? k.cgnWanPort : k.nat2WanPort]) {
     steps.push(ip('-n', ns.internet, 'link', 'set', port, 'master', k.bridge, 'up'))
   }
   steps.push(ip('-n', ns.internet, 'link', 'set', k.bridge, 'up'))
   const addr = (n: string, link: string, a: string) => [ip('-n', n, 'addr', 'add', cidr(a), 'dev', link), ip('-n', n, 'link', 'set', link, 'up')]
   steps.push(...addr(ns.relay, k.relay, ADDRESSES.relay))
   steps.push(...addr(ns.nat1, k.nat1Wan, ADDRESSES.nat1.wan), ...addr(ns.nat1, k.nat1Lan, ADDRESSES.nat1.lan))
-  steps.push(...addr(ns.nat2, k.nat2Wan, ADDRESSES.nat2.wan), ...addr(ns.nat2, k.nat2Lan, ADDRESSES.nat2.lan))
+  if (cgnat) {
+    const shared = (n: string, link: string, a: string) => [ip('-n', n, 'addr', 'add', `${a}/${CGN_PREFIX_LENGTH}`, 'dev', link), ip('-n', n, 'link', 'set', link, 'up')]
+    steps.push(...addr(ns.cgn, k.cgnWan, ADDRESSES.cgn.wan), ...shared(ns.cgn, k.cgnLan, ADDRESSES.cgn.lan))
+    steps.push(...shared(ns.nat2, k.nat2Wan, ADDRESSES.cgn.nat2Wan), ...addr(ns.nat2, k.nat2Lan, ADDRESSES.nat2.lan))
+  } else {
+    steps.push(...addr(ns.nat2, k.nat2Wan, ADDRESSES.nat2.wan), ...addr(ns.nat2, k.nat2Lan, ADDRESSES.nat2.lan))
+  }
   steps.push(...addr(ns.a, k.a, ADDRESSES.a), ...addr(ns.b, k.b, ADDRESSES.b))
   // homes route everything to their router; routers and the relay only know their own subnets
   steps.push(ip('-n', ns.a, 'route', 'add', 'default', 'via', ADDRESSES.nat1.lan))
   steps.push(ip('-n', ns.b, 'route', 'add', 'default', 'via', ADDRESSES.nat2.lan))
-  for (const [router, wan, lan] of [
-    [ns.nat1, k.nat1Wan, k.nat1Lan],
-    [ns.nat2, k.nat2Wan, k.nat2Lan],
+  // behind a carrier's NAT, home 2's router is no longer on the public network: its way out is the carrier
+  if (cgnat) steps.push(ip('-n', ns.nat2, 'route', 'add', 'default', 'via', ADDRESSES.cgn.lan))
+  for (const [router, wan, lan, type, host] of [
+    [ns.nat1, k.nat1Wan, k.nat1Lan, nats.nat1, ADDRESSES.a],
+    [ns.nat2, k.nat2Wan, k.nat2Lan, nats.nat2, ADDRESSES.b],
   ] as const) {
     steps.push(inNs(router, 'echo 1 > /proc/sys/net/ipv4/ip_forward'))
-    steps.push({ cmd: 'ip', args: ['netns', 'exec', router, 'nft', '-f', '-'], input: routerRuleset(table, wan, lan) })
+    steps.push({ cmd: 'ip', args: ['netns', 'exec', router, 'nft', '-f', '-'], input: routerRuleset(table, wan, lan, type, host) })
+  }
+  if (cgnat) {
+    steps.push(inNs(ns.cgn, 'echo 1 > /proc/sys/net/ipv4/ip_forward'))
+    steps.push({ cmd: 'ip', args: ['netns', 'exec', ns.cgn, 'nft', '-f', '-'], input: routerRuleset(table, k.cgnWan, k.cgnLan) })
   }
   return steps
 }

@@ -1,0 +1,38 @@
+/** The `connections` section of `baran status`: the transport's open connections, their kind and path. */
+import { transportInfo } from '@baran/bus'
+import type { connectCli } from './connect.ts'
+import { paint } from './output.ts'
+
+/** One open connection as `baran status` shows it: direct, relayed, or upgraded (direct after relayed). */
+export interface StatusConnection {
+  peerId: string
+  kind: 'direct' | 'relayed' | 'upgraded'
+  path: 'tcp' | 'ws' | 'webrtc' | 'circuit'
+  remoteAddr: string
+}
+
+/** The transport's open connections, or why they are not known (no transport actor answering). */
+export async function connectionsOf(bus: Awaited<ReturnType<typeof connectCli>>['bus']): Promise<{ list: StatusConnection[]; iceServers: string[] } | { unavailable: string }> {
+  try {
+    const info = await bus.request(transportInfo, {}, { timeoutMs: 3000 })
+    const list = info.connections.map((c) => ({
+      peerId: c.peerId,
+      kind: c.upgraded ? ('upgraded' as const) : c.kind,
+      path: c.path ?? (c.remoteAddr.includes('/p2p-circuit') ? ('circuit' as const) : ('tcp' as const)),
+      remoteAddr: c.remoteAddr,
+    }))
+    return { list, iceServers: info.iceServers ?? [] }
+  } catch (e) {
+    return { unavailable: `transport did not answer: ${(e as Error).message}` }
+  }
+}
+
+export function printConnections(c: Awaited<ReturnType<typeof connectionsOf>>): void {
+  if ('unavailable' in c) {
+    process.stdout.write(`  connections  ${paint('gray', c.unavailable)}\n`)
+    return
+  }
+  const stun = c.iceServers.length > 0 ? c.iceServers.join(', ') : 'none (no relay configured: not reachable through NATs)'
+  process.stdout.write(`  connections  ${c.list.length}  ${paint('gray', `ICE servers: ${stun}`)}\n`)
+  for (const x of c.list) process.stdout.write(`    ${x.peerId}  ${x.kind.padEnd(8)} ${x.path.padEnd(7)} ${paint('gray', x.remoteAddr)}\n`)
+}

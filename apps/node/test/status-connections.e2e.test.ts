@@ -1,0 +1,41 @@
+/**
+ * `baran status` shows the transport's connections: two real node processes on one machine, a message from
+ * Alice to Bob, then Alice's status lists the connection to Bob with its kind and path (plain and --json).
+ */
+import { identityStatus, outboxDelivery, outboxSend, transportInfo } from '@baran/bus'
+import { Cleanup, waitUntil } from '@baran/testkit'
+import { afterAll, expect, it } from 'vitest'
+import { cli, startNode } from './helpers.ts'
+
+const cleanup = new Cleanup()
+afterAll(() => cleanup.run())
+
+it('baran status lists each open connection with its kind (direct, relayed, upgraded) and path', async () => {
+  const a = await startNode(cleanup, {}, { name: 'alice', args: ['--create-account'] })
+  const b = await startNode(cleanup, {}, { name: 'bob', home: a.home, args: ['--create-account'] })
+  cleanup.add('stop nodes', async () => {
+    for (const n of [b, a]) await n.proc.stop('SIGTERM', 20_000)
+  })
+  for (const n of [a, b]) await waitUntil(async () => (await n.bus.request(identityStatus, {})).hasAccount, { timeoutMs: 30_000, what: 'account' })
+  const bob = (await b.bus.request(identityStatus, {})).account?.accountId ?? ''
+  const delivered: string[] = []
+  await a.bus.subscribe(outboxDelivery, (e) => {
+    if (e.state === 'delivered') delivered.push(e.id)
+  })
+  const sent = await a.bus.request(outboxSend, { to: bob, body: 'hello' })
+  await waitUntil(() => delivered.includes(sent.id), { timeoutMs: 60_000, what: 'delivery' })
+  const bobPeer = (await b.bus.request(transportInfo, {})).peerId
+
+  const json = await cli(cleanup, ['status', '--json', '--data-dir', a.dataDir], { BARAN_HOME: a.home })
+  const status = JSON.parse(json.out) as { connections: { list: Array<{ peerId: string; kind: string; path: string }>; iceServers: string[] } }
+  const toBob = status.connections.list.filter((c) => c.peerId === bobPeer)
+  expect(toBob.length).toBeGreaterThan(0)
+  for (const c of toBob) {
+    expect(['direct', 'relayed', 'upgraded']).toContain(c.kind)
+    expect(['tcp', 'ws', 'webrtc', 'circuit']).toContain(c.path)
+  }
+  expect(Array.isArray(status.connections.iceServers)).toBe(true)
+  const plain = await cli(cleanup, ['status', '--data-dir', a.dataDir], { BARAN_HOME: a.home })
+  expect(plain.out).toMatch(/connections\s+\d+\s+ICE servers: /)
+  expect(plain.out).toContain(bobPeer)
+}, 240_000)

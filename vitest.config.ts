@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config'
 /** `npm test` runs every package's tests in one vitest run (each package keeps its own vitest.config.ts). */
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'apps/*', 'tools/natlab', 'tools/sim', 'tools/boundaries'],
+    projects: ['packages/*', 'apps/*', 'tools/natlab', 'tools/sim', 'tools/boundaries', 'tools/bench'],
     // Test files start real servers and process trees: two at a time suits a 2-core machine.
     maxWorkers: 2,
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],

@@ -7,19 +7,29 @@ export interface ScriptResult {
   /** Exited 0 and printed a JSON object. */
   ok: boolean
   code: number | null
+  signal: string | null
+  /** The end of what the script wrote to stderr (at most the last 16 KiB), for a failed entry. */
+  stderr: string
 }
 
-/** Node 22 with the workspace's source condition; stderr is passed through; killed after `limitMs` (a last resort). */
-export function runBenchScript(file: string, opts: { cwd?: string; limitMs: number }): Promise<ScriptResult> {
+const STDERR_KEEP = 16 * 1024
+
+/** Node 22 with the workspace's source condition; stderr is passed through (and its end kept); killed after `limitMs` (a last resort). */
+export function runBenchScript(file: string, opts: { cwd?: string; limitMs: number; args?: string[] }): Promise<ScriptResult> {
   const started = Date.now()
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=@baran/source', '--expose-gc', file], { stdio: ['ignore', 'pipe', 'inherit'], ...(opts.cwd ? { cwd: opts.cwd } : {}) })
+    const child = spawn(process.execPath, ['--conditions=@baran/source', '--expose-gc', file, ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) })
     let stdout = ''
+    let stderr = ''
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString()
     })
+    child.stderr.on('data', (d: Buffer) => {
+      process.stderr.write(d)
+      stderr = (stderr + d.toString()).slice(-STDERR_KEEP)
+    })
     const limit = setTimeout(() => child.kill('SIGKILL'), opts.limitMs)
-    child.on('exit', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(limit)
       let result: unknown
       for (const l of stdout.trim().split('\n').reverse()) {
@@ -31,7 +41,7 @@ export function runBenchScript(file: string, opts: { cwd?: string; limitMs: numb
           }
         } catch {}
       }
-      resolve({ result, seconds: (Date.now() - started) / 1000, ok: code === 0 && result !== undefined, code })
+      resolve({ result, seconds: (Date.now() - started) / 1000, ok: code === 0 && result !== undefined, code, signal, stderr })
     })
   })
 }

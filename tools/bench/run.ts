@@ -2,11 +2,13 @@
  * `npm run bench [filter…]`: runs every `packages/*\/bench/*.bench.ts`, `apps/*\/bench/*.bench.ts` and
  * `tools/*\/bench/*.bench.ts` (the NAT lab) in its own
  * process (Node 22, source condition), one after the other so they do not disturb each other, keeps the last
- * JSON object each prints, and writes `bench/results/<name>.json` plus `bench/results/README.md` (tables).
+ * JSON object each prints, and writes `bench/results/<name>.json` plus `bench/results/README.md` (tables). A bench
+ * that fails gets a failed entry (exit code, end of stderr) in place of its old figures.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import { basename, join, relative } from 'node:path'
+import { type BenchEntry, entryOf, renderReadme } from './results.ts'
 import { runBenchScript } from './run-script.ts'
 
 const root = new URL('../../', import.meta.url).pathname
@@ -29,15 +31,6 @@ function nameOf(file: string): string {
   return `${rel[1]}-${basename(file, '.bench.ts')}`
 }
 
-function flatten(value: unknown, prefix = ''): Array<[string, string]> {
-  if (value === null || typeof value !== 'object') return [[prefix || 'value', String(value)]]
-  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => {
-    const key = prefix ? `${prefix}.${k}` : k
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return flatten(v, key)
-    return [[key, Array.isArray(v) ? JSON.stringify(v) : typeof v === 'number' ? String(Math.round(v * 1000) / 1000) : String(v)]]
-  })
-}
-
 const benches = await findBenches()
 await mkdir(out, { recursive: true })
 const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? '?', loadavg: loadavg().map((x) => x.toFixed(2)).join(' '), node: process.version, at: new Date().toISOString() }
@@ -47,23 +40,16 @@ for (const file of benches) {
   const name = nameOf(file)
   process.stdout.write(`• ${name} … `)
   // Benches are bounded; the limit is a last resort so `npm run bench` always ends.
-  const { result, seconds, ok } = await runBenchScript(file, { cwd: root, limitMs: 40 * 60_000 })
-  process.stdout.write(`${ok ? 'done' : 'FAILED'} in ${seconds.toFixed(1)} s\n`)
-  if (!ok) {
-    failed++
-    continue
-  }
-  await writeFile(join(out, `${name}.json`), `${JSON.stringify({ name, machine, seconds, result }, null, 2)}\n`)
+  const run = await runBenchScript(file, { cwd: root, limitMs: 40 * 60_000 })
+  process.stdout.write(`${run.ok ? 'done' : 'FAILED'} in ${run.seconds.toFixed(1)} s\n`)
+  if (!run.ok) failed++
+  // A failed run replaces the bench's old figures with a failed entry: the table never shows stale figures as current.
+  await writeFile(join(out, `${name}.json`), `${JSON.stringify(entryOf(name, machine, run), null, 2)}\n`)
 }
 
 // The README gathers every result on disk (also those of earlier runs of other benches).
 const files = (await readdir(out)).filter((f) => f.endsWith('.json')).sort()
-let md = '# Benchmark results\n\nWritten by `npm run bench` (tools/bench/run.ts). Ratios are measured side by side in one run.\n'
-for (const f of files) {
-  const r = JSON.parse(await readFile(join(out, f), 'utf8')) as { name: string; machine: typeof machine; seconds: number; result: unknown }
-  md += `\n## ${r.name}\n\n${r.machine.at} · ${r.machine.cpus} cores · load ${r.machine.loadavg} · ${r.machine.node} · ${r.seconds.toFixed(1)} s\n\n| metric | value |\n| --- | --- |\n`
-  for (const [k, v] of flatten(r.result)) md += `| ${k} | ${v} |\n`
-}
-await writeFile(join(out, 'README.md'), md)
+const entries = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(out, f), 'utf8')) as BenchEntry))
+await writeFile(join(out, 'README.md'), renderReadme(entries))
 process.stdout.write(`results in ${relative(root, out)}/ (README.md has the tables)\n`)
 process.exit(failed ? 1 : 0)

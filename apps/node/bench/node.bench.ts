@@ -1,78 +1,175 @@
 /**
- * Start-up and memory of a node: time from spawn to `ready` for one actor process and for a whole node
- * (`baran start` until every actor is ready), and the RSS of each process of a running node.
+ * The default node as a user runs it: `baran start` (the real `baran` executable, apps/node/bin/baran) on a fresh
+ * data dir with its own BARAN_HOME, so the node owns a local network (anvil) like the first `npm start` on a
+ * machine. Measures, per sample:
+ * - cold start: first start of a fresh data dir and home (creates the account, starts and deploys the chain);
+ * - warm start: second start of the same data dir (account and chain state on disk);
+ * each from just before `baran start` is spawned until a `node.status` over the bus (polled every 20 ms, the same
+ * request `baran status` makes) shows the node running with all five default actors ready;
+ * - memory: VmRSS (and PSS) of every process of the running node (the supervisor's process tree: nats-server,
+ *   each actor, anvil), read from /proc 2 s after the warm start was ready;
+ * - `baran status` and `baran status --json`: wall clock from spawn to exit, against the warm node.
+ *
+ * `node.bench.ts [--starts N] [--status-runs N]` (or BARAN_BENCH_STARTS / BARAN_BENCH_STATUS_RUNS): N cold + N warm
+ * starts (default 3) and status runs (default 5).
  */
-import { Bus, nodeStatus, stateEventOf, startNatsServer } from '@baran/bus'
-import { Cleanup, spawnProcess, tempDir, waitUntil } from '@baran/testkit'
-import { readFile, writeFile, mkdir } from 'node:fs/promises'
+import { Bus, type NodeStatus, nodeStatus } from '@baran/bus'
+import { Cleanup, isAlive, tempDir, waitUntil } from '@baran/testkit'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { memoryOf, type ProcessMemory, processTree } from './processes.ts'
 
-const RUNS = 5
+const { values } = parseArgs({ options: { starts: { type: 'string' }, 'status-runs': { type: 'string' } } })
+const STARTS = Number(values.starts ?? process.env.BARAN_BENCH_STARTS ?? 3)
+const STATUS_RUNS = Number(values['status-runs'] ?? process.env.BARAN_BENCH_STATUS_RUNS ?? 5)
+const ACTORS = ['identity', 'naming', 'discovery', 'transport', 'outbox']
+const BARAN = fileURLToPath(new URL('../bin/baran', import.meta.url))
+const READY_TIMEOUT_MS = 120_000
+
 const cleanup = new Cleanup()
-const echoEntry = fileURLToPath(import.meta.resolve('@baran/testkit/example-actor').replace('echo.ts', 'main.ts'))
-const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
+const r1 = (x: number) => Math.round(x * 10) / 10
+const stats = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return { median: r1(s[Math.floor(s.length / 2)] ?? Number.NaN), min: r1(s[0] ?? Number.NaN), max: r1(s.at(-1) ?? Number.NaN), runs: xs.map(r1) }
+}
 
-function rssMiB(pid: number): Promise<number> {
-  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024)
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((res) => child.once('exit', (code) => res(code)))
+}
+
+/** Runs `baran <args>` to its end; returns the wall clock from spawn to exit. */
+async function timeCli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const t0 = performance.now()
+  const child = spawn(BARAN, args, { env: { ...process.env, ...env }, stdio: 'ignore' })
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+  const code = await exitOf(child)
+  clearTimeout(killer)
+  if (code !== 0) throw new Error(`baran ${args.join(' ')} exited with ${code}`)
+  return performance.now() - t0
+}
+
+interface Started {
+  ms: number
+  child: ChildProcess
+  status: NodeStatus
+  busPid: number | null
+  bus: Bus
+}
+
+/** `baran start` until all five actors are ready (clock from just before the spawn). */
+async function start(home: string, dataDir: string): Promise<Started> {
+  const t0 = performance.now()
+  const child = spawn(BARAN, ['start', '--data-dir', dataDir, '--create-account', '--quiet'], { env: { ...process.env, BARAN_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000)
+  })
+  cleanup.add(`kill baran start ${child.pid}`, async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  const info = await waitUntil(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`baran start exited with ${child.exitCode}: ${stderr}`)
+      const i = JSON.parse(await readFile(join(dataDir, 'node.json'), 'utf8')) as { busUrl: string; busPid: number | null; node: string; pid: number }
+      return i.pid === child.pid ? i : undefined
+    },
+    { timeoutMs: READY_TIMEOUT_MS, intervalMs: 10, what: 'node.json' },
+  )
+  const creds = JSON.parse(await readFile(join(dataDir, 'bus', 'creds', 'cli.json'), 'utf8')) as { user: string; pass: string }
+  const bus = await Bus.connect({ servers: info.busUrl, node: info.node, ...creds })
+  const status = await waitUntil(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`baran start exited with ${child.exitCode}: ${stderr}`)
+      const s = await bus.request(nodeStatus, {}, { timeoutMs: 2000 })
+      return s.state === 'running' && ACTORS.every((a) => s.actors[a]?.state === 'ready') ? s : undefined
+    },
+    { timeoutMs: READY_TIMEOUT_MS, intervalMs: 20, what: 'all five actors ready' },
+  )
+  const ms = performance.now() - t0
+  // Whatever happens next, no process of this node outlives the bench (SIGKILL of the supervisor alone would orphan them).
+  const pids = [...(await processTree(child.pid as number)).keys(), ...[await anvilPid(home)].filter((p) => p !== undefined)]
+  cleanup.add(`kill the processes of node ${info.node}`, async () => {
+    for (const p of pids) if (isAlive(p)) process.kill(p, 'SIGKILL')
+  })
+  return { ms, child, status, busPid: info.busPid, bus }
+}
+
+/** SIGTERM like Ctrl-C, then waits for the local network's chain to be gone too. */
+async function stop(s: Started, home: string): Promise<void> {
+  await s.bus.close().catch(() => undefined)
+  const anvil = await anvilPid(home)
+  s.child.kill('SIGTERM')
+  const killer = setTimeout(() => s.child.kill('SIGKILL'), 20_000)
+  const code = await exitOf(s.child)
+  clearTimeout(killer)
+  if (code !== 0) throw new Error(`baran start exited with ${code} on SIGTERM`)
+  if (anvil) await waitUntil(() => !isAlive(anvil), { timeoutMs: 10_000, what: `anvil ${anvil} stopped` })
+}
+
+async function anvilPid(home: string): Promise<number | undefined> {
+  const l = await readFile(join(home, 'localnet.json'), 'utf8').then((t) => JSON.parse(t) as { chain?: { pid?: number } }, () => undefined)
+  return l?.chain?.pid
+}
+
+async function nodeMemory(s: Started, home: string): Promise<ProcessMemory[]> {
+  const pid = s.child.pid as number
+  const roles = new Map<number, string>([[pid, 'supervisor']])
+  if (s.busPid) roles.set(s.busPid, 'nats-server')
+  for (const [name, a] of Object.entries(s.status.actors)) if (a.pid) roles.set(a.pid, name)
+  const tree = await processTree(pid)
+  const anvil = await anvilPid(home)
+  if (anvil) {
+    roles.set(anvil, 'anvil')
+    // The chain may outlive the process that started it (a detached child): count it either way.
+    for (const [p, comm] of await processTree(anvil)) tree.set(p, comm)
+  }
+  return memoryOf(tree, roles)
 }
 
 try {
-  // One actor process: spawn → ready event.
-  const dir = await tempDir(cleanup)
-  const server = await startNatsServer({ workDir: dir })
-  cleanup.add('nats', () => server.stop())
-  const bus = await Bus.connect({ servers: server.url, node: 'b' })
-  cleanup.add('bus', () => bus.close())
-  const actorTimes: number[] = []
-  for (let i = 0; i < RUNS; i++) {
-    let readyAt = 0
-    const sub = await bus.subscribe(stateEventOf('echo'), (e) => {
-      if (e.state === 'ready') readyAt = performance.now()
-    })
-    const t0 = performance.now()
-    const p = spawnProcess(echoEntry, { cleanup, env: { BARAN_NODE: 'b', BARAN_BUS_URL: server.url, BARAN_DATA_DIR: dir } })
-    await waitUntil(() => readyAt > 0, { timeoutMs: 30_000, intervalMs: 5 })
-    actorTimes.push(readyAt - t0)
-    sub.unsubscribe()
-    await p.stop()
-  }
-
-  // A whole node: `baran start` → every actor ready.
-  const nodeTimes: number[] = []
-  let rss: Record<string, number> = {}
-  for (let i = 0; i < RUNS; i++) {
-    const home = await tempDir(cleanup)
-    const dataDir = join(home, 'bench')
-    await mkdir(dataDir, { recursive: true })
-    await writeFile(join(dataDir, 'config.json'), JSON.stringify({ actors: { identity: '@baran/identity', echo: '@baran/testkit/example-actor' } }))
-    const t0 = performance.now()
-    const proc = spawnProcess(cli, { cleanup, args: ['start', '--data-dir', dataDir, '--quiet'], env: { BARAN_HOME: home } })
-    const info = await waitUntil(async () => JSON.parse(await readFile(join(dataDir, 'node.json'), 'utf8')) as { busUrl: string; busPid: number }, { timeoutMs: 30_000, intervalMs: 5 })
-    const creds = JSON.parse(await readFile(join(dataDir, 'bus', 'creds', 'cli.json'), 'utf8')) as { user: string; pass: string }
-    const cliBus = await Bus.connect({ servers: info.busUrl, node: 'bench', ...creds })
-    const status = await waitUntil(
-      async () => {
-        const s = await cliBus.request(nodeStatus, {})
-        return s.state === 'running' && Object.values(s.actors).every((a) => a.state === 'ready') ? s : undefined
-      },
-      { timeoutMs: 30_000, intervalMs: 10 },
-    )
-    nodeTimes.push(performance.now() - t0)
-    if (i === RUNS - 1) {
-      rss = { supervisor: await rssMiB(proc.pid), 'nats-server': await rssMiB(info.busPid) }
-      for (const [name, a] of Object.entries(status.actors)) if (a.pid) rss[name] = await rssMiB(a.pid)
+  const cold: number[] = []
+  const warm: number[] = []
+  const statusMs: number[] = []
+  const statusJsonMs: number[] = []
+  let memory: ProcessMemory[] = []
+  for (let i = 0; i < STARTS; i++) {
+    const home = await tempDir(cleanup, 'baran-bench-node-')
+    const dataDir = join(home, 'node')
+    const first = await start(home, dataDir)
+    cold.push(first.ms)
+    await stop(first, home)
+    const second = await start(home, dataDir)
+    warm.push(second.ms)
+    if (i === 0) {
+      await new Promise((r) => setTimeout(r, 2000))
+      memory = await nodeMemory(second, home)
+      const env = { BARAN_HOME: home }
+      for (let k = 0; k < STATUS_RUNS; k++) statusMs.push(await timeCli(['status', '--data-dir', dataDir], env))
+      for (let k = 0; k < STATUS_RUNS; k++) statusJsonMs.push(await timeCli(['status', '--json', '--data-dir', dataDir], env))
     }
-    await cliBus.close()
-    await proc.stop()
+    await stop(second, home)
   }
-  const r2 = (x: number) => Math.round(x * 10) / 10
+  // One key per process: a role seen twice (two processes with one command name) gets its pid.
+  const keyOf = (m: ProcessMemory) => (memory.filter((x) => x.role === m.role).length > 1 ? `${m.role}.${m.pid}` : m.role)
+  const sum = (f: (m: ProcessMemory) => number) => r1(memory.reduce((a, m) => a + f(m), 0))
   process.stdout.write(
     `${JSON.stringify({
-      actorSpawnToReadyMs: { median: r2(median(actorTimes)), runs: actorTimes.map(r2) },
-      nodeStartToAllReadyMs: { median: r2(median(nodeTimes)), runs: nodeTimes.map(r2), actors: 'identity, echo' },
-      rssMiB: Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, r2(v)])),
+      clocks: {
+        start: 'from just before `baran start` is spawned to the first node.status (bus, polled every 20 ms) showing the node running and identity, naming, discovery, transport, outbox ready',
+        status: 'from spawning `baran status` (apps/node/bin/baran) to its exit, against the running warm node',
+        memory: 'VmRSS and Pss from /proc of every process in the supervisor tree plus anvil, 2 s after the first warm start was ready',
+      },
+      starts: STARTS,
+      coldStartMs: stats(cold),
+      warmStartMs: stats(warm),
+      statusWallMs: stats(statusMs),
+      statusJsonWallMs: stats(statusJsonMs),
+      rssMiB: { total: sum((m) => m.rssMiB), ...Object.fromEntries(memory.map((m) => [keyOf(m), r1(m.rssMiB)])) },
+      pssMiB: { total: sum((m) => m.pssMiB), ...Object.fromEntries(memory.map((m) => [keyOf(m), r1(m.pssMiB)])) },
+      processes: memory.length,
     })}\n`,
   )
 } finally {

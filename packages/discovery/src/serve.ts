@@ -174,6 +174,8 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
     // A device another device of the account revoked is refused by every node: say so instead of retrying.
     const deviceId = (bundle.deviceCert.body as { deviceId: string }).deviceId
     const revoked = (bundle.revocations.body as { devices: Array<{ deviceId: string }> }).devices.some((d) => d.deviceId === deviceId)
+    // Where a publish begins (delivery.bench starts its offline → online clock here).
+    if (!revoked) ctx.log.info({ seq: bundle.presence.seq }, 'presence publishing')
     if (!revoked) await node.publishPresence(bundle as unknown as PresenceBundle)
     await publishDeviceList()
     if (revoked) throw new BusError('device_revoked', 'this device was revoked by another device of the account: it publishes no presence')

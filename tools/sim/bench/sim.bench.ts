@@ -202,7 +202,7 @@ process.stdout.write(
       inline,
       multiProcess: multi,
       inlineOverMultiProcess: {
-        offlineToOnlineP50: ratio(num(inline, 'offlineToOnline', 'fromPresencePublishMs', 'p50'), num(multi, 'offlineToOnline', 'fromPresencePublishMs', 'p50')),
+        offlineToOnlineP50: ratio(num(inline, 'offlineToOnline', 'fromPresencePublishMs', 'p50'), num(multi, 'offlineToOnline', 'fromPublishedLogMs', 'p50')),
         pipelineMsgsPerSec: ratio(num(inline, 'pipelineMsgsPerSec'), num(multi, 'pipelineMsgsPerSec')),
       },
     },

@@ -24,8 +24,9 @@ export interface FailedRun {
 
 export interface BenchEntry {
   name: string
-  machine: Machine
-  seconds: number
+  /** Absent for a result file written by something other than the runner (e.g. a test recording a measurement). */
+  machine?: Machine
+  seconds?: number
   /** The last JSON object the bench printed; absent when it failed. */
   result?: unknown
   /** Present when the last run failed: the entry then carries no figures. */
@@ -51,6 +52,19 @@ export function entryOf(name: string, machine: Machine, run: { seconds: number; 
   return { name, machine, seconds: run.seconds, failed: { code: run.code, signal: run.signal ?? null, reason, stderrTail: lastLines(run.stderr) } }
 }
 
+/**
+ * A result file as stored: the runner's entries as they are; any other JSON object (a test that records a
+ * measurement, like apps/node/test/nats-restart.e2e.test.ts) becomes an entry of its own figures, named by its
+ * `name` or else by its file.
+ */
+export function readEntry(file: string, raw: unknown): BenchEntry {
+  const o = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : { value: raw }
+  const name = typeof o.name === 'string' ? o.name : file.replace(/\.json$/, '')
+  if (o.machine && typeof o.machine === 'object' && typeof o.seconds === 'number') return o as unknown as BenchEntry
+  const { name: _name, ...result } = o
+  return { name, result }
+}
+
 /** Flattens a result into `a.b.c` → value rows (arrays as JSON, numbers rounded to 3 decimals). */
 export function flatten(value: unknown, prefix = ''): Array<[string, string]> {
   if (value === null || typeof value !== 'object') return [[prefix || 'value', String(value)]]
@@ -67,7 +81,9 @@ const cell = (s: string) => s.replaceAll('|', '\\|')
 export function renderReadme(entries: BenchEntry[]): string {
   let md = '# Benchmark results\n\nWritten by `npm run bench` (tools/bench/run.ts). Ratios are measured side by side in one run.\n'
   for (const r of [...entries].sort((a, b) => a.name.localeCompare(b.name))) {
-    const when = `${r.machine.at} · ${r.machine.cpus} cores · load ${r.machine.loadavg} · ${r.machine.node} · ${r.seconds.toFixed(1)} s`
+    const when = r.machine
+      ? `${r.machine.at} · ${r.machine.cpus} cores · load ${r.machine.loadavg} · ${r.machine.node} · ${(r.seconds ?? Number.NaN).toFixed(1)} s`
+      : 'written outside `npm run bench` (no machine recorded)'
     if (r.failed) {
       md += `\n## ${r.name}: FAILED\n\n${when}\n\nThe last run ${r.failed.reason}; no figures are shown for it (earlier ones were removed).\n`
       md += r.failed.stderrTail.length ? `\nLast lines of stderr:\n\n\`\`\`\n${r.failed.stderrTail.join('\n')}\n\`\`\`\n` : '\nIt wrote nothing to stderr.\n'

@@ -8,7 +8,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import { basename, join, relative } from 'node:path'
-import { type BenchEntry, entryOf, renderReadme } from './results.ts'
+import { entryOf, readEntry, renderReadme } from './results.ts'
 import { runBenchScript } from './run-script.ts'
 
 const root = new URL('../../', import.meta.url).pathname
@@ -49,7 +49,7 @@ for (const file of benches) {
 
 // The README gathers every result on disk (also those of earlier runs of other benches).
 const files = (await readdir(out)).filter((f) => f.endsWith('.json')).sort()
-const entries = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(out, f), 'utf8')) as BenchEntry))
+const entries = await Promise.all(files.map(async (f) => readEntry(f, JSON.parse(await readFile(join(out, f), 'utf8')))))
 await writeFile(join(out, 'README.md'), renderReadme(entries))
 process.stdout.write(`results in ${relative(root, out)}/ (README.md has the tables)\n`)
 process.exit(failed ? 1 : 0)

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type BenchEntry, entryOf, lastLines, renderReadme, STDERR_TAIL_LINES } from '../results.ts'
+import { type BenchEntry, entryOf, lastLines, readEntry, renderReadme, STDERR_TAIL_LINES } from '../results.ts'
 import { runBenchScript } from '../run-script.ts'
 
 const machine = { cpus: 2, model: 'test', loadavg: '0.10 0.20 0.30', node: 'v22', at: '2026-12-03T21:00:00.000Z' }
@@ -39,6 +39,17 @@ describe('bench results', () => {
     expect(failedSection).toContain('exited with code 3')
     expect(failedSection).toContain('Error: node did not start\n    at main')
     expect(failedSection).not.toContain('| metric |')
+  })
+
+  it('a result file written outside the runner (no machine line) is shown with its figures, not dropped or crashed on', () => {
+    const runner = readEntry('a-ok.json', entryOf('a-ok', machine, { seconds: 2, code: 0, result: { x: 1 }, stderr: '' }))
+    const other = readEntry('outbox-nats-restart.json', { name: 'outbox-nats-restart', at: '2026-12-03T20:49:23.113Z', runs: [{ deliveredMs: 2527 }] })
+    expect(runner.machine).toEqual(machine)
+    expect(other).toEqual({ name: 'outbox-nats-restart', result: { at: '2026-12-03T20:49:23.113Z', runs: [{ deliveredMs: 2527 }] } })
+    const md = renderReadme([runner, other])
+    expect(md).toContain('## outbox-nats-restart\n\nwritten outside `npm run bench`')
+    expect(md).toContain('| runs | [{"deliveredMs":2527}] |')
+    expect(readEntry('plain.json', 42)).toEqual({ name: 'plain', result: { value: 42 } })
   })
 
   it('a real failing bench script yields its exit code and stderr, which become a failed entry', async () => {

@@ -1,5 +1,6 @@
 import { generateKeyPair, idFromPublicKey, type KeyPair, type SignedRecord, signRecord } from '@baran/trust'
 import type { RevocationsBody } from '@baran/trust'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createDiscoveryNode, type DiscoveryNode, type DiscoveryNodeInit } from '../src/index.ts'
 import type { DeviceListBundle, PresenceBundle } from '../src/index.ts'
 
@@ -142,8 +143,24 @@ export async function startNetwork(
   const bootstrap = [first.multiaddrs()[0] as string]
   const rest = await Promise.all(Array.from({ length: n - 1 }, () => createDiscoveryNode({ ...init, bootstrap })))
   nodes.push(...rest)
+  // Full tables asked for: Kademlia's own refresh fills them eventually, but on a loaded machine "eventually"
+  // outlasts any budget. Connect the nodes to each other (kad-dht adds a peer to its table once identify shows the
+  // DHT protocol). Partial tables stay the DHT's own doing, so lookups still have to route.
+  if (minPeers >= n - 1) await introduce(nodes)
   await waitFor(() => nodes.every((node) => node.stats().routingTableSize >= minPeers), 30_000, 'routing tables to fill')
   return nodes
+}
+
+/** Dial every node from every other one, a few dials at a time (a dial that fails is left to the DHT's refresh). */
+async function introduce(nodes: DiscoveryNode[]): Promise<void> {
+  const pairs = nodes.flatMap((a, i) => nodes.slice(i + 1).map((b) => [a, b] as const))
+  const next = pairs[Symbol.iterator]()
+  const worker = async (): Promise<void> => {
+    for (const [a, b] of next) {
+      await a.libp2p.dial(multiaddr(b.multiaddrs()[0] as string), { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
+    }
+  }
+  await Promise.all(Array.from({ length: 8 }, worker))
 }
 
 /** Stop every node, even if some fail to stop. */

@@ -44,6 +44,39 @@ export {
   WrongSignerError,
 } from './lib/errors.ts'
 export { idFromPublicKey, isId } from './lib/ids.ts'
+export type {
+  EnvelopeRecipientKey,
+  EnvelopeSender,
+  OpenedEnvelope,
+  SealEnvelopeInput,
+  VerifiedEnvelope,
+  VerifyEnvelopeOptions,
+} from './lib/envelope.ts'
+export { decryptEnvelope, ENVELOPE_DOMAIN, envelopeRecipientOf, openEnvelope, sealEnvelope, verifyEnvelope } from './lib/envelope.ts'
+export type { EnvelopeRefusal } from './lib/envelope-errors.ts'
+export {
+  EnvelopeError,
+  EnvelopeSignatureError,
+  EnvelopeTooLargeError,
+  isEnvelopeError,
+  MalformedEnvelopeError,
+  NoEncryptionKeyError,
+  NotForThisDeviceError,
+  ReplayedEnvelopeError,
+  RevokedSenderError,
+} from './lib/envelope-errors.ts'
+export type { DecodedEnvelope, EnvelopeFields, EnvelopeRecipient } from './lib/envelope-format.ts'
+export {
+  decodeEnvelope,
+  ENVELOPE_RECIPIENT_BYTES,
+  ENVELOPE_VERSION,
+  isEnvelopeId,
+  MAX_ENVELOPE_BYTES,
+  MAX_ENVELOPE_RECIPIENTS,
+  MAX_SENDER_CERT_BYTES,
+} from './lib/envelope-format.ts'
+export type { X25519Implementation } from './lib/hpke.ts'
+export { encryptionKeyPairFromSeed } from './lib/hpke.ts'
 export type { DecodeRecordOptions, SignedRecord, UnsignedRecord, VerifyRecordOptions } from './lib/record.ts'
 export { decodeRecord, encodeRecord, recordSigningBytes, signRecord, verifyRecord } from './lib/record.ts'
 export type { SeqTrackerInit } from './lib/seq-tracker.ts'
@@ -51,6 +84,8 @@ export { SeqTracker } from './lib/seq-tracker.ts'
 export type {
   BodyOf,
   DeviceCertBody,
+  DeviceCertV1Body,
+  DeviceCertV2Body,
   DeviceListBody,
   PeerBindingBody,
   PresenceBody,
@@ -58,4 +93,4 @@ export type {
   RevocationsBody,
   SignerRole,
 } from './lib/types.ts'
-export { bodySchemas, isRecordType, recordTypes } from './lib/types.ts'
+export { acceptedVersions, bodySchemas, isRecordType, recordTypes, versionedBodySchema } from './lib/types.ts'

@@ -52,7 +52,9 @@ describe('signRecord / encodeRecord / decodeRecord / verifyRecord', () => {
     expectTrustError(() => signWith({ body: { ...certBody(), name: '' } }), 'MalformedRecordError', 'malformed')
     expectTrustError(() => signWith({ body: { ...certBody(), extra: 1 } }), 'MalformedRecordError', 'malformed')
     expectTrustError(() => signWith({ type: 'name-claim' }), 'UnknownRecordTypeError', 'unknown_type')
-    expectTrustError(() => signWith({ v: 2 }), 'UnknownRecordTypeError', 'unknown_type')
+    expectTrustError(() => signWith({ v: 3 }), 'UnknownRecordTypeError', 'unknown_type')
+    // Version 2 exists (with an encryption key): a version 1 body under it is malformed, not unknown.
+    expectTrustError(() => signWith({ v: 2 }), 'MalformedRecordError', 'malformed')
     expectTrustError(() => signWith({ seq: -1 }), 'MalformedRecordError', 'malformed')
     expectTrustError(() => signWith({ seq: 1.5 }), 'MalformedRecordError', 'malformed')
     expectTrustError(() => signWith({ expiresAt: NOW - 1 }), 'MalformedRecordError', 'malformed')
@@ -109,7 +111,7 @@ describe('signRecord / encodeRecord / decodeRecord / verifyRecord', () => {
     })
 
     it('unknown version → UnknownRecordTypeError', () => {
-      expectTrustError(() => verifyRecord({ ...cert(), v: 2 }, { now: NOW }), 'UnknownRecordTypeError', 'unknown_type')
+      expectTrustError(() => verifyRecord({ ...cert(), v: 3 }, { now: NOW }), 'UnknownRecordTypeError', 'unknown_type')
     })
 
     it('expected another type → UnknownRecordTypeError', () => {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { bodySchemas, isRecordType, recordTypes } from '../src/lib/types.ts'
+import { acceptedVersions, bodySchemas, isRecordType, recordTypes } from '../src/lib/types.ts'
 import { account, bindingBody, certBody, device } from './fixtures.ts'
 
 const ok = (type: keyof typeof bodySchemas, body: unknown) => bodySchemas[type].safeParse(body).success
 
 describe('recordTypes / isRecordType', () => {
-  it('describes the five record types, version 1, and who signs them', () => {
+  it('describes the five record types, their current version, and who signs them', () => {
     expect(recordTypes).toEqual({
-      'device-cert': { v: 1, signer: 'account' },
+      'device-cert': { v: 2, signer: 'account' },
       'peer-binding': { v: 1, signer: 'device' },
       revocations: { v: 1, signer: 'account' },
       'device-list': { v: 1, signer: 'account' },
@@ -16,6 +16,8 @@ describe('recordTypes / isRecordType', () => {
     expect(Object.isFrozen(recordTypes)).toBe(true)
     expect(Object.isFrozen(recordTypes['device-cert'])).toBe(true)
     expect(Object.keys(bodySchemas).sort()).toEqual(Object.keys(recordTypes).sort())
+    expect(acceptedVersions).toEqual({ 'device-cert': [1, 2], 'peer-binding': [1], revocations: [1], 'device-list': [1], presence: [1] })
+    for (const [t, versions] of Object.entries(acceptedVersions)) expect(versions.at(-1)).toBe(recordTypes[t as keyof typeof recordTypes].v)
   })
 
   it('recognises only the known names (not inherited properties, not name-claim)', () => {

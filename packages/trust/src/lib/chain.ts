@@ -28,6 +28,8 @@ export interface VerifiedChain {
   deviceId: string
   deviceKey: string
   deviceName: string
+  /** base64url X25519 encryption key of the device (device-cert version 2 only) */
+  encKey?: string
   peerId?: string
   /** Earliest expiry of the records the chain used (ms): re-verify after it. */
   expiresAt?: number
@@ -69,6 +71,7 @@ export function verifyChain(input: VerifyChainInput): VerifiedChain {
   if (expect.deviceId !== undefined && expect.deviceId !== deviceId) throw new WrongSignerError('device-cert: unexpected deviceId')
 
   const chain: VerifiedChain = { accountId, accountKey, deviceId, deviceKey, deviceName: name, expiresAt: cert.expiresAt }
+  if ('encKey' in cert.body) chain.encKey = cert.body.encKey
 
   if (input.peerBinding !== undefined) {
     const binding = verifyRecord(input.peerBinding, { ...timing, type: 'peer-binding', signer: deviceKey })

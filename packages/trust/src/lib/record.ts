@@ -12,7 +12,7 @@ import {
   UnknownRecordTypeError,
   WrongSignerError,
 } from './errors.ts'
-import { type BodyOf, bodySchemas, isRecordType, type RecordType, recordTypes } from './types.ts'
+import { acceptedVersions, type BodyOf, isRecordType, type RecordType, versionedBodySchema } from './types.ts'
 import { publicKeySchema, safeInt, signatureSchema } from './types.ts'
 
 /** A signed record: the envelope every Baran record travels in. */
@@ -75,12 +75,12 @@ function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: string): T 
 /** Known type and version, else UnknownRecordTypeError. */
 function checkTypeAndVersion(type: string, v: number): RecordType {
   if (!isRecordType(type)) throw new UnknownRecordTypeError(`unknown record type ${JSON.stringify(type)}`)
-  if (recordTypes[type].v !== v) throw new UnknownRecordTypeError(`unknown version ${v} of record type ${type}`)
+  if (!acceptedVersions[type].includes(v)) throw new UnknownRecordTypeError(`unknown version ${v} of record type ${type}`)
   return type
 }
 
-function parseBody<T extends RecordType>(type: T, body: unknown): BodyOf<T> {
-  return parseOrThrow(bodySchemas[type] as unknown as z.ZodType<BodyOf<T>>, body, `${type} body`)
+function parseBody<T extends RecordType>(type: T, v: number, body: unknown): BodyOf<T> {
+  return parseOrThrow(versionedBodySchema(type, v) as unknown as z.ZodType<BodyOf<T>>, body, `${type} v${v} body`)
 }
 
 /**
@@ -113,7 +113,7 @@ export function signRecord<B>(unsigned: UnsignedRecord<B>, secretKey: Uint8Array
   }
   const u = parseOrThrow(unsignedSchema, fields, 'record')
   const type = checkTypeAndVersion(u.type, u.v)
-  const body = parseBody(type, u.body) as B
+  const body = parseBody(type, u.v, u.body) as B
   if (u.expiresAt < u.issuedAt) throw new MalformedRecordError('record: expiresAt is before issuedAt')
   const signer = toBase64Url(secretKey.subarray(32))
   const toSign = { type, v: u.v, signer, seq: u.seq, issuedAt: u.issuedAt, expiresAt: u.expiresAt, body }
@@ -190,7 +190,7 @@ export function verifyRecord<T extends RecordType = RecordType>(
   if (opts.type !== undefined && opts.type !== type) {
     throw new UnknownRecordTypeError(`expected a ${opts.type} record, got ${type}`)
   }
-  const body = parseBody(type as T, env.body)
+  const body = parseBody(type as T, env.v, env.body)
   if (opts.signer !== undefined && opts.signer !== env.signer) {
     throw new WrongSignerError(`${type} record signed by an unexpected key`)
   }

@@ -19,13 +19,33 @@ export const signatureSchema = z
 const deviceName = z.string().min(1).max(64)
 const peerId = z.string().min(1).max(128)
 
-/** 'device-cert': the account key certifies a device key. Signer: ACCOUNT key. */
-export const deviceCertBodySchema = z.strictObject({
+/** Canonical base64url of a 32-byte X25519 public key (same text shape as an Ed25519 key). */
+export const x25519KeySchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, 'must be a base64url 32-byte X25519 public key')
+
+/** 'device-cert' version 1: the account key certifies a device key. Signer: ACCOUNT key. */
+export const deviceCertV1BodySchema = z.strictObject({
   accountId: idSchema,
   deviceId: idSchema,
   deviceKey: publicKeySchema,
   name: deviceName,
 })
+
+/**
+ * 'device-cert' version 2: version 1 plus the device's X25519 encryption key (`encKey`), which sealed envelopes
+ * are encrypted to; the account key signs it with the rest of the certificate. Signer: ACCOUNT key.
+ */
+export const deviceCertV2BodySchema = z.strictObject({
+  accountId: idSchema,
+  deviceId: idSchema,
+  deviceKey: publicKeySchema,
+  name: deviceName,
+  encKey: x25519KeySchema,
+})
+
+/** Either version of a 'device-cert' body (a v2 body is the one with `encKey`). */
+export const deviceCertBodySchema = z.union([deviceCertV2BodySchema, deviceCertV1BodySchema])
 
 /** 'peer-binding': a device binds its libp2p PeerId. Signer: DEVICE key. */
 export const peerBindingBodySchema = z.strictObject({
@@ -55,12 +75,14 @@ export const presenceBodySchema = z.strictObject({
 })
 
 export type DeviceCertBody = z.infer<typeof deviceCertBodySchema>
+export type DeviceCertV1Body = z.infer<typeof deviceCertV1BodySchema>
+export type DeviceCertV2Body = z.infer<typeof deviceCertV2BodySchema>
 export type PeerBindingBody = z.infer<typeof peerBindingBodySchema>
 export type RevocationsBody = z.infer<typeof revocationsBodySchema>
 export type DeviceListBody = z.infer<typeof deviceListBodySchema>
 export type PresenceBody = z.infer<typeof presenceBodySchema>
 
-/** Body schema of each record type (zod 4). */
+/** Body schema of each record type, any accepted version (zod 4); versionedBodySchema is the one to check a record with. */
 export const bodySchemas = {
   'device-cert': deviceCertBodySchema,
   'peer-binding': peerBindingBodySchema,
@@ -81,12 +103,30 @@ export type SignerRole = 'account' | 'device'
 /** Read-only description of the known record types: current version and which key signs them. */
 export const recordTypes: { readonly [T in RecordType]: { readonly v: number; readonly signer: SignerRole } } =
   Object.freeze({
-    'device-cert': Object.freeze({ v: 1, signer: 'account' }),
+    'device-cert': Object.freeze({ v: 2, signer: 'account' }),
     'peer-binding': Object.freeze({ v: 1, signer: 'device' }),
     revocations: Object.freeze({ v: 1, signer: 'account' }),
     'device-list': Object.freeze({ v: 1, signer: 'account' }),
     presence: Object.freeze({ v: 1, signer: 'device' }),
   })
+
+/**
+ * The versions of each record type that still verify (the current one last). A device-cert of version 1 (no
+ * encryption key) keeps verifying, so certificates issued before version 2 stay valid until they expire.
+ */
+export const acceptedVersions: { readonly [T in RecordType]: readonly number[] } = Object.freeze({
+  'device-cert': Object.freeze([1, 2]),
+  'peer-binding': Object.freeze([1]),
+  revocations: Object.freeze([1]),
+  'device-list': Object.freeze([1]),
+  presence: Object.freeze([1]),
+})
+
+/** The body schema of version `v` of a record type (only versions in acceptedVersions). */
+export function versionedBodySchema(type: RecordType, v: number): z.ZodType {
+  if (type === 'device-cert') return v === 1 ? deviceCertV1BodySchema : deviceCertV2BodySchema
+  return bodySchemas[type]
+}
 
 /** True if `s` names a known record type. */
 export function isRecordType(s: unknown): s is RecordType {

@@ -66,6 +66,17 @@ export {
 } from './contracts/identity.ts'
 export type { AccountSummary, EthTx } from './contracts/identity.ts'
 export {
+  ENVELOPE_MAX_BYTES,
+  ENVELOPE_MAX_RECIPIENTS,
+  EnvelopeIdSchema,
+  EnvelopeRefusalCode,
+  EnvelopeSenderSchema,
+  identityEnvelopeContracts,
+  identityOpen,
+  identitySeal,
+  SealErrorCode,
+} from './contracts/identity-envelopes.ts'
+export {
   DevicePresenceSchema,
   discoveryInfo,
   discoveryPublish,

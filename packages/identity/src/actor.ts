@@ -22,20 +22,24 @@ import {
   identityLinkAccept,
   identityLinkLocate,
   identityLinkOffer,
+  identityOpen,
   identityPeerBinding,
   identityRemoveContact,
   identityRevokeDevice,
+  identitySeal,
   identitySignNameClaim,
   identitySignPresence,
   identityStatus,
   identityVerifyChain,
 } from '@baran/bus'
-import { nameClaimMessage, verifyChain } from '@baran/trust'
+import { isEnvelopeError, nameClaimMessage, verifyChain } from '@baran/trust'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import { DEFAULT_SCRYPT } from './lib/constants.ts'
+import { EnvelopeService } from './lib/envelopes.ts'
 import { deriveLinkKeys } from './lib/link.ts'
+import { ReplayWindow } from './lib/replay-window.ts'
 import { type AccountInfo, IdentityStore } from './lib/store.ts'
 import type { RemoteDeviceList } from './lib/sync.ts'
 
@@ -79,6 +83,13 @@ function noAccount(): BusError {
   return new BusError('no_account', 'this node holds no account yet: run `baran account create` (or import an archive, or link a device)')
 }
 
+/** An envelope refusal as a bus error: code `not_for_this_device`…, details.reason as trust names it (`not-for-this-device`). */
+function envelopeBusError(e: unknown): unknown {
+  if (!isEnvelopeError(e)) return e
+  const code = e.name === 'NoEncryptionKeyError' ? 'no_encryption_key' : e.reason.replaceAll('-', '_')
+  return new BusError(code, e.message, { details: { reason: e.reason }, cause: e })
+}
+
 function toEthersTx(tx: EthTx) {
   return {
     to: tx.to ?? null,
@@ -109,6 +120,9 @@ export const identityActor = defineActor({
     const kdf = ctx.config.kdf ?? DEFAULT_SCRYPT
     const store = new IdentityStore({ dir: join(ctx.dataDir, 'identity'), ...(passphrase ? { passphrase } : {}), kdf, log: ctx.log })
     await store.load()
+    const replay = new ReplayWindow({ dir: join(ctx.dataDir, 'identity') })
+    await replay.load()
+    const envelopes = new EnvelopeService({ store, replay })
     const account = () => {
       if (!store.hasAccount()) throw noAccount()
       return store.info()
@@ -209,6 +223,34 @@ export const identityActor = defineActor({
       return { presence, deviceCert: info.deviceCert, peerBinding, revocations: info.revocations }
     })
 
+    // Sealed envelopes: the device's Ed25519 and X25519 private keys stay here; callers get bytes and verified senders.
+    ctx.serve(identitySeal, async ({ id, payload, recipients }) => {
+      account()
+      try {
+        const sealed = await envelopes.seal(id, new Uint8Array(Buffer.from(payload, 'base64')), recipients)
+        return { envelope: Buffer.from(sealed.envelope).toString('base64'), bytes: sealed.envelope.length, recipients: sealed.recipients }
+      } catch (e) {
+        throw envelopeBusError(e)
+      }
+    })
+
+    ctx.serve(identityOpen, async ({ envelope, senderRevocations }) => {
+      account()
+      try {
+        const opened = await envelopes.open(new Uint8Array(Buffer.from(envelope, 'base64')), senderRevocations ? { senderRevocations } : {})
+        const { accountId, accountKey, deviceId, deviceKey, deviceName, encKey } = opened.sender
+        return {
+          id: opened.id,
+          sentAt: opened.sentAt,
+          payload: Buffer.from(opened.payload).toString('base64'),
+          sender: { accountId, accountKey, deviceId, deviceKey, deviceName, ...(encKey ? { encKey } : {}) },
+          senderCert: opened.senderCert,
+        }
+      } catch (e) {
+        throw envelopeBusError(e)
+      }
+    })
+
     ctx.serve(identitySignNameClaim, ({ name, owner, chainId, registry }) => {
       const info = account()
       const signature = store.signDetached(nameClaimMessage({ name, owner, chainId: BigInt(chainId), registry }), 'account')
@@ -307,7 +349,11 @@ export const identityActor = defineActor({
         clearInterval(refresher)
         await store.close()
       },
-      health: () => ({ hasAccount: store.hasAccount(), ...(store.hasAccount() ? { accountId: store.info().accountId } : {}) }),
+      health: () => ({
+        hasAccount: store.hasAccount(),
+        ...(store.hasAccount() ? { accountId: store.info().accountId } : {}),
+        replayWindow: replay.size,
+      }),
     }
   },
 })

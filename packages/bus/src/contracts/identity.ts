@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { contract, event } from '../lib/contract.ts'
 import { Base64Schema, EthAddressSchema, IdSchema, KeySchema, SignedRecordWireSchema } from './common.ts'
+import { identityEnvelopeContracts } from './identity-envelopes.ts'
 
 /**
  * The identity actor: the only process that holds private keys. Each privilege is its own verb, so the
@@ -294,4 +295,5 @@ export const identityContracts = [
   identityLinkOffer,
   identityLinkLocate,
   identityLinkAccept,
+  ...identityEnvelopeContracts,
 ] as const

@@ -42,6 +42,8 @@ export interface SignContext {
 export interface NewDevice {
   publicKey: Uint8Array
   name: string
+  /** X25519 encryption key (32 bytes): the certificate is then version 2, else version 1 */
+  encKey?: Uint8Array
 }
 
 /** Trims a device name to what a device-cert accepts (1..64 characters); empty becomes 'device'. */
@@ -70,20 +72,15 @@ export function signDeviceCert(
   seq: number,
   ttlMs = DEFAULT_DEVICE_CERT_TTL_MS,
 ): SignedRecord<DeviceCertBody> {
+  const body: DeviceCertBody = {
+    accountId: idFromPublicKey(accountKeyOf(ctx)),
+    deviceId: idFromPublicKey(device.publicKey),
+    deviceKey: toBase64Url(device.publicKey),
+    name: device.name,
+    ...(device.encKey ? { encKey: toBase64Url(device.encKey) } : {}),
+  }
   return signRecord(
-    {
-      type: 'device-cert',
-      v: 1,
-      seq,
-      issuedAt: ctx.now,
-      expiresAt: ctx.now + ttlMs,
-      body: {
-        accountId: idFromPublicKey(accountKeyOf(ctx)),
-        deviceId: idFromPublicKey(device.publicKey),
-        deviceKey: toBase64Url(device.publicKey),
-        name: device.name,
-      },
-    },
+    { type: 'device-cert', v: device.encKey ? 2 : 1, seq, issuedAt: ctx.now, expiresAt: ctx.now + ttlMs, body },
     ctx.accountSecretKey,
   )
 }
@@ -203,8 +200,20 @@ export function refreshed(
   const own = next.deviceCerts.find((c) => c.body.deviceId === ownDevice.deviceId)
   if (own && due(own)) {
     const { deviceKey, name } = own.body
-    const cert = signDeviceCert(ctx, { publicKey: fromBase64Url(deviceKey), name }, ownDevice.certSeq)
+    const encKey = 'encKey' in own.body ? fromBase64Url(own.body.encKey) : undefined
+    const cert = signDeviceCert(ctx, { publicKey: fromBase64Url(deviceKey), name, ...(encKey ? { encKey } : {}) }, ownDevice.certSeq)
     next = { ...next, deviceCerts: next.deviceCerts.map((c) => (c === own ? cert : c)) }
   }
   return next
+}
+
+/**
+ * Re-issues this device's certificate with its encryption key (version 2), leaving the device list as it is (its
+ * entries carry no encryption key). For stores written before version 2.
+ */
+export function withEncryptionKey(payload: AccountPayload, ctx: SignContext, deviceId: string, encKey: Uint8Array, certSeq: number): AccountPayload {
+  const own = payload.deviceCerts.find((c) => c.body.deviceId === deviceId)
+  if (!own) throw new UnknownDeviceError(`Device ${deviceId} has no certificate`)
+  const cert = signDeviceCert(ctx, { publicKey: fromBase64Url(own.body.deviceKey), name: own.body.name, encKey }, certSeq)
+  return { ...payload, deviceCerts: payload.deviceCerts.map((c) => (c === own ? cert : c)) }
 }

@@ -1,5 +1,6 @@
 /**
- * The key store file: canonical JSON { v: 1, account: AccountPayload, device: { secretKey } },
+ * The key store file: canonical JSON { v: 1, account: AccountPayload, device: { secretKey, encSeed? } }
+ * (`encSeed`, the seed of the device's X25519 encryption key, is missing in stores written before it existed),
  * either plain or sealed in a "BARANKEY" container (the archive's format with another magic, so a
  * store file is never mistaken for an archive).
  */
@@ -15,13 +16,16 @@ export interface StoreContent {
   account: AccountPayload
   /** 64-byte tweetnacl secret key of this node's device */
   deviceSecretKey: Uint8Array
+  /** 32-byte seed of the device's X25519 encryption key (RFC 9180 DeriveKeyPair); absent in older stores */
+  encSeed?: Uint8Array
 }
 
 const FILE_VERSION = 1
 
 /** Serializes the store content; sealed under `keys` when given. */
 export function encodeStoreFile(content: StoreContent, keys?: SealingKeys): Uint8Array {
-  const json = canonicalEncode({ v: FILE_VERSION, account: content.account, device: { secretKey: toBase64Url(content.deviceSecretKey) } })
+  const device = { secretKey: toBase64Url(content.deviceSecretKey), ...(content.encSeed ? { encSeed: toBase64Url(content.encSeed) } : {}) }
+  const json = canonicalEncode({ v: FILE_VERSION, account: content.account, device })
   return keys ? sealContainer(SEALED_STORE_MAGIC, json, keys) : json
 }
 
@@ -54,7 +58,7 @@ export async function decodeStoreFile(bytes: Uint8Array, passphrase?: string): P
 
 function parseStoreJson(json: Uint8Array): StoreContent {
   try {
-    const value = canonicalDecode(json) as { v?: unknown; account?: unknown; device?: { secretKey?: unknown } } | null
+    const value = canonicalDecode(json) as { v?: unknown; account?: unknown; device?: { secretKey?: unknown; encSeed?: unknown } } | null
     if (typeof value !== 'object' || value === null || value.v !== FILE_VERSION) throw new Error(`unknown store file version`)
     const keys = Object.keys(value).sort().join(',')
     if (keys !== 'account,device,v') throw new Error('unexpected fields')
@@ -68,7 +72,14 @@ function parseStoreJson(json: Uint8Array): StoreContent {
     const deviceId = idFromPublicKey(kp.publicKey)
     if (!account.deviceCerts.some((c) => c.body.deviceId === deviceId)) throw new Error('no certificate for this device')
     if (!account.deviceList.body.devices.some((d) => d.deviceId === deviceId)) throw new Error('this device is not in the device list')
-    return { account, deviceSecretKey }
+    const deviceKeys = Object.keys(value.device ?? {}).filter((k) => k !== 'secretKey' && k !== 'encSeed')
+    if (deviceKeys.length > 0) throw new Error('unexpected device fields')
+    const seed = value.device?.encSeed
+    if (seed === undefined) return { account, deviceSecretKey }
+    if (typeof seed !== 'string') throw new Error('encryption key seed must be a string')
+    const encSeed = fromBase64Url(seed)
+    if (encSeed.length !== 32) throw new Error('encryption key seed must be 32 bytes')
+    return { account, deviceSecretKey, encSeed }
   } catch (cause) {
     throw new CorruptStoreError(`The key store file is corrupt: ${(cause as Error).message}`, { cause })
   }

@@ -9,6 +9,7 @@ import {
   canonicalEncode,
   type DeviceCertBody,
   type DeviceListBody,
+  encryptionKeyPairFromSeed,
   fromBase64Url,
   idFromPublicKey,
   isId,
@@ -24,7 +25,17 @@ import {
 } from '@baran/trust'
 import { Wallet } from 'ethers'
 import nacl from 'tweetnacl'
-import { checkDeviceName, type NewDevice, newAccountPayload, normalizeDeviceName, refreshed, type SignContext, withDevice, withRevoked } from './account.ts'
+import {
+  checkDeviceName,
+  type NewDevice,
+  newAccountPayload,
+  normalizeDeviceName,
+  refreshed,
+  type SignContext,
+  withDevice,
+  withEncryptionKey,
+  withRevoked,
+} from './account.ts'
 import { type AccountPayload, type Contact, decodeArchive, encodeArchive, type JsonObject } from './archive.ts'
 import {
   ACCOUNT_DETACHED_DOMAINS,
@@ -146,6 +157,7 @@ export class IdentityStore {
   private content: StoreContent | undefined
   private sealing: SealingKeys | undefined
   private wallet: Wallet | undefined
+  private encKeys: { seed: Uint8Array; privateKey: Uint8Array; publicKey: Uint8Array } | undefined
   private lastSeq = 0
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -182,15 +194,16 @@ export class IdentityStore {
       const now = this.clock()
       const account = nacl.sign.keyPair()
       const device = nacl.sign.keyPair()
+      const enc = await newEncryptionKey()
       const eth = Wallet.createRandom()
       const ctx: SignContext = { accountSecretKey: account.secretKey, now }
       const payload = newAccountPayload(
         ctx,
         { privateKey: eth.privateKey, address: eth.address },
-        { publicKey: device.publicKey, name: deviceName },
+        { publicKey: device.publicKey, name: deviceName, encKey: enc.publicKey },
         this.nextSeq(),
       )
-      await this.commit({ account: payload, deviceSecretKey: device.secretKey })
+      await this.commit({ account: payload, deviceSecretKey: device.secretKey, encSeed: enc.seed })
       const info = this.info()
       this.log?.info({ accountId: info.accountId, deviceId: info.deviceId }, 'account created')
       return info
@@ -454,13 +467,14 @@ export class IdentityStore {
       if (this.content) throw new AccountExistsError()
       const archived = await decode()
       const device = nacl.sign.keyPair()
+      const enc = await newEncryptionKey()
       const ctx: SignContext = { accountSecretKey: fromBase64Url(archived.accountSecretKey), now: this.clock() }
       for (const c of archived.deviceCerts) this.lastSeq = Math.max(this.lastSeq, c.seq)
-      const newDevice: NewDevice = { publicKey: device.publicKey, name: deviceName }
+      const newDevice: NewDevice = { publicKey: device.publicKey, name: deviceName, encKey: enc.publicKey }
       let { payload } = withDevice(archived, ctx, newDevice, this.nextSeq())
       // The archive's other records may be old: renew what would expire soon.
       payload = refreshed(payload, ctx, { deviceId: idFromPublicKey(device.publicKey), certSeq: this.nextSeq() }, DEFAULT_REFRESH_WINDOW_MS)
-      await this.commit({ account: payload, deviceSecretKey: device.secretKey })
+      await this.commit({ account: payload, deviceSecretKey: device.secretKey, encSeed: enc.seed })
       const info = this.info()
       this.log?.info({ accountId: info.accountId, deviceId: info.deviceId }, 'account imported')
       return info
@@ -508,6 +522,30 @@ export class IdentityStore {
     this.content = content
     this.sealing = keys
     for (const c of content.account.deviceCerts) this.lastSeq = Math.max(this.lastSeq, c.seq)
+    if (!content.encSeed) await this.addEncryptionKey(content)
+  }
+
+  /** A store written before encryption keys existed: give the device one and re-issue its certificate (version 2). */
+  private async addEncryptionKey(content: StoreContent): Promise<void> {
+    const enc = await newEncryptionKey()
+    const deviceId = idFromPublicKey(content.deviceSecretKey.subarray(32))
+    const ctx: SignContext = { accountSecretKey: fromBase64Url(content.account.accountSecretKey), now: this.clock() }
+    const account = withEncryptionKey(content.account, ctx, deviceId, enc.publicKey, this.nextSeq())
+    await this.commit({ ...content, account, encSeed: enc.seed })
+    this.log?.info({ deviceId }, 'device encryption key created, certificate re-issued (version 2)')
+  }
+
+  /**
+   * What sealing and opening envelopes need: this device's certificate, its Ed25519 secret key and its X25519
+   * private key (derived from the stored seed). For the envelope module of this package only: never on the bus.
+   */
+  async envelopeKeys(): Promise<{ deviceId: string; deviceCert: SignedRecord<DeviceCertBody>; deviceSecretKey: Uint8Array; encPrivateKey: Uint8Array }> {
+    const { account, deviceSecretKey, encSeed } = this.requireAccount()
+    if (!encSeed) throw new StoreNotLoadedError('The device has no encryption key yet')
+    if (!this.encKeys || this.encKeys.seed !== encSeed) this.encKeys = { seed: encSeed, ...(await encryptionKeyPairFromSeed(encSeed)) }
+    const deviceId = idFromPublicKey(deviceSecretKey.subarray(32))
+    const deviceCert = account.deviceCerts.find((c) => c.body.deviceId === deviceId)!
+    return { deviceId, deviceCert, deviceSecretKey, encPrivateKey: this.encKeys.privateKey }
   }
 
   private async ensureLoaded(): Promise<void> {
@@ -541,11 +579,21 @@ export class IdentityStore {
 
   private wipe(): void {
     this.content?.deviceSecretKey.fill(0)
+    this.content?.encSeed?.fill(0)
+    this.encKeys?.privateKey.fill(0)
+    this.encKeys = undefined
     this.sealing?.encKey.fill(0)
     this.content = undefined
     this.sealing = undefined
     this.wallet = undefined
   }
+}
+
+/** A new X25519 encryption key: the seed the store keeps and the public key the certificate carries. */
+async function newEncryptionKey(): Promise<{ seed: Uint8Array; publicKey: Uint8Array }> {
+  const seed = nacl.randomBytes(32)
+  const { publicKey } = await encryptionKeyPairFromSeed(seed)
+  return { seed, publicKey }
 }
 
 function decodePublicKey(key: unknown): Uint8Array {

@@ -7,9 +7,11 @@ import {
   identityDevices,
   identityExportArchive,
   identityImportArchive,
+  identityOpen,
   identityPeerBinding,
   identityRemoveContact,
   identityRevokeDevice,
+  identitySeal,
   identitySignPresence,
   identityStatus,
   identityVerifyChain,
@@ -87,6 +89,23 @@ export default (common: TestSetup<IdentityImpl>) =>
       await expectCode(req('b', (bus, node) => bus.request(identityImportArchive, { archive: ex.archive, password: 'wrong' }, { node, timeoutMs: 30_000 })), 'wrong_password', `${rule}: wrong password`)
       const acc = await expectReply(req('b', (bus, node) => bus.request(identityImportArchive, { archive: ex.archive, password: 'conformance-pw', deviceName: 'second' }, { node, timeoutMs: 30_000 })), rule)
       expectShape(acc, { accountId: ex.accountId, deviceName: 'second' }, `${rule}: the same account, a new device`)
+    })
+
+    it('identity.seal / identity.open: sealed on a to b\'s device, opened by b once; refusals carry their reason codes', async () => {
+      const rule = 'identity.open'
+      const bChain = await req('b', (bus, node) => bus.request(identityPeerBinding, { peerId: '12D3KooWConformanceB' }, { node }))
+      const payload = Buffer.from('conformance envelope').toString('base64')
+      const sealed = await expectReply(req('a', (bus, node) => bus.request(identitySeal, { id: 'conformance-1', payload, recipients: [bChain.deviceCert] }, { node })), 'identity.seal')
+      const opened = await expectReply(req('b', (bus, node) => bus.request(identityOpen, { envelope: sealed.envelope }, { node })), rule)
+      const aStatus = await req('a', (bus, node) => bus.request(identityStatus, {}, { node }))
+      expectShape(opened, { id: 'conformance-1', payload, sender: { deviceId: aStatus.account?.deviceId } }, `${rule}: payload and verified sender`)
+      await expectCode(req('b', (bus, node) => bus.request(identityOpen, { envelope: sealed.envelope }, { node })), 'replayed', `${rule}: the same envelope twice`)
+      await expectCode(req('a', (bus, node) => bus.request(identityOpen, { envelope: sealed.envelope }, { node })), 'not_for_this_device', `${rule}: on a device it is not sealed to`)
+      const flipped = Buffer.from(sealed.envelope, 'base64')
+      flipped[flipped.length - 1]! ^= 1
+      await expectCode(req('b', (bus, node) => bus.request(identityOpen, { envelope: flipped.toString('base64') }, { node })), 'bad_signature', `${rule}: a flipped signature bit`)
+      await expectCode(req('b', (bus, node) => bus.request(identityOpen, { envelope: Buffer.from('junk').toString('base64') }, { node })), 'malformed', `${rule}: junk`)
+      await checkMalformedBodies(impl.a.bus, impl.a.node, 'identity', 'open', ['{"envelope":1}', '{}'], 'invalid_request: identity.open')
     })
 
     it('identity.contacts: add, list and remove a contact', async () => {

@@ -1,0 +1,99 @@
+/**
+ * Sealing and opening envelopes with this device's keys (the format and crypto are @baran/trust's): the keys come
+ * from the store and never leave this process; opened envelopes go through the replay window.
+ */
+import {
+  decryptEnvelope,
+  type EnvelopeRecipientKey,
+  envelopeRecipientOf,
+  isTrustError,
+  NoEncryptionKeyError,
+  type OpenedEnvelope,
+  sealEnvelope,
+  verifyEnvelope,
+} from '@baran/trust'
+import { InvalidArgumentError } from './errors.ts'
+import type { ReplayWindow } from './replay-window.ts'
+import type { IdentityStore } from './store.ts'
+
+/** Thrown when a recipient's device-cert does not verify (signature, expiry, IDs, revoked). */
+export class BadRecipientError extends Error {
+  code = 'bad_recipient'
+  constructor(message = 'A recipient certificate does not verify', options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'BadRecipientError'
+  }
+}
+
+/** Options of EnvelopeService.open. */
+export interface OpenOptions {
+  /** The sender account's signed revocation list the caller knows (this store knows its own account's). */
+  senderRevocations?: unknown
+}
+
+/** seal/open for the identity actor. */
+export class EnvelopeService {
+  private readonly store: IdentityStore
+  private readonly replay: ReplayWindow
+  private readonly clock: () => number
+
+  constructor(init: { store: IdentityStore; replay: ReplayWindow; now?: () => number }) {
+    this.store = init.store
+    this.replay = init.replay
+    this.clock = init.now ?? Date.now
+  }
+
+  /**
+   * Seals `payload` to the devices of `recipientCerts` (device-cert version 2 each) as this device. Throws
+   * BadRecipientError, NoEncryptionKeyError, EnvelopeTooLargeError, MalformedEnvelopeError.
+   */
+  async seal(id: string, payload: Uint8Array, recipientCerts: unknown[]): Promise<{ envelope: Uint8Array; recipients: string[] }> {
+    if (!Array.isArray(recipientCerts)) throw new InvalidArgumentError('recipients must be an array of device certificates')
+    const now = this.clock()
+    const recipients: EnvelopeRecipientKey[] = recipientCerts.map((cert, i) => {
+      try {
+        return envelopeRecipientOf(cert, { now })
+      } catch (e) {
+        if (e instanceof NoEncryptionKeyError) throw e
+        if (isTrustError(e)) throw new BadRecipientError(`recipient ${i}: ${e.message}`, { cause: e })
+        throw e
+      }
+    })
+    const keys = await this.store.envelopeKeys()
+    const envelope = await sealEnvelope({ id, payload, sentAt: now, sender: { deviceCert: keys.deviceCert, deviceSecretKey: keys.deviceSecretKey }, recipients })
+    return { envelope, recipients: [...new Set(recipients.map((r) => r.deviceId))].sort() }
+  }
+
+  /**
+   * Opens an envelope sealed to this device. Refusals are EnvelopeErrors with a reason: malformed, too-large,
+   * bad-signature, revoked-sender (this account's revocations, or the ones passed), not-for-this-device, replayed.
+   */
+  async open(bytes: Uint8Array, opts: OpenOptions = {}): Promise<OpenedEnvelope> {
+    const info = this.store.info()
+    const revocationsFor = (accountId: string) => {
+      if (accountId === info.accountId) return info.revocations
+      const given = opts.senderRevocations as { body?: { accountId?: unknown } } | undefined
+      return given?.body?.accountId === accountId ? given : undefined
+    }
+    const verified = verifyEnvelope(bytes, { now: this.clock(), revocationsFor })
+    const keys = await this.store.envelopeKeys()
+    // Not ours: say so before the replay check, which would otherwise claim the ID for nothing.
+    if (!verified.recipients.includes(keys.deviceId)) return decryptEnvelope(verified, keys)
+    this.replay.reserve(verified.sender.deviceId, verified.id, verified.sentAt)
+    let opened: OpenedEnvelope
+    try {
+      opened = await decryptEnvelope(verified, keys)
+    } catch (e) {
+      this.replay.release(verified.sender.deviceId, verified.id)
+      throw e
+    }
+    try {
+      await this.replay.commit(verified.sender.deviceId, verified.id, verified.sentAt)
+    } catch (e) {
+      // Not durable: the caller gets an error and may retry, so the ID must not count as seen.
+      this.replay.release(verified.sender.deviceId, verified.id)
+      throw e
+    }
+    return opened
+  }
+}

@@ -1,0 +1,133 @@
+import { Bus, identityCreate, identityOpen, identityPeerBinding, identityRevokeDevice, identitySeal, identityExportArchive, identityImportArchive } from '@baran/bus'
+import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
+import { verifyChain } from '@baran/trust'
+import { afterEach, describe, expect, it } from 'vitest'
+import { identityActor } from '../src/index.ts'
+
+const cleanup = new Cleanup()
+afterEach(() => cleanup.run())
+const kdf = { N: 1024, r: 8, p: 1 }
+
+/** One nats-server, one identity actor per node name on it (each with its own data dir and account). */
+async function network(names: string[]) {
+  const nats = await setupNats({ cleanup, node: names[0] })
+  const nodes = []
+  for (const name of names) {
+    const bus = name === names[0] ? nats.bus : await Bus.connect({ servers: nats.url, node: name })
+    if (bus !== nats.bus) cleanup.add(`close bus ${name}`, () => bus.close())
+    const dataDir = await tempDir(cleanup)
+    const start = () => runInline(identityActor, { cleanup, node: name, url: nats.url, dataDir, config: { kdf, deviceName: `${name}-laptop` } })
+    nodes.push({ name, bus, dataDir, rt: await start(), start })
+  }
+  return { nats, nodes }
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64')
+const text = (b: string) => Buffer.from(b, 'base64').toString()
+const certOf = async (bus: Bus) => (await bus.request(identityPeerBinding, { peerId: 'p' })).deviceCert
+
+describe('identity.seal / identity.open over the bus', () => {
+  it('seals to three devices that each open it; a fourth is refused not_for_this_device; a replay is refused, also after a restart', async () => {
+    const { nodes } = await network(['s', 'r1', 'r2', 'r3', 'r4'])
+    const accounts = []
+    for (const n of nodes) accounts.push(await n.bus.request(identityCreate, {}))
+    const [sender, ...recipients] = nodes
+    const certs = await Promise.all(recipients.slice(0, 3).map((n) => certOf(n.bus)))
+    for (const c of certs) expect(c.v).toBe(2)
+    const sealed = await sender!.bus.request(identitySeal, { id: '01JENVELOPE00000000000001', payload: b64('hi there'), recipients: certs })
+    expect(sealed.recipients.sort()).toEqual(accounts.slice(1, 4).map((a) => a.deviceId).sort())
+    for (const r of recipients.slice(0, 3)) {
+      const opened = await r.bus.request(identityOpen, { envelope: sealed.envelope })
+      expect(text(opened.payload)).toBe('hi there')
+      expect(opened.sender).toMatchObject({ accountId: accounts[0]!.accountId, deviceId: accounts[0]!.deviceId })
+      expect(verifyChain({ deviceCert: opened.senderCert }).deviceId).toBe(accounts[0]!.deviceId)
+    }
+    await expect(recipients[3]!.bus.request(identityOpen, { envelope: sealed.envelope })).rejects.toMatchObject({
+      code: 'not_for_this_device',
+      details: { reason: 'not-for-this-device' },
+    })
+    const r1 = recipients[0]!
+    await expect(r1.bus.request(identityOpen, { envelope: sealed.envelope })).rejects.toMatchObject({ code: 'replayed' })
+    // The window is on disk: a restarted identity refuses it too.
+    await r1.rt.stop('restart')
+    r1.rt = await r1.start()
+    await expect(r1.bus.request(identityOpen, { envelope: sealed.envelope })).rejects.toMatchObject({ code: 'replayed', details: { reason: 'replayed' } })
+    // Another ID from the same sender still opens.
+    const next = await sender!.bus.request(identitySeal, { id: '01JENVELOPE00000000000002', payload: b64('again'), recipients: certs })
+    expect(text((await r1.bus.request(identityOpen, { envelope: next.envelope })).payload)).toBe('again')
+  })
+
+  it('a flipped byte anywhere gives bad_signature or malformed, never a payload', async () => {
+    const { nodes } = await network(['s', 'r'])
+    for (const n of nodes) await n.bus.request(identityCreate, {})
+    const sealed = await nodes[0]!.bus.request(identitySeal, { id: 'flip', payload: b64('secret'), recipients: [await certOf(nodes[1]!.bus)] })
+    const bytes = Buffer.from(sealed.envelope, 'base64')
+    // Positions spread over every part: header, sender certificate, recipient entry, ciphertext, signature.
+    const positions = [0, 1, 5, 20, 200, bytes.length - 200, bytes.length - 100, bytes.length - 70, bytes.length - 30, bytes.length - 1]
+    for (const i of positions) {
+      const bad = Buffer.from(bytes)
+      bad[i]! ^= 0x20
+      const err = await nodes[1]!.bus.request(identityOpen, { envelope: bad.toString('base64') }).then(
+        () => undefined,
+        (e: { code: string }) => e,
+      )
+      expect(err, `byte ${i} opened`).toBeDefined()
+      expect(['bad_signature', 'malformed']).toContain(err!.code)
+    }
+    // The untouched envelope still opens: failed attempts did not claim its ID.
+    expect(text((await nodes[1]!.bus.request(identityOpen, { envelope: sealed.envelope })).payload)).toBe('secret')
+  })
+
+  it('a revoked sender is refused revoked_sender (own account, or revocations the caller passes); garbage gets typed errors', async () => {
+    const { nodes } = await network(['a', 'b', 'c'])
+    const [a, b, c] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]]
+    const accA = await a.bus.request(identityCreate, {})
+    await c.bus.request(identityCreate, {})
+    const { archive } = await a.bus.request(identityExportArchive, { password: 'pw' })
+    await b.bus.request(identityImportArchive, { archive, password: 'pw' })
+    const toC = await a.bus.request(identitySeal, { id: 'to-c', payload: b64('x'), recipients: [await certOf(c.bus)] })
+    // B (same account) revokes A: B refuses A's envelopes from then on.
+    const { revocations } = await b.bus.request(identityRevokeDevice, { deviceId: accA.deviceId })
+    const toB = await a.bus.request(identitySeal, { id: 'to-b', payload: b64('y'), recipients: [await certOf(b.bus)] })
+    await expect(b.bus.request(identityOpen, { envelope: toB.envelope })).rejects.toMatchObject({ code: 'revoked_sender', details: { reason: 'revoked-sender' } })
+    // C, of another account, refuses it once the caller hands it the account's revocations.
+    await expect(c.bus.request(identityOpen, { envelope: toC.envelope, senderRevocations: revocations })).rejects.toMatchObject({ code: 'revoked_sender' })
+    await expect(c.bus.request(identityOpen, { envelope: toC.envelope })).resolves.toMatchObject({ id: 'to-c' })
+
+    await expect(a.bus.request(identityOpen, { envelope: b64('garbage') })).rejects.toMatchObject({ code: 'malformed' })
+    await expect(a.bus.request(identityOpen, { envelope: Buffer.alloc(70_000).toString('base64') })).rejects.toMatchObject({ code: 'too_large' })
+    await expect(a.bus.request(identityOpen, { envelope: '!!!' } as never)).rejects.toMatchObject({ code: 'invalid_request' })
+    await expect(a.bus.request(identityOpen, {} as never)).rejects.toMatchObject({ code: 'invalid_request' })
+    await expect(a.bus.request(identitySeal, { id: 'bad id', payload: b64('x'), recipients: [await certOf(b.bus)] })).rejects.toMatchObject({ code: 'invalid_request' })
+    await expect(a.bus.request(identitySeal, { id: 'x', payload: b64('x'), recipients: [{ ...(await certOf(b.bus)), sig: 'A'.repeat(86) }] })).rejects.toMatchObject({ code: 'bad_recipient' })
+    await expect(a.bus.request(identitySeal, { id: 'x', payload: Buffer.alloc(65_536).toString('base64'), recipients: [await certOf(b.bus)] })).rejects.toMatchObject({ code: 'too_large' })
+  })
+
+  it('a flood of garbage opens keeps memory bounded and the actor answering', async () => {
+    const { nodes } = await network(['a', 'b'])
+    for (const n of nodes) await n.bus.request(identityCreate, {})
+    const good = await nodes[1]!.bus.request(identitySeal, { id: 'after-flood', payload: b64('still here'), recipients: [await certOf(nodes[0]!.bus)] })
+    const junk = Buffer.alloc(60_000, 7).toString('base64')
+    const rounds = 40
+    const perRound = 50
+    global.gc?.()
+    const before = process.memoryUsage().heapUsed
+    for (let round = 0; round < rounds; round++) {
+      const codes = await Promise.all(
+        Array.from({ length: perRound }, (_, i) =>
+          nodes[0]!.bus.request(identityOpen, { envelope: i % 2 ? junk : good.envelope.slice(0, -8) }).then(
+            () => 'opened',
+            (e: { code: string }) => e.code,
+          ),
+        ),
+      )
+      for (const c of codes) expect(['malformed', 'bad_signature']).toContain(c)
+    }
+    global.gc?.()
+    const grown = process.memoryUsage().heapUsed - before
+    // 2000 refused requests of up to 80 KB each: nothing of them may stay (the replay window records none).
+    expect(grown).toBeLessThan(64 * 1024 * 1024)
+    const opened = await nodes[0]!.bus.request(identityOpen, { envelope: good.envelope })
+    expect(text(opened.payload)).toBe('still here')
+  })
+})

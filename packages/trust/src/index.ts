@@ -76,7 +76,7 @@ export {
   MAX_SENDER_CERT_BYTES,
 } from './lib/envelope-format.ts'
 export type { X25519Implementation } from './lib/hpke.ts'
-export { encryptionKeyPairFromSeed } from './lib/hpke.ts'
+export { encryptionKeyPairFromSeed, x25519Implementation } from './lib/hpke.ts'
 export type { DecodeRecordOptions, SignedRecord, UnsignedRecord, VerifyRecordOptions } from './lib/record.ts'
 export { decodeRecord, encodeRecord, recordSigningBytes, signRecord, verifyRecord } from './lib/record.ts'
 export type { SeqTrackerInit } from './lib/seq-tracker.ts'

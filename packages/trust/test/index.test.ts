@@ -71,6 +71,7 @@ const runtimeExports = [
   'MAX_ENVELOPE_RECIPIENTS',
   'MAX_SENDER_CERT_BYTES',
   'encryptionKeyPairFromSeed',
+  'x25519Implementation',
 ]
 
 describe('@baran/trust public API', () => {

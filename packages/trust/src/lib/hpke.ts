@@ -24,10 +24,15 @@ async function hasWebCryptoX25519(): Promise<boolean> {
   }
 }
 
+/** Which X25519 implementation this runtime uses (WebCrypto when it has X25519). */
+export async function x25519Implementation(): Promise<X25519Implementation> {
+  preferred ??= hasWebCryptoX25519().then((ok) => (ok ? 'webcrypto' : 'pure-js'))
+  return preferred
+}
+
 /** The HPKE suite; `impl` forces an X25519 implementation (tests check both agree). */
 export async function hpkeSuite(impl?: X25519Implementation): Promise<CipherSuite> {
-  preferred ??= hasWebCryptoX25519().then((ok) => (ok ? 'webcrypto' : 'pure-js'))
-  const which = impl ?? (await preferred)
+  const which = impl ?? (await x25519Implementation())
   let suite = suites.get(which)
   if (!suite) {
     const kem = which === 'webcrypto' ? new NativeX25519() : new PureX25519()

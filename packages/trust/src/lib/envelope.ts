@@ -27,6 +27,7 @@ import {
   encodeEnvelopeHeader,
   isEnvelopeId,
   MAX_ENVELOPE_BYTES,
+  MAX_ENVELOPE_RECIPIENTS,
 } from './envelope-format.ts'
 import { isTrustError } from './errors.ts'
 import { contentCipher, hpkeSuite } from './hpke.ts'
@@ -131,22 +132,28 @@ export async function sealEnvelope(input: SealEnvelopeInput): Promise<Uint8Array
   if (!(secret instanceof Uint8Array) || secret.length !== 64 || !bytesEq(secret.subarray(32), fromBase64Url(chain.deviceKey))) {
     throw new MalformedEnvelopeError("the sender's secret key is not the key of its certificate")
   }
+  if (!Array.isArray(input.recipients) || input.recipients.length < 1) throw new MalformedEnvelopeError('an envelope needs at least one recipient')
+  if (input.recipients.length > MAX_ENVELOPE_RECIPIENTS) {
+    throw new EnvelopeTooLargeError(`${input.recipients.length} recipients is over the limit of ${MAX_ENVELOPE_RECIPIENTS}`)
+  }
   const recipients = [...input.recipients].sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0))
   const suite = await hpkeSuite()
   const contentKey = nacl.randomBytes(CONTENT_KEY_BYTES)
   const info = hpkeInfo(id)
-  const entries: EnvelopeRecipient[] = []
   try {
-    for (const r of recipients) {
-      let recipientPublicKey: Awaited<ReturnType<typeof suite.kem.deserializePublicKey>>
-      try {
-        recipientPublicKey = await suite.kem.deserializePublicKey(fromBase64Url(r.encKey))
-      } catch (cause) {
-        throw new MalformedEnvelopeError(`recipient ${r.deviceId}: not an X25519 public key`, { cause })
-      }
-      const sealed = await suite.seal({ recipientPublicKey, info }, contentKey, keyAad(r.deviceId, chain.deviceId))
-      entries.push({ deviceId: r.deviceId, enc: new Uint8Array(sealed.enc), wrappedKey: new Uint8Array(sealed.ct) })
-    }
+    // One HPKE seal per recipient, all at once: WebCrypto's X25519 runs off the main thread.
+    const entries: EnvelopeRecipient[] = await Promise.all(
+      recipients.map(async (r) => {
+        let recipientPublicKey: Awaited<ReturnType<typeof suite.kem.deserializePublicKey>>
+        try {
+          recipientPublicKey = await suite.kem.deserializePublicKey(fromBase64Url(r.encKey))
+        } catch (cause) {
+          throw new MalformedEnvelopeError(`recipient ${r.deviceId}: not an X25519 public key`, { cause })
+        }
+        const sealed = await suite.seal({ recipientPublicKey, info }, contentKey, keyAad(r.deviceId, chain.deviceId))
+        return { deviceId: r.deviceId, enc: new Uint8Array(sealed.enc), wrappedKey: new Uint8Array(sealed.ct) }
+      }),
+    )
     const senderCert = encodeRecord(sender.deviceCert)
     const header = encodeEnvelopeHeader({ id, sentAt, senderCert, recipients: entries })
     const ciphertext = new Uint8Array(await contentCipher(contentKey).seal(ZERO_NONCE, payload, header))

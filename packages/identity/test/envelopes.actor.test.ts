@@ -1,4 +1,4 @@
-import { Bus, identityCreate, identityOpen, identityPeerBinding, identityRevokeDevice, identitySeal, identityExportArchive, identityImportArchive } from '@baran/bus'
+import { Bus, healthContractOf, identityCreate, identityOpen, identityPeerBinding, identityRevokeDevice, identitySeal, identityExportArchive, identityImportArchive } from '@baran/bus'
 import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
 import { verifyChain } from '@baran/trust'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -52,6 +52,8 @@ describe('identity.seal / identity.open over the bus', () => {
     await r1.rt.stop('restart')
     r1.rt = await r1.start()
     await expect(r1.bus.request(identityOpen, { envelope: sealed.envelope })).rejects.toMatchObject({ code: 'replayed', details: { reason: 'replayed' } })
+    const health = await r1.bus.request(healthContractOf('identity'), {})
+    expect(health.details).toMatchObject({ replayWindow: 1 })
     // Another ID from the same sender still opens.
     const next = await sender!.bus.request(identitySeal, { id: '01JENVELOPE00000000000002', payload: b64('again'), recipients: certs })
     expect(text((await r1.bus.request(identityOpen, { envelope: next.envelope })).payload)).toBe('again')

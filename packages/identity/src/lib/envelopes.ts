@@ -8,6 +8,7 @@ import {
   envelopeRecipientOf,
   isTrustError,
   NoEncryptionKeyError,
+  NotForThisDeviceError,
   type OpenedEnvelope,
   sealEnvelope,
   verifyEnvelope,
@@ -78,7 +79,7 @@ export class EnvelopeService {
     const verified = verifyEnvelope(bytes, { now: this.clock(), revocationsFor })
     const keys = await this.store.envelopeKeys()
     // Not ours: say so before the replay check, which would otherwise claim the ID for nothing.
-    if (!verified.recipients.includes(keys.deviceId)) return decryptEnvelope(verified, keys)
+    if (!verified.recipients.includes(keys.deviceId)) throw new NotForThisDeviceError(`envelope ${verified.id} is not sealed to device ${keys.deviceId}`)
     this.replay.reserve(verified.sender.deviceId, verified.id, verified.sentAt)
     let opened: OpenedEnvelope
     try {

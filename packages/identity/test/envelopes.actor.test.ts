@@ -94,6 +94,8 @@ describe('identity.seal / identity.open over the bus', () => {
     await expect(b.bus.request(identityOpen, { envelope: toB.envelope })).rejects.toMatchObject({ code: 'revoked_sender', details: { reason: 'revoked-sender' } })
     // C, of another account, refuses it once the caller hands it the account's revocations.
     await expect(c.bus.request(identityOpen, { envelope: toC.envelope, senderRevocations: revocations })).rejects.toMatchObject({ code: 'revoked_sender' })
+    const forged = { ...revocations, body: { ...(revocations.body as object), devices: [] } }
+    await expect(c.bus.request(identityOpen, { envelope: toC.envelope, senderRevocations: forged })).rejects.toMatchObject({ code: 'invalid_argument' })
     await expect(c.bus.request(identityOpen, { envelope: toC.envelope })).resolves.toMatchObject({ id: 'to-c' })
 
     await expect(a.bus.request(identityOpen, { envelope: b64('garbage') })).rejects.toMatchObject({ code: 'malformed' })

@@ -6,12 +6,15 @@ import {
   decryptEnvelope,
   type EnvelopeRecipientKey,
   envelopeRecipientOf,
+  fromBase64Url,
+  idFromPublicKey,
   isTrustError,
   NoEncryptionKeyError,
   NotForThisDeviceError,
   type OpenedEnvelope,
   sealEnvelope,
   verifyEnvelope,
+  verifyRecord,
 } from '@baran/trust'
 import { InvalidArgumentError } from './errors.ts'
 import type { ReplayWindow } from './replay-window.ts'
@@ -71,12 +74,23 @@ export class EnvelopeService {
    */
   async open(bytes: Uint8Array, opts: OpenOptions = {}): Promise<OpenedEnvelope> {
     const info = this.store.info()
+    const now = this.clock()
+    // A revocation list that does not verify is the caller's mistake, not the envelope's: say so apart.
+    let given: { body: { accountId: string } } | undefined
+    if (opts.senderRevocations !== undefined) {
+      try {
+        const r = verifyRecord(opts.senderRevocations, { type: 'revocations', now })
+        if (idFromPublicKey(fromBase64Url(r.signer)) !== r.body.accountId) throw new InvalidArgumentError('signed by another key than its account')
+        given = r
+      } catch (e) {
+        throw new InvalidArgumentError(`senderRevocations does not verify: ${(e as Error).message}`, { cause: e })
+      }
+    }
     const revocationsFor = (accountId: string) => {
       if (accountId === info.accountId) return info.revocations
-      const given = opts.senderRevocations as { body?: { accountId?: unknown } } | undefined
-      return given?.body?.accountId === accountId ? given : undefined
+      return given?.body.accountId === accountId ? given : undefined
     }
-    const verified = verifyEnvelope(bytes, { now: this.clock(), revocationsFor })
+    const verified = verifyEnvelope(bytes, { now, revocationsFor })
     const keys = await this.store.envelopeKeys()
     // Not ours: say so before the replay check, which would otherwise claim the ID for nothing.
     if (!verified.recipients.includes(keys.deviceId)) throw new NotForThisDeviceError(`envelope ${verified.id} is not sealed to device ${keys.deviceId}`)

@@ -1,8 +1,15 @@
 import { Bus, healthContractOf, identityCreate, identityOpen, identityPeerBinding, identityRevokeDevice, identitySeal, identityExportArchive, identityImportArchive } from '@baran/bus'
 import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
-import { verifyChain } from '@baran/trust'
+import { keyPairFromSeed, toBase64Url, verifyChain } from '@baran/trust'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import nacl from 'tweetnacl'
 import { afterEach, describe, expect, it } from 'vitest'
 import { identityActor } from '../src/index.ts'
+import { newAccountPayload } from '../src/lib/account.ts'
+import { decodeArchive } from '../src/lib/archive.ts'
+import { writeFileAtomic } from '../src/lib/fs.ts'
+import { decodeStoreFile, encodeStoreFile } from '../src/lib/store-file.ts'
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())
@@ -105,6 +112,34 @@ describe('identity.seal / identity.open over the bus', () => {
     await expect(a.bus.request(identitySeal, { id: 'bad id', payload: b64('x'), recipients: [await certOf(b.bus)] })).rejects.toMatchObject({ code: 'invalid_request' })
     await expect(a.bus.request(identitySeal, { id: 'x', payload: b64('x'), recipients: [{ ...(await certOf(b.bus)), sig: 'A'.repeat(86) }] })).rejects.toMatchObject({ code: 'bad_recipient' })
     await expect(a.bus.request(identitySeal, { id: 'x', payload: Buffer.alloc(65_536).toString('base64'), recipients: [await certOf(b.bus)] })).rejects.toMatchObject({ code: 'too_large' })
+  })
+
+  it('an identity started on a store written before encryption keys re-issues its certificate as version 2; no reply carries the seed', async () => {
+    const nats = await setupNats({ cleanup, node: 'old' })
+    const dataDir = await tempDir(cleanup)
+    // A version 1 store, written with today's encoder (no encSeed, version 1 certificate).
+    const account = keyPairFromSeed(new Uint8Array(32).fill(3))
+    const device = nacl.sign.keyPair()
+    const payload = newAccountPayload(
+      { accountSecretKey: account.secretKey, now: Date.now() },
+      { privateKey: `0x${'22'.repeat(32)}`, address: '0x1563915e194D8CfBA1943570603F7606A3115508' },
+      { publicKey: device.publicKey, name: 'old-device' },
+      1,
+    )
+    await writeFileAtomic(join(dataDir, 'identity'), 'identity.store', encodeStoreFile({ account: payload, deviceSecretKey: device.secretKey }))
+    await runInline(identityActor, { cleanup, node: 'old', url: nats.url, dataDir, config: { kdf } })
+    const { deviceCert } = await nats.bus.request(identityPeerBinding, { peerId: 'p' })
+    expect(deviceCert.v).toBe(2)
+    expect(verifyChain({ deviceCert }).encKey).toBeDefined()
+    const { content } = await decodeStoreFile(new Uint8Array(await readFile(join(dataDir, 'identity', 'identity.store'))))
+    const seed = toBase64Url(content.encSeed!)
+    const { archive } = await nats.bus.request(identityExportArchive, { password: 'pw' })
+    const sealed = await nats.bus.request(identitySeal, { id: 'self', payload: b64('to myself'), recipients: [deviceCert] })
+    const opened = await nats.bus.request(identityOpen, { envelope: sealed.envelope })
+    for (const reply of [deviceCert, sealed, opened]) expect(JSON.stringify(reply)).not.toContain(seed)
+    const restored = await decodeArchive(new Uint8Array(Buffer.from(archive, 'base64')), 'pw')
+    expect(JSON.stringify(restored)).not.toContain(seed)
+    expect(text(opened.payload)).toBe('to myself')
   })
 
   it('a flood of garbage opens keeps memory bounded and the actor answering', async () => {

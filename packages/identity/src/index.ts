@@ -24,7 +24,7 @@
  * verifyChain({ deviceCert: store.info().deviceCert, peerBinding: binding })
  */
 export type { NewDevice, SignContext } from './lib/account.ts'
-export { newAccountPayload, normalizeDeviceName, refreshed, signDeviceCert, withDevice, withRevoked } from './lib/account.ts'
+export { newAccountPayload, normalizeDeviceName, refreshed, signDeviceCert, withDevice, withEncryptionKey, withRevoked } from './lib/account.ts'
 export type { AccountPayload, Contact, JsonObject } from './lib/archive.ts'
 export { accountPayloadSchema, archiveKdf, decodeArchive, encodeArchive, validateAccountPayload } from './lib/archive.ts'
 export { compress, decompress } from './lib/compress.ts'
@@ -68,6 +68,7 @@ export type { IdentityErrorCode } from './lib/errors.ts'
 export {
   AccountExistsError,
   AlreadyRevokedError,
+  BadRecipientError,
   CorruptStoreError,
   DeviceRevokedError,
   ForbiddenSigningError,
@@ -95,6 +96,8 @@ export {
   WrongPasswordError,
   WrongPinError,
 } from './lib/errors.ts'
+export type { OpenOptions } from './lib/envelopes.ts'
+export { EnvelopeService } from './lib/envelopes.ts'
 export { ensurePrivateDir, readFileIfExists, writeFileAtomic } from './lib/fs.ts'
 export type { DerivedKeys, ScryptParams } from './lib/kdf.ts'
 export { deriveKeys, validateScryptParams } from './lib/kdf.ts'
@@ -102,6 +105,8 @@ export type { LinkKdf, LinkKeys, SealedLink } from './lib/link.ts'
 export { deriveLinkKeys, generatePin, normalizePin, openWithPin, scryptKdf, sealForPin } from './lib/link.ts'
 export type { LinkOffer } from './lib/link-offer.ts'
 export { checkLinkTtl, openLinkOffer, sealLinkOffer } from './lib/link-offer.ts'
+export type { ReplayWindowInit } from './lib/replay-window.ts'
+export { DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_MAX_AGE_MS, REPLAY_FILE, ReplayWindow } from './lib/replay-window.ts'
 export type { AccountInfo, DeviceInfo, IdentityStoreInit, Logger, RecordRequest } from './lib/store.ts'
 export { IdentityStore } from './lib/store.ts'
 export type { StoreContent } from './lib/store-file.ts'

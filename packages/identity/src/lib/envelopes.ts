@@ -16,18 +16,9 @@ import {
   verifyEnvelope,
   verifyRecord,
 } from '@baran/trust'
-import { InvalidArgumentError } from './errors.ts'
+import { BadRecipientError, InvalidArgumentError } from './errors.ts'
 import type { ReplayWindow } from './replay-window.ts'
 import type { IdentityStore } from './store.ts'
-
-/** Thrown when a recipient's device-cert does not verify (signature, expiry, IDs, revoked). */
-export class BadRecipientError extends Error {
-  code = 'bad_recipient'
-  constructor(message = 'A recipient certificate does not verify', options?: ErrorOptions) {
-    super(message, options)
-    this.name = 'BadRecipientError'
-  }
-}
 
 /** Options of EnvelopeService.open. */
 export interface OpenOptions {

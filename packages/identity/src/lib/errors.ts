@@ -32,6 +32,7 @@ export type IdentityErrorCode =
   | 'malformed_link'
   | 'link_too_large'
   | 'untrusted_device_list'
+  | 'bad_recipient'
 
 /** Base class of every error thrown by this library. */
 export class IdentityError extends Error {
@@ -257,5 +258,13 @@ export class UntrustedDeviceListError extends IdentityError {
   constructor(message = 'Device list is not signed by this account', options?: ErrorOptions) {
     super('untrusted_device_list', message, options)
     this.name = 'UntrustedDeviceListError'
+  }
+}
+
+/** Thrown when a recipient's device-cert given to seal an envelope does not verify (signature, expiry, IDs). */
+export class BadRecipientError extends IdentityError {
+  constructor(message = 'A recipient certificate does not verify', options?: ErrorOptions) {
+    super('bad_recipient', message, options)
+    this.name = 'BadRecipientError'
   }
 }

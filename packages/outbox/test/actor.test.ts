@@ -210,7 +210,7 @@ describe('outbox actor', () => {
     await expect(a.bus.request(outboxStatus, { id: newMessageId() })).rejects.toMatchObject({ code: 'not_found' })
   })
 
-  it('lists the inbox oldest first, and markRead queues one read receipt back to the sending device', async () => {
+  it('lists the inbox in arrival order, and markRead queues one read receipt back to the sending device', async () => {
     const a = await node('a')
     await a.startOutbox()
     const ids: string[] = []
@@ -220,9 +220,12 @@ describe('outbox actor', () => {
       ids[i] = e.id
       expect((await a.bus.request(outboxReceive, e)).status).toBe('stored')
     }
+    // arrival order: a late message (older ID) comes after what was already there, so readers following `next` see it
     const inbox = await a.bus.request(outboxInbox, {})
-    expect(inbox.messages.map((m) => m.body)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4'])
-    expect((await a.bus.request(outboxInbox, { limit: 2, after: ids[1] })).messages.map((m) => m.body)).toEqual(['m2', 'm3'])
+    expect(inbox.messages.map((m) => m.body)).toEqual(['m3', 'm0', 'm4', 'm1', 'm2'])
+    expect((await a.bus.request(outboxInbox, { limit: 2, after: ids[0] })).messages.map((m) => m.body)).toEqual(['m4', 'm1'])
+    await expect(a.bus.request(outboxInbox, { after: 'not-an-id' })).rejects.toMatchObject({ code: 'invalid_message_id' })
+    await expect(a.bus.request(outboxInbox, { after: newMessageId() })).rejects.toMatchObject({ code: 'not_found' })
 
     await expect(a.bus.request(outboxMarkRead, { ids: [ids[0]!, ids[2]!] })).resolves.toEqual({ read: 2 })
     await expect(a.bus.request(outboxMarkRead, { ids: [ids[0]!] })).resolves.toEqual({ read: 0 })
@@ -233,7 +236,7 @@ describe('outbox actor', () => {
       expect(r).toMatchObject({ kind: 'receipt', to: STRANGER, devicesResolved: true, devices: [{ deviceId: STRANGER_DEVICE, sync: false }] })
     }
     expect(pending.messages.map((r) => r.ref).sort()).toEqual([ids[0], ids[2]].sort())
-    expect((await a.bus.request(outboxInbox, { unreadOnly: true })).messages.map((m) => m.body)).toEqual(['m1', 'm3'])
+    expect((await a.bus.request(outboxInbox, { unreadOnly: true })).messages.map((m) => m.body)).toEqual(['m3', 'm1'])
   })
 
   it('delivers to a node that comes online, with delivery and read receipts back (stand-in discovery/transport)', async () => {

@@ -1,8 +1,9 @@
 import { z } from 'zod'
-import { MAX_REPLY_BYTES, UPDATE_RETRIES } from './constants.ts'
-import { UpdateConflictError } from './errors.ts'
-import { MessageIdSchema } from './ids.ts'
-import { allEntries, decodeJsonValue, encodeJsonValue, isConflict, type KvStore } from './kv.ts'
+import { INBOX_UNREAD_SCAN, MAX_REPLY_BYTES } from './constants.ts'
+import { InvalidMessageIdError, MessageNotFoundError } from './errors.ts'
+import { isMessageId, MessageIdSchema } from './ids.ts'
+import { migrateLegacyInbox, type MigrationResult } from './inbox-migrate.ts'
+import { decodeJsonValue, encodeJsonValue, isConflict, type KvStore, type OrderedKvStore } from './kv.ts'
 import { decodePayload, type MessagePayload, type ReceiptPayload } from './payload.ts'
 import { type OutboxStore, withDevice } from './records.ts'
 
@@ -38,6 +39,7 @@ export const RejectReason = {
   WrongRecipient: 'wrong_recipient',
   Expired: 'expired',
   UnknownMessage: 'unknown_message',
+  IdTaken: 'id_taken',
 } as const
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason]
 
@@ -55,6 +57,9 @@ export const InboxRecordSchema = z.object({
   sync: z.boolean(),
 })
 export type InboxRecord = z.infer<typeof InboxRecordSchema>
+/** What the log holds: the record without `read` (read state lives in its own bucket, so log entries never change). */
+export const LogRecordSchema = InboxRecordSchema.omit({ read: true })
+export type LogRecord = z.infer<typeof LogRecordSchema>
 /** A received message as the contracts show it. */
 export type ReceivedMessage = Omit<InboxRecord, 'expiresAt'>
 
@@ -67,7 +72,15 @@ export interface ReadReceiptEvent {
 }
 
 export interface InboxInit {
-  kv: KvStore
+  /**
+   * The inbox log: key = message ID, value = LogRecord, created once and never rewritten, so its revision order is
+   * arrival order. Pages, counts and `after` lookups read it where they start (one get, one ranged read).
+   */
+  log: OrderedKvStore
+  /** Read state: key = message ID, created once when the message is first marked read (its count is the read count). */
+  read: OrderedKvStore
+  /** The `inbox` bucket of earlier versions (key `<from>.<id>`, records with `read`): copied into the log at load. */
+  legacy?: KvStore
   /** The outgoing store, where read receipts from recipients are recorded. */
   outgoing: OutboxStore
   /** This node's identity; throws (NoAccountError) while it has none. */
@@ -81,29 +94,36 @@ export interface InboxInit {
 
 export interface ListOptions {
   limit?: number
-  /** Only messages whose ID sorts after this one (the `next` of the previous page). */
+  /** Only messages stored after this one (the `next` of the previous page, or any message ID in the inbox). */
   after?: string
   unreadOnly?: boolean
 }
 
-/** `inbox` bucket key: sender account, then message ID, so keys can be filtered by either (`<from>.>`, `*.<id>`). */
-export function inboxKey(from: string, id: string): string {
-  return `${from}.${id}`
+export interface InboxPage {
+  messages: ReceivedMessage[]
+  /** Messages from `after` on (all of them without it); with `unreadOnly`, the unread messages in the whole inbox. */
+  total: number
+  next?: string
 }
 
 /**
- * The inbox: verifies what transport hands over, stores each message exactly once (the bucket's `create` is
- * the de-duplication), and answers only after the write, so the sender's ack means "persisted here".
+ * The inbox: verifies what transport hands over, stores each message exactly once (the log's `create` on the
+ * message ID is the de-duplication, and it is the only write, so no crash can leave half a message), and answers
+ * only after the write, so the sender's ack means "persisted here". Listed in arrival order: a message that
+ * arrives late (sent while this node was offline) comes after the ones already there, so a reader following
+ * `next` (or asking `after` the last ID it saw) gets it instead of skipping it.
  */
 export class Inbox {
-  #kv: KvStore
+  #log: OrderedKvStore
+  #read: OrderedKvStore
   #outgoing: OutboxStore
   #init: InboxInit
   #now: () => number
   #size = 0
 
   constructor(init: InboxInit) {
-    this.#kv = init.kv
+    this.#log = init.log
+    this.#read = init.read
     this.#outgoing = init.outgoing
     this.#init = init
     this.#now = init.now ?? Date.now
@@ -114,9 +134,11 @@ export class Inbox {
     return this.#size
   }
 
-  async load(): Promise<number> {
-    this.#size = (await this.#kv.keys()).length
-    return this.#size
+  /** Migrates an inbox of an earlier version (once; resumable) and counts the messages (without a scan). */
+  async load(): Promise<{ size: number; migrated?: MigrationResult }> {
+    const migrated = this.#init.legacy ? await migrateLegacyInbox({ legacy: this.#init.legacy, log: this.#log, read: this.#read, now: this.#now }) : undefined
+    this.#size = (await this.#log.state()).messages
+    return { size: this.#size, ...(migrated ? { migrated } : {}) }
   }
 
   async receive(req: ReceiveRequest): Promise<ReceiveResult> {
@@ -140,7 +162,7 @@ export class Inbox {
     if (p.kind === 'receipt') return this.#receipt(p)
     const now = this.#now()
     if (p.expiresAt <= now) return reject(RejectReason.Expired, `expired at ${new Date(p.expiresAt).toISOString()}`)
-    const rec: InboxRecord = {
+    const rec: LogRecord = {
       id: p.id,
       from: p.from,
       fromDevice: p.fromDevice,
@@ -149,18 +171,21 @@ export class Inbox {
       sentAt: p.sentAt,
       expiresAt: p.expiresAt,
       receivedAt: now,
-      read: false,
       sync: p.sync,
     }
     try {
-      await this.#kv.create(inboxKey(p.from, p.id), encodeJsonValue(rec))
+      await this.#log.create(p.id, encodeJsonValue(rec))
     } catch (e) {
+      if (!isConflict(e)) throw e
       // Already there: stored by an earlier delivery whose ack got lost. Same answer, nothing stored twice.
-      if (isConflict(e)) return { status: 'duplicate' }
-      throw e
+      const known = await this.#log.get(p.id)
+      const stored = known && decodeLog(known.value)
+      if (!stored || stored.from === p.from) return { status: 'duplicate' }
+      // Another sender's message has this ID (IDs carry 80 random bits: only a replay can do this). Say so.
+      return reject(RejectReason.IdTaken, `message ID ${p.id} is taken by another sender`)
     }
     this.#size++
-    this.#init.onReceived?.(toReceived(rec))
+    this.#init.onReceived?.(toReceived({ ...rec, read: false }))
     return { status: 'stored' }
   }
 
@@ -182,60 +207,82 @@ export class Inbox {
     return { status: 'stored' }
   }
 
-  /** Received messages, oldest first (IDs sort by time), cut short by count or size: follow `next`. */
-  async list(opts: ListOptions = {}): Promise<{ messages: ReceivedMessage[]; total: number; next?: string }> {
-    const all = await this.#all()
-    const matching = all.filter((m) => (!opts.unreadOnly || !m.read) && (opts.after === undefined || m.id > opts.after))
+  /**
+   * Received messages in arrival order, cut short by count or size: follow `next`. Costs the page: one get to find
+   * `after`, one counter read, one ranged read of the log from there, and one read-state get per listed message.
+   * `unreadOnly` skips read messages, looking at most INBOX_UNREAD_SCAN of them per call (then `next` says where
+   * to go on).
+   */
+  async list(opts: ListOptions = {}): Promise<InboxPage> {
+    if (opts.after !== undefined && !isMessageId(opts.after)) {
+      throw new InvalidMessageIdError(`after: not a message ID: ${JSON.stringify(String(opts.after).slice(0, 40))}`)
+    }
     const limit = opts.limit ?? 100
+    const [st, cursor, readCount] = await Promise.all([
+      this.#log.state(),
+      opts.after === undefined ? undefined : this.#log.get(opts.after),
+      opts.unreadOnly ? this.#read.state().then((s) => s.messages) : undefined,
+    ])
+    if (opts.after !== undefined && !cursor) throw new MessageNotFoundError(`after: no message ${opts.after} in the inbox`)
+    const from = cursor ? cursor.revision + 1 : st.firstRevision
+    // The log is never rewritten nor deleted from, so its revisions have no gaps: what follows `from` is a subtraction.
+    const after = Math.max(0, st.lastRevision - from + 1)
+    const total = opts.unreadOnly ? Math.max(0, st.messages - (readCount ?? 0)) : cursor ? after : st.messages
     const messages: ReceivedMessage[] = []
     let bytes = 0
-    for (const m of matching) {
-      if (messages.length >= limit) break
-      const size = m.body.length * 3 + 300
-      if (messages.length > 0 && bytes + size > MAX_REPLY_BYTES) break
-      bytes += size
-      messages.push(toReceived(m))
+    let next = from
+    let full = false
+    let lastSeen: string | undefined
+    const budget = opts.unreadOnly ? INBOX_UNREAD_SCAN : limit
+    for (let scanned = 0; !full && next <= st.lastRevision && scanned < budget; ) {
+      const chunk = await this.#log.range(next, Math.min(opts.unreadOnly ? Math.max(limit, 200) : limit - messages.length, budget - scanned), st.lastRevision)
+      if (chunk.length === 0) break
+      const records = chunk.map((e) => [e, decodeLog(e.value)] as const)
+      const read = await Promise.all(records.map(([, r]) => (r ? this.#read.get(r.id).then((x) => x !== undefined) : false)))
+      for (let i = 0; i < chunk.length; i++) {
+        const [e, r] = records[i]!
+        scanned++
+        if (r && !(opts.unreadOnly && read[i])) {
+          const size = r.body.length * 3 + 300
+          if (messages.length >= limit || (messages.length > 0 && bytes + size > MAX_REPLY_BYTES)) {
+            full = true
+            break
+          }
+          bytes += size
+          messages.push(toReceived({ ...r, read: read[i]! }))
+        }
+        next = e.revision + 1
+        if (r) lastSeen = r.id
+      }
+      if (!opts.unreadOnly && messages.length >= limit) full = true
     }
-    const last = messages.at(-1)
-    return { messages, total: matching.length, ...(messages.length < matching.length && last ? { next: last.id } : {}) }
+    const more = next <= st.lastRevision
+    const cut = more && lastSeen !== undefined ? { next: lastSeen } : {}
+    return { messages, total, ...cut }
   }
 
-  /** Marks messages read; returns the ones that were unread (so receipts go out once). */
+  /** Marks messages read; returns the ones that were unread (so receipts go out once: the read marker's `create`). */
   async markRead(ids: readonly string[]): Promise<ReceivedMessage[]> {
+    const unique = [...new Set(ids)].filter((id) => MessageIdSchema.safeParse(id).success)
     const out: ReceivedMessage[] = []
-    for (const id of new Set(ids)) {
-      if (!MessageIdSchema.safeParse(id).success) continue
-      for (const key of await this.#kv.keys(`*.${id}`)) {
-        const m = await this.#markOne(key)
-        if (m) out.push(m)
-      }
+    for (let i = 0; i < unique.length; i += 64) {
+      const done = await Promise.all(unique.slice(i, i + 64).map((id) => this.#markOne(id)))
+      for (const m of done) if (m) out.push(m)
     }
     return out
   }
 
-  async #markOne(key: string): Promise<ReceivedMessage | undefined> {
-    for (let i = 0; i < UPDATE_RETRIES; i++) {
-      const e = await this.#kv.get(key)
-      if (!e) return undefined
-      const rec = decodeInbox(e.value)
-      if (!rec || rec.read) return undefined
-      try {
-        await this.#kv.update(key, encodeJsonValue({ ...rec, read: true }), e.revision)
-        return toReceived({ ...rec, read: true })
-      } catch (err) {
-        if (!isConflict(err)) throw err
-      }
+  async #markOne(id: string): Promise<ReceivedMessage | undefined> {
+    const e = await this.#log.get(id)
+    const rec = e && decodeLog(e.value)
+    if (!rec) return undefined
+    try {
+      await this.#read.create(id, encodeJsonValue({ at: this.#now() }))
+    } catch (err) {
+      if (isConflict(err)) return undefined
+      throw err
     }
-    throw new UpdateConflictError(`inbox entry ${key} kept changing`)
-  }
-
-  async #all(): Promise<InboxRecord[]> {
-    const out: InboxRecord[] = []
-    for (const e of await allEntries(this.#kv)) {
-      const rec = decodeInbox(e.value)
-      if (rec) out.push(rec)
-    }
-    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.from < b.from ? -1 : 1))
+    return toReceived({ ...rec, read: true })
   }
 }
 
@@ -243,9 +290,9 @@ function reject(reason: RejectReason, detail: string): ReceiveResult {
   return { status: 'rejected', reason: `${reason}: ${detail}`.slice(0, 500) }
 }
 
-function decodeInbox(value: Uint8Array): InboxRecord | undefined {
+function decodeLog(value: Uint8Array): LogRecord | undefined {
   try {
-    const parsed = InboxRecordSchema.safeParse(decodeJsonValue(value))
+    const parsed = LogRecordSchema.safeParse(decodeJsonValue(value))
     return parsed.success ? parsed.data : undefined
   } catch {
     return undefined

@@ -25,7 +25,6 @@ export {
   INBOX_BUCKET,
   INBOX_LOG_SUFFIX,
   INBOX_READ_SUFFIX,
-  INBOX_UNREAD_SCAN,
   LOOKUP_FRESH_MS,
   MAX_BODY_BYTES,
   MAX_IN_FLIGHT,
@@ -60,7 +59,8 @@ export { DueHeap } from './lib/heap.ts'
 export type { HeapItem } from './lib/heap.ts'
 export { createIdGenerator, isMessageId, MessageIdSchema, messageIdTime, newMessageId } from './lib/ids.ts'
 export type { IdGeneratorInit } from './lib/ids.ts'
-export { Inbox, InboxRecordSchema, LogRecordSchema, RejectReason } from './lib/inbox.ts'
+export { Inbox, InboxRecordSchema, LogRecordSchema, READ_CHECKPOINT_KEY, RejectReason } from './lib/inbox.ts'
+export { ReadRanges } from './lib/read-ranges.ts'
 export { legacyInboxKey, MIGRATED_KEY, migrateLegacyInbox } from './lib/inbox-migrate.ts'
 export type { MigrationResult } from './lib/inbox-migrate.ts'
 export type { AuthenticatedSender, InboxInit, InboxPage, InboxRecord, LogRecord, ListOptions, ReadReceiptEvent, ReceivedMessage, ReceiveRequest, ReceiveResult, SelfIdentity } from './lib/inbox.ts'

@@ -37,8 +37,6 @@ export const INBOX_BUCKET = 'inbox'
 /** The inbox log (`<inbox>-log`, messages in arrival order) and its read state (`<inbox>-read`); `inbox` itself is the layout of earlier versions, migrated at start. */
 export const INBOX_LOG_SUFFIX = '-log'
 export const INBOX_READ_SUFFIX = '-read'
-/** A page of unread messages looks at most this many log entries (read ones included) before it answers with `next`. */
-export const INBOX_UNREAD_SCAN = 5000
 
 /** Revision-checked updates retry this many times when someone wrote in between. */
 export const UPDATE_RETRIES = 8

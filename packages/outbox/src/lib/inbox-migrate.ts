@@ -67,22 +67,25 @@ export async function migrateLegacyInbox(init: { legacy: KvStore; log: KvStore; 
 
 async function copyOne(r: LegacyRecord, log: KvStore, read: KvStore, result: MigrationResult): Promise<void> {
   const { read: wasRead, ...rec } = r
+  let rev: number
   try {
-    await log.create(r.id, encodeJsonValue(rec))
+    rev = await log.create(r.id, encodeJsonValue(rec))
     result.copied++
   } catch (e) {
     if (!isConflict(e)) throw e
     const there = await log.get(r.id)
     const same = there && (safeJson(there.value) as { from?: unknown } | undefined)?.from === r.from
-    if (!same) {
+    if (!there || !same) {
       result.conflicts++
       return
     }
+    rev = there.revision
     result.present++
   }
   if (!wasRead) return
   try {
-    await read.create(r.id, encodeJsonValue({ at: r.receivedAt }))
+    // The same marker Inbox.markRead writes: the message's log revision, which the read intervals are made of.
+    await read.create(r.id, encodeJsonValue({ at: r.receivedAt, rev }))
   } catch (e) {
     if (!isConflict(e)) throw e
   }

@@ -1,9 +1,10 @@
 import { z } from 'zod'
-import { INBOX_UNREAD_SCAN, MAX_REPLY_BYTES } from './constants.ts'
+import { MAX_REPLY_BYTES } from './constants.ts'
 import { InvalidMessageIdError, MessageNotFoundError } from './errors.ts'
 import { isMessageId, MessageIdSchema } from './ids.ts'
 import { migrateLegacyInbox, type MigrationResult } from './inbox-migrate.ts'
 import { decodeJsonValue, encodeJsonValue, isConflict, type KvStore, type OrderedKvStore } from './kv.ts'
+import { ReadRanges } from './read-ranges.ts'
 import { decodePayload, type MessagePayload, type ReceiptPayload } from './payload.ts'
 import { type OutboxStore, withDevice } from './records.ts'
 
@@ -77,7 +78,12 @@ export interface InboxInit {
    * arrival order. Pages, counts and `after` lookups read it where they start (one get, one ranged read).
    */
   log: OrderedKvStore
-  /** Read state: key = message ID, created once when the message is first marked read (its count is the read count). */
+  /**
+   * Read state: key = message ID, value `{ at, rev }` (the message's log revision), created once when the message
+   * is first marked read; plus READ_CHECKPOINT_KEY, the read revisions as intervals and the marker revision they
+   * include. Load replays the markers after the checkpoint, so a crash between a marker and the checkpoint loses
+   * nothing.
+   */
   read: OrderedKvStore
   /** The `inbox` bucket of earlier versions (key `<from>.<id>`, records with `read`): copied into the log at load. */
   legacy?: KvStore
@@ -99,9 +105,16 @@ export interface ListOptions {
   unreadOnly?: boolean
 }
 
+/** The read bucket's checkpoint of ReadRanges. */
+export const READ_CHECKPOINT_KEY = '_ranges'
+const CheckpointSchema = z.object({ ranges: z.array(z.tuple([z.number().int(), z.number().int()])), upTo: z.number().int().nonnegative() })
+const MarkerSchema = z.object({ rev: z.number().int().positive() })
+/** Log entries one page request may read while looking for unread messages between read ones. */
+const UNREAD_RUNS = 64
+
 export interface InboxPage {
   messages: ReceivedMessage[]
-  /** Messages from `after` on (all of them without it); with `unreadOnly`, the unread messages in the whole inbox. */
+  /** Messages after `after` (all of them without it); with `unreadOnly`, the unread ones among them. */
   total: number
   next?: string
 }
@@ -120,6 +133,11 @@ export class Inbox {
   #init: InboxInit
   #now: () => number
   #size = 0
+  #readRanges = new ReadRanges()
+  /** The read bucket's last revision folded into #readRanges. */
+  #readUpTo = 0
+  /** markRead calls one at a time, so a checkpoint never claims a marker it has not folded in. */
+  #marking: Promise<unknown> = Promise.resolve()
 
   constructor(init: InboxInit) {
     this.#log = init.log
@@ -138,7 +156,35 @@ export class Inbox {
   async load(): Promise<{ size: number; migrated?: MigrationResult }> {
     const migrated = this.#init.legacy ? await migrateLegacyInbox({ legacy: this.#init.legacy, log: this.#log, read: this.#read, now: this.#now }) : undefined
     this.#size = (await this.#log.state()).messages
+    await this.#loadRead()
     return { size: this.#size, ...(migrated ? { migrated } : {}) }
+  }
+
+  /** The checkpoint, then every marker written after it (cost: the markers since the last checkpoint). */
+  async #loadRead(): Promise<void> {
+    const cp = await this.#read.get(READ_CHECKPOINT_KEY)
+    const parsed = cp ? CheckpointSchema.safeParse(safeJson(cp.value)) : undefined
+    this.#readRanges = new ReadRanges(parsed?.success ? parsed.data.ranges : [])
+    this.#readUpTo = parsed?.success ? parsed.data.upTo : 0
+    const st = await this.#read.state()
+    let folded = 0
+    for (let from = this.#readUpTo + 1, round = 0; from <= st.lastRevision && round < 1_000_000; round++) {
+      const chunk = await this.#read.range(from, 1000, st.lastRevision)
+      if (chunk.length === 0) break
+      for (const e of chunk) {
+        if (e.key === READ_CHECKPOINT_KEY) continue
+        const m = MarkerSchema.safeParse(safeJson(e.value))
+        const rev = m.success ? m.data.rev : (await this.#log.get(e.key))?.revision
+        if (rev !== undefined && this.#readRanges.add(rev)) folded++
+      }
+      from = chunk.at(-1)!.revision + 1
+    }
+    this.#readUpTo = Math.max(this.#readUpTo, st.lastRevision)
+    if (folded > 0) await this.#checkpoint()
+  }
+
+  async #checkpoint(): Promise<void> {
+    await this.#read.put(READ_CHECKPOINT_KEY, encodeJsonValue({ ranges: this.#readRanges.toJSON(), upTo: this.#readUpTo }))
   }
 
   async receive(req: ReceiveRequest): Promise<ReceiveResult> {
@@ -209,65 +255,80 @@ export class Inbox {
 
   /**
    * Received messages in arrival order, cut short by count or size: follow `next`. Costs the page: one get to find
-   * `after`, one counter read, one ranged read of the log from there, and one read-state get per listed message.
-   * `unreadOnly` skips read messages, looking at most INBOX_UNREAD_SCAN of them per call (then `next` says where
-   * to go on).
+   * `after`, one counter read, one ranged read of the log from there (read flags and counts come from ReadRanges,
+   * in memory). `unreadOnly` reads only the runs between read intervals, at most UNREAD_RUNS of them per call
+   * (then `next` says where to go on).
    */
   async list(opts: ListOptions = {}): Promise<InboxPage> {
     if (opts.after !== undefined && !isMessageId(opts.after)) {
       throw new InvalidMessageIdError(`after: not a message ID: ${JSON.stringify(String(opts.after).slice(0, 40))}`)
     }
     const limit = opts.limit ?? 100
-    const [st, cursor, readCount] = await Promise.all([
-      this.#log.state(),
-      opts.after === undefined ? undefined : this.#log.get(opts.after),
-      opts.unreadOnly ? this.#read.state().then((s) => s.messages) : undefined,
-    ])
+    const [st, cursor] = await Promise.all([this.#log.state(), opts.after === undefined ? undefined : this.#log.get(opts.after)])
     if (opts.after !== undefined && !cursor) throw new MessageNotFoundError(`after: no message ${opts.after} in the inbox`)
     const from = cursor ? cursor.revision + 1 : st.firstRevision
+    const last = st.lastRevision
     // The log is never rewritten nor deleted from, so its revisions have no gaps: what follows `from` is a subtraction.
-    const after = Math.max(0, st.lastRevision - from + 1)
-    const total = opts.unreadOnly ? Math.max(0, st.messages - (readCount ?? 0)) : cursor ? after : st.messages
+    const after = Math.max(0, last - from + 1)
+    const total = opts.unreadOnly ? after - this.#readRanges.countIn(from, last) : cursor ? after : st.messages
     const messages: ReceivedMessage[] = []
     let bytes = 0
-    let next = from
-    let full = false
-    let lastSeen: string | undefined
-    const budget = opts.unreadOnly ? INBOX_UNREAD_SCAN : limit
-    for (let scanned = 0; !full && next <= st.lastRevision && scanned < budget; ) {
-      const chunk = await this.#log.range(next, Math.min(opts.unreadOnly ? Math.max(limit, 200) : limit - messages.length, budget - scanned), st.lastRevision)
+    let pos = from
+    let lastSeen: { id: string; rev: number } | undefined
+    for (let run = 0; pos <= last && messages.length < limit && run < (opts.unreadOnly ? UNREAD_RUNS : limit); run++) {
+      if (opts.unreadOnly) {
+        pos = this.#readRanges.nextUnread(pos)
+        if (pos > last) break
+      }
+      const end = opts.unreadOnly ? Math.min(last, this.#readRanges.nextRead(pos) - 1) : last
+      const chunk = await this.#log.range(pos, Math.min(limit - messages.length, end - pos + 1), end)
       if (chunk.length === 0) break
-      const records = chunk.map((e) => [e, decodeLog(e.value)] as const)
-      const read = await Promise.all(records.map(([, r]) => (r ? this.#read.get(r.id).then((x) => x !== undefined) : false)))
-      for (let i = 0; i < chunk.length; i++) {
-        const [e, r] = records[i]!
-        scanned++
-        if (r && !(opts.unreadOnly && read[i])) {
+      let cut = false
+      for (const e of chunk) {
+        const r = decodeLog(e.value)
+        if (r) {
           const size = r.body.length * 3 + 300
-          if (messages.length >= limit || (messages.length > 0 && bytes + size > MAX_REPLY_BYTES)) {
-            full = true
+          if (messages.length > 0 && bytes + size > MAX_REPLY_BYTES) {
+            cut = true
             break
           }
           bytes += size
-          messages.push(toReceived({ ...r, read: read[i]! }))
+          messages.push(toReceived({ ...r, read: this.#readRanges.has(e.revision) }))
+          lastSeen = { id: r.id, rev: e.revision }
         }
-        next = e.revision + 1
-        if (r) lastSeen = r.id
+        pos = e.revision + 1
       }
-      if (!opts.unreadOnly && messages.length >= limit) full = true
+      if (cut) break
     }
-    const more = next <= st.lastRevision
-    const cut = more && lastSeen !== undefined ? { next: lastSeen } : {}
-    return { messages, total, ...cut }
+    if (pos > last || pos <= from) return { messages, total }
+    // More to come: the next page starts after the last revision passed (listed, or a skipped read interval's end).
+    const next = lastSeen?.rev === pos - 1 ? lastSeen.id : ((await this.#idAt(pos - 1)) ?? lastSeen?.id)
+    return { messages, total, ...(next ? { next } : {}) }
+  }
+
+  /** The message ID at a log revision (a read interval's end, as a cursor). */
+  async #idAt(rev: number): Promise<string | undefined> {
+    const [e] = await this.#log.range(rev, 1, rev)
+    return e ? decodeLog(e.value)?.id : undefined
   }
 
   /** Marks messages read; returns the ones that were unread (so receipts go out once: the read marker's `create`). */
-  async markRead(ids: readonly string[]): Promise<ReceivedMessage[]> {
+  markRead(ids: readonly string[]): Promise<ReceivedMessage[]> {
+    const run = this.#marking.then(() => this.#markRead(ids))
+    this.#marking = run.catch(() => undefined)
+    return run
+  }
+
+  async #markRead(ids: readonly string[]): Promise<ReceivedMessage[]> {
     const unique = [...new Set(ids)].filter((id) => MessageIdSchema.safeParse(id).success)
     const out: ReceivedMessage[] = []
-    for (let i = 0; i < unique.length; i += 64) {
-      const done = await Promise.all(unique.slice(i, i + 64).map((id) => this.#markOne(id)))
-      for (const m of done) if (m) out.push(m)
+    try {
+      for (let i = 0; i < unique.length; i += 64) {
+        const done = await Promise.all(unique.slice(i, i + 64).map((id) => this.#markOne(id)))
+        for (const m of done) if (m) out.push(m)
+      }
+    } finally {
+      if (out.length > 0) await this.#checkpoint()
     }
     return out
   }
@@ -275,13 +336,16 @@ export class Inbox {
   async #markOne(id: string): Promise<ReceivedMessage | undefined> {
     const e = await this.#log.get(id)
     const rec = e && decodeLog(e.value)
-    if (!rec) return undefined
+    if (!e || !rec) return undefined
+    let markerRev: number
     try {
-      await this.#read.create(id, encodeJsonValue({ at: this.#now() }))
+      markerRev = await this.#read.create(id, encodeJsonValue({ at: this.#now(), rev: e.revision }))
     } catch (err) {
       if (isConflict(err)) return undefined
       throw err
     }
+    this.#readRanges.add(e.revision)
+    this.#readUpTo = Math.max(this.#readUpTo, markerRev)
     return toReceived({ ...rec, read: true })
   }
 }
@@ -291,9 +355,13 @@ function reject(reason: RejectReason, detail: string): ReceiveResult {
 }
 
 function decodeLog(value: Uint8Array): LogRecord | undefined {
+  const parsed = LogRecordSchema.safeParse(safeJson(value))
+  return parsed.success ? parsed.data : undefined
+}
+
+function safeJson(value: Uint8Array): unknown {
   try {
-    const parsed = LogRecordSchema.safeParse(decodeJsonValue(value))
-    return parsed.success ? parsed.data : undefined
+    return decodeJsonValue(value)
   } catch {
     return undefined
   }

@@ -34,6 +34,8 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { actor as outboxActorDef } from '../src/index.ts'
 import { createIdGenerator, newMessageId } from '../src/lib/ids.ts'
+import { legacyInboxKey } from '../src/lib/inbox-migrate.ts'
+import { encodeJsonValue } from '../src/lib/kv.ts'
 import { encodePayload, type MessagePayload } from '../src/lib/payload.ts'
 
 const cleanup = new Cleanup()
@@ -300,6 +302,35 @@ describe('outbox actor', () => {
     await waitUntil(() => rt.state === 'ready', { timeoutMs: 20_000, what: 'ready again' })
     const pending = await waitUntil(() => a.bus.request(outboxPending, {}), { timeoutMs: 10_000 })
     expect(pending.messages.map((m) => m.id)).toEqual([sent.id])
+  })
+})
+
+describe('outbox actor on an inbox of an earlier version', () => {
+  it('moves the old `inbox` bucket into the log at start: listed oldest ID first with read flags, paged, once', async () => {
+    const a = await node('a')
+    // the layout earlier versions wrote: key <from>.<id>, the record with `read`, written in arrival (not ID) order
+    const legacy = await a.bus.kv('inbox')
+    const base = Date.now() - 100_000
+    const old = Array.from({ length: 40 }, (_, i) => {
+      const t = base + i * 1000
+      return { id: createIdGenerator({ now: () => t })(), from: STRANGER, fromDevice: STRANGER_DEVICE, to: a.me.accountId, body: `old ${i}`, sentAt: t, expiresAt: t + 86_400_000, receivedAt: t + 3, read: i < 10, sync: false }
+    })
+    for (const r of [...old].reverse()) await legacy.create(legacyInboxKey(r.from, r.id), encodeJsonValue(r))
+    const outbox = await a.startOutbox()
+    const all = await a.bus.request(outboxInbox, { limit: 1000 })
+    expect(all.messages.map((m) => [m.id, m.body, m.read])).toEqual(old.map((r) => [r.id, r.body, r.read]))
+    expect(all.total).toBe(40)
+    const unread = await a.bus.request(outboxInbox, { unreadOnly: true, limit: 5 })
+    expect(unread.messages.map((m) => m.body)).toEqual(['old 10', 'old 11', 'old 12', 'old 13', 'old 14'])
+    expect(unread).toMatchObject({ total: 30, next: old[14]!.id })
+    // new messages come after the old ones; a restart does not copy anything twice
+    expect((await a.bus.request(outboxReceive, envelope(a.me.accountId, { body: 'new' }))).status).toBe('stored')
+    await outbox.stop('restart')
+    await outbox.close()
+    await a.startOutbox()
+    const again = await a.bus.request(outboxInbox, { limit: 1000 })
+    expect(again.messages.map((m) => m.body)).toEqual([...old.map((r) => r.body), 'new'])
+    expect(again.total).toBe(41)
   })
 })
 

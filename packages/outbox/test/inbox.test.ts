@@ -250,6 +250,8 @@ describe('inbox log: pages, counts and since cost the page (real JetStream)', ()
 
   it('gives a late message (older ID) to a reader that asks since the last ID it saw', async () => {
     const b = await bobInbox()
+    expect(await b.inbox.list({ unreadOnly: true })).toEqual({ messages: [], total: 0 })
+    expect(await b.inbox.list()).toEqual({ messages: [], total: 0 })
     const newer = message({ id: createIdGenerator({ now: () => NOW })() })
     await b.inbox.receive(envelope(newer))
     const seen = await b.inbox.list()

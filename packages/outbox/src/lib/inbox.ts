@@ -266,7 +266,8 @@ export class Inbox {
     const limit = opts.limit ?? 100
     const [st, cursor] = await Promise.all([this.#log.state(), opts.after === undefined ? undefined : this.#log.get(opts.after)])
     if (opts.after !== undefined && !cursor) throw new MessageNotFoundError(`after: no message ${opts.after} in the inbox`)
-    const from = cursor ? cursor.revision + 1 : st.firstRevision
+    // An empty stream says first = last = 0: start at 1 so that nothing is counted.
+    const from = cursor ? cursor.revision + 1 : Math.max(1, st.firstRevision)
     const last = st.lastRevision
     // The log is never rewritten nor deleted from, so its revisions have no gaps: what follows `from` is a subtraction.
     const after = Math.max(0, last - from + 1)

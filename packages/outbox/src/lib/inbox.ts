@@ -109,8 +109,15 @@ export interface ListOptions {
 export const READ_CHECKPOINT_KEY = '_ranges'
 const CheckpointSchema = z.object({ ranges: z.array(z.tuple([z.number().int(), z.number().int()])), upTo: z.number().int().nonnegative() })
 const MarkerSchema = z.object({ rev: z.number().int().positive() })
-/** Log entries one page request may read while looking for unread messages between read ones. */
+/** Log entries the first read of a page asks for (more once their size is known). */
+const FIRST_READ = 50
+/** Stretches of unread messages (between read intervals) one `unreadOnly` page reads before answering with `next`. */
 const UNREAD_RUNS = 64
+/**
+ * A checkpoint larger than this (read intervals fragmented by reading here and there) is not written: load then
+ * replays the markers since the last one that was, which is slower but exact, and NATS's 1 MiB payload limit holds.
+ */
+const CHECKPOINT_MAX_BYTES = 256 * 1024
 
 export interface InboxPage {
   messages: ReceivedMessage[]
@@ -184,7 +191,8 @@ export class Inbox {
   }
 
   async #checkpoint(): Promise<void> {
-    await this.#read.put(READ_CHECKPOINT_KEY, encodeJsonValue({ ranges: this.#readRanges.toJSON(), upTo: this.#readUpTo }))
+    const value = encodeJsonValue({ ranges: this.#readRanges.toJSON(), upTo: this.#readUpTo })
+    if (value.length <= CHECKPOINT_MAX_BYTES) await this.#read.put(READ_CHECKPOINT_KEY, value)
   }
 
   async receive(req: ReceiveRequest): Promise<ReceiveResult> {
@@ -282,7 +290,9 @@ export class Inbox {
         if (pos > last) break
       }
       const end = opts.unreadOnly ? Math.min(last, this.#readRanges.nextRead(pos) - 1) : last
-      const chunk = await this.#log.range(pos, Math.min(limit - messages.length, end - pos + 1), end)
+      // Bodies reach 64 KiB: the first read is small, later ones as many as the reply's bytes left can take.
+      const fit = messages.length === 0 ? FIRST_READ : Math.floor((MAX_REPLY_BYTES - bytes) / (bytes / messages.length)) + 1
+      const chunk = await this.#log.range(pos, Math.min(limit - messages.length, end - pos + 1, fit), end)
       if (chunk.length === 0) break
       let cut = false
       for (const e of chunk) {

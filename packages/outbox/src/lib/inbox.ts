@@ -339,7 +339,9 @@ export class Inbox {
         for (const m of done) if (m) out.push(m)
       }
     } finally {
-      if (out.length > 0) await this.#checkpoint()
+      // The markers are what counts (load replays those after the last checkpoint): a failed checkpoint must not
+      // make this call fail, or the caller would never send the receipts of the messages it did mark.
+      if (out.length > 0) await this.#checkpoint().catch(() => undefined)
     }
     return out
   }

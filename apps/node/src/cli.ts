@@ -163,7 +163,7 @@ nodeOptions(program.command('send <to> <text...>').description('send a message t
   .option('--ttl <duration>', 'give up after this long (e.g. 12h, 7d; default 30d)')
   .option('--json', 'machine-readable output')
   .action(run(async (to: string, text: string[], o: object) => (await messagesCmd()).sendCommand(to, text.join(' '), o)))
-nodeOptions(program.command('inbox').description('received messages, oldest first'))
+nodeOptions(program.command('inbox').description('received messages, in arrival order'))
   .option('--unread', 'only unread messages')
   .option('--mark-read', 'mark them read (sends read receipts)')
   .option('--json', 'machine-readable output: [{ id, from, body, receivedAt }]')

@@ -6,7 +6,7 @@
  */
 export { Bus, ActorService, VERSION_HEADER } from './lib/bus.ts'
 export { KvBucket } from './lib/kv.ts'
-export type { KvBucketOptions, KvValue } from './lib/kv.ts'
+export type { KvBucketOptions, KvStreamState, KvValue } from './lib/kv.ts'
 export type { BusOptions, BusLogger, BusStatus, RequestOptions, RequestContext, Handler, EventMeta, SubscribeOptions, ServeOptions } from './lib/bus.ts'
 export { contract, event, canRead } from './lib/contract.ts'
 export { eventContracts } from './contracts/events.ts'

@@ -66,7 +66,7 @@ try {
 
   // ---- receive throughput: library, actor over the bus, raw KV put ----
   {
-    const inbox = new Inbox({ kv: await bus.kv('bench_inbox'), outgoing: new OutboxStore(await bus.kv('bench_outbox')), self: () => ({ accountId: BOB, deviceId: BOB_PHONE }) })
+    const inbox = new Inbox({ log: await bus.kv('bench_inbox'), read: await bus.kv('bench_inbox_read'), outgoing: new OutboxStore(await bus.kv('bench_outbox')), self: () => ({ accountId: BOB, deviceId: BOB_PHONE }) })
     const raw = await bus.kv('bench_raw')
     const lib: number[] = []
     const rawPut: number[] = []
@@ -115,7 +115,7 @@ try {
 
   // ---- presence event → stored in the receiver's inbox ----
   {
-    const receiver = new Inbox({ kv: await bus.kv('bench_online_inbox'), outgoing: new OutboxStore(await bus.kv('bench_online_x')), self: () => ({ accountId: BOB, deviceId: BOB_PHONE }) })
+    const receiver = new Inbox({ log: await bus.kv('bench_online_inbox'), read: await bus.kv('bench_online_read'), outgoing: new OutboxStore(await bus.kv('bench_online_x')), self: () => ({ accountId: BOB, deviceId: BOB_PHONE }) })
     const store = new OutboxStore(await bus.kv('bench_online_outbox'))
     let online = false
     let storedAt = 0

@@ -34,6 +34,8 @@ import {
   DEFAULT_TTL_MS,
   IDEMPOTENCY_TTL_MS,
   INBOX_BUCKET,
+  INBOX_LOG_SUFFIX,
+  INBOX_READ_SUFFIX,
   KEYS_BUCKET,
   MAX_BODY_BYTES,
   MAX_REPLY_BYTES,
@@ -44,7 +46,7 @@ import {
   SEND_TIMEOUT_MS,
 } from './lib/constants.ts'
 import { DiskGuard } from './lib/disk.ts'
-import { monitored, StoreHealth } from './store-health.ts'
+import { monitored, monitoredOrdered, StoreHealth } from './store-health.ts'
 import { type DeliveryChange, DeliveryEngine } from './lib/engine.ts'
 import { BodyTooLargeError, MessageNotFoundError, NamingUnavailableError, NoAccountError, UnknownRecipientError } from './lib/errors.ts'
 import { isMessageId, newMessageId } from './lib/ids.ts'
@@ -178,18 +180,24 @@ export const actor = defineActor({
 
     const openStores = async (): Promise<Stores> => {
       const outboxKv = await bus.kv(config.buckets?.outbox ?? OUTBOX_BUCKET, { storage })
-      const inboxKv = await bus.kv(config.buckets?.inbox ?? INBOX_BUCKET, { storage })
+      const inboxName = config.buckets?.inbox ?? INBOX_BUCKET
+      const legacyInboxKv = await bus.kv(inboxName, { storage })
+      const inboxLogKv = await bus.kv(`${inboxName}${INBOX_LOG_SUFFIX}`, { storage })
+      const inboxReadKv = await bus.kv(`${inboxName}${INBOX_READ_SUFFIX}`, { storage })
       const keysKv = await bus.kv(config.buckets?.keys ?? KEYS_BUCKET, { storage, ttlMs: config.idempotencyTtlMs ?? IDEMPOTENCY_TTL_MS })
       probeBucket = outboxKv
       const store = new OutboxStore(monitored(outboxKv, onStoreError, disk))
       const inbox = new Inbox({
-        kv: monitored(inboxKv, onStoreError, disk),
+        log: monitoredOrdered(inboxLogKv, onStoreError, disk),
+        read: monitoredOrdered(inboxReadKv, onStoreError, disk),
+        legacy: monitored(legacyInboxKv, onStoreError, disk),
         outgoing: store,
         self: () => identity.get(),
         onReceived: (m) => publish(outboxReceived, m),
         onReadReceipt: (e) => publish(outboxReceipt, { ...e, kind: 'read' }),
       })
-      await inbox.load()
+      const { migrated } = await inbox.load()
+      if (migrated && migrated.copied + migrated.present + migrated.corrupt + migrated.conflicts > 0) log.info(migrated, 'inbox of an earlier version moved into the inbox log')
       const engine = new DeliveryEngine(
         {
           store,

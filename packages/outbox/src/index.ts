@@ -23,6 +23,8 @@ export {
   BACKOFF_MAX_MS,
   DEFAULT_TTL_MS,
   INBOX_BUCKET,
+  INBOX_LOG_SUFFIX,
+  INBOX_READ_SUFFIX,
   LOOKUP_FRESH_MS,
   MAX_BODY_BYTES,
   MAX_IN_FLIGHT,
@@ -57,10 +59,13 @@ export { DueHeap } from './lib/heap.ts'
 export type { HeapItem } from './lib/heap.ts'
 export { createIdGenerator, isMessageId, MessageIdSchema, messageIdTime, newMessageId } from './lib/ids.ts'
 export type { IdGeneratorInit } from './lib/ids.ts'
-export { Inbox, InboxRecordSchema, inboxKey, RejectReason } from './lib/inbox.ts'
-export type { AuthenticatedSender, InboxInit, InboxRecord, ListOptions, ReadReceiptEvent, ReceivedMessage, ReceiveRequest, ReceiveResult, SelfIdentity } from './lib/inbox.ts'
+export { Inbox, InboxRecordSchema, LogRecordSchema, READ_CHECKPOINT_KEY, RejectReason } from './lib/inbox.ts'
+export { ReadRanges } from './lib/read-ranges.ts'
+export { legacyInboxKey, MIGRATED_KEY, migrateLegacyInbox } from './lib/inbox-migrate.ts'
+export type { MigrationResult } from './lib/inbox-migrate.ts'
+export type { AuthenticatedSender, InboxInit, InboxPage, InboxRecord, LogRecord, ListOptions, ReadReceiptEvent, ReceivedMessage, ReceiveRequest, ReceiveResult, SelfIdentity } from './lib/inbox.ts'
 export { allEntries, isConflict } from './lib/kv.ts'
-export type { KvEntry, KvStore } from './lib/kv.ts'
+export type { KvEntry, KvStore, OrderedKvStore } from './lib/kv.ts'
 export { bodyBytes, decodePayload, encodePayload, MessagePayloadSchema, PAYLOAD_VERSION, PayloadSchema, ReceiptPayloadSchema } from './lib/payload.ts'
 export type { MessagePayload, Payload, ReceiptPayload } from './lib/payload.ts'
 export { DeviceRecordSchema, finishedAt, isFinished, OutboxStore, OutgoingRecordSchema, payloadOf, toOutgoing, withDevice } from './lib/records.ts'

@@ -1,7 +1,7 @@
 import { BusErrorCode, type KvBucket } from '@baran/bus'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { DiskGuard } from './lib/disk.ts'
-import type { KvStore } from './lib/kv.ts'
+import type { KvStore, OrderedKvStore } from './lib/kv.ts'
 
 interface HealthDeps {
   degrade(reason: string): void
@@ -88,11 +88,7 @@ export class StoreHealth {
  * the disk is below its reserve (a write that hits ENOSPC would hang nats-server).
  */
 export function monitored(kv: KvBucket, onError: (e: unknown) => void, disk: DiskGuard | undefined): KvStore {
-  const watch = <T>(p: Promise<T>): Promise<T> =>
-    p.catch((e: unknown) => {
-      onError(e)
-      throw e
-    })
+  const watch = watcher(onError)
   const write = <T>(op: () => Promise<T>): Promise<T> => watch((disk ? disk.check() : Promise.resolve()).then(op))
   return {
     get: (k) => watch(kv.get(k)),
@@ -103,4 +99,22 @@ export function monitored(kv: KvBucket, onError: (e: unknown) => void, disk: Dis
     keys: (f) => watch(kv.keys(f)),
     entries: () => watch(kv.entries()),
   }
+}
+
+/** `monitored`, for a bucket read in revision order too (the inbox log). */
+export function monitoredOrdered(kv: KvBucket, onError: (e: unknown) => void, disk: DiskGuard | undefined): OrderedKvStore {
+  const watch = watcher(onError)
+  return {
+    ...monitored(kv, onError, disk),
+    state: () => watch(kv.state()),
+    range: (from, max, until) => watch(kv.range(from, max, until)),
+  }
+}
+
+function watcher(onError: (e: unknown) => void): <T>(p: Promise<T>) => Promise<T> {
+  return (p) =>
+    p.catch((e: unknown) => {
+      onError(e)
+      throw e
+    })
 }

@@ -34,6 +34,8 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { actor as outboxActorDef } from '../src/index.ts'
 import { createIdGenerator, newMessageId } from '../src/lib/ids.ts'
+import { legacyInboxKey } from '../src/lib/inbox-migrate.ts'
+import { encodeJsonValue } from '../src/lib/kv.ts'
 import { encodePayload, type MessagePayload } from '../src/lib/payload.ts'
 
 const cleanup = new Cleanup()
@@ -210,7 +212,7 @@ describe('outbox actor', () => {
     await expect(a.bus.request(outboxStatus, { id: newMessageId() })).rejects.toMatchObject({ code: 'not_found' })
   })
 
-  it('lists the inbox oldest first, and markRead queues one read receipt back to the sending device', async () => {
+  it('lists the inbox in arrival order, and markRead queues one read receipt back to the sending device', async () => {
     const a = await node('a')
     await a.startOutbox()
     const ids: string[] = []
@@ -220,9 +222,12 @@ describe('outbox actor', () => {
       ids[i] = e.id
       expect((await a.bus.request(outboxReceive, e)).status).toBe('stored')
     }
+    // arrival order: a late message (older ID) comes after what was already there, so readers following `next` see it
     const inbox = await a.bus.request(outboxInbox, {})
-    expect(inbox.messages.map((m) => m.body)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4'])
-    expect((await a.bus.request(outboxInbox, { limit: 2, after: ids[1] })).messages.map((m) => m.body)).toEqual(['m2', 'm3'])
+    expect(inbox.messages.map((m) => m.body)).toEqual(['m3', 'm0', 'm4', 'm1', 'm2'])
+    expect((await a.bus.request(outboxInbox, { limit: 2, after: ids[0] })).messages.map((m) => m.body)).toEqual(['m4', 'm1'])
+    await expect(a.bus.request(outboxInbox, { after: 'not-an-id' })).rejects.toMatchObject({ code: 'invalid_message_id' })
+    await expect(a.bus.request(outboxInbox, { after: newMessageId() })).rejects.toMatchObject({ code: 'not_found' })
 
     await expect(a.bus.request(outboxMarkRead, { ids: [ids[0]!, ids[2]!] })).resolves.toEqual({ read: 2 })
     await expect(a.bus.request(outboxMarkRead, { ids: [ids[0]!] })).resolves.toEqual({ read: 0 })
@@ -233,7 +238,7 @@ describe('outbox actor', () => {
       expect(r).toMatchObject({ kind: 'receipt', to: STRANGER, devicesResolved: true, devices: [{ deviceId: STRANGER_DEVICE, sync: false }] })
     }
     expect(pending.messages.map((r) => r.ref).sort()).toEqual([ids[0], ids[2]].sort())
-    expect((await a.bus.request(outboxInbox, { unreadOnly: true })).messages.map((m) => m.body)).toEqual(['m1', 'm3'])
+    expect((await a.bus.request(outboxInbox, { unreadOnly: true })).messages.map((m) => m.body)).toEqual(['m3', 'm1'])
   })
 
   it('delivers to a node that comes online, with delivery and read receipts back (stand-in discovery/transport)', async () => {
@@ -300,6 +305,35 @@ describe('outbox actor', () => {
   })
 })
 
+describe('outbox actor on an inbox of an earlier version', () => {
+  it('moves the old `inbox` bucket into the log at start: listed oldest ID first with read flags, paged, once', async () => {
+    const a = await node('a')
+    // the layout earlier versions wrote: key <from>.<id>, the record with `read`, written in arrival (not ID) order
+    const legacy = await a.bus.kv('inbox')
+    const base = Date.now() - 100_000
+    const old = Array.from({ length: 40 }, (_, i) => {
+      const t = base + i * 1000
+      return { id: createIdGenerator({ now: () => t })(), from: STRANGER, fromDevice: STRANGER_DEVICE, to: a.me.accountId, body: `old ${i}`, sentAt: t, expiresAt: t + 86_400_000, receivedAt: t + 3, read: i < 10, sync: false }
+    })
+    for (const r of [...old].reverse()) await legacy.create(legacyInboxKey(r.from, r.id), encodeJsonValue(r))
+    const outbox = await a.startOutbox()
+    const all = await a.bus.request(outboxInbox, { limit: 1000 })
+    expect(all.messages.map((m) => [m.id, m.body, m.read])).toEqual(old.map((r) => [r.id, r.body, r.read]))
+    expect(all.total).toBe(40)
+    const unread = await a.bus.request(outboxInbox, { unreadOnly: true, limit: 5 })
+    expect(unread.messages.map((m) => m.body)).toEqual(['old 10', 'old 11', 'old 12', 'old 13', 'old 14'])
+    expect(unread).toMatchObject({ total: 30, next: old[14]!.id })
+    // new messages come after the old ones; a restart does not copy anything twice
+    expect((await a.bus.request(outboxReceive, envelope(a.me.accountId, { body: 'new' }))).status).toBe('stored')
+    await outbox.stop('restart')
+    await outbox.close()
+    await a.startOutbox()
+    const again = await a.bus.request(outboxInbox, { limit: 1000 })
+    expect(again.messages.map((m) => m.body)).toEqual([...old.map((r) => r.body), 'new'])
+    expect(again.total).toBe(41)
+  })
+})
+
 describe('outbox actor process, killed while receiving', () => {
   /**
    * kill -9 at a different moment each round, with 8 envelopes in flight: some die before their write, some after
@@ -348,10 +382,9 @@ describe('outbox actor process, killed while receiving', () => {
     expect(acked.size).toBe(envelopes.length)
     // stored by a process that died before it could answer: the resend was told "duplicate"
     process.stdout.write(`duplicates answered: ${duplicates}\n`)
-    // the inbox holds each message exactly once
-    const kv = await a.bus.kv('inbox')
-    const keys = await kv.keys()
-    expect(keys.length).toBe(envelopes.length)
-    expect(new Set(keys.map((k) => k.split('.')[1])).size).toBe(envelopes.length)
+    // the inbox log holds each message exactly once: one key per message, and no revision beyond them
+    const log = await a.bus.kv('inbox-log')
+    expect((await log.keys()).sort()).toEqual(envelopes.map((e) => e.id).sort())
+    expect((await log.state()).lastRevision).toBe(envelopes.length)
   })
 })

@@ -1,9 +1,11 @@
 import { canonicalEncode } from '@baran/trust'
-import { Cleanup } from '@baran/testkit'
+import { Cleanup, spawnProcess, waitUntil } from '@baran/testkit'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createIdGenerator } from '../src/lib/ids.ts'
 import { Inbox, type ReadReceiptEvent, type ReceivedMessage, type ReceiveRequest } from '../src/lib/inbox.ts'
-import type { KvStore } from '../src/lib/kv.ts'
+import { legacyInboxKey } from '../src/lib/inbox-migrate.ts'
+import { encodeJsonValue, type OrderedKvStore } from '../src/lib/kv.ts'
 import { encodePayload, type MessagePayload } from '../src/lib/payload.ts'
 import { OutboxStore } from '../src/lib/records.ts'
 import { ALICE, ALICE_LAPTOP, ALICE_PHONE, BOB, BOB_LAPTOP, BOB_PHONE, CAROL, jetstream, outgoing } from './helpers.ts'
@@ -13,15 +15,17 @@ afterEach(() => cleanup.run())
 const NOW = Date.UTC(2026, 0, 1)
 
 /** Bob's phone's inbox: messages from Alice arrive here. */
-async function bobInbox(wrap: (kv: KvStore) => KvStore = (kv) => kv) {
+async function bobInbox(wrap: (kv: OrderedKvStore) => OrderedKvStore = (kv) => kv) {
   const js = await jetstream(cleanup)
   const kv = await js.bucket('inbox')
+  const read = await js.bucket('inbox_read')
   const outgoingStore = new OutboxStore(await js.bucket('outbox'))
   const received: ReceivedMessage[] = []
   const receipts: ReadReceiptEvent[] = []
   const now = NOW
   const inbox = new Inbox({
-    kv: wrap(kv),
+    log: wrap(kv),
+    read,
     outgoing: outgoingStore,
     self: () => ({ accountId: BOB, deviceId: BOB_PHONE }),
     now: () => now,
@@ -29,7 +33,13 @@ async function bobInbox(wrap: (kv: KvStore) => KvStore = (kv) => kv) {
     onReadReceipt: (e) => void receipts.push(e),
   })
   await inbox.load()
-  return { inbox, kv, outgoingStore, received, receipts }
+  /** Another Inbox on the same buckets, as after a restart. */
+  const reopen = async () => {
+    const again = new Inbox({ log: kv, read, outgoing: outgoingStore, self: () => ({ accountId: BOB, deviceId: BOB_PHONE }), now: () => now })
+    await again.load()
+    return again
+  }
+  return { inbox, kv, read, outgoingStore, received, receipts, reopen }
 }
 
 const gen = createIdGenerator({ now: () => NOW })
@@ -48,7 +58,7 @@ describe('inbox (real JetStream KV)', () => {
     await expect(b.inbox.receive(envelope(p))).resolves.toEqual({ status: 'duplicate' })
     // a replayed ID with another body is still the same message: refused as a duplicate, not stored
     await expect(b.inbox.receive(envelope({ ...p, body: 'changed' }))).resolves.toEqual({ status: 'duplicate' })
-    expect(await b.kv.keys()).toEqual([`${ALICE}.${p.id}`])
+    expect(await b.kv.keys()).toEqual([p.id])
     expect(b.inbox.size).toBe(1)
     expect(b.received).toHaveLength(1)
     expect(b.received[0]).toMatchObject({ id: p.id, from: ALICE, fromDevice: ALICE_PHONE, body: 'hi Bob', read: false, receivedAt: NOW })
@@ -169,7 +179,8 @@ describe('inbox (real JetStream KV)', () => {
     const js = await jetstream(cleanup)
     const { NoAccountError } = await import('../src/lib/errors.ts')
     const inbox = new Inbox({
-      kv: await js.bucket('inbox'),
+      log: await js.bucket('inbox'),
+      read: await js.bucket('inbox_read'),
       outgoing: new OutboxStore(await js.bucket('outbox')),
       self: () => {
         throw new NoAccountError()
@@ -180,8 +191,10 @@ describe('inbox (real JetStream KV)', () => {
 })
 
 /** The KV's methods bound to it, so a test can override one. */
-function bind(kv: KvStore): KvStore {
+function bind(kv: OrderedKvStore): OrderedKvStore {
   return {
+    state: () => kv.state(),
+    range: (from, max, until) => kv.range(from, max, until),
     get: (k) => kv.get(k),
     create: (k, v) => kv.create(k, v),
     update: (k, v, r) => kv.update(k, v, r),
@@ -191,3 +204,176 @@ function bind(kv: KvStore): KvStore {
     entries: () => kv.entries(),
   }
 }
+
+describe('inbox log: pages, counts and since cost the page (real JetStream)', () => {
+  /** `n` messages, received one after another (so arrival order is known); every 10th has an older ID (late). */
+  async function filled(n: number) {
+    const b = await bobInbox()
+    const order: string[] = []
+    for (let i = 0; i < n; i++) {
+      const at = i % 10 === 9 ? NOW - 10 * n * 1000 + i : NOW - n * 1000 + i * 1000
+      const p = message({ id: createIdGenerator({ now: () => at })(), body: `m${i}`, sentAt: at })
+      expect((await b.inbox.receive(envelope(p))).status).toBe('stored')
+      order.push(p.id)
+    }
+    return { ...b, order }
+  }
+
+  it('pages a few thousand messages in arrival order: first, since, last, follow-next, counts', async () => {
+    const n = 2000
+    const b = await filled(n)
+    expect(b.inbox.size).toBe(n)
+    const first = await b.inbox.list({ limit: 50 })
+    expect(first.messages.map((m) => m.id)).toEqual(b.order.slice(0, 50))
+    expect(first).toMatchObject({ total: n, next: b.order[49] })
+    // since: any stored ID, late ones too
+    for (const at of [1234, 1239, 1990]) {
+      const page = await b.inbox.list({ after: b.order[at], limit: 50 })
+      expect(page.messages.map((m) => m.id)).toEqual(b.order.slice(at + 1, at + 51))
+      expect(page.total).toBe(n - at - 1)
+      expect(page.next).toBe(at + 51 < n ? b.order[at + 50] : undefined)
+    }
+    const end = await b.inbox.list({ after: b.order[n - 1] })
+    expect(end).toEqual({ messages: [], total: 0 })
+    // following next with an odd page size sees every message once, in order
+    const seen: string[] = []
+    let after: string | undefined
+    for (let page = 0; page < 100; page++) {
+      const r = await b.inbox.list({ limit: 137, ...(after ? { after } : {}) })
+      expect(r.total).toBe(n - seen.length)
+      seen.push(...r.messages.map((m) => m.id))
+      if (!r.next) break
+      after = r.next
+    }
+    expect(seen).toEqual(b.order)
+  }, 60_000)
+
+  it('gives a late message (older ID) to a reader that asks since the last ID it saw', async () => {
+    const b = await bobInbox()
+    expect(await b.inbox.list({ unreadOnly: true })).toEqual({ messages: [], total: 0 })
+    expect(await b.inbox.list()).toEqual({ messages: [], total: 0 })
+    const newer = message({ id: createIdGenerator({ now: () => NOW })() })
+    await b.inbox.receive(envelope(newer))
+    const seen = await b.inbox.list()
+    expect(seen.messages.map((m) => m.id)).toEqual([newer.id])
+    // sent an hour earlier while this node was offline; it arrives now
+    const late = message({ id: createIdGenerator({ now: () => NOW - 3_600_000 })(), body: 'late' })
+    await b.inbox.receive(envelope(late))
+    expect((await b.inbox.list({ after: newer.id })).messages.map((m) => m.body)).toEqual(['late'])
+  })
+
+  it('counts and pages unread messages; marking read is once per message', async () => {
+    const b = await filled(400)
+    const readIds = b.order.filter((_, i) => i % 3 === 0)
+    expect(await b.inbox.markRead(readIds)).toHaveLength(readIds.length)
+    expect(await b.inbox.markRead(readIds.slice(0, 5))).toEqual([])
+    const unread = b.order.filter((_, i) => i % 3 !== 0)
+    const seen: string[] = []
+    let after: string | undefined
+    for (let page = 0; page < 100; page++) {
+      const r = await b.inbox.list({ unreadOnly: true, limit: 25, ...(after ? { after } : {}) })
+      expect(r.total).toBe(unread.length - seen.length)
+      expect(r.messages.every((m) => !m.read)).toBe(true)
+      seen.push(...r.messages.map((m) => m.id))
+      if (!r.next) break
+      after = r.next
+    }
+    expect(seen).toEqual(unread)
+    const all = await b.inbox.list({ limit: 400 })
+    expect(all.messages.filter((m) => m.read).map((m) => m.id)).toEqual(readIds)
+  })
+
+  it('keeps read state across a restart, also a marker written just before a crash (before its checkpoint)', async () => {
+    const b = await filled(60)
+    await b.inbox.markRead(b.order.slice(0, 20))
+    const after = await b.reopen()
+    expect((await after.list({ unreadOnly: true, limit: 1 })).total).toBe(40)
+    // the process died after writing this marker and before the checkpoint: load replays it
+    const e = await b.kv.get(b.order[30]!)
+    await b.read.create(b.order[30]!, encodeJsonValue({ at: NOW, rev: e!.revision }))
+    const restarted = await b.reopen()
+    const page = await restarted.list({ limit: 60 })
+    expect(page.messages.filter((m) => m.read).map((m) => m.id)).toEqual([...b.order.slice(0, 20), b.order[30]])
+    expect((await restarted.list({ unreadOnly: true, limit: 1 })).total).toBe(39)
+    // the marker is the once-only gate: no second "was unread" (no second read receipt)
+    expect(await restarted.markRead([b.order[30]!, b.order[0]!])).toEqual([])
+    const unreadAfter = await restarted.list({ unreadOnly: true, after: b.order[25], limit: 100 })
+    expect(unreadAfter.messages.map((m) => m.id)).toEqual([...b.order.slice(26, 30), ...b.order.slice(31)])
+    expect(unreadAfter.total).toBe(33)
+  })
+
+  it('refuses a malformed `after` with a typed error, and an unknown one with not_found', async () => {
+    const b = await filled(3)
+    for (const bad of ['', 'not-an-id', b.order[0]!.toLowerCase(), `${b.order[0]}X`, '8ZZZZZZZZZZZZZZZZZZZZZZZZZ']) {
+      await expect(b.inbox.list({ after: bad })).rejects.toMatchObject({ name: 'InvalidMessageIdError', code: 'invalid_message_id' })
+    }
+    await expect(b.inbox.list({ after: gen() })).rejects.toMatchObject({ name: 'MessageNotFoundError', code: 'not_found' })
+  })
+
+  it('refuses another sender reusing a stored ID (nothing overwritten), and keeps the first', async () => {
+    const b = await bobInbox()
+    const p = message()
+    await b.inbox.receive(envelope(p))
+    const replay = { ...p, from: CAROL, fromDevice: 'c2'.repeat(20), body: 'replayed' }
+    const r = await b.inbox.receive(envelope(replay, { accountId: CAROL, deviceId: 'c2'.repeat(20) }))
+    expect(r).toMatchObject({ status: 'rejected', reason: expect.stringMatching(/^id_taken: /) })
+    expect((await b.inbox.list()).messages.map((m) => [m.from, m.body])).toEqual([[ALICE, 'hi Bob']])
+  })
+})
+
+describe('inbox migration from the earlier layout (`inbox` bucket, key <from>.<id>)', () => {
+  /** The old layout written directly: records with `read`, keys `<from>.<id>`, in random write order. */
+  async function legacyLayout(n: number) {
+    const js = await jetstream(cleanup)
+    const legacy = await js.bucket('inbox')
+    const records = Array.from({ length: n }, (_, i) => {
+      const t = NOW + i * 1000
+      const from = i % 4 === 0 ? CAROL : ALICE
+      return { id: createIdGenerator({ now: () => t })(), from, fromDevice: from === CAROL ? 'c2'.repeat(20) : ALICE_PHONE, to: BOB, body: `old ${i}`, sentAt: t, expiresAt: t + 60_000, receivedAt: t + 5, read: i % 3 === 0, sync: false }
+    })
+    const shuffled = [...records].sort(() => Math.random() - 0.5)
+    for (let i = 0; i < shuffled.length; i += 100) {
+      await Promise.all(shuffled.slice(i, i + 100).map((r) => legacy.create(legacyInboxKey(r.from, r.id), encodeJsonValue(r))))
+    }
+    await legacy.put(`${ALICE}.${gen()}`, new TextEncoder().encode('{"not":"a record"}'))
+    const open = async () => {
+      const inbox = new Inbox({ log: await js.bus.kv(`${legacy.name}-log`), read: await js.bus.kv(`${legacy.name}-read`), legacy, outgoing: new OutboxStore(await js.bucket('outbox')), self: () => ({ accountId: BOB, deviceId: BOB_PHONE }) })
+      return { inbox, loaded: await inbox.load() }
+    }
+    return { js: { ...js, kv: (name: string) => js.bus.kv(name) }, url: js.url, legacy, records, open }
+  }
+
+  it('moves every old message into the log once, oldest ID first, with its read flag; later starts skip it', async () => {
+    const l = await legacyLayout(500)
+    const { inbox, loaded } = await l.open()
+    expect(loaded).toEqual({ size: 500, migrated: { copied: 500, present: 0, corrupt: 1, conflicts: 0 } })
+    const all = await inbox.list({ limit: 1000 })
+    expect(all.messages).toEqual(l.records.map(({ expiresAt: _e, ...m }) => m))
+    expect((await inbox.list({ unreadOnly: true })).total).toBe(l.records.filter((r) => !r.read).length)
+    expect((await inbox.list({ after: l.records[99]!.id, limit: 1 })).messages[0]?.id).toBe(l.records[100]!.id)
+    // a restart finds the marker and copies nothing
+    const again = await l.open()
+    expect(again.loaded).toEqual({ size: 500 })
+    expect((await again.inbox.list({ limit: 1000 })).messages).toHaveLength(500)
+  })
+
+  it('survives kill -9 in the middle (a message in the log, its read marker not yet): the next start finishes, nothing twice', async () => {
+    const l = await legacyLayout(600)
+    const child = spawnProcess(join(import.meta.dirname, 'fixtures/migrate-then-hang.ts'), {
+      cleanup,
+      args: [l.url, l.legacy.name, `${l.legacy.name}-log`, `${l.legacy.name}-read`, '5'],
+    })
+    await waitUntil(() => child.output.includes('paused'), { timeoutMs: 30_000, what: 'migration paused mid-way' })
+    await child.stop('SIGKILL')
+    const logAfterKill = await (await l.js.kv(`${l.legacy.name}-log`)).state()
+    expect(logAfterKill.messages).toBeGreaterThan(5)
+    expect(await (await l.js.kv(`${l.legacy.name}-read`)).keys()).toHaveLength(5)
+    const { inbox, loaded } = await l.open()
+    expect(loaded.size).toBe(600)
+    expect(loaded.migrated).toMatchObject({ copied: 600 - logAfterKill.messages, present: logAfterKill.messages, conflicts: 0 })
+    // no second copy anywhere: the log holds exactly 600 revisions
+    expect((await (await l.js.kv(`${l.legacy.name}-log`)).state()).lastRevision).toBe(600)
+    const all = await inbox.list({ limit: 1000 })
+    expect(all.messages.map((m) => [m.id, m.read])).toEqual(l.records.map((r) => [r.id, r.read]))
+  })
+})

@@ -97,7 +97,7 @@ export async function sendCommand(to: string, text: string, opts: Opts & { ttl?:
   })
 }
 
-/** `baran inbox`: received messages, oldest first (every page). */
+/** `baran inbox`: received messages in arrival order (every page). */
 export async function inboxCommand(opts: Opts & { unread?: boolean; markRead?: boolean }): Promise<number> {
   return withBus(opts, async (bus) => {
     const all: InboxMessage[] = []

@@ -111,7 +111,7 @@ export const outboxInbox = contract({
   // `next`: the reply was cut short (count or size): ask again with `after: next` for the rest.
   reply: z.object({ messages: z.array(InboxMessageSchema), total: z.number().int(), next: z.string().optional() }),
   callers: ['cli', 'ui'],
-  description: 'received messages, oldest first (paged: follow `next`)',
+  description: 'received messages in arrival order, oldest arrival first (paged: follow `next`)',
 })
 
 export const outboxMarkRead = contract({

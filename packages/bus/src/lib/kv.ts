@@ -1,5 +1,5 @@
 import type { KV, KvEntry, NatsConnection } from 'nats'
-import { StorageType } from 'nats'
+import { DeliverPolicy, StorageType } from 'nats'
 import { BusError, BusErrorCode } from './errors.ts'
 
 /** A durable key/value bucket on JetStream (file storage in the node's data dir). */
@@ -25,13 +25,22 @@ export interface KvValue {
  * The outbox and inbox keep their state here. Writes are revision-checked (`create` fails with `conflict` when
  * the key exists, `update` when someone wrote in between), which is how they stay exactly-once across crashes.
  */
+/** Where a bucket's stream stands: its live messages and the sequence (revision) range they span. */
+export interface KvStreamState {
+  messages: number
+  firstRevision: number
+  lastRevision: number
+}
+
 export class KvBucket {
   readonly name: string
   #kv: KV
+  #nc: NatsConnection | undefined
 
-  constructor(name: string, kv: KV) {
+  constructor(name: string, kv: KV, nc?: NatsConnection) {
     this.name = name
     this.#kv = kv
+    this.#nc = nc
   }
 
   static async open(nc: NatsConnection, name: string, opts: KvBucketOptions = {}): Promise<KvBucket> {
@@ -43,7 +52,7 @@ export class KvBucket {
         ...(opts.maxBytes === undefined ? {} : { max_bytes: opts.maxBytes }),
         ...(opts.maxValueBytes === undefined ? {} : { maxValueSize: opts.maxValueBytes }),
       })
-      return new KvBucket(name, kv)
+      return new KvBucket(name, kv, nc)
     } catch (e) {
       throw jsError(e, `open bucket ${name}`)
     }
@@ -124,6 +133,48 @@ export class KvBucket {
     } catch (e) {
       throw jsError(e, `entries of ${this.name}`)
     }
+  }
+
+  /** The bucket's stream counters (one request; nothing is scanned). */
+  async state(): Promise<KvStreamState> {
+    try {
+      const st = (await this.#kv.status()).streamInfo.state
+      return { messages: st.messages, firstRevision: st.first_seq, lastRevision: st.last_seq }
+    } catch (e) {
+      throw jsError(e, `state of ${this.name}`)
+    }
+  }
+
+  /**
+   * Up to `max` live entries in write order (stream sequence), starting at revision `from` and ending at `until`
+   * (the caller's `state().lastRevision`): one ordered consumer that starts there, so a page costs the page,
+   * whatever the bucket holds. Gaps (deleted or overwritten revisions) are skipped by the server.
+   */
+  async range(from: number, max: number, until: number): Promise<KvValue[]> {
+    const start = Math.max(1, from)
+    if (max <= 0 || start > until) return []
+    if (!this.#nc) throw new BusError(BusErrorCode.Internal, `range of ${this.name}: bucket opened without a connection`)
+    const prefix = `$KV.${this.name}.`
+    const out: KvValue[] = []
+    try {
+      const c = await this.#nc.jetstream().consumers.get(`KV_${this.name}`, { opt_start_seq: start, deliver_policy: DeliverPolicy.StartSequence })
+      try {
+        const want = Math.min(max, until - start + 1)
+        const msgs = await c.fetch({ max_messages: want, expires: 5000 })
+        for await (const m of msgs) {
+          if (m.seq > until) break
+          const op = m.headers?.get('KV-Operation')
+          if (op !== 'DEL' && op !== 'PURGE') out.push({ key: m.subject.slice(prefix.length), value: m.data, revision: m.seq, created: new Date(Math.floor(m.info.timestampNanos / 1e6)) })
+          // Stop at the end of the stream too: with gaps, fewer than `want` arrive and the fetch would wait.
+          if (out.length >= max || m.seq >= until || m.info.pending === 0) break
+        }
+      } finally {
+        await c.delete().catch(() => undefined)
+      }
+    } catch (e) {
+      throw jsError(e, `range of ${this.name}`)
+    }
+    return out
   }
 
   async size(): Promise<number> {

@@ -34,6 +34,9 @@ export const RETAIN_FINISHED_MS = 7 * 86_400_000
 /** JetStream key/value buckets (file storage in the node's data dir). */
 export const OUTBOX_BUCKET = 'outbox'
 export const INBOX_BUCKET = 'inbox'
+/** The inbox log (`<inbox>-log`, messages in arrival order) and its read state (`<inbox>-read`); `inbox` itself is the layout of earlier versions, migrated at start. */
+export const INBOX_LOG_SUFFIX = '-log'
+export const INBOX_READ_SUFFIX = '-read'
 
 /** Revision-checked updates retry this many times when someone wrote in between. */
 export const UPDATE_RETRIES = 8

@@ -1,8 +1,10 @@
 import { z } from 'zod'
-import { MAX_REPLY_BYTES, UPDATE_RETRIES } from './constants.ts'
-import { UpdateConflictError } from './errors.ts'
-import { MessageIdSchema } from './ids.ts'
-import { allEntries, decodeJsonValue, encodeJsonValue, isConflict, type KvStore } from './kv.ts'
+import { MAX_REPLY_BYTES } from './constants.ts'
+import { InvalidMessageIdError, MessageNotFoundError } from './errors.ts'
+import { isMessageId, MessageIdSchema } from './ids.ts'
+import { migrateLegacyInbox, type MigrationResult } from './inbox-migrate.ts'
+import { decodeJsonValue, encodeJsonValue, isConflict, type KvStore, type OrderedKvStore } from './kv.ts'
+import { ReadRanges } from './read-ranges.ts'
 import { decodePayload, type MessagePayload, type ReceiptPayload } from './payload.ts'
 import { type OutboxStore, withDevice } from './records.ts'
 
@@ -38,6 +40,7 @@ export const RejectReason = {
   WrongRecipient: 'wrong_recipient',
   Expired: 'expired',
   UnknownMessage: 'unknown_message',
+  IdTaken: 'id_taken',
 } as const
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason]
 
@@ -55,6 +58,9 @@ export const InboxRecordSchema = z.object({
   sync: z.boolean(),
 })
 export type InboxRecord = z.infer<typeof InboxRecordSchema>
+/** What the log holds: the record without `read` (read state lives in its own bucket, so log entries never change). */
+export const LogRecordSchema = InboxRecordSchema.omit({ read: true })
+export type LogRecord = z.infer<typeof LogRecordSchema>
 /** A received message as the contracts show it. */
 export type ReceivedMessage = Omit<InboxRecord, 'expiresAt'>
 
@@ -67,7 +73,20 @@ export interface ReadReceiptEvent {
 }
 
 export interface InboxInit {
-  kv: KvStore
+  /**
+   * The inbox log: key = message ID, value = LogRecord, created once and never rewritten, so its revision order is
+   * arrival order. Pages, counts and `after` lookups read it where they start (one get, one ranged read).
+   */
+  log: OrderedKvStore
+  /**
+   * Read state: key = message ID, value `{ at, rev }` (the message's log revision), created once when the message
+   * is first marked read; plus READ_CHECKPOINT_KEY, the read revisions as intervals and the marker revision they
+   * include. Load replays the markers after the checkpoint, so a crash between a marker and the checkpoint loses
+   * nothing.
+   */
+  read: OrderedKvStore
+  /** The `inbox` bucket of earlier versions (key `<from>.<id>`, records with `read`): copied into the log at load. */
+  legacy?: KvStore
   /** The outgoing store, where read receipts from recipients are recorded. */
   outgoing: OutboxStore
   /** This node's identity; throws (NoAccountError) while it has none. */
@@ -81,29 +100,55 @@ export interface InboxInit {
 
 export interface ListOptions {
   limit?: number
-  /** Only messages whose ID sorts after this one (the `next` of the previous page). */
+  /** Only messages stored after this one (the `next` of the previous page, or any message ID in the inbox). */
   after?: string
   unreadOnly?: boolean
 }
 
-/** `inbox` bucket key: sender account, then message ID, so keys can be filtered by either (`<from>.>`, `*.<id>`). */
-export function inboxKey(from: string, id: string): string {
-  return `${from}.${id}`
+/** The read bucket's checkpoint of ReadRanges. */
+export const READ_CHECKPOINT_KEY = '_ranges'
+const CheckpointSchema = z.object({ ranges: z.array(z.tuple([z.number().int(), z.number().int()])), upTo: z.number().int().nonnegative() })
+const MarkerSchema = z.object({ rev: z.number().int().positive() })
+/** Log entries the first read of a page asks for (more once their size is known). */
+const FIRST_READ = 50
+/** Stretches of unread messages (between read intervals) one `unreadOnly` page reads before answering with `next`. */
+const UNREAD_RUNS = 64
+/**
+ * A checkpoint larger than this (read intervals fragmented by reading here and there) is not written: load then
+ * replays the markers since the last one that was, which is slower but exact, and NATS's 1 MiB payload limit holds.
+ */
+const CHECKPOINT_MAX_BYTES = 256 * 1024
+
+export interface InboxPage {
+  messages: ReceivedMessage[]
+  /** Messages after `after` (all of them without it); with `unreadOnly`, the unread ones among them. */
+  total: number
+  next?: string
 }
 
 /**
- * The inbox: verifies what transport hands over, stores each message exactly once (the bucket's `create` is
- * the de-duplication), and answers only after the write, so the sender's ack means "persisted here".
+ * The inbox: verifies what transport hands over, stores each message exactly once (the log's `create` on the
+ * message ID is the de-duplication, and it is the only write, so no crash can leave half a message), and answers
+ * only after the write, so the sender's ack means "persisted here". Listed in arrival order: a message that
+ * arrives late (sent while this node was offline) comes after the ones already there, so a reader following
+ * `next` (or asking `after` the last ID it saw) gets it instead of skipping it.
  */
 export class Inbox {
-  #kv: KvStore
+  #log: OrderedKvStore
+  #read: OrderedKvStore
   #outgoing: OutboxStore
   #init: InboxInit
   #now: () => number
   #size = 0
+  #readRanges = new ReadRanges()
+  /** The read bucket's last revision folded into #readRanges. */
+  #readUpTo = 0
+  /** markRead calls one at a time, so a checkpoint never claims a marker it has not folded in. */
+  #marking: Promise<unknown> = Promise.resolve()
 
   constructor(init: InboxInit) {
-    this.#kv = init.kv
+    this.#log = init.log
+    this.#read = init.read
     this.#outgoing = init.outgoing
     this.#init = init
     this.#now = init.now ?? Date.now
@@ -114,9 +159,40 @@ export class Inbox {
     return this.#size
   }
 
-  async load(): Promise<number> {
-    this.#size = (await this.#kv.keys()).length
-    return this.#size
+  /** Migrates an inbox of an earlier version (once; resumable) and counts the messages (without a scan). */
+  async load(): Promise<{ size: number; migrated?: MigrationResult }> {
+    const migrated = this.#init.legacy ? await migrateLegacyInbox({ legacy: this.#init.legacy, log: this.#log, read: this.#read, now: this.#now }) : undefined
+    this.#size = (await this.#log.state()).messages
+    await this.#loadRead()
+    return { size: this.#size, ...(migrated ? { migrated } : {}) }
+  }
+
+  /** The checkpoint, then every marker written after it (cost: the markers since the last checkpoint). */
+  async #loadRead(): Promise<void> {
+    const cp = await this.#read.get(READ_CHECKPOINT_KEY)
+    const parsed = cp ? CheckpointSchema.safeParse(safeJson(cp.value)) : undefined
+    this.#readRanges = new ReadRanges(parsed?.success ? parsed.data.ranges : [])
+    this.#readUpTo = parsed?.success ? parsed.data.upTo : 0
+    const st = await this.#read.state()
+    let folded = 0
+    for (let from = this.#readUpTo + 1, round = 0; from <= st.lastRevision && round < 1_000_000; round++) {
+      const chunk = await this.#read.range(from, 1000, st.lastRevision)
+      if (chunk.length === 0) break
+      for (const e of chunk) {
+        if (e.key === READ_CHECKPOINT_KEY) continue
+        const m = MarkerSchema.safeParse(safeJson(e.value))
+        const rev = m.success ? m.data.rev : (await this.#log.get(e.key))?.revision
+        if (rev !== undefined && this.#readRanges.add(rev)) folded++
+      }
+      from = chunk.at(-1)!.revision + 1
+    }
+    this.#readUpTo = Math.max(this.#readUpTo, st.lastRevision)
+    if (folded > 0) await this.#checkpoint()
+  }
+
+  async #checkpoint(): Promise<void> {
+    const value = encodeJsonValue({ ranges: this.#readRanges.toJSON(), upTo: this.#readUpTo })
+    if (value.length <= CHECKPOINT_MAX_BYTES) await this.#read.put(READ_CHECKPOINT_KEY, value)
   }
 
   async receive(req: ReceiveRequest): Promise<ReceiveResult> {
@@ -140,7 +216,7 @@ export class Inbox {
     if (p.kind === 'receipt') return this.#receipt(p)
     const now = this.#now()
     if (p.expiresAt <= now) return reject(RejectReason.Expired, `expired at ${new Date(p.expiresAt).toISOString()}`)
-    const rec: InboxRecord = {
+    const rec: LogRecord = {
       id: p.id,
       from: p.from,
       fromDevice: p.fromDevice,
@@ -149,18 +225,21 @@ export class Inbox {
       sentAt: p.sentAt,
       expiresAt: p.expiresAt,
       receivedAt: now,
-      read: false,
       sync: p.sync,
     }
     try {
-      await this.#kv.create(inboxKey(p.from, p.id), encodeJsonValue(rec))
+      await this.#log.create(p.id, encodeJsonValue(rec))
     } catch (e) {
+      if (!isConflict(e)) throw e
       // Already there: stored by an earlier delivery whose ack got lost. Same answer, nothing stored twice.
-      if (isConflict(e)) return { status: 'duplicate' }
-      throw e
+      const known = await this.#log.get(p.id)
+      const stored = known && decodeLog(known.value)
+      if (!stored || stored.from === p.from) return { status: 'duplicate' }
+      // Another sender's message has this ID (IDs carry 80 random bits: only a replay can do this). Say so.
+      return reject(RejectReason.IdTaken, `message ID ${p.id} is taken by another sender`)
     }
     this.#size++
-    this.#init.onReceived?.(toReceived(rec))
+    this.#init.onReceived?.(toReceived({ ...rec, read: false }))
     return { status: 'stored' }
   }
 
@@ -182,60 +261,105 @@ export class Inbox {
     return { status: 'stored' }
   }
 
-  /** Received messages, oldest first (IDs sort by time), cut short by count or size: follow `next`. */
-  async list(opts: ListOptions = {}): Promise<{ messages: ReceivedMessage[]; total: number; next?: string }> {
-    const all = await this.#all()
-    const matching = all.filter((m) => (!opts.unreadOnly || !m.read) && (opts.after === undefined || m.id > opts.after))
+  /**
+   * Received messages in arrival order, cut short by count or size: follow `next`. Costs the page: one get to find
+   * `after`, one counter read, one ranged read of the log from there (read flags and counts come from ReadRanges,
+   * in memory). `unreadOnly` reads only the runs between read intervals, at most UNREAD_RUNS of them per call
+   * (then `next` says where to go on).
+   */
+  async list(opts: ListOptions = {}): Promise<InboxPage> {
+    if (opts.after !== undefined && !isMessageId(opts.after)) {
+      throw new InvalidMessageIdError(`after: not a message ID: ${JSON.stringify(String(opts.after).slice(0, 40))}`)
+    }
     const limit = opts.limit ?? 100
+    const [st, cursor] = await Promise.all([this.#log.state(), opts.after === undefined ? undefined : this.#log.get(opts.after)])
+    if (opts.after !== undefined && !cursor) throw new MessageNotFoundError(`after: no message ${opts.after} in the inbox`)
+    // An empty stream says first = last = 0: start at 1 so that nothing is counted.
+    const from = cursor ? cursor.revision + 1 : Math.max(1, st.firstRevision)
+    const last = st.lastRevision
+    // The log is never rewritten nor deleted from, so its revisions have no gaps: what follows `from` is a subtraction.
+    const after = Math.max(0, last - from + 1)
+    const total = opts.unreadOnly ? after - this.#readRanges.countIn(from, last) : cursor ? after : st.messages
     const messages: ReceivedMessage[] = []
     let bytes = 0
-    for (const m of matching) {
-      if (messages.length >= limit) break
-      const size = m.body.length * 3 + 300
-      if (messages.length > 0 && bytes + size > MAX_REPLY_BYTES) break
-      bytes += size
-      messages.push(toReceived(m))
+    let pos = from
+    let lastSeen: { id: string; rev: number } | undefined
+    for (let run = 0; pos <= last && messages.length < limit && run < (opts.unreadOnly ? UNREAD_RUNS : limit); run++) {
+      if (opts.unreadOnly) {
+        pos = this.#readRanges.nextUnread(pos)
+        if (pos > last) break
+      }
+      const end = opts.unreadOnly ? Math.min(last, this.#readRanges.nextRead(pos) - 1) : last
+      // Bodies reach 64 KiB: the first read is small, later ones as many as the reply's bytes left can take.
+      const fit = messages.length === 0 ? FIRST_READ : Math.floor((MAX_REPLY_BYTES - bytes) / (bytes / messages.length)) + 1
+      const chunk = await this.#log.range(pos, Math.min(limit - messages.length, end - pos + 1, fit), end)
+      if (chunk.length === 0) break
+      let cut = false
+      for (const e of chunk) {
+        const r = decodeLog(e.value)
+        if (r) {
+          const size = r.body.length * 3 + 300
+          if (messages.length > 0 && bytes + size > MAX_REPLY_BYTES) {
+            cut = true
+            break
+          }
+          bytes += size
+          messages.push(toReceived({ ...r, read: this.#readRanges.has(e.revision) }))
+          lastSeen = { id: r.id, rev: e.revision }
+        }
+        pos = e.revision + 1
+      }
+      if (cut) break
     }
-    const last = messages.at(-1)
-    return { messages, total: matching.length, ...(messages.length < matching.length && last ? { next: last.id } : {}) }
+    if (pos > last || pos <= from) return { messages, total }
+    // More to come: the next page starts after the last revision passed (listed, or a skipped read interval's end).
+    const next = lastSeen?.rev === pos - 1 ? lastSeen.id : ((await this.#idAt(pos - 1)) ?? lastSeen?.id)
+    return { messages, total, ...(next ? { next } : {}) }
   }
 
-  /** Marks messages read; returns the ones that were unread (so receipts go out once). */
-  async markRead(ids: readonly string[]): Promise<ReceivedMessage[]> {
+  /** The message ID at a log revision (a read interval's end, as a cursor). */
+  async #idAt(rev: number): Promise<string | undefined> {
+    const [e] = await this.#log.range(rev, 1, rev)
+    return e ? decodeLog(e.value)?.id : undefined
+  }
+
+  /** Marks messages read; returns the ones that were unread (so receipts go out once: the read marker's `create`). */
+  markRead(ids: readonly string[]): Promise<ReceivedMessage[]> {
+    const run = this.#marking.then(() => this.#markRead(ids))
+    this.#marking = run.catch(() => undefined)
+    return run
+  }
+
+  async #markRead(ids: readonly string[]): Promise<ReceivedMessage[]> {
+    const unique = [...new Set(ids)].filter((id) => MessageIdSchema.safeParse(id).success)
     const out: ReceivedMessage[] = []
-    for (const id of new Set(ids)) {
-      if (!MessageIdSchema.safeParse(id).success) continue
-      for (const key of await this.#kv.keys(`*.${id}`)) {
-        const m = await this.#markOne(key)
-        if (m) out.push(m)
+    try {
+      for (let i = 0; i < unique.length; i += 64) {
+        const done = await Promise.all(unique.slice(i, i + 64).map((id) => this.#markOne(id)))
+        for (const m of done) if (m) out.push(m)
       }
+    } finally {
+      // The markers are what counts (load replays those after the last checkpoint): a failed checkpoint must not
+      // make this call fail, or the caller would never send the receipts of the messages it did mark.
+      if (out.length > 0) await this.#checkpoint().catch(() => undefined)
     }
     return out
   }
 
-  async #markOne(key: string): Promise<ReceivedMessage | undefined> {
-    for (let i = 0; i < UPDATE_RETRIES; i++) {
-      const e = await this.#kv.get(key)
-      if (!e) return undefined
-      const rec = decodeInbox(e.value)
-      if (!rec || rec.read) return undefined
-      try {
-        await this.#kv.update(key, encodeJsonValue({ ...rec, read: true }), e.revision)
-        return toReceived({ ...rec, read: true })
-      } catch (err) {
-        if (!isConflict(err)) throw err
-      }
+  async #markOne(id: string): Promise<ReceivedMessage | undefined> {
+    const e = await this.#log.get(id)
+    const rec = e && decodeLog(e.value)
+    if (!e || !rec) return undefined
+    let markerRev: number
+    try {
+      markerRev = await this.#read.create(id, encodeJsonValue({ at: this.#now(), rev: e.revision }))
+    } catch (err) {
+      if (isConflict(err)) return undefined
+      throw err
     }
-    throw new UpdateConflictError(`inbox entry ${key} kept changing`)
-  }
-
-  async #all(): Promise<InboxRecord[]> {
-    const out: InboxRecord[] = []
-    for (const e of await allEntries(this.#kv)) {
-      const rec = decodeInbox(e.value)
-      if (rec) out.push(rec)
-    }
-    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.from < b.from ? -1 : 1))
+    this.#readRanges.add(e.revision)
+    this.#readUpTo = Math.max(this.#readUpTo, markerRev)
+    return toReceived({ ...rec, read: true })
   }
 }
 
@@ -243,10 +367,14 @@ function reject(reason: RejectReason, detail: string): ReceiveResult {
   return { status: 'rejected', reason: `${reason}: ${detail}`.slice(0, 500) }
 }
 
-function decodeInbox(value: Uint8Array): InboxRecord | undefined {
+function decodeLog(value: Uint8Array): LogRecord | undefined {
+  const parsed = LogRecordSchema.safeParse(safeJson(value))
+  return parsed.success ? parsed.data : undefined
+}
+
+function safeJson(value: Uint8Array): unknown {
   try {
-    const parsed = InboxRecordSchema.safeParse(decodeJsonValue(value))
-    return parsed.success ? parsed.data : undefined
+    return decodeJsonValue(value)
   } catch {
     return undefined
   }

@@ -19,6 +19,17 @@ export interface KvStore {
   entries(): Promise<KvEntry[]>
 }
 
+/**
+ * A bucket that can also be read in write order (its stream's sequence = the entries' revisions) and counted
+ * without a scan. The inbox log uses it: entries are created once and never rewritten, so revision order is
+ * arrival order and `range` reads a page where it starts.
+ */
+export interface OrderedKvStore extends KvStore {
+  state(): Promise<{ messages: number; firstRevision: number; lastRevision: number }>
+  /** Up to `max` live entries with revisions `from`..`until`, in revision order. */
+  range(from: number, max: number, until: number): Promise<KvEntry[]>
+}
+
 export function isConflict(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'conflict'
 }

@@ -1,5 +1,6 @@
 /**
- * @baran/bus — the one place where Baran's contracts live, and the only package that talks to NATS.
+ * @baran/bus — the one place where Baran's contracts live, and the only package that talks to NATS: contracts and
+ * the client. The nats-server process itself is started by `@baran/launch`.
  *
  * A contract pairs a subject (`baran.<node>.<actor>.<verb>`) with zod schemas for its request and reply;
  * both ends validate. Errors travel as `{ error: { code, message, details } }` and surface as `BusError`.
@@ -28,9 +29,6 @@ export {
 export type { StateEvent, Health } from './contracts/lifecycle.ts'
 export { NODE_ACTOR, ActorStatusSchema, NodeStatusSchema, nodeStatus, nodeStop, actorRestarted } from './contracts/node.ts'
 export type { ActorStatus, NodeStatus } from './contracts/node.ts'
-export { NatsServerProcess, startNatsServer, exitsWithin, resolveNatsServer, NatsServerNotFoundError, NatsServerStartError } from './lib/server.ts'
-export type { NatsServerOptions } from './lib/server.ts'
-export { dieWithParent, killOnExit } from './lib/children.ts'
 export { IdSchema, KeySchema, Base64Schema, EthAddressSchema, SignedRecordWireSchema, MultiaddrSchema } from './contracts/common.ts'
 export type { SignedRecordWire } from './contracts/common.ts'
 export {

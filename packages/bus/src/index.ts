@@ -31,6 +31,8 @@ export { NODE_ACTOR, ActorStatusSchema, NodeStatusSchema, nodeStatus, nodeStop, 
 export type { ActorStatus, NodeStatus } from './contracts/node.ts'
 export { IdSchema, KeySchema, Base64Schema, EthAddressSchema, SignedRecordWireSchema, MultiaddrSchema } from './contracts/common.ts'
 export type { SignedRecordWire } from './contracts/common.ts'
+export { DeviceCertWireSchema, PeerBindingWireSchema, RevocationsWireSchema, DeviceListWireSchema, PresenceWireSchema } from './contracts/common.ts'
+export type { DeviceCertWire, PeerBindingWire, RevocationsWire, DeviceListWire, PresenceWire } from './contracts/common.ts'
 export {
   DeviceInfoSchema,
   AccountSummarySchema,

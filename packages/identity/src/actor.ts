@@ -174,8 +174,7 @@ export const identityActor = defineActor({
       account()
       const deviceCert = await store.certifyDevice(deviceKey, name)
       const info = store.info()
-      const body = deviceCert.body as { deviceId: string }
-      ctx.publish(identityDeviceAdded, { accountId: info.accountId, deviceId: body.deviceId, name })
+      ctx.publish(identityDeviceAdded, { accountId: info.accountId, deviceId: deviceCert.body.deviceId, name })
       devicesChanged('certified')
       return { deviceCert, deviceList: info.deviceList }
     })

@@ -14,7 +14,6 @@ import {
   transportRevoked,
   transportSend,
 } from '@baran/bus'
-import type { SignedRecord } from '@baran/trust'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { DEFAULT_LISTEN } from './lib/constants.ts'
@@ -137,11 +136,7 @@ export function defineTransportActor(variant: TransportVariant) {
       const refreshCredentials = async (): Promise<boolean> => {
         try {
           const chain = await ctx.bus.request(identityPeerBinding, { peerId: host.peerId }, { timeoutMs: 5000 })
-          host.setCredentials({
-            deviceCert: chain.deviceCert as SignedRecord,
-            peerBinding: chain.peerBinding as SignedRecord,
-            revocations: chain.revocations as SignedRecord,
-          })
+          host.setCredentials({ deviceCert: chain.deviceCert, peerBinding: chain.peerBinding, revocations: chain.revocations })
           credentialsAt = Date.now()
           ctx.recover('credentials')
           return true

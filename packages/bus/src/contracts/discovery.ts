@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { contract, event } from '../lib/contract.ts'
-import { Base64Schema, IdSchema, MultiaddrSchema, SignedRecordWireSchema } from './common.ts'
+import { Base64Schema, DeviceCertWireSchema, DeviceListWireSchema, IdSchema, MultiaddrSchema, PeerBindingWireSchema, RevocationsWireSchema } from './common.ts'
 
 /** The discovery actor: Baran's Kademlia DHT, signed presence, listen (watch), opaque values. */
 const A = 'discovery'
@@ -72,8 +72,8 @@ export const discoveryLookup = contract({
     devices: z.array(DevicePresenceSchema),
     revoked: z.array(IdSchema),
     /** the signed records found (the newest valid device list bundle) */
-    deviceList: SignedRecordWireSchema.optional(),
-    revocations: SignedRecordWireSchema.optional(),
+    deviceList: DeviceListWireSchema.optional(),
+    revocations: RevocationsWireSchema.optional(),
   }),
   callers: ['outbox', 'cli', 'ui', 'transport', 'identity'],
   description: "an account's devices (from its signed device list) with each one's current addresses",
@@ -86,7 +86,7 @@ export const discoveryLookupDevice = contract({
   reply: z.object({
     presence: DevicePresenceSchema,
     accountId: IdSchema,
-    chain: z.object({ deviceCert: SignedRecordWireSchema, peerBinding: SignedRecordWireSchema, revocations: SignedRecordWireSchema.optional() }),
+    chain: z.object({ deviceCert: DeviceCertWireSchema, peerBinding: PeerBindingWireSchema, revocations: RevocationsWireSchema.optional() }),
   }),
   callers: ['outbox', 'cli', 'ui', 'transport'],
   description: "one device's verified presence record and trust chain",
@@ -164,7 +164,7 @@ export const discoveryPublished = event({
 export const discoveryDeviceList = event({
   actor: A,
   event: 'deviceList',
-  body: z.object({ accountId: IdSchema, deviceList: SignedRecordWireSchema, revocations: SignedRecordWireSchema.optional() }),
+  body: z.object({ accountId: IdSchema, deviceList: DeviceListWireSchema, revocations: RevocationsWireSchema.optional() }),
   readers: ['identity'],
   description: "a newer verified device list (and revocations) of this node's own account was seen on the DHT",
 })

@@ -1,6 +1,16 @@
 import { z } from 'zod'
 import { contract, event } from '../lib/contract.ts'
-import { Base64Schema, EthAddressSchema, IdSchema, KeySchema, SignedRecordWireSchema } from './common.ts'
+import {
+  Base64Schema,
+  DeviceCertWireSchema,
+  DeviceListWireSchema,
+  EthAddressSchema,
+  IdSchema,
+  KeySchema,
+  PeerBindingWireSchema,
+  PresenceWireSchema,
+  RevocationsWireSchema,
+} from './common.ts'
 
 /**
  * The identity actor: the only process that holds private keys. Each privilege is its own verb, so the
@@ -72,7 +82,7 @@ export const identityDevices = contract({
   actor: A,
   verb: 'devices',
   request: z.object({}).strict().optional(),
-  reply: z.object({ devices: z.array(DeviceInfoSchema), revoked: z.array(IdSchema), deviceList: SignedRecordWireSchema, revocations: SignedRecordWireSchema }),
+  reply: z.object({ devices: z.array(DeviceInfoSchema), revoked: z.array(IdSchema), deviceList: DeviceListWireSchema, revocations: RevocationsWireSchema }),
   callers: ['*'],
   description: 'the signed device list and revocations (public data)',
 })
@@ -81,7 +91,7 @@ export const identityRevokeDevice = contract({
   actor: A,
   verb: 'revokeDevice',
   request: z.object({ deviceId: IdSchema }).strict(),
-  reply: z.object({ revoked: IdSchema, revocations: SignedRecordWireSchema, deviceList: SignedRecordWireSchema }),
+  reply: z.object({ revoked: IdSchema, revocations: RevocationsWireSchema, deviceList: DeviceListWireSchema }),
   callers: USER,
   description: 'revoke another device of the account',
 })
@@ -90,7 +100,7 @@ export const identityCertifyDevice = contract({
   actor: A,
   verb: 'certifyDevice',
   request: z.object({ deviceKey: KeySchema, name: deviceName }).strict(),
-  reply: z.object({ deviceCert: SignedRecordWireSchema, deviceList: SignedRecordWireSchema }),
+  reply: z.object({ deviceCert: DeviceCertWireSchema, deviceList: DeviceListWireSchema }),
   callers: USER,
   description: 'certify a new device key for the account (device linking)',
 })
@@ -99,7 +109,7 @@ export const identityPeerBinding = contract({
   actor: A,
   verb: 'peerBinding',
   request: z.object({ peerId: z.string().min(1).max(128), ttlMs: z.number().int().positive().max(90 * 86_400_000).optional() }).strict(),
-  reply: z.object({ deviceCert: SignedRecordWireSchema, peerBinding: SignedRecordWireSchema, revocations: SignedRecordWireSchema }),
+  reply: z.object({ deviceCert: DeviceCertWireSchema, peerBinding: PeerBindingWireSchema, revocations: RevocationsWireSchema }),
   callers: ['transport', 'discovery', 'cli'],
   description: "bind a libp2p PeerId to this device, with the chain a peer needs to verify it",
 })
@@ -108,7 +118,7 @@ export const identitySignPresence = contract({
   actor: A,
   verb: 'signPresence',
   request: z.object({ peerId: z.string().min(1).max(128), addrs: z.array(z.string().max(512)).max(32), ttlMs: z.number().int().positive().max(86_400_000).optional() }).strict(),
-  reply: z.object({ presence: SignedRecordWireSchema, deviceCert: SignedRecordWireSchema, peerBinding: SignedRecordWireSchema, revocations: SignedRecordWireSchema }),
+  reply: z.object({ presence: PresenceWireSchema, deviceCert: DeviceCertWireSchema, peerBinding: PeerBindingWireSchema, revocations: RevocationsWireSchema }),
   callers: ['discovery'],
   description: "this device's presence record (addresses), signed by the device key, with its chain",
 })
@@ -162,9 +172,9 @@ export const identityVerifyChain = contract({
   verb: 'verifyChain',
   request: z
     .object({
-      deviceCert: SignedRecordWireSchema,
-      peerBinding: SignedRecordWireSchema.optional(),
-      revocations: SignedRecordWireSchema.optional(),
+      deviceCert: DeviceCertWireSchema,
+      peerBinding: PeerBindingWireSchema.optional(),
+      revocations: RevocationsWireSchema.optional(),
       expect: z.object({ accountId: IdSchema.optional(), deviceId: IdSchema.optional(), peerId: z.string().max(128).optional() }).strict().optional(),
     })
     .strict(),
@@ -255,7 +265,7 @@ export const identityDeviceAdded = event({
 export const identityDeviceRevoked = event({
   actor: A,
   event: 'deviceRevoked',
-  body: z.object({ accountId: IdSchema, deviceId: IdSchema, revocations: SignedRecordWireSchema }),
+  body: z.object({ accountId: IdSchema, deviceId: IdSchema, revocations: RevocationsWireSchema }),
   readers: ['discovery', 'outbox', 'transport', 'ui'],
   description: 'a device was revoked',
 })

@@ -66,7 +66,7 @@ export default (common: TestSetup<IdentityImpl>) =>
       const ok = await expectReply(req('b', (bus, node) => bus.request(identityVerifyChain, { ...chain, expect: { peerId: '12D3KooWConformance' } }, { node })), rule)
       expectShape(ok, { accountId: status.account?.accountId, deviceId: status.account?.deviceId, peerId: '12D3KooWConformance' }, rule)
       await expectCode(req('b', (bus, node) => bus.request(identityVerifyChain, { ...chain, expect: { peerId: 'someone-else' } }, { node })), 'wrong_signer', `${rule}: another peer`)
-      const forged = { ...chain.peerBinding, body: { ...(chain.peerBinding.body as object), peerId: 'stolen' } }
+      const forged = { ...chain.peerBinding, body: { ...chain.peerBinding.body, peerId: 'stolen' } }
       await expectCode(req('b', (bus, node) => bus.request(identityVerifyChain, { deviceCert: chain.deviceCert, peerBinding: forged }, { node })), 'bad_signature', `${rule}: a tampered binding is bad_signature`)
     })
 

@@ -16,7 +16,7 @@ import {
 } from '@baran/bus'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { waitUntil } from '../lib/wait.ts'
-import { checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
+import { checkDeclaredErrorCodes, checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
 import type { TestSetup } from './types.ts'
 
 /** What the identity suite needs: two nodes running the implementation, each still WITHOUT an account. */
@@ -28,6 +28,7 @@ export interface IdentityImpl {
 /** The identity contract: accounts, chains a peer verifies from public data, archives, contacts, error codes. */
 export default (common: TestSetup<IdentityImpl>) =>
   describe('identity conformance', () => {
+    checkDeclaredErrorCodes('identity conformance')
     let impl: IdentityImpl
     const req = <T>(side: 'a' | 'b', f: (bus: Bus, node: string) => Promise<T>) => f(impl[side].bus, impl[side].node)
     beforeAll(async () => {

@@ -14,7 +14,7 @@
  * there; --lab-tag names the NAT lab (so a caller can remove it if the demo is killed); --report writes the
  * steps and measurements as JSON.
  */
-import { dieWithParent } from '@baran/bus'
+import { dieWithParent } from '@baran/launch'
 import { ADDRESSES, canCreateNamespaces, createNatLab, LAB_PEER_SCRIPT, type LabHost, type NatLab, startLabHost, TRANSPORT_HOST_SCRIPT } from '@baran/natlab'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'

@@ -11,7 +11,8 @@
  * `delivery.bench.ts [--messages N] [--restarts N]` (or BARAN_BENCH_MESSAGES / BARAN_BENCH_RESTARTS); defaults 400
  * messages and 20 restarts (a p95 needs ≥ 20 samples; `--restarts 2` is a quick check only).
  */
-import { Bus, identityStatus, outboxDelivery, outboxReceived, outboxSend, startNatsServer } from '@baran/bus'
+import { Bus, identityStatus, outboxDelivery, outboxReceived, outboxSend } from '@baran/bus'
+import { startNatsServer } from '@baran/launch'
 import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
 import { parseArgs } from 'node:util'
 import { actorLog, startNode, stopNode } from '../test/helpers.ts'

@@ -1,8 +1,9 @@
-import { Bus, eventContracts, identityContracts, identityCreate, identityOpen, NatsServerProcess } from '@baran/bus'
-import { identityActor } from '@baran/identity'
-import { Cleanup, runInline, tempDir } from '@baran/testkit'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Bus, eventContracts, identityContracts, identityCreate, identityOpen } from '@baran/bus'
+import { identityActor } from '@baran/identity'
+import { NatsServerProcess } from '@baran/launch'
+import { Cleanup, runInline, tempDir } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLI_USER, natsConfig, permissionsFor } from '../src/lib/bus-auth.ts'
 

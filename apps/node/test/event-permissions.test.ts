@@ -9,13 +9,13 @@ import {
   eventSubject,
   healthContractOf,
   identityContracts,
-  NatsServerProcess,
   namingContracts,
   nodeStatus,
   nodeStop,
   outboxContracts,
   transportContracts,
 } from '@baran/bus'
+import { NatsServerProcess } from '@baran/launch'
 import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'

@@ -1,4 +1,5 @@
-import { Bus, type NatsServerProcess, healthContractOf, stateEventOf, startNatsServer, contract, event } from '@baran/bus'
+import { Bus, healthContractOf, stateEventOf, contract, event } from '@baran/bus'
+import { type NatsServerProcess, startNatsServer } from '@baran/launch'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from 'nats'
 import { z } from 'zod'
-import { Bus, contract, startNatsServer } from '../src/index.ts'
+import { Bus, contract } from '../src/index.ts'
+import { startNatsServer } from '@baran/launch'
 import { percentiles, round } from './stats.ts'
 
 const ROUNDS = 10

@@ -1,5 +1,6 @@
 /**
- * @baran/bus — the one place where Baran's contracts live, and the only package that talks to NATS.
+ * @baran/bus — the one place where Baran's contracts live, and the only package that talks to NATS: contracts and
+ * the client. The nats-server process itself is started by `@baran/launch`.
  *
  * A contract pairs a subject (`baran.<node>.<actor>.<verb>`) with zod schemas for its request and reply;
  * both ends validate. Errors travel as `{ error: { code, message, details } }` and surface as `BusError`.
@@ -10,8 +11,8 @@ export type { KvBucketOptions, KvStreamState, KvValue } from './lib/kv.ts'
 export type { BusOptions, BusLogger, BusStatus, RequestOptions, RequestContext, Handler, EventMeta, SubscribeOptions, ServeOptions } from './lib/bus.ts'
 export { contract, event, canRead } from './lib/contract.ts'
 export { eventContracts } from './contracts/events.ts'
-export type { RequestContract, EventContract, Caller, RequestOf, ParsedRequestOf, ReplyOf, ReplyInputOf, EventOf, EventInputOf } from './lib/contract.ts'
-export { BusError, BusErrorCode, isBusError, toBusError, statusOfCode } from './lib/errors.ts'
+export type { RequestContract, EventContract, Caller, RequestOf, ParsedRequestOf, ReplyOf, ReplyInputOf, EventOf, EventInputOf, DomainErrorOf } from './lib/contract.ts'
+export { BusError, BusErrorCode, isBusError, toBusError, statusOfCode, isGenericCode, declaresCode, errorCodeOf, onUndeclaredErrorCode } from './lib/errors.ts'
 export type { ErrorEnvelope } from './lib/errors.ts'
 export { encodeJson, decodeJson, issuesOf } from './lib/codec.ts'
 export { SUBJECT_ROOT, requestSubject, eventSubject, actorPrefix, parseSubject, assertToken, InvalidSubjectTokenError } from './lib/subjects.ts'
@@ -28,11 +29,10 @@ export {
 export type { StateEvent, Health } from './contracts/lifecycle.ts'
 export { NODE_ACTOR, ActorStatusSchema, NodeStatusSchema, nodeStatus, nodeStop, actorRestarted } from './contracts/node.ts'
 export type { ActorStatus, NodeStatus } from './contracts/node.ts'
-export { NatsServerProcess, startNatsServer, exitsWithin, resolveNatsServer, NatsServerNotFoundError, NatsServerStartError } from './lib/server.ts'
-export type { NatsServerOptions } from './lib/server.ts'
-export { dieWithParent, killOnExit } from './lib/children.ts'
 export { IdSchema, KeySchema, Base64Schema, EthAddressSchema, SignedRecordWireSchema, MultiaddrSchema } from './contracts/common.ts'
 export type { SignedRecordWire } from './contracts/common.ts'
+export { DeviceCertWireSchema, PeerBindingWireSchema, RevocationsWireSchema, DeviceListWireSchema, PresenceWireSchema } from './contracts/common.ts'
+export type { DeviceCertWire, PeerBindingWire, RevocationsWire, DeviceListWire, PresenceWire } from './contracts/common.ts'
 export {
   DeviceInfoSchema,
   AccountSummarySchema,

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { Bus, type BusError, contract, encodeJson, event, healthContractOf, requestSubject, startNatsServer } from '../src/index.ts'
-import type { NatsServerProcess } from '../src/index.ts'
+import { Bus, type BusError, contract, encodeJson, event, healthContractOf, requestSubject } from '../src/index.ts'
+import { startNatsServer } from '@baran/launch'
+import type { NatsServerProcess } from '@baran/launch'
 
 const add = contract({
   actor: 'calc',

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Bus, type NatsServerProcess, startNatsServer } from '../src/index.ts'
+import { Bus } from '../src/index.ts'
+import { type NatsServerProcess, startNatsServer } from '@baran/launch'
 
 let dir: string
 let server: NatsServerProcess

@@ -145,11 +145,11 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
   /** Publishes the account's device list. When the network refuses it because it holds one as new or newer, identity gets that one to merge. */
   const publishDeviceList = async () => {
     const devices = await ctx.bus.request(identityDevices, {}, { timeoutMs: 5000 })
-    const accountId = (devices.deviceList.body as { accountId: string }).accountId
+    const accountId = devices.deviceList.body.accountId
     ownSigs = { deviceList: devices.deviceList.sig, revocations: devices.revocations.sig }
     watchOwn(accountId)
     try {
-      await node.publishDeviceList({ deviceList: devices.deviceList, revocations: devices.revocations } as unknown as DeviceListBundle)
+      await node.publishDeviceList({ deviceList: devices.deviceList, revocations: devices.revocations })
     } catch (e) {
       const found = await node.lookupDeviceList(accountId).catch(() => undefined)
       if (!found || found.seq < devices.deviceList.seq) throw e
@@ -172,11 +172,11 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
     const ttl = ctx.config.presenceTtlMs === undefined ? {} : { ttlMs: ctx.config.presenceTtlMs }
     const bundle = await ctx.bus.request(identitySignPresence, { peerId: t.peerId, addrs: t.addrs, ...ttl }, { timeoutMs: 5000 })
     // A device another device of the account revoked is refused by every node: say so instead of retrying.
-    const deviceId = (bundle.deviceCert.body as { deviceId: string }).deviceId
-    const revoked = (bundle.revocations.body as { devices: Array<{ deviceId: string }> }).devices.some((d) => d.deviceId === deviceId)
+    const deviceId = bundle.deviceCert.body.deviceId
+    const revoked = bundle.revocations.body.devices.some((d) => d.deviceId === deviceId)
     // Where a publish begins (delivery.bench starts its offline → online clock here).
     if (!revoked) ctx.log.info({ seq: bundle.presence.seq }, 'presence publishing')
-    if (!revoked) await node.publishPresence(bundle as unknown as PresenceBundle)
+    if (!revoked) await node.publishPresence(bundle)
     await publishDeviceList()
     if (revoked) throw new BusError('device_revoked', 'this device was revoked by another device of the account: it publishes no presence')
     published = { seq: bundle.presence.seq, addrs: t.addrs, at: Date.now() }

@@ -1,7 +1,8 @@
-import { defineActor } from '@baran/actor'
+import { defineActor, periodic, retry } from '@baran/actor'
 import {
   type AccountSummary,
   BusError,
+  BusErrorCode,
   discoveryDeviceList,
   discoveryLookup,
   type EthTx,
@@ -34,7 +35,6 @@ import {
 } from '@baran/bus'
 import { isEnvelopeError, nameClaimMessage, verifyChain } from '@baran/trust'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import { DEFAULT_SCRYPT } from './lib/constants.ts'
 import { EnvelopeService } from './lib/envelopes.ts'
@@ -139,8 +139,7 @@ export const identityActor = defineActor({
       }
     }
     await renew()
-    const refresher = setInterval(() => void renew().catch((e: unknown) => ctx.log.error({ err: e }, 'refresh failed')), REFRESH_EVERY_MS)
-    refresher.unref()
+    const refresher = periodic(renew, REFRESH_EVERY_MS, { signal: ctx.signal, log: ctx.log, name: 'record refresh' })
 
     ctx.serve(identityStatus, () => (store.hasAccount() ? { hasAccount: true, account: summary(store.info()) } : { hasAccount: false }))
 
@@ -188,8 +187,7 @@ export const identityActor = defineActor({
       account()
       const deviceCert = await store.certifyDevice(deviceKey, name)
       const info = store.info()
-      const body = deviceCert.body as { deviceId: string }
-      ctx.publish(identityDeviceAdded, { accountId: info.accountId, deviceId: body.deviceId, name })
+      ctx.publish(identityDeviceAdded, { accountId: info.accountId, deviceId: deviceCert.body.deviceId, name })
       devicesChanged('certified')
       return { deviceCert, deviceList: info.deviceList }
     })
@@ -326,27 +324,31 @@ export const identityActor = defineActor({
       if (!ctx.signal.aborted && store.hasAccount() && e.accountId === store.info().accountId) await merge(e, 'dht')
     })
     // This actor may have been down while the list changed: ask discovery once it is up (bounded back-off).
-    const catchUp = async () => {
-      for (let i = 0, wait = CATCH_UP_FIRST_WAIT_MS; i < CATCH_UP_ATTEMPTS; i++, wait *= 2) {
-        await sleep(wait, undefined, { signal: ctx.signal, ref: false })
-        if (!store.hasAccount()) return
-        try {
+    const catchUp = () =>
+      retry(
+        async () => {
+          if (!store.hasAccount()) return
           const r = await ctx.bus.request(discoveryLookup, { accountId: store.info().accountId }, { timeoutMs: 15_000 })
           if (r.deviceList) await merge({ deviceList: r.deviceList, ...(r.revocations ? { revocations: r.revocations } : {}) }, 'lookup')
-          return
-        } catch (e) {
-          if (e instanceof BusError && e.code === 'not_found') return
-          ctx.log.debug({ err: (e as Error).message }, 'device list catch-up: discovery not ready')
-        }
-      }
-    }
+        },
+        {
+          signal: ctx.signal,
+          delayFirst: true,
+          initialMs: CATCH_UP_FIRST_WAIT_MS,
+          maxMs: CATCH_UP_FIRST_WAIT_MS * 2 ** (CATCH_UP_ATTEMPTS - 1),
+          attempts: CATCH_UP_ATTEMPTS,
+          // Nothing on the DHT yet: nothing to catch up with.
+          retryIf: (e) => !(e instanceof BusError && e.code === BusErrorCode.NotFound),
+          onRetry: (e) => ctx.log.debug({ err: (e as Error).message }, 'device list catch-up: discovery not ready'),
+        },
+      )
     if (store.hasAccount()) void catchUp().catch(() => {})
 
     if (!store.hasAccount()) ctx.log.info('no account yet: identity is ready with none (baran account create)')
     else ctx.log.info({ accountId: store.info().accountId }, 'account loaded')
     return {
       async stop() {
-        clearInterval(refresher)
+        refresher.stop()
         await store.close()
       },
       health: () => ({

@@ -59,7 +59,7 @@ describe('identity actor', () => {
     const verified = await b.bus.request(identityVerifyChain, { ...chain, expect: { peerId: '12D3KooWExamplePeer' } })
     expect(verified).toMatchObject({ accountId: acc.accountId, deviceId: acc.deviceId, peerId: '12D3KooWExamplePeer' })
     await expect(b.bus.request(identityVerifyChain, { ...chain, expect: { peerId: 'someone-else' } })).rejects.toMatchObject({ code: 'wrong_signer' })
-    const forged = { ...chain.peerBinding, body: { ...(chain.peerBinding.body as object), peerId: 'stolen' } }
+    const forged = { ...chain.peerBinding, body: { ...chain.peerBinding.body, peerId: 'stolen' } }
     await expect(b.bus.request(identityVerifyChain, { deviceCert: chain.deviceCert, peerBinding: forged })).rejects.toMatchObject({ code: 'bad_signature' })
   })
 

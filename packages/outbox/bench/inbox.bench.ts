@@ -10,11 +10,13 @@
  * 512 at a time; the read markers through `Inbox.markRead`, 1000 IDs per call.
  * Run: npx node --conditions=@baran/source packages/outbox/bench/inbox.bench.ts [scale]  (scale 1 = 100,000)
  */
-import { ActorRuntime, silentLogger } from '@baran/actor'
-import { Bus, outboxInbox, startNatsServer } from '@baran/bus'
+
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ActorRuntime, silentLogger } from '@baran/actor'
+import { Bus, outboxInbox } from '@baran/bus'
+import { startNatsServer } from '@baran/launch'
 import { actor } from '../src/actor.ts'
 import { INBOX_LOG_SUFFIX, INBOX_READ_SUFFIX } from '../src/lib/constants.ts'
 import { newMessageId } from '../src/lib/ids.ts'

@@ -8,7 +8,8 @@
  * Run: npx node --conditions=@baran/source --expose-gc packages/outbox/bench/outbox.bench.ts [scale]
  */
 import { ActorRuntime, silentLogger } from '@baran/actor'
-import { Bus, identityCreate, outboxReceive, startNatsServer } from '@baran/bus'
+import { Bus, identityCreate, outboxReceive } from '@baran/bus'
+import { startNatsServer } from '@baran/launch'
 import { identityActor } from '@baran/identity'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'

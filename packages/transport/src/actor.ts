@@ -1,4 +1,4 @@
-import { defineActor, loadOrCreateSecret, readAddressList, stableListen } from '@baran/actor'
+import { defineActor, dependency, loadOrCreateSecret, periodic, readAddressList, stableListen } from '@baran/actor'
 import {
   BusError,
   BusErrorCode,
@@ -14,7 +14,6 @@ import {
   transportRevoked,
   transportSend,
 } from '@baran/bus'
-import type { SignedRecord } from '@baran/trust'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { DEFAULT_LISTEN } from './lib/constants.ts'
@@ -132,35 +131,27 @@ export function defineTransportActor(variant: TransportVariant) {
       await ports.save(host.multiaddrs()).catch((e: unknown) => ctx.log.warn({ err: (e as Error).message }, 'cannot save the listen ports'))
       ctx.log.info({ peerId: host.peerId, addrs: host.multiaddrs() }, 'libp2p host listening')
 
-      // Credentials come from identity; without an account the host runs but cannot handshake (degraded).
+      // Credentials come from identity; without an account the host runs but cannot handshake (degraded, and asked
+      // again with back-off: identity may still be starting).
       let credentialsAt = 0
-      const refreshCredentials = async (): Promise<boolean> => {
-        try {
-          const chain = await ctx.bus.request(identityPeerBinding, { peerId: host.peerId }, { timeoutMs: 5000 })
-          host.setCredentials({
-            deviceCert: chain.deviceCert as SignedRecord,
-            peerBinding: chain.peerBinding as SignedRecord,
-            revocations: chain.revocations as SignedRecord,
-          })
-          credentialsAt = Date.now()
-          ctx.recover('credentials')
-          return true
-        } catch (e) {
-          const code = e instanceof BusError ? e.code : 'error'
-          ctx.log.info({ code }, code === 'no_account' ? 'no account yet: waiting for one' : 'identity not reachable yet')
-          ctx.degrade('credentials')
-          return false
-        }
-      }
-      if (!(await refreshCredentials())) {
-        // Until it has credentials, ask again with back-off (identity may still be starting).
-        void (async () => {
-          for (let wait = 250; credentialsAt === 0 && !ctx.signal.aborted; wait = Math.min(wait * 2, 10_000)) {
-            await new Promise((r) => setTimeout(r, wait))
-            if (credentialsAt === 0 && !ctx.signal.aborted) await refreshCredentials()
+      const credentials = dependency(ctx, {
+        reason: 'credentials',
+        initialMs: 250,
+        maxMs: 10_000,
+        connect: async () => {
+          try {
+            const chain = await ctx.bus.request(identityPeerBinding, { peerId: host.peerId }, { timeoutMs: 5000 })
+            host.setCredentials({ deviceCert: chain.deviceCert, peerBinding: chain.peerBinding, revocations: chain.revocations })
+            credentialsAt = Date.now()
+          } catch (e) {
+            const code = e instanceof BusError ? e.code : 'error'
+            ctx.log.info({ code }, code === 'no_account' ? 'no account yet: waiting for one' : 'identity not reachable yet')
+            throw e
           }
-        })()
-      }
+        },
+      })
+      const refreshCredentials = () => credentials.check()
+      await refreshCredentials()
       await ctx.subscribe(identityAccountCreated, () => void refreshCredentials())
       // Revocation is not only a handshake check: a device revoked later has its open streams cut (and is refused
       // from then on). This account's revocations come from identity (made here, or merged from another device);
@@ -173,16 +164,18 @@ export function defineTransportActor(variant: TransportVariant) {
         host.revokeDevice(e.accountId, e.deviceId)
         void refreshCredentials()
       })
-      const recheck = setInterval(() => {
-        const accounts = new Map<string, string[]>()
-        for (const r of host.remotes()) accounts.set(r.accountId, [...(accounts.get(r.accountId) ?? []), r.deviceId])
-        for (const [accountId, devices] of accounts) {
-          for (const d of devices) void isRevoked(accountId, d).then((revoked) => revoked && host.revokeDevice(accountId, d))
-        }
-      }, revocationCacheMs)
-      recheck.unref()
-      const renew = setInterval(() => void refreshCredentials(), RENEW_BINDING_MS)
-      renew.unref()
+      const recheck = periodic(
+        () => {
+          const accounts = new Map<string, string[]>()
+          for (const r of host.remotes()) accounts.set(r.accountId, [...(accounts.get(r.accountId) ?? []), r.deviceId])
+          for (const [accountId, devices] of accounts) {
+            for (const d of devices) void isRevoked(accountId, d).then((revoked) => revoked && host.revokeDevice(accountId, d))
+          }
+        },
+        revocationCacheMs,
+        { signal: ctx.signal, log: ctx.log, name: 'revocation recheck' },
+      )
+      const renew = periodic(refreshCredentials, RENEW_BINDING_MS, { signal: ctx.signal, log: ctx.log, name: 'peer binding renewal' })
 
       // Every envelope goes to the outbox; its answer is the ack. No outbox, no ack: the sender will retry.
       host.onEnvelope(async (env, from) => {
@@ -227,8 +220,8 @@ export function defineTransportActor(variant: TransportVariant) {
 
       return {
         async stop() {
-          clearInterval(renew)
-          clearInterval(recheck)
+          renew.stop()
+          recheck.stop()
           offRevoked()
           offAddrs()
           offConn()

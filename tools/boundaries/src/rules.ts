@@ -1,14 +1,18 @@
 /**
- * Who may import what (the layout rule of the design): an actor package imports only `bus`, `actor` and `trust`,
- * never another actor; `trust` is pure (no I/O, nothing of ours); `bus` depends on nothing of ours, so never on an
- * actor; the actor runtime imports no actor. Apps, testkit and tools may import anything.
+ * Who may import what (the layout rule of the design): an actor package imports only `bus`, `actor`, `trust` (and
+ * `launch`, for a child server it runs), never another actor; `trust` is pure (no I/O, nothing of ours); `bus` (contracts
+ * and client) and `launch` (process launchers) depend on nothing of ours, so never on an actor, though the bus's tests
+ * start their nats-server with `launch`; the actor runtime imports no actor. Apps, testkit and tools may import anything.
  */
 
 /** The five actor packages: each its own process, talking to the others only over the bus. */
 export const ACTOR_PACKAGES = ['@baran/identity', '@baran/naming', '@baran/discovery', '@baran/transport', '@baran/outbox'] as const
 
 /** What an actor package's production code may import of ours. */
-export const ACTOR_MAY_IMPORT = ['@baran/bus', '@baran/actor', '@baran/trust'] as const
+export const ACTOR_MAY_IMPORT = ['@baran/bus', '@baran/actor', '@baran/trust', '@baran/launch'] as const
+
+/** The packages that depend on nothing of ours (in production code): the contracts and client, the launchers. */
+export const LEAF_PACKAGES = ['@baran/bus', '@baran/launch'] as const
 
 /** Node built-ins that do I/O (with or without `node:`): `trust` imports none of them. */
 export const IO_BUILTINS = [
@@ -66,8 +70,11 @@ export function forbidden(importer: Manifest, specifier: string, where: Where): 
   } else if (self === '@baran/trust') {
     if (isOurs(pkg)) return `@baran/trust imports ${pkg}: trust depends on nothing of ours`
     if (where === 'src' && isIo(specifier)) return `@baran/trust imports ${specifier}, which does I/O: trust is pure (records and signatures only)`
-  } else if (self === '@baran/bus') {
-    if (isOurs(pkg)) return `@baran/bus imports ${pkg}: the bus depends on nothing of ours${isActor(pkg) ? ', least of all an actor' : ''}`
+  } else if ((LEAF_PACKAGES as readonly string[]).includes(self)) {
+    const what = self === '@baran/bus' ? 'the bus depends' : 'the launchers depend'
+    // The bus's tests need a real nats-server, which `@baran/launch` starts.
+    const testHelper = self === '@baran/bus' && where === 'dev' && pkg === '@baran/launch'
+    if (isOurs(pkg) && !testHelper) return `${self} imports ${pkg}: ${what} on nothing of ours${isActor(pkg) ? ', least of all an actor' : ''}`
   } else if (self === '@baran/actor') {
     if (isOurs(pkg) && isActor(pkg)) return `the actor runtime imports the actor package ${pkg}`
   } else {

@@ -87,6 +87,21 @@ describe('the boundary check', () => {
     expect(run.stderr.trim()).toBe(`packages/bus/src/index.ts:${line}: @baran/bus imports @baran/outbox: the bus depends on nothing of ours, least of all an actor`)
   })
 
+  it('bus code importing the launchers, or the launchers importing the bus, fails it; bus tests may start nats-server with them', () => {
+    const root = tempWorkspace('bus', 'launch')
+    expect(checkBoundaries(root)).toEqual([])
+    const busFile = join(root, 'packages/bus/src/lib/launch.ts')
+    writeFileSync(busFile, `export { startNatsServer } from '@baran/launch'\n`)
+    const launchFile = join(root, 'packages/launch/src/lib/contracts.ts')
+    writeFileSync(launchFile, `export { Bus } from '@baran/bus'\n`)
+    expect(formatViolations(checkBoundaries(root))).toBe(
+      [
+        'packages/bus/src/lib/launch.ts:1: @baran/bus imports @baran/launch: the bus depends on nothing of ours',
+        'packages/launch/src/lib/contracts.ts:1: @baran/launch imports @baran/bus: the launchers depend on nothing of ours',
+      ].join('\n'),
+    )
+  })
+
   it('tests may use another actor as a real collaborator only when package.json declares it', () => {
     const root = tempWorkspace('discovery')
     writeFileSync(join(root, 'packages/discovery/test/e2e.test.ts'), `import { actor } from '@baran/outbox'\nexport { actor }\n`)

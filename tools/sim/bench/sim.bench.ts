@@ -11,7 +11,8 @@
  *
  *   npx node --expose-gc --conditions=@baran/source tools/sim/bench/sim.bench.ts [--nodes 100] [--quick]
  */
-import { Bus, discoveryPublished, outboxDelivery, outboxReceived, outboxSend, startNatsServer } from '@baran/bus'
+import { Bus, discoveryPublished, outboxDelivery, outboxReceived, outboxSend } from '@baran/bus'
+import { startNatsServer } from '@baran/launch'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -10,9 +10,11 @@ import {
   type AccountSummary,
   type Bus,
   BusError,
+  BusErrorCode,
   discoveryDeleteValue,
   discoveryGetValue,
   discoveryPutValue,
+  errorCodeOf,
   identityLinkAccept,
   identityLinkLocate,
   identityLinkOffer,
@@ -127,7 +129,7 @@ async function fetchOffer(bus: Bus, key: string, opts: LinkOpts): Promise<string
     await sleep(wait)
     wait *= 2
   }
-  if (last instanceof BusError && last.code !== 'not_found') {
+  if (last instanceof BusError && errorCodeOf(last, discoveryGetValue) !== BusErrorCode.NotFound) {
     throw new CliError(`cannot look the offer up on the DHT: ${last.message}`, { hint: 'is the discovery actor running? (`baran status`)' })
   }
   throw new CliError(NO_OFFER, { hint: NO_OFFER_HINT })
@@ -136,7 +138,7 @@ async function fetchOffer(bus: Bus, key: string, opts: LinkOpts): Promise<string
 /** A clear message for what identity or discovery answered. */
 function asCliError(e: unknown, what: string, hint?: string): CliError {
   if (!(e instanceof BusError)) return new CliError(`${what}: ${(e as Error).message}`, { cause: e })
-  switch (e.code) {
+  switch (errorCodeOf(e, identityLinkOffer, identityLinkLocate, identityLinkAccept, discoveryPutValue, discoveryGetValue)) {
     case 'invalid_pin':
       return new CliError(`invalid PIN: ${e.message}`, { exitCode: Exit.Usage, hint: 'type the 8 characters shown on the other device, e.g. ABCD-EFGH' })
     case 'wrong_pin':

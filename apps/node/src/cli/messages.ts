@@ -4,6 +4,8 @@
  */
 import {
   type Bus,
+  BusErrorCode,
+  errorCodeOf,
   type InboxMessage,
   isBusError,
   type Outgoing,
@@ -36,7 +38,7 @@ async function withBus<T>(opts: NodeSelection, fn: (bus: Bus) => Promise<T>): Pr
 function explain(e: unknown): unknown {
   if (!isBusError(e)) return e
   const make = (message: string, exitCode: number, hint?: string) => new CliError(message, { exitCode, cause: e, ...(hint ? { hint } : {}) })
-  switch (e.code) {
+  switch (errorCodeOf(e, outboxSend, outboxPending, outboxInbox, outboxMarkRead)) {
     case 'no_responder':
       return make('the outbox actor is not running on this node', Exit.Unavailable, 'see `baran status`; it runs when `actors.outbox` is configured')
     case 'unavailable':
@@ -87,7 +89,7 @@ export async function sendCommand(to: string, text: string, opts: Opts & { ttl?:
       try {
         sent = await bus.request(outboxSend, request)
       } catch (e) {
-        if (!isBusError(e) || e.code !== 'timeout' || attempt >= SEND_ATTEMPTS) throw e
+        if (errorCodeOf(e, outboxSend) !== BusErrorCode.Timeout || attempt >= SEND_ATTEMPTS) throw e
         process.stderr.write(`${paint('yellow', 'no answer yet')}: trying again with the same idempotency key (attempt ${attempt + 1} of ${SEND_ATTEMPTS})\n`)
       }
     }

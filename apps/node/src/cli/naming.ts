@@ -2,7 +2,7 @@
  * Username commands: `register`, `lookup`, `whois` talk to a running node's naming actor; `devnet` and
  * `nameserver` run a dev chain or a Jami-compatible name server in the foreground (no node needed).
  */
-import { type Bus, isBusError, namingInfo, namingLookup, namingRegister, namingRegistration, namingReverse } from '@baran/bus'
+import { type Bus, errorCodeOf, isBusError, namingInfo, namingLookup, namingRegister, namingRegistration, namingReverse } from '@baran/bus'
 import { CachedResolver, createProvider, type Devnet, NAME_RULES, RegistryClient, startDevnet, startNameServer } from '@baran/naming'
 import { Wallet } from 'ethers'
 import { readFile } from 'node:fs/promises'
@@ -28,7 +28,7 @@ async function withBus<T>(opts: NodeSelection, fn: (bus: Bus) => Promise<T>): Pr
 function explain(e: unknown, what: string, hint?: string): CliError {
   if (!isBusError(e)) return e instanceof CliError ? e : new CliError((e as Error).message ?? String(e), { cause: e })
   const make = (message: string, exitCode: number, h?: string) => new CliError(message, { exitCode, cause: e, ...(h ? { hint: h } : {}) })
-  switch (e.code) {
+  switch (errorCodeOf(e, namingRegister, namingLookup, namingReverse)) {
     case 'invalid_name':
       return make(`invalid name: ${e.message}`, Exit.Usage, RULE)
     case 'name_taken':
@@ -75,7 +75,7 @@ export async function registerCommand(name: string, opts: Opts): Promise<number>
       return Exit.Ok
     } catch (e) {
       let hint: string | undefined
-      if (isBusError(e) && e.code === 'insufficient_funds') {
+      if (errorCodeOf(e, namingRegister) === 'insufficient_funds') {
         const info = await bus.request(namingInfo, {}).catch(() => undefined)
         if (info?.ethAddress) hint = `send some ether to ${info.ethAddress} on chain ${info.chainId} (${info.rpcUrl}), then try again`
       }

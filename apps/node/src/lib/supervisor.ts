@@ -5,7 +5,6 @@ import {
   type ActorStatus,
   healthContractOf,
   type LifecycleState,
-  NatsServerProcess,
   nodeStatus,
   nodeStop,
   type NodeStatus,
@@ -15,6 +14,7 @@ import {
   transportInfo,
   eventContracts,
 } from '@baran/bus'
+import { NatsServerProcess } from '@baran/launch'
 import { mkdir } from 'node:fs/promises'
 import { createActor, fromPromise, waitFor } from 'xstate'
 import { CLI_USER, loadOrCreatePasswords, natsConfig, permissionsFor, SUPERVISOR_USER, UI_USER } from './bus-auth.ts'

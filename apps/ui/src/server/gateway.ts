@@ -1,4 +1,4 @@
-import { BusError, isBusError, issuesOf, outboxSend, statusOfCode } from '@baran/bus'
+import { BusError, BusErrorCode, errorCodeOf, isBusError, issuesOf, outboxSend, statusOfCode } from '@baran/bus'
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -146,7 +146,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           reply = await bus.request(route.contract, request as never, { timeoutMs: route.timeoutMs ?? REQUEST_TIMEOUT_MS })
           break
         } catch (e) {
-          if (!isSend || !isBusError(e) || e.code !== 'timeout' || attempt >= SEND_ATTEMPTS) throw e
+          if (!isSend || errorCodeOf(e, outboxSend) !== BusErrorCode.Timeout || attempt >= SEND_ATTEMPTS) throw e
         }
       }
       sendJson(res, 200, reply)

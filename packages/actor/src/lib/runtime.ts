@@ -14,6 +14,7 @@ import { createActor, fromPromise, type Actor, type SnapshotFrom, waitFor } from
 import type { ActorContext, ActorDefinition, BusAccess, RunningActor, ServeOptions } from './define.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { lifecycleMachine } from './machine.ts'
+import { Backoff } from './recurring.ts'
 
 export interface RuntimeOptions<Config> {
   node: string
@@ -149,8 +150,7 @@ export class ActorRuntime<Config> {
       this.#bus = access.shared
       return
     }
-    const backoff = this.#opts.connectBackoff ?? { initialMs: 100, maxMs: 5000 }
-    let wait = backoff.initialMs
+    const backoff = new Backoff({ ...(this.#opts.connectBackoff ?? { initialMs: 100, maxMs: 5000 }), jitter: 0.2 })
     for (let attempt = 1; ; attempt++) {
       try {
         this.#bus = await BusClient.connect({
@@ -163,9 +163,9 @@ export class ActorRuntime<Config> {
       } catch (e) {
         // A refused password will not get better: fail now instead of retrying forever.
         if (e instanceof BusError && e.code === BusErrorCode.Forbidden) throw e
+        const wait = backoff.next()
         this.log.warn({ attempt, retryInMs: wait, err: (e as Error).message }, 'bus not reachable yet')
-        await sleep(wait + Math.floor(Math.random() * wait * 0.2), undefined, { signal })
-        wait = Math.min(wait * 2, backoff.maxMs)
+        await sleep(wait, undefined, { signal })
       }
     }
     this.#unhookStatus = this.#bus.onStatus((s, detail) => {

@@ -24,5 +24,38 @@ export const SignedRecordWireSchema = z.object({
 })
 export type SignedRecordWire = z.infer<typeof SignedRecordWireSchema>
 
+/**
+ * A signed record of one known type, its body's fields typed. The sender may pass any record (its `type` is a string,
+ * as @baran/trust types it); the receiver gets the literal type. Bodies are loose objects: a field the schema does not
+ * name passes through untouched (parsing must never change what was signed); @baran/trust still verifies the
+ * signature and refuses any field its strict body schemas do not know.
+ */
+function signedRecordWire<T extends string, S extends z.ZodRawShape>(type: T, body: S) {
+  return SignedRecordWireSchema.extend({ type: z.string().max(64).pipe(z.literal(type)), body: z.looseObject(body) })
+}
+const deviceName = z.string().max(64)
+const peerId = z.string().max(128)
+/** 'device-cert': the account key certifies a device key. */
+export const DeviceCertWireSchema = signedRecordWire('device-cert', { accountId: IdSchema, deviceId: IdSchema, deviceKey: KeySchema, name: deviceName })
+/** 'peer-binding': a device binds its libp2p PeerId. */
+export const PeerBindingWireSchema = signedRecordWire('peer-binding', { accountId: IdSchema, deviceId: IdSchema, peerId })
+/** 'revocations': the account's revoked devices. */
+export const RevocationsWireSchema = signedRecordWire('revocations', {
+  accountId: IdSchema,
+  devices: z.array(z.looseObject({ deviceId: IdSchema, revokedAt: z.number().int() })).max(1024),
+})
+/** 'device-list': the account's current devices. */
+export const DeviceListWireSchema = signedRecordWire('device-list', {
+  accountId: IdSchema,
+  devices: z.array(z.looseObject({ deviceId: IdSchema, deviceKey: KeySchema, name: deviceName })).max(64),
+})
+/** 'presence': where a device can be reached now. */
+export const PresenceWireSchema = signedRecordWire('presence', { accountId: IdSchema, deviceId: IdSchema, peerId, addrs: z.array(z.string().max(512)).max(32) })
+export type DeviceCertWire = z.infer<typeof DeviceCertWireSchema>
+export type PeerBindingWire = z.infer<typeof PeerBindingWireSchema>
+export type RevocationsWire = z.infer<typeof RevocationsWireSchema>
+export type DeviceListWire = z.infer<typeof DeviceListWireSchema>
+export type PresenceWire = z.infer<typeof PresenceWireSchema>
+
 /** A libp2p multiaddr as text (checked by libp2p where it is used). */
 export const MultiaddrSchema = z.string().min(1).max(512)

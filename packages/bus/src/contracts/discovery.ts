@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { contract, event } from '../lib/contract.ts'
-import { Base64Schema, IdSchema, MultiaddrSchema, SignedRecordWireSchema } from './common.ts'
+import { Base64Schema, DeviceCertWireSchema, DeviceListWireSchema, IdSchema, MultiaddrSchema, PeerBindingWireSchema, RevocationsWireSchema } from './common.ts'
 
 /** The discovery actor: Baran's Kademlia DHT, signed presence, listen (watch), opaque values. */
 const A = 'discovery'
@@ -61,6 +61,7 @@ export const discoveryPublish = contract({
   reply: z.object({ seq: z.number().int(), addrs: z.array(MultiaddrSchema) }),
   callers: ['cli', 'ui', 'transport'],
   description: "publish this device's presence (and the account's device list) now",
+  errors: ['device_revoked', 'no_account', 'publish_failed', 'not_started', 'rpc_failed'],
 })
 
 export const discoveryLookup = contract({
@@ -72,11 +73,12 @@ export const discoveryLookup = contract({
     devices: z.array(DevicePresenceSchema),
     revoked: z.array(IdSchema),
     /** the signed records found (the newest valid device list bundle) */
-    deviceList: SignedRecordWireSchema.optional(),
-    revocations: SignedRecordWireSchema.optional(),
+    deviceList: DeviceListWireSchema.optional(),
+    revocations: RevocationsWireSchema.optional(),
   }),
   callers: ['outbox', 'cli', 'ui', 'transport', 'identity'],
   description: "an account's devices (from its signed device list) with each one's current addresses",
+  errors: ['not_started', 'rpc_failed'],
 })
 
 export const discoveryLookupDevice = contract({
@@ -86,10 +88,11 @@ export const discoveryLookupDevice = contract({
   reply: z.object({
     presence: DevicePresenceSchema,
     accountId: IdSchema,
-    chain: z.object({ deviceCert: SignedRecordWireSchema, peerBinding: SignedRecordWireSchema, revocations: SignedRecordWireSchema.optional() }),
+    chain: z.object({ deviceCert: DeviceCertWireSchema, peerBinding: PeerBindingWireSchema, revocations: RevocationsWireSchema.optional() }),
   }),
   callers: ['outbox', 'cli', 'ui', 'transport'],
   description: "one device's verified presence record and trust chain",
+  errors: ['not_started', 'rpc_failed'],
 })
 
 export const discoveryWatch = contract({
@@ -99,6 +102,7 @@ export const discoveryWatch = contract({
   reply: z.object({ watching: z.literal(true), devices: z.array(DevicePresenceSchema) }),
   callers: ['outbox', 'cli', 'ui'],
   description: 'listen for the devices of an account coming online, going offline, changing addresses',
+  errors: ['subscription_refused', 'not_started', 'rpc_failed'],
 })
 
 export const discoveryUnwatch = contract({
@@ -125,6 +129,7 @@ export const discoveryPutValue = contract({
   reply: z.object({ key: ValueKey, expiresAt: z.number().int(), deleteToken: z.string(), stored: z.number().int() }),
   callers: ['cli', 'ui', 'identity', 'outbox'],
   description: 'store an opaque (encrypted) value on the DHT with a TTL; keep the delete token to remove it',
+  errors: ['invalid_key', 'key_mismatch', 'malformed_value', 'value_too_large', 'invalid_ttl', 'value_occupied', 'bad_delete_token', 'publish_failed', 'store_full', 'too_many_records', 'peer_quota', 'key_quota', 'not_started', 'rpc_failed'],
 })
 export const discoveryGetValue = contract({
   actor: A,
@@ -133,6 +138,7 @@ export const discoveryGetValue = contract({
   reply: z.object({ key: ValueKey, value: Base64Schema, expiresAt: z.number().int() }),
   callers: ['cli', 'ui', 'identity', 'outbox'],
   description: 'fetch an opaque value (not_found when absent or expired)',
+  errors: ['invalid_key', 'malformed_value', 'value_expired', 'not_started', 'rpc_failed'],
 })
 export const discoveryDeleteValue = contract({
   actor: A,
@@ -141,6 +147,7 @@ export const discoveryDeleteValue = contract({
   reply: z.object({ deleted: z.boolean() }),
   callers: ['cli', 'ui', 'identity', 'outbox'],
   description: 'replace a value with a tombstone, proving the delete token',
+  errors: ['invalid_key', 'bad_delete_token', 'publish_failed', 'not_started', 'rpc_failed'],
 })
 
 const PresenceEvent = z.object({ accountId: IdSchema, deviceId: IdSchema, peerId: z.string(), addrs: z.array(MultiaddrSchema), seq: z.number().int(), at: z.number().int() })
@@ -164,7 +171,7 @@ export const discoveryPublished = event({
 export const discoveryDeviceList = event({
   actor: A,
   event: 'deviceList',
-  body: z.object({ accountId: IdSchema, deviceList: SignedRecordWireSchema, revocations: SignedRecordWireSchema.optional() }),
+  body: z.object({ accountId: IdSchema, deviceList: DeviceListWireSchema, revocations: RevocationsWireSchema.optional() }),
   readers: ['identity'],
   description: "a newer verified device list (and revocations) of this node's own account was seen on the DHT",
 })

@@ -71,6 +71,7 @@ export const identitySeal = contract({
   }),
   callers: [...CALLERS],
   description: 'seal a payload to recipient devices (HPKE X25519 + ChaCha20-Poly1305) and sign it as this device',
+  errors: [...SealErrorCode.options, 'no_account', 'invalid_argument'],
 })
 
 export const identityOpen = contract({
@@ -95,6 +96,7 @@ export const identityOpen = contract({
   }),
   callers: [...CALLERS],
   description: `open an envelope sealed to this device: refusals are errors ${EnvelopeRefusalCode.options.join(', ')}`,
+  errors: [...EnvelopeRefusalCode.options, 'no_account', 'invalid_argument'],
 })
 
 export const identityEnvelopeContracts = [identitySeal, identityOpen] as const

@@ -1,6 +1,16 @@
 import { z } from 'zod'
 import { contract, event } from '../lib/contract.ts'
-import { Base64Schema, EthAddressSchema, IdSchema, KeySchema, SignedRecordWireSchema } from './common.ts'
+import {
+  Base64Schema,
+  DeviceCertWireSchema,
+  DeviceListWireSchema,
+  EthAddressSchema,
+  IdSchema,
+  KeySchema,
+  PeerBindingWireSchema,
+  PresenceWireSchema,
+  RevocationsWireSchema,
+} from './common.ts'
 import { identityEnvelopeContracts } from './identity-envelopes.ts'
 
 /**
@@ -43,6 +53,7 @@ export const identityCreate = contract({
   reply: AccountSummarySchema,
   callers: USER,
   description: 'create an account: account key, first device and its certificate, Ethereum key',
+  errors: ['account_exists', 'invalid_argument', 'passphrase_required'],
 })
 
 export const identityExportArchive = contract({
@@ -52,6 +63,7 @@ export const identityExportArchive = contract({
   reply: z.object({ archive: Base64Schema, accountId: IdSchema, bytes: z.number().int() }),
   callers: USER,
   description: 'the password-encrypted, compressed account archive',
+  errors: ['no_account', 'invalid_argument', 'invalid_kdf_params'],
 })
 
 /**
@@ -67,51 +79,57 @@ export const identityImportArchive = contract({
   reply: AccountSummarySchema,
   callers: USER,
   description: 'restore an account from its archive, as a new device of it',
+  errors: ['account_exists', 'invalid_argument', 'passphrase_required', 'not_an_archive', 'truncated', 'wrong_password', 'tampered', 'malformed_archive', 'invalid_kdf_params'],
 })
 
 export const identityDevices = contract({
   actor: A,
   verb: 'devices',
   request: z.object({}).strict().optional(),
-  reply: z.object({ devices: z.array(DeviceInfoSchema), revoked: z.array(IdSchema), deviceList: SignedRecordWireSchema, revocations: SignedRecordWireSchema }),
+  reply: z.object({ devices: z.array(DeviceInfoSchema), revoked: z.array(IdSchema), deviceList: DeviceListWireSchema, revocations: RevocationsWireSchema }),
   callers: ['*'],
   description: 'the signed device list and revocations (public data)',
+  errors: ['no_account'],
 })
 
 export const identityRevokeDevice = contract({
   actor: A,
   verb: 'revokeDevice',
   request: z.object({ deviceId: IdSchema }).strict(),
-  reply: z.object({ revoked: IdSchema, revocations: SignedRecordWireSchema, deviceList: SignedRecordWireSchema }),
+  reply: z.object({ revoked: IdSchema, revocations: RevocationsWireSchema, deviceList: DeviceListWireSchema }),
   callers: USER,
   description: 'revoke another device of the account',
+  errors: ['no_account', 'invalid_argument', 'unknown_device', 'own_device', 'already_revoked', 'too_many_revocations'],
 })
 
 export const identityCertifyDevice = contract({
   actor: A,
   verb: 'certifyDevice',
   request: z.object({ deviceKey: KeySchema, name: deviceName }).strict(),
-  reply: z.object({ deviceCert: SignedRecordWireSchema, deviceList: SignedRecordWireSchema }),
+  reply: z.object({ deviceCert: DeviceCertWireSchema, deviceList: DeviceListWireSchema }),
   callers: USER,
   description: 'certify a new device key for the account (device linking)',
+  errors: ['no_account', 'invalid_argument', 'already_revoked', 'device_revoked', 'too_many_devices'],
 })
 
 export const identityPeerBinding = contract({
   actor: A,
   verb: 'peerBinding',
   request: z.object({ peerId: z.string().min(1).max(128), ttlMs: z.number().int().positive().max(90 * 86_400_000).optional() }).strict(),
-  reply: z.object({ deviceCert: SignedRecordWireSchema, peerBinding: SignedRecordWireSchema, revocations: SignedRecordWireSchema }),
+  reply: z.object({ deviceCert: DeviceCertWireSchema, peerBinding: PeerBindingWireSchema, revocations: RevocationsWireSchema }),
   callers: ['transport', 'discovery', 'cli'],
   description: "bind a libp2p PeerId to this device, with the chain a peer needs to verify it",
+  errors: ['no_account', 'invalid_argument'],
 })
 
 export const identitySignPresence = contract({
   actor: A,
   verb: 'signPresence',
   request: z.object({ peerId: z.string().min(1).max(128), addrs: z.array(z.string().max(512)).max(32), ttlMs: z.number().int().positive().max(86_400_000).optional() }).strict(),
-  reply: z.object({ presence: SignedRecordWireSchema, deviceCert: SignedRecordWireSchema, peerBinding: SignedRecordWireSchema, revocations: SignedRecordWireSchema }),
+  reply: z.object({ presence: PresenceWireSchema, deviceCert: DeviceCertWireSchema, peerBinding: PeerBindingWireSchema, revocations: RevocationsWireSchema }),
   callers: ['discovery'],
   description: "this device's presence record (addresses), signed by the device key, with its chain",
+  errors: ['no_account', 'invalid_argument', 'forbidden_signing'],
 })
 
 export const identitySignNameClaim = contract({
@@ -121,6 +139,7 @@ export const identitySignNameClaim = contract({
   reply: z.object({ signature: z.string(), accountId: IdSchema, accountKey: KeySchema }),
   callers: ['naming'],
   description: 'the account key signs a username claim (name, owner, chain, registry)',
+  errors: ['no_account', 'invalid_argument', 'forbidden_signing'],
 })
 
 /** An unsigned Ethereum transaction; bigints travel as decimal strings. */
@@ -147,6 +166,7 @@ export const identityEthSignTransaction = contract({
   reply: z.object({ signed: z.string().regex(/^0x[0-9a-fA-F]+$/), from: EthAddressSchema }),
   callers: ['naming'],
   description: "sign an Ethereum transaction with the account's Ethereum key (name registration)",
+  errors: ['no_account'],
 })
 
 export const identityEthSignMessage = contract({
@@ -156,6 +176,7 @@ export const identityEthSignMessage = contract({
   reply: z.object({ signature: z.string(), from: EthAddressSchema }),
   callers: ['naming'],
   description: 'EIP-191 personal_sign with the Ethereum key',
+  errors: ['no_account'],
 })
 
 export const identityVerifyChain = contract({
@@ -163,15 +184,16 @@ export const identityVerifyChain = contract({
   verb: 'verifyChain',
   request: z
     .object({
-      deviceCert: SignedRecordWireSchema,
-      peerBinding: SignedRecordWireSchema.optional(),
-      revocations: SignedRecordWireSchema.optional(),
+      deviceCert: DeviceCertWireSchema,
+      peerBinding: PeerBindingWireSchema.optional(),
+      revocations: RevocationsWireSchema.optional(),
       expect: z.object({ accountId: IdSchema.optional(), deviceId: IdSchema.optional(), peerId: z.string().max(128).optional() }).strict().optional(),
     })
     .strict(),
   reply: z.object({ accountId: IdSchema, accountKey: KeySchema, deviceId: IdSchema, deviceKey: KeySchema, deviceName: z.string(), peerId: z.string().optional() }),
   callers: ['*'],
   description: 'verify an account → device → peer chain from public data (errors: bad_signature, revoked, expired…)',
+  errors: ['malformed', 'unknown_type', 'bad_signature', 'wrong_signer', 'expired', 'not_yet_valid', 'revoked', 'replayed'],
 })
 
 /** A device-linking PIN as typed ("XXXX-XXXX"; case, dashes and spaces do not matter). */
@@ -193,6 +215,7 @@ export const identityLinkOffer = contract({
   }),
   callers: USER,
   description: 'device linking, old device: the account sealed under a fresh PIN (memory-hard KDF), for discovery.putValue',
+  errors: ['no_account', 'invalid_argument', 'invalid_pin', 'link_too_large'],
 })
 
 export const identityLinkLocate = contract({
@@ -202,6 +225,7 @@ export const identityLinkLocate = contract({
   reply: z.object({ key: z.string().regex(/^[0-9a-f]{40}$/), deleteToken: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/) }),
   callers: USER,
   description: 'device linking, new device: where the offer of a PIN lives and its delete token (errors: invalid_pin)',
+  errors: ['invalid_pin'],
 })
 
 export const identityLinkAccept = contract({
@@ -211,6 +235,7 @@ export const identityLinkAccept = contract({
   reply: AccountSummarySchema,
   callers: USER,
   description: 'device linking, new device: open the offer and become a new device of the account (errors: wrong_pin, link_expired, account_exists)',
+  errors: ['account_exists', 'invalid_argument', 'passphrase_required', 'invalid_pin', 'wrong_pin', 'link_expired', 'malformed_link', 'link_too_large', 'not_an_archive', 'truncated', 'wrong_password', 'tampered', 'malformed_archive', 'invalid_kdf_params'],
 })
 
 export const ContactSchema = z.object({ accountId: IdSchema, name: z.string().max(128).optional(), addedAt: z.number().int() })
@@ -229,6 +254,7 @@ export const identityAddContact = contract({
   reply: ContactSchema,
   callers: USER,
   description: 'add or rename a contact',
+  errors: ['no_account', 'invalid_argument'],
 })
 export const identityRemoveContact = contract({
   actor: A,
@@ -237,6 +263,7 @@ export const identityRemoveContact = contract({
   reply: z.object({ removed: z.boolean() }),
   callers: USER,
   description: 'remove a contact',
+  errors: ['no_account', 'invalid_argument'],
 })
 
 export const identityAccountCreated = event({
@@ -256,7 +283,7 @@ export const identityDeviceAdded = event({
 export const identityDeviceRevoked = event({
   actor: A,
   event: 'deviceRevoked',
-  body: z.object({ accountId: IdSchema, deviceId: IdSchema, revocations: SignedRecordWireSchema }),
+  body: z.object({ accountId: IdSchema, deviceId: IdSchema, revocations: RevocationsWireSchema }),
   readers: ['discovery', 'outbox', 'transport', 'ui'],
   description: 'a device was revoked',
 })

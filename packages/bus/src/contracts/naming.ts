@@ -26,6 +26,7 @@ export const namingRegister = contract({
   reply: z.object({ name: z.string(), accountId: IdSchema, owner: EthAddressSchema, txHashes: z.array(TxHashSchema), blockNumber: z.number().int().nonnegative() }),
   callers: USER,
   description: "register a name for this node's account (commit, then reveal; progress on naming.evt.registration)",
+  errors: ['invalid_name', 'invalid_claim', 'name_taken', 'read_only', 'no_account', 'insufficient_funds', 'commit_expired', 'commitment_unknown', 'no_signer', 'signer_error', 'devnet_error', 'registry_error', 'name_server_error'],
 })
 
 export const NameRecordSchema = z.object({ name: z.string(), accountId: IdSchema, publicKey: KeySchema, owner: EthAddressSchema })
@@ -38,6 +39,7 @@ export const namingLookup = contract({
   reply: NameRecordSchema,
   callers: READERS,
   description: 'the verified record of a name: account ID, account public key, Ethereum owner',
+  errors: ['invalid_name', 'forged_record', 'registry_error', 'name_server_error'],
 })
 
 export const namingReverse = contract({
@@ -47,6 +49,7 @@ export const namingReverse = contract({
   reply: z.object({ name: z.string() }),
   callers: READERS,
   description: 'the first verified name of an account',
+  errors: ['invalid_account_id', 'forged_record', 'registry_error', 'name_server_error'],
 })
 
 export const namingInfo = contract({

@@ -56,6 +56,7 @@ export const outboxSend = contract({
   reply: OutgoingSchema,
   callers: ['cli', 'ui'],
   description: 'queue a message to a name or account ID; replies once it is persisted',
+  errors: ['no_account', 'unknown_recipient', 'no_devices', 'naming_unavailable', 'body_too_large', 'payload_too_large', 'invalid_name', 'invalid_message_id', 'corrupt_record'],
 })
 
 export const outboxPending = contract({
@@ -65,6 +66,7 @@ export const outboxPending = contract({
   reply: z.object({ messages: z.array(OutgoingSchema), total: z.number().int() }),
   callers: ['cli', 'ui'],
   description: 'messages not yet delivered to every device, with per-device state (all: also finished ones)',
+  errors: ['corrupt_record'],
 })
 
 export const outboxStatus = contract({
@@ -74,6 +76,7 @@ export const outboxStatus = contract({
   reply: OutgoingSchema,
   callers: ['cli', 'ui'],
   description: 'the per-device delivery state of one message',
+  errors: ['invalid_message_id', 'corrupt_record'],
 })
 
 export const outboxReceive = contract({
@@ -89,6 +92,7 @@ export const outboxReceive = contract({
   reply: z.object({ status: z.enum(['stored', 'duplicate', 'rejected']), reason: z.string().optional() }),
   callers: ['transport'],
   description: 'an envelope arrived from an authenticated device: verify, de-duplicate, persist, then answer (the ack)',
+  errors: ['invalid_message_id', 'malformed_payload', 'payload_too_large', 'corrupt_record', 'no_account'],
 })
 
 export const InboxMessageSchema = z.object({
@@ -112,6 +116,7 @@ export const outboxInbox = contract({
   reply: z.object({ messages: z.array(InboxMessageSchema), total: z.number().int(), next: z.string().optional() }),
   callers: ['cli', 'ui'],
   description: 'received messages in arrival order, oldest arrival first (paged: follow `next`)',
+  errors: ['corrupt_record', 'invalid_message_id', 'not_found'],
 })
 
 export const outboxMarkRead = contract({
@@ -121,6 +126,7 @@ export const outboxMarkRead = contract({
   reply: z.object({ read: z.number().int() }),
   callers: ['cli', 'ui'],
   description: 'mark messages read (and send read receipts unless receipt: false)',
+  errors: ['no_account', 'invalid_message_id', 'corrupt_record'],
 })
 
 export const outboxDelivery = event({

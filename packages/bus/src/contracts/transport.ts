@@ -50,6 +50,7 @@ export const transportSend = contract({
   reply: z.object({ status: z.enum(['stored', 'duplicate']), rttMs: z.number(), connection: ConnectionKindSchema }),
   callers: ['outbox'],
   description: 'deliver an envelope to a device; resolves only once the remote node acked it (persisted there)',
+  errors: ['unreachable', 'handshake_failed', 'revoked', 'rejected', 'aborted', 'no_credentials', 'invalid_envelope', 'malformed_frame', 'frame_too_large', 'unknown_frame_type', 'invalid_argument', 'stopped'],
 })
 
 export const transportConnection = event({

@@ -2,7 +2,7 @@ import { connect, ErrorCode, headers as natsHeaders } from 'nats'
 import type { Msg, MsgHdrs, NatsConnection, NatsError, Service, ServiceMsg, Subscription } from 'nats'
 import { decodeJson, encodeJson, issuesOf } from './codec.ts'
 import type { EventContract, EventInputOf, EventOf, ParsedRequestOf, ReplyInputOf, ReplyOf, RequestContract, RequestOf } from './contract.ts'
-import { BusError, BusErrorCode, type ErrorEnvelope, statusOfCode, toBusError } from './errors.ts'
+import { BusError, BusErrorCode, declaresCode, type ErrorEnvelope, reportUndeclaredCode, statusOfCode, toBusError } from './errors.ts'
 import { KvBucket, type KvBucketOptions } from './kv.ts'
 import { eventSubject, requestSubject } from './subjects.ts'
 
@@ -144,6 +144,10 @@ export class ActorService {
     } catch (e) {
       const be = toBusError(e)
       if (be.code === BusErrorCode.Internal) this.#bus.log.error({ err: e, verb: c.verb }, 'handler failed')
+      else if (!declaresCode(c, be.code)) {
+        this.#bus.log.warn({ code: be.code, verb: c.verb }, 'error code not declared by the contract')
+        reportUndeclaredCode({ actor: c.actor, verb: c.verb, code: be.code })
+      }
       msg.respondError(statusOfCode(be.code), be.message, encodeJson(be.toEnvelope()))
       return
     }
@@ -255,7 +259,11 @@ export class Bus {
     const subject = requestSubject(opts.node ?? this.node, c.actor, c.verb)
     const msg = await this.#request(subject, encodeJson(parsed.data), h, opts)
     const failure = errorOf(msg)
-    if (failure) throw failure
+    if (failure) {
+      // A code the contract does not declare reaches the caller unchanged; conformance suites listen for it.
+      if (!declaresCode(c, failure.code)) reportUndeclaredCode({ actor: c.actor, verb: c.verb, code: failure.code })
+      throw failure
+    }
     const reply = c.reply.safeParse(decodeJson(msg.data, BusErrorCode.InvalidReply))
     if (!reply.success) {
       throw new BusError(BusErrorCode.InvalidReply, `reply does not match ${c.actor}.${c.verb} v${c.v}`, {

@@ -1,10 +1,10 @@
-import type { z } from 'zod'
+import { z } from 'zod'
 
 /** Who may call a contract: bus users are actor names plus `cli`, `ui` and `supervisor`. */
 export type Caller = string
 
 /** A request/reply contract: one subject per node, a zod schema at each end, a major version. */
-export interface RequestContract<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
+export interface RequestContract<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType, Codes extends string = string> {
   readonly kind: 'request'
   readonly actor: string
   readonly verb: string
@@ -15,6 +15,11 @@ export interface RequestContract<Req extends z.ZodType = z.ZodType, Res extends 
   /** Bus users allowed to call it; the supervisor turns this into nats-server permissions. */
   readonly callers: readonly Caller[]
   readonly description: string
+  /**
+   * The domain error codes this verb may answer with, besides the generic ones every verb may (`BusErrorCode`):
+   * a zod enum (`z.never()` when it has none), so callers switch on typed codes (`errorCodeOf`).
+   */
+  readonly errors: z.ZodType<Codes>
 }
 
 /** An event: published by one actor, validated by every subscriber. */
@@ -39,7 +44,10 @@ export type ReplyInputOf<C extends RequestContract> = z.input<C['reply']>
 export type EventOf<C extends EventContract> = z.output<C['body']>
 export type EventInputOf<C extends EventContract> = z.input<C['body']>
 
-export function contract<Req extends z.ZodType, Res extends z.ZodType>(def: {
+/** The domain error codes of a contract (without the generic `BusErrorCode` ones). */
+export type DomainErrorOf<C extends RequestContract> = z.output<C['errors']>
+
+export function contract<Req extends z.ZodType, Res extends z.ZodType, const Codes extends string = never>(def: {
   actor: string
   verb: string
   v?: number
@@ -47,8 +55,12 @@ export function contract<Req extends z.ZodType, Res extends z.ZodType>(def: {
   reply: Res
   callers: readonly Caller[]
   description: string
-}): RequestContract<Req, Res> {
-  return Object.freeze({ kind: 'request', v: 1, ...def })
+  /** The domain error codes the verb may answer with (see RequestContract.errors). */
+  errors?: readonly Codes[]
+}): RequestContract<Req, Res, Codes> {
+  const { errors, ...rest } = def
+  const codes = errors && errors.length > 0 ? (z.enum(errors as unknown as [Codes, ...Codes[]]) as unknown as z.ZodType<Codes>) : (z.never() as z.ZodType<Codes>)
+  return Object.freeze({ kind: 'request', v: 1, ...rest, errors: codes })
 }
 
 export function event<Body extends z.ZodType>(def: {

@@ -1,3 +1,5 @@
+import type { z } from 'zod'
+
 /** The error codes every Baran actor and client understands. Actors may add domain codes of their own. */
 export const BusErrorCode = {
   /** The request body (or its version) does not match the contract. */
@@ -22,6 +24,13 @@ export const BusErrorCode = {
   Closed: 'closed',
 } as const
 export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode]
+
+const GENERIC_CODES: ReadonlySet<string> = new Set(Object.values(BusErrorCode))
+
+/** True for the codes every verb may answer with (`BusErrorCode`). */
+export function isGenericCode(code: string): code is BusErrorCode {
+  return GENERIC_CODES.has(code)
+}
 
 /** HTTP-like status sent in the `Nats-Service-Error-Code` header, so generic NATS tooling sees a class of error. */
 const statusOf: Record<string, number> = {
@@ -79,4 +88,42 @@ export function toBusError(e: unknown): BusError {
     return new BusError(BusErrorCode.Internal, e.message || 'internal error', { cause: e })
   }
   return new BusError(BusErrorCode.Internal, String(e))
+}
+
+/** A contract as far as its error codes go. */
+interface DeclaresErrors<Codes extends string> {
+  readonly errors: z.ZodType<Codes>
+}
+
+/** True when `code` is generic or one of the domain codes `c` declares. */
+export function declaresCode(c: DeclaresErrors<string>, code: string): boolean {
+  return isGenericCode(code) || c.errors.safeParse(code).success
+}
+
+/**
+ * The code of a bus error as one of the codes `contracts` declare (or a generic one), for a typed `switch`;
+ * undefined for anything else (not a BusError, or a code none of them declares).
+ */
+export function errorCodeOf<Codes extends string>(e: unknown, ...contracts: Array<DeclaresErrors<Codes>>): Codes | BusErrorCode | undefined {
+  if (!isBusError(e)) return undefined
+  const code = e.code
+  if (isGenericCode(code)) return code
+  return contracts.some((c) => c.errors.safeParse(code).success) ? (code as Codes) : undefined
+}
+
+type UndeclaredListener = (seen: { actor: string; verb: string; code: string }) => void
+const undeclaredListeners = new Set<UndeclaredListener>()
+
+/**
+ * Calls `listener` whenever a domain code a contract does not declare is answered by an actor this process serves,
+ * or comes back to a request this process made (conformance suites fail on it); returns the function that removes it.
+ */
+export function onUndeclaredErrorCode(listener: UndeclaredListener): () => void {
+  undeclaredListeners.add(listener)
+  return () => undeclaredListeners.delete(listener)
+}
+
+/** Reports an undeclared code to the listeners (ActorService calls it). */
+export function reportUndeclaredCode(seen: { actor: string; verb: string; code: string }): void {
+  for (const listener of undeclaredListeners) listener(seen)
 }

@@ -2,7 +2,7 @@
  * An embedded development chain: anvil from its npm package (never downloaded), on loopback,
  * with the registry deployed by anvil's first dev account. Also `deployRegistry` for any chain.
  */
-import { dieWithParent, killOnExit } from '@baran/bus'
+import { dieWithParent, killOnExit } from '@baran/launch'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { Agent as HttpAgent } from 'node:http'

@@ -1,5 +1,5 @@
-import { type Bus, type BusError, requestSubject } from '@baran/bus'
-import { expect } from 'vitest'
+import { type Bus, type BusError, onUndeclaredErrorCode, requestSubject } from '@baran/bus'
+import { afterAll, beforeAll, expect } from 'vitest'
 
 /** Thrown when an implementation under test breaks a conformance rule: the message starts with the rule. */
 export class RuleViolation extends Error {
@@ -59,4 +59,22 @@ export async function checkMalformedBodies(bus: Bus, node: string, actor: string
       throw new RuleViolation(rule, `${actor}.${verb} answered ${body.slice(0, 80)} with ${code ?? 'a reply'}, not invalid_request`)
     }
   }
+}
+
+/**
+ * The shared rule of error codes: every domain code an implementation answers with is one its verb's contract declares
+ * (`contract.errors`), so callers can switch on typed codes. Call it inside a suite's `describe`: it records every
+ * undeclared code answered to or by this process during the suite and fails the suite's end if there was one.
+ */
+export function checkDeclaredErrorCodes(suite: string): void {
+  const seen: string[] = []
+  let stop: (() => void) | undefined
+  beforeAll(() => {
+    stop = onUndeclaredErrorCode(({ actor, verb, code }) => void seen.push(`${actor}.${verb} answered ${code}`))
+  })
+  afterAll(() => {
+    stop?.()
+    const unique = [...new Set(seen)]
+    if (unique.length > 0) throw new RuleViolation(`${suite}: every error code is declared by its contract`, unique.join('; '))
+  })
 }

@@ -2,7 +2,7 @@ import { type Bus, discoveryDeleteValue, discoveryGetValue, discoveryInfo, disco
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { waitUntil } from '../lib/wait.ts'
-import { checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
+import { checkDeclaredErrorCodes, checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
 import type { TestSetup } from './types.ts'
 
 /** What the discovery suite needs: two nodes that can find each other, each with identity holding an account. */
@@ -14,6 +14,7 @@ export interface DiscoveryImpl {
 /** The discovery contract: publish, lookup of an account's devices, opaque values, error codes. */
 export default (common: TestSetup<DiscoveryImpl>) =>
   describe('discovery conformance', () => {
+    checkDeclaredErrorCodes('discovery conformance')
     let impl: DiscoveryImpl
     beforeAll(async () => {
       impl = await common.setup()

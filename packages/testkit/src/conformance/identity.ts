@@ -18,7 +18,7 @@ import {
 } from '@baran/bus'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { waitUntil } from '../lib/wait.ts'
-import { checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
+import { checkDeclaredErrorCodes, checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
 import type { TestSetup } from './types.ts'
 
 /** What the identity suite needs: two nodes running the implementation, each still WITHOUT an account. */
@@ -30,6 +30,7 @@ export interface IdentityImpl {
 /** The identity contract: accounts, chains a peer verifies from public data, archives, contacts, error codes. */
 export default (common: TestSetup<IdentityImpl>) =>
   describe('identity conformance', () => {
+    checkDeclaredErrorCodes('identity conformance')
     let impl: IdentityImpl
     const req = <T>(side: 'a' | 'b', f: (bus: Bus, node: string) => Promise<T>) => f(impl[side].bus, impl[side].node)
     beforeAll(async () => {
@@ -68,7 +69,7 @@ export default (common: TestSetup<IdentityImpl>) =>
       const ok = await expectReply(req('b', (bus, node) => bus.request(identityVerifyChain, { ...chain, expect: { peerId: '12D3KooWConformance' } }, { node })), rule)
       expectShape(ok, { accountId: status.account?.accountId, deviceId: status.account?.deviceId, peerId: '12D3KooWConformance' }, rule)
       await expectCode(req('b', (bus, node) => bus.request(identityVerifyChain, { ...chain, expect: { peerId: 'someone-else' } }, { node })), 'wrong_signer', `${rule}: another peer`)
-      const forged = { ...chain.peerBinding, body: { ...(chain.peerBinding.body as object), peerId: 'stolen' } }
+      const forged = { ...chain.peerBinding, body: { ...chain.peerBinding.body, peerId: 'stolen' } }
       await expectCode(req('b', (bus, node) => bus.request(identityVerifyChain, { deviceCert: chain.deviceCert, peerBinding: forged }, { node })), 'bad_signature', `${rule}: a tampered binding is bad_signature`)
     })
 

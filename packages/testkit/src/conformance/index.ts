@@ -8,7 +8,7 @@
  * namingSuite({ setup: async () => ({ node, bus, publish, publishForged, freshName }), teardown: () => cleanup.run() })
  */
 export type { TestSetup, ActorUnderTest } from './types.ts'
-export { RuleViolation, expectCode, expectReply, expectShape, checkMalformedBodies, rawErrorCode } from './assert.ts'
+export { RuleViolation, expectCode, expectReply, expectShape, checkMalformedBodies, checkDeclaredErrorCodes, rawErrorCode } from './assert.ts'
 export { default as lifecycleSuite } from './lifecycle.ts'
 export type { LifecycleImpl } from './lifecycle.ts'
 export { default as identitySuite } from './identity.ts'

@@ -1,7 +1,7 @@
 import { type Bus, type NameRecordReply, namingInfo, namingLookup, namingRegister, namingRegistered, namingRegistration, namingReverse } from '@baran/bus'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { waitUntil } from '../lib/wait.ts'
-import { checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
+import { checkDeclaredErrorCodes, checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
 import type { TestSetup } from './types.ts'
 
 /** What the naming suite needs: a running naming actor, and a way to put records where it reads them. */
@@ -31,6 +31,7 @@ export interface NamingImpl {
 /** The naming contract: lookup, reverse, info, register, their events and error codes. */
 export default (common: TestSetup<NamingImpl>) =>
   describe('naming conformance', () => {
+    checkDeclaredErrorCodes('naming conformance')
     let impl: NamingImpl
     beforeAll(async () => {
       impl = await common.setup()

@@ -1,7 +1,7 @@
 import { type Bus, outboxDelivery, outboxInbox, outboxPending, outboxReceive, outboxReceived, outboxSend, outboxStatus } from '@baran/bus'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { waitUntil } from '../lib/wait.ts'
-import { checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
+import { checkDeclaredErrorCodes, checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
 import type { TestSetup } from './types.ts'
 
 /** What the outbox suite needs: two full nodes (identity with accounts, discovery, transport, outbox) that reach each other. */
@@ -13,6 +13,7 @@ export interface OutboxImpl {
 /** The outbox contract: send persists then delivers, inbox, status, receive verdicts, error codes. */
 export default (common: TestSetup<OutboxImpl>) =>
   describe('outbox conformance', () => {
+    checkDeclaredErrorCodes('outbox conformance')
     let impl: OutboxImpl
     beforeAll(async () => {
       impl = await common.setup()

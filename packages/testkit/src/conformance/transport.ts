@@ -1,6 +1,6 @@
 import { type Bus, transportInfo, transportSend } from '@baran/bus'
 import { afterAll, beforeAll, describe, it } from 'vitest'
-import { checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
+import { checkDeclaredErrorCodes, checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
 import type { TestSetup } from './types.ts'
 
 /**
@@ -15,6 +15,7 @@ export interface TransportImpl {
 /** The transport contract: info, send (resolves only on the remote ack), unreachable peers, error codes. */
 export default (common: TestSetup<TransportImpl>) =>
   describe('transport conformance', () => {
+    checkDeclaredErrorCodes('transport conformance')
     let impl: TransportImpl
     beforeAll(async () => {
       impl = await common.setup()

@@ -1,5 +1,6 @@
 import { type ActorDefinition, ActorRuntime, silentLogger, type Logger } from '@baran/actor'
-import { type Bus, exitsWithin } from '@baran/bus'
+import type { Bus } from '@baran/bus'
+import { exitsWithin } from '@baran/launch'
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { Cleanup } from './cleanup.ts'
 

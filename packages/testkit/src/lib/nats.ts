@@ -1,4 +1,5 @@
-import { Bus, type NatsServerProcess, startNatsServer } from '@baran/bus'
+import { Bus } from '@baran/bus'
+import { type NatsServerProcess, startNatsServer } from '@baran/launch'
 import { Cleanup } from './cleanup.ts'
 import { tempDir } from './tmp.ts'
 

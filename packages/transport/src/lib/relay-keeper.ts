@@ -5,6 +5,7 @@
  * for each relay without a reservation, dials it and listens on its circuit address again, with back-off
  * (1 s … 30 s) while it stays down. The relay list may grow while the node runs (`relaysSource`).
  */
+import { Backoff } from '@baran/actor/recurring'
 import type { AbortOptions, Connection, Startable } from '@libp2p/interface'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from './logger.ts'
@@ -41,7 +42,8 @@ export class RelayKeeper implements Startable {
   readonly #init: RelayKeeperInit
   #timer: NodeJS.Timeout | undefined
   #abort = new AbortController()
-  #attempt = 0
+  #backoff = new Backoff({ initialMs: RELAY_RETRY_MIN_MS, maxMs: RELAY_RETRY_MAX_MS })
+  #failing = false
   #sourced: string[] = []
 
   constructor(components: RelayKeeperComponents, init: RelayKeeperInit) {
@@ -99,18 +101,19 @@ export class RelayKeeper implements Startable {
         await this.#components.connectionManager.openConnection(multiaddr(relay), { signal: dial })
         await this.#components.transportManager.listen([multiaddr(`${relay}/p2p-circuit`)])
       } catch (e) {
-        if (this.#attempt === 0) this.#init.log?.warn({ relay, err: (e as Error).message }, 'no reservation on relay: retrying with back-off')
+        if (!this.#failing) this.#init.log?.warn({ relay, err: (e as Error).message }, 'no reservation on relay: retrying with back-off')
       }
     }
     if (signal.aborted) return
     const still = this.reservations().filter((r) => !r.reserved)
     if (still.length === 0) {
       if (missing.length > 0) this.#init.log?.info({ relays: missing.map((r) => r.relay) }, 'relay reservation made')
-      this.#attempt = 0
+      this.#failing = false
+      this.#backoff.reset()
       this.#schedule(RELAY_CHECK_MS)
     } else {
-      this.#schedule(Math.min(RELAY_RETRY_MIN_MS * 2 ** this.#attempt, RELAY_RETRY_MAX_MS))
-      this.#attempt++
+      this.#failing = true
+      this.#schedule(this.#backoff.next())
     }
   }
 }

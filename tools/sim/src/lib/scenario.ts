@@ -1,5 +1,6 @@
 import type { Logger } from '@baran/actor'
-import { Bus, discoveryLookup, discoveryPublish, discoveryPublished, outboxReceived, outboxSend, startNatsServer } from '@baran/bus'
+import { Bus, discoveryLookup, discoveryPublish, discoveryPublished, outboxReceived, outboxSend } from '@baran/bus'
+import { startNatsServer } from '@baran/launch'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

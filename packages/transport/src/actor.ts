@@ -1,4 +1,4 @@
-import { defineActor, loadOrCreateSecret, readAddressList, stableListen } from '@baran/actor'
+import { defineActor, listenableAddrs, loadOrCreateSecret, readAddressList, stableListen } from '@baran/actor'
 import {
   BusError,
   BusErrorCode,
@@ -17,7 +17,7 @@ import {
 import type { SignedRecord } from '@baran/trust'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { DEFAULT_LISTEN } from './lib/constants.ts'
+import { NODE_LISTEN } from './lib/constants.ts'
 import { generateHostKey, hostKeyFromBytes, hostKeyToBytes } from './lib/host.ts'
 import { createTransportHost, type TransportHost, type TransportHostInit } from './lib/host.ts'
 
@@ -112,8 +112,9 @@ export function defineTransportActor(variant: TransportVariant) {
       }
       // The ports of the last run, so that peers that know this host (as their relay) find it again after a restart.
       const kinds = variant.transports ?? ['tcp', 'ws']
-      const defaultListen = DEFAULT_LISTEN.filter((a) => kinds.includes(a.endsWith('/ws') ? 'ws' : 'tcp'))
-      const ports = await stableListen(join(ctx.dataDir, 'transport', 'ports.json'), ctx.config.listen ?? defaultListen, ctx.log)
+      const defaultListen = NODE_LISTEN.filter((a) => kinds.includes(a.endsWith('/ws') ? 'ws' : 'tcp'))
+      const listen = await listenableAddrs(ctx.config.listen ?? defaultListen, ctx.log)
+      const ports = await stableListen(join(ctx.dataDir, 'transport', 'ports.json'), listen, ctx.log)
       let host: TransportHost
       try {
         host = await createTransportHost({ ...init, listen: ports.listen })
@@ -214,6 +215,7 @@ export function defineTransportActor(variant: TransportVariant) {
               .filter((c) => c.type === 'open')
               .map((c) => ({ peerId: c.peerId, kind: c.kind === 'relayed' ? ('relayed' as const) : ('direct' as const), upgraded: c.kind === 'upgraded', remoteAddr: c.remoteAddr, path: c.path })),
             iceServers: [...host.iceServers],
+            reachability: host.reachability(),
           }
         },
         { whenDegraded: 'serve' },

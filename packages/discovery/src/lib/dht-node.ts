@@ -1,5 +1,6 @@
 import { type Identify, identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type PeerId, type PrivateKey } from '@libp2p/interface'
+import { announceable } from '@baran/actor'
 import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -229,7 +230,8 @@ export async function createDiscoveryNode(init: DiscoveryNodeInit = {}): Promise
     start: false,
     privateKey: init.privateKey,
     datastore: store,
-    addresses: { listen: init.listen ?? DEFAULT_LISTEN },
+    // Only addresses others can use: no link-local, loopback only when there is nothing else.
+    addresses: { listen: init.listen ?? DEFAULT_LISTEN, announceFilter: (addrs) => announceable(addrs) },
     transports: [tcp(), webSockets()],
     // noise, with each encrypted message written to the socket at once (see one-write.ts).
     connectionEncrypters: [noiseOneWrite()],

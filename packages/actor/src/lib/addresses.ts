@@ -1,4 +1,5 @@
 import { createServer } from 'node:net'
+import { networkInterfaces } from 'node:os'
 
 /**
  * Which addresses a node listens on by default and which of its addresses it tells others about. A node listens
@@ -83,13 +84,24 @@ interface ListenLogger {
   info(obj: object, msg?: string): void
 }
 
+/** True when some interface of this machine has an IPv6 address now (none where IPv6 is turned off). */
+function hasIpv6Address(): boolean {
+  return Object.values(networkInterfaces()).some((list) => list?.some((a) => a.family === 'IPv6'))
+}
+
 /**
- * The listen addresses this machine can have: without the `/ip6/` ones when IPv6 is unavailable (a log line says
- * so), so that a host without IPv6 still starts on IPv4. Unchanged when IPv6 works or nothing asks for it.
+ * The listen addresses this machine can have: without the `/ip6/` ones when IPv6 sockets cannot be bound (a log line
+ * says so), so that a host without IPv6 still starts on IPv4. Where sockets work but no interface has an IPv6
+ * address (IPv6 turned off by sysctl), the `/ip6/` listeners stay, to pick up an address that comes later, and a log
+ * line says there is none now. Unchanged when IPv6 works or nothing asks for it.
  */
 export async function listenableAddrs(listen: readonly string[], log?: ListenLogger): Promise<string[]> {
   const ip6 = listen.filter((a) => a.startsWith('/ip6/'))
-  if (ip6.length === 0 || ip6.length === listen.length || (await ipv6Available())) return [...listen]
-  log?.info({ skipped: ip6 }, 'IPv6 is not available on this machine: listening on IPv4 only')
-  return listen.filter((a) => !a.startsWith('/ip6/'))
+  if (ip6.length === 0 || ip6.length === listen.length) return [...listen]
+  if (!(await ipv6Available())) {
+    log?.info({ skipped: ip6 }, 'IPv6 is not available on this machine: listening on IPv4 only')
+    return listen.filter((a) => !a.startsWith('/ip6/'))
+  }
+  if (!hasIpv6Address()) log?.info({ listen: ip6 }, 'no IPv6 address on this machine: reachable on IPv4 only for now')
+  return [...listen]
 }

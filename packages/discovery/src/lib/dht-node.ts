@@ -417,6 +417,7 @@ export class DiscoveryNode {
       // mDNS only announces peers: dial them so kad-dht can add them to its table.
       this.#mdnsListener = (evt) => {
         if (this.libp2p.getConnections(evt.detail.id).length === 0) {
+          this.#log?.info({ peer: evt.detail.id.toString() }, 'peer found by mDNS: dialling it')
           this.libp2p.dial(evt.detail.id, { signal: AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS) }).catch(() => {})
         }
       }

@@ -50,14 +50,18 @@ async function startOn(host: LanHost, home: string, extraEnv: NodeJS.ProcessEnv 
       if (code !== 0) throw new Error(`node on ${host.addr} exited with ${code}: ${proc.output.slice(-20).join('\n')}`)
     },
   }
+  let last = ''
   await waitUntil(
     async () => {
       if (proc.child.exitCode !== null) throw new Error(`baran start exited: ${proc.output.join('\n')}`)
       const s = await statusOf(node)
+      last = `${s.state}: ${Object.entries(s.actors).map(([k, a]) => `${k} ${a.state}${a.reason ? ` (${a.reason})` : ''}`).join(', ')}`
       return s.state === 'running' && Object.values(s.actors).every((a) => a.state === 'ready') && s
     },
     { timeoutMs: 120_000, intervalMs: 1000, what: `node on ${host.addr} ready` },
-  )
+  ).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}; last status ${last || 'none'}; output: ${proc.output.slice(-15).join('\n')}`)
+  })
   return node
 }
 

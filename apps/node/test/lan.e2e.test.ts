@@ -51,14 +51,25 @@ async function startOn(host: LanHost, home: string, extraEnv: NodeJS.ProcessEnv 
     },
   }
   let last = ''
+  const exitedEarly = () => {
+    if (proc.child.exitCode !== null) throw new Error(`baran start exited: ${proc.output.join('\n')}`)
+  }
+  // `baran start` says when the node is up: read its output rather than run a CLI process every second meanwhile.
+  const isUp = () => {
+    exitedEarly()
+    return proc.output.some((l) => /node \S+ is up/.test(l))
+  }
+  await waitUntil(isUp, { timeoutMs: 150_000, intervalMs: 250, what: `node on ${host.addr} up` }).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}; output: ${proc.output.slice(-15).join('\n')}`)
+  })
   await waitUntil(
     async () => {
-      if (proc.child.exitCode !== null) throw new Error(`baran start exited: ${proc.output.join('\n')}`)
+      exitedEarly()
       const s = await statusOf(node)
       last = `${s.state}: ${Object.entries(s.actors).map(([k, a]) => `${k} ${a.state}${a.reason ? ` (${a.reason})` : ''}`).join(', ')}`
       return s.state === 'running' && Object.values(s.actors).every((a) => a.state === 'ready') && s
     },
-    { timeoutMs: 120_000, intervalMs: 1000, what: `node on ${host.addr} ready` },
+    { timeoutMs: 60_000, intervalMs: 2000, what: `node on ${host.addr} ready` },
   ).catch((e: unknown) => {
     throw new Error(`${(e as Error).message}; last status ${last || 'none'}; output: ${proc.output.slice(-15).join('\n')}`)
   })
@@ -105,7 +116,10 @@ describe.skipIf(!check.ok)(`a LAN of two namespaces${check.ok ? '' : ` (skipped:
   it('two nodes with no configuration meet by mDNS and exchange a message over a direct TCP connection', async () => {
     lan = await createLan(cleanup, [{}, { ipv6: false }])
     const [hostA, hostB] = lan.hosts as [LanHost, LanHost]
-    ;[a, b] = await Promise.all([startOn(hostA, await tempDir(cleanup, 'baran-lan-a-')), startOn(hostB, await tempDir(cleanup, 'baran-lan-b-'))])
+    // One after the other: two nodes (14 processes and two chains) starting at once on a busy 2-core machine can
+    // outlast the supervisor's 60 s start budget.
+    a = await startOn(hostA, await tempDir(cleanup, 'baran-lan-a-'))
+    b = await startOn(hostB, await tempDir(cleanup, 'baran-lan-b-'))
     const bob = await accountOf(b)
     const alice = await accountOf(a)
 
@@ -139,7 +153,7 @@ describe.skipIf(!check.ok)(`a LAN of two namespaces${check.ok ? '' : ` (skipped:
     const ipv6Lines = ['IPv6 is not available on this machine: listening on IPv4 only', 'no IPv6 address on this machine: reachable on IPv4 only for now']
     for (const actor of ['transport', 'discovery']) expect((await actorLog(b, actor)).some((l) => ipv6Lines.includes(String(l.msg)))).toBe(true)
     expect((await actorLog(a, 'transport')).some((l) => ipv6Lines.includes(String(l.msg)))).toBe(false)
-  }, 300_000)
+  }, 420_000)
 
   it('says why it is not reachable from outside: no relay, no public address, no STUN server, no UPnP', async () => {
     const s = await statusOf(a)

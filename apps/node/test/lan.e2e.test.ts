@@ -130,8 +130,11 @@ describe.skipIf(!check.ok)(`a LAN of two namespaces${check.ok ? '' : ` (skipped:
     expect(back.code, back.out).toBe(0)
     await waitForMessage(a, 'salam back')
 
-    // They met by mDNS: neither has a bootstrap peer (each owns its own local network), and the logs say so.
-    for (const n of [a, b]) expect((await actorLog(n, 'discovery')).some((l) => l.msg === 'peer found by mDNS: dialling it')).toBe(true)
+    // They met by mDNS: neither has a bootstrap peer (each owns its own local network), and the one that heard of the
+    // other first (the later one, answered by the earlier one) says so; the other was dialled before its next query.
+    const heard = await Promise.all([a, b].map(async (n) => (await actorLog(n, 'discovery')).some((l) => l.msg === 'peer found by mDNS: dialling it')))
+    expect(heard).toContain(true)
+    for (const n of [a, b]) expect((await actorLog(n, 'discovery')).findLast((l) => l.msg === 'DHT node up')).toMatchObject({ bootstrap: 0, mdns: true })
     // Direct TCP between the two LAN addresses, not through a relay.
     const bobPeer = await transportPeerOf(b)
     const toBob = (await statusOf(a)).connections.list.filter((c) => c.peerId === bobPeer)

@@ -6,6 +6,8 @@
  */
 import { discoveryInfo, healthContractOf, identityStatus, outboxInbox, outboxSend, transportInfo } from '@baran/bus'
 import { Cleanup, waitUntil } from '@baran/testkit'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNode, type TestNode } from './helpers.ts'
 
@@ -54,6 +56,12 @@ async function killActor(n: TestNode, actor: string): Promise<void> {
 }
 
 describe('the local network after kill -9 of its owner’s actors', () => {
+  it('localnet.json names the owner’s DHT node on loopback first (the file is read on this machine only)', async () => {
+    const net = JSON.parse(await readFile(join(a.home, 'localnet.json'), 'utf8')) as { bootstrap: string[] }
+    const peerId = (await a.bus.request(discoveryInfo, {})).peerId
+    expect(net.bootstrap[0]).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${peerId}$`))
+  })
+
   it('delivers both ways after A’s discovery and transport restart, and B’s routing table fills again', async () => {
     await delivered(a, b, bob, 'before')
     const addrsBefore = { d: (await a.bus.request(discoveryInfo, {})).addrs, t: (await a.bus.request(transportInfo, {})).addrs }

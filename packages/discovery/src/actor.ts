@@ -1,9 +1,8 @@
-import { defineActor, loadOrCreateSecret, readAddressList, stableListen } from '@baran/actor'
+import { ALL_INTERFACES, defineActor, listenableAddrs, listensBeyondLoopback, loadOrCreateSecret, readAddressList, stableListen } from '@baran/actor'
 import { discoveryContracts } from '@baran/bus'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { DEFAULT_LISTEN } from './lib/constants.ts'
 import { createDiscoveryNode, type DiscoveryNode, type DiscoveryNodeInit } from './lib/dht-node.ts'
 import { deviceListKey } from './lib/keys.ts'
 import { serveDiscovery } from './serve.ts'
@@ -19,6 +18,7 @@ const ConfigSchema = z
      * the local network's `localnet.json`, so a node that joined finds the owner again after it moved.
      */
     bootstrapFile: z.string().min(1).optional(),
+    /** Find peers on the LAN with mDNS (then dial them into the DHT). @default true when listening beyond loopback */
     mdns: z.boolean().optional(),
     /** Ping every connection each interval and close it when a ping fails; false turns it off (simulations). @default every 10 s */
     keepAlive: z
@@ -47,17 +47,20 @@ export const discoveryActor = defineActor({
   async start(ctx) {
     const keyBytes = await loadOrCreateSecret(join(ctx.dataDir, 'discovery', 'peer.key'), async () => privateKeyToProtobuf(await generateKeyPair('Ed25519')))
     const bootstrapFile = ctx.config.bootstrapFile
+    // Every interface by default, so that LAN peers reach this node; mDNS with it, since a node on loopback only has no LAN.
+    const listen = await listenableAddrs(ctx.config.listen ?? ALL_INTERFACES, ctx.log)
+    const mdns = ctx.config.mdns ?? listensBeyondLoopback(listen)
     const init: DiscoveryNodeInit = {
       privateKey: privateKeyFromProtobuf(keyBytes),
       bootstrap: ctx.config.bootstrap ?? [],
       ...(bootstrapFile ? { bootstrapSource: () => readAddressList(bootstrapFile, 'bootstrap') } : {}),
-      mdns: ctx.config.mdns ?? false,
+      mdns,
       ...(ctx.config.keepAlive === undefined ? {} : { keepAlive: ctx.config.keepAlive }),
       ...(ctx.config.store ? { storeLimits: ctx.config.store } : {}),
       log: ctx.log,
     }
     // The ports of the last run, so that peers that bootstrap from this node find it again after a restart.
-    const ports = await stableListen(join(ctx.dataDir, 'discovery', 'ports.json'), ctx.config.listen ?? DEFAULT_LISTEN, ctx.log)
+    const ports = await stableListen(join(ctx.dataDir, 'discovery', 'ports.json'), listen, ctx.log)
     let node: DiscoveryNode
     try {
       node = await createDiscoveryNode({ ...init, listen: ports.listen })
@@ -67,7 +70,7 @@ export const discoveryActor = defineActor({
       node = await createDiscoveryNode({ ...init, listen: ports.configured })
     }
     await ports.save(node.multiaddrs()).catch((e: unknown) => ctx.log.warn({ err: (e as Error).message }, 'cannot save the listen ports'))
-    ctx.log.info({ peerId: node.peerId, addrs: node.multiaddrs(), bootstrap: ctx.config.bootstrap?.length ?? 0 }, 'DHT node up')
+    ctx.log.info({ peerId: node.peerId, addrs: node.multiaddrs(), bootstrap: ctx.config.bootstrap?.length ?? 0, mdns }, 'DHT node up')
     return serveDiscovery(ctx, {
       node,
       where: 'found on the DHT',

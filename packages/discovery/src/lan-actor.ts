@@ -8,7 +8,7 @@
  *
  * Plug it in: `{ "discovery": { "mdns": true }, "actors": { "discovery": "@baran/discovery/lan" } }`.
  */
-import { defineActor, loadOrCreateSecret, readAddressList } from '@baran/actor'
+import { ALL_INTERFACES, defineActor, listenableAddrs, loadOrCreateSecret, readAddressList } from '@baran/actor'
 import { discoveryContracts } from '@baran/bus'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { join } from 'node:path'
@@ -51,7 +51,8 @@ export const lanDiscoveryActor = defineActor({
     const peers = [...new Set([...(ctx.config.peers ?? []), ...(ctx.config.bootstrap ?? []), ...fromFile])]
     const node = await createLanNode({
       privateKey: privateKeyFromProtobuf(keyBytes),
-      ...(ctx.config.listen ? { listen: ctx.config.listen } : {}),
+      // Every interface by default: LAN peers must reach this node.
+      listen: await listenableAddrs(ctx.config.listen ?? ALL_INTERFACES, ctx.log),
       peers,
       mdns: ctx.config.mdns ?? true,
       ...(ctx.config.store ? { storeLimits: ctx.config.store } : {}),

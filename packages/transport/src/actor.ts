@@ -1,4 +1,4 @@
-import { defineActor, dependency, loadOrCreateSecret, periodic, readAddressList, stableListen } from '@baran/actor'
+import { defineActor, dependency, listenableAddrs, loadOrCreateSecret, periodic, readAddressList, stableListen } from '@baran/actor'
 import {
   BusError,
   BusErrorCode,
@@ -16,7 +16,7 @@ import {
 } from '@baran/bus'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { DEFAULT_LISTEN } from './lib/constants.ts'
+import { NODE_LISTEN } from './lib/constants.ts'
 import { generateHostKey, hostKeyFromBytes, hostKeyToBytes } from './lib/host.ts'
 import { createTransportHost, type TransportHost, type TransportHostInit } from './lib/host.ts'
 
@@ -111,8 +111,9 @@ export function defineTransportActor(variant: TransportVariant) {
       }
       // The ports of the last run, so that peers that know this host (as their relay) find it again after a restart.
       const kinds = variant.transports ?? ['tcp', 'ws']
-      const defaultListen = DEFAULT_LISTEN.filter((a) => kinds.includes(a.endsWith('/ws') ? 'ws' : 'tcp'))
-      const ports = await stableListen(join(ctx.dataDir, 'transport', 'ports.json'), ctx.config.listen ?? defaultListen, ctx.log)
+      const defaultListen = NODE_LISTEN.filter((a) => kinds.includes(a.endsWith('/ws') ? 'ws' : 'tcp'))
+      const listen = await listenableAddrs(ctx.config.listen ?? defaultListen, ctx.log)
+      const ports = await stableListen(join(ctx.dataDir, 'transport', 'ports.json'), listen, ctx.log)
       let host: TransportHost
       try {
         host = await createTransportHost({ ...init, listen: ports.listen })
@@ -207,6 +208,7 @@ export function defineTransportActor(variant: TransportVariant) {
               .filter((c) => c.type === 'open')
               .map((c) => ({ peerId: c.peerId, kind: c.kind === 'relayed' ? ('relayed' as const) : ('direct' as const), upgraded: c.kind === 'upgraded', remoteAddr: c.remoteAddr, path: c.path })),
             iceServers: [...host.iceServers],
+            reachability: host.reachability(),
           }
         },
         { whenDegraded: 'serve' },

@@ -82,6 +82,8 @@ export {
 export type { ConnectionPath, UpgradeEvent } from './lib/upgrade.ts'
 export { DEFAULT_STUN_PORT, parseIceServers, pathOf, stunServersOf, WEBRTC_SIGNALING_PROTOCOL, webrtcAddrOf } from './lib/upgrade.ts'
 export type { Logger } from './lib/logger.ts'
+export type { Reachability, ReachabilityInput, RelayState } from './lib/reachability.ts'
+export { reachabilityOf } from './lib/reachability.ts'
 export type {
   Credentials,
   Envelope,

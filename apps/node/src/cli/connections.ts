@@ -11,8 +11,18 @@ export interface StatusConnection {
   remoteAddr: string
 }
 
+/** Whether peers outside this node's networks can reach it, and why not (from the transport). */
+export interface StatusReachability {
+  fromOutside: boolean
+  publicAddrs: string[]
+  relays: Array<{ relay: string; reserved: boolean }>
+  why: string[]
+}
+
 /** The transport's open connections, or why they are not known (no transport actor answering). */
-export async function connectionsOf(bus: Awaited<ReturnType<typeof connectCli>>['bus']): Promise<{ list: StatusConnection[]; iceServers: string[] } | { unavailable: string }> {
+export async function connectionsOf(
+  bus: Awaited<ReturnType<typeof connectCli>>['bus'],
+): Promise<{ list: StatusConnection[]; iceServers: string[]; reachability?: StatusReachability } | { unavailable: string }> {
   try {
     const info = await bus.request(transportInfo, {}, { timeoutMs: 3000 })
     const list = info.connections.map((c) => ({
@@ -21,7 +31,7 @@ export async function connectionsOf(bus: Awaited<ReturnType<typeof connectCli>>[
       path: c.path ?? (c.remoteAddr.includes('/p2p-circuit') ? ('circuit' as const) : ('tcp' as const)),
       remoteAddr: c.remoteAddr,
     }))
-    return { list, iceServers: info.iceServers ?? [] }
+    return { list, iceServers: info.iceServers ?? [], ...(info.reachability ? { reachability: info.reachability } : {}) }
   } catch (e) {
     return { unavailable: `transport did not answer: ${(e as Error).message}` }
   }
@@ -35,4 +45,8 @@ export function printConnections(c: Awaited<ReturnType<typeof connectionsOf>>): 
   const stun = c.iceServers.length > 0 ? c.iceServers.join(', ') : 'none (no relay configured: not reachable through NATs)'
   process.stdout.write(`  connections  ${c.list.length}  ${paint('gray', `ICE servers: ${stun}`)}\n`)
   for (const x of c.list) process.stdout.write(`    ${x.peerId}  ${x.kind.padEnd(8)} ${x.path.padEnd(7)} ${paint('gray', x.remoteAddr)}\n`)
+  const r = c.reachability
+  if (!r) return
+  if (r.fromOutside) process.stdout.write(`  reachable    from outside: ${[...r.publicAddrs, ...r.relays.filter((x) => x.reserved).map((x) => `relay ${x.relay}`)].join(', ')}\n`)
+  else process.stdout.write(`  reachable    ${paint('yellow', `not reachable from outside: ${r.why.join('; ')}`)}\n`)
 }

@@ -321,7 +321,11 @@ export class Supervisor {
     ])
     const withPeer = (addrs: string[] | undefined, peerId: string | undefined) =>
       (addrs ?? []).filter((a) => !a.includes('/p2p-circuit')).map((a) => (a.includes('/p2p/') ? a : `${a}/p2p/${peerId}`))
-    const addrs = { bootstrap: withPeer(d?.addrs, d?.peerId), relays: withPeer(t?.addrs, t?.peerId) }
+    // localnet.json is read on this machine only: when discovery listens on every IPv4 interface, its loopback
+    // address comes first, so joined nodes keep finding the owner when the machine's LAN address changes.
+    const wildcard = (this.config.discovery.listen ?? ['/ip4/0.0.0.0/']).some((a) => a.startsWith('/ip4/0.0.0.0/'))
+    const loopbackTwins = wildcard ? withPeer(d?.addrs, d?.peerId).flatMap((a) => (/^\/ip4\/[^/]+\/tcp\/\d+\/p2p\//.test(a) ? [a.replace(/^\/ip4\/[^/]+/, '/ip4/127.0.0.1')] : [])) : []
+    const addrs = { bootstrap: [...new Set([...loopbackTwins, ...withPeer(d?.addrs, d?.peerId)])], relays: withPeer(t?.addrs, t?.peerId) }
     await net.announce(addrs)
     this.log.info(addrs, 'announced the local network')
   }

@@ -27,6 +27,15 @@ export const transportInfo = contract({
     ),
     /** The ICE servers WebRTC uses (the relays' STUN servers): empty means no hole punching through NATs. */
     iceServers: z.array(z.string()).optional(),
+    /** Whether peers outside this node's networks can reach it (a public address or a public relay), and why not. */
+    reachability: z
+      .object({
+        fromOutside: z.boolean(),
+        publicAddrs: z.array(z.string()),
+        relays: z.array(z.object({ relay: z.string(), reserved: z.boolean() })),
+        why: z.array(z.string()),
+      })
+      .optional(),
   }),
   callers: ['*'],
   description: 'PeerId, listen and relay addresses, open connections',

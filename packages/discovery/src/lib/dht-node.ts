@@ -1,5 +1,6 @@
 import { type Identify, identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type PeerId, type PrivateKey } from '@libp2p/interface'
+import { announceable } from '@baran/actor'
 import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -229,7 +230,8 @@ export async function createDiscoveryNode(init: DiscoveryNodeInit = {}): Promise
     start: false,
     privateKey: init.privateKey,
     datastore: store,
-    addresses: { listen: init.listen ?? DEFAULT_LISTEN },
+    // Only addresses others can use: no link-local, loopback only when there is nothing else.
+    addresses: { listen: init.listen ?? DEFAULT_LISTEN, announceFilter: (addrs) => announceable(addrs) },
     transports: [tcp(), webSockets()],
     // noise, with each encrypted message written to the socket at once (see one-write.ts).
     connectionEncrypters: [noiseOneWrite()],
@@ -415,6 +417,7 @@ export class DiscoveryNode {
       // mDNS only announces peers: dial them so kad-dht can add them to its table.
       this.#mdnsListener = (evt) => {
         if (this.libp2p.getConnections(evt.detail.id).length === 0) {
+          this.#log?.info({ peer: evt.detail.id.toString() }, 'peer found by mDNS: dialling it')
           this.libp2p.dial(evt.detail.id, { signal: AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS) }).catch(() => {})
         }
       }

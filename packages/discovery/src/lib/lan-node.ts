@@ -2,6 +2,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { type Identify, identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type PeerId, type PrivateKey, type Stream } from '@libp2p/interface'
+import { announceable } from '@baran/actor'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
@@ -92,7 +93,8 @@ export async function createLanNode(init: LanNodeInit = {}): Promise<LanNode> {
   const libp2p = await createLibp2p<Services>({
     start: false,
     privateKey: init.privateKey,
-    addresses: { listen: init.listen ?? DEFAULT_LISTEN },
+    // Only addresses others can use: no link-local, loopback only when there is nothing else.
+    addresses: { listen: init.listen ?? DEFAULT_LISTEN, announceFilter: (addrs) => announceable(addrs) },
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -30,8 +30,14 @@ export const DEFAULT_MAX_IN_FLIGHT = 64
 /** After sending CLOSE, wait this long for the remote to close its side before resetting the stream. */
 export const CLOSE_GRACE_MS = 1_000
 
-/** Default listen addresses: loopback only, TCP and WebSockets on random ports. */
+/** The library's default listen addresses (createTransportHost): loopback only, TCP and WebSockets on random ports. */
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] as const
+
+/**
+ * Where the transport actor of a node listens unless configured: every interface, IPv4 and IPv6, TCP and WebSockets,
+ * so that machines on the LAN can reach it (ports kept in the data dir; only usable addresses are announced).
+ */
+export const NODE_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip6/::/tcp/0', '/ip4/0.0.0.0/tcp/0/ws', '/ip6/::/tcp/0/ws'] as const
 
 /**
  * Local networks and tests dial one host from many nodes on the same IP; libp2p's default of 5

@@ -5,6 +5,7 @@
  * `/baran/msg/1.0.0` message protocol on top. Loopback-only by default: no public bootstrap,
  * relay or STUN server is ever configured here (the ICE servers come from the configured relays).
  */
+import { announceable } from '@baran/actor'
 import { autoNAT } from '@libp2p/autonat'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -19,7 +20,7 @@ import { tcp } from '@libp2p/tcp'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
-import { multiaddr } from '@multiformats/multiaddr'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import {
   DEFAULT_INBOUND_CONNECTION_THRESHOLD,
@@ -29,7 +30,8 @@ import {
 } from './constants.ts'
 import { InvalidArgumentError, ListenFailedError } from './errors.ts'
 import type { Logger } from './logger.ts'
-import { relayKeeper } from './relay-keeper.ts'
+import { type Reachability, reachabilityOf } from './reachability.ts'
+import { type RelayKeeper, relayKeeper } from './relay-keeper.ts'
 import {
   type Credentials,
   type Envelope,
@@ -167,6 +169,8 @@ export interface TransportHost {
   readonly iceServers: readonly string[]
   /** Called after each relayed → direct upgrade attempt; returns an unsubscribe function. */
   onUpgrade(cb: (evt: UpgradeEvent) => void): () => void
+  /** Whether peers outside this node's networks can reach it, and why not (see reachability.ts). */
+  reachability(): Reachability
   /** Closes every stream (CLOSE going_away) and stops libp2p. Idempotent. */
   stop(): Promise<void>
 }
@@ -264,6 +268,8 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
       // `/webrtc`: the WebRTC listener announces `<relay>/p2p-circuit/webrtc` for each reservation
       listen: [...listen, ...relays.map((r) => `${r}/p2p-circuit`), ...(withWebrtc ? ['/webrtc'] : [])],
       announce: init.announce === undefined ? undefined : parseAddrs(init.announce, 'announce'),
+      // Only addresses others can use (no link-local; loopback only when there is nothing else); what is announced by hand goes as is.
+      ...(init.announce === undefined ? { announceFilter: (addrs: Multiaddr[]) => announceable(addrs) } : {}),
     },
     transports: [
       ...(kinds.has('tcp') ? [tcp()] : []),
@@ -321,12 +327,16 @@ class Host implements TransportHost {
   private readonly open = new Map<string, ConnectionEvent>()
   private lastAddrs = ''
   private stopping: Promise<void> | undefined
+  private readonly upnp: boolean
+  private readonly relayServer: boolean
 
   constructor(node: Libp2p, init: TransportHostInit, iceServers: string[], withWebrtc: boolean) {
     this.libp2p = node
     this.peerId = node.peerId.toString()
     this.log = init.log
     this.iceServers = Object.freeze([...iceServers])
+    this.upnp = init.upnp === true
+    this.relayServer = init.relayServer !== undefined && init.relayServer !== false
     this.upgrader = withWebrtc
       ? new DirectUpgrader(node, {
           log: init.log,
@@ -384,6 +394,17 @@ class Host implements TransportHost {
 
   connections(): ConnectionEvent[] {
     return [...this.open.values()]
+  }
+
+  reachability(): Reachability {
+    const keeper = (this.libp2p.services as { relayKeeper?: RelayKeeper }).relayKeeper
+    return reachabilityOf({
+      addrs: this.multiaddrs(),
+      relays: keeper?.reservations() ?? [],
+      iceServers: this.iceServers,
+      upnp: this.upnp,
+      relayServer: this.relayServer,
+    })
   }
 
   onEnvelope(handler: EnvelopeHandler): void {

@@ -1,0 +1,101 @@
+/**
+ * A LAN in network namespaces for end-to-end tests: hosts on one bridge (10.77.0.0/24), each in its own namespace
+ * with only `lo` and its link to the bridge, and no route anywhere else (nothing leaves the lab; the only extra
+ * route is 224.0.0.0/4 on the link, so mDNS multicast has an interface to go out of). A host may have IPv6 turned
+ * off. Real `baran` processes run inside a host's namespace with `ip netns exec`.
+ */
+import { type Cleanup, nodeCommand, type SpawnedProcess } from '@baran/testkit'
+import { execFile, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { promisify } from 'node:util'
+import { CLI } from './helpers.ts'
+
+const run = promisify(execFile)
+
+async function ip(...args: string[]): Promise<string> {
+  return (await run('ip', args, { timeout: 10_000 })).stdout
+}
+
+export interface LanHost {
+  /** The namespace's name. */
+  ns: string
+  /** Its address on the LAN. */
+  addr: string
+}
+
+export interface Lan {
+  hosts: LanHost[]
+  /** Runs a command inside a host's namespace and returns its stdout. */
+  exec(host: LanHost, cmd: string, args: string[]): Promise<string>
+  teardown(): Promise<void>
+}
+
+/** Builds the LAN: a switch namespace with a bridge, and one namespace per host (`ipv6: false` turns it off there). */
+export async function createLan(cleanup: Cleanup, hosts: Array<{ ipv6?: boolean }>): Promise<Lan> {
+  const tag = randomBytes(3).toString('hex')
+  const sw = `blan-${tag}-sw`
+  const made: string[] = []
+  const teardown = async () => {
+    for (const ns of made.splice(0).reverse()) await ip('netns', 'del', ns).catch(() => undefined)
+  }
+  cleanup.add(`remove LAN ${tag}`, teardown)
+  await ip('netns', 'add', sw)
+  made.push(sw)
+  await ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge')
+  await ip('-n', sw, 'link', 'set', 'br0', 'up')
+  const out: LanHost[] = []
+  for (const [i, h] of hosts.entries()) {
+    const ns = `blan-${tag}-h${i}`
+    const addr = `10.77.0.${i + 1}`
+    await ip('netns', 'add', ns)
+    made.push(ns)
+    if (h.ipv6 === false) await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'])
+    await ip('-n', ns, 'link', 'set', 'lo', 'up')
+    await ip('-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `p${i}`, 'netns', sw)
+    await ip('-n', sw, 'link', 'set', `p${i}`, 'master', 'br0', 'up')
+    await ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0')
+    await ip('-n', ns, 'link', 'set', 'eth0', 'up')
+    await ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
+    out.push({ ns, addr })
+  }
+  return {
+    hosts: out,
+    exec: async (host, cmd, args) => (await run('ip', ['netns', 'exec', host.ns, cmd, ...args], { timeout: 60_000 })).stdout,
+    teardown,
+  }
+}
+
+/**
+ * Spawns the `baran` CLI inside a host's namespace (`ip netns exec` execs it: the pid is the CLI's own), with
+ * `env` on top of this process's environment minus every BARAN_ variable: a node as a user starts it.
+ */
+export function spawnIn(cleanup: Cleanup, host: LanHost, args: string[], env: NodeJS.ProcessEnv): SpawnedProcess {
+  const [cmd, argv] = nodeCommand(CLI, args)
+  const base: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('BARAN_')) base[k] = v
+  const child = spawn('ip', ['netns', 'exec', host.ns, cmd, ...argv], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const output: string[] = []
+  const collect = (d: Buffer) => {
+    for (const line of d.toString().split('\n')) if (line) output.push(line)
+  }
+  child.stdout?.on('data', collect)
+  child.stderr?.on('data', collect)
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM', deadlineMs = 10_000) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill(signal)
+      const timer = new Promise<'late'>((r) => setTimeout(() => r('late'), deadlineMs).unref())
+      if ((await Promise.race([exited, timer])) === 'late') child.kill('SIGKILL')
+    }
+    return exited
+  }
+  cleanup.add(`kill pid ${child.pid}`, () => stop('SIGKILL'))
+  return { child, pid: child.pid ?? -1, output, exited, stop }
+}
+
+/** Runs one CLI command inside a host's namespace to its end: exit code and output. */
+export async function cliIn(cleanup: Cleanup, host: LanHost, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  const p = spawnIn(cleanup, host, args, env)
+  const { code } = await p.exited
+  return { code, out: p.output.join('\n') }
+}

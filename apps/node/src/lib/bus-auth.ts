@@ -23,7 +23,7 @@ export interface Permissions {
 export function permissionsFor(
   user: string,
   node: string,
-  contracts: readonly RequestContract[],
+  contracts: ReadonlyArray<Pick<RequestContract, 'actor' | 'verb' | 'callers'>>,
   opts: { actor: boolean; jetstream?: boolean; events?: readonly EventContract[] },
 ): Permissions {
   const root = `${SUBJECT_ROOT}.${node}`

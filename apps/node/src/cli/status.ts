@@ -1,4 +1,4 @@
-import { nodeStatus } from '@baran/bus'
+import { nodeStatus } from '@baran/bus/client'
 import { connectCli, type NodeSelection } from './connect.ts'
 import { connectionsOf, printConnections } from './connections.ts'
 import { Exit, formatDuration, paint, paintState, printJson } from './output.ts'

@@ -1,4 +1,4 @@
-import { ANY_CALLER, canRead, type EventContract, eventSubject, NODE_ACTOR, type RequestContract, SUBJECT_ROOT, requestSubject } from '@baran/bus'
+import { ANY_CALLER, canRead, type EventContract, eventSubject, NODE_ACTOR, type RequestContract, SUBJECT_ROOT, requestSubject } from '@baran/bus/client'
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'

@@ -1,7 +1,7 @@
 import type { NodeStatus } from '@baran/bus'
 import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, realpathSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,6 +28,15 @@ async function baran(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: nu
 const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))))
 
 describe('the installed baran executable', () => {
+  it('is the bin of the root package too (`npm link` in the clone puts it on PATH)', async () => {
+    const root = JSON.parse(await readFile(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { bin?: Record<string, string> }
+    const linked = fileURLToPath(new URL(`../../../${root.bin?.baran}`, import.meta.url))
+    expect(realpathSync(linked)).toBe(realpathSync(BARAN))
+    const { code, stdout } = await baran(['--version'], {})
+    expect(code).toBe(0)
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+  })
+
   it('starts a node, and `status --json` reports the resident memory of the supervisor, nats-server and each actor', async () => {
     expect(existsSync(BARAN)).toBe(true)
     const home = await tempDir(cleanup, 'baran-bin-')

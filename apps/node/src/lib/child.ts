@@ -2,6 +2,7 @@ import type { ActorStatus, LifecycleState } from '@baran/bus'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
+import { conditionFlags } from './conditions.ts'
 import { LogFile } from './log-file.ts'
 
 /** The generic process entry: imports the implementation module and runs its `actor` (.ts from the sources, .js from the build). */
@@ -95,7 +96,7 @@ export class ChildActor {
 
   spawn(): void {
     if (this.#stopping) return
-    const child = spawn(process.execPath, [...process.execArgv.filter((a) => a.startsWith('--conditions')), ...ACTOR_NODE_FLAGS, ACTOR_ENTRY], {
+    const child = spawn(process.execPath, [...conditionFlags(), ...ACTOR_NODE_FLAGS, ACTOR_ENTRY], {
       env: { ...this.spec.env, BARAN_ACTOR_MODULE: this.spec.moduleUrl },
       // The IPC channel makes the actor exit by itself if this supervisor dies.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -4,7 +4,7 @@
  */
 import type { ActorEntry } from './config.ts'
 import { checkActorConfig, type LoadedActor, loadActor } from './implementations.ts'
-import type { InspectReply, InspectRequest } from './inspect.ts'
+import { describeLoaded, type InspectReply, type InspectRequest } from './inspect.ts'
 
 const send = process.send?.bind(process)
 if (!send) throw new Error('inspect-worker runs only as a child of the supervisor (with an IPC channel)')
@@ -13,18 +13,7 @@ const loaded = new Map<string, LoadedActor>()
 async function answer(req: InspectRequest): Promise<InspectReply> {
   if (req.type === 'load') {
     for (const { name, entry } of req.actors) loaded.set(name, await loadActor(name, entry as ActorEntry, req.baseDir))
-    return {
-      ok: true,
-      actors: [...loaded.values()].map(({ name, spec, url, config, def }) => ({
-        name,
-        spec,
-        url,
-        config,
-        contractVersion: def.contractVersion,
-        ...(def.jetstream ? { jetstream: true } : {}),
-        contracts: def.contracts.map(({ actor, verb, callers }) => ({ actor, verb, callers: [...callers] })),
-      })),
-    }
+    return { ok: true, actors: [...loaded.values()].map(describeLoaded) }
   }
   for (const [name, merged] of Object.entries(req.configs)) {
     const a = loaded.get(name)

@@ -1,8 +1,9 @@
 import type { RequestContract } from '@baran/bus'
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { conditionFlags } from './conditions.ts'
 import type { ActorEntry } from './config.ts'
-import { ImplementationError } from './implementations.ts'
+import { checkActorConfig, ImplementationError, type LoadedActor, loadActor } from './implementations.ts'
 
 /** What the supervisor needs of an implementation: its bus permissions and where the actor process loads it from. */
 export interface ActorDescription {
@@ -22,6 +23,60 @@ export type InspectRequest =
   | { type: 'check'; configs: Record<string, unknown> }
 export type InspectReply = { ok: true; actors: ActorDescription[] } | { ok: false; message: string; code?: string }
 
+/** The description of a loaded implementation (plain data: it crosses the process boundary). */
+export function describeLoaded({ name, spec, url, config, def }: LoadedActor): ActorDescription {
+  return {
+    name,
+    spec,
+    url,
+    config,
+    contractVersion: def.contractVersion,
+    ...(def.jetstream ? { jetstream: true } : {}),
+    contracts: def.contracts.map(({ actor, verb, callers }) => ({ actor, verb, callers: [...callers] })),
+  }
+}
+
+/** Loads and checks the configured implementations for the supervisor. */
+export interface Inspector {
+  /** Imports each implementation; refuses one that does not export `actor`, implements another role or contract version. */
+  load(actors: Array<{ name: string; entry: ActorEntry }>, baseDir: string): Promise<ActorDescription[]>
+  /** Checks each actor's final config against its schema. */
+  check(configs: Record<string, unknown>): Promise<void>
+  close(): Promise<void>
+}
+
+const FROM_SOURCES = import.meta.url.endsWith('.ts')
+
+/**
+ * The built node (bin/baran, npm start) inspects in a short-lived process. From the TypeScript sources (tests, the
+ * demo) it inspects in this process, as before: there every extra process pays Node's type stripper (~1 s of CPU
+ * at start), which would slow each test's node start more than the memory matters.
+ */
+export function openInspector(): Inspector {
+  return FROM_SOURCES ? new InlineInspector() : new ImplementationInspector()
+}
+
+/** Loads the implementations into this process (see openInspector). */
+export class InlineInspector implements Inspector {
+  #loaded = new Map<string, LoadedActor>()
+
+  async load(actors: Array<{ name: string; entry: ActorEntry }>, baseDir: string): Promise<ActorDescription[]> {
+    for (const { name, entry } of actors) this.#loaded.set(name, await loadActor(name, entry, baseDir))
+    return [...this.#loaded.values()].map(describeLoaded)
+  }
+
+  async check(configs: Record<string, unknown>): Promise<void> {
+    for (const [name, merged] of Object.entries(configs)) {
+      const a = this.#loaded.get(name)
+      if (a) checkActorConfig(a, merged)
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#loaded.clear()
+  }
+}
+
 // The worker file next to this one: inspect-worker.ts from the sources, inspect-worker.js from the build.
 const WORKER = fileURLToPath(new URL(`./inspect-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
 
@@ -31,18 +86,23 @@ const WORKER = fileURLToPath(new URL(`./inspect-worker${import.meta.url.endsWith
  * life (they cost it ~100 MB; a worker thread gave back only half of that). Errors come back as
  * ImplementationError with the child's message.
  */
-export class ImplementationInspector {
+export class ImplementationInspector implements Inspector {
   #worker: ChildProcess
   #exited: Promise<void>
   #failure: Error | undefined
 
   constructor() {
     // The same conditions as this process: sources or build, like the actors it checks for.
-    this.#worker = fork(WORKER, [], { execArgv: process.execArgv.filter((a) => a.startsWith('--conditions')), stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    this.#worker = fork(WORKER, [], { execArgv: conditionFlags(), stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
     this.#exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()))
     this.#worker.once('error', (e) => {
       this.#failure = e
     })
+  }
+
+  /** The inspecting process (gone after close). */
+  get pid(): number | undefined {
+    return this.#worker.pid
   }
 
   async #ask(req: InspectRequest): Promise<ActorDescription[]> {

@@ -21,7 +21,7 @@ import { CLI_USER, loadOrCreatePasswords, natsConfig, permissionsFor, SUPERVISOR
 import { ChildActor } from './child.ts'
 import { type NodeConfig, loadConfig } from './config.ts'
 import { configuredActors } from './implementations.ts'
-import { type ActorDescription, ImplementationInspector } from './inspect.ts'
+import { type ActorDescription, openInspector } from './inspect.ts'
 import { type LocalnetHandle, localnetFor, localnetPaths } from './localnet.ts'
 import { removeNodeInfo, runningNode, writeNodeInfo } from './node-info.ts'
 import { rssBytes } from './proc-memory.ts'
@@ -179,8 +179,8 @@ export class Supervisor {
     this.config = await loadConfig({ file: configFile, explicit: this.#opts.configFile !== undefined, env: this.#opts.env })
     const baseDir = dirname(configFile)
     const configured = configuredActors(this.config)
-    // The implementations are loaded and checked in a worker thread, while the local network starts.
-    const inspector = new ImplementationInspector()
+    // The implementations are loaded and checked (in a short-lived process when built) while the local network starts.
+    const inspector = openInspector()
     try {
       const loading = inspector.load(configured, baseDir)
       loading.catch(() => undefined) // awaited below, after the local network

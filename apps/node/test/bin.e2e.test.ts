@@ -35,7 +35,7 @@ describe('the installed baran executable', () => {
     const { code, stdout } = await baran(['--version'], {})
     expect(code).toBe(0)
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
-  })
+  }, 45_000)
 
   it('starts a node, and `status --json` reports the resident memory of the supervisor, nats-server and each actor', async () => {
     expect(existsSync(BARAN)).toBe(true)
@@ -75,5 +75,5 @@ describe('the installed baran executable', () => {
 
     expect((await baran(['stop', '--data-dir', dataDir], env)).code).toBe(0)
     expect(await exited(node)).toBe(0)
-  })
+  }, 90_000) // the node's own bounded waits (60 s for ready, 30 s per command) decide first
 })

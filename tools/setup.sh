@@ -29,6 +29,10 @@ apt_install() {
   fi
 }
 
+# The JavaScript the node runs (only what changed since the last build; apps/node/bin/baran runs the sources
+# while a source is newer than the build).
+node_modules/node/bin/node tools/build.mjs
+
 if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
   apt_install nats-server
 fi

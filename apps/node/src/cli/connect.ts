@@ -1,4 +1,4 @@
-import { Bus, BusError, nodeStatus } from '@baran/bus'
+import { Bus, BusError, nodeStatus } from '@baran/bus/client'
 import { readFile } from 'node:fs/promises'
 import { CLI_USER } from '../lib/bus-auth.ts'
 import { type NodeInfo, runningNode } from '../lib/node-info.ts'

@@ -1,5 +1,5 @@
 /** The `connections` section of `baran status`: the transport's open connections, their kind and path. */
-import { transportInfo } from '@baran/bus'
+import { transportInfo } from '@baran/bus/client'
 import type { connectCli } from './connect.ts'
 import { paint } from './output.ts'
 

@@ -5,7 +5,7 @@ import { type SupervisorEvent, Supervisor } from '../lib/supervisor.ts'
 import { connectCli, selectNode, type NodeSelection } from './connect.ts'
 import { identityCreate, identityStatus } from '@baran/bus'
 import { CliError, Exit, paint, paintState } from './output.ts'
-import { openUi } from './ui.ts'
+import type { openUi } from './ui.ts'
 
 export interface StartOptions extends NodeSelection {
   config?: string
@@ -73,7 +73,7 @@ export async function startCommand(opts: StartOptions): Promise<number> {
   say(`  try: baran status --data-dir ${dataDir}    stop: Ctrl-C or baran stop --data-dir ${dataDir}`)
   let ui: Awaited<ReturnType<typeof openUi>> | undefined
   try {
-    ui = opts.ui ? await openUi(dataDir, opts.uiPort) : undefined
+    ui = opts.ui ? await (await import('./ui.ts')).openUi(dataDir, opts.uiPort) : undefined
   } catch (e) {
     await sup.stop('web UI failed').catch(() => undefined)
     throw new CliError(`the web UI cannot start: ${(e as Error).message}`, { exitCode: Exit.Error, hint: 'pick another --ui-port', cause: e })

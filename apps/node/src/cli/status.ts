@@ -1,4 +1,4 @@
-import { nodeStatus } from '@baran/bus'
+import { nodeStatus } from '@baran/bus/client'
 import { connectCli, type NodeSelection } from './connect.ts'
 import { connectionsOf, printConnections } from './connections.ts'
 import { Exit, formatDuration, paint, paintState, printJson } from './output.ts'
@@ -16,15 +16,16 @@ export async function statusCommand(opts: NodeSelection & { json?: boolean }): P
       printJson({ ...s, connections })
       return Exit.Ok
     }
-    process.stdout.write(`${paint('bold', `node ${s.node}`)}  ${paintState(s.state)}  pid ${s.pid}  up ${formatDuration(s.uptime)}\n`)
-    process.stdout.write(`  bus  ${s.bus.url}${s.bus.embedded ? ' (embedded)' : ''}\n  data ${s.dataDir}\n`)
+    const total = s.totalRssBytes ? `  memory ${mib(s.totalRssBytes)} in all` : ''
+    process.stdout.write(`${paint('bold', `node ${s.node}`)}  ${paintState(s.state)}  pid ${s.pid}  up ${formatDuration(s.uptime)}${rss(s.rssBytes)}${total}\n`)
+    process.stdout.write(`  bus  ${s.bus.url}${s.bus.embedded ? ' (embedded)' : ''}${rss(s.bus.rssBytes)}\n  data ${s.dataDir}\n`)
     const names = Object.keys(s.actors)
     if (names.length === 0) process.stdout.write('  (no actors configured)\n')
     for (const name of names) {
       const a = s.actors[name]
       if (!a) continue
       process.stdout.write(
-        `  ${name.padEnd(10)} ${paintState(a.state).padEnd(10)} pid ${String(a.pid ?? '-').padEnd(8)} up ${formatDuration(a.uptime).padEnd(7)} restarts ${a.restarts}  ${paint('gray', a.implementation)}\n`,
+        `  ${name.padEnd(10)} ${paintState(a.state).padEnd(10)} pid ${String(a.pid ?? '-').padEnd(8)} up ${formatDuration(a.uptime).padEnd(7)} restarts ${a.restarts}${rss(a.rssBytes)}  ${paint('gray', a.implementation)}\n`,
       )
       if (a.reason && a.state !== 'ready') process.stdout.write(`  ${''.padEnd(10)} ${paint('yellow', `why: ${a.reason}`)}\n`)
     }
@@ -36,3 +37,7 @@ export async function statusCommand(opts: NodeSelection & { json?: boolean }): P
   }
 }
 
+
+const mib = (bytes: number) => `${Math.round(bytes / 1048576)} MiB`
+/** `  rss 95 MiB`, or nothing when the supervisor could not tell (no /proc, process gone). */
+const rss = (bytes: number | null | undefined) => (bytes ? `  rss ${mib(bytes)}` : '')

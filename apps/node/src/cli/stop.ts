@@ -1,4 +1,4 @@
-import { nodeStop } from '@baran/bus'
+import { nodeStop } from '@baran/bus/client'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pidAlive } from '../lib/node-info.ts'
 import { connectCli, requireRunning, type NodeSelection } from './connect.ts'

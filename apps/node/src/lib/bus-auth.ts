@@ -1,4 +1,4 @@
-import { ANY_CALLER, canRead, type EventContract, eventSubject, NODE_ACTOR, type RequestContract, SUBJECT_ROOT, requestSubject } from '@baran/bus'
+import { ANY_CALLER, canRead, type EventContract, eventSubject, NODE_ACTOR, type RequestContract, SUBJECT_ROOT, requestSubject } from '@baran/bus/client'
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
@@ -23,7 +23,7 @@ export interface Permissions {
 export function permissionsFor(
   user: string,
   node: string,
-  contracts: readonly RequestContract[],
+  contracts: ReadonlyArray<Pick<RequestContract, 'actor' | 'verb' | 'callers'>>,
   opts: { actor: boolean; jetstream?: boolean; events?: readonly EventContract[] },
 ): Permissions {
   const root = `${SUBJECT_ROOT}.${node}`

@@ -20,9 +20,11 @@ import { createActor, fromPromise, waitFor } from 'xstate'
 import { CLI_USER, loadOrCreatePasswords, natsConfig, permissionsFor, SUPERVISOR_USER, UI_USER } from './bus-auth.ts'
 import { ChildActor } from './child.ts'
 import { type NodeConfig, loadConfig } from './config.ts'
-import { checkActorConfig, configuredActors, type LoadedActor, loadActor } from './implementations.ts'
+import { configuredActors } from './implementations.ts'
+import { type ActorDescription, openInspector } from './inspect.ts'
 import { type LocalnetHandle, localnetFor, localnetPaths } from './localnet.ts'
 import { removeNodeInfo, runningNode, writeNodeInfo } from './node-info.ts'
+import { rssBytes } from './proc-memory.ts'
 import { baranHome, type NodePaths, nodePaths } from './paths.ts'
 import { type SupervisorState, supervisorMachine } from './supervisor-machine.ts'
 import { writeFile } from 'node:fs/promises'
@@ -64,7 +66,7 @@ export class Supervisor {
   readonly lifecycle
   config!: NodeConfig
   #opts: SupervisorOptions
-  #actors: LoadedActor[] = []
+  #actors: ActorDescription[] = []
   #children = new Map<string, ChildActor>()
   #nats: NatsServerProcess | undefined
   #busUrl = ''
@@ -142,19 +144,26 @@ export class Supervisor {
     return s.value as SupervisorState
   }
 
+  /** The node's status, with the resident memory of each of its processes (read from /proc now). */
   status(): NodeStatus {
     const actors: Record<string, ActorStatus> = {}
     for (const [name, c] of this.#children) {
-      actors[name] = c.status()
+      const s = c.status()
+      actors[name] = { ...s, rssBytes: rssBytes(s.pid) }
     }
+    const busPid = this.#nats?.pid ?? null
+    const own = rssBytes(process.pid)
+    const bus = rssBytes(busPid)
     return {
       node: this.node,
       state: this.state,
       pid: process.pid,
       uptime: Date.now() - this.#startedAt,
       dataDir: this.paths.dataDir,
-      bus: { url: this.#busUrl, embedded: this.#nats !== undefined },
+      bus: { url: this.#busUrl, embedded: this.#nats !== undefined, pid: busPid, rssBytes: bus },
       actors,
+      rssBytes: own,
+      totalRssBytes: [own, bus, ...Object.values(actors).map((a) => a.rssBytes)].reduce<number>((sum, r) => sum + (r ?? 0), 0),
     }
   }
 
@@ -169,23 +178,31 @@ export class Supervisor {
     const configFile = this.#opts.configFile ?? paths.config
     this.config = await loadConfig({ file: configFile, explicit: this.#opts.configFile !== undefined, env: this.#opts.env })
     const baseDir = dirname(configFile)
-    this.#actors = []
-    for (const { name, entry } of configuredActors(this.config)) this.#actors.push(await loadActor(name, entry, baseDir))
-    this.log.info({ actors: this.#actors.map((a) => `${a.name}=${a.spec}`) }, 'configuration loaded')
-    // No chain configured → join or start the machine's local network (stopped again if a check below fails).
-    this.#localnet = await localnetFor(this.config, this.#actors.map((a) => a.name), { home: baranHome(this.#opts.env), node: this.node, log: this.log })
+    const configured = configuredActors(this.config)
+    // The implementations are loaded and checked (in a short-lived process when built) while the local network starts.
+    const inspector = openInspector()
     try {
-      if (this.#localnet) this.#localnetAddrs = await this.#localnet.network()
-      for (const a of this.#actors) checkActorConfig(a, this.#actorConfig(a))
-    } catch (e) {
-      await this.#localnet?.stop()
-      throw e
+      const loading = inspector.load(configured, baseDir)
+      loading.catch(() => undefined) // awaited below, after the local network
+      // No chain configured → join or start the machine's local network (stopped again if a check below fails).
+      this.#localnet = await localnetFor(this.config, configured.map((a) => a.name), { home: baranHome(this.#opts.env), node: this.node, log: this.log })
+      try {
+        this.#actors = await loading
+        this.log.info({ actors: this.#actors.map((a) => `${a.name}=${a.spec}`) }, 'configuration loaded')
+        if (this.#localnet) this.#localnetAddrs = await this.#localnet.network()
+        await inspector.check(Object.fromEntries(this.#actors.map((a) => [a.name, this.#actorConfig(a)])))
+      } catch (e) {
+        await this.#localnet?.stop()
+        throw e
+      }
+    } finally {
+      await inspector.close()
     }
   }
 
   /** Every contract any configured actor serves, plus the supervisor's and each actor's health. */
-  #contracts(): RequestContract[] {
-    return [nodeStatus, nodeStop, ...this.#actors.flatMap((a) => [healthContractOf(a.name), ...a.def.contracts])]
+  #contracts(): Array<Pick<RequestContract, 'actor' | 'verb' | 'callers'>> {
+    return [nodeStatus, nodeStop, ...this.#actors.flatMap((a) => [healthContractOf(a.name), ...a.contracts])]
   }
 
   async #startBus(): Promise<void> {
@@ -204,7 +221,7 @@ export class Supervisor {
         users: Object.fromEntries(
           users.map((u) => [
             u,
-            { pass: this.#passwords[u] ?? '', permissions: permissionsFor(u, this.node, contracts, { actor: actorNames.has(u), jetstream: this.#actors.find((a) => a.name === u)?.def.jetstream, events: eventContracts }) },
+            { pass: this.#passwords[u] ?? '', permissions: permissionsFor(u, this.node, contracts, { actor: actorNames.has(u), jetstream: this.#actors.find((a) => a.name === u)?.jetstream, events: eventContracts }) },
           ]),
         ),
       })
@@ -331,7 +348,7 @@ export class Supervisor {
   }
 
   /** An actor's config: its section of the node config (naming, discovery…), then what `actors.<name>.config` adds. */
-  #actorConfig(a: LoadedActor): Record<string, unknown> {
+  #actorConfig(a: ActorDescription): Record<string, unknown> {
     const section = (this.config as Record<string, unknown>)[a.name]
     return { ...(typeof section === 'object' && section !== null ? section : {}), ...this.#localnetConfig(a.name), ...(a.config as Record<string, unknown>) }
   }

@@ -14,6 +14,8 @@ export const ActorStatusSchema = z.object({
   lastExit: z.object({ code: z.number().int().nullable(), signal: z.string().nullable(), at: z.number().int() }).nullable(),
   /** Why the actor is not ready: the reason of its last failed or degraded state event. */
   reason: z.string().max(500).optional(),
+  /** Resident memory of the actor's process (VmRSS), in bytes; null when it runs no process or /proc cannot tell. */
+  rssBytes: z.number().int().nonnegative().nullable().optional(),
 })
 export type ActorStatus = z.infer<typeof ActorStatusSchema>
 
@@ -23,8 +25,18 @@ export const NodeStatusSchema = z.object({
   pid: z.number().int(),
   uptime: z.number().int().nonnegative(),
   dataDir: z.string(),
-  bus: z.object({ url: z.string(), embedded: z.boolean() }),
+  bus: z.object({
+    url: z.string(),
+    embedded: z.boolean(),
+    /** The embedded nats-server's process and its resident memory (VmRSS, bytes). */
+    pid: z.number().int().nullable().optional(),
+    rssBytes: z.number().int().nonnegative().nullable().optional(),
+  }),
   actors: z.record(z.string(), ActorStatusSchema),
+  /** Resident memory of the supervisor process (VmRSS), in bytes. */
+  rssBytes: z.number().int().nonnegative().nullable().optional(),
+  /** Supervisor + nats-server + every actor process (VmRSS, bytes). */
+  totalRssBytes: z.number().int().nonnegative().optional(),
 })
 export type NodeStatus = z.infer<typeof NodeStatusSchema>
 

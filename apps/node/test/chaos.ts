@@ -10,11 +10,11 @@
  * - honest status: at each quiet check (chaos paused) and at the end, as soon as both nodes' status says every
  *   actor is ready, a probe message each way is delivered within a bounded time.
  */
-import { identityStatus, type NodeStatus, outboxInbox, outboxSend } from '@baran/bus'
+import { type NodeStatus, outboxInbox, outboxSend } from '@baran/bus'
 import { type Cleanup, waitUntil } from '@baran/testkit'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startNode, type TestNode } from './helpers.ts'
+import { type NodePair, startTwoNodes, type TestNode } from './helpers.ts'
 
 export interface ChaosOptions {
   /** Messages sent during the chaos, alternately A→B and B→A. */
@@ -101,20 +101,13 @@ async function inboxBodies(n: TestNode): Promise<string[]> {
 }
 
 /** Starts the two nodes (A owns the local network, B joins it) with accounts; a restart policy that lets chaos run. */
-export async function startPair(cleanup: Cleanup): Promise<{ a: TestNode; b: TestNode; alice: string; bob: string }> {
+export function startPair(cleanup: Cleanup): Promise<NodePair> {
   // Kills are not a crash loop of the code: let the supervisor restart each actor as often as the chaos needs.
   const config = { supervisor: { restart: { initialMs: 250, maxMs: 2000, crashLoopCount: 100, crashLoopWindowMs: 60_000 } } }
-  const a = await startNode(cleanup, config, { name: 'alice', args: ['--create-account'] })
-  const b = await startNode(cleanup, config, { name: 'bob', home: a.home, args: ['--create-account'] })
-  cleanup.add('stop nodes', async () => {
-    for (const n of [b, a]) await n.proc.stop('SIGTERM', 20_000)
-  })
-  const account = (n: TestNode) =>
-    waitUntil(async () => (await n.bus.request(identityStatus, {})).account?.accountId, { timeoutMs: 30_000, what: `account of ${n.node}` })
-  return { a, b, alice: await account(a), bob: await account(b) }
+  return startTwoNodes(cleanup, { config })
 }
 
-export async function runChaos(pair: { a: TestNode; b: TestNode; alice: string; bob: string }, opts: ChaosOptions): Promise<ChaosReport> {
+export async function runChaos(pair: NodePair, opts: ChaosOptions): Promise<ChaosReport> {
   const { a, b, alice, bob } = pair
   const log = opts.log ?? (() => {})
   const rand = prng(opts.seed)

@@ -2,12 +2,12 @@
  * Durable delivery across real node processes (each a supervisor, its nats-server and five actor processes),
  * all on one machine's local network: offline delivery, crash safety at several kill points, expiry.
  */
-import { identityStatus, outboxDelivery, outboxInbox, outboxSend, outboxStatus } from '@baran/bus'
+import { outboxDelivery, outboxInbox, outboxSend, outboxStatus } from '@baran/bus'
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { actorLog, startNode, stopNode, type TestNode } from './helpers.ts'
+import { actorLog, startNode, startTwoNodes, stopNode, type TestNode } from './helpers.ts'
 
 const cleanup = new Cleanup()
 let home: string
@@ -16,15 +16,8 @@ let b: TestNode
 let bob: string
 
 beforeAll(async () => {
-  a = await startNode(cleanup, {}, { name: 'alice', args: ['--create-account'] })
+  ;({ a, b, bob } = await startTwoNodes(cleanup))
   home = a.home
-  b = await startNode(cleanup, {}, { name: 'bob', home, args: ['--create-account'] })
-  // --create-account runs right after the node is up: wait for both accounts.
-  for (const n of [a, b]) await waitUntil(async () => (await n.bus.request(identityStatus, {})).hasAccount, { timeoutMs: 20_000, what: 'account' })
-  bob = (await b.bus.request(identityStatus, {})).account?.accountId ?? ''
-  cleanup.add('stop nodes', async () => {
-    for (const n of [b, a]) await n.proc.stop('SIGTERM', 20_000)
-  })
 }, 120_000)
 afterAll(() => cleanup.run())
 

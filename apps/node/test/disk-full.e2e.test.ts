@@ -8,10 +8,10 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { identityStatus, outboxInbox, outboxSend, outboxStatus } from '@baran/bus'
+import { outboxInbox, outboxSend, outboxStatus } from '@baran/bus'
 import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cli, startNode, type TestNode } from './helpers.ts'
+import { cli, startTwoNodes, type TestNode } from './helpers.ts'
 
 /** Why the suite cannot run here, or undefined when it can (root and a tmpfs mount that works). */
 function cannotMount(): string | undefined {
@@ -59,13 +59,7 @@ describe.skipIf(skip !== undefined)('a full disk under the data dir', () => {
       // Lazy as a fallback: a process that is still dying must not leave the mount behind.
       if (spawnSync('umount', [mnt]).status !== 0) execFileSync('umount', ['-l', mnt])
     })
-    a = await startNode(cleanup, {}, { dataDir: join(mnt, 'alice'), args: ['--create-account'] })
-    b = await startNode(cleanup, {}, { name: 'bob', home: a.home, args: ['--create-account'] })
-    for (const n of [a, b]) await waitUntil(async () => (await n.bus.request(identityStatus, {})).hasAccount, { timeoutMs: 20_000, what: 'account' })
-    bob = (await b.bus.request(identityStatus, {})).account?.accountId ?? ''
-    cleanup.add('stop nodes', async () => {
-      for (const n of [b, a]) await n.proc.stop('SIGTERM', 20_000)
-    })
+    ;({ a, b, bob } = await startTwoNodes(cleanup, { aliceDataDir: join(mnt, 'alice') }))
   }, 120_000)
   afterAll(() => cleanup.run())
 

@@ -1,4 +1,4 @@
-import { Bus, type NodeStatus, nodeStatus } from '@baran/bus'
+import { Bus, identityStatus, type NodeStatus, nodeStatus } from '@baran/bus'
 import { type Cleanup, spawnProcess, tempDir, type SpawnedProcess, waitUntil } from '@baran/testkit'
 import { createHash } from 'node:crypto'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
@@ -42,6 +42,36 @@ export async function startNode(cleanup: Cleanup, config: object, opts: { name?:
   const status = () => bus.request(nodeStatus, {})
   await waitUntil(async () => (await status()).state === 'running', { timeoutMs: 60_000, what: `node ${info.node} running` })
   return { dataDir, home: parent, node: info.node, proc, bus, status }
+}
+
+/** Two nodes on one local network, each with its own new account. */
+export interface NodePair {
+  /** Alice's node: it owns the local network (its BARAN_HOME). */
+  a: TestNode
+  /** Bob's node: it joins Alice's local network. */
+  b: TestNode
+  /** Alice's account ID. */
+  alice: string
+  /** Bob's account ID. */
+  bob: string
+}
+
+/**
+ * Starts Alice's node, then Bob's on its local network, both with `--create-account` and the same `config`,
+ * and waits for both accounts. Both are stopped at cleanup (SIGTERM, Bob first). `aliceDataDir` puts Alice's
+ * data somewhere else (e.g. a small tmpfs); by default it is `alice` under her BARAN_HOME.
+ */
+export async function startTwoNodes(cleanup: Cleanup, opts: { config?: object; aliceDataDir?: string } = {}): Promise<NodePair> {
+  const config = opts.config ?? {}
+  const a = await startNode(cleanup, config, { ...(opts.aliceDataDir ? { dataDir: opts.aliceDataDir } : { name: 'alice' }), args: ['--create-account'] })
+  const b = await startNode(cleanup, config, { name: 'bob', home: a.home, args: ['--create-account'] })
+  cleanup.add('stop nodes', async () => {
+    for (const n of [b, a]) await n.proc.stop('SIGTERM', 20_000)
+  })
+  // --create-account runs right after the node is up: wait for both accounts.
+  const account = (n: TestNode) =>
+    waitUntil(async () => (await n.bus.request(identityStatus, {})).account?.accountId, { timeoutMs: 30_000, what: `account of ${n.node}` })
+  return { a, b, alice: await account(a), bob: await account(b) }
 }
 
 /** Stops a node like Ctrl-C would (SIGTERM: actors in reverse order, then the bus) and waits for it. */

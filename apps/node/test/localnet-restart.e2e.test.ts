@@ -4,12 +4,12 @@
  * transport processes: the supervisor restarts them on the same ports, B finds them again, messages cross both
  * ways, and B's routing table is not empty.
  */
-import { discoveryInfo, healthContractOf, identityStatus, outboxInbox, outboxSend, transportInfo } from '@baran/bus'
+import { discoveryInfo, healthContractOf, outboxInbox, outboxSend, transportInfo } from '@baran/bus'
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startNode, type TestNode } from './helpers.ts'
+import { startTwoNodes, type TestNode } from './helpers.ts'
 
 const cleanup = new Cleanup()
 let a: TestNode
@@ -18,14 +18,7 @@ let alice: string
 let bob: string
 
 beforeAll(async () => {
-  a = await startNode(cleanup, {}, { name: 'alice', args: ['--create-account'] })
-  b = await startNode(cleanup, {}, { name: 'bob', home: a.home, args: ['--create-account'] })
-  cleanup.add('stop nodes', async () => {
-    for (const n of [b, a]) await n.proc.stop('SIGTERM', 20_000)
-  })
-  for (const n of [a, b]) await waitUntil(async () => (await n.bus.request(identityStatus, {})).hasAccount, { timeoutMs: 30_000, what: 'account' })
-  alice = (await a.bus.request(identityStatus, {})).account?.accountId ?? ''
-  bob = (await b.bus.request(identityStatus, {})).account?.accountId ?? ''
+  ;({ a, b, alice, bob } = await startTwoNodes(cleanup))
 }, 120_000)
 afterAll(() => cleanup.run())
 

@@ -5,10 +5,10 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { identityStatus, outboxInbox, outboxSend } from '@baran/bus'
+import { outboxInbox, outboxSend } from '@baran/bus'
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startNode, type TestNode } from './helpers.ts'
+import { startTwoNodes, type TestNode } from './helpers.ts'
 
 const RESULTS = fileURLToPath(new URL('../../../bench/results/', import.meta.url))
 const cleanup = new Cleanup()
@@ -17,13 +17,7 @@ let b: TestNode
 let bob: string
 
 beforeAll(async () => {
-  a = await startNode(cleanup, {}, { name: 'alice', args: ['--create-account'] })
-  b = await startNode(cleanup, {}, { name: 'bob', home: a.home, args: ['--create-account'] })
-  for (const n of [a, b]) await waitUntil(async () => (await n.bus.request(identityStatus, {})).hasAccount, { timeoutMs: 20_000, what: 'account' })
-  bob = (await b.bus.request(identityStatus, {})).account?.accountId ?? ''
-  cleanup.add('stop nodes', async () => {
-    for (const n of [b, a]) await n.proc.stop('SIGTERM', 20_000)
-  })
+  ;({ a, b, bob } = await startTwoNodes(cleanup))
 }, 120_000)
 afterAll(() => cleanup.run())
 

@@ -2,22 +2,16 @@
  * `baran status` shows the transport's connections: two real node processes on one machine, a message from
  * Alice to Bob, then Alice's status lists the connection to Bob with its kind and path (plain and --json).
  */
-import { identityStatus, outboxDelivery, outboxSend, transportInfo } from '@baran/bus'
+import { outboxDelivery, outboxSend, transportInfo } from '@baran/bus'
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { afterAll, expect, it } from 'vitest'
-import { cli, startNode } from './helpers.ts'
+import { cli, startTwoNodes } from './helpers.ts'
 
 const cleanup = new Cleanup()
 afterAll(() => cleanup.run())
 
 it('baran status lists each open connection with its kind (direct, relayed, upgraded) and path', async () => {
-  const a = await startNode(cleanup, {}, { name: 'alice', args: ['--create-account'] })
-  const b = await startNode(cleanup, {}, { name: 'bob', home: a.home, args: ['--create-account'] })
-  cleanup.add('stop nodes', async () => {
-    for (const n of [b, a]) await n.proc.stop('SIGTERM', 20_000)
-  })
-  for (const n of [a, b]) await waitUntil(async () => (await n.bus.request(identityStatus, {})).hasAccount, { timeoutMs: 30_000, what: 'account' })
-  const bob = (await b.bus.request(identityStatus, {})).account?.accountId ?? ''
+  const { a, b, bob } = await startTwoNodes(cleanup)
   const delivered: string[] = []
   await a.bus.subscribe(outboxDelivery, (e) => {
     if (e.state === 'delivered') delivered.push(e.id)

@@ -8,138 +8,34 @@ import {
   type BodyOf,
   canonicalEncode,
   type DeviceCertBody,
-  type DeviceListBody,
   encryptionKeyPairFromSeed,
   fromBase64Url,
   idFromPublicKey,
   isId,
-  isRecordType,
   type RecordType,
-  type RevocationsBody,
-  recordTypes,
   type SignedRecord,
   type SignerRole,
-  signDetached as signDetachedBytes,
-  signRecord as signTrustRecord,
   toBase64Url,
 } from '@baran/trust'
 import { Wallet } from 'ethers'
 import nacl from 'tweetnacl'
-import {
-  checkDeviceName,
-  type NewDevice,
-  newAccountPayload,
-  normalizeDeviceName,
-  refreshed,
-  type SignContext,
-  withDevice,
-  withEncryptionKey,
-  withRevoked,
-} from './account.ts'
+import { checkDeviceName, type NewDevice, newAccountPayload, normalizeDeviceName, refreshed, type SignContext, withDevice, withRevoked } from './account.ts'
 import { type AccountPayload, type Contact, decodeArchive, encodeArchive, type JsonObject } from './archive.ts'
-import {
-  ACCOUNT_DETACHED_DOMAINS,
-  DEFAULT_PEER_BINDING_TTL_MS,
-  DEFAULT_RECORD_TTL_MS,
-  DEFAULT_REFRESH_WINDOW_MS,
-  DEFAULT_SCRYPT,
-  MAX_CONTACT_NAME,
-  MAX_CONTACTS,
-  RECORD_DOMAIN_PREFIX,
-  RESERVED_RECORD_TYPES,
-  STORE_FILE,
-} from './constants.ts'
+import { checkContact, withContact } from './contacts.ts'
+import { DEFAULT_PEER_BINDING_TTL_MS, DEFAULT_REFRESH_WINDOW_MS, DEFAULT_SCRYPT, STORE_FILE } from './constants.ts'
 import { newSealingKeys, type SealingKeys } from './container.ts'
-import type { LinkKdf } from './link.ts'
-import { type LinkOffer, openLinkOffer, sealLinkOffer } from './link-offer.ts'
-import { type MergeOutcome, mergeDeviceLists, type RemoteDeviceList } from './sync.ts'
-import {
-  AccountExistsError,
-  ForbiddenSigningError,
-  InvalidArgumentError,
-  NoAccountError,
-  OwnDeviceError,
-  StoreNotLoadedError,
-} from './errors.ts'
+import { newEncryptionKey, withDeviceEncryptionKey } from './device-encryption-key.ts'
+import { AccountExistsError, InvalidArgumentError, NoAccountError, OwnDeviceError, StoreNotLoadedError } from './errors.ts'
 import { readFileIfExists, removeStaleTemps, writeFileAtomic } from './fs.ts'
 import type { ScryptParams } from './kdf.ts'
+import type { LinkKdf } from './link.ts'
+import { type LinkOffer, openLinkOffer, sealLinkOffer } from './link-offer.ts'
+import { signDetachedAs, signRecordAs } from './signing-policy.ts'
 import { decodeStoreFile, encodeStoreFile, type StoreContent } from './store-file.ts'
+import type { AccountInfo, IdentityStoreInit, Logger, RecordRequest } from './store-types.ts'
+import { type MergeOutcome, mergeDeviceLists, type RemoteDeviceList } from './sync.ts'
 
-/** The logger shape the runtime passes in (pino-compatible). */
-export interface Logger {
-  debug(obj: object, msg?: string): void
-  info(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
-  error(obj: object, msg?: string): void
-}
-
-/** Options of IdentityStore. */
-export interface IdentityStoreInit {
-  /** Directory of the store (the actor passes `<dataDir>/identity`); created 0700. */
-  dir: string
-  /** Seal the store file with this passphrase (scrypt → secretbox). @default unsealed */
-  passphrase?: string
-  /** Clock, ms since epoch. @default Date.now */
-  now?: () => number
-  /** scrypt cost used when sealing a new store. @default DEFAULT_SCRYPT (N=2^18, r=8, p=1) */
-  kdf?: ScryptParams
-  log?: Logger
-}
-
-/** A device of the account, as listed in its device list. */
-export interface DeviceInfo {
-  deviceId: string
-  deviceKey: string
-  name: string
-  /** true for the device this store runs on */
-  current: boolean
-}
-
-/** Public description of the account held by this store (no secrets). */
-export interface AccountInfo {
-  accountId: string
-  /** base64url Ed25519 account public key */
-  accountKey: string
-  deviceId: string
-  /** base64url Ed25519 device public key */
-  deviceKey: string
-  deviceName: string
-  /** checksummed 0x address of the account's Ethereum key */
-  ethAddress: string
-  devices: DeviceInfo[]
-  /** revoked device IDs */
-  revoked: string[]
-  deviceCert: SignedRecord<DeviceCertBody>
-  deviceList: SignedRecord<DeviceListBody>
-  revocations: SignedRecord<RevocationsBody>
-  /** ms since epoch */
-  createdAt: number
-}
-
-/** A record to sign through the generic signRecord. */
-export interface RecordRequest<T extends RecordType = RecordType> {
-  type: T
-  body: BodyOf<T>
-  /** @default a clock-based sequence number that grows on every call */
-  seq?: number
-  /** @default DEFAULT_PEER_BINDING_TTL_MS for peer-binding, DEFAULT_RECORD_TTL_MS otherwise */
-  ttlMs?: number
-}
-
-const utf8 = new TextEncoder()
-
-function startsWith(message: Uint8Array, prefix: string): boolean {
-  const p = utf8.encode(prefix)
-  if (message.length < p.length) return false
-  for (let i = 0; i < p.length; i++) if (message[i] !== p[i]) return false
-  return true
-}
-
-function checkTtl(ttlMs: unknown): number | undefined {
-  if (ttlMs === undefined) return undefined
-  if (!Number.isSafeInteger(ttlMs) || (ttlMs as number) <= 0) throw new InvalidArgumentError('ttlMs must be a positive integer')
-  return ttlMs as number
-}
+export type { AccountInfo, DeviceInfo, IdentityStoreInit, Logger, RecordRequest } from './store-types.ts'
 
 function checkPassword(password: unknown): string {
   if (typeof password !== 'string' || password.length === 0) throw new InvalidArgumentError('The password must be a non-empty string')
@@ -253,30 +149,7 @@ export class IdentityStore {
    * account or device. Body errors come from @baran/trust (MalformedRecordError, UnknownRecordTypeError).
    */
   signRecord<T extends RecordType>(req: RecordRequest<T>, as: SignerRole): SignedRecord<BodyOf<T>> {
-    const { account, deviceSecretKey } = this.requireAccount()
-    if (typeof req !== 'object' || req === null) throw new InvalidArgumentError('record request must be an object')
-    if (as !== 'device' && as !== 'account') throw new InvalidArgumentError("as must be 'device' or 'account'")
-    const type: unknown = req.type
-    if (typeof type === 'string' && RESERVED_RECORD_TYPES.includes(type)) {
-      throw new ForbiddenSigningError(`${type} records are signed only by certifyDevice/revokeDevice`)
-    }
-    if (isRecordType(type) && recordTypes[type].signer !== as) {
-      throw new ForbiddenSigningError(`${type} records are signed by the ${recordTypes[type].signer} key, not the ${as} key`)
-    }
-    const deviceId = idFromPublicKey(deviceSecretKey.subarray(32))
-    const body = req.body as { accountId?: unknown; deviceId?: unknown } | null
-    if (typeof body === 'object' && body !== null) {
-      if ('accountId' in body && body.accountId !== account.deviceList.body.accountId) {
-        throw new ForbiddenSigningError('The record names another account')
-      }
-      if (as === 'device' && 'deviceId' in body && body.deviceId !== deviceId) throw new ForbiddenSigningError('The record names another device')
-    }
-    const seq = req.seq ?? this.nextSeq()
-    const ttl = checkTtl(req.ttlMs) ?? (type === 'peer-binding' ? DEFAULT_PEER_BINDING_TTL_MS : DEFAULT_RECORD_TTL_MS)
-    const now = this.clock()
-    const v = isRecordType(type) ? recordTypes[type].v : 0
-    const secretKey = as === 'device' ? deviceSecretKey : fromBase64Url(account.accountSecretKey)
-    return signTrustRecord({ type: req.type, v, seq, issuedAt: now, expiresAt: now + ttl, body: req.body }, secretKey)
+    return signRecordAs(this.requireAccount(), req, as, { now: () => this.clock(), nextSeq: () => this.nextSeq() })
   }
 
   /**
@@ -285,17 +158,7 @@ export class IdentityStore {
    * any message outside ACCOUNT_DETACHED_DOMAINS (e.g. name claims).
    */
   signDetached(message: Uint8Array, as: SignerRole): string {
-    const { account, deviceSecretKey } = this.requireAccount()
-    if (!(message instanceof Uint8Array)) throw new InvalidArgumentError('message must be a Uint8Array')
-    if (startsWith(message, RECORD_DOMAIN_PREFIX)) throw new ForbiddenSigningError('Refused to sign record bytes detached')
-    if (as === 'account') {
-      if (!ACCOUNT_DETACHED_DOMAINS.some((d) => startsWith(message, d))) {
-        throw new ForbiddenSigningError('The account key signs only known message domains (name claims)')
-      }
-      return signDetachedBytes(message, fromBase64Url(account.accountSecretKey))
-    }
-    if (as !== 'device') throw new InvalidArgumentError("as must be 'device' or 'account'")
-    return signDetachedBytes(message, deviceSecretKey)
+    return signDetachedAs(this.requireAccount(), message, as)
   }
 
   /** The account's Ethereum wallet (no provider: connect it to one to send transactions). */
@@ -349,21 +212,10 @@ export class IdentityStore {
 
   /** Adds a contact, or renames it if already there. */
   async addContact(contact: { accountId: string; name?: string }): Promise<Contact> {
-    if (typeof contact !== 'object' || contact === null || !isId(contact.accountId)) {
-      throw new InvalidArgumentError('contact.accountId must be 40 lowercase hex characters')
-    }
-    const { name } = contact
-    if (name !== undefined && (typeof name !== 'string' || name.length < 1 || name.length > MAX_CONTACT_NAME)) {
-      throw new InvalidArgumentError(`contact.name must be a string of 1..${MAX_CONTACT_NAME} characters`)
-    }
+    const checked = checkContact(contact)
     return this.mutate((content, ctx) => {
-      const contacts = content.account.contacts
-      const old = contacts.find((c) => c.accountId === contact.accountId)
-      if (!old && contacts.length >= MAX_CONTACTS) throw new InvalidArgumentError(`At most ${MAX_CONTACTS} contacts`)
-      const entry: Contact = { accountId: contact.accountId, addedAt: old?.addedAt ?? ctx.now }
-      if (name !== undefined) entry.name = name
-      const next = old ? contacts.map((c) => (c === old ? entry : c)) : [...contacts, entry]
-      return { content: { ...content, account: { ...content.account, contacts: next } }, result: { ...entry } }
+      const { contacts, entry } = withContact(content.account.contacts, checked, ctx.now)
+      return { content: { ...content, account: { ...content.account, contacts } }, result: { ...entry } }
     })
   }
 
@@ -527,12 +379,8 @@ export class IdentityStore {
 
   /** A store written before encryption keys existed: give the device one and re-issue its certificate (version 2). */
   private async addEncryptionKey(content: StoreContent): Promise<void> {
-    const enc = await newEncryptionKey()
-    const deviceId = idFromPublicKey(content.deviceSecretKey.subarray(32))
-    const ctx: SignContext = { accountSecretKey: fromBase64Url(content.account.accountSecretKey), now: this.clock() }
-    const account = withEncryptionKey(content.account, ctx, deviceId, enc.publicKey, this.nextSeq())
-    await this.commit({ ...content, account, encSeed: enc.seed })
-    this.log?.info({ deviceId }, 'device encryption key created, certificate re-issued (version 2)')
+    await this.commit(await withDeviceEncryptionKey(content, this.clock(), this.nextSeq()))
+    this.log?.info({ deviceId: idFromPublicKey(content.deviceSecretKey.subarray(32)) }, 'device encryption key created, certificate re-issued (version 2)')
   }
 
   /**
@@ -587,13 +435,6 @@ export class IdentityStore {
     this.sealing = undefined
     this.wallet = undefined
   }
-}
-
-/** A new X25519 encryption key: the seed the store keeps and the public key the certificate carries. */
-async function newEncryptionKey(): Promise<{ seed: Uint8Array; publicKey: Uint8Array }> {
-  const seed = nacl.randomBytes(32)
-  const { publicKey } = await encryptionKeyPairFromSeed(seed)
-  return { seed, publicKey }
 }
 
 function decodePublicKey(key: unknown): Uint8Array {

@@ -47,7 +47,7 @@ export type {
   PutOptions,
   PutValueResult,
   QueryOptions,
-} from './lib/dht-node.ts'
+} from './lib/node-options.ts'
 export { createDiscoveryNode, DiscoveryNode } from './lib/dht-node.ts'
 export type { DiscoveryErrorCode } from './lib/errors.ts'
 export {

@@ -48,6 +48,7 @@ export class DhtGet {
       }
     }
     try {
+      this.#p.kadMessages.count++
       for await (const e of this.#p.kad.network.sendRequest(peer, { type: 'GET_VALUE', key }, { signal: kadSignal(b, this.#p.lifecycle()) })) {
         if (e.name === 'QUERY_ERROR') return undefined
         if (e.name !== 'PEER_RESPONSE') continue
@@ -92,6 +93,7 @@ export class DhtGet {
     }
     try {
       for await (const e of this.#p.kad.contentFetching.getMany(kb, { signal: kadSignal(bounds, this.#p.lifecycle()) })) {
+        if (e.name === 'SEND_QUERY') this.#p.kadMessages.count++
         if (e.name !== 'VALUE' || e.from.equals(this.#p.libp2p.peerId) || asked.has(e.from.toString())) continue
         values.push(e.value)
         if (values.length >= quorum) break // leaving the loop aborts the rest of the query

@@ -69,6 +69,8 @@ export class DiscoveryNode {
   /** Aborted by stop(): ends background work (late PUTs, lookups). */
   #lifecycle = new AbortController()
   #sweepTimer?: NodeJS.Timeout
+  /** rpc requests sent before the last restart (a restart makes a new Rpc). */
+  #rpcSentBefore = 0
   #mdnsListener?: (evt: CustomEvent<{ id: PeerId }>) => void
 
   constructor(libp2p: DiscoveryLibp2p, policy: RecordPolicy, store: RecordStore, init: DiscoveryNodeInit) {
@@ -79,10 +81,12 @@ export class DiscoveryNode {
     this.#init = init
     const replication = init.replication ?? DEFAULT_REPLICATION
     this.#kad = kadInternals(libp2p.services.dht)
+    const kadMessages = { count: 0 }
     this.#routing = new Routing({
       libp2p,
       kad: this.#kad,
       replication,
+      kadMessages,
       rpc: () => this.#rpc,
       lifecycle: () => this.#lifecycle.signal,
       log: init.log,
@@ -95,6 +99,7 @@ export class DiscoveryNode {
       routing: this.#routing,
       replication,
       log: init.log,
+      kadMessages,
       rpc: () => this.#rpc,
       lifecycle: () => this.#lifecycle.signal,
       queryTimeoutMs: (timeoutMs) => timeoutMs ?? init.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
@@ -176,6 +181,7 @@ export class DiscoveryNode {
     if (this.#mdnsListener) this.libp2p.removeEventListener('peer:discovery', this.#mdnsListener)
     this.libp2p.removeEventListener('peer:identify', this.#onIdentify)
     this.#listen.stop()
+    this.#rpcSentBefore += this.#rpc.requestsSent
     this.#rpc.stop()
     this.#stoppedOnce = true
     await this.libp2p.unhandle(LISTEN_PROTOCOL).catch(() => {})
@@ -350,6 +356,11 @@ export class DiscoveryNode {
       table.removeEventListener('peer:add', handler)
       table.removeEventListener('peer:remove', handler)
     }
+  }
+
+  /** Messages this node sent since it was made: Baran rpc requests and kad-dht messages (for benches). */
+  wireCounts(): { rpcRequests: number; kadMessages: number } {
+    return { rpcRequests: this.#rpcSentBefore + this.#rpc.requestsSent, kadMessages: this.#parts.kadMessages.count }
   }
 
   stats(): DiscoveryStats {

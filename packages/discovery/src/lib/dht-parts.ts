@@ -18,6 +18,8 @@ export interface DhtParts {
   /** Closest peers a put stores on and a watch subscribes to. */
   readonly replication: number
   readonly log?: Logger
+  /** kad-dht messages this node sent (its requests, and each peer its queries asked). */
+  readonly kadMessages: { count: number }
   rpc(): Rpc
   /** Aborted by stop(): ends background work (late PUTs, lookups). */
   lifecycle(): AbortSignal

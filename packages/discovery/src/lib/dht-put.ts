@@ -50,6 +50,7 @@ export class DhtPut {
       }
     }
     try {
+      this.#p.kadMessages.count++
       for await (const e of this.#p.kad.network.sendRequest(peer, { type: 'PUT_VALUE', key, record: record() }, { signal: kadSignal(b, this.#p.lifecycle()) })) {
         if (e.name === 'PEER_RESPONSE') return e.record != null && bytesEqual(e.record.value, value)
         if (e.name === 'QUERY_ERROR') return false

@@ -17,6 +17,8 @@ export interface RoutingInit {
   libp2p: DiscoveryLibp2p
   kad: KadInternals
   replication: number
+  /** Counts the kad-dht messages the lookups send. */
+  kadMessages: { count: number }
   rpc(): Rpc
   lifecycle(): AbortSignal
   log?: Logger
@@ -34,6 +36,7 @@ export class Routing {
   readonly #rpc: () => Rpc
   readonly #lifecycle: () => AbortSignal
   readonly #log?: Logger
+  readonly #kadMessages: { count: number }
   /** The routing table's closest peers to a key, cheaply (see nearest.ts). */
   readonly nearest: NearestPeers
   readonly #selfKadId: Uint8Array
@@ -51,6 +54,7 @@ export class Routing {
     this.#rpc = init.rpc
     this.#lifecycle = init.lifecycle
     this.#log = init.log
+    this.#kadMessages = init.kadMessages
     this.#selfKadId = sha256(init.libp2p.peerId.toMultihash().bytes)
     this.nearest = new NearestPeers(init.kad.routingTable, (p) => this.kadIdOfPeer(p))
   }
@@ -190,7 +194,8 @@ export class Routing {
     if (this.#kad.routingTable.size === 0) return []
     const peers: PeerId[] = []
     for await (const e of this.#libp2p.services.dht.getClosestPeers(key, { signal })) {
-      if (e.name === 'FINAL_PEER') peers.push(e.peer.id)
+      if (e.name === 'SEND_QUERY') this.#kadMessages.count++
+      else if (e.name === 'FINAL_PEER') peers.push(e.peer.id)
     }
     return peers
   }

@@ -143,6 +143,8 @@ export class Rpc {
   readonly #ready = new Map<string, Link>()
   readonly #inbound = new Set<Stream>()
   #stopped = false
+  /** Requests this side sent (each one frame out, one reply back): for benches and stats. */
+  requestsSent = 0
   /** Smoothed round trip of answered requests (ms), as TCP keeps it; undefined before the first. */
   #srtt?: number
 
@@ -178,6 +180,7 @@ export class Rpc {
     if (this.#stopped) throw new RpcFailedError('rpc stopped')
     if (opts.signal?.aborted === true) throw new RpcFailedError(`rpc to ${peer} aborted`, { cause: opts.signal.reason })
     const timeoutMs = opts.timeoutMs ?? RPC_TIMEOUT_MS
+    this.requestsSent++
     const sent = performance.now()
     // A warm link is used at once; only opening one needs an abort signal. (Plain timers, not
     // AbortSignal.timeout: those are tracked for GC and cost more than the request on this path.)

@@ -1,9 +1,8 @@
 import type { PeerId } from '@libp2p/interface'
 import { type Bounds, ended, kadSignal, mhKey, remaining } from './bounds.ts'
-import { bytesEqual, sha256 } from './bytes.ts'
+import { sha256 } from './bytes.ts'
 import { DEFAULT_GET_QUORUM } from './constants.ts'
 import type { DhtParts } from './dht-parts.ts'
-import { RpcFailedError } from './errors.ts'
 import { keyBytes } from './keys.ts'
 import type { GetOptions } from './node-options.ts'
 import type { VerifiedEntry } from './policy.ts'
@@ -26,9 +25,9 @@ export class DhtGet {
   }
 
   /**
-   * Ask one peer for the record under a key; the value if it sent a valid one. Over the rpc link;
-   * kad-dht's GET_VALUE for a peer that does not speak it. A miss over rpc names the peer's
-   * closest peers to the key: kept in `misses` (by the peer's mhKey) for the lookup that follows.
+   * Ask one peer for the record under a key over the rpc link; the value if it sent a valid one.
+   * A miss names the peer's closest peers to the key: kept in `misses` (by the peer's mhKey) for
+   * the lookup that follows.
    */
   async #getFrom(peer: PeerId, key: Uint8Array, b: Bounds, misses?: Map<string, NamedPeer[]>): Promise<Uint8Array | undefined> {
     try {
@@ -41,31 +40,15 @@ export class DhtGet {
       this.#verified.set(value, this.#p.policy.verify(key, value))
       return value
     } catch (err) {
-      // Only a peer that could not be asked over rpc (no answer at all) is asked over kad-dht.
-      if (ended(b) || !(err instanceof RpcFailedError) || err.remoteCode !== undefined) {
-        this.#p.log?.debug({ err, peer: peer.toString() }, 'get from peer failed')
-        return undefined
-      }
-    }
-    try {
-      this.#p.kadMessages.count++
-      for await (const e of this.#p.kad.network.sendRequest(peer, { type: 'GET_VALUE', key }, { signal: kadSignal(b, this.#p.lifecycle()) })) {
-        if (e.name === 'QUERY_ERROR') return undefined
-        if (e.name !== 'PEER_RESPONSE') continue
-        if (e.record == null || !bytesEqual(e.record.key, key)) return undefined
-        this.#p.policy.verify(key, e.record.value)
-        return e.record.value
-      }
-    } catch (err) {
       this.#p.log?.debug({ err, peer: peer.toString() }, 'get from peer failed')
+      return undefined
     }
-    return undefined
   }
 
   /**
    * Values found for a key, stopping at the quorum: this node's own copy, then the closest peers
    * its routing table knows (one round trip on a warm table); short of the quorum, the closest
-   * peers found over rpc; only when that cannot finish, a full Kademlia GET query.
+   * peers found over rpc (kad-dht's FIND_NODE lookup when that cannot finish), asked over rpc too.
    */
   async values(key: string, opts: GetOptions): Promise<Uint8Array[]> {
     const quorum = Math.max(1, opts.quorum ?? this.#getQuorum)
@@ -84,25 +67,20 @@ export class DhtGet {
     // Short of the quorum: the network's closest peers may be others than this table's (a table
     // still filling, churn). Find them over rpc (starting from what the misses named) and ask
     // those not asked yet; that settles it.
-    const closest = await this.#p.routing.findClosest(kb, kadId, bounds, misses)
-    if (closest !== undefined) {
-      const more = closest.filter((p) => !asked.has(p.toString()))
-      for (const p of more) asked.add(p.toString())
-      await this.#askForValues(more, kb, bounds, values, quorum)
-      return values
-    }
-    try {
-      for await (const e of this.#p.kad.contentFetching.getMany(kb, { signal: kadSignal(bounds, this.#p.lifecycle()) })) {
-        if (e.name === 'SEND_QUERY') this.#p.kadMessages.count++
-        if (e.name !== 'VALUE' || e.from.equals(this.#p.libp2p.peerId) || asked.has(e.from.toString())) continue
-        values.push(e.value)
-        if (values.length >= quorum) break // leaving the loop aborts the rest of the query
+    let closest = await this.#p.routing.findClosest(kb, kadId, bounds, misses)
+    if (closest === undefined) {
+      // A closer peer nobody named an address for: kad-dht's lookup learns addresses as it goes.
+      try {
+        closest = await this.#p.routing.lookup(kb, kadSignal(bounds, this.#p.lifecycle()))
+      } catch (err) {
+        // A timeout keeps what arrived; a caller's abort is theirs to see.
+        if (opts.signal?.aborted === true) throw err
+        this.#p.log?.debug({ err, key }, 'lookup for get ended early')
+        return values
       }
-    } catch (err) {
-      // A timeout keeps what arrived; a caller's abort is theirs to see.
-      if (opts.signal?.aborted === true) throw err
-      this.#p.log?.debug({ err, key }, 'get ended early')
     }
+    const more = closest.filter((p) => !asked.has(p.toString()))
+    await this.#askForValues(more, kb, bounds, values, quorum)
     return values
   }
 

@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { type AccountLookup, lookupAccountFrom } from './account.ts'
 import { Bootstrapper } from './bootstrap.ts'
-import { DEFAULT_K, DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_REPLICATION, DEFAULT_VALUE_TTL_MS, LISTEN_PROTOCOL, MAX_VALUE_TTL_MS, RPC_PROTOCOL, SWEEP_INTERVAL_MS, BOOTSTRAP_DIAL_TIMEOUT_MS } from './constants.ts'
+import { DEFAULT_K, DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_REPLICATION, DEFAULT_VALUE_TTL_MS, MAX_VALUE_TTL_MS, RPC_PROTOCOL, SWEEP_INTERVAL_MS, BOOTSTRAP_DIAL_TIMEOUT_MS } from './constants.ts'
 import { DhtGet } from './dht-get.ts'
 import type { DhtParts } from './dht-parts.ts'
 import { DhtPut } from './dht-put.ts'
@@ -144,11 +144,6 @@ export class DiscoveryNode {
       this.#listen = this.#newListen()
     }
     await this.libp2p.start()
-    await this.libp2p.handle(
-      LISTEN_PROTOCOL,
-      (stream, connection) => this.#listen.handle(stream, connection.remotePeer.toString()),
-      { maxInboundStreams: 64, maxOutboundStreams: 64 },
-    )
     // One long-lived stream each way per peer; a few more for links re-opened after a failure.
     await this.libp2p.handle(RPC_PROTOCOL, (stream, connection) => this.#rpc.serve(stream, connection.remotePeer.toString()), {
       maxInboundStreams: 4,
@@ -184,7 +179,6 @@ export class DiscoveryNode {
     this.#rpcSentBefore += this.#rpc.requestsSent
     this.#rpc.stop()
     this.#stoppedOnce = true
-    await this.libp2p.unhandle(LISTEN_PROTOCOL).catch(() => {})
     await this.libp2p.unhandle(RPC_PROTOCOL).catch(() => {})
     await this.libp2p.stop()
   }

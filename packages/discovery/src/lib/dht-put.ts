@@ -1,7 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
-import { Libp2pRecord } from '@libp2p/record'
-import { type Bounds, ended, kadSignal, raceBounds, remaining } from './bounds.ts'
-import { bytesEqual, sha256 } from './bytes.ts'
+import { type Bounds, raceBounds, remaining } from './bounds.ts'
+import { sha256 } from './bytes.ts'
 import type { DhtParts } from './dht-parts.ts'
 import { DiscoveryError, PublishFailedError, RpcFailedError } from './errors.ts'
 import { keyBytes } from './keys.ts'
@@ -22,43 +21,20 @@ export class DhtPut {
 
   /** Send a record to one peer's store directly (no lookup); true if that peer stored it. */
   sendTo(peer: PeerId, kb: Uint8Array, value: Uint8Array, opts: QueryOptions): Promise<boolean> {
-    return this.#putTo(peer, kb, () => new Libp2pRecord(kb, value, new Date()).serialize(), value, this.#bounds(opts))
+    return this.#putTo(peer, encodePut(kb, value), this.#bounds(opts))
   }
 
-  /**
-   * Send one PUT to one peer; true if it stored the record. Over the rpc link; a peer that does
-   * not speak it (or whose link failed) gets kad-dht's PUT_VALUE instead.
-   */
-  async #putTo(
-    peer: PeerId,
-    key: Uint8Array,
-    record: () => Uint8Array,
-    value: Uint8Array,
-    b: Bounds,
-    payload = encodePut(key, value),
-    onRefused?: (err: DiscoveryError) => void,
-  ): Promise<boolean> {
+  /** Send one PUT to one peer over the rpc link; true if it stored the record. */
+  async #putTo(peer: PeerId, payload: Uint8Array, b: Bounds, onRefused?: (err: DiscoveryError) => void): Promise<boolean> {
     try {
       await this.#p.rpc().request(peer, RPC_PUT, payload, { signal: b.signal, timeoutMs: remaining(b) })
       return true
     } catch (err) {
       // A refusal of its own kind (a full store, a quota) is what the publisher gets to see if no peer stores it.
       if (err instanceof DiscoveryError && !(err instanceof RpcFailedError)) onRefused?.(err)
-      if (ended(b) || !(err instanceof RpcFailedError) || err.remoteCode !== undefined) {
-        this.#p.log?.debug({ err, peer: peer.toString() }, 'put refused')
-        return false
-      }
-    }
-    try {
-      this.#p.kadMessages.count++
-      for await (const e of this.#p.kad.network.sendRequest(peer, { type: 'PUT_VALUE', key, record: record() }, { signal: kadSignal(b, this.#p.lifecycle()) })) {
-        if (e.name === 'PEER_RESPONSE') return e.record != null && bytesEqual(e.record.value, value)
-        if (e.name === 'QUERY_ERROR') return false
-      }
-    } catch (err) {
       this.#p.log?.debug({ err, peer: peer.toString() }, 'put to peer failed')
+      return false
     }
-    return false
   }
 
   /**
@@ -74,12 +50,6 @@ export class DhtPut {
     this.#p.store.checkLocal(key, value)
     const kb = keyBytes(key)
     const kadId = sha256(kb)
-    // Only kad-dht's PUT_VALUE (a peer without rpc) needs the record form.
-    let serialized: Uint8Array | undefined
-    const record = (): Uint8Array => {
-      serialized ??= new Libp2pRecord(kb, value, new Date()).serialize()
-      return serialized
-    }
     // PUTs outlive the caller's wait (they finish in the background), but not the node.
     const bounds: Bounds = { deadline: performance.now() + this.#p.queryTimeoutMs(opts.timeoutMs) }
     const asked = new Map<string, Promise<boolean>>()
@@ -89,7 +59,7 @@ export class DhtPut {
       const id = peer.toString()
       let result = asked.get(id)
       if (result === undefined) {
-        result = this.#putTo(peer, kb, record, value, bounds, payload, (err) => {
+        result = this.#putTo(peer, payload, bounds, (err) => {
           refusal ??= err
         })
         asked.set(id, result)

@@ -6,9 +6,7 @@ import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { DEFAULT_K, DEFAULT_LISTEN, KAD_PROTOCOL } from './constants.ts'
-import { UnsupportedRecordError } from './errors.ts'
 import { restrictKadRpc } from './kad-internals.ts'
-import { isBaranKey, parseKey } from './keys.ts'
 import type { DiscoveryNodeInit } from './node-options.ts'
 import { noiseOneWrite } from './one-write.ts'
 import type { RecordPolicy } from './policy.ts'
@@ -63,10 +61,7 @@ export async function createDiscoveryLibp2p(init: DiscoveryNodeInit, policy: Rec
       }),
     },
   })
-  // kad-dht serves only what Baran uses; a peer's PUT_VALUE is charged to that peer like an rpc PUT.
-  restrictKadRpc(libp2p.services.dht, (peer, key, value) => {
-    if (!isBaranKey(key)) throw new UnsupportedRecordError('only keys in Baran namespaces are kept')
-    store.storeLocal(parseKey(key).key, value, key, peer.toString())
-  })
+  // kad-dht serves only its routing (FIND_NODE, PING): values travel over Baran's rpc.
+  restrictKadRpc(libp2p.services.dht)
   return libp2p
 }

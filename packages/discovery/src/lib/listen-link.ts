@@ -1,15 +1,13 @@
-import type { Stream } from '@libp2p/interface'
 import { FRAME_TIMEOUT_MS } from './constants.ts'
-import { RpcFailedError } from './errors.ts'
-import { type Frame, frameStream } from './frames.ts'
+import type { Frame } from './frames.ts'
 import type { VerifiedEntry } from './policy.ts'
 import type { VerifiedDeviceList, VerifiedPresence } from './records.ts'
 import type { Logger, StoredRecord } from './store.ts'
 
 /**
- * OpenDHT-style listen over `/baran/listen/1.0.0`. A watcher asks the closest peers to a key
- * to SUBSCRIBE it for a while; each of them pushes every newer valid record it stores under
- * that key back to the watcher (a new stream per push). Watchers renew before expiry and also
+ * OpenDHT-style listen, over the node's rpc links (listen frames, and pushes as bytes). A
+ * watcher asks the closest peers to a key to SUBSCRIBE it for a while; each of them pushes
+ * every newer valid record it stores under that key back to the watcher. Watchers renew before expiry and also
  * re-query the key with back-off, so a lost push only delays an update.
  */
 
@@ -52,18 +50,10 @@ export interface ListenComponents {
     onRecord(listener: (r: StoredRecord) => void, opts?: { immediate?: boolean }): () => void
   }
   policy: { verify(key: string, value: Uint8Array): VerifiedEntry }
-  /** Open a `/baran/listen/1.0.0` stream to a peer. */
-  openStream(peer: string, signal: AbortSignal): Promise<Stream>
-  /**
-   * Send one frame over a long-lived link and get the reply (the fast path). When absent, or
-   * when it fails without an answer from the peer, a fresh listen stream carries the frame.
-   */
-  call?(peer: string, frame: Frame, signal: AbortSignal): Promise<Frame>
-  /**
-   * Push a stored record to a watcher over a long-lived link, as bytes (the fast path: no JSON,
-   * no base64). When absent, or when it fails without an answer, a `push` frame carries it.
-   */
-  push?(peer: string, key: string, value: Uint8Array): Promise<void>
+  /** Send one frame over the node's rpc link to a peer and get the reply. */
+  call(peer: string, frame: Frame, signal: AbortSignal): Promise<Frame>
+  /** Push a stored record to a watcher over the node's rpc link, as bytes (no JSON, no base64). */
+  push(peer: string, key: string, value: Uint8Array): Promise<void>
   /** Closest peers to a key (network lookup), nearest first. */
   closestPeers(key: string, signal: AbortSignal): Promise<string[]>
   /** Values found for a key on the network (each verified by the DHT). */
@@ -72,28 +62,9 @@ export interface ListenComponents {
   log?: Logger
 }
 
-/** Send one request frame and read the reply: over the node's rpc link, else on a fresh stream. */
-export async function request(c: ListenComponents, peer: string, frame: Frame): Promise<Frame> {
-  const signal = AbortSignal.timeout(FRAME_TIMEOUT_MS)
-  if (c.call !== undefined) {
-    try {
-      return await c.call(peer, frame, signal)
-    } catch (err) {
-      // The peer answered (with an error) or time ran out: a second try on a stream would not help.
-      if (signal.aborted || !(err instanceof RpcFailedError) || err.remoteCode !== undefined) throw err
-    }
-  }
-  const stream = await c.openStream(peer, signal)
-  try {
-    const fs = frameStream(stream)
-    await fs.write(frame)
-    const reply = await fs.read()
-    await stream.close({ signal }).catch(() => stream.abort(new Error('close failed')))
-    return reply
-  } catch (err) {
-    stream.abort(err as Error)
-    throw err
-  }
+/** Send one request frame and read the reply, over the node's rpc link. */
+export function request(c: ListenComponents, peer: string, frame: Frame): Promise<Frame> {
+  return c.call(peer, frame, AbortSignal.timeout(FRAME_TIMEOUT_MS))
 }
 
 export function jittered(ms: number): number {

@@ -1,8 +1,6 @@
-import { toBase64Url } from '@baran/trust'
 import { MAX_SUBSCRIPTION_TTL_MS, MAX_SUBSCRIPTIONS, MAX_SUBSCRIPTIONS_PER_PEER, MIN_SUBSCRIPTION_TTL_MS, PUSH_CONCURRENCY, PUSH_QUEUE_MAX } from './constants.ts'
-import { RpcFailedError, SubscriptionRefusedError } from './errors.ts'
-import type { Frame } from './frames.ts'
-import { type ListenComponents, type ListenLimits, request } from './listen-link.ts'
+import { SubscriptionRefusedError } from './errors.ts'
+import type { ListenComponents, ListenLimits } from './listen-link.ts'
 import type { StoredRecord } from './store.ts'
 
 /** Storing side: who subscribed to what, and pushing new records to them. */
@@ -83,22 +81,7 @@ export class Subscriptions {
     const peers = this.#byKey.get(r.key)
     if (peers === undefined || this.#stopped) return
     const now = this.#c.now()
-    let frame: Frame | undefined
-    const asFrame = (): Frame => {
-      frame ??= { t: 'push', key: r.key, value: toBase64Url(r.value) }
-      return frame
-    }
-    const push = async (peer: string): Promise<void> => {
-      if (this.#c.push !== undefined) {
-        try {
-          return await this.#c.push(peer, r.key, r.value)
-        } catch (err) {
-          // The watcher answered (with an error): a second try on a stream would not help.
-          if (!(err instanceof RpcFailedError) || err.remoteCode !== undefined) throw err
-        }
-      }
-      await request(this.#c, peer, asFrame())
-    }
+    const push = (peer: string): Promise<void> => this.#c.push(peer, r.key, r.value)
     for (const [peer, expiresAt] of peers) {
       if (expiresAt <= now || peer === this.#c.selfId) continue
       if (this.#queue.length >= PUSH_QUEUE_MAX) {

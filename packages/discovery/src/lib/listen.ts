@@ -1,8 +1,7 @@
-import { fromBase64Url, toBase64Url } from '@baran/trust'
-import type { Stream } from '@libp2p/interface'
-import { DEFAULT_REPLICATION, FRAME_TIMEOUT_MS } from './constants.ts'
+import { toBase64Url } from '@baran/trust'
+import { DEFAULT_REPLICATION } from './constants.ts'
 import { MalformedFrameError } from './errors.ts'
-import { type Frame, frameStream } from './frames.ts'
+import type { Frame } from './frames.ts'
 import { deviceListKey, parseKey, presenceKey, targetKey, type WatchTarget } from './keys.ts'
 import type { ListenComponents, ListenLimits, WatchEvent, WatchOptions } from './listen-link.ts'
 import { Subscriptions } from './listen-subscriptions.ts'
@@ -10,7 +9,7 @@ import { Watches } from './listen-watches.ts'
 
 export type { ListenComponents, ListenLimits, Via, WatchEvent, WatchOptions } from './listen-link.ts'
 
-/** The listen protocol of one node: storing side, watching side and the stream handler. */
+/** The listen protocol of one node: storing side, watching side and the answers to listen frames. */
 export class ListenService {
   readonly #c: ListenComponents
   readonly subscriptions: Subscriptions
@@ -66,20 +65,6 @@ export class ListenService {
     }
   }
 
-  /** Stream handler for `/baran/listen/1.0.0`: one request frame, one reply, close. */
-  async handle(stream: Stream, remotePeer: string): Promise<void> {
-    const fs = frameStream(stream)
-    try {
-      const frame = await fs.read()
-      await fs.write(this.answer(remotePeer, frame))
-      await stream.close({ signal: AbortSignal.timeout(FRAME_TIMEOUT_MS) })
-    } catch (err) {
-      // Malformed frames, timeouts and resets end this stream only.
-      this.#c.log?.debug({ err, peer: remotePeer }, 'listen stream failed')
-      stream.abort(err instanceof Error ? err : new MalformedFrameError())
-    }
-  }
-
   /** The reply to one request frame from `peer`; a refusal is an `err` frame. */
   answer(peer: string, frame: Frame): Frame {
     try {
@@ -101,9 +86,6 @@ export class ListenService {
       }
       case 'unsub':
         this.subscriptions.unsubscribe(peer, parseKey(frame.key).key)
-        return { t: 'ok' }
-      case 'push':
-        this.watches.onPush(peer, parseKey(frame.key).key, fromBase64Url(frame.value))
         return { t: 'ok' }
       default:
         throw new MalformedFrameError(`unexpected ${frame.t} frame`)

@@ -1,7 +1,6 @@
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { Bounds } from './bounds.ts'
 import { sha256 } from './bytes.ts'
-import { FRAME_TIMEOUT_MS, LISTEN_PROTOCOL, RPC_PROTOCOL } from './constants.ts'
+import { FRAME_TIMEOUT_MS, RPC_PROTOCOL } from './constants.ts'
 import type { DhtGet } from './dht-get.ts'
 import type { DhtParts } from './dht-parts.ts'
 import { InvalidKeyError } from './errors.ts'
@@ -55,7 +54,6 @@ export function createListenService(p: DhtParts, opts: { get: DhtGet; limits?: L
       selfId: p.libp2p.peerId.toString(),
       store: p.store,
       policy: { verify: (key, value) => p.policy.verify(key, value) },
-      openStream: (peer, signal) => p.libp2p.dialProtocol(peerIdFromString(peer), LISTEN_PROTOCOL, { signal }),
       call: async (peer, frame, signal) => decodeFrame(await p.rpc().request(peer, RPC_LISTEN, encodeFrame(frame), { signal })),
       push: async (peer, key, value) => {
         await p.rpc().request(peer, RPC_PUSH, encodePut(keyBytes(key), value), { timeoutMs: FRAME_TIMEOUT_MS })

@@ -52,7 +52,7 @@ import { Inbox, type SelfIdentity } from './lib/inbox.ts'
 import { IdempotencyKeys } from './lib/idempotency.ts'
 import { isConflict } from './lib/kv.ts'
 import { bodyBytes, encodePayload } from './lib/payload.ts'
-import { OutboxStore, type OutgoingRecord, payloadOf, toOutgoing } from './lib/records.ts'
+import { OutboxRecordBucket, type OutgoingRecord, payloadOf, toOutgoing } from './lib/records.ts'
 
 const ConfigSchema = z
   .object({
@@ -125,7 +125,7 @@ class IdentityView {
 
 /** The parts that need JetStream: opened at start, or later when JetStream comes back. */
 interface Stores {
-  store: OutboxStore
+  store: OutboxRecordBucket
   inbox: Inbox
   engine: DeliveryEngine
   keys: IdempotencyKeys
@@ -181,7 +181,7 @@ export const actor = defineActor({
       const inboxKv = await bus.kv(config.buckets?.inbox ?? INBOX_BUCKET, { storage })
       const keysKv = await bus.kv(config.buckets?.keys ?? KEYS_BUCKET, { storage, ttlMs: config.idempotencyTtlMs ?? IDEMPOTENCY_TTL_MS })
       probeBucket = outboxKv
-      const store = new OutboxStore(monitored(outboxKv, onStoreError, disk))
+      const store = new OutboxRecordBucket(monitored(outboxKv, onStoreError, disk))
       const inbox = new Inbox({
         kv: monitored(inboxKv, onStoreError, disk),
         outgoing: store,

@@ -5,7 +5,7 @@ import { createIdGenerator } from '../src/lib/ids.ts'
 import { Inbox, type ReadReceiptEvent, type ReceivedMessage, type ReceiveRequest } from '../src/lib/inbox.ts'
 import type { KvStore } from '../src/lib/kv.ts'
 import { encodePayload, type MessagePayload } from '../src/lib/payload.ts'
-import { OutboxStore } from '../src/lib/records.ts'
+import { OutboxRecordBucket } from '../src/lib/records.ts'
 import { ALICE, ALICE_LAPTOP, ALICE_PHONE, BOB, BOB_LAPTOP, BOB_PHONE, CAROL, jetstream, outgoing } from './helpers.ts'
 
 const cleanup = new Cleanup()
@@ -16,7 +16,7 @@ const NOW = Date.UTC(2026, 0, 1)
 async function bobInbox(wrap: (kv: KvStore) => KvStore = (kv) => kv) {
   const js = await jetstream(cleanup)
   const kv = await js.bucket('inbox')
-  const outgoingStore = new OutboxStore(await js.bucket('outbox'))
+  const outgoingStore = new OutboxRecordBucket(await js.bucket('outbox'))
   const received: ReceivedMessage[] = []
   const receipts: ReadReceiptEvent[] = []
   const now = NOW
@@ -170,7 +170,7 @@ describe('inbox (real JetStream KV)', () => {
     const { NoAccountError } = await import('../src/lib/errors.ts')
     const inbox = new Inbox({
       kv: await js.bucket('inbox'),
-      outgoing: new OutboxStore(await js.bucket('outbox')),
+      outgoing: new OutboxRecordBucket(await js.bucket('outbox')),
       self: () => {
         throw new NoAccountError()
       },

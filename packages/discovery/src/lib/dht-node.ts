@@ -27,7 +27,7 @@ import { RecordPolicy, type VerifiedEntry } from './policy.ts'
 import { type DeviceListBundle, encodeBundle, type PresenceBundle, type VerifiedDeviceList, type VerifiedPresence } from './records.ts'
 import { Routing } from './routing.ts'
 import type { Rpc } from './rpc.ts'
-import { RecordStore } from './store.ts'
+import { VerifiedRecordStore } from './store.ts'
 import { checkTtl, encodeTombstone, encodeValue, newDeleteToken } from './values.ts'
 
 export type { DiscoveryNodeInit, DiscoveryStats, GetOptions, PublishResult, PutOptions, PutValueResult, QueryOptions } from './node-options.ts'
@@ -36,7 +36,7 @@ export type { DiscoveryNodeInit, DiscoveryStats, GetOptions, PublishResult, PutO
 export async function createDiscoveryNode(init: DiscoveryNodeInit = {}): Promise<DiscoveryNode> {
   checkInit(init)
   const policy = new RecordPolicy({ now: init.now, clockSkewMs: init.clockSkewMs, maxValueBytes: init.maxValueBytes })
-  const store = new RecordStore(policy, { log: init.log, limits: init.storeLimits })
+  const store = new VerifiedRecordStore(policy, { log: init.log, limits: init.storeLimits })
   const libp2p = await createDiscoveryLibp2p(init, policy, store)
   const node = new DiscoveryNode(libp2p, policy, store, init)
   if (init.start !== false) await node.start()
@@ -54,7 +54,7 @@ export class DiscoveryNode {
   readonly libp2p: DiscoveryLibp2p
   readonly peerId: string
   readonly #policy: RecordPolicy
-  readonly #store: RecordStore
+  readonly #store: VerifiedRecordStore
   readonly #kad: KadInternals
   readonly #routing: Routing
   readonly #parts: DhtParts
@@ -73,7 +73,7 @@ export class DiscoveryNode {
   #rpcSentBefore = 0
   #mdnsListener?: (evt: CustomEvent<{ id: PeerId }>) => void
 
-  constructor(libp2p: DiscoveryLibp2p, policy: RecordPolicy, store: RecordStore, init: DiscoveryNodeInit) {
+  constructor(libp2p: DiscoveryLibp2p, policy: RecordPolicy, store: VerifiedRecordStore, init: DiscoveryNodeInit) {
     this.libp2p = libp2p
     this.peerId = libp2p.peerId.toString()
     this.#policy = policy

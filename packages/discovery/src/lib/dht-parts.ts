@@ -3,7 +3,7 @@ import type { DiscoveryLibp2p } from './libp2p-stack.ts'
 import type { RecordPolicy } from './policy.ts'
 import type { Routing } from './routing.ts'
 import type { Rpc } from './rpc.ts'
-import type { Logger, RecordStore } from './store.ts'
+import type { Logger, VerifiedRecordStore } from './store.ts'
 
 /**
  * What the parts of a discovery node (routing, get, put, serving, watch) share: its host, rules,
@@ -12,7 +12,7 @@ import type { Logger, RecordStore } from './store.ts'
 export interface DhtParts {
   readonly libp2p: DiscoveryLibp2p
   readonly policy: RecordPolicy
-  readonly store: RecordStore
+  readonly store: VerifiedRecordStore
   readonly kad: KadInternals
   readonly routing: Routing
   /** Closest peers a put stores on and a watch subscribes to. */

@@ -10,7 +10,7 @@ import { restrictKadRpc } from './kad-internals.ts'
 import type { DiscoveryNodeInit } from './node-options.ts'
 import { noiseOneWrite } from './one-write.ts'
 import type { RecordPolicy } from './policy.ts'
-import type { RecordStore } from './store.ts'
+import type { VerifiedRecordStore } from './store.ts'
 import { yamuxCoalesced } from './yamux-window.ts'
 
 /** The libp2p services a discovery node runs. */
@@ -30,7 +30,7 @@ function connectionMonitorOf(keepAlive: DiscoveryNodeInit['keepAlive']): { enabl
  * The libp2p stack of a discovery node (not started): TCP and WebSockets, noise and yamux tuned for
  * many small messages, identify, ping, and kad-dht in Baran's namespace on `store` as its datastore.
  */
-export async function createDiscoveryLibp2p(init: DiscoveryNodeInit, policy: RecordPolicy, store: RecordStore): Promise<DiscoveryLibp2p> {
+export async function createDiscoveryLibp2p(init: DiscoveryNodeInit, policy: RecordPolicy, store: VerifiedRecordStore): Promise<DiscoveryLibp2p> {
   const libp2p = await createLibp2p<Services>({
     start: false,
     privateKey: init.privateKey,

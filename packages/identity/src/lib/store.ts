@@ -1,5 +1,5 @@
 /**
- * IdentityStore: the one holder of this node's private keys (account, device, Ethereum). Keeps
+ * SealedKeyring: the one holder of this node's private keys (account, device, Ethereum). Keeps
  * one file in its directory, replaced atomically on every change; mutations run one at a time,
  * and the in-memory state changes only after the new file is safely on disk.
  */
@@ -62,8 +62,8 @@ export interface Logger {
   error(obj: object, msg?: string): void
 }
 
-/** Options of IdentityStore. */
-export interface IdentityStoreInit {
+/** Options of SealedKeyring. */
+export interface SealedKeyringInit {
   /** Directory of the store (the actor passes `<dataDir>/identity`); created 0700. */
   dir: string
   /** Seal the store file with this passphrase (scrypt → secretbox). @default unsealed */
@@ -135,8 +135,8 @@ function checkPassword(password: unknown): string {
   return password
 }
 
-/** The key store: account, device and Ethereum keys, certificates, contacts, archive export/import. */
-export class IdentityStore {
+/** The sealed keyring: account, device and Ethereum keys, certificates and contacts, in one sealed file; archive export/import. */
+export class SealedKeyring {
   readonly dir: string
   private readonly passphrase: string | undefined
   private readonly clock: () => number
@@ -149,7 +149,7 @@ export class IdentityStore {
   private lastSeq = 0
   private queue: Promise<unknown> = Promise.resolve()
 
-  constructor(init: IdentityStoreInit) {
+  constructor(init: SealedKeyringInit) {
     if (typeof init?.dir !== 'string' || init.dir.length === 0) throw new InvalidArgumentError('dir must be a non-empty string')
     if (init.passphrase !== undefined) checkPassword(init.passphrase)
     this.dir = init.dir

@@ -4,7 +4,7 @@ import { UpdateConflictError } from './errors.ts'
 import { MessageIdSchema } from './ids.ts'
 import { allEntries, decodeJsonValue, encodeJsonValue, isConflict, type KvStore } from './kv.ts'
 import { decodePayload, type MessagePayload, type ReceiptPayload } from './payload.ts'
-import { type OutboxStore, withDevice } from './records.ts'
+import { type OutboxRecordBucket, withDevice } from './records.ts'
 
 /** This node's identity, as the inbox needs it to tell what is addressed to it. */
 export interface SelfIdentity {
@@ -69,7 +69,7 @@ export interface ReadReceiptEvent {
 export interface InboxInit {
   kv: KvStore
   /** The outgoing store, where read receipts from recipients are recorded. */
-  outgoing: OutboxStore
+  outgoing: OutboxRecordBucket
   /** This node's identity; throws (NoAccountError) while it has none. */
   self(): Promise<SelfIdentity> | SelfIdentity
   now?: () => number
@@ -97,7 +97,7 @@ export function inboxKey(from: string, id: string): string {
  */
 export class Inbox {
   #kv: KvStore
-  #outgoing: OutboxStore
+  #outgoing: OutboxRecordBucket
   #init: InboxInit
   #now: () => number
   #size = 0

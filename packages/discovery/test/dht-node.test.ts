@@ -14,7 +14,7 @@ import {
 } from '../src/index.ts'
 import { deviceListKey } from '../src/lib/keys.ts'
 import { Rpc } from '../src/lib/rpc.ts'
-import { RPC_LISTEN } from '../src/lib/rpc-codec.ts'
+import { RPC_WATCH } from '../src/lib/rpc-codec.ts'
 import { encodeValue, newDeleteToken } from '../src/lib/values.ts'
 import {
   deviceListBundle,
@@ -272,7 +272,7 @@ describe('hostile input', () => {
     const client = new Rpc({ openStream: (peer, signal) => from.libp2p.dialProtocol(peer, RPC_PROTOCOL, { signal }) })
     try {
       for (const json of ['{"t":"sub","key":"/ipns/x","ttlMs":1}', '{"t":"ok"}', '[1,2,3]', '{"t":"push","key":"k","value":"***"}']) {
-        const answer = await client.request(to.peerId, RPC_LISTEN, new TextEncoder().encode(json), { timeoutMs: 5_000 }).then(
+        const answer = await client.request(to.peerId, RPC_WATCH, new TextEncoder().encode(json), { timeoutMs: 5_000 }).then(
           (bytes) => new TextDecoder().decode(bytes),
           (err: Error) => err.name,
         )

@@ -11,8 +11,8 @@ import { InvalidKeyError, NodeNotStartedError } from './errors.ts'
 import { type KadInternals, kadInternals } from './kad-internals.ts'
 import { deviceListKey, keyBytes, parseKey, presenceKey, type WatchTarget } from './keys.ts'
 import { createDiscoveryLibp2p, type DiscoveryLibp2p } from './libp2p-stack.ts'
-import type { ListenService, WatchEvent, WatchOptions } from './listen.ts'
-import { createListenService, createRpc } from './node-links.ts'
+import type { WatchService, WatchEvent, WatchOptions } from './watch.ts'
+import { createWatchService, createRpc } from './node-links.ts'
 import {
   checkInit,
   type DiscoveryNodeInit,
@@ -47,7 +47,7 @@ export async function createDiscoveryNode(init: DiscoveryNodeInit = {}): Promise
  * A Kademlia DHT node in Baran's own namespace (`/baran/kad/1.0.0`) that stores only records
  * that verify (signed presence and device lists, opaque values with a TTL), plus watches.
  * Its parts: routing.ts (closest peers), dht-get.ts and dht-put.ts (the operations),
- * node-links.ts (the rpc handlers and the listen service), bootstrap.ts (joining and staying joined).
+ * node-links.ts (the rpc handlers and the watch service), bootstrap.ts (joining and staying joined).
  */
 export class DiscoveryNode {
   /** The libp2p host, for what this class does not wrap. */
@@ -61,7 +61,7 @@ export class DiscoveryNode {
   readonly #get: DhtGet
   readonly #put: DhtPut
   readonly #bootstrapper: Bootstrapper
-  #listen: ListenService
+  #watch: WatchService
   #rpc: Rpc
   readonly #init: DiscoveryNodeInit
   #started = false
@@ -115,15 +115,15 @@ export class DiscoveryNode {
       log: init.log,
     })
     this.#rpc = this.#newRpc()
-    this.#listen = this.#newListen()
+    this.#watch = this.#newWatch()
   }
 
   #newRpc(): Rpc {
-    return createRpc(this.#parts, { clientMode: this.#init.clientMode === true, listen: () => this.#listen })
+    return createRpc(this.#parts, { clientMode: this.#init.clientMode === true, watch: () => this.#watch })
   }
 
-  #newListen(): ListenService {
-    return createListenService(this.#parts, { get: this.#get, limits: this.#init.listenLimits })
+  #newWatch(): WatchService {
+    return createWatchService(this.#parts, { get: this.#get, limits: this.#init.watchLimits ?? this.#init.listenLimits })
   }
 
   /** Full multiaddrs of this node (with /p2p/<peerId>): what other nodes bootstrap from. */
@@ -141,7 +141,7 @@ export class DiscoveryNode {
     this.#lifecycle = new AbortController()
     if (this.#stoppedOnce) {
       this.#rpc = this.#newRpc()
-      this.#listen = this.#newListen()
+      this.#watch = this.#newWatch()
     }
     await this.libp2p.start()
     // One long-lived stream each way per peer; a few more for links re-opened after a failure.
@@ -175,7 +175,7 @@ export class DiscoveryNode {
     this.#bootstrapper.stop()
     if (this.#mdnsListener) this.libp2p.removeEventListener('peer:discovery', this.#mdnsListener)
     this.libp2p.removeEventListener('peer:identify', this.#onIdentify)
-    this.#listen.stop()
+    this.#watch.stop()
     this.#rpcSentBefore += this.#rpc.requestsSent
     this.#rpc.stop()
     this.#stoppedOnce = true
@@ -316,7 +316,7 @@ export class DiscoveryNode {
    */
   watch(target: WatchTarget, onEvent: (e: WatchEvent) => void, opts: WatchOptions = {}): () => void {
     this.#assertStarted()
-    return this.#listen.watch(target, onEvent, opts)
+    return this.#watch.watch(target, onEvent, opts)
   }
 
   /** Send a value to one peer's store directly (no lookup); true if that peer stored it. */
@@ -358,17 +358,17 @@ export class DiscoveryNode {
   }
 
   stats(): DiscoveryStats {
-    const subs = this.#listen.subscriptions
+    const subs = this.#watch.subscriptions
     return {
       // Distinct remote peers of the open connections (getPeers() round-trips every ID through base58).
       peers: new Set(this.libp2p.getConnections().map((c) => c.remotePeer.toString())).size,
       routingTableSize: this.#routing.tableSize,
       storedRecords: this.#store.recordCount,
       subscriptions: subs.count,
-      watches: this.#listen.watches.count,
+      watches: this.#watch.watches.count,
       pushesSent: subs.pushesSent,
       pushesFailed: subs.pushesFailed,
-      pushesReceived: this.#listen.watches.pushesReceived,
+      pushesReceived: this.#watch.watches.pushesReceived,
       store: this.#store.figures(),
     }
   }

@@ -6,16 +6,16 @@ import type { DhtParts } from './dht-parts.ts'
 import { InvalidKeyError } from './errors.ts'
 import { decodeFrame, encodeFrame } from './frames.ts'
 import { isBaranKey, keyBytes, parseKey } from './keys.ts'
-import { type ListenLimits, ListenService } from './listen.ts'
+import { type WatchLimits, WatchService } from './watch.ts'
 import { Rpc } from './rpc.ts'
-import { decodePut, encodeGetMiss, encodePeers, encodePut, RPC_FIND, RPC_GET, RPC_LISTEN, RPC_PUSH, RPC_PUT } from './rpc-codec.ts'
+import { decodePut, encodeGetMiss, encodePeers, encodePut, RPC_FIND, RPC_GET, RPC_WATCH, RPC_PUSH, RPC_PUT } from './rpc-codec.ts'
 
 /**
- * The fast path (`/baran/rpc/1.0.0`): get, put and listen frames over one long-lived stream
+ * The fast path (`/baran/rpc/1.0.0`): get, put and watch frames over one long-lived stream
  * per peer. Its handlers answer from the same store and rules as kad-dht's. A client queries
  * without serving: it stores nothing for others (it still takes pushes).
  */
-export function createRpc(p: DhtParts, opts: { clientMode: boolean; listen: () => ListenService }): Rpc {
+export function createRpc(p: DhtParts, opts: { clientMode: boolean; watch: () => WatchService }): Rpc {
   const rpc = new Rpc({
     openStream: (peer, signal) => p.libp2p.dialProtocol(peer, RPC_PROTOCOL, { signal }),
     log: p.log,
@@ -38,23 +38,23 @@ export function createRpc(p: DhtParts, opts: { clientMode: boolean; listen: () =
       return new Uint8Array(0)
     })
   }
-  rpc.handle(RPC_LISTEN, (peer, bytes) => encodeFrame(opts.listen().answer(peer, decodeFrame(bytes))))
+  rpc.handle(RPC_WATCH, (peer, bytes) => encodeFrame(opts.watch().answer(peer, decodeFrame(bytes))))
   rpc.handle(RPC_PUSH, (peer, payload) => {
     const { key, value } = decodePut(payload)
-    opts.listen().onPush(peer, parseKey(key).key, value)
+    opts.watch().onPush(peer, parseKey(key).key, value)
     return new Uint8Array(0)
   })
   return rpc
 }
 
-/** A fresh listen service on a node's parts (stop() ends one for good; a restart gets a new one). */
-export function createListenService(p: DhtParts, opts: { get: DhtGet; limits?: ListenLimits }): ListenService {
-  return new ListenService(
+/** A fresh watch service on a node's parts (stop() ends one for good; a restart gets a new one). */
+export function createWatchService(p: DhtParts, opts: { get: DhtGet; limits?: WatchLimits }): WatchService {
+  return new WatchService(
     {
       selfId: p.libp2p.peerId.toString(),
       store: p.store,
       policy: { verify: (key, value) => p.policy.verify(key, value) },
-      call: async (peer, frame, signal) => decodeFrame(await p.rpc().request(peer, RPC_LISTEN, encodeFrame(frame), { signal })),
+      call: async (peer, frame, signal) => decodeFrame(await p.rpc().request(peer, RPC_WATCH, encodeFrame(frame), { signal })),
       push: async (peer, key, value) => {
         await p.rpc().request(peer, RPC_PUSH, encodePut(keyBytes(key), value), { timeoutMs: FRAME_TIMEOUT_MS })
       },

@@ -3,7 +3,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { InvalidConfigError } from './errors.ts'
 import type { Logger } from './store.ts'
 import type { StoreFigures, StoreLimits } from './store-quota.ts'
-import type { ListenLimits } from './listen.ts'
+import type { WatchLimits } from './watch.ts'
 
 /** Options of createDiscoveryNode; every option is optional. */
 export interface DiscoveryNodeInit {
@@ -45,7 +45,9 @@ export interface DiscoveryNodeInit {
   /** Allowed clock difference for record times. @default 60_000 */
   clockSkewMs?: number
   /** Limits on subscriptions this node keeps for watchers. */
-  listenLimits?: ListenLimits
+  watchLimits?: WatchLimits
+  /** @deprecated The old name of watchLimits. */
+  listenLimits?: WatchLimits
   /** Bounds of the records this node stores for others (total, per uploading peer, per key). @default 64 MiB, 50 000 records, 1/16 each per peer */
   storeLimits?: StoreLimits
   /** Start the node before returning. @default true */

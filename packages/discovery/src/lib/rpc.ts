@@ -6,7 +6,7 @@ import type { Logger } from './store.ts'
 
 /**
  * Multiplexed request/reply over one long-lived stream per peer (`/baran/rpc/1.0.0`): the fast
- * path of get, put and listen. kad-dht opens a new stream (and negotiates its protocol) for every
+ * path of get, put and watch. kad-dht opens a new stream (and negotiates its protocol) for every
  * message, which costs more than the message itself on a warm connection; here the stream is
  * opened once and requests carry an ID, so a request costs one frame each way, like OpenDHT's
  * UDP messages. Each side sends its requests on its own outbound stream and answers the peer's

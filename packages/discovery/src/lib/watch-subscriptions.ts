@@ -1,15 +1,15 @@
 import { MAX_SUBSCRIPTION_TTL_MS, MAX_SUBSCRIPTIONS, MAX_SUBSCRIPTIONS_PER_PEER, MIN_SUBSCRIPTION_TTL_MS, PUSH_CONCURRENCY, PUSH_QUEUE_MAX } from './constants.ts'
 import { SubscriptionRefusedError } from './errors.ts'
-import type { ListenComponents, ListenLimits } from './listen-link.ts'
+import type { WatchComponents, WatchLimits } from './watch-link.ts'
 import type { StoredRecord } from './store.ts'
 
 /** Storing side: who subscribed to what, and pushing new records to them. */
 export class Subscriptions {
-  readonly #c: ListenComponents
+  readonly #c: WatchComponents
   readonly #byKey = new Map<string, Map<string, number>>() // key → peer → expiresAt
   readonly #perPeer = new Map<string, number>()
   #total = 0
-  readonly #limits: Required<ListenLimits>
+  readonly #limits: Required<WatchLimits>
   readonly #queue: Array<() => Promise<void>> = []
   #running = 0
   #stopped = false
@@ -17,7 +17,7 @@ export class Subscriptions {
   pushesSent = 0
   pushesFailed = 0
 
-  constructor(c: ListenComponents, limits: ListenLimits) {
+  constructor(c: WatchComponents, limits: WatchLimits) {
     this.#c = c
     this.#limits = {
       maxSubscriptions: limits.maxSubscriptions ?? MAX_SUBSCRIPTIONS,

@@ -5,7 +5,7 @@ import type { VerifiedDeviceList, VerifiedPresence } from './records.ts'
 import type { Logger, StoredRecord } from './store.ts'
 
 /**
- * OpenDHT-style listen, over the node's rpc links (listen frames, and pushes as bytes). A
+ * OpenDHT-style listen, over the node's rpc links (watch frames, and pushes as bytes). A
  * watcher asks the closest peers to a key to SUBSCRIBE it for a while; each of them pushes
  * every newer valid record it stores under that key back to the watcher. Watchers renew before expiry and also
  * re-query the key with back-off, so a lost push only delays an update.
@@ -33,7 +33,7 @@ export interface WatchOptions {
 }
 
 /** Storing-side limits. */
-export interface ListenLimits {
+export interface WatchLimits {
   /** @default 10_000 */
   maxSubscriptions?: number
   /** @default 256 */
@@ -42,8 +42,8 @@ export interface ListenLimits {
   maxTtlMs?: number
 }
 
-/** What the listen service needs from its node (peer IDs as strings). */
-export interface ListenComponents {
+/** What the watch service needs from its node (peer IDs as strings). */
+export interface WatchComponents {
   selfId: string
   store: {
     getRecord(key: string): Uint8Array | undefined
@@ -63,7 +63,7 @@ export interface ListenComponents {
 }
 
 /** Send one request frame and read the reply, over the node's rpc link. */
-export function request(c: ListenComponents, peer: string, frame: Frame): Promise<Frame> {
+export function request(c: WatchComponents, peer: string, frame: Frame): Promise<Frame> {
   return c.call(peer, frame, AbortSignal.timeout(FRAME_TIMEOUT_MS))
 }
 

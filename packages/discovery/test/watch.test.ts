@@ -17,7 +17,7 @@ import {
 import { sha256 } from '../src/lib/bytes.ts'
 import { keyBytes } from '../src/lib/keys.ts'
 import { Rpc } from '../src/lib/rpc.ts'
-import { encodePut, RPC_LISTEN, RPC_PUSH } from '../src/lib/rpc-codec.ts'
+import { encodePut, RPC_WATCH, RPC_PUSH } from '../src/lib/rpc-codec.ts'
 import { deviceListBundle, makeAccount, makeDevice, presenceBundle, startNetwork, stopAll, waitFor } from './helpers.ts'
 
 const N = 12
@@ -43,7 +43,7 @@ async function outsider(key: string, not: DiscoveryNode[] = []): Promise<Discove
 
 const totalSubscriptions = () => [...nodes, ...extra].reduce((sum, n) => sum + n.stats().subscriptions, 0)
 
-/** An rpc client of each node that sends raw listen frames (the node's own client answers only its own watches). */
+/** An rpc client of each node that sends raw watch frames (the node's own client answers only its own watches). */
 const clients = new Map<DiscoveryNode, Rpc>()
 function clientOf(from: DiscoveryNode): Rpc {
   let rpc = clients.get(from)
@@ -54,9 +54,9 @@ function clientOf(from: DiscoveryNode): Rpc {
   return rpc
 }
 
-/** Send one listen frame over the rpc link and read the reply. */
+/** Send one watch frame over the rpc link and read the reply. */
 async function listenRequest(from: DiscoveryNode, to: DiscoveryNode, frame: Frame): Promise<Frame> {
-  return decodeFrame(await clientOf(from).request(to.peerId, RPC_LISTEN, encodeFrame(frame), { timeoutMs: 5_000 }))
+  return decodeFrame(await clientOf(from).request(to.peerId, RPC_WATCH, encodeFrame(frame), { timeoutMs: 5_000 }))
 }
 
 beforeAll(async () => {
@@ -75,7 +75,7 @@ afterAll(async () => {
   await stopAll(nodes)
 })
 
-describe('listen', () => {
+describe('watch', () => {
   it('pushes a contact coming online to a watcher that subscribed before', async () => {
     const device = makeDevice(makeAccount())
     const key = presenceKey(device.deviceId)
@@ -205,7 +205,7 @@ describe('listen', () => {
     const storing = await createDiscoveryNode({
       ...init,
       bootstrap: [(nodes[0] as DiscoveryNode).multiaddrs()[0] as string],
-      listenLimits: { maxSubscriptionsPerPeer: 2, maxSubscriptions: 3 },
+      watchLimits: { maxSubscriptionsPerPeer: 2, maxSubscriptions: 3 },
     })
     extra.push(storing)
     const key = (i: number) => presenceKey(String(i).padStart(40, '0'))
@@ -221,7 +221,7 @@ describe('listen', () => {
     expect(storing.stats().subscriptions).toBe(2)
     expect(await listenRequest(a, storing, { t: 'sub', key: '/ipns/x', ttlMs: 1 })).toMatchObject({ t: 'err', code: 'invalid_key' })
     expect(await listenRequest(a, storing, { t: 'ok' })).toMatchObject({ t: 'err', code: 'malformed_frame' })
-    // pushes travel as rpc PUSH, not as listen frames
+    // pushes travel as rpc PUSH, not as watch frames
     expect(await listenRequest(a, storing, { t: 'push', key: key(1), value: 'AAAA' })).toMatchObject({ t: 'err', code: 'malformed_frame' })
     // a push of garbage for a key the node does not watch is acknowledged and ignored
     expect(await clientOf(a).request(storing.peerId, RPC_PUSH, encodePut(keyBytes(key(1)), new Uint8Array([0, 0, 0])), { timeoutMs: 5_000 })).toHaveLength(0)

@@ -3,7 +3,7 @@ import { bytesEqual, sha256 } from './bytes.ts'
 import { DEFAULT_SUBSCRIPTION_TTL_MS, FRAME_TIMEOUT_MS, RENEW_FRACTION, REQUERY_MAX_MS, REQUERY_MIN_MS } from './constants.ts'
 import { SubscriptionRefusedError } from './errors.ts'
 import { parseKey } from './keys.ts'
-import { jittered, type ListenComponents, request, timer, type Via, type WatchEvent, type WatchOptions } from './listen-link.ts'
+import { jittered, type WatchComponents, request, timer, type Via, type WatchEvent, type WatchOptions } from './watch-link.ts'
 import type { VerifiedEntry } from './policy.ts'
 
 /** Everything a watcher tracks for one key, shared by every watch that names it. */
@@ -28,13 +28,13 @@ interface KeyWatch {
 
 /** Watching side: subscriptions to the closest peers, renewal, re-query, de-duplication. */
 export class Watches {
-  readonly #c: ListenComponents
+  readonly #c: WatchComponents
   readonly #keys = new Map<string, KeyWatch>()
   readonly #unlisten: () => void
   readonly #defaultFanout: number
   pushesReceived = 0
 
-  constructor(c: ListenComponents, defaultFanout: number) {
+  constructor(c: WatchComponents, defaultFanout: number) {
     this.#c = c
     this.#defaultFanout = defaultFanout
     // This node may itself be one of the closest peers: its own store tells it first.

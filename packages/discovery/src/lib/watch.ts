@@ -3,19 +3,19 @@ import { DEFAULT_REPLICATION } from './constants.ts'
 import { MalformedFrameError } from './errors.ts'
 import type { Frame } from './frames.ts'
 import { deviceListKey, parseKey, presenceKey, targetKey, type WatchTarget } from './keys.ts'
-import type { ListenComponents, ListenLimits, WatchEvent, WatchOptions } from './listen-link.ts'
-import { Subscriptions } from './listen-subscriptions.ts'
-import { Watches } from './listen-watches.ts'
+import type { WatchComponents, WatchLimits, WatchEvent, WatchOptions } from './watch-link.ts'
+import { Subscriptions } from './watch-subscriptions.ts'
+import { Watches } from './watch-keys.ts'
 
-export type { ListenComponents, ListenLimits, Via, WatchEvent, WatchOptions } from './listen-link.ts'
+export type { WatchComponents, WatchLimits, Via, WatchEvent, WatchOptions } from './watch-link.ts'
 
-/** The listen protocol of one node: storing side, watching side and the answers to listen frames. */
-export class ListenService {
-  readonly #c: ListenComponents
+/** The watches of one node: storing side, watching side and the answers to watch frames. */
+export class WatchService {
+  readonly #c: WatchComponents
   readonly subscriptions: Subscriptions
   readonly watches: Watches
 
-  constructor(c: ListenComponents, init: { limits?: ListenLimits; fanout?: number } = {}) {
+  constructor(c: WatchComponents, init: { limits?: WatchLimits; fanout?: number } = {}) {
     this.#c = c
     this.subscriptions = new Subscriptions(c, init.limits ?? {})
     this.watches = new Watches(c, init.fanout ?? DEFAULT_REPLICATION)

@@ -311,3 +311,6 @@ export const identityActor = defineActor({
     }
   },
 })
+
+/** The name every actor module exports its actor under (what `baran`'s actor entry runs). */
+export const actor = identityActor

@@ -138,7 +138,7 @@ interface Stores {
  * envelope) verifies, de-duplicates and stores into the `inbox` bucket before answering, so the sender's ack means
  * "persisted here". Degraded while JetStream is unavailable.
  */
-export const actor = defineActor({
+export const outboxActor = defineActor({
   name: 'outbox',
   version: '0.1.0',
   implementation: '@baran/outbox',
@@ -413,3 +413,6 @@ export const actor = defineActor({
     }
   },
 })
+
+/** The name every actor module exports its actor under (what `baran`'s actor entry runs). */
+export const actor = outboxActor

@@ -14,7 +14,7 @@
  * await store.create(record) // persisted first…
  * engine.add(record) // …then delivered
  */
-export { actor } from './actor.ts'
+export { outboxActor, outboxActor as actor } from './actor.ts'
 export { backoffDelay } from './lib/backoff.ts'
 export type { BackoffPolicy } from './lib/backoff.ts'
 export {

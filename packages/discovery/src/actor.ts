@@ -93,3 +93,6 @@ export const discoveryActor = defineActor({
     })
   },
 })
+
+/** The name every actor module exports its actor under (what `baran`'s actor entry runs). */
+export const actor = discoveryActor

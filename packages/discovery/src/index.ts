@@ -5,10 +5,10 @@
  * keep only records that verify: signed, expiring presence bundles under
  * `/baran-presence/<deviceId>`, device lists under `/baran-devices/<accountId>` (forged,
  * expired, revoked and replayed ones are refused), and opaque values with a TTL under
- * `/baran-value/<40 hex>`. An OpenDHT-style listen (`/baran/listen/1.0.0`) pushes new records
- * to watchers. Gets, puts, lookups and pushes take a fast path of their own, `/baran/rpc/1.0.0`:
- * one long-lived stream per peer pair with multiplexed binary frames (kad-dht's messages remain
- * the fallback). Device linking stores its PIN-sealed offers here as opaque values; the PIN crypto
+ * `/baran-value/<40 hex>`. An OpenDHT-style watch (subscribe, then push) sends new records
+ * to watchers. Gets, puts, lookups, watches and pushes all travel over `/baran/rpc/1.0.0`: one
+ * long-lived stream per peer pair with multiplexed binary frames; kad-dht keeps only the routing
+ * (docs/discovery-kademlia.md). Device linking stores its PIN-sealed offers here as opaque values; the PIN crypto
  * lives with the keys, in @baran/identity. Signing is the identity actor's job: this library only
  * verifies (with @baran/trust).
  *
@@ -47,7 +47,7 @@ export type {
   PutOptions,
   PutValueResult,
   QueryOptions,
-} from './lib/dht-node.ts'
+} from './lib/node-options.ts'
 export { createDiscoveryNode, DiscoveryNode } from './lib/dht-node.ts'
 export type { DiscoveryErrorCode } from './lib/errors.ts'
 export {
@@ -71,7 +71,9 @@ export type { Frame } from './lib/frames.ts'
 export { decodeFrame, encodeFrame } from './lib/frames.ts'
 export type { ParsedKey, WatchTarget } from './lib/keys.ts'
 export { deviceListKey, parseKey, presenceKey, valueKey } from './lib/keys.ts'
-export type { ListenLimits, Via, WatchEvent, WatchOptions } from './lib/listen.ts'
+export type { Via, WatchEvent, WatchLimits, WatchOptions } from './lib/watch.ts'
+/** @deprecated The old name of WatchLimits. */
+export type { WatchLimits as ListenLimits } from './lib/watch.ts'
 export type { Admission, RecordPolicyInit, VerifiedEntry } from './lib/policy.ts'
 export { RecordPolicy, RevocationBook } from './lib/policy.ts'
 export type { GrowthLimits, GrowthTriggerInit, PresencePublisherInit, PresenceTarget } from './lib/publisher.ts'

@@ -7,13 +7,14 @@ import {
   DEFAULT_MAX_VALUE_BYTES,
   encodeBundle,
   KAD_PROTOCOL,
-  LISTEN_PROTOCOL,
   MAX_BUNDLE_BYTES,
   presenceKey,
   RPC_PROTOCOL,
   valueKey,
 } from '../src/index.ts'
 import { deviceListKey } from '../src/lib/keys.ts'
+import { Rpc } from '../src/lib/rpc.ts'
+import { RPC_WATCH } from '../src/lib/rpc-codec.ts'
 import { encodeValue, newDeleteToken } from '../src/lib/values.ts'
 import {
   deviceListBundle,
@@ -259,19 +260,27 @@ describe('hostile input', () => {
     ['an empty frame', new Uint8Array([0x00])],
   ]
 
-  it.each(garbage)('%s on the kad, listen and rpc protocols do not crash any node', async (_, bytes) => {
+  it.each(garbage)('%s on the kad and rpc protocols do not crash any node', async (_, bytes) => {
     const [from, to] = [nodes[10] as DiscoveryNode, nodes[11] as DiscoveryNode]
     await sendRaw(from, to, KAD_PROTOCOL, bytes)
-    await sendRaw(from, to, LISTEN_PROTOCOL, bytes)
     await sendRaw(from, to, RPC_PROTOCOL, bytes)
     expect(to.isStarted).toBe(true)
   })
 
-  it('well-framed nonsense on the listen protocol gets an error frame or a closed stream', async () => {
+  it('well-framed nonsense in rpc listen requests gets an error answer', async () => {
     const [from, to] = [nodes[12] as DiscoveryNode, nodes[13] as DiscoveryNode]
-    for (const json of ['{"t":"sub","key":"/ipns/x","ttlMs":1}', '{"t":"ok"}', '[1,2,3]', '{"t":"push","key":"k","value":"***"}']) {
-      const body = new TextEncoder().encode(json)
-      await sendRaw(from, to, LISTEN_PROTOCOL, new Uint8Array([body.length, ...body]))
+    const client = new Rpc({ openStream: (peer, signal) => from.libp2p.dialProtocol(peer, RPC_PROTOCOL, { signal }) })
+    try {
+      for (const json of ['{"t":"sub","key":"/ipns/x","ttlMs":1}', '{"t":"ok"}', '[1,2,3]', '{"t":"push","key":"k","value":"***"}']) {
+        const answer = await client.request(to.peerId, RPC_WATCH, new TextEncoder().encode(json), { timeoutMs: 5_000 }).then(
+          (bytes) => new TextDecoder().decode(bytes),
+          (err: Error) => err.name,
+        )
+        // A frame that decodes is answered with an err frame; one that does not, with an rpc error.
+        expect(answer).toMatch(/^\{"t":"err"|^RpcFailedError$|Error$/)
+      }
+    } finally {
+      client.stop()
     }
     expect(to.isStarted).toBe(true)
   })

@@ -1,7 +1,7 @@
 /**
- * kad-dht serves only what Baran uses (issue 14, item 2): provider records are IPFS's, and a peer's ADD_PROVIDER
- * must not store anything; a peer's PUT_VALUE is charged to that peer like an rpc PUT. Real libp2p nodes speaking
- * kad-dht's own messages to each other over loopback.
+ * kad-dht serves only what Baran uses (issue 14, item 2; issue 16, item 2): provider records are IPFS's, and a
+ * peer's ADD_PROVIDER must not store anything; values travel over Baran's rpc only, so kad-dht's PUT_VALUE and
+ * GET_VALUE are refused. Real libp2p nodes speaking kad-dht's own messages to each other over loopback.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
@@ -72,21 +72,22 @@ describe('kad-dht restricted to what Baran uses', () => {
     expect(found.some((e) => e.name === 'PEER_RESPONSE')).toBe(true)
   })
 
-  it("a remote PUT_VALUE is stored and charged to its sender's quota", async () => {
+  it('a remote PUT_VALUE stores nothing and GET_VALUE is refused: values travel over rpc only', async () => {
     const to = peerIdFromString(target.peerId)
-    const putValue = async (key: string) => {
-      const kb = keyBytes(key)
-      const value = encodeValue(randomBytes(64), { expiresAt: Date.now() + 600_000, deleteToken: newDeleteToken() })
-      const record = new Libp2pRecord(kb, value, new Date()).serialize()
-      return drain(kadNetwork(peer).sendRequest(to, { type: 'PUT_VALUE', key: kb, record }, { signal: AbortSignal.timeout(5_000) }))
-    }
-    const first = valueKey(randomBytes(20).toString('hex'))
-    expect((await putValue(first)).some((e) => e.name === 'PEER_RESPONSE')).toBe(true)
-    expect(target.getLocalRecord(first)).toBeDefined()
-    // Its quota here is one record: the second is refused (kad-dht has no error frame: the stream is reset).
-    const second = valueKey(randomBytes(20).toString('hex'))
-    expect((await putValue(second)).some((e) => e.name === 'QUERY_ERROR')).toBe(true)
-    expect(target.getLocalRecord(second)).toBeUndefined()
-    expect(target.stats().store).toMatchObject({ items: 1, uploaders: 1, refusals: { peerQuota: 1 }, peersOverQuota: 1 })
+    const key = valueKey(randomBytes(20).toString('hex'))
+    const kb = keyBytes(key)
+    const value = encodeValue(randomBytes(64), { expiresAt: Date.now() + 600_000, deleteToken: newDeleteToken() })
+    const record = new Libp2pRecord(kb, value, new Date()).serialize()
+    const put = await drain(kadNetwork(peer).sendRequest(to, { type: 'PUT_VALUE', key: kb, record }, { signal: AbortSignal.timeout(5_000) }))
+    expect(put.some((e) => e.name === 'QUERY_ERROR')).toBe(true) // refused: kad-dht resets the stream
+    expect(target.getLocalRecord(key)).toBeUndefined()
+    expect(target.stats().store).toMatchObject({ items: 0, uploaders: 0 })
+    // The same value over rpc is stored and charged to its sender.
+    expect(await peer.sendPut(target.peerId, key, value)).toBe(true)
+    expect(target.getLocalRecord(key)).toBeDefined()
+    expect(target.stats().store).toMatchObject({ items: 1, uploaders: 1 })
+    const get = await drain(kadNetwork(other).sendRequest(to, { type: 'GET_VALUE', key: kb }, { signal: AbortSignal.timeout(5_000) }))
+    expect(get.some((e) => e.name === 'PEER_RESPONSE' && e.record !== undefined)).toBe(false)
+    expect(get.some((e) => e.name === 'QUERY_ERROR')).toBe(true)
   })
 })

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { createDiscoveryNode, encodeBundle, presenceKey, RecordPolicy, valueKey } from '../src/index.ts'
-import { RecordStore } from '../src/lib/store.ts'
+import { VerifiedRecordStore } from '../src/lib/store.ts'
 import { costOf, resolveLimits, SELF } from '../src/lib/store-quota.ts'
 import { encodeValue, newDeleteToken } from '../src/lib/values.ts'
 import { makeAccount, makeDevice, presenceBundle } from './helpers.ts'
@@ -17,10 +17,10 @@ const presence = () => {
 /** What one value of `size` bytes of data costs the store. */
 const costOfValue = (size: number) => costOf(randomKey(), value(size))
 
-describe('RecordStore bounds (quotas and eviction)', () => {
+describe('VerifiedRecordStore bounds (quotas and eviction)', () => {
   it('refuses a peer past its share with PeerQuotaError, while other peers and the node itself still store', () => {
     const one = costOfValue(1 * KiB)
-    const store = new RecordStore(new RecordPolicy(), { limits: { maxBytes: 100 * one, maxBytesPerPeer: 3 * one } })
+    const store = new VerifiedRecordStore(new RecordPolicy(), { limits: { maxBytes: 100 * one, maxBytesPerPeer: 3 * one } })
     for (let i = 0; i < 3; i++) store.storeLocal(randomKey(), value(1 * KiB), undefined, 'peer-a')
     expect(() => store.storeLocal(randomKey(), value(1 * KiB), undefined, 'peer-a')).toThrow(expect.objectContaining({ name: 'PeerQuotaError', code: 'peer_quota' }))
     store.storeLocal(randomKey(), value(1 * KiB), undefined, 'peer-b')
@@ -29,7 +29,7 @@ describe('RecordStore bounds (quotas and eviction)', () => {
   })
 
   it('counts records per peer too, and a retry of what a peer already stored is not a new charge', () => {
-    const store = new RecordStore(new RecordPolicy(), { limits: { maxItemsPerPeer: 2 } })
+    const store = new VerifiedRecordStore(new RecordPolicy(), { limits: { maxItemsPerPeer: 2 } })
     const k = randomKey()
     const v = value(100)
     store.storeLocal(k, v, undefined, 'peer-a')
@@ -40,7 +40,7 @@ describe('RecordStore bounds (quotas and eviction)', () => {
   })
 
   it('refuses a record larger than the per-key quota with KeyQuotaError', () => {
-    const store = new RecordStore(new RecordPolicy(), { limits: { maxKeyBytes: 2 * KiB } })
+    const store = new VerifiedRecordStore(new RecordPolicy(), { limits: { maxKeyBytes: 2 * KiB } })
     expect(() => store.storeLocal(randomKey(), value(4 * KiB), undefined, 'peer-a')).toThrow(expect.objectContaining({ name: 'KeyQuotaError', code: 'key_quota' }))
     expect(store.figures()).toMatchObject({ items: 0, refusals: { keyQuota: 1 } })
   })
@@ -48,7 +48,7 @@ describe('RecordStore bounds (quotas and eviction)', () => {
   it('when full: a signed record makes room by evicting opaque values, oldest of the heaviest uploader first', () => {
     const one = costOfValue(8 * KiB)
     const p = presence()
-    const store = new RecordStore(new RecordPolicy(), { limits: { maxBytes: 5 * one + 100, maxBytesPerPeer: 4 * one } })
+    const store = new VerifiedRecordStore(new RecordPolicy(), { limits: { maxBytes: 5 * one + 100, maxBytesPerPeer: 4 * one } })
     const heavy = Array.from({ length: 4 }, () => randomKey())
     for (const k of heavy) store.storeLocal(k, value(8 * KiB), undefined, 'heavy')
     const light = randomKey()
@@ -65,7 +65,7 @@ describe('RecordStore bounds (quotas and eviction)', () => {
 
   it('when full: an opaque value evicts only a heavier uploader\'s values, never signed records nor the node\'s own', () => {
     const one = costOfValue(8 * KiB)
-    const store = new RecordStore(new RecordPolicy(), { limits: { maxBytes: 8 * one, maxBytesPerPeer: 4 * one } })
+    const store = new VerifiedRecordStore(new RecordPolicy(), { limits: { maxBytes: 8 * one, maxBytesPerPeer: 4 * one } })
     const p = presence()
     store.storeLocal(p.key, p.bytes, undefined, 'signer')
     const own = randomKey()
@@ -90,7 +90,7 @@ describe('RecordStore bounds (quotas and eviction)', () => {
   })
 
   it('refuses with TooManyRecordsError at the item bound when nothing may make room', () => {
-    const store = new RecordStore(new RecordPolicy(), { limits: { maxItems: 3, maxItemsPerPeer: 3 } })
+    const store = new VerifiedRecordStore(new RecordPolicy(), { limits: { maxItems: 3, maxItemsPerPeer: 3 } })
     for (const peer of ['peer-a', 'peer-b', 'peer-c']) store.storeLocal(randomKey(), value(100), undefined, peer)
     // No uploader holds more than peer-a would after this put: nobody's record may go for it.
     expect(() => store.storeLocal(randomKey(), value(100), undefined, 'peer-a')).toThrow(expect.objectContaining({ name: 'TooManyRecordsError', code: 'too_many_records' }))
@@ -100,7 +100,7 @@ describe('RecordStore bounds (quotas and eviction)', () => {
   it('when full, drops expired records before it evicts or refuses anything', () => {
     let now = Date.now()
     const one = costOfValue(1 * KiB)
-    const store = new RecordStore(new RecordPolicy({ now: () => now }), { limits: { maxBytes: 3 * one, maxBytesPerPeer: 3 * one } })
+    const store = new VerifiedRecordStore(new RecordPolicy({ now: () => now }), { limits: { maxBytes: 3 * one, maxBytesPerPeer: 3 * one } })
     const short = randomKey()
     store.storeLocal(short, value(1 * KiB, now, 1_000), undefined, 'peer-a')
     for (let i = 0; i < 2; i++) store.storeLocal(randomKey(), value(1 * KiB, now), undefined, 'peer-a')
@@ -111,7 +111,7 @@ describe('RecordStore bounds (quotas and eviction)', () => {
   })
 
   it('a dry run (checkLocal) refuses as storeLocal would and changes nothing', () => {
-    const store = new RecordStore(new RecordPolicy(), { limits: { maxItems: 1, maxItemsPerPeer: 1 } })
+    const store = new VerifiedRecordStore(new RecordPolicy(), { limits: { maxItems: 1, maxItemsPerPeer: 1 } })
     store.storeLocal(randomKey(), value(100), undefined, 'peer-a')
     expect(() => store.checkLocal(randomKey(), value(100), 'peer-a')).toThrow(expect.objectContaining({ name: 'PeerQuotaError' }))
     store.checkLocal(randomKey(), value(100), SELF)

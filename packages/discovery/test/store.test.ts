@@ -5,7 +5,7 @@ import { toString as toBase32 } from 'uint8arrays/to-string'
 import { describe, expect, it } from 'vitest'
 import { encodeBundle, presenceKey, RecordPolicy } from '../src/index.ts'
 import { keyBytes } from '../src/lib/keys.ts'
-import { RecordStore, type StoredRecord } from '../src/lib/store.ts'
+import { VerifiedRecordStore, type StoredRecord } from '../src/lib/store.ts'
 import { base32 } from '../src/lib/bytes.ts'
 import { makeAccount, makeDevice, presenceBundle } from './helpers.ts'
 
@@ -14,9 +14,9 @@ const key = presenceKey(device.deviceId)
 const bundle = (seq: number, now = Date.now(), ttlMs = 3600_000) => encodeBundle(presenceBundle(device, { seq, now, ttlMs }))
 const wire = (k: string, value: Uint8Array) => new Libp2pRecord(keyBytes(k), value, new Date()).serialize()
 
-describe('RecordStore (the datastore kad-dht writes PUTs to)', () => {
+describe('VerifiedRecordStore (the datastore kad-dht writes PUTs to)', () => {
   it('stores a valid record the way kad-dht does, and announces it once', async () => {
-    const store = new RecordStore(new RecordPolicy())
+    const store = new VerifiedRecordStore(new RecordPolicy())
     const seen: StoredRecord[] = []
     store.onRecord((r) => seen.push(r))
     const v1 = bundle(1)
@@ -29,7 +29,7 @@ describe('RecordStore (the datastore kad-dht writes PUTs to)', () => {
   })
 
   it('refuses replays and forgeries by throwing from put (which fails the PUT)', () => {
-    const store = new RecordStore(new RecordPolicy())
+    const store = new VerifiedRecordStore(new RecordPolicy())
     const v1 = bundle(1)
     const v2 = bundle(2)
     store.put(store.recordKey(key), wire(key, v2))
@@ -42,7 +42,7 @@ describe('RecordStore (the datastore kad-dht writes PUTs to)', () => {
 
   it('stops serving a record once it expires, and drops it', () => {
     let now = Date.now()
-    const store = new RecordStore(new RecordPolicy({ now: () => now }))
+    const store = new VerifiedRecordStore(new RecordPolicy({ now: () => now }))
     store.storeLocal(key, bundle(1, now, 5_000))
     expect(store.getRecord(key)).toBeDefined()
     now += 5_000
@@ -54,7 +54,7 @@ describe('RecordStore (the datastore kad-dht writes PUTs to)', () => {
   })
 
   it("passes libp2p's own keys through, and refuses records outside Baran's namespaces and provider records", () => {
-    const store = new RecordStore(new RecordPolicy())
+    const store = new VerifiedRecordStore(new RecordPolicy())
     const other = new Key('/peers/abc')
     store.put(other, new Uint8Array([1, 2, 3]))
     expect(store.get(other)).toEqual(new Uint8Array([1, 2, 3]))
@@ -69,7 +69,7 @@ describe('RecordStore (the datastore kad-dht writes PUTs to)', () => {
   })
 
   it("serves kad-dht a Baran record in its wire form, kept once (not a second copy)", () => {
-    const store = new RecordStore(new RecordPolicy())
+    const store = new VerifiedRecordStore(new RecordPolicy())
     const v1 = bundle(1)
     store.put(store.recordKey(key), wire(key, v1))
     const record = Libp2pRecord.deserialize(store.get(store.recordKey(key)))
@@ -87,7 +87,7 @@ describe('RecordStore (the datastore kad-dht writes PUTs to)', () => {
         expect(base32(bytes)).toBe(toBase32(bytes, 'base32'))
       }),
     )
-    const store = new RecordStore(new RecordPolicy())
+    const store = new VerifiedRecordStore(new RecordPolicy())
     expect(store.recordKey(key).toString()).toBe(`/dht/record/${toBase32(keyBytes(key), 'base32')}`)
   })
 
@@ -96,7 +96,7 @@ describe('RecordStore (the datastore kad-dht writes PUTs to)', () => {
     const dev = makeDevice(account)
     const k = presenceKey(dev.deviceId)
     const policy = new RecordPolicy()
-    const store = new RecordStore(policy)
+    const store = new VerifiedRecordStore(policy)
     store.storeLocal(k, encodeBundle(presenceBundle(dev, { seq: 1 })))
     expect(store.getRecord(k)).toBeDefined()
     // The node learns a newer revocation list (e.g. from another bundle of the account).
@@ -108,7 +108,7 @@ describe('RecordStore (the datastore kad-dht writes PUTs to)', () => {
 
   it('checks the clock on every read: a record is not served past its expiry, nor if the clock went back before it was checked', () => {
     let now = Date.now()
-    const store = new RecordStore(new RecordPolicy({ now: () => now }))
+    const store = new VerifiedRecordStore(new RecordPolicy({ now: () => now }))
     store.storeLocal(key, bundle(1, now, 10_000))
     now -= 1
     expect(store.getRecord(key)).toBeUndefined()
@@ -120,7 +120,7 @@ describe('RecordStore (the datastore kad-dht writes PUTs to)', () => {
   })
 
   it('calls an immediate listener as the record is stored, before put returns', () => {
-    const store = new RecordStore(new RecordPolicy())
+    const store = new VerifiedRecordStore(new RecordPolicy())
     const order: string[] = []
     store.onRecord(() => order.push('deferred'))
     const off = store.onRecord((r) => order.push(`immediate ${r.key}`), { immediate: true })

@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DEFAULT_SCRYPT, decodeArchive, deriveKeys, IdentityStore } from '../src/index.ts'
+import { DEFAULT_SCRYPT, decodeArchive, deriveKeys, SealedKeyring } from '../src/index.ts'
 
 const runs = Math.max(1, Math.min(50, Number(process.argv[2] ?? 5) || 5))
 const median = (xs: number[]) => {
@@ -17,7 +17,7 @@ const round = (x: number) => Math.round(x * 10) / 10
 
 const root = await mkdtemp(join(tmpdir(), 'baran-identity-bench-'))
 try {
-  const a = new IdentityStore({ dir: join(root, 'a') })
+  const a = new SealedKeyring({ dir: join(root, 'a') })
   await a.load()
   await a.createAccount({ deviceName: 'bench' })
   for (let i = 0; i < 20; i++) await a.addContact({ accountId: i.toString(16).padStart(40, '0'), name: `contact ${i}` })
@@ -41,7 +41,7 @@ try {
     await decodeArchive(archive, 'password')
     decodeMs.push(performance.now() - t)
 
-    const b = new IdentityStore({ dir: join(root, `b${i}`) })
+    const b = new SealedKeyring({ dir: join(root, `b${i}`) })
     await b.load()
     t = performance.now()
     await b.importArchive(archive, 'password', { deviceName: `b${i}` })

@@ -8,7 +8,7 @@ import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
 import { envelopeRecipientOf, openEnvelope, sealEnvelope, x25519Implementation } from '@baran/trust'
 import nacl from 'tweetnacl'
 import { identityActor } from '../src/index.ts'
-import { IdentityStore } from '../src/lib/store.ts'
+import { SealedKeyring } from '../src/lib/store.ts'
 
 const cleanup = new Cleanup()
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 2000)
@@ -27,9 +27,9 @@ async function rate(op: (i: number) => Promise<unknown>, concurrency = 1): Promi
 }
 
 async function inProcess(recipientCount: number) {
-  const stores: IdentityStore[] = []
+  const stores: SealedKeyring[] = []
   for (let i = 0; i <= recipientCount; i++) {
-    const s = new IdentityStore({ dir: await tempDir(cleanup) })
+    const s = new SealedKeyring({ dir: await tempDir(cleanup) })
     await s.load()
     await s.createAccount({ deviceName: `d${i}` })
     stores.push(s)

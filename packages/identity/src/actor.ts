@@ -40,7 +40,7 @@ import { DEFAULT_SCRYPT } from './lib/constants.ts'
 import { EnvelopeService } from './lib/envelopes.ts'
 import { deriveLinkKeys } from './lib/link.ts'
 import { ReplayWindow } from './lib/replay-window.ts'
-import { type AccountInfo, IdentityStore } from './lib/store.ts'
+import { type AccountInfo, SealedKeyring } from './lib/store.ts'
 import type { RemoteDeviceList } from './lib/sync.ts'
 
 /** How often the actor renews its own records before they expire. */
@@ -118,7 +118,7 @@ export const identityActor = defineActor({
   async start(ctx) {
     const passphrase = ctx.config.passphrase ?? process.env.BARAN_IDENTITY_PASSPHRASE
     const kdf = ctx.config.kdf ?? DEFAULT_SCRYPT
-    const store = new IdentityStore({ dir: join(ctx.dataDir, 'identity'), ...(passphrase ? { passphrase } : {}), kdf, log: ctx.log })
+    const store = new SealedKeyring({ dir: join(ctx.dataDir, 'identity'), ...(passphrase ? { passphrase } : {}), kdf, log: ctx.log })
     await store.load()
     const replay = new ReplayWindow({ dir: join(ctx.dataDir, 'identity') })
     await replay.load()

@@ -6,7 +6,7 @@
  * ('device-cert'); a device binds its libp2p PeerId with a 'peer-binding'. The account signs a
  * 'device-list' and a 'revocations' record whose seq grows with every change.
  *
- * `IdentityStore` keeps all of it in one file in its directory (0700 dir, 0600 file, atomic
+ * `SealedKeyring` keeps all of it in one file in its directory (0700 dir, 0600 file, atomic
  * replace, optionally sealed with a passphrase) and exports/imports password-encrypted archives
  * ("BARANARC": scrypt → XSalsa20-Poly1305, brotli, canonical JSON).
  *
@@ -17,7 +17,7 @@
  * max(seen) + 1 when it must sign a new list).
  *
  * @example
- * const store = new IdentityStore({ dir: `${dataDir}/identity` })
+ * const store = new SealedKeyring({ dir: `${dataDir}/identity` })
  * await store.load()
  * if (!store.hasAccount()) await store.createAccount({ deviceName: 'laptop' })
  * const binding = store.issuePeerBinding(peerId.toString())
@@ -107,8 +107,12 @@ export type { LinkOffer } from './lib/link-offer.ts'
 export { checkLinkTtl, openLinkOffer, sealLinkOffer } from './lib/link-offer.ts'
 export type { ReplayWindowInit } from './lib/replay-window.ts'
 export { DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_MAX_AGE_MS, REPLAY_FILE, ReplayWindow } from './lib/replay-window.ts'
-export type { AccountInfo, DeviceInfo, IdentityStoreInit, Logger, RecordRequest } from './lib/store.ts'
-export { IdentityStore } from './lib/store.ts'
+export type { AccountInfo, DeviceInfo, SealedKeyringInit, Logger, RecordRequest } from './lib/store.ts'
+export { SealedKeyring } from './lib/store.ts'
+/** @deprecated The old name of SealedKeyring (what it holds: the account's keys, sealed in one file). */
+export { SealedKeyring as IdentityStore } from './lib/store.ts'
+/** @deprecated The old name of SealedKeyringInit. */
+export type { SealedKeyringInit as IdentityStoreInit } from './lib/store.ts'
 export type { StoreContent } from './lib/store-file.ts'
 export { decodeStoreFile, encodeStoreFile, isSealedStoreFile } from './lib/store-file.ts'
 export type { MergeOutcome, RemoteDeviceList } from './lib/sync.ts'

@@ -7,7 +7,7 @@ import { newAccountPayload } from '../src/lib/account.ts'
 import { EnvelopeService } from '../src/lib/envelopes.ts'
 import { writeFileAtomic } from '../src/lib/fs.ts'
 import { REPLAY_FILE, ReplayWindow } from '../src/lib/replay-window.ts'
-import { IdentityStore } from '../src/lib/store.ts'
+import { SealedKeyring } from '../src/lib/store.ts'
 import { decodeStoreFile, encodeStoreFile } from '../src/lib/store-file.ts'
 import { FAST_KDF, rejection, TempDirs } from './helpers.ts'
 
@@ -28,7 +28,7 @@ async function oldStore(dir: string, passphrase?: string) {
 
 describe('device encryption keys in the store', () => {
   it('a new account has a version 2 certificate whose encKey the device can open envelopes with', async () => {
-    const store = new IdentityStore({ dir: await dirs.make() })
+    const store = new SealedKeyring({ dir: await dirs.make() })
     await store.load()
     const info = await store.createAccount({ deviceName: 'laptop' })
     expect(info.deviceCert.v).toBe(2)
@@ -40,7 +40,7 @@ describe('device encryption keys in the store', () => {
       const dir = await dirs.make()
       const passphrase = sealed ? 'pass' : undefined
       const oldCert = await oldStore(dir, passphrase)
-      const store = new IdentityStore({ dir, kdf: FAST_KDF, ...(passphrase ? { passphrase } : {}) })
+      const store = new SealedKeyring({ dir, kdf: FAST_KDF, ...(passphrase ? { passphrase } : {}) })
       await store.load()
       const info = store.info()
       expect(info.deviceCert.v).toBe(2)
@@ -55,11 +55,11 @@ describe('device encryption keys in the store', () => {
       const { encryptionKeyPairFromSeed, toBase64Url } = await import('@baran/trust')
       expect(toBase64Url((await encryptionKeyPairFromSeed(content.encSeed!)).publicKey)).toBe(chain.encKey)
       // Loaded again: the same key, no new certificate.
-      const again = new IdentityStore({ dir, kdf: FAST_KDF, ...(passphrase ? { passphrase } : {}) })
+      const again = new SealedKeyring({ dir, kdf: FAST_KDF, ...(passphrase ? { passphrase } : {}) })
       await again.load()
       expect(again.info().deviceCert).toEqual(info.deviceCert)
       // And it opens what is sealed to it.
-      const other = new IdentityStore({ dir: await dirs.make() })
+      const other = new SealedKeyring({ dir: await dirs.make() })
       await other.load()
       await other.createAccount({ deviceName: 'sender' })
       const sender = new EnvelopeService({ store: other, replay: new ReplayWindow({ dir: await dirs.make() }) })
@@ -72,7 +72,7 @@ describe('device encryption keys in the store', () => {
   it('sealing to a version 1 certificate is refused with NoEncryptionKeyError', async () => {
     const dir = await dirs.make()
     const oldCert = await oldStore(dir)
-    const store = new IdentityStore({ dir: await dirs.make() })
+    const store = new SealedKeyring({ dir: await dirs.make() })
     await store.load()
     await store.createAccount({ deviceName: 'sender' })
     const service = new EnvelopeService({ store, replay: new ReplayWindow({ dir: await dirs.make() }) })

@@ -15,7 +15,7 @@ import {
 } from '@baran/trust'
 import { verifyMessage } from 'ethers'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type AccountInfo, ensurePrivateDir, IdentityStore, type IdentityStoreInit, type LinkKdf, STORE_FILE } from '../src/index.ts'
+import { type AccountInfo, ensurePrivateDir, SealedKeyring, type SealedKeyringInit, type LinkKdf, STORE_FILE } from '../src/index.ts'
 import { FAST_KDF, hashDir, rejection, TempDirs, thrown } from './helpers.ts'
 
 const DAY = 86_400_000
@@ -24,25 +24,25 @@ afterEach(() => temps.cleanup())
 
 const code = (e: Error) => (e as { code?: string }).code
 
-async function newStore(init: Partial<IdentityStoreInit> = {}): Promise<IdentityStore> {
-  const store = new IdentityStore({ dir: join(await temps.make(), 'identity'), kdf: FAST_KDF, ...init })
+async function newStore(init: Partial<SealedKeyringInit> = {}): Promise<SealedKeyring> {
+  const store = new SealedKeyring({ dir: join(await temps.make(), 'identity'), kdf: FAST_KDF, ...init })
   await store.load()
   return store
 }
 
-async function withAccount(init: Partial<IdentityStoreInit> = {}): Promise<{ store: IdentityStore; info: AccountInfo }> {
+async function withAccount(init: Partial<SealedKeyringInit> = {}): Promise<{ store: SealedKeyring; info: AccountInfo }> {
   const store = await newStore(init)
   const info = await store.createAccount({ deviceName: 'laptop' })
   return { store, info }
 }
 
-const reopen = async (store: IdentityStore, init: Partial<IdentityStoreInit> = {}) => {
-  const again = new IdentityStore({ dir: store.dir, kdf: FAST_KDF, ...init })
+const reopen = async (store: SealedKeyring, init: Partial<SealedKeyringInit> = {}) => {
+  const again = new SealedKeyring({ dir: store.dir, kdf: FAST_KDF, ...init })
   await again.load()
   return again
 }
 
-describe('IdentityStore: account and files', () => {
+describe('SealedKeyring: account and files', () => {
   it('creates an account, reloads it from disk with the same IDs, files 0600 in a 0700 dir', async () => {
     const store = await newStore()
     expect(store.hasAccount()).toBe(false)
@@ -77,15 +77,15 @@ describe('IdentityStore: account and files', () => {
     const { store } = await withAccount()
     const dup = await rejection(store.createAccount())
     expect([dup.name, code(dup)]).toEqual(['AccountExistsError', 'account_exists'])
-    const unloaded = new IdentityStore({ dir: store.dir })
+    const unloaded = new SealedKeyring({ dir: store.dir })
     expect([thrown(() => unloaded.hasAccount()).name]).toEqual(['StoreNotLoadedError'])
-    expect(thrown(() => new IdentityStore({ dir: '' })).name).toBe('InvalidArgumentError')
+    expect(thrown(() => new SealedKeyring({ dir: '' })).name).toBe('InvalidArgumentError')
     expect((await rejection(store.createAccount({ deviceName: '' }))).name).toBe('InvalidArgumentError')
   })
 
   it('an async call loads the store by itself', async () => {
     const { store, info } = await withAccount()
-    const lazy = new IdentityStore({ dir: store.dir, kdf: FAST_KDF })
+    const lazy = new SealedKeyring({ dir: store.dir, kdf: FAST_KDF })
     await lazy.addContact({ accountId: 'cd'.repeat(20) })
     expect(lazy.info().accountId).toBe(info.accountId)
   })
@@ -117,7 +117,7 @@ describe('IdentityStore: account and files', () => {
   })
 })
 
-describe('IdentityStore: sealed with a passphrase', () => {
+describe('SealedKeyring: sealed with a passphrase', () => {
   it('seals the file, reopens with the passphrase, and tells passphrase problems apart', async () => {
     const { store, info } = await withAccount({ passphrase: 'correct horse' })
     const file = await readFile(join(store.dir, STORE_FILE))
@@ -150,7 +150,7 @@ describe('IdentityStore: sealed with a passphrase', () => {
   })
 })
 
-describe('IdentityStore: signing', () => {
+describe('SealedKeyring: signing', () => {
   it('issues a peer binding that verifies with verifyChain', async () => {
     const { store, info } = await withAccount()
     const binding = store.issuePeerBinding('12D3KooWTestPeer')
@@ -221,7 +221,7 @@ describe('IdentityStore: signing', () => {
   })
 })
 
-describe('IdentityStore: devices', () => {
+describe('SealedKeyring: devices', () => {
   it('certifyDevice signs a cert that verifies and lists the device (seq+1), persisted', async () => {
     const { store, info } = await withAccount()
     const phone = generateKeyPair()
@@ -308,7 +308,7 @@ describe('IdentityStore: devices', () => {
   })
 })
 
-describe('IdentityStore: contacts and config', () => {
+describe('SealedKeyring: contacts and config', () => {
   it('adds, renames, removes contacts and persists them', async () => {
     let now = 1_700_000_000_000
     const { store } = await withAccount({ now: () => now })
@@ -338,7 +338,7 @@ describe('IdentityStore: contacts and config', () => {
   })
 })
 
-describe('IdentityStore: archive export and import', () => {
+describe('SealedKeyring: archive export and import', () => {
   it('export on A, import on fresh B: same account, new device, both listed, B\'s cert verifies', async () => {
     const a = await withAccount()
     await a.store.addContact({ accountId: 'ab'.repeat(20), name: 'Ann' })
@@ -432,7 +432,7 @@ describe('IdentityStore: archive export and import', () => {
     const a = await withAccount()
     const archive = await a.store.exportArchive('pw', { kdf: FAST_KDF })
     const dir = join(await temps.make(), 'never')
-    const b = new IdentityStore({ dir })
+    const b = new SealedKeyring({ dir })
     expect((await rejection(b.importArchive(archive, 'nope'))).name).toBe('WrongPasswordError')
     expect(await stat(dir).catch(() => 'missing')).toBe('missing')
   })
@@ -445,13 +445,13 @@ describe('IdentityStore: archive export and import', () => {
   })
 })
 
-describe('IdentityStore: device linking and device-list sync', () => {
+describe('SealedKeyring: device linking and device-list sync', () => {
   let kdfCalls = 0
   const kdf: LinkKdf = async (pin, salt) => {
     kdfCalls++
     return new Uint8Array(scryptSync(pin, salt, 64, { N: 16, r: 1, p: 1 }))
   }
-  const listOf = (s: IdentityStore) => ({ deviceList: s.info().deviceList, revocations: s.info().revocations })
+  const listOf = (s: SealedKeyring) => ({ deviceList: s.info().deviceList, revocations: s.info().revocations })
 
   it('seals a link offer on A that empty B imports as a new device; wrong PIN and expiry leave B untouched', async () => {
     const a = await withAccount()
@@ -462,7 +462,7 @@ describe('IdentityStore: device linking and device-list sync', () => {
     const wrongPin = offer.pin === 'ABCD-EFGH' ? 'ABCD-EFGJ' : 'ABCD-EFGH'
     expect(await rejection(b.importLinkOffer(offer.value, wrongPin, { kdf }))).toMatchObject({ name: 'WrongPinError', code: 'wrong_pin' })
     expect(await rejection(b.importLinkOffer(undefined, offer.pin, { kdf }))).toMatchObject({ name: 'LinkExpiredError' })
-    const late = new IdentityStore({ dir: b.dir, kdf: FAST_KDF, now: () => offer.expiresAt + 120_000 })
+    const late = new SealedKeyring({ dir: b.dir, kdf: FAST_KDF, now: () => offer.expiresAt + 120_000 })
     await late.load()
     expect(await rejection(late.importLinkOffer(offer.value, offer.pin, { kdf }))).toMatchObject({ name: 'LinkExpiredError' })
     expect(await hashDir(b.dir)).toBe(before)

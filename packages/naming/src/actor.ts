@@ -165,3 +165,6 @@ export const namingActor = defineActor({
     }
   },
 })
+
+/** The name every actor module exports its actor under (what `baran`'s actor entry runs). */
+export const actor = namingActor

@@ -22,7 +22,7 @@ import { INBOX_LOG_SUFFIX, INBOX_READ_SUFFIX } from '../src/lib/constants.ts'
 import { newMessageId } from '../src/lib/ids.ts'
 import { Inbox } from '../src/lib/inbox.ts'
 import { encodePayload } from '../src/lib/payload.ts'
-import { OutboxStore } from '../src/lib/records.ts'
+import { OutboxRecordBucket } from '../src/lib/records.ts'
 
 const scale = Math.max(0.01, Math.min(10, Number(process.argv[2] ?? 1) || 1))
 const N = Math.round(100_000 * scale)
@@ -57,7 +57,7 @@ try {
     new Inbox({
       log: await bus.kv(`bench_inbox${INBOX_LOG_SUFFIX}`),
       read: await bus.kv(`bench_inbox${INBOX_READ_SUFFIX}`),
-      outgoing: new OutboxStore(await bus.kv('bench_outbox')),
+      outgoing: new OutboxRecordBucket(await bus.kv('bench_outbox')),
       self: () => ({ accountId: BOB, deviceId: BOB_PHONE }),
     })
   // ---- fill: N messages through Inbox.receive, FILL_BATCH in flight ----

@@ -19,7 +19,7 @@ import { type AccountDevices, type Clock, DeliveryEngine } from '../src/lib/engi
 import { newMessageId } from '../src/lib/ids.ts'
 import { Inbox } from '../src/lib/inbox.ts'
 import { encodePayload, type MessagePayload } from '../src/lib/payload.ts'
-import { OutboxStore, type OutgoingRecord } from '../src/lib/records.ts'
+import { OutboxRecordBucket, type OutgoingRecord } from '../src/lib/records.ts'
 
 const scale = Math.max(0.05, Math.min(10, Number(process.argv[2] ?? 1) || 1))
 const N_RECEIVE = Math.round(3000 * scale)
@@ -67,7 +67,7 @@ try {
 
   // ---- receive throughput: library, actor over the bus, raw KV put ----
   {
-    const inbox = new Inbox({ log: await bus.kv('bench_inbox'), read: await bus.kv('bench_inbox_read'), outgoing: new OutboxStore(await bus.kv('bench_outbox')), self: () => ({ accountId: BOB, deviceId: BOB_PHONE }) })
+    const inbox = new Inbox({ log: await bus.kv('bench_inbox'), read: await bus.kv('bench_inbox_read'), outgoing: new OutboxRecordBucket(await bus.kv('bench_outbox')), self: () => ({ accountId: BOB, deviceId: BOB_PHONE }) })
     const raw = await bus.kv('bench_raw')
     const lib: number[] = []
     const rawPut: number[] = []
@@ -116,8 +116,8 @@ try {
 
   // ---- presence event → stored in the receiver's inbox ----
   {
-    const receiver = new Inbox({ log: await bus.kv('bench_online_inbox'), read: await bus.kv('bench_online_read'), outgoing: new OutboxStore(await bus.kv('bench_online_x')), self: () => ({ accountId: BOB, deviceId: BOB_PHONE }) })
-    const store = new OutboxStore(await bus.kv('bench_online_outbox'))
+    const receiver = new Inbox({ log: await bus.kv('bench_online_inbox'), read: await bus.kv('bench_online_read'), outgoing: new OutboxRecordBucket(await bus.kv('bench_online_x')), self: () => ({ accountId: BOB, deviceId: BOB_PHONE }) })
+    const store = new OutboxRecordBucket(await bus.kv('bench_online_outbox'))
     let online = false
     let storedAt = 0
     const engine = new DeliveryEngine({
@@ -158,7 +158,7 @@ try {
     const never = new Promise<never>(() => {})
     const before = heap()
     const engine = new DeliveryEngine(
-      { store: new OutboxStore(await bus.kv('bench_unused')), lookupAccount: () => never, send: () => never, watch: async () => {}, unwatch: async () => {} },
+      { store: new OutboxRecordBucket(await bus.kv('bench_unused')), lookupAccount: () => never, send: () => never, watch: async () => {}, unwatch: async () => {} },
       { clock: frozen },
     )
     const now = Date.now()
@@ -196,7 +196,7 @@ try {
   // ---- resume: load N records from KV and index them ----
   {
     const kv = await bus.kv('bench_resume')
-    const store = new OutboxStore(kv)
+    const store = new OutboxRecordBucket(kv)
     const now = Date.now()
     const records = Array.from(
       { length: N_RESUME },

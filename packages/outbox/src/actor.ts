@@ -54,7 +54,7 @@ import { Inbox, type SelfIdentity } from './lib/inbox.ts'
 import { IdempotencyKeys } from './lib/idempotency.ts'
 import { isConflict } from './lib/kv.ts'
 import { bodyBytes, encodePayload } from './lib/payload.ts'
-import { OutboxStore, type OutgoingRecord, payloadOf, toOutgoing } from './lib/records.ts'
+import { OutboxRecordBucket, type OutgoingRecord, payloadOf, toOutgoing } from './lib/records.ts'
 
 const ConfigSchema = z
   .object({
@@ -127,7 +127,7 @@ class IdentityView {
 
 /** The parts that need JetStream: opened at start, or later when JetStream comes back. */
 interface Stores {
-  store: OutboxStore
+  store: OutboxRecordBucket
   inbox: Inbox
   engine: DeliveryEngine
   keys: IdempotencyKeys
@@ -140,7 +140,7 @@ interface Stores {
  * envelope) verifies, de-duplicates and stores into the `inbox` bucket before answering, so the sender's ack means
  * "persisted here". Degraded while JetStream is unavailable.
  */
-export const actor = defineActor({
+export const outboxActor = defineActor({
   name: 'outbox',
   version: '0.1.0',
   implementation: '@baran/outbox',
@@ -186,7 +186,7 @@ export const actor = defineActor({
       const inboxReadKv = await bus.kv(`${inboxName}${INBOX_READ_SUFFIX}`, { storage })
       const keysKv = await bus.kv(config.buckets?.keys ?? KEYS_BUCKET, { storage, ttlMs: config.idempotencyTtlMs ?? IDEMPOTENCY_TTL_MS })
       probeBucket = outboxKv
-      const store = new OutboxStore(monitored(outboxKv, onStoreError, disk))
+      const store = new OutboxRecordBucket(monitored(outboxKv, onStoreError, disk))
       const inbox = new Inbox({
         log: monitoredOrdered(inboxLogKv, onStoreError, disk),
         read: monitoredOrdered(inboxReadKv, onStoreError, disk),
@@ -421,3 +421,6 @@ export const actor = defineActor({
     }
   },
 })
+
+/** The name every actor module exports its actor under (what `baran`'s actor entry runs). */
+export const actor = outboxActor

@@ -8,13 +8,13 @@
  * per message, only a state value and an attempt count per device in the store.
  *
  * @example
- * const store = new OutboxStore(await bus.kv('outbox'))
+ * const store = new OutboxRecordBucket(await bus.kv('outbox'))
  * const engine = new DeliveryEngine({ store, lookupAccount, send, watch, unwatch }, { onChange: publish })
  * await engine.start()
  * await store.create(record) // persisted first…
  * engine.add(record) // …then delivered
  */
-export { actor } from './actor.ts'
+export { outboxActor, outboxActor as actor } from './actor.ts'
 export { backoffDelay } from './lib/backoff.ts'
 export type { BackoffPolicy } from './lib/backoff.ts'
 export {
@@ -68,5 +68,7 @@ export { allEntries, isConflict } from './lib/kv.ts'
 export type { KvEntry, KvStore, OrderedKvStore } from './lib/kv.ts'
 export { bodyBytes, decodePayload, encodePayload, MessagePayloadSchema, PAYLOAD_VERSION, PayloadSchema, ReceiptPayloadSchema } from './lib/payload.ts'
 export type { MessagePayload, Payload, ReceiptPayload } from './lib/payload.ts'
-export { DeviceRecordSchema, finishedAt, isFinished, OutboxStore, OutgoingRecordSchema, payloadOf, toOutgoing, withDevice } from './lib/records.ts'
+export { DeviceRecordSchema, finishedAt, isFinished, OutboxRecordBucket, OutgoingRecordSchema, payloadOf, toOutgoing, withDevice } from './lib/records.ts'
+/** @deprecated The old name of OutboxRecordBucket (what it holds: the outbox records in their KV bucket). */
+export { OutboxRecordBucket as OutboxStore } from './lib/records.ts'
 export type { DeviceRecord, OutgoingRecord } from './lib/records.ts'

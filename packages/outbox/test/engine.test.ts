@@ -8,7 +8,7 @@ import { type Cleanup as CleanupType, Cleanup, waitUntil } from '@baran/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type AccountDevices, type DeliveryChange, type DeliveryDeps, DeliveryEngine, type DeliveryEngineInit } from '../src/lib/engine.ts'
 import { Inbox } from '../src/lib/inbox.ts'
-import { OutboxStore, type OutgoingRecord } from '../src/lib/records.ts'
+import { OutboxRecordBucket, type OutgoingRecord } from '../src/lib/records.ts'
 import { ALICE, ALICE_LAPTOP, ALICE_PHONE, BOB, BOB_LAPTOP, BOB_PHONE, jetstream, ManualClock, outgoing } from './helpers.ts'
 
 const cleanup = new Cleanup()
@@ -25,7 +25,7 @@ interface Device {
 type Sent = { deviceId: string; id: string; at: number; sync: boolean }
 
 class TestNetwork implements DeliveryDeps {
-  store: OutboxStore
+  store: OutboxRecordBucket
   accounts = new Map<string, { devices: string[]; revoked: string[] }>()
   devices = new Map<string, Device>()
   sends: Sent[] = []
@@ -39,7 +39,7 @@ class TestNetwork implements DeliveryDeps {
   #release: Array<(fail?: boolean) => void> = []
   clock: ManualClock
 
-  constructor(store: OutboxStore, clock: ManualClock) {
+  constructor(store: OutboxRecordBucket, clock: ManualClock) {
     this.store = store
     this.clock = clock
   }
@@ -108,14 +108,14 @@ class TestNetwork implements DeliveryDeps {
 async function setup(c: CleanupType, opts: Partial<DeliveryEngineInit> = {}) {
   const js = await jetstream(c)
   const clock = new ManualClock()
-  const store = new OutboxStore(await js.bucket('outbox'))
+  const store = new OutboxRecordBucket(await js.bucket('outbox'))
   const net = new TestNetwork(store, clock)
   const changes: DeliveryChange[] = []
   const addDevice = async (account: string, deviceId: string, online = true, mode: Mode = 'ack') => {
     const inbox = new Inbox({
       log: await js.bucket('inbox'),
       read: await js.bucket('inbox_read'),
-      outgoing: new OutboxStore(await js.bucket('theirs')),
+      outgoing: new OutboxRecordBucket(await js.bucket('theirs')),
       self: () => ({ accountId: account, deviceId }),
       now: () => clock.now(),
     })
@@ -368,7 +368,7 @@ describe('delivery engine', () => {
     const t = await setup(cleanup)
     await t.addDevice(BOB, BOB_PHONE)
     let failUpdates = 2
-    const flaky = new OutboxStore(t.store.kv)
+    const flaky = new OutboxRecordBucket(t.store.kv)
     const update = flaky.update.bind(flaky)
     flaky.update = (id, fn) => (failUpdates-- > 0 ? Promise.reject(Object.assign(new Error('JetStream unavailable'), { code: 'unavailable' })) : update(id, fn))
     t.net.store = flaky

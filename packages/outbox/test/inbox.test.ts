@@ -7,7 +7,7 @@ import { Inbox, type ReadReceiptEvent, type ReceivedMessage, type ReceiveRequest
 import { legacyInboxKey } from '../src/lib/inbox-migrate.ts'
 import { encodeJsonValue, type OrderedKvStore } from '../src/lib/kv.ts'
 import { encodePayload, type MessagePayload } from '../src/lib/payload.ts'
-import { OutboxStore } from '../src/lib/records.ts'
+import { OutboxRecordBucket } from '../src/lib/records.ts'
 import { ALICE, ALICE_LAPTOP, ALICE_PHONE, BOB, BOB_LAPTOP, BOB_PHONE, CAROL, jetstream, outgoing } from './helpers.ts'
 
 const cleanup = new Cleanup()
@@ -19,7 +19,7 @@ async function bobInbox(wrap: (kv: OrderedKvStore) => OrderedKvStore = (kv) => k
   const js = await jetstream(cleanup)
   const kv = await js.bucket('inbox')
   const read = await js.bucket('inbox_read')
-  const outgoingStore = new OutboxStore(await js.bucket('outbox'))
+  const outgoingStore = new OutboxRecordBucket(await js.bucket('outbox'))
   const received: ReceivedMessage[] = []
   const receipts: ReadReceiptEvent[] = []
   const now = NOW
@@ -181,7 +181,7 @@ describe('inbox (real JetStream KV)', () => {
     const inbox = new Inbox({
       log: await js.bucket('inbox'),
       read: await js.bucket('inbox_read'),
-      outgoing: new OutboxStore(await js.bucket('outbox')),
+      outgoing: new OutboxRecordBucket(await js.bucket('outbox')),
       self: () => {
         throw new NoAccountError()
       },
@@ -337,7 +337,7 @@ describe('inbox migration from the earlier layout (`inbox` bucket, key <from>.<i
     }
     await legacy.put(`${ALICE}.${gen()}`, new TextEncoder().encode('{"not":"a record"}'))
     const open = async () => {
-      const inbox = new Inbox({ log: await js.bus.kv(`${legacy.name}-log`), read: await js.bus.kv(`${legacy.name}-read`), legacy, outgoing: new OutboxStore(await js.bucket('outbox')), self: () => ({ accountId: BOB, deviceId: BOB_PHONE }) })
+      const inbox = new Inbox({ log: await js.bus.kv(`${legacy.name}-log`), read: await js.bus.kv(`${legacy.name}-read`), legacy, outgoing: new OutboxRecordBucket(await js.bucket('outbox')), self: () => ({ accountId: BOB, deviceId: BOB_PHONE }) })
       return { inbox, loaded: await inbox.load() }
     }
     return { js: { ...js, kv: (name: string) => js.bus.kv(name) }, url: js.url, legacy, records, open }

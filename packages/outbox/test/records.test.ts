@@ -1,6 +1,6 @@
 import { Cleanup } from '@baran/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
-import { isFinished, finishedAt, OutboxStore, payloadOf, toOutgoing, withDevice } from '../src/lib/records.ts'
+import { isFinished, finishedAt, OutboxRecordBucket, payloadOf, toOutgoing, withDevice } from '../src/lib/records.ts'
 import { ALICE_LAPTOP, BOB_PHONE, jetstream, outgoing } from './helpers.ts'
 
 const cleanup = new Cleanup()
@@ -9,7 +9,7 @@ afterEach(() => cleanup.run())
 describe('outbox store (real JetStream KV)', () => {
   it('creates once, reads back, and refuses a second create of the same ID', async () => {
     const js = await jetstream(cleanup)
-    const store = new OutboxStore(await js.bucket('outbox'))
+    const store = new OutboxRecordBucket(await js.bucket('outbox'))
     const r = outgoing({ now: 1_000_000, sync: [ALICE_LAPTOP] })
     await store.create(r)
     expect(await store.get(r.id)).toEqual(r)
@@ -20,8 +20,8 @@ describe('outbox store (real JetStream KV)', () => {
   it('keeps concurrent updates from two writers (revision-checked, retried)', async () => {
     const js = await jetstream(cleanup)
     const kv = await js.bucket('outbox')
-    const one = new OutboxStore(kv)
-    const two = new OutboxStore(kv) // another writer: its queue does not serialize with ours
+    const one = new OutboxRecordBucket(kv)
+    const two = new OutboxRecordBucket(kv) // another writer: its queue does not serialize with ours
     const r = outgoing({ now: 1_000_000 })
     await one.create(r)
     const devices = Array.from({ length: 12 }, (_, i) => i.toString(16).padStart(40, '0'))
@@ -36,7 +36,7 @@ describe('outbox store (real JetStream KV)', () => {
   it('does not write when the update returns the same record, and returns undefined for a missing one', async () => {
     const js = await jetstream(cleanup)
     const kv = await js.bucket('outbox')
-    const store = new OutboxStore(kv)
+    const store = new OutboxRecordBucket(kv)
     const r = outgoing({ now: 1_000_000 })
     await store.create(r)
     const rev = (await kv.get(r.id))?.revision
@@ -48,7 +48,7 @@ describe('outbox store (real JetStream KV)', () => {
   it('loads every record and reports corrupt ones apart', async () => {
     const js = await jetstream(cleanup)
     const kv = await js.bucket('outbox')
-    const store = new OutboxStore(kv)
+    const store = new OutboxRecordBucket(kv)
     const a = outgoing({ now: 1_000_000 })
     const b = outgoing({ now: 1_000_001 })
     await store.create(a)

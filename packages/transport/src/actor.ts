@@ -240,3 +240,6 @@ export function defineTransportActor(variant: TransportVariant) {
     },
   })
 }
+
+/** The name every actor module exports its actor under (what `baran`'s actor entry runs). */
+export const actor = transportActor

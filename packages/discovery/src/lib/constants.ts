@@ -2,9 +2,12 @@
 
 /** Our own Kademlia network: never mixes with the public IPFS DHT. */
 export const KAD_PROTOCOL = '/baran/kad/1.0.0'
-/** Subscribe/push protocol (OpenDHT-style listen). */
+/**
+ * @deprecated No longer served: watches (OpenDHT-style listen) ride the rpc protocol's WATCH and PUSH methods.
+ * Kept so importers still compile.
+ */
 export const LISTEN_PROTOCOL = '/baran/listen/1.0.0'
-/** Multiplexed get/put/listen over one long-lived stream per peer: the fast path. */
+/** Multiplexed get/put/watch over one long-lived stream per peer: the fast path. */
 export const RPC_PROTOCOL = '/baran/rpc/1.0.0'
 
 /** Key namespaces (the second path segment of a DHT key picks the validator and selector). */
@@ -58,9 +61,9 @@ export const RECORD_OVERHEAD_BYTES = 1024
 /** While the store is full, expired records are swept at most this often before making room. */
 export const FULL_SWEEP_INTERVAL_MS = 1_000
 
-/** Largest listen frame: a bundle as base64 plus the frame's fields. */
+/** Largest watch frame: a bundle as base64 plus the frame's fields. */
 export const MAX_FRAME_BYTES = 96 * 1024
-/** Largest rpc frame: a listen frame or a record, plus headers. */
+/** Largest rpc frame: a watch frame or a record, plus headers. */
 export const MAX_RPC_FRAME_BYTES = MAX_FRAME_BYTES + 1024
 /** Requests one peer may have in flight on one rpc link (more are refused as busy). */
 export const MAX_RPC_INFLIGHT = 256
@@ -73,7 +76,7 @@ export const HEDGE_MAX_MS = 500
 export const FIND_ROUNDS = 6
 /** Kademlia IDs (sha256 of peer IDs) a node keeps computed. */
 export const KAD_ID_CACHE_SIZE = 4_096
-/** A listen peer must send its frame (or answer) within this. */
+/** A watch peer must send its frame (or answer) within this. */
 export const FRAME_TIMEOUT_MS = 5_000
 /** Subscription life a watcher asks for by default. */
 export const DEFAULT_SUBSCRIPTION_TTL_MS = 10 * 60 * 1000

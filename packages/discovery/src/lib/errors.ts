@@ -121,9 +121,9 @@ export class InvalidConfigError extends DiscoveryError {
   }
 }
 
-/** Thrown when a listen frame is too large, not JSON, or not one of the known frame shapes. */
+/** Thrown when a watch frame is too large, not JSON, or not one of the known frame shapes. */
 export class MalformedFrameError extends DiscoveryError {
-  constructor(message = 'Malformed listen frame', options?: ErrorOptions) {
+  constructor(message = 'Malformed watch frame', options?: ErrorOptions) {
     super('malformed_frame', message, options)
     this.name = 'MalformedFrameError'
   }

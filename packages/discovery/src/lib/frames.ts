@@ -5,7 +5,7 @@ import { FRAME_TIMEOUT_MS, MAX_BUNDLE_BYTES, MAX_FRAME_BYTES } from './constants
 import { MalformedFrameError } from './errors.ts'
 
 /**
- * Frames of `/baran/listen/1.0.0`: one request and one reply per stream, each a varint
+ * Watch frames (inside rpc WATCH requests and replies; once `/baran/listen/1.0.0`): one request and one reply, each a varint
  * length-prefixed UTF-8 JSON object of at most MAX_FRAME_BYTES. Values travel as base64url.
  *   sub   { t:'sub', key, ttlMs }  → ok { ttlMs: granted, value?: what it stores now (new subscriptions only) }
  *   unsub { t:'unsub', key }       → ok {}
@@ -27,7 +27,7 @@ const frameSchema = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('err'), code: z.string().max(64), message: z.string().max(512) }),
 ])
 
-/** A listen protocol frame. */
+/** A watch frame. */
 export type Frame = z.infer<typeof frameSchema>
 
 const encoder = new TextEncoder()
@@ -50,7 +50,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     throw new MalformedFrameError('frame is not UTF-8 JSON', { cause })
   }
   const parsed = frameSchema.safeParse(json)
-  if (!parsed.success) throw new MalformedFrameError(`not a listen frame: ${parsed.error.issues[0]?.message ?? 'invalid'}`)
+  if (!parsed.success) throw new MalformedFrameError(`not a watch frame: ${parsed.error.issues[0]?.message ?? 'invalid'}`)
   return parsed.data
 }
 

@@ -29,7 +29,7 @@ import { deviceListKey, parseKey, presenceKey } from './keys.ts'
 import { chunkRecords, decodeLanFrame, encodeLanFrame, type LanFrame, type LanRecord } from './lan-frames.ts'
 import { type Admission, RecordPolicy, type VerifiedEntry } from './policy.ts'
 import { type DeviceListBundle, encodeBundle, type PresenceBundle, type VerifiedDeviceList, type VerifiedPresence } from './records.ts'
-import { type Logger, RecordStore, type StoredRecord } from './store.ts'
+import { type Logger, VerifiedRecordStore, type StoredRecord } from './store.ts'
 import { resolveLimits, SELF, type StoreFigures, type StoreLimits } from './store-quota.ts'
 import { checkTtl, encodeTombstone, encodeValue, newDeleteToken } from './values.ts'
 
@@ -118,7 +118,7 @@ export class LanNode {
   readonly libp2p: Libp2p<Services>
   readonly peerId: string
   readonly #policy: RecordPolicy
-  readonly #store: RecordStore
+  readonly #store: VerifiedRecordStore
   readonly #init: LanNodeInit
   readonly #log?: Logger
   /** Keys of the Baran records held (the store does not list them). */
@@ -133,7 +133,7 @@ export class LanNode {
     this.libp2p = libp2p
     this.peerId = libp2p.peerId.toString()
     this.#policy = policy
-    this.#store = new RecordStore(policy, { log: init.log, limits: init.storeLimits })
+    this.#store = new VerifiedRecordStore(policy, { log: init.log, limits: init.storeLimits })
     this.#init = init
     this.#log = init.log
     this.#store.onRecord((r) => this.#keys.add(r.key))

@@ -10,7 +10,7 @@ import { InvalidKeyError } from './errors.ts'
 /** Methods of `/baran/rpc/1.0.0`. */
 export const RPC_GET = 1
 export const RPC_PUT = 2
-export const RPC_LISTEN = 3
+export const RPC_WATCH = 3
 export const RPC_PUSH = 4
 export const RPC_FIND = 5
 

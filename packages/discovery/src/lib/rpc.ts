@@ -6,7 +6,7 @@ import type { Logger } from './store.ts'
 
 /**
  * Multiplexed request/reply over one long-lived stream per peer (`/baran/rpc/1.0.0`): the fast
- * path of get, put and listen. kad-dht opens a new stream (and negotiates its protocol) for every
+ * path of get, put and watch. kad-dht opens a new stream (and negotiates its protocol) for every
  * message, which costs more than the message itself on a warm connection; here the stream is
  * opened once and requests carry an ID, so a request costs one frame each way, like OpenDHT's
  * UDP messages. Each side sends its requests on its own outbound stream and answers the peer's
@@ -143,6 +143,8 @@ export class Rpc {
   readonly #ready = new Map<string, Link>()
   readonly #inbound = new Set<Stream>()
   #stopped = false
+  /** Requests this side sent (each one frame out, one reply back): for benches and stats. */
+  requestsSent = 0
   /** Smoothed round trip of answered requests (ms), as TCP keeps it; undefined before the first. */
   #srtt?: number
 
@@ -178,6 +180,7 @@ export class Rpc {
     if (this.#stopped) throw new RpcFailedError('rpc stopped')
     if (opts.signal?.aborted === true) throw new RpcFailedError(`rpc to ${peer} aborted`, { cause: opts.signal.reason })
     const timeoutMs = opts.timeoutMs ?? RPC_TIMEOUT_MS
+    this.requestsSent++
     const sent = performance.now()
     // A warm link is used at once; only opening one needs an abort signal. (Plain timers, not
     // AbortSignal.timeout: those are tracked for GC and cost more than the request on this path.)

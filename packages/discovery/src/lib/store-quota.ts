@@ -8,7 +8,7 @@ import {
 import { type DiscoveryError, InvalidConfigError, KeyQuotaError, PeerQuotaError, StoreFullError, TooManyRecordsError } from './errors.ts'
 
 /**
- * The bounds of a storing node's record store, and who holds what in it (RecordStore keeps the records, this
+ * The bounds of a storing node's record store, and who holds what in it (VerifiedRecordStore keeps the records, this
  * ledger their accounts). Any peer may PUT to a storing node, and fresh PeerIds cost nothing, so the store has a
  * total bound (bytes and records), a share per uploader (the remote PeerId that stored a record) and a size per
  * key. Past a bound a record is refused with a typed error; only what ranks below it, or what a heavier uploader

@@ -64,7 +64,7 @@ interface Held {
  * and the store is bounded (store-quota.ts): past a bound a record is refused with a typed error,
  * after expired records and what ranks below it (or what a heavier uploader holds) made what room they can.
  */
-export class RecordStore extends MemoryDatastore {
+export class VerifiedRecordStore extends MemoryDatastore {
   readonly #policy: RecordPolicy
   readonly #prefix: string
   readonly #providerPrefix: string

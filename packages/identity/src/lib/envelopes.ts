@@ -18,7 +18,7 @@ import {
 } from '@baran/trust'
 import { BadRecipientError, InvalidArgumentError } from './errors.ts'
 import type { ReplayWindow } from './replay-window.ts'
-import type { IdentityStore } from './store.ts'
+import type { SealedKeyring } from './store.ts'
 
 /** Options of EnvelopeService.open. */
 export interface OpenOptions {
@@ -28,11 +28,11 @@ export interface OpenOptions {
 
 /** seal/open for the identity actor. */
 export class EnvelopeService {
-  private readonly store: IdentityStore
+  private readonly store: SealedKeyring
   private readonly replay: ReplayWindow
   private readonly clock: () => number
 
-  constructor(init: { store: IdentityStore; replay: ReplayWindow; now?: () => number }) {
+  constructor(init: { store: SealedKeyring; replay: ReplayWindow; now?: () => number }) {
     this.store = init.store
     this.replay = init.replay
     this.clock = init.now ?? Date.now

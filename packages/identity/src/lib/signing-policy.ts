@@ -26,7 +26,7 @@ export interface RecordClock {
   nextSeq: () => number
 }
 
-/** Signs `req` with the key of role `as` after the checks IdentityStore.signRecord documents. */
+/** Signs `req` with the key of role `as` after the checks SealedKeyring.signRecord documents. */
 export function signRecordAs<T extends RecordType>(content: StoreContent, req: RecordRequest<T>, as: SignerRole, clock: RecordClock): SignedRecord<BodyOf<T>> {
   const { account, deviceSecretKey } = content
   if (typeof req !== 'object' || req === null) throw new InvalidArgumentError('record request must be an object')
@@ -54,7 +54,7 @@ export function signRecordAs<T extends RecordType>(content: StoreContent, req: R
   return signTrustRecord({ type: req.type, v, seq, issuedAt: now, expiresAt: now + ttl, body: req.body }, secretKey)
 }
 
-/** Signs `message` detached with the key of role `as` after the checks IdentityStore.signDetached documents. */
+/** Signs `message` detached with the key of role `as` after the checks SealedKeyring.signDetached documents. */
 export function signDetachedAs(content: StoreContent, message: Uint8Array, as: SignerRole): string {
   const { account, deviceSecretKey } = content
   if (!(message instanceof Uint8Array)) throw new InvalidArgumentError('message must be a Uint8Array')

@@ -1,4 +1,4 @@
-/** The shapes IdentityStore takes and returns: its options, the logger it writes to, and the public account description. */
+/** The shapes SealedKeyring takes and returns: its options, the logger it writes to, and the public account description. */
 import type { BodyOf, DeviceCertBody, DeviceListBody, RecordType, RevocationsBody, SignedRecord } from '@baran/trust'
 import type { ScryptParams } from './kdf.ts'
 
@@ -10,8 +10,8 @@ export interface Logger {
   error(obj: object, msg?: string): void
 }
 
-/** Options of IdentityStore. */
-export interface IdentityStoreInit {
+/** Options of SealedKeyring. */
+export interface SealedKeyringInit {
   /** Directory of the store (the actor passes `<dataDir>/identity`); created 0700. */
   dir: string
   /** Seal the store file with this passphrase (scrypt → secretbox). @default unsealed */

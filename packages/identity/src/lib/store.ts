@@ -1,5 +1,5 @@
 /**
- * IdentityStore: the one holder of this node's private keys (account, device, Ethereum). Keeps
+ * SealedKeyring: the one holder of this node's private keys (account, device, Ethereum). Keeps
  * one file in its directory, replaced atomically on every change; mutations run one at a time,
  * and the in-memory state changes only after the new file is safely on disk.
  */
@@ -32,10 +32,10 @@ import type { LinkKdf } from './link.ts'
 import { type LinkOffer, openLinkOffer, sealLinkOffer } from './link-offer.ts'
 import { signDetachedAs, signRecordAs } from './signing-policy.ts'
 import { decodeStoreFile, encodeStoreFile, type StoreContent } from './store-file.ts'
-import type { AccountInfo, IdentityStoreInit, Logger, RecordRequest } from './store-types.ts'
+import type { AccountInfo, SealedKeyringInit, Logger, RecordRequest } from './store-types.ts'
 import { type MergeOutcome, mergeDeviceLists, type RemoteDeviceList } from './sync.ts'
 
-export type { AccountInfo, DeviceInfo, IdentityStoreInit, Logger, RecordRequest } from './store-types.ts'
+export type { AccountInfo, DeviceInfo, SealedKeyringInit, Logger, RecordRequest } from './store-types.ts'
 
 function checkPassword(password: unknown): string {
   if (typeof password !== 'string' || password.length === 0) throw new InvalidArgumentError('The password must be a non-empty string')
@@ -43,7 +43,7 @@ function checkPassword(password: unknown): string {
 }
 
 /** The key store: account, device and Ethereum keys, certificates, contacts, archive export/import. */
-export class IdentityStore {
+export class SealedKeyring {
   readonly dir: string
   private readonly passphrase: string | undefined
   private readonly clock: () => number
@@ -57,7 +57,7 @@ export class IdentityStore {
   private lastSeq = 0
   private queue: Promise<unknown> = Promise.resolve()
 
-  constructor(init: IdentityStoreInit) {
+  constructor(init: SealedKeyringInit) {
     if (typeof init?.dir !== 'string' || init.dir.length === 0) throw new InvalidArgumentError('dir must be a non-empty string')
     if (init.passphrase !== undefined) checkPassword(init.passphrase)
     this.dir = init.dir

@@ -4,7 +4,7 @@ import { type DeliveryEvent, type DeliveryStateValue, nextDelivery } from './del
 import { NoDevicesError } from './errors.ts'
 import { DueHeap } from './heap.ts'
 import { encodePayload } from './payload.ts'
-import { type DeviceRecord, finishedAt, type OutboxStore, type OutgoingRecord, payloadOf, withDevice } from './records.ts'
+import { type DeviceRecord, finishedAt, type OutboxRecordBucket, type OutgoingRecord, payloadOf, withDevice } from './records.ts'
 
 /** Time and timers, injectable so tests can drive back-off and expiry without waiting. */
 export interface Clock {
@@ -34,7 +34,7 @@ export interface AccountDevices {
 
 /** Where the engine's work goes: the actor wires these to discovery and transport over the bus. */
 export interface DeliveryDeps {
-  store: OutboxStore
+  store: OutboxRecordBucket
   /** An account's devices (from its signed device list) with their current addresses, and its revoked devices. */
   lookupAccount(accountId: string, signal: AbortSignal): Promise<AccountDevices>
   /**

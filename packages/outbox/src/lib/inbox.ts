@@ -6,7 +6,7 @@ import { migrateLegacyInbox, type MigrationResult } from './inbox-migrate.ts'
 import { decodeJsonValue, encodeJsonValue, isConflict, type KvStore, type OrderedKvStore } from './kv.ts'
 import { ReadRanges } from './read-ranges.ts'
 import { decodePayload, type MessagePayload, type ReceiptPayload } from './payload.ts'
-import { type OutboxStore, withDevice } from './records.ts'
+import { type OutboxRecordBucket, withDevice } from './records.ts'
 
 /** This node's identity, as the inbox needs it to tell what is addressed to it. */
 export interface SelfIdentity {
@@ -88,7 +88,7 @@ export interface InboxInit {
   /** The `inbox` bucket of earlier versions (key `<from>.<id>`, records with `read`): copied into the log at load. */
   legacy?: KvStore
   /** The outgoing store, where read receipts from recipients are recorded. */
-  outgoing: OutboxStore
+  outgoing: OutboxRecordBucket
   /** This node's identity; throws (NoAccountError) while it has none. */
   self(): Promise<SelfIdentity> | SelfIdentity
   now?: () => number
@@ -136,7 +136,7 @@ export interface InboxPage {
 export class Inbox {
   #log: OrderedKvStore
   #read: OrderedKvStore
-  #outgoing: OutboxStore
+  #outgoing: OutboxRecordBucket
   #init: InboxInit
   #now: () => number
   #size = 0

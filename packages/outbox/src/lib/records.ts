@@ -89,7 +89,7 @@ export function toOutgoing(r: OutgoingRecord, live?: (deviceId: string) => { sta
  * The `outbox` bucket: create-once records, and revision-checked updates that retry when another write got in
  * between. Updates of one record are also queued in this process, so they rarely race at all.
  */
-export class OutboxStore {
+export class OutboxRecordBucket {
   readonly kv: KvStore
   #chains = new Map<string, Promise<unknown>>()
 

@@ -7,14 +7,17 @@ import {
   type DiscoveryNode,
   type DiscoveryNodeInit,
   encodeBundle,
+  decodeFrame,
+  encodeFrame,
   type Frame,
-  LISTEN_PROTOCOL,
   presenceKey,
   RPC_PROTOCOL,
   type WatchEvent,
 } from '../src/index.ts'
 import { sha256 } from '../src/lib/bytes.ts'
-import { frameStream } from '../src/lib/frames.ts'
+import { keyBytes } from '../src/lib/keys.ts'
+import { Rpc } from '../src/lib/rpc.ts'
+import { encodePut, RPC_WATCH, RPC_PUSH } from '../src/lib/rpc-codec.ts'
 import { deviceListBundle, makeAccount, makeDevice, presenceBundle, startNetwork, stopAll, waitFor } from './helpers.ts'
 
 const N = 12
@@ -40,16 +43,20 @@ async function outsider(key: string, not: DiscoveryNode[] = []): Promise<Discove
 
 const totalSubscriptions = () => [...nodes, ...extra].reduce((sum, n) => sum + n.stats().subscriptions, 0)
 
-/** Send one listen frame and read the reply. */
-async function listenRequest(from: DiscoveryNode, to: DiscoveryNode, frame: Frame): Promise<Frame> {
-  const stream = await from.libp2p.dialProtocol(peerIdFromString(to.peerId), LISTEN_PROTOCOL, { signal: AbortSignal.timeout(5_000) })
-  try {
-    const fs = frameStream(stream)
-    await fs.write(frame)
-    return await fs.read()
-  } finally {
-    await stream.close().catch(() => stream.abort(new Error('close')))
+/** An rpc client of each node that sends raw watch frames (the node's own client answers only its own watches). */
+const clients = new Map<DiscoveryNode, Rpc>()
+function clientOf(from: DiscoveryNode): Rpc {
+  let rpc = clients.get(from)
+  if (rpc === undefined) {
+    rpc = new Rpc({ openStream: (peer, signal) => from.libp2p.dialProtocol(peer, RPC_PROTOCOL, { signal }) })
+    clients.set(from, rpc)
   }
+  return rpc
+}
+
+/** Send one watch frame over the rpc link and read the reply. */
+async function listenRequest(from: DiscoveryNode, to: DiscoveryNode, frame: Frame): Promise<Frame> {
+  return decodeFrame(await clientOf(from).request(to.peerId, RPC_WATCH, encodeFrame(frame), { timeoutMs: 5_000 }))
 }
 
 beforeAll(async () => {
@@ -63,11 +70,12 @@ beforeEach(async () => {
 })
 
 afterAll(async () => {
+  for (const rpc of clients.values()) rpc.stop()
   await stopAll(extra)
   await stopAll(nodes)
 })
 
-describe('listen', () => {
+describe('watch', () => {
   it('pushes a contact coming online to a watcher that subscribed before', async () => {
     const device = makeDevice(makeAccount())
     const key = presenceKey(device.deviceId)
@@ -153,9 +161,8 @@ describe('listen', () => {
     const unwatch = watcher.watch({ deviceId: device.deviceId }, (e) => events.push(e), { requeryMinMs: 500, requeryMaxMs: 1_000 })
     try {
       await waitFor(() => totalSubscriptions() >= REPLICATION, 10_000, 'subscriptions')
-      // from now on every push to the watcher fails: on a listen stream, and on the rpc links the
-      // storing nodes hold to it (cut, and refused when they try to open them again)
-      await watcher.libp2p.unhandle(LISTEN_PROTOCOL)
+      // from now on every push to the watcher fails: the rpc links the storing nodes hold to it
+      // are cut, and refused when they try to open them again
       await watcher.libp2p.unhandle(RPC_PROTOCOL)
       for (const c of watcher.libp2p.getConnections()) {
         for (const s of c.streams) if (s.protocol === RPC_PROTOCOL && s.direction === 'inbound') s.abort(new Error('test: pushes lost'))
@@ -198,7 +205,7 @@ describe('listen', () => {
     const storing = await createDiscoveryNode({
       ...init,
       bootstrap: [(nodes[0] as DiscoveryNode).multiaddrs()[0] as string],
-      listenLimits: { maxSubscriptionsPerPeer: 2, maxSubscriptions: 3 },
+      watchLimits: { maxSubscriptionsPerPeer: 2, maxSubscriptions: 3 },
     })
     extra.push(storing)
     const key = (i: number) => presenceKey(String(i).padStart(40, '0'))
@@ -214,8 +221,11 @@ describe('listen', () => {
     expect(storing.stats().subscriptions).toBe(2)
     expect(await listenRequest(a, storing, { t: 'sub', key: '/ipns/x', ttlMs: 1 })).toMatchObject({ t: 'err', code: 'invalid_key' })
     expect(await listenRequest(a, storing, { t: 'ok' })).toMatchObject({ t: 'err', code: 'malformed_frame' })
+    // pushes travel as rpc PUSH, not as watch frames
+    expect(await listenRequest(a, storing, { t: 'push', key: key(1), value: 'AAAA' })).toMatchObject({ t: 'err', code: 'malformed_frame' })
     // a push of garbage for a key the node does not watch is acknowledged and ignored
-    expect(await listenRequest(a, storing, { t: 'push', key: key(1), value: 'AAAA' })).toMatchObject({ t: 'ok' })
+    expect(await clientOf(a).request(storing.peerId, RPC_PUSH, encodePut(keyBytes(key(1)), new Uint8Array([0, 0, 0])), { timeoutMs: 5_000 })).toHaveLength(0)
+    expect(storing.stats().pushesReceived).toBe(0)
     // a subscription reply carries what the node stores
     const device = makeDevice(makeAccount())
     expect(await a.sendPut(storing.peerId, presenceKey(device.deviceId), encodeBundle(presenceBundle(device)))).toBe(true)

@@ -1,0 +1,69 @@
+import { announceable } from '@baran/actor'
+import { type Identify, identify } from '@libp2p/identify'
+import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { type Ping, ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { DEFAULT_K, DEFAULT_LISTEN, KAD_PROTOCOL } from './constants.ts'
+import { restrictKadRpc } from './kad-internals.ts'
+import type { DiscoveryNodeInit } from './node-options.ts'
+import { noiseOneWrite } from './one-write.ts'
+import type { RecordPolicy } from './policy.ts'
+import type { VerifiedRecordStore } from './store.ts'
+import { yamuxCoalesced } from './yamux-window.ts'
+
+/** The libp2p services a discovery node runs. */
+export type Services = { dht: KadDHT; identify: Identify; ping: Ping }
+
+/** The libp2p host of a discovery node. */
+export type DiscoveryLibp2p = Libp2p<Services>
+
+/** libp2p's connectionMonitor option for `keepAlive` (undefined: libp2p's defaults). */
+function connectionMonitorOf(keepAlive: DiscoveryNodeInit['keepAlive']): { enabled?: boolean; pingInterval?: number; abortConnectionOnPingFailure?: boolean } | undefined {
+  if (keepAlive === undefined) return undefined
+  if (keepAlive === false) return { enabled: false }
+  return { pingInterval: keepAlive.intervalMs, abortConnectionOnPingFailure: keepAlive.closeOnFailure }
+}
+
+/**
+ * The libp2p stack of a discovery node (not started): TCP and WebSockets, noise and yamux tuned for
+ * many small messages, identify, ping, and kad-dht in Baran's namespace on `store` as its datastore.
+ */
+export async function createDiscoveryLibp2p(init: DiscoveryNodeInit, policy: RecordPolicy, store: VerifiedRecordStore): Promise<DiscoveryLibp2p> {
+  const libp2p = await createLibp2p<Services>({
+    start: false,
+    privateKey: init.privateKey,
+    datastore: store,
+    // Only addresses others can use: no link-local, loopback only when there is nothing else.
+    addresses: { listen: init.listen ?? DEFAULT_LISTEN, announceFilter: (addrs) => announceable(addrs) },
+    transports: [tcp(), webSockets()],
+    // noise, with each encrypted message written to the socket at once (see one-write.ts).
+    connectionEncrypters: [noiseOneWrite()],
+    // yamux with one WindowUpdate per half window, as Go's yamux does, instead of one per data frame (see yamux-window.ts).
+    streamMuxers: [yamuxCoalesced()],
+    // Many local nodes dial one bootstrap at once: the default (5/s per host) resets them.
+    connectionManager: { inboundConnectionThreshold: 1_000 },
+    connectionMonitor: connectionMonitorOf(init.keepAlive),
+    peerDiscovery: init.mdns === true ? [mdns({ serviceTag: 'baran-discovery.local' })] : [],
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: KAD_PROTOCOL,
+        clientMode: init.clientMode ?? false,
+        // Loopback and LAN addresses are how Baran's local networks work.
+        peerInfoMapper: passthroughMapper,
+        kBucketSize: init.kBucketSize ?? DEFAULT_K,
+        validators: policy.kadValidators(),
+        selectors: policy.kadSelectors(),
+        // A node with no peers is a network of one: its queries return at once instead of waiting.
+        allowQueryWithZeroPeers: true,
+      }),
+    },
+  })
+  // kad-dht serves only its routing (FIND_NODE, PING): values travel over Baran's rpc.
+  restrictKadRpc(libp2p.services.dht)
+  return libp2p
+}

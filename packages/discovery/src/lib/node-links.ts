@@ -1,0 +1,72 @@
+import type { Bounds } from './bounds.ts'
+import { sha256 } from './bytes.ts'
+import { FRAME_TIMEOUT_MS, RPC_PROTOCOL } from './constants.ts'
+import type { DhtGet } from './dht-get.ts'
+import type { DhtParts } from './dht-parts.ts'
+import { InvalidKeyError } from './errors.ts'
+import { decodeFrame, encodeFrame } from './frames.ts'
+import { isBaranKey, keyBytes, parseKey } from './keys.ts'
+import { type WatchLimits, WatchService } from './watch.ts'
+import { Rpc } from './rpc.ts'
+import { decodePut, encodeGetMiss, encodePeers, encodePut, RPC_FIND, RPC_GET, RPC_WATCH, RPC_PUSH, RPC_PUT } from './rpc-codec.ts'
+
+/**
+ * The fast path (`/baran/rpc/1.0.0`): get, put and watch frames over one long-lived stream
+ * per peer. Its handlers answer from the same store and rules as kad-dht's. A client queries
+ * without serving: it stores nothing for others (it still takes pushes).
+ */
+export function createRpc(p: DhtParts, opts: { clientMode: boolean; watch: () => WatchService }): Rpc {
+  const rpc = new Rpc({
+    openStream: (peer, signal) => p.libp2p.dialProtocol(peer, RPC_PROTOCOL, { signal }),
+    log: p.log,
+  })
+  if (!opts.clientMode) {
+    rpc.handle(RPC_GET, (_peer, key) => {
+      if (!isBaranKey(key)) throw new InvalidKeyError('not a Baran key')
+      // A miss names this node's closest peers: the asker needs no FIND round to learn of closer ones.
+      return p.store.getRecord(parseKey(key).key) ?? encodeGetMiss(p.routing.closestNamed(key))
+    })
+    rpc.handle(RPC_FIND, (_peer, key) => {
+      if (key.length === 0 || key.length > 512) throw new InvalidKeyError('bad lookup key')
+      return encodePeers(p.routing.closestNamed(key))
+    })
+    rpc.handle(RPC_PUT, (peer, payload) => {
+      const { key, value } = decodePut(payload)
+      if (!isBaranKey(key)) throw new InvalidKeyError('not a Baran key')
+      // Charged to the peer that sent it: the store's quotas are per uploader.
+      p.store.storeLocal(parseKey(key).key, value, key, peer)
+      return new Uint8Array(0)
+    })
+  }
+  rpc.handle(RPC_WATCH, (peer, bytes) => encodeFrame(opts.watch().answer(peer, decodeFrame(bytes))))
+  rpc.handle(RPC_PUSH, (peer, payload) => {
+    const { key, value } = decodePut(payload)
+    opts.watch().onPush(peer, parseKey(key).key, value)
+    return new Uint8Array(0)
+  })
+  return rpc
+}
+
+/** A fresh watch service on a node's parts (stop() ends one for good; a restart gets a new one). */
+export function createWatchService(p: DhtParts, opts: { get: DhtGet; limits?: WatchLimits }): WatchService {
+  return new WatchService(
+    {
+      selfId: p.libp2p.peerId.toString(),
+      store: p.store,
+      policy: { verify: (key, value) => p.policy.verify(key, value) },
+      call: async (peer, frame, signal) => decodeFrame(await p.rpc().request(peer, RPC_WATCH, encodeFrame(frame), { signal })),
+      push: async (peer, key, value) => {
+        await p.rpc().request(peer, RPC_PUSH, encodePut(keyBytes(key), value), { timeoutMs: FRAME_TIMEOUT_MS })
+      },
+      closestPeers: async (key, signal) => {
+        const kb = keyBytes(key)
+        const b: Bounds = { signal, deadline: performance.now() + p.queryTimeoutMs() }
+        return p.routing.storingSet(sha256(kb), await p.routing.closest(kb, b)).map((peer) => peer.toString())
+      },
+      queryValues: (key, signal) => opts.get.values(key, { signal }),
+      now: p.policy.now,
+      log: p.log,
+    },
+    { limits: opts.limits, fanout: p.replication },
+  )
+}

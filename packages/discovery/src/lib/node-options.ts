@@ -1,0 +1,125 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import type { PrivateKey } from '@libp2p/interface'
+import { InvalidConfigError } from './errors.ts'
+import type { Logger } from './store.ts'
+import type { StoreFigures, StoreLimits } from './store-quota.ts'
+import type { WatchLimits } from './watch.ts'
+
+/** Options of createDiscoveryNode; every option is optional. */
+export interface DiscoveryNodeInit {
+  /** Multiaddrs to listen on (TCP; `/ws` ones use WebSockets). @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** Bootstrap peers: multiaddrs ending in /p2p/<peerId>. Empty: this node is its own network. @default [] */
+  bootstrap?: string[]
+  /**
+   * More bootstrap peers, asked again each time the node bootstraps (at start, and whenever it reaches no peer):
+   * a description that may change while the node runs, such as the local network's `localnet.json`.
+   */
+  bootstrapSource?: () => Promise<string[]>
+  /** The node's libp2p key (its PeerId). @default a fresh Ed25519 key */
+  privateKey?: PrivateKey
+  /** Find peers on the LAN with mDNS. @default false */
+  mdns?: boolean
+  /** Query the DHT without serving it (no records stored for others). @default false */
+  clientMode?: boolean
+  /**
+   * libp2p's connection monitor (a ping on every connection each interval; a failed ping closes it). `false` turns
+   * it off: right for many nodes in one process on loopback, where a busy event loop fails pings of healthy
+   * connections. @default libp2p's (every 10 s, close on failure)
+   */
+  keepAlive?: false | { intervalMs?: number; closeOnFailure?: boolean }
+  /** Clock for record validity, ms since epoch. @default Date.now */
+  now?: () => number
+  /** pino-shaped logger. */
+  log?: Logger
+  /** Kademlia k: bucket size and lookup result size. @default 20 */
+  kBucketSize?: number
+  /** Closest peers a put stores on and a watch subscribes to. @default 8 */
+  replication?: number
+  /** Values a get waits for before it may stop early. @default 3 */
+  getQuorum?: number
+  /** Upper bound on one put or get (ms). @default 10_000 */
+  queryTimeoutMs?: number
+  /** Largest opaque value payload. @default 16384 */
+  maxValueBytes?: number
+  /** Allowed clock difference for record times. @default 60_000 */
+  clockSkewMs?: number
+  /** Limits on subscriptions this node keeps for watchers. */
+  watchLimits?: WatchLimits
+  /** @deprecated The old name of watchLimits. */
+  listenLimits?: WatchLimits
+  /** Bounds of the records this node stores for others (total, per uploading peer, per key). @default 64 MiB, 50 000 records, 1/16 each per peer */
+  storeLimits?: StoreLimits
+  /** Start the node before returning. @default true */
+  start?: boolean
+}
+
+/** Outcome of a publish or put. */
+export interface PublishResult {
+  key: string
+  /** Peers that confirmed they stored the record (this node not counted). */
+  stored: number
+  /** Peers asked to store it. */
+  attempted: number
+}
+
+/** Outcome of putValue: keep deleteToken to delete the value before it expires. */
+export interface PutValueResult extends PublishResult {
+  deleteToken: Uint8Array
+  expiresAt: number
+}
+
+/** Counters of a node. */
+export interface DiscoveryStats {
+  /** Connected peers. */
+  peers: number
+  routingTableSize: number
+  /** Baran records this node holds. */
+  storedRecords: number
+  /** Subscriptions this node keeps for watchers. */
+  subscriptions: number
+  /** Keys this node watches. */
+  watches: number
+  pushesSent: number
+  pushesFailed: number
+  pushesReceived: number
+  /** The record store's bytes, records, limits and refusals. */
+  store: StoreFigures
+}
+
+/** Options of a single put or get. */
+export interface QueryOptions {
+  signal?: AbortSignal
+  /** ms. @default the node's queryTimeoutMs */
+  timeoutMs?: number
+}
+
+/** Options of a put or publish. */
+export interface PutOptions extends QueryOptions {
+  /** Also wait for the network lookup and the PUTs to any closer peers it finds. @default false */
+  waitForLookup?: boolean
+}
+
+/** Options of a get. */
+export interface GetOptions extends QueryOptions {
+  /** Stop once this many peers (this node included) returned a value. @default the node's getQuorum */
+  quorum?: number
+}
+
+/** Check the options a caller can get wrong; throws InvalidConfigError naming the option. */
+export function checkInit(init: DiscoveryNodeInit): void {
+  for (const name of ['kBucketSize', 'replication', 'getQuorum', 'queryTimeoutMs', 'maxValueBytes'] as const) {
+    const v = init[name]
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new InvalidConfigError(`${name} must be a positive integer`)
+  }
+  for (const addr of init.bootstrap ?? []) {
+    let ok = false
+    try {
+      ok = multiaddr(addr).getComponents().some((c) => c.name === 'p2p')
+    } catch {
+      ok = false
+    }
+    if (!ok) throw new InvalidConfigError(`bootstrap: ${JSON.stringify(addr)} is not a multiaddr ending in /p2p/<peerId>`)
+  }
+}
+

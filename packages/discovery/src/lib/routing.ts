@@ -1,0 +1,202 @@
+import type { PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { xor } from 'uint8arrays/xor'
+import { xorCompare } from 'uint8arrays/xor-compare'
+import { type Bounds, ended, kadSignal, mhKey, remaining } from './bounds.ts'
+import { sha256 } from './bytes.ts'
+import { FIND_ROUNDS, KAD_ID_CACHE_SIZE } from './constants.ts'
+import type { KadInternals } from './kad-internals.ts'
+import type { DiscoveryLibp2p } from './libp2p-stack.ts'
+import { compareDistance, NearestPeers } from './nearest.ts'
+import type { Rpc } from './rpc.ts'
+import { decodePeers, type NamedPeer, peerFromMultihash, RPC_FIND } from './rpc-codec.ts'
+import type { Logger } from './store.ts'
+
+/** What routing needs from its node. */
+export interface RoutingInit {
+  libp2p: DiscoveryLibp2p
+  kad: KadInternals
+  replication: number
+  /** Counts the kad-dht messages the lookups send. */
+  kadMessages: { count: number }
+  rpc(): Rpc
+  lifecycle(): AbortSignal
+  log?: Logger
+}
+
+/**
+ * Which peers are closest to a key: the routing table's view (kad-dht's table, read cheaply),
+ * Kademlia's iterative lookup over the rpc links (FIND), kad-dht's own lookup when that cannot
+ * finish, and the addresses peers announced in identify (what a FIND reply hands on).
+ */
+export class Routing {
+  readonly #libp2p: DiscoveryLibp2p
+  readonly #kad: KadInternals
+  readonly #replication: number
+  readonly #rpc: () => Rpc
+  readonly #lifecycle: () => AbortSignal
+  readonly #log?: Logger
+  readonly #kadMessages: { count: number }
+  /** The routing table's closest peers to a key, cheaply (see nearest.ts). */
+  readonly nearest: NearestPeers
+  readonly #selfKadId: Uint8Array
+  /** sha256 of peer IDs (their Kademlia IDs), computed once per peer. */
+  readonly #kadIds = new Map<string, Uint8Array>()
+  /** The routing table hands out the same PeerId objects: remember their Kademlia IDs by object. */
+  readonly #peerKadIds = new WeakMap<PeerId, Uint8Array>()
+  /** Addresses peers announced in identify (what a FIND reply hands on), as bytes. */
+  readonly #announcedAddrs = new Map<string, Uint8Array[]>()
+
+  constructor(init: RoutingInit) {
+    this.#libp2p = init.libp2p
+    this.#kad = init.kad
+    this.#replication = init.replication
+    this.#rpc = init.rpc
+    this.#lifecycle = init.lifecycle
+    this.#log = init.log
+    this.#kadMessages = init.kadMessages
+    this.#selfKadId = sha256(init.libp2p.peerId.toMultihash().bytes)
+    this.nearest = new NearestPeers(init.kad.routingTable, (p) => this.kadIdOfPeer(p))
+  }
+
+  /** Peers in kad-dht's routing table. */
+  get tableSize(): number {
+    return this.#kad.routingTable.size
+  }
+
+  /** Remember the addresses a peer announced in identify. */
+  noteAnnounced(peer: PeerId, addrs: Uint8Array[]): void {
+    if (this.#announcedAddrs.size >= KAD_ID_CACHE_SIZE) this.#announcedAddrs.clear()
+    this.#announcedAddrs.set(peer.toString(), addrs)
+  }
+
+  /** This node's closest peers to a DHT key, with the addresses they announced (FIND and GET-miss replies). */
+  closestNamed(key: Uint8Array): NamedPeer[] {
+    return this.nearest
+      .closest(sha256(key), this.#replication)
+      .map((p) => ({ id: p.toMultihash().bytes, addrs: this.#announcedAddrs.get(p.toString()) ?? [] }))
+  }
+
+  kadIdOfPeer(peer: PeerId): Uint8Array {
+    let id = this.#peerKadIds.get(peer)
+    if (id === undefined) {
+      id = this.#kadIdOf(peer.toMultihash().bytes)
+      this.#peerKadIds.set(peer, id)
+    }
+    return id
+  }
+
+  #kadIdOf(mh: Uint8Array, key = mhKey(mh)): Uint8Array {
+    let id = this.#kadIds.get(key)
+    if (id === undefined) {
+      if (this.#kadIds.size >= KAD_ID_CACHE_SIZE) this.#kadIds.clear()
+      id = sha256(mh)
+      this.#kadIds.set(key, id)
+    }
+    return id
+  }
+
+  /**
+   * The other peers of the `replication` closest to a key, this node included in the ranking:
+   * when this node is one of them it stores the record itself, so one fewer peer is needed.
+   */
+  storingSet(kadId: Uint8Array, peers: PeerId[]): PeerId[] {
+    const ranked = peers.map((p) => ({ p, id: this.kadIdOfPeer(p) })).sort((a, b) => compareDistance(a.id, b.id, kadId))
+    const closerThanSelf = ranked.filter((r) => compareDistance(r.id, this.#selfKadId, kadId) < 0).length
+    const count = closerThanSelf < this.#replication ? this.#replication - 1 : this.#replication
+    return ranked.slice(0, count).map((r) => r.p)
+  }
+
+  /**
+   * The `replication` closest peers to a key, nearest first, by Kademlia's iterative lookup over
+   * the rpc links (FIND): ask the closest peers known for their closest, then any closer peer
+   * they name, until the closest all answered (on a warm table: one round). Much cheaper than
+   * kad-dht's walk (a new stream per message). Undefined when it cannot finish that way: a
+   * closer peer this node has no address for, or no convergence within FIND_ROUNDS; then
+   * kad-dht's lookup is the way (it learns addresses as it goes). `answered`: peers that already
+   * named their closest (a GET miss, by mhKey): they are not asked again.
+   */
+  async findClosest(kb: Uint8Array, kadId: Uint8Array, b: Bounds, answered?: Map<string, NamedPeer[]>): Promise<PeerId[] | undefined> {
+    const self = mhKey(this.#libp2p.peerId.toMultihash().bytes)
+    const cands = new Map<string, { peer: PeerId; d: Uint8Array }>()
+    const add = (peer: PeerId, mh = peer.toMultihash().bytes): void => {
+      const k = mhKey(mh)
+      if (k !== self && !cands.has(k)) cands.set(k, { peer, d: xor(this.#kadIdOf(mh, k), kadId) })
+    }
+    for (const p of this.nearest.closest(kadId, this.#replication)) add(p)
+    const asked = new Set<string>(answered?.keys())
+    let named: NamedPeer[] = [...(answered?.values() ?? [])].flat()
+    for (let round = 0; round <= FIND_ROUNDS && !ended(b); round++) {
+      for (const { id: mh, addrs } of named) {
+        const k = mhKey(mh)
+        if (k === self || cands.has(k)) continue
+        const peer = peerFromMultihash(mh)
+        if (peer === undefined) continue
+        // A closer peer this node cannot dial: only kad-dht's lookup learns addresses.
+        const farthest = [...cands.values()].map((c) => c.d).sort(xorCompare)[this.#replication - 1]
+        const d = xor(this.#kadIdOf(mh, k), kadId)
+        if (farthest !== undefined && xorCompare(d, farthest) >= 0) continue
+        if (!(await this.#dialable(peer))) {
+          // The responder's addresses for it, else only kad-dht's lookup can go on.
+          const known = addrs.flatMap((a) => {
+            try {
+              return [multiaddr(a)]
+            } catch {
+              return []
+            }
+          })
+          if (known.length === 0) return undefined
+          await this.#libp2p.peerStore.merge(peer, { multiaddrs: known })
+        }
+        cands.set(k, { peer, d })
+      }
+      if (round === FIND_ROUNDS) break
+      const top = [...cands.entries()].sort((x, y) => xorCompare(x[1].d, y[1].d)).slice(0, this.#replication)
+      const toAsk = top.filter(([k]) => !asked.has(k))
+      if (toAsk.length === 0) return top.map(([, c]) => c.peer)
+      const answers = await Promise.all(
+        toAsk.map(async ([k, c]) => {
+          asked.add(k)
+          try {
+            return decodePeers(await this.#rpc().request(c.peer, RPC_FIND, kb, { signal: b.signal, timeoutMs: remaining(b) }))
+          } catch (err) {
+            this.#log?.debug({ err, peer: c.peer.toString() }, 'find failed')
+            return undefined
+          }
+        }),
+      )
+      named = []
+      answers.forEach((a, i) => {
+        if (a === undefined) cands.delete((toAsk[i] as [string, unknown])[0]) // unreachable: not one of the closest
+        else named.push(...a)
+      })
+    }
+    return undefined
+  }
+
+  /** Does this node have a connection to, or an address of, a peer? */
+  async #dialable(peer: PeerId): Promise<boolean> {
+    if (this.#libp2p.getConnections(peer).length > 0) return true
+    try {
+      return (await this.#libp2p.peerStore.get(peer)).addresses.length > 0
+    } catch {
+      return false
+    }
+  }
+
+  /** The closest peers to a key: over rpc, else by kad-dht's lookup. */
+  async closest(kb: Uint8Array, b: Bounds): Promise<PeerId[]> {
+    return (await this.findClosest(kb, sha256(kb), b)) ?? (await this.lookup(kb, kadSignal(b, this.#lifecycle())))
+  }
+
+  /** Closest peers to a DHT key by kad-dht's network lookup, nearest first (at most k). */
+  async lookup(key: Uint8Array, signal: AbortSignal): Promise<PeerId[]> {
+    if (this.#kad.routingTable.size === 0) return []
+    const peers: PeerId[] = []
+    for await (const e of this.#libp2p.services.dht.getClosestPeers(key, { signal })) {
+      if (e.name === 'SEND_QUERY') this.#kadMessages.count++
+      else if (e.name === 'FINAL_PEER') peers.push(e.peer.id)
+    }
+    return peers
+  }
+}

@@ -1,0 +1,242 @@
+import { fromBase64Url, toBase64Url } from '@baran/trust'
+import { bytesEqual, sha256 } from './bytes.ts'
+import { DEFAULT_SUBSCRIPTION_TTL_MS, FRAME_TIMEOUT_MS, RENEW_FRACTION, REQUERY_MAX_MS, REQUERY_MIN_MS } from './constants.ts'
+import { SubscriptionRefusedError } from './errors.ts'
+import { parseKey } from './keys.ts'
+import { jittered, type WatchComponents, request, timer, type Via, type WatchEvent, type WatchOptions } from './watch-link.ts'
+import type { VerifiedEntry } from './policy.ts'
+
+/** Everything a watcher tracks for one key, shared by every watch that names it. */
+interface KeyWatch {
+  key: string
+  kind: VerifiedEntry['kind']
+  listeners: Set<(e: WatchEvent) => void>
+  lastSeq: number
+  lastHash?: string
+  /** The record last handed to the listeners. */
+  lastBytes?: Uint8Array
+  lastEvent?: WatchEvent
+  subscribed: Map<string, number> // peer → expiresAt
+  opts: Required<WatchOptions>
+  requeryDelay: number
+  /** Delay before the next lookup of the closest peers (grows up to the renewal time). */
+  lookupDelay: number
+  renewTimer?: NodeJS.Timeout
+  requeryTimer?: NodeJS.Timeout
+  abort: AbortController
+}
+
+/** Watching side: subscriptions to the closest peers, renewal, re-query, de-duplication. */
+export class Watches {
+  readonly #c: WatchComponents
+  readonly #keys = new Map<string, KeyWatch>()
+  readonly #unlisten: () => void
+  readonly #defaultFanout: number
+  pushesReceived = 0
+
+  constructor(c: WatchComponents, defaultFanout: number) {
+    this.#c = c
+    this.#defaultFanout = defaultFanout
+    // This node may itself be one of the closest peers: its own store tells it first.
+    this.#unlisten = c.store.onRecord((r) => {
+      if (this.#keys.has(r.key)) this.#incoming(r.key, r.value, 'local')
+    })
+  }
+
+  get count(): number {
+    return this.#keys.size
+  }
+
+  /** Watch one key; returns a function that stops this watch. */
+  watchKey(key: string, listener: (e: WatchEvent) => void, opts: WatchOptions = {}): () => void {
+    let kw = this.#keys.get(key)
+    if (kw === undefined) {
+      const options: Required<WatchOptions> = {
+        ttlMs: opts.ttlMs ?? DEFAULT_SUBSCRIPTION_TTL_MS,
+        requeryMinMs: opts.requeryMinMs ?? REQUERY_MIN_MS,
+        requeryMaxMs: opts.requeryMaxMs ?? REQUERY_MAX_MS,
+        fanout: opts.fanout ?? this.#defaultFanout,
+      }
+      kw = {
+        key,
+        kind: parseKey(key).kind,
+        listeners: new Set([listener]),
+        lastSeq: -1,
+        subscribed: new Map(),
+        opts: options,
+        requeryDelay: options.requeryMinMs,
+        lookupDelay: options.requeryMinMs,
+        abort: new AbortController(),
+      }
+      this.#keys.set(key, kw)
+      this.#start(kw)
+    } else {
+      kw.listeners.add(listener)
+      // A late watcher still learns the current record.
+      const last = kw.lastEvent
+      if (last !== undefined) queueMicrotask(() => listener(last))
+    }
+    const watched = kw
+    return () => {
+      watched.listeners.delete(listener)
+      if (watched.listeners.size === 0) this.#stopKey(watched)
+    }
+  }
+
+  #start(kw: KeyWatch): void {
+    const local = this.#c.store.getRecord(kw.key)
+    if (local !== undefined) this.#incoming(kw.key, local, 'local')
+    void this.#subscribe(kw)
+    this.#scheduleRequery(kw)
+  }
+
+  /**
+   * Subscribe to the closest peers of the key. Known peers are renewed directly first (no lookup,
+   * so a renewal lands in milliseconds); then a lookup follows churn and adds new closest peers.
+   */
+  async #subscribe(kw: KeyWatch): Promise<void> {
+    if (kw.abort.signal.aborted) return
+    let granted = Number.POSITIVE_INFINITY
+    let wanted = 1
+    const subscribeTo = async (peers: string[]): Promise<void> => {
+      const results = await Promise.allSettled(
+        peers.map(async (peer) => {
+          const reply = await request(this.#c, peer, { t: 'sub', key: kw.key, ttlMs: kw.opts.ttlMs })
+          if (reply.t !== 'ok') throw new SubscriptionRefusedError(reply.t === 'err' ? reply.message : 'unexpected reply')
+          if (kw.abort.signal.aborted) {
+            // unwatched while this subscription was on its way: take it back
+            request(this.#c, peer, { t: 'unsub', key: kw.key }).catch(() => {})
+            return
+          }
+          const ttl = reply.ttlMs ?? 0
+          kw.subscribed.set(peer, this.#c.now() + ttl)
+          granted = Math.min(granted, ttl)
+          if (reply.value !== undefined) this.#incoming(kw.key, fromBase64Url(reply.value), 'subscribe')
+        }),
+      )
+      results.forEach((r, i) => {
+        if (r.status === 'rejected') {
+          kw.subscribed.delete(peers[i] as string)
+          this.#c.log?.debug({ err: r.reason, key: kw.key, peer: peers[i] }, 'subscription failed')
+        }
+      })
+    }
+    try {
+      await subscribeTo([...kw.subscribed.keys()])
+      const signal = AbortSignal.any([kw.abort.signal, AbortSignal.timeout(FRAME_TIMEOUT_MS * 2)])
+      const closest = (await this.#c.closestPeers(kw.key, signal)).filter((p) => p !== this.#c.selfId).slice(0, kw.opts.fanout)
+      wanted = closest.length
+      await subscribeTo(closest.filter((p) => !kw.subscribed.has(p)))
+      // Peers that are no longer among the closest (churn) stop being renewed.
+      if (closest.length >= kw.opts.fanout) {
+        for (const peer of [...kw.subscribed.keys()]) {
+          if (closest.includes(peer)) continue
+          kw.subscribed.delete(peer)
+          request(this.#c, peer, { t: 'unsub', key: kw.key }).catch(() => {})
+        }
+      }
+    } catch (err) {
+      this.#c.log?.debug({ err, key: kw.key }, 'subscribe lookup failed')
+    }
+    if (kw.abort.signal.aborted) return
+    // Renew before the shortest grant runs out. Look the closest peers up again sooner at first
+    // (a node that just joined sees few peers), backing off up to the renewal time; and soon
+    // again while some closest peer refused or failed.
+    const renewAt = Number.isFinite(granted) ? granted * RENEW_FRACTION : kw.opts.requeryMinMs
+    let next = Math.min(renewAt, jittered(kw.lookupDelay))
+    kw.lookupDelay = Math.min(kw.lookupDelay * 2, Math.max(renewAt, kw.opts.requeryMinMs))
+    if (kw.subscribed.size < wanted) next = Math.min(next, jittered(kw.opts.requeryMinMs))
+    clearTimeout(kw.renewTimer)
+    kw.renewTimer = timer(() => void this.#subscribe(kw), Math.max(next, 100))
+  }
+
+  #scheduleRequery(kw: KeyWatch): void {
+    clearTimeout(kw.requeryTimer)
+    kw.requeryTimer = timer(() => void this.#requery(kw), jittered(kw.requeryDelay))
+  }
+
+  async #requery(kw: KeyWatch): Promise<void> {
+    if (kw.abort.signal.aborted) return
+    try {
+      const signal = AbortSignal.any([kw.abort.signal, AbortSignal.timeout(FRAME_TIMEOUT_MS * 2)])
+      for (const value of await this.#c.queryValues(kw.key, signal)) this.#incoming(kw.key, value, 'query')
+    } catch (err) {
+      this.#c.log?.debug({ err, key: kw.key }, 're-query failed')
+    }
+    if (kw.abort.signal.aborted) return
+    kw.requeryDelay = Math.min(kw.requeryDelay * 2, kw.opts.requeryMaxMs)
+    this.#scheduleRequery(kw)
+  }
+
+  /** A push arrived from `from`: only for keys this node watches. */
+  onPush(from: string, key: string, value: Uint8Array): void {
+    if (!this.#keys.has(key)) {
+      this.#c.log?.debug({ from, key }, 'push for a key not watched')
+      return
+    }
+    this.pushesReceived++
+    this.#incoming(key, value, 'push')
+  }
+
+  /** Verify, de-duplicate and hand a record to the key's listeners. */
+  #incoming(key: string, value: Uint8Array, via: Via): void {
+    const kw = this.#keys.get(key)
+    if (kw === undefined) return
+    // Every storing node pushes the same record: the same bytes again need no second check.
+    if (kw.lastBytes !== undefined && bytesEqual(kw.lastBytes, value)) return
+    let entry: VerifiedEntry
+    try {
+      entry = this.#c.policy.verify(key, value)
+    } catch (err) {
+      this.#c.log?.debug({ err, key, via }, 'dropped an invalid record')
+      return
+    }
+    let event: WatchEvent
+    if (entry.kind === 'value') {
+      const hash = toBase64Url(sha256(value))
+      if (hash === kw.lastHash) return
+      kw.lastHash = hash
+      const v = entry.value
+      event = { kind: 'value', key, via, value: v.kind === 'data' ? v.data : undefined, expiresAt: v.expiresAt }
+    } else {
+      if (entry.seq <= kw.lastSeq) return
+      kw.lastSeq = entry.seq
+      event =
+        entry.kind === 'presence'
+          ? { kind: 'presence', key, via, presence: entry.presence }
+          : { kind: 'device-list', key, via, deviceList: entry.deviceList }
+    }
+    kw.lastEvent = event
+    kw.lastBytes = value
+    for (const listener of kw.listeners) {
+      try {
+        listener(event)
+      } catch (err) {
+        this.#c.log?.warn({ err, key }, 'watch listener threw')
+      }
+    }
+  }
+
+  #stopKey(kw: KeyWatch): void {
+    kw.abort.abort()
+    clearTimeout(kw.renewTimer)
+    clearTimeout(kw.requeryTimer)
+    this.#keys.delete(kw.key)
+    // Tell the storing peers, best effort: their grants expire anyway.
+    for (const peer of kw.subscribed.keys()) {
+      request(this.#c, peer, { t: 'unsub', key: kw.key }).catch(() => {})
+    }
+    kw.subscribed.clear()
+  }
+
+  stop(): void {
+    this.#unlisten()
+    for (const kw of [...this.#keys.values()]) {
+      kw.abort.abort()
+      clearTimeout(kw.renewTimer)
+      clearTimeout(kw.requeryTimer)
+    }
+    this.#keys.clear()
+  }
+}
+

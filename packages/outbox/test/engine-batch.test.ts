@@ -4,7 +4,7 @@
  * and transport boundary (as in engine.test.ts); behind it the receiver is a real Inbox on real JetStream, and the
  * sender's store is a real bucket, counted.
  */
-import { Cleanup } from '@baran/testkit'
+import { Cleanup, waitUntil } from '@baran/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type AccountDevices, type DeliveryDeps, DeliveryEngine } from '../src/lib/engine.ts'
 import { Inbox } from '../src/lib/inbox.ts'
@@ -50,7 +50,7 @@ async function setup(c: Cleanup) {
     self: () => ({ accountId: BOB, deviceId: BOB_PHONE }),
     now: () => clock.now(),
   })
-  const net = { lookups: 0, sends: 0, failures: 0 }
+  const net = { lookups: 0, sends: 0, concurrent: 0, maxConcurrent: 0, hold: undefined as Promise<void> | undefined }
   const deps: DeliveryDeps = {
     store,
     lookupAccount: async (): Promise<AccountDevices> => {
@@ -59,6 +59,10 @@ async function setup(c: Cleanup) {
     },
     send: async (req) => {
       net.sends++
+      net.concurrent++
+      net.maxConcurrent = Math.max(net.maxConcurrent, net.concurrent)
+      await net.hold
+      net.concurrent--
       const r = await inbox.receive({ id: req.id, payload: req.payload, from: { accountId: ALICE, deviceId: ALICE_PHONE, peerId: 'alice-phone' } })
       if (r.status === 'rejected') throw Object.assign(new Error(r.reason), { code: 'rejected' })
       return r
@@ -66,7 +70,8 @@ async function setup(c: Cleanup) {
     watch: async () => {},
     unwatch: async () => {},
   }
-  const engine = new DeliveryEngine(deps, { clock, random: () => 0.5, maxInFlight: 64 })
+  // default settings, as the actor runs it
+  const engine = new DeliveryEngine(deps, { clock, random: () => 0.5 })
   c.add('stop engine', () => engine.stop())
   return { clock, kv, store, inbox, net, engine }
 }
@@ -92,6 +97,25 @@ describe('delivery engine: a burst to one account', () => {
     expect(t.kv.calls.get).toBe(0)
     expect(t.kv.calls.update).toBe(128)
     for (const r of records) expect((await t.store.get(r.id))?.devices.map((d) => d.state)).toEqual(['delivered'])
+  })
+
+  it('64 sends to one device are in flight at once by default (pipelined on its stream, acked in batches)', async () => {
+    const t = await setup(cleanup)
+    let release!: () => void
+    t.net.hold = new Promise((resolve) => {
+      release = resolve
+    })
+    const records = Array.from({ length: 64 }, (_, i) => outgoing({ now: t.clock.now() + i }))
+    for (const r of records) {
+      await t.store.create(r)
+      t.engine.add(r)
+    }
+    await waitUntil(() => t.net.concurrent === 64, { timeoutMs: 20_000, what: '64 sends in flight' })
+    release()
+    for (let i = 0; i < 50 && t.engine.stats().messages > 0; i++) await t.engine.idle()
+    expect(t.net.maxConcurrent).toBe(64)
+    expect(t.net.sends).toBe(64)
+    expect((await t.inbox.list({ limit: 100 })).messages).toHaveLength(64)
   })
 
   it('a message to an account looked up moments ago is persisted with its devices: one write after its create', async () => {

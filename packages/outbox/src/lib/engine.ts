@@ -71,7 +71,7 @@ export interface DeliveryEngineInit {
   clock?: Clock
   /** [0, 1) like Math.random: the back-off jitter. */
   random?: () => number
-  /** @default 16 */
+  /** @default 64 */
   maxInFlight?: number
   backoff?: BackoffPolicy
   /** @default 5000 */

@@ -50,11 +50,12 @@ async function setup(c: Cleanup) {
     self: () => ({ accountId: BOB, deviceId: BOB_PHONE }),
     now: () => clock.now(),
   })
-  const net = { lookups: 0, sends: 0, concurrent: 0, maxConcurrent: 0, hold: undefined as Promise<void> | undefined }
+  const net = { lookups: 0, lookupHangs: false, sends: 0, concurrent: 0, maxConcurrent: 0, hold: undefined as Promise<void> | undefined }
   const deps: DeliveryDeps = {
     store,
     lookupAccount: async (): Promise<AccountDevices> => {
       net.lookups++
+      if (net.lookupHangs) return new Promise<never>(() => {})
       return { devices: [{ deviceId: BOB_PHONE, online: true, peerId: 'bob-phone', addrs: [] }], revoked: [] }
     },
     send: async (req) => {
@@ -137,14 +138,34 @@ describe('delivery engine: a burst to one account', () => {
     expect((await t.store.get(r.id))?.devices.map((d) => d.state)).toEqual(['delivered'])
   })
 
-  it('does not list devices from an answer older than lookupFreshMs', async () => {
+  it('an answer past lookupFreshMs is used at once while discovery is asked again: a lookup that hangs delays no message', async () => {
     const t = await setup(cleanup)
     const first = outgoing({ now: t.clock.now() })
     await t.store.create(first)
     t.engine.add(first)
     await t.engine.idle()
-    t.clock.t += 5000
-    const r = t.engine.withKnownDevices(outgoing({ now: t.clock.now() }))
-    expect(r.devicesResolved).toBe(false)
+    expect(t.net.lookups).toBe(1)
+    // from now on discovery never answers (a DHT get waiting for a quorum it cannot reach)
+    t.net.lookupHangs = true
+    t.clock.t += 6000
+    const records = Array.from({ length: 8 }, (_, i) => outgoing({ now: t.clock.now() + i }))
+    for (const r of records) {
+      await t.store.create(r)
+      t.engine.add(r)
+    }
+    await waitUntil(() => t.engine.stats().messages === 0, { timeoutMs: 20_000, what: 'all 8 delivered without an answer from discovery' })
+    expect((await t.inbox.list({ limit: 100 })).messages).toHaveLength(9)
+    // one lookup went out again in the background (still unanswered), not one per message
+    expect(t.net.lookups).toBe(2)
+  })
+
+  it('an answer past lookupUsableMs is not used: the recipient is looked up again first', async () => {
+    const t = await setup(cleanup)
+    const first = outgoing({ now: t.clock.now() })
+    await t.store.create(first)
+    t.engine.add(first)
+    await t.engine.idle()
+    t.clock.t += 60_000
+    expect(t.engine.withKnownDevices(outgoing({ now: t.clock.now() })).devicesResolved).toBe(false)
   })
 })

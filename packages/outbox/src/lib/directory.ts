@@ -21,6 +21,8 @@ export interface DirectoryInit {
   clock: Clock
   /** How long a looked-up answer (devices, presence) is trusted. */
   freshMs: number
+  /** How long an answer past its freshness is still used while a new lookup runs in the background. */
+  usableMs: number
   watchRefreshMs: number
   log: EngineLogger
   /** The signal of the engine's current run (it changes when the bus reconnects). */
@@ -37,6 +39,9 @@ export interface DirectoryInit {
  * What the delivery engine knows of recipients: each device's presence (from lookups and presence events), the
  * last answer of each account's lookup, one lookup per account at a time, and the watches on accounts with
  * pending messages. A lookup's answer is reused while fresh: messages to one account, sent in a burst, cost
+ * one discovery lookup between them, not one each. Past its freshness (but within `usableMs`) it is still used at
+ * once while a new lookup runs in the background: a DHT get that takes its full 10 s (no quorum among few peers,
+ * a slow responder) delays no message. A send that fails drops the answer, so its retry waits for a real lookup.
  * one discovery lookup between them, not one each.
  */
 export class DeviceDirectory {
@@ -80,10 +85,10 @@ export class DeviceDirectory {
     this.#lookups.clear()
   }
 
-  /** The account's devices, not revoked, from a fresh answer (undefined when there is none). */
+  /** The account's devices, not revoked, from a usable answer (undefined when there is none). */
   known(account: string): string[] | undefined {
-    const answer = this.#answers.get(account)
-    if (!answer || !this.#fresh(answer.at)) return undefined
+    const answer = this.#usable(account)
+    if (!answer) return undefined
     const { devices, revoked } = answer.found
     return devices.filter((d) => !revoked.includes(d.deviceId)).map((d) => d.deviceId)
   }
@@ -94,9 +99,11 @@ export class DeviceDirectory {
     if (!p || !this.#fresh(p.at)) {
       const found = await this.devices(account)
       if (found.revoked.includes(deviceId)) return 'revoked'
-      p = this.#presence.get(deviceId)
-      // The answer outlived the presence the engine dropped when the account had nothing pending a moment ago.
-      if (!p || !this.#fresh(p.at)) p = found.devices.find((d) => d.deviceId === deviceId) && this.#fromAnswer(account, deviceId)
+      // The newer of the presence (events, lookups) and the answer (it outlives the presence the engine drops when
+      // the account has nothing pending for a moment).
+      const q = this.#presence.get(deviceId)
+      const a = this.#fromAnswer(account, deviceId)
+      p = q && (!a || q.at >= a.at) ? q : a
     }
     return p?.online && p.peerId ? { peerId: p.peerId, addrs: p.addrs } : undefined
   }
@@ -105,16 +112,27 @@ export class DeviceDirectory {
     return this.#init.clock.now() - at < this.#init.freshMs
   }
 
+  /** The account's answer while usable; past its freshness, a new lookup starts in the background. */
+  #usable(account: string): { found: AccountDevices; at: number } | undefined {
+    const answer = this.#answers.get(account)
+    if (!answer || this.#init.clock.now() - answer.at >= this.#init.usableMs) return undefined
+    if (!this.#fresh(answer.at)) this.#ask(account).catch((e: unknown) => this.#init.log.debug({ err: (e as Error).message, account }, 'background lookup failed'))
+    return answer
+  }
+
   #fromAnswer(account: string, deviceId: string): Presence | undefined {
     const answer = this.#answers.get(account)
     const d = answer?.found.devices.find((x) => x.deviceId === deviceId)
     return answer && d ? { account, online: d.online, peerId: d.peerId, addrs: d.addrs, at: answer.at } : undefined
   }
 
-  /** The account's devices: a fresh answer, else a lookup (one per account at a time) that refreshes presence. */
+  /** The account's devices: a usable answer, else a lookup (one per account at a time) that refreshes presence. */
   devices(account: string): Promise<AccountDevices> {
-    const answer = this.#answers.get(account)
-    if (answer && this.#fresh(answer.at)) return Promise.resolve(answer.found)
+    const answer = this.#usable(account)
+    return answer ? Promise.resolve(answer.found) : this.#ask(account)
+  }
+
+  #ask(account: string): Promise<AccountDevices> {
     const running = this.#lookups.get(account)
     if (running) return running
     const pending = this.#deps.lookupAccount(account, this.#init.signal()).then((found) => {
@@ -154,12 +172,13 @@ export class DeviceDirectory {
   /** Answers past their freshness are dropped once there are many (accounts nothing is pending for keep theirs). */
   #sweep(): void {
     if (this.#answers.size < MAX_KEPT_ANSWERS) return
-    for (const [account, a] of this.#answers) if (!this.#fresh(a.at)) this.#answers.delete(account)
+    const now = this.#init.clock.now()
+    for (const [account, a] of this.#answers) if (now - a.at >= this.#init.usableMs) this.#answers.delete(account)
   }
 
   /**
    * Nothing pending for the account any more: stop watching it and drop its presence (returns the device IDs
-   * dropped). Its last answer stays while fresh: the next message to it (a conversation) needs no lookup.
+   * dropped). Its last answer stays while usable: the next message to it (a conversation) needs no lookup.
    */
   forget(account: string): string[] {
     this.#lookups.delete(account)

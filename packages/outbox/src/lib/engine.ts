@@ -1,5 +1,5 @@
 import { type BackoffPolicy, backoffDelay } from './backoff.ts'
-import { LOOKUP_FRESH_MS, MAX_IN_FLIGHT, WATCH_REFRESH_MS } from './constants.ts'
+import { LOOKUP_FRESH_MS, LOOKUP_USABLE_MS, MAX_IN_FLIGHT, WATCH_REFRESH_MS } from './constants.ts'
 import { type DeliveryEvent, type DeliveryStateValue, nextDelivery } from './delivery-machine.ts'
 import { NoDevicesError } from './errors.ts'
 import { DeviceDirectory } from './directory.ts'
@@ -76,6 +76,8 @@ export interface DeliveryEngineInit {
   backoff?: BackoffPolicy
   /** @default 5000 */
   lookupFreshMs?: number
+  /** @default 60000 */
+  lookupUsableMs?: number
   /** @default 300000 */
   watchRefreshMs?: number
   log?: EngineLogger
@@ -161,6 +163,7 @@ export class DeliveryEngine {
     this.#directory = new DeviceDirectory(deps, {
       clock: this.#clock,
       freshMs: init.lookupFreshMs ?? LOOKUP_FRESH_MS,
+      usableMs: Math.max(init.lookupFreshMs ?? LOOKUP_FRESH_MS, init.lookupUsableMs ?? LOOKUP_USABLE_MS),
       watchRefreshMs: init.watchRefreshMs ?? WATCH_REFRESH_MS,
       log: this.#log,
       signal: () => this.#abort.signal,

@@ -1,4 +1,4 @@
-import type { AccountDevices, Clock, EngineLogger } from './engine.ts'
+import type { AccountDevices, Clock, EngineLogger } from './engine-types.ts'
 
 /** Past this many kept answers, stale ones are swept. */
 const MAX_KEPT_ANSWERS = 1024

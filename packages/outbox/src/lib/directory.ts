@@ -1,5 +1,9 @@
 import type { AccountDevices, Clock, EngineLogger } from './engine-types.ts'
 
+function reachable(p: Presence | undefined): { peerId: string; addrs: string[] } | undefined {
+  return p?.online && p.peerId ? { peerId: p.peerId, addrs: p.addrs } : undefined
+}
+
 /** Past this many kept answers, stale ones are swept. */
 const MAX_KEPT_ANSWERS = 1024
 
@@ -93,19 +97,26 @@ export class DeviceDirectory {
     return devices.filter((d) => !revoked.includes(d.deviceId)).map((d) => d.deviceId)
   }
 
-  /** Where to send: a fresh presence (event or lookup), else discovery's answer for the account. */
+  /**
+   * Where to send: a fresh presence (event or lookup), else discovery's answer for the account. An answer past its
+   * freshness is trusted only to send to (a stale address fails the send, and that drops it): when it says the
+   * device is offline, discovery is asked now, as it is without any answer.
+   */
   async target(account: string, deviceId: string): Promise<{ peerId: string; addrs: string[] } | 'revoked' | undefined> {
-    let p = this.#presence.get(deviceId)
-    if (!p || !this.#fresh(p.at)) {
-      const found = await this.devices(account)
-      if (found.revoked.includes(deviceId)) return 'revoked'
-      // The newer of the presence (events, lookups) and the answer (it outlives the presence the engine drops when
-      // the account has nothing pending for a moment).
-      const q = this.#presence.get(deviceId)
-      const a = this.#fromAnswer(account, deviceId)
-      p = q && (!a || q.at >= a.at) ? q : a
-    }
-    return p?.online && p.peerId ? { peerId: p.peerId, addrs: p.addrs } : undefined
+    const p = this.#presence.get(deviceId)
+    if (p && this.#fresh(p.at)) return reachable(p)
+    let found = await this.devices(account)
+    const answer = this.#answers.get(account)
+    if (!(answer && this.#fresh(answer.at)) && !reachable(this.#newest(account, deviceId))) found = await this.#ask(account)
+    if (found.revoked.includes(deviceId)) return 'revoked'
+    return reachable(this.#newest(account, deviceId))
+  }
+
+  /** The newer of the device's presence and what the account's answer says of it. */
+  #newest(account: string, deviceId: string): Presence | undefined {
+    const q = this.#presence.get(deviceId)
+    const a = this.#fromAnswer(account, deviceId)
+    return q && (!a || q.at >= a.at) ? q : a
   }
 
   #fresh(at: number): boolean {

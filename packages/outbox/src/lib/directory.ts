@@ -99,13 +99,14 @@ export class DeviceDirectory {
 
   /**
    * Where to send: a fresh presence (event or lookup), else discovery's answer for the account. An answer past its
-   * freshness is trusted only to send to (a stale address fails the send, and that drops it): when it says the
-   * device is offline, discovery is asked now, as it is without any answer.
+   * freshness is trusted only for a first attempt, and only to send to (a stale address fails the send, and that
+   * drops it): when it says the device is offline, or an attempt failed before (`retry`), discovery is asked now,
+   * as it is without any answer, so a retry never spends its back-off on an old view.
    */
-  async target(account: string, deviceId: string): Promise<{ peerId: string; addrs: string[] } | 'revoked' | undefined> {
+  async target(account: string, deviceId: string, retry = false): Promise<{ peerId: string; addrs: string[] } | 'revoked' | undefined> {
     const p = this.#presence.get(deviceId)
     if (p && this.#fresh(p.at)) return reachable(p)
-    let found = await this.devices(account)
+    let found = retry ? await this.#freshAnswer(account) : await this.devices(account)
     const answer = this.#answers.get(account)
     if (!(answer && this.#fresh(answer.at)) && !reachable(this.#newest(account, deviceId))) found = await this.#ask(account)
     if (found.revoked.includes(deviceId)) return 'revoked'
@@ -141,6 +142,12 @@ export class DeviceDirectory {
   devices(account: string): Promise<AccountDevices> {
     const answer = this.#usable(account)
     return answer ? Promise.resolve(answer.found) : this.#ask(account)
+  }
+
+  /** A fresh answer, else a lookup. */
+  #freshAnswer(account: string): Promise<AccountDevices> {
+    const answer = this.#answers.get(account)
+    return answer && this.#fresh(answer.at) ? Promise.resolve(answer.found) : this.#ask(account)
   }
 
   #ask(account: string): Promise<AccountDevices> {

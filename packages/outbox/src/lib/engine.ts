@@ -415,7 +415,7 @@ export class DeliveryEngine {
   async #attempt(item: Item): Promise<Outcome> {
     const signal = this.#abort.signal
     try {
-      const target = await this.#directory.target(item.account, item.deviceId)
+      const target = await this.#directory.target(item.account, item.deviceId, item.attempts > 0)
       if (target === 'revoked') return { event: { type: 'REVOKED' }, error: 'revoked' }
       if (!target) {
         await this.#directory.ensureWatch(item.account)

@@ -2,19 +2,23 @@
  * Throughput of the durable pipeline at several concurrencies, across two real nodes on loopback (each its own
  * supervisor, nats-server and five actor processes), against raw JetStream KV puts measured in the same run.
  *
- * For each concurrency C (default 1, 8, 16, 32) the bench process keeps C `outbox.send` requests in flight on A's
- * bus (a new one as soon as one replies) until N messages (default 500) were sent, and listens to B's
- * `outbox.evt.received`:
+ * For each mode and concurrency C (default 1, 8, 16, 32) the bench process runs C senders on A's bus until N messages
+ * (default 500) were sent: in `open` mode a sender sends its next message as soon as `outbox.send` replied
+ * (persisted on A: a backlog builds up in A's engine), in `closed` mode only once A reported the previous one
+ * `delivered` (B acked it). It listens to B's `outbox.evt.received`:
  * - msgsPerSec: N / (last message persisted in B's inbox − first send issued), one clock in the bench process;
  * - latency of one message: from just before its `outbox.send` request is issued to the moment the bench hears B's
  *   `received` event for it (the inbox write is done before that event), p50/p95/max;
+ * - cpuMsPerMessage: CPU time (user + system, /proc) each process of both nodes used during the level, per message:
+ *   on a machine shared with other work it moves far less than msgs/s;
  * - retries: A's `outbox.evt.delivery` events that put a device back to `queued` after a failed attempt (a healthy
  *   run has none), and messages still missing when the level gave up.
  * Raw baseline: the same bench process puts N values of the same size into a KV bucket of its own nats-server
  * (JetStream on file storage like the nodes') with C puts in flight; the clock runs from the first put issued to the
  * last put acknowledged. `rawOverPipeline` at each level compares the two.
  *
- * `pipeline.bench.ts [--messages N] [--levels 1,8,16,32]`.
+ * `pipeline.bench.ts [--messages N] [--levels 1,8,16,32] [--modes open,closed] [--logs DIR]` (DIR keeps both nodes'
+ * actor logs; BARAN_LOG_LEVEL=debug makes them detailed).
  */
 import { Bus, identityStatus, outboxDelivery, outboxReceived, outboxSend, startNatsServer } from '@baran/bus'
 import { Cleanup, tempDir, waitUntil } from '@baran/testkit'

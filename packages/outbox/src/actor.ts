@@ -287,7 +287,8 @@ export const outboxActor = defineActor({
         const known = await s.store.get(claim.id)
         if (known) return toOutgoing(known, (d) => s.engine.live(known.id, d))
       }
-      const record: OutgoingRecord = {
+      // Devices already known (a fresh lookup of the recipient) are listed now: no resolving step, no extra write.
+      const record: OutgoingRecord = s.engine.withKnownDevices({
         v: 1,
         id: claim?.id ?? newMessageId(),
         kind: 'message',
@@ -301,7 +302,7 @@ export const outboxActor = defineActor({
         // To ourselves, our own device list is the recipient list; else discovery finds the recipient's.
         devicesResolved: toSelf,
         devices: me.others.map((deviceId) => ({ deviceId, state: 'queued' as const, attempts: 0, sync: !toSelf })),
-      }
+      })
       encodePayload(payloadOf(record, false)) // too large once escaped: refuse now, not at every attempt
       try {
         await queue(s, record)

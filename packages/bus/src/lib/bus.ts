@@ -211,6 +211,9 @@ export class Bus {
         waitOnFirstConnect: opts.waitOnFirstConnect ?? false,
         timeout: opts.connectTimeoutMs ?? 2000,
         pingInterval: 10_000,
+        // Without it nats.js captures two stack traces per request (one for a timeout that rarely comes): 14 % of
+        // a busy outbox's CPU. Our errors are BusErrors made where the request was awaited.
+        noAsyncTraces: true,
       })
       return new Bus(nc, opts)
     } catch (e) {

@@ -19,10 +19,16 @@ export const BACKOFF_INITIAL_MS = 1000
 export const BACKOFF_MAX_MS = 5 * 60_000
 export const BACKOFF_JITTER = 0.5
 
-/** Sends (and lookups) in flight at once, over all messages. */
-export const MAX_IN_FLIGHT = 16
+/**
+ * Sends (and lookups) in flight at once, over all messages. As many as a receiving stream handles at once
+ * (transport's 64): a burst to one peer is then pipelined on its stream and acked in batches; 16 left the stream
+ * idle between round trips (the pipeline's throughput was 16 / the round trip).
+ */
+export const MAX_IN_FLIGHT = 64
 /** How long a device's looked-up address is trusted before asking discovery again. */
 export const LOOKUP_FRESH_MS = 5000
+/** Past LOOKUP_FRESH_MS an answer is still used this long, while discovery is asked again in the background. */
+export const LOOKUP_USABLE_MS = 60_000
 /** Watches are renewed this often while messages for an account are pending (discovery may have restarted). */
 export const WATCH_REFRESH_MS = 5 * 60_000
 /** How long transport may take to get an ack from the remote node. */

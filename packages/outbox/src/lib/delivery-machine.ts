@@ -67,12 +67,25 @@ export interface DeliveryStep {
   changed: boolean
 }
 
+/**
+ * What the machine does with an event in a state: the state it goes to and what it adds to `attempts`. The
+ * machine's only context change is that count, so this does not depend on its value: each (state, event) pair is
+ * asked of XState once and remembered (resolving a snapshot per step was a large share of the outbox's CPU).
+ */
+const steps = new Map<string, { state: DeliveryStateValue; added: number }>()
+
 /** One pure step of the machine, from a stored state value and attempt count. */
 export function nextDelivery(current: { state: DeliveryStateValue; attempts: number }, event: DeliveryEvent): DeliveryStep {
-  const snapshot = deliveryMachine.resolveState({ value: current.state, context: { attempts: current.attempts } })
-  const [next] = transition(deliveryMachine, snapshot, event)
-  const state = next.value as DeliveryStateValue
-  return { state, attempts: next.context.attempts, changed: state !== current.state || next.context.attempts !== current.attempts }
+  const key = `${current.state}|${event.type}`
+  let step = steps.get(key)
+  if (!step) {
+    const snapshot = deliveryMachine.resolveState({ value: current.state, context: { attempts: 0 } })
+    const [next] = transition(deliveryMachine, snapshot, event)
+    step = { state: next.value as DeliveryStateValue, added: next.context.attempts }
+    steps.set(key, step)
+  }
+  const attempts = current.attempts + step.added
+  return { state: step.state, attempts, changed: step.state !== current.state || step.added !== 0 }
 }
 
 export function isFinalDelivery(state: string): boolean {

@@ -24,6 +24,8 @@ export class DiskGuard {
   #cacheMs: number
   #checked = 0
   #last = Number.POSITIVE_INFINITY
+  /** The statfs in flight: writes that come while it runs share its answer. */
+  #asking: Promise<number> | undefined
 
   constructor(opts: { dir: string; minFreeBytes: number; free?: FreeSpace; cacheMs?: number }) {
     this.dir = opts.dir
@@ -37,15 +39,26 @@ export class DiskGuard {
     return this.#last
   }
 
-  /** Free bytes now (a fresh statfs). */
-  async free(): Promise<number> {
-    this.#last = await this.#free(this.dir)
-    this.#checked = Date.now()
-    return this.#last
+  /** Free bytes now (a fresh statfs, or the one in flight). */
+  free(): Promise<number> {
+    this.#asking ??= this.#free(this.dir).then(
+      (free) => {
+        this.#asking = undefined
+        this.#last = free
+        this.#checked = Date.now()
+        return free
+      },
+      (e: unknown) => {
+        this.#asking = undefined
+        throw e
+      },
+    )
+    return this.#asking
   }
 
   /** Throws DiskFullError when the store's disk is below the reserve. */
   async check(): Promise<void> {
+    // A burst of writes before the first answer (or after it aged) asks once, not once each.
     const free = Date.now() - this.#checked < this.#cacheMs ? this.#last : await this.free()
     if (free < this.minFreeBytes) {
       throw new DiskFullError(`JetStream unavailable: disk full (${size(free)} free under ${this.dir}, the outbox keeps ${size(this.minFreeBytes)} in reserve)`)

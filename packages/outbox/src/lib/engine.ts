@@ -1,85 +1,22 @@
 import { type BackoffPolicy, backoffDelay } from './backoff.ts'
-import { LOOKUP_FRESH_MS, MAX_IN_FLIGHT, WATCH_REFRESH_MS } from './constants.ts'
+import { LOOKUP_FRESH_MS, LOOKUP_USABLE_MS, MAX_IN_FLIGHT, WATCH_REFRESH_MS } from './constants.ts'
 import { type DeliveryEvent, type DeliveryStateValue, nextDelivery } from './delivery-machine.ts'
+import {
+  type Clock,
+  type DeliveryChange,
+  type DeliveryDeps,
+  type DeliveryEngineInit,
+  type EngineLogger,
+  systemClock,
+} from './engine-types.ts'
+import { DeviceDirectory } from './directory.ts'
 import { NoDevicesError } from './errors.ts'
 import { DueHeap } from './heap.ts'
 import { encodePayload } from './payload.ts'
-import { type DeviceRecord, finishedAt, type OutboxRecordBucket, type OutgoingRecord, payloadOf, withDevice } from './records.ts'
+import { type DeviceRecord, finishedAt, type OutgoingRecord, payloadOf, withDevice, withRecipientDevices } from './records.ts'
 
-/** Time and timers, injectable so tests can drive back-off and expiry without waiting. */
-export interface Clock {
-  now(): number
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-}
-
-/** One device of an account as discovery sees it. */
-export interface DevicePresenceInfo {
-  deviceId: string
-  online: boolean
-  peerId?: string | undefined
-  addrs: string[]
-}
-
-export interface AccountDevices {
-  devices: DevicePresenceInfo[]
-  revoked: string[]
-}
-
-/** Where the engine's work goes: the actor wires these to discovery and transport over the bus. */
-export interface DeliveryDeps {
-  store: OutboxRecordBucket
-  /** An account's devices (from its signed device list) with their current addresses, and its revoked devices. */
-  lookupAccount(accountId: string, signal: AbortSignal): Promise<AccountDevices>
-  /**
-   * Delivers one payload; resolves only when the remote node acked (stored or duplicate). A failure's `code`
-   * decides what happens: `rejected` (and an envelope refused as invalid) is final; anything else retries.
-   */
-  send(req: { peerId: string; addrs: string[]; id: string; payload: Uint8Array }, signal: AbortSignal): Promise<unknown>
-  /** Ask to hear when the account's devices come online (discovery.watch). */
-  watch(accountId: string): Promise<void>
-  unwatch(accountId: string): Promise<void>
-}
-
-/** A per-device state change, for outbox.evt.delivery. `deviceId` is absent for a message that expired unresolved. */
-export interface DeliveryChange {
-  id: string
-  kind: 'message' | 'receipt'
-  to: string
-  deviceId?: string
-  sync?: boolean
-  state: DeliveryStateValue
-  attempts: number
-  at: number
-  error?: string
-}
-
-export interface EngineLogger {
-  debug(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
-  error(obj: object, msg?: string): void
-}
-
-export interface DeliveryEngineInit {
-  clock?: Clock
-  /** [0, 1) like Math.random: the back-off jitter. */
-  random?: () => number
-  /** @default 16 */
-  maxInFlight?: number
-  backoff?: BackoffPolicy
-  /** @default 5000 */
-  lookupFreshMs?: number
-  /** @default 300000 */
-  watchRefreshMs?: number
-  log?: EngineLogger
-  onChange?(change: DeliveryChange): void
-}
+export type { AccountDevices, Clock, DeliveryChange, DeliveryDeps, DeliveryEngineInit, DevicePresenceInfo, EngineLogger } from './engine-types.ts'
+export { systemClock } from './engine-types.ts'
 
 /**
  * What the engine keeps per pending (message, device): no body, a few numbers and shared strings. A `resolve`
@@ -103,14 +40,6 @@ interface Item {
   /** A presence event arrived while busy: go again at once if this attempt fails. */
   retryNow: boolean
   revoked: boolean
-}
-
-interface Presence {
-  account: string
-  online: boolean
-  peerId: string | undefined
-  addrs: string[]
-  at: number
 }
 
 type Outcome = { event: DeliveryEvent; error?: string }
@@ -137,8 +66,6 @@ export class DeliveryEngine {
   #random: () => number
   #max: number
   #backoff: BackoffPolicy
-  #freshMs: number
-  #watchRefreshMs: number
   #log: EngineLogger
   #onChange: ((c: DeliveryChange) => void) | undefined
 
@@ -147,9 +74,7 @@ export class DeliveryEngine {
   #byDevice = new Map<string, Set<Item>>()
   #unresolved = new Map<string, Set<Item>>()
   #perAccount = new Map<string, number>()
-  #presence = new Map<string, Presence>()
-  #lookups = new Map<string, Promise<AccountDevices>>()
-  #watched = new Map<string, number>()
+  #directory: DeviceDirectory
   /** Interned account and device IDs: each string kept once however many items name it. */
   #strings = new Map<string, string>()
 
@@ -167,10 +92,19 @@ export class DeliveryEngine {
     this.#random = init.random ?? Math.random
     this.#max = Math.max(1, init.maxInFlight ?? MAX_IN_FLIGHT)
     this.#backoff = init.backoff ?? {}
-    this.#freshMs = init.lookupFreshMs ?? LOOKUP_FRESH_MS
-    this.#watchRefreshMs = init.watchRefreshMs ?? WATCH_REFRESH_MS
     this.#log = init.log ?? silent
     this.#onChange = init.onChange
+    this.#directory = new DeviceDirectory(deps, {
+      clock: this.#clock,
+      freshMs: init.lookupFreshMs ?? LOOKUP_FRESH_MS,
+      usableMs: Math.max(init.lookupFreshMs ?? LOOKUP_FRESH_MS, init.lookupUsableMs ?? LOOKUP_USABLE_MS),
+      watchRefreshMs: init.watchRefreshMs ?? WATCH_REFRESH_MS,
+      log: this.#log,
+      signal: () => this.#abort.signal,
+      intern: (x) => this.#intern(x),
+      tracks: (account) => this.#perAccount.has(account),
+      onRevoked: (id) => this.#byDevice.has(id) && this.revokeDevice(id),
+    })
   }
 
   /**
@@ -198,6 +132,16 @@ export class DeliveryEngine {
     return { resumed, pruned, corrupt }
   }
 
+  /**
+   * The record with its recipient's devices filled in when a fresh lookup of that account is at hand (as the
+   * resolving step would, without its extra write and lookup); otherwise unchanged. Call before persisting it.
+   */
+  withKnownDevices(r: OutgoingRecord): OutgoingRecord {
+    if (r.devicesResolved) return r
+    const known = this.#directory.known(r.to)
+    return known?.length ? withRecipientDevices(r, known) : r
+  }
+
   /** Starts delivering a record that was just persisted. */
   add(record: OutgoingRecord): void {
     if (this.#stopped) return
@@ -210,7 +154,7 @@ export class DeliveryEngine {
     // Events for accounts others watch (the CLI, the UI) are none of our business.
     if (!this.#perAccount.has(p.accountId) && !this.#byDevice.has(p.deviceId)) return
     const now = this.#clock.now()
-    this.#presence.set(this.#intern(p.deviceId), { account: this.#intern(p.accountId), online: true, peerId: p.peerId, addrs: p.addrs, at: now })
+    this.#directory.online(p)
     for (const item of this.#byDevice.get(p.deviceId) ?? []) this.#dueNow(item, now)
     // A device of an account we could not resolve yet: resolve it now.
     for (const item of this.#unresolved.get(p.accountId) ?? []) this.#dueNow(item, now)
@@ -219,8 +163,7 @@ export class DeliveryEngine {
 
   /** A watched device went offline: forget its addresses (the next attempt asks discovery again). */
   deviceOffline(p: { deviceId: string }): void {
-    const known = this.#presence.get(p.deviceId)
-    if (known) this.#presence.set(p.deviceId, { ...known, online: false, peerId: undefined, addrs: [], at: this.#clock.now() })
+    this.#directory.offline(p.deviceId)
   }
 
   /** A device was revoked: nothing new goes to it; its pending messages end as rejected. */
@@ -250,7 +193,7 @@ export class DeliveryEngine {
     if (this.#stopped) return
     const stale = this.#abort
     this.#abort = new AbortController()
-    this.#lookups.clear()
+    this.#directory.reset()
     for (const items of this.#byMessage.values()) for (const i of items) if (i.busy) i.retryNow = true
     stale.abort(new Error('the bus reconnected: retrying'))
     this.kick()
@@ -269,7 +212,7 @@ export class DeliveryEngine {
 
   /** pending: (message, device) pairs not final yet; unresolved: messages whose recipient's devices are unknown. */
   stats(): { pending: number; unresolved: number; messages: number; inFlight: number; watching: number } {
-    return { pending: this.#count.device, unresolved: this.#count.resolve, messages: this.#byMessage.size, inFlight: this.#inFlight, watching: this.#watched.size }
+    return { pending: this.#count.device, unresolved: this.#count.resolve, messages: this.#byMessage.size, inFlight: this.#inFlight, watching: this.#directory.watching }
   }
 
   /** Resolves once no attempt, lookup or write is in flight (tests, benchmarks). */
@@ -370,17 +313,8 @@ export class DeliveryEngine {
   /** Nothing pending for the account any more: stop watching it and drop what we cached about it. */
   #forgetAccount(account: string): void {
     this.#perAccount.delete(account)
-    this.#lookups.delete(account)
-    for (const [deviceId, p] of this.#presence) {
-      if (p.account === account) {
-        this.#presence.delete(deviceId)
-        this.#strings.delete(deviceId)
-      }
-    }
+    for (const deviceId of this.#directory.forget(account)) this.#strings.delete(deviceId)
     this.#strings.delete(account)
-    if (this.#watched.delete(account)) {
-      this.#deps.unwatch(account).catch((e: unknown) => this.#log.debug({ err: (e as Error).message, account }, 'unwatch failed'))
-    }
   }
 
   #dueNow(item: Item, now: number): void {
@@ -481,13 +415,13 @@ export class DeliveryEngine {
   async #attempt(item: Item): Promise<Outcome> {
     const signal = this.#abort.signal
     try {
-      const target = await this.#target(item)
+      const target = await this.#directory.target(item.account, item.deviceId, item.attempts > 0)
       if (target === 'revoked') return { event: { type: 'REVOKED' }, error: 'revoked' }
       if (!target) {
-        await this.#ensureWatch(item.account)
+        await this.#directory.ensureWatch(item.account)
         return { event: { type: 'FAILED' }, error: 'offline' }
       }
-      const record = await this.#deps.store.get(item.id)
+      const record = await this.#deps.store.current(item.id)
       if (!record) return { event: { type: 'REFUSED' }, error: 'record deleted' }
       const payload = encodePayload(payloadOf(record, item.sync))
       await this.#deps.send({ peerId: target.peerId, addrs: target.addrs, id: record.id, payload }, signal)
@@ -497,8 +431,8 @@ export class DeliveryEngine {
       const code = (e as { code?: unknown }).code
       if (typeof code === 'string' && REFUSING_CODES.has(code)) return { event: { type: 'REFUSED' }, error }
       // The address may be stale: look it up again next time.
-      this.#presence.delete(item.deviceId)
-      await this.#ensureWatch(item.account)
+      this.#directory.stale(item.deviceId, item.account)
+      await this.#directory.ensureWatch(item.account)
       return { event: { type: 'FAILED' }, error }
     }
   }
@@ -548,53 +482,6 @@ export class DeliveryEngine {
     return { id: item.id, kind: item.msgKind, to: item.to, ...(item.kind === 'device' ? { deviceId: item.deviceId, sync: item.sync } : {}) }
   }
 
-  /** Where to send: a fresh cached presence, else discovery's answer for the account. */
-  async #target(item: Item): Promise<{ peerId: string; addrs: string[] } | 'revoked' | undefined> {
-    const now = this.#clock.now()
-    let p = this.#presence.get(item.deviceId)
-    if (!p || now - p.at >= this.#freshMs) {
-      const found = await this.#lookup(item.account)
-      if (found.revoked.includes(item.deviceId)) return 'revoked'
-      p = this.#presence.get(item.deviceId)
-    }
-    return p?.online && p.peerId ? { peerId: p.peerId, addrs: p.addrs } : undefined
-  }
-
-  /** One lookup per account at a time; the answer refreshes every device's presence and applies revocations. */
-  #lookup(account: string): Promise<AccountDevices> {
-    const running = this.#lookups.get(account)
-    if (running) return running
-    const pending = this.#deps.lookupAccount(account, this.#abort.signal).then((found) => {
-      if (!this.#perAccount.has(account)) return found
-      const now = this.#clock.now()
-      for (const d of found.devices) {
-        this.#presence.set(this.#intern(d.deviceId), { account: this.#intern(account), online: d.online, peerId: d.peerId, addrs: d.addrs, at: now })
-      }
-      for (const id of found.revoked) if (this.#byDevice.has(id)) this.revokeDevice(id)
-      return found
-    })
-    this.#lookups.set(account, pending)
-    const clear = () => {
-      if (this.#lookups.get(account) === pending) this.#lookups.delete(account)
-    }
-    pending.then(clear, clear)
-    return pending
-  }
-
-  async #ensureWatch(account: string): Promise<void> {
-    const at = this.#watched.get(account)
-    const now = this.#clock.now()
-    if (at !== undefined && now - at < this.#watchRefreshMs) return
-    this.#watched.set(account, now)
-    try {
-      await this.#deps.watch(account)
-    } catch (e) {
-      // Discovery is not there yet: ask again on the next failure.
-      this.#watched.delete(account)
-      this.#log.debug({ err: (e as Error).message, account }, 'watch failed')
-    }
-  }
-
   // ---- resolving a recipient's devices ----
 
   /** Finds the devices of an account and gives every unresolved message to it its per-device deliveries. */
@@ -611,11 +498,11 @@ export class DeliveryEngine {
       if (live.length === 0) return
       let targets: string[]
       try {
-        const found = await this.#lookup(account)
+        const found = await this.#directory.devices(account)
         targets = found.devices.filter((d) => !found.revoked.includes(d.deviceId)).map((d) => d.deviceId)
         if (targets.length === 0) throw new NoDevicesError(`account ${account} lists no device`)
       } catch (e) {
-        await this.#ensureWatch(account)
+        await this.#directory.ensureWatch(account)
         const error = errorText(e)
         for (const i of live) {
           i.attempts++
@@ -626,7 +513,9 @@ export class DeliveryEngine {
         }
         return
       }
-      for (const i of live) await this.#resolveOne(i, targets)
+      // One write per message, all at once: a burst of messages to one account is resolved together.
+      const failed = (await Promise.allSettled(live.map((i) => this.#resolveOne(i, targets)))).find((r) => r.status === 'rejected')
+      if (failed) throw failed.reason
     } catch (e) {
       this.#log.warn({ err: (e as Error).message, account }, 'could not record resolved devices')
       for (const i of items) this.#requeue(i, this.#clock.now() + backoffDelay(Math.max(1, i.attempts), this.#backoff, this.#random))
@@ -637,13 +526,7 @@ export class DeliveryEngine {
   }
 
   async #resolveOne(item: Item, targets: string[]): Promise<void> {
-    const rec = await this.#deps.store.update(item.id, (r) => {
-      if (r.devicesResolved) return r
-      const have = new Set(r.devices.map((d) => d.deviceId))
-      // The sender's own device never gets its own message back.
-      const fresh = targets.filter((t) => !have.has(t) && t !== r.fromDevice)
-      return { ...r, devicesResolved: true, devices: [...r.devices, ...fresh.map((deviceId) => ({ deviceId, state: 'queued' as const, attempts: 0, sync: false }))] }
-    })
+    const rec = await this.#deps.store.update(item.id, (r) => (r.devicesResolved ? r : withRecipientDevices(r, targets)))
     if (rec) {
       const now = this.#clock.now()
       const tracked = new Set((this.#byMessage.get(item.id) ?? []).map((i) => i.deviceId))

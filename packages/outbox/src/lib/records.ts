@@ -5,6 +5,7 @@ import { CorruptRecordError, UpdateConflictError } from './errors.ts'
 import { MessageIdSchema } from './ids.ts'
 import { allEntries, decodeJsonValue, encodeJsonValue, isConflict, type KvStore } from './kv.ts'
 import type { Payload } from './payload.ts'
+import { RecordCache } from './record-cache.ts'
 
 const Id = z.string().regex(/^[0-9a-f]{40}$/)
 const Time = z.number().int()
@@ -87,24 +88,43 @@ export function toOutgoing(r: OutgoingRecord, live?: (deviceId: string) => { sta
 
 /**
  * The `outbox` bucket: create-once records, and revision-checked updates that retry when another write got in
- * between. Updates of one record are also queued in this process, so they rarely race at all.
+ * between. Updates of one record are also queued in this process, so they rarely race at all, and the last
+ * version this process wrote of each unfinished record is kept with its revision (RecordCache), so an update
+ * is one write and a delivery attempt reads nothing.
  */
 export class OutboxRecordBucket {
   readonly kv: KvStore
   #chains = new Map<string, Promise<unknown>>()
+  #cache: RecordCache<OutgoingRecord>
 
-  constructor(kv: KvStore) {
+  constructor(kv: KvStore, opts: { cacheBytes?: number } = {}) {
     this.kv = kv
+    this.#cache = new RecordCache(opts.cacheBytes)
   }
 
   /** Persists a new record; `conflict` if the ID exists. Resolves only once JetStream stored it. */
   async create(r: OutgoingRecord): Promise<void> {
-    await this.kv.create(r.id, encodeJsonValue(OutgoingRecordSchema.parse(r)))
+    const record = OutgoingRecordSchema.parse(r)
+    const value = encodeJsonValue(record)
+    const revision = await this.kv.create(r.id, value)
+    this.#remember(record, revision, value.byteLength)
   }
 
+  /** The record as stored (always read from the bucket). */
   async get(id: string): Promise<OutgoingRecord | undefined> {
     const e = await this.kv.get(id)
     return e ? decodeRecord(e.key, e.value) : undefined
+  }
+
+  /** The record as this process last wrote it, else as stored: what a delivery attempt needs (its body). */
+  async current(id: string): Promise<OutgoingRecord | undefined> {
+    return this.#cache.get(id)?.record ?? this.get(id)
+  }
+
+  #remember(r: OutgoingRecord, revision: number, bytes: number): void {
+    // A finished record is not written again (until it is pruned): it need not take room.
+    if (isFinished(r)) this.#cache.delete(r.id)
+    else this.#cache.set(r.id, r, revision, bytes)
   }
 
   /**
@@ -124,15 +144,27 @@ export class OutboxRecordBucket {
 
   async #update(id: string, fn: (r: OutgoingRecord) => OutgoingRecord): Promise<OutgoingRecord | undefined> {
     for (let i = 0; i < UPDATE_RETRIES; i++) {
-      const e = await this.kv.get(id)
-      if (!e) return undefined
-      const current = decodeRecord(e.key, e.value)
+      // First try: the version this process wrote last, if it has one; after a conflict, what is stored.
+      const cached = i === 0 ? this.#cache.get(id) : undefined
+      let current: OutgoingRecord
+      let revision: number
+      if (cached) {
+        current = cached.record
+        revision = cached.revision
+      } else {
+        const e = await this.kv.get(id)
+        if (!e) return undefined
+        current = decodeRecord(e.key, e.value)
+        revision = e.revision
+      }
       const next = fn(current)
       if (next === current) return current
       try {
-        await this.kv.update(id, encodeJsonValue(OutgoingRecordSchema.parse(next)), e.revision)
+        const value = encodeJsonValue(OutgoingRecordSchema.parse(next))
+        this.#remember(next, await this.kv.update(id, value, revision), value.byteLength)
         return next
       } catch (err) {
+        this.#cache.delete(id)
         if (!isConflict(err)) throw err
       }
     }
@@ -140,6 +172,7 @@ export class OutboxRecordBucket {
   }
 
   async remove(id: string): Promise<void> {
+    this.#cache.delete(id)
     await this.kv.delete(id)
   }
 
@@ -156,6 +189,14 @@ export class OutboxRecordBucket {
     }
     return { records, corrupt }
   }
+}
+
+/** The record with its recipient's devices added (as queued) and marked resolved; the sender's own device is left out. */
+export function withRecipientDevices(r: OutgoingRecord, targets: string[]): OutgoingRecord {
+  const have = new Set(r.devices.map((d) => d.deviceId))
+  // The sender's own device never gets its own message back.
+  const fresh = targets.filter((t) => !have.has(t) && t !== r.fromDevice)
+  return { ...r, devicesResolved: true, devices: [...r.devices, ...fresh.map((deviceId) => ({ deviceId, state: 'queued' as const, attempts: 0, sync: false }))] }
 }
 
 /** Sets one device's entry (adding it if missing). */

@@ -20,6 +20,7 @@ import {
 import { HandshakeFailedError, RejectedError, RevokedError, TransportError } from './errors.ts'
 import type { Logger } from './logger.ts'
 import { HelloRefusedError, SessionLostError } from './session-errors.ts'
+import { StreamWriter } from './stream-writer.ts'
 
 export { HelloRefusedError, SessionLostError }
 
@@ -85,7 +86,7 @@ export class Session {
   private lastActivity = Date.now()
   private idleTimer: ReturnType<typeof setTimeout> | undefined
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined
-  private drainWait: Promise<void> | undefined
+  private readonly writer: StreamWriter
   private resolveReady!: () => void
   private rejectReady!: (err: Error) => void
 
@@ -95,6 +96,7 @@ export class Session {
     this.connection = opts.connection
     this.remotePeer = opts.connection.remotePeer.toString()
     this.decoder = new FrameDecoder(opts.maxFrameBytes)
+    this.writer = new StreamWriter(opts.stream, () => this.state === 'closed')
     this.ready = new Promise<void>((resolve, reject) => {
       this.resolveReady = resolve
       this.rejectReady = reject
@@ -182,6 +184,8 @@ export class Session {
     this.opts.log?.debug({ peer: this.remotePeer, code, reason }, 'closing message stream')
     if (this.stream.writeStatus === 'writable') {
       try {
+        // what was written before the CLOSE (ACKs of stored envelopes) still goes first
+        this.writer.flushNow()
         this.stream.send(encodeFrame({ type: 'close', code, reason }, this.opts.maxFrameBytes))
       } catch {
         // the stream died under us; the reset below covers it
@@ -227,41 +231,9 @@ export class Session {
     if (list.length === 0) this.waiters.delete(id)
   }
 
-  /** Writes a frame, first waiting for the stream to drain if its buffer is full (back-pressure). */
-  private async write(frame: Uint8Array): Promise<void> {
-    try {
-      while (this.stream.writableNeedsDrain) await this.drained()
-      if (this.state === 'closed') throw new SessionLostError('stream_closed', 'stream closed')
-      this.stream.send(frame)
-    } catch (err) {
-      if (err instanceof SessionLostError) throw err
-      throw new SessionLostError('stream_closed', (err as Error).message, { cause: err })
-    }
-  }
-
-  /**
-   * Resolves on the stream's next 'drain' event. Not `stream.onDrain()`: in libp2p 3.3 it keeps
-   * returning its first, already resolved promise, so a wait loop on it spins forever.
-   */
-  private drained(): Promise<void> {
-    this.drainWait ??= new Promise<void>((resolve, reject) => {
-      const done = () => {
-        this.stream.removeEventListener('drain', onDrain)
-        this.stream.removeEventListener('close', onClose)
-        this.drainWait = undefined
-      }
-      const onDrain = () => {
-        done()
-        resolve()
-      }
-      const onClose = () => {
-        done()
-        reject(new SessionLostError('stream_closed', 'stream closed while waiting to drain'))
-      }
-      this.stream.addEventListener('drain', onDrain)
-      this.stream.addEventListener('close', onClose)
-    })
-    return this.drainWait
+  /** Writes a frame (batched with the others of this turn, after back-pressure): see StreamWriter. */
+  private write(frame: Uint8Array): Promise<void> {
+    return this.writer.write(frame)
   }
 
   /** Fire-and-forget write for HELLO and ACKs; a failure closes the session. */

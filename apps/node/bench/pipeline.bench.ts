@@ -1,0 +1,203 @@
+/**
+ * Throughput of the durable pipeline at several concurrencies, across two real nodes on loopback (each its own
+ * supervisor, nats-server and five actor processes), against raw JetStream KV puts measured in the same run.
+ *
+ * For each mode and concurrency C (default 1, 8, 16, 32) the bench process runs C senders on A's bus until N messages
+ * (default 500) were sent: in `open` mode a sender sends its next message as soon as `outbox.send` replied
+ * (persisted on A: a backlog builds up in A's engine), in `closed` mode only once A reported the previous one
+ * `delivered` (B acked it). It listens to B's `outbox.evt.received`:
+ * - msgsPerSec: N / (last message persisted in B's inbox − first send issued), one clock in the bench process;
+ * - latency of one message: from just before its `outbox.send` request is issued to the moment the bench hears B's
+ *   `received` event for it (the inbox write is done before that event), p50/p95/max;
+ * - cpuMsPerMessage: CPU time (user + system, /proc) each process of both nodes used during the level, per message:
+ *   on a machine shared with other work it moves far less than msgs/s;
+ * - retries: A's `outbox.evt.delivery` events that put a device back to `queued` after a failed attempt (a healthy
+ *   run has none), and messages still missing when the level gave up.
+ * Raw baseline: the same bench process puts N values of the same size into a KV bucket of its own nats-server
+ * (JetStream on file storage like the nodes') with C puts in flight; the clock runs from the first put issued to the
+ * last put acknowledged. `rawOverPipeline` at each level compares the two.
+ *
+ * `pipeline.bench.ts [--messages N] [--levels 1,8,16,32] [--modes open,closed] [--logs DIR]` (DIR keeps both nodes'
+ * actor logs; BARAN_LOG_LEVEL=debug makes them detailed).
+ */
+
+import { cp, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { Bus, identityStatus, outboxDelivery, outboxReceived, outboxSend } from '@baran/bus'
+import { startNatsServer } from '@baran/launch'
+import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
+import { actorLog, startNode, type TestNode } from '../test/helpers.ts'
+
+const { values } = parseArgs({ options: { messages: { type: 'string' }, levels: { type: 'string' }, modes: { type: 'string' }, logs: { type: 'string' } } })
+const MESSAGES = Number(values.messages ?? 500)
+const LEVELS = (values.levels ?? '1,8,16,32').split(',').map(Number)
+/** open: a sender moves on as soon as `send` replied (persisted on A); closed: only once A reports it delivered. */
+const MODES = (values.modes ?? 'open,closed').split(',').filter((m): m is 'open' | 'closed' => m === 'open' || m === 'closed')
+const LEVEL_TIMEOUT_MS = 180_000
+const cleanup = new Cleanup()
+const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN
+const r1 = (x: number) => Math.round(x * 10) / 10
+
+/** Runs job(0..n-1) with `concurrency` in flight. */
+async function pool(n: number, concurrency: number, job: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await job(next++)
+    }),
+  )
+}
+
+/** Warnings and errors the actors of a node logged, counted by actor and message (a healthy run has none). */
+async function warnings(n: TestNode): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {}
+  for (const actor of ['identity', 'naming', 'discovery', 'transport', 'outbox']) {
+    for (const l of await actorLog(n, actor)) {
+      if (typeof l.level !== 'number' || l.level < 40) continue
+      const key = `${actor}: ${l.msg ?? '?'}`
+      counts[key] = (counts[key] ?? 0) + 1
+    }
+  }
+  return counts
+}
+
+/** The node's processes by role: its actors, and its nats-server. */
+async function rolesOf(n: TestNode): Promise<Map<string, number>> {
+  const roles = new Map<string, number>()
+  for (const [name, a] of Object.entries((await n.status()).actors)) if (a.pid) roles.set(name, a.pid)
+  const info = JSON.parse(await readFile(join(n.dataDir, 'node.json'), 'utf8')) as { busPid?: number | null }
+  if (info.busPid) roles.set('nats-server', info.busPid)
+  return roles
+}
+
+/** CPU time (user + system) a process has used, in ms. */
+async function cpuMs(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+  // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100 per second)
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 10
+}
+
+async function cpuSnapshot(nodes: Record<string, Map<string, number>>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const [node, roles] of Object.entries(nodes)) for (const [role, pid] of roles) out[`${node}.${role}`] = await cpuMs(pid)
+  return out
+}
+
+const bodyOf = (i: number) => `m${i} ${'x'.repeat(100)}`
+
+try {
+  // ---- raw JetStream baseline ----
+  const dir = await tempDir(cleanup)
+  const server = await startNatsServer({ workDir: dir, jetstream: true })
+  cleanup.add('nats', () => server.stop())
+  const raw = await Bus.connect({ servers: server.url, node: 'raw' })
+  cleanup.add('raw bus', () => raw.close())
+  const kv = await raw.kv('bench_raw')
+  const value = new TextEncoder().encode(JSON.stringify({ body: bodyOf(0), pad: 'x'.repeat(200) }))
+  const rawPerSec: Record<number, number> = {}
+  for (const c of LEVELS) {
+    const t = performance.now()
+    await pool(MESSAGES, c, (i) => kv.put(`c${c}.k${i}`, value))
+    rawPerSec[c] = MESSAGES / ((performance.now() - t) / 1000)
+  }
+
+  // ---- two nodes ----
+  const a = await startNode(cleanup, {}, { name: 'alice', args: ['--create-account'] })
+  const b = await startNode(cleanup, {}, { name: 'bob', home: a.home, args: ['--create-account'] })
+  cleanup.add('stop nodes', async () => {
+    for (const n of [b, a]) await n.proc.stop('SIGTERM', 20_000)
+  })
+  for (const n of [a, b]) await waitUntil(async () => (await n.bus.request(identityStatus, {})).hasAccount, { timeoutMs: 20_000 })
+  const bob = (await b.bus.request(identityStatus, {})).account?.accountId ?? ''
+
+  const receivedAt = new Map<string, number>()
+  const deliveredAt = new Map<string, number>()
+  const waiting = new Map<string, () => void>()
+  const sub = await b.bus.subscribe(outboxReceived, (m) => void receivedAt.set(m.id, performance.now()))
+  let retries = 0
+  const deliverySub = await a.bus.subscribe(outboxDelivery, (e) => {
+    if (e.state === 'queued' && e.attempts > 0) retries++
+    if (e.state === 'delivered') {
+      deliveredAt.set(e.id, performance.now())
+      waiting.get(e.id)?.()
+    }
+  })
+  /** Resolves once A reports the message delivered (B acked it), bounded. */
+  const delivered = (id: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (deliveredAt.has(id)) return resolve()
+      const timer = setTimeout(() => {
+        waiting.delete(id)
+        reject(new Error(`message ${id} not delivered within ${LEVEL_TIMEOUT_MS} ms`))
+      }, LEVEL_TIMEOUT_MS)
+      waiting.set(id, () => {
+        clearTimeout(timer)
+        waiting.delete(id)
+        resolve()
+      })
+    })
+  cleanup.add('subscriptions', () => {
+    sub.unsubscribe()
+    deliverySub.unsubscribe()
+  })
+  // Warm-up: the first message dials, handshakes and looks the recipient up.
+  const warm = await a.bus.request(outboxSend, { to: bob, body: 'warm-up' })
+  await waitUntil(() => receivedAt.has(warm.id), { timeoutMs: 60_000, what: 'warm-up message' })
+
+  const roles = { sender: await rolesOf(a), receiver: await rolesOf(b) }
+  const levels: Record<string, unknown> = {}
+  for (const [mode, c] of MODES.flatMap((m) => LEVELS.map((l) => [m, l] as const))) {
+    const sentAt = new Map<string, number>()
+    const retriesBefore = retries
+    const cpuBefore = await cpuSnapshot(roles)
+    const t = performance.now()
+    await pool(MESSAGES, c, async (i) => {
+      const t0 = performance.now()
+      const r = await a.bus.request(outboxSend, { to: bob, body: bodyOf(i) }, { timeoutMs: 30_000 })
+      sentAt.set(r.id, t0)
+      if (mode === 'closed') await delivered(r.id)
+    })
+    const ids = [...sentAt.keys()]
+    const done = await waitUntil(() => ids.every((id) => receivedAt.has(id)), { timeoutMs: LEVEL_TIMEOUT_MS, intervalMs: 20 }).then(
+      () => true,
+      () => false,
+    )
+    const arrived = ids.filter((id) => receivedAt.has(id))
+    const end = Math.max(...arrived.map((id) => receivedAt.get(id) ?? 0))
+    const latencies = arrived.map((id) => (receivedAt.get(id) ?? 0) - (sentAt.get(id) ?? 0))
+    const perSec = arrived.length / ((end - t) / 1000)
+    const cpuAfter = await cpuSnapshot(roles)
+    // CPU ms each process spent per message: a figure the machine's other load barely moves
+    const cpuPerMsg = Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, Math.round((100 * (v - (cpuBefore[k] ?? 0))) / MESSAGES) / 100]))
+    const cpuTotal = Object.values(cpuPerMsg).reduce((x, y) => x + y, 0)
+    levels[`${mode}-c${c}`] = {
+      mode,
+      concurrency: c,
+      messages: MESSAGES,
+      arrived: arrived.length,
+      complete: done,
+      msgsPerSec: r1(perSec),
+      latencyMs: { p50: r1(pct(latencies, 0.5)), p95: r1(pct(latencies, 0.95)), max: r1(Math.max(...latencies)) },
+      retries: retries - retriesBefore,
+      cpuMsPerMessage: { total: r1(cpuTotal), ...cpuPerMsg },
+      rawKvPutsPerSec: r1(rawPerSec[c] ?? Number.NaN),
+      rawOverPipeline: r1((rawPerSec[c] ?? Number.NaN) / perSec),
+    }
+    process.stderr.write(`${mode}-c${c}: ${JSON.stringify(levels[`${mode}-c${c}`])}\n`)
+  }
+  // --logs DIR keeps both nodes' actor logs (the data dirs go with the cleanup).
+  if (values.logs) for (const n of [a, b]) await cp(join(n.dataDir, 'logs'), join(values.logs, n.node), { recursive: true })
+  process.stdout.write(
+    `${JSON.stringify({
+      messages: MESSAGES,
+      levels,
+      warnings: { sender: await warnings(a), receiver: await warnings(b) },
+      clocks:
+        'pipeline: from the first outbox.send issued on A to the last outbox.evt.received heard from B, in the bench process; raw: from the first KV put issued to the last acked, same process, own nats-server',
+    })}\n`,
+  )
+} finally {
+  await cleanup.run()
+}

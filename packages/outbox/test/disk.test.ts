@@ -1,0 +1,37 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { DiskGuard, freeSpace } from '../src/lib/disk.ts'
+
+const dirs: string[] = []
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true })
+})
+
+describe('DiskGuard', () => {
+  it('a burst of 64 writes asks the filesystem once (statfs of a real directory), not once per write', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'baran-disk-'))
+    dirs.push(dir)
+    let asked = 0
+    const guard = new DiskGuard({
+      dir,
+      minFreeBytes: 1,
+      free: (d) => {
+        asked++
+        return freeSpace(d)
+      },
+    })
+    await Promise.all(Array.from({ length: 64 }, () => guard.check()))
+    expect(asked).toBe(1)
+    expect(guard.lastFree).toBeGreaterThan(0)
+  })
+
+  it('refuses writes below the reserve with DiskFullError, every one of a burst', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'baran-disk-'))
+    dirs.push(dir)
+    const guard = new DiskGuard({ dir, minFreeBytes: Number.MAX_SAFE_INTEGER })
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => guard.check()))
+    expect(results.every((r) => r.status === 'rejected' && (r.reason as Error).name === 'DiskFullError')).toBe(true)
+  })
+})

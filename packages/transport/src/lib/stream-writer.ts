@@ -1,0 +1,98 @@
+import type { Stream } from '@libp2p/interface'
+import { SessionLostError } from './session-errors.ts'
+
+/** Frames written in one turn of the event loop, and the promise of their write. */
+interface WriteBatch {
+  frames: Uint8Array[]
+  bytes: number
+  sent: Promise<void>
+}
+
+/** A batch is sent once it holds this much, whatever the turn (one full-size frame fits). */
+const MAX_WRITE_BATCH_BYTES = 256 * 1024
+
+/**
+ * Writes a session's frames to its stream. Frames written in one turn of the event loop (the ACKs of envelopes
+ * stored together, the envelopes of sends made together) go out as one stream write: one yamux frame, one Noise
+ * message and one socket write for the lot instead of one each. A write resolves once its batch was handed to
+ * the stream, after waiting for the stream to drain when its buffer is full (back-pressure), and rejects with
+ * SessionLostError when the stream is gone.
+ */
+export class StreamWriter {
+  readonly #stream: Stream
+  readonly #closed: () => boolean
+  #batch: WriteBatch | undefined
+  #drainWait: Promise<void> | undefined
+
+  constructor(stream: Stream, closed: () => boolean) {
+    this.#stream = stream
+    this.#closed = closed
+  }
+
+  write(frame: Uint8Array): Promise<void> {
+    let batch = this.#batch
+    // a full batch is left to its flush; this frame starts the next one
+    if (batch === undefined || batch.bytes + frame.byteLength > MAX_WRITE_BATCH_BYTES) {
+      const fresh: WriteBatch = { frames: [], bytes: 0, sent: Promise.resolve() }
+      fresh.sent = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush(fresh))
+      this.#batch = batch = fresh
+    }
+    batch.frames.push(frame)
+    batch.bytes += frame.byteLength
+    return batch.sent
+  }
+
+  /** Sends what is waiting at once, without waiting for a drain (before a CLOSE frame). */
+  flushNow(): void {
+    const batch = this.#batch
+    this.#batch = undefined
+    if (batch !== undefined && batch.frames.length > 0) this.#stream.send(joined(batch))
+  }
+
+  async #flush(batch: WriteBatch): Promise<void> {
+    if (this.#batch === batch) this.#batch = undefined
+    // flushNow() sent it already
+    if (batch.frames.length === 0) return
+    const data = joined(batch)
+    try {
+      while (this.#stream.writableNeedsDrain) await this.#drained()
+      if (this.#closed()) throw new SessionLostError('stream_closed', 'stream closed')
+      this.#stream.send(data)
+    } catch (err) {
+      if (err instanceof SessionLostError) throw err
+      throw new SessionLostError('stream_closed', (err as Error).message, { cause: err })
+    }
+  }
+
+  /**
+   * Resolves on the stream's next 'drain' event. Not `stream.onDrain()`: in libp2p 3.3 it keeps
+   * returning its first, already resolved promise, so a wait loop on it spins forever.
+   */
+  #drained(): Promise<void> {
+    this.#drainWait ??= new Promise<void>((resolve, reject) => {
+      const done = () => {
+        this.#stream.removeEventListener('drain', onDrain)
+        this.#stream.removeEventListener('close', onClose)
+        this.#drainWait = undefined
+      }
+      const onDrain = () => {
+        done()
+        resolve()
+      }
+      const onClose = () => {
+        done()
+        reject(new SessionLostError('stream_closed', 'stream closed while waiting to drain'))
+      }
+      this.#stream.addEventListener('drain', onDrain)
+      this.#stream.addEventListener('close', onClose)
+    })
+    return this.#drainWait
+  }
+}
+
+/** The batch's frames as one buffer; empties the batch. */
+function joined(batch: WriteBatch): Uint8Array {
+  const frames = batch.frames
+  batch.frames = []
+  return frames.length === 1 ? (frames[0] as Uint8Array) : Buffer.concat(frames)
+}

@@ -1,0 +1,60 @@
+/**
+ * Frames a session writes in one turn of the event loop go out as one stream write: ACKs of envelopes stored
+ * together reach the sender as one yamux message, not one each (each costs a yamux frame, a Noise message and a
+ * socket write on both sides). Driven through a raw libp2p stream that counts the messages it receives.
+ */
+import { encodeRecord } from '@baran/trust'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterAll, describe, expect, test } from 'vitest'
+import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame, type Frame, FrameDecoder, PROTOCOL } from '../src/index.ts'
+import { credentialsFor, directAddrs, HostPool, makeDevice, waitUntil } from './fixtures.ts'
+
+const pool = new HostPool()
+afterAll(() => pool.stopAll())
+
+describe('write batching', () => {
+  test('64 envelopes stored together are acked in one stream message, in order, each exactly once', async () => {
+    const N = 64
+    const target = await pool.host({ maxInFlight: N })
+    // the handler holds every envelope until all of them arrived, then stores them all at once
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const handled: string[] = []
+    target.onEnvelope(async (env) => {
+      handled.push(env.id)
+      if (handled.length === N) release()
+      await gate
+      return 'stored'
+    })
+    const raw = await pool.host({}, { withCredentials: false })
+    const creds = credentialsFor(makeDevice(), raw.peerId)
+    const hello = encodeFrame({ type: 'hello', deviceCert: encodeRecord(creds.deviceCert), peerBinding: encodeRecord(creds.peerBinding) }, DEFAULT_MAX_FRAME_BYTES)
+
+    const conn = await raw.libp2p.dial(multiaddr(directAddrs(target)[0]!))
+    const stream = await conn.newStream(PROTOCOL)
+    const decoder = new FrameDecoder(DEFAULT_MAX_FRAME_BYTES)
+    const frames: Frame[] = []
+    let messagesWithAcks = 0
+    stream.addEventListener('message', (evt) => {
+      const chunks = evt.data instanceof Uint8Array ? [evt.data] : [...evt.data]
+      const got = chunks.flatMap((c) => decoder.push(c).map(decodeFrame))
+      if (got.some((f) => f.type === 'ack')) messagesWithAcks++
+      frames.push(...got)
+    })
+    stream.send(hello)
+    await waitUntil(() => frames.some((f) => f.type === 'hello'), 10_000, 'the target HELLO')
+    const ids = Array.from({ length: N }, (_, i) => `m-${i}`)
+    for (const id of ids) stream.send(encodeFrame({ type: 'envelope', id, payload: Uint8Array.of(1) }, DEFAULT_MAX_FRAME_BYTES))
+    await waitUntil(() => frames.filter((f) => f.type === 'ack').length === N, 20_000, 'every ACK')
+
+    const acks = frames.filter((f) => f.type === 'ack')
+    expect(acks.map((f) => (f.type === 'ack' ? f.id : ''))).toEqual(ids)
+    expect(acks.every((f) => f.type === 'ack' && f.status === 'stored')).toBe(true)
+    expect(handled).toEqual(ids)
+    // one stream write for the lot (it was one per ACK: 64)
+    expect(messagesWithAcks).toBe(1)
+    await stream.close().catch(() => {})
+  })
+})

@@ -16,7 +16,6 @@ import { type Connection, FaultTolerance, type Libp2p, type PrivateKey } from '@
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
-import { uPnPNAT } from '@libp2p/upnp-nat'
 import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -41,6 +40,7 @@ import {
   type SendTarget,
 } from './protocol.ts'
 import type { EnvelopeHandler } from './session.ts'
+import { askAutonatToVerify, baranUpnp, type UpnpInit, type UpnpMapper, type UpnpStatus } from './upnp.ts'
 import { type ConnectionPath, DirectUpgrader, parseIceServers, pathOf, stunServersOf, type UpgradeEvent } from './upgrade.ts'
 
 export type { ConnectionPath, UpgradeEvent } from './upgrade.ts'
@@ -112,8 +112,12 @@ export interface TransportHostInit extends MessageProtocolInit {
   relays?: string[]
   /** More relays, asked again while the host runs (the local network's description): reserved on as well. */
   relaysSource?: () => Promise<string[]>
-  /** Map ports on the local gateway with UPnP / NAT-PMP. @default false */
-  upnp?: boolean
+  /**
+   * Map the TCP listen port on the LAN's UPnP gateway (upnp.ts: only when listening on a private LAN
+   * address, one bounded search in the background, lease renewed, removed at stop, announced once
+   * AutoNAT verified it). `false` turns it off. @default true
+   */
+  upnp?: boolean | UpnpInit
   /**
    * WebRTC (private-to-private): listen on `/webrtc` (reachable through our relays) and upgrade the
    * relayed connections we dial to direct ones (ICE). @default true, except on a relay server
@@ -167,6 +171,8 @@ export interface TransportHost {
   readonly iceServers: readonly string[]
   /** Called after each relayed → direct upgrade attempt; returns an unsubscribe function. */
   onUpgrade(cb: (evt: UpgradeEvent) => void): () => void
+  /** What UPnP did (the mapping, or why there is none); undefined when UPnP is off. */
+  upnp(): UpnpStatus | undefined
   /** Closes every stream (CLOSE going_away) and stops libp2p. Idempotent. */
   stop(): Promise<void>
 }
@@ -251,7 +257,12 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
 
   const services: Record<string, unknown> = { identify: identify(), ping: ping(), dcutr: dcutr() }
   if (init.autonat !== false) services.autoNAT = autoNAT()
-  if (init.upnp === true) services.upnp = uPnPNAT()
+  // once a port is mapped, the node's connected peers are asked to dial it back (AutoNAT) at once
+  let verifyMapped: () => void = () => {}
+  if (init.upnp !== false) {
+    const upnpInit = typeof init.upnp === 'object' ? init.upnp : {}
+    services.upnp = baranUpnp({ log: init.log, ...upnpInit, onMapped: () => verifyMapped() })
+  }
   // libp2p reserves on each relay once, at start: the keeper makes lost and missed reservations again.
   if (relays.length > 0 || init.relaysSource) services.relayKeeper = relayKeeper({ relays, relaysSource: init.relaysSource, log: init.log })
   if (init.relayServer !== undefined && init.relayServer !== false) {
@@ -294,6 +305,7 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
     }
     throw err
   }
+  verifyMapped = () => void askAutonatToVerify(node).catch((err: unknown) => init.log?.warn({ err }, 'upnp: could not ask AutoNAT to verify'))
   try {
     const host = new Host(node, init, iceServers, withWebrtc)
     await host.start(listen.length > 0, relays)
@@ -384,6 +396,10 @@ class Host implements TransportHost {
 
   connections(): ConnectionEvent[] {
     return [...this.open.values()]
+  }
+
+  upnp(): UpnpStatus | undefined {
+    return (this.libp2p.services as { upnp?: UpnpMapper }).upnp?.status()
   }
 
   onEnvelope(handler: EnvelopeHandler): void {

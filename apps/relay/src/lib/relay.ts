@@ -124,8 +124,9 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
       privateKey: relayKey,
       listen,
       relayServer: { maxReservations, limits },
-      // A helper node has a public address: nothing to learn from AutoNAT, no gateway to map.
-      autonat: false,
+      // A helper node has a public address: no gateway to map. AutoNAT stays on for the nodes it helps:
+      // it dials back the address a node mapped with UPnP, which libp2p announces only once verified.
+      autonat: true,
       upnp: false,
       connectionLimits: { maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS },
       ...(log ? { log } : {}),

@@ -6,6 +6,7 @@
  * relay or STUN server is ever configured here (the ICE servers come from the configured relays).
  */
 import { autoNAT } from '@libp2p/autonat'
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -256,7 +257,12 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
   const iceServers = init.iceServers === undefined ? stunServersOf(relays, init.stunPort) : parseIceServers(init.iceServers)
 
   const services: Record<string, unknown> = { identify: identify(), ping: ping(), dcutr: dcutr() }
-  if (init.autonat !== false) services.autoNAT = autoNAT()
+  if (init.autonat !== false) {
+    services.autoNAT = autoNAT()
+    // v2 dials back over a fresh connection: v1's server reuses the one the request came on, so it can
+    // never confirm an address of a peer it is connected to (a UPnP mapping, upnp.ts)
+    services.autoNATv2 = autoNATv2()
+  }
   // once a port is mapped, the node's connected peers are asked to dial it back (AutoNAT) at once
   let verifyMapped: () => void = () => {}
   if (init.upnp !== false) {
@@ -296,10 +302,17 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
     transportManager: { faultTolerance: relays.length > 0 ? FaultTolerance.NO_FATAL : FaultTolerance.FATAL_ALL },
   }
 
-  let node: Libp2p
+  // what the listeners bound, seen as they start: getMultiaddrs() leaves out a public address until
+  // AutoNAT verified it, so it cannot tell whether a host on a public IP listens at all
+  const bound: string[] = []
+  const node: Libp2p = await createLibp2p({ ...options, start: false })
+  node.addEventListener('transport:listening', (evt) => {
+    for (const a of evt.detail.getAddrs()) bound.push(a.toString())
+  })
   try {
-    node = await createLibp2p(options)
+    await node.start()
   } catch (err) {
+    await Promise.resolve(node.stop()).catch(() => undefined)
     if ((err as Error).name === 'UnsupportedListenAddressesError') {
       throw new ListenFailedError((err as Error).message, { cause: err })
     }
@@ -308,7 +321,7 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
   verifyMapped = () => void askAutonatToVerify(node).catch((err: unknown) => init.log?.warn({ err }, 'upnp: could not ask AutoNAT to verify'))
   try {
     const host = new Host(node, init, iceServers, withWebrtc)
-    await host.start(listen.length > 0, relays)
+    await host.start(listen.length > 0, relays, bound)
     return host
   } catch (err) {
     try {
@@ -357,10 +370,10 @@ class Host implements TransportHost {
     for (const conn of node.getConnections()) this.onConnectionOpen(conn)
   }
 
-  async start(wantsDirect: boolean, relays: string[]): Promise<void> {
+  async start(wantsDirect: boolean, relays: string[], bound: string[] = []): Promise<void> {
     await this.protocol.start()
     const addrs = this.multiaddrs()
-    if (wantsDirect && !addrs.some((a) => !a.includes('/p2p-circuit'))) {
+    if (wantsDirect && ![...addrs, ...bound].some((a) => !a.includes('/p2p-circuit'))) {
       throw new ListenFailedError('could not listen on any direct address')
     }
     for (const r of relays) {

@@ -253,20 +253,26 @@ function pickForGateway(candidates: Candidate[], gatewayHost: string): Candidate
   return candidates.find((c) => net(c.host) === net(gatewayHost)) ?? candidates[0]!
 }
 
-const AUTONAT_PROTOCOL = '/libp2p/autonat/1.0.0'
+const AUTONAT_V2_PROTOCOL = '/libp2p/autonat/2/dial-request'
+
+/** The part of @libp2p/autonat-v2's service this module uses (its client's per-connection entry point). */
+interface AutonatV2Like {
+  client?: { verifyExternalAddresses?(c: Connection): Promise<void> }
+}
 
 /**
- * Asks every directly connected peer that serves AutoNAT to dial our unverified addresses back
- * (the mapping is new, and AutoNAT asks by itself only when a peer connects). Uses the AutoNAT
- * service's own per-connection entry point, the one its topology calls.
+ * Asks every directly connected peer that serves AutoNAT v2 to dial our unverified addresses back:
+ * the mapping is new, and AutoNAT asks by itself only when a peer connects. This calls the
+ * entry point its topology calls on connect (the service's `client`, not part of its typed API:
+ * without it, the mapping is verified at the next connection to an AutoNAT server instead).
  */
 export async function askAutonatToVerify(node: Libp2p): Promise<void> {
-  const autonat = (node.services as { autoNAT?: { verifyExternalAddresses?(c: Connection): Promise<void> } }).autoNAT
-  if (typeof autonat?.verifyExternalAddresses !== 'function') return
+  const client = (node.services as { autoNATv2?: AutonatV2Like }).autoNATv2?.client
+  if (typeof client?.verifyExternalAddresses !== 'function') return
   for (const conn of node.getConnections()) {
     if (conn.limits !== undefined || conn.status !== 'open') continue
     const peer = await node.peerStore.get(conn.remotePeer).catch(() => undefined)
-    if (!peer?.protocols.includes(AUTONAT_PROTOCOL)) continue
-    await autonat.verifyExternalAddresses(conn)
+    if (!peer?.protocols.includes(AUTONAT_V2_PROTOCOL)) continue
+    await client.verifyExternalAddresses(conn)
   }
 }

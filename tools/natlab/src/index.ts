@@ -44,7 +44,7 @@ export { buildPlan, checkTag, labNames, NAT_TYPES, randomTag, routerRuleset, tag
 export type { PairKind, PairTrial } from './lib/pair.ts'
 export { expectedKind, runPairTrial, sendFrom, startPair, storedBy, upgradeOutcome } from './lib/pair.ts'
 export type { UpnpPeerStatus, UpnpTrial } from './lib/upnp-pair.ts'
-export { runUpnpTrial, upnpStatusOf, waitForUpnp } from './lib/upnp-pair.ts'
+export { expectedUpnpKind, runUpnpTrial, upnpStatusOf, waitForUpnp } from './lib/upnp-pair.ts'
 export type { IgdConfig, LabIgd } from './lib/upnp.ts'
 export { ensureMiniupnpd, IGD_HTTP_PORT, miniupnpdConf, startIgd } from './lib/upnp.ts'
 export type { PublicNet } from './lib/constants.ts'

@@ -207,7 +207,10 @@ class Mapper implements UpnpMapper, Startable {
       this.current = {
         state: 'unusable',
         gateway: where,
-        reason: `the gateway's external address ${externalIp} is not public (carrier-grade or double NAT): a mapping there cannot be reached from the internet, so none was made`,
+        reason:
+          externalIp === ''
+            ? "the gateway reports no external address (its own outside address is private: carrier-grade or double NAT): a mapping there cannot be reached from the internet, so none was made"
+            : `the gateway's external address ${externalIp} is not public (carrier-grade or double NAT): a mapping there cannot be reached from the internet, so none was made`,
       }
       this.gateway = undefined
       return this.schedule(interval)

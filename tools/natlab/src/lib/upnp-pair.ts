@@ -8,7 +8,17 @@
  */
 import type { HostEvent, LabHost } from './hosts.ts'
 import type { NatLab } from './lab.ts'
-import { type PairKind, startPair, storedBy } from './pair.ts'
+import { expectedKind, type PairKind, startPair, storedBy } from './pair.ts'
+import type { NatType } from './plan.ts'
+
+/**
+ * What a pair reaches when the routers may run UPnP (on a public network the IGD counts as
+ * public, no carrier NAT): direct as soon as one side has a mapped, verified TCP port (the other
+ * dials it, or dials back over DCUtR); otherwise what WebRTC reaches (expectedKind).
+ */
+export function expectedUpnpKind(nat1: NatType, nat2: NatType, upnp: { nat1?: boolean; nat2?: boolean }): PairKind {
+  return upnp.nat1 === true || upnp.nat2 === true ? 'direct' : expectedKind(nat1, nat2)
+}
 
 export interface UpnpPeerStatus {
   state: string

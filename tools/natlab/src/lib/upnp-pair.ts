@@ -72,7 +72,10 @@ async function send(a: LabHost, b: LabHost, addrs: string[], count: number): Pro
   await a.waitFor((e) => e.event === 'send-done', { from, timeoutMs: 30_000 + count * 1000 })
   const lines = a.events.slice(from)
   const failed = lines.filter((e) => e.event === 'send-failed')
-  if (failed.length > 0) throw new Error(`A could not send: ${JSON.stringify(failed[0])}`)
+  if (failed.length > 0) {
+    const conns = a.events.filter((e) => e.event === 'connection' || e.event === 'upgrade').map((e) => `${e.event} ${e.type ?? e.result} ${e.kind ?? ''} ${e.path ?? e.reason ?? ''}`)
+    throw new Error(`A could not send: ${JSON.stringify(failed[0])}; A's connection and upgrade events: ${conns.join(' | ')}`)
+  }
   return lines.filter((e): e is Sent => e.event === 'sent')
 }
 
@@ -86,11 +89,11 @@ const directTcp = (peer: LabHost, other: string) =>
 export async function runUpnpTrial(
   lab: NatLab,
   relayAddr: string,
-  opts: { probes?: number; directTimeoutMs?: number; mapTimeoutMs?: number } = {},
+  opts: { probes?: number; directTimeoutMs?: number; mapTimeoutMs?: number; peerArgs?: string[] } = {},
 ): Promise<UpnpTrial> {
   const probes = opts.probes ?? 5
   const sides = (['a', 'b'] as const).filter((s) => lab.nats.upnp[s === 'a' ? 'nat1' : 'nat2'])
-  const { a, b } = await startPair(lab, relayAddr)
+  const { a, b } = await startPair(lab, relayAddr, opts.peerArgs)
   const t0 = Date.now()
   try {
     const verifiedMs: UpnpTrial['verifiedMs'] = {}
@@ -100,8 +103,11 @@ export async function runUpnpTrial(
         if (st?.state === 'mapped' && st.verified === true) verifiedMs[s] = Date.now() - t0
       }),
     )
-    // what B announces now (its verified public address, if any, and its relayed one)
-    const bAddrs = (await upnpStatusOf(b)).addrs
+    // what B announces now (its verified public address, if any, and its relayed one); not its
+    // `/p2p-circuit/webrtc` one: the transport upgrades a relayed connection with WebRTC by itself, and
+    // a first dial given both circuit forms fails between two symmetric NATs ("Remote closed
+    // connection during opening"), where the plain circuit address alone works
+    const bAddrs = (await upnpStatusOf(b)).addrs.filter((x) => !x.includes('/webrtc'))
     const circuit = `${relayAddr}/p2p-circuit/p2p/${b.peerId}`
     const before = await send(a, b, [...new Set([...bAddrs, circuit])], probes)
     const deadline = Date.now() + (opts.directTimeoutMs ?? 30_000)

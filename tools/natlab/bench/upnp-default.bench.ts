@@ -22,14 +22,14 @@ const print = (obj: object) => process.stdout.write(`${JSON.stringify(obj)}\n`)
 if (argv.includes('--child')) {
   const { createTransportHost } = await import('@baran/transport')
   const listen = argv[argv.indexOf('--child') + 1]!
-  const out: Record<string, { startMs: number[]; stopMs: number[] }> = {}
+  const out: Record<string, { startMs: number[]; stopMs: number[]; states: string[] }> = {}
   for (const [name, upnp, waitMs] of [
     ['upnp off, stop at once', false, 0],
     ['upnp on, stop at once', true, 0],
     ['upnp off, stop after 3 s', false, 3000],
     ['upnp on, stop after 3 s', true, 3000],
   ] as const) {
-    const r = { startMs: [] as number[], stopMs: [] as number[] }
+    const r = { startMs: [] as number[], stopMs: [] as number[], states: [] as string[] }
     for (let n = 0; n < runs; n++) {
       const t0 = performance.now()
       const host = await createTransportHost({ listen: [listen], upnp, webrtc: false })
@@ -39,7 +39,7 @@ if (argv.includes('--child')) {
       const t1 = performance.now()
       await host.stop()
       r.stopMs.push(performance.now() - t1)
-      if (n === 0) process.stderr.write(`[upnp-default] ${listen} ${name}: upnp state before stop ${state}\n`)
+      r.states.push(state ?? 'off')
     }
     out[name] = r
   }
@@ -60,9 +60,11 @@ await exec('ip', ['netns', 'add', ns])
 try {
   for (const cmd of [
     ['link', 'set', 'lo', 'up'],
-    ['link', 'add', 'lan0', 'type', 'dummy'],
+    // a veth pair inside the namespace: lan1 is a LAN with no gateway behind it
+    ['link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan1'],
     ['addr', 'add', '10.77.0.2/24', 'dev', 'lan0'],
     ['link', 'set', 'lan0', 'up'],
+    ['link', 'set', 'lan1', 'up'],
     ['route', 'add', 'default', 'dev', 'lan0'],
   ]) {
     await exec('ip', ['-n', ns, ...cmd])
@@ -70,8 +72,8 @@ try {
   const me = fileURLToPath(import.meta.url)
   for (const listen of ['/ip4/10.77.0.2/tcp/0', '/ip4/127.0.0.1/tcp/0']) {
     const { stdout } = await exec('ip', ['netns', 'exec', ns, process.execPath, '--conditions=@baran/source', me, '--runs', String(runs), '--child', listen], { timeoutMs: 600_000 })
-    const r = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, { startMs: number[]; stopMs: number[] }>
-    results[listen] = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { startP50: p50(v.startMs), startMax: max(v.startMs), stopP50: p50(v.stopMs), stopMax: max(v.stopMs) }]))
+    const r = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, { startMs: number[]; stopMs: number[]; states: string[] }>
+    results[listen] = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { startP50: p50(v.startMs), startMax: max(v.startMs), stopP50: p50(v.stopMs), stopMax: max(v.stopMs), upnpStateAtStop: [...new Set(v.states)] }]))
   }
 } finally {
   await exec('ip', ['netns', 'del', ns]).catch(() => undefined)

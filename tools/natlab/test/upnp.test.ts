@@ -55,7 +55,7 @@ describe.skipIf(!check.ok)(`UPnP through lab routers (miniupnpd)${check.ok ? '' 
     }, 240_000)
 
     test('a host listening on a public address starts (libp2p leaves it out of getMultiaddrs until verified)', async () => {
-      const host = await startLabHost(ctx.lab, 'relay', TRANSPORT_HOST_SCRIPT, ['--listen', `/ip4/${ctx.lab.addresses.relay}/tcp/4002`], { readyTimeoutMs: 60_000 })
+      const host = await startLabHost(ctx.lab, 'relay', TRANSPORT_HOST_SCRIPT, ['--listen', `/ip4/${ctx.lab.addresses.relay}/tcp/4010`], { readyTimeoutMs: 60_000 })
       try {
         expect(host.peerId).toMatch(/^12D3KooW/)
       } finally {

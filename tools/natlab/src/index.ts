@@ -40,7 +40,7 @@ export { canCreateNamespaces, createNatLab, destroyLab, ensureTools, leftovers, 
 export type { LabLinks, LabNames, LabNats, NatType, Step } from './lib/plan.ts'
 export type { MappingProbe } from './lib/probe.ts'
 export { probeMapping } from './lib/probe.ts'
-export { buildPlan, checkTag, labNames, NAT_TYPES, randomTag, routerRuleset, tagOfNamespace } from './lib/plan.ts'
+export { buildPlan, checkTag, labNames, NAT_TYPES, randomTag, routerRuleset, tagOfNamespace, UPNP_CHAINS } from './lib/plan.ts'
 export type { PairKind, PairTrial } from './lib/pair.ts'
 export { expectedKind, runPairTrial, sendFrom, startPair, storedBy, upgradeOutcome } from './lib/pair.ts'
 export type { UpnpPeerStatus, UpnpTrial } from './lib/upnp-pair.ts'

@@ -29,7 +29,7 @@ export interface UpnpInit {
   searchIntervalMs?: number
   /** Lease asked for the mapping; the gateway library asks for at least one hour and renews a minute before it ends. @default 3_600_000 */
   leaseMs?: number
-  /** Called once a mapping was added (the host asks AutoNAT to verify it). */
+  /** Called once a mapping was added, and again every 2 s until it is verified (the host asks AutoNAT v2 to dial it back). */
   onMapped?: () => void
   log?: Logger
 }
@@ -68,6 +68,9 @@ export const DEFAULT_UPNP_SEARCH_INTERVAL_MS = 300_000
 export const DEFAULT_UPNP_LEASE_MS = 3_600_000
 /** nat-port-mapper never asks a gateway for less. */
 const MIN_LEASE_SECONDS = 3_600
+/** Asking for the dial-back of a new mapping: again this often, at most this many times. */
+const VERIFY_RETRY_MS = 2_000
+const VERIFY_TRIES = 30
 /** Unmapping at stop must not hold the shutdown up. */
 const UNMAP_TIMEOUT_MS = 2_000
 
@@ -106,6 +109,7 @@ class Mapper implements UpnpMapper, Startable {
   private busy: Promise<void> | undefined
   private lastSearch = 0
   private timer: ReturnType<typeof setTimeout> | undefined
+  private verifyTimer: ReturnType<typeof setInterval> | undefined
   private started = false
   private readonly onAddresses = () => this.schedule(0)
 
@@ -138,6 +142,7 @@ class Mapper implements UpnpMapper, Startable {
     this.components.events.removeEventListener('self:peer:update', this.onAddresses)
     this.abort.abort()
     clearTimeout(this.timer)
+    clearInterval(this.verifyTimer)
     await this.busy?.catch(() => undefined)
     const { mapping, gateway } = this
     this.mapping = undefined
@@ -157,6 +162,25 @@ class Mapper implements UpnpMapper, Startable {
       .getAddressesWithMetadata()
       .some((a) => a.type === 'ip-mapping' && a.verified && a.multiaddr.toString() === external)
     return { ...this.current, verified }
+  }
+
+  /**
+   * Asks for the dial-back now and again every VERIFY_RETRY_MS until it came (at most VERIFY_TRIES
+   * times): right after start the relay's identify may not have told us yet that it serves AutoNAT v2.
+   */
+  private askForVerification(): void {
+    clearInterval(this.verifyTimer)
+    let tries = 0
+    const ask = () => {
+      if (!this.started || this.current.state !== 'mapped' || this.status().verified === true || tries++ >= VERIFY_TRIES) {
+        clearInterval(this.verifyTimer)
+        return
+      }
+      this.init.onMapped?.()
+    }
+    ask()
+    this.verifyTimer = setInterval(ask, VERIFY_RETRY_MS)
+    this.verifyTimer.unref?.()
   }
 
   private schedule(ms: number): void {
@@ -230,7 +254,7 @@ class Mapper implements UpnpMapper, Startable {
       verified: false,
     }
     this.init.log?.info({ ...this.current }, 'upnp: port mapped')
-    this.init.onMapped?.()
+    this.askForVerification()
   }
 
   /** One bounded SSDP search; the first IPv4 IGD that answers, or undefined. */

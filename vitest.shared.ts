@@ -15,8 +15,9 @@ export const sharedConfig = defineConfig({
     pool: 'forks',
     // Test files start real servers and processes; two at a time fits a 2-core machine.
     maxWorkers: 2,
-    // Nodes started by tests (`baran start`, default config) listen on every interface and would use mDNS: off, so
-    // that no multicast leaves the machine and unrelated test nodes never meet. Tests of mDNS set it themselves.
-    env: { BARAN_DISCOVERY_MDNS: 'false' },
+    // Nodes started by tests (`baran start`, default config) listen on every interface and would use mDNS and UPnP
+    // (SSDP): off, so that no multicast leaves the machine and unrelated test nodes never meet. Tests of mDNS and UPnP
+    // set them themselves (in network namespaces).
+    env: { BARAN_DISCOVERY_MDNS: 'false', BARAN_TRANSPORT_UPNP: 'false' },
   },
 })

@@ -21,7 +21,7 @@ it('baran status lists each open connection with its kind (direct, relayed, upgr
   const bobPeer = (await b.bus.request(transportInfo, {})).peerId
 
   const json = await cli(cleanup, ['status', '--json', '--data-dir', a.dataDir], { BARAN_HOME: a.home })
-  const status = JSON.parse(json.out) as { connections: { list: Array<{ peerId: string; kind: string; path: string }>; iceServers: string[] } }
+  const status = JSON.parse(json.out) as { connections: { list: Array<{ peerId: string; kind: string; path: string }>; iceServers: string[]; upnp?: { state: string; reason?: string } } }
   const toBob = status.connections.list.filter((c) => c.peerId === bobPeer)
   expect(toBob.length).toBeGreaterThan(0)
   for (const c of toBob) {
@@ -29,7 +29,10 @@ it('baran status lists each open connection with its kind (direct, relayed, upgr
     expect(['tcp', 'ws', 'webrtc', 'circuit']).toContain(c.path)
   }
   expect(Array.isArray(status.connections.iceServers)).toBe(true)
+  // UPnP is on by default; on loopback there is nothing to map, and status says so
+  expect(status.connections.upnp).toMatchObject({ state: 'idle', reason: expect.stringContaining('nothing to map') })
   const plain = await cli(cleanup, ['status', '--data-dir', a.dataDir], { BARAN_HOME: a.home })
   expect(plain.out).toMatch(/connections\s+\d+\s+ICE servers: /)
   expect(plain.out).toContain(bobPeer)
+  expect(plain.out).toMatch(/upnp\s+idle\s+no TCP listen address on a private LAN address/)
 }, 240_000)

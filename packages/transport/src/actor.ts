@@ -102,7 +102,7 @@ export function defineTransportActor(variant: TransportVariant) {
         ...(variant.transports ? { transports: variant.transports } : {}),
         relays: ctx.config.relays ?? [],
         ...(relaysFile ? { relaysSource: () => readAddressList(relaysFile, 'relays') } : {}),
-        upnp: ctx.config.upnp ?? false,
+        upnp: ctx.config.upnp ?? true,
         ...(ctx.config.autonat === undefined ? {} : { autonat: ctx.config.autonat }),
         ...(ctx.config.keepAlive === undefined ? {} : { keepAlive: ctx.config.keepAlive }),
         ...(ctx.config.relayServer ? { relayServer: { limits: false } } : {}),
@@ -209,6 +209,7 @@ export function defineTransportActor(variant: TransportVariant) {
               .map((c) => ({ peerId: c.peerId, kind: c.kind === 'relayed' ? ('relayed' as const) : ('direct' as const), upgraded: c.kind === 'upgraded', remoteAddr: c.remoteAddr, path: c.path })),
             iceServers: [...host.iceServers],
             reachability: host.reachability(),
+            upnp: host.upnp(),
           }
         },
         { whenDegraded: 'serve' },

@@ -79,6 +79,8 @@ export {
   hostKeyToBytes,
   peerIdOf,
 } from './lib/host.ts'
+export type { UpnpInit, UpnpStatus } from './lib/upnp.ts'
+export { DEFAULT_UPNP_LEASE_MS, DEFAULT_UPNP_SEARCH_INTERVAL_MS, DEFAULT_UPNP_SEARCH_TIMEOUT_MS, mappableAddresses } from './lib/upnp.ts'
 export type { ConnectionPath, UpgradeEvent } from './lib/upgrade.ts'
 export { DEFAULT_STUN_PORT, parseIceServers, pathOf, stunServersOf, WEBRTC_SIGNALING_PROTOCOL, webrtcAddrOf } from './lib/upgrade.ts'
 export type { Logger } from './lib/logger.ts'

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { reachabilityOf } from '../src/lib/reachability.ts'
 
 const RELAY = '/ip4/198.51.100.10/tcp/4002/p2p/12D3KooWRelay'
-const base = { addrs: ['/ip4/10.0.0.2/tcp/4002/p2p/12D3KooWMe'], relays: [], iceServers: [], upnp: false, relayServer: false }
+const base = { addrs: ['/ip4/10.0.0.2/tcp/4002/p2p/12D3KooWMe'], relays: [], iceServers: [], upnp: undefined, relayServer: false }
 
 describe('reachabilityOf', () => {
   it('a node on a private LAN with nothing configured: not reachable from outside, one reason per missing way in', () => {
@@ -33,17 +33,17 @@ describe('reachabilityOf', () => {
   })
 
   it('a public address is enough, and is listed', () => {
-    const r = reachabilityOf({ ...base, addrs: ['/ip4/203.0.113.7/tcp/4002', '/ip4/10.0.0.2/tcp/4002'], upnp: true })
+    const r = reachabilityOf({ ...base, addrs: ['/ip4/203.0.113.7/tcp/4002', '/ip4/10.0.0.2/tcp/4002'], upnp: { state: 'no-gateway', reason: 'no gateway answered' } })
     expect(r).toMatchObject({ fromOutside: true, publicAddrs: ['/ip4/203.0.113.7/tcp/4002'], why: [] })
   })
 
   it('the local network owner (a relay for others) and a node on loopback say so', () => {
-    const r = reachabilityOf({ ...base, addrs: ['/ip4/127.0.0.1/tcp/1'], relayServer: true, upnp: true })
+    const r = reachabilityOf({ ...base, addrs: ['/ip4/127.0.0.1/tcp/1'], relayServer: true, upnp: { state: 'no-gateway', reason: 'no gateway answered' } })
     expect(r.why).toEqual([
       'no relay configured (this node is the relay of its local network)',
       'no public address (only loopback)',
       'no STUN server (they come from the relays)',
-      'UPnP: no gateway mapped a port',
+      'UPnP: no-gateway (no gateway answered)',
     ])
   })
 })

@@ -4,13 +4,14 @@
  * "addresses", "connection", "envelope", "sent", "send-failed"). The NAT lab uses it where a host
  * must send, then stay up to see what DCUtR does, then send again.
  *
- *   npx node --conditions=@baran/source src/peer.ts [--listen <ma>]... [--relay <ma>]... [--no-webrtc]
+ *   npx node --conditions=@baran/source src/peer.ts [--listen <ma>]... [--relay <ma>]... [--no-webrtc] [--no-upnp]
  *   stdin: {"cmd":"send","peerId":"12D3…","addrs":["/ip4/…"],"count":10,"bytes":16,"intervalMs":0}
  *
  * Envelopes are de-duplicated by id as the outbox does ("envelope" lines carry `duplicate: true`
  * for a resend, answered 'duplicate'); "upgrade" lines report each relayed → direct attempt; the
  * timed lines carry `t` (ms since the epoch).
  *          {"cmd":"connections"}   → {"event":"connections","list":[…]}
+ *          {"cmd":"upnp"}          → {"event":"upnp","status":{…},"addrs":[…]} (the host's UpnpStatus)
  *          {"cmd":"stop"}
  */
 import { createInterface } from 'node:readline'
@@ -20,16 +21,18 @@ const argv = process.argv.slice(2)
 const listen: string[] = []
 const relays: string[] = []
 let webrtc = true
+let upnp = true
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i]
   if (a === '--listen') listen.push(argv[++i] ?? '')
   else if (a === '--relay') relays.push(argv[++i] ?? '')
   else if (a === '--no-webrtc') webrtc = false
+  else if (a === '--no-upnp') upnp = false
   else throw new Error(`unknown argument: ${a}`)
 }
 
 const print = (obj: object) => process.stdout.write(`${JSON.stringify(obj)}\n`)
-const host = await createTransportHost({ listen: listen.length > 0 ? listen : undefined, relays, webrtc })
+const host = await createTransportHost({ listen: listen.length > 0 ? listen : undefined, relays, webrtc, upnp })
 
 const throwaway = throwawayCredentials(host.peerId, { name: 'natlab-peer' })
 host.setCredentials(throwaway)
@@ -84,6 +87,8 @@ async function handle(c: Command): Promise<void> {
     print({ event: 'send-done', count })
   } else if (c.cmd === 'connections') {
     print({ event: 'connections', list: host.connections() })
+  } else if (c.cmd === 'upnp') {
+    print({ event: 'upnp', t: Date.now(), status: host.upnp() ?? null, addrs: host.multiaddrs() })
   } else if (c.cmd === 'stop') {
     await stop()
   } else {

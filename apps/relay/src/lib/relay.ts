@@ -7,6 +7,7 @@
 import { createDiscoveryNode, type DiscoveryNode } from '@baran/discovery'
 import { CachedResolver, createProvider, type NameServer, RegistryClient, startNameServer } from '@baran/naming'
 import { createTransportHost, type TransportHost } from '@baran/transport'
+import { isPrivateIp } from '@libp2p/utils'
 import { Wallet } from 'ethers'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -123,9 +124,11 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
     const host = await createTransportHost({
       privateKey: relayKey,
       listen,
+      announce: announceOf(listen),
       relayServer: { maxReservations, limits },
-      // A helper node has a public address: nothing to learn from AutoNAT, no gateway to map.
-      autonat: false,
+      // A helper node has a public address: no gateway to map. AutoNAT stays on for the nodes it helps:
+      // it dials back the address a node mapped with UPnP, which libp2p announces only once verified.
+      autonat: true,
       upnp: false,
       connectionLimits: { maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS },
       ...(log ? { log } : {}),
@@ -282,4 +285,22 @@ class RunningRelay implements Relay {
     this.#stopping ??= this.#unwind()
     return this.#stopping
   }
+}
+
+/**
+ * A relay is public by definition: when every listen address names a public IP and a fixed port, it
+ * announces them as they are. libp2p would otherwise leave a public address out of what it tells
+ * peers (reservations included) until AutoNAT had it dialled back, which no client of a fresh relay
+ * does. Wildcard, private or port-0 listen addresses: libp2p's own addresses (undefined).
+ */
+export function announceOf(listen: string[]): string[] | undefined {
+  const concrete = listen.every((a) => {
+    const m = /^\/ip4\/([\d.]+)\/tcp\/(\d+)(\/ws)?$/.exec(a)
+    return m !== null && m[1] !== '0.0.0.0' && m[2] !== '0'
+  })
+  const anyPublic = listen.some((a) => {
+    const ip = /^\/ip4\/([\d.]+)\//.exec(a)?.[1]
+    return ip !== undefined && isPrivateIp(ip) === false
+  })
+  return concrete && anyPublic ? listen : undefined
 }

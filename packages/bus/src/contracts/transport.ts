@@ -7,6 +7,18 @@ const A = 'transport'
 export const ConnectionKindSchema = z.enum(['direct', 'relayed'])
 export const ConnectionPathSchema = z.enum(['tcp', 'ws', 'webrtc', 'circuit'])
 
+/** A UPnP port mapping (transport lib/upnp.ts UpnpStatus). */
+export const UpnpStatusSchema = z.object({
+  state: z.enum(['idle', 'searching', 'no-gateway', 'unusable', 'mapped', 'failed', 'stopped']),
+  reason: z.string().optional(),
+  gateway: z.string().optional(),
+  internalAddr: z.string().optional(),
+  externalAddr: z.string().optional(),
+  leaseSeconds: z.number().optional(),
+  mappedAt: z.number().optional(),
+  verified: z.boolean().optional(),
+})
+
 export const transportInfo = contract({
   actor: A,
   verb: 'info',
@@ -36,6 +48,8 @@ export const transportInfo = contract({
         why: z.array(z.string()),
       })
       .optional(),
+    /** What UPnP did: the port mapping on the LAN's gateway, or why there is none; absent when UPnP is off. */
+    upnp: UpnpStatusSchema.optional(),
   }),
   callers: ['*'],
   description: 'PeerId, listen and relay addresses, open connections',

@@ -7,6 +7,7 @@
  */
 import { announceable } from '@baran/actor'
 import { autoNAT } from '@libp2p/autonat'
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -17,7 +18,6 @@ import { type Connection, FaultTolerance, type Libp2p, type PrivateKey } from '@
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
-import { uPnPNAT } from '@libp2p/upnp-nat'
 import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
@@ -43,6 +43,7 @@ import {
   type SendTarget,
 } from './protocol.ts'
 import type { EnvelopeHandler } from './session.ts'
+import { askAutonatToVerify, baranUpnp, type UpnpInit, type UpnpMapper, type UpnpStatus } from './upnp.ts'
 import { type ConnectionPath, DirectUpgrader, parseIceServers, pathOf, stunServersOf, type UpgradeEvent } from './upgrade.ts'
 
 export type { ConnectionPath, UpgradeEvent } from './upgrade.ts'
@@ -114,8 +115,12 @@ export interface TransportHostInit extends MessageProtocolInit {
   relays?: string[]
   /** More relays, asked again while the host runs (the local network's description): reserved on as well. */
   relaysSource?: () => Promise<string[]>
-  /** Map ports on the local gateway with UPnP / NAT-PMP. @default false */
-  upnp?: boolean
+  /**
+   * Map the TCP listen port on the LAN's UPnP gateway (upnp.ts: only when listening on a private LAN
+   * address, one bounded search in the background, lease renewed, removed at stop, announced once
+   * AutoNAT verified it). `false` turns it off. @default true
+   */
+  upnp?: boolean | UpnpInit
   /**
    * WebRTC (private-to-private): listen on `/webrtc` (reachable through our relays) and upgrade the
    * relayed connections we dial to direct ones (ICE). @default true, except on a relay server
@@ -171,6 +176,8 @@ export interface TransportHost {
   onUpgrade(cb: (evt: UpgradeEvent) => void): () => void
   /** Whether peers outside this node's networks can reach it, and why not (see reachability.ts). */
   reachability(): Reachability
+  /** What UPnP did (the mapping, or why there is none); undefined when UPnP is off. */
+  upnp(): UpnpStatus | undefined
   /** Closes every stream (CLOSE going_away) and stops libp2p. Idempotent. */
   stop(): Promise<void>
 }
@@ -254,8 +261,18 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
   const iceServers = init.iceServers === undefined ? stunServersOf(relays, init.stunPort) : parseIceServers(init.iceServers)
 
   const services: Record<string, unknown> = { identify: identify(), ping: ping(), dcutr: dcutr() }
-  if (init.autonat !== false) services.autoNAT = autoNAT()
-  if (init.upnp === true) services.upnp = uPnPNAT()
+  if (init.autonat !== false) {
+    services.autoNAT = autoNAT()
+    // v2 dials back over a fresh connection: v1's server reuses the one the request came on, so it can
+    // never confirm an address of a peer it is connected to (a UPnP mapping, upnp.ts)
+    services.autoNATv2 = autoNATv2()
+  }
+  // once a port is mapped, the node's connected peers are asked to dial it back (AutoNAT) at once
+  let verifyMapped: () => void = () => {}
+  if (init.upnp !== false) {
+    const upnpInit = typeof init.upnp === 'object' ? init.upnp : {}
+    services.upnp = baranUpnp({ log: init.log, ...upnpInit, onMapped: () => verifyMapped() })
+  }
   // libp2p reserves on each relay once, at start: the keeper makes lost and missed reservations again.
   if (relays.length > 0 || init.relaysSource) services.relayKeeper = relayKeeper({ relays, relaysSource: init.relaysSource, log: init.log })
   if (init.relayServer !== undefined && init.relayServer !== false) {
@@ -291,18 +308,26 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
     transportManager: { faultTolerance: relays.length > 0 ? FaultTolerance.NO_FATAL : FaultTolerance.FATAL_ALL },
   }
 
-  let node: Libp2p
+  // what the listeners bound, seen as they start: getMultiaddrs() leaves out a public address until
+  // AutoNAT verified it, so it cannot tell whether a host on a public IP listens at all
+  const bound: string[] = []
+  const node: Libp2p = await createLibp2p({ ...options, start: false })
+  node.addEventListener('transport:listening', (evt) => {
+    for (const a of evt.detail.getAddrs()) bound.push(a.toString())
+  })
   try {
-    node = await createLibp2p(options)
+    await node.start()
   } catch (err) {
+    await Promise.resolve(node.stop()).catch(() => undefined)
     if ((err as Error).name === 'UnsupportedListenAddressesError') {
       throw new ListenFailedError((err as Error).message, { cause: err })
     }
     throw err
   }
+  verifyMapped = () => void askAutonatToVerify(node).catch((err: unknown) => init.log?.warn({ err }, 'upnp: could not ask AutoNAT to verify'))
   try {
     const host = new Host(node, init, iceServers, withWebrtc)
-    await host.start(listen.length > 0, relays)
+    await host.start(listen.length > 0, relays, bound)
     return host
   } catch (err) {
     try {
@@ -327,7 +352,6 @@ class Host implements TransportHost {
   private readonly open = new Map<string, ConnectionEvent>()
   private lastAddrs = ''
   private stopping: Promise<void> | undefined
-  private readonly upnp: boolean
   private readonly relayServer: boolean
 
   constructor(node: Libp2p, init: TransportHostInit, iceServers: string[], withWebrtc: boolean) {
@@ -335,7 +359,6 @@ class Host implements TransportHost {
     this.peerId = node.peerId.toString()
     this.log = init.log
     this.iceServers = Object.freeze([...iceServers])
-    this.upnp = init.upnp === true
     this.relayServer = init.relayServer !== undefined && init.relayServer !== false
     this.upgrader = withWebrtc
       ? new DirectUpgrader(node, {
@@ -355,10 +378,10 @@ class Host implements TransportHost {
     for (const conn of node.getConnections()) this.onConnectionOpen(conn)
   }
 
-  async start(wantsDirect: boolean, relays: string[]): Promise<void> {
+  async start(wantsDirect: boolean, relays: string[], bound: string[] = []): Promise<void> {
     await this.protocol.start()
     const addrs = this.multiaddrs()
-    if (wantsDirect && !addrs.some((a) => !a.includes('/p2p-circuit'))) {
+    if (wantsDirect && ![...addrs, ...bound].some((a) => !a.includes('/p2p-circuit'))) {
       throw new ListenFailedError('could not listen on any direct address')
     }
     for (const r of relays) {
@@ -402,9 +425,13 @@ class Host implements TransportHost {
       addrs: this.multiaddrs(),
       relays: keeper?.reservations() ?? [],
       iceServers: this.iceServers,
-      upnp: this.upnp,
+      upnp: this.upnp(),
       relayServer: this.relayServer,
     })
+  }
+
+  upnp(): UpnpStatus | undefined {
+    return (this.libp2p.services as { upnp?: UpnpMapper }).upnp?.status()
   }
 
   onEnvelope(handler: EnvelopeHandler): void {

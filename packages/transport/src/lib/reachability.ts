@@ -5,6 +5,7 @@
  * STUN), but nobody elsewhere can open a connection to it.
  */
 import { addressScope } from '@baran/actor'
+import type { UpnpStatus } from './upnp.ts'
 
 export interface RelayState {
   /** The relay's multiaddr (with /p2p/<id>). */
@@ -20,8 +21,8 @@ export interface ReachabilityInput {
   relays: readonly RelayState[]
   /** The ICE servers (STUN) WebRTC asks for this node's public address. */
   iceServers: readonly string[]
-  /** Whether UPnP / NAT-PMP port mapping is on. */
-  upnp: boolean
+  /** What UPnP did (upnp.ts), undefined when it is off. */
+  upnp: UpnpStatus | undefined
   /** Whether this node serves as a relay for others (the local network's owner). */
   relayServer: boolean
 }
@@ -54,7 +55,14 @@ export function reachabilityOf(input: ReachabilityInput): Reachability {
     why.push(direct.length === 0 ? 'no direct address' : `no public address (only ${scopes.join(', ')})`)
   }
   if (input.iceServers.length === 0) why.push('no STUN server (they come from the relays)')
-  why.push(input.upnp ? 'UPnP: no gateway mapped a port' : 'UPnP: off (transport.upnp is false)')
+  why.push(upnpWhy(input.upnp))
   const fromOutside = publicAddrs.length > 0 || publicRelays.length > 0
   return { fromOutside, publicAddrs, relays: input.relays.map((r) => ({ ...r })), why: fromOutside ? [] : why }
+}
+
+/** The UPnP part of "why not": off, or the mapper's state and its reason. */
+function upnpWhy(u: UpnpStatus | undefined): string {
+  if (u === undefined) return 'UPnP: off (transport.upnp is false)'
+  if (u.state === 'mapped') return u.verified === true ? `UPnP: ${u.externalAddr ?? 'a port'} mapped` : `UPnP: ${u.externalAddr ?? 'a port'} mapped, not verified by a dial-back yet`
+  return `UPnP: ${u.state}${u.reason ? ` (${u.reason})` : ''}`
 }

@@ -42,9 +42,41 @@ export const ADDRESSES = {
   cgn: { wan: '198.51.100.13', lan: '100.64.0.1', nat2Wan: '100.64.0.2' },
 } as const
 
+/**
+ * The public network a lab can use instead (`createNatLab({ publicNet: 'routable' })`): addresses
+ * that libp2p (`@libp2p/utils` isPrivate) and miniupnpd (its reserved-address check) count as
+ * public, where TEST-NET-2 counts as private to both, so no UPnP mapping or announced public
+ * address exists on it. Still nothing leaves the lab: no namespace has a link to the real machine
+ * and no router has a route beyond the lab's own subnets, so these addresses are never routed.
+ */
+export const ROUTABLE_NET = '11.0.100.0/24'
+export const ROUTABLE_ADDRESSES: LabAddresses = {
+  ...ADDRESSES,
+  relay: '11.0.100.10',
+  nat1: { wan: '11.0.100.11', lan: ADDRESSES.nat1.lan },
+  nat2: { wan: '11.0.100.12', lan: ADDRESSES.nat2.lan },
+  cgn: { ...ADDRESSES.cgn, wan: '11.0.100.13' },
+}
+
+/** Which public network a lab uses: TEST-NET-2 (the default) or ROUTABLE_NET. */
+export const PUBLIC_NETS = ['test-net', 'routable'] as const
+export type PublicNet = (typeof PUBLIC_NETS)[number]
+
+/** The address plan of a lab on the given public network. */
+export function addressesOf(net: PublicNet = 'test-net'): LabAddresses {
+  return net === 'routable' ? ROUTABLE_ADDRESSES : ADDRESSES
+}
+
 /** Prefix length of the carrier's shared address space 100.64.0.0/10 (RFC 6598). */
 export const CGN_PREFIX_LENGTH = 10
-export type LabAddresses = typeof ADDRESSES
+export interface LabAddresses {
+  relay: string
+  nat1: { wan: string; lan: string }
+  nat2: { wan: string; lan: string }
+  a: string
+  b: string
+  cgn: { wan: string; lan: string; nat2Wan: string }
+}
 
 /** Prefix length of every lab subnet. */
 export const PREFIX_LENGTH = 24

@@ -5,10 +5,11 @@
  * that still holds a process outlives `ip netns del`.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
-import { ADDRESSES, INSTALL_TIMEOUT_MS, LAB_NODES, type LabAddresses, type LabNode, STOP_GRACE_MS } from './constants.ts'
+import { addressesOf, INSTALL_TIMEOUT_MS, LAB_NODES, type LabAddresses, type LabNode, type PublicNet, STOP_GRACE_MS } from './constants.ts'
 import { exec, succeeds } from './exec.ts'
 import { LabSetupError, LabTeardownError, ToolsMissingError, UnknownNodeError } from './errors.ts'
 import { buildPlan, checkTag, type LabNames, type LabNats, labNames, randomTag, tagOfNamespace } from './plan.ts'
+import { type LabIgd, startIgd } from './upnp.ts'
 
 export interface Logger {
   debug(obj: object, msg?: string): void
@@ -24,6 +25,11 @@ export interface NatLabInit {
   install?: boolean
   /** Each router's NAT type (plan.ts NAT_TYPES). @default port-restricted for both */
   nats?: LabNats
+  /**
+   * The public network: TEST-NET-2 (private to libp2p and miniupnpd) or addresses both count as
+   * public (constants.ts ROUTABLE_NET; still never routed beyond the lab). @default 'test-net'
+   */
+  publicNet?: PublicNet
   log?: Logger
 }
 
@@ -36,6 +42,8 @@ export interface NatLab {
   readonly addresses: LabAddresses
   /** The NAT type of each router. */
   readonly nats: Readonly<Required<LabNats>>
+  /** The UPnP IGDs (miniupnpd) running on the routers `nats.upnp` named. */
+  readonly igds: readonly LabIgd[]
   /**
    * Spawns `cmd args` inside the node's namespace (`ip netns exec`). The process is ended by
    * teardown() if it is still running then.
@@ -182,7 +190,7 @@ export async function createNatLab(init: NatLabInit = {}): Promise<NatLab> {
   // on failure remove only the namespaces this call made (a clash must not remove someone else's)
   const made: string[] = []
   try {
-    for (const step of buildPlan(names, init.nats)) {
+    for (const step of buildPlan(names, init.nats, addressesOf(init.publicNet))) {
       await exec(step.cmd, step.args, { input: step.input })
       if (step.args[0] === 'netns' && step.args[1] === 'add') made.push(step.args[2]!)
     }
@@ -190,22 +198,39 @@ export async function createNatLab(init: NatLabInit = {}): Promise<NatLab> {
     await destroyLab(tag, { log: init.log, only: made }).catch((e) => init.log?.error({ err: e }, 'cleaning up a failed lab'))
     throw new LabSetupError(`could not build NAT lab ${tag}: ${(err as Error).message}`, { cause: err })
   }
+  const nats = {
+    nat1: init.nats?.nat1 ?? 'port-restricted',
+    nat2: init.nats?.nat2 ?? 'port-restricted',
+    cgnat: init.nats?.cgnat ?? false,
+    upnp: { nat1: init.nats?.upnp?.nat1 ?? false, nat2: init.nats?.upnp?.nat2 ?? false },
+  } as const
+  const lab = new Lab(names, nats, addressesOf(init.publicNet), init.log)
+  try {
+    for (const router of ['nat1', 'nat2'] as const) {
+      if (nats.upnp[router]) lab.igds.push(await startIgd(lab, router))
+    }
+  } catch (err) {
+    await lab.teardown().catch((e) => init.log?.error({ err: e }, 'cleaning up a failed lab'))
+    throw new LabSetupError(`could not start UPnP on lab ${tag}: ${(err as Error).message}`, { cause: err })
+  }
   init.log?.info({ tag }, 'NAT lab up')
-  return new Lab(names, { nat1: init.nats?.nat1 ?? 'port-restricted', nat2: init.nats?.nat2 ?? 'port-restricted', cgnat: init.nats?.cgnat ?? false }, init.log)
+  return lab
 }
 
 class Lab implements NatLab {
   readonly tag: string
   readonly namespaces: Readonly<Record<LabNode, string>>
   readonly names: LabNames
-  readonly addresses = ADDRESSES
+  readonly addresses: LabAddresses
   readonly nats: Readonly<Required<LabNats>>
+  readonly igds: LabIgd[] = []
   private readonly children = new Set<ChildProcess>()
   private readonly log: Logger | undefined
   private tearingDown: Promise<void> | undefined
 
-  constructor(names: LabNames, nats: Required<LabNats>, log?: Logger) {
+  constructor(names: LabNames, nats: Required<LabNats>, addresses: LabAddresses, log?: Logger) {
     this.nats = nats
+    this.addresses = addresses
     this.tag = names.tag
     this.names = names
     this.namespaces = names.namespaces
@@ -233,6 +258,7 @@ class Lab implements NatLab {
   teardown(): Promise<void> {
     this.tearingDown ??= (async () => {
       // our own children first, gently (they print their last lines); then anything else inside
+      await Promise.all(this.igds.map((igd) => igd.stop()))
       await Promise.all([...this.children].map((c) => stopChild(c)))
       await destroyLab(this.tag, { log: this.log })
       this.log?.info({ tag: this.tag }, 'NAT lab removed')

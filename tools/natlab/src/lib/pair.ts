@@ -46,12 +46,12 @@ type Sent = HostEvent & { rtt: number; connection: string; t: number; id: string
  */
 const START_TIMEOUT_MS = 60_000
 
-/** Starts B then A behind the lab's routers, both with a slot on the relay; stop them with `.stop()`. */
-export async function startPair(lab: NatLab, relayAddr: string): Promise<{ a: LabHost; b: LabHost }> {
+/** Starts B then A behind the lab's routers, both with a slot on the relay (and `peerArgs`, e.g. --no-webrtc); stop them with `.stop()`. */
+export async function startPair(lab: NatLab, relayAddr: string, peerArgs: string[] = []): Promise<{ a: LabHost; b: LabHost }> {
   const opts = { readyTimeoutMs: START_TIMEOUT_MS }
-  const b = await startLabHost(lab, 'b', LAB_PEER_SCRIPT, ['--listen', `/ip4/${ADDRESSES.b}/tcp/4001`, '--relay', relayAddr], opts)
+  const b = await startLabHost(lab, 'b', LAB_PEER_SCRIPT, ['--listen', `/ip4/${ADDRESSES.b}/tcp/4001`, '--relay', relayAddr, ...peerArgs], opts)
   try {
-    const a = await startLabHost(lab, 'a', LAB_PEER_SCRIPT, ['--listen', `/ip4/${ADDRESSES.a}/tcp/4001`, '--relay', relayAddr], opts)
+    const a = await startLabHost(lab, 'a', LAB_PEER_SCRIPT, ['--listen', `/ip4/${ADDRESSES.a}/tcp/4001`, '--relay', relayAddr, ...peerArgs], opts)
     const circuit = `${relayAddr}/p2p-circuit/p2p/${b.peerId}`
     await b.waitFor((e) => (e.event === 'ready' || e.event === 'addresses') && (e.addrs as string[]).includes(circuit), { timeoutMs: START_TIMEOUT_MS }).catch(async (err) => {
       await a.stop()

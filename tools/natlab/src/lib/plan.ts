@@ -6,6 +6,7 @@
 import {
   ADDRESSES,
   CGN_PREFIX_LENGTH,
+  type LabAddresses,
   LAB_NODES,
   LINK_PREFIX,
   type LabNode,
@@ -124,7 +125,14 @@ export type NatType = (typeof NAT_TYPES)[number]
  * The nftables ruleset of a home router of the given type (see NAT_TYPES): masquerade out of the
  * WAN, conntrack filtering in; `lanHost` is the LAN host a full-cone router forwards UDP to.
  */
-export function routerRuleset(table: string, wan: string, lan: string, type: NatType = 'port-restricted', lanHost?: string): string {
+/**
+ * The chains miniupnpd (nftables backend) writes its port mappings into, inside the router's own
+ * table: DNAT in `upnp_prerouting`, the matching accept in `upnp_forward` (jumped to before the
+ * forward policy drops), and `upnp_postrouting`. miniupnpd.conf names them (see upnp.ts).
+ */
+export const UPNP_CHAINS = { forward: 'upnp_forward', prerouting: 'upnp_prerouting', postrouting: 'upnp_postrouting' } as const
+
+export function routerRuleset(table: string, wan: string, lan: string, type: NatType = 'port-restricted', lanHost?: string, opts: { upnp?: boolean } = {}): string {
   if (!(NAT_TYPES as readonly string[]).includes(type)) throw new InvalidNatTypeError(`not a NAT type: ${String(type)} (one of ${NAT_TYPES.join(', ')})`)
   if (type === 'full-cone' && lanHost === undefined) throw new InvalidNatTypeError('a full-cone router needs its LAN host')
   const cone =
@@ -135,14 +143,40 @@ export function routerRuleset(table: string, wan: string, lan: string, type: Nat
     iifname "${wan}" udp dport 1024-65535 dnat to ${lanHost}
   }`
       : ''
-  return `table ip ${table} {${cone}
+  const upnp = opts.upnp === true
+  // miniupnpd (nftables build) writes into chains of an inet table, as its nft_init.sh lays them out
+  const upnpTable = upnp
+    ? `table inet ${table} {
+  chain forward {
+    type filter hook forward priority filter - 1; policy accept;
+    jump ${UPNP_CHAINS.forward}
+  }
+  chain prerouting {
+    type nat hook prerouting priority dstnat - 1; policy accept;
+    iifname "${wan}" jump ${UPNP_CHAINS.prerouting}
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat - 1; policy accept;
+    jump ${UPNP_CHAINS.postrouting}
+  }
+  chain ${UPNP_CHAINS.forward} {
+  }
+  chain ${UPNP_CHAINS.prerouting} {
+  }
+  chain ${UPNP_CHAINS.postrouting} {
+  }
+}
+`
+    : ''
+  return `${upnpTable}table ip ${table} {${cone}
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     oifname "${wan}" masquerade${type === 'symmetric' ? ' random' : ''}
   }
   chain forward {
     type filter hook forward priority filter; policy drop;
-    iifname "${lan}" oifname "${wan}" accept
+    iifname "${lan}" oifname "${wan}" accept${upnp ? `
+    iifname "${wan}" oifname "${lan}" ct status dnat accept` : ''}
     iifname "${wan}" oifname "${lan}" ct state established,related accept${type === 'full-cone' ? `
     iifname "${wan}" oifname "${lan}" ct status dnat accept` : ''}
   }
@@ -168,10 +202,15 @@ export interface LabNats {
    * and the carrier's router masquerades that to 198.51.100.13. @default false
    */
   cgnat?: boolean
+  /**
+   * Which routers run a UPnP IGD (miniupnpd, started by the lab once the plan ran): their rulesets get
+   * the chains miniupnpd writes into. @default neither
+   */
+  upnp?: { nat1?: boolean; nat2?: boolean }
 }
 
 /** The commands that build the lab, in order. Each acts inside one of the lab's namespaces. */
-export function buildPlan(names: LabNames, nats: LabNats = {}): Step[] {
+export function buildPlan(names: LabNames, nats: LabNats = {}, addresses: LabAddresses = ADDRESSES): Step[] {
   const { namespaces: ns, links: k, table } = names
   const cidr = (addr: string) => `${addr}/${PREFIX_LENGTH}`
   const steps: Step[] = []
@@ -202,27 +241,27 @@ export function buildPlan(names: LabNames, nats: LabNats = {}): Step[] {
   }
   steps.push(ip('-n', ns.internet, 'link', 'set', k.bridge, 'up'))
   const addr = (n: string, link: string, a: string) => [ip('-n', n, 'addr', 'add', cidr(a), 'dev', link), ip('-n', n, 'link', 'set', link, 'up')]
-  steps.push(...addr(ns.relay, k.relay, ADDRESSES.relay))
-  steps.push(...addr(ns.nat1, k.nat1Wan, ADDRESSES.nat1.wan), ...addr(ns.nat1, k.nat1Lan, ADDRESSES.nat1.lan))
+  steps.push(...addr(ns.relay, k.relay, addresses.relay))
+  steps.push(...addr(ns.nat1, k.nat1Wan, addresses.nat1.wan), ...addr(ns.nat1, k.nat1Lan, addresses.nat1.lan))
   if (cgnat) {
     const shared = (n: string, link: string, a: string) => [ip('-n', n, 'addr', 'add', `${a}/${CGN_PREFIX_LENGTH}`, 'dev', link), ip('-n', n, 'link', 'set', link, 'up')]
-    steps.push(...addr(ns.cgn, k.cgnWan, ADDRESSES.cgn.wan), ...shared(ns.cgn, k.cgnLan, ADDRESSES.cgn.lan))
-    steps.push(...shared(ns.nat2, k.nat2Wan, ADDRESSES.cgn.nat2Wan), ...addr(ns.nat2, k.nat2Lan, ADDRESSES.nat2.lan))
+    steps.push(...addr(ns.cgn, k.cgnWan, addresses.cgn.wan), ...shared(ns.cgn, k.cgnLan, addresses.cgn.lan))
+    steps.push(...shared(ns.nat2, k.nat2Wan, addresses.cgn.nat2Wan), ...addr(ns.nat2, k.nat2Lan, addresses.nat2.lan))
   } else {
-    steps.push(...addr(ns.nat2, k.nat2Wan, ADDRESSES.nat2.wan), ...addr(ns.nat2, k.nat2Lan, ADDRESSES.nat2.lan))
+    steps.push(...addr(ns.nat2, k.nat2Wan, addresses.nat2.wan), ...addr(ns.nat2, k.nat2Lan, addresses.nat2.lan))
   }
-  steps.push(...addr(ns.a, k.a, ADDRESSES.a), ...addr(ns.b, k.b, ADDRESSES.b))
+  steps.push(...addr(ns.a, k.a, addresses.a), ...addr(ns.b, k.b, addresses.b))
   // homes route everything to their router; routers and the relay only know their own subnets
-  steps.push(ip('-n', ns.a, 'route', 'add', 'default', 'via', ADDRESSES.nat1.lan))
-  steps.push(ip('-n', ns.b, 'route', 'add', 'default', 'via', ADDRESSES.nat2.lan))
+  steps.push(ip('-n', ns.a, 'route', 'add', 'default', 'via', addresses.nat1.lan))
+  steps.push(ip('-n', ns.b, 'route', 'add', 'default', 'via', addresses.nat2.lan))
   // behind a carrier's NAT, home 2's router is no longer on the public network: its way out is the carrier
-  if (cgnat) steps.push(ip('-n', ns.nat2, 'route', 'add', 'default', 'via', ADDRESSES.cgn.lan))
-  for (const [router, wan, lan, type, host] of [
-    [ns.nat1, k.nat1Wan, k.nat1Lan, nats.nat1, ADDRESSES.a],
-    [ns.nat2, k.nat2Wan, k.nat2Lan, nats.nat2, ADDRESSES.b],
+  if (cgnat) steps.push(ip('-n', ns.nat2, 'route', 'add', 'default', 'via', addresses.cgn.lan))
+  for (const [router, wan, lan, type, host, upnp] of [
+    [ns.nat1, k.nat1Wan, k.nat1Lan, nats.nat1, addresses.a, nats.upnp?.nat1],
+    [ns.nat2, k.nat2Wan, k.nat2Lan, nats.nat2, addresses.b, nats.upnp?.nat2],
   ] as const) {
     steps.push(inNs(router, 'echo 1 > /proc/sys/net/ipv4/ip_forward'))
-    steps.push({ cmd: 'ip', args: ['netns', 'exec', router, 'nft', '-f', '-'], input: routerRuleset(table, wan, lan, type, host) })
+    steps.push({ cmd: 'ip', args: ['netns', 'exec', router, 'nft', '-f', '-'], input: routerRuleset(table, wan, lan, type, host, { upnp }) })
   }
   if (cgnat) {
     steps.push(inNs(ns.cgn, 'echo 1 > /proc/sys/net/ipv4/ip_forward'))

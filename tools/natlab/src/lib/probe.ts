@@ -4,7 +4,7 @@
  * address it saw. The same public ip:port for both means endpoint-independent mapping (what hole
  * punching needs); a different one means endpoint-dependent ("symmetric") mapping.
  */
-import { ADDRESSES, type LabNode } from './constants.ts'
+import type { LabNode } from './constants.ts'
 import type { HostEvent } from './hosts.ts'
 import { LabTimeoutError } from './errors.ts'
 import { type NatLab, stopChild } from './lab.ts'
@@ -23,20 +23,20 @@ const ECHO_PORTS = [7001, 7002] as const
 const PROBE_LOCAL_PORT = 40_123
 
 // tells each client the address and port it came from
-const echoServer = `
+const echoServer = (relay: string) => `
 const net = require('node:net')
 let up = 0
 for (const port of ${JSON.stringify(ECHO_PORTS)}) {
   net.createServer((s) => s.end(s.remoteAddress + ':' + s.remotePort + '\\n'))
-    .listen(port, '${ADDRESSES.relay}', () => { if (++up === ${ECHO_PORTS.length}) console.log(JSON.stringify({ event: 'ready' })) })
+    .listen(port, '${relay}', () => { if (++up === ${ECHO_PORTS.length}) console.log(JSON.stringify({ event: 'ready' })) })
 }
 `
 
-const client = (localAddress: string) => `
+const client = (relay: string, localAddress: string) => `
 const net = require('node:net')
 const ask = (port) => new Promise((resolve, reject) => {
   let text = ''
-  const s = net.connect({ host: '${ADDRESSES.relay}', port, localAddress: '${localAddress}', localPort: ${PROBE_LOCAL_PORT} })
+  const s = net.connect({ host: '${relay}', port, localAddress: '${localAddress}', localPort: ${PROBE_LOCAL_PORT} })
   s.setTimeout(5000, () => s.destroy(new Error('timeout')))
   s.on('data', (d) => { text += d })
   s.on('end', () => { s.end(); resolve(text.trim()) })
@@ -74,11 +74,11 @@ function firstLine(child: ReturnType<NatLab['run']>, timeoutMs: number): Promise
 
 /** Probes the mapping of the router in front of home host `a` or `b`. */
 export async function probeMapping(lab: NatLab, home: Extract<LabNode, 'a' | 'b'> = 'a'): Promise<MappingProbe> {
-  const server = lab.run('relay', process.execPath, ['-e', echoServer])
+  const server = lab.run('relay', process.execPath, ['-e', echoServer(lab.addresses.relay)])
   try {
     await firstLine(server, 10_000)
-    const local = ADDRESSES[home]
-    const answer = await firstLine(lab.run(home, process.execPath, ['-e', client(local)]), 15_000)
+    const local = lab.addresses[home]
+    const answer = await firstLine(lab.run(home, process.execPath, ['-e', client(lab.addresses.relay, local)]), 15_000)
     const external = (answer.seen as string[]).map((s) => s.replace(/^::ffff:/, ''))
     const internal = `${local}:${PROBE_LOCAL_PORT}`
     return {

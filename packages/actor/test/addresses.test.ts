@@ -40,6 +40,11 @@ describe('announceable', () => {
     expect(announceable(addrs)).toEqual(['/ip4/127.0.0.1/tcp/1', '/ip6/::1/tcp/2', '/ip4/127.0.0.1/tcp/3/p2p/R/p2p-circuit'])
   })
 
+  it('keeps a relayed address through a relay on loopback beside LAN addresses: the nodes of this machine reach the node through it', () => {
+    const addrs = ['/ip4/127.0.0.1/tcp/1', '/ip4/10.0.0.2/tcp/1', '/ip4/127.0.0.1/tcp/3/p2p/R/p2p-circuit', '/ip6/fe80::1/tcp/4/p2p/R/p2p-circuit']
+    expect(announceable(addrs)).toEqual(['/ip4/10.0.0.2/tcp/1', '/ip4/127.0.0.1/tcp/3/p2p/R/p2p-circuit'])
+  })
+
   it('works on objects that print as multiaddrs (libp2p Multiaddr) and keeps them as they are', () => {
     const a = { toString: () => '/ip4/10.1.2.3/tcp/9' }
     const b = { toString: () => '/ip4/127.0.0.1/tcp/9' }

@@ -62,8 +62,14 @@ export function announceable<T extends { toString(): string }>(addrs: readonly T
     const scope = addressScope(a.toString())
     return scope !== 'link-local' && scope !== 'unspecified'
   })
-  const beyond = usable.filter((a) => addressScope(a.toString()) !== 'loopback')
-  return beyond.length > 0 ? beyond : usable
+  // A relayed address through a relay on loopback is how the other nodes of this machine reach us through that
+  // relay (nothing else stands in for it, as a LAN address does for a loopback one): the loopback rule is for direct
+  // addresses only.
+  const isCircuit = (a: T) => a.toString().includes('/p2p-circuit')
+  const direct = usable.filter((a) => !isCircuit(a))
+  const beyond = direct.filter((a) => addressScope(a.toString()) !== 'loopback')
+  if (beyond.length === 0) return usable
+  return usable.filter((a) => isCircuit(a) || addressScope(a.toString()) !== 'loopback')
 }
 
 /** True when some listen address reaches past this machine (a wildcard or a LAN address): mDNS is then worth it. */

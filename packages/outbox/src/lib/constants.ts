@@ -25,8 +25,13 @@ export const BACKOFF_JITTER = 0.5
  * idle between round trips (the pipeline's throughput was 16 / the round trip).
  */
 export const MAX_IN_FLIGHT = 64
-/** How long a device's looked-up address is trusted before asking discovery again. */
-export const LOOKUP_FRESH_MS = 5000
+/**
+ * How long an account's looked-up answer (its devices, their addresses) is trusted before asking discovery again.
+ * Long enough that a burst of sends shares one lookup; short, because only a fresh answer says who a message goes
+ * to, and a device revoked since must get nothing new (the revocation is honoured for messages sent this long after
+ * it is on the DHT).
+ */
+export const LOOKUP_FRESH_MS = 1000
 /** Past LOOKUP_FRESH_MS an answer is still used this long, while discovery is asked again in the background. */
 export const LOOKUP_USABLE_MS = 60_000
 /** Watches are renewed this often while messages for an account are pending (discovery may have restarted). */

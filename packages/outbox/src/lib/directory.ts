@@ -43,10 +43,10 @@ export interface DirectoryInit {
  * What the delivery engine knows of recipients: each device's presence (from lookups and presence events), the
  * last answer of each account's lookup, one lookup per account at a time, and the watches on accounts with
  * pending messages. A lookup's answer is reused while fresh: messages to one account, sent in a burst, cost
- * one discovery lookup between them, not one each. Past its freshness (but within `usableMs`) it is still used at
- * once while a new lookup runs in the background: a DHT get that takes its full 10 s (no quorum among few peers,
- * a slow responder) delays no message. A send that fails drops the answer, so its retry waits for a real lookup.
- * one discovery lookup between them, not one each.
+ * one discovery lookup between them, not one each. Who a message goes to is decided only by a fresh answer (an
+ * older one may list a device revoked since). Where a device of an already addressed message is reached: past its
+ * freshness (but within `usableMs`) the answer is still used for a first attempt while a new lookup runs in the
+ * background. A send that fails drops the answer, so its retry waits for a real lookup.
  */
 export class DeviceDirectory {
   #deps: DirectoryDeps
@@ -91,8 +91,9 @@ export class DeviceDirectory {
 
   /** The account's devices, not revoked, from a usable answer (undefined when there is none). */
   known(account: string): string[] | undefined {
-    const answer = this.#usable(account)
-    if (!answer) return undefined
+    // Only a fresh answer says who the recipients are: an older one may still list a device revoked since.
+    const answer = this.#answers.get(account)
+    if (!answer || !this.#fresh(answer.at)) return undefined
     const { devices, revoked } = answer.found
     return devices.filter((d) => !revoked.includes(d.deviceId)).map((d) => d.deviceId)
   }
@@ -106,7 +107,7 @@ export class DeviceDirectory {
   async target(account: string, deviceId: string, retry = false): Promise<{ peerId: string; addrs: string[] } | 'revoked' | undefined> {
     const p = this.#presence.get(deviceId)
     if (p && this.#fresh(p.at)) return reachable(p)
-    let found = retry ? await this.#freshAnswer(account) : await this.devices(account)
+    let found = retry ? await this.#freshAnswer(account) : (this.#usable(account)?.found ?? (await this.#ask(account)))
     const answer = this.#answers.get(account)
     if (!(answer && this.#fresh(answer.at)) && !reachable(this.#newest(account, deviceId))) found = await this.#ask(account)
     if (found.revoked.includes(deviceId)) return 'revoked'
@@ -138,10 +139,12 @@ export class DeviceDirectory {
     return answer && d ? { account, online: d.online, peerId: d.peerId, addrs: d.addrs, at: answer.at } : undefined
   }
 
-  /** The account's devices: a usable answer, else a lookup (one per account at a time) that refreshes presence. */
+  /**
+   * The account's devices, to address a message to: a fresh answer, else a lookup (one per account at a time, so a
+   * burst shares it) that refreshes presence. Never an older answer: it may still list a device revoked since.
+   */
   devices(account: string): Promise<AccountDevices> {
-    const answer = this.#usable(account)
-    return answer ? Promise.resolve(answer.found) : this.#ask(account)
+    return this.#freshAnswer(account)
   }
 
   /** A fresh answer, else a lookup. */

@@ -29,10 +29,11 @@ it('baran status lists each open connection with its kind (direct, relayed, upgr
     expect(['tcp', 'ws', 'webrtc', 'circuit']).toContain(c.path)
   }
   expect(Array.isArray(status.connections.iceServers)).toBe(true)
-  // UPnP is on by default; on loopback there is nothing to map, and status says so
-  expect(status.connections.upnp).toMatchObject({ state: 'idle', reason: expect.stringContaining('nothing to map') })
+  // UPnP is on by default, but off in tests (vitest.shared.ts: no SSDP from test nodes onto the machine's network):
+  // status says it is off
+  expect(status.connections.upnp).toBeUndefined()
   const plain = await cli(cleanup, ['status', '--data-dir', a.dataDir], { BARAN_HOME: a.home })
   expect(plain.out).toMatch(/connections\s+\d+\s+ICE servers: /)
   expect(plain.out).toContain(bobPeer)
-  expect(plain.out).toMatch(/upnp\s+idle\s+no TCP listen address on a private LAN address/)
+  expect(plain.out).toMatch(/upnp\s+off/)
 }, 240_000)

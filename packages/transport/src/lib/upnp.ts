@@ -263,15 +263,25 @@ class Mapper implements UpnpMapper, Startable {
     const timeoutMs = this.init.searchTimeoutMs ?? DEFAULT_UPNP_SEARCH_TIMEOUT_MS
     this.current = { state: 'searching', reason: 'looking for a UPnP gateway on the LAN' }
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)])
-    for await (const gateway of this.client.findGateways({ signal, searchInterval: 500 })) {
-      if (gateway.family === 'IPv4') return gateway
-      await gateway.stop().catch(() => undefined)
-    }
+    // The library honours the signal only between answers (not while it sets up its SSDP sockets, which can be
+    // slow on a busy machine): the search ends at the timeout whatever the library does.
+    const ended = new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }))
+    const gateway = await Promise.race([firstIPv4GatewayOf(this.client, signal), ended])
+    if (gateway !== undefined) return gateway
     if (!this.abort.signal.aborted) {
       this.current = { state: 'no-gateway', reason: `no UPnP IGD answered on the LAN within ${timeoutMs} ms` }
     }
     return undefined
   }
+}
+
+/** The first IPv4 IGD that answers the library's search, or undefined when the search ends without one. */
+async function firstIPv4GatewayOf(client: UpnpClient, signal: AbortSignal): Promise<Gateway | undefined> {
+  for await (const gateway of client.findGateways({ signal, searchInterval: 500 })) {
+    if (gateway.family === 'IPv4') return gateway
+    await gateway.stop().catch(() => undefined)
+  }
+  return undefined
 }
 
 /** The listen address on the gateway's subnet (its /24), else the first. */

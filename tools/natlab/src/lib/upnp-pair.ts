@@ -64,6 +64,17 @@ export async function waitForUpnp(peer: LabHost, timeoutMs: number): Promise<Upn
   return last
 }
 
+/** A peer's UPnP status once its search has ended (bounded: the status as it is after `timeoutMs`). */
+async function settledUpnp(peer: LabHost, timeoutMs = 15_000): Promise<UpnpPeerStatus | null> {
+  const deadline = Date.now() + timeoutMs
+  let last = (await upnpStatusOf(peer)).status
+  while (last?.state === 'searching' && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, POLL_MS))
+    last = (await upnpStatusOf(peer)).status
+  }
+  return last
+}
+
 type Sent = HostEvent & { connection: string; id: string }
 
 async function send(a: LabHost, b: LabHost, addrs: string[], count: number): Promise<Sent[]> {
@@ -130,7 +141,7 @@ export async function runUpnpTrial(
       verifiedMs,
       directMs: first.length > 0 ? Math.max(0, Math.min(...first) - t0) : undefined,
       directConnections,
-      upnp: { a: (await upnpStatusOf(a)).status, b: (await upnpStatusOf(b)).status },
+      upnp: { a: await settledUpnp(a), b: await settledUpnp(b) },
       delivered: stored.length,
     }
   } finally {

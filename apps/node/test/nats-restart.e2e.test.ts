@@ -5,7 +5,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { outboxInbox, outboxSend } from '@baran/bus'
+import { healthContractOf, outboxInbox, outboxSend } from '@baran/bus'
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTwoNodes, type TestNode } from './helpers.ts'
@@ -25,6 +25,32 @@ async function busPidOf(n: TestNode): Promise<number> {
   return (JSON.parse(await readFile(join(n.dataDir, 'node.json'), 'utf8')) as { busPid: number }).busPid
 }
 
+/**
+ * Waits until `n`'s outbox says itself that it is ready (its own health endpoint: the supervisor's view can still
+ * hold the state from before the bus died, its state events being lost with the bus). Fails with the last state
+ * and reason seen when it does not come within `timeoutMs`.
+ */
+async function outboxReady(n: TestNode, what: string, timeoutMs = 60_000): Promise<void> {
+  let last = 'no answer yet'
+  try {
+    await waitUntil(
+      async () => {
+        try {
+          const health = await n.bus.request(healthContractOf('outbox'), {}, { timeoutMs: 2000 })
+          last = health.reason === undefined ? health.state : `${health.state} (${health.reason})`
+          return health.state === 'ready'
+        } catch (e) {
+          last = `no answer: ${(e as Error).message}`
+          return false
+        }
+      },
+      { timeoutMs, intervalMs: 100, what },
+    )
+  } catch (e) {
+    throw new Error(`${what}: not within ${timeoutMs} ms, the outbox of ${n.node} is ${last}`, { cause: e })
+  }
+}
+
 async function delivered(n: TestNode, id: string): Promise<boolean> {
   return (await n.bus.request(outboxInbox, { limit: 10_000 })).messages.some((m) => m.id === id)
 }
@@ -40,6 +66,8 @@ describe('the outbox after kill -9 of nats-server', () => {
       ['sender', a],
       ['receiver', b],
     ] as const) {
+      // The send below needs Alice's outbox to accept it (after the first round it may still be recovering).
+      await outboxReady(a, `Alice's outbox ready before killing the ${killed} bus`)
       // A message in flight when the bus dies: queued for bob while his node is fine.
       const inFlight = await a.bus.request(outboxSend, { to: bob, body: `in flight when the ${killed} bus dies` })
       const killedAt = Date.now()
@@ -51,7 +79,7 @@ describe('the outbox after kill -9 of nats-server', () => {
         { timeoutMs: 60_000, intervalMs: 100, what: 'a send accepted after the restart' },
       )
       const acceptedMs = Date.now() - killedAt
-      await waitUntil(async () => (await victim.status()).actors.outbox?.state === 'ready', { timeoutMs: 60_000, intervalMs: 100, what: 'outbox ready' }).catch(() => undefined)
+      await outboxReady(victim, `the ${killed}'s outbox ready again`)
       const outboxReadyMs = Date.now() - killedAt
       await waitUntil(async () => (await delivered(b, sent.id).catch(() => false)) && (await delivered(b, inFlight.id).catch(() => false)), {
         timeoutMs: 90_000,

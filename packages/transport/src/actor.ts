@@ -17,7 +17,7 @@ import {
 import { join } from 'node:path'
 import { z } from 'zod'
 import { NODE_LISTEN } from './lib/constants.ts'
-import { generateHostKey, hostKeyFromBytes, hostKeyToBytes } from './lib/host.ts'
+import { generateHostKey, hostKeyFromBytes, hostKeyToBytes } from './lib/host-keys.ts'
 import { createTransportHost, type TransportHost, type TransportHostInit } from './lib/host.ts'
 
 const Multiaddr = z.string().min(1).max(512).regex(/^\//, 'a multiaddr starts with /')

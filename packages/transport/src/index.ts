@@ -61,24 +61,13 @@ export {
   FrameType,
   maxPayloadBytes,
 } from './lib/frames.ts'
-export type {
-  ConnectionEvent,
-  ConnectionKind,
-  ConnectionLimitsInit,
-  KeepAliveInit,
-  RelayServerOptions,
-  TransportHost,
-  TransportHostInit,
-} from './lib/host.ts'
-export {
-  classifyConnection,
-  connectionMonitorOf,
-  createTransportHost,
-  generateHostKey,
-  hostKeyFromBytes,
-  hostKeyToBytes,
-  peerIdOf,
-} from './lib/host.ts'
+export type { ConnectionEvent, ConnectionKind } from './lib/connection-events.ts'
+export { classifyConnection } from './lib/connection-events.ts'
+export type { TransportHost, TransportHostInit } from './lib/host.ts'
+export { createTransportHost } from './lib/host.ts'
+export { generateHostKey, hostKeyFromBytes, hostKeyToBytes, peerIdOf } from './lib/host-keys.ts'
+export type { ConnectionLimitsInit, KeepAliveInit, RelayServerOptions } from './lib/libp2p-options.ts'
+export { connectionMonitorOf } from './lib/libp2p-options.ts'
 export type { UpnpInit, UpnpStatus } from './lib/upnp.ts'
 export { DEFAULT_UPNP_LEASE_MS, DEFAULT_UPNP_SEARCH_INTERVAL_MS, DEFAULT_UPNP_SEARCH_TIMEOUT_MS, mappableAddresses } from './lib/upnp.ts'
 export type { ConnectionPath, UpgradeEvent } from './lib/upgrade.ts'
@@ -86,17 +75,11 @@ export { DEFAULT_STUN_PORT, parseIceServers, pathOf, stunServersOf, WEBRTC_SIGNA
 export type { Logger } from './lib/logger.ts'
 export type { Reachability, ReachabilityInput, RelayState } from './lib/reachability.ts'
 export { reachabilityOf } from './lib/reachability.ts'
-export type {
-  Credentials,
-  Envelope,
-  IsRevoked,
-  MessageProtocolInit,
-  RevokedSessions,
-  SendOptions,
-  SendResult,
-  SendTarget,
-} from './lib/protocol.ts'
-export type { EnvelopeHandler, EnvelopeResult, EnvelopeSender } from './lib/session.ts'
+export type { Credentials, IsRevoked } from './lib/handshake.ts'
+export type { MessageProtocolInit } from './lib/protocol-options.ts'
+export type { RevokedSessions } from './lib/protocol.ts'
+export type { Envelope, SendOptions, SendResult, SendTarget } from './lib/send.ts'
+export type { EnvelopeHandler, EnvelopeResult, EnvelopeSender } from './lib/envelope-handler.ts'
 export { decodeVarint, encodeVarint } from './lib/varint.ts'
 export type { TransportVariant } from './actor.ts'
 export { defineTransportActor, transportActor, transportActor as actor } from './actor.ts'

@@ -11,11 +11,9 @@ import { autoNATv2 } from '@libp2p/autonat-v2'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { dcutr } from '@libp2p/dcutr'
 import { identify } from '@libp2p/identify'
 import { type Connection, FaultTolerance, type Libp2p, type PrivateKey } from '@libp2p/interface'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { webRTC } from '@libp2p/webrtc'
@@ -28,76 +26,21 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   YAMUX_MAX_STREAM_WINDOW,
 } from './constants.ts'
+import { type ConnectionEvent, classifyConnection, connectionEventOf } from './connection-events.ts'
 import { InvalidArgumentError, ListenFailedError } from './errors.ts'
+import type { Credentials } from './handshake.ts'
+import { type ConnectionLimitsInit, connectionMonitorOf, type KeepAliveInit, type RelayServerOptions, relayServerInit } from './libp2p-options.ts'
 import type { Logger } from './logger.ts'
 import { type Reachability, reachabilityOf } from './reachability.ts'
 import { type RelayKeeper, relayKeeper } from './relay-keeper.ts'
-import {
-  type Credentials,
-  type Envelope,
-  MessageProtocol,
-  type MessageProtocolInit,
-  type RevokedSessions,
-  type SendOptions,
-  type SendResult,
-  type SendTarget,
-} from './protocol.ts'
-import type { EnvelopeHandler } from './session.ts'
+import type { EnvelopeHandler } from './envelope-handler.ts'
+import { MessageProtocol, type RevokedSessions } from './protocol.ts'
+import type { MessageProtocolInit } from './protocol-options.ts'
+import type { Envelope, SendOptions, SendResult, SendTarget } from './send.ts'
 import { askAutonatToVerify, baranUpnp, type UpnpInit, type UpnpMapper, type UpnpStatus } from './upnp.ts'
-import { type ConnectionPath, DirectUpgrader, parseIceServers, pathOf, stunServersOf, type UpgradeEvent } from './upgrade.ts'
+import { DirectUpgrader, parseIceServers, stunServersOf, type UpgradeEvent } from './upgrade.ts'
 
 export type { ConnectionPath, UpgradeEvent } from './upgrade.ts'
-
-/** How a connection reaches the peer; 'upgraded' is a direct one that replaced a relayed one (DCUtR). */
-export type ConnectionKind = 'direct' | 'relayed' | 'upgraded'
-
-export interface ConnectionEvent {
-  type: 'open' | 'close'
-  kind: ConnectionKind
-  peerId: string
-  /** libp2p's connection id. */
-  id: string
-  remoteAddr: string
-  direction: 'inbound' | 'outbound'
-  /** What it runs over: tcp, ws, webrtc (direct, ICE over UDP) or circuit (through a relay). */
-  path: ConnectionPath
-}
-
-export interface RelayServerOptions {
-  /** Reservations the relay holds at once. @default 15 (libp2p's) */
-  maxReservations?: number
-  /**
-   * Limits of each relayed connection; `false` relays without limits.
-   * @default libp2p's: 2 minutes and 128 KiB per relayed connection
-   */
-  limits?: false | { durationMs?: number; dataBytes?: number | bigint }
-}
-
-/**
- * libp2p's connection monitor pings every open connection each interval and closes one whose ping fails.
- * `false` turns it off: right for many nodes in one process on loopback (a simulation), where a closed socket is
- * seen at once and a busy event loop would otherwise fail pings and close healthy connections.
- */
-export type KeepAliveInit = false | { intervalMs?: number; closeOnFailure?: boolean }
-
-/** libp2p's connectionMonitor option for a KeepAliveInit (undefined: libp2p's defaults, every 10 s). */
-export function connectionMonitorOf(keepAlive: KeepAliveInit | undefined): Libp2pOptions['connectionMonitor'] {
-  if (keepAlive === undefined) return undefined
-  if (keepAlive === false) return { enabled: false }
-  return {
-    ...(keepAlive.intervalMs === undefined ? {} : { pingInterval: keepAlive.intervalMs }),
-    ...(keepAlive.closeOnFailure === undefined ? {} : { abortConnectionOnPingFailure: keepAlive.closeOnFailure }),
-  }
-}
-
-export interface ConnectionLimitsInit {
-  /** @default 300 */
-  maxConnections?: number
-  /** Inbound connections per second accepted from one host. @default 1000 */
-  inboundConnectionThreshold?: number
-  /** @default libp2p's (10) */
-  maxIncomingPendingConnections?: number
-}
 
 export interface TransportHostInit extends MessageProtocolInit {
   /** The host's libp2p key (its PeerId); persisted by the caller. @default a fresh Ed25519 key */
@@ -182,39 +125,6 @@ export interface TransportHost {
   stop(): Promise<void>
 }
 
-/**
- * Classifies a connection against the other connections to the same peer: a direct connection
- * that opens while a relayed one is still up is the product of a hole punch ('upgraded').
- */
-export function classifyConnection(conn: { id: string; direct: boolean }, peerConns: Array<{ id: string; direct: boolean }>): ConnectionKind {
-  if (!conn.direct) return 'relayed'
-  return peerConns.some((c) => c.id !== conn.id && !c.direct) ? 'upgraded' : 'direct'
-}
-
-/** A fresh Ed25519 libp2p key for a host. */
-export async function generateHostKey(): Promise<PrivateKey> {
-  return generateKeyPair('Ed25519')
-}
-
-/** Bytes to persist a host key (libp2p's protobuf form). */
-export function hostKeyToBytes(key: PrivateKey): Uint8Array {
-  return privateKeyToProtobuf(key)
-}
-
-/** The host key back from hostKeyToBytes(); throws InvalidArgumentError on bad bytes. */
-export function hostKeyFromBytes(bytes: Uint8Array): PrivateKey {
-  try {
-    return privateKeyFromProtobuf(bytes)
-  } catch (err) {
-    throw new InvalidArgumentError('not a libp2p private key', { cause: err })
-  }
-}
-
-/** The PeerId (string) a host key gives, e.g. to get a peer binding signed before start. */
-export function peerIdOf(key: PrivateKey): string {
-  return peerIdFromPrivateKey(key).toString()
-}
-
 function parseAddrs(addrs: unknown, name: string): string[] {
   if (addrs === undefined) return []
   if (!Array.isArray(addrs)) throw new InvalidArgumentError(`${name} must be an array of multiaddrs`)
@@ -225,20 +135,6 @@ function parseAddrs(addrs: unknown, name: string): string[] {
       throw new InvalidArgumentError(`${name}: not a multiaddr: ${String(a)}`, { cause: err })
     }
   })
-}
-
-function relayServerInit(opts: true | RelayServerOptions): Parameters<typeof circuitRelayServer>[0] {
-  if (opts === true) return {}
-  const limits = opts.limits
-  return {
-    reservations: {
-      maxReservations: opts.maxReservations,
-      applyDefaultLimit: limits !== false,
-      defaultDurationLimit: limits === false ? undefined : limits?.durationMs,
-      defaultDataLimit:
-        limits === false || limits?.dataBytes === undefined ? undefined : BigInt(limits.dataBytes),
-    },
-  }
 }
 
 /** Starts a transport host. Stop it with `host.stop()`. */
@@ -481,15 +377,7 @@ class Host implements TransportHost {
 
   private onConnectionOpen(conn: Connection): void {
     const peerConns = this.libp2p.getConnections(conn.remotePeer)
-    const evt: ConnectionEvent = {
-      type: 'open',
-      kind: classifyConnection(conn, peerConns),
-      peerId: conn.remotePeer.toString(),
-      id: conn.id,
-      remoteAddr: conn.remoteAddr.toString(),
-      direction: conn.direction,
-      path: pathOf(conn.remoteAddr.toString()),
-    }
+    const evt = connectionEventOf('open', classifyConnection(conn, peerConns), conn)
     this.open.set(conn.id, evt)
     this.log?.debug({ ...evt }, 'connection opened')
     for (const cb of this.connectionListeners) this.call(cb, evt)
@@ -498,15 +386,7 @@ class Host implements TransportHost {
   private onConnectionClose(conn: Connection): void {
     const opened = this.open.get(conn.id)
     this.open.delete(conn.id)
-    const evt: ConnectionEvent = {
-      type: 'close',
-      kind: opened?.kind ?? (conn.direct ? 'direct' : 'relayed'),
-      peerId: conn.remotePeer.toString(),
-      id: conn.id,
-      remoteAddr: conn.remoteAddr.toString(),
-      direction: conn.direction,
-      path: pathOf(conn.remoteAddr.toString()),
-    }
+    const evt = connectionEventOf('close', opened?.kind ?? (conn.direct ? 'direct' : 'relayed'), conn)
     for (const cb of this.connectionListeners) this.call(cb, evt)
   }
 

@@ -10,9 +10,8 @@
  * streams (per peer and in total) for at most the handshake timeout.
  */
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { decodeRecord, encodeRecord, isTrustError, type SignedRecord, verifyChain } from '@baran/trust'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { type VerifiedChain, verifyChain } from '@baran/trust'
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -26,57 +25,19 @@ import {
 } from './constants.ts'
 import {
   AbortedError,
-  FrameTooLargeError,
-  HandshakeFailedError,
   HostStoppedError,
   InvalidArgumentError,
-  InvalidEnvelopeError,
   NoCredentialsError,
   TimeoutError,
   TransportError,
   UnreachableError,
 } from './errors.ts'
-import { encodeFrame, type HelloFrame } from './frames.ts'
-import type { Logger } from './logger.ts'
 import { refuse, StreamAdmission } from './admission.ts'
+import { type Credentials, helloFrameOf, verifyHello } from './handshake.ts'
+import { type MessageProtocolInit, positiveInt } from './protocol-options.ts'
 import { RevokedDevices, revokedDevicesOf } from './revocations.ts'
-import { type EnvelopeHandler, HelloRefusedError, Session, SessionLostError } from './session.ts'
-import type { VerifiedChain } from '@baran/trust'
-
-/** This device's credentials, issued (signed) by the identity actor. */
-export interface Credentials {
-  /** 'device-cert' signed by the account key. */
-  deviceCert: SignedRecord
-  /** 'peer-binding' signed by the device key, for this host's PeerId. */
-  peerBinding: SignedRecord
-  /** The account's 'revocations' record, if it has one. */
-  revocations?: SignedRecord
-}
-
-/** Revocation policy injected by the caller (e.g. the revocation lists learnt from presence). */
-export type IsRevoked = (accountId: string, deviceId: string) => boolean | Promise<boolean>
-
-export interface MessageProtocolInit {
-  credentials?: Credentials
-  isRevoked?: IsRevoked
-  /** @default 262144 (256 KiB) */
-  maxFrameBytes?: number
-  /** @default 30000 */
-  idleTimeoutMs?: number
-  /** @default 5000 */
-  handshakeTimeoutMs?: number
-  /** Envelope handlers running at once per stream before the stream is paused. @default 64 */
-  maxInFlight?: number
-  /** Clock skew tolerated when verifying the remote's records. @default 60000 (trust's default) */
-  clockSkewMs?: number
-  /** Inbound streams of one peer that may wait for its HELLO at once; more are refused. @default 4 */
-  maxUnverifiedStreamsPerPeer?: number
-  /** Inbound streams of all peers that may wait for a HELLO at once; more are refused. @default 64 */
-  maxUnverifiedStreams?: number
-  /** Verified streams with one peer; its further inbound streams are refused. @default 16 */
-  maxStreamsPerPeer?: number
-  log?: Logger
-}
+import { type Envelope, envelopeFrameOf, expectRemote, parseTarget, raceSignal, type SendOptions, type SendResult, type SendTarget } from './send.ts'
+import { type EnvelopeHandler, Session, SessionLostError } from './session.ts'
 
 /** What revokeDevice() cut. */
 export interface RevokedSessions {
@@ -86,46 +47,6 @@ export interface RevokedSessions {
   closed: number
   /** PeerIds those streams went to. */
   peerIds: string[]
-}
-
-export interface SendTarget {
-  /** The receiver's PeerId (string form). */
-  peerId: string
-  /** Multiaddrs to try (direct or `/p2p-circuit`); added to the peer store before dialling. */
-  addrs?: string[]
-  /** The account the receiver must be a device of (a PeerId bound to another is refused). */
-  accountId?: string
-  /** The device the receiver must be. */
-  deviceId?: string
-}
-
-export interface Envelope {
-  /** 1..64 bytes of UTF-8; the receiver de-duplicates by it. */
-  id: string
-  payload: Uint8Array
-}
-
-export interface SendOptions {
-  /** Overall deadline: dial + handshake + ACK. @default 10000 */
-  timeoutMs?: number
-  signal?: AbortSignal
-}
-
-export interface SendResult {
-  status: 'stored' | 'duplicate'
-  /** ms from writing the ENVELOPE to receiving its ACK (dial and handshake excluded). */
-  rtt: number
-  connection: 'direct' | 'relayed'
-}
-
-/** Settles with `p`, or rejects with the signal's reason once it aborts. */
-function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
 }
 
 export class MessageProtocol {
@@ -187,16 +108,7 @@ export class MessageProtocol {
    * does not verify locally is still used (the remote will refuse it) but logged as a warning.
    */
   setCredentials(creds: Credentials): void {
-    if (typeof creds !== 'object' || creds === null) throw new InvalidArgumentError('credentials must be an object')
-    const hello = encodeFrame(
-      {
-        type: 'hello',
-        deviceCert: encodeRecord(creds.deviceCert),
-        peerBinding: encodeRecord(creds.peerBinding),
-        revocations: creds.revocations === undefined ? undefined : encodeRecord(creds.revocations),
-      },
-      this.maxFrameBytes,
-    )
+    const hello = helloFrameOf(creds, this.maxFrameBytes)
     let own: VerifiedChain | undefined
     try {
       own = verifyChain({ ...creds, expect: { peerId: this.node.peerId.toString() }, clockSkewMs: this.init.clockSkewMs })
@@ -280,16 +192,7 @@ export class MessageProtocol {
     }
     const peerId = target.peerId
     if (peerId === this.selfId) throw new InvalidArgumentError('cannot send to this host itself')
-    if (typeof env !== 'object' || env === null) throw new InvalidEnvelopeError('envelope must be an object')
-    let frame: Uint8Array
-    try {
-      frame = encodeFrame({ type: 'envelope', id: env.id, payload: env.payload }, this.maxFrameBytes)
-    } catch (err) {
-      if (err instanceof FrameTooLargeError) {
-        throw new InvalidEnvelopeError(`payload does not fit in a ${this.maxFrameBytes}-byte frame`, { cause: err })
-      }
-      throw err
-    }
+    const frame = envelopeFrameOf(env, this.maxFrameBytes)
     const timeoutMs = positiveInt(opts.timeoutMs, DEFAULT_SEND_TIMEOUT_MS, 'timeoutMs')
     // one cleared timer per send: AbortSignal.timeout() timers cannot be cleared and pile up at
     // high message rates
@@ -328,33 +231,12 @@ export class MessageProtocol {
     }
   }
 
-  private parseTarget(target: SendTarget): { peerId: PeerId; addrs: Multiaddr[] } {
-    let peerId: PeerId
-    try {
-      peerId = peerIdFromString(target.peerId)
-    } catch (err) {
-      throw new InvalidArgumentError(`not a PeerId: ${target.peerId}`, { cause: err })
-    }
-    if (target.addrs !== undefined && !Array.isArray(target.addrs)) {
-      throw new InvalidArgumentError('target.addrs must be an array of multiaddrs')
-    }
-    const addrs: Multiaddr[] = []
-    for (const a of target.addrs ?? []) {
-      try {
-        addrs.push(multiaddr(a))
-      } catch (err) {
-        throw new InvalidArgumentError(`not a multiaddr: ${String(a)}`, { cause: err })
-      }
-    }
-    return { peerId, addrs }
-  }
-
   /** A dial in progress to the peer, or a new one (addresses are parsed only here). */
   private async sessionFor(target: SendTarget, signal: AbortSignal, timeoutMs: number): Promise<Session> {
     const key = target.peerId
     let dialing = this.dialing.get(key)
     if (dialing === undefined) {
-      const { peerId, addrs } = this.parseTarget(target)
+      const { peerId, addrs } = parseTarget(target)
       // shared by concurrent senders, so it gets its own deadline rather than one caller's signal
       dialing = this.open(peerId, addrs, timeoutMs)
       const entry = dialing
@@ -432,7 +314,13 @@ export class MessageProtocol {
       connection,
       role,
       hello: this.hello!,
-      verifyHello: (hello, remotePeerId) => this.verifyHello(hello, remotePeerId),
+      verifyHello: (hello, remotePeerId) =>
+        verifyHello(hello, remotePeerId, {
+          clockSkewMs: this.init.clockSkewMs,
+          revoked: this.revoked,
+          isRevoked: this.init.isRevoked,
+          cut: (accountId, deviceId) => this.cut(accountId, deviceId),
+        }),
       handler: () => this.handler,
       maxFrameBytes: this.maxFrameBytes,
       idleTimeoutMs: this.init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
@@ -456,59 +344,4 @@ export class MessageProtocol {
     this.all.add(session)
     return session
   }
-
-  /** Checks the remote's HELLO: chain bound to the Noise-authenticated PeerId, then the revocation policy. */
-  private async verifyHello(hello: HelloFrame, remotePeerId: string): Promise<VerifiedChain & { peerId: string }> {
-    let chain: VerifiedChain
-    let revocations: SignedRecord | undefined
-    try {
-      revocations = hello.revocations === undefined ? undefined : decodeRecord(hello.revocations)
-      chain = verifyChain({
-        deviceCert: decodeRecord(hello.deviceCert),
-        peerBinding: decodeRecord(hello.peerBinding),
-        revocations,
-        expect: { peerId: remotePeerId },
-        clockSkewMs: this.init.clockSkewMs,
-      })
-    } catch (err) {
-      const reason = isTrustError(err) ? `${err.code}: ${err.message}` : 'invalid credentials'
-      throw new HelloRefusedError(reason, { cause: err, closeCode: isTrustError(err) && err.code === 'revoked' ? 'revoked' : 'handshake_failed' })
-    }
-    // the account's own revocation list came with it (its signature just checked): cut those siblings too
-    for (const d of revokedDevicesOf(revocations)) this.cut(chain.accountId, d)
-    if (this.revoked.has(chain.accountId, chain.deviceId)) {
-      throw new HelloRefusedError(`revoked: device ${chain.deviceId} of account ${chain.accountId}`, { closeCode: 'revoked' })
-    }
-    const isRevoked = this.init.isRevoked
-    if (isRevoked !== undefined) {
-      let revoked: boolean
-      try {
-        revoked = await isRevoked(chain.accountId, chain.deviceId)
-      } catch (err) {
-        // fail closed: a device we cannot check is not trusted
-        throw new HelloRefusedError('revocation check failed', { cause: err })
-      }
-      // it may have been revoked while the policy was being asked
-      if (revoked || this.revoked.has(chain.accountId, chain.deviceId)) {
-        throw new HelloRefusedError(`revoked: device ${chain.deviceId} of account ${chain.accountId}`, { closeCode: 'revoked' })
-      }
-    }
-    return { ...chain, peerId: remotePeerId }
-  }
-}
-
-/** Throws HandshakeFailedError when the send names an account or device the session's remote is not. */
-function expectRemote(session: Session, target: SendTarget): void {
-  const remote = session.remote
-  if (remote === undefined || (target.accountId === undefined && target.deviceId === undefined)) return
-  if ((target.accountId ?? remote.accountId) === remote.accountId && (target.deviceId ?? remote.deviceId) === remote.deviceId) return
-  throw new HandshakeFailedError(
-    `peer ${session.remotePeer} is device ${remote.deviceId} of account ${remote.accountId}, not the expected ${target.deviceId ?? 'device'} of ${target.accountId ?? 'the account'}`,
-  )
-}
-
-function positiveInt(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`)
-  return value
 }

@@ -8,33 +8,17 @@
 import type { Connection, Stream, StreamMessageEvent } from '@libp2p/interface'
 import type { VerifiedChain } from '@baran/trust'
 import { CLOSE_GRACE_MS } from './constants.ts'
-import {
-  type AckStatus,
-  type CloseCode,
-  decodeFrame,
-  encodeFrame,
-  type Frame,
-  FrameDecoder,
-  type HelloFrame,
-} from './frames.ts'
-import { HandshakeFailedError, RejectedError, RevokedError, TransportError } from './errors.ts'
+import { AckWaiters } from './ack-waiters.ts'
+import { ackFrameOf, type EnvelopeHandler, type EnvelopeResult, type EnvelopeSender } from './envelope-handler.ts'
+import { type AckStatus, type CloseCode, decodeFrame, encodeFrame, type Frame, FrameDecoder, type HelloFrame } from './frames.ts'
+import { HandshakeFailedError, RevokedError, TransportError } from './errors.ts'
+import { IdleTimer } from './idle-timer.ts'
 import type { Logger } from './logger.ts'
 import { HelloRefusedError, SessionLostError } from './session-errors.ts'
 import { StreamWriter } from './stream-writer.ts'
 
+export type { EnvelopeHandler, EnvelopeResult, EnvelopeSender } from './envelope-handler.ts'
 export { HelloRefusedError, SessionLostError }
-
-/** What a handler answers for one envelope. */
-export type EnvelopeResult = 'stored' | 'duplicate' | { rejected: string }
-
-/** The verified sender of an envelope. */
-export type EnvelopeSender = VerifiedChain & { peerId: string; connection: 'direct' | 'relayed' }
-
-/** Persists an incoming envelope; the ACK is sent once it resolves. */
-export type EnvelopeHandler = (
-  env: { id: string; payload: Uint8Array },
-  from: EnvelopeSender,
-) => Promise<EnvelopeResult>
 
 export interface SessionOptions {
   stream: Stream
@@ -54,11 +38,6 @@ export interface SessionOptions {
   onReady?: (session: Session) => void
   onClose?: (session: Session) => void
   log?: Logger
-}
-
-interface Waiter {
-  resolve: (status: 'stored' | 'duplicate') => void
-  reject: (err: Error) => void
 }
 
 type State = 'handshake' | 'open' | 'closed'
@@ -82,9 +61,8 @@ export class Session {
   private inFlight = 0
   private paused = false
   private remoteEnded = false
-  private readonly waiters = new Map<string, Waiter[]>()
-  private lastActivity = Date.now()
-  private idleTimer: ReturnType<typeof setTimeout> | undefined
+  private readonly waiters = new AckWaiters()
+  private readonly idle: IdleTimer
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined
   private readonly writer: StreamWriter
   private resolveReady!: () => void
@@ -97,6 +75,12 @@ export class Session {
     this.remotePeer = opts.connection.remotePeer.toString()
     this.decoder = new FrameDecoder(opts.maxFrameBytes)
     this.writer = new StreamWriter(opts.stream, () => this.state === 'closed')
+    this.idle = new IdleTimer({
+      timeoutMs: opts.idleTimeoutMs,
+      closed: () => this.state === 'closed',
+      busy: () => this.inFlight > 0,
+      onIdle: (idleFor) => this.close('idle_timeout', `no frame for ${idleFor} ms`),
+    })
     this.ready = new Promise<void>((resolve, reject) => {
       this.resolveReady = resolve
       this.rejectReady = reject
@@ -142,18 +126,9 @@ export class Session {
     await this.ready
     if (this.state !== 'open') throw new SessionLostError('stream_closed', 'stream is closing')
     signal?.throwIfAborted()
-    let waiter!: Waiter
-    const acked = new Promise<'stored' | 'duplicate'>((resolve, reject) => {
-      waiter = { resolve, reject }
-    })
-    // it may be rejected (stream closed, abort) while write() still waits for a drain
-    acked.catch(() => {})
-    const list = this.waiters.get(id)
-    if (list === undefined) this.waiters.set(id, [waiter])
-    else list.push(waiter)
-
+    const { waiter, acked } = this.waiters.wait(id)
     const onAbort = () => {
-      this.dropWaiter(id, waiter)
+      this.waiters.drop(id, waiter)
       waiter.reject(signal?.reason ?? new Error('aborted'))
     }
     signal?.addEventListener('abort', onAbort, { once: true })
@@ -161,7 +136,7 @@ export class Session {
       await this.write(frame)
       return await acked
     } catch (err) {
-      this.dropWaiter(id, waiter)
+      this.waiters.drop(id, waiter)
       throw err
     } finally {
       signal?.removeEventListener('abort', onAbort)
@@ -214,21 +189,12 @@ export class Session {
     const wasHandshake = this.state === 'handshake'
     this.state = 'closed'
     clearTimeout(this.handshakeTimer)
-    clearTimeout(this.idleTimer)
+    this.idle.stop()
     this.queue.length = 0
     const failure = err ?? new SessionLostError(code, reason)
     if (wasHandshake) this.rejectReady(failure)
-    for (const list of this.waiters.values()) for (const w of list) w.reject(failure)
-    this.waiters.clear()
+    this.waiters.rejectAll(() => failure)
     this.opts.onClose?.(this)
-  }
-
-  private dropWaiter(id: string, waiter: Waiter): void {
-    const list = this.waiters.get(id)
-    if (list === undefined) return
-    const i = list.indexOf(waiter)
-    if (i >= 0) list.splice(i, 1)
-    if (list.length === 0) this.waiters.delete(id)
   }
 
   /** Writes a frame (batched with the others of this turn, after back-pressure): see StreamWriter. */
@@ -252,7 +218,7 @@ export class Session {
       return
     }
     // only a complete frame counts as activity: a peer trickling one frame byte by byte is idle
-    if (this.queue.length > queued) this.lastActivity = Date.now()
+    if (this.queue.length > queued) this.idle.touch()
     // hold further data in the muxer while work is queued: the remote's window fills up
     if (this.queue.length > this.opts.maxInFlight && !this.paused) {
       this.paused = true
@@ -340,7 +306,7 @@ export class Session {
     this.sender = Object.freeze({ ...this.remote, connection: this.kind })
     this.state = 'open'
     clearTimeout(this.handshakeTimer)
-    this.armIdleTimer(this.opts.idleTimeoutMs)
+    this.idle.start()
     this.resolveReady()
     this.opts.onReady?.(this)
   }
@@ -404,38 +370,21 @@ export class Session {
 
   private ack(id: string, r: EnvelopeResult): void {
     if (this.state === 'closed') return
-    let frame: Uint8Array
-    if (r === 'stored' || r === 'duplicate') {
-      frame = encodeFrame({ type: 'ack', id, status: r }, this.opts.maxFrameBytes)
-    } else if (typeof r === 'object' && r !== null && typeof r.rejected === 'string') {
-      frame = encodeFrame({ type: 'ack', id, status: 'rejected', reason: r.rejected }, this.opts.maxFrameBytes)
-    } else {
-      throw new TypeError(`envelope handler returned ${JSON.stringify(r)}`)
-    }
-    this.send(frame)
+    this.send(ackFrameOf(id, r, this.opts.maxFrameBytes))
   }
 
   private onAck(id: string, status: AckStatus, reason: string | undefined): void {
-    const list = this.waiters.get(id)
-    const waiter = list?.shift()
-    if (waiter === undefined) {
-      // late ACK for a send that timed out: harmless
+    // false: a late ACK for a send that timed out, harmless
+    if (!this.waiters.settle(id, status, reason)) {
       this.opts.log?.debug({ id, peer: this.remotePeer }, 'ACK for an unknown envelope id')
-      return
     }
-    if (list!.length === 0) this.waiters.delete(id)
-    if (status === 'rejected') waiter.reject(new RejectedError(reason ?? ''))
-    else waiter.resolve(status)
   }
 
   /** The remote closed its writing side: answer what is in flight, then close. */
   private onRemoteEnd(): void {
     if (this.state === 'closed') return
     this.remoteEnded = true
-    for (const list of this.waiters.values()) {
-      for (const w of list) w.reject(new SessionLostError('stream_closed', 'remote stopped sending'))
-    }
-    this.waiters.clear()
+    this.waiters.rejectAll(() => new SessionLostError('stream_closed', 'remote stopped sending'))
     void this.pump()
   }
 
@@ -443,24 +392,5 @@ export class Session {
     if (!this.remoteEnded || this.queue.length > 0) return
     if (this.state === 'handshake') this.close('protocol_error', 'stream ended before HELLO')
     else if (this.state === 'open' && this.inFlight === 0) this.close('normal', 'remote ended the stream')
-  }
-
-  /** One timer per session, re-armed lazily from the last received frame (cheap per frame). */
-  private armIdleTimer(ms: number): void {
-    this.idleTimer = setTimeout(() => {
-      if (this.state === 'closed') return
-      const idleFor = Date.now() - this.lastActivity
-      if (this.inFlight > 0) {
-        // our own handler is slow, the remote is waiting for us: not idle
-        this.armIdleTimer(this.opts.idleTimeoutMs)
-        return
-      }
-      if (idleFor < this.opts.idleTimeoutMs) {
-        this.armIdleTimer(this.opts.idleTimeoutMs - idleFor)
-        return
-      }
-      this.close('idle_timeout', `no frame for ${idleFor} ms`)
-    }, ms)
-    this.idleTimer.unref?.()
   }
 }

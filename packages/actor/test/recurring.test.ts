@@ -21,6 +21,17 @@ describe('Backoff', () => {
     expect(jittered.next()).toBe(149)
   })
 
+  it('after(failures) gives the same schedule without state; spread "around" centres the jitter on the delay, "down" keeps it below', () => {
+    const b = new Backoff({ initialMs: 10, maxMs: 50 })
+    expect([0, 1, 2, 3, 4, 2000].map((n) => b.after(n))).toEqual([10, 10, 20, 40, 50, 50])
+    expect(b.next()).toBe(10)
+    const around = (r: number) => new Backoff({ initialMs: 1000, maxMs: 1000, jitter: 0.5, spread: 'around' }, () => r)
+    expect([around(0).after(1), around(0.5).after(1), around(0.999_999).after(1)]).toEqual([500, 1000, 1500])
+    const down = (r: number) => new Backoff({ initialMs: 1000, maxMs: 1000, jitter: 0.5, spread: 'down' }, () => r)
+    expect([down(0).after(1), down(0.5).after(1), down(0.999_999).after(1)]).toEqual([500, 750, 1000])
+    expect(new Backoff({ initialMs: 0, maxMs: 0 }).after(5000)).toBe(0)
+  })
+
   it('refuses options that are not a back-off, with a typed error', () => {
     for (const bad of [{ initialMs: -1 }, { initialMs: 10, maxMs: 5 }, { factor: 0.5 }, { jitter: 2 }, { initialMs: Number.NaN }]) {
       expect(() => new Backoff(bad)).toThrowError(expect.objectContaining({ name: 'InvalidBackoffError' }))

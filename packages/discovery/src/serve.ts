@@ -5,7 +5,7 @@
  * An implementation hands serveDiscovery a DiscoveryBackend (its node, plus what it does its own way)
  * from its actor's start (actor.ts: the DHT; lan-actor.ts: LAN gossip).
  */
-import type { ActorContext, RunningActor } from '@baran/actor'
+import { type ActorContext, Backoff, periodic, type RunningActor } from '@baran/actor'
 import {
   BusError,
   BusErrorCode,
@@ -192,9 +192,12 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
     })
     return publishing
   }
-  // Until the first publish works (identity without an account, transport still starting), retry with back-off.
+  // Until a publish works (identity without an account, transport still starting), retry with back-off: 250 ms
+  // doubling to 30 s. Every other reason to publish (an event, the refresh) publishes at once and starts it over.
   let retry: NodeJS.Timeout | undefined
-  const publishSoon = (waitMs = 250) => {
+  const retryBackoff = new Backoff({ initialMs: 250, maxMs: 30_000 })
+  const publishSoon = (waitMs = 0, retrying = false) => {
+    if (!retrying) retryBackoff.reset()
     clearTimeout(retry)
     retry = setTimeout(() => {
       publish().catch((e: unknown) => {
@@ -204,7 +207,7 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
           return
         }
         ctx.log.debug({ code, err: (e as Error).message }, 'presence not published yet')
-        if (!ctx.signal.aborted) publishSoon(Math.min(waitMs * 2, 30_000))
+        if (!ctx.signal.aborted) publishSoon(retryBackoff.next(), true)
       })
     }, waitMs)
     retry.unref()
@@ -213,8 +216,7 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
   growth?.start()
   // Presence records live for a while; refresh well before they expire, and after any change.
   const refreshMs = Math.min(ctx.config.deviceListRefreshMs ?? 10 * 60_000, (ctx.config.presenceTtlMs ?? Number.POSITIVE_INFINITY) / 2)
-  const refresh = setInterval(() => publishSoon(0), refreshMs)
-  refresh.unref()
+  const refresh = periodic(() => publishSoon(0), refreshMs, { signal: ctx.signal, log: ctx.log, name: 'presence refresh' })
   await ctx.subscribe(transportAddresses, (e) => {
     transport = { peerId: e.peerId, addrs: e.addrs }
     publishSoon(0)
@@ -225,16 +227,19 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
   // Watches: accountId → unwatch, and what each device was last seen at (to tell online from addressChanged).
   const watches = new Map<string, () => void>()
   const lastSeen = new Map<string, { addrs: string; seq: number; expiresAt: number; accountId: string }>()
-  const expiry = setInterval(() => {
-    const now = Date.now()
-    for (const [deviceId, seen] of lastSeen) {
-      if (seen.expiresAt <= now) {
-        lastSeen.delete(deviceId)
-        ctx.publish(discoveryOffline, { accountId: seen.accountId, deviceId, at: now })
+  const expiry = periodic(
+    () => {
+      const now = Date.now()
+      for (const [deviceId, seen] of lastSeen) {
+        if (seen.expiresAt <= now) {
+          lastSeen.delete(deviceId)
+          ctx.publish(discoveryOffline, { accountId: seen.accountId, deviceId, at: now })
+        }
       }
-    }
-  }, 1000)
-  expiry.unref()
+    },
+    1000,
+    { signal: ctx.signal, log: ctx.log, name: 'presence expiry' },
+  )
   const onPresence = (p: VerifiedPresence) => {
     const before = lastSeen.get(p.deviceId)
     if (before && before.seq >= p.seq) return
@@ -330,15 +335,14 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
     }
   }
   checkReach()
-  const reach = setInterval(checkReach, 1000)
-  reach.unref()
+  const reach = periodic(checkReach, 1000, { signal: ctx.signal, log: ctx.log, name: 'reachability check' })
 
   return {
     async stop() {
-      clearInterval(reach)
+      reach.stop()
       clearTimeout(retry)
-      clearInterval(refresh)
-      clearInterval(expiry)
+      refresh.stop()
+      expiry.stop()
       growth?.stop()
       own?.unwatch()
       for (const unwatch of watches.values()) unwatch()

@@ -5,7 +5,7 @@
  * device list at start and republishes both when its routing table has grown. The whole contract, for both
  * implementations, is the discovery conformance suite (apps/node/test/conformance.test.ts).
  */
-import { discoveryInfo, discoveryPublished, identityDevices, identitySignPresence, transportInfo } from '@baran/bus'
+import { BusError, discoveryInfo, discoveryPublished, identityDevices, identitySignPresence, transportInfo } from '@baran/bus'
 import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
 import { createHash } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -95,4 +95,49 @@ describe('serveDiscovery (DHT actor)', () => {
     const listAt = deviceListKey(account.accountId)
     await waitFor(() => reached(listAt, (n) => n.getLocalRecord(listAt) !== undefined), 30_000, 'the device list on the closest nodes')
   }, 150_000)
+
+  it('retries a failed publish with back-off (250 ms, 500 ms…), and publishes once identity can sign', async () => {
+    const nats = await setupNats({ cleanup, node: 'n1' })
+    const account = makeAccount()
+    const device = makeDevice(account, 'phone')
+    const revocations = revocationsRecord(account, [], 1)
+    const list = deviceListBundle(account, [device])
+    // Stand-in identity without an account at first: every signPresence fails (and is timed).
+    const asked: number[] = []
+    let canSign = false
+    const identity = await nats.bus.service({ name: 'identity', version: '0.0.0' })
+    identity.serve(identitySignPresence, ({ peerId, addrs, ttlMs }) => {
+      asked.push(performance.now())
+      if (!canSign) throw new BusError('no_account', 'no account yet')
+      return presenceBundle(device, { seq: asked.length, peerId, addrs, ttlMs: ttlMs ?? 3600_000, revocations }) as never
+    })
+    identity.serve(
+      identityDevices,
+      () =>
+        ({
+          devices: [{ deviceId: device.deviceId, deviceKey: device.keys.signer, name: device.name, current: true }],
+          revoked: [],
+          deviceList: list.deviceList,
+          revocations,
+        }) as never,
+    )
+    const transport = await nats.bus.service({ name: 'transport', version: '0.0.0' })
+    transport.serve(transportInfo, () => ({ peerId: '12D3KooWTestPeer', addrs: ['/ip4/127.0.0.1/tcp/4001'], relayAddrs: [], connections: [] }))
+    cleanup.add('stop stand-ins of the retry test', async () => {
+      await identity.drain(1000)
+      await transport.drain(1000)
+    })
+    const published: number[] = []
+    const sub = await nats.bus.subscribe(discoveryPublished, (e) => void published.push(e.seq))
+    cleanup.add('unsubscribe the retry test', () => sub.unsubscribe())
+
+    await runInline(discoveryActor, { cleanup, node: 'n1', url: nats.url, dataDir: await tempDir(cleanup), config: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [] } })
+    await waitFor(() => asked.length >= 3, 20_000, 'three publish attempts')
+    // The first attempt at once, then 250 ms and 500 ms later at the earliest (a busy machine only adds to it).
+    const [first, second, third] = asked as [number, number, number]
+    expect(second - first).toBeGreaterThanOrEqual(240)
+    expect(third - second).toBeGreaterThanOrEqual(490)
+    canSign = true
+    await waitFor(() => published.length >= 1, 20_000, 'the publish once identity signs')
+  }, 60_000)
 })

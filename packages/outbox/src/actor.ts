@@ -1,4 +1,4 @@
-import { type ActorContext, defineActor } from '@baran/actor'
+import { type ActorContext, defineActor, retry } from '@baran/actor'
 import {
   BusError,
   BusErrorCode,
@@ -28,7 +28,6 @@ import {
   outboxStatus,
   transportSend,
 } from '@baran/bus'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import {
   DEFAULT_TTL_MS,
@@ -238,19 +237,23 @@ export const outboxActor = defineActor({
     } catch (e) {
       if ((e as { code?: unknown }).code === BusErrorCode.Forbidden) throw e
       health.markDown((e as Error).message)
-      void (async () => {
-        for (let wait = 500; !stores && !ctx.signal.aborted; wait = Math.min(wait * 2, 10_000)) {
-          await sleep(wait, undefined, { signal: ctx.signal }).catch(() => undefined)
-          if (ctx.signal.aborted) return
-          try {
-            stores = await openStores()
-            await health.check(probeBucket)
-          } catch (err) {
+      // health.check never throws: once the stores are open, the retries are over.
+      retry(
+        async () => {
+          stores = await openStores()
+          await health.check(probeBucket)
+        },
+        {
+          signal: ctx.signal,
+          initialMs: 500,
+          maxMs: 10_000,
+          delayFirst: true,
+          onRetry: (err) => {
             health.markDown((err as Error).message)
             log.debug({ err: (err as Error).message }, 'JetStream still not available')
-          }
-        }
-      })()
+          },
+        },
+      ).catch(() => undefined) // RetryStoppedError: the actor stopped first
     }
 
     const resolveRecipient = async (to: string): Promise<{ accountId: string; name?: string }> => {

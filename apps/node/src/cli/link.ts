@@ -6,6 +6,7 @@
  * location from the PIN, fetches it (retrying while the DHT joins), has identity open and import it as a
  * new device of the account, and deletes the offer. Discovery only ever carries sealed bytes.
  */
+import { Backoff } from '@baran/actor/recurring'
 import {
   type AccountSummary,
   type Bus,
@@ -114,8 +115,10 @@ async function accept(bus: Bus, pin: string, opts: LinkOpts): Promise<number> {
 
 /** getValue with back-off until found or `waitMs` has passed: a node that just started may not have joined the DHT yet. */
 async function fetchOffer(bus: Bus, key: string, opts: LinkOpts): Promise<string> {
-  const deadline = Date.now() + (opts.waitMs ?? DEFAULT_WAIT_MS)
-  let wait = FIRST_RETRY_MS
+  const waitMs = opts.waitMs ?? DEFAULT_WAIT_MS
+  const deadline = Date.now() + waitMs
+  // Capped at the whole wait: a longer pause would pass the deadline anyway.
+  const backoff = new Backoff({ initialMs: FIRST_RETRY_MS, maxMs: Math.max(FIRST_RETRY_MS, waitMs) })
   let last: unknown
   for (let attempt = 1; ; attempt++) {
     progress(opts, attempt === 1 ? 'looking for the offer on the DHT…' : `still looking (attempt ${attempt})…`)
@@ -125,9 +128,9 @@ async function fetchOffer(bus: Bus, key: string, opts: LinkOpts): Promise<string
       last = e
       if (!(e instanceof BusError)) throw e
     }
+    const wait = backoff.next()
     if (Date.now() + wait > deadline) break
     await sleep(wait)
-    wait *= 2
   }
   if (last instanceof BusError && errorCodeOf(last, discoveryGetValue) !== BusErrorCode.NotFound) {
     throw new CliError(`cannot look the offer up on the DHT: ${last.message}`, { hint: 'is the discovery actor running? (`baran status`)' })

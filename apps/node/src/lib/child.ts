@@ -1,3 +1,4 @@
+import { Backoff } from '@baran/actor/recurring'
 import type { ActorStatus, LifecycleState } from '@baran/bus'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -139,8 +140,9 @@ export class ChildActor {
       this.#onChange(this, 'gave-up')
       return
     }
+    // The crashes in the window are the failures in a row: the delay doubles with each (an initialMs above maxMs is maxMs).
     const { initialMs, maxMs } = this.spec.restart
-    const delay = Math.min(maxMs, initialMs * 2 ** (this.#crashes.length - 1))
+    const delay = new Backoff({ initialMs: Math.min(initialMs, maxMs), maxMs }).after(this.#crashes.length)
     this.state = 'backoff'
     this.#onChange(this, 'exited')
     this.#timer = setTimeout(() => {

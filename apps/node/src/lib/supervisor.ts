@@ -1,4 +1,5 @@
 import { createLogger, type Logger } from '@baran/actor'
+import { Backoff } from '@baran/actor/recurring'
 import {
   actorRestarted,
   Bus,
@@ -274,6 +275,8 @@ export class Supervisor {
     void nats.exited.then(async () => {
       if (this.#stopping) return
       this.log.error('nats-server exited: restarting it')
+      // 200 ms doubling to 5 s; at most 20 attempts. Not retry(): it ends with the supervisor's stop, not a signal.
+      const backoff = new Backoff({ initialMs: 200, maxMs: 5000 })
       for (let attempt = 1; attempt <= 20 && !this.#stopping; attempt++) {
         try {
           await nats.start()
@@ -284,7 +287,7 @@ export class Supervisor {
           return
         } catch (e) {
           this.log.error({ err: (e as Error).message, attempt }, 'nats-server restart failed')
-          await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)))
+          await new Promise((r) => setTimeout(r, backoff.next()))
         }
       }
     })

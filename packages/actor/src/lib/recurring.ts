@@ -17,6 +17,11 @@ export interface BackoffOptions {
   factor?: number
   /** Each delay gets up to this fraction of itself added at random, so many peers do not retry in step. @default 0 */
   jitter?: number
+  /**
+   * How the jitter spreads a delay: 'up' adds [0, jitter) of it (rounded down: never above delay × (1 + jitter));
+   * 'around' multiplies it by [1 - jitter, 1 + jitter) and 'down' by [1 - jitter, 1) (both rounded). @default 'up'
+   */
+  spread?: 'up' | 'around' | 'down'
 }
 
 /** Thrown when a BackoffOptions value cannot describe a back-off (negative, not finite, max below initial…). */
@@ -25,13 +30,17 @@ export class InvalidBackoffError extends Error {
   readonly code = 'invalid_backoff'
 }
 
-/** Exponential back-off: `next()` gives initialMs, then ×factor each call, capped at maxMs; `reset()` starts over. */
+/**
+ * Exponential back-off: `next()` gives initialMs, then ×factor each call, capped at maxMs; `reset()` starts over.
+ * `after(failures)` gives the same schedule without state, for a caller that stores the count itself.
+ */
 export class Backoff {
   readonly initialMs: number
   readonly maxMs: number
   readonly factor: number
   readonly jitter: number
-  #next: number
+  readonly spread: 'up' | 'around' | 'down'
+  #failures = 0
   #random: () => number
 
   constructor(opts: BackoffOptions = {}, random: () => number = Math.random) {
@@ -39,24 +48,35 @@ export class Backoff {
     this.maxMs = opts.maxMs ?? Math.max(10_000, this.initialMs)
     this.factor = opts.factor ?? 2
     this.jitter = opts.jitter ?? 0
+    this.spread = opts.spread ?? 'up'
     const ok = (n: number) => Number.isFinite(n) && n >= 0
     if (!ok(this.initialMs) || !ok(this.maxMs) || this.maxMs < this.initialMs || !(this.factor >= 1) || !ok(this.jitter) || this.jitter > 1) {
       throw new InvalidBackoffError(`not a back-off: ${JSON.stringify(opts)}`)
     }
-    this.#next = this.initialMs
     this.#random = random
   }
 
   /** The delay before the next attempt (ms). */
   next(): number {
-    const base = this.#next
-    this.#next = Math.min(base * this.factor, this.maxMs)
-    return Math.floor(base + (this.jitter > 0 ? this.#random() * base * this.jitter : 0))
+    this.#failures++
+    return this.after(this.#failures)
   }
 
   /** After a success: the next delay is initialMs again. */
   reset(): void {
-    this.#next = this.initialMs
+    this.#failures = 0
+  }
+
+  /** The delay after `failures` failures in a row (1 or less: initialMs), jittered; keeps no state. */
+  after(failures: number): number {
+    const n = Math.max(1, Math.floor(failures))
+    // factor^(n-1) overflows to Infinity for large n: min() keeps it at maxMs (and 0 stays 0, not NaN).
+    const base = this.initialMs === 0 ? 0 : Math.min(this.maxMs, this.initialMs * this.factor ** (n - 1))
+    if (this.jitter === 0) return Math.floor(base)
+    const r = Math.min(Math.max(this.#random(), 0), 1)
+    if (this.spread === 'around') return Math.round(base * (1 - this.jitter + 2 * this.jitter * r))
+    if (this.spread === 'down') return Math.round(base * (1 - this.jitter + this.jitter * r))
+    return Math.floor(base + r * base * this.jitter)
   }
 }
 

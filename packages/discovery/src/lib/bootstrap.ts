@@ -1,3 +1,4 @@
+import { Backoff } from '@baran/actor/recurring'
 import { KEEP_ALIVE } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -7,6 +8,11 @@ import type { DiscoveryLibp2p } from './libp2p-stack.ts'
 import type { DiscoveryNodeInit } from './node-options.ts'
 import type { Routing } from './routing.ts'
 import type { Logger } from './store.ts'
+
+/** Re-dial while isolated: 1 s doubling to 30 s (a fresh outage starts over). */
+const REBOOTSTRAP = new Backoff({ initialMs: 1_000, maxMs: BOOTSTRAP_RETRY_MAX_MS })
+/** Self-lookup rounds while the table fills: 1, 2, 4, 8… s (JOIN_ROUNDS bounds them, not the cap). */
+const JOIN = new Backoff({ initialMs: 1_000, maxMs: 1_000 * 2 ** JOIN_ROUNDS })
 
 /** What bootstrapping needs from its node. */
 export interface BootstrapInit {
@@ -115,7 +121,7 @@ export class Bootstrapper {
       void this.#join(0)
       this.#bootstrapTimer = setTimeout(() => this.#checkJoined(), BOOTSTRAP_CHECK_MS)
     } else {
-      const delay = Math.min(1_000 * 2 ** attempt, BOOTSTRAP_RETRY_MAX_MS)
+      const delay = REBOOTSTRAP.after(attempt + 1)
       this.#bootstrapTimer = setTimeout(() => void this.#bootstrap(attempt + 1), delay)
     }
     this.#bootstrapTimer.unref()
@@ -151,7 +157,7 @@ export class Bootstrapper {
     // Stop early only once the table is as full as a bucket, or it stopped growing after a few rounds.
     const size = this.#init.routing.tableSize
     if (!this.#running || round >= JOIN_ROUNDS || size >= this.#init.k || (round >= 2 && size === before)) return
-    this.#joinTimer = setTimeout(() => void this.#join(round + 1), 1_000 * 2 ** round)
+    this.#joinTimer = setTimeout(() => void this.#join(round + 1), JOIN.after(round + 1))
     this.#joinTimer.unref()
   }
 }

@@ -1,3 +1,4 @@
+import { Backoff } from '@baran/actor/recurring'
 import {
   PUBLISH_RETRY_MAX_MS,
   PUBLISH_RETRY_MIN_MS,
@@ -163,7 +164,8 @@ export class PresencePublisher {
   #running = false
   #inFlight?: Promise<void>
   #again = false
-  #failures = 0
+  /** After a failed publish: 1 s doubling to 60 s; a publish that works starts it over. */
+  readonly #retry = new Backoff({ initialMs: PUBLISH_RETRY_MIN_MS, maxMs: PUBLISH_RETRY_MAX_MS })
   #lastAddrs?: string
   #unsubscribe?: () => void
   #last?: VerifiedPresence
@@ -249,14 +251,13 @@ export class PresencePublisher {
       const result = await this.#init.node.publishPresence(bytes)
       this.#last = presence
       this.#lastAddrs = JSON.stringify([...addrs].sort())
-      this.#failures = 0
+      this.#retry.reset()
       if (tableSize !== undefined && this.#running) this.#growth?.published(tableSize)
       this.#init.onPublished?.(presence, result)
       const half = (presence.expiresAt - this.#now()) * REPUBLISH_FRACTION
       delay = Math.max(Math.min(half, this.#init.refreshMs ?? half), 100)
     } catch (err) {
-      this.#failures++
-      delay = Math.min(PUBLISH_RETRY_MIN_MS * 2 ** (this.#failures - 1), PUBLISH_RETRY_MAX_MS)
+      delay = this.#retry.next()
       this.#init.log?.warn({ err, retryInMs: delay }, 'presence publish failed')
     }
     if (!this.#running) return

@@ -1,3 +1,4 @@
+import { Backoff } from '@baran/actor/recurring'
 import { fromBase64Url, toBase64Url } from '@baran/trust'
 import { bytesEqual, sha256 } from './bytes.ts'
 import { DEFAULT_SUBSCRIPTION_TTL_MS, FRAME_TIMEOUT_MS, RENEW_FRACTION, REQUERY_MAX_MS, REQUERY_MIN_MS } from './constants.ts'
@@ -18,7 +19,8 @@ interface KeyWatch {
   lastEvent?: WatchEvent
   subscribed: Map<string, number> // peer → expiresAt
   opts: Required<WatchOptions>
-  requeryDelay: number
+  /** Re-query delays: requeryMinMs doubling to requeryMaxMs, each one at random in [½, 1) of it. */
+  requery: Backoff
   /** Delay before the next lookup of the closest peers (grows up to the renewal time). */
   lookupDelay: number
   renewTimer?: NodeJS.Timeout
@@ -64,7 +66,7 @@ export class Watches {
         lastSeq: -1,
         subscribed: new Map(),
         opts: options,
-        requeryDelay: options.requeryMinMs,
+        requery: new Backoff({ initialMs: options.requeryMinMs, maxMs: options.requeryMaxMs, jitter: 0.5, spread: 'down' }),
         lookupDelay: options.requeryMinMs,
         abort: new AbortController(),
       }
@@ -152,7 +154,7 @@ export class Watches {
 
   #scheduleRequery(kw: KeyWatch): void {
     clearTimeout(kw.requeryTimer)
-    kw.requeryTimer = timer(() => void this.#requery(kw), jittered(kw.requeryDelay))
+    kw.requeryTimer = timer(() => void this.#requery(kw), kw.requery.next())
   }
 
   async #requery(kw: KeyWatch): Promise<void> {
@@ -164,7 +166,6 @@ export class Watches {
       this.#c.log?.debug({ err, key: kw.key }, 're-query failed')
     }
     if (kw.abort.signal.aborted) return
-    kw.requeryDelay = Math.min(kw.requeryDelay * 2, kw.opts.requeryMaxMs)
     this.#scheduleRequery(kw)
   }
 

@@ -1,3 +1,4 @@
+import { Backoff } from '@baran/actor/recurring'
 import { BACKOFF_INITIAL_MS, BACKOFF_JITTER, BACKOFF_MAX_MS } from './constants.ts'
 
 export interface BackoffPolicy {
@@ -10,16 +11,16 @@ export interface BackoffPolicy {
 }
 
 /**
- * The delay before the next attempt after `attempts` failures: initialMs doubling up to maxMs, times a random
- * factor in [1 - jitter, 1 + jitter). `random` returns [0, 1) like Math.random.
+ * The delivery schedule as the runtime's Backoff: initialMs doubling up to maxMs, times a random factor in
+ * [1 - jitter, 1 + jitter). An initialMs above maxMs means every delay is maxMs. `random` returns [0, 1).
  */
+export function deliveryBackoff(policy: BackoffPolicy = {}, random: () => number = Math.random): Backoff {
+  const maxMs = policy.maxMs ?? BACKOFF_MAX_MS
+  const initialMs = Math.min(policy.initialMs ?? BACKOFF_INITIAL_MS, maxMs)
+  return new Backoff({ initialMs, maxMs, jitter: policy.jitter ?? BACKOFF_JITTER, spread: 'around' }, random)
+}
+
+/** The delay before the next attempt after `attempts` failures (the delivery schedule, see deliveryBackoff). */
 export function backoffDelay(attempts: number, policy: BackoffPolicy = {}, random: () => number = Math.random): number {
-  const initial = policy.initialMs ?? BACKOFF_INITIAL_MS
-  const max = policy.maxMs ?? BACKOFF_MAX_MS
-  const jitter = policy.jitter ?? BACKOFF_JITTER
-  const n = Math.max(1, Math.floor(attempts))
-  // 2^(n-1) overflows to Infinity for large n: min() keeps it at max.
-  const base = Math.min(max, initial * 2 ** Math.min(n - 1, 52))
-  const r = Math.min(Math.max(random(), 0), 1)
-  return Math.max(0, Math.round(base * (1 - jitter + 2 * jitter * r)))
+  return deliveryBackoff(policy, random).after(attempts)
 }

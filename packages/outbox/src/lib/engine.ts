@@ -1,4 +1,5 @@
-import { type BackoffPolicy, backoffDelay } from './backoff.ts'
+import type { Backoff } from '@baran/actor/recurring'
+import { deliveryBackoff } from './backoff.ts'
 import { LOOKUP_FRESH_MS, LOOKUP_USABLE_MS, MAX_IN_FLIGHT, WATCH_REFRESH_MS } from './constants.ts'
 import { type DeliveryEvent, type DeliveryStateValue, nextDelivery } from './delivery-machine.ts'
 import {
@@ -11,36 +12,12 @@ import {
 } from './engine-types.ts'
 import { DeviceDirectory } from './directory.ts'
 import { NoDevicesError } from './errors.ts'
-import { DueHeap } from './heap.ts'
 import { encodePayload } from './payload.ts'
+import { type PendingItem as Item, PendingIndex } from './pending.ts'
 import { type DeviceRecord, finishedAt, type OutgoingRecord, payloadOf, withDevice, withRecipientDevices } from './records.ts'
 
 export type { AccountDevices, Clock, DeliveryChange, DeliveryDeps, DeliveryEngineInit, DevicePresenceInfo, EngineLogger } from './engine-types.ts'
 export { systemClock } from './engine-types.ts'
-
-/**
- * What the engine keeps per pending (message, device): no body, a few numbers and shared strings. A `resolve`
- * item stands for a message whose recipient's devices are not known yet.
- */
-interface Item {
-  kind: 'device' | 'resolve'
-  id: string
-  msgKind: 'message' | 'receipt'
-  /** The recipient account (what events report). */
-  to: string
-  /** The account that owns the device (the sender's own for sync copies): what is looked up and watched. */
-  account: string
-  deviceId: string
-  sync: boolean
-  due: number
-  expiresAt: number
-  attempts: number
-  heapIndex: number
-  busy: boolean
-  /** A presence event arrived while busy: go again at once if this attempt fails. */
-  retryNow: boolean
-  revoked: boolean
-}
 
 type Outcome = { event: DeliveryEvent; error?: string }
 
@@ -65,20 +42,15 @@ export class DeliveryEngine {
   #clock: Clock
   #random: () => number
   #max: number
-  #backoff: BackoffPolicy
+  #backoff: Backoff
   #log: EngineLogger
   #onChange: ((c: DeliveryChange) => void) | undefined
 
-  #heap = new DueHeap<Item>()
-  #byMessage = new Map<string, Item[]>()
-  #byDevice = new Map<string, Set<Item>>()
-  #unresolved = new Map<string, Set<Item>>()
-  #perAccount = new Map<string, number>()
+  /** Pending items, by message, device and account, and the due heap. Once nothing is left for an account, its lookups and watch go too. */
+  #pending = new PendingIndex((account) => this.#directory.forget(account))
+  #heap = this.#pending.heap
   #directory: DeviceDirectory
-  /** Interned account and device IDs: each string kept once however many items name it. */
-  #strings = new Map<string, string>()
 
-  #count = { device: 0, resolve: 0 }
   #inFlight = 0
   #timer: unknown
   #timerAt = Number.POSITIVE_INFINITY
@@ -91,7 +63,7 @@ export class DeliveryEngine {
     this.#clock = init.clock ?? systemClock
     this.#random = init.random ?? Math.random
     this.#max = Math.max(1, init.maxInFlight ?? MAX_IN_FLIGHT)
-    this.#backoff = init.backoff ?? {}
+    this.#backoff = deliveryBackoff(init.backoff, this.#random)
     this.#log = init.log ?? silent
     this.#onChange = init.onChange
     this.#directory = new DeviceDirectory(deps, {
@@ -101,9 +73,9 @@ export class DeliveryEngine {
       watchRefreshMs: init.watchRefreshMs ?? WATCH_REFRESH_MS,
       log: this.#log,
       signal: () => this.#abort.signal,
-      intern: (x) => this.#intern(x),
-      tracks: (account) => this.#perAccount.has(account),
-      onRevoked: (id) => this.#byDevice.has(id) && this.revokeDevice(id),
+      intern: (x) => this.#pending.intern(x),
+      tracks: (account) => this.#pending.tracks(account),
+      onRevoked: (id) => this.#pending.hasDevice(id) && this.revokeDevice(id),
     })
   }
 
@@ -152,12 +124,12 @@ export class DeliveryEngine {
   /** A watched device published a fresh presence (or new addresses): try its messages now. */
   deviceOnline(p: { accountId: string; deviceId: string; peerId: string; addrs: string[] }): void {
     // Events for accounts others watch (the CLI, the UI) are none of our business.
-    if (!this.#perAccount.has(p.accountId) && !this.#byDevice.has(p.deviceId)) return
+    if (!this.#pending.tracks(p.accountId) && !this.#pending.hasDevice(p.deviceId)) return
     const now = this.#clock.now()
     this.#directory.online(p)
-    for (const item of this.#byDevice.get(p.deviceId) ?? []) this.#dueNow(item, now)
+    for (const item of this.#pending.ofDevice(p.deviceId)) this.#pending.dueNow(item, now)
     // A device of an account we could not resolve yet: resolve it now.
-    for (const item of this.#unresolved.get(p.accountId) ?? []) this.#dueNow(item, now)
+    for (const item of this.#pending.unresolvedOf(p.accountId)) this.#pending.dueNow(item, now)
     this.#pump()
   }
 
@@ -169,18 +141,16 @@ export class DeliveryEngine {
   /** A device was revoked: nothing new goes to it; its pending messages end as rejected. */
   revokeDevice(deviceId: string): void {
     const now = this.#clock.now()
-    for (const item of this.#byDevice.get(deviceId) ?? []) {
+    for (const item of this.#pending.ofDevice(deviceId)) {
       item.revoked = true
-      if (!item.busy) this.#dueNow(item, now)
+      if (!item.busy) this.#pending.dueNow(item, now)
     }
     this.#pump()
   }
 
   /** Everything waiting is due now (the bus or JetStream came back after an outage). */
   kick(): void {
-    const now = this.#clock.now()
-    for (const item of this.#heap.items()) item.due = Math.min(item.due, now)
-    this.#heap.rebuild()
+    this.#pending.allDueBy(this.#clock.now())
     this.#pump()
   }
 
@@ -194,25 +164,26 @@ export class DeliveryEngine {
     const stale = this.#abort
     this.#abort = new AbortController()
     this.#directory.reset()
-    for (const items of this.#byMessage.values()) for (const i of items) if (i.busy) i.retryNow = true
+    for (const i of this.#pending.all()) if (i.busy) i.retryNow = true
     stale.abort(new Error('the bus reconnected: retrying'))
     this.kick()
   }
 
   /** The in-memory state of a pending device (sending shows only here). */
   live(id: string, deviceId: string): { state: DeliveryStateValue; attempts: number; due: number } | undefined {
-    const item = this.#byMessage.get(id)?.find((i) => i.kind === 'device' && i.deviceId === deviceId)
+    const item = this.#pending.ofMessage(id).find((i) => i.kind === 'device' && i.deviceId === deviceId)
     return item ? { state: item.busy ? 'sending' : 'queued', attempts: item.attempts, due: item.due } : undefined
   }
 
   /** IDs of messages with something left to do, oldest first. */
   pendingIds(): string[] {
-    return [...this.#byMessage.keys()].sort()
+    return [...this.#pending.messageIds()].sort()
   }
 
   /** pending: (message, device) pairs not final yet; unresolved: messages whose recipient's devices are unknown. */
   stats(): { pending: number; unresolved: number; messages: number; inFlight: number; watching: number } {
-    return { pending: this.#count.device, unresolved: this.#count.resolve, messages: this.#byMessage.size, inFlight: this.#inFlight, watching: this.#directory.watching }
+    const { device, resolve } = this.#pending.count
+    return { pending: device, unresolved: resolve, messages: this.#pending.messages, inFlight: this.#inFlight, watching: this.#directory.watching }
   }
 
   /** Resolves once no attempt, lookup or write is in flight (tests, benchmarks). */
@@ -231,99 +202,24 @@ export class DeliveryEngine {
 
   // ---- bookkeeping ----
 
-  #intern(s: string): string {
-    const known = this.#strings.get(s)
-    if (known !== undefined) return known
-    this.#strings.set(s, s)
-    return s
-  }
-
   /** Indexes a record's unfinished work; true if there was any. */
   #track(r: OutgoingRecord, fresh = false): boolean {
-    if (this.#byMessage.has(r.id) || r.expiredAt !== undefined) return false
+    if (this.#pending.hasMessage(r.id) || r.expiredAt !== undefined) return false
     const now = this.#clock.now()
     let any = false
     for (const d of r.devices) {
       if (d.state !== 'queued') continue
       const account = d.sync ? r.from : r.to
-      const due = Math.min(d.nextAttemptAt ?? now, now + (this.#backoff.maxMs ?? 300_000))
-      this.#insert(this.#newItem('device', r, account, d.deviceId, d.sync, due, d.attempts))
+      const due = Math.min(d.nextAttemptAt ?? now, now + this.#backoff.maxMs)
+      this.#pending.insert(this.#pending.newItem('device', r, account, d.deviceId, d.sync, due, d.attempts))
       if (fresh) this.#emit({ id: r.id, kind: r.kind, to: r.to, deviceId: d.deviceId, sync: d.sync, state: 'queued', attempts: 0, at: now })
       any = true
     }
     if (!r.devicesResolved) {
-      this.#insert(this.#newItem('resolve', r, r.to, '', false, now, 0))
+      this.#pending.insert(this.#pending.newItem('resolve', r, r.to, '', false, now, 0))
       any = true
     }
     return any
-  }
-
-  #newItem(kind: Item['kind'], r: OutgoingRecord, account: string, deviceId: string, sync: boolean, due: number, attempts: number): Item {
-    return {
-      kind,
-      id: r.id,
-      msgKind: r.kind,
-      to: this.#intern(r.to),
-      account: this.#intern(account),
-      deviceId: this.#intern(deviceId),
-      sync,
-      due,
-      expiresAt: r.expiresAt,
-      attempts,
-      heapIndex: -1,
-      busy: false,
-      retryNow: false,
-      revoked: false,
-    }
-  }
-
-  #insert(item: Item): void {
-    // Exact-size arrays: push() would reserve room for 16 more items on every message.
-    const list = this.#byMessage.get(item.id)
-    this.#byMessage.set(item.id, list ? [...list, item] : [item])
-    const index = item.kind === 'device' ? this.#byDevice : this.#unresolved
-    const key = item.kind === 'device' ? item.deviceId : item.account
-    const set = index.get(key)
-    if (set) set.add(item)
-    else index.set(key, new Set([item]))
-    this.#perAccount.set(item.account, (this.#perAccount.get(item.account) ?? 0) + 1)
-    this.#count[item.kind]++
-    this.#heap.push(item)
-  }
-
-  #remove(item: Item): void {
-    this.#heap.remove(item)
-    const list = this.#byMessage.get(item.id)
-    // Already retired (a second removal must not count twice).
-    if (!list?.includes(item)) return
-    this.#count[item.kind]--
-    const rest = list.filter((i) => i !== item)
-    if (rest.length) this.#byMessage.set(item.id, rest)
-    else this.#byMessage.delete(item.id)
-    const index = item.kind === 'device' ? this.#byDevice : this.#unresolved
-    const key = item.kind === 'device' ? item.deviceId : item.account
-    const set = index.get(key)
-    set?.delete(item)
-    if (set?.size === 0) index.delete(key)
-    const left = (this.#perAccount.get(item.account) ?? 1) - 1
-    if (left > 0) this.#perAccount.set(item.account, left)
-    else this.#forgetAccount(item.account)
-  }
-
-  /** Nothing pending for the account any more: stop watching it and drop what we cached about it. */
-  #forgetAccount(account: string): void {
-    this.#perAccount.delete(account)
-    for (const deviceId of this.#directory.forget(account)) this.#strings.delete(deviceId)
-    this.#strings.delete(account)
-  }
-
-  #dueNow(item: Item, now: number): void {
-    if (item.busy) {
-      item.retryNow = true
-      return
-    }
-    item.due = Math.min(item.due, now)
-    this.#heap.update(item)
   }
 
   #emit(c: DeliveryChange): void {
@@ -405,7 +301,7 @@ export class DeliveryEngine {
     } catch (e) {
       // The store failed (JetStream down): keep the item and try again later; nothing was recorded as done.
       this.#log.warn({ err: (e as Error).message, id: item.id, deviceId: item.deviceId }, 'could not record a delivery outcome')
-      this.#requeue(item, this.#clock.now() + backoffDelay(Math.max(1, item.attempts), this.#backoff, this.#random))
+      this.#pending.requeue(item, this.#clock.now() + this.#backoff.after(item.attempts))
     } finally {
       item.busy = false
       this.#end()
@@ -447,10 +343,10 @@ export class DeliveryEngine {
     const error = step.state === 'expired' ? undefined : outcome.error
     if (step.state === 'queued') {
       item.attempts = step.attempts
-      const due = item.retryNow ? now : Math.min(item.expiresAt, now + backoffDelay(step.attempts, this.#backoff, this.#random))
+      const due = item.retryNow ? now : Math.min(item.expiresAt, now + this.#backoff.after(step.attempts))
       item.retryNow = false
       await this.#record(item, (d) => ({ ...d, state: 'queued', attempts: step.attempts, nextAttemptAt: due, ...(error ? { lastError: error } : {}) }))
-      this.#requeue(item, due)
+      this.#pending.requeue(item, due)
       this.#emit({ ...this.#about(item), state: 'queued', attempts: step.attempts, at: now, ...(error ? { error } : {}) })
       return
     }
@@ -464,18 +360,12 @@ export class DeliveryEngine {
       ...(final === 'delivered' ? { deliveredAt: now } : {}),
       ...(error ? { lastError: error } : {}),
     }))
-    this.#remove(item)
+    this.#pending.remove(item)
     this.#emit({ ...this.#about(item), state: step.state, attempts: step.attempts, at: now, ...(error ? { error } : {}) })
   }
 
   async #record(item: Item, patch: (d: DeviceRecord) => DeviceRecord): Promise<void> {
     await this.#deps.store.update(item.id, (r) => withDevice(r, item.deviceId, patch, item.sync))
-  }
-
-  #requeue(item: Item, due: number): void {
-    if (!this.#byMessage.get(item.id)?.includes(item)) return
-    item.due = due
-    this.#heap.push(item)
   }
 
   #about(item: Item): Pick<DeliveryChange, 'id' | 'kind' | 'to' | 'deviceId' | 'sync'> {
@@ -486,7 +376,7 @@ export class DeliveryEngine {
 
   /** Finds the devices of an account and gives every unresolved message to it its per-device deliveries. */
   async #resolve(account: string, now: number): Promise<void> {
-    const items = [...(this.#unresolved.get(account) ?? [])].filter((i) => !i.busy)
+    const items = [...this.#pending.unresolvedOf(account)].filter((i) => !i.busy)
     for (const i of items) {
       this.#heap.remove(i)
       i.busy = true
@@ -506,9 +396,9 @@ export class DeliveryEngine {
         const error = errorText(e)
         for (const i of live) {
           i.attempts++
-          const due = i.retryNow ? this.#clock.now() : this.#clock.now() + backoffDelay(i.attempts, this.#backoff, this.#random)
+          const due = i.retryNow ? this.#clock.now() : this.#clock.now() + this.#backoff.after(i.attempts)
           i.retryNow = false
-          this.#requeue(i, Math.min(i.expiresAt, due))
+          this.#pending.requeue(i, Math.min(i.expiresAt, due))
           this.#emit({ ...this.#about(i), state: 'queued', attempts: i.attempts, at: this.#clock.now(), error })
         }
         return
@@ -518,7 +408,7 @@ export class DeliveryEngine {
       if (failed) throw failed.reason
     } catch (e) {
       this.#log.warn({ err: (e as Error).message, account }, 'could not record resolved devices')
-      for (const i of items) this.#requeue(i, this.#clock.now() + backoffDelay(Math.max(1, i.attempts), this.#backoff, this.#random))
+      for (const i of items) this.#pending.requeue(i, this.#clock.now() + this.#backoff.after(i.attempts))
     } finally {
       for (const i of items) i.busy = false
       this.#end()
@@ -529,21 +419,21 @@ export class DeliveryEngine {
     const rec = await this.#deps.store.update(item.id, (r) => (r.devicesResolved ? r : withRecipientDevices(r, targets)))
     if (rec) {
       const now = this.#clock.now()
-      const tracked = new Set((this.#byMessage.get(item.id) ?? []).map((i) => i.deviceId))
+      const tracked = new Set(this.#pending.ofMessage(item.id).map((i) => i.deviceId))
       for (const d of rec.devices) {
         if (d.state !== 'queued' || tracked.has(d.deviceId)) continue
-        this.#insert(this.#newItem('device', rec, d.sync ? rec.from : rec.to, d.deviceId, d.sync, now, d.attempts))
+        this.#pending.insert(this.#pending.newItem('device', rec, d.sync ? rec.from : rec.to, d.deviceId, d.sync, now, d.attempts))
         this.#emit({ id: rec.id, kind: rec.kind, to: rec.to, deviceId: d.deviceId, sync: d.sync, state: 'queued', attempts: 0, at: now })
       }
     }
     // Only now: removing the last item of an account first would forget what the lookup just learned.
-    this.#remove(item)
+    this.#pending.remove(item)
   }
 
   async #expireUnresolved(item: Item, now: number): Promise<void> {
     await this.#deps.store.update(item.id, (r) => (r.devicesResolved || r.expiredAt !== undefined ? r : { ...r, expiredAt: now }))
     // Its sync copies (already per device) expire on their own timers.
-    this.#remove(item)
+    this.#pending.remove(item)
     this.#emit({ id: item.id, kind: item.msgKind, to: item.to, state: 'expired', attempts: item.attempts, at: now })
   }
 }

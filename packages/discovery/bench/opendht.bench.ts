@@ -139,11 +139,14 @@ async function measureBaran(cluster: Cluster, iterations: number): Promise<{ sam
   const out: Record<string, number[]> = {}
   const failures: Record<string, number> = { put: 0, 'get.first': 0, get: 0, 'get.quorum3': 0, listen: 0, listenNotByPush: 0 }
   const WRITER = 1
-  // A node that is neither the writer nor among the closest to the key (which store it).
+  // A node that is neither the writer nor among the `replication` closest to the key (which store it), as
+  // opendht-side.py picks its readers; with very few nodes, any node but the writer.
   const outside = (key: string, i: number): number => {
-    const storing = new Set(closestIndexes(cluster.peerIds, key, REPLICATION + 1))
-    const others = cluster.peerIds.map((_, j) => j).filter((j) => j !== WRITER && !storing.has(j))
-    return others[i % others.length] as number
+    const storing = new Set(closestIndexes(cluster.peerIds, key, REPLICATION))
+    const notWriter = cluster.peerIds.map((_, j) => j).filter((j) => j !== WRITER)
+    const others = notWriter.filter((j) => !storing.has(j))
+    const pool = others.length > 0 ? others : notWriter
+    return pool[i % pool.length] as number
   }
   const keys = Array.from({ length: iterations }, () => valueKey(randomBytes(20).toString('hex')))
   out.put = []

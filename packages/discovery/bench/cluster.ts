@@ -21,8 +21,11 @@ export interface Seen {
 export interface Cluster {
   readonly peerIds: string[]
   readonly setup: Record<string, number>
-  /** Put an opaque value from node i; `start` is clock() when the put began. */
-  put(i: number, key: string, value: Uint8Array): Promise<{ ms: number; start: number }>
+  /**
+   * Put an opaque value from node i; `start` is clock() when the put began. `waitForLookup`: done only once
+   * the network lookup and its PUTs are (as OpenDHT's put), not when the first peers answered.
+   */
+  put(i: number, key: string, value: Uint8Array, opts?: { waitForLookup?: boolean }): Promise<{ ms: number; start: number }>
   /** Publish a signed presence bundle from node i. */
   publish(i: number, bundle: Uint8Array): Promise<{ ms: number; start: number }>
   get(i: number, key: string, quorum?: number): Promise<{ ms: number; found: boolean }>
@@ -48,7 +51,7 @@ export async function inProcessCluster(n: number, init: DiscoveryNodeInit): Prom
     return {
       peerIds: nodes.map((x) => x.peerId),
       setup,
-      put: (i, key, value) => timed(() => node(i).putValue(key, value, { ttlMs: 600_000 })),
+      put: (i, key, value, opts) => timed(() => node(i).putValue(key, value, { ttlMs: 600_000, waitForLookup: opts?.waitForLookup === true })),
       publish: (i, bundle) => timed(() => node(i).publishPresence(bundle)),
       async get(i, key, quorum) {
         const start = clock()
@@ -137,7 +140,7 @@ export async function threadedCluster(n: number, init: DiscoveryNodeInit): Promi
     return {
       peerIds,
       setup,
-      put: (i, key, value) => call(w(i), 'put', { key, value }),
+      put: (i, key, value, opts) => call(w(i), 'put', { key, value, waitForLookup: opts?.waitForLookup === true }),
       publish: (i, bundle) => call(w(i), 'publish', { bundle }),
       get: (i, key, quorum) => call(w(i), 'get', { key, quorum }),
       hasLocal: (i, key) => call(w(i), 'hasLocal', { key }),

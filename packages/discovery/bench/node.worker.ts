@@ -9,7 +9,7 @@ const node = await createDiscoveryNode((workerData as { init: DiscoveryNodeInit 
 const watches = new Map<string, () => void>()
 port.postMessage({ id: 0, ok: true, value: { peerId: node.peerId, addrs: node.multiaddrs() } })
 
-type Msg = { id: number; op: string; key?: string; value?: Uint8Array; bundle?: Uint8Array; quorum?: number }
+type Msg = { id: number; op: string; key?: string; value?: Uint8Array; bundle?: Uint8Array; quorum?: number; waitForLookup?: boolean }
 
 async function run(m: Msg): Promise<unknown> {
   const key = m.key as string
@@ -22,7 +22,7 @@ async function run(m: Msg): Promise<unknown> {
       return node.getLocalRecord(key) !== undefined
     case 'put': {
       const start = clock()
-      await node.putValue(key, m.value as Uint8Array, { ttlMs: 600_000 })
+      await node.putValue(key, m.value as Uint8Array, { ttlMs: 600_000, waitForLookup: m.waitForLookup === true })
       return { ms: clock() - start, start }
     }
     case 'publish': {

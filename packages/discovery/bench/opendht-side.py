@@ -4,6 +4,9 @@ Run by the bench inside a network namespace that has only `lo` (no way out), wit
 python3-opendht 2.4.12 and /usr/bin/python3:
     unshare -n sh -c 'ip link set lo up && exec /usr/bin/python3 bench/opendht-side.py --nodes 20 --iterations 50'
 Every node binds 127.0.0.1 and bootstraps from the first one: no public bootstrap is ever used.
+Warm-up as the Baran side's (--warm rounds of gets by every node). Clocks: put from the call to its
+blocking return (OpenDHT's put waits for its search); get.first from the call to the first value;
+get from the call to done_cb (the whole search); listen.push from the start of the put to the callback.
 Prints one JSON object of samples in ms; ends with os._exit(0) (DhtRunner.shutdown() may hang).
 """
 import argparse
@@ -19,6 +22,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--nodes", type=int, default=20)
 ap.add_argument("--iterations", type=int, default=50)
 ap.add_argument("--value-bytes", type=int, default=256)
+ap.add_argument("--warm", type=int, default=30)
 args = ap.parse_args()
 N, ITER = args.nodes, args.iterations
 now = time.perf_counter
@@ -68,10 +72,30 @@ try:
     out["minGoodNodes"] = min(good)
     time.sleep(1)  # let the join traffic settle
 
+    # Warm-up, the same as the Baran side's (warmUp in opendht.bench.ts): every node puts one value, then
+    # --warm rounds in which every node gets another node's value, all nodes at once, each round waited for.
+    t = now()
+    warm = [dht.InfoHash.getRandom() for _ in range(N)]
+    for j, k in enumerate(warm):
+        nodes[j].put(k, blob())
+    warm_fails = 0
+    for r in range(args.warm):
+        events = []
+        for j in range(N):
+            ev = threading.Event()
+            events.append(ev)
+            nodes[j].get(warm[(j + r + 1) % N], get_cb=lambda v: True, done_cb=lambda ok, ns, ev=ev: ev.set())
+        for ev in events:
+            if not ev.wait(10):
+                warm_fails += 1
+    out["warmMs"] = round(ms(t))
+    out["warmGetsUnfinished"] = warm_fails
+    time.sleep(1)  # as the Baran side: a pause after the warm-up
+
     writer = nodes[1]
     samples = {"put": [], "get": [], "get.first": [], "get.missing": [], "listen.push": [], "listen.putDone": []}
     keys = [dht.InfoHash.getRandom() for _ in range(ITER)]
-    fails = {"put": 0, "get": 0, "listen": 0}
+    fails = {"put": 0, "get": 0, "getUnfinished": 0, "listen": 0}
 
     # put: one at a time, blocking until OpenDHT reports it done
     for k in keys:
@@ -98,9 +122,12 @@ try:
             done.set()
 
         reader.get(k, get_cb=on_value, done_cb=on_done)
-        done.wait(10)
-        samples["get"].append(ms(t))
+        if not done.wait(10):
+            fails["getUnfinished"] += 1
+        full = ms(t)
+        # As the Baran side: a get that found nothing is a failure, not a sample.
         if first:
+            samples["get"].append(full)
             samples["get.first"].append(first[0])
         else:
             fails["get"] += 1

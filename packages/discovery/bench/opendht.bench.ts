@@ -1,16 +1,27 @@
 /**
- * Baran's DHT against OpenDHT, in the same run: N local nodes each (default 20), one operation at
- * a time, the same operations on both: put, get (whole and first value), get of a missing key,
- * and listen (a watcher subscribed before the put; latency from the start of the put to the
- * watcher's callback). Prints one JSON line with p50/p95 of each side, the ratios Baran/OpenDHT
- * and the two goals (get p50 ≤ OpenDHT's; listen push p50 ≤ 2× OpenDHT's), and a table on stderr.
+ * Baran's DHT against OpenDHT, like with like, in the same run: N local nodes each (default 20), one
+ * operation at a time, the same operations on both sides with the clocks started at the same point:
+ *  - put: from the call until the put is done, lookup included on both sides (Baran `waitForLookup`;
+ *    OpenDHT's put blocks until its search stored the value);
+ *  - get.first: from the call to the first value (Baran quorum 1; OpenDHT's first get callback);
+ *  - get: a full get (Baran quorum = replication, the lookup included when the table's closest peers fall
+ *    short; OpenDHT until its search is done);
+ *  - get.missing: a key nobody has (a whole search on both sides);
+ *  - listen.push: a watcher subscribed before the put; from the start of the put to the watcher's callback.
+ * Baran-only rows: get.quorum3 (Baran's default get), listen.push.presence (a signed presence record).
  *
- * OpenDHT is Debian's python3-opendht (2.4.12), installed here with apt-get when missing (root);
- * when it cannot be, the result says why and holds the Baran side only. Its nodes bind 127.0.0.1,
- * bootstrap from each other only, and run inside a network namespace that has only `lo`.
+ * The headline layout (default `--mode threads`) gives each Baran node its own worker thread (its own event
+ * loop), as each OpenDHT node has its own threads; `--mode both` adds the secondary row with every Baran node
+ * on one event loop (`oneThread`). Both sides warm up the same way before every round (every node puts one
+ * value, then `--warm` rounds in which every node gets another's), and take turns round by round. Every
+ * round's failures are kept in the JSON (`rounds`).
  *
- * Run from packages/discovery:
- *   npx node --conditions=@baran/source bench/opendht.bench.ts [--nodes 20] [--iterations 50] [--rounds 3] [--mode oneThread|threads|both]
+ * OpenDHT is Debian's python3-opendht (2.4.12), installed here with apt-get when missing (root), as is
+ * iproute2 for the namespace; when it cannot be, the result says why and holds the Baran side only. Its nodes
+ * bind 127.0.0.1, bootstrap from each other only, and run inside a network namespace that has only `lo`.
+ *
+ * Run from packages/discovery (full size: `npm run bench -- opendht.bench` from the root):
+ *   npx node --conditions=@baran/source bench/opendht.bench.ts [--nodes 20] [--iterations 50] [--rounds 3] [--warm 30] [--mode threads|oneThread|both]
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -24,19 +35,20 @@ const NODES = numberArg('nodes', 20)
 const ITER = numberArg('iterations', 50)
 const REPLICATION = 8
 const VALUE_BYTES = 256
-/** Pause after a Baran put: its Kademlia lookup goes on in the background for ~100 ms. */
+/** Pause after a put, untimed, so background work is over before the next operation (both sides). */
 const PUT_GAP_MS = 250
-/** Rounds of warm-up gets (one per node each) before the Baran side is measured. */
+/** Rounds of warm-up gets (one per node each), on both sides, before every measured round. */
 const WARM_ROUNDS = numberArg('warm', 30)
 /** Turns each side takes (ITER / ROUNDS operations of each kind per turn). */
 const ROUNDS = numberArg('rounds', 3)
-/**
- * Which Baran layouts to measure: `--mode oneThread` (the default), `--mode threads` or
- * `--mode both`. On a 2-core machine the threaded layout is slower (measured: waking 20 threads
- * costs more than serializing them), so the default keeps the bench short.
- */
-const MODE_ARG = process.argv.includes('--mode') ? process.argv[process.argv.indexOf('--mode') + 1] : 'oneThread'
-const MODES: Array<'oneThread' | 'threads'> = MODE_ARG === 'both' ? ['oneThread', 'threads'] : [MODE_ARG === 'threads' ? 'threads' : 'oneThread']
+type Mode = 'threads' | 'oneThread'
+/** `--mode threads` (the default, the headline), `--mode oneThread`, or `--mode both` (threads, then oneThread). */
+const MODE_ARG = process.argv.includes('--mode') ? process.argv[process.argv.indexOf('--mode') + 1] : 'threads'
+const MODES: Mode[] = MODE_ARG === 'both' ? ['threads', 'oneThread'] : [MODE_ARG === 'oneThread' ? 'oneThread' : 'threads']
+const LAYOUT: Record<Mode, string> = {
+  threads: 'one worker thread (own event loop) per Baran node',
+  oneThread: 'secondary: every Baran node on one event loop',
+}
 const PYTHON = '/usr/bin/python3'
 const SIDE_SCRIPT = fileURLToPath(new URL('./opendht-side.py', import.meta.url))
 
@@ -44,34 +56,41 @@ const say = (msg: string): void => {
   process.stderr.write(`[opendht.bench] ${msg}\n`)
 }
 
-function hasOpenDht(): boolean {
-  return spawnSync(PYTHON, ['-c', 'import opendht'], { stdio: 'ignore', timeout: 30_000 }).status === 0
-}
+const has = (cmd: string, args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore', timeout: 30_000 }).status === 0
+const hasOpenDht = (): boolean => has(PYTHON, ['-c', 'import opendht'])
+const hasIp = (): boolean => has('ip', ['-V'])
 
-/** Install python3-opendht when missing; undefined when it is there, else why it is not. */
-function ensureOpenDht(): string | undefined {
-  if (hasOpenDht()) return undefined
-  if (process.getuid?.() !== 0) return `python3-opendht is not installed and this is not root: run "apt-get install -y python3-opendht"`
-  say('python3-opendht is missing: installing it with apt-get')
+/** apt-get install a Debian package (root only; `apt-get update` first when the lists are missing); why not, or undefined. */
+function aptInstall(pkg: string, present: () => boolean): string | undefined {
+  if (present()) return undefined
+  if (process.getuid?.() !== 0) return `${pkg} is not installed and this is not root: run "apt-get install -y ${pkg}"`
+  say(`${pkg} is missing: installing it with apt-get`)
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  const install = () => spawnSync('apt-get', ['install', '-y', '-q', 'python3-opendht'], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 600_000 })
+  const install = () => spawnSync('apt-get', ['install', '-y', '-q', pkg], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 600_000 })
   let r = install()
   if (r.status !== 0) {
     // A fresh machine has no package lists yet.
     spawnSync('apt-get', ['update', '-q'], { env, stdio: 'ignore', timeout: 600_000 })
     r = install()
   }
-  if (r.status !== 0 || !hasOpenDht()) return `apt-get install python3-opendht failed: ${String(r.stderr ?? r.error ?? '').trim().split('\n').slice(-2).join(' ')}`
+  if (r.status !== 0 || !present()) return `apt-get install ${pkg} failed: ${String(r.stderr ?? r.error ?? '').trim().split('\n').slice(-2).join(' ')}`
   return undefined
 }
 
-/** Run the OpenDHT side (bench/opendht-side.py): its samples, or why it could not run. */
+/** Prerequisites of the OpenDHT side: python3-opendht (required), iproute2 (for the isolated namespace). */
+function ensureOpenDht(): string | undefined {
+  const noIp = aptInstall('iproute2', hasIp)
+  if (noIp !== undefined) say(`${noIp}: OpenDHT will run without its own network namespace`)
+  return aptInstall('python3-opendht', hasOpenDht)
+}
+
+/** Run one round of the OpenDHT side (bench/opendht-side.py): its samples, or why it could not run. */
 async function runOpenDht(iterations: number): Promise<{ samples?: Record<string, number[]>; info: Record<string, unknown> }> {
-  const args = [SIDE_SCRIPT, '--nodes', String(NODES), '--iterations', String(iterations), '--value-bytes', String(VALUE_BYTES)]
+  const args = [SIDE_SCRIPT, '--nodes', String(NODES), '--iterations', String(iterations), '--value-bytes', String(VALUE_BYTES), '--warm', String(WARM_ROUNDS)]
   // A namespace with only lo: nothing can leave the machine whatever OpenDHT's defaults are.
-  const isolated = spawnSync('unshare', ['-n', 'true'], { stdio: 'ignore' }).status === 0
+  const isolated = hasIp() && spawnSync('unshare', ['-n', 'true'], { stdio: 'ignore' }).status === 0
   const [cmd, argv] = isolated ? ['unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', PYTHON, ...args]] : [PYTHON, args]
-  if (!isolated) say('unshare -n is not permitted here: OpenDHT runs bound to 127.0.0.1 in this namespace')
+  if (!isolated) say('no network namespace here (unshare -n not permitted or no iproute2): OpenDHT runs bound to 127.0.0.1 in this one')
   const stdout = await new Promise<string>((resolve) => {
     const child = spawn(cmd as string, argv as string[], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
@@ -88,91 +107,110 @@ async function runOpenDht(iterations: number): Promise<{ samples?: Record<string
   try {
     parsed = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>
   } catch {
-    return { info: { error: `the OpenDHT side printed no result: ${stdout.slice(-300)}` } }
+    return { info: { error: `the OpenDHT side printed no result: ${stdout.slice(-300)}`, isolated } }
   }
   const { samples: s, ...info } = parsed
   return { samples: s as Record<string, number[]> | undefined, info: { ...info, isolated } }
 }
 
-/** Warm up (OpenDHT is compiled; V8 compiles hot code as it runs): every node puts, gets and serves. */
-async function warmUp(cluster: Cluster): Promise<void> {
+/**
+ * Warm-up, the same as opendht-side.py's: every node puts one value, then WARM_ROUNDS rounds in which every
+ * node gets another node's value (all nodes at once, each round waited for). Returns the gets that found nothing.
+ */
+async function warmUp(cluster: Cluster): Promise<{ warmMs: number; warmGetsMissed: number; warmPutsFailed: number }> {
+  const t = performance.now()
   const warm = Array.from({ length: NODES }, () => valueKey(randomBytes(20).toString('hex')))
-  await Promise.all(warm.map((k, j) => cluster.put(j, k, randomBytes(VALUE_BYTES))))
-  for (let r = 0; r < WARM_ROUNDS; r++) await Promise.all(warm.map((_, j) => cluster.get(j, warm[(j + r + 1) % NODES] as string)))
-  await sleep(1_000)
+  const puts = await Promise.allSettled(warm.map((k, j) => cluster.put(j, k, randomBytes(VALUE_BYTES), { waitForLookup: true })))
+  let missed = 0
+  for (let r = 0; r < WARM_ROUNDS; r++) {
+    const got = await Promise.allSettled(warm.map((_, j) => cluster.get(j, warm[(j + r + 1) % NODES] as string, REPLICATION)))
+    missed += got.filter((g) => g.status === 'rejected' || !g.value.found).length
+  }
+  const out = { warmMs: Math.round(performance.now() - t), warmGetsMissed: missed, warmPutsFailed: puts.filter((p) => p.status === 'rejected').length }
+  await sleep(1_000) // as the OpenDHT side: a pause after the warm-up
+  return out
 }
 
 /**
- * One round of the Baran side: the same operations as OpenDHT's on a running cluster (all nodes
- * in this thread, or a worker thread each: see cluster.ts). A reader and a watcher never store
- * the key themselves. Counts what went wrong into `info`.
+ * One round of the Baran side: the same operations as OpenDHT's on a running cluster. A reader and a watcher
+ * never store the key themselves. Returns the samples and this round's failures.
  */
-async function measureBaran(cluster: Cluster, ITER: number, info: Record<string, number>): Promise<Record<string, number[]>> {
+async function measureBaran(cluster: Cluster, iterations: number): Promise<{ samples: Record<string, number[]>; failures: Record<string, number> }> {
   const out: Record<string, number[]> = {}
+  const failures: Record<string, number> = { put: 0, 'get.first': 0, get: 0, 'get.quorum3': 0, listen: 0, listenNotByPush: 0 }
   const WRITER = 1
-  // A node that is neither the writer nor among the closest to the key (which store it).
+  // A node that is neither the writer nor among the `replication` closest to the key (which store it), as
+  // opendht-side.py picks its readers; with very few nodes, any node but the writer.
   const outside = (key: string, i: number): number => {
-    const storing = new Set(closestIndexes(cluster.peerIds, key, REPLICATION + 1))
-    const others = cluster.peerIds.map((_, j) => j).filter((j) => j !== WRITER && !storing.has(j))
-    return others[i % others.length] as number
+    const storing = new Set(closestIndexes(cluster.peerIds, key, REPLICATION))
+    const notWriter = cluster.peerIds.map((_, j) => j).filter((j) => j !== WRITER)
+    const others = notWriter.filter((j) => !storing.has(j))
+    const pool = others.length > 0 ? others : notWriter
+    return pool[i % pool.length] as number
   }
-  {
-    const keys = Array.from({ length: ITER }, () => valueKey(randomBytes(20).toString('hex')))
-    out.put = []
-    for (const key of keys) {
-      out.put.push((await cluster.put(WRITER, key, randomBytes(VALUE_BYTES))).ms)
-      await sleep(PUT_GAP_MS)
+  const keys = Array.from({ length: iterations }, () => valueKey(randomBytes(20).toString('hex')))
+  out.put = []
+  for (const key of keys) {
+    try {
+      out.put.push((await cluster.put(WRITER, key, randomBytes(VALUE_BYTES), { waitForLookup: true })).ms)
+    } catch {
+      failures.put = (failures.put ?? 0) + 1
     }
-    let misses = 0
-    const get = async (quorum?: number): Promise<number[]> => {
-      const ms: number[] = []
-      for (const [i, key] of keys.entries()) {
-        const r = await cluster.get(outside(key, i), key, quorum)
-        if (!r.found) misses++
-        ms.push(r.ms)
-      }
-      return ms
+    await sleep(PUT_GAP_MS)
+  }
+  /** Gets of every key from outside its storing set; a miss counts as a failure (and its time is not a sample). */
+  const gets = async (name: string, quorum: number): Promise<void> => {
+    const ms: number[] = []
+    for (const [i, key] of keys.entries()) {
+      const r = await cluster.get(outside(key, i), key, quorum).catch(() => ({ ms: 0, found: false }))
+      if (r.found) ms.push(r.ms)
+      else failures[name] = (failures[name] ?? 0) + 1
     }
-    out.get = await get()
-    // The first value: a get that stops at one answer (OpenDHT: its first get callback).
-    out['get.first'] = await get(1)
-    out['get.missing'] = []
-    for (let i = 0; i < Math.min(ITER, 10); i++) out['get.missing'].push((await cluster.get(2 + (i % (NODES - 2)), valueKey(randomBytes(20).toString('hex')))).ms)
-    info.getMisses = (info.getMisses ?? 0) + misses
+    out[name] = ms
+  }
+  await gets('get.first', 1)
+  await gets('get', REPLICATION)
+  await gets('get.quorum3', 3)
+  out['get.missing'] = []
+  for (let i = 0; i < Math.min(iterations, 10); i++) {
+    const r = await cluster.get(2 + (i % (NODES - 2)), valueKey(randomBytes(20).toString('hex')), REPLICATION)
+    out['get.missing'].push(r.ms)
+  }
 
-    // Listen: a watcher subscribes before the put; latency from the start of the put to its callback.
-    const subscriptions = async () => (await Promise.all(cluster.peerIds.map((_, j) => cluster.subscriptions(j)))).reduce((a, b) => a + b, 0)
-    const listen = async (kind: 'value' | 'presence'): Promise<{ push: number[]; putDone: number[]; notByPush: number }> => {
-      const push: number[] = []
-      const putDone: number[] = []
-      let notByPush = 0
-      const account = makeAccount()
-      for (let i = 0; i < ITER; i++) {
-        const device = makeDevice(account)
-        const key = kind === 'value' ? valueKey(randomBytes(20).toString('hex')) : presenceKey(device.deviceId)
-        const watch = await cluster.watch(outside(key, i), key)
-        for (let w = 0; w < 100 && (await subscriptions()) < REPLICATION; w++) await sleep(20)
-        const put = await (kind === 'presence' ? cluster.publish(WRITER, encodeBundle(presenceBundle(device))) : cluster.put(WRITER, key, randomBytes(VALUE_BYTES)))
+  // Listen: a watcher subscribes before the put; latency from the start of the put to its callback.
+  const subscriptions = async () => (await Promise.all(cluster.peerIds.map((_, j) => cluster.subscriptions(j)))).reduce((a, b) => a + b, 0)
+  const listen = async (kind: 'value' | 'presence'): Promise<{ push: number[]; putDone: number[] }> => {
+    const push: number[] = []
+    const putDone: number[] = []
+    const account = makeAccount()
+    for (let i = 0; i < iterations; i++) {
+      const device = makeDevice(account)
+      const key = kind === 'value' ? valueKey(randomBytes(20).toString('hex')) : presenceKey(device.deviceId)
+      const watch = await cluster.watch(outside(key, i), key)
+      for (let w = 0; w < 100 && (await subscriptions()) < REPLICATION; w++) await sleep(20)
+      try {
+        const put = await (kind === 'presence' ? cluster.publish(WRITER, encodeBundle(presenceBundle(device))) : cluster.put(WRITER, key, randomBytes(VALUE_BYTES), { waitForLookup: true }))
         putDone.push(put.ms)
         const seen = await Promise.race([watch.seen, sleep(10_000).then(() => undefined)])
-        await watch.stop()
-        for (let w = 0; w < 100 && (await subscriptions()) > 0; w++) await sleep(20) // unsubscribed everywhere
-        await sleep(PUT_GAP_MS)
-        if (seen === undefined) continue
-        if (seen.via !== 'push') notByPush++
-        push.push(seen.at - put.start)
+        if (seen === undefined) failures.listen = (failures.listen ?? 0) + 1
+        else {
+          if (seen.via !== 'push') failures.listenNotByPush = (failures.listenNotByPush ?? 0) + 1
+          push.push(seen.at - put.start)
+        }
+      } catch {
+        failures.listen = (failures.listen ?? 0) + 1
       }
-      return { push, putDone, notByPush }
+      await watch.stop()
+      for (let w = 0; w < 100 && (await subscriptions()) > 0; w++) await sleep(20) // unsubscribed everywhere
+      await sleep(PUT_GAP_MS)
     }
-    const lv = await listen('value')
-    out['listen.push'] = lv.push
-    out['listen.putDone'] = lv.putDone
-    const lp = await listen('presence')
-    out['listen.push.presence'] = lp.push
-    info.listenNotByPush = (info.listenNotByPush ?? 0) + lv.notByPush + lp.notByPush
-    info.listenMissed = (info.listenMissed ?? 0) + 2 * ITER - lv.push.length - lp.push.length
+    return { push, putDone }
   }
-  return out
+  const lv = await listen('value')
+  out['listen.push'] = lv.push
+  out['listen.putDone'] = lv.putDone
+  out['listen.push.presence'] = (await listen('presence')).push
+  return { samples: out, failures }
 }
 
 /** Append every sample list of `more` to `into`. */
@@ -180,35 +218,63 @@ function merge(into: Record<string, number[]>, more: Record<string, number[]> | 
   for (const [k, v] of Object.entries(more ?? {})) into[k] = [...(into[k] ?? []), ...v]
 }
 
-const ratio = (a?: Stats, b?: Stats, f: 'p50' | 'p95' = 'p50'): number | null =>
-  a && b && b[f] > 0 ? Math.round((a[f] / b[f]) * 100) / 100 : null
+const ratio = (a?: Stats, b?: Stats, f: 'p50' | 'p95' = 'p50'): number | null => (a && b && b[f] > 0 ? Math.round((a[f] / b[f]) * 100) / 100 : null)
+
+/** Compared operations and the goal of each (Baran p50 ≤ goal × OpenDHT p50). */
+const GOALS: Array<[string, number]> = [
+  ['get.first', 1],
+  ['get', 1.5],
+  ['put', 1.5],
+  ['listen.push', 1.5],
+]
+const OPS = ['put', 'get.first', 'get', 'get.missing', 'listen.push', 'listen.putDone']
 
 async function main(): Promise<void> {
-  const result: Record<string, unknown> = { bench: 'discovery-vs-opendht', node: process.version, nodes: NODES, iterations: ITER, rounds: ROUNDS, replication: REPLICATION, valueBytes: VALUE_BYTES }
+  const per = Math.max(1, Math.ceil(ITER / ROUNDS))
+  const conditions = {
+    nodesPerSide: NODES,
+    rounds: ROUNDS,
+    operationsPerRound: per,
+    warmUp: `before every round, on both sides: each node puts one value, then ${WARM_ROUNDS} rounds of one get per node (all nodes at once)`,
+    baranLayouts: MODES.map((m) => `${m}: ${LAYOUT[m]}`),
+    opendhtLayout: `${NODES} DhtRunner in one python3 process, each with its own C++ threads, in a network namespace with only lo (when permitted)`,
+    replication: REPLICATION,
+    valueBytes: VALUE_BYTES,
+    clocks: {
+      put: 'from the call until done, lookup included on both sides (Baran waitForLookup; OpenDHT blocking put)',
+      'get.first': 'from the call to the first value (Baran quorum 1; OpenDHT first get callback)',
+      get: 'from the call to the end of a full get (Baran quorum 8; OpenDHT done_cb)',
+      'get.missing': 'from the call to the end of a get of a key nobody has (both: a whole search)',
+      'listen.push': "from the start of the put to the watcher's callback (watcher subscribed before)",
+    },
+    machine: 'see the runner entry (cores, load); the sides take turns, never at the same time',
+  }
+  const result: Record<string, unknown> = { headline: '', bench: 'discovery-vs-opendht', conditions, node: process.version, nodes: NODES, iterations: ITER, rounds: ROUNDS, replication: REPLICATION, valueBytes: VALUE_BYTES }
   const missing = ensureOpenDht()
   if (missing !== undefined) say(`OpenDHT side not measured: ${missing} — reporting the Baran side only`)
-  // The sides take turns, round after round (never at the same time), so a change in the machine's
-  // load falls on both: OpenDHT's nodes run in a fresh process each round while Baran's wait.
-  const per = Math.max(1, Math.ceil(ITER / ROUNDS))
+  // The sides take turns, round after round (never at the same time), so a change in the machine's load falls
+  // on both: OpenDHT's nodes run in a fresh process each round (during the first layout's rounds) while Baran's wait.
   const odhtSamples: Record<string, number[]> = {}
-  let odhtInfo: Record<string, unknown> = missing === undefined ? {} : { error: missing }
-  const ops = ['put', 'get', 'get.first', 'get.missing', 'listen.push', 'listen.putDone']
-  const o: Record<string, Stats | undefined> = {}
-  const byMode: Record<string, Record<string, Stats | undefined>> = {}
+  const rounds: Array<Record<string, unknown>> = []
+  const byMode: Partial<Record<Mode, Record<string, Stats | undefined>>> = {}
   for (const [m, mode] of MODES.entries()) {
+    say(`Baran layout ${mode} (${LAYOUT[mode]}): starting ${NODES} nodes`)
     const cluster = mode === 'threads' ? await threadedCluster(NODES, { replication: REPLICATION }) : await inProcessCluster(NODES, { replication: REPLICATION })
     const samples: Record<string, number[]> = {}
-    const info: Record<string, number> = {}
     try {
-      await warmUp(cluster)
       for (let r = 0; r < ROUNDS; r++) {
         if (m === 0 && missing === undefined) {
+          say(`round ${r + 1}/${ROUNDS}: OpenDHT`)
           const odht = await runOpenDht(per)
           if (odht.samples === undefined) say(`OpenDHT round ${r + 1} failed: ${String(odht.info.error)}`)
           merge(odhtSamples, odht.samples)
-          odhtInfo = { ...odhtInfo, ...odht.info }
+          rounds.push({ side: 'opendht', round: r + 1, ...odht.info })
         }
-        merge(samples, await measureBaran(cluster, per, info))
+        say(`round ${r + 1}/${ROUNDS}: Baran (${mode})`)
+        const warm = await warmUp(cluster)
+        const measured = await measureBaran(cluster, per)
+        merge(samples, measured.samples)
+        rounds.push({ side: `baran.${mode}`, round: r + 1, ...warm, failures: measured.failures })
       }
     } finally {
       await cluster.stop()
@@ -216,38 +282,41 @@ async function main(): Promise<void> {
     const b: Record<string, Stats | undefined> = {}
     for (const [k, v] of Object.entries(samples)) b[k] = stats(v)
     byMode[mode] = b
-    result[`baran.${mode}`] = { ...b, info: { mode, setup: cluster.setup, ...info } }
+    result[`baran.${mode}`] = { layout: LAYOUT[mode], ...b, setup: cluster.setup }
   }
   const measured = Object.keys(odhtSamples).length > 0
+  const o: Record<string, Stats | undefined> = {}
   for (const [k, v] of Object.entries(odhtSamples)) o[k] = stats(v)
-  result.opendht = measured ? { ...o, info: odhtInfo } : { info: odhtInfo }
-  const goals: Record<string, unknown> = {}
+  result.opendht = measured ? o : { error: missing ?? 'no OpenDHT samples' }
   const ratios: Record<string, unknown> = {}
+  const goals: Record<string, unknown> = {}
   for (const mode of MODES) {
-    const b = byMode[mode] as Record<string, Stats | undefined>
+    const b = byMode[mode] ?? {}
     if (!measured) continue
-    ratios[mode] = Object.fromEntries(ops.flatMap((k) => [[`${k}.p50`, ratio(b[k], o[k])], [`${k}.p95`, ratio(b[k], o[k], 'p95')]]))
-    const get = { baran: b.get?.p50 ?? null, opendht: o.get?.p50 ?? null }
-    const push = { baran: b['listen.push']?.p50 ?? null, opendht: o['listen.push']?.p50 ?? null }
-    goals[mode] = {
-      'get.p50 ≤ OpenDHT': { ...get, met: get.baran !== null && get.opendht !== null && get.baran <= get.opendht },
-      'listen.push.p50 ≤ 2× OpenDHT': { ...push, met: push.baran !== null && push.opendht !== null && push.baran <= 2 * push.opendht },
-    }
+    ratios[mode] = Object.fromEntries(OPS.flatMap((k) => [[`${k}.p50`, ratio(b[k], o[k])], [`${k}.p95`, ratio(b[k], o[k], 'p95')]]))
+    goals[mode] = Object.fromEntries(
+      GOALS.map(([k, g]) => {
+        const x = ratio(b[k], o[k])
+        return [`${k}.p50 ≤ ${g}× OpenDHT`, { ratio: x, met: x !== null && x <= g }]
+      }),
+    )
   }
   result.ratios = measured ? ratios : null
-  result.goals = measured ? goals : `not evaluated: ${String(odhtInfo.error ?? 'no OpenDHT samples')}`
-  result.notes = [
-    'One operation at a time on every side; a reader or a watcher never stores the key itself.',
-    'baran.oneThread: all 20 nodes on one Node.js event loop, so every responder\'s work is serialized (a put\'s 8 storing nodes handle it one after the other before the watcher runs). baran.threads: one worker thread per node, each with its own event loop, as each Baran node runs discovery in its own process, and as OpenDHT runs each node on its own C++ thread. The machine has 2 cores.',
-    'Baran get: the closest peers the routing table knows, over long-lived rpc streams, until a quorum of 3 (get.first: 1). OpenDHT get: until its search is done (get.first: its first value).',
-    'Baran put: to the 8 closest known peers over rpc links, done when they answered (an rpc lookup follows in the background). OpenDHT put: done when its search stored it.',
-    'listen.push: from the start of the put to the callback on the watcher; listen.push.presence (Baran only) is a signed presence record, checked by every storing node and the watcher.',
-  ]
+  result.goals = measured ? goals : `not evaluated: ${missing ?? 'no OpenDHT samples'}`
+  result.rounds = rounds
+  const head = MODES[0] as Mode
+  const headRatios = (ratios[head] ?? {}) as Record<string, number | null>
+  const fmt = (k: string) => `${k} ${headRatios[`${k}.p50`] ?? '—'}×`
+  const failed = rounds.map((r) => JSON.stringify(r.failures ?? r.error ?? {})).join('; ')
+  result.headline = measured
+    ? `Baran/OpenDHT p50, ${NODES} nodes each, ${LAYOUT[head]}; ${ROUNDS} round(s) × ${per} ops, warm-up of ${WARM_ROUNDS} get rounds per side per round: ${['get.first', 'get', 'put', 'listen.push', 'get.missing'].map(fmt).join(', ')}; goals met: ${Object.entries((goals[head] ?? {}) as Record<string, { met: boolean }>).map(([k, v]) => `${k.split(' ')[0]} ${v.met ? 'yes' : 'no'}`).join(', ')}; failures by round: ${failed}`
+    : `Baran only (${LAYOUT[head]}, ${NODES} nodes): OpenDHT not measured (${missing ?? 'no samples'})`
   // A table for people on stderr; one JSON line on stdout (`npm run bench` keeps the last JSON line).
+  say(String(result.headline))
   for (const mode of MODES) {
-    const b = byMode[mode] as Record<string, Stats | undefined>
-    say(`Baran (${mode}) vs OpenDHT, ms p50 / p95:`)
-    for (const k of [...ops, 'listen.push.presence']) {
+    const b = byMode[mode] ?? {}
+    say(`Baran (${LAYOUT[mode]}) vs OpenDHT, ms p50 / p95:`)
+    for (const k of [...OPS, 'get.quorum3', 'listen.push.presence']) {
       const f = (x?: Stats) => (x ? `${x.p50} / ${x.p95}` : '—')
       say(`  ${k.padEnd(22)} baran ${f(b[k]).padEnd(18)} opendht ${f(o[k]).padEnd(18)} ratio p50 ${ratio(b[k], o[k]) ?? '—'}`)
     }

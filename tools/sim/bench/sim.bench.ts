@@ -8,8 +8,13 @@
  *     pipeline of 400 messages (16 at once) from A to B, then B restarted 5 times with a message queued for it
  *     while offline: B's presence publish → A's `delivered`. Same numbers, one process instead of ten.
  *  3. delivery.bench.ts itself (real node processes) in the same run, and the inline/multi-process ratios.
+ *  4. A hostile run (`hostile`): churned nodes each in a process of their own, ended by SIGKILL and restarted;
+ *     10 % of the nodes killed for good (offline past the run); 20 ms latency and 2 % loss on envelopes and acks;
+ *     the outbox's production back-off. Bounded like the others (`--hostile-nodes`, default 30).
+ * Every run's conditions are stated in its `conditions` line; the JSON starts with a `headline` that names them.
  *
- *   npx node --expose-gc --conditions=@baran/source tools/sim/bench/sim.bench.ts [--nodes 100] [--quick]
+ *   npx node --expose-gc --conditions=@baran/source tools/sim/bench/sim.bench.ts [--nodes 100] [--hostile-nodes 30] [--quick]
+ *     [--parts scale,hostile,delivery]
  */
 import { Bus, discoveryPublished, outboxDelivery, outboxReceived, outboxSend } from '@baran/bus'
 import { startNatsServer } from '@baran/launch'
@@ -21,8 +26,16 @@ import { parseArgs } from 'node:util'
 import { runBenchScript } from '../../bench/run-script.ts'
 import { createRng, formatReport, LinkShaper, percentiles, runScenario, type ScenarioReport, SimNode } from '../src/index.ts'
 
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '100' }, quick: { type: 'boolean' } } })
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '100' },
+    'hostile-nodes': { type: 'string', default: '30' },
+    parts: { type: 'string', default: 'scale,hostile,delivery' },
+    quick: { type: 'boolean' },
+  },
+})
 const quick = values.quick === true
+const parts = new Set((values.parts ?? '').split(','))
 const MESSAGES = quick ? 100 : 400
 const CONCURRENCY = 16
 const RESTARTS = quick ? 2 : 5
@@ -113,12 +126,17 @@ async function twoNodes(): Promise<Record<string, unknown>> {
 
 function summary(r: ScenarioReport) {
   return {
+    conditions: r.conditions,
     nodes: r.scenario.nodes,
     completed: r.completed,
     withinBound: r.timingsMs.total <= BOUND_MS,
     deliveryRatio: r.delivery.ratio,
     accepted: r.delivery.accepted,
     toOffline: r.delivery.toOffline,
+    undelivered: r.delivery.undelivered,
+    toOrFromStayedOffline: r.delivery.toOrFromStayedOffline,
+    churn: r.churn,
+    network: r.network,
     latencyMs: r.latencyMs,
     lookupMs: r.lookups.latencyMs,
     rssPerNodeMiB: Math.round((r.memory.rssPerNodeBytes / 1048576) * 10) / 10,
@@ -161,31 +179,64 @@ async function scenario(nodes: number): Promise<ScenarioReport | undefined> {
     return undefined
   }
 }
-const r100 = await scenario(first)
-if (r100 && ok(r100)) {
-  largest = first
-  for (const nodes of up) {
-    if (performance.now() - benchStart > SEARCH_BUDGET_MS) break
-    const r = await scenario(nodes)
-    if (!r || !ok(r)) break
-    largest = nodes
-  }
-} else {
-  for (const nodes of [Math.round(first / 2), Math.round(first / 4)]) {
-    const r = await scenario(nodes)
-    if (r && ok(r)) {
+if (parts.has('scale')) {
+  const r100 = await scenario(first)
+  if (r100 && ok(r100)) {
+    largest = first
+    for (const nodes of up) {
+      if (performance.now() - benchStart > SEARCH_BUDGET_MS) break
+      const r = await scenario(nodes)
+      if (!r || !ok(r)) break
       largest = nodes
-      break
+    }
+  } else {
+    for (const nodes of [Math.round(first / 2), Math.round(first / 4)]) {
+      const r = await scenario(nodes)
+      if (r && ok(r)) {
+        largest = nodes
+        break
+      }
     }
   }
 }
 const perNode = runs.flatMap((r) => ('rssPerNodeMiB' in r ? [r.rssPerNodeMiB] : []))
 const rssPerNodeMiB = perNode.length > 0 ? Math.max(...perNode) : null
 
-log('two-node scenario of delivery.bench.ts, inline')
-const inline = await twoNodes().catch((e: unknown) => ({ error: (e as Error).message }))
-log('the same scenario with real node processes (apps/node/bench/delivery.bench.ts)')
-const multi = await multiProcess()
+// Part 4: the hostile run.
+let hostile: ReturnType<typeof summary> | { nodes: number; error: string } | null = null
+if (parts.has('hostile')) {
+  const nodes = Number(values['hostile-nodes'])
+  log(`hostile scenario: ${nodes} nodes, 20% churn by SIGKILL, 10% offline for good, 20 ms latency, 2% loss, production back-off`)
+  try {
+    const r = await runScenario(
+      {
+        nodes,
+        churn: 0.2,
+        kill: 'sigkill',
+        stayOffline: 0.1,
+        latencyMs: 20,
+        lossRate: 0.02,
+        backoff: 'production',
+        messages: nodes * (quick ? 2 : 5),
+        durationMs: quick ? 20_000 : 60_000,
+        drainMs: 120_000,
+        seed: 1,
+        threads: availableParallelism(),
+      },
+      { onProgress: log },
+    )
+    process.stderr.write(formatReport(r))
+    hostile = summary(r)
+  } catch (e) {
+    log(`hostile run failed: ${(e as Error).message}`)
+    hostile = { nodes, error: (e as Error).message }
+  }
+}
+const skipped = { skipped: 'not in --parts' }
+if (parts.has('delivery')) log('two-node scenario of delivery.bench.ts, inline')
+const inline = parts.has('delivery') ? await twoNodes().catch((e: unknown) => ({ error: (e as Error).message })) : skipped
+if (parts.has('delivery')) log('the same scenario with real node processes (apps/node/bench/delivery.bench.ts)')
+const multi = parts.has('delivery') ? await multiProcess() : skipped
 const num = (v: unknown, ...path: string[]): number | undefined => {
   let x: unknown = v
   for (const k of path) x = (x as Record<string, unknown> | undefined)?.[k]
@@ -194,11 +245,23 @@ const num = (v: unknown, ...path: string[]): number | undefined => {
 const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? Math.round((a / b) * 100) / 100 : null)
 process.stdout.write(
   `${JSON.stringify({
+    // What each figure was measured under, first: a reader of the table sees the conditions before the numbers.
+    headline: [
+      ...runs.map((r) =>
+        'error' in r ? `scale run of ${r.nodes} nodes failed: ${r.error}` : `scale: ${r.completed ? 'complete' : 'INCOMPLETE'}, ${r.deliveryRatio * 100} % delivered, ${r.timingsMs.total} ms — ${r.conditions}`,
+      ),
+      ...(hostile === null
+        ? []
+        : ['error' in hostile
+            ? `hostile run of ${hostile.nodes} nodes failed: ${hostile.error}`
+            : `hostile: ${hostile.completed ? 'complete' : 'INCOMPLETE'}, ${hostile.deliveryRatio * 100} % delivered (${hostile.toOrFromStayedOffline.delivered}/${hostile.toOrFromStayedOffline.accepted} to/from nodes gone for good), ${hostile.timingsMs.total} ms — ${hostile.conditions}`]),
+    ].join(' | '),
     largestCompletedNodes: largest,
     boundMs: BOUND_MS,
     // Memory is not what bounds N here (CPU is): what 24 GiB would hold at the measured RSS per node.
     memoryBoundNodesIn24GiB: rssPerNodeMiB ? Math.floor((24 * 1024) / rssPerNodeMiB) : null,
     runs,
+    hostile,
     delivery: {
       inline,
       multiProcess: multi,

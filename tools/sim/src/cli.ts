@@ -1,6 +1,7 @@
 /**
  * `npm run sim -- --nodes 100 --churn 0.2 [--messages 500] [--duration 60000] [--latency 20] [--loss 0.05]
- * [--seed 1] [--drain 60000] [--lookups 30] [--threads T] [--json report.json]`: runs a scenario, prints the table
+ * [--seed 1] [--drain 60000] [--lookups 30] [--threads T] [--kill graceful|sigkill] [--stay-offline 0.1]
+ * [--backoff sim|production] [--json report.json]`: runs a scenario, prints the table
  * (and writes the JSON report when asked).
  */
 import { writeFile } from 'node:fs/promises'
@@ -22,13 +23,16 @@ const { values } = parseArgs({
     drain: { type: 'string' },
     lookups: { type: 'string' },
     threads: { type: 'string' },
+    kill: { type: 'string', default: 'graceful' },
+    'stay-offline': { type: 'string', default: '0' },
+    backoff: { type: 'string', default: 'sim' },
     json: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
 
 if (values.help) {
-  process.stdout.write('usage: npm run sim -- --nodes N --churn F [--messages M] [--duration MS] [--latency MS] [--loss P] [--seed S] [--drain MS] [--lookups L] [--threads T (default: one per core)] [--json FILE]\n')
+  process.stdout.write('usage: npm run sim -- --nodes N --churn F [--messages M] [--duration MS] [--latency MS] [--loss P] [--seed S] [--drain MS] [--lookups L] [--threads T (default: one per core)] [--kill graceful|sigkill] [--stay-offline F] [--backoff sim|production] [--json FILE]\n')
   process.exit(0)
 }
 
@@ -48,6 +52,10 @@ try {
       ...(values.lookups ? { lookups: Number(values.lookups) } : {}),
       // One event loop per core: the nodes are spread over worker threads (0 keeps them all in this one).
       threads: num(values.threads) ?? availableParallelism(),
+      // Checked by the scenario's schema: an unknown word is refused there with the option's name.
+      kill: values.kill as 'graceful' | 'sigkill',
+      stayOffline: num(values['stay-offline']) ?? 0,
+      backoff: values.backoff as 'sim' | 'production',
     },
     { onProgress: (line) => process.stderr.write(`[sim] ${line}\n`) },
   )

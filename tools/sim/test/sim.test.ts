@@ -9,7 +9,7 @@ describe('runScenario', () => {
     expect(report.completed).toBe(true)
     expect(report.delivery.ratio).toBe(1)
     expect(report.delivery.accepted).toBeGreaterThan(30)
-    expect(report.churn).toEqual({ nodes: 2, offline: 2, restarts: 2 })
+    expect(report.churn).toEqual({ nodes: 2, offline: 2, restarts: 2, kill: 'graceful', stayedOffline: 0 })
     // A sane report: latencies present and ordered, lookups answered, memory measured, the shaper did its work.
     const all = report.latencyMs.all
     expect(all.count).toBe(report.delivery.delivered)
@@ -33,14 +33,49 @@ describe('runScenario', () => {
     expect(report.delivery.undelivered).toEqual([])
     expect(report.completed).toBe(true)
     expect(report.delivery.accepted).toBeGreaterThan(15)
-    expect(report.churn).toEqual({ nodes: 2, offline: 2, restarts: 2 })
+    expect(report.churn).toEqual({ nodes: 2, offline: 2, restarts: 2, kill: 'graceful', stayedOffline: 0 })
     // The shards' own counters reach the report: every delivered message went through a shard's shaper.
     expect(report.network.sends).toBeGreaterThanOrEqual(report.delivery.delivered)
     expect(report.lookups.count).toBeGreaterThan(0)
     expect(report.timingsMs.actorStart.outbox?.count).toBeGreaterThanOrEqual(8)
   }, 90_000)
 
+  it('survives SIGKILLed nodes, a node gone for good, latency, loss and production back-off (8 nodes)', async () => {
+    const report = await runScenario({
+      nodes: 8,
+      churn: 0.25,
+      kill: 'sigkill',
+      stayOffline: 0.125,
+      backoff: 'production',
+      messages: 24,
+      durationMs: 8_000,
+      latencyMs: 5,
+      lossRate: 0.02,
+      seed: 4,
+      drainMs: 60_000,
+      lookups: 5,
+    })
+    // Two nodes killed (SIGKILL of their own process) and restarted, one killed for good.
+    expect(report.churn).toEqual({ nodes: 2, offline: 3, restarts: 2, kill: 'sigkill', stayedOffline: 1 })
+    // Everything between nodes that came back arrives; what waits for the node gone for good is reported apart.
+    expect(report.delivery.undelivered).toEqual([])
+    expect(report.completed).toBe(true)
+    expect(report.delivery.accepted + report.delivery.toOrFromStayedOffline.accepted).toBeGreaterThan(15)
+    expect(report.delivery.toOrFromStayedOffline.delivered).toBeLessThanOrEqual(report.delivery.toOrFromStayedOffline.accepted)
+    // The conditions are stated, in the report and at the top of its table.
+    expect(report.conditions).toContain('SIGKILL of its own process')
+    expect(report.conditions).toContain('1 nodes offline past the run')
+    expect(report.conditions).toContain("outbox back-off production's defaults")
+    expect(report.conditions).toContain('latency 5 ms and loss 0.02')
+    expect(formatReport(report).split('\n')[0]).toBe(`conditions: ${report.conditions}`)
+  }, 150_000)
+
   it.each([
+    [{ nodes: 10, churn: 0.2, messages: 1, durationMs: 1000, kill: 'hard' }, 'kill'],
+    [{ nodes: 10, churn: 0.2, messages: 1, durationMs: 1000, stayOffline: 0.6 }, 'stayOffline'],
+    [{ nodes: 10, churn: 0.5, messages: 1, durationMs: 1000, stayOffline: 0.5 }, 'stayOffline'],
+    [{ nodes: 200, churn: 0.5, messages: 1, durationMs: 1000, kill: 'sigkill' }, 'kill'],
+    [{ nodes: 10, churn: 0.2, messages: 1, durationMs: 1000, backoff: 'fast' }, 'backoff'],
     [{ nodes: 1, churn: 0, messages: 1, durationMs: 1000 }, 'nodes'],
     [{ nodes: 10, churn: 1.5, messages: 1, durationMs: 1000 }, 'churn'],
     [{ nodes: 10, churn: 0.2, messages: -1, durationMs: 1000 }, 'messages'],

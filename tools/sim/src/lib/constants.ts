@@ -38,3 +38,5 @@ export const STOP_CONCURRENCY = 50
 export function filesFor(nodes: number): number {
   return Math.ceil(1.5 * ((nodes * nodes) / 2 + nodes * 20))
 }
+/** With `kill: 'sigkill'`, churned and stay-offline nodes each run in a process of their own: at most this many. */
+export const MAX_PROCESS_NODES = 40

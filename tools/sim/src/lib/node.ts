@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CONNECT_ATTEMPTS, SIM_BACKOFF, SIM_KDF, SIM_LIBP2P } from './constants.ts'
 import { NodeStartError } from './errors.ts'
+import type { BackoffChoice } from './shard-protocol.ts'
 import type { LinkShaper } from './shaper.ts'
 
 export interface SimNodeInit {
@@ -18,6 +19,8 @@ export interface SimNodeInit {
   root: string
   shaper: LinkShaper
   log?: Logger
+  /** The outbox's back-off: SIM_BACKOFF (default) or, with `production`, the outbox actor's own defaults. */
+  backoff?: BackoffChoice
 }
 
 /**
@@ -94,7 +97,7 @@ export class SimNode {
       await this.#run(outboxActor, {
         buckets: { outbox: `ob_${this.name}`, inbox: `ib_${this.name}` },
         storage: 'memory',
-        backoff: SIM_BACKOFF,
+        ...(this.#init.backoff === 'production' ? {} : { backoff: SIM_BACKOFF }),
       })
     } catch (e) {
       await this.#stop().catch(() => undefined)

@@ -12,9 +12,13 @@ export function formatReport(r: ScenarioReport): string {
   const d = r.delivery
   const t = r.timingsMs
   const lines = [
+    `conditions: ${r.conditions}`,
     `baran sim: ${s.nodes} nodes, churn ${s.churn} (${r.churn.nodes} nodes, ${r.churn.restarts} restarts), ${s.messages} messages over ${s.durationMs} ms, latency ${s.latencyMs} ms, loss ${s.lossRate}, seed ${s.seed}`,
     '',
     `delivery    ${(d.ratio * 100).toFixed(2)} %  (${d.delivered}/${d.accepted} accepted; ${d.toOffline} sent to offline nodes; ${d.sendFailed} sends refused)  ${r.completed ? 'COMPLETE' : 'INCOMPLETE'}`,
+    ...(r.churn.stayedOffline > 0
+      ? [`            to or from the ${r.churn.stayedOffline} nodes offline past the run (not counted above): ${d.toOrFromStayedOffline.delivered}/${d.toOrFromStayedOffline.accepted} delivered`]
+      : []),
     '',
     `  ${'latency (ms)'.padEnd(28)} ${'n'.padStart(6)} ${'p50'.padStart(9)} ${'p90'.padStart(9)} ${'p99'.padStart(9)} ${'max'.padStart(9)}`,
     row('send -> inbox, all', r.latencyMs.all),

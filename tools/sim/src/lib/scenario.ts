@@ -9,12 +9,12 @@ import { getHeapStatistics } from 'node:v8'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import {
-  ANCHOR_NODES,
   BACK_BY_FRACTION,
   DEFAULT_DRAIN_MS,
   DEFAULT_LOOKUPS,
   filesFor,
   LOAD_FRACTION,
+  MAX_PROCESS_NODES,
   LOOKUP_BUDGET_MS,
   RESTART_ATTEMPTS,
   SEND_CONCURRENCY,
@@ -24,6 +24,8 @@ import {
 import { InvalidScenarioError } from './errors.ts'
 import { raiseFileLimit } from './limits.ts'
 import { SimNode } from './node.ts'
+import { conditionsOf, planOffline } from './offline-plan.ts'
+import { ProcessSimNode } from './process-node.ts'
 import { RemoteSimNode, Shard, type SimNodeHandle } from './shard.ts'
 import { SURVIVABLE_ERRORS, type ShardStats } from './shard-protocol.ts'
 import { createRng } from './rng.ts'
@@ -54,8 +56,23 @@ export const ScenarioSchema = z
      * runs out of CPU long before memory runs out: use as many as the machine has cores. @default 0
      */
     threads: z.number().int().min(0).max(64).default(0),
+    /**
+     * How a churned (or stay-offline) node goes offline: `graceful` stops its actors and closes its bus connection;
+     * `sigkill` runs each such node in a child process of its own and ends it with SIGKILL (no shutdown code runs).
+     * @default 'graceful'
+     */
+    kill: z.enum(['graceful', 'sigkill']).default('graceful'),
+    /** Fraction of nodes that go offline during the run and stay offline past its end (never come back). @default 0 */
+    stayOffline: z.number().min(0).max(0.5).default(0),
+    /** The outbox's back-off: `sim` (SIM_BACKOFF, short) or `production` (the outbox actor's own defaults). @default 'sim' */
+    backoff: z.enum(['sim', 'production']).default('sim'),
   })
   .strict()
+  .refine((s) => s.churn + s.stayOffline <= 0.9, { path: ['stayOffline'], message: 'churn + stayOffline must be at most 0.9' })
+  .refine((s) => s.kill !== 'sigkill' || Math.round((s.churn + s.stayOffline) * s.nodes) <= MAX_PROCESS_NODES, {
+    path: ['kill'],
+    message: `sigkill runs each churned or stay-offline node in a process of its own: at most ${MAX_PROCESS_NODES} of them`,
+  })
 
 export type ScenarioInit = z.input<typeof ScenarioSchema>
 export type Scenario = z.output<typeof ScenarioSchema>
@@ -95,6 +112,8 @@ export interface ScenarioReport {
     /** Accepted while the recipient was offline. */
     toOffline: number
     undelivered: string[]
+    /** Messages to or from a node that stayed offline past the run: not expected, not in the ratio. */
+    toOrFromStayedOffline: { accepted: number; delivered: number }
   }
   latencyMs: {
     /** outbox.send → stored in the recipient's inbox, every message. */
@@ -114,7 +133,9 @@ export interface ScenarioReport {
     hops: null
     note: string
   }
-  churn: { nodes: number; offline: number; restarts: number }
+  churn: { nodes: number; offline: number; restarts: number; kill: 'graceful' | 'sigkill'; stayedOffline: number }
+  /** The run's conditions in one line (also the table's first line). */
+  conditions: string
   network: { latencyMs: number; lossRate: number } & ShaperStats
   memory: {
     rssBeforeBytes: number
@@ -245,12 +266,18 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
 
     // Nodes (and the shards they live in, when threads > 0); the first stats answer means a shard is loaded.
     const width = String(sc.nodes - 1).length
-    for (let t = 0; t < sc.threads; t++) shards.push(new Shard(t, { natsUrl: nats.url, root, latencyMs: sc.latencyMs, lossRate: sc.lossRate, seed: (sc.seed ^ 0x5eed) + t + 1 }))
+    // Who goes offline for good, and (with sigkill) who churns, is drawn up front from a separate generator: such
+    // nodes must be made as processes of their own, and the default scenario's draws stay as they were.
+    const plan = planOffline(sc)
+    const shardInit = { natsUrl: nats.url, root, latencyMs: sc.latencyMs, lossRate: sc.lossRate, backoff: sc.backoff }
+    for (let t = 0; t < sc.threads; t++) shards.push(new Shard(t, { ...shardInit, seed: (sc.seed ^ 0x5eed) + t + 1 }))
     for (let i = 0; i < sc.nodes; i++) {
       const name = `s${String(i).padStart(width, '0')}`
       const shard = shards[i % Math.max(1, shards.length)]
-      nodes.push(shard ? new RemoteSimNode(name, shard) : new SimNode({ name, natsUrl: nats.url, root, shaper, ...(hooks.log ? { log: hooks.log } : {}) }))
+      if (plan.processNodes.has(i)) nodes.push(new ProcessSimNode(name, sc.threads + i, { ...shardInit, seed: (sc.seed ^ 0x5eed) + 1000 * (i + 1) }))
+      else nodes.push(shard ? new RemoteSimNode(name, shard) : new SimNode({ name, natsUrl: nats.url, root, shaper, backoff: sc.backoff, ...(hooks.log ? { log: hooks.log } : {}) }))
     }
+    const stayers = new Set([...plan.stay].map((i) => nodes[i] as SimNodeHandle))
     const shardStats = () => Promise.all(shards.map((sh) => sh.stats()))
     const heapOf = (stats: ShardStats[]) => getHeapStatistics().used_heap_size + stats.reduce((a, st) => a + st.heapUsed, 0)
     await shardStats()
@@ -265,7 +292,7 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     memTimer.unref()
 
     // ---- setup: anchors one by one (each bootstraps from the ones before), then everyone from the anchors ----
-    const anchors = nodes.slice(0, Math.min(ANCHOR_NODES, Math.max(1, sc.nodes - Math.round(sc.churn * sc.nodes))))
+    const anchors = nodes.slice(0, plan.anchors)
     const bootstrap: string[] = []
     for (const a of anchors) {
       await a.start([...bootstrap])
@@ -313,7 +340,12 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     const natsRss = await rssOf(nats.pid)
 
     // ---- the run: churn and load on one timeline ----
-    const churned = rng.sample(nodes.slice(anchors.length), Math.round(sc.churn * sc.nodes))
+    const churned = plan.churn
+      ? [...plan.churn].map((i) => nodes[i] as SimNodeHandle)
+      : rng.sample(
+          nodes.slice(anchors.length).filter((n) => !stayers.has(n)),
+          Math.round(sc.churn * sc.nodes),
+        )
     type Event = { at: number; kind: 'off'; node: SimNodeHandle } | { at: number; kind: 'on'; node: SimNodeHandle } | { at: number; kind: 'msg'; n: number }
     const events: Event[] = []
     for (const node of churned) {
@@ -321,6 +353,7 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
       const on = Math.min(off + rng.between(0.2, 0.35) * sc.durationMs, BACK_BY_FRACTION * sc.durationMs)
       events.push({ at: off, kind: 'off', node }, { at: on, kind: 'on', node })
     }
+    for (const [j, node] of [...stayers].entries()) events.push({ at: (plan.stayOffAt[j] as number) * sc.durationMs, kind: 'off', node })
     for (let n = 0; n < sc.messages; n++) events.push({ at: rng.next() * LOAD_FRACTION * sc.durationMs, kind: 'msg', n })
     events.sort((a, b) => a.at - b.at)
 
@@ -382,7 +415,10 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     // ---- drain: until everything accepted is delivered, or the deadline ----
     const tDrain = performance.now()
     const drainBy = Date.now() + sc.drainMs
-    const undelivered = () => sent.filter((s) => !received.has(s.id))
+    // A message to or from a node that never comes back is not expected to arrive (it waits in an outbox).
+    const stayerNames = new Set([...stayers].map((n) => n.name))
+    const expected = (s: Sent) => !stayerNames.has(s.to) && !stayerNames.has(s.from)
+    const undelivered = () => sent.filter((s) => expected(s) && !received.has(s.id))
     while (undelivered().length > 0 && Date.now() < drainBy) await sleep(100)
     const drainMs = performance.now() - tDrain
     const missing = undelivered()
@@ -432,12 +468,13 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
         actorStart: Object.fromEntries(['identity', 'transport', 'discovery', 'outbox'].map((a) => [a, percentiles(nodes.flatMap((n) => n.actorStartMs[a] ?? []))])),
       },
       delivery: {
-        accepted: sent.length,
+        accepted: sent.filter(expected).length,
         sendFailed,
-        delivered: sent.length - missing.length,
-        ratio: sent.length === 0 ? 1 : (sent.length - missing.length) / sent.length,
-        toOffline: sent.filter((s) => s.toOffline).length,
+        delivered: sent.filter(expected).length - missing.length,
+        ratio: sent.filter(expected).length === 0 ? 1 : (sent.filter(expected).length - missing.length) / sent.filter(expected).length,
+        toOffline: sent.filter((s) => expected(s) && s.toOffline).length,
         undelivered: missing.slice(0, 20).map((s) => `${s.id} ${s.from}->${s.to}`),
+        toOrFromStayedOffline: { accepted: sent.filter((s) => !expected(s)).length, delivered: sent.filter((s) => !expected(s) && received.has(s.id)).length },
       },
       latencyMs: {
         all: lat(() => true),
@@ -452,7 +489,8 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
         hops: null,
         note: 'the discovery library does not expose hop counts: this is discovery.lookup latency over the bus (device list + presence of each device)',
       },
-      churn: { nodes: churned.length, offline, restarts },
+      churn: { nodes: churned.length, offline, restarts, kill: sc.kill, stayedOffline: stayers.size },
+      conditions: conditionsOf(sc, plan),
       network: { latencyMs: sc.latencyMs, lossRate: sc.lossRate, ...network },
       memory: {
         rssBeforeBytes: rssBefore,

@@ -2,6 +2,9 @@
 import type { SimNode } from './node.ts'
 import type { ShaperStats } from './shaper.ts'
 
+/** `sim`: SIM_BACKOFF (short, fits a bounded run); `production`: the outbox actor's own defaults. */
+export type BackoffChoice = 'sim' | 'production'
+
 /** Known libp2p errors thrown from its own microtasks, not from any call of ours (counted, not fatal in a sim). */
 export const SURVIVABLE_ERRORS = new Set(['StreamStateError'])
 
@@ -12,6 +15,8 @@ export interface ShardInit {
   latencyMs: number
   lossRate: number
   seed: number
+  /** The outbox's back-off: the sim's short one (default) or production's own defaults. */
+  backoff?: BackoffChoice
 }
 
 export type ShardRequest =

@@ -10,9 +10,19 @@ import { createRng } from './rng.ts'
 import { type ShardInit, type ShardReply, type ShardRequest, SURVIVABLE_ERRORS, stateOf } from './shard-protocol.ts'
 import { LinkShaper } from './shaper.ts'
 
-const init = workerData as ShardInit
-const port = parentPort
-if (!port) throw new Error('shard-worker.ts runs as a worker thread')
+/** The channel to the scenario: a worker thread's parent port, or the IPC channel of a child process (Shard `process`). */
+interface Port {
+  postMessage(m: unknown): void
+  on(event: 'message', fn: (req: ShardRequest) => void): void
+}
+const ipc: Port | null = process.send
+  ? { postMessage: (m) => void process.send?.(m), on: (_event, fn) => void process.on('message', (m) => fn(m as ShardRequest)) }
+  : null
+const port: Port | null = parentPort ?? ipc
+// A child process whose scenario went away ends with it (no orphan nodes).
+if (!parentPort && ipc) process.on('disconnect', () => process.exit(0))
+if (!port) throw new Error('shard-worker.ts runs as a worker thread or a forked child process')
+const init = (parentPort ? workerData : JSON.parse(process.env.BARAN_SIM_SHARD ?? '{}')) as ShardInit
 
 const shaper = new LinkShaper({ latencyMs: init.latencyMs, lossRate: init.lossRate }, createRng(init.seed))
 const nodes = new Map<string, SimNode>()
@@ -30,7 +40,7 @@ process.on('uncaughtException', (e: unknown) => {
 function nodeOf(name: string): SimNode {
   let node = nodes.get(name)
   if (!node) {
-    node = new SimNode({ name, natsUrl: init.natsUrl, root: init.root, shaper })
+    node = new SimNode({ name, natsUrl: init.natsUrl, root: init.root, shaper, ...(init.backoff ? { backoff: init.backoff } : {}) })
     nodes.set(name, node)
   }
   return node

@@ -3,6 +3,9 @@
  * runs out (100 nodes' libp2p hosts, Noise and Ed25519 on one thread); shards put every core to work. Nodes talk
  * to each other exactly as before (TCP on loopback, one nats-server); only start/stop/addresses cross threads.
  */
+import { type ChildProcess, fork } from 'node:child_process'
+import type { EventEmitter } from 'node:events'
+import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { NodeStartError, ShardError } from './errors.ts'
 import type { NodeState, ShardInit, ShardReply, ShardRequest, ShardStats } from './shard-protocol.ts'
@@ -22,29 +25,47 @@ export interface SimNodeHandle {
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never
 
+/** How a shard runs: a worker thread (default) or a child process of its own, which `kill()` ends with SIGKILL. */
+export interface ShardOptions {
+  process?: boolean
+}
+
 export class Shard {
   readonly index: number
-  #worker: Worker
+  #worker: Worker | undefined
+  #child: ChildProcess | undefined
+  #exited: Promise<void>
   #next = 1
   #pending = new Map<number, { resolve: (r: ShardReply) => void; reject: (e: Error) => void }>()
   #dead: Error | undefined
 
-  constructor(index: number, init: ShardInit) {
+  constructor(index: number, init: ShardInit, opts: ShardOptions = {}) {
     this.index = index
+    const script = new URL('./shard-worker.ts', import.meta.url)
     // The source condition lets the worker load the workspace's TypeScript, as the main thread does.
-    this.#worker = new Worker(new URL('./shard-worker.ts', import.meta.url), { workerData: init, execArgv: ['--conditions=@baran/source'] })
-    this.#worker.on('message', (reply: ShardReply) => {
+    const execArgv = ['--conditions=@baran/source']
+    if (opts.process) {
+      this.#child = fork(fileURLToPath(script), [], { execArgv, serialization: 'advanced', env: { ...process.env, BARAN_SIM_SHARD: JSON.stringify(init) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    } else this.#worker = new Worker(script, { workerData: init, execArgv })
+    const channel = (this.#child ?? this.#worker) as EventEmitter
+    const onMessage = (reply: ShardReply) => {
       const p = this.#pending.get(reply.id)
       this.#pending.delete(reply.id)
       p?.resolve(reply)
-    })
+    }
+    channel.on('message', onMessage)
     const die = (e: Error) => {
       this.#dead ??= e
       for (const p of this.#pending.values()) p.reject(e)
       this.#pending.clear()
     }
-    this.#worker.on('error', (e) => die(new ShardError(`shard ${index} failed: ${e.message}`, { cause: e })))
-    this.#worker.on('exit', (code) => die(new ShardError(`shard ${index} exited (code ${code})`)))
+    this.#exited = new Promise((resolve) => {
+      channel.on('exit', (code: number | null, signal?: NodeJS.Signals | null) => {
+        die(new ShardError(`shard ${index} exited (${signal ? `signal ${signal}` : `code ${code}`})`))
+        resolve()
+      })
+    })
+    channel.on('error', (e: Error) => die(new ShardError(`shard ${index} failed: ${e.message}`, { cause: e })))
   }
 
   request(req: DistributiveOmit<ShardRequest, 'id'>): Promise<ShardReply> {
@@ -52,7 +73,8 @@ export class Shard {
     const id = this.#next++
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
-      this.#worker.postMessage({ ...req, id })
+      if (this.#child) this.#child.send({ ...req, id })
+      else this.#worker?.postMessage({ ...req, id })
     })
   }
 
@@ -62,8 +84,16 @@ export class Shard {
     return r.value as ShardStats
   }
 
+  /** Abrupt end: SIGKILL for a child process (no shutdown code runs, as a crash); a thread is terminated. */
+  async kill(): Promise<void> {
+    if (this.#child) {
+      if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL')
+      await this.#exited
+    } else await this.#worker?.terminate()
+  }
+
   async terminate(): Promise<void> {
-    await this.#worker.terminate()
+    await this.kill()
   }
 }
 

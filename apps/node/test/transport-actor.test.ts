@@ -1,10 +1,9 @@
 import type { ActorDefinition } from '@baran/actor'
 import { identityCreate, transportInfo, transportSend } from '@baran/bus'
 import { identityActor } from '@baran/identity'
-import { Cleanup, waitUntil } from '@baran/testkit'
+import { Cleanup, inlineNode, waitUntil } from '@baran/testkit'
 import { transportActor } from '@baran/transport'
 import { afterEach, describe, expect, it } from 'vitest'
-import { inlineNode } from './inline-node.ts'
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())

@@ -9,10 +9,9 @@ import { discoveryDeviceList, discoveryInfo, identityCreate, identityDevices, id
 import { discoveryActor } from '@baran/discovery'
 import { identityActor } from '@baran/identity'
 import { actor as outboxActor } from '@baran/outbox'
-import { Cleanup, waitUntil } from '@baran/testkit'
+import { Cleanup, type InlineNode, inlineNode, waitUntil } from '@baran/testkit'
 import { transportActor } from '@baran/transport'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type InlineNode, inlineNode } from './inline-node.ts'
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())

@@ -1,6 +1,9 @@
 import type { ActorDefinition, ActorRuntime } from '@baran/actor'
 import type { Bus } from '@baran/bus'
-import { type Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
+import { runInline } from './lib/actors.ts'
+import type { Cleanup } from './lib/cleanup.ts'
+import { setupNats } from './lib/nats.ts'
+import { tempDir } from './lib/tmp.ts'
 
 /** A node made of real actors running inline (one process, one nats-server per node): fast integration tests. */
 export interface InlineNode {

@@ -58,6 +58,25 @@ describe('JetStream key/value buckets', () => {
     expect(await kv.get('k')).toBeUndefined()
   })
 
+  it('lists each key once, at its newest value, while its keys are being written', async () => {
+    const kv = await bus.kv('busy_test')
+    for (let i = 0; i < 200; i++) await kv.put(`k${i}`, enc('v0'))
+    let writing = true
+    const writer = (async () => {
+      for (let n = 1; writing && n <= 2000; n++) await kv.put(`k${n % 200}`, enc(`v${n}`))
+    })()
+    try {
+      for (let round = 0; round < 20; round++) {
+        const keys = (await kv.entries()).map((e) => e.key)
+        expect(keys.length).toBe(200)
+        expect(new Set(keys).size).toBe(200)
+      }
+    } finally {
+      writing = false
+      await writer
+    }
+  })
+
   it('lists an empty bucket as empty', async () => {
     const kv = await bus.kv('empty_test')
     expect(await kv.entries()).toEqual([])

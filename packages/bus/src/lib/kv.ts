@@ -115,7 +115,9 @@ export class KvBucket {
   /** Every live entry, in the order the server holds them (a bounded snapshot). */
   async entries(): Promise<KvValue[]> {
     try {
-      const out: KvValue[] = []
+      // A key written while the listing runs comes again (the watch delivers updates until it is stopped): the
+      // listing keeps each key once, at its newest value.
+      const out = new Map<string, KvValue>()
       // initializedFn may run before watch() returns (an empty bucket): remember it and stop right away then.
       let initialized = false
       let it: Awaited<ReturnType<KV['watch']>> | undefined
@@ -128,8 +130,11 @@ export class KvBucket {
         },
       })
       if (initialized) it.stop()
-      for await (const e of it) if (e.operation === 'PUT') out.push(toValue(e))
-      return out
+      for await (const e of it) {
+        if (e.operation === 'PUT') out.set(e.key, toValue(e))
+        else out.delete(e.key)
+      }
+      return [...out.values()]
     } catch (e) {
       throw jsError(e, `entries of ${this.name}`)
     }

@@ -66,7 +66,8 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   // unsubscriptions of the previous test are in flight: start from none
-  await waitFor(() => totalSubscriptions() === 0, 5_000, 'no subscriptions')
+  // (bounded by 20 s: unsubscribing is one rpc round trip per subscription, slow on a loaded machine)
+  await waitFor(() => totalSubscriptions() === 0, 20_000, 'no subscriptions')
 })
 
 afterAll(async () => {

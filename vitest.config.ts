@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config'
+import { LongestFirst } from './tools/test-order.ts'
 
 /** `npm test` runs every package's tests in one vitest run (each package keeps its own vitest.config.ts). */
 export default defineConfig({
@@ -6,6 +7,8 @@ export default defineConfig({
     projects: ['packages/*', 'apps/*', 'tools/natlab', 'tools/sim', 'tools/boundaries', 'tools/bench'],
     // Test files start real servers and process trees: two at a time suits a 2-core machine.
     maxWorkers: 2,
+    // Longest files first over all projects (tools/test-order.ts): the run ends sooner.
+    sequence: { sequencer: LongestFirst },
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
   },
 })

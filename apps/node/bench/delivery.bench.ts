@@ -15,7 +15,8 @@ import { Bus, identityStatus, outboxDelivery, outboxReceived, outboxSend } from 
 import { startNatsServer } from '@baran/launch'
 import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
 import { parseArgs } from 'node:util'
-import { actorLog, startNode, stopNode } from '../test/helpers.ts'
+import { actorLog, startNode, stopNode, type TestNode } from '../test/helpers.ts'
+import { cpuMs } from './timeline.ts'
 
 const { values } = parseArgs({ options: { messages: { type: 'string' }, restarts: { type: 'string' } } })
 const MESSAGES = Number(values.messages ?? process.env.BARAN_BENCH_MESSAGES ?? 400)
@@ -54,6 +55,18 @@ try {
   await a.bus.request(outboxSend, { to: bob, body: 'warm-up' })
   await new Promise((r) => setTimeout(r, 1000))
 
+  // CPU time of both nodes' processes (supervisor, nats-server, actors): per message it compares runs on a busy
+  // machine, where messages per second mostly measure the other load.
+  const nodeCpu = async (nodes: TestNode[]) => {
+    let sum = 0
+    for (const n of nodes) {
+      const s = await n.status()
+      for (const pid of [n.proc.child.pid, s.bus.pid, ...Object.values(s.actors).map((x) => x.pid)]) if (pid) sum += await cpuMs(pid)
+    }
+    return sum
+  }
+  const cpuBefore = await nodeCpu([a, b])
+
   // Pipeline: send → persisted in Bob's inbox.
   let received = 0
   const sub = await b.bus.subscribe(outboxReceived, () => void received++)
@@ -61,6 +74,7 @@ try {
   await pool(MESSAGES, CONCURRENCY, (i) => a.bus.request(outboxSend, { to: bob, body: `m${i} ${'x'.repeat(100)}` }))
   await waitUntil(() => received >= MESSAGES, { timeoutMs: 120_000, intervalMs: 20 })
   const pipelinePerSec = MESSAGES / ((performance.now() - t) / 1000)
+  const pipelineCpuMs = (await nodeCpu([a, b])) - cpuBefore
   sub.unsubscribe()
 
   // Offline → online.
@@ -98,6 +112,7 @@ try {
       pipelineMsgsPerSec: r1(pipelinePerSec),
       rawJetStreamKvPutsPerSec: r1(rawPerSec),
       ratioRawOverPipeline: r1(rawPerSec / pipelinePerSec),
+      pipelineCpuMsPerMsg: Math.round((pipelineCpuMs / MESSAGES) * 100) / 100,
       offlineToOnline: {
         restarts: RESTARTS,
         fromPublishStartMs: summary(fromPublishStart),

@@ -8,7 +8,12 @@
  * request `baran status` makes) shows the node running with all five default actors ready;
  * - memory: VmRSS (and PSS) of every process of the running node (the supervisor's process tree: nats-server,
  *   each actor, anvil), read from /proc 2 s after the warm start was ready;
- * - `baran status` and `baran status --json`: wall clock from spawn to exit, against the warm node.
+ * - `baran status` and `baran status --json`: wall clock from spawn to exit, against the warm node;
+ * - start CPU: CPU time (user+system, /proc) each process of the node spent until ready (the supervisor's includes
+ *   its ended children, e.g. the implementation inspector): comparable across runs on a busy machine, where the
+ *   wall clock is not; and the start's phases read back from the node's logs (timeline.ts);
+ * - the goals (issue 19): the node's processes (supervisor, five actors, nats-server; not anvil) ≤ 400 MiB RSS,
+ *   warm start ≤ 2 s, `baran status` ≤ 0.3 s; `goals` says which are met in this run.
  *
  * `node.bench.ts [--starts N] [--status-runs N]` (or BARAN_BENCH_STARTS / BARAN_BENCH_STATUS_RUNS): N cold + N warm
  * starts (default 3) and status runs (default 5).
@@ -21,6 +26,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { memoryOf, type ProcessMemory, processTree } from './processes.ts'
+import { cpuMs, startPhases } from './timeline.ts'
+import { loadavg } from 'node:os'
 
 const { values } = parseArgs({ options: { starts: { type: 'string' }, 'status-runs': { type: 'string' } } })
 const STARTS = Number(values.starts ?? process.env.BARAN_BENCH_STARTS ?? 3)
@@ -57,6 +64,9 @@ interface Started {
   status: NodeStatus
   busPid: number | null
   bus: Bus
+  /** CPU ms each process spent until ready, by role. */
+  cpu: Record<string, number>
+  phases: Record<string, number | null>
 }
 
 /** `baran start` until all five actors are ready (clock from just before the spawn). */
@@ -89,12 +99,18 @@ async function start(home: string, dataDir: string): Promise<Started> {
     { timeoutMs: READY_TIMEOUT_MS, intervalMs: 20, what: 'all five actors ready' },
   )
   const ms = performance.now() - t0
+  const cpu: Record<string, number> = { supervisor: await cpuMs(child.pid as number, true) }
+  if (info.busPid) cpu['nats-server'] = await cpuMs(info.busPid)
+  for (const [name, a] of Object.entries(status.actors)) if (a.pid) cpu[name] = await cpuMs(a.pid)
+  const anvil = await anvilPid(home)
+  if (anvil) cpu.anvil = await cpuMs(anvil)
+  const phases = await startPhases(join(dataDir, 'logs'), ACTORS)
   // Whatever happens next, no process of this node outlives the bench (SIGKILL of the supervisor alone would orphan them).
   const pids = [...(await processTree(child.pid as number)).keys(), ...[await anvilPid(home)].filter((p) => p !== undefined)]
   cleanup.add(`kill the processes of node ${info.node}`, async () => {
     for (const p of pids) if (isAlive(p)) process.kill(p, 'SIGKILL')
   })
-  return { ms, child, status, busPid: info.busPid, bus }
+  return { ms, child, status, busPid: info.busPid, bus, cpu, phases }
 }
 
 /** SIGTERM like Ctrl-C, then waits for the local network's chain to be gone too. */
@@ -135,15 +151,27 @@ try {
   const statusMs: number[] = []
   const statusJsonMs: number[] = []
   let memory: ProcessMemory[] = []
+  const coldCpu: number[] = []
+  const warmCpu: number[] = []
+  let warmCpuByProcess: Record<string, number> = {}
+  let coldPhases: Record<string, number | null> = {}
+  let warmPhases: Record<string, number | null> = {}
+  const loadBefore = loadavg().map((x) => r1(x))
+  const total = (cpu: Record<string, number>) => Object.values(cpu).reduce((a, b) => a + b, 0)
   for (let i = 0; i < STARTS; i++) {
     const home = await tempDir(cleanup, 'baran-bench-node-')
     const dataDir = join(home, 'node')
     const first = await start(home, dataDir)
     cold.push(first.ms)
+    coldCpu.push(total(first.cpu))
     await stop(first, home)
     const second = await start(home, dataDir)
     warm.push(second.ms)
+    warmCpu.push(total(second.cpu))
     if (i === 0) {
+      coldPhases = first.phases
+      warmPhases = second.phases
+      warmCpuByProcess = second.cpu
       await new Promise((r) => setTimeout(r, 2000))
       memory = await nodeMemory(second, home)
       const env = { BARAN_HOME: home }
@@ -155,18 +183,37 @@ try {
   // One key per process: a role seen twice (two processes with one command name) gets its pid.
   const keyOf = (m: ProcessMemory) => (memory.filter((x) => x.role === m.role).length > 1 ? `${m.role}.${m.pid}` : m.role)
   const sum = (f: (m: ProcessMemory) => number) => r1(memory.reduce((a, m) => a + f(m), 0))
+  const nodeRss = r1(memory.filter((m) => m.role !== 'anvil').reduce((a, m) => a + m.rssMiB, 0))
+  const nodePss = r1(memory.filter((m) => m.role !== 'anvil').reduce((a, m) => a + m.pssMiB, 0))
+  const warmStartMs = stats(warm)
+  const statusWallMs = stats(statusMs)
   process.stdout.write(
     `${JSON.stringify({
       clocks: {
         start: 'from just before `baran start` is spawned to the first node.status (bus, polled every 20 ms) showing the node running and identity, naming, discovery, transport, outbox ready',
         status: 'from spawning `baran status` (apps/node/bin/baran) to its exit, against the running warm node',
-        memory: 'VmRSS and Pss from /proc of every process in the supervisor tree plus anvil, 2 s after the first warm start was ready',
+        memory: 'VmRSS and Pss from /proc of every process in the supervisor tree plus anvil, 2 s after the first warm start was ready; nodeRssMiB/nodePssMiB: without anvil (the goal counts the supervisor, the five actors and nats-server)',
+        cpu: 'user+system CPU ms from /proc/<pid>/stat at the moment the start was ready (the supervisor with its ended children)',
+        phases: 'ms from the supervisor preparing, from the node and actor logs: localnet up, implementations loaded, bus started, per actor spawned / modules loaded (first state) / ready',
       },
       starts: STARTS,
+      loadavg: { before: loadBefore, after: loadavg().map((x) => r1(x)) },
+      goals: {
+        nodeRssMiB: { goal: 400, value: nodeRss, met: nodeRss <= 400 },
+        warmStartMs: { goal: 2000, value: warmStartMs.median, met: warmStartMs.median <= 2000 },
+        statusWallMs: { goal: 300, value: statusWallMs.median, met: statusWallMs.median <= 300 },
+      },
       coldStartMs: stats(cold),
-      warmStartMs: stats(warm),
-      statusWallMs: stats(statusMs),
+      warmStartMs,
+      coldStartCpuMs: stats(coldCpu),
+      warmStartCpuMs: stats(warmCpu),
+      warmStartCpuMsByProcess: warmCpuByProcess,
+      coldStartPhasesMs: coldPhases,
+      warmStartPhasesMs: warmPhases,
+      statusWallMs,
       statusJsonWallMs: stats(statusJsonMs),
+      nodeRssMiB: nodeRss,
+      nodePssMiB: nodePss,
       rssMiB: { total: sum((m) => m.rssMiB), ...Object.fromEntries(memory.map((m) => [keyOf(m), r1(m.rssMiB)])) },
       pssMiB: { total: sum((m) => m.pssMiB), ...Object.fromEntries(memory.map((m) => [keyOf(m), r1(m.pssMiB)])) },
       processes: memory.length,

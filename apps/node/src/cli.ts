@@ -7,6 +7,7 @@ import { CliError, Exit, paint } from './cli/output.ts'
 // Each command loads only its own module (and what it imports): `baran status` does not load the supervisor,
 // libp2p or ethers.
 const accountCmd = () => import('./cli/account.ts')
+const contactsCmd = () => import('./cli/contacts.ts')
 const linkCmd = () => import('./cli/link.ts')
 const messagesCmd = () => import('./cli/messages.ts')
 const namingCmd = () => import('./cli/naming.ts')
@@ -168,6 +169,9 @@ nodeOptions(program.command('inbox').description('received messages, in arrival 
   .option('--mark-read', 'mark them read (sends read receipts)')
   .option('--json', 'machine-readable output: [{ id, from, body, receivedAt }]')
   .action(run(async (o: object) => (await messagesCmd()).inboxCommand(o)))
+nodeOptions(program.command('history <peer>').description('one conversation with a name or account ID, both directions, in order, with delivery and read state'))
+  .option('--json', 'machine-readable output: { peer, messages: [{ id, direction, from, to, body, sentAt, prev, state, read, devices }], gaps }')
+  .action(run(async (peer: string, o: object) => (await messagesCmd()).historyCommand(peer, o)))
 nodeOptions(program.command('watch').description('print messages, delivery states and receipts as they happen (Ctrl-C stops)'))
   .option('--json', 'one JSON object per line')
   .action(run(async (o: object) => (await messagesCmd()).watchCommand(o)))
@@ -175,6 +179,41 @@ nodeOptions(program.command('outbox').description('messages not yet delivered, w
   .option('--all', 'also the finished ones')
   .option('--json', 'machine-readable output')
   .action(run(async (o: object) => (await messagesCmd()).outboxCommand(o)))
+
+// Contacts and blocks (the identity actor: they follow the account to its other devices).
+const contacts = program.command('contacts').description("the account's contacts (a peer is a name or an account ID)")
+nodeOptions(contacts.command('list').description('the contacts'))
+  .option('--json', 'machine-readable output')
+  .action(run(async (o: object) => (await contactsCmd()).contactsCommand(o)))
+nodeOptions(contacts.command('add <peer>').description('add a contact, or rename one'))
+  .option('--as <name>', 'the name to show (default: the name given)')
+  .option('--json', 'machine-readable output')
+  .action(run(async (peer: string, o: object) => (await contactsCmd()).addContactCommand(peer, o)))
+nodeOptions(contacts.command('remove <peer>').description('remove a contact'))
+  .option('--json', 'machine-readable output')
+  .action(run(async (peer: string, o: object) => (await contactsCmd()).removeContactCommand(peer, o)))
+nodeOptions(program.command('block <peer>').description('block an account: nothing more from it reaches any device of this account'))
+  .option('--json', 'machine-readable output')
+  .action(run(async (peer: string, o: object) => (await contactsCmd()).blockCommand(peer, o)))
+nodeOptions(program.command('unblock <peer>').description('lift a block'))
+  .option('--json', 'machine-readable output')
+  .action(run(async (peer: string, o: object) => (await contactsCmd()).unblockCommand(peer, o)))
+nodeOptions(program.command('blocks').description('the blocked accounts'))
+  .option('--json', 'machine-readable output')
+  .action(run(async (o: object) => (await contactsCmd()).blocksCommand(o)))
+const requests = program.command('requests').description('contact requests: conversations started by accounts that are not contacts')
+nodeOptions(requests.command('list').description('the pending requests, newest first'))
+  .option('--json', 'machine-readable output')
+  .action(run(async (o: object) => (await contactsCmd()).requestsCommand(o)))
+for (const [answer, what] of [
+  ['accept', 'add the account to the contacts'],
+  ['decline', 'hide the request (a later message asks again)'],
+  ['block', 'block the account and hide the request'],
+] as const) {
+  nodeOptions(requests.command(`${answer} <peer>`).description(what))
+    .option('--json', 'machine-readable output')
+    .action(run(async (peer: string, o: object) => (await contactsCmd()).answerRequestCommand(answer, peer, o)))
+}
 
 try {
   await program.parseAsync(process.argv)

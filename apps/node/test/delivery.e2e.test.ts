@@ -2,21 +2,22 @@
  * Durable delivery across real node processes (each a supervisor, its nats-server and five actor processes),
  * all on one machine's local network: offline delivery, crash safety at several kill points, expiry.
  */
-import { outboxDelivery, outboxInbox, outboxSend, outboxStatus } from '@baran/bus'
+import { identityBlock, identityContacts, identityRemoveContact, identityUnblock, outboxDelivery, outboxInbox, outboxRequests, outboxSend, outboxStatus } from '@baran/bus'
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { actorLog, startNode, startTwoNodes, stopNode, type TestNode } from './helpers.ts'
+import { actorLog, cli, startNode, startTwoNodes, stopNode, type TestNode } from './helpers.ts'
 
 const cleanup = new Cleanup()
 let home: string
 let a: TestNode
 let b: TestNode
 let bob: string
+let alice: string
 
 beforeAll(async () => {
-  ;({ a, b, bob } = await startTwoNodes(cleanup))
+  ;({ a, b, alice, bob } = await startTwoNodes(cleanup))
   home = a.home
 }, 120_000)
 afterAll(() => cleanup.run())
@@ -123,5 +124,44 @@ describe('expiry', () => {
     b = await restart(b)
     await new Promise((r) => setTimeout(r, 3000))
     expect(await inboxIds(b)).not.toContain(sent.id)
+  }, 90_000)
+})
+
+describe('blocking', () => {
+  it("Alice's messages are a contact request on Bob's node until he answers it; decline hides it, a block too", async () => {
+    const pending = async () => (await b.bus.request(outboxRequests, {})).requests.map((r) => r.accountId)
+    expect(await pending()).toEqual([alice])
+    const listed = await cli(cleanup, ['requests', 'list', '--json', '--data-dir', b.dataDir])
+    expect(listed.code, listed.out).toBe(0)
+    expect(JSON.parse(listed.out)).toEqual([expect.objectContaining({ accountId: alice, messages: expect.any(Number) })])
+    const declined = await cli(cleanup, ['requests', 'decline', alice, '--data-dir', b.dataDir])
+    expect([declined.code, declined.out.trim()]).toEqual([0, `declined ${alice}`])
+    expect(await pending()).toEqual([])
+    // Her next message asks again; accepting makes her a contact, and no request is left.
+    const next = await a.bus.request(outboxSend, { to: bob, body: 'me again' })
+    await waitUntil(async () => (await inboxIds(b)).includes(next.id), { timeoutMs: 30_000, what: 'message in bob inbox' })
+    expect(await pending()).toEqual([alice])
+    const accepted = await cli(cleanup, ['requests', 'accept', alice, '--data-dir', b.dataDir])
+    expect(accepted.code, accepted.out).toBe(0)
+    expect(await pending()).toEqual([])
+    expect((await b.bus.request(identityContacts, {})).contacts.map((c) => c.accountId)).toEqual([alice])
+    await b.bus.request(identityRemoveContact, { accountId: alice })
+  }, 90_000)
+
+  it("a blocked account's messages are refused at the receiver's transport; after unblock they arrive", async () => {
+    await b.bus.request(identityBlock, { accountId: alice })
+    expect((await b.bus.request(outboxRequests, {})).requests).toEqual([])
+    const refused = await a.bus.request(outboxSend, { to: bob, body: 'let me in' })
+    await waitUntil(async () => (await a.bus.request(outboxStatus, { id: refused.id })).devices[0]?.state === 'rejected', {
+      timeoutMs: 30_000,
+      what: 'the message refused by bob',
+    })
+    expect(await inboxIds(b)).not.toContain(refused.id)
+    expect((await actorLog(b, 'transport')).some((l) => l.msg === 'refused an envelope from a blocked account' && l.id === refused.id)).toBe(true)
+
+    await b.bus.request(identityUnblock, { accountId: alice })
+    const welcome = await a.bus.request(outboxSend, { to: bob, body: 'hello again' })
+    await waitUntil(async () => (await inboxIds(b)).includes(welcome.id), { timeoutMs: 30_000, what: 'message in bob inbox after unblock' })
+    expect(await inboxIds(b)).not.toContain(refused.id)
   }, 90_000)
 })

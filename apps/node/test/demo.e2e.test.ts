@@ -52,7 +52,7 @@ describe('npm run demo', () => {
     expect(out).toMatch(/offline delivery: /)
     console.info(`[demo] ${r.steps.map((s) => `${s.key} ${s.result} ${s.ms} ms`).join('; ')}; measured ${JSON.stringify(r.measured)}`)
     expect(await readdir(home)).toEqual([])
-  }, 180_000)
+  }, 420_000)
 
   it('stops every node and empties its BARAN_HOME on Ctrl-C', async () => {
     const home = await tempDir(cleanup, 'baran-demo-')
@@ -74,11 +74,11 @@ describe('npm run demo', () => {
         if (net) pids.add(net.chain.pid)
         return demo.output.some((l) => l.includes('they register the names')) && pids.size >= 5 ? true : undefined
       },
-      { timeoutMs: 120_000, intervalMs: 100, what: 'the demo past its first steps' },
+      { timeoutMs: 240_000, intervalMs: 100, what: 'the demo past its first steps' },
     )
     demo.child.kill('SIGINT')
     expect((await demo.exited).code).toBe(130)
     expect([...pids].filter(isAlive)).toEqual([])
     expect(await readdir(home)).toEqual([])
-  }, 180_000)
+  }, 360_000)
 })

@@ -1,6 +1,6 @@
 import * as busExports from '@baran/bus'
 import {
-  Bus,
+  type Bus,
   canRead,
   discoveryContracts,
   encodeJson,
@@ -13,38 +13,24 @@ import {
   nodeStatus,
   nodeStop,
   outboxContracts,
+  outboxSyncServe,
   transportContracts,
+  transportSyncRequest,
 } from '@baran/bus'
-import { NatsServerProcess } from '@baran/launch'
-import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { Cleanup, waitUntil } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CLI_USER, natsConfig, permissionsFor, SUPERVISOR_USER, UI_USER } from '../src/lib/bus-auth.ts'
+import { CLI_USER, SUPERVISOR_USER, UI_USER } from '../src/lib/bus-auth.ts'
+import { ACTORS, NODE, permissionedBuses } from './permissioned-buses.ts'
 
 // A real nats-server with the config the supervisor writes, one connection per bus user of a full node.
-const NODE = 'n1'
-const ACTORS = ['identity', 'naming', 'discovery', 'transport', 'outbox'] as const
 const USERS = [...ACTORS, SUPERVISOR_USER, CLI_USER, UI_USER]
 const requests = [nodeStatus, nodeStop, ...ACTORS.map((a) => healthContractOf(a)), ...identityContracts, ...discoveryContracts, ...namingContracts, ...outboxContracts, ...transportContracts]
 
 const cleanup = new Cleanup()
-const buses = new Map<string, Bus>()
+let buses = new Map<string, Bus>()
 
 beforeAll(async () => {
-  const dir = await tempDir(cleanup, 'baran-perms-')
-  const users = Object.fromEntries(
-    USERS.map((u) => [u, { pass: `pass-of-${u}-0123456789`, permissions: permissionsFor(u, NODE, requests, { actor: (ACTORS as readonly string[]).includes(u), jetstream: u === 'outbox', events: eventContracts }) }]),
-  )
-  const configFile = join(dir, 'nats.conf')
-  await writeFile(configFile, natsConfig({ node: NODE, jetstreamDir: join(dir, 'js'), users }))
-  const server = await new NatsServerProcess({ configFile, workDir: dir, logFile: join(dir, 'nats.log') }).start()
-  cleanup.add('stop nats-server', () => server.stop())
-  for (const u of USERS) {
-    const bus = await Bus.connect({ servers: server.url, node: NODE, user: u, pass: users[u]?.pass ?? '' })
-    cleanup.add(`close ${u}`, () => bus.close())
-    buses.set(u, bus)
-  }
+  buses = await permissionedBuses(cleanup, USERS, requests)
 }, 30_000)
 afterAll(() => cleanup.run())
 
@@ -99,5 +85,23 @@ describe('event subscribe permissions, derived from each event contract’s read
     await expect(naming.subscribeRaw('baran.>', () => {})).rejects.toMatchObject({ code: 'forbidden' })
     // every actor still hears every lifecycle event
     await expect(naming.subscribeRaw(eventSubject(NODE, '*', 'state'), () => {}).then((s) => s.unsubscribe())).resolves.toBeUndefined()
+  })
+})
+
+describe('history sync verbs: only the outbox asks transport, only transport asks the outbox', () => {
+  const serve = { deviceId: 'ab'.repeat(20), request: { op: 'conversations' as const } }
+  const ask = { ...serve, peerId: '12D3KooWPeer', addrs: [] }
+  it('the named caller gets through (nobody serves here: no_responder), every other user is refused', async () => {
+    await expect(busOf('transport').request(outboxSyncServe, serve, { timeoutMs: 2_000 })).rejects.toMatchObject({ code: 'no_responder' })
+    await expect(busOf('outbox').request(transportSyncRequest, ask, { timeoutMs: 2_000 })).rejects.toMatchObject({ code: 'no_responder' })
+    for (const u of USERS.filter((x) => x !== 'transport' && x !== 'outbox')) {
+      await expect(busOf(u).request(outboxSyncServe, serve, { timeoutMs: 2_000 }), `${u} may not ask outbox.syncServe`).rejects.toMatchObject({ code: 'forbidden' })
+    }
+    for (const u of USERS.filter((x) => x !== 'outbox' && x !== 'transport')) {
+      await expect(busOf(u).request(transportSyncRequest, ask, { timeoutMs: 2_000 }), `${u} may not ask transport.syncRequest`).rejects.toMatchObject({ code: 'forbidden' })
+    }
+    // transport serves syncRequest itself but may not call it; the outbox likewise for syncServe
+    await expect(busOf('outbox').request(outboxSyncServe, serve, { timeoutMs: 2_000 })).rejects.toMatchObject({ code: 'forbidden' })
+    await expect(busOf('transport').request(transportSyncRequest, ask, { timeoutMs: 2_000 })).rejects.toMatchObject({ code: 'forbidden' })
   })
 })

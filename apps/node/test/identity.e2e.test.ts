@@ -41,6 +41,23 @@ describe('identity across two node processes', () => {
     expect(shown.devices).toHaveLength(1)
   })
 
+  it('keeps contacts and blocks from the CLI: add, rename, block, unblock; bad input is a usage error', async () => {
+    const peer = 'ab'.repeat(20)
+    const dir = ['--data-dir', a.dataDir]
+    expect(await json(['contacts', 'add', peer, '--as', 'Bob', ...dir])).toMatchObject({ accountId: peer, name: 'Bob' })
+    expect(await json<Array<{ accountId: string; name?: string }>>(['contacts', 'list', ...dir])).toEqual([expect.objectContaining({ accountId: peer, name: 'Bob' })])
+    expect(await json(['block', peer, ...dir])).toMatchObject({ accountId: peer })
+    expect((await json<Array<{ accountId: string }>>(['blocks', ...dir])).map((b) => b.accountId)).toEqual([peer])
+    expect(await json(['unblock', peer, ...dir])).toEqual({ unblocked: true })
+    const again = await cli(cleanup, ['unblock', peer, ...dir])
+    expect([again.code, again.out.trim()]).toEqual([1, 'was not blocked'])
+    const self = await cli(cleanup, ['block', alice.accountId, ...dir])
+    expect(self.code, self.out).toBe(2)
+    expect(self.out).toMatch(/cannot block itself/)
+    expect(await json(['contacts', 'remove', peer, ...dir])).toEqual({ removed: true })
+    expect(await json(['blocks', ...dir])).toEqual([])
+  })
+
   it("lets node B verify a peer binding issued by node A's identity actor, from public data only", async () => {
     const chain = await a.bus.request(identityPeerBinding, { peerId: '12D3KooWAlicePeer' })
     const verified = await b.bus.request(identityVerifyChain, { ...chain, expect: { peerId: '12D3KooWAlicePeer' } })

@@ -4,11 +4,12 @@
  * route is 224.0.0.0/4 on the link, so mDNS multicast has an interface to go out of). A host may have IPv6 turned
  * off. Real `baran` processes run inside a host's namespace with `ip netns exec`.
  */
-import { type Cleanup, nodeCommand, type SpawnedProcess } from '@baran/testkit'
+import { type Cleanup, nodeCommand, type SpawnedProcess, waitUntil } from '@baran/testkit'
 import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { CLI } from './helpers.ts'
+import { actorLog, CLI } from './helpers.ts'
 
 const run = promisify(execFile)
 
@@ -98,4 +99,95 @@ export async function cliIn(cleanup: Cleanup, host: LanHost, args: string[], env
   const p = spawnIn(cleanup, host, args, env)
   const { code } = await p.exited
   return { code, out: p.output.join('\n') }
+}
+
+/** A `baran start` process tree running in a namespace, with the environment its CLI commands need. */
+export interface LanNode {
+  host: LanHost
+  home: string
+  dataDir: string
+  env: NodeJS.ProcessEnv
+  proc: SpawnedProcess
+  stop(): Promise<void>
+}
+
+export interface NodeStatus {
+  state: string
+  actors: Record<string, { state: string; reason?: string; pid?: number }>
+  connections: {
+    list: Array<{ peerId: string; kind: string; path: string; remoteAddr: string; upgraded?: boolean }>
+    reachability?: { fromOutside: boolean; publicAddrs: string[]; relays: Array<{ relay: string; reserved: boolean }>; why: string[] }
+  }
+}
+
+/**
+ * `baran start --create-account` in the host's namespace, BARAN_HOME plus `extraEnv` its only settings (`args` may
+ * add e.g. `--config`); waits until every actor is ready.
+ */
+export async function startNodeIn(cleanup: Cleanup, host: LanHost, home: string, extraEnv: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<LanNode> {
+  const env = { BARAN_HOME: home, ...extraEnv }
+  const proc = spawnIn(cleanup, host, ['start', '--create-account', ...args], env)
+  const node: LanNode = {
+    host,
+    home,
+    dataDir: join(home, 'default'),
+    env,
+    proc,
+    stop: async () => {
+      const { code } = await proc.stop('SIGTERM', 20_000)
+      if (code !== 0) throw new Error(`node on ${host.addr} exited with ${code}: ${proc.output.slice(-20).join('\n')}`)
+    },
+  }
+  let last = ''
+  const exitedEarly = () => {
+    if (proc.child.exitCode !== null) throw new Error(`baran start exited: ${proc.output.join('\n')}`)
+  }
+  // `baran start` says when the node is up: read its output rather than run a CLI process every second meanwhile.
+  const isUp = () => {
+    exitedEarly()
+    return proc.output.some((l) => /node \S+ is up/.test(l))
+  }
+  await waitUntil(isUp, { timeoutMs: 150_000, intervalMs: 250, what: `node on ${host.addr} up` }).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}; output: ${proc.output.slice(-15).join('\n')}`)
+  })
+  await waitUntil(
+    async () => {
+      exitedEarly()
+      const s = await statusOf(cleanup, node)
+      last = `${s.state}: ${Object.entries(s.actors).map(([k, a]) => `${k} ${a.state}${a.reason ? ` (${a.reason})` : ''}`).join(', ')}`
+      return s.state === 'running' && Object.values(s.actors).every((a) => a.state === 'ready') && s
+    },
+    { timeoutMs: 60_000, intervalMs: 2000, what: `node on ${host.addr} ready` },
+  ).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}; last status ${last || 'none'}; output: ${proc.output.slice(-15).join('\n')}`)
+  })
+  return node
+}
+
+/** `baran status --json`, run in the node's namespace (its bus listens on that namespace's loopback). */
+export async function statusOf(cleanup: Cleanup, n: LanNode): Promise<NodeStatus> {
+  const r = await cliIn(cleanup, n.host, ['status', '--json'], n.env)
+  return JSON.parse(r.out) as NodeStatus
+}
+
+export async function accountOf(cleanup: Cleanup, n: LanNode): Promise<string> {
+  const r = await cliIn(cleanup, n.host, ['account', 'show', '--json'], n.env)
+  return (JSON.parse(r.out) as { accountId: string }).accountId
+}
+
+/** The transport actor's libp2p peer ID, from its log. */
+export async function transportPeerOf(n: LanNode): Promise<string> {
+  const up = (await actorLog(n, 'transport')).findLast((l) => l.msg === 'libp2p host listening')
+  return String(up?.peerId)
+}
+
+/** The message reached `to`'s inbox (polled with `baran inbox --json`). */
+export async function waitForMessage(cleanup: Cleanup, to: LanNode, body: string, timeoutMs = 90_000): Promise<void> {
+  await waitUntil(
+    async () => {
+      const r = await cliIn(cleanup, to.host, ['inbox', '--json'], to.env)
+      return (JSON.parse(r.out) as Array<{ body: string }>).some((m) => m.body === body)
+    },
+    { timeoutMs, intervalMs: 1000, what: `"${body}" in the inbox on ${to.host.addr}` },
+  )
 }

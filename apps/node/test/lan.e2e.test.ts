@@ -6,101 +6,18 @@
  * the node says so and runs on IPv4. Each says why it is not reachable from outside; a node whose relay cannot be
  * reached still works on its LAN and names that relay. The bus (nats-server) listens on loopback only.
  */
-import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
+import { Cleanup, tempDir } from '@baran/testkit'
 import { canCreateNamespaces } from '@baran/natlab'
 import { peerIdOf, generateHostKey } from '@baran/transport'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { actorLog } from './helpers.ts'
-import { cliIn, createLan, type Lan, type LanHost, spawnIn } from './lan-lab.ts'
+import { accountOf, cliIn, createLan, type Lan, type LanHost, type LanNode, startNodeIn, statusOf, transportPeerOf, waitForMessage } from './lan-lab.ts'
 
 const check = await canCreateNamespaces()
 const cleanup = new Cleanup()
 afterAll(() => cleanup.run())
-
-interface LanNode {
-  host: LanHost
-  home: string
-  dataDir: string
-  env: NodeJS.ProcessEnv
-  stop(): Promise<void>
-}
-
-interface Status {
-  state: string
-  actors: Record<string, { state: string; reason?: string }>
-  connections: {
-    list: Array<{ peerId: string; kind: string; path: string; remoteAddr: string }>
-    reachability?: { fromOutside: boolean; publicAddrs: string[]; relays: Array<{ relay: string; reserved: boolean }>; why: string[] }
-  }
-}
-
-/** `baran start --create-account` in the host's namespace, BARAN_HOME the only setting; waits until every actor is ready. */
-async function startOn(host: LanHost, home: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<LanNode> {
-  const env = { BARAN_HOME: home, ...extraEnv }
-  const proc = spawnIn(cleanup, host, ['start', '--create-account'], env)
-  const node: LanNode = {
-    host,
-    home,
-    dataDir: join(home, 'default'),
-    env,
-    stop: async () => {
-      const { code } = await proc.stop('SIGTERM', 20_000)
-      if (code !== 0) throw new Error(`node on ${host.addr} exited with ${code}: ${proc.output.slice(-20).join('\n')}`)
-    },
-  }
-  let last = ''
-  const exitedEarly = () => {
-    if (proc.child.exitCode !== null) throw new Error(`baran start exited: ${proc.output.join('\n')}`)
-  }
-  // `baran start` says when the node is up: read its output rather than run a CLI process every second meanwhile.
-  const isUp = () => {
-    exitedEarly()
-    return proc.output.some((l) => /node \S+ is up/.test(l))
-  }
-  await waitUntil(isUp, { timeoutMs: 150_000, intervalMs: 250, what: `node on ${host.addr} up` }).catch((e: unknown) => {
-    throw new Error(`${(e as Error).message}; output: ${proc.output.slice(-15).join('\n')}`)
-  })
-  await waitUntil(
-    async () => {
-      exitedEarly()
-      const s = await statusOf(node)
-      last = `${s.state}: ${Object.entries(s.actors).map(([k, a]) => `${k} ${a.state}${a.reason ? ` (${a.reason})` : ''}`).join(', ')}`
-      return s.state === 'running' && Object.values(s.actors).every((a) => a.state === 'ready') && s
-    },
-    { timeoutMs: 60_000, intervalMs: 2000, what: `node on ${host.addr} ready` },
-  ).catch((e: unknown) => {
-    throw new Error(`${(e as Error).message}; last status ${last || 'none'}; output: ${proc.output.slice(-15).join('\n')}`)
-  })
-  return node
-}
-
-async function statusOf(n: LanNode): Promise<Status> {
-  const r = await cliIn(cleanup, n.host, ['status', '--json'], n.env)
-  return JSON.parse(r.out) as Status
-}
-
-async function accountOf(n: LanNode): Promise<string> {
-  const r = await cliIn(cleanup, n.host, ['account', 'show', '--json'], n.env)
-  return (JSON.parse(r.out) as { accountId: string }).accountId
-}
-
-async function transportPeerOf(n: LanNode): Promise<string> {
-  const up = (await actorLog(n, 'transport')).findLast((l) => l.msg === 'libp2p host listening')
-  return String(up?.peerId)
-}
-
-/** The message reached `to`'s inbox (polled with `baran inbox --json`). */
-async function waitForMessage(to: LanNode, body: string): Promise<void> {
-  await waitUntil(
-    async () => {
-      const r = await cliIn(cleanup, to.host, ['inbox', '--json'], to.env)
-      return (JSON.parse(r.out) as Array<{ body: string }>).some((m) => m.body === body)
-    },
-    { timeoutMs: 90_000, intervalMs: 1000, what: `"${body}" in the inbox on ${to.host.addr}` },
-  )
-}
 
 /** True when a TCP connection to host:port is accepted from inside `from`'s namespace. */
 async function tcpOpen(lan: Lan, from: LanHost, host: string, port: number): Promise<boolean> {
@@ -118,17 +35,17 @@ describe.skipIf(!check.ok)(`a LAN of two namespaces${check.ok ? '' : ` (skipped:
     const [hostA, hostB] = lan.hosts as [LanHost, LanHost]
     // One after the other: two nodes (14 processes and two chains) starting at once on a busy 2-core machine can
     // outlast the supervisor's 60 s start budget.
-    a = await startOn(hostA, await tempDir(cleanup, 'baran-lan-a-'))
-    b = await startOn(hostB, await tempDir(cleanup, 'baran-lan-b-'))
-    const bob = await accountOf(b)
-    const alice = await accountOf(a)
+    a = await startNodeIn(cleanup, hostA, await tempDir(cleanup, 'baran-lan-a-'))
+    b = await startNodeIn(cleanup, hostB, await tempDir(cleanup, 'baran-lan-b-'))
+    const bob = await accountOf(cleanup, b)
+    const alice = await accountOf(cleanup, a)
 
     const sent = await cliIn(cleanup, hostA, ['send', bob, 'salam over the LAN'], a.env)
     expect(sent.code, sent.out).toBe(0)
-    await waitForMessage(b, 'salam over the LAN')
+    await waitForMessage(cleanup, b, 'salam over the LAN')
     const back = await cliIn(cleanup, hostB, ['send', alice, 'salam back'], b.env)
     expect(back.code, back.out).toBe(0)
-    await waitForMessage(a, 'salam back')
+    await waitForMessage(cleanup, a, 'salam back')
 
     // They met by mDNS: neither has a bootstrap peer (each owns its own local network), and the one that heard of the
     // other first (the later one, answered by the earlier one) says so; the other was dialled before its next query.
@@ -137,7 +54,7 @@ describe.skipIf(!check.ok)(`a LAN of two namespaces${check.ok ? '' : ` (skipped:
     for (const n of [a, b]) expect((await actorLog(n, 'discovery')).findLast((l) => l.msg === 'DHT node up')).toMatchObject({ bootstrap: 0, mdns: true })
     // Direct TCP between the two LAN addresses, not through a relay.
     const bobPeer = await transportPeerOf(b)
-    const toBob = (await statusOf(a)).connections.list.filter((c) => c.peerId === bobPeer)
+    const toBob = (await statusOf(cleanup, a)).connections.list.filter((c) => c.peerId === bobPeer)
     expect(toBob.length).toBeGreaterThan(0)
     for (const c of toBob) {
       expect(c).toMatchObject({ kind: 'direct', path: 'tcp' })
@@ -159,7 +76,7 @@ describe.skipIf(!check.ok)(`a LAN of two namespaces${check.ok ? '' : ` (skipped:
   }, 420_000)
 
   it('says why it is not reachable from outside: no relay, no public address, no STUN server, no UPnP', async () => {
-    const s = await statusOf(a)
+    const s = await statusOf(cleanup, a)
     expect(s.connections.reachability).toMatchObject({ fromOutside: false, publicAddrs: [] })
     const why = s.connections.reachability?.why.join('; ') ?? ''
     expect(why).toMatch(/no relay configured/)
@@ -190,14 +107,14 @@ describe.skipIf(!check.ok)(`a LAN of two namespaces${check.ok ? '' : ` (skipped:
     await b.stop()
     // a relay nobody runs, on an address of the LAN that no host has
     const relay = `/ip4/10.77.0.250/tcp/4002/p2p/${peerIdOf(await generateHostKey())}`
-    b = await startOn(b.host, b.home, { BARAN_TRANSPORT_RELAYS: relay })
-    const s = await statusOf(b)
+    b = await startNodeIn(cleanup, b.host, b.home, { BARAN_TRANSPORT_RELAYS: relay })
+    const s = await statusOf(cleanup, b)
     expect(s.connections.reachability).toMatchObject({ fromOutside: false, relays: [{ relay, reserved: false }] })
     expect(s.connections.reachability?.why.join('; ')).toContain(`relay ${relay} unreachable`)
     const json = await cliIn(cleanup, b.host, ['status'], b.env)
     expect(json.out).toContain(`not reachable from outside: relay ${relay} unreachable`)
 
-    await cliIn(cleanup, a.host, ['send', await accountOf(b), 'still here on the LAN'], a.env)
-    await waitForMessage(b, 'still here on the LAN')
+    await cliIn(cleanup, a.host, ['send', await accountOf(cleanup, b), 'still here on the LAN'], a.env)
+    await waitForMessage(cleanup, b, 'still here on the LAN')
   }, 240_000)
 })

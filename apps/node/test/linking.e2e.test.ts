@@ -58,11 +58,11 @@ async function converged(nodes: TestNode[], accountId: string): Promise<{ device
       const all = await Promise.all(nodes.map((n) => held(n.bus)))
       return all.every((h) => JSON.stringify(h) === JSON.stringify(all[0])) && all[0]
     },
-    { timeoutMs: 60_000, intervalMs: 250, what: 'every device holds the same device list' },
+    { timeoutMs: 150_000, intervalMs: 250, what: 'every device holds the same device list' },
   )
   for (const n of nodes) {
     await waitUntil(async () => (await n.bus.request(discoveryLookup, { accountId }, { timeoutMs: 15_000 })).deviceList?.seq === same.seq, {
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       intervalMs: 500,
       what: `the DHT serves device list #${same.seq} to ${n.node}`,
     })
@@ -144,7 +144,7 @@ describe('device linking by PIN across two node processes', () => {
       expect(listed.devices.map((d) => d.deviceId).sort()).toEqual(both)
       expect(listed.revoked).toEqual([])
     }
-  }, 90_000)
+  }, 180_000)
 
   it('links B3 too; then B1 revokes B3 while B2 certifies another key: all three converge, the DHT holds the highest seq', async () => {
     const third = await json<Offer>(b1, ['devices', 'link'])
@@ -163,7 +163,7 @@ describe('device linking by PIN across two node processes', () => {
     expect(end.devices).toEqual([acc.deviceId, linked.deviceId, tablet.id].sort())
     expect(end.revoked).toEqual([b3acc.deviceId])
     expect(end.seq).toBeGreaterThan(start.seq)
-  }, 150_000)
+  }, 360_000)
 
   it('revoking B1 from B2 reaches B1: listed as revoked on both, its chain refused, the DHT holds the highest seq', async () => {
     const b1Chain = await b1.bus.request(identityPeerBinding, { peerId: '12D3KooWB1Peer' })
@@ -185,5 +185,5 @@ describe('device linking by PIN across two node processes', () => {
       const { revocations } = await n.bus.request(identityDevices, {})
       await expect(n.bus.request(identityVerifyChain, { ...b1Chain, revocations })).rejects.toMatchObject({ code: 'revoked' })
     }
-  }, 120_000)
+  }, 300_000)
 })

@@ -1,52 +1,31 @@
 /**
  * The message commands (`send`, `inbox`, `watch`, `outbox`) against a real node process running identity and
  * outbox. The node uses an external nats-server (the `bus.url` setting), so this test can play the transport
- * actor and hand the outbox incoming envelopes, as transport will once it runs.
+ * actor and hand the outbox incoming envelopes, sealed by a stranger's real identity actor (on its own bus).
  */
-import { type Bus, nodeStatus, outboxReceive } from '@baran/bus'
-import { encodePayload, newMessageId } from '@baran/outbox'
-import { Cleanup, setupNats, spawnProcess, tempDir, waitUntil } from '@baran/testkit'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { newMessageId } from '@baran/outbox'
+import { Cleanup, spawnProcess, waitUntil } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLI, cli } from './helpers.ts'
+import { type StrangerNode, startStrangerNode } from './stranger-node.ts'
 
 const cleanup = new Cleanup()
 const STRANGER = 'c1'.repeat(20)
-const STRANGER_DEVICE = 'c2'.repeat(20)
+let node: StrangerNode
 let dataDir: string
-let bus: Bus
-let me: { accountId: string; deviceId: string }
+/** Another account's device (a real identity actor) whose envelopes the node receives. */
+let stranger: StrangerNode['stranger']
 
 beforeAll(async () => {
-  const nats = await setupNats({ cleanup, node: 'm1', jetstream: true })
-  bus = nats.bus
-  const parent = await tempDir(cleanup, 'baran-msg-')
-  dataDir = join(parent, 'm1')
-  await mkdir(dataDir, { recursive: true })
-  await writeFile(join(dataDir, 'config.json'), JSON.stringify({ bus: { url: nats.url }, actors: { identity: '@baran/identity', outbox: '@baran/outbox' } }))
-  const proc = spawnProcess(CLI, { cleanup, args: ['start', '--data-dir', dataDir], env: { BARAN_HOME: parent } })
-  await waitUntil(
-    async () => {
-      if (proc.child.exitCode !== null) throw new Error(`baran start exited: ${proc.output.join('\n')}`)
-      return JSON.parse(await readFile(join(dataDir, 'node.json'), 'utf8'))
-    },
-    { timeoutMs: 30_000, what: 'node.json' },
-  )
-  await waitUntil(async () => (await bus.request(nodeStatus, {})).state === 'running', { timeoutMs: 60_000, what: 'node running' })
-  const r = await cli(cleanup, ['account', 'create', '--data-dir', dataDir, '--json'])
-  expect(r.code, r.out).toBe(0)
-  me = JSON.parse(r.out)
+  node = await startStrangerNode(cleanup, 'm1')
+  ;({ dataDir, stranger } = node)
 }, 90_000)
 afterAll(() => cleanup.run())
 
-/** Hands the node's outbox an envelope from a stranger, as transport does. */
+/** Hands the node's outbox an envelope from the stranger, sealed to the node's device, as transport does. */
 async function deliver(body: string): Promise<string> {
-  const now = Date.now()
   const id = newMessageId()
-  const payload = encodePayload({ v: 1, kind: 'message', id, from: STRANGER, fromDevice: STRANGER_DEVICE, to: me.accountId, body, sentAt: now, expiresAt: now + 60_000, sync: false })
-  const r = await bus.request(outboxReceive, { id, payload: Buffer.from(payload).toString('base64'), from: { accountId: STRANGER, deviceId: STRANGER_DEVICE, peerId: 'p' } }, { node: 'm1' })
-  expect(r.status).toBe('stored')
+  expect(await node.deliver({ id, body })).toBe('stored')
   return id
 }
 
@@ -84,7 +63,7 @@ describe('baran send / inbox / watch / outbox', () => {
     const b = await deliver('second')
     const inbox = await json<Array<{ id: string; from: string; body: string; receivedAt: number }>>(['inbox'])
     expect(inbox.map((m) => m.id)).toEqual([a, b])
-    expect(inbox[0]).toEqual({ id: a, from: STRANGER, body: 'first', receivedAt: expect.any(Number) })
+    expect(inbox[0]).toEqual({ id: a, from: stranger.me.accountId, body: 'first', receivedAt: expect.any(Number) })
     await json(['inbox', '--mark-read'])
     expect(await json(['inbox', '--unread'])).toEqual([])
     // reading sent read receipts back: they wait in the outbox like messages
@@ -104,7 +83,7 @@ describe('baran send / inbox / watch / outbox', () => {
       { timeoutMs: 20_000, what: 'watch printed a message' },
     )
     const line = JSON.parse(watch.output.find((l) => l.includes(id))!)
-    expect(line).toMatchObject({ event: 'received', id, from: STRANGER, body: 'live one' })
+    expect(line).toMatchObject({ event: 'received', id, from: stranger.me.accountId, body: 'live one' })
     watch.child.kill('SIGINT')
     expect((await watch.exited).code).toBe(0)
   })

@@ -3,7 +3,7 @@
  * pages in headless Debian Chromium driven by playwright-core. Chat across a restart of Bob's node, the node
  * view across a kill -9 of an actor, the token, and malformed input.
  */
-import { identityStatus } from '@baran/bus'
+import { identityContacts, identityStatus } from '@baran/bus'
 import { Cleanup, spawnProcess, waitUntil } from '@baran/testkit'
 import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
@@ -112,6 +112,13 @@ describe('chat', () => {
     await msg(alicePage, 'hello Bob, from the web').waitFor({ timeout: 10_000 })
     // Bob's page: a new conversation with an unread message, live.
     await bobPage.locator('[data-testid="unread"]').waitFor({ timeout: 30_000 })
+    // Alice is not Bob's contact: her first message is a contact request, which he accepts.
+    const request = bobPage.locator('[data-testid="request"]', { hasText: 'hello Bob, from the web' })
+    await request.waitFor({ timeout: 30_000 })
+    const alice = await request.getAttribute('data-account')
+    await request.locator('[data-testid="request-accept"]').click()
+    await bobPage.locator('[data-testid="requests"]').waitFor({ state: 'detached', timeout: 10_000 })
+    expect((await b.bus.request(identityContacts, {})).contacts.map((c) => c.accountId)).toEqual([alice])
     await bobPage.locator('[data-testid="contact"]').first().click()
     await bobPage.locator('[data-testid="msg-in"]', { hasText: 'hello Bob, from the web' }).waitFor({ timeout: 10_000 })
     await alicePage.locator('[data-testid="msg"][data-state="delivered"]', { hasText: 'hello Bob' }).waitFor({ timeout: 30_000 })

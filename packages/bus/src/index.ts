@@ -74,8 +74,23 @@ export {
   identityEnvelopeContracts,
   identityOpen,
   identitySeal,
+  identitySignMailboxDelete,
   SealErrorCode,
 } from './contracts/identity-envelopes.ts'
+export {
+  BlockSchema,
+  identityBlock,
+  identityBlockContracts,
+  identityBlocks,
+  identityAccountState,
+  identityMergeAccountState,
+  ACCOUNT_STATE_MAX,
+  AccountRegisterSchema,
+  AccountStateKindSchema,
+  identityBlocksChanged,
+  identityUnblock,
+} from './contracts/identity-blocks.ts'
+export type { Block as BlockEntry, AccountRegister, AccountStateKind } from './contracts/identity-blocks.ts'
 export {
   DevicePresenceSchema,
   discoveryInfo,
@@ -95,8 +110,29 @@ export {
   discoveryContracts,
 } from './contracts/discovery.ts'
 export type { DevicePresence } from './contracts/discovery.ts'
+export {
+  discoveryMailboxContracts,
+  discoveryMailboxDelete,
+  discoveryMailboxFetch,
+  discoveryMailboxPut,
+  MailboxIdSchema,
+  MailboxItemHashSchema,
+  MailboxItemSchema,
+} from './contracts/discovery-mailbox.ts'
 export { ConnectionKindSchema, transportInfo, transportSend, transportConnection, transportAddresses, transportContracts } from './contracts/transport.ts'
 export { transportRevoked } from './contracts/transport.ts'
+export {
+  SYNC_MAX_ANSWER_BYTES,
+  SYNC_MAX_IDS,
+  SYNC_MAX_LIST,
+  SyncAnswerSchema,
+  SyncEntrySchema,
+  SyncRequestSchema,
+  outboxHistorySummary,
+  outboxSyncServe,
+  transportSyncRequest,
+} from './contracts/history-sync.ts'
+export type { SyncAnswer, SyncEntry, SyncRequest } from './contracts/history-sync.ts'
 export {
   DeliveryStateSchema,
   DeviceDeliverySchema,
@@ -110,12 +146,17 @@ export {
   outboxReceive,
   outboxInbox,
   outboxMarkRead,
+  outboxHistory,
+  HistoryMessageSchema,
+  outboxRequests,
+  outboxDeclineRequest,
+  ContactRequestSchema,
   outboxDelivery,
   outboxReceived,
   outboxReceipt,
   outboxContracts,
 } from './contracts/outbox.ts'
-export type { DeliveryState, Outgoing, InboxMessage } from './contracts/outbox.ts'
+export type { ContactRequest, DeliveryState, Outgoing, InboxMessage, HistoryMessage } from './contracts/outbox.ts'
 export {
   NameRecordSchema,
   RegistrationPhaseSchema,

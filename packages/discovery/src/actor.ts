@@ -6,7 +6,7 @@ import { z } from 'zod'
 import { createDiscoveryNode, type DiscoveryNode, type DiscoveryNodeInit } from './lib/dht-node.ts'
 import { deviceListKey } from './lib/keys.ts'
 import { serveDiscovery } from './serve.ts'
-import { StoreConfigSchema } from './store-config.ts'
+import { MailboxConfigSchema, StoreConfigSchema } from './store-config.ts'
 
 const Multiaddr = z.string().min(1).max(512).regex(/^\//, 'a multiaddr starts with /')
 const ConfigSchema = z
@@ -20,6 +20,11 @@ const ConfigSchema = z
     bootstrapFile: z.string().min(1).optional(),
     /** Find peers on the LAN with mDNS (then dial them into the DHT). @default true when listening beyond loopback */
     mdns: z.boolean().optional(),
+    /**
+     * Use the DHT without serving it: for a node others cannot dial (behind a NAT without UPnP), which as a server
+     * would only make every lookup wait for it to time out. @default false
+     */
+    clientMode: z.boolean().optional(),
     /** Ping every connection each interval and close it when a ping fails; false turns it off (simulations). @default every 10 s */
     keepAlive: z
       .union([z.literal(false), z.object({ intervalMs: z.number().int().min(1000).max(3_600_000).optional(), closeOnFailure: z.boolean().optional() }).strict()])
@@ -30,8 +35,17 @@ const ConfigSchema = z
     presenceTtlMs: z.number().int().min(1000).max(86_400_000).optional(),
     /** Bounds of the records kept for other peers (total, per uploading peer, per key); defaults in lib/constants.ts. */
     store: StoreConfigSchema.optional(),
+    /** Bounds of the mailbox items kept for others, and the maintenance interval (docs/mailbox.md). */
+    mailbox: MailboxConfigSchema.optional(),
   })
   .strict()
+
+/** The node options of the config's `mailbox` section. */
+function mailboxInit(config: z.infer<typeof MailboxConfigSchema> | undefined): Pick<DiscoveryNodeInit, 'mailboxLimits' | 'mailboxMaintenanceMs'> {
+  if (config === undefined) return {}
+  const { maintenanceMs, ...limits } = config
+  return { mailboxLimits: limits, ...(maintenanceMs === undefined ? {} : { mailboxMaintenanceMs: maintenanceMs }) }
+}
 
 /**
  * The discovery actor: runs this node's DHT node (its own libp2p host and PeerId), publishes this device's
@@ -55,8 +69,10 @@ export const discoveryActor = defineActor({
       bootstrap: ctx.config.bootstrap ?? [],
       ...(bootstrapFile ? { bootstrapSource: () => readAddressList(bootstrapFile, 'bootstrap') } : {}),
       mdns,
+      ...(ctx.config.clientMode ? { clientMode: true } : {}),
       ...(ctx.config.keepAlive === undefined ? {} : { keepAlive: ctx.config.keepAlive }),
       ...(ctx.config.store ? { storeLimits: ctx.config.store } : {}),
+      ...mailboxInit(ctx.config.mailbox),
       log: ctx.log,
     }
     // The ports of the last run, so that peers that bootstrap from this node find it again after a restart.
@@ -90,6 +106,11 @@ export const discoveryActor = defineActor({
       },
       // Deleted once a storing peer took the tombstone.
       deleteValue: async (key, token) => (await node.deleteValue(key, token)).stored > 0,
+      mailbox: {
+        put: (mailbox, envelope) => node.mailboxPut(mailbox, envelope),
+        fetch: (mailbox) => node.mailboxFetch(mailbox),
+        delete: (request) => node.mailboxDelete(request),
+      },
     })
   },
 })

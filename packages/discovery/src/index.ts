@@ -27,6 +27,9 @@ export {
   DEVICES_NAMESPACE,
   KAD_PROTOCOL,
   LISTEN_PROTOCOL,
+  MAILBOX_EPOCH_MS,
+  MAILBOX_ITEM_TTL_MS,
+  MAILBOX_NAMESPACE,
   MAX_BUNDLE_BYTES,
   MAX_FRAME_BYTES,
   MAX_VALUE_TTL_MS,
@@ -51,8 +54,17 @@ export type {
 export { createDiscoveryNode, DiscoveryNode } from './lib/dht-node.ts'
 export type { DiscoveryErrorCode } from './lib/errors.ts'
 export {
+  BadDeleteRequestError,
   BadDeleteTokenError,
   DiscoveryError,
+  ForgedEnvelopeError,
+  MailboxItemExpiredError,
+  MailboxItemTooLargeError,
+  MailboxQuotaError,
+  MailboxReplayError,
+  MailboxStoreFullError,
+  SenderQuotaError,
+  WrongMailboxError,
   InvalidConfigError,
   InvalidKeyError,
   InvalidTtlError,
@@ -67,6 +79,21 @@ export {
   ValueOccupiedError,
   ValueTooLargeError,
 } from './lib/errors.ts'
+export type { DeleteRequest, MailboxClock, MailboxId, MailboxItem } from './lib/mailbox-item.ts'
+export {
+  checkDeleteRequest,
+  checkDeposit,
+  encodeDeleteRequest,
+  itemHash,
+  mailboxEpoch,
+  mailboxesOf,
+  mailboxId,
+  mailboxKey,
+  signDeleteRequest,
+} from './lib/mailbox-item.ts'
+export type { MailboxPutResult } from './lib/mailbox-service.ts'
+export type { MailboxFigures, MailboxLimits } from './lib/mailbox-store.ts'
+export { MailboxStore } from './lib/mailbox-store.ts'
 export type { Frame } from './lib/frames.ts'
 export { decodeFrame, encodeFrame } from './lib/frames.ts'
 export type { ParsedKey, WatchTarget } from './lib/keys.ts'

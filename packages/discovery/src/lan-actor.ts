@@ -14,6 +14,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { join } from 'node:path'
 import { z } from 'zod'
 import { createLanNode } from './lib/lan-node.ts'
+import type { VerifiedEntry } from './lib/policy.ts'
 import { serveDiscovery } from './serve.ts'
 import { StoreConfigSchema } from './store-config.ts'
 
@@ -67,10 +68,16 @@ export const lanDiscoveryActor = defineActor({
         node.onRecord((r) => {
           if (r.entry.kind === 'presence' && r.entry.presence.accountId === accountId) onPresence(r.entry.presence)
         }),
-      watchDeviceList: (accountId, onDeviceList) =>
-        node.onRecord((r) => {
+      // A list refused for holding another one with its seq goes to identity as well, which merges the two.
+      watchDeviceList: (accountId, onDeviceList) => {
+        const take = (r: { entry: VerifiedEntry }) => {
           if (r.entry.kind === 'device-list' && r.entry.deviceList.accountId === accountId) onDeviceList(r.entry.deviceList, 'lan')
-        }),
+        }
+        const stops = [node.onRecord(take), node.onRival(take)]
+        return () => {
+          for (const stop of stops) stop()
+        }
+      },
       lookupFresh: (accountId) => node.lookupAccount(accountId, { fresh: true }),
       getValue: (key) => node.getValue(key),
       // The tombstone is held here (and pushed to every peer): deleted, whoever is connected.

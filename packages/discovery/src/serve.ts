@@ -17,6 +17,9 @@ import {
   discoveryInfo,
   discoveryLookup,
   discoveryLookupDevice,
+  discoveryMailboxDelete,
+  discoveryMailboxFetch,
+  discoveryMailboxPut,
   discoveryOffline,
   discoveryOnline,
   discoveryPublish,
@@ -35,6 +38,7 @@ import {
 } from '@baran/bus'
 import type { AccountLookup } from './lib/account.ts'
 import { valueKey } from './lib/keys.ts'
+import type { DeleteRequest, MailboxItem } from './lib/mailbox-item.ts'
 import { GrowthTrigger } from './lib/publisher.ts'
 import type { DeviceListBundle, PresenceBundle, VerifiedDeviceList, VerifiedPresence } from './lib/records.ts'
 import type { StoreFigures } from './lib/store-quota.ts'
@@ -78,7 +82,16 @@ export interface DiscoveryBackend {
   getValue(key: string): Promise<{ data: Uint8Array; expiresAt: number } | undefined>
   /** Replace a value with a tombstone; whether it counts as deleted. */
   deleteValue(key: string, deleteToken: Uint8Array): Promise<boolean> | boolean
+  /** The DHT mailbox (docs/mailbox.md); absent: the mailbox verbs answer `unavailable` (LAN gossip keeps no mailboxes). */
+  mailbox?: {
+    put(mailbox: string, envelope: Uint8Array): Promise<{ mailbox: string; hash: string; stored: number; attempted: number }>
+    fetch(mailbox: string): Promise<MailboxItem[]>
+    delete(request: DeleteRequest): Promise<{ deleted: number; attempted: number }>
+  }
 }
+
+/** Envelope bytes one mailboxFetch reply carries at most (base64 makes it 4/3 of that on the bus). */
+const MAILBOX_PAGE_BYTES = 512 * 1024
 
 /** The degraded reason while the node reaches none of its bootstrap peers (what `baran status` shows). */
 export const CUT_OFF_REASON = 'no DHT peer reachable: none of the bootstrap peers answers'
@@ -298,6 +311,27 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
   }, BEST_EFFORT)
 
   ctx.serve(discoveryDeleteValue, async ({ key, deleteToken }) => ({ deleted: await backend.deleteValue(valueKey(key), fromB64u(deleteToken)) }), BEST_EFFORT)
+
+  const mailbox = () => {
+    if (backend.mailbox === undefined) throw new BusError(BusErrorCode.Unavailable, `this discovery (${backend.where}) keeps no DHT mailbox`)
+    return backend.mailbox
+  }
+  ctx.serve(discoveryMailboxPut, ({ mailbox: box, envelope }) => mailbox().put(box, new Uint8Array(Buffer.from(envelope, 'base64'))), BEST_EFFORT)
+  ctx.serve(discoveryMailboxFetch, async ({ mailbox: box, skip = 0 }) => {
+    const all = await mailbox().fetch(box)
+    const items = []
+    let bytes = 0
+    let i = skip
+    for (; i < all.length; i++) {
+      const item = all[i] as MailboxItem
+      if (items.length > 0 && bytes + item.envelope.length > MAILBOX_PAGE_BYTES) break
+      bytes += item.envelope.length
+      const { hash, senderAccount, senderDevice, envelopeId, sentAt, expiresAt } = item
+      items.push({ hash, envelope: b64(item.envelope), senderAccount, senderDevice, envelopeId, sentAt, expiresAt })
+    }
+    return { items, total: all.length, ...(i < all.length ? { next: i } : {}) }
+  }, BEST_EFFORT)
+  ctx.serve(discoveryMailboxDelete, ({ request }) => mailbox().delete(request as DeleteRequest), BEST_EFFORT)
 
   ctx.serve(
     discoveryInfo,

@@ -16,3 +16,18 @@ export const StoreConfigSchema = z
     maxKeyBytes: limit.optional(),
   })
   .strict()
+
+/**
+ * The `mailbox` section of a discovery actor's config: bounds of the mailbox items the node keeps for others (see
+ * lib/mailbox-store.ts) and how often it re-stores them on the closest nodes. Defaults in lib/constants.ts: 32 MiB and
+ * 20 000 items in all, 1 MiB per sender account, 2 MiB per mailbox, every 10 min.
+ */
+export const MailboxConfigSchema = z
+  .object({
+    maxBytes: limit.optional(),
+    maxItems: limit.optional(),
+    maxBytesPerSender: limit.optional(),
+    maxBytesPerMailbox: limit.optional(),
+    maintenanceMs: z.number().int().min(1000).max(86_400_000).optional(),
+  })
+  .strict()

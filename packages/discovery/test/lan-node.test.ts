@@ -73,6 +73,26 @@ describe('LanNode', () => {
     expect(() => a!.publishPresence(presenceBundle(dev, { seq: 1 }))).toThrow(expect.objectContaining({ name: 'ReplayedRecordError' }))
   })
 
+  it('a list refused for holding another with the same seq (two devices changed it at once) is reported as a rival', async () => {
+    const [a, b] = await lan(2)
+    const acct = makeAccount()
+    const [laptop, phone, tablet] = [makeDevice(acct, 'laptop'), makeDevice(acct, 'phone'), makeDevice(acct, 'tablet')]
+    await waitFor(() => a!.stats().peers === 1 && b!.stats().peers === 1, 10_000, 'the two LAN nodes to meet')
+    const rivals: string[][] = []
+    a!.onRival((r) => r.entry.kind === 'device-list' && rivals.push(r.entry.deviceList.devices.map((d) => d.name).sort()))
+    // Each holds its own seq 1 first (a refuses b's, b refuses a's): both stay, and a reports b's.
+    a!.publishDeviceList(deviceListBundle(acct, [laptop, phone]))
+    b!.publishDeviceList(deviceListBundle(acct, [laptop, tablet]))
+    await waitFor(() => rivals.length >= 1, 10_000, "b's list reported to a")
+    expect(rivals[0]).toEqual(['laptop', 'tablet'])
+    // The same bytes again, or an older list, are no rival: only a refusal at the held seq with other content.
+    const before = rivals.length
+    a!.publishDeviceList(deviceListBundle(acct, [laptop, phone, tablet], { seq: 2 }))
+    await waitFor(async () => (await b!.lookupAccount(acct.accountId))?.devices.length === 3, 10_000, 'the merged list on b')
+    expect(() => a!.publishDeviceList(deviceListBundle(acct, [tablet], { seq: 1 }))).toThrow()
+    expect(rivals).toHaveLength(before)
+  })
+
   it('forged records are refused: they neither store nor spread', async () => {
     const [a, b] = await lan(2)
     await waitFor(() => a!.stats().peers === 1, 10_000, 'connected')

@@ -125,6 +125,13 @@ describe('Rpc over a real libp2p connection', () => {
     expect(await client.request(peerA(), 1, Uint8Array.of(3, 4))).toEqual(Uint8Array.of(4, 3))
   })
 
+  it('a link whose stream ended under it (before its reader noticed) is replaced at the next request, not failed', async () => {
+    expect(await client.request(peerA(), 1, Uint8Array.of(7))).toEqual(Uint8Array.of(7))
+    for (const c of b.libp2p.getConnections(peerA())) for (const s of c.streams) if (s.protocol === PROTOCOL) s.abort(new Error('test: ended under the link'))
+    // at once, in the same turn: the link's reader has not ended yet
+    expect(await client.request(peerA(), 1, Uint8Array.of(8, 9))).toEqual(Uint8Array.of(9, 8))
+  })
+
   it('ends a stream that sends garbage or replies where requests belong, and keeps serving', async () => {
     for (const bytes of [Uint8Array.of(0xff, 0xff, 0xff, 0xff, 1), Uint8Array.of(0, 0, 0, 1, 0), wire(1, 7, Uint8Array.of(1)), wire(0, 7, new Uint8Array(0))]) {
       const stream = await b.libp2p.dialProtocol(peerA(), PROTOCOL, { signal: AbortSignal.timeout(5_000) })

@@ -8,6 +8,7 @@ import {
   type DiscoveryNodeInit,
   encodeBundle,
   decodeFrame,
+  deviceListKey,
   encodeFrame,
   type Frame,
   presenceKey,
@@ -197,6 +198,39 @@ describe('watch', () => {
       await (nodes[7] as DiscoveryNode).publishPresence(presenceBundle(stranger))
       await new Promise((r) => setTimeout(r, 500))
       expect(events.filter((e) => e.kind === 'presence' && e.presence.deviceId === stranger.deviceId)).toHaveLength(0)
+    } finally {
+      unwatch()
+    }
+  })
+
+  it('reports two different device lists with the same seq (two devices changed it at once), each once', async () => {
+    const account = makeAccount()
+    const [laptop, phone, tablet] = [makeDevice(account, 'laptop'), makeDevice(account, 'phone'), makeDevice(account, 'tablet')]
+    const key = deviceListKey(account.accountId)
+    const watcher = await outsider(key)
+    const events: WatchEvent[] = []
+    const unwatch = watcher.watch(key, (e) => events.push(e), { requeryMinMs: 60_000, requeryMaxMs: 60_000 })
+    try {
+      await waitFor(() => totalSubscriptions() >= REPLICATION, 10_000, 'subscriptions')
+      // Both lists are seq 1: half the storing nodes take one, half the other (each then refuses the second).
+      const [one, two] = [deviceListBundle(account, [laptop, phone]), deviceListBundle(account, [laptop, tablet])].map((b) => encodeBundle(b))
+      const storing = storingSet(key)
+      const sender = nodes.find((n) => !storing.includes(n) && n !== watcher) as DiscoveryNode
+      for (const [i, node] of storing.entries()) expect(await sender.sendPut(node.peerId, key, (i % 2 === 0 ? one : two) as Uint8Array)).toBe(true)
+      await waitFor(() => events.length >= 2, 10_000, 'both lists')
+      const names = (e: WatchEvent) => (e.kind === 'device-list' ? e.deviceList.devices.map((d) => d.name).sort() : [])
+      expect(events.map((e) => e.kind === 'device-list' && e.deviceList.seq)).toEqual([1, 1])
+      expect(events.map(names).sort()).toEqual([['laptop', 'phone'], ['laptop', 'tablet']])
+      // The same two again (pushed by other storing nodes, or re-queried) are not news.
+      for (const value of [one, two, one]) await clientOf(sender).request(watcher.peerId, RPC_PUSH, encodePut(keyBytes(key), value as Uint8Array), { timeoutMs: 5_000 })
+      await new Promise((r) => setTimeout(r, 300))
+      expect(events).toHaveLength(2)
+      // A newer list moves on; an older one after it is dropped.
+      await sender.publishDeviceList(deviceListBundle(account, [laptop, phone, tablet], { seq: 2 }))
+      await waitFor(() => events.length >= 3, 10_000, 'the merged list')
+      await clientOf(sender).request(watcher.peerId, RPC_PUSH, encodePut(keyBytes(key), encodeBundle(deviceListBundle(account, [tablet], { seq: 1 }))), { timeoutMs: 5_000 })
+      await new Promise((r) => setTimeout(r, 300))
+      expect(events.map((e) => e.kind === 'device-list' && e.deviceList.seq)).toEqual([1, 1, 2])
     } finally {
       unwatch()
     }

@@ -6,6 +6,7 @@
 import { Bus, identityCreate, identityOpen, identityPeerBinding, identitySeal } from '@baran/bus'
 import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
 import { envelopeRecipientOf, openEnvelope, sealEnvelope, x25519Implementation } from '@baran/trust'
+import { createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject, randomBytes, sign, verify } from 'node:crypto'
 import nacl from 'tweetnacl'
 import { identityActor } from '../src/index.ts'
 import { SealedKeyring } from '../src/lib/store.ts'
@@ -26,6 +27,16 @@ async function rate(op: (i: number) => Promise<unknown>, concurrency = 1): Promi
   return Math.round((n * 1000) / WINDOW_MS)
 }
 
+/** CPU time (user + system, all of this process's threads: WebCrypto's jobs run on libuv's pool) per `op`, one in flight. */
+async function cpuPerOp(op: (i: number) => Promise<unknown>): Promise<number> {
+  const before = process.cpuUsage()
+  const end = performance.now() + WINDOW_MS
+  let n = 0
+  while (performance.now() < end) await op(n++)
+  const used = process.cpuUsage(before)
+  return Math.round((used.user + used.system) / n)
+}
+
 async function inProcess(recipientCount: number) {
   const stores: SealedKeyring[] = []
   for (let i = 0; i <= recipientCount; i++) {
@@ -41,9 +52,63 @@ async function inProcess(recipientCount: number) {
   const me = { deviceId: recipients[0]!.deviceId, encPrivateKey: recipients[0]!.encPrivateKey }
   return {
     envelopeBytes: sample.length,
+    sealAndOpenCpuUs: await cpuPerOp(async (i) => openEnvelope(await seal(i), me)),
     sealPerSec: await rate(seal),
     openPerSec: await rate(() => openEnvelope(sample, me)),
     sealAndOpenPerSec: await rate(async (i) => openEnvelope(await seal(i), me)),
+  }
+}
+
+/**
+ * The raw primitives with the same payload, from node:crypto (OpenSSL, synchronous): what sealing to one device
+ * costs at least. Seal: an ephemeral X25519 key pair, one X25519 agreement, HKDF-SHA256, ChaCha20-Poly1305 over the
+ * payload; open: one agreement, HKDF, decryption. `signed` adds what the envelope adds for authenticity: one Ed25519
+ * signature on seal, two verifications on open (the sender's device certificate and the envelope).
+ */
+function raw() {
+  const recipient = generateKeyPairSync('x25519')
+  const signer = generateKeyPairSync('ed25519')
+  const info = Buffer.from('baran bench')
+  const sealRaw = () => {
+    const eph = generateKeyPairSync('x25519')
+    const key = Buffer.from(hkdfSync('sha256', diffieHellman({ privateKey: eph.privateKey, publicKey: recipient.publicKey }), Buffer.alloc(0), info, 32))
+    const nonce = randomBytes(12)
+    const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+    const ct = Buffer.concat([c.update(payload), c.final(), c.getAuthTag()])
+    return { enc: eph.publicKey, nonce, ct }
+  }
+  const openRaw = (s: { enc: KeyObject; nonce: Buffer; ct: Buffer }) => {
+    const key = Buffer.from(hkdfSync('sha256', diffieHellman({ privateKey: recipient.privateKey, publicKey: s.enc }), Buffer.alloc(0), info, 32))
+    const d = createDecipheriv('chacha20-poly1305', key, s.nonce, { authTagLength: 16 })
+    d.setAuthTag(s.ct.subarray(s.ct.length - 16))
+    return Buffer.concat([d.update(s.ct.subarray(0, s.ct.length - 16)), d.final()])
+  }
+  const sealSigned = () => {
+    const s = sealRaw()
+    return { ...s, sig: sign(null, s.ct, signer.privateKey) }
+  }
+  const openSigned = (s: ReturnType<typeof sealSigned>) => {
+    // the device certificate's signature and the envelope's
+    if (!verify(null, s.ct, signer.publicKey, s.sig) || !verify(null, s.ct, signer.publicKey, s.sig)) throw new Error('bad signature')
+    return openRaw(s)
+  }
+  return { sealRaw, openRaw, sealSigned, openSigned }
+}
+
+async function rawRates() {
+  const r = raw()
+  const sample = r.sealSigned()
+  return {
+    sealPerSec: await rate(async () => r.sealRaw()),
+    openPerSec: await rate(async () => r.openRaw(sample)),
+    sealAndOpenPerSec: await rate(async () => r.openRaw(r.sealRaw())),
+    sealAndOpenCpuUs: await cpuPerOp(async () => r.openRaw(r.sealRaw())),
+    signed: {
+      sealAndOpenCpuUs: await cpuPerOp(async () => r.openSigned(r.sealSigned())),
+      sealPerSec: await rate(async () => r.sealSigned()),
+      openPerSec: await rate(async () => r.openSigned(sample)),
+      sealAndOpenPerSec: await rate(async () => r.openSigned(r.sealSigned())),
+    },
   }
 }
 
@@ -71,9 +136,29 @@ async function overBus(recipientCount: number) {
 }
 
 try {
+  // Raw primitives and Baran's envelope alternate in one run, so both see the same machine load.
+  const rawFirst = await rawRates()
+  const to1 = await inProcess(1)
+  const rawSecond = await rawRates()
+  const rawBest = rawFirst.sealAndOpenPerSec >= rawSecond.sealAndOpenPerSec ? rawFirst : rawSecond
+  const overhead = (r: number) => Math.round((r / to1.sealAndOpenPerSec) * 100) / 100
+  const cpuRatio = (us: number) => Math.round((to1.sealAndOpenCpuUs / us) * 100) / 100
+  const rawCpu = Math.min(rawFirst.sealAndOpenCpuUs, rawSecond.sealAndOpenCpuUs)
+  const rawSignedCpu = Math.min(rawFirst.signed.sealAndOpenCpuUs, rawSecond.signed.sealAndOpenCpuUs)
   const result = {
+    headline:
+      'seal + open of a 1 KiB payload to one device, one at a time: Baran envelope vs raw node:crypto primitives in the same run; rate ratio = raw rate / Baran rate (wall clock, one in flight), CPU ratio = Baran CPU µs per seal+open / raw (all threads); goal <= 1.5',
     payloadBytes: payload.length,
-    inProcess: { to1: await inProcess(1), to5: await inProcess(5) },
+    overhead: {
+      vsRawX25519ChaCha20: overhead(rawBest.sealAndOpenPerSec),
+      vsRawWithSignatures: overhead(rawBest.signed.sealAndOpenPerSec),
+      cpuVsRawX25519ChaCha20: cpuRatio(rawCpu),
+      cpuVsRawWithSignatures: cpuRatio(rawSignedCpu),
+      goal: 1.5,
+      met: overhead(rawBest.signed.sealAndOpenPerSec) <= 1.5,
+    },
+    raw: { first: rawFirst, second: rawSecond },
+    inProcess: { to1, to5: await inProcess(5) },
     actorOverBus: { to1: await overBus(1), to5: await overBus(5) },
     x25519: await x25519Implementation(),
     note: 'rates per second; over the bus: JSON, zod, base64 and a NATS round trip, 4 in flight, actors inline in this process; open includes the replay-window append (one file append per opened envelope)',

@@ -28,6 +28,7 @@ import {
   identityRemoveContact,
   identityRevokeDevice,
   identitySeal,
+  identitySignMailboxDelete,
   identitySignNameClaim,
   identitySignPresence,
   identityStatus,
@@ -38,10 +39,12 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { DEFAULT_SCRYPT } from './lib/constants.ts'
 import { EnvelopeService } from './lib/envelopes.ts'
+import { signMailboxDelete } from './lib/mailbox-delete.ts'
 import { deriveLinkKeys } from './lib/link.ts'
 import { ReplayWindow } from './lib/replay-window.ts'
 import { type AccountInfo, SealedKeyring } from './lib/store.ts'
 import type { RemoteDeviceList } from './lib/sync.ts'
+import { serveBlocks } from './serve-blocks.ts'
 
 /** How often the actor renews its own records before they expire. */
 const REFRESH_EVERY_MS = 24 * 3600_000
@@ -222,20 +225,23 @@ export const identityActor = defineActor({
     })
 
     // Sealed envelopes: the device's Ed25519 and X25519 private keys stay here; callers get bytes and verified senders.
-    ctx.serve(identitySeal, async ({ id, payload, recipients }) => {
+    ctx.serve(identitySeal, async ({ id, payload, recipients, self }) => {
       account()
       try {
-        const sealed = await envelopes.seal(id, new Uint8Array(Buffer.from(payload, 'base64')), recipients)
+        const sealed = await envelopes.seal(id, new Uint8Array(Buffer.from(payload, 'base64')), recipients, { self: self === true })
         return { envelope: Buffer.from(sealed.envelope).toString('base64'), bytes: sealed.envelope.length, recipients: sealed.recipients }
       } catch (e) {
         throw envelopeBusError(e)
       }
     })
 
-    ctx.serve(identityOpen, async ({ envelope, senderRevocations }) => {
+    ctx.serve(identityOpen, async ({ envelope, senderRevocations, skipReplayWindow }) => {
       account()
       try {
-        const opened = await envelopes.open(new Uint8Array(Buffer.from(envelope, 'base64')), senderRevocations ? { senderRevocations } : {})
+        const opened = await envelopes.open(new Uint8Array(Buffer.from(envelope, 'base64')), {
+          ...(senderRevocations ? { senderRevocations } : {}),
+          skipReplayWindow: skipReplayWindow === true,
+        })
         const { accountId, accountKey, deviceId, deviceKey, deviceName, encKey } = opened.sender
         return {
           id: opened.id,
@@ -247,6 +253,13 @@ export const identityActor = defineActor({
       } catch (e) {
         throw envelopeBusError(e)
       }
+    })
+
+    // DHT mailbox deletes: signed with the device key, only for this device's own mailboxes.
+    ctx.serve(identitySignMailboxDelete, async ({ mailbox, items, at }) => {
+      account()
+      const keys = await store.envelopeKeys()
+      return signMailboxDelete(keys, { mailbox, items, ...(at === undefined ? {} : { at }) })
     })
 
     ctx.serve(identitySignNameClaim, ({ name, owner, chainId, registry }) => {
@@ -276,6 +289,7 @@ export const identityActor = defineActor({
       account()
       return { removed: await store.removeContact(accountId) }
     })
+    serveBlocks(ctx, store, account)
 
     // Device linking. The account leaves this actor only sealed under the PIN (which goes to the user, not to
     // discovery): the CLI carries the sealed value to discovery, which stores it as an opaque blob.

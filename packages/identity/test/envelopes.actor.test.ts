@@ -66,6 +66,26 @@ describe('identity.seal / identity.open over the bus', () => {
     expect(text((await r1.bus.request(identityOpen, { envelope: next.envelope })).payload)).toBe('again')
   })
 
+  it('self: seals to this device too (no recipient needed); skipReplayWindow opens again and again and records nothing', async () => {
+    const { nodes } = await network(['s', 'r'])
+    const [me, other] = [await nodes[0]!.bus.request(identityCreate, {}), await nodes[1]!.bus.request(identityCreate, {})]
+    const [s, r] = [nodes[0]!.bus, nodes[1]!.bus]
+    await expect(s.request(identitySeal, { id: 'none', payload: b64('x'), recipients: [] })).rejects.toMatchObject({ code: 'invalid_argument' })
+    const atRest = await s.request(identitySeal, { id: '01JSELF0000000000000000001', payload: b64('kept sealed'), recipients: [], self: true })
+    expect(atRest.recipients).toEqual([me.deviceId])
+    for (let i = 0; i < 3; i++) expect(text((await s.request(identityOpen, { envelope: atRest.envelope, skipReplayWindow: true })).payload)).toBe('kept sealed')
+    const both = await s.request(identitySeal, { id: '01JSELF0000000000000000002', payload: b64('to both'), recipients: [await certOf(r)], self: true })
+    expect(both.recipients.sort()).toEqual([me.deviceId, other.deviceId].sort())
+    // skipped, the pair was not recorded: the first ordinary open still passes, and the window refuses the next
+    expect(text((await r.request(identityOpen, { envelope: both.envelope, skipReplayWindow: true })).payload)).toBe('to both')
+    expect(text((await r.request(identityOpen, { envelope: both.envelope })).payload)).toBe('to both')
+    await expect(r.request(identityOpen, { envelope: both.envelope })).rejects.toMatchObject({ code: 'replayed' })
+    // every other check still runs
+    const bad = Buffer.from(both.envelope, 'base64')
+    bad[bad.length - 1]! ^= 1
+    await expect(r.request(identityOpen, { envelope: bad.toString('base64'), skipReplayWindow: true })).rejects.toMatchObject({ code: 'bad_signature' })
+  })
+
   it('a flipped byte anywhere gives bad_signature or malformed, never a payload', async () => {
     const { nodes } = await network(['s', 'r'])
     for (const n of nodes) await n.bus.request(identityCreate, {})

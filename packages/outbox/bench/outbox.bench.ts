@@ -1,14 +1,15 @@
 /**
  * Outbox benchmarks, one JSON object on stdout:
  * - inbox receive throughput (messages persisted per second), through the library and through the actor over the
- *   bus, vs a raw JetStream KV put loop of the same values at the same concurrency, in the same run (ratio);
+ *   bus (sealed envelopes: identity opens each), vs a raw JetStream KV put loop of the same values at the same
+ *   concurrency, in the same run (ratio); outbox.send through the actor (each body sealed at rest);
  * - presence event → message stored in the receiver's inbox (engine + real receiving Inbox on JetStream; the
  *   network between them is the in-process stand-in of the engine tests, so this is the outbox's own share);
  * - engine memory with 100k pending messages (bounded: no bodies in memory), and resuming 20k records from KV.
  * Run: npx node --conditions=@baran/source --expose-gc packages/outbox/bench/outbox.bench.ts [scale]
  */
 import { ActorRuntime, silentLogger } from '@baran/actor'
-import { Bus, identityCreate, outboxReceive } from '@baran/bus'
+import { Bus, identityCreate, identityPeerBinding, identitySeal, outboxReceive, outboxSend } from '@baran/bus'
 import { startNatsServer } from '@baran/launch'
 import { identityActor } from '@baran/identity'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -19,7 +20,7 @@ import { type AccountDevices, type Clock, DeliveryEngine } from '../src/lib/engi
 import { newMessageId } from '../src/lib/ids.ts'
 import { Inbox } from '../src/lib/inbox.ts'
 import { encodePayload, type MessagePayload } from '../src/lib/payload.ts'
-import { OutboxRecordBucket, type OutgoingRecord } from '../src/lib/records.ts'
+import { OutboxRecordBucket, type OutgoingRecord, payloadOf } from '../src/lib/records.ts'
 
 const scale = Math.max(0.05, Math.min(10, Number(process.argv[2] ?? 1) || 1))
 const N_RECEIVE = Math.round(3000 * scale)
@@ -92,7 +93,8 @@ try {
     }
   }
 
-  // ---- receive through the actor: bus request → zod → inbox → KV → reply ----
+  // ---- receive through the actor: bus request → identity.open (verify, decrypt) → inbox → KV → reply ----
+  // ---- send through the actor: bus request → identity.seal (to this device) → KV → reply ----
   {
     const dataDir = join(dir, 'node')
     const common = { node: 'n1', bus: { connect: { servers: server.url } }, dataDir, log: silentLogger() }
@@ -101,13 +103,30 @@ try {
     const me = await bus.request(identityCreate, {})
     const outbox = new ActorRuntime(actor, { ...common, config: { buckets: { outbox: 'actor_outbox', inbox: 'actor_inbox' } } })
     await outbox.start()
-    const reqs = Array.from({ length: N_RECEIVE }, () => {
-      const p = message(me.accountId, body)
-      return { id: p.id, payload: Buffer.from(encodePayload(p)).toString('base64'), from: { accountId: ALICE, deviceId: ALICE_PHONE, peerId: 'p' } }
+    // Another account's device seals the envelopes (its own identity actor, node n2), as the real sender would.
+    const sender = new ActorRuntime(identityActor, { ...common, node: 'n2', dataDir: join(dir, 'sender'), config: { kdf: { N: 1024, r: 8, p: 1 } } })
+    await sender.start()
+    const them = await bus.request(identityCreate, {}, { node: 'n2' })
+    const { deviceCert } = await bus.request(identityPeerBinding, { peerId: '12D3KooWBenchReceiver' })
+    const reqs: Array<{ id: string; payload: string; from: { accountId: string; deviceId: string; peerId: string } }> = []
+    for (let i = 0; i < N_RECEIVE; i++) {
+      const p = { ...message(me.accountId, body), from: them.accountId, fromDevice: them.deviceId }
+      const sealed = await bus.request(identitySeal, { id: p.id, payload: Buffer.from(encodePayload(p)).toString('base64'), recipients: [deviceCert] }, { node: 'n2' })
+      reqs.push({ id: p.id, payload: sealed.envelope, from: { accountId: them.accountId, deviceId: them.deviceId, peerId: 'p' } })
+    }
+    const statuses = new Map<string, number>()
+    const viaBus = await throughput(reqs, async (r) => {
+      const { status } = await bus.request(outboxReceive, r)
+      statuses.set(status, (statuses.get(status) ?? 0) + 1)
     })
-    const viaBus = await throughput(reqs, (r) => bus.request(outboxReceive, r))
     ;(result.receive as Record<string, unknown>).actorOverBusMsgsPerSec = Math.round(viaBus)
+    ;(result.receive as Record<string, unknown>).actorStatuses = Object.fromEntries(statuses)
     ;(result.receive as Record<string, unknown>).rawOverActor = round1(((result.receive as Record<string, number>).rawKvPutMsgsPerSec ?? 0) / viaBus)
+    // outbox.send to an account nobody serves discovery for: the reply comes once the record (body sealed) is stored
+    const sends = Array.from({ length: Math.round(N_RECEIVE / 3) }, (_, i) => `${body} ${i}`)
+    result.send = { messages: sends.length, concurrency: CONCURRENCY, actorOverBusMsgsPerSec: Math.round(await throughput(sends, (b) => bus.request(outboxSend, { to: BOB, body: b }))) }
+    await sender.stop()
+    await sender.close()
     await outbox.stop()
     await outbox.close()
     await identity.stop()
@@ -123,6 +142,7 @@ try {
     const engine = new DeliveryEngine({
       store,
       lookupAccount: async (): Promise<AccountDevices> => ({ devices: [{ deviceId: BOB_PHONE, online, ...(online ? { peerId: 'bob' } : {}), addrs: [] }], revoked: [] }),
+      seal: async (req) => encodePayload(payloadOf(req.record, req.sync)),
       send: async (req) => {
         if (!online) throw Object.assign(new Error('offline'), { code: 'unreachable' })
         const r = await receiver.receive({ id: req.id, payload: req.payload, from: { accountId: ALICE, deviceId: ALICE_PHONE, peerId: 'alice' } })
@@ -158,7 +178,7 @@ try {
     const never = new Promise<never>(() => {})
     const before = heap()
     const engine = new DeliveryEngine(
-      { store: new OutboxRecordBucket(await bus.kv('bench_unused')), lookupAccount: () => never, send: () => never, watch: async () => {}, unwatch: async () => {} },
+      { store: new OutboxRecordBucket(await bus.kv('bench_unused')), lookupAccount: () => never, seal: () => never, send: () => never, watch: async () => {}, unwatch: async () => {} },
       { clock: frozen },
     )
     const now = Date.now()
@@ -205,7 +225,7 @@ try {
     const writeRate = await throughput(records, (r) => store.create(r), 64)
     const frozen: Clock = { now: () => Date.now(), setTimeout: () => 0, clearTimeout: () => {} }
     const never = new Promise<never>(() => {})
-    const engine = new DeliveryEngine({ store, lookupAccount: () => never, send: () => never, watch: async () => {}, unwatch: async () => {} }, { clock: frozen })
+    const engine = new DeliveryEngine({ store, lookupAccount: () => never, seal: () => never, send: () => never, watch: async () => {}, unwatch: async () => {} }, { clock: frozen })
     const t = performance.now()
     const { resumed } = await engine.start()
     result.resume = { records: N_RESUME, resumed, startMs: Math.round(performance.now() - t), createMsgsPerSec: Math.round(writeRate) }

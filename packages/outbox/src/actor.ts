@@ -4,7 +4,9 @@ import {
   BusErrorCode,
   discoveryAddressChanged,
   discoveryLookup,
+  discoveryMailboxPut,
   discoveryOffline,
+  discoveryPublished,
   discoveryOnline,
   discoveryUnwatch,
   discoveryWatch,
@@ -13,7 +15,6 @@ import {
   identityAccountCreated,
   identityDeviceAdded,
   identityDeviceRevoked,
-  identityStatus,
   type KvBucket,
   namingLookup,
   outboxContracts,
@@ -26,11 +27,14 @@ import {
   outboxReceived,
   outboxSend,
   outboxStatus,
+  ENVELOPE_MAX_BYTES,
   transportSend,
 } from '@baran/bus'
-import { z } from 'zod'
+import { ConfigSchema } from './config.ts'
+import { IdentityView } from './identity-view.ts'
 import {
   DEFAULT_TTL_MS,
+  HISTORY_BUCKET,
   IDEMPOTENCY_TTL_MS,
   INBOX_BUCKET,
   INBOX_LOG_SUFFIX,
@@ -38,91 +42,39 @@ import {
   KEYS_BUCKET,
   MAX_BODY_BYTES,
   MAX_REPLY_BYTES,
-  MAX_TTL_MS,
   MIN_FREE_BYTES,
   OUTBOX_BUCKET,
   RETAIN_FINISHED_MS,
   SEND_TIMEOUT_MS,
 } from './lib/constants.ts'
 import { DiskGuard } from './lib/disk.ts'
+import { startDeviceSync } from './device-sync.ts'
+import { historyUpdates, serveHistory, serveRequests } from './history-wiring.ts'
+import { serveSync } from './sync-serve.ts'
+import { HistoryStore } from './lib/history.ts'
+import { ContactRequests } from './lib/requests.ts'
 import { monitored, monitoredOrdered, StoreHealth } from './store-health.ts'
 import { type DeliveryChange, DeliveryEngine } from './lib/engine.ts'
-import { BodyTooLargeError, MessageNotFoundError, NamingUnavailableError, NoAccountError, UnknownRecipientError } from './lib/errors.ts'
+import { BodyTooLargeError, PayloadTooLargeError, MessageNotFoundError, NamingUnavailableError, UnknownRecipientError } from './lib/errors.ts'
 import { isMessageId, newMessageId } from './lib/ids.ts'
-import { Inbox, type SelfIdentity } from './lib/inbox.ts'
+import { Inbox, } from './lib/inbox.ts'
 import { IdempotencyKeys } from './lib/idempotency.ts'
 import { isConflict } from './lib/kv.ts'
-import { bodyBytes, encodePayload } from './lib/payload.ts'
-import { OutboxRecordBucket, type OutgoingRecord, payloadOf, toOutgoing } from './lib/records.ts'
-
-const ConfigSchema = z
-  .object({
-    /** Sends and lookups in flight at once. */
-    maxInFlight: z.number().int().min(1).max(256).optional(),
-    /** How long transport may take to get the remote ack. */
-    sendTimeoutMs: z.number().int().positive().max(120_000).optional(),
-    /** TTL of a message whose sender gave none. */
-    defaultTtlMs: z.number().int().positive().max(MAX_TTL_MS).optional(),
-    backoff: z
-      .object({ initialMs: z.number().int().positive().optional(), maxMs: z.number().int().positive().optional(), jitter: z.number().min(0).max(1).optional() })
-      .strict()
-      .optional(),
-    /** Finished outgoing records are removed this long after they finished. */
-    retainFinishedMs: z.number().int().nonnegative().optional(),
-    /** Bucket names (inline simulations that run several nodes on one NATS server). */
-    buckets: z
-      .object({
-        outbox: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
-        inbox: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
-        keys: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
-      })
-      .strict()
-      .optional(),
-    /** 'file' (default) survives restarts; 'memory' is for simulations. */
-    storage: z.enum(['file', 'memory']).optional(),
-    /** Writes are refused (degraded) while the data dir's disk has less free than this (file storage only). */
-    minFreeBytes: z.number().int().nonnegative().optional(),
-    /** How long a send's idempotency key is remembered. */
-    idempotencyTtlMs: z.number().int().positive().max(30 * 86_400_000).optional(),
-  })
-  .strict()
-type Config = z.infer<typeof ConfigSchema>
+import { bodyBytes, decodePayload, encodePayload } from './lib/payload.ts'
+import { OutboxRecordBucket, type OutgoingRecord, toOutgoing } from './lib/records.ts'
+import { OutboxSealing } from './sealing.ts'
+import { MailboxFetcher, type MailboxOutcome } from './mailbox-fetch.ts'
+import { decodeEnvelope, mailboxEpoch, mailboxId } from '@baran/trust'
 
 const ID_RE = /^[0-9a-fA-F]{40}$/
-
-/** This node's account, device and its other (non-revoked) devices, from the identity actor. */
-interface Me extends SelfIdentity {
-  others: string[]
-}
-
-/** Asks identity once and remembers; identity events (or a minute) make it ask again. */
-class IdentityView {
-  #ctx: ActorContext<Config>
-  #me: Me | undefined
-  #at = 0
-
-  constructor(ctx: ActorContext<Config>) {
-    this.#ctx = ctx
-  }
-
-  async get(): Promise<Me> {
-    if (this.#me && Date.now() - this.#at < 60_000) return this.#me
-    const s = await this.#ctx.bus.request(identityStatus, {})
-    if (!s.account) throw new NoAccountError()
-    const a = s.account
-    this.#me = {
-      accountId: a.accountId,
-      deviceId: a.deviceId,
-      others: a.devices.filter((d) => !d.current && !a.revoked.includes(d.deviceId)).map((d) => d.deviceId),
-    }
-    this.#at = Date.now()
-    return this.#me
-  }
-
-  forget(): void {
-    this.#me = undefined
-  }
-}
+/**
+ * An envelope to one device is the payload plus about 600 bytes of header, certificate and signature (100 per
+ * recipient, 64 of signature, the sender's certificate up to 4 KiB; docs/envelopes.md): a payload that leaves less
+ * than this under the envelope limit is refused at send.
+ */
+const ENVELOPE_OVERHEAD_BYTES = 1024
+/** Sealed bodies opened for previews per outbox.pending page (each costs identity an open: about 3 ms). */
+const MAX_PREVIEWS = 256
 
 /** The parts that need JetStream: opened at start, or later when JetStream comes back. */
 interface Stores {
@@ -130,6 +82,8 @@ interface Stores {
   inbox: Inbox
   engine: DeliveryEngine
   keys: IdempotencyKeys
+  history: HistoryStore
+  requests: ContactRequests
 }
 
 /**
@@ -151,6 +105,8 @@ export const outboxActor = defineActor({
     const sendTimeoutMs = config.sendTimeoutMs ?? SEND_TIMEOUT_MS
     const ttlDefault = config.defaultTtlMs ?? DEFAULT_TTL_MS
     const identity = new IdentityView(ctx)
+    const sealing = new OutboxSealing(bus, log)
+    const mailboxOn = config.mailbox?.enabled !== false
     const unsubscribe: Array<() => void> = []
     let stores: Stores | undefined
 
@@ -161,8 +117,10 @@ export const outboxActor = defineActor({
         log.error({ err: e, event: c.event }, 'could not publish an event')
       }
     }
+    const historyOf = historyUpdates(() => stores?.history, log)
     const onChange = (c: DeliveryChange) => {
       publish(outboxDelivery, c)
+      historyOf.delivery(c)
       // The remote's ack is the delivery receipt.
       if (c.state === 'delivered' && c.kind === 'message' && !c.sync && c.deviceId) {
         publish(outboxReceipt, { id: c.id, from: c.to, deviceId: c.deviceId, kind: 'delivered', at: c.at })
@@ -184,6 +142,10 @@ export const outboxActor = defineActor({
       const inboxLogKv = await bus.kv(`${inboxName}${INBOX_LOG_SUFFIX}`, { storage })
       const inboxReadKv = await bus.kv(`${inboxName}${INBOX_READ_SUFFIX}`, { storage })
       const keysKv = await bus.kv(config.buckets?.keys ?? KEYS_BUCKET, { storage, ttlMs: config.idempotencyTtlMs ?? IDEMPOTENCY_TTL_MS })
+      const historyKv = monitoredOrdered(await bus.kv(config.buckets?.history ?? HISTORY_BUCKET, { storage }), onStoreError, disk)
+      const history = new HistoryStore({ kv: historyKv })
+      const requests = new ContactRequests({ history, kv: historyKv })
+      if (config.history?.retentionMs) log.info({ removed: await history.prune(config.history.retentionMs) }, 'history pruned to its retention')
       probeBucket = outboxKv
       const store = new OutboxRecordBucket(monitored(outboxKv, onStoreError, disk))
       const inbox = new Inbox({
@@ -193,7 +155,12 @@ export const outboxActor = defineActor({
         outgoing: store,
         self: () => identity.get(),
         onReceived: (m) => publish(outboxReceived, m),
-        onReadReceipt: (e) => publish(outboxReceipt, { ...e, kind: 'read' }),
+        onReadReceipt: (e) => {
+          publish(outboxReceipt, { ...e, kind: 'read' })
+          historyOf.readReceipt(e)
+        },
+        onDeliveredReceipt: (e) => stores?.engine.deliveredElsewhere(e.id, e.deviceId),
+        history,
       })
       const { migrated } = await inbox.load()
       if (migrated && migrated.copied + migrated.present + migrated.corrupt + migrated.conflicts > 0) log.info(migrated, 'inbox of an earlier version moved into the inbox log')
@@ -210,6 +177,17 @@ export const outboxActor = defineActor({
               { peerId: req.peerId, addrs: req.addrs.slice(0, 64), id: req.id, payload: Buffer.from(req.payload).toString('base64'), timeoutMs: sendTimeoutMs },
               { signal, timeoutMs: sendTimeoutMs + 5000 },
             ),
+          seal: (req, signal) => sealing.forDevice(req, signal),
+          ...(mailboxOn
+            ? {
+                deposit: async (req: { deviceId: string; envelope: Uint8Array }, signal: AbortSignal) => {
+                  // The mailbox of the epoch of the envelope's sentAt: what the storing nodes check.
+                  const mailbox = mailboxId(req.deviceId, mailboxEpoch(decodeEnvelope(req.envelope).sentAt))
+                  const envelope = Buffer.from(req.envelope).toString('base64')
+                  return bus.request(discoveryMailboxPut, { mailbox, envelope }, { signal, timeoutMs: 60_000 })
+                },
+              }
+            : {}),
           watch: async (accountId) => void (await bus.request(discoveryWatch, { accountId })),
           unwatch: async (accountId) => void (await bus.request(discoveryUnwatch, { accountId })),
         },
@@ -222,7 +200,7 @@ export const outboxActor = defineActor({
       )
       const { resumed, corrupt, pruned } = await engine.start({ retainFinishedMs: config.retainFinishedMs ?? RETAIN_FINISHED_MS })
       log.info({ resumed, pruned, corrupt: corrupt.length, inbox: inbox.size }, 'outbox loaded')
-      return { store, inbox, engine, keys: new IdempotencyKeys(monitored(keysKv, onStoreError, disk)) }
+      return { store, inbox, engine, history, requests, keys: new IdempotencyKeys(monitored(keysKv, onStoreError, disk)) }
     }
 
     const need = (): Stores => {
@@ -271,6 +249,24 @@ export const outboxActor = defineActor({
       }
     }
 
+    /**
+     * The bodies of sealed records, opened for their previews (8 at a time, the first MAX_PREVIEWS of a page: each is an
+     * identity.open); one that cannot be opened shows none.
+     */
+    const previewBodies = async (records: OutgoingRecord[]): Promise<Array<string | undefined>> => {
+      const out: Array<string | undefined> = records.map((r) => r.body)
+      const upTo = Math.min(records.length, MAX_PREVIEWS)
+      let next = 0
+      const worker = async () => {
+        for (let i = next++; i < upTo; i = next++) {
+          const r = records[i]!
+          if (r.sealed !== undefined) out[i] = await sealing.bodyOf(r).catch(() => undefined)
+        }
+      }
+      await Promise.all(Array.from({ length: Math.min(8, upTo) }, worker))
+      return out
+    }
+
     const queue = async (s: Stores, record: OutgoingRecord) => {
       // Persist first; the engine (and the reply) only after JetStream stored it.
       await s.store.create(record)
@@ -288,34 +284,53 @@ export const outboxActor = defineActor({
       const claim = idempotencyKey ? await s.keys.claim(idempotencyKey, newMessageId()) : undefined
       if (claim && !claim.first) {
         const known = await s.store.get(claim.id)
-        if (known) return toOutgoing(known, (d) => s.engine.live(known.id, d))
+        if (known) {
+          if (known.kind === 'message') await s.history.recordSent({ ...known, sentAt: known.createdAt })
+          return toOutgoing(known, (d) => s.engine.live(known.id, d), body)
+        }
       }
+      const id = claim?.id ?? newMessageId()
+      // Too large once escaped, or once sealed to a device: refuse now, not at every attempt (and before sealing).
+      const payload = encodePayload({ v: 1, kind: 'message', id, from: me.accountId, fromDevice: me.deviceId, to: recipient.accountId, body, sentAt: now, expiresAt: now + (ttlMs ?? ttlDefault), sync: false })
+      if (payload.length + ENVELOPE_OVERHEAD_BYTES > ENVELOPE_MAX_BYTES) {
+        throw new PayloadTooLargeError(`the message is ${payload.length} bytes encoded: sealed to a device it would pass the ${ENVELOPE_MAX_BYTES}-byte envelope limit`)
+      }
+      const prev = await s.history.claimPrev(recipient.accountId, me.deviceId, id)
       // Devices already known (a fresh lookup of the recipient) are listed now: no resolving step, no extra write.
       const record: OutgoingRecord = s.engine.withKnownDevices({
         v: 1,
-        id: claim?.id ?? newMessageId(),
+        id,
         kind: 'message',
         from: me.accountId,
         fromDevice: me.deviceId,
         to: recipient.accountId,
         ...(recipient.name ? { toName: recipient.name } : {}),
-        body,
+        // Sealed to this device: the body is never stored in the clear (opened again at each delivery).
+        sealed: await sealing.sealAtRest(id, body),
         createdAt: now,
         expiresAt: now + (ttlMs ?? ttlDefault),
         // To ourselves, our own device list is the recipient list; else discovery finds the recipient's.
         devicesResolved: toSelf,
         devices: me.others.map((deviceId) => ({ deviceId, state: 'queued' as const, attempts: 0, sync: !toSelf })),
+        ...(prev ? { prev } : {}),
       })
-      encodePayload(payloadOf(record, false)) // too large once escaped: refuse now, not at every attempt
       try {
-        await queue(s, record)
+        await s.store.create(record)
       } catch (e) {
+        s.history.releasePrev(recipient.accountId, me.deviceId, id, prev)
         // Two retries of one key raced: the other stored it.
         const known = claim && isConflict(e) ? await s.store.get(record.id) : undefined
         if (!known) throw e
-        return toOutgoing(known, (d) => s.engine.live(known.id, d))
+        return toOutgoing(known, (d) => s.engine.live(known.id, d), body)
       }
-      return toOutgoing(record)
+      // Persisted: into the history (before delivery starts, so its outcome finds the entry), then delivered.
+      try {
+        const recipients = record.devices.filter((d) => !d.sync).map((d) => d.deviceId)
+        await s.history.recordSent({ ...record, sentAt: now }, recipients)
+      } finally {
+        s.engine.add(record)
+      }
+      return toOutgoing(record, undefined, body)
     })
 
     ctx.serve(outboxPending, async (req) => {
@@ -334,8 +349,9 @@ export const outboxActor = defineActor({
       }
       const messages = []
       let bytes = 0
-      for (const r of records) {
-        const shown = toOutgoing(r, (d) => s.engine.live(r.id, d))
+      const bodies = await previewBodies(records)
+      for (const [i, r] of records.entries()) {
+        const shown = toOutgoing(r, (d) => s.engine.live(r.id, d), bodies[i])
         bytes += JSON.stringify(shown).length
         if (messages.length > 0 && bytes > MAX_REPLY_BYTES) break
         messages.push(shown)
@@ -347,21 +363,71 @@ export const outboxActor = defineActor({
       const s = need()
       const r = isMessageId(id) ? await s.store.get(id) : undefined
       if (!r) throw new MessageNotFoundError(`no outgoing message ${id}`)
-      return toOutgoing(r, (d) => s.engine.live(r.id, d))
+      return toOutgoing(r, (d) => s.engine.live(r.id, d), (await previewBodies([r]))[0])
     })
 
     ctx.serve(outboxReceive, async ({ id, payload, from }) => {
       const s = need()
-      return s.inbox.receive({ id, payload: new Uint8Array(Buffer.from(payload, 'base64')), from })
+      // The payload is a sealed envelope: identity opens it and proves its sender. Transport's `from` is only who
+      // carried it (a relay or a DHT node may, later): the verified sender is what the inbox checks the payload against.
+      const me = await identity.get()
+      const opened = await sealing.open(payload, from.accountId === me.accountId ? undefined : from.accountId)
+      if ('status' in opened) return opened
+      if (opened.id !== id) return { status: 'rejected' as const, reason: `id_mismatch: transport said ${id}, the envelope is ${opened.id}` }
+      if (opened.sender.deviceId !== from.deviceId) log.debug({ id, sender: opened.sender.deviceId, carrier: from.deviceId }, 'an envelope carried by another device than its sender')
+      return s.inbox.receive({ id, payload: opened.payload, from: { ...opened.sender, peerId: from.peerId } })
     })
 
+    // ---- the DHT mailbox: what senders deposited while this device was not reachable ----
+    /** The receive path above for an envelope from the mailbox: no carrier, the verified sender is all there is. */
+    const receiveDeposited = async (envelope: string, senderAccount: string): Promise<MailboxOutcome> => {
+      const s = need()
+      const me = await identity.get()
+      const opened = await sealing.open(envelope, senderAccount === me.accountId ? undefined : senderAccount)
+      if ('status' in opened) return opened
+      const r = await s.inbox.receive({ id: opened.id, payload: opened.payload, from: { ...opened.sender, peerId: '' } })
+      // No transport ack tells the sender: a `delivered` receipt goes back to its device (deposited too if need be).
+      const p = r.status === 'stored' ? decodePayload(opened.payload) : undefined
+      if (p?.kind === 'message' && !p.sync && p.from !== me.accountId) {
+        const now = Date.now()
+        await queue(s, {
+          v: 1,
+          id: newMessageId(),
+          kind: 'receipt',
+          receipt: 'delivered',
+          from: me.accountId,
+          fromDevice: me.deviceId,
+          to: p.from,
+          ref: p.id,
+          createdAt: now,
+          expiresAt: now + ttlDefault,
+          devicesResolved: true,
+          devices: [{ deviceId: p.fromDevice, state: 'queued', attempts: 0, sync: false }],
+        }).catch((e: unknown) => log.warn({ err: (e as Error).message, id: p.id }, 'could not queue a delivered receipt'))
+      }
+      return r
+    }
+    const mailboxes = mailboxOn
+      ? new MailboxFetcher({
+          bus,
+          log,
+          deviceId: async () => (await identity.get()).deviceId,
+          receive: receiveDeposited,
+          ...(config.mailbox?.fetchEveryMs ? { everyMs: config.mailbox.fetchEveryMs } : {}),
+        })
+      : undefined
+
     ctx.serve(outboxInbox, async (req) => need().inbox.list(req ?? {}))
+    serveHistory(ctx as ActorContext<unknown>, () => need().history, resolveRecipient, (sealed) => sealing.openAtRest(sealed))
+    serveRequests(ctx as ActorContext<unknown>, () => need().requests, async () => (await identity.get()).accountId)
+    serveSync(ctx as ActorContext<unknown>, need, identity, (sealed) => sealing.openAtRest(sealed))
 
     ctx.serve(outboxMarkRead, async ({ ids, receipt }) => {
       const s = need()
       const read = await s.inbox.markRead(ids)
-      if (receipt !== false) {
-        const me = await identity.get()
+      const me = read.length > 0 ? await identity.get() : undefined
+      if (me) await historyOf.markedRead(read, me.accountId)
+      if (me && receipt !== false) {
         for (const m of read) {
           if (m.sync || m.from === me.accountId) continue
           const now = Date.now()
@@ -390,6 +456,8 @@ export const outboxActor = defineActor({
       ctx.subscribe(discoveryOnline, online),
       ctx.subscribe(discoveryAddressChanged, online),
       ctx.subscribe(discoveryOffline, (e) => stores?.engine.deviceOffline(e)),
+      // This device published its presence: discovery is up (maybe just joined), so its mailbox can be read.
+      ctx.subscribe(discoveryPublished, () => mailboxes?.soon()),
       ctx.subscribe(identityAccountCreated, () => identity.forget()),
       ctx.subscribe(identityDeviceAdded, () => identity.forget()),
       ctx.subscribe(identityDeviceRevoked, (e) => {
@@ -401,10 +469,15 @@ export const outboxActor = defineActor({
     }
     // The bus came back after an outage: requests in flight across it are lost; retry them and whatever waited now.
     unsubscribe.push(bus.onStatus((s) => s === 'reconnected' && stores?.engine.interrupt()))
+    mailboxes?.start()
+    // The history sync with this account's other devices (its own triggers): docs/history.md.
+    const deviceSync = await startDeviceSync(ctx, { identity, history: () => stores?.history, requests: () => stores?.requests, seal: (id, body) => sealing.sealAtRest(id, body) })
 
     return {
       async stop() {
         health.stop()
+        mailboxes?.stop()
+        await deviceSync?.stop()
         for (const u of unsubscribe) u()
         await stores?.engine.stop()
       },
@@ -420,6 +493,8 @@ export const outboxActor = defineActor({
           inFlight: st?.inFlight ?? 0,
           watching: st?.watching ?? 0,
           inboxSize: stores?.inbox.size ?? 0,
+          ...(mailboxes?.last ? { mailbox: mailboxes.last } : {}),
+          ...(deviceSync ? { historySync: deviceSync.status() } : {}),
         }
       },
     }

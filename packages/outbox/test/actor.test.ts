@@ -1,19 +1,24 @@
 /**
  * The outbox actor, inline against a real nats-server with JetStream, with the real identity actor beside it.
  * Discovery and transport do not run here: where a test needs delivery between two nodes, a small STAND-IN serves
- * their contracts on each node's bus (lookup/watch from a table the test controls, transport.send forwarding to
- * the other node's outbox.receive with the sender identity transport would have authenticated). The real
- * two-node path over libp2p is the lead's end-to-end test once those actors run.
+ * their contracts on each node's bus (lookup/lookupDevice/watch from a table the test controls, transport.send
+ * forwarding the sealed envelope to the other node's outbox.receive). Envelopes from other senders are sealed by
+ * their own real identity actor (a node that runs only identity). The real two-node path over libp2p is in
+ * apps/node/test (delivery.e2e, sealed.e2e).
  */
 import {
   BusError,
   discoveryLookup,
+  discoveryLookupDevice,
   discoveryOnline,
   discoveryUnwatch,
   discoveryWatch,
   healthContractOf,
   identityCertifyDevice,
   identityCreate,
+  identityPeerBinding,
+  identityRevokeDevice,
+  identitySeal,
   type AccountSummary,
   type Bus,
   outboxDelivery,
@@ -29,7 +34,7 @@ import {
 } from '@baran/bus'
 import { identityActor } from '@baran/identity'
 import { Cleanup, type NatsFixture, runInline, setupNats, spawnProcess, tempDir, waitUntil } from '@baran/testkit'
-import { canonicalEncode, generateKeyPair } from '@baran/trust'
+import { envelopeRecipientOf, generateKeyPair, sealEnvelope, type SignedRecord } from '@baran/trust'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { actor as outboxActorDef } from '../src/index.ts'
@@ -71,26 +76,39 @@ async function record<T>(bus: Bus, c: Parameters<Bus['subscribe']>[0]): Promise<
   return seen
 }
 
-/** An envelope from a stranger's device to this node, as transport hands it over. */
-function envelope(to: string, over: Partial<MessagePayload> = {}) {
+/** A node's device certificate (version 2: with its encryption key), as discovery finds it in its presence record. */
+async function certOf(n: { bus: Bus }): Promise<SignedRecord> {
+  return (await n.bus.request(identityPeerBinding, { peerId: '12D3KooWCertOfThisDevice' })).deviceCert as SignedRecord
+}
+
+/** Another account's device: a real identity actor that seals envelopes as it (no outbox). */
+async function stranger(name = 's'): Promise<{ bus: Bus; me: AccountSummary }> {
+  const nats = await setupNats({ cleanup, node: name, jetstream: false })
+  const dataDir = await tempDir(cleanup)
+  await runInline(identityActor, { cleanup, node: name, url: nats.url, dataDir, config: { kdf, deviceName: `${name}-phone` } })
+  return { bus: nats.bus, me: await nats.bus.request(identityCreate, {}) }
+}
+
+/**
+ * A message from `from` to `to`, sealed by `from`'s identity to `to`'s device (or to `sealTo`), as transport hands
+ * it over (its `from` is the peer that carried it: the stranger's device).
+ */
+async function envelope(from: { bus: Bus; me: AccountSummary }, to: TestNode, over: Partial<MessagePayload> = {}, sealTo: { bus: Bus } = to) {
   const p: MessagePayload = {
     v: 1,
     kind: 'message',
     id: newMessageId(),
-    from: STRANGER,
-    fromDevice: STRANGER_DEVICE,
-    to,
+    from: from.me.accountId,
+    fromDevice: from.me.deviceId,
+    to: to.me.accountId,
     body: 'hello from a stranger',
     sentAt: Date.now(),
     expiresAt: Date.now() + 60_000,
     sync: false,
     ...over,
   }
-  return { id: p.id, payload: Buffer.from(encodePayload(p)).toString('base64'), from: { accountId: STRANGER, deviceId: STRANGER_DEVICE, peerId: '12D3KooWStranger' } }
-}
-
-function decoded(payload: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(payload, 'base64').toString()) as Record<string, unknown>
+  const sealed = await from.bus.request(identitySeal, { id: p.id, payload: Buffer.from(encodePayload(p)).toString('base64'), recipients: [await certOf(sealTo)] })
+  return { id: p.id, payload: sealed.envelope, from: { accountId: from.me.accountId, deviceId: from.me.deviceId, peerId: '12D3KooWStranger' } }
 }
 
 /**
@@ -107,6 +125,12 @@ async function standIn(from: TestNode, remotes: TestNode[]) {
     if (!r) throw new BusError('not_found', `no device list for ${accountId}`)
     const d = r.me.deviceId
     return { accountId, devices: [{ deviceId: d, online: online.has(d), ...(online.has(d) ? { peerId: `peer-${r.name}` } : {}), addrs: [] }], revoked: [] }
+  })
+  discovery.serve(discoveryLookupDevice, async ({ deviceId }) => {
+    const r = remotes.find((x) => x.me.deviceId === deviceId)
+    if (!r) throw new BusError('not_found', `no presence record of ${deviceId}`)
+    const chain = await r.bus.request(identityPeerBinding, { peerId: `peer-${r.name}` })
+    return { presence: { deviceId, online: true, peerId: `peer-${r.name}`, addrs: [] }, accountId: r.me.accountId, chain: { deviceCert: chain.deviceCert, peerBinding: chain.peerBinding } }
   })
   discovery.serve(discoveryWatch, ({ accountId }) => {
     watched.push(accountId)
@@ -148,12 +172,17 @@ describe('outbox actor', () => {
     await first.stop('SIGKILL')
     // the reply came, so the record is in JetStream, whatever happened to the process after
     const kv = await a.bus.kv('outbox')
-    expect(JSON.parse(new TextDecoder().decode((await kv.get(sent.id))?.value))).toMatchObject({ id: sent.id, to: STRANGER, body: 'are you there?', devicesResolved: false })
+    const stored = new TextDecoder().decode((await kv.get(sent.id))?.value)
+    // sealed to this device: the body is not in the record, in any form
+    expect(JSON.parse(stored)).toMatchObject({ id: sent.id, to: STRANGER, sealed: expect.any(String), devicesResolved: false })
+    expect(stored).not.toContain('are you there?')
+    expect(stored).not.toContain(Buffer.from('are you there?').toString('base64').slice(0, 12))
 
     const deliveries = await record<{ id: string; state: string; error?: string }>(a.bus, outboxDelivery)
     await spawn()
     const pending = await a.bus.request(outboxPending, {})
     expect(pending.total).toBe(1)
+    // the preview is opened from the sealed copy when asked for
     expect(pending.messages[0]).toMatchObject({ id: sent.id, kind: 'message', preview: 'are you there?', devicesResolved: false })
     // resumed: it asks discovery again (which does not run here) and keeps the message queued
     await waitUntil(() => deliveries.some((d) => d.id === sent.id && d.state === 'queued' && /no_responder/.test(d.error ?? '')), { what: 'a resumed attempt' })
@@ -161,16 +190,19 @@ describe('outbox actor', () => {
     expect(h.details).toMatchObject({ jetstream: 'up', unresolved: 1, pending: 0, inboxSize: 0 })
   })
 
-  it('stores a received message once: the same ID again is a duplicate, and one inbox entry', async () => {
+  it('stores a received message once: the same envelope again (a replay) is a duplicate, and one inbox entry', async () => {
     const a = await node('a')
+    const s = await stranger()
     await a.startOutbox()
     const received = await record<{ id: string }>(a.bus, outboxReceived)
-    const e = envelope(a.me.accountId)
+    const e = await envelope(s, a)
     await expect(a.bus.request(outboxReceive, e)).resolves.toEqual({ status: 'stored' })
     await expect(a.bus.request(outboxReceive, e)).resolves.toEqual({ status: 'duplicate' })
+    // carried by another peer (a relay, later): the sender is the envelope's, whoever carried it
+    await expect(a.bus.request(outboxReceive, { ...e, from: { accountId: 'd1'.repeat(20), deviceId: 'd2'.repeat(20), peerId: 'relay' } })).resolves.toEqual({ status: 'duplicate' })
     const inbox = await a.bus.request(outboxInbox, {})
     expect(inbox.total).toBe(1)
-    expect(inbox.messages[0]).toMatchObject({ id: e.id, from: STRANGER, fromDevice: STRANGER_DEVICE, body: 'hello from a stranger', read: false, sync: false })
+    expect(inbox.messages[0]).toMatchObject({ id: e.id, from: s.me.accountId, fromDevice: s.me.deviceId, body: 'hello from a stranger', read: false, sync: false })
     await waitUntil(() => received.length === 1)
     await a.bus.flush()
     expect(received.map((m) => m.id)).toEqual([e.id])
@@ -178,16 +210,23 @@ describe('outbox actor', () => {
 
   it('refuses bad envelopes with a reason and stores none of them', async () => {
     const a = await node('a')
+    const s = await stranger()
+    const other = await stranger('o')
     await a.startOutbox()
-    const to = a.me.accountId
-    const good = envelope(to)
+    const good = await envelope(s, a)
+    const flipped = Buffer.from(good.payload, 'base64')
+    flipped[flipped.length - 100]! ^= 1
     const cases: Array<[object, RegExp]> = [
       [{ ...good, payload: Buffer.from('{"v":1,').toString('base64') }, /^malformed: /],
-      // encodePayload would refuse it, so it is encoded by hand, as a foreign sender could
-      [{ ...good, payload: Buffer.from(canonicalEncode({ ...decoded(good.payload), body: 'x'.repeat(64 * 1024 + 1) })).toString('base64') }, /^too_large: /],
-      [envelope(STRANGER), /^wrong_recipient: /],
-      [{ ...envelope(to), from: { accountId: 'd1'.repeat(20), deviceId: STRANGER_DEVICE, peerId: 'x' } }, /^sender_mismatch: /],
-      [envelope(to, { sentAt: Date.now() - 120_000, expiresAt: Date.now() - 60_000 }), /^expired: /],
+      [{ ...good, payload: Buffer.alloc(64 * 1024 + 1, 1).toString('base64') }, /^too_large: /],
+      [{ ...good, payload: flipped.toString('base64') }, /^bad_signature: /],
+      [await envelope(s, a, { to: STRANGER }), /^wrong_recipient: /],
+      // sealed by the stranger, but its payload claims another account's device as its sender
+      [await envelope(s, a, { from: 'd1'.repeat(20) }), /^sender_mismatch: /],
+      [await envelope(s, a, { sentAt: Date.now() - 120_000, expiresAt: Date.now() - 60_000 }), /^expired: /],
+      // sealed to another device: this one cannot open it
+      [await envelope(s, a, {}, other), /^not_for_this_device: /],
+      [{ ...(await envelope(s, a)), id: newMessageId() }, /^id_mismatch: /],
     ]
     for (const [req, reason] of cases) {
       const r = await a.bus.request(outboxReceive, req as never)
@@ -198,6 +237,41 @@ describe('outbox actor', () => {
     await expect(a.bus.request(outboxReceive, { ...good, payload: 'x'.repeat(400_000) })).rejects.toMatchObject({ code: 'invalid_request' })
     await expect(a.bus.request(outboxReceive, { ...good, payload: '%%%' })).rejects.toMatchObject({ code: 'invalid_request' })
     expect((await a.bus.request(outboxInbox, {})).total).toBe(0)
+    // and the good one still goes in
+    await expect(a.bus.request(outboxReceive, good)).resolves.toEqual({ status: 'stored' })
+  })
+
+  it("refuses a clear payload forged with transport's credentials in another account's name (the inbox trusted transport's `from`)", async () => {
+    const a = await node('a')
+    await a.startOutbox()
+    // what a process holding transport's bus credentials could send: a well-formed payload, `from` to match it
+    const now = Date.now()
+    const p: MessagePayload = { v: 1, kind: 'message', id: newMessageId(), from: STRANGER, fromDevice: STRANGER_DEVICE, to: a.me.accountId, body: 'forged', sentAt: now, expiresAt: now + 60_000, sync: false }
+    const forged = { id: p.id, payload: Buffer.from(encodePayload(p)).toString('base64'), from: { accountId: STRANGER, deviceId: STRANGER_DEVICE, peerId: '12D3KooWForged' } }
+    // (inline, the test's bus plays transport; with the supervisor's credentials: apps/node/test/sealed.e2e.test.ts)
+    const r = await a.bus.request(outboxReceive, forged)
+    expect(r).toMatchObject({ status: 'rejected', reason: expect.stringMatching(/^malformed: /) })
+    expect((await a.bus.request(outboxInbox, {})).total).toBe(0)
+  })
+
+  it('refuses an envelope from a revoked device of its own account', async () => {
+    const a = await node('a')
+    await a.startOutbox()
+    // Alice links a laptop (its keys made here, as the laptop would), which seals to Alice's phone
+    const laptop = generateKeyPair()
+    const { deviceCert } = await a.bus.request(identityCertifyDevice, { deviceKey: laptop.signer, name: 'a-laptop' })
+    const phoneCert = await certOf(a)
+    const fromLaptop = async () => {
+      const now = Date.now()
+      const p: MessagePayload = { v: 1, kind: 'message', id: newMessageId(), from: a.me.accountId, fromDevice: laptop.id, to: 'b1'.repeat(20), body: 'sync copy', sentAt: now, expiresAt: now + 60_000, sync: true }
+      const env = await sealEnvelope({ id: p.id, payload: encodePayload(p), sentAt: now, sender: { deviceCert: deviceCert as SignedRecord, deviceSecretKey: laptop.secretKey }, recipients: [envelopeRecipientOf(phoneCert, { now })] })
+      return { id: p.id, payload: Buffer.from(env).toString('base64'), from: { accountId: a.me.accountId, deviceId: laptop.id, peerId: '12D3KooWLaptop' } }
+    }
+    await expect(a.bus.request(outboxReceive, await fromLaptop())).resolves.toEqual({ status: 'stored' })
+    await a.bus.request(identityRevokeDevice, { deviceId: laptop.id })
+    const r = await a.bus.request(outboxReceive, await fromLaptop())
+    expect(r).toMatchObject({ status: 'rejected', reason: expect.stringMatching(/^revoked_sender: /) })
+    expect((await a.bus.request(outboxInbox, {})).total).toBe(1)
   })
 
   it('refuses to send an oversized body, and to an unknown name', async () => {
@@ -205,6 +279,8 @@ describe('outbox actor', () => {
     await a.startOutbox()
     await expect(a.bus.request(outboxSend, { to: STRANGER, body: 'é'.repeat(40_000) })).rejects.toMatchObject({ code: 'body_too_large' })
     await expect(a.bus.request(outboxSend, { to: STRANGER, body: '\u0001'.repeat(60_000) })).rejects.toMatchObject({ code: 'payload_too_large' })
+    // within the body limit, but too large once sealed in an envelope (64 KiB with its header and signature)
+    await expect(a.bus.request(outboxSend, { to: STRANGER, body: 'x'.repeat(64 * 1024 - 200) })).rejects.toMatchObject({ code: 'payload_too_large' })
     // naming is not running here: the name cannot be resolved, and nothing is queued
     await expect(a.bus.request(outboxSend, { to: 'bob', body: 'hi' })).rejects.toMatchObject({ code: 'naming_unavailable' })
     expect((await a.bus.request(outboxPending, { all: true })).total).toBe(0)
@@ -214,11 +290,12 @@ describe('outbox actor', () => {
 
   it('lists the inbox in arrival order, and markRead queues one read receipt back to the sending device', async () => {
     const a = await node('a')
+    const s = await stranger()
     await a.startOutbox()
     const ids: string[] = []
     const base = Date.now() - 10_000
     for (const i of [3, 0, 4, 1, 2]) {
-      const e = envelope(a.me.accountId, { id: createIdGenerator({ now: () => base + i * 1000 })(), body: `m${i}` })
+      const e = await envelope(s, a, { id: createIdGenerator({ now: () => base + i * 1000 })(), body: `m${i}` })
       ids[i] = e.id
       expect((await a.bus.request(outboxReceive, e)).status).toBe('stored')
     }
@@ -235,7 +312,7 @@ describe('outbox actor', () => {
     const pending = await a.bus.request(outboxPending, {})
     expect(pending.messages).toHaveLength(2)
     for (const r of pending.messages) {
-      expect(r).toMatchObject({ kind: 'receipt', to: STRANGER, devicesResolved: true, devices: [{ deviceId: STRANGER_DEVICE, sync: false }] })
+      expect(r).toMatchObject({ kind: 'receipt', to: s.me.accountId, devicesResolved: true, devices: [{ deviceId: s.me.deviceId, sync: false }] })
     }
     expect(pending.messages.map((r) => r.ref).sort()).toEqual([ids[0], ids[2]].sort())
     expect((await a.bus.request(outboxInbox, { unreadOnly: true })).messages.map((m) => m.body)).toEqual(['m3', 'm1'])
@@ -324,7 +401,7 @@ describe('outbox actor on an inbox of an earlier version', () => {
     expect(unread.messages.map((m) => m.body)).toEqual(['old 10', 'old 11', 'old 12', 'old 13', 'old 14'])
     expect(unread).toMatchObject({ total: 30, next: old[14]!.id })
     // new messages come after the old ones; a restart does not copy anything twice
-    expect((await a.bus.request(outboxReceive, envelope(a.me.accountId, { body: 'new' }))).status).toBe('stored')
+    expect((await a.bus.request(outboxReceive, await envelope(await stranger(), a, { body: 'new' }))).status).toBe('stored')
     await outbox.stop('restart')
     await outbox.close()
     await a.startOutbox()
@@ -344,7 +421,9 @@ describe('outbox actor process, killed while receiving', () => {
     const a = await node('a')
     const env = { BARAN_NODE: 'a', BARAN_BUS_URL: a.nats.url, BARAN_DATA_DIR: a.dataDir, BARAN_ACTOR_CONFIG: '{}' }
     const health = healthContractOf('outbox')
-    const envelopes = Array.from({ length: 120 }, (_, i) => envelope(a.me.accountId, { body: `n${i}` }))
+    const s = await stranger()
+    const envelopes: Array<Awaited<ReturnType<typeof envelope>>> = []
+    for (let i = 0; i < 120; i += 12) envelopes.push(...(await Promise.all(Array.from({ length: 12 }, (_, j) => envelope(s, a, { body: `n${i + j}` })))))
     const acked = new Set<string>()
     let duplicates = 0
     const killAfter = [15, 30, 30] // acks per round before kill -9; the last round runs to the end
@@ -386,5 +465,5 @@ describe('outbox actor process, killed while receiving', () => {
     const log = await a.bus.kv('inbox-log')
     expect((await log.keys()).sort()).toEqual(envelopes.map((e) => e.id).sort())
     expect((await log.state()).lastRevision).toBe(envelopes.length)
-  })
+  }, 60_000) // four process starts, and identity opens every envelope of each round (it took 24 s before sealing, unloaded)
 })

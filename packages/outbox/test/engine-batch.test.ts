@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { type AccountDevices, type DeliveryDeps, DeliveryEngine } from '../src/lib/engine.ts'
 import { Inbox } from '../src/lib/inbox.ts'
 import type { KvStore } from '../src/lib/kv.ts'
-import { OutboxRecordBucket } from '../src/lib/records.ts'
+import { encodePayload } from '../src/lib/payload.ts'
+import { OutboxRecordBucket, payloadOf } from '../src/lib/records.ts'
 import { ALICE, ALICE_PHONE, BOB, BOB_PHONE, jetstream, ManualClock, outgoing } from './helpers.ts'
 
 const cleanup = new Cleanup()
@@ -59,6 +60,8 @@ async function setup(c: Cleanup) {
       if (net.lookupHangs) return new Promise<never>(() => {})
       return { devices: [{ deviceId: BOB_PHONE, online: true, peerId: 'bob-phone', addrs: [] }], revoked: [] }
     },
+    // Sealing is identity's (actor.test.ts): the library inbox here gets the opened payload.
+    seal: async (req) => encodePayload(payloadOf(req.record, req.sync)),
     send: async (req) => {
       net.sends++
       net.concurrent++

@@ -6,9 +6,10 @@
  */
 import { type Cleanup as CleanupType, Cleanup, waitUntil } from '@baran/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type AccountDevices, type DeliveryChange, type DeliveryDeps, DeliveryEngine, type DeliveryEngineInit } from '../src/lib/engine.ts'
+import { type AccountDevices, type DeliveryChange, type DeliveryDeps, DeliveryEngine, type DeliveryEngineInit, type SealRequest } from '../src/lib/engine.ts'
 import { Inbox } from '../src/lib/inbox.ts'
-import { OutboxRecordBucket, type OutgoingRecord } from '../src/lib/records.ts'
+import { encodePayload } from '../src/lib/payload.ts'
+import { OutboxRecordBucket, type OutgoingRecord, payloadOf } from '../src/lib/records.ts'
 import { ALICE, ALICE_LAPTOP, ALICE_PHONE, BOB, BOB_LAPTOP, BOB_PHONE, jetstream, ManualClock, outgoing } from './helpers.ts'
 
 const cleanup = new Cleanup()
@@ -56,6 +57,17 @@ class TestNetwork implements DeliveryDeps {
       revoked: a.revoked,
     }
   }
+
+  /** Sealing is identity's (packages/outbox/test/actor.test.ts): here the receiving library inbox gets the opened payload. */
+  async seal(req: SealRequest): Promise<Uint8Array> {
+    this.seals.push(req.deviceId)
+    const fail = this.sealFailures.get(req.deviceId)
+    if (fail) throw Object.assign(new Error(`${fail}: sealing refused`), { code: fail })
+    return encodePayload(payloadOf(req.record, req.sync))
+  }
+  /** Devices whose sealing fails with this code (identity's or discovery's). */
+  sealFailures = new Map<string, string>()
+  seals: string[] = []
 
   async send(req: { peerId: string; addrs: string[]; id: string; payload: Uint8Array }): Promise<unknown> {
     const [deviceId, d] = [...this.devices].find(([, x]) => x.peerId === req.peerId) ?? []
@@ -263,6 +275,24 @@ describe('delivery engine', () => {
     expect(await t.device(r.id, BOB_PHONE)).toMatchObject({ state: 'rejected', lastError: expect.stringMatching(/^rejected: /) })
     await t.clock.advance(600_000, () => e.idle())
     expect(t.net.lookups).toBe(1)
+  })
+
+  it('ends as rejected when the device cannot be sealed to (no encryption key), and retries while identity does not answer', async () => {
+    const t = await setup(cleanup)
+    await t.addDevice(BOB, BOB_PHONE)
+    await t.addDevice(BOB, BOB_LAPTOP)
+    t.net.sealFailures.set(BOB_PHONE, 'no_encryption_key')
+    t.net.sealFailures.set(BOB_LAPTOP, 'no_responder')
+    const e = t.engine()
+    const r = await t.send(e, outgoing({ now: t.clock.now() }))
+    expect(await t.device(r.id, BOB_PHONE)).toMatchObject({ state: 'rejected', lastError: expect.stringMatching(/^no_encryption_key: /) })
+    expect(await t.device(r.id, BOB_LAPTOP)).toMatchObject({ state: 'queued', attempts: 1, lastError: expect.stringMatching(/^no_responder: /) })
+    expect(t.net.sends).toEqual([])
+    // identity answers again: the laptop's next attempt goes out; the phone is not tried again
+    t.net.sealFailures.delete(BOB_LAPTOP)
+    await t.clock.advance(2000, () => e.idle())
+    expect(await t.device(r.id, BOB_LAPTOP)).toMatchObject({ state: 'delivered' })
+    expect(t.net.seals.filter((d) => d === BOB_PHONE)).toHaveLength(1)
   })
 
   it('ends as rejected when transport cut the device as revoked, and does not retry', async () => {

@@ -22,6 +22,7 @@ async function bobInbox(wrap: (kv: OrderedKvStore) => OrderedKvStore = (kv) => k
   const outgoingStore = new OutboxRecordBucket(await js.bucket('outbox'))
   const received: ReceivedMessage[] = []
   const receipts: ReadReceiptEvent[] = []
+  const delivered: Array<{ id: string; deviceId: string }> = []
   const now = NOW
   const inbox = new Inbox({
     log: wrap(kv),
@@ -31,6 +32,7 @@ async function bobInbox(wrap: (kv: OrderedKvStore) => OrderedKvStore = (kv) => k
     now: () => now,
     onReceived: (m) => void received.push(m),
     onReadReceipt: (e) => void receipts.push(e),
+    onDeliveredReceipt: (e) => void delivered.push(e),
   })
   await inbox.load()
   /** Another Inbox on the same buckets, as after a restart. */
@@ -39,7 +41,7 @@ async function bobInbox(wrap: (kv: OrderedKvStore) => OrderedKvStore = (kv) => k
     await again.load()
     return again
   }
-  return { inbox, kv, read, outgoingStore, received, receipts, reopen }
+  return { inbox, kv, read, outgoingStore, received, receipts, delivered, reopen }
 }
 
 const gen = createIdGenerator({ now: () => NOW })
@@ -172,6 +174,31 @@ describe('inbox (real JetStream KV)', () => {
     expect((await b.outgoingStore.get(sent.id))?.devices.find((d) => d.deviceId === ALICE_PHONE)?.readAt).toBe(NOW + 5)
     const unknown = await b.inbox.receive(receipt(gen()))
     expect(unknown).toMatchObject({ status: 'rejected', reason: expect.stringMatching(/^unknown_message: /) })
+    expect(await b.kv.keys()).toEqual([])
+  })
+
+  it("hands a 'delivered' receipt (a device took the message from its mailbox) to the engine while its delivery is queued", async () => {
+    const b = await bobInbox()
+    const queued = { deviceId: ALICE_PHONE, state: 'queued' as const, attempts: 1, sync: false }
+    const sent = { ...outgoing({ now: NOW, to: ALICE }), from: BOB, fromDevice: BOB_PHONE, devicesResolved: true, devices: [queued] }
+    await b.outgoingStore.create(sent)
+    const receipt = (ref: string, fromDevice = ALICE_PHONE) => {
+      const id = gen()
+      return {
+        id,
+        payload: encodePayload({ v: 1, kind: 'receipt', id, ref, from: ALICE, fromDevice, to: BOB, receipt: 'delivered', at: NOW + 5 }),
+        from: { accountId: ALICE, deviceId: fromDevice, peerId: '' },
+      }
+    }
+    await expect(b.inbox.receive(receipt(sent.id))).resolves.toEqual({ status: 'stored' })
+    expect(b.delivered).toEqual([{ id: sent.id, deviceId: ALICE_PHONE }])
+    // a device the message was not addressed to, or an unknown message: refused
+    await expect(b.inbox.receive(receipt(sent.id, ALICE_LAPTOP))).resolves.toMatchObject({ status: 'rejected', reason: expect.stringMatching(/^unknown_message: /) })
+    await expect(b.inbox.receive(receipt(gen()))).resolves.toMatchObject({ status: 'rejected' })
+    // once the delivery is final, a receipt again is a duplicate
+    await b.outgoingStore.update(sent.id, (r) => ({ ...r, devices: [{ ...queued, state: 'delivered' }] }))
+    await expect(b.inbox.receive(receipt(sent.id))).resolves.toEqual({ status: 'duplicate' })
+    expect(b.delivered).toHaveLength(1)
     expect(await b.kv.keys()).toEqual([])
   })
 

@@ -4,15 +4,19 @@ import {
   BusErrorCode,
   discoveryLookup,
   identityAccountCreated,
+  identityBlocks,
+  identityBlocksChanged,
   identityDeviceRevoked,
   identityPeerBinding,
   outboxReceive,
+  outboxSyncServe,
   transportAddresses,
   transportConnection,
   transportContracts,
   transportInfo,
   transportRevoked,
   transportSend,
+  transportSyncRequest,
 } from '@baran/bus'
 import { join } from 'node:path'
 import { z } from 'zod'
@@ -135,6 +139,8 @@ export function defineTransportActor(variant: TransportVariant) {
       // Credentials come from identity; without an account the host runs but cannot handshake (degraded, and asked
       // again with back-off: identity may still be starting).
       let credentialsAt = 0
+      // Accounts this account blocked: their envelopes are refused here, before the outbox sees them.
+      let blocked = new Set<string>()
       const credentials = dependency(ctx, {
         reason: 'credentials',
         initialMs: 250,
@@ -143,6 +149,7 @@ export function defineTransportActor(variant: TransportVariant) {
           try {
             const chain = await ctx.bus.request(identityPeerBinding, { peerId: host.peerId }, { timeoutMs: 5000 })
             host.setCredentials({ deviceCert: chain.deviceCert, peerBinding: chain.peerBinding, revocations: chain.revocations })
+            blocked = new Set((await ctx.bus.request(identityBlocks, {}, { timeoutMs: 5000 })).blocks.map((b) => b.accountId))
             credentialsAt = Date.now()
           } catch (e) {
             const code = e instanceof BusError ? e.code : 'error'
@@ -152,6 +159,9 @@ export function defineTransportActor(variant: TransportVariant) {
         },
       })
       const refreshCredentials = () => credentials.check()
+      await ctx.subscribe(identityBlocksChanged, (e) => {
+        blocked = new Set(e.blocked)
+      })
       await refreshCredentials()
       await ctx.subscribe(identityAccountCreated, () => void refreshCredentials())
       // Revocation is not only a handshake check: a device revoked later has its open streams cut (and is refused
@@ -180,6 +190,10 @@ export function defineTransportActor(variant: TransportVariant) {
 
       // Every envelope goes to the outbox; its answer is the ack. No outbox, no ack: the sender will retry.
       host.onEnvelope(async (env, from) => {
+        if (blocked.has(from.accountId)) {
+          ctx.log.info({ accountId: from.accountId, id: env.id }, 'refused an envelope from a blocked account')
+          return { rejected: 'refused by the recipient' }
+        }
         const r = await ctx.bus.request(
           outboxReceive,
           { id: env.id, payload: Buffer.from(env.payload).toString('base64'), from: { accountId: from.accountId, deviceId: from.deviceId, peerId: from.peerId } },
@@ -188,6 +202,18 @@ export function defineTransportActor(variant: TransportVariant) {
         return r.status === 'rejected' ? { rejected: r.reason ?? 'rejected' } : r.status
       })
 
+      // History sync between this account's devices: the transport proved the other device; the outbox answers.
+      host.onSyncRequest((request, from) => ctx.bus.request(outboxSyncServe, { deviceId: from.deviceId, request }, { timeoutMs: 25_000 }))
+      ctx.serve(transportSyncRequest, async ({ deviceId, peerId, addrs, request, timeoutMs }) => {
+        if (credentialsAt === 0) throw new BusError(BusErrorCode.Unavailable, 'this node has no account yet, so it cannot authenticate to its other devices')
+        return host.syncRequest({ peerId, addrs, deviceId }, request, { timeoutMs: timeoutMs ?? 30_000, signal: ctx.signal })
+      })
+
+      // Each relayed → direct attempt, for the operator (and the NAT lab's checks): which peer, how long, why not.
+      const offUpgrade = host.onUpgrade((e) => {
+        if (e.result === 'direct') ctx.log.info({ ...e }, 'relayed connection upgraded to direct')
+        else ctx.log.info({ ...e }, 'direct upgrade failed: staying relayed')
+      })
       const publishAddresses = (addrs: string[]) => ctx.publish(transportAddresses, { peerId: host.peerId, addrs, at: Date.now() })
       const offAddrs = host.onAddresses(publishAddresses)
       const offConn = host.onConnection((c) => {
@@ -226,6 +252,7 @@ export function defineTransportActor(variant: TransportVariant) {
           renew.stop()
           recheck.stop()
           offRevoked()
+          offUpgrade()
           offAddrs()
           offConn()
           await host.stop()

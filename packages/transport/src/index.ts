@@ -44,8 +44,10 @@ export {
   ListenFailedError,
   MalformedFrameError,
   NoCredentialsError,
+  NotOwnDeviceError,
   RejectedError,
   RevokedError,
+  SyncRefusedError,
   TimeoutError,
   TransportError,
   UnknownFrameTypeError,
@@ -68,8 +70,12 @@ export { createTransportHost } from './lib/host.ts'
 export { generateHostKey, hostKeyFromBytes, hostKeyToBytes, peerIdOf } from './lib/host-keys.ts'
 export type { ConnectionLimitsInit, KeepAliveInit, RelayServerOptions } from './lib/libp2p-options.ts'
 export { connectionMonitorOf } from './lib/libp2p-options.ts'
-export type { UpnpInit, UpnpStatus } from './lib/upnp.ts'
-export { DEFAULT_UPNP_LEASE_MS, DEFAULT_UPNP_SEARCH_INTERVAL_MS, DEFAULT_UPNP_SEARCH_TIMEOUT_MS, mappableAddresses } from './lib/upnp.ts'
+export type { MappingCheck, UpnpInit, UpnpStatus } from './lib/upnp.ts'
+export type { DialBack, DialBackCheck, DialBackInit } from './lib/dial-back.ts'
+export { baranDialBack, DIAL_BACK_MIN_INTERVAL_MS, DIAL_BACK_PROTOCOL, DIAL_BACK_TIMEOUT_MS, MAX_CONCURRENT_DIAL_BACKS } from './lib/dial-back.ts'
+export type { DialBackFrame } from './lib/dial-back-frames.ts'
+export { DIAL_BACK_NONCE_BYTES, DialBackStatus, decodeDialBackFrame, encodeDialBackFrame, MAX_DIAL_BACK_FRAME_BYTES, MalformedDialBackFrameError } from './lib/dial-back-frames.ts'
+export { DEFAULT_UPNP_LEASE_MS, DEFAULT_UPNP_RECHECK_MS, DEFAULT_UPNP_SEARCH_INTERVAL_MS, DEFAULT_UPNP_SEARCH_TIMEOUT_MS, mappableAddresses } from './lib/upnp.ts'
 export type { ConnectionPath, UpgradeEvent } from './lib/upgrade.ts'
 export { DEFAULT_STUN_PORT, parseIceServers, pathOf, stunServersOf, WEBRTC_SIGNALING_PROTOCOL, webrtcAddrOf } from './lib/upgrade.ts'
 export type { Logger } from './lib/logger.ts'
@@ -81,6 +87,9 @@ export type { RevokedSessions } from './lib/protocol.ts'
 export type { Envelope, SendOptions, SendResult, SendTarget } from './lib/send.ts'
 export type { EnvelopeHandler, EnvelopeResult, EnvelopeSender } from './lib/envelope-handler.ts'
 export { decodeVarint, encodeVarint } from './lib/varint.ts'
+export type { SyncHandler, SyncPeer, SyncTarget } from './lib/sync-channel.ts'
+export { MAX_SYNC_SERVES, SYNC_PROTOCOL } from './lib/sync-channel.ts'
+export { decodeSyncFrame, encodeSyncRefused, encodeSyncRequest, MAX_SYNC_FRAME_BYTES, SyncRefusal } from './lib/sync-frames.ts'
 export type { TransportVariant } from './actor.ts'
 export { defineTransportActor, transportActor, transportActor as actor } from './actor.ts'
 export { wsTransportActor } from './ws-actor.ts'

@@ -119,3 +119,21 @@ export async function waitUntil(check: () => boolean, timeoutMs = 5_000, what = 
     await new Promise((r) => setTimeout(r, 20))
   }
 }
+
+/** The error a promise rejects with (fails the test if it resolves). */
+export async function failure(p: Promise<unknown>): Promise<Error & { code: string; reason?: string; remote?: boolean }> {
+  try {
+    await p
+  } catch (err) {
+    return err as Error & { code: string; reason?: string; remote?: boolean }
+  }
+  throw new Error('expected the promise to reject')
+}
+
+/** A host of `pool` whose credentials are those of a new device of `of`'s account. */
+export async function sibling(pool: HostPool, of: Device): Promise<TransportHost & { device: Device }> {
+  const h = await pool.host({}, { withCredentials: false })
+  const device = makeDevice({ account: of.account, name: 'sibling' })
+  h.setCredentials(credentialsFor(device, h.peerId))
+  return Object.assign(h, { device })
+}

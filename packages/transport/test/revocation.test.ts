@@ -5,7 +5,7 @@
 import { afterAll, afterEach, describe, expect, test } from 'vitest'
 import type { EnvelopeResult, RevokedSessions, TransportHost } from '../src/index.ts'
 import { RevokedDevices } from '../src/lib/revocations.ts'
-import { credentialsFor, type Device, directAddrs, HostPool, makeDevice, makeRevocations, waitUntil } from './fixtures.ts'
+import { credentialsFor, type Device, directAddrs, failure, HostPool, makeDevice, makeRevocations, sibling as siblingOf, waitUntil } from './fixtures.ts'
 
 const pool = new HostPool()
 afterEach(() => pool.stopAll())
@@ -14,22 +14,8 @@ afterAll(() => pool.stopAll())
 const to = (h: TransportHost) => ({ peerId: h.peerId, addrs: directAddrs(h) })
 const one = Uint8Array.of(1)
 
-async function failure(p: Promise<unknown>): Promise<Error & { code: string; reason?: string; remote?: boolean }> {
-  try {
-    await p
-  } catch (err) {
-    return err as Error & { code: string; reason?: string; remote?: boolean }
-  }
-  throw new Error('expected the promise to reject')
-}
 
-/** A host whose credentials are those of a new device of `account`'s account. */
-async function sibling(of: Device): Promise<TransportHost & { device: Device }> {
-  const h = await pool.host({}, { withCredentials: false })
-  const device = makeDevice({ account: of.account, name: 'sibling' })
-  h.setCredentials(credentialsFor(device, h.peerId))
-  return Object.assign(h, { device })
-}
+const sibling = (of: Device) => siblingOf(pool, of)
 
 describe('a device revoked while its streams are open', () => {
   test('revokeDevice() closes its streams, reports them, and later sends both ways fail with RevokedError', async () => {

@@ -1,12 +1,14 @@
 /**
- * Frames a session writes in one turn of the event loop go out as one stream write: ACKs of envelopes stored
- * together reach the sender as one yamux message, not one each (each costs a yamux frame, a Noise message and a
- * socket write on both sides). Driven through a raw libp2p stream that counts the messages it receives.
+ * Frames a session writes in one turn go out as one stream write: ACKs of envelopes stored together reach the
+ * sender as one yamux message, not one each (each costs a yamux frame, a Noise message and a socket write on both
+ * sides). Driven through a raw libp2p stream that counts the messages it receives. And a batch leaves within that
+ * turn, not one event-loop iteration later (that wait was on every envelope and every ACK).
  */
 import { encodeRecord } from '@baran/trust'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, describe, expect, test } from 'vitest'
 import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame, type Frame, FrameDecoder, PROTOCOL } from '../src/index.ts'
+import { StreamWriter } from '../src/lib/stream-writer.ts'
 import { credentialsFor, directAddrs, HostPool, makeDevice, waitUntil } from './fixtures.ts'
 
 const pool = new HostPool()
@@ -55,6 +57,30 @@ describe('write batching', () => {
     expect(handled).toEqual(ids)
     // one stream write for the lot (it was one per ACK: 64)
     expect(messagesWithAcks).toBe(1)
+    await stream.close().catch(() => {})
+  })
+
+  test('a batch is handed to the stream before the event loop turns (before a setImmediate queued earlier runs)', async () => {
+    const SINK = '/baran-test/sink/1.0.0'
+    const [a, b] = [await pool.host(), await pool.host()]
+    const received: number[] = []
+    await b.libp2p.handle(SINK, (stream) => {
+      stream.addEventListener('message', (evt) => {
+        for (const c of evt.data instanceof Uint8Array ? [evt.data] : [...evt.data]) received.push(...c)
+      })
+    })
+    const conn = await a.libp2p.dial(multiaddr(directAddrs(b)[0]!))
+    const stream = await conn.newStream(SINK)
+    const writer = new StreamWriter(stream, () => false)
+    let turned = false
+    setImmediate(() => {
+      turned = true
+    })
+    await Promise.all([writer.write(Uint8Array.of(1, 2, 3)), writer.write(Uint8Array.of(4, 5))])
+    // a write resolves once its batch was handed to the stream: that happened within this turn
+    expect(turned).toBe(false)
+    await waitUntil(() => received.length === 5, 10_000, 'both frames at the other end')
+    expect(received).toEqual([1, 2, 3, 4, 5])
     await stream.close().catch(() => {})
   })
 })

@@ -44,6 +44,8 @@ export {
   WrongSignerError,
 } from './lib/errors.ts'
 export { idFromPublicKey, isId } from './lib/ids.ts'
+export type { LwwRegister } from './lib/lww.ts'
+export { mergeLww } from './lib/lww.ts'
 export type {
   EnvelopeRecipientKey,
   EnvelopeSender,
@@ -94,3 +96,4 @@ export type {
   SignerRole,
 } from './lib/types.ts'
 export { acceptedVersions, bodySchemas, isRecordType, recordTypes, versionedBodySchema } from './lib/types.ts'
+export { MAILBOX_EPOCH_MS, mailboxDeleteSigningBytes, mailboxEpoch, mailboxesOf, mailboxId } from './lib/mailbox.ts'

@@ -72,6 +72,12 @@ const runtimeExports = [
   'MAX_SENDER_CERT_BYTES',
   'encryptionKeyPairFromSeed',
   'x25519Implementation',
+  'MAILBOX_EPOCH_MS',
+  'mailboxDeleteSigningBytes',
+  'mailboxEpoch',
+  'mailboxesOf',
+  'mailboxId',
+  'mergeLww',
 ]
 
 describe('@baran/trust public API', () => {

@@ -2,8 +2,9 @@
  * The UPnP column of the NAT-type matrix: routers that run a real UPnP IGD (miniupnpd) on the lab's
  * routable public network, N trials of A (home 1) → B (home 2) with fresh peers each time (UPnP on,
  * as by default), and whether the pair reaches a direct connection. Prints one JSON object: per
- * pair, the direct success ratio, time from the peers being up to the mapping verified (AutoNAT v2
- * dial-back from the relay) and to the first direct connection (p50/p95).
+ * pair, the direct success ratio, the share of trials where every UPnP side's mapping was verified
+ * (dialled back by the relay: /baran/dial-back, or AutoNAT v2), the time from the peers being up to
+ * the mapping verified and to the first direct connection (p50/p95).
  *
  *   npx node --conditions=@baran/source tools/natlab/bench/upnp.bench.ts [--trials N] [--quick] [--pairs symmetric+upnp:symmetric,…]
  *
@@ -46,6 +47,8 @@ function quantiles(values: number[]) {
   return { n: v.length, p50: r(q(0.5)), p95: r(q(0.95)) }
 }
 
+const ratio = (n: number, of: number) => (of === 0 ? 0 : Math.round((n / of) * 100) / 100)
+
 const check = await canCreateNamespaces()
 if (!check.ok) {
   print({ skipped: check.reason })
@@ -79,7 +82,9 @@ for (const [s1, s2] of pairs) {
     expected: expectedUpnpKind(s1.type, s2.type, upnp),
     trials: runs.length,
     errors,
-    directRatio: runs.length === 0 ? 0 : Math.round((direct.length / runs.length) * 100) / 100,
+    directRatio: ratio(direct.length, runs.length),
+    // every UPnP side verified: what the direct connection depends on
+    verifiedRatio: ratio(runs.filter((r) => Object.keys(r.verifiedMs).length === Number(s1.upnp) + Number(s2.upnp)).length, runs.length),
     verifiedMs: quantiles(runs.flatMap((r) => Object.values(r.verifiedMs))),
     directMs: quantiles(direct.flatMap((r) => (r.directMs === undefined ? [] : [r.directMs]))),
     delivered: runs.reduce((s, r) => s + r.delivered, 0),

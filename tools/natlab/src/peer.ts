@@ -4,7 +4,7 @@
  * "addresses", "connection", "envelope", "sent", "send-failed"). The NAT lab uses it where a host
  * must send, then stay up to see what DCUtR does, then send again.
  *
- *   npx node --conditions=@baran/source src/peer.ts [--listen <ma>]... [--relay <ma>]... [--no-webrtc] [--no-upnp]
+ *   npx node --conditions=@baran/source src/peer.ts [--listen <ma>]... [--relay <ma>]... [--no-webrtc] [--no-upnp] [--upnp-recheck-ms <ms>]
  *   stdin: {"cmd":"send","peerId":"12D3…","addrs":["/ip4/…"],"count":10,"bytes":16,"intervalMs":0}
  *
  * Envelopes are de-duplicated by id as the outbox does ("envelope" lines carry `duplicate: true`
@@ -12,27 +12,37 @@
  * timed lines carry `t` (ms since the epoch).
  *          {"cmd":"connections"}   → {"event":"connections","list":[…]}
  *          {"cmd":"upnp"}          → {"event":"upnp","status":{…},"addrs":[…]} (the host's UpnpStatus)
+ *          {"cmd":"rtt","peerId":…,"addrs":[…],"rounds":20,"warmup":5,"bytes":16}
+ *                                  → {"event":"rtt",…RttComparison} (Baran vs a raw echo stream, lib/echo.ts)
  *          {"cmd":"stop"}
  */
 import { createInterface } from 'node:readline'
 import { createTransportHost, throwawayCredentials } from '@baran/transport'
+import { compareRtt, handleEcho } from './lib/echo.ts'
 
 const argv = process.argv.slice(2)
 const listen: string[] = []
 const relays: string[] = []
 let webrtc = true
 let upnp = true
+let upnpRecheckMs: number | undefined
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i]
   if (a === '--listen') listen.push(argv[++i] ?? '')
   else if (a === '--relay') relays.push(argv[++i] ?? '')
   else if (a === '--no-webrtc') webrtc = false
   else if (a === '--no-upnp') upnp = false
+  else if (a === '--upnp-recheck-ms') upnpRecheckMs = Number(argv[++i])
   else throw new Error(`unknown argument: ${a}`)
 }
 
 const print = (obj: object) => process.stdout.write(`${JSON.stringify(obj)}\n`)
-const host = await createTransportHost({ listen: listen.length > 0 ? listen : undefined, relays, webrtc, upnp })
+const host = await createTransportHost({
+  listen: listen.length > 0 ? listen : undefined,
+  relays,
+  webrtc,
+  upnp: upnp && upnpRecheckMs !== undefined ? { recheckMs: upnpRecheckMs } : upnp,
+})
 
 const throwaway = throwawayCredentials(host.peerId, { name: 'natlab-peer' })
 host.setCredentials(throwaway)
@@ -40,11 +50,14 @@ const now = Date.now()
 host.onAddresses((addrs) => print({ event: 'addresses', addrs }))
 host.onConnection((evt) => print({ event: 'connection', t: Date.now(), ...evt }))
 host.onUpgrade((evt) => print({ event: 'upgrade', t: Date.now(), ...evt }))
+await handleEcho(host)
 const seen = new Set<string>()
 host.onEnvelope(async (env, from) => {
   const duplicate = seen.has(env.id)
   seen.add(env.id)
-  print({ event: 'envelope', t: Date.now(), id: env.id, bytes: env.payload.length, from: from.peerId, connection: from.connection, duplicate })
+  const t = Date.now()
+  // Printed after the answer goes out: the line is for the test, not part of the message's round trip.
+  setImmediate(() => print({ event: 'envelope', t, id: env.id, bytes: env.payload.length, from: from.peerId, connection: from.connection, duplicate }))
   return duplicate ? 'duplicate' : 'stored'
 })
 print({ event: 'ready', peerId: host.peerId, accountId: throwaway.accountId, addrs: host.multiaddrs(), iceServers: host.iceServers })
@@ -66,6 +79,8 @@ interface Command {
   count?: number
   bytes?: number
   intervalMs?: number
+  rounds?: number
+  warmup?: number
 }
 
 let seq = 0
@@ -85,6 +100,20 @@ async function handle(c: Command): Promise<void> {
       }
     }
     print({ event: 'send-done', count })
+  } else if (c.cmd === 'rtt') {
+    try {
+      const r = await compareRtt(host, {
+        peerId: String(c.peerId),
+        addrs: c.addrs ?? [],
+        rounds: Math.min(Math.max(1, Number(c.rounds ?? 20)), 10_000),
+        warmup: Math.min(Math.max(1, Number(c.warmup ?? 5)), 1_000),
+        payloadBytes: Math.min(Math.max(1, Number(c.bytes ?? 16)), 65_536),
+        nextId: () => `peer-${now}-${seq++}`,
+      })
+      print({ event: 'rtt', t: Date.now(), ...r })
+    } catch (err) {
+      print({ event: 'rtt-failed', name: (err as Error).name, message: (err as Error).message })
+    }
   } else if (c.cmd === 'connections') {
     print({ event: 'connections', list: host.connections() })
   } else if (c.cmd === 'upnp') {

@@ -12,7 +12,21 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { canCreateNamespaces, createNatLab, type LabHost, type LabNats, type NatLab, runUpnpTrial, startLabHost, startLabRelay, TRANSPORT_HOST_SCRIPT } from '../src/index.ts'
+import {
+  canCreateNamespaces,
+  createNatLab,
+  type LabHost,
+  type LabNats,
+  type NatLab,
+  runUpnpTrial,
+  startLabHost,
+  startLabRelay,
+  startPair,
+  TRANSPORT_HOST_SCRIPT,
+  type UpnpPeerStatus,
+  upnpStatusOf,
+  waitForUpnp,
+} from '../src/index.ts'
 
 const check = await canCreateNamespaces()
 if (!check.ok) console.warn(`[natlab] UPnP test skipped: ${check.reason}`)
@@ -52,14 +66,37 @@ describe.skipIf(!check.ok)(`UPnP through lab routers (miniupnpd)${check.ok ? '' 
       expect(await mappingsOn(ctx.lab, 'nat2')).toEqual([])
     }, 240_000)
 
-    // Known defect (issue 15): the mapping is not always verified (AutoNAT v2 asks a network segment once per
-    // address; a failed first dial-back is never retried), so it is not announced and the pair stays relayed. It
-    // failed CI at random, on either side; it runs with the rest once that is fixed.
-    test.skip('… B’s mapping is verified and announced, and A dials it directly over TCP (known defect: AutoNAT v2 verifies once per segment)', async () => {
+    test('… B’s mapping is verified and announced, and A dials it directly over TCP', async () => {
       const trial = await runUpnpTrial(ctx.lab, ctx.relay.addr)
       expect(trial.upnp.b).toMatchObject({ state: 'mapped', verified: true })
       expect(trial.kind).toBe('direct')
       expect(trial.directConnections).toContainEqual({ side: 'a', remoteAddr: expect.stringMatching(new RegExp(`^/ip4/${ctx.lab.addresses.nat2.wan.replaceAll('.', '\\.')}/tcp/4001/`)), path: 'tcp' })
+    }, 240_000)
+
+    test('a router that lost the mapping (its DNAT rule gone): the re-check finds it, unannounces it, maps again, verified again', async () => {
+      const { a, b } = await startPair(ctx.lab, ctx.relay.addr, ['--upnp-recheck-ms', '2000'])
+      try {
+        expect(await waitForUpnp(b, 60_000)).toMatchObject({ state: 'mapped', verified: true })
+        const external = `/ip4/${ctx.lab.addresses.nat2.wan}/tcp/4001`
+        expect((await upnpStatusOf(b)).addrs.some((x) => x.startsWith(external))).toBe(true)
+        // The router forgets it (as after a reboot): new connections to the port no longer reach B.
+        expect(await mappingsOn(ctx.lab, 'nat2')).toHaveLength(1)
+        await ctx.lab.exec('nat2', 'nft', ['flush', 'chain', 'inet', ctx.lab.names.table, 'upnp_prerouting'])
+        expect(await mappingsOn(ctx.lab, 'nat2')).toEqual([])
+        // Three refuted dial-backs later (2 s apart, then 4 s) B maps it again; the new mapping is verified like the first.
+        const deadline = Date.now() + 120_000
+        let st: UpnpPeerStatus = { state: 'unknown' }
+        while (Date.now() < deadline) {
+          st = (await upnpStatusOf(b)).status ?? st
+          if ((st.remapped ?? 0) >= 1 && st.state === 'mapped' && st.verified === true) break
+          await new Promise((r) => setTimeout(r, 250))
+        }
+        expect(st).toMatchObject({ state: 'mapped', verified: true, remapped: 1, externalAddr: external })
+        expect(await mappingsOn(ctx.lab, 'nat2')).toHaveLength(1)
+      } finally {
+        await Promise.all([a.stop(), b.stop()])
+      }
+      expect(await mappingsOn(ctx.lab, 'nat2')).toEqual([])
     }, 240_000)
 
     test('a host listening on a public address starts (libp2p leaves it out of getMultiaddrs until verified)', async () => {
@@ -81,11 +118,7 @@ describe.skipIf(!check.ok)(`UPnP through lab routers (miniupnpd)${check.ok ? '' 
       expect(trial.delivered).toBe(10)
     }, 240_000)
 
-    // Known defect (issue 15): in 2 of 3 CI runs A's mapping was never verified, so never announced, and the pair
-    // stayed relayed. @libp2p/autonat-v2 asks each network segment once per address: a first dial-back that fails
-    // (the lab's only AutoNAT server is the relay) is never retried. Until that is fixed this case would fail CI at
-    // random; it runs with the rest once it is.
-    test.skip('… and the pair reaches a direct TCP connection to A’s verified mapped port (known defect: AutoNAT v2 verifies once per segment)', async () => {
+    test('… and the pair reaches a direct TCP connection to A’s verified mapped port', async () => {
       const trial = await runUpnpTrial(ctx.lab, ctx.relay.addr)
       expect(trial.upnp.a).toMatchObject({ state: 'mapped', verified: true, externalAddr: `/ip4/${ctx.lab.addresses.nat1.wan}/tcp/4001` })
       expect(trial.kind).toBe('direct')

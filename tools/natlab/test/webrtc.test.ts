@@ -1,9 +1,9 @@
 /**
  * Direct connections through home routers: real lab peers (transport host processes) behind two NAT
- * routers of each type, the real `baran relay` (circuit relay + STUN) on the public network. A
- * message A → B is delivered, and the connection reaches the kind the NAT pair allows (see
- * expectedKind()); the full matrix, 20 trials per pair, is in bench/webrtc.bench.ts. Needs root
- * (network namespaces); skipped with the reason where they cannot be made.
+ * routers, the real `baran relay` (circuit relay + STUN) on the public network: behind a carrier-grade
+ * NAT, and an upgrade mid-conversation. The NAT-type matrix runs with full node processes in
+ * apps/node/test/nat-matrix.e2e.test.ts (3 trials per pair) and with lab peers in bench/webrtc.bench.ts
+ * (20 per pair). Needs root (network namespaces); skipped with the reason where they cannot be made.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -13,7 +13,6 @@ import {
   ADDRESSES,
   canCreateNamespaces,
   createNatLab,
-  expectedKind,
   type LabHost,
   type NatLab,
   type NatType,
@@ -47,36 +46,8 @@ function labWith(nat1: NatType, nat2: NatType, cgnat = false) {
 }
 
 describe.skipIf(!check.ok)(`WebRTC through NATs${check.ok ? '' : ` (skipped: ${check.reason})`}`, () => {
-  const pairs: Array<[NatType, NatType]> = [
-    ['port-restricted', 'port-restricted'],
-    ['full-cone', 'symmetric'],
-    ['symmetric', 'symmetric'],
-  ]
-  for (const [nat1, nat2] of pairs) {
-    describe(`${nat1} ↔ ${nat2}`, () => {
-      const ctx = labWith(nat1, nat2)
-
-      test(`the routers behave as ${nat1} and ${nat2}`, async () => {
-        const mapping = (t: NatType) => (t === 'symmetric' ? 'endpoint-dependent' : 'endpoint-independent')
-        expect((await probeMapping(ctx.lab, 'a')).mapping).toBe(mapping(nat1))
-        expect((await probeMapping(ctx.lab, 'b')).mapping).toBe(mapping(nat2))
-      }, 30_000)
-
-      test(`A → B is delivered and the connection is ${expectedKind(nat1, nat2)} (${TRIALS} trials)`, async () => {
-        const want = expectedKind(nat1, nat2)
-        for (let i = 0; i < TRIALS; i++) {
-          const trial = await runPairTrial(ctx.lab, ctx.relay.addr)
-          console.info(`[natlab] ${nat1} ↔ ${nat2} trial ${i + 1}: ${trial.kind}, upgrade ${trial.upgradeMs ?? '-'} ms, ${JSON.stringify(trial.upgrades.map((u) => u.reason ?? u.result))}`)
-          expect(trial.delivered).toBe(10)
-          expect(trial.duplicates).toBe(0)
-          expect(trial.kind).toBe(want)
-          if (want === 'direct') expect(trial.upgrades.at(-1)).toMatchObject({ result: 'direct' })
-          else expect(trial.upgrades.every((u) => u.result === 'failed')).toBe(true)
-        }
-      }, 400_000)
-    })
-  }
-
+  // The matrix itself (every pair of router types, 3 trials each) runs with full node processes in
+  // apps/node/test/nat-matrix.e2e.test.ts, and with lab peers in bench/webrtc.bench.ts (20 trials per pair).
   describe('carrier-grade NAT: home 2’s router sits behind a carrier NAT (100.64.0.0/10 on its outside)', () => {
     const ctx = labWith('port-restricted', 'port-restricted', true)
 

@@ -73,3 +73,15 @@ export async function explainingActor<T>(bus: Bus, actor: string, fn: () => Prom
     })
   }
 }
+
+/** Connects (connectCli), runs `fn` with the bus, turns its error into the user's words with `explain`, closes. */
+export async function withCliBus<T>(opts: NodeSelection, fn: (bus: Bus) => Promise<T>, explain: (e: unknown) => unknown = (e) => e): Promise<T> {
+  const { bus } = await connectCli(opts)
+  try {
+    return await fn(bus)
+  } catch (e) {
+    throw explain(e)
+  } finally {
+    await bus.close()
+  }
+}

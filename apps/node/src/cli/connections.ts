@@ -65,7 +65,8 @@ export function describeUpnp(u: StatusUpnp | undefined): string {
   if (u === undefined) return paint('gray', 'off')
   if (u.state === 'mapped') {
     const check = u.verified ? 'verified by a dial-back, announced' : 'not verified yet (waiting for a peer to dial it back), not announced'
-    return `${u.internalAddr} → ${u.externalAddr} on ${u.gateway}  ${paint('gray', `lease ${u.leaseSeconds} s, renewed; ${check}`)}`
+    const lost = u.remapped ? `; mapped again ${u.remapped}× after a re-check found it lost` : ''
+    return `${u.internalAddr} → ${u.externalAddr} on ${u.gateway}  ${paint('gray', `lease ${u.leaseSeconds} s, renewed; ${check}${lost}`)}`
   }
   return `${u.state}  ${paint('gray', u.reason ?? '')}`
 }

@@ -6,10 +6,12 @@ import {
   type Bus,
   BusErrorCode,
   errorCodeOf,
+  type HistoryMessage,
   type InboxMessage,
   isBusError,
   type Outgoing,
   outboxDelivery,
+  outboxHistory,
   outboxInbox,
   outboxMarkRead,
   outboxPending,
@@ -18,27 +20,18 @@ import {
   outboxSend,
 } from '@baran/bus'
 import { randomUUID } from 'node:crypto'
-import { connectCli, type NodeSelection } from './connect.ts'
+import { connectCli, type NodeSelection, withCliBus } from './connect.ts'
 import { CliError, Exit, formatDuration, paint, printJson } from './output.ts'
 
 type Opts = NodeSelection & { json?: boolean }
 
-async function withBus<T>(opts: NodeSelection, fn: (bus: Bus) => Promise<T>): Promise<T> {
-  const { bus } = await connectCli(opts)
-  try {
-    return await fn(bus)
-  } catch (e) {
-    throw explain(e)
-  } finally {
-    await bus.close()
-  }
-}
+const withBus = <T>(opts: NodeSelection, fn: (bus: Bus) => Promise<T>): Promise<T> => withCliBus(opts, fn, explain)
 
 /** Turns the outbox actor's error codes into what the user should know and do. */
 function explain(e: unknown): unknown {
   if (!isBusError(e)) return e
   const make = (message: string, exitCode: number, hint?: string) => new CliError(message, { exitCode, cause: e, ...(hint ? { hint } : {}) })
-  switch (errorCodeOf(e, outboxSend, outboxPending, outboxInbox, outboxMarkRead)) {
+  switch (errorCodeOf(e, outboxSend, outboxPending, outboxInbox, outboxMarkRead, outboxHistory)) {
     case 'no_responder':
       return make('the outbox actor is not running on this node', Exit.Unavailable, 'see `baran status`; it runs when `actors.outbox` is configured')
     case 'unavailable':
@@ -123,6 +116,38 @@ export async function inboxCommand(opts: Opts & { unread?: boolean; markRead?: b
       const who = m.sync ? `you → ${short(m.to)}` : short(m.from)
       process.stdout.write(`${m.read ? ' ' : paint('cyan', '•')} ${paint('gray', time(m.receivedAt))}  ${paint('bold', who)}  ${m.body}\n`)
     }
+    return Exit.Ok
+  })
+}
+
+/** Pages of `baran history` asked for at most (1,000 messages each). */
+const HISTORY_PAGES = 10_000
+
+/** `baran history <peer>`: one conversation, both directions, in message-ID order (every page), with delivery and read state. */
+export async function historyCommand(peer: string, opts: Opts): Promise<number> {
+  return withBus(opts, async (bus) => {
+    const all: HistoryMessage[] = []
+    let after: string | undefined
+    let reply: Awaited<ReturnType<typeof bus.request<typeof outboxHistory>>> | undefined
+    for (let page = 0; page < HISTORY_PAGES; page++) {
+      reply = await bus.request(outboxHistory, { peer, limit: 1000, ...(after ? { after } : {}) })
+      all.push(...reply.messages)
+      const last = reply.messages.at(-1)
+      if (!reply.hasAfter || !last) break
+      after = last.id
+    }
+    const gaps = reply?.gaps ?? []
+    if (opts.json) {
+      printJson({ peer: reply?.peer, messages: all, gaps })
+      return Exit.Ok
+    }
+    if (all.length === 0) process.stdout.write(paint('gray', 'no messages with this account yet\n'))
+    for (const m of all) {
+      const who = m.direction === 'out' ? paint('bold', 'you') : paint('bold', short(m.from))
+      const color = m.state === 'read' || m.state === 'delivered' ? 'green' : m.state === 'expired' || m.state === 'rejected' ? 'red' : m.state === 'queued' ? 'yellow' : 'gray'
+      process.stdout.write(`${paint('gray', time(m.sentAt))}  ${who}  ${m.body}  ${paint(color, m.state)}\n`)
+    }
+    if (gaps.length > 0) process.stdout.write(paint('yellow', `${gaps.length} message(s) referenced but not on this device: ${gaps.map(short).join(', ')}\n`))
     return Exit.Ok
   })
 }

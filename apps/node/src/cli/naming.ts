@@ -8,21 +8,14 @@ import { Wallet } from 'ethers'
 import { readFile } from 'node:fs/promises'
 import { localnetPaths, readLocalnet } from '../lib/localnet.ts'
 import { baranHome } from '../lib/paths.ts'
-import { connectCli, type NodeSelection } from './connect.ts'
+import { type NodeSelection, withCliBus } from './connect.ts'
 import { CliError, Exit, paint, printJson } from './output.ts'
 
 type Opts = NodeSelection & { json?: boolean }
 
 const RULE = `names are ${NAME_RULES.minLength}-${NAME_RULES.maxLength} characters of a-z, 0-9, _ and -, not starting or ending with -`
 
-async function withBus<T>(opts: NodeSelection, fn: (bus: Bus) => Promise<T>): Promise<T> {
-  const { bus } = await connectCli(opts)
-  try {
-    return await fn(bus)
-  } finally {
-    await bus.close()
-  }
-}
+const withBus = <T>(opts: NodeSelection, fn: (bus: Bus) => Promise<T>): Promise<T> => withCliBus(opts, fn)
 
 /** Turns the naming actor's error codes into what the user should know and do. */
 function explain(e: unknown, what: string, hint?: string): CliError {

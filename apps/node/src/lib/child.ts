@@ -6,15 +6,23 @@ import type { Logger } from 'pino'
 import { conditionFlags } from './conditions.ts'
 import { LogFile } from './log-file.ts'
 
+/** The reason a ready actor shows while the supervisor is cut from the bus, until it answers its health again. */
+export const BUS_LOST = 'the bus restarted: waiting for the actor to answer on it again'
+
 /** The generic process entry: imports the implementation module and runs its `actor` (.ts from the sources, .js from the build). */
 export const ACTOR_ENTRY = fileURLToPath(new URL(`../actor-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
 
 /**
  * V8 flags of every actor process. A young generation of 1 MiB semi-spaces (V8's default grows them to 16 MiB)
  * costs an actor a few more scavenges and saves it ~25 MiB of resident memory: measured on the default node,
- * the five actors went from 628 to 526 MiB (apps/node/bench/node.bench.ts).
+ * the five actors went from 628 to 526 MiB (apps/node/bench/node.bench.ts). One V8 background thread instead of
+ * four (concurrent GC and compile work: an actor is mostly idle, and the machine may have 2 cores for 6 processes)
+ * and at most two glibc malloc arenas (each thread that allocates may otherwise get its own) save ~5-14 MiB per
+ * actor (transport 134 → 120 MiB, outbox 82 → 77 MiB, measured after importing each actor's module).
  */
-export const ACTOR_NODE_FLAGS = ['--max-semi-space-size=1']
+export const ACTOR_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1']
+/** Environment defaults of every actor process (see ACTOR_NODE_FLAGS); a value set by the user wins. */
+export const ACTOR_ENV_DEFAULTS: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: '2' }
 
 export interface RestartPolicy {
   initialMs: number
@@ -87,6 +95,16 @@ export class ChildActor {
     }
   }
 
+  /**
+   * The supervisor lost the bus: a ready actor's state events of the outage cannot reach it, and the actor is
+   * unreachable too. Degraded with BUS_LOST until it answers again (the supervisor asks its health).
+   */
+  noteBusLost(): void {
+    if (!this.running || this.state !== 'ready') return
+    this.state = 'degraded'
+    this.reason = BUS_LOST
+  }
+
   /** A state event from the bus: only the current process's events count. */
   noteState(state: LifecycleState, pid: number, reason?: string): void {
     if (pid !== this.pid || !this.running) return
@@ -98,7 +116,7 @@ export class ChildActor {
   spawn(): void {
     if (this.#stopping) return
     const child = spawn(process.execPath, [...conditionFlags(), ...ACTOR_NODE_FLAGS, ACTOR_ENTRY], {
-      env: { ...this.spec.env, BARAN_ACTOR_MODULE: this.spec.moduleUrl },
+      env: { ...ACTOR_ENV_DEFAULTS, ...this.spec.env, BARAN_ACTOR_MODULE: this.spec.moduleUrl },
       // The IPC channel makes the actor exit by itself if this supervisor dies.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     })

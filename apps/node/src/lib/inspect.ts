@@ -3,6 +3,7 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { conditionFlags } from './conditions.ts'
 import type { ActorEntry } from './config.ts'
+import { BUILD_CACHE, CachedInspector } from './inspect-cache.ts'
 import { checkActorConfig, ImplementationError, type LoadedActor, loadActor } from './implementations.ts'
 
 /** What the supervisor needs of an implementation: its bus permissions and where the actor process loads it from. */
@@ -48,12 +49,13 @@ export interface Inspector {
 const FROM_SOURCES = import.meta.url.endsWith('.ts')
 
 /**
- * The built node (bin/baran, npm start) inspects in a short-lived process. From the TypeScript sources (tests, the
+ * The built node (bin/baran, npm start) inspects in a short-lived process, and remembers the answer for the same
+ * build and config (inspect-cache.ts: a warm start skips that process). From the TypeScript sources (tests, the
  * demo) it inspects in this process, as before: there every extra process pays Node's type stripper (~1 s of CPU
  * at start), which would slow each test's node start more than the memory matters.
  */
 export function openInspector(): Inspector {
-  return FROM_SOURCES ? new InlineInspector() : new ImplementationInspector()
+  return FROM_SOURCES ? new InlineInspector() : new CachedInspector({ ...BUILD_CACHE, open: () => new ImplementationInspector() })
 }
 
 /** Loads the implementations into this process (see openInspector). */

@@ -4,7 +4,7 @@
  * (stops it when it stops); later nodes join it. Its state lives in `$BARAN_HOME/localnet/chain.json`, so names
  * survive a restart; a restarted chain takes the same port when it can, so joined nodes find it again.
  */
-import type { Devnet } from '@baran/naming'
+import type { Devnet } from '@baran/naming/devnet'
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -198,8 +198,9 @@ async function startChain(paths: ReturnType<typeof localnetPaths>, known: Localn
   const previousPort = previous ? Number(new URL(previous.rpcUrl).port) || 0 : 0
   const base = { stateFile: paths.stateFile, log, ...(previous ? { registry: previous.registry } : {}) }
   const attempts = previousPort ? [previousPort, 0] : [0]
-  // Loaded only by the node that runs the chain (ethers and the whole naming package are not small).
-  const { startDevnet } = await import('@baran/naming')
+  // Loaded only by the node that runs the chain, and only the devnet module: the whole naming package (its actor,
+  // clients and signer) would stay in the supervisor for the node's life (~17 MiB more resident memory).
+  const { startDevnet } = await import('@baran/naming/devnet')
   let last: unknown
   for (const port of attempts) {
     try {

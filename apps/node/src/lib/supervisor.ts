@@ -19,7 +19,7 @@ import { NatsServerProcess } from '@baran/launch'
 import { mkdir } from 'node:fs/promises'
 import { createActor, fromPromise, waitFor } from 'xstate'
 import { CLI_USER, loadOrCreatePasswords, natsConfig, permissionsFor, SUPERVISOR_USER, UI_USER } from './bus-auth.ts'
-import { ChildActor } from './child.ts'
+import { BUS_LOST, ChildActor } from './child.ts'
 import { type NodeConfig, loadConfig } from './config.ts'
 import { configuredActors } from './implementations.ts'
 import { type ActorDescription, openInspector } from './inspect.ts'
@@ -255,7 +255,35 @@ export class Supervisor {
       },
       { actor: '*' },
     )
+    // A bus restart loses the actors' state events of the outage: no actor is ready until it answers again.
+    this.#bus.onStatus((s) => {
+      if (s === 'disconnected') for (const c of this.#children.values()) c.noteBusLost()
+      else if (s === 'reconnected') void this.#askActorsAgain()
+    })
     await this.#writeNodeInfo()
+  }
+
+  /**
+   * After a bus outage, asks each actor the supervisor lost for its health until it answers (its subscriptions are
+   * back: it can serve again) or a bounded time passed; its state events count again meanwhile.
+   */
+  async #askActorsAgain(): Promise<void> {
+    const backoff = new Backoff({ initialMs: 250, maxMs: 4_000 })
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const lost = [...this.#children.values()].filter((c) => c.state === 'degraded' && c.reason === BUS_LOST && c.running)
+      if (lost.length === 0 || this.#stopping || !this.#bus || Date.now() > deadline) return
+      const bus = this.#bus
+      await Promise.all(
+        lost.map(async (c) => {
+          const h = await bus.request(healthContractOf(c.spec.name), {}, { timeoutMs: 2_000 }).catch(() => undefined)
+          if (h === undefined) return
+          c.noteState(h.state, h.pid, h.reason)
+          this.#emit({ type: 'actor', name: c.spec.name, status: c.status() })
+        }),
+      )
+      await new Promise((r) => setTimeout(r, backoff.next()))
+    }
   }
 
   async #writeNodeInfo(): Promise<void> {

@@ -4,11 +4,14 @@
  */
 import { html, nothing, render, type TemplateResult } from 'lit-html'
 import { ApiError, call, connectEvents, token } from './api.ts'
-import type { Account, Contact, DhtInfo, InboxMessage, NodeStatus, Outgoing, Transition, TransportInfo } from './types.ts'
+import { answerRequest, loadRequests, requestsView } from './requests.ts'
+import type { Account, Contact, ContactRequest, DhtInfo, HistoryMessage, InboxMessage, NodeStatus, Outgoing, Transition, TransportInfo } from './types.ts'
 
 type Page = 'chat' | 'account' | 'node'
 const LIFECYCLE = ['idle', 'connecting', 'starting', 'ready', 'degraded', 'stopping', 'stopped', 'failed']
 const ID = /^[0-9a-fA-F]{40}$/
+/** The highest message ID there can be: `before` it is the newest page of a conversation. */
+const AFTER_EVERY_ID = '7ZZZZZZZZZZZZZZZZZZZZZZZZZ'
 
 const s = {
   page: (location.hash.slice(1) || 'chat') as Page,
@@ -20,10 +23,13 @@ const s = {
   account: undefined as Account | null | undefined,
   myName: null as string | null,
   contacts: [] as Contact[],
+  requests: [] as ContactRequest[],
   selected: null as string | null,
   outgoing: new Map<string, Outgoing>(),
   bodies: JSON.parse(localStorage.getItem('baran-bodies') ?? '{}') as Record<string, string>,
   inbox: [] as InboxMessage[],
+  /** The kept history of the selected conversation: shows what the outbox no longer lists (finished records are pruned). */
+  history: new Map<string, HistoryMessage[]>(),
   online: new Map<string, boolean>(),
   status: null as NodeStatus | null,
   transitions: {} as Record<string, Transition[]>,
@@ -74,10 +80,19 @@ async function loadAccount(): Promise<void> {
 async function loadChat(): Promise<void> {
   if (!s.account) return
   s.contacts = (await call<{ contacts: Contact[] }>('identity.contacts')).contacts
+  s.requests = (await safe(loadRequests())) ?? []
   const pending = await call<{ messages: Outgoing[] }>('outbox.pending', { all: true, limit: 1000 })
   for (const m of pending.messages) if (m.kind !== 'receipt') s.outgoing.set(m.id, m)
   s.inbox = (await call<{ messages: InboxMessage[] }>('outbox.inbox', { limit: 1000 })).messages
+  await loadHistory()
   markSelectedRead()
+}
+/** The selected conversation's last 1000 messages from the history (an older node without it: nothing). */
+async function loadHistory(): Promise<void> {
+  const peer = s.selected
+  if (!peer) return
+  const h = await safe(call<{ messages: HistoryMessage[] }>('outbox.history', { peer, limit: 1000, before: AFTER_EVERY_ID }))
+  if (h) s.history.set(peer, h.messages)
 }
 async function loadNode(): Promise<void> {
   s.status = (await safe(call<NodeStatus>('node.status'))) ?? s.status
@@ -146,6 +161,8 @@ function onMessage(m: { type: string; [k: string]: unknown }): void {
       const msg = body as unknown as InboxMessage
       if (!s.inbox.some((x) => x.id === msg.id)) s.inbox.push(msg)
       markSelectedRead()
+      // a stranger's message may open (or renew) a contact request
+      if (!s.contacts.some((c) => c.accountId === msg.from)) void safe(loadRequests()).then((r) => { s.requests = r ?? s.requests; update() })
       break
     }
     case 'online':
@@ -291,23 +308,29 @@ function chatView(): TemplateResult {
   if (s.account === undefined) return html`<p class="muted">Loading…</p>`
   if (s.account === null) return html`<p>This node holds no account yet. <a href="#account" @click=${() => { s.page = 'account'; update() }}>Create or import one</a>.</p>`
   const sel = s.selected
-  const convo = sel
+  const live = sel
     ? [
-        ...[...s.outgoing.values()].filter((o) => o.to === sel && o.kind !== 'receipt').map((o) => ({ mine: true, at: o.createdAt, o, m: undefined })),
-        ...s.inbox.filter((m) => (m.sync ? m.to === sel : m.from === sel)).map((m) => ({ mine: m.sync, at: m.sentAt, o: undefined, m })),
-      ].sort((a, b) => a.at - b.at)
+        ...[...s.outgoing.values()].filter((o) => o.to === sel && o.kind !== 'receipt').map((o) => ({ id: o.id, mine: true, at: o.createdAt, o, m: undefined })),
+        ...s.inbox.filter((m) => (m.sync ? m.to === sel : m.from === sel)).map((m) => ({ id: m.id, mine: m.sync, at: m.sentAt, o: undefined, m })),
+      ]
     : []
+  // What only the history still has (sent records are pruned a week after they finished).
+  const listed = new Set(live.map((x) => x.id))
+  const kept = (sel ? (s.history.get(sel) ?? []) : []).filter((h) => !listed.has(h.id)).map((h) => ({ id: h.id, mine: h.direction === 'out', at: h.sentAt, o: undefined, m: h }))
+  const convo = [...live, ...kept].sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1))
   return html`<div class="chat">
     <aside>
       <form data-testid="add-contact" @submit=${submit((e) => addContact(formValue(e, 'who')))}>
         <input name="who" placeholder="name or account ID" aria-label="name or account ID" autocomplete="off" />
         <button>Add</button>
       </form>
+      ${requestsView(s.requests, contactName, (a, id) => void act(async () => { await answerRequest(a, id); await loadChat() }))}
       <ul class="contacts">
         ${contactList().map(
           (c) => html`<li class=${c.accountId === sel ? 'sel' : ''} data-testid="contact" data-account=${c.accountId} @click=${() => {
             s.selected = c.accountId
             markSelectedRead()
+            void safe(loadHistory()).then(update)
             update()
           }}>
             <span class="dot ${s.online.get(c.accountId) ? 'on' : ''}"></span>

@@ -31,6 +31,17 @@ export interface InboxMessage {
   sync: boolean
   to: string
 }
+/** A message of `outbox.history` (the account's kept history, both directions). */
+export interface HistoryMessage {
+  id: string
+  direction: 'in' | 'out'
+  from: string
+  to: string
+  body: string
+  sentAt: number
+  state: 'received' | 'read' | 'queued' | 'delivered' | 'expired' | 'rejected'
+  read: boolean
+}
 export interface DeviceInfo {
   deviceId: string
   name: string
@@ -78,4 +89,10 @@ export interface TransportInfo {
   peerId: string
   addrs: string[]
   connections: Array<{ peerId: string; kind: string; upgraded: boolean; remoteAddr: string }>
+}
+/** A conversation started by an account that is not a contact (outbox.requests). */
+export interface ContactRequest {
+  accountId: string
+  messages: number
+  newest: { id: string; preview: string; sentAt: number }
 }

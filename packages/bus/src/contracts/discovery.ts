@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { contract, event } from '../lib/contract.ts'
+import { discoveryMailboxContracts } from './discovery-mailbox.ts'
 import { Base64Schema, DeviceCertWireSchema, DeviceListWireSchema, IdSchema, MultiaddrSchema, PeerBindingWireSchema, RevocationsWireSchema } from './common.ts'
 
 /** The discovery actor: Baran's Kademlia DHT, signed presence, listen (watch), opaque values. */
@@ -164,7 +165,7 @@ export const discoveryPublished = event({
   actor: A,
   event: 'published',
   body: z.object({ seq: z.number().int(), addrs: z.array(MultiaddrSchema), at: z.number().int() }),
-  readers: ['cli', 'ui'],
+  readers: ['cli', 'ui', 'outbox'],
   description: 'this device published its presence',
 })
 
@@ -186,4 +187,5 @@ export const discoveryContracts = [
   discoveryPutValue,
   discoveryGetValue,
   discoveryDeleteValue,
+  ...discoveryMailboxContracts,
 ] as const

@@ -1,5 +1,6 @@
 import type { EventContract } from '../lib/contract.ts'
 import { discoveryAddressChanged, discoveryDeviceList, discoveryOffline, discoveryOnline, discoveryPublished } from './discovery.ts'
+import { identityBlocksChanged } from './identity-blocks.ts'
 import { identityAccountCreated, identityDeviceAdded, identityDeviceRevoked, identityDevicesChanged } from './identity.ts'
 import { stateEventOf } from './lifecycle.ts'
 import { namingRegistered, namingRegistration } from './naming.ts'
@@ -18,6 +19,7 @@ export const eventContracts: readonly EventContract[] = [
   identityDeviceAdded,
   identityDeviceRevoked,
   identityDevicesChanged,
+  identityBlocksChanged,
   discoveryOnline,
   discoveryAddressChanged,
   discoveryOffline,

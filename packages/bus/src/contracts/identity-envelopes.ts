@@ -59,7 +59,9 @@ export const identitySeal = contract({
       /** the payload, base64 */
       payload: envelopeText,
       /** each recipient device's device-cert (version 2), e.g. from a lookup of its presence */
-      recipients: z.array(SignedRecordWireSchema).min(1).max(ENVELOPE_MAX_RECIPIENTS),
+      recipients: z.array(SignedRecordWireSchema).max(ENVELOPE_MAX_RECIPIENTS),
+      /** seal to this device as well (what it keeps sealed at rest); without it, recipients needs at least one */
+      self: z.boolean().optional(),
     })
     .strict(),
   reply: z.object({
@@ -83,6 +85,12 @@ export const identityOpen = contract({
       envelope: envelopeText,
       /** the sender account's signed revocation list, when the caller has one (identity knows its own account's) */
       senderRevocations: SignedRecordWireSchema.optional(),
+      /**
+       * neither check nor record the (sender device, ID) pair in the replay window: for a caller that de-duplicates
+       * by envelope ID in its own durable store (the outbox's inbox), so a crash between the open and its write cannot
+       * turn the retransmission into a `replayed` refusal and lose the message
+       */
+      skipReplayWindow: z.boolean().optional(),
     })
     .strict(),
   reply: z.object({
@@ -99,4 +107,34 @@ export const identityOpen = contract({
   errors: [...EnvelopeRefusalCode.options, 'no_account', 'invalid_argument'],
 })
 
-export const identityEnvelopeContracts = [identitySeal, identityOpen] as const
+/** A mailbox ID (40 hex) and item hashes (hex SHA-256): docs/mailbox.md. */
+const MailboxRef = z.string().regex(/^[0-9a-f]{40}$/, 'a 40-char lowercase hex mailbox ID')
+const ItemHash = z.string().regex(/^[0-9a-f]{64}$/, 'a hex SHA-256')
+
+export const identitySignMailboxDelete = contract({
+  actor: A,
+  verb: 'signMailboxDelete',
+  request: z
+    .object({
+      /** one of this device's mailboxes (this epoch, or the one before or after) */
+      mailbox: MailboxRef,
+      items: z.array(ItemHash).min(1).max(256),
+      /** ms since epoch @default now */
+      at: z.number().int().nonnegative().optional(),
+    })
+    .strict(),
+  /** the delete request as discovery.mailboxDelete takes it */
+  reply: z.object({
+    v: z.literal(1),
+    mailbox: MailboxRef,
+    items: z.array(ItemHash),
+    at: z.number().int(),
+    deviceCert: SignedRecordWireSchema,
+    sig: z.string(),
+  }),
+  callers: ['outbox', 'cli'],
+  description: "sign a request to delete items of this device's DHT mailbox with its device key (docs/mailbox.md)",
+  errors: ['no_account', 'invalid_argument'],
+})
+
+export const identityEnvelopeContracts = [identitySeal, identityOpen, identitySignMailboxDelete] as const

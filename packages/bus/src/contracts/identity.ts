@@ -11,6 +11,7 @@ import {
   PresenceWireSchema,
   RevocationsWireSchema,
 } from './common.ts'
+import { identityBlockContracts } from './identity-blocks.ts'
 import { identityEnvelopeContracts } from './identity-envelopes.ts'
 
 /**
@@ -323,4 +324,5 @@ export const identityContracts = [
   identityLinkLocate,
   identityLinkAccept,
   ...identityEnvelopeContracts,
+  ...identityBlockContracts,
 ] as const

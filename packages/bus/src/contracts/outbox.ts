@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { contract, event } from '../lib/contract.ts'
 import { Base64Schema, IdSchema } from './common.ts'
+import { outboxHistorySummary, outboxSyncServe } from './history-sync.ts'
 
 /** The outbox actor: durable delivery (JetStream), resend on presence and back-off, inbox, receipts. */
 const A = 'outbox'
@@ -20,6 +21,8 @@ export const DeviceDeliverySchema = z.object({
   /** When the device's user read it (a read receipt came back). */
   readAt: z.number().int().optional(),
   lastError: z.string().optional(),
+  /** When its envelope was deposited in the device's DHT mailbox (the device was not reachable): docs/mailbox.md. */
+  depositedAt: z.number().int().optional(),
 })
 export const OutgoingSchema = z.object({
   id: z.string(),
@@ -143,6 +146,8 @@ export const outboxDelivery = event({
     attempts: z.number().int(),
     at: z.number().int(),
     error: z.string().optional(),
+    /** set (to `at`) on the change that deposited its envelope in the device's DHT mailbox */
+    deposited: z.number().int().optional(),
   }),
   readers: ['cli', 'ui'],
   description: 'a message changed state for one device',
@@ -163,4 +168,85 @@ export const outboxReceipt = event({
   description: 'a delivery or read receipt for a message this node sent',
 })
 
-export const outboxContracts = [outboxSend, outboxPending, outboxStatus, outboxReceive, outboxInbox, outboxMarkRead] as const
+export const HistoryMessageSchema = z.object({
+  id: z.string(),
+  /** `out`: this account sent it (from this device or another of its own); `in`: the peer sent it. */
+  direction: z.enum(['in', 'out']),
+  from: IdSchema,
+  fromDevice: IdSchema,
+  to: IdSchema,
+  body: z.string(),
+  /** Set when a message sent from here could not be opened (its body is kept sealed to this device): the reason. */
+  unreadable: z.string().optional(),
+  sentAt: z.number().int(),
+  /** When this device stored it. */
+  storedAt: z.number().int(),
+  /** The previous message of the same sending device in this conversation. */
+  prev: z.string().optional(),
+  /** In one word: `received`/`read` for `in`; `queued`/`delivered`/`read`/`expired`/`rejected` for `out` (the furthest any recipient device got). */
+  state: z.enum(['received', 'read', 'queued', 'delivered', 'expired', 'rejected']),
+  read: z.boolean(),
+  readAt: z.number().int().optional(),
+  /** `out`: each recipient device's delivery. */
+  devices: z
+    .array(z.object({ deviceId: IdSchema, state: z.enum(['queued', 'delivered', 'expired', 'rejected']), at: z.number().int().optional(), readAt: z.number().int().optional() }))
+    .optional(),
+})
+export type HistoryMessage = z.infer<typeof HistoryMessageSchema>
+
+export const outboxHistory = contract({
+  actor: A,
+  verb: 'history',
+  request: z
+    .object({
+      /** The other account: a name or a 40-hex account ID. */
+      peer: z.string().min(1).max(64),
+      before: z.string().max(64).optional(),
+      after: z.string().max(64).optional(),
+      limit: z.number().int().positive().max(1000).optional(),
+    })
+    .strict(),
+  reply: z.object({
+    peer: IdSchema,
+    messages: z.array(HistoryMessageSchema),
+    total: z.number().int(),
+    /** Message IDs a received message names as its sender's previous one that this device does not hold. */
+    gaps: z.array(z.string()),
+    hasBefore: z.boolean(),
+    hasAfter: z.boolean(),
+  }),
+  callers: ['cli', 'ui'],
+  description: 'one conversation, both directions, in message-ID order, with delivery and read state (paged: before/after)',
+  errors: ['invalid_message_id', 'unknown_recipient', 'naming_unavailable', 'corrupt_record'],
+})
+
+/** A conversation started by an account that is not a contact (nor blocked): accept (add the contact), decline, or block. */
+export const ContactRequestSchema = z.object({
+  accountId: IdSchema,
+  /** Incoming messages since the last decline. */
+  messages: z.number().int(),
+  newest: z.object({ id: z.string(), preview: z.string(), sentAt: z.number().int() }),
+})
+export type ContactRequest = z.infer<typeof ContactRequestSchema>
+
+export const outboxRequests = contract({
+  actor: A,
+  verb: 'requests',
+  request: z.object({ limit: z.number().int().positive().max(1000).optional() }).strict().optional(),
+  reply: z.object({ requests: z.array(ContactRequestSchema) }),
+  callers: ['cli', 'ui'],
+  description: 'contact requests: conversations a non-contact started, newest first (accept = identity.addContact, block = identity.block)',
+  errors: ['no_account', 'unavailable'],
+})
+
+export const outboxDeclineRequest = contract({
+  actor: A,
+  verb: 'declineRequest',
+  request: z.object({ peer: IdSchema }).strict(),
+  reply: z.object({ declined: z.boolean() }),
+  callers: ['cli', 'ui'],
+  description: "hide an account's request up to its newest message (a later message asks again); declined: false when nothing was pending",
+  errors: ['no_account'],
+})
+
+export const outboxContracts = [outboxSend, outboxPending, outboxStatus, outboxReceive, outboxInbox, outboxMarkRead, outboxHistory, outboxRequests, outboxDeclineRequest, outboxSyncServe, outboxHistorySummary] as const

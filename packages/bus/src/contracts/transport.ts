@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { contract, event } from '../lib/contract.ts'
 import { Base64Schema, IdSchema, MultiaddrSchema } from './common.ts'
+import { transportSyncRequest } from './history-sync.ts'
 
 /** The transport actor: the libp2p host (direct, relayed, hole-punched) and the `/baran/msg/1.0.0` protocol. */
 const A = 'transport'
@@ -17,6 +18,8 @@ export const UpnpStatusSchema = z.object({
   leaseSeconds: z.number().optional(),
   mappedAt: z.number().optional(),
   verified: z.boolean().optional(),
+  recheckedAt: z.number().optional(),
+  remapped: z.number().int().nonnegative().optional(),
 })
 
 export const transportInfo = contract({
@@ -87,7 +90,8 @@ export const transportConnection = event({
     deviceId: IdSchema.optional(),
     at: z.number().int(),
   }),
-  readers: ['ui'],
+  // outbox: a connection to another device of this account starts a history sync with it
+  readers: ['ui', 'outbox'],
   description: 'a connection opened or closed (direct, relayed, upgraded to direct by hole punching)',
 })
 
@@ -114,4 +118,4 @@ export const transportRevoked = event({
   description: 'a device revoked by its account after its handshake: its open message streams were closed; it is refused from now on',
 })
 
-export const transportContracts = [transportInfo, transportSend] as const
+export const transportContracts = [transportInfo, transportSend, transportSyncRequest] as const

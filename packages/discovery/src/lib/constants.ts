@@ -135,3 +135,30 @@ export const LAN_REQUEST_TIMEOUT_MS = 3_000
 export const LAN_REDIAL_MS = 2_000
 /** Records a LAN node keeps (the oldest-expiring go first past it). */
 export const LAN_MAX_RECORDS = 10_000
+
+/** Mailbox keys (`/baran-mailbox/<40 hex>`): where envelopes wait for an offline device. */
+export const MAILBOX_NAMESPACE = 'baran-mailbox'
+/** A mailbox key rotates every epoch (one week): an item sits under the key of the epoch of its sentAt. */
+export const MAILBOX_EPOCH_MS = 7 * 24 * 60 * 60 * 1000
+/** A mailbox item lives this long after its sentAt (as Jami keeps contact requests on its DHT). */
+export const MAILBOX_ITEM_TTL_MS = 7 * 24 * 60 * 60 * 1000
+/** Memory a node's mailbox store may take (items and tombstones, as mailboxCost counts them). */
+export const DEFAULT_MAILBOX_MAX_BYTES = 32 * 1024 * 1024
+/** Items a node's mailbox store may hold. */
+export const DEFAULT_MAILBOX_MAX_ITEMS = 20_000
+/** Bytes one sender account may hold in a node's mailbox store. */
+export const DEFAULT_MAILBOX_MAX_BYTES_PER_SENDER = 1024 * 1024
+/** Bytes one mailbox may hold in a node's mailbox store. */
+export const DEFAULT_MAILBOX_MAX_BYTES_PER_MAILBOX = 2 * 1024 * 1024
+/** Bookkeeping an item costs besides its bytes. */
+export const MAILBOX_ITEM_OVERHEAD_BYTES = 512
+/** What a tombstone (a deleted item's hash, kept until the item would have expired) costs. */
+export const MAILBOX_TOMBSTONE_BYTES = 160
+/** Items one delete request may name. */
+export const MAX_MAILBOX_DELETE_ITEMS = 256
+/** How often a storing node re-stores what it holds on the closest nodes (jittered ±25 %). */
+export const DEFAULT_MAILBOX_MAINTENANCE_MS = 10 * 60 * 1000
+/** Items one maintenance round re-stores at most (the rest wait for the next round). */
+export const MAILBOX_MAINTENANCE_MAX_ITEMS = 512
+/** Re-stores in flight at once during maintenance. */
+export const MAILBOX_MAINTENANCE_CONCURRENCY = 8

@@ -11,6 +11,8 @@ import { InvalidKeyError, NodeNotStartedError } from './errors.ts'
 import { type KadInternals, kadInternals } from './kad-internals.ts'
 import { deviceListKey, keyBytes, parseKey, presenceKey, type WatchTarget } from './keys.ts'
 import { createDiscoveryLibp2p, type DiscoveryLibp2p } from './libp2p-stack.ts'
+import type { DeleteRequest, MailboxId, MailboxItem } from './mailbox-item.ts'
+import { MailboxService, type MailboxPutResult } from './mailbox-service.ts'
 import type { WatchService, WatchEvent, WatchOptions } from './watch.ts'
 import { createWatchService, createRpc } from './node-links.ts'
 import {
@@ -61,6 +63,7 @@ export class DiscoveryNode {
   readonly #get: DhtGet
   readonly #put: DhtPut
   readonly #bootstrapper: Bootstrapper
+  readonly #mailbox: MailboxService
   #watch: WatchService
   #rpc: Rpc
   readonly #init: DiscoveryNodeInit
@@ -114,12 +117,20 @@ export class DiscoveryNode {
       bootstrapSource: init.bootstrapSource,
       log: init.log,
     })
+    this.#mailbox = new MailboxService(this.#parts, {
+      limits: init.mailboxLimits,
+      maintenanceMs: init.mailboxMaintenanceMs,
+      clockSkewMs: init.clockSkewMs,
+      clientMode: init.clientMode === true,
+    })
     this.#rpc = this.#newRpc()
     this.#watch = this.#newWatch()
   }
 
   #newRpc(): Rpc {
-    return createRpc(this.#parts, { clientMode: this.#init.clientMode === true, watch: () => this.#watch })
+    const rpc = createRpc(this.#parts, { clientMode: this.#init.clientMode === true, watch: () => this.#watch })
+    this.#mailbox.serve(rpc)
+    return rpc
   }
 
   #newWatch(): WatchService {
@@ -152,7 +163,10 @@ export class DiscoveryNode {
     // Warm links: open the rpc stream as soon as a peer shows it speaks it, so no get or put pays for it.
     this.libp2p.addEventListener('peer:identify', this.#onIdentify)
     this.#started = true
-    this.#sweepTimer = setInterval(() => this.#store.sweep(), SWEEP_INTERVAL_MS)
+    this.#sweepTimer = setInterval(() => {
+      this.#store.sweep()
+      this.#mailbox.store.sweep()
+    }, SWEEP_INTERVAL_MS)
     this.#sweepTimer.unref()
     if (this.#init.mdns === true) {
       // mDNS only announces peers: dial them so kad-dht can add them to its table.
@@ -164,6 +178,7 @@ export class DiscoveryNode {
       }
       this.libp2p.addEventListener('peer:discovery', this.#mdnsListener)
     }
+    this.#mailbox.start()
     await this.#bootstrapper.start(this.#lifecycle.signal)
   }
 
@@ -174,6 +189,7 @@ export class DiscoveryNode {
     this.#lifecycle.abort()
     clearInterval(this.#sweepTimer)
     this.#bootstrapper.stop()
+    this.#mailbox.stop()
     if (this.#mdnsListener) this.libp2p.removeEventListener('peer:discovery', this.#mdnsListener)
     this.libp2p.removeEventListener('peer:identify', this.#onIdentify)
     this.#watch.stop()
@@ -320,6 +336,39 @@ export class DiscoveryNode {
     return this.#watch.watch(target, onEvent, opts)
   }
 
+  /**
+   * Deposit a sealed envelope in a mailbox (mailbox-item.ts `mailboxId`: one of its recipients', for the epoch of its
+   * sentAt) on the mailbox's closest nodes. Refusals: the typed errors of checkDeposit and of the storing nodes' quotas.
+   * Waits for the lookup of the closest nodes unless `waitForLookup: false` (MailboxService.put).
+   */
+  mailboxPut(mailbox: MailboxId, envelope: Uint8Array, opts: PutOptions = {}): Promise<MailboxPutResult> {
+    this.#assertStarted()
+    return this.#mailbox.put(mailbox, envelope, opts)
+  }
+
+  /** The items of a mailbox found here and on its closest nodes, each checked, oldest sentAt first. */
+  mailboxFetch(mailbox: MailboxId, opts: QueryOptions = {}): Promise<MailboxItem[]> {
+    this.#assertStarted()
+    return this.#mailbox.fetch(mailbox, opts)
+  }
+
+  /** Delete items of a mailbox with a request its device signed (signDeleteRequest). */
+  mailboxDelete(request: DeleteRequest, opts: QueryOptions = {}): Promise<{ deleted: number; attempted: number }> {
+    this.#assertStarted()
+    return this.#mailbox.delete(request, opts)
+  }
+
+  /** The mailbox items this node itself holds for a mailbox. */
+  getLocalMailbox(mailbox: MailboxId): MailboxItem[] {
+    return this.#mailbox.store.list(mailbox)
+  }
+
+  /** Run one mailbox maintenance round now (the timer runs them every mailboxMaintenanceMs). */
+  maintainMailboxes(): Promise<void> {
+    this.#assertStarted()
+    return this.#mailbox.maintain()
+  }
+
   /** Send a value to one peer's store directly (no lookup); true if that peer stored it. */
   async sendPut(peerId: string, key: string, value: Uint8Array, opts: QueryOptions = {}): Promise<boolean> {
     this.#assertStarted()
@@ -371,6 +420,7 @@ export class DiscoveryNode {
       pushesFailed: subs.pushesFailed,
       pushesReceived: this.#watch.watches.pushesReceived,
       store: this.#store.figures(),
+      mailbox: this.#mailbox.store.figures(),
     }
   }
 }

@@ -19,6 +19,15 @@ export type DiscoveryErrorCode =
   | 'peer_quota'
   | 'key_quota'
   | 'unsupported_record'
+  | 'mailbox_forged'
+  | 'wrong_mailbox'
+  | 'mailbox_item_expired'
+  | 'mailbox_replayed'
+  | 'mailbox_item_too_large'
+  | 'sender_quota'
+  | 'mailbox_quota'
+  | 'mailbox_store_full'
+  | 'bad_delete_request'
 
 /**
  * Base class of this package's errors; check `name` or `code`, not only instanceof.
@@ -188,12 +197,93 @@ export class UnsupportedRecordError extends DiscoveryError {
   }
 }
 
+/** Thrown when a mailbox deposit is not a well-formed sealed envelope whose sender chain and signature verify. */
+export class ForgedEnvelopeError extends DiscoveryError {
+  constructor(message = 'Mailbox item is not a valid signed envelope', options?: ErrorOptions) {
+    super('mailbox_forged', message, options)
+    this.name = 'ForgedEnvelopeError'
+  }
+}
+
+/** Thrown when a mailbox key is not the mailbox of any recipient the envelope lists (for the epoch of its sentAt). */
+export class WrongMailboxError extends DiscoveryError {
+  constructor(message = 'Envelope is not addressed to this mailbox', options?: ErrorOptions) {
+    super('wrong_mailbox', message, options)
+    this.name = 'WrongMailboxError'
+  }
+}
+
+/** Thrown when a mailbox item's life (sentAt + 7 days) is over, or it was sent too far in the future. */
+export class MailboxItemExpiredError extends DiscoveryError {
+  constructor(message = 'Mailbox item expired', options?: ErrorOptions) {
+    super('mailbox_item_expired', message, options)
+    this.name = 'MailboxItemExpiredError'
+  }
+}
+
+/** Thrown when a mailbox item repeats (sender device, envelope ID) of another item held, or of one its recipient deleted. */
+export class MailboxReplayError extends DiscoveryError {
+  constructor(message = 'Mailbox item is a replay', options?: ErrorOptions) {
+    super('mailbox_replayed', message, options)
+    this.name = 'MailboxReplayError'
+  }
+}
+
+/** Thrown when a mailbox item is over 64 KiB. */
+export class MailboxItemTooLargeError extends DiscoveryError {
+  constructor(message = 'Mailbox item too large', options?: ErrorOptions) {
+    super('mailbox_item_too_large', message, options)
+    this.name = 'MailboxItemTooLargeError'
+  }
+}
+
+/** Thrown when the sender account of a mailbox item already holds its share of a node's mailbox store. */
+export class SenderQuotaError extends DiscoveryError {
+  constructor(message = 'Sender is over its mailbox quota', options?: ErrorOptions) {
+    super('sender_quota', message, options)
+    this.name = 'SenderQuotaError'
+  }
+}
+
+/** Thrown when one mailbox already holds its share of a node's mailbox store. */
+export class MailboxQuotaError extends DiscoveryError {
+  constructor(message = 'Mailbox is over its quota', options?: ErrorOptions) {
+    super('mailbox_quota', message, options)
+    this.name = 'MailboxQuotaError'
+  }
+}
+
+/** Thrown when a node's mailbox store is at its byte or item bound (nothing held is evicted to make room). */
+export class MailboxStoreFullError extends DiscoveryError {
+  constructor(message = 'Mailbox store is full', options?: ErrorOptions) {
+    super('mailbox_store_full', message, options)
+    this.name = 'MailboxStoreFullError'
+  }
+}
+
+/** Thrown when a mailbox delete request is malformed, stale, not signed by the mailbox's device, or for another mailbox. */
+export class BadDeleteRequestError extends DiscoveryError {
+  constructor(message = 'Bad mailbox delete request', options?: ErrorOptions) {
+    super('bad_delete_request', message, options)
+    this.name = 'BadDeleteRequestError'
+  }
+}
+
 const fromWire: Partial<Record<DiscoveryErrorCode, new (message?: string) => DiscoveryError>> = {
   store_full: StoreFullError,
   too_many_records: TooManyRecordsError,
   peer_quota: PeerQuotaError,
   key_quota: KeyQuotaError,
   unsupported_record: UnsupportedRecordError,
+  mailbox_forged: ForgedEnvelopeError,
+  wrong_mailbox: WrongMailboxError,
+  mailbox_item_expired: MailboxItemExpiredError,
+  mailbox_replayed: MailboxReplayError,
+  mailbox_item_too_large: MailboxItemTooLargeError,
+  sender_quota: SenderQuotaError,
+  mailbox_quota: MailboxQuotaError,
+  mailbox_store_full: MailboxStoreFullError,
+  bad_delete_request: BadDeleteRequestError,
 }
 
 /**

@@ -9,7 +9,7 @@ import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
-import { fromBase64Url, toBase64Url } from '@baran/trust'
+import { fromBase64Url, ReplayedRecordError, toBase64Url } from '@baran/trust'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import {
   DEFAULT_LISTEN,
@@ -124,6 +124,7 @@ export class LanNode {
   /** Keys of the Baran records held (the store does not list them). */
   readonly #keys = new Set<string>()
   readonly #lanPeers = new Set<string>()
+  readonly #rivalListeners = new Set<(r: { key: string; entry: VerifiedEntry }) => void>()
   #started = false
   #sweepTimer?: NodeJS.Timeout
   #redialTimer?: NodeJS.Timeout
@@ -244,13 +245,34 @@ export class LanNode {
     const k = parseKey(key).key
     if (!this.#keys.has(k) && this.#keys.size >= LAN_MAX_RECORDS) throw new RpcFailedError(`this node holds ${LAN_MAX_RECORDS} records already`)
     // Charged to the peer that pushed it (or this node's own): the store's quotas are per peer.
-    const admission = this.#store.storeLocal(k, value, undefined, from ?? SELF)
+    let admission: Admission
+    try {
+      admission = this.#store.storeLocal(k, value, undefined, from ?? SELF)
+    } catch (err) {
+      if (err instanceof ReplayedRecordError) this.#rival(k, value)
+      throw err
+    }
     this.#keys.add(k)
     if (admission.changed) {
       const rec = [{ key: k, value: toBase64Url(value) }]
       for (const peer of this.#lanPeers) if (peer !== from) void this.#pushTo(peer, rec)
     }
     return admission
+  }
+
+  /** A refused record with the same seq as the one held, but other content: two signers raced; tell the listeners. */
+  #rival(key: string, value: Uint8Array): void {
+    if (this.#rivalListeners.size === 0) return
+    const held = this.#store.getRecord(key)
+    let entry: VerifiedEntry
+    try {
+      entry = this.#policy.verify(key, value)
+      const kept = held === undefined ? undefined : this.#policy.verify(key, held)
+      if (entry.kind === 'value' || kept === undefined || kept.kind === 'value' || kept.seq !== entry.seq) return
+    } catch {
+      return
+    }
+    for (const listener of this.#rivalListeners) listener({ key, entry })
   }
 
   /** One request on a fresh stream: write the frame, read the reply. */
@@ -414,6 +436,15 @@ export class LanNode {
   /** Calls `listener` for every record newly stored here (own or heard); returns an unsubscribe. */
   onRecord(listener: (r: StoredRecord) => void): () => void {
     return this.#store.onRecord(listener)
+  }
+
+  /**
+   * Calls `listener` for a record refused because this node holds another one with the same seq: two devices of an
+   * account changed its list at once, and the one held here is not the only one out there.
+   */
+  onRival(listener: (r: { key: string; entry: VerifiedEntry }) => void): () => void {
+    this.#rivalListeners.add(listener)
+    return () => this.#rivalListeners.delete(listener)
   }
 
   stats(): LanStats {

@@ -1,6 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
 import { InvalidConfigError } from './errors.ts'
+import type { MailboxFigures, MailboxLimits } from './mailbox-store.ts'
 import type { Logger } from './store.ts'
 import type { StoreFigures, StoreLimits } from './store-quota.ts'
 import type { WatchLimits } from './watch.ts'
@@ -50,6 +51,10 @@ export interface DiscoveryNodeInit {
   listenLimits?: WatchLimits
   /** Bounds of the records this node stores for others (total, per uploading peer, per key). @default 64 MiB, 50 000 records, 1/16 each per peer */
   storeLimits?: StoreLimits
+  /** Bounds of the mailbox items this node stores for others (total, per sender account, per mailbox). @default 32 MiB, 20 000 items, 1 MiB per sender, 2 MiB per mailbox */
+  mailboxLimits?: MailboxLimits
+  /** How often held mailbox items are re-stored on the closest nodes (ms, jittered ±25 %). @default 600000 */
+  mailboxMaintenanceMs?: number
   /** Start the node before returning. @default true */
   start?: boolean
 }
@@ -85,6 +90,8 @@ export interface DiscoveryStats {
   pushesReceived: number
   /** The record store's bytes, records, limits and refusals. */
   store: StoreFigures
+  /** The mailbox store's bytes, items, limits and refusals. */
+  mailbox: MailboxFigures
 }
 
 /** Options of a single put or get. */
@@ -108,7 +115,7 @@ export interface GetOptions extends QueryOptions {
 
 /** Check the options a caller can get wrong; throws InvalidConfigError naming the option. */
 export function checkInit(init: DiscoveryNodeInit): void {
-  for (const name of ['kBucketSize', 'replication', 'getQuorum', 'queryTimeoutMs', 'maxValueBytes'] as const) {
+  for (const name of ['kBucketSize', 'replication', 'getQuorum', 'queryTimeoutMs', 'maxValueBytes', 'mailboxMaintenanceMs'] as const) {
     const v = init[name]
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new InvalidConfigError(`${name} must be a positive integer`)
   }

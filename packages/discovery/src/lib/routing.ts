@@ -125,11 +125,14 @@ export class Routing {
     }
     for (const p of this.nearest.closest(kadId, this.#replication)) add(p)
     const asked = new Set<string>(answered?.keys())
+    // Peers that did not answer: another peer's table may still name them (it has not noticed they left), but they
+    // must not come back as candidates, or a dead peer takes a live one's place among the closest.
+    const failed = new Set<string>()
     let named: NamedPeer[] = [...(answered?.values() ?? [])].flat()
     for (let round = 0; round <= FIND_ROUNDS && !ended(b); round++) {
       for (const { id: mh, addrs } of named) {
         const k = mhKey(mh)
-        if (k === self || cands.has(k)) continue
+        if (k === self || cands.has(k) || failed.has(k)) continue
         const peer = peerFromMultihash(mh)
         if (peer === undefined) continue
         // A closer peer this node cannot dial: only kad-dht's lookup learns addresses.
@@ -167,7 +170,12 @@ export class Routing {
       )
       named = []
       answers.forEach((a, i) => {
-        if (a === undefined) cands.delete((toAsk[i] as [string, unknown])[0]) // unreachable: not one of the closest
+        if (a === undefined) {
+          // unreachable: not one of the closest
+          const k = (toAsk[i] as [string, unknown])[0]
+          cands.delete(k)
+          failed.add(k)
+        }
         else named.push(...a)
       })
     }

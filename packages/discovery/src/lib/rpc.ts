@@ -42,7 +42,12 @@ interface Link {
   stream: Stream
   pending: Map<number, Pending>
   nextId: number
+  /** The opening this link came from (in #links until the link ends). */
+  opened?: Promise<Link>
 }
+
+/** A link whose stream was closed or reset (its reader has not ended yet) cannot carry a request. */
+const writable = (link: Link) => link.stream.writeStatus !== 'closed' && link.stream.writeStatus !== 'closing'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -185,7 +190,15 @@ export class Rpc {
     // A warm link is used at once; only opening one needs an abort signal. (Plain timers, not
     // AbortSignal.timeout: those are tracked for GC and cost more than the request on this path.)
     // (A peer named by string is parsed only to open a link: parsing costs more than a request.)
-    const link = this.#ready.get(peer.toString()) ?? (await this.#link(typeof peer === 'string' ? peerIdFromString(peer) : peer, timeoutMs, opts.signal))
+    const key = peer.toString()
+    let ready = this.#ready.get(key)
+    if (ready !== undefined && !writable(ready)) {
+      // Its stream ended (the connection closed under it) before the reader noticed: open a new one.
+      this.#ready.delete(key)
+      if (this.#links.get(key) === ready.opened) this.#links.delete(key)
+      ready = undefined
+    }
+    const link = ready ?? (await this.#link(typeof peer === 'string' ? peerIdFromString(peer) : peer, timeoutMs, opts.signal))
     if (link.pending.size >= MAX_RPC_INFLIGHT) throw new RpcFailedError(`too many requests in flight to ${peer}`)
     const id = link.nextId
     link.nextId = (link.nextId + 1) >>> 0
@@ -248,9 +261,9 @@ export class Rpc {
     } catch (cause) {
       throw new RpcFailedError(`cannot open an rpc stream to ${peer}`, { cause })
     }
-    const link: Link = { stream, pending: new Map(), nextId: 1 }
     const key = peer.toString()
     const opened = this.#links.get(key)
+    const link: Link = { stream, pending: new Map(), nextId: 1, ...(opened ? { opened } : {}) }
     this.#ready.set(key, link)
     void this.#readReplies(peer, link).finally(() => {
       // The next request opens a new link (the connection may have been replaced).

@@ -7,12 +7,21 @@ import { parseKey } from './keys.ts'
 import { jittered, type WatchComponents, request, timer, type Via, type WatchEvent, type WatchOptions } from './watch-link.ts'
 import type { VerifiedEntry } from './policy.ts'
 
+/** Different records with the same seq reported for one key (more is a signer misbehaving, not a race). */
+const MAX_RECORDS_AT_ONE_SEQ = 4
+
 /** Everything a watcher tracks for one key, shared by every watch that names it. */
 interface KeyWatch {
   key: string
   kind: VerifiedEntry['kind']
   listeners: Set<(e: WatchEvent) => void>
   lastSeq: number
+  /**
+   * Hashes of the records handed on at lastSeq. Two devices of an account may sign different lists with the same
+   * seq at once; the storing nodes then hold either one. Each is reported (a bounded few), so the device that sees
+   * the other's can merge them into a newer list instead of the two staying apart.
+   */
+  atLastSeq: Set<string>
   lastHash?: string
   /** The record last handed to the listeners. */
   lastBytes?: Uint8Array
@@ -64,6 +73,7 @@ export class Watches {
         kind: parseKey(key).kind,
         listeners: new Set([listener]),
         lastSeq: -1,
+        atLastSeq: new Set(),
         subscribed: new Map(),
         opts: options,
         requery: new Backoff({ initialMs: options.requeryMinMs, maxMs: options.requeryMaxMs, jitter: 0.5, spread: 'down' }),
@@ -200,8 +210,12 @@ export class Watches {
       const v = entry.value
       event = { kind: 'value', key, via, value: v.kind === 'data' ? v.data : undefined, expiresAt: v.expiresAt }
     } else {
-      if (entry.seq <= kw.lastSeq) return
+      if (entry.seq < kw.lastSeq) return
+      const hash = toBase64Url(sha256(value))
+      if (entry.seq === kw.lastSeq && (kw.atLastSeq.has(hash) || kw.atLastSeq.size >= MAX_RECORDS_AT_ONE_SEQ)) return
+      if (entry.seq > kw.lastSeq) kw.atLastSeq.clear()
       kw.lastSeq = entry.seq
+      kw.atLastSeq.add(hash)
       event =
         entry.kind === 'presence'
           ? { kind: 'presence', key, via, presence: entry.presence }

@@ -17,7 +17,7 @@ import {
 import { Wallet } from 'ethers'
 import nacl from 'tweetnacl'
 import { z } from 'zod'
-import { ARCHIVE_MAGIC, MAX_CONTACT_NAME, MAX_CONTACTS, MAX_DEVICES, MAX_REVOCATIONS } from './constants.ts'
+import { ARCHIVE_MAGIC, MAX_BLOCKS, MAX_CONTACT_NAME, MAX_CONTACTS, MAX_DEVICES, MAX_REVOCATIONS, MAX_TOMBSTONES } from './constants.ts'
 import { decodeContainer, encodeContainer, parseContainer } from './container.ts'
 import { InvalidArgumentError, MalformedArchiveError } from './errors.ts'
 import type { ScryptParams } from './kdf.ts'
@@ -28,6 +28,26 @@ export interface Contact {
   name?: string
   /** ms since epoch */
   addedAt: number
+  /** The last write (add or rename) as a sync register: when and on which device. Absent before sync: addedAt, this device. */
+  at?: number
+  device?: string
+}
+
+/** An account this account blocked: its envelopes are dropped, its messages never reach the inbox. */
+export interface Block {
+  accountId: string
+  /** ms since epoch */
+  blockedAt: number
+  /** The write as a sync register. Absent before sync: blockedAt, this device. */
+  at?: number
+  device?: string
+}
+
+/** A removed contact or lifted block, kept so that an older add synced from another device does not revive it. */
+export interface Tombstone {
+  accountId: string
+  at: number
+  device: string
 }
 
 /** A JSON object (integers only: it is stored as canonical JSON). */
@@ -46,6 +66,10 @@ export interface AccountPayload {
   /** certificates this account issued, one per listed device */
   deviceCerts: SignedRecord<DeviceCertBody>[]
   contacts: Contact[]
+  /** Absent in archives written before blocking existed: none blocked. */
+  blocks?: Block[]
+  /** Removals as sync tombstones (absent before sync: none). */
+  removed?: { contacts: Tombstone[]; blocks: Tombstone[] }
   config: JsonObject
   /** ms since epoch */
   createdAt: number
@@ -63,6 +87,8 @@ const envelope = z.object({
   sig: z.string(),
 })
 
+const tombstone = z.strictObject({ accountId: z.string().regex(idRe), at: z.int().min(0), device: z.string().regex(idRe) })
+
 /** zod schema of an AccountPayload (shape only; the records' signatures are checked separately). */
 export const accountPayloadSchema = z.strictObject({
   accountSecretKey: z.string(),
@@ -77,9 +103,18 @@ export const accountPayloadSchema = z.strictObject({
         accountId: z.string().regex(idRe),
         name: z.string().min(1).max(MAX_CONTACT_NAME).optional(),
         addedAt: z.int().min(0),
+        at: z.int().min(0).optional(),
+        device: z.string().regex(idRe).optional(),
       }),
     )
     .max(MAX_CONTACTS),
+  blocks: z
+    .array(z.strictObject({ accountId: z.string().regex(idRe), blockedAt: z.int().min(0), at: z.int().min(0).optional(), device: z.string().regex(idRe).optional() }))
+    .max(MAX_BLOCKS)
+    .optional(),
+  removed: z
+    .strictObject({ contacts: z.array(tombstone).max(MAX_TOMBSTONES), blocks: z.array(tombstone).max(MAX_TOMBSTONES) })
+    .optional(),
   config: z.record(z.string(), z.unknown()),
   createdAt: z.int().min(0),
 })

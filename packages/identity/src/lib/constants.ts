@@ -45,6 +45,10 @@ export const STORE_FILE = 'identity.store'
 export const MAX_DEVICE_NAME = 64
 export const MAX_CONTACT_NAME = 128
 export const MAX_CONTACTS = 10_000
+/** Most blocked accounts an account keeps (the list travels in the archive and link offers). */
+export const MAX_BLOCKS = 10_000
+/** Removals kept per list as sync tombstones; beyond it the oldest are forgotten. */
+export const MAX_TOMBSTONES = 10_000
 /** Limits of the device-list and revocations schemas in @baran/trust. */
 export const MAX_DEVICES = 64
 export const MAX_REVOCATIONS = 1024

@@ -24,6 +24,18 @@ import type { SealedKeyring } from './store.ts'
 export interface OpenOptions {
   /** The sender account's signed revocation list the caller knows (this store knows its own account's). */
   senderRevocations?: unknown
+  /**
+   * Neither check nor record the (sender device, ID) pair in the replay window: for a caller that de-duplicates by
+   * envelope ID in its own store (the outbox's inbox), so that a crash between this open and the caller's write
+   * cannot make the retransmission look replayed and lose it, and for a device re-opening what it sealed to itself.
+   */
+  skipReplayWindow?: boolean
+}
+
+/** Options of EnvelopeService.seal. */
+export interface SealOptions {
+  /** Seal to this device as well (its own certificate: what it keeps sealed at rest and opens again later). */
+  self?: boolean
 }
 
 /** seal/open for the identity actor. */
@@ -42,8 +54,9 @@ export class EnvelopeService {
    * Seals `payload` to the devices of `recipientCerts` (device-cert version 2 each) as this device. Throws
    * BadRecipientError, NoEncryptionKeyError, EnvelopeTooLargeError, MalformedEnvelopeError.
    */
-  async seal(id: string, payload: Uint8Array, recipientCerts: unknown[]): Promise<{ envelope: Uint8Array; recipients: string[] }> {
+  async seal(id: string, payload: Uint8Array, recipientCerts: unknown[], opts: SealOptions = {}): Promise<{ envelope: Uint8Array; recipients: string[] }> {
     if (!Array.isArray(recipientCerts)) throw new InvalidArgumentError('recipients must be an array of device certificates')
+    if (recipientCerts.length === 0 && !opts.self) throw new InvalidArgumentError('no recipient: give device certificates, or self')
     const now = this.clock()
     const recipients: EnvelopeRecipientKey[] = recipientCerts.map((cert, i) => {
       try {
@@ -55,6 +68,12 @@ export class EnvelopeService {
       }
     })
     const keys = await this.store.envelopeKeys()
+    if (opts.self) {
+      // Our own certificate, from our own store: no need to verify its signature again at every seal.
+      const { accountId, encKey } = keys.deviceCert.body as { accountId: string; encKey?: string }
+      if (encKey === undefined) throw new NoEncryptionKeyError(`device ${keys.deviceId} has no encryption key yet`)
+      recipients.push({ accountId, deviceId: keys.deviceId, encKey })
+    }
     const envelope = await sealEnvelope({ id, payload, sentAt: now, sender: { deviceCert: keys.deviceCert, deviceSecretKey: keys.deviceSecretKey }, recipients })
     return { envelope, recipients: [...new Set(recipients.map((r) => r.deviceId))].sort() }
   }
@@ -85,6 +104,7 @@ export class EnvelopeService {
     const keys = await this.store.envelopeKeys()
     // Not ours: say so before the replay check, which would otherwise claim the ID for nothing.
     if (!verified.recipients.includes(keys.deviceId)) throw new NotForThisDeviceError(`envelope ${verified.id} is not sealed to device ${keys.deviceId}`)
+    if (opts.skipReplayWindow) return decryptEnvelope(verified, keys)
     this.replay.reserve(verified.sender.deviceId, verified.id, verified.sentAt)
     let opened: OpenedEnvelope
     try {

@@ -20,8 +20,9 @@ import {
 import { Wallet } from 'ethers'
 import nacl from 'tweetnacl'
 import { checkDeviceName, type NewDevice, newAccountPayload, normalizeDeviceName, refreshed, type SignContext, withDevice, withRevoked } from './account.ts'
-import { type AccountPayload, type Contact, decodeArchive, encodeArchive, type JsonObject } from './archive.ts'
-import { checkContact, withContact } from './contacts.ts'
+import { type AccountPayload, type Block, type Contact, decodeArchive, encodeArchive, type JsonObject } from './archive.ts'
+import { ACCOUNT_STATE_PART, type AccountStateKind, type MergeResult, mergeRegisters, partOf, type Register, registersOf } from './account-state.ts'
+import { type AccountChange, checkContact, withBlock, withContact, withoutBlock, withoutContact, type Writer } from './contacts.ts'
 import { DEFAULT_PEER_BINDING_TTL_MS, DEFAULT_REFRESH_WINDOW_MS, DEFAULT_SCRYPT, STORE_FILE } from './constants.ts'
 import { newSealingKeys, type SealingKeys } from './container.ts'
 import { newEncryptionKey, withDeviceEncryptionKey } from './device-encryption-key.ts'
@@ -213,25 +214,46 @@ export class SealedKeyring {
   /** Adds a contact, or renames it if already there. */
   async addContact(contact: { accountId: string; name?: string }): Promise<Contact> {
     const checked = checkContact(contact)
-    return this.mutate((content, ctx) => {
-      const { contacts, entry } = withContact(content.account.contacts, checked, ctx.now)
-      return { content: { ...content, account: { ...content.account, contacts } }, result: { ...entry } }
-    })
+    const { addedAt, name } = await this.updateAccount((account, w) => withContact(account, checked, w))
+    return { accountId: checked.accountId, ...(name !== undefined ? { name } : {}), addedAt }
   }
 
-  /** Removes a contact; returns false if it was not there. */
+  /** Removes a contact (kept as a sync tombstone); returns false if it was not there. */
   async removeContact(accountId: string): Promise<boolean> {
-    if (!isId(accountId)) throw new InvalidArgumentError('accountId must be 40 lowercase hex characters')
-    return this.mutate((content) => {
-      const contacts = content.account.contacts.filter((c) => c.accountId !== accountId)
-      const removed = contacts.length !== content.account.contacts.length
-      return { content: { ...content, account: { ...content.account, contacts } }, result: removed, skipWrite: !removed }
-    })
+    return this.updateAccount((account, w) => withoutContact(account, accountId, w))
   }
 
-  /** The account's contacts (a copy). */
+  /** Blocks an account (idempotent: an existing block keeps its time). */
+  async block(accountId: string): Promise<Block> {
+    const own = this.info().accountId
+    return this.updateAccount((account, w) => withBlock(account, accountId, w, own))
+  }
+
+  /** Lifts a block (kept as a sync tombstone); returns false if the account was not blocked. */
+  async unblock(accountId: string): Promise<boolean> {
+    return this.updateAccount((account, w) => withoutBlock(account, accountId, w))
+  }
+
+  /** The accounts this account blocked (a copy, without the sync fields). */
+  blocks(): Block[] {
+    return (this.requireAccount().account.blocks ?? []).map((b) => ({ accountId: b.accountId, blockedAt: b.blockedAt }))
+  }
+
+  /** The account's contacts (a copy, without the sync fields). */
   contacts(): Contact[] {
-    return this.requireAccount().account.contacts.map((c) => ({ ...c }))
+    return this.requireAccount().account.contacts.map((c) => ({ accountId: c.accountId, ...(c.name !== undefined ? { name: c.name } : {}), addedAt: c.addedAt }))
+  }
+
+  /** One part of the contact or block registers, tombstones included (account-state.ts), after `after`. */
+  accountState(kind: AccountStateKind, after?: string, max?: number): { registers: Register[]; more: boolean } {
+    const all = registersOf(this.requireAccount().account, kind, this.info().deviceId).filter((r) => after === undefined || r.accountId > after)
+    return partOf(all, max ?? ACCOUNT_STATE_PART)
+  }
+
+  /** Merges registers from another device of the account (last writer wins per account ID); writes only on a change. */
+  async mergeAccountState(kind: AccountStateKind, registers: readonly Register[]): Promise<MergeResult> {
+    const { accountId, deviceId } = this.info()
+    return this.updateAccount((account) => mergeRegisters(account, kind, registers, { self: deviceId, own: accountId }))
   }
 
   /** The account's free-form config object (a deep copy). */
@@ -348,6 +370,14 @@ export class SealedKeyring {
     const run = this.queue.then(fn, fn)
     this.queue = run.catch(() => {})
     return run
+  }
+
+  /** Applies a change to the account's lists (contacts.ts); writes only when something changed. */
+  private updateAccount<T>(fn: (account: AccountPayload, w: Writer) => AccountChange<T>): Promise<T> {
+    return this.mutate((content, ctx) => {
+      const next = fn(content.account, { now: ctx.now, device: idFromPublicKey(content.deviceSecretKey.subarray(32)) })
+      return { content: next.changed ? { ...content, account: next.account } : content, result: next.result, skipWrite: !next.changed }
+    })
   }
 
   /** Computes the next content from the current one, writes it, then swaps it in. */

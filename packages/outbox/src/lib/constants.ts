@@ -63,3 +63,8 @@ export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000
 
 /** Below this much free disk under the data dir, the outbox refuses writes and is degraded (see DiskGuard). */
 export const MIN_FREE_BYTES = 8 * 1024 * 1024
+
+/** The account's message history on this device (both directions, kept until a configured retention). */
+export const HISTORY_BUCKET = 'history'
+/** Message IDs of conversations kept in memory for paging the history (~100 bytes each). */
+export const HISTORY_INDEX_MAX_IDS = 200_000

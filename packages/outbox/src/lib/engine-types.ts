@@ -1,7 +1,7 @@
 /** The delivery engine's public types: its dependencies, options, clock and events. */
 import type { BackoffPolicy } from './backoff.ts'
 import type { DeliveryStateValue } from './delivery-machine.ts'
-import type { OutboxRecordBucket } from './records.ts'
+import type { OutboxRecordBucket, OutgoingRecord } from './records.ts'
 
 /** Time and timers, injectable so tests can drive back-off and expiry without waiting. */
 export interface Clock {
@@ -39,9 +39,27 @@ export interface DeliveryDeps {
    * decides what happens: `rejected` (and an envelope refused as invalid) is final; anything else retries.
    */
   send(req: { peerId: string; addrs: string[]; id: string; payload: Uint8Array }, signal: AbortSignal): Promise<unknown>
+  /**
+   * What goes to one device: the record's payload sealed to that device (an envelope). A failure's `code` decides
+   * like a send's: `no_encryption_key`, `bad_recipient` and `too_large` are final; anything else retries.
+   */
+  seal(req: SealRequest, signal: AbortSignal): Promise<Uint8Array>
+  /**
+   * Optional: deposits a device's envelope (what `seal` made) in its DHT mailbox, for when the device is not
+   * reachable. Called once per (message, device) after the first failed direct attempt; direct attempts go on.
+   */
+  deposit?(req: { deviceId: string; envelope: Uint8Array }, signal: AbortSignal): Promise<unknown>
   /** Ask to hear when the account's devices come online (discovery.watch). */
   watch(accountId: string): Promise<void>
   unwatch(accountId: string): Promise<void>
+}
+
+/** One delivery to seal: the record, the device, its account (the recipient's, or ours for a sync copy). */
+export interface SealRequest {
+  record: OutgoingRecord
+  deviceId: string
+  account: string
+  sync: boolean
 }
 
 /** A per-device state change, for outbox.evt.delivery. `deviceId` is absent for a message that expired unresolved. */
@@ -55,6 +73,8 @@ export interface DeliveryChange {
   attempts: number
   at: number
   error?: string
+  /** Set (to the time) when the envelope was just deposited in the device's DHT mailbox; the delivery stays queued. */
+  deposited?: number
 }
 
 export interface EngineLogger {

@@ -12,11 +12,10 @@ import {
 } from './engine-types.ts'
 import { DeviceDirectory } from './directory.ts'
 import { NoDevicesError } from './errors.ts'
-import { encodePayload } from './payload.ts'
 import { type PendingItem as Item, PendingIndex } from './pending.ts'
-import { type DeviceRecord, finishedAt, type OutgoingRecord, payloadOf, withDevice, withRecipientDevices } from './records.ts'
+import { type DeviceRecord, finishedAt, type OutgoingRecord, withDevice, withRecipientDevices } from './records.ts'
 
-export type { AccountDevices, Clock, DeliveryChange, DeliveryDeps, DeliveryEngineInit, DevicePresenceInfo, EngineLogger } from './engine-types.ts'
+export type { AccountDevices, Clock, DeliveryChange, DeliveryDeps, DeliveryEngineInit, DevicePresenceInfo, EngineLogger, SealRequest } from './engine-types.ts'
 export { systemClock } from './engine-types.ts'
 
 type Outcome = { event: DeliveryEvent; error?: string }
@@ -26,7 +25,7 @@ type Outcome = { event: DeliveryEvent; error?: string }
  * envelope itself is unacceptable (to transport or to the bus contract). Everything else (unreachable, timeout,
  * handshake_failed, no_responder…) retries.
  */
-const REFUSING_CODES = new Set(['rejected', 'revoked', 'invalid_envelope', 'frame_too_large', 'invalid_request'])
+const REFUSING_CODES = new Set(['rejected', 'revoked', 'invalid_envelope', 'frame_too_large', 'invalid_request', 'no_encryption_key', 'bad_recipient', 'too_large'])
 
 const silent: EngineLogger = { debug() {}, warn() {}, error() {} }
 const MAX_TIMER_MS = 2 ** 31 - 1
@@ -138,6 +137,18 @@ export class DeliveryEngine {
     this.#directory.offline(p.deviceId)
   }
 
+  /**
+   * A device took a message from its DHT mailbox and said so (a `delivered` receipt): the delivery ends as delivered
+   * (at once, or when the attempt in flight ends), as if its direct attempt had been acknowledged.
+   */
+  deliveredElsewhere(id: string, deviceId: string): void {
+    const item = this.#pending.ofMessage(id).find((i) => i.kind === 'device' && i.deviceId === deviceId && !i.sync)
+    if (!item) return
+    item.deliveredElsewhere = true
+    if (!item.busy) this.#pending.dueNow(item, this.#clock.now())
+    this.#pump()
+  }
+
   /** A device was revoked: nothing new goes to it; its pending messages end as rejected. */
   revokeDevice(deviceId: string): void {
     const now = this.#clock.now()
@@ -211,7 +222,9 @@ export class DeliveryEngine {
       if (d.state !== 'queued') continue
       const account = d.sync ? r.from : r.to
       const due = Math.min(d.nextAttemptAt ?? now, now + this.#backoff.maxMs)
-      this.#pending.insert(this.#pending.newItem('device', r, account, d.deviceId, d.sync, due, d.attempts))
+      const item = this.#pending.newItem('device', r, account, d.deviceId, d.sync, due, d.attempts)
+      item.deposited = d.depositedAt !== undefined
+      this.#pending.insert(item)
       if (fresh) this.#emit({ id: r.id, kind: r.kind, to: r.to, deviceId: d.deviceId, sync: d.sync, state: 'queued', attempts: 0, at: now })
       any = true
     }
@@ -291,7 +304,8 @@ export class DeliveryEngine {
     this.#begin()
     item.busy = true
     try {
-      if (item.revoked) await this.#settle(item, 'queued', { event: { type: 'REVOKED' }, error: 'revoked' })
+      if (item.deliveredElsewhere) await this.#settle(item, 'sending', { event: { type: 'ACKED' } })
+      else if (item.revoked) await this.#settle(item, 'queued', { event: { type: 'REVOKED' }, error: 'revoked' })
       else if (now >= item.expiresAt) await this.#settle(item, 'queued', { event: { type: 'EXPIRE' } })
       else {
         const sending = nextDelivery({ state: 'queued', attempts: item.attempts }, { type: 'ATTEMPT' })
@@ -310,17 +324,19 @@ export class DeliveryEngine {
 
   async #attempt(item: Item): Promise<Outcome> {
     const signal = this.#abort.signal
+    let envelope: Uint8Array | undefined
     try {
       const target = await this.#directory.target(item.account, item.deviceId, item.attempts > 0)
       if (target === 'revoked') return { event: { type: 'REVOKED' }, error: 'revoked' }
       if (!target) {
         await this.#directory.ensureWatch(item.account)
+        await this.#deposit(item, undefined, signal)
         return { event: { type: 'FAILED' }, error: 'offline' }
       }
       const record = await this.#deps.store.current(item.id)
       if (!record) return { event: { type: 'REFUSED' }, error: 'record deleted' }
-      const payload = encodePayload(payloadOf(record, item.sync))
-      await this.#deps.send({ peerId: target.peerId, addrs: target.addrs, id: record.id, payload }, signal)
+      envelope = await this.#deps.seal({ record, deviceId: item.deviceId, account: item.account, sync: item.sync }, signal)
+      await this.#deps.send({ peerId: target.peerId, addrs: target.addrs, id: record.id, payload: envelope }, signal)
       return { event: { type: 'ACKED' } }
     } catch (e) {
       const error = errorText(e)
@@ -329,7 +345,38 @@ export class DeliveryEngine {
       // The address may be stale: look it up again next time.
       this.#directory.stale(item.deviceId, item.account)
       await this.#directory.ensureWatch(item.account)
+      await this.#deposit(item, envelope, signal)
       return { event: { type: 'FAILED' }, error }
+    }
+  }
+
+  /**
+   * The device was not reachable (no presence, or the send failed): its envelope goes to its DHT mailbox as well,
+   * once per (message, device), and direct attempts go on. A failed deposit is tried again at the next failed attempt.
+   */
+  async #deposit(item: Item, sealed: Uint8Array | undefined, signal: AbortSignal): Promise<void> {
+    const deposit = this.#deps.deposit
+    if (!deposit || item.deposited || signal.aborted) return
+    try {
+      const record = await this.#deps.store.current(item.id)
+      if (!record) return
+      if (record.devices.some((d) => d.deviceId === item.deviceId && d.sync === item.sync && d.depositedAt !== undefined)) {
+        item.deposited = true
+        return
+      }
+      const envelope = sealed ?? (await this.#deps.seal({ record, deviceId: item.deviceId, account: item.account, sync: item.sync }, signal))
+      await deposit({ deviceId: item.deviceId, envelope }, signal)
+      const at = this.#clock.now()
+      await this.#record(item, (d) => ({ ...d, depositedAt: at }))
+      item.deposited = true
+      this.#log.debug({ id: item.id, deviceId: item.deviceId }, 'deposited in the device mailbox')
+      this.#emit({ ...this.#about(item), state: 'queued', attempts: item.attempts, at, deposited: at })
+    } catch (e) {
+      // No certificate to seal to (its presence is gone from the DHT: common for a device long offline), or a
+      // discovery that keeps no mailboxes (the LAN one answers `unavailable`): not worth a warning at every attempt.
+      const code = (e as { code?: unknown }).code
+      const level = code === 'not_found' || code === 'unavailable' ? 'debug' : 'warn'
+      this.#log[level]({ err: errorText(e), id: item.id, deviceId: item.deviceId }, 'could not deposit in the device mailbox')
     }
   }
 
@@ -337,7 +384,8 @@ export class DeliveryEngine {
   async #settle(item: Item, from: 'queued' | 'sending', outcome: Outcome): Promise<void> {
     const now = this.#clock.now()
     let event = outcome.event
-    if (item.revoked && event.type === 'FAILED') event = { type: 'REVOKED' }
+    if (item.deliveredElsewhere && event.type === 'FAILED') event = { type: 'ACKED' }
+    else if (item.revoked && event.type === 'FAILED') event = { type: 'REVOKED' }
     let step = nextDelivery({ state: from, attempts: item.attempts }, event)
     if (step.state === 'queued' && now >= item.expiresAt) step = nextDelivery({ state: 'sending', attempts: step.attempts }, { type: 'EXPIRE' })
     const error = step.state === 'expired' ? undefined : outcome.error

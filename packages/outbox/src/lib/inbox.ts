@@ -96,6 +96,10 @@ export interface InboxInit {
   onReceived?(m: ReceivedMessage): void
   /** A read receipt for a message this node sent arrived (once per device). */
   onReadReceipt?(e: ReadReceiptEvent): void
+  /** A device took one of our messages from its DHT mailbox: the delivery engine settles it as delivered. */
+  onDeliveredReceipt?(e: { id: string; deviceId: string }): void
+  /** The account's history: every stored message (and a duplicate, which repairs a write a crash cut) goes there before the answer. */
+  history?: { recordReceived(m: LogRecord & { prev?: string }, self: string): Promise<void> }
 }
 
 export interface ListOptions {
@@ -234,17 +238,32 @@ export class Inbox {
       // Already there: stored by an earlier delivery whose ack got lost. Same answer, nothing stored twice.
       const known = await this.#log.get(p.id)
       const stored = known && decodeLog(known.value)
+      if (stored && stored.from === p.from) await this.#init.history?.recordReceived({ ...stored, ...(p.prev ? { prev: p.prev } : {}) }, self.accountId)
       if (!stored || stored.from === p.from) return { status: 'duplicate' }
       // Another sender's message has this ID (IDs carry 80 random bits: only a replay can do this). Say so.
       return reject(RejectReason.IdTaken, `message ID ${p.id} is taken by another sender`)
     }
     this.#size++
-    this.#init.onReceived?.(toReceived({ ...rec, read: false }))
+    try {
+      // A failure here fails the answer: the sender sends again, and the duplicate path writes the history.
+      await this.#init.history?.recordReceived({ ...rec, ...(p.prev ? { prev: p.prev } : {}) }, self.accountId)
+    } finally {
+      // Announced once the history has it too (a listener that reads the history, e.g. contact requests, sees it).
+      this.#init.onReceived?.(toReceived({ ...rec, read: false }))
+    }
     return { status: 'stored' }
   }
 
   /** A read receipt for a message this node sent: recorded on the outgoing record, once per device. */
   async #receipt(p: ReceiptPayload): Promise<ReceiveResult> {
+    if (p.receipt === 'delivered') {
+      const r = await this.#outgoing.get(p.ref)
+      const d = r?.kind === 'message' && r.to === p.from ? r.devices.find((x) => x.deviceId === p.fromDevice && !x.sync) : undefined
+      if (!d) return reject(RejectReason.UnknownMessage, `no message ${p.ref} was sent to ${p.from}'s device ${p.fromDevice}`)
+      if (d.state !== 'queued') return { status: 'duplicate' }
+      this.#init.onDeliveredReceipt?.({ id: p.ref, deviceId: p.fromDevice })
+      return { status: 'stored' }
+    }
     let first = false
     let known = false
     const rec = await this.#outgoing.update(p.ref, (r) => {

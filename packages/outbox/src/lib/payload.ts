@@ -27,6 +27,8 @@ export const MessagePayloadSchema = z
     expiresAt: Time,
     /** A copy for the sender's own other devices (to is still the recipient). */
     sync: z.boolean(),
+    /** The previous message this sending device sent in this conversation: a receiver without it knows of a gap. */
+    prev: MessageIdSchema.optional(),
   })
   .strict()
   .refine((p) => p.expiresAt - p.sentAt <= MAX_TTL_MS, { message: 'expiresAt is too far after sentAt', path: ['expiresAt'] })
@@ -42,7 +44,8 @@ export const ReceiptPayloadSchema = z
     from: Id,
     fromDevice: Id,
     to: Id,
-    receipt: z.literal('read'),
+    /** read: its user read it; delivered: it took the message from its DHT mailbox (no transport ack came back) */
+    receipt: z.enum(['read', 'delivered']),
     at: Time,
   })
   .strict()

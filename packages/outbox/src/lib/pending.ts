@@ -23,6 +23,10 @@ export interface PendingItem {
   /** A presence event arrived while busy: go again at once if this attempt fails. */
   retryNow: boolean
   revoked: boolean
+  /** Its envelope is in the device's DHT mailbox (or the record says so): not deposited again. */
+  deposited: boolean
+  /** The device said it took the message another way (its DHT mailbox): settle as delivered. */
+  deliveredElsewhere: boolean
 }
 
 /**
@@ -112,6 +116,8 @@ export class PendingIndex {
       busy: false,
       retryNow: false,
       revoked: false,
+      deposited: false,
+      deliveredElsewhere: false,
     }
   }
 

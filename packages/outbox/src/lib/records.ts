@@ -21,6 +21,8 @@ export const DeviceRecordSchema = z.object({
   readAt: Time.optional(),
   finishedAt: Time.optional(),
   lastError: z.string().optional(),
+  /** When the envelope for this device was deposited in its DHT mailbox (docs/mailbox.md): once per device. */
+  depositedAt: Time.optional(),
 })
 export type DeviceRecord = z.infer<typeof DeviceRecordSchema>
 
@@ -33,8 +35,15 @@ export const OutgoingRecordSchema = z.object({
   fromDevice: Id,
   to: Id,
   toName: z.string().optional(),
+  /** Records written before sealing at rest: the body in the clear (still delivered; new records carry `sealed`). */
   body: z.string().optional(),
+  /** The body (UTF-8) as an envelope sealed to the sending device itself (base64): never in the clear at rest. */
+  sealed: z.string().max(120_000).optional(),
   ref: MessageIdSchema.optional(),
+  /** A receipt's kind @default 'read' */
+  receipt: z.enum(['read', 'delivered']).optional(),
+  /** The message's `prev` link (see payload.ts). */
+  prev: MessageIdSchema.optional(),
   createdAt: Time,
   expiresAt: Time,
   devicesResolved: z.boolean(),
@@ -57,22 +66,22 @@ export function finishedAt(r: OutgoingRecord): number | undefined {
   return at
 }
 
-/** The payload a device gets for this record (sync copies are marked). */
-export function payloadOf(r: OutgoingRecord, sync: boolean): Payload {
+/** The payload a device gets for this record (sync copies are marked); `body` is the opened `sealed` body. */
+export function payloadOf(r: OutgoingRecord, sync: boolean, body = r.body ?? ''): Payload {
   if (r.kind === 'receipt') {
-    return { v: 1, kind: 'receipt', id: r.id, ref: r.ref ?? '', from: r.from, fromDevice: r.fromDevice, to: r.to, receipt: 'read', at: r.createdAt }
+    return { v: 1, kind: 'receipt', id: r.id, ref: r.ref ?? '', from: r.from, fromDevice: r.fromDevice, to: r.to, receipt: r.receipt ?? 'read', at: r.createdAt }
   }
-  return { v: 1, kind: 'message', id: r.id, from: r.from, fromDevice: r.fromDevice, to: r.to, body: r.body ?? '', sentAt: r.createdAt, expiresAt: r.expiresAt, sync }
+  return { v: 1, kind: 'message', id: r.id, from: r.from, fromDevice: r.fromDevice, to: r.to, body, sentAt: r.createdAt, expiresAt: r.expiresAt, sync, ...(r.prev ? { prev: r.prev } : {}) }
 }
 
-/** The record as the outbox contracts show it (no body: a preview). */
-export function toOutgoing(r: OutgoingRecord, live?: (deviceId: string) => { state: DeliveryStateValue; attempts: number } | undefined) {
+/** The record as the outbox contracts show it (no body: a preview of `body`, the clear or opened one, when given). */
+export function toOutgoing(r: OutgoingRecord, live?: (deviceId: string) => { state: DeliveryStateValue; attempts: number } | undefined, body = r.body) {
   return {
     id: r.id,
     kind: r.kind,
     to: r.to,
     ...(r.toName === undefined ? {} : { toName: r.toName }),
-    ...(r.body === undefined ? {} : { preview: r.body.length > PREVIEW_CHARS ? `${r.body.slice(0, PREVIEW_CHARS)}…` : r.body }),
+    ...(body === undefined ? {} : { preview: body.length > PREVIEW_CHARS ? `${body.slice(0, PREVIEW_CHARS)}…` : body }),
     ...(r.ref === undefined ? {} : { ref: r.ref }),
     createdAt: r.createdAt,
     expiresAt: r.expiresAt,

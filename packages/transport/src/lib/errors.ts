@@ -19,6 +19,8 @@ export type TransportErrorCode =
   | 'invalid_argument'
   | 'listen_failed'
   | 'stopped'
+  | 'not_own_device'
+  | 'refused'
 
 /** Base class of every error thrown by this library. */
 export class TransportError extends Error {
@@ -161,5 +163,27 @@ export class HostStoppedError extends TransportError {
   constructor(message = 'Transport host is stopped', options?: ErrorOptions) {
     super('stopped', message, options)
     this.name = 'HostStoppedError'
+  }
+}
+
+/** Thrown when a history sync peer proved a device of another account (or this very device): sync is between own devices only. */
+export class NotOwnDeviceError extends TransportError {
+  /** True when the remote refused us, false when we refused the remote. */
+  readonly remote: boolean
+  constructor(message = 'not another device of this account', remote = false, options?: ErrorOptions) {
+    super('not_own_device', `${remote ? 'the remote refused us' : 'we refused the remote'}: ${message}`, options)
+    this.name = 'NotOwnDeviceError'
+    this.remote = remote
+  }
+}
+
+/** Thrown when the other device refused a history sync request (busy, bad request, its outbox could not answer). */
+export class SyncRefusedError extends TransportError {
+  /** The refusal code the remote sent (`busy`, `invalid_request`, `unavailable`, ...). */
+  readonly reason: string
+  constructor(reason: string, message: string, options?: ErrorOptions) {
+    super('refused', `history sync refused (${reason}): ${message}`, options)
+    this.name = 'SyncRefusedError'
+    this.reason = reason
   }
 }

@@ -6,6 +6,7 @@
  * relay or STUN server is ever configured here (the ICE servers come from the configured relays).
  */
 import { announceable } from '@baran/actor'
+import type { SyncAnswer, SyncRequest } from '@baran/bus'
 import { autoNAT } from '@libp2p/autonat'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -27,6 +28,7 @@ import {
   YAMUX_MAX_STREAM_WINDOW,
 } from './constants.ts'
 import { type ConnectionEvent, classifyConnection, connectionEventOf } from './connection-events.ts'
+import { baranDialBack, type DialBack } from './dial-back.ts'
 import { InvalidArgumentError, ListenFailedError } from './errors.ts'
 import type { Credentials } from './handshake.ts'
 import { type ConnectionLimitsInit, connectionMonitorOf, type KeepAliveInit, type RelayServerOptions, relayServerInit } from './libp2p-options.ts'
@@ -37,6 +39,7 @@ import type { EnvelopeHandler } from './envelope-handler.ts'
 import { MessageProtocol, type RevokedSessions } from './protocol.ts'
 import type { MessageProtocolInit } from './protocol-options.ts'
 import type { Envelope, SendOptions, SendResult, SendTarget } from './send.ts'
+import { SyncChannel, type SyncHandler, type SyncTarget } from './sync-channel.ts'
 import { askAutonatToVerify, baranUpnp, type UpnpInit, type UpnpMapper, type UpnpStatus } from './upnp.ts'
 import { DirectUpgrader, parseIceServers, stunServersOf, type UpgradeEvent } from './upgrade.ts'
 
@@ -111,6 +114,10 @@ export interface TransportHost {
   onRevoked(cb: (r: RevokedSessions) => void): () => void
   /** The verified remotes of the open message streams. */
   remotes(): Array<{ peerId: string; accountId: string; deviceId: string }>
+  /** Sets what answers history sync requests of this account's other devices (`/baran/history-sync/1.0.0`). */
+  onSyncRequest(handler: SyncHandler): void
+  /** One history sync request to another device of this account; only that device (verified) answers. */
+  syncRequest(target: SyncTarget, request: SyncRequest, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<SyncAnswer>
   /** Number of message streams open now. */
   readonly streamCount: number
   /** The ICE servers WebRTC uses (from the relays unless configured). */
@@ -163,11 +170,13 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
     // never confirm an address of a peer it is connected to (a UPnP mapping, upnp.ts)
     services.autoNATv2 = autoNATv2()
   }
-  // once a port is mapped, the node's connected peers are asked to dial it back (AutoNAT) at once
-  let verifyMapped: () => void = () => {}
+  // every node serves dial-back checks (dial-back.ts: bounded, only to the asker's own IP); a UPnP
+  // mapping is verified with them (AutoNAT v2 alone can lose its only server's answer for good)
+  services.dialBack = baranDialBack({ log: init.log })
+  let verifyMapped: NonNullable<UpnpInit['verify']> = async () => 'unknown'
   if (init.upnp !== false) {
     const upnpInit = typeof init.upnp === 'object' ? init.upnp : {}
-    services.upnp = baranUpnp({ log: init.log, ...upnpInit, onMapped: () => verifyMapped() })
+    services.upnp = baranUpnp({ log: init.log, verify: (m, attempt, signal) => verifyMapped(m, attempt, signal), ...upnpInit })
   }
   // libp2p reserves on each relay once, at start: the keeper makes lost and missed reservations again.
   if (relays.length > 0 || init.relaysSource) services.relayKeeper = relayKeeper({ relays, relaysSource: init.relaysSource, log: init.log })
@@ -220,7 +229,14 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
     }
     throw err
   }
-  verifyMapped = () => void askAutonatToVerify(node).catch((err: unknown) => init.log?.warn({ err }, 'upnp: could not ask AutoNAT to verify'))
+  verifyMapped = async (m, attempt, signal) => {
+    // AutoNAT v2 too, once (it verifies by itself when it can; with several servers it often does)
+    if (attempt === 1) void askAutonatToVerify(node).catch((err: unknown) => init.log?.warn({ err }, 'upnp: could not ask AutoNAT to verify'))
+    const check = await (node.services as { dialBack: DialBack }).dialBack.check(m.externalHost, m.externalPort, { signal })
+    if (check.reached) return 'reached'
+    init.log?.debug({ attempt, reason: check.reason }, attempt === 0 ? 'upnp: the re-check did not reach the mapped port' : 'upnp: the mapped port was not dialled back yet')
+    return check.refuted ? 'refuted' : 'unknown'
+  }
   try {
     const host = new Host(node, init, iceServers, withWebrtc)
     await host.start(listen.length > 0, relays, bound)
@@ -239,6 +255,7 @@ class Host implements TransportHost {
   readonly libp2p: Libp2p
   readonly peerId: string
   private readonly protocol: MessageProtocol
+  private readonly sync: SyncChannel
   private readonly log: Logger | undefined
   private readonly addressListeners = new Set<(addrs: string[]) => void>()
   private readonly connectionListeners = new Set<(evt: ConnectionEvent) => void>()
@@ -265,6 +282,12 @@ class Host implements TransportHost {
         })
       : undefined
     this.protocol = new MessageProtocol(node, init)
+    this.sync = new SyncChannel({
+      node,
+      self: () => this.protocol.ownHello(),
+      verify: (hello, peerId) => this.protocol.verifyRemote(hello, peerId),
+      log: init.log,
+    })
     node.addEventListener('self:peer:update', () => this.checkAddresses())
     node.addEventListener('transport:listening', () => this.checkAddresses())
     node.addEventListener('transport:close', () => this.checkAddresses())
@@ -276,6 +299,7 @@ class Host implements TransportHost {
 
   async start(wantsDirect: boolean, relays: string[], bound: string[] = []): Promise<void> {
     await this.protocol.start()
+    await this.sync.start()
     const addrs = this.multiaddrs()
     if (wantsDirect && ![...addrs, ...bound].some((a) => !a.includes('/p2p-circuit'))) {
       throw new ListenFailedError('could not listen on any direct address')
@@ -354,6 +378,14 @@ class Host implements TransportHost {
     return this.protocol.remotes()
   }
 
+  onSyncRequest(handler: SyncHandler): void {
+    this.sync.onRequest(handler)
+  }
+
+  syncRequest(target: SyncTarget, request: SyncRequest, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<SyncAnswer> {
+    return this.sync.request(target, request, opts)
+  }
+
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       // no address or connection events for the shutdown itself
@@ -361,6 +393,7 @@ class Host implements TransportHost {
       this.connectionListeners.clear()
       this.upgradeListeners.clear()
       this.upgrader?.stop()
+      await this.sync.stop()
       await this.protocol.stop()
       await this.libp2p.stop()
     })()

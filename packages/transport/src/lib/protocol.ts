@@ -33,7 +33,8 @@ import {
   UnreachableError,
 } from './errors.ts'
 import { refuse, StreamAdmission } from './admission.ts'
-import { type Credentials, helloFrameOf, verifyHello } from './handshake.ts'
+import type { HelloFrame } from './frames.ts'
+import { type Credentials, helloFrameOf, type VerifiedRemote, verifyHello } from './handshake.ts'
 import { type MessageProtocolInit, positiveInt } from './protocol-options.ts'
 import { RevokedDevices, revokedDevicesOf } from './revocations.ts'
 import { type Envelope, envelopeFrameOf, expectRemote, parseTarget, raceSignal, type SendOptions, type SendResult, type SendTarget } from './send.ts'
@@ -63,6 +64,8 @@ export class MessageProtocol {
   private readonly revoked = new RevokedDevices()
   /** This host's account, once its own credentials verified: its revocations are kept for good. */
   private ownAccountId: string | undefined
+  /** Who this device's certificate says it is (even when its own account revoked it: the remote decides then). */
+  private certified: { accountId: string; deviceId: string } | undefined
   private readonly revokedListeners = new Set<(r: RevokedSessions) => void>()
   private stopped = false
   private readonly selfId: string
@@ -116,6 +119,8 @@ export class MessageProtocol {
       this.init.log?.warn({ err }, 'own credentials do not verify: peers will refuse the handshake')
     }
     this.hello = hello
+    const body = creds.deviceCert.body as { accountId?: unknown; deviceId?: unknown } | undefined
+    this.certified = typeof body?.accountId === 'string' && typeof body.deviceId === 'string' ? { accountId: body.accountId, deviceId: body.deviceId } : undefined
     // our own account's revocations (checked by verifyChain above): those devices are cut and refused from now on
     if (own !== undefined) {
       this.ownAccountId = own.accountId
@@ -136,6 +141,22 @@ export class MessageProtocol {
   onRevoked(cb: (r: RevokedSessions) => void): () => void {
     this.revokedListeners.add(cb)
     return () => this.revokedListeners.delete(cb)
+  }
+
+  /** This device's HELLO and who it says it is, for the history sync channel (same credentials); undefined without any. */
+  ownHello(): { hello: Uint8Array; accountId: string; deviceId: string } | undefined {
+    if (this.stopped || this.hello === undefined || this.certified === undefined) return undefined
+    return { hello: this.hello, ...this.certified }
+  }
+
+  /** Checks a remote's HELLO exactly as a message stream's (chain, PeerId binding, revocations); throws HelloRefusedError. */
+  verifyRemote(hello: HelloFrame, remotePeerId: string): Promise<VerifiedRemote> {
+    return verifyHello(hello, remotePeerId, {
+      clockSkewMs: this.init.clockSkewMs,
+      revoked: this.revoked,
+      isRevoked: this.init.isRevoked,
+      cut: (accountId, deviceId) => this.cut(accountId, deviceId),
+    })
   }
 
   /** Whether this host refuses the device as revoked (told so, or learnt from a HELLO). */
@@ -271,17 +292,23 @@ export class MessageProtocol {
   private async open(peerId: PeerId, addrs: Multiaddr[], timeoutMs: number): Promise<Session> {
     if (addrs.length > 0) await this.node.peerStore.merge(peerId, { multiaddrs: addrs })
     const signal = AbortSignal.timeout(timeoutMs)
-    let stream: Stream
-    let connection: Connection
-    try {
-      connection = await this.node.dial(peerId, { signal })
-      // negotiateFully: false sends the protocol id together with our HELLO (saves a round trip)
-      stream = await connection.newStream(PROTOCOL, { signal, runOnLimitedConnection: true, negotiateFully: false })
-    } catch (err) {
-      throw new UnreachableError(`could not open a message stream to ${peerId}: ${(err as Error).message}`, {
-        cause: err,
-      })
+    let stream: Stream | undefined
+    let connection: Connection | undefined
+    for (let attempt = 0; stream === undefined; attempt++) {
+      connection = undefined
+      try {
+        connection = await this.node.dial(peerId, { signal })
+        // negotiateFully: false sends the protocol id together with our HELLO (saves a round trip)
+        stream = await connection.newStream(PROTOCOL, { signal, runOnLimitedConnection: true, negotiateFully: false })
+      } catch (err) {
+        // The connection dial() handed back closed under us (an upgraded one that failed, one being pruned):
+        // dial once more, which opens another one or takes the relay.
+        if (attempt === 0 && !signal.aborted && connection !== undefined && connection.status !== 'open') continue
+        const why = err instanceof Error ? err.message || err.name : String(err)
+        throw new UnreachableError(`could not open a message stream to ${peerId}: ${why}`, { cause: err })
+      }
     }
+    if (connection === undefined) throw new UnreachableError(`could not open a message stream to ${peerId}: no connection`)
     if (this.stopped) {
       stream.abort(new HostStoppedError())
       throw new HostStoppedError()
@@ -314,13 +341,7 @@ export class MessageProtocol {
       connection,
       role,
       hello: this.hello!,
-      verifyHello: (hello, remotePeerId) =>
-        verifyHello(hello, remotePeerId, {
-          clockSkewMs: this.init.clockSkewMs,
-          revoked: this.revoked,
-          isRevoked: this.init.isRevoked,
-          cut: (accountId, deviceId) => this.cut(accountId, deviceId),
-        }),
+      verifyHello: (hello, remotePeerId) => this.verifyRemote(hello, remotePeerId),
       handler: () => this.handler,
       maxFrameBytes: this.maxFrameBytes,
       idleTimeoutMs: this.init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,

@@ -123,7 +123,8 @@ export class Session {
    * HandshakeFailedError, SessionLostError, or the signal's reason.
    */
   async request(id: string, frame: Uint8Array, signal?: AbortSignal): Promise<'stored' | 'duplicate'> {
-    await this.ready
+    // no await once open: each await of a settled promise is one more microtask hop before the frame leaves
+    if (this.state !== 'open') await this.ready
     if (this.state !== 'open') throw new SessionLostError('stream_closed', 'stream is closing')
     signal?.throwIfAborted()
     const { waiter, acked } = this.waiters.wait(id)

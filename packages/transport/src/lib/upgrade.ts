@@ -23,6 +23,11 @@ export const UPGRADE_TIMEOUT_MS = 15_000
 /** Upgrade attempts per relayed connection before it stays relayed. */
 export const UPGRADE_ATTEMPTS = 2
 
+/** A WebRTC dial that libp2p merged into another dial to the peer is tried again, at most this many times per upgrade. */
+const MAX_JOINED_DIALS = 3
+/** How often the upgrade looks whether other dials to the peer have ended. */
+const DIAL_QUEUE_POLL_MS = 100
+
 /** @libp2p/webrtc's signalling protocol (private-to-private). */
 export const WEBRTC_SIGNALING_PROTOCOL = '/webrtc-signaling/0.0.1'
 
@@ -131,12 +136,24 @@ export class DirectUpgrader {
   private async upgrade(relayed: Connection, addr: string): Promise<void> {
     const peerId = relayed.remotePeer.toString()
     const attempts = this.init.attempts ?? UPGRADE_ATTEMPTS
+    let joined = 0
     for (let attempt = 1; attempt <= attempts && !this.stopped; attempt++) {
       if (this.hasDirect(relayed.remotePeer)) return
       const t0 = performance.now()
+      const signal = AbortSignal.timeout(this.init.timeoutMs ?? UPGRADE_TIMEOUT_MS)
       try {
-        const conn = await this.node.dial(multiaddr(addr), { signal: AbortSignal.timeout(this.init.timeoutMs ?? UPGRADE_TIMEOUT_MS) })
-        if (!conn.direct) throw new Error(`dial of ${addr} gave a relayed connection`)
+        await this.noDialPending(relayed.remotePeer, signal)
+        const conn = await this.node.dial(multiaddr(addr), { signal })
+        if (!conn.direct) {
+          // libp2p joined a dial to this peer that started meanwhile and handed back its relayed connection: no ICE
+          // ran, so that is not an attempt (bounded, in case something keeps dialling the peer).
+          if (++joined <= MAX_JOINED_DIALS) {
+            this.init.log?.debug({ peer: peerId, attempt }, 'the WebRTC dial joined another dial to the peer: trying again')
+            attempt--
+            continue
+          }
+          throw new Error(`dial of ${addr} gave a relayed connection`)
+        }
         this.emit({ peerId, result: 'direct', ms: performance.now() - t0, attempt })
         return
       } catch (err) {
@@ -146,6 +163,17 @@ export class DirectUpgrader {
         // nothing to upgrade any more, or it is shutting down
         if (this.stopped || relayed.status !== 'open') return
       }
+    }
+  }
+
+  /**
+   * Waits until libp2p has no dial to the peer queued (bounded by `signal`): a dial of the WebRTC address made while
+   * one runs (e.g. a send dialling the peer's other addresses) joins it and gets its connection instead of ICE's.
+   */
+  private async noDialPending(peer: Connection['remotePeer'], signal: AbortSignal): Promise<void> {
+    while (this.node.getDialQueue().some((d) => d.peerId?.equals(peer) === true)) {
+      signal.throwIfAborted()
+      await new Promise((r) => setTimeout(r, DIAL_QUEUE_POLL_MS))
     }
   }
 

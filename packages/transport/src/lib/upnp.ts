@@ -9,17 +9,22 @@
  * - it refuses a gateway whose own external address is private (CGNAT, double NAT): a mapping
  *   there cannot be reached from the internet, so nothing is mapped and the reason is reported;
  * - the mapped public address is only added as an unverified IP mapping: libp2p announces it once
- *   AutoNAT had a peer dial it back (`onMapped` lets the host ask its connected peers at once).
+ *   it is verified, i.e. a peer outside dialled it back (`verify`, retried with a bounded back-off
+ *   until one did: the host asks AutoNAT v2 and the peers that serve `/baran/dial-back`, see dial-back.ts).
  *
  * Built on @achingbrain/nat-port-mapper (what @libp2p/upnp-nat uses) rather than @libp2p/upnp-nat
  * itself, which maps every private address and port, keeps searching every 5 s while no gateway
  * answers, and has no status to show.
  */
+import { Backoff } from '@baran/actor/recurring'
 import { type Gateway, type UPnPNAT as UpnpClient, upnpNat } from '@achingbrain/nat-port-mapper'
-import type { Connection, Libp2p, Libp2pEvents, PeerId, Startable } from '@libp2p/interface'
+import type { Connection, IdentifyResult, Libp2p, Libp2pEvents, PeerId, Startable } from '@libp2p/interface'
 import type { AddressManager } from '@libp2p/interface-internal'
 import { isPrivateIp } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { TypedEventTarget } from 'main-event'
+import { DIAL_BACK_PROTOCOL } from './dial-back.ts'
 import type { Logger } from './logger.ts'
 
 export interface UpnpInit {
@@ -29,10 +34,24 @@ export interface UpnpInit {
   searchIntervalMs?: number
   /** Lease asked for the mapping; the gateway library asks for at least one hour and renews a minute before it ends. @default 3_600_000 */
   leaseMs?: number
-  /** Called once a mapping was added, and again every 2 s until it is verified (the host asks AutoNAT v2 to dial it back). */
-  onMapped?: () => void
+  /**
+   * Asks for the mapped address to be dialled back (attempt 1, 2, …; 0 for a re-check of a verified mapping):
+   * `reached` when a peer reached the node at `externalHost:externalPort`, and the mapper then confirms the
+   * address; `refuted` when a peer dialled it and could not connect; `unknown` when nobody could tell. Retried
+   * with a back-off (1 s doubling to 60 s, VERIFY_ATTEMPTS times) until it, or AutoNAT by itself, verified it.
+   */
+  verify?: (mapping: { externalHost: string; externalPort: number }, attempt: number, signal: AbortSignal) => Promise<MappingCheck>
+  /**
+   * A verified mapping is dialled back again this often: a router that rebooted, or got another outside
+   * address, may have lost it. When RECHECK_ROUNDS checks in a row are refuted, the address is no longer
+   * announced and the port is mapped afresh (then verified as a new mapping). @default 600_000
+   */
+  recheckMs?: number
   log?: Logger
 }
+
+/** What one dial-back of the mapped address found (see UpnpInit.verify). */
+export type MappingCheck = 'reached' | 'refuted' | 'unknown'
 
 /** What UPnP did, for `baran status`. */
 export interface UpnpStatus {
@@ -50,6 +69,10 @@ export interface UpnpStatus {
   mappedAt?: number
   /** AutoNAT had the public address dialled back: libp2p announces it. */
   verified?: boolean
+  /** ms since the epoch of the last re-check that reached the mapped address (after its verification). */
+  recheckedAt?: number
+  /** Mappings found lost by a re-check and made again since start. */
+  remapped?: number
 }
 
 export interface UpnpComponents {
@@ -68,9 +91,13 @@ export const DEFAULT_UPNP_SEARCH_INTERVAL_MS = 300_000
 export const DEFAULT_UPNP_LEASE_MS = 3_600_000
 /** nat-port-mapper never asks a gateway for less. */
 const MIN_LEASE_SECONDS = 3_600
-/** Asking for the dial-back of a new mapping: again this often, at most this many times. */
-const VERIFY_RETRY_MS = 2_000
-const VERIFY_TRIES = 30
+/** Asking for the dial-back of a new mapping: this back-off, at most this many times (about 7 min in all). */
+const VERIFY_BACKOFF = { initialMs: 1_000, maxMs: 60_000, factor: 2 }
+const VERIFY_ATTEMPTS = 12
+export const DEFAULT_UPNP_RECHECK_MS = 600_000
+/** A re-check gives up on a mapping after this many refuted dial-backs in a row, this far apart (doubling). */
+const RECHECK_ROUNDS = 3
+const RECHECK_PAUSE_MS = 2_000
 /** Unmapping at stop must not hold the shutdown up. */
 const UNMAP_TIMEOUT_MS = 2_000
 
@@ -109,9 +136,24 @@ class Mapper implements UpnpMapper, Startable {
   private busy: Promise<void> | undefined
   private lastSearch = 0
   private timer: ReturnType<typeof setTimeout> | undefined
-  private verifyTimer: ReturnType<typeof setInterval> | undefined
+  private verifying: AbortController | undefined
   private started = false
   private readonly onAddresses = () => this.schedule(0)
+  /** Ends the current back-off pause of the verification loop early (undefined: not pausing). */
+  private wakeVerifier: (() => void) | undefined
+  private verifierRunning = false
+  private recheckTimer: NodeJS.Timeout | undefined
+  private remapped = 0
+  /**
+   * A peer that serves dial-back was identified over a direct connection: ask now rather than at the
+   * end of the back-off, and again if the loop had given up (e.g. the relay came back after it).
+   */
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>) => {
+    if (evt.detail.connection.limits !== undefined || !evt.detail.protocols.includes(DIAL_BACK_PROTOCOL)) return
+    if (this.current.state !== 'mapped' || this.status().verified === true) return
+    if (this.verifierRunning) this.wakeVerifier?.()
+    else this.askForVerification()
+  }
 
   constructor(components: UpnpComponents, init: UpnpInit) {
     this.components = components
@@ -131,6 +173,7 @@ class Mapper implements UpnpMapper, Startable {
     this.abort = new AbortController()
     this.current = { state: 'idle', reason: 'waiting for listen addresses' }
     this.components.events.addEventListener('self:peer:update', this.onAddresses)
+    this.components.events.addEventListener('peer:identify', this.onIdentify)
   }
 
   afterStart(): void {
@@ -140,9 +183,11 @@ class Mapper implements UpnpMapper, Startable {
   async stop(): Promise<void> {
     this.started = false
     this.components.events.removeEventListener('self:peer:update', this.onAddresses)
+    this.components.events.removeEventListener('peer:identify', this.onIdentify)
     this.abort.abort()
     clearTimeout(this.timer)
-    clearInterval(this.verifyTimer)
+    clearTimeout(this.recheckTimer)
+    this.verifying?.abort()
     await this.busy?.catch(() => undefined)
     const { mapping, gateway } = this
     this.mapping = undefined
@@ -161,26 +206,59 @@ class Mapper implements UpnpMapper, Startable {
     const verified = this.components.addressManager
       .getAddressesWithMetadata()
       .some((a) => a.type === 'ip-mapping' && a.verified && a.multiaddr.toString() === external)
-    return { ...this.current, verified }
+    return { ...this.current, verified, ...(this.remapped > 0 ? { remapped: this.remapped } : {}) }
   }
 
   /**
-   * Asks for the dial-back now and again every VERIFY_RETRY_MS until it came (at most VERIFY_TRIES
-   * times): right after start the relay's identify may not have told us yet that it serves AutoNAT v2.
+   * Asks for the dial-back until the address is verified, with a bounded back-off: the first ask can
+   * come before the relay's identify said what it serves, or fail (dial-back.ts says how AutoNAT v2
+   * loses a dial-back that worked and then never asks that network segment again).
    */
   private askForVerification(): void {
-    clearInterval(this.verifyTimer)
-    let tries = 0
-    const ask = () => {
-      if (!this.started || this.current.state !== 'mapped' || this.status().verified === true || tries++ >= VERIFY_TRIES) {
-        clearInterval(this.verifyTimer)
-        return
+    this.verifying?.abort()
+    const verifying = new AbortController()
+    this.verifying = verifying
+    const signal = AbortSignal.any([verifying.signal, this.abort.signal])
+    const mapping = this.mapping
+    const verify = this.init.verify
+    if (mapping === undefined || verify === undefined) return
+    const stillWanted = () => !signal.aborted && this.mapping === mapping && this.status().verified !== true
+    this.verifierRunning = true
+    void (async () => {
+      const backoff = new Backoff(VERIFY_BACKOFF)
+      for (let attempt = 1; attempt <= VERIFY_ATTEMPTS && stillWanted(); attempt++) {
+        const reached = (await this.check(mapping, attempt, signal)) === 'reached'
+        if (reached && stillWanted()) {
+          this.confirm(mapping)
+          this.init.log?.info({ externalAddr: this.current.externalAddr, attempt }, 'upnp: mapping verified by a dial-back')
+          return
+        }
+        if (!stillWanted() || !(await this.pauseUnlessWoken(backoff.next(), signal))) return
       }
-      this.init.onMapped?.()
-    }
-    ask()
-    this.verifyTimer = setInterval(ask, VERIFY_RETRY_MS)
-    this.verifyTimer.unref?.()
+      if (stillWanted()) this.init.log?.warn({ externalAddr: this.current.externalAddr }, 'upnp: no peer could dial the mapped address back yet; it stays unannounced until one that serves dial-back connects')
+    })()
+      .catch((err: unknown) => this.init.log?.warn({ err }, 'upnp: verifying the mapping failed'))
+      .finally(() => {
+        if (this.verifying === verifying) this.verifierRunning = false
+      })
+  }
+
+  /** Waits `ms` (not keeping the process alive) or until onIdentify wakes it; false once `signal` aborted. */
+  private pauseUnlessWoken(ms: number, signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (goOn: boolean) => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', onAbort)
+        this.wakeVerifier = undefined
+        resolve(goOn && !signal.aborted)
+      }
+      const onAbort = () => done(false)
+      const timer = setTimeout(() => done(true), ms)
+      timer.unref?.()
+      if (signal.aborted) return done(false)
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.wakeVerifier = () => done(true)
+    })
   }
 
   private schedule(ms: number): void {
@@ -255,6 +333,63 @@ class Mapper implements UpnpMapper, Startable {
     }
     this.init.log?.info({ ...this.current }, 'upnp: port mapped')
     this.askForVerification()
+    this.scheduleRecheck()
+  }
+
+  private async check(mapping: { externalHost: string; externalPort: number }, attempt: number, signal: AbortSignal): Promise<MappingCheck> {
+    const verify = this.init.verify
+    if (verify === undefined) return 'unknown'
+    return verify({ externalHost: mapping.externalHost, externalPort: mapping.externalPort }, attempt, signal).catch((err: unknown) => {
+      this.init.log?.debug({ err, attempt }, 'upnp: dial-back check failed')
+      return 'unknown' as const
+    })
+  }
+
+  /** A peer reached the mapped address: libp2p may announce it (verified). */
+  private confirm(mapping: { externalHost: string; externalPort: number }): void {
+    this.components.addressManager.confirmObservedAddr(multiaddr(`/ip4/${mapping.externalHost}/tcp/${mapping.externalPort}`), { type: 'ip-mapping' })
+  }
+
+  private scheduleRecheck(): void {
+    clearTimeout(this.recheckTimer)
+    if (!this.started || this.init.verify === undefined) return
+    this.recheckTimer = setTimeout(() => {
+      this.recheck().catch((err: unknown) => this.init.log?.warn({ err }, 'upnp: re-checking the mapping failed'))
+    }, this.init.recheckMs ?? DEFAULT_UPNP_RECHECK_MS)
+    this.recheckTimer.unref?.()
+  }
+
+  /**
+   * Dials a verified mapping back again. Lost only on evidence (RECHECK_ROUNDS refuted checks in a row): a check
+   * nobody could make (no peer to ask, the relay away) keeps it. A lost mapping leaves the announced addresses
+   * and is mapped afresh, which the router that lost it takes again (and a new outside address shows up).
+   */
+  private async recheck(): Promise<void> {
+    const mapping = this.mapping
+    const signal = this.abort.signal
+    if (mapping === undefined || signal.aborted) return
+    // An unverified mapping belongs to the verification loop.
+    if (this.status().verified !== true) return this.scheduleRecheck()
+    const pause = new Backoff({ initialMs: RECHECK_PAUSE_MS, maxMs: RECHECK_PAUSE_MS * 4, factor: 2 })
+    for (let round = 1; round <= RECHECK_ROUNDS; round++) {
+      const outcome = await this.check(mapping, 0, signal)
+      if (this.mapping !== mapping || signal.aborted) return
+      if (outcome === 'reached') {
+        this.confirm(mapping)
+        this.current = { ...this.current, recheckedAt: Date.now() }
+        return this.scheduleRecheck()
+      }
+      if (outcome === 'unknown') return this.scheduleRecheck()
+      if (round < RECHECK_ROUNDS && !(await sleep(pause.next(), true, { signal, ref: false }).catch(() => false))) return
+    }
+    if (this.mapping !== mapping) return
+    this.init.log?.warn({ externalAddr: this.current.externalAddr, rounds: RECHECK_ROUNDS }, 'upnp: the mapped port no longer answers a dial-back: unannounced, mapping it again')
+    this.mapping = undefined
+    this.remapped++
+    this.components.addressManager.removePublicAddressMapping(mapping.internal.host, mapping.internal.port, mapping.externalHost, mapping.externalPort, 'tcp')
+    await this.gateway?.unmap(mapping.internal.port, { signal }).catch(() => undefined)
+    this.current = { state: 'searching', reason: 'the mapping was lost: mapping again' }
+    this.schedule(0)
   }
 
   /** One bounded SSDP search; the first IPv4 IGD that answers, or undefined. */

@@ -7,6 +7,7 @@
 import nacl from 'tweetnacl'
 import { concatBytes, fromBase64Url, utf8 } from './bytes.ts'
 import { type VerifiedChain, verifyChain } from './chain.ts'
+import { cachedChain, verifyCertChain } from './chain-cache.ts'
 import { DEFAULT_CLOCK_SKEW_MS } from './constants.ts'
 import { ed25519Sign, ed25519Verify } from './ed25519.ts'
 import {
@@ -96,9 +97,21 @@ export interface OpenedEnvelope {
 
 /** The key of a recipient from its device-cert: verifies it (version 2 with an encryption key, else NoEncryptionKeyError). */
 export function envelopeRecipientOf(deviceCert: unknown, opts: { now?: number; clockSkewMs?: number; revocations?: unknown } = {}): EnvelopeRecipientKey {
-  const chain = verifyChain({ deviceCert, ...opts })
+  const chain = opts.revocations === undefined ? verifyCert(deviceCert, opts.now ?? Date.now(), opts.clockSkewMs).chain : verifyChain({ deviceCert, ...opts })
   if (chain.encKey === undefined) throw new NoEncryptionKeyError(`device ${chain.deviceId} has a version 1 certificate: it cannot receive sealed envelopes`)
   return { accountId: chain.accountId, deviceId: chain.deviceId, encKey: chain.encKey }
+}
+
+/** verifyChain of a lone certificate, remembered by its canonical bytes (chain-cache.ts); throws what verifyChain throws. */
+function verifyCert(deviceCert: unknown, now: number, clockSkewMs?: number): { chain: VerifiedChain; bytes?: Uint8Array } {
+  let bytes: Uint8Array | undefined
+  try {
+    bytes = encodeRecord(deviceCert as SignedRecord)
+  } catch {
+    // not a record: verifyChain says what is wrong with it
+  }
+  const chain = bytes ? verifyCertChain(bytes, deviceCert, now, clockSkewMs) : verifyChain({ deviceCert, now, ...(clockSkewMs === undefined ? {} : { clockSkewMs }) })
+  return bytes ? { chain, bytes } : { chain }
 }
 
 function hpkeInfo(id: string): Uint8Array {
@@ -127,7 +140,7 @@ export async function sealEnvelope(input: SealEnvelopeInput): Promise<Uint8Array
   if (payload.length > MAX_ENVELOPE_BYTES) throw new EnvelopeTooLargeError(`payload of ${payload.length} bytes cannot fit in an envelope`)
   if (!isEnvelopeId(id)) throw new MalformedEnvelopeError('envelope id must be 1..64 printable ASCII characters')
   const sentAt = input.sentAt ?? Date.now()
-  const chain = verifyChain({ deviceCert: sender.deviceCert, now: sentAt })
+  const { chain, bytes: certBytes } = verifyCert(sender.deviceCert, sentAt)
   const secret = sender.deviceSecretKey
   if (!(secret instanceof Uint8Array) || secret.length !== 64 || !bytesEq(secret.subarray(32), fromBase64Url(chain.deviceKey))) {
     throw new MalformedEnvelopeError("the sender's secret key is not the key of its certificate")
@@ -144,17 +157,23 @@ export async function sealEnvelope(input: SealEnvelopeInput): Promise<Uint8Array
     // One HPKE seal per recipient, all at once: WebCrypto's X25519 runs off the main thread.
     const entries: EnvelopeRecipient[] = await Promise.all(
       recipients.map(async (r) => {
-        let recipientPublicKey: Awaited<ReturnType<typeof suite.kem.deserializePublicKey>>
+        let recipientPublicKey: HpkePublicKey
         try {
-          recipientPublicKey = await suite.kem.deserializePublicKey(fromBase64Url(r.encKey))
+          recipientPublicKey = await recipientKey(suite, r.encKey)
         } catch (cause) {
           throw new MalformedEnvelopeError(`recipient ${r.deviceId}: not an X25519 public key`, { cause })
         }
-        const sealed = await suite.seal({ recipientPublicKey, info }, contentKey, keyAad(r.deviceId, chain.deviceId))
+        let sealed: Awaited<ReturnType<typeof suite.seal>>
+        try {
+          sealed = await suite.seal({ recipientPublicKey, info }, contentKey, keyAad(r.deviceId, chain.deviceId))
+        } catch (cause) {
+          // a small-order point: its X25519 output is all zeros, and HPKE refuses it
+          throw new MalformedEnvelopeError(`recipient ${r.deviceId}: not a usable X25519 public key`, { cause })
+        }
         return { deviceId: r.deviceId, enc: new Uint8Array(sealed.enc), wrappedKey: new Uint8Array(sealed.ct) }
       }),
     )
-    const senderCert = encodeRecord(sender.deviceCert)
+    const senderCert = certBytes ?? encodeRecord(sender.deviceCert)
     const header = encodeEnvelopeHeader({ id, sentAt, senderCert, recipients: entries })
     const ciphertext = new Uint8Array(await contentCipher(contentKey).seal(ZERO_NONCE, payload, header))
     const body = encodeEnvelopeBody(header, ciphertext)
@@ -162,6 +181,26 @@ export async function sealEnvelope(input: SealEnvelopeInput): Promise<Uint8Array
   } finally {
     contentKey.fill(0)
   }
+}
+
+type HpkeSuite = Awaited<ReturnType<typeof hpkeSuite>>
+type HpkePublicKey = Awaited<ReturnType<HpkeSuite['kem']['deserializePublicKey']>>
+// Imported recipient keys, by suite and encKey: the same devices are sealed to over and over.
+const MAX_RECIPIENT_KEYS = 4096
+const recipientKeys = new WeakMap<HpkeSuite, Map<string, HpkePublicKey>>()
+
+async function recipientKey(suite: HpkeSuite, encKey: string): Promise<HpkePublicKey> {
+  let keys = recipientKeys.get(suite)
+  if (!keys) {
+    keys = new Map()
+    recipientKeys.set(suite, keys)
+  }
+  const known = keys.get(encKey)
+  if (known) return known
+  const key = await suite.kem.deserializePublicKey(fromBase64Url(encKey))
+  if (keys.size >= MAX_RECIPIENT_KEYS) keys.delete(keys.keys().next().value as string)
+  keys.set(encKey, key)
+  return key
 }
 
 function bytesEq(a: Uint8Array, b: Uint8Array): boolean {
@@ -182,10 +221,19 @@ export function verifyEnvelope(bytes: unknown, opts: VerifyEnvelopeOptions = {})
   const clockSkewMs = opts.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
   let sender: VerifiedChain
   try {
-    const deviceCert = decodeRecord(envelope.senderCert)
-    const claimed = (deviceCert.body as { accountId?: unknown } | null)?.accountId
-    const revocations = typeof claimed === 'string' ? opts.revocationsFor?.(claimed) : undefined
-    sender = verifyChain({ deviceCert, now, clockSkewMs, ...(revocations === undefined ? {} : { revocations }) })
+    // A sender certificate seen before (by its bytes) skips the account signature, unless a revocation list applies.
+    const seen = cachedChain(envelope.senderCert, now, clockSkewMs)
+    if (seen && opts.revocationsFor?.(seen.accountId) === undefined) {
+      sender = seen
+    } else {
+      const deviceCert = decodeRecord(envelope.senderCert)
+      const claimed = (deviceCert.body as { accountId?: unknown } | null)?.accountId
+      const revocations = typeof claimed === 'string' ? opts.revocationsFor?.(claimed) : undefined
+      sender =
+        revocations === undefined
+          ? verifyCertChain(envelope.senderCert, deviceCert, now, clockSkewMs)
+          : verifyChain({ deviceCert, now, clockSkewMs, revocations })
+    }
   } catch (e) {
     if (isTrustError(e) && e.name === 'RevokedDeviceError') throw new RevokedSenderError(e.message, { cause: e })
     if (isTrustError(e)) throw new EnvelopeSignatureError(`sender chain: ${e.message}`, { cause: e })

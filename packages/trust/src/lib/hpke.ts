@@ -1,14 +1,17 @@
 /**
  * HPKE (RFC 9180) base mode with DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and ChaCha20-Poly1305, from hpke-js.
- * X25519 runs in the platform's WebCrypto when it has it (Node 22, recent browsers: ~5× faster) and in the pure-JS
- * @hpke/dhkem-x25519 otherwise; both are the same KEM (0x0020) and open each other's envelopes.
+ * hpke-js runs the protocol; its primitives come from, by preference: node:crypto, synchronous (Node: hpke-node.ts);
+ * the platform's WebCrypto X25519 and HMAC (recent browsers) with the pure-JS ChaCha20-Poly1305; all pure JS
+ * (@hpke/dhkem-x25519) otherwise. All are the same suite (0x0020, 0x0001, 0x0003) and open each other's envelopes.
  */
 import { Chacha20Poly1305 } from '@hpke/chacha20poly1305'
 import { CipherSuite, HkdfSha256, DhkemX25519HkdfSha256 as NativeX25519 } from '@hpke/core'
 import { DhkemX25519HkdfSha256 as PureX25519 } from '@hpke/dhkem-x25519'
+import { NodeChacha20Poly1305, NodeDhkemX25519HkdfSha256, NodeHkdfSha256 } from './hpke-node.ts'
+import { nodeCrypto } from './node-crypto.ts'
 
-/** Which X25519 implementation a suite uses. */
-export type X25519Implementation = 'webcrypto' | 'pure-js'
+/** Which implementation a suite's primitives use ('node': X25519, HMAC and ChaCha20-Poly1305 all from node:crypto). */
+export type X25519Implementation = 'node' | 'webcrypto' | 'pure-js'
 
 const suites = new Map<X25519Implementation, CipherSuite>()
 let preferred: Promise<X25519Implementation> | undefined
@@ -24,27 +27,38 @@ async function hasWebCryptoX25519(): Promise<boolean> {
   }
 }
 
-/** Which X25519 implementation this runtime uses (WebCrypto when it has X25519). */
+/** Which implementation this runtime uses (node:crypto on Node, else WebCrypto when it has X25519). */
 export async function x25519Implementation(): Promise<X25519Implementation> {
+  if (nodeCrypto) return 'node'
   preferred ??= hasWebCryptoX25519().then((ok) => (ok ? 'webcrypto' : 'pure-js'))
   return preferred
 }
 
-/** The HPKE suite; `impl` forces an X25519 implementation (tests check both agree). */
+function makeSuite(which: X25519Implementation): CipherSuite {
+  if (which === 'node') {
+    if (!nodeCrypto) throw new Error('node:crypto is not available in this runtime')
+    return new CipherSuite({ kem: new NodeDhkemX25519HkdfSha256(nodeCrypto), kdf: new NodeHkdfSha256(nodeCrypto), aead: new NodeChacha20Poly1305(nodeCrypto) })
+  }
+  const kem = which === 'webcrypto' ? new NativeX25519() : new PureX25519()
+  return new CipherSuite({ kem, kdf: new HkdfSha256(), aead: new Chacha20Poly1305() })
+}
+
+/** The HPKE suite (built once per implementation); `impl` forces one (tests check they all agree). */
 export async function hpkeSuite(impl?: X25519Implementation): Promise<CipherSuite> {
   const which = impl ?? (await x25519Implementation())
   let suite = suites.get(which)
   if (!suite) {
-    const kem = which === 'webcrypto' ? new NativeX25519() : new PureX25519()
-    suite = new CipherSuite({ kem, kdf: new HkdfSha256(), aead: new Chacha20Poly1305() })
+    suite = makeSuite(which)
     suites.set(which, suite)
   }
   return suite
 }
 
+const nodeAead = nodeCrypto ? new NodeChacha20Poly1305(nodeCrypto) : undefined
+
 /** ChaCha20-Poly1305 with a 32-byte key (the envelope's content key). */
 export function contentCipher(key: Uint8Array) {
-  return new Chacha20Poly1305().createEncryptionContext(key)
+  return (nodeAead ?? new Chacha20Poly1305()).createEncryptionContext(key)
 }
 
 /**

@@ -4,6 +4,7 @@
  * on the relay) when the two NATs allow it, and A sends again. Used by the NAT-matrix test and bench.
  */
 import { ADDRESSES } from './constants.ts'
+import type { RttComparison } from './echo.ts'
 import type { HostEvent, LabHost } from './hosts.ts'
 import { LAB_PEER_SCRIPT, startLabHost } from './hosts.ts'
 import type { NatLab } from './lab.ts'
@@ -36,6 +37,8 @@ export interface PairTrial {
   /** Envelopes B stored (each id once) and resends it answered 'duplicate'. */
   delivered: number
   duplicates: number
+  /** Baran's message RTT vs a raw libp2p echo over the same connection (when asked with `rttRounds`). */
+  rtt?: RttComparison
 }
 
 type Sent = HostEvent & { rtt: number; connection: string; t: number; id: string }
@@ -103,11 +106,26 @@ export async function upgradeOutcome(a: LabHost, from: number, attempts: number,
   return a.events.slice(from).filter((e) => e.event === 'upgrade')
 }
 
+/** A compares Baran's message RTT with a raw echo stream to B over the connection its messages use (lib/echo.ts). */
+export async function compareRttFrom(a: LabHost, b: LabHost, relayAddr: string, rounds: number, warmup = 5): Promise<RttComparison> {
+  const from = a.events.length
+  a.command({ cmd: 'rtt', peerId: b.peerId, addrs: [`${relayAddr}/p2p-circuit/p2p/${b.peerId}`], rounds, warmup })
+  const e = await a.waitFor((x) => x.event === 'rtt' || x.event === 'rtt-failed', { from, timeoutMs: 30_000 + (rounds + warmup) * 2_000 })
+  if (e.event === 'rtt-failed') throw new Error(`A could not compare RTTs: ${String(e.message)}`)
+  const { event: _event, t: _t, ...r } = e
+  return r as unknown as RttComparison
+}
+
 /**
- * One trial: fresh peers, `probes` relayed messages, the upgrade's outcome, `probes` more messages.
+ * One trial: fresh peers, `probes` relayed messages, the upgrade's outcome, `probes` more messages,
+ * then (with `rttRounds`) Baran vs raw-stream RTTs over the connection those went over.
  * The pair's kind is what the messages after the upgrade window went over.
  */
-export async function runPairTrial(lab: NatLab, relayAddr: string, opts: { probes?: number; attempts?: number; timeoutMs?: number } = {}): Promise<PairTrial> {
+export async function runPairTrial(
+  lab: NatLab,
+  relayAddr: string,
+  opts: { probes?: number; attempts?: number; timeoutMs?: number; rttRounds?: number } = {},
+): Promise<PairTrial> {
   const probes = opts.probes ?? 5
   const { a, b } = await startPair(lab, relayAddr)
   try {
@@ -118,6 +136,7 @@ export async function runPairTrial(lab: NatLab, relayAddr: string, opts: { probe
     const direct = upgrades.find((u) => u.result === 'direct')
     const firstRelayed = before.find((s) => s.connection === 'relayed')
     const stored = await storedBy(b, a.peerId, [...before, ...after].map((s) => s.id))
+    const rtt = opts.rttRounds ? await compareRttFrom(a, b, relayAddr, opts.rttRounds) : undefined
     const got = b.events.filter((e) => e.event === 'envelope' && e.from === a.peerId)
     return {
       kind: after.every((s) => s.connection === 'direct') ? 'direct' : 'relayed',
@@ -127,6 +146,7 @@ export async function runPairTrial(lab: NatLab, relayAddr: string, opts: { probe
       rttAfter: after.map((s) => s.rtt),
       delivered: stored.length,
       duplicates: got.filter((e) => e.duplicate === true).length,
+      rtt,
     }
   } finally {
     await Promise.all([a.stop(), b.stop()])

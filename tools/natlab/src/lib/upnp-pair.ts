@@ -26,6 +26,8 @@ export interface UpnpPeerStatus {
   externalAddr?: string
   verified?: boolean
   leaseSeconds?: number
+  /** Mappings a re-check found lost and made again. */
+  remapped?: number
 }
 
 export interface UpnpTrial {

@@ -1,0 +1,203 @@
+import {
+  canonicalDecode,
+  canonicalEncode,
+  decodeEnvelope,
+  isEnvelopeError,
+  isId,
+  isTrustError,
+  MAX_ENVELOPE_BYTES,
+  type SignedRecord,
+  signDetached,
+  utf8,
+  verifyChain,
+  verifyDetached,
+  verifyEnvelope,
+} from '@baran/trust'
+import { sha256 } from './bytes.ts'
+import { DEFAULT_CLOCK_SKEW_MS, MAILBOX_EPOCH_MS, MAILBOX_ITEM_TTL_MS, MAILBOX_NAMESPACE, MAX_MAILBOX_DELETE_ITEMS } from './constants.ts'
+import {
+  BadDeleteRequestError,
+  ForgedEnvelopeError,
+  InvalidKeyError,
+  MailboxItemExpiredError,
+  MailboxItemTooLargeError,
+  WrongMailboxError,
+} from './errors.ts'
+
+/**
+ * Mailbox items: sealed envelopes (@baran/trust, docs/envelopes.md) waiting on the DHT for an offline device, under
+ * the device's mailbox for the epoch of their sentAt. A storing node checks a deposit without decrypting it
+ * (checkDeposit); only the recipient device deletes (a request signed with its device key, checkDeleteRequest).
+ * Design and what a storing node learns: docs/mailbox.md.
+ */
+
+/** A mailbox ID: 40 lowercase hex. */
+export type MailboxId = string
+
+const MAILBOX_DOMAIN = 'baran.mailbox.v1\0'
+const DELETE_DOMAIN = utf8('baran.mailbox.delete.v1\0')
+const HEX64 = /^[0-9a-f]{64}$/
+
+/** The epoch (week number since the Unix epoch) of a time. */
+export function mailboxEpoch(at: number): number {
+  return Math.floor(at / MAILBOX_EPOCH_MS)
+}
+
+/** The mailbox of a device for an epoch: SHA-256("baran.mailbox.v1\0" ‖ deviceId ‖ "\0" ‖ epoch), first 20 bytes, hex. */
+export function mailboxId(deviceId: string, epoch: number): MailboxId {
+  if (!isId(deviceId)) throw new InvalidKeyError('deviceId must be 40 lowercase hex chars')
+  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new InvalidKeyError('epoch must be a non-negative integer')
+  return Buffer.from(sha256(utf8(`${MAILBOX_DOMAIN}${deviceId}\0${epoch}`)).subarray(0, 20)).toString('hex')
+}
+
+/** The mailboxes a device reads at `now`: this epoch's and the previous one's (an item lives one epoch). */
+export function mailboxesOf(deviceId: string, now = Date.now()): MailboxId[] {
+  const e = mailboxEpoch(now)
+  return [mailboxId(deviceId, e), mailboxId(deviceId, e - 1)]
+}
+
+/** `/baran-mailbox/<id>`: the DHT key whose closest nodes store the mailbox. */
+export function mailboxKey(id: MailboxId): string {
+  if (!isId(id)) throw new InvalidKeyError('mailbox id must be 40 lowercase hex chars')
+  return `/${MAILBOX_NAMESPACE}/${id}`
+}
+
+/** A deposit that passed checkDeposit. */
+export interface MailboxItem {
+  /** hex SHA-256 of the envelope bytes */
+  hash: string
+  mailbox: MailboxId
+  envelope: Uint8Array
+  senderAccount: string
+  senderDevice: string
+  envelopeId: string
+  sentAt: number
+  expiresAt: number
+}
+
+/** Clock of a check. */
+export interface MailboxClock {
+  /** ms since epoch @default Date.now() */
+  now?: number
+  /** @default 60_000 */
+  clockSkewMs?: number
+}
+
+/** hex SHA-256 of an envelope: the item's ID. */
+export function itemHash(envelope: Uint8Array): string {
+  return Buffer.from(sha256(envelope)).toString('hex')
+}
+
+/**
+ * Check a deposit for `mailbox` as a storing node does, without decrypting: at most 64 KiB
+ * (MailboxItemTooLargeError); a well-formed envelope whose sender chain (valid when it was sent) and signature verify
+ * (ForgedEnvelopeError); sentAt not beyond now + skew and sentAt + 7 days not past (MailboxItemExpiredError); the
+ * mailbox is one of its recipients' for the epoch of its sentAt (WrongMailboxError).
+ */
+export function checkDeposit(mailbox: MailboxId, envelope: Uint8Array, clock: MailboxClock = {}): MailboxItem {
+  const now = clock.now ?? Date.now()
+  const skew = clock.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
+  if (!(envelope instanceof Uint8Array)) throw new ForgedEnvelopeError('a mailbox item must be envelope bytes')
+  if (envelope.length > MAX_ENVELOPE_BYTES) throw new MailboxItemTooLargeError(`mailbox item of ${envelope.length} bytes is over ${MAX_ENVELOPE_BYTES}`)
+  if (!isId(mailbox)) throw new InvalidKeyError('mailbox id must be 40 lowercase hex chars')
+  let sentAt: number
+  try {
+    sentAt = decodeEnvelope(envelope).sentAt
+  } catch (cause) {
+    throw new ForgedEnvelopeError(`not an envelope: ${(cause as Error).message}`, { cause })
+  }
+  if (sentAt > now + skew) throw new MailboxItemExpiredError(`envelope was sent in the future (${sentAt})`)
+  const expiresAt = sentAt + MAILBOX_ITEM_TTL_MS
+  if (expiresAt <= now) throw new MailboxItemExpiredError(`mailbox item expired at ${expiresAt}`)
+  let verified: ReturnType<typeof verifyEnvelope>
+  try {
+    // The sender's certificate must have been valid when it sent: the item outlives it (and its sender).
+    verified = verifyEnvelope(envelope, { now: sentAt, clockSkewMs: skew })
+  } catch (cause) {
+    if (isEnvelopeError(cause) || isTrustError(cause)) throw new ForgedEnvelopeError(`envelope refused: ${(cause as Error).message}`, { cause })
+    throw cause
+  }
+  const epoch = mailboxEpoch(sentAt)
+  if (!verified.recipients.some((r) => mailboxId(r, epoch) === mailbox)) {
+    throw new WrongMailboxError(`mailbox ${mailbox} is not the mailbox of any of the envelope's ${verified.recipients.length} recipients for epoch ${epoch}`)
+  }
+  return {
+    hash: itemHash(envelope),
+    mailbox,
+    envelope,
+    senderAccount: verified.sender.accountId,
+    senderDevice: verified.sender.deviceId,
+    envelopeId: verified.id,
+    sentAt,
+    expiresAt,
+  }
+}
+
+/** A recipient's request to delete items of its mailbox, signed with its device key. */
+export interface DeleteRequest {
+  v: 1
+  mailbox: MailboxId
+  /** item hashes (hex SHA-256 of the envelopes) */
+  items: string[]
+  /** ms since epoch: a request is accepted within the clock skew of it */
+  at: number
+  deviceCert: SignedRecord
+  /** base64url Ed25519 over "baran.mailbox.delete.v1\0" ‖ canonical { v, mailbox, items, at } */
+  sig: string
+}
+
+function deleteSigningBytes(r: Pick<DeleteRequest, 'v' | 'mailbox' | 'items' | 'at'>): Uint8Array {
+  const body = canonicalEncode({ v: r.v, mailbox: r.mailbox, items: r.items, at: r.at })
+  const out = new Uint8Array(DELETE_DOMAIN.length + body.length)
+  out.set(DELETE_DOMAIN)
+  out.set(body, DELETE_DOMAIN.length)
+  return out
+}
+
+/** Sign a delete request as the recipient device (its certificate and 64-byte Ed25519 secret key). */
+export function signDeleteRequest(input: { mailbox: MailboxId; items: string[]; at?: number; deviceCert: SignedRecord; deviceSecretKey: Uint8Array }): DeleteRequest {
+  const r = { v: 1 as const, mailbox: input.mailbox, items: [...input.items], at: input.at ?? Date.now() }
+  return { ...r, deviceCert: input.deviceCert, sig: signDetached(deleteSigningBytes(r), input.deviceSecretKey) }
+}
+
+/** Wire bytes of a delete request (canonical JSON). */
+export function encodeDeleteRequest(r: DeleteRequest): Uint8Array {
+  return canonicalEncode(r)
+}
+
+/**
+ * Decode and check a delete request as a storing node does: shape, `at` within the clock skew of now, the device
+ * certificate verifies, the mailbox is that device's for this epoch or one next to it, and the signature is its
+ * device key's. Throws BadDeleteRequestError naming what failed.
+ */
+export function checkDeleteRequest(bytes: Uint8Array, clock: MailboxClock = {}): DeleteRequest {
+  const now = clock.now ?? Date.now()
+  const skew = clock.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
+  let r: DeleteRequest
+  try {
+    r = canonicalDecode(bytes) as DeleteRequest
+  } catch (cause) {
+    throw new BadDeleteRequestError('delete request is not canonical JSON', { cause })
+  }
+  if (typeof r !== 'object' || r === null || Object.keys(r).sort().join(',') !== 'at,deviceCert,items,mailbox,sig,v' || r.v !== 1) {
+    throw new BadDeleteRequestError('delete request: unknown shape')
+  }
+  if (!isId(r.mailbox)) throw new BadDeleteRequestError('delete request: bad mailbox')
+  if (!Array.isArray(r.items) || r.items.length < 1 || r.items.length > MAX_MAILBOX_DELETE_ITEMS || !r.items.every((h) => typeof h === 'string' && HEX64.test(h))) {
+    throw new BadDeleteRequestError(`delete request: items must be 1..${MAX_MAILBOX_DELETE_ITEMS} hex SHA-256 hashes`)
+  }
+  if (typeof r.at !== 'number' || !Number.isSafeInteger(r.at) || Math.abs(r.at - now) > skew) throw new BadDeleteRequestError('delete request: stale or future time')
+  if (typeof r.sig !== 'string') throw new BadDeleteRequestError('delete request: no signature')
+  let chain: ReturnType<typeof verifyChain>
+  try {
+    chain = verifyChain({ deviceCert: r.deviceCert, now, clockSkewMs: skew })
+  } catch (cause) {
+    throw new BadDeleteRequestError(`delete request: device certificate refused: ${(cause as Error).message}`, { cause })
+  }
+  const e = mailboxEpoch(now)
+  if (![e - 1, e, e + 1].some((epoch) => epoch >= 0 && mailboxId(chain.deviceId, epoch) === r.mailbox)) {
+    throw new BadDeleteRequestError(`delete request: mailbox ${r.mailbox} is not device ${chain.deviceId}'s`)
+  }
+  if (!verifyDetached(deleteSigningBytes(r), r.sig, chain.deviceKey)) throw new BadDeleteRequestError('delete request: signature does not verify with the device key')
+  return r
+}

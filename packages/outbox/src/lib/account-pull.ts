@@ -1,0 +1,68 @@
+/**
+ * The account-state part of a sync round (docs/history.md): the other device's contact and block registers, asked
+ * in parts over the sync channel (`account-state`) and merged one part at a time by identity
+ * (`identity.mergeAccountState`: last writer wins per account ID), then its declined contact requests (`declines`,
+ * merged by the outbox: the higher `upTo` wins). Blocks first: they are what the transport acts on.
+ */
+import type { AccountRegister, AccountStateKind, SyncAnswer, SyncRequest } from '@baran/bus'
+import { SyncProtocolError } from './sync-wire.ts'
+
+export interface AccountPull {
+  /** Registers and declines fetched, and how many of them changed something here. */
+  fetched: number
+  changed: number
+}
+
+export interface AccountMerge {
+  registers(kind: AccountStateKind, registers: AccountRegister[]): Promise<{ changed: number }>
+  declines(declines: Array<{ peer: string; upTo: string }>): Promise<number>
+}
+
+const KINDS: readonly AccountStateKind[] = ['blocks', 'contacts']
+/** Parts per list at most (2,000 entries each: beyond the lists' limits of 10,000). */
+const MAX_PARTS = 16
+
+export async function pullAccountState(ask: (req: SyncRequest) => Promise<SyncAnswer>, merge: AccountMerge): Promise<AccountPull> {
+  const out: AccountPull = { fetched: 0, changed: 0 }
+  for (const kind of KINDS) {
+    await parts(
+      async (after) => {
+        const a = await ask({ op: 'account-state', kind, ...(after ? { after } : {}) })
+        if (a.op !== 'account-state' || a.kind !== kind) throw new SyncProtocolError(`asked account-state ${kind}, answered ${a.op}`)
+        return { list: a.registers, more: a.more }
+      },
+      (r) => r.accountId,
+      async (list) => {
+        out.fetched += list.length
+        out.changed += (await merge.registers(kind, list)).changed
+      },
+    )
+  }
+  await parts(
+    async (after) => {
+      const a = await ask({ op: 'declines', ...(after ? { after } : {}) })
+      if (a.op !== 'declines') throw new SyncProtocolError(`asked declines, answered ${a.op}`)
+      return { list: a.declines, more: a.more }
+    },
+    (d) => d.peer,
+    async (list) => {
+      out.fetched += list.length
+      out.changed += await merge.declines(list)
+    },
+  )
+  return out
+}
+
+/** Follows `more` with `after` = the last key, merging each part; every part must move on, and there are at most MAX_PARTS. */
+async function parts<T>(next: (after: string | undefined) => Promise<{ list: T[]; more: boolean }>, key: (t: T) => string, take: (list: T[]) => Promise<void>): Promise<void> {
+  let after: string | undefined
+  for (let part = 0; ; part++) {
+    if (part >= MAX_PARTS) throw new SyncProtocolError(`more than ${MAX_PARTS} parts`)
+    const { list, more } = await next(after)
+    if (list.length > 0) await take(list)
+    if (!more) return
+    const last = list.at(-1)
+    if (last === undefined || (after !== undefined && key(last) <= after)) throw new SyncProtocolError('an answer said there is more but did not move on')
+    after = key(last)
+  }
+}

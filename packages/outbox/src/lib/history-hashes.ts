@@ -1,0 +1,109 @@
+import { decodeEntry, type HistoryEntry } from './history-entry.ts'
+import { type ConversationSummary, entryHash, type SyncItem } from './history-sync.ts'
+import type { KvStore, OrderedKvStore } from './kv.ts'
+
+/** Sync hashes of one conversation, with its sorted items and summary computed when first asked after a change. */
+export interface Hashes {
+  byId: Map<string, string>
+  items?: SyncItem[]
+  summary?: ConversationSummary
+}
+
+export interface SyncHashesInit {
+  /** With `range` and `state` (an ordered bucket), the first load reads every message once in stream order. */
+  kv: KvStore | OrderedKvStore
+  /** Every message of one conversation. */
+  conversation(peer: string): Promise<HistoryEntry[]>
+  /** Runs `fn` in the conversation's write chain (so no write slips between reading it and caching what was read). */
+  serial<T>(peer: string, fn: () => Promise<T>): Promise<T>
+  entry(peer: string, id: string): Promise<HistoryEntry | undefined>
+}
+
+/**
+ * The `entryHash` of every message of the conversations sync has looked at, in memory (~150 bytes a message), kept
+ * up to date by every write (`set`), so a sync with nothing new costs no read at all.
+ */
+export class SyncHashes {
+  #init: SyncHashesInit
+  #byPeer = new Map<string, Hashes>()
+  /** While every conversation is read in one pass: the messages written meanwhile (read again at its end). */
+  #dirty: Set<string> | undefined
+  #loadingAll: Promise<void> | undefined
+
+  constructor(init: SyncHashesInit) {
+    this.#init = init
+  }
+
+  /** A message was written (`e`) or removed (undefined). */
+  set(peer: string, id: string, e: HistoryEntry | undefined): void {
+    this.#dirty?.add(`${peer}.${id}`)
+    const h = this.#byPeer.get(peer)
+    if (!h) return
+    if (e) h.byId.set(id, entryHash(e))
+    else h.byId.delete(id)
+    delete h.items
+    delete h.summary
+  }
+
+  clear(): void {
+    this.#byPeer.clear()
+  }
+
+  /** A conversation's hashes: on the first call of all, every conversation in one pass when the bucket allows it. */
+  async load(peer: string): Promise<Hashes> {
+    const known = this.#byPeer.get(peer)
+    if (known) return known
+    const kv = this.#init.kv
+    if (isOrdered(kv) && this.#byPeer.size === 0) {
+      this.#loadingAll ??= this.#loadAll(kv).finally(() => {
+        this.#loadingAll = undefined
+      })
+      await this.#loadingAll
+      const loaded = this.#byPeer.get(peer)
+      if (loaded) return loaded
+    }
+    return this.#init.serial(peer, async () => {
+      const entries = await this.#init.conversation(peer)
+      const again = this.#byPeer.get(peer)
+      if (again) return again
+      const h: Hashes = { byId: new Map(entries.map((e) => [e.id, entryHash(e)])) }
+      this.#byPeer.set(peer, h)
+      return h
+    })
+  }
+
+  /** Every conversation in one pass over the stream in write order (a ranged read costs far less than a get each). */
+  async #loadAll(kv: OrderedKvStore): Promise<void> {
+    this.#dirty = new Set()
+    try {
+      const st = await kv.state()
+      const all = new Map<string, Hashes>()
+      for (let from = Math.max(1, st.firstRevision), round = 0; from <= st.lastRevision && round < 10_000_000; round++) {
+        const chunk = await kv.range(from, 1000, st.lastRevision)
+        if (chunk.length === 0) break
+        for (const e of chunk) {
+          const entry = e.key.startsWith('m.') ? decodeEntry(e.value) : undefined
+          if (!entry) continue
+          let h = all.get(entry.peer)
+          if (!h) {
+            h = { byId: new Map() }
+            all.set(entry.peer, h)
+          }
+          h.byId.set(entry.id, entryHash(entry))
+        }
+        from = chunk.at(-1)!.revision + 1
+      }
+      const dirty = [...this.#dirty].map((k) => k.split('.') as [string, string])
+      for (const [peer, h] of all) if (!this.#byPeer.has(peer)) this.#byPeer.set(peer, h)
+      this.#dirty = undefined
+      // Written while the pass ran: what it read of them may be older. Read them again.
+      for (const [peer, id] of dirty) if (this.#byPeer.has(peer)) this.set(peer, id, await this.#init.entry(peer, id))
+    } finally {
+      this.#dirty = undefined
+    }
+  }
+}
+
+function isOrdered(kv: KvStore | OrderedKvStore): kv is OrderedKvStore {
+  return typeof (kv as Partial<OrderedKvStore>).range === 'function' && typeof (kv as Partial<OrderedKvStore>).state === 'function'
+}

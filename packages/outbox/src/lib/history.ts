@@ -1,0 +1,387 @@
+import { HISTORY_INDEX_MAX_IDS, MAX_REPLY_BYTES, UPDATE_RETRIES } from './constants.ts'
+import { InvalidMessageIdError, UpdateConflictError } from './errors.ts'
+import {
+  decodeEntry,
+  type HistoryDevice,
+  type HistoryEntry,
+  HistoryEntrySchema,
+  type HistoryInput,
+  type HistoryMessage,
+  mergeEntries,
+  newEntry,
+  safeJson,
+  sameEntry,
+  toMessage,
+} from './history-entry.ts'
+import { ConversationIndex, lowerBound } from './history-index.ts'
+import { SyncHashes } from './history-hashes.ts'
+import { type ConversationSummary, type SyncItem, summarizeConversation } from './history-sync.ts'
+import { isMessageId, messageIdTime } from './ids.ts'
+import { encodeJsonValue, isConflict, type KvStore, type OrderedKvStore } from './kv.ts'
+
+export type { HistoryInput, HistoryMessage } from './history-entry.ts'
+
+/**
+ * The account's message history on this device: every message it sent or received, both directions, one
+ * JetStream KV entry per message, keyed `m.<peer>.<message id>` (peer = the other account), so a conversation
+ * is one subject filter and message IDs (time-sortable) order it. Delivery states and read markers are merged
+ * in place. Nothing here is removed because it was delivered: only `prune(retentionMs)`, when the node's
+ * configuration asks for it, removes messages older than that.
+ *
+ * Beside the messages: `h.<peer>.<device>` = the last message ID this device sent in the conversation (the next
+ * message's `prev`), and `g.<peer>.<id>` = a message that a stored `prev` names but that is not here (a gap).
+ * Writes to one conversation run one at a time in this process (a page of them together), so gap bookkeeping
+ * never races with itself; the conversation's IDs and gaps are then known in memory.
+ */
+export interface HistoryInit {
+  /** With `range` and `state` (an ordered bucket), the first sync reads every message once in stream order. */
+  kv: KvStore | OrderedKvStore
+  now?: () => number
+  /** Message IDs of conversations kept in memory for paging. @default HISTORY_INDEX_MAX_IDS */
+  maxIndexedIds?: number
+}
+
+export interface HistoryPageOptions {
+  /** Only messages with IDs below this one (the page just before it). */
+  before?: string
+  /** Only messages with IDs above this one. */
+  after?: string
+  /** @default 100 */
+  limit?: number
+}
+
+export interface HistoryPage {
+  messages: HistoryMessage[]
+  /** Messages in the conversation. */
+  total: number
+  /** IDs a stored message names as its sender's previous one but that this device does not hold. */
+  gaps: string[]
+  /** Whether older / newer messages exist beyond this page (page on with `before: messages[0].id` / `after: messages.at(-1).id`). */
+  hasBefore: boolean
+  hasAfter: boolean
+}
+
+const GAPS_SHOWN = 100
+/** Reads or writes sent at once for a batch of messages. */
+const BATCH = 512
+
+export class HistoryStore {
+  #kv: KvStore
+  #now: () => number
+  #index: ConversationIndex
+  #chains = new Map<string, Promise<unknown>>()
+  /** Last sent ID per `<peer>.<device>` (loaded from `h.` keys once). */
+  #heads = new Map<string, string | undefined>()
+  /** Gap IDs per conversation (loaded from `g.` keys once per conversation written to). */
+  #gaps = new Map<string, Set<string>>()
+  /** Sync hashes of conversations read for sync, kept up to date by every write. */
+  #hashes: SyncHashes
+  #peers: Set<string> | undefined
+
+  constructor(init: HistoryInit) {
+    this.#kv = init.kv
+    this.#now = init.now ?? Date.now
+    this.#index = new ConversationIndex(init.maxIndexedIds ?? HISTORY_INDEX_MAX_IDS)
+    this.#hashes = new SyncHashes({
+      kv: init.kv,
+      conversation: async (peer) => this.entries(peer, await this.ids(peer)),
+      serial: (peer, fn) => this.#serial(peer, fn),
+      entry: (peer, id) => this.entry(peer, id),
+    })
+  }
+
+  /**
+   * The `prev` of a message this device is about to send to `peer`: the last one it sent there, which `id`
+   * then replaces (in memory; `recordSent` makes it durable). An ID not above the last one (an idempotent
+   * retry) gets no link and moves nothing.
+   */
+  claimPrev(peer: string, device: string, id: string): Promise<string | undefined> {
+    return this.#serial(`h.${peer}.${device}`, async () => {
+      const head = await this.#head(peer, device)
+      if (head !== undefined && id <= head) return undefined
+      this.#heads.set(`${peer}.${device}`, id)
+      return head
+    })
+  }
+
+  /** Undoes a claim whose message was not stored after all (so the next message does not point at it). */
+  releasePrev(peer: string, device: string, id: string, prev: string | undefined): void {
+    const key = `${peer}.${device}`
+    if (this.#heads.get(key) === id) this.#heads.set(key, prev)
+  }
+
+  /** A message this device sent (its record is persisted). Idempotent. */
+  async recordSent(m: HistoryInput, recipientDevices: string[] = []): Promise<void> {
+    const entry: HistoryEntry = {
+      ...newEntry(m, m.to, 'out', this.#now()),
+      ...(recipientDevices.length ? { devices: recipientDevices.map((deviceId) => ({ deviceId, state: 'queued' as const })) } : {}),
+    }
+    await this.#serial(m.to, () => this.#upsertMany(m.to, [entry]))
+    await this.#serial(`h.${m.to}.${m.fromDevice}`, async () => {
+      const head = await this.#head(m.to, m.fromDevice)
+      // The claim moved the head to this ID; a message sent by an earlier version (no claim) moves it here.
+      if (head === undefined || m.id >= head) {
+        await this.#kv.put(`h.${m.to}.${m.fromDevice}`, encodeJsonValue({ id: m.id }))
+        this.#heads.set(`${m.to}.${m.fromDevice}`, m.id)
+      }
+    })
+  }
+
+  /**
+   * A message the inbox stored: from another account (`in`), or a copy of what this account sent from another
+   * of its devices (`out`, to its recipient). Idempotent.
+   */
+  async recordReceived(m: HistoryInput & { receivedAt: number }, self: string): Promise<void> {
+    const peer = m.from === self ? m.to : m.from
+    await this.#serial(peer, () => this.#upsertMany(peer, [newEntry(m, peer, m.from === self ? 'out' : 'in', m.receivedAt)]))
+  }
+
+  /** A recipient device's delivery reached a final state. */
+  delivery(peer: string, id: string, deviceId: string, state: HistoryDevice['state'], at: number): Promise<void> {
+    return this.#patch(peer, id, { devices: [{ deviceId, state, at }] })
+  }
+
+  /** A recipient device's user read a message this account sent. */
+  readBy(peer: string, id: string, deviceId: string, at: number): Promise<void> {
+    return this.#patch(peer, id, { devices: [{ deviceId, state: 'delivered', at, readAt: at }] })
+  }
+
+  /** This account read a received message. */
+  markRead(peer: string, id: string, at: number): Promise<void> {
+    return this.#patch(peer, id, { readAt: at })
+  }
+
+  /** Merges other devices' copies of messages (device sync). Idempotent; returns how many changed something here. */
+  async mergeCopies(entries: readonly HistoryEntry[]): Promise<number> {
+    const byPeer = new Map<string, HistoryEntry[]>()
+    for (const e of entries) {
+      const parsed = HistoryEntrySchema.parse(e)
+      byPeer.set(parsed.peer, [...(byPeer.get(parsed.peer) ?? []), parsed])
+    }
+    let changed = 0
+    for (const [peer, list] of byPeer) changed += await this.#serial(peer, () => this.#upsertMany(peer, list))
+    return changed
+  }
+
+  /** One stored message, as kept (undefined when absent). */
+  async entry(peer: string, id: string): Promise<HistoryEntry | undefined> {
+    const e = await this.#kv.get(`m.${peer}.${id}`)
+    return e ? decodeEntry(e.value) : undefined
+  }
+
+  /** The stored copies of some messages of a conversation (absent ones left out), BATCH reads at a time. */
+  async entries(peer: string, ids: readonly string[]): Promise<HistoryEntry[]> {
+    const out: HistoryEntry[] = []
+    for (let i = 0; i < ids.length; i += BATCH) {
+      for (const e of await Promise.all(ids.slice(i, i + BATCH).map((id) => this.entry(peer, id)))) if (e) out.push(e)
+    }
+    return out
+  }
+
+  /** The sorted message IDs of a conversation (listed once, then kept in memory). */
+  ids(peer: string): Promise<readonly string[]> {
+    return this.#index.get(peer, async () => (await this.#kv.keys(`m.${peer}.*`)).map((k) => k.slice(k.lastIndexOf('.') + 1)))
+  }
+
+  /** The conversations this device holds (listed once, then kept in memory). */
+  async peers(): Promise<string[]> {
+    if (!this.#peers) {
+      const keys = await this.#kv.keys('m.*.*')
+      this.#peers = new Set([...(this.#peers ?? []), ...keys.map((k) => k.split('.')[1]!)])
+    }
+    return [...this.#peers].sort()
+  }
+
+  /**
+   * The `{ id, hash }` of every message of a conversation, in ID order (what device sync compares). The first call
+   * per conversation reads its messages; later ones cost nothing (every write keeps them up to date).
+   */
+  async syncItems(peer: string): Promise<SyncItem[]> {
+    const h = await this.#hashes.load(peer)
+    h.items ??= [...h.byId.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, hash]) => ({ id, hash }))
+    return h.items
+  }
+
+  /** Every conversation's count, high-water mark and digest (what a device announces to its own other devices). */
+  async summaries(): Promise<ConversationSummary[]> {
+    const out: ConversationSummary[] = []
+    for (const peer of await this.peers()) {
+      const h = await this.#hashes.load(peer)
+      h.summary ??= summarizeConversation(peer, await this.syncItems(peer))
+      out.push(h.summary)
+    }
+    return out
+  }
+
+  /**
+   * A page of a conversation in ID order: the first `limit` messages (or the ones after `after`), or with
+   * `before` the `limit` just before it. Costs the page (one read per message) once the conversation's IDs are
+   * in memory; cut short by size like the inbox's pages.
+   */
+  async page(peer: string, opts: HistoryPageOptions = {}): Promise<HistoryPage> {
+    for (const [k, v] of [
+      ['before', opts.before],
+      ['after', opts.after],
+    ] as const) {
+      if (v !== undefined && !isMessageId(v)) throw new InvalidMessageIdError(`${k}: not a message ID: ${JSON.stringify(String(v).slice(0, 40))}`)
+    }
+    const limit = Math.max(1, opts.limit ?? 100)
+    const ids = await this.ids(peer)
+    let lo = opts.after === undefined ? 0 : lowerBound(ids, opts.after) + (ids[lowerBound(ids, opts.after)] === opts.after ? 1 : 0)
+    let hi = opts.before === undefined ? ids.length : lowerBound(ids, opts.before)
+    if (opts.before !== undefined && opts.after === undefined) lo = Math.max(lo, hi - limit)
+    else hi = Math.min(hi, lo + limit)
+    const entries = await this.entries(peer, ids.slice(lo, Math.max(lo, hi)))
+    const messages: HistoryMessage[] = []
+    let bytes = 0
+    for (const e of entries) {
+      const size = (e.body ?? e.sealed ?? '').length * 3 + 400
+      if (messages.length > 0 && bytes + size > MAX_REPLY_BYTES) break
+      bytes += size
+      messages.push(toMessage(e))
+    }
+    const lastShown = messages.at(-1)?.id
+    const gaps = [...(await this.#gapSet(peer))].sort()
+    return {
+      messages,
+      total: ids.length,
+      gaps: gaps.slice(0, GAPS_SHOWN),
+      hasBefore: lo > 0,
+      hasAfter: lastShown !== undefined ? lowerBound(ids, lastShown) + 1 < ids.length : hi < ids.length,
+    }
+  }
+
+  /** Removes messages older than `retentionMs` (by the time in their ID). Only runs when a retention is configured. */
+  async prune(retentionMs: number): Promise<number> {
+    const cutoff = this.#now() - retentionMs
+    let removed = 0
+    for (const key of await this.#kv.keys('m.*.*')) {
+      const [, peer, id] = key.split('.')
+      if (!peer || !id || !isMessageId(id) || messageIdTime(id) >= cutoff) continue
+      await this.#serial(peer, async () => {
+        await this.#kv.delete(key)
+        this.#index.remove(peer, id)
+        this.#hashes.set(peer, id, undefined)
+      })
+      removed++
+    }
+    return removed
+  }
+
+  /** JetStream came back after an outage: read again what memory holds of it. */
+  reset(): void {
+    this.#index.clear()
+    this.#heads.clear()
+    this.#gaps.clear()
+    this.#hashes.clear()
+    this.#peers = undefined
+  }
+
+  // ---- writes (each inside its conversation's chain) ----
+
+  /** Creates or merges entries of one conversation, then keeps its gaps right; returns how many changed. */
+  async #upsertMany(peer: string, entries: HistoryEntry[]): Promise<number> {
+    const [ids, gaps] = await Promise.all([this.ids(peer), this.#gapSet(peer)])
+    let changed = 0
+    for (let i = 0; i < entries.length; i += BATCH) {
+      const done = await Promise.all(entries.slice(i, i + BATCH).map((e) => this.#upsert(e)))
+      changed += done.filter(Boolean).length
+    }
+    this.#peers?.add(peer)
+    const writes: Array<Promise<unknown>> = []
+    for (const e of entries) {
+      this.#index.add(peer, e.id)
+      // This message may be one a later message named as missing.
+      if (gaps.delete(e.id)) writes.push(this.#kv.delete(`g.${peer}.${e.id}`))
+    }
+    const batch = new Set(entries.map((e) => e.id))
+    for (const e of entries) {
+      if (!e.prev || gaps.has(e.prev) || batch.has(e.prev) || ids[lowerBound(ids, e.prev)] === e.prev) continue
+      gaps.add(e.prev)
+      writes.push(this.#kv.put(`g.${peer}.${e.prev}`, encodeJsonValue({ by: e.id })))
+    }
+    await Promise.all(writes)
+    return changed
+  }
+
+  /** Creates one entry (one write when it is new), or merges it into the stored one. */
+  async #upsert(entry: HistoryEntry): Promise<boolean> {
+    const key = `m.${entry.peer}.${entry.id}`
+    for (let i = 0; i <= UPDATE_RETRIES; i++) {
+      try {
+        await this.#kv.create(key, encodeJsonValue(entry))
+        this.#hashes.set(entry.peer, entry.id, entry)
+        return true
+      } catch (e) {
+        if (!isConflict(e)) throw e
+      }
+      const current = await this.#kv.get(key)
+      if (!current) continue // deleted in between: create again
+      const known = decodeEntry(current.value)
+      const merged = known ? mergeEntries(known, entry) : entry
+      if (known && sameEntry(known, merged)) return false
+      try {
+        await this.#kv.update(key, encodeJsonValue({ ...merged, updatedAt: this.#now() }), current.revision)
+        this.#hashes.set(entry.peer, entry.id, merged)
+        return true
+      } catch (e) {
+        if (!isConflict(e)) throw e
+      }
+    }
+    throw new UpdateConflictError(`history entry ${key} kept changing`)
+  }
+
+  /** Merges a partial update into an existing entry (nothing when the message is not in the history). */
+  #patch(peer: string, id: string, patch: Partial<Pick<HistoryEntry, 'devices' | 'readAt'>>): Promise<void> {
+    return this.#serial(peer, async () => {
+      for (let i = 0; i <= UPDATE_RETRIES; i++) {
+        const current = await this.#kv.get(`m.${peer}.${id}`)
+        const known = current && decodeEntry(current.value)
+        if (!current || !known) return
+        const merged = mergeEntries(known, { ...known, devices: patch.devices ?? [], ...(patch.readAt === undefined ? {} : { readAt: patch.readAt }) })
+        if (sameEntry(known, merged)) return
+        try {
+          await this.#kv.update(`m.${peer}.${id}`, encodeJsonValue({ ...merged, updatedAt: this.#now() }), current.revision)
+          this.#hashes.set(peer, id, merged)
+          return
+        } catch (e) {
+          if (!isConflict(e)) throw e
+        }
+      }
+      throw new UpdateConflictError(`history entry ${peer}/${id} kept changing`)
+    })
+  }
+
+  // ---- what memory keeps of the bucket ----
+
+  async #gapSet(peer: string): Promise<Set<string>> {
+    let gaps = this.#gaps.get(peer)
+    if (!gaps) {
+      gaps = new Set((await this.#kv.keys(`g.${peer}.*`)).map((k) => k.slice(k.lastIndexOf('.') + 1)))
+      this.#gaps.set(peer, this.#gaps.get(peer) ?? gaps)
+    }
+    return this.#gaps.get(peer)!
+  }
+
+  async #head(peer: string, device: string): Promise<string | undefined> {
+    const key = `${peer}.${device}`
+    if (!this.#heads.has(key)) {
+      const e = await this.#kv.get(`h.${peer}.${device}`)
+      const v = e ? (safeJson(e.value) as { id?: unknown } | undefined) : undefined
+      if (!this.#heads.has(key)) this.#heads.set(key, isMessageId(v?.id) ? v.id : undefined)
+    }
+    return this.#heads.get(key)
+  }
+
+  /** Runs `fn` after every earlier call with the same key (one conversation's writes, one batch at a time). */
+  #serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#chains.get(key) ?? Promise.resolve()
+    const run = prev.catch(() => undefined).then(fn)
+    this.#chains.set(key, run)
+    const done = () => {
+      if (this.#chains.get(key) === run) this.#chains.delete(key)
+    }
+    run.then(done, done)
+    return run
+  }
+}

@@ -199,6 +199,28 @@ describe('delivery engine', () => {
     expect(t.net.unwatched).toEqual([BOB])
   })
 
+  it('a device that acknowledges a message gets its other waiting messages at once, not after their back-off', async () => {
+    const t = await setup(cleanup, { lookupFreshMs: 0 })
+    await t.addDevice(BOB, BOB_PHONE, false)
+    const e = t.engine()
+    const start = t.clock.now()
+    const first = await t.send(e, outgoing({ now: start }))
+    const second = await t.send(e, outgoing({ now: start }))
+    await t.clock.advance(1000 + 2000 + 4000, () => e.idle())
+    const waiting = await t.device(first.id, BOB_PHONE)
+    expect(waiting).toMatchObject({ state: 'queued', attempts: 4 })
+    // The phone is back, but no presence event says so (only the path was down): a new message gets through...
+    t.net.devices.get(BOB_PHONE)!.online = true
+    t.clock.t += 100
+    const third = await t.send(e, outgoing({ now: t.clock.now() }))
+    await e.idle()
+    expect(await t.device(third.id, BOB_PHONE)).toMatchObject({ state: 'delivered' })
+    // ...and the two waiting ones go right behind it, long before their back-off (about 8 s) ends.
+    expect(t.clock.now()).toBeLessThan(waiting!.nextAttemptAt!)
+    for (const r of [first, second]) expect(await t.device(r.id, BOB_PHONE)).toMatchObject({ state: 'delivered', deliveredAt: t.clock.now() })
+    expect((await t.inboxOf(BOB_PHONE)).messages.map((m) => m.id).sort()).toEqual([first.id, second.id, third.id].sort())
+  })
+
   it('spreads retries with jitter within ±50%', async () => {
     const t = await setup(cleanup, { lookupFreshMs: 0 })
     await t.addDevice(BOB, BOB_PHONE, false)

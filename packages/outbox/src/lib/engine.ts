@@ -410,6 +410,23 @@ export class DeliveryEngine {
     }))
     this.#pending.remove(item)
     this.#emit({ ...this.#about(item), state: step.state, attempts: step.attempts, at: now, ...(error ? { error } : {}) })
+    if (final === 'delivered' && event.type === 'ACKED' && !item.deliveredElsewhere) this.#reached(item, now)
+  }
+
+  /**
+   * The device just acknowledged a message: it is reachable now, so its other messages waiting out a back-off go
+   * at once (after a long outage the back-off reaches minutes, and no presence event comes when only the path was
+   * down, e.g. a transport or nats-server restart on either side).
+   */
+  #reached(item: Item, now: number): void {
+    if (item.kind !== 'device') return
+    let woke = false
+    for (const other of this.#pending.ofDevice(item.deviceId)) {
+      if (other.busy || other.due <= now) continue
+      this.#pending.dueNow(other, now)
+      woke = true
+    }
+    if (woke) this.#pump()
   }
 
   async #record(item: Item, patch: (d: DeviceRecord) => DeviceRecord): Promise<void> {

@@ -198,12 +198,24 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
     ctx.log.info({ seq: published.seq, addrs: t.addrs.length }, 'presence published')
     return { seq: published.seq, addrs: t.addrs }
   }
-  // One publish at a time; callers that come while one runs share it.
-  const publish = () => {
-    publishing ??= publishNow().finally(() => {
-      publishing = undefined
-    })
-    return publishing
+  // One publish at a time. A caller that comes while one runs gets one more after it (shared by every caller
+  // meanwhile): the running one may have read the device list before the change the caller was told about (joining
+  // it left a list merged during a publish unpublished until the next refresh, 10 min later).
+  let queued: Promise<{ seq: number; addrs: string[] }> | undefined
+  const publish = (): Promise<{ seq: number; addrs: string[] }> => {
+    if (publishing === undefined) {
+      publishing = publishNow().finally(() => {
+        publishing = undefined
+      })
+      return publishing
+    }
+    queued ??= publishing
+      .catch(() => undefined)
+      .then(() => {
+        queued = undefined
+        return publish()
+      })
+    return queued
   }
   // Until a publish works (identity without an account, transport still starting), retry with back-off: 250 ms
   // doubling to 30 s. Every other reason to publish (an event, the refresh) publishes at once and starts it over.

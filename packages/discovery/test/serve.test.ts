@@ -5,7 +5,7 @@
  * device list at start and republishes both when its routing table has grown. The whole contract, for both
  * implementations, is the discovery conformance suite (apps/node/test/conformance.test.ts).
  */
-import { BusError, discoveryInfo, discoveryPublished, identityDevices, identitySignPresence, transportInfo } from '@baran/bus'
+import { BusError, discoveryInfo, discoveryLookup, discoveryPublished, identityDevices, identityDevicesChanged, identitySignPresence, transportInfo } from '@baran/bus'
 import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
 import { createHash } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -95,6 +95,52 @@ describe('serveDiscovery (DHT actor)', () => {
     const listAt = deviceListKey(account.accountId)
     await waitFor(() => reached(listAt, (n) => n.getLocalRecord(listAt) !== undefined), 30_000, 'the device list on the closest nodes')
   }, 150_000)
+
+  it('a device list that changes while a publish runs is published right after it (not at the next refresh)', async () => {
+    const nats = await setupNats({ cleanup, node: 'n1' })
+    const account = makeAccount()
+    const device = makeDevice(account, 'phone')
+    const tablet = makeDevice(account, 'tablet')
+    const revocations = revocationsRecord(account, [], 1)
+    let current = { devices: [device], list: deviceListBundle(account, [device], { seq: 1 }) }
+    // Stand-in identity: its first device-list answer waits until the test lets it go (the publish is then in flight).
+    let release: () => void = () => {}
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    let listAsked = 0
+    let seq = 0
+    const identity = await nats.bus.service({ name: 'identity', version: '0.0.0' })
+    identity.serve(identitySignPresence, ({ peerId, addrs, ttlMs }) => presenceBundle(device, { seq: ++seq, peerId, addrs, ttlMs: ttlMs ?? 3600_000, revocations }) as never)
+    identity.serve(identityDevices, async () => {
+      const held = current
+      if (++listAsked === 1) await gate
+      return {
+        devices: held.devices.map((d) => ({ deviceId: d.deviceId, deviceKey: d.keys.signer, name: d.name, current: d === device })),
+        revoked: [],
+        deviceList: held.list.deviceList,
+        revocations,
+      } as never
+    })
+    const transport = await nats.bus.service({ name: 'transport', version: '0.0.0' })
+    transport.serve(transportInfo, () => ({ peerId: '12D3KooWTestPeer', addrs: ['/ip4/127.0.0.1/tcp/4001'], relayAddrs: [], connections: [] }))
+    cleanup.add('stop stand-ins of the in-flight test', async () => {
+      release()
+      await identity.drain(1000)
+      await transport.drain(1000)
+    })
+    await runInline(discoveryActor, { cleanup, node: 'n1', url: nats.url, dataDir: await tempDir(cleanup), config: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [] } })
+    await waitFor(() => listAsked === 1, 20_000, 'the first publish to ask for the device list')
+    // While it waits, identity merges another device in (seq 2) and says so; the running publish read seq 1.
+    current = { devices: [device, tablet], list: deviceListBundle(account, [device, tablet], { seq: 2 }) }
+    nats.bus.publish(identityDevicesChanged, { accountId: account.accountId, seq: 2, revocationsSeq: 1, reason: 'merged' })
+    // Let the event arrive before the running publish ends (it is handled in a few ms; a loaded machine gets longer).
+    await new Promise((r) => setTimeout(r, 500))
+    release()
+    const seqHeld = async () => (await nats.bus.request(discoveryLookup, { accountId: account.accountId }).catch(() => undefined))?.deviceList?.seq
+    await waitFor(async () => (await seqHeld()) === 2, 20_000, 'device list #2 published')
+    expect(listAsked).toBeGreaterThanOrEqual(2)
+  }, 60_000)
 
   it('retries a failed publish with back-off (250 ms, 500 ms…), and publishes once identity can sign', async () => {
     const nats = await setupNats({ cleanup, node: 'n1' })

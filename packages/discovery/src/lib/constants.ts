@@ -131,6 +131,9 @@ export const LAN_MAX_FRAME_BYTES = 1024 * 1024
 export const LAN_MAX_RECORDS_PER_FRAME = 256
 /** Bound on one LAN request (push or get) to one peer. */
 export const LAN_REQUEST_TIMEOUT_MS = 3_000
+/** A failed LAN push is tried again this many times, 500 ms doubling (about 15 s in all), while the peer stays. */
+export const LAN_PUSH_RETRIES = 5
+export const LAN_PUSH_RETRY_FIRST_MS = 500
 /** How often static LAN peers that are not connected are dialled again. */
 export const LAN_REDIAL_MS = 2_000
 /** Records a LAN node keeps (the oldest-expiring go first past it). */

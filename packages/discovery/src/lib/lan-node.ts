@@ -18,6 +18,8 @@ import {
   LAN_MAX_RECORDS,
   LAN_MDNS_TAG,
   LAN_PROTOCOL,
+  LAN_PUSH_RETRIES,
+  LAN_PUSH_RETRY_FIRST_MS,
   LAN_REDIAL_MS,
   LAN_REQUEST_TIMEOUT_MS,
   MAX_VALUE_TTL_MS,
@@ -29,6 +31,7 @@ import { deviceListKey, parseKey, presenceKey } from './keys.ts'
 import { chunkRecords, decodeLanFrame, encodeLanFrame, type LanFrame, type LanRecord } from './lan-frames.ts'
 import { type Admission, RecordPolicy, type VerifiedEntry } from './policy.ts'
 import { type DeviceListBundle, encodeBundle, type PresenceBundle, type VerifiedDeviceList, type VerifiedPresence } from './records.ts'
+import { PushRetries } from './lan-push-retry.ts'
 import { type Logger, VerifiedRecordStore, type StoredRecord } from './store.ts'
 import { resolveLimits, SELF, type StoreFigures, type StoreLimits } from './store-quota.ts'
 import { checkTtl, encodeTombstone, encodeValue, newDeleteToken } from './values.ts'
@@ -61,6 +64,8 @@ export interface LanStats {
   storedRecords: number
   pushesSent: number
   pushesFailed: number
+  /** Keys whose failed push waits for a retry. */
+  pushRetriesPending: number
   recordsReceived: number
   /** The record store's bytes, records, limits and refusals. */
   store: StoreFigures
@@ -129,6 +134,7 @@ export class LanNode {
   #sweepTimer?: NodeJS.Timeout
   #redialTimer?: NodeJS.Timeout
   #stats = { pushesSent: 0, pushesFailed: 0, recordsReceived: 0 }
+  readonly #retries: PushRetries
 
   constructor(libp2p: Libp2p<Services>, policy: RecordPolicy, init: LanNodeInit) {
     this.libp2p = libp2p
@@ -137,6 +143,14 @@ export class LanNode {
     this.#store = new VerifiedRecordStore(policy, { log: init.log, limits: init.storeLimits })
     this.#init = init
     this.#log = init.log
+    this.#retries = new PushRetries({
+      push: (peer, keys) => this.#retryPush(peer, keys),
+      attempts: LAN_PUSH_RETRIES,
+      initialMs: LAN_PUSH_RETRY_FIRST_MS,
+      maxMs: LAN_PUSH_RETRY_FIRST_MS * 2 ** (LAN_PUSH_RETRIES - 1),
+      maxKeys: LAN_MAX_RECORDS,
+      ...(init.log ? { log: init.log } : {}),
+    })
     this.#store.onRecord((r) => this.#keys.add(r.key))
   }
 
@@ -176,6 +190,7 @@ export class LanNode {
     await this.libp2p.unhandle(LAN_PROTOCOL).catch(() => {})
     await this.libp2p.stop()
     this.#lanPeers.clear()
+    this.#retries.stop()
   }
 
   // A peer that speaks the protocol gets everything we hold (it pushes its own to us the same way).
@@ -189,6 +204,7 @@ export class LanNode {
 
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
     this.#lanPeers.delete(evt.detail.toString())
+    this.#retries.forget(evt.detail.toString())
   }
 
   // mDNS only announces peers: dial them, identify then tells whether they speak LAN.
@@ -292,18 +308,39 @@ export class LanNode {
     }
   }
 
+  /** Pushes records to a peer; what a failed request carried (and the chunks after it) is tried again later. */
   async #pushTo(peer: string, records: LanRecord[]): Promise<void> {
-    for (const chunk of chunkRecords(records)) {
+    const chunks = chunkRecords(records)
+    const failed = await this.#sendChunks(peer, chunks)
+    if (failed >= 0 && this.#started && this.#lanPeers.has(peer)) this.#retries.failed(peer, chunks.slice(failed).flatMap((c) => c.map((r) => r.key)))
+  }
+
+  /** A retry: the keys' current records (those still held) to a peer that is still connected. */
+  async #retryPush(peer: string, keys: string[]): Promise<boolean> {
+    if (!this.#started || !this.#lanPeers.has(peer)) return true
+    const records: LanRecord[] = []
+    for (const key of keys) {
+      const value = this.#store.getRecord(key)
+      if (value !== undefined) records.push({ key, value: toBase64Url(value) })
+    }
+    return (await this.#sendChunks(peer, chunkRecords(records))) < 0
+  }
+
+  /** Sends push frames in order; the index of the first one that failed, or -1. */
+  async #sendChunks(peer: string, chunks: LanRecord[][]): Promise<number> {
+    for (const [i, chunk] of chunks.entries()) {
       try {
         await this.#request(peer, { t: 'push', records: chunk })
         this.#stats.pushesSent++
       } catch (err) {
         this.#stats.pushesFailed++
-        this.#log?.debug({ err, peer }, 'LAN push failed')
-        return
+        this.#log?.debug({ err, peer }, 'LAN push failed: tried again later')
+        return i
       }
     }
+    return -1
   }
+
 
   async #serve(stream: Stream, peer: string): Promise<void> {
     const signal = AbortSignal.timeout(this.#timeout())
@@ -448,6 +485,6 @@ export class LanNode {
   }
 
   stats(): LanStats {
-    return { peers: this.#lanPeers.size, storedRecords: this.#keys.size, ...this.#stats, store: this.#store.figures() }
+    return { peers: this.#lanPeers.size, storedRecords: this.#keys.size, ...this.#stats, pushRetriesPending: this.#retries.pending, store: this.#store.figures() }
   }
 }

@@ -341,7 +341,6 @@ export class LanNode {
     return -1
   }
 
-
   async #serve(stream: Stream, peer: string): Promise<void> {
     const signal = AbortSignal.timeout(this.#timeout())
     try {

@@ -109,6 +109,9 @@ export class Watches {
   async #subscribe(kw: KeyWatch): Promise<void> {
     if (kw.abort.signal.aborted) return
     let granted = Number.POSITIVE_INFINITY
+    // When the first grant of this round must be renewed (absolute): timed from each grant's arrival, not from the
+    // end of the round, whose lookup may take longer than a short grant leaves (all of them lapsed under load).
+    let renewBy = Number.POSITIVE_INFINITY
     let wanted = 1
     const subscribeTo = async (peers: string[]): Promise<void> => {
       const results = await Promise.allSettled(
@@ -121,8 +124,10 @@ export class Watches {
             return
           }
           const ttl = reply.ttlMs ?? 0
-          kw.subscribed.set(peer, this.#c.now() + ttl)
+          const now = this.#c.now()
+          kw.subscribed.set(peer, now + ttl)
           granted = Math.min(granted, ttl)
+          renewBy = Math.min(renewBy, now + ttl * RENEW_FRACTION)
           if (reply.value !== undefined) this.#incoming(kw.key, fromBase64Url(reply.value), 'subscribe')
         }),
       )
@@ -155,7 +160,8 @@ export class Watches {
     // (a node that just joined sees few peers), backing off up to the renewal time; and soon
     // again while some closest peer refused or failed.
     const renewAt = Number.isFinite(granted) ? granted * RENEW_FRACTION : kw.opts.requeryMinMs
-    let next = Math.min(renewAt, jittered(kw.lookupDelay))
+    const renewIn = Number.isFinite(renewBy) ? renewBy - this.#c.now() : kw.opts.requeryMinMs
+    let next = Math.min(renewIn, jittered(kw.lookupDelay))
     kw.lookupDelay = Math.min(kw.lookupDelay * 2, Math.max(renewAt, kw.opts.requeryMinMs))
     if (kw.subscribed.size < wanted) next = Math.min(next, jittered(kw.opts.requeryMinMs))
     clearTimeout(kw.renewTimer)

@@ -50,6 +50,9 @@ beforeAll(async () => {
   })
   // biome-ignore lint/suspicious/noExplicitAny: deliberately breaks the reply schema
   svc.serve(liar, () => ({ n: 'not a number' }) as any)
+  // The endpoints' subscriptions reach the server with the next flush (the actor runtime flushes before it says
+  // ready): without it the first request could find nobody serving on a loaded machine.
+  await serverBus.flush()
 })
 
 afterAll(async () => {

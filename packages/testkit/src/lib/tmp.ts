@@ -10,6 +10,7 @@ import type { Cleanup } from './cleanup.ts'
 export async function tempDir(cleanup: Cleanup, prefix = 'baran-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
   if (process.env.BARAN_KEEP_TMP === '1') process.stderr.write(`BARAN_KEEP_TMP: keeping ${dir}\n`)
-  else cleanup.add(`rm ${dir}`, () => rm(dir, { recursive: true, force: true }))
+  // Retried: a process that is still exiting may write into it while it goes (ENOTEMPTY seen at load ~10).
+  else cleanup.add(`rm ${dir}`, () => rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }))
   return dir
 }

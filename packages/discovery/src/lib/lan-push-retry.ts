@@ -1,4 +1,4 @@
-import { Backoff } from '@baran/actor/recurring'
+import { RetryStoppedError, retry } from '@baran/actor/recurring'
 
 /** How a retry pushes: the keys' current records to the peer; false when it failed again. */
 export type PushKeys = (peer: string, keys: string[]) => Promise<boolean>
@@ -14,6 +14,12 @@ export interface PushRetryInit {
   log?: { debug(obj: object, msg?: string): void }
 }
 
+/** The keys waiting for one peer, and the stop of its retry loop. */
+interface PeerRetry {
+  keys: Set<string>
+  abort: AbortController
+}
+
 /**
  * Pushes that failed (a timeout on a loaded machine, a stream reset) are tried again, for the keys they carried,
  * with back-off, while the peer stays. A lost push used to leave that peer without the record until the next
@@ -22,12 +28,10 @@ export interface PushRetryInit {
  */
 export class PushRetries {
   readonly #init: PushRetryInit
-  readonly #backoff: Backoff
-  readonly #peers = new Map<string, { keys: Set<string>; failures: number; timer?: NodeJS.Timeout; running: boolean }>()
+  readonly #peers = new Map<string, PeerRetry>()
 
   constructor(init: PushRetryInit) {
     this.#init = init
-    this.#backoff = new Backoff({ initialMs: init.initialMs, maxMs: init.maxMs, jitter: 0.25, spread: 'around' })
   }
 
   /** Keys waiting for a retry, over all peers (health, tests). */
@@ -40,10 +44,27 @@ export class PushRetries {
   /** A push of `keys` to `peer` failed: try them again later. */
   failed(peer: string, keys: Iterable<string>): void {
     let p = this.#peers.get(peer)
-    if (p === undefined) {
-      p = { keys: new Set(), failures: 0, running: false }
+    const start = p === undefined
+    p ??= { keys: new Set(), abort: new AbortController() }
+    this.#add(p, keys)
+    if (start) {
       this.#peers.set(peer, p)
+      this.#run(peer, p)
     }
+  }
+
+  /** The peer is gone (its next connection pushes everything): drop what waits for it. */
+  forget(peer: string): void {
+    this.#peers.get(peer)?.abort.abort()
+    this.#peers.delete(peer)
+  }
+
+  stop(): void {
+    for (const peer of [...this.#peers.keys()]) this.forget(peer)
+  }
+
+  /** Newest last; past maxKeys the oldest go. */
+  #add(p: PeerRetry, keys: Iterable<string>): void {
     for (const k of keys) {
       p.keys.delete(k)
       p.keys.add(k)
@@ -52,46 +73,30 @@ export class PushRetries {
       if (p.keys.size <= this.#init.maxKeys) break
       p.keys.delete(k)
     }
-    this.#schedule(peer, p)
   }
 
-  /** The peer is gone (its next connection pushes everything): drop what waits for it. */
-  forget(peer: string): void {
-    const p = this.#peers.get(peer)
-    if (p === undefined) return
-    clearTimeout(p.timer)
-    this.#peers.delete(peer)
-  }
-
-  stop(): void {
-    for (const peer of [...this.#peers.keys()]) this.forget(peer)
-  }
-
-  #schedule(peer: string, p: { keys: Set<string>; failures: number; timer?: NodeJS.Timeout; running: boolean }): void {
-    if (p.timer !== undefined || p.running) return
-    if (p.failures >= this.#init.attempts) {
-      this.#init.log?.debug({ peer, keys: p.keys.size }, 'LAN push given up: the next connection to the peer sends everything')
-      this.forget(peer)
-      return
-    }
-    p.failures++
-    p.timer = setTimeout(() => {
-      p.timer = undefined
+  /** One retry loop per peer; keys that fail meanwhile join it, and once it succeeds any left start a new one. */
+  #run(peer: string, p: PeerRetry): void {
+    const { attempts, initialMs, maxMs } = this.#init
+    const pushAll = async (): Promise<void> => {
       const keys = [...p.keys]
       p.keys.clear()
-      p.running = true
-      void this.#init
-        .push(peer, keys)
-        .catch(() => false)
-        .then((ok) => {
-          p.running = false
-          if (this.#peers.get(peer) !== p) return
-          if (ok) p.failures = 0
-          if (!ok) for (const k of keys) if (!p.keys.has(k)) p.keys.add(k)
-          if (ok && p.keys.size === 0) this.#peers.delete(peer)
-          else if (p.keys.size > 0) this.#schedule(peer, p)
-        })
-    }, this.#backoff.after(p.failures))
-    p.timer.unref()
+      if (await this.#init.push(peer, keys).catch(() => false)) return
+      this.#add(p, keys.filter((k) => !p.keys.has(k)))
+      throw new Error(`LAN push to ${peer} failed`)
+    }
+    void retry(pushAll, { signal: p.abort.signal, delayFirst: true, attempts, initialMs, maxMs, jitter: 0.25, spread: 'around' })
+      .then(
+        () => true,
+        (err: unknown) => {
+          if (!(err instanceof RetryStoppedError)) this.#init.log?.debug({ peer, keys: p.keys.size }, 'LAN push given up: the next connection to the peer sends everything')
+          return false
+        },
+      )
+      .then((ok) => {
+        if (this.#peers.get(peer) !== p) return
+        if (ok && p.keys.size > 0) this.#run(peer, p)
+        else this.forget(peer)
+      })
   }
 }

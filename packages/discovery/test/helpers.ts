@@ -1,3 +1,5 @@
+import { type ActorService, type Bus, transportInfo } from '@baran/bus'
+import type { Cleanup } from '@baran/testkit'
 import { generateKeyPair, idFromPublicKey, type KeyPair, type SignedRecord, signRecord } from '@baran/trust'
 import type { RevocationsBody } from '@baran/trust'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -199,4 +201,19 @@ async function introduce(nodes: DiscoveryNode[]): Promise<void> {
 export async function stopAll(nodes: DiscoveryNode[]): Promise<void> {
   await Promise.allSettled(nodes.map((n) => n.stop()))
   nodes.length = 0
+}
+
+/**
+ * Stand-ins for the actors discovery asks (on a test's own nats-server): identity, which the caller gives its
+ * handlers, and transport, which answers its info; both drained by the cleanup.
+ */
+export async function serviceStandIns(bus: Bus, cleanup: Cleanup): Promise<{ identity: ActorService }> {
+  const identity = await bus.service({ name: 'identity', version: '0.0.0' })
+  const transport = await bus.service({ name: 'transport', version: '0.0.0' })
+  transport.serve(transportInfo, () => ({ peerId: '12D3KooWTestPeer', addrs: ['/ip4/127.0.0.1/tcp/4001'], relayAddrs: [], connections: [] }))
+  cleanup.add('stop stand-ins', async () => {
+    await identity.drain(1000)
+    await transport.drain(1000)
+  })
+  return { identity }
 }

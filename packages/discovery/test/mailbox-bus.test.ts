@@ -2,12 +2,12 @@
  * The mailbox verbs on the bus (discovery.mailboxPut / mailboxFetch / mailboxDelete): the discovery actor on a real
  * nats-server, its DHT node joined to real nodes on 127.0.0.1; refusals come back with their declared codes.
  */
-import { discoveryMailboxDelete, discoveryMailboxFetch, discoveryMailboxPut, healthContractOf, identityDevices, identitySignPresence, transportInfo } from '@baran/bus'
+import { discoveryMailboxDelete, discoveryMailboxFetch, discoveryMailboxPut, healthContractOf, identityDevices, identitySignPresence } from '@baran/bus'
 import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type DiscoveryNode, discoveryActor } from '../src/index.ts'
 import { itemHash, mailboxEpoch, mailboxId, signDeleteRequest } from '../src/lib/mailbox-item.ts'
-import { deviceListBundle, makeAccount, makeDevice, presenceBundle, revocationsRecord, startNetwork, stopAll } from './helpers.ts'
+import { deviceListBundle, makeAccount, makeDevice, presenceBundle, revocationsRecord, serviceStandIns, startNetwork, stopAll } from './helpers.ts'
 import { mailDevice, sealTo } from './mailbox-fixtures.ts'
 
 const cleanup = new Cleanup()
@@ -25,7 +25,7 @@ describe('the mailbox verbs of the discovery actor', () => {
     const account = makeAccount()
     const device = makeDevice(account, 'phone')
     const revocations = revocationsRecord(account, [], 1)
-    const identity = await nats.bus.service({ name: 'identity', version: '0.0.0' })
+    const { identity } = await serviceStandIns(nats.bus, cleanup)
     identity.serve(identitySignPresence, ({ peerId, addrs }) => presenceBundle(device, { peerId, addrs, revocations }) as never)
     identity.serve(
       identityDevices,
@@ -37,12 +37,6 @@ describe('the mailbox verbs of the discovery actor', () => {
           revocations,
         }) as never,
     )
-    const transport = await nats.bus.service({ name: 'transport', version: '0.0.0' })
-    transport.serve(transportInfo, () => ({ peerId: '12D3KooWTestPeer', addrs: ['/ip4/127.0.0.1/tcp/4001'], relayAddrs: [], connections: [] }))
-    cleanup.add('stop stand-ins', async () => {
-      await identity.drain(1000)
-      await transport.drain(1000)
-    })
     const bootstrap = [(net[0] as DiscoveryNode).multiaddrs()[0] as string]
     await runInline(discoveryActor, { cleanup, node: 'n1', url: nats.url, dataDir: await tempDir(cleanup), config: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, mailbox: { maxBytesPerSender: 100_000, maintenanceMs: 60_000 } } })
     const health = await nats.bus.request(healthContractOf('discovery'), {})

@@ -5,13 +5,13 @@
  * device list at start and republishes both when its routing table has grown. The whole contract, for both
  * implementations, is the discovery conformance suite (apps/node/test/conformance.test.ts).
  */
-import { BusError, discoveryInfo, discoveryLookup, discoveryPublished, identityDevices, identityDevicesChanged, identitySignPresence, transportInfo } from '@baran/bus'
+import { BusError, discoveryInfo, discoveryLookup, discoveryPublished, identityDevices, identityDevicesChanged, identitySignPresence } from '@baran/bus'
 import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
 import { createHash } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createDiscoveryNode, DEFAULT_GET_QUORUM, DEFAULT_REPLICATION, type DiscoveryNode, deviceListKey, discoveryActor, presenceKey, verifyPresenceBundle } from '../src/index.ts'
 import { keyBytes } from '../src/lib/keys.ts'
-import { deviceListBundle, makeAccount, makeDevice, presenceBundle, revocationsRecord, startNetwork, stopAll, waitFor } from './helpers.ts'
+import { deviceListBundle, makeAccount, makeDevice, presenceBundle, revocationsRecord, serviceStandIns, startNetwork, stopAll, waitFor } from './helpers.ts'
 
 const cleanup = new Cleanup()
 const net: DiscoveryNode[] = []
@@ -44,7 +44,7 @@ describe('serveDiscovery (DHT actor)', () => {
     const revocations = revocationsRecord(account, [], 1)
     const list = deviceListBundle(account, [device])
     let seq = 0
-    const identity = await nats.bus.service({ name: 'identity', version: '0.0.0' })
+    const { identity } = await serviceStandIns(nats.bus, cleanup)
     identity.serve(identitySignPresence, ({ peerId, addrs, ttlMs }) => presenceBundle(device, { seq: ++seq, peerId, addrs, ttlMs: ttlMs ?? 3600_000, revocations }) as never)
     identity.serve(
       identityDevices,
@@ -56,12 +56,6 @@ describe('serveDiscovery (DHT actor)', () => {
           revocations,
         }) as never,
     )
-    const transport = await nats.bus.service({ name: 'transport', version: '0.0.0' })
-    transport.serve(transportInfo, () => ({ peerId: '12D3KooWTestPeer', addrs: ['/ip4/127.0.0.1/tcp/4001'], relayAddrs: [], connections: [] }))
-    cleanup.add('stop stand-ins', async () => {
-      await identity.drain(1000)
-      await transport.drain(1000)
-    })
 
     const published: number[] = []
     const sub = await nats.bus.subscribe(discoveryPublished, (e) => {
@@ -110,7 +104,9 @@ describe('serveDiscovery (DHT actor)', () => {
     })
     let listAsked = 0
     let seq = 0
-    const identity = await nats.bus.service({ name: 'identity', version: '0.0.0' })
+    const { identity } = await serviceStandIns(nats.bus, cleanup)
+    // Runs before the stand-ins stop (cleanup goes in reverse): a held answer must not outlive them.
+    cleanup.add('let the held device-list answer go', () => release())
     identity.serve(identitySignPresence, ({ peerId, addrs, ttlMs }) => presenceBundle(device, { seq: ++seq, peerId, addrs, ttlMs: ttlMs ?? 3600_000, revocations }) as never)
     identity.serve(identityDevices, async () => {
       const held = current
@@ -121,13 +117,6 @@ describe('serveDiscovery (DHT actor)', () => {
         deviceList: held.list.deviceList,
         revocations,
       } as never
-    })
-    const transport = await nats.bus.service({ name: 'transport', version: '0.0.0' })
-    transport.serve(transportInfo, () => ({ peerId: '12D3KooWTestPeer', addrs: ['/ip4/127.0.0.1/tcp/4001'], relayAddrs: [], connections: [] }))
-    cleanup.add('stop stand-ins of the in-flight test', async () => {
-      release()
-      await identity.drain(1000)
-      await transport.drain(1000)
     })
     await runInline(discoveryActor, { cleanup, node: 'n1', url: nats.url, dataDir: await tempDir(cleanup), config: { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [] } })
     await waitFor(() => listAsked === 1, 20_000, 'the first publish to ask for the device list')
@@ -151,7 +140,7 @@ describe('serveDiscovery (DHT actor)', () => {
     // Stand-in identity without an account at first: every signPresence fails (and is timed).
     const asked: number[] = []
     let canSign = false
-    const identity = await nats.bus.service({ name: 'identity', version: '0.0.0' })
+    const { identity } = await serviceStandIns(nats.bus, cleanup)
     identity.serve(identitySignPresence, ({ peerId, addrs, ttlMs }) => {
       asked.push(performance.now())
       if (!canSign) throw new BusError('no_account', 'no account yet')
@@ -167,12 +156,6 @@ describe('serveDiscovery (DHT actor)', () => {
           revocations,
         }) as never,
     )
-    const transport = await nats.bus.service({ name: 'transport', version: '0.0.0' })
-    transport.serve(transportInfo, () => ({ peerId: '12D3KooWTestPeer', addrs: ['/ip4/127.0.0.1/tcp/4001'], relayAddrs: [], connections: [] }))
-    cleanup.add('stop stand-ins of the retry test', async () => {
-      await identity.drain(1000)
-      await transport.drain(1000)
-    })
     const published: number[] = []
     const sub = await nats.bus.subscribe(discoveryPublished, (e) => void published.push(e.seq))
     cleanup.add('unsubscribe the retry test', () => sub.unsubscribe())

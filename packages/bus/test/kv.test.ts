@@ -1,5 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Bus } from '../src/index.ts'
@@ -75,6 +76,21 @@ describe('JetStream key/value buckets', () => {
       writing = false
       await writer
     }
+  })
+
+  it('lists a bucket whose newest entries are deletions (the listing ends: nats.js never signals the end past a skipped delete)', async () => {
+    const kv = await bus.kv('deleted_last_test')
+    await kv.put('kept', enc('v'))
+    await kv.put('gone1', enc('v'))
+    await kv.put('gone2', enc('v'))
+    await kv.delete('gone1')
+    await kv.delete('gone2')
+    const listed = await Promise.race([kv.entries(), sleep(5_000).then(() => 'still listing after 5 s')])
+    expect(typeof listed === 'string' ? listed : listed.map((e) => e.key)).toEqual(['kept'])
+    // Every key deleted: an empty listing, not a hang.
+    await kv.delete('kept')
+    const none = await Promise.race([kv.entries(), sleep(5_000).then(() => 'still listing after 5 s')])
+    expect(none).toEqual([])
   })
 
   it('lists an empty bucket as empty', async () => {

@@ -27,6 +27,14 @@ describe('DiskGuard', () => {
     expect(guard.lastFree).toBeGreaterThan(0)
   })
 
+  it('a write right after the disk filled is refused: no earlier answer is trusted', async () => {
+    let free = 100 * 1024 * 1024
+    const guard = new DiskGuard({ dir: '/unused', minFreeBytes: 8 * 1024 * 1024, free: async () => free })
+    await guard.check()
+    free = 0 // a filler took the disk within the same millisecond
+    await expect(guard.check()).rejects.toMatchObject({ name: 'DiskFullError' })
+  })
+
   it('refuses writes below the reserve with DiskFullError, every one of a burst', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'baran-disk-'))
     dirs.push(dir)

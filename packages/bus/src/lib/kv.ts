@@ -123,7 +123,8 @@ export class KvBucket {
       let it: Awaited<ReturnType<KV['watch']>> | undefined
       it = await this.#kv.watch({
         include: 'last_value' as never,
-        ignoreDeletes: true,
+        // Deletions come through and are dropped below: with ignoreDeletes nats.js skips a deletion before it checks
+        // for the end of the initial values, so a bucket whose newest entry is a deletion never ends its listing.
         initializedFn: () => {
           initialized = true
           it?.stop()

@@ -15,23 +15,22 @@ const size = (n: number) => (n >= MiB ? `${(n / MiB).toFixed(1)} MiB` : `${n} by
 /**
  * Refuses writes while the disk under the store has less than `minFreeBytes` free. nats-server 2.9 deadlocks when a
  * JetStream write hits ENOSPC (its file store re-locks a lock it holds), so the only safe full-disk write is the one
- * never attempted. A statfs is microseconds; the answer is kept for `cacheMs` so a burst of writes asks once.
+ * never attempted. So every write asks the filesystem afresh (a statfs is microseconds; a burst of writes shares the
+ * one in flight): an answer kept even 200 ms let a delivery receipt through onto a disk filled meanwhile, and the
+ * server hung. What no guard can close is a disk filled between the statfs and the server's write.
  */
 export class DiskGuard {
   readonly dir: string
   readonly minFreeBytes: number
   #free: FreeSpace
-  #cacheMs: number
-  #checked = 0
   #last = Number.POSITIVE_INFINITY
   /** The statfs in flight: writes that come while it runs share its answer. */
   #asking: Promise<number> | undefined
 
-  constructor(opts: { dir: string; minFreeBytes: number; free?: FreeSpace; cacheMs?: number }) {
+  constructor(opts: { dir: string; minFreeBytes: number; free?: FreeSpace }) {
     this.dir = opts.dir
     this.minFreeBytes = opts.minFreeBytes
     this.#free = opts.free ?? freeSpace
-    this.#cacheMs = opts.cacheMs ?? 200
   }
 
   /** Free bytes at the last statfs (Infinity before the first). */
@@ -45,7 +44,6 @@ export class DiskGuard {
       (free) => {
         this.#asking = undefined
         this.#last = free
-        this.#checked = Date.now()
         return free
       },
       (e: unknown) => {
@@ -58,8 +56,7 @@ export class DiskGuard {
 
   /** Throws DiskFullError when the store's disk is below the reserve. */
   async check(): Promise<void> {
-    // A burst of writes before the first answer (or after it aged) asks once, not once each.
-    const free = Date.now() - this.#checked < this.#cacheMs ? this.#last : await this.free()
+    const free = await this.free()
     if (free < this.minFreeBytes) {
       throw new DiskFullError(`JetStream unavailable: disk full (${size(free)} free under ${this.dir}, the outbox keeps ${size(this.minFreeBytes)} in reserve)`)
     }

@@ -4,7 +4,8 @@
  * packages whose sources changed since their last build, so `npm start` and `npm test` can call it every time.
  * A package is up to date when its build stamp is newer than every file of its src, its package.json and
  * tsconfigs; `<root>/node_modules/.cache/baran/build-stamp` is written once all are, and `apps/node/bin/baran`
- * runs the build only when no source is newer than that stamp (else it runs the sources).
+ * runs the build only when no source is newer than that stamp (else it runs the sources). Then each default
+ * actor is bundled into one file (tools/bundle-actors.mjs), which the supervisor spawns when it runs the build.
  * Plain JavaScript: it runs before anything is built, on the pinned Node.
  *
  *   node tools/build.mjs [--force]   (prints a line only when it built something)
@@ -13,6 +14,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { bundleActors, bundlesStale } from './bundle-actors.mjs'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const STAMP_DIR = join(ROOT, 'node_modules', '.cache', 'baran')
@@ -87,6 +89,12 @@ await Promise.all(
   }),
 )
 if (failed) process.exit(1)
+// A bundle holds every package it imports: any rebuild makes them all again (so do new dependencies).
+if (todo.length > 0 || bundlesStale(ROOT)) {
+  const t1 = performance.now()
+  const bundled = await bundleActors(ROOT)
+  if (bundled.length > 0) process.stderr.write(`[build] bundled the ${bundled.join(', ')} actors in ${Math.round(performance.now() - t1)} ms\n`)
+}
 mkdirSync(STAMP_DIR, { recursive: true })
 writeFileSync(BUILD_STAMP, `${new Date().toISOString()}\n`)
 if (todo.length > 0) process.stderr.write(`[build] built ${todo.map((p) => p.name).join(', ')} in ${Math.round(performance.now() - t0)} ms\n`)

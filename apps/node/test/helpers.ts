@@ -6,6 +6,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
+/** The built CLI (tools/build.mjs), as `npm start` runs it: its actors run their bundles. */
+export const BUILT_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 
 export interface TestNode {
   dataDir: string
@@ -23,12 +25,21 @@ export interface TestNode {
  * BARAN_HOME; pass `home` to put several nodes on one machine's local network, and `dataDir` to start a node
  * again on its data (after `stopNode`).
  */
-export async function startNode(cleanup: Cleanup, config: object, opts: { name?: string; home?: string; dataDir?: string; args?: string[] } = {}): Promise<TestNode> {
+export async function startNode(
+  cleanup: Cleanup,
+  config: object,
+  opts: { name?: string; home?: string; dataDir?: string; args?: string[]; built?: boolean } = {},
+): Promise<TestNode> {
   const parent = opts.home ?? (await tempDir(cleanup, 'baran-node-'))
   const dataDir = opts.dataDir ?? join(parent, opts.name ?? 'n1')
   await mkdir(dataDir, { recursive: true })
   await writeFile(join(dataDir, 'config.json'), JSON.stringify(config))
-  const proc = spawnProcess(CLI, { cleanup, args: ['start', '--data-dir', dataDir, ...(opts.args ?? [])], env: { BARAN_HOME: parent } })
+  const proc = spawnProcess(opts.built ? BUILT_CLI : CLI, {
+    cleanup,
+    args: ['start', '--data-dir', dataDir, ...(opts.args ?? [])],
+    env: { BARAN_HOME: parent },
+    source: !opts.built,
+  })
   const info = await waitUntil(
     async () => {
       if (proc.child.exitCode !== null) throw new Error(`baran start exited: ${proc.output.join('\n')}`)
@@ -61,10 +72,11 @@ export interface NodePair {
  * and waits for both accounts. Both are stopped at cleanup (SIGTERM, Bob first). `aliceDataDir` puts Alice's
  * data somewhere else (e.g. a small tmpfs); by default it is `alice` under her BARAN_HOME.
  */
-export async function startTwoNodes(cleanup: Cleanup, opts: { config?: object; aliceDataDir?: string } = {}): Promise<NodePair> {
+export async function startTwoNodes(cleanup: Cleanup, opts: { config?: object; aliceDataDir?: string; built?: boolean } = {}): Promise<NodePair> {
   const config = opts.config ?? {}
-  const a = await startNode(cleanup, config, { ...(opts.aliceDataDir ? { dataDir: opts.aliceDataDir } : { name: 'alice' }), args: ['--create-account'] })
-  const b = await startNode(cleanup, config, { name: 'bob', home: a.home, args: ['--create-account'] })
+  const built = opts.built ?? false
+  const a = await startNode(cleanup, config, { ...(opts.aliceDataDir ? { dataDir: opts.aliceDataDir } : { name: 'alice' }), args: ['--create-account'], built })
+  const b = await startNode(cleanup, config, { name: 'bob', home: a.home, args: ['--create-account'], built })
   cleanup.add('stop nodes', async () => {
     for (const n of [b, a]) await n.proc.stop('SIGTERM', 20_000)
   })

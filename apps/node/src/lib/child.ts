@@ -1,6 +1,7 @@
 import { Backoff } from '@baran/actor/recurring'
 import type { ActorStatus, LifecycleState } from '@baran/bus'
 import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import { conditionFlags } from './conditions.ts'
@@ -11,6 +12,22 @@ export const BUS_LOST = 'the bus restarted: waiting for the actor to answer on i
 
 /** The generic process entry: imports the implementation module and runs its `actor` (.ts from the sources, .js from the build). */
 export const ACTOR_ENTRY = fileURLToPath(new URL(`../actor-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
+
+/** This repository's packages (the same depth from src/lib and from dist/lib). */
+const PACKAGES_URL = new URL('../../../../packages/', import.meta.url).href
+
+/**
+ * The file to run for an implementation module: one of this repository's built packages' bundle
+ * (`dist/actor.bundle.js`, written by tools/bundle-actors.mjs next to its `dist/index.js`: one module to load
+ * instead of hundreds) when there is one, else the generic entry, which imports the module.
+ */
+export function actorEntryFor(moduleUrl: string, packagesUrl = PACKAGES_URL): string {
+  if (moduleUrl.startsWith(packagesUrl) && moduleUrl.endsWith('/dist/index.js')) {
+    const bundle = fileURLToPath(new URL('actor.bundle.js', moduleUrl))
+    if (existsSync(bundle)) return bundle
+  }
+  return ACTOR_ENTRY
+}
 
 /**
  * V8 flags of every actor process. A young generation of 1 MiB semi-spaces (V8's default grows them to 16 MiB)
@@ -115,7 +132,7 @@ export class ChildActor {
 
   spawn(): void {
     if (this.#stopping) return
-    const child = spawn(process.execPath, [...conditionFlags(), ...ACTOR_NODE_FLAGS, ACTOR_ENTRY], {
+    const child = spawn(process.execPath, [...conditionFlags(), ...ACTOR_NODE_FLAGS, actorEntryFor(this.spec.moduleUrl)], {
       env: { ...ACTOR_ENV_DEFAULTS, ...this.spec.env, BARAN_ACTOR_MODULE: this.spec.moduleUrl },
       // The IPC channel makes the actor exit by itself if this supervisor dies.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -36,14 +36,17 @@ export interface SpawnedProcess {
   stop(signal?: NodeJS.Signals, deadlineMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
-/** The Node 22 binary this process runs on, with the source condition: how every Baran process is started. */
-export function nodeCommand(entry: string, args: string[] = []): [string, string[]] {
-  return [process.execPath, ['--conditions=@baran/source', entry, ...args]]
+/**
+ * The Node 22 binary this process runs on, with the source condition: how every Baran process is started in
+ * tests. `source: false` runs built JavaScript as `npm start` does (packages resolve to their dist).
+ */
+export function nodeCommand(entry: string, args: string[] = [], source = true): [string, string[]] {
+  return [process.execPath, [...(source ? ['--conditions=@baran/source'] : []), entry, ...args]]
 }
 
 /** Spawns a Baran process (an actor's main.ts, the CLI…), killed by the cleanup whatever happens. */
-export function spawnProcess(entry: string, opts: { cleanup: Cleanup; args?: string[]; env?: NodeJS.ProcessEnv; ipc?: boolean }): SpawnedProcess {
-  const [cmd, args] = nodeCommand(entry, opts.args)
+export function spawnProcess(entry: string, opts: { cleanup: Cleanup; args?: string[]; env?: NodeJS.ProcessEnv; ipc?: boolean; source?: boolean }): SpawnedProcess {
+  const [cmd, args] = nodeCommand(entry, opts.args, opts.source ?? true)
   const child = spawn(cmd, args, {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe', ...(opts.ipc ? (['ipc'] as const) : [])],

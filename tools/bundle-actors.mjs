@@ -1,0 +1,76 @@
+/**
+ * Bundles each built-in actor (its package's built `actor` plus @baran/actor's runActor) into one ESM file,
+ * `<package>/dist/actor.bundle.js`, which the supervisor spawns in place of the generic entry when it runs the
+ * build. One module instead of 300-1,500: the actor loads its code 2-5× faster and keeps less resident memory
+ * (apps/node/bench/MEMORY.md). Called by tools/build.mjs after any package was rebuilt, since a bundle holds
+ * the code of every package it imports. Plain JavaScript, like build.mjs.
+ */
+import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+export const BUNDLE_FILE = 'actor.bundle.js'
+/** The default node's actors (apps/node's built-in implementations). */
+const ACTORS = ['identity', 'naming', 'discovery', 'transport', 'outbox']
+const ENTRY_FILE = '.actor-bundle-entry.js'
+// CommonJS dependencies that require() node's modules need a require in an ES module.
+const BANNER = "import { createRequire as __baranRequire } from 'node:module'; const require = __baranRequire(import.meta.url);"
+/**
+ * Left to node_modules at run time: native addons, and packages that read a file relative to their own module
+ * (@achingbrain/ssdp requires its package.json).
+ */
+const EXTERNAL = [/\.node$/, /^node-datachannel(\/.*)?$/, /^@achingbrain\/ssdp(\/.*)?$/]
+
+/**
+ * True when a built actor has no bundle (a fresh build, or a bundle that failed before) or one older than the
+ * installed dependencies (npm writes node_modules/.package-lock.json at every install): a bundle holds their code.
+ */
+export function bundlesStale(root) {
+  const installed = mtime(join(root, 'node_modules', '.package-lock.json'))
+  return ACTORS.some((name) => {
+    const dist = join(root, 'packages', name, 'dist')
+    if (!existsSync(join(dist, 'index.js'))) return false
+    const bundle = mtime(join(dist, BUNDLE_FILE))
+    return bundle === undefined || (installed !== undefined && bundle < installed)
+  })
+}
+
+function mtime(file) {
+  try {
+    return statSync(file).mtimeMs
+  } catch {
+    return undefined
+  }
+}
+
+/** Bundles every built actor; a bundle that fails is removed (the supervisor then runs the modules). */
+export async function bundleActors(root, log = (line) => process.stderr.write(`${line}\n`)) {
+  const done = []
+  let rolldown
+  try {
+    ;({ rolldown } = await import('rolldown'))
+  } catch (e) {
+    // An old bundle would run code older than the build: none at all, then.
+    for (const name of ACTORS) rmSync(join(root, 'packages', name, 'dist', BUNDLE_FILE), { force: true })
+    log(`[build] no bundler (rolldown: ${e.message.split('\n')[0]}): the actors run their modules`)
+    return done
+  }
+  for (const name of ACTORS) {
+    const dist = join(root, 'packages', name, 'dist')
+    const out = join(dist, BUNDLE_FILE)
+    if (!existsSync(join(dist, 'index.js'))) continue
+    const entry = join(dist, ENTRY_FILE)
+    writeFileSync(entry, `import { runActor } from '@baran/actor'\nimport { actor } from '@baran/${name}'\nawait runActor(actor)\n`)
+    try {
+      const bundle = await rolldown({ input: entry, platform: 'node', logLevel: 'silent', external: EXTERNAL })
+      await bundle.write({ file: out, format: 'esm', banner: BANNER, codeSplitting: false, sourcemap: true })
+      await bundle.close()
+      done.push(name)
+    } catch (e) {
+      rmSync(out, { force: true })
+      log(`[build] ${name}: not bundled (${e.message.split('\n')[0]}); its actor runs the modules`)
+    } finally {
+      rmSync(entry, { force: true })
+    }
+  }
+  return done
+}

@@ -93,6 +93,18 @@ describe('Rpc over a real libp2p connection', () => {
 
   const peerA = () => peerIdFromString(a.peerId)
 
+  it('a stream open that never settles (its abort missed) fails the request in time, and the next request opens again', async () => {
+    let opens = 0
+    const stuck = new Rpc({ openStream: (peer, signal) => (++opens === 1 ? new Promise<never>(() => {}) : b.libp2p.dialProtocol(peer, PROTOCOL, { signal })) })
+    try {
+      await expect(stuck.request(peerA(), 1, Uint8Array.of(1, 2), { timeoutMs: 300 })).rejects.toThrow(/no stream within 300 ms/)
+      expect(await stuck.request(peerA(), 1, Uint8Array.of(1, 2), { timeoutMs: 10_000 })).toEqual(Uint8Array.of(2, 1))
+      expect(opens).toBe(2)
+    } finally {
+      stuck.stop()
+    }
+  })
+
   it('matches concurrent replies to their requests, over one stream', async () => {
     const payloads = Array.from({ length: 40 }, (_, i) => Uint8Array.from({ length: 40 - i }, (_, j) => j))
     const replies = await Promise.all(payloads.map((p) => client.request(peerA(), 1, p)))

@@ -298,18 +298,42 @@ export class Supervisor {
     })
   }
 
+  /**
+   * Resolves when the supervisor's own connection is back on a restarted bus and the server has its
+   * subscriptions (a flush after the reconnect), or after `timeoutMs`: never blocks the restart for good.
+   */
+  #busBack(timeoutMs = 15_000): Promise<void> {
+    const bus = this.#bus
+    if (!bus) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        off()
+        resolve()
+      }
+      const timer = setTimeout(done, timeoutMs)
+      timer.unref()
+      const off = bus.onStatus((s) => {
+        if (s === 'reconnected') void bus.flush().then(done, done)
+      })
+    })
+  }
+
   /** nats-server is part of the node: if it dies, start it again on the same port (actors reconnect). */
   #watchNats(nats: NatsServerProcess): void {
     void nats.exited.then(async () => {
       if (this.#stopping) return
       this.log.error('nats-server exited: restarting it')
+      const back = this.#busBack()
       // 200 ms doubling to 5 s; at most 20 attempts. Not retry(): it ends with the supervisor's stop, not a signal.
       const backoff = new Backoff({ initialMs: 200, maxMs: 5000 })
       for (let attempt = 1; attempt <= 20 && !this.#stopping; attempt++) {
         try {
           await nats.start()
           this.log.info({ pid: nats.pid, attempt }, 'nats-server restarted')
-          // node.json names the bus pid: keep it true (tools and tests kill or watch it).
+          // node.json names the bus pid: keep it true (tools and tests kill or watch it), once node.status is
+          // served on it again (a `baran status` that reads the new node.json must not find nobody serving).
+          await back
           await this.#writeNodeInfo().catch((e: unknown) => this.log.error({ err: e }, 'cannot update node.json'))
           this.#watchNats(nats)
           return

@@ -245,7 +245,10 @@ export class Rpc {
     let link = this.#links.get(key)
     if (link === undefined) {
       const timeout = AbortSignal.timeout(timeoutMs)
-      link = this.#open(peer, callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout)
+      const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout
+      // Bounded here too, not only by the signal: an open that never settles (a dial that missed its abort) would
+      // otherwise hold this peer's slot in #links for good, and every later request to the peer would wait on it.
+      link = settleBy(this.#open(peer, signal), signal, () => new RpcFailedError(`cannot open an rpc stream to ${peer}: no stream within ${timeoutMs} ms`))
       this.#links.set(key, link)
       link.catch(() => {
         if (this.#links.get(key) === link) this.#links.delete(key)
@@ -371,4 +374,17 @@ export class Rpc {
 
 function errorFrame(id: number, code: string, message: string): Uint8Array {
   return frame(ERROR, id, encoder.encode(`${code.slice(0, 64)}\n${message.slice(0, 512)}`))
+}
+
+/** `p`, or a rejection with `error()` once `signal` aborts, whichever comes first. */
+function settleBy<T>(p: Promise<T>, signal: AbortSignal, error: () => Error): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => undefined)
+    return Promise.reject(error())
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(error())
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }

@@ -76,6 +76,8 @@ export const HEDGE_MAX_MS = 500
 export const FIND_ROUNDS = 6
 /** Kademlia IDs (sha256 of peer IDs) a node keeps computed. */
 export const KAD_ID_CACHE_SIZE = 4_096
+/** How long a peer whose dial failed is left out of the closest peers (until it answers or connects again). */
+export const UNREACHABLE_MS = 60_000
 /** A watch peer must send its frame (or answer) within this. */
 export const FRAME_TIMEOUT_MS = 5_000
 /** Subscription life a watcher asks for by default. */

@@ -59,7 +59,7 @@ export class DhtGet {
     if (values.length >= quorum) return values
     const kb = keyBytes(key)
     const kadId = sha256(kb)
-    const near = this.#p.routing.nearest.closest(kadId, this.#p.replication)
+    const near = this.#p.routing.nearestReachable(kadId)
     const asked = new Set(near.map((p) => p.toString()))
     const misses = new Map<string, NamedPeer[]>()
     await this.#askForValues(near, kb, bounds, values, quorum, misses)

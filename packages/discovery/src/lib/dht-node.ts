@@ -203,6 +203,7 @@ export class DiscoveryNode {
   readonly #onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[]; listenAddrs: Multiaddr[] }>): void => {
     if (!this.#started) return
     this.#routing.noteAnnounced(evt.detail.peerId, evt.detail.listenAddrs.map((a) => a.bytes))
+    this.#routing.noteReachable(evt.detail.peerId)
     if (evt.detail.protocols.includes(RPC_PROTOCOL)) this.#rpc.warm(evt.detail.peerId)
   }
 

@@ -66,7 +66,7 @@ export class DhtPut {
       }
       return result
     }
-    const first = this.#p.routing.storingSet(kadId, this.#p.routing.nearest.closest(kadId, this.#p.replication)).map(send)
+    const first = this.#p.routing.storingSet(kadId, this.#p.routing.nearestReachable(kadId)).map(send)
     // The lookup starts once the first PUTs are answered: started together, they compete for the
     // same CPU and connections and the first answers come 2-3× later (measured in bench/).
     const lookup = Promise.allSettled(first)

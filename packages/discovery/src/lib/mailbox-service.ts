@@ -171,7 +171,12 @@ export class MailboxService {
   async #storers(mailbox: MailboxId, b: Bounds): Promise<{ peers: PeerId[]; self: boolean; closest: PeerId[] }> {
     const kb = keyBytes(mailboxKey(mailbox))
     const kadId = sha256(kb)
-    const closest = await this.#p.routing.closest(kb, b)
+    // A lookup that fails (no answer in time) leaves the table's closest live peers: a maintenance round or a put
+    // then still reaches someone rather than no one.
+    const closest = await this.#p.routing.closest(kb, b).catch((err: unknown) => {
+      this.#p.log?.debug({ err, mailbox }, 'mailbox lookup failed: using the routing table')
+      return this.#p.routing.nearestReachable(kadId)
+    })
     const peers = this.#p.routing.storingSet(kadId, closest)
     const self = this.#init.clientMode !== true && (closest.length < this.#p.replication || peers.length < this.#p.replication)
     // routing.closest is nearest first.
@@ -208,7 +213,7 @@ export class MailboxService {
       }
       return result
     }
-    const known = this.#p.routing.storingSet(kadId, this.#p.routing.nearest.closest(kadId, this.#p.replication))
+    const known = this.#p.routing.storingSet(kadId, this.#p.routing.nearestReachable(kadId))
     const first = known.map(send)
     // The lookup starts once the first deposits are answered: started together they compete for the same CPU (as DhtPut).
     const lookup = Promise.allSettled(first)

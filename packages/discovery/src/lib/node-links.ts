@@ -17,7 +17,17 @@ import { decodePut, encodeGetMiss, encodePeers, encodePut, RPC_FIND, RPC_GET, RP
  */
 export function createRpc(p: DhtParts, opts: { clientMode: boolean; watch: () => WatchService }): Rpc {
   const rpc = new Rpc({
-    openStream: (peer, signal) => p.libp2p.dialProtocol(peer, RPC_PROTOCOL, { signal }),
+    openStream: async (peer, signal) => {
+      try {
+        const stream = await p.libp2p.dialProtocol(peer, RPC_PROTOCOL, { signal })
+        p.routing.noteReachable(peer)
+        return stream
+      } catch (e) {
+        // A dial that failed by itself, not one given up on (a timeout under load says nothing about the peer).
+        if (!signal.aborted) p.routing.noteUnreachable(peer)
+        throw e
+      }
+    },
     log: p.log,
   })
   if (!opts.clientMode) {

@@ -4,7 +4,7 @@ import { xor } from 'uint8arrays/xor'
 import { xorCompare } from 'uint8arrays/xor-compare'
 import { type Bounds, ended, kadSignal, mhKey, remaining } from './bounds.ts'
 import { sha256 } from './bytes.ts'
-import { FIND_ROUNDS, KAD_ID_CACHE_SIZE } from './constants.ts'
+import { FIND_ROUNDS, KAD_ID_CACHE_SIZE, UNREACHABLE_MS } from './constants.ts'
 import type { KadInternals } from './kad-internals.ts'
 import type { DiscoveryLibp2p } from './libp2p-stack.ts'
 import { compareDistance, NearestPeers } from './nearest.ts'
@@ -46,6 +46,12 @@ export class Routing {
   readonly #peerKadIds = new WeakMap<PeerId, Uint8Array>()
   /** Addresses peers announced in identify (what a FIND reply hands on), as bytes. */
   readonly #announcedAddrs = new Map<string, Uint8Array[]>()
+  /**
+   * Peers a stream could not be opened to (a dial that failed, not one given up on), until when (performance.now()):
+   * kad-dht keeps a peer that left in its table until a bucket refresh pings it, so without this the same gone
+   * peers stay "the closest" and every put, get and mailbox re-store keeps choosing them over live ones.
+   */
+  readonly #unreachable = new Map<string, number>()
 
   constructor(init: RoutingInit) {
     this.#libp2p = init.libp2p
@@ -70,10 +76,38 @@ export class Routing {
     this.#announcedAddrs.set(peer.toString(), addrs)
   }
 
+  /** A stream to `peer` could not be opened (its dial failed): leave it out of the closest for a while. */
+  noteUnreachable(peer: PeerId): void {
+    if (this.#unreachable.size >= KAD_ID_CACHE_SIZE) this.#unreachable.clear()
+    this.#unreachable.set(peer.toString(), performance.now() + UNREACHABLE_MS)
+  }
+
+  /** `peer` answered or connected: it counts again. */
+  noteReachable(peer: PeerId): void {
+    this.#unreachable.delete(peer.toString())
+  }
+
+  isUnreachable(peer: PeerId): boolean {
+    const key = peer.toString()
+    const until = this.#unreachable.get(key)
+    if (until === undefined) return false
+    if (until > performance.now()) return true
+    this.#unreachable.delete(key)
+    return false
+  }
+
+  /** The routing table's `count` closest peers to a Kademlia ID, nearest first, without those just found unreachable. */
+  nearestReachable(kadId: Uint8Array, count = this.#replication): PeerId[] {
+    if (this.#unreachable.size === 0) return this.nearest.closest(kadId, count)
+    return this.nearest
+      .closest(kadId, count + this.#unreachable.size)
+      .filter((p) => !this.isUnreachable(p))
+      .slice(0, count)
+  }
+
   /** This node's closest peers to a DHT key, with the addresses they announced (FIND and GET-miss replies). */
   closestNamed(key: Uint8Array): NamedPeer[] {
-    return this.nearest
-      .closest(sha256(key), this.#replication)
+    return this.nearestReachable(sha256(key))
       .map((p) => ({ id: p.toMultihash().bytes, addrs: this.#announcedAddrs.get(p.toString()) ?? [] }))
   }
 
@@ -123,7 +157,7 @@ export class Routing {
       const k = mhKey(mh)
       if (k !== self && !cands.has(k)) cands.set(k, { peer, d: xor(this.#kadIdOf(mh, k), kadId) })
     }
-    for (const p of this.nearest.closest(kadId, this.#replication)) add(p)
+    for (const p of this.nearestReachable(kadId)) add(p)
     const asked = new Set<string>(answered?.keys())
     // Peers that did not answer: another peer's table may still name them (it has not noticed they left), but they
     // must not come back as candidates, or a dead peer takes a live one's place among the closest.
@@ -134,7 +168,7 @@ export class Routing {
         const k = mhKey(mh)
         if (k === self || cands.has(k) || failed.has(k)) continue
         const peer = peerFromMultihash(mh)
-        if (peer === undefined) continue
+        if (peer === undefined || this.isUnreachable(peer)) continue
         // A closer peer this node cannot dial: only kad-dht's lookup learns addresses.
         const farthest = [...cands.values()].map((c) => c.d).sort(xorCompare)[this.#replication - 1]
         const d = xor(this.#kadIdOf(mh, k), kadId)
@@ -205,6 +239,6 @@ export class Routing {
       if (e.name === 'SEND_QUERY') this.#kadMessages.count++
       else if (e.name === 'FINAL_PEER') peers.push(e.peer.id)
     }
-    return peers
+    return peers.filter((p) => !this.isUnreachable(p))
   }
 }

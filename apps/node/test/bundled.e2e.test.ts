@@ -10,10 +10,11 @@ import { fileURLToPath } from 'node:url'
 import { outboxInbox, outboxSend, outboxStatus } from '@baran/bus'
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEFAULT_ACTORS } from '../src/lib/implementations.ts'
 import { BUILT_CLI, cli, type NodePair, startTwoNodes } from './helpers.ts'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const ACTORS = ['identity', 'naming', 'discovery', 'transport', 'outbox'] as const
+const ACTORS = Object.keys(DEFAULT_ACTORS)
 const cleanup = new Cleanup()
 let pair: NodePair
 

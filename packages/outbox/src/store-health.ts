@@ -50,7 +50,7 @@ export class StoreHealth {
   /** One check: the disk's reserve, then (while down) a read that proves JetStream answers. */
   async check(probe: KvBucket | undefined): Promise<void> {
     try {
-      await this.#deps.disk?.free()
+      // check() asks the filesystem itself (a fresh statfs, which also refreshes lastFree for the health report).
       await this.#deps.disk?.check()
       if (this.#down && probe) await probe.get('probe')
       if (this.#down) this.#markUp()

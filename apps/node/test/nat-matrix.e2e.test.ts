@@ -10,11 +10,9 @@
  */
 import { canCreateNamespaces, createNatLab, expectedKind, type LabHost, NAT_TYPES, type NatLab, type NatType, probeMapping, setRouterNat, startLabRelay } from '@baran/natlab'
 import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
-import { mkdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { actorLog } from './helpers.ts'
-import { accountOf, cliIn, type LanHost, type LanNode, startNodeIn, statusOf, transportPeerOf, waitForMessage } from './lan-lab.ts'
+import { accountOf, cliIn, type LanNode, statusOf, transportPeerOf, waitForMessage } from './lan-lab.ts'
+import { labNode, restartTransport, upgradesTo } from './nat-nodes.ts'
 
 const check = await canCreateNamespaces()
 if (!check.ok) console.warn(`[nat-matrix] skipped: ${check.reason}`)
@@ -23,59 +21,7 @@ afterAll(() => cleanup.run(), 60_000)
 
 // One trial per pair keeps the suite in its time budget; the bench (natlab/bench/webrtc) repeats them.
 const TRIALS = Math.max(1, Number(process.env.BARAN_NAT_MATRIX_TRIALS ?? 1) || 1)
-// Behind their NATs the nodes use the DHT as clients: a DHT server nobody can dial only makes every lookup wait for
-// it to time out (the relay's DHT node is the network's one server here).
-const ACTORS = {
-  identity: '@baran/identity',
-  discovery: { module: '@baran/discovery', config: { clientMode: true } },
-  transport: '@baran/transport',
-  outbox: '@baran/outbox',
-}
 const PAIRS: Array<[NatType, NatType]> = NAT_TYPES.flatMap((x, i) => NAT_TYPES.slice(i).map((y): [NatType, NatType] => [x, y]))
-
-/** A node in one of the lab's homes: its own BARAN_HOME, the relay for DHT bootstrap and circuit relay, no mDNS or UPnP. */
-async function labNode(lab: NatLab, home: 'a' | 'b', relay: LabHost & { addr: string }): Promise<LanNode> {
-  const dir = await tempDir(cleanup, `baran-nat-${home}-`)
-  await mkdir(join(dir, 'default'), { recursive: true })
-  // Every trial kills A's transport: more restarts in a minute than the supervisor's crash-loop guard allows by default.
-  const supervisor = { restart: { initialMs: 100, maxMs: 1000, crashLoopCount: 100, crashLoopWindowMs: 60_000 } }
-  await writeFile(join(dir, 'default', 'config.json'), JSON.stringify({ actors: ACTORS, supervisor }))
-  const ready = relay.events.find((e) => e.event === 'ready') as { dht?: string[] } | undefined
-  const dht = ready?.dht?.find((a) => a.includes(lab.addresses.relay))
-  if (!dht) throw new Error(`the relay printed no DHT address: ${JSON.stringify(ready)}`)
-  const host: LanHost = { ns: lab.namespaces[home], addr: lab.addresses[home] }
-  return startNodeIn(cleanup, host, dir, {
-    BARAN_DISCOVERY_BOOTSTRAP: dht,
-    BARAN_TRANSPORT_RELAYS: relay.addr,
-    BARAN_DISCOVERY_MDNS: 'false',
-    BARAN_TRANSPORT_UPNP: 'false',
-  })
-}
-
-/**
- * Kills the node's transport actor (SIGKILL) and waits until its supervisor runs a new one that is ready, as
- * `baran start` prints it (cheaper than asking `baran status` every second on a loaded machine).
- */
-async function restartTransport(n: LanNode): Promise<void> {
-  const pid = (await statusOf(cleanup, n)).actors.transport?.pid
-  if (!pid) throw new Error(`no transport pid on ${n.host.addr}`)
-  const from = n.proc.output.length
-  process.kill(pid, 'SIGKILL')
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the start command paints its lines
-  const plain = (l: string) => l.replace(/\x1b\[[0-9;]*m/g, '')
-  await waitUntil(() => n.proc.output.slice(from).some((l) => /^\s*transport\s+ready\s+pid (\d+)/.test(plain(l)) && !plain(l).includes(`pid ${pid} `)), {
-    timeoutMs: 90_000,
-    intervalMs: 200,
-    what: `a new transport ready on ${n.host.addr}`,
-  })
-}
-
-type Upgrade = { msg: string; peerId?: string; result?: string; ms?: number; attempt?: number; reason?: string; time?: string }
-
-/** A's upgrade attempts towards `peer` logged after `since`. */
-async function upgradesTo(n: LanNode, peer: string, since: number): Promise<Upgrade[]> {
-  return ((await actorLog(n, 'transport')) as Upgrade[]).filter((l) => l.peerId === peer && typeof l.result === 'string' && Date.parse(l.time ?? '') >= since)
-}
 
 describe.skipIf(!check.ok)(`NAT-type matrix, full nodes${check.ok ? '' : ` (skipped: ${check.reason})`}`, () => {
   let lab: NatLab
@@ -90,8 +36,8 @@ describe.skipIf(!check.ok)(`NAT-type matrix, full nodes${check.ok ? '' : ` (skip
     cleanup.add('remove the NAT lab', () => lab.teardown())
     relay = await startLabRelay(lab, await tempDir(cleanup, 'baran-nat-relay-'))
     // One after the other: two nodes starting at once on a busy 2-core machine can outlast the start budget.
-    b = await labNode(lab, 'b', relay)
-    a = await labNode(lab, 'a', relay)
+    b = await labNode(cleanup, lab, 'b', relay)
+    a = await labNode(cleanup, lab, 'a', relay)
     bob = await accountOf(cleanup, b)
     bobPeer = await transportPeerOf(b)
   }, 400_000)
@@ -108,7 +54,7 @@ describe.skipIf(!check.ok)(`NAT-type matrix, full nodes${check.ok ? '' : ` (skip
       for (let trial = 1; trial <= TRIALS; trial++) {
         // A fresh start on A's side: its connections to B (relayed and direct) die with it; B keeps its relay slot.
         const t0 = Date.now()
-        await restartTransport(a)
+        await restartTransport(cleanup, a)
         const since = Date.now()
         const body = `${nat1}/${nat2} trial ${trial}`
         const sent = await cliIn(cleanup, a.host, ['send', bob, body], a.env)

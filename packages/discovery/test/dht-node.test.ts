@@ -333,8 +333,17 @@ describe('small networks', () => {
 
 describe('options', () => {
   it('refuses a bad bootstrap address or count with InvalidConfigError', async () => {
-    for (const bad of [{ bootstrap: ['/ip4/127.0.0.1/tcp/1'] }, { bootstrap: ['nonsense'] }, { replication: 0 }, { getQuorum: 1.5 }]) {
+    for (const bad of [{ bootstrap: ['/ip4/127.0.0.1/tcp/1'] }, { bootstrap: ['nonsense'] }, { replication: 0 }, { getQuorum: 1.5 }, { announce: ['nonsense'] }]) {
       await expect(createDiscoveryNode(bad)).rejects.toMatchObject({ name: 'InvalidConfigError', code: 'invalid_config' })
+    }
+  })
+
+  it('announces the addresses it is given, a public one included (libp2p alone would wait for a dial-back to verify it)', async () => {
+    const node = await createDiscoveryNode({ listen: ['/ip4/127.0.0.1/tcp/0'], announce: ['/ip4/11.0.100.10/tcp/4002'] })
+    try {
+      expect(node.multiaddrs()).toEqual([`/ip4/11.0.100.10/tcp/4002/p2p/${node.peerId}`])
+    } finally {
+      await node.stop()
     }
   })
 })

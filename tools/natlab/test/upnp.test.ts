@@ -107,6 +107,36 @@ describe.skipIf(!check.ok)(`UPnP through lab routers (miniupnpd)${check.ok ? '' 
         await host.stop()
       }
     }, 90_000)
+
+    // Last in this lab: it stops the relay.
+    test('a re-check that nobody can make (A gone, the relay gone: no peer to dial it back) keeps the mapping, announced', async () => {
+      const { a, b } = await startPair(ctx.lab, ctx.relay.addr, ['--upnp-recheck-ms', '2000'])
+      try {
+        expect(await waitForUpnp(b, 60_000)).toMatchObject({ state: 'mapped', verified: true })
+        await a.stop()
+        await ctx.relay.stop()
+        const gone = Date.now()
+        // Two re-checks after both left, each with nobody to ask.
+        const unknownAfter = async (t: number) => {
+          const deadline = Date.now() + 60_000
+          while (Date.now() < deadline) {
+            const st = (await upnpStatusOf(b)).status
+            if (st?.lastCheck?.outcome === 'unknown' && st.lastCheck.at > t) return st
+            await new Promise((r) => setTimeout(r, 250))
+          }
+          throw new Error(`no unknown re-check after ${new Date(t).toISOString()}: ${JSON.stringify((await upnpStatusOf(b)).status)}`)
+        }
+        const first = await unknownAfter(gone)
+        const second = await unknownAfter(first.lastCheck!.at)
+        expect(second).toMatchObject({ state: 'mapped', verified: true })
+        expect(second.remapped ?? 0).toBe(0)
+        const external = `/ip4/${ctx.lab.addresses.nat2.wan}/tcp/4001`
+        expect((await upnpStatusOf(b)).addrs.some((x) => x.startsWith(external))).toBe(true)
+        expect(await mappingsOn(ctx.lab, 'nat2')).toHaveLength(1)
+      } finally {
+        await Promise.all([a.stop(), b.stop()])
+      }
+    }, 240_000)
   })
 
   describe('symmetric with UPnP ↔ symmetric: B dials A’s mapped port (DCUtR after the relayed first contact)', () => {

@@ -66,7 +66,9 @@ export function describeUpnp(u: StatusUpnp | undefined): string {
   if (u.state === 'mapped') {
     const check = u.verified ? 'verified by a dial-back, announced' : 'not verified yet (waiting for a peer to dial it back), not announced'
     const lost = u.remapped ? `; mapped again ${u.remapped}× after a re-check found it lost` : ''
-    return `${u.internalAddr} → ${u.externalAddr} on ${u.gateway}  ${paint('gray', `lease ${u.leaseSeconds} s, renewed; ${check}${lost}`)}`
+    // A re-check nobody could make keeps the mapping: say so, since the address is announced on older evidence.
+    const unknown = u.lastCheck?.outcome === 'unknown' ? `; last re-check ${new Date(u.lastCheck.at).toISOString().slice(11, 19)} found no peer to dial it back (kept)` : ''
+    return `${u.internalAddr} → ${u.externalAddr} on ${u.gateway}  ${paint('gray', `lease ${u.leaseSeconds} s, renewed; ${check}${lost}${unknown}`)}`
   }
   return `${u.state}  ${paint('gray', u.reason ?? '')}`
 }

@@ -136,7 +136,8 @@ export async function startRelay(init: RelayInit): Promise<Relay> {
       throw new RelayListenError(`the relay cannot listen on ${listen.join(', ')}: ${(e as Error).message}`, { cause: e })
     })
     undo.push(() => host.stop())
-    const dht = await createDiscoveryNode({ privateKey: dhtKey, listen: dhtListen, bootstrap, ...(log ? { log } : {}) }).catch((e: unknown) => {
+    const dhtAnnounce = announceOf(dhtListen)
+    const dht = await createDiscoveryNode({ privateKey: dhtKey, listen: dhtListen, bootstrap, ...(dhtAnnounce ? { announce: dhtAnnounce } : {}), ...(log ? { log } : {}) }).catch((e: unknown) => {
       const hint = init.dhtListen ? '' : ' (pass dhtListen / --dht-listen to choose its addresses)'
       throw new RelayListenError(`the DHT node cannot listen on ${dhtListen.join(', ')}${hint}: ${(e as Error).message}`, { cause: e })
     })

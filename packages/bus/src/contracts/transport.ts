@@ -19,6 +19,7 @@ export const UpnpStatusSchema = z.object({
   mappedAt: z.number().optional(),
   verified: z.boolean().optional(),
   recheckedAt: z.number().optional(),
+  lastCheck: z.object({ outcome: z.enum(['reached', 'refuted', 'unknown']), at: z.number() }).optional(),
   remapped: z.number().int().nonnegative().optional(),
 })
 

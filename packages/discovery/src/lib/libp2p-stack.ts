@@ -37,7 +37,7 @@ export async function createDiscoveryLibp2p(init: DiscoveryNodeInit, policy: Rec
     privateKey: init.privateKey,
     datastore: store,
     // Only addresses others can use: no link-local, loopback only when there is nothing else.
-    addresses: { listen: init.listen ?? DEFAULT_LISTEN, announceFilter: (addrs) => announceable(addrs) },
+    addresses: { listen: init.listen ?? DEFAULT_LISTEN, ...(init.announce ? { announce: init.announce } : {}), announceFilter: (addrs) => announceable(addrs) },
     transports: [tcp(), webSockets()],
     // noise, with each encrypted message written to the socket at once (see one-write.ts).
     connectionEncrypters: [noiseOneWrite()],

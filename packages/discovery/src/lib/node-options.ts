@@ -10,6 +10,12 @@ import type { WatchLimits } from './watch.ts'
 export interface DiscoveryNodeInit {
   /** Multiaddrs to listen on (TCP; `/ws` ones use WebSockets). @default ['/ip4/127.0.0.1/tcp/0'] */
   listen?: string[]
+  /**
+   * Addresses to tell peers instead of what the node finds itself (a helper node on a public IP: libp2p leaves an
+   * address it counts public out until AutoNAT has it dialled back, which no peer of a fresh network does).
+   * @default the listen addresses libp2p reports, filtered to those others can use
+   */
+  announce?: string[]
   /** Bootstrap peers: multiaddrs ending in /p2p/<peerId>. Empty: this node is its own network. @default [] */
   bootstrap?: string[]
   /**
@@ -127,6 +133,13 @@ export function checkInit(init: DiscoveryNodeInit): void {
       ok = false
     }
     if (!ok) throw new InvalidConfigError(`bootstrap: ${JSON.stringify(addr)} is not a multiaddr ending in /p2p/<peerId>`)
+  }
+  for (const addr of init.announce ?? []) {
+    try {
+      multiaddr(addr)
+    } catch {
+      throw new InvalidConfigError(`announce: ${JSON.stringify(addr)} is not a multiaddr`)
+    }
   }
 }
 

@@ -71,6 +71,8 @@ export interface UpnpStatus {
   verified?: boolean
   /** ms since the epoch of the last re-check that reached the mapped address (after its verification). */
   recheckedAt?: number
+  /** What the last re-check's dial-back found, and when (ms since the epoch): `unknown` keeps the mapping. */
+  lastCheck?: { outcome: MappingCheck; at: number }
   /** Mappings found lost by a re-check and made again since start. */
   remapped?: number
 }
@@ -374,6 +376,7 @@ class Mapper implements UpnpMapper, Startable {
     for (let round = 1; round <= RECHECK_ROUNDS; round++) {
       const outcome = await this.check(mapping, 0, signal)
       if (this.mapping !== mapping || signal.aborted) return
+      this.current = { ...this.current, lastCheck: { outcome, at: Date.now() } }
       if (outcome === 'reached') {
         this.confirm(mapping)
         this.current = { ...this.current, recheckedAt: Date.now() }

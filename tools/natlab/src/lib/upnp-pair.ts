@@ -28,6 +28,8 @@ export interface UpnpPeerStatus {
   leaseSeconds?: number
   /** Mappings a re-check found lost and made again. */
   remapped?: number
+  /** What the last re-check of the mapping found. */
+  lastCheck?: { outcome: 'reached' | 'refuted' | 'unknown'; at: number }
 }
 
 export interface UpnpTrial {

@@ -1,5 +1,5 @@
 import { Bus, identityStatus, type NodeStatus, nodeStatus } from '@baran/bus'
-import { type Cleanup, spawnProcess, tempDir, type SpawnedProcess, waitUntil } from '@baran/testkit'
+import { type Cleanup, finished, spawnProcess, tempDir, type SpawnedProcess, waitUntil } from '@baran/testkit'
 import { createHash } from 'node:crypto'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -105,7 +105,7 @@ export async function actorLog(n: Pick<TestNode, 'dataDir'>, actor: string): Pro
 /** Runs the CLI once and returns its exit code and output. */
 export async function cli(cleanup: Cleanup, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string }> {
   const p = spawnProcess(CLI, { cleanup, args, env })
-  const { code } = await p.exited
+  const { code } = await finished(p)
   return { code, out: p.output.join('\n') }
 }
 

@@ -4,7 +4,7 @@
  * route is 224.0.0.0/4 on the link, so mDNS multicast has an interface to go out of). A host may have IPv6 turned
  * off. Real `baran` processes run inside a host's namespace with `ip netns exec`.
  */
-import { type Cleanup, nodeCommand, type SpawnedProcess, waitUntil } from '@baran/testkit'
+import { type Cleanup, collectLines, finished, nodeCommand, type SpawnedProcess, waitUntil } from '@baran/testkit'
 import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
@@ -76,11 +76,7 @@ export function spawnIn(cleanup: Cleanup, host: LanHost, args: string[], env: No
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('BARAN_')) base[k] = v
   const child = spawn('ip', ['netns', 'exec', host.ns, cmd, ...argv], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const output: string[] = []
-  const collect = (d: Buffer) => {
-    for (const line of d.toString().split('\n')) if (line) output.push(line)
-  }
-  child.stdout?.on('data', collect)
-  child.stderr?.on('data', collect)
+  const drained = collectLines(child, output)
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
   const stop = async (signal: NodeJS.Signals = 'SIGTERM', deadlineMs = 10_000) => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -91,13 +87,13 @@ export function spawnIn(cleanup: Cleanup, host: LanHost, args: string[], env: No
     return exited
   }
   cleanup.add(`kill pid ${child.pid}`, () => stop('SIGKILL'))
-  return { child, pid: child.pid ?? -1, output, exited, stop }
+  return { child, pid: child.pid ?? -1, output, exited, drained, stop }
 }
 
 /** Runs one CLI command inside a host's namespace to its end: exit code and output. */
 export async function cliIn(cleanup: Cleanup, host: LanHost, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
   const p = spawnIn(cleanup, host, args, env)
-  const { code } = await p.exited
+  const { code } = await finished(p)
   return { code, out: p.output.join('\n') }
 }
 

@@ -32,6 +32,8 @@ export interface SpawnedProcess {
   /** Lines the process wrote (stdout and stderr). */
   output: string[]
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** Both output streams ended: every line is in `output` (the exit can come first; a child's child may hold them open). */
+  drained: Promise<void>
   /** Sends a signal and waits for the exit (SIGKILL after the deadline). */
   stop(signal?: NodeJS.Signals, deadlineMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
@@ -52,11 +54,7 @@ export function spawnProcess(entry: string, opts: { cleanup: Cleanup; args?: str
     stdio: ['ignore', 'pipe', 'pipe', ...(opts.ipc ? (['ipc'] as const) : [])],
   })
   const output: string[] = []
-  const collect = (d: Buffer) => {
-    for (const line of d.toString().split('\n')) if (line) output.push(line)
-  }
-  child.stdout?.on('data', collect)
-  child.stderr?.on('data', collect)
+  const drained = collectLines(child, output)
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   )
@@ -68,7 +66,44 @@ export function spawnProcess(entry: string, opts: { cleanup: Cleanup; args?: str
     return exited
   }
   opts.cleanup.add(`kill pid ${child.pid}`, () => stop('SIGKILL'))
-  return { child, pid: child.pid ?? -1, output, exited, stop }
+  return { child, pid: child.pid ?? -1, output, exited, drained, stop }
+}
+
+/** Waits for the exit and then, for at most `drainMs`, for the rest of the output: a command's whole output. */
+export async function finished(p: SpawnedProcess, drainMs = 5_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  const exit = await p.exited
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p.drained, new Promise<void>((r) => (timer = setTimeout(r, drainMs)))])
+  clearTimeout(timer)
+  return exit
+}
+
+/**
+ * Appends each line the child writes on stdout and stderr to `output` (empty lines left out), whole: a line that
+ * arrives in two chunks (a pipe hands over at most 64 KiB at a time) stays one line, and so does a UTF-8 character.
+ * Resolves once both streams ended (a last line without its newline included).
+ */
+export function collectLines(child: ChildProcess, output: string[]): Promise<void> {
+  const ends = [child.stdout, child.stderr].map((stream) => {
+    if (!stream) return Promise.resolve()
+    stream.setEncoding('utf8')
+    let partial = ''
+    stream.on('data', (d: string) => {
+      const lines = (partial + d).split('\n')
+      partial = lines.pop() ?? ''
+      for (const line of lines) if (line) output.push(line)
+    })
+    return new Promise<void>((resolve) => {
+      const flush = () => {
+        if (partial) output.push(partial)
+        partial = ''
+        resolve()
+      }
+      stream.once('end', flush)
+      stream.once('close', flush)
+    })
+  })
+  return Promise.all(ends).then(() => undefined)
 }
 
 /** True while a process with this pid exists. */

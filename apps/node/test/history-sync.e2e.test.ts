@@ -1,10 +1,11 @@
 /**
  * The history sync between devices of one account, across three real node processes on one local network: Alice
- * (A) and Bob (B) exchange messages, then Bob links a new device (C) by PIN. C backfills the whole conversation from
- * B over `/baran/history-sync/1.0.0` (same messages, order, delivery states; the same digest), even when its outbox
- * is killed (-9) in the middle and restarts, without fetching anything twice; a read marker made on
- * B reaches C by a later sync; Bob's contacts and blocks follow him (a contact added on C appears on B, a block made on
- * B makes C's transport refuse Alice's envelope, an unblock on C wins on B); and once Bob revokes C its requests are refused (`revoked`) and it gets nothing new.
+ * (A) and Bob (B) exchange 1,000 messages, then Bob links a new device (C) by PIN. C backfills the whole conversation
+ * from B over `/baran/history-sync/1.0.0` (same messages, order, delivery states; the same digest), even when its
+ * outbox is killed (-9) in the middle and restarts, without fetching anything twice; a read marker made on B reaches C
+ * by a later sync; Bob's contacts, blocks and conversation names follow him (a contact or a name set on C appears on
+ * B, a block made on B makes C's transport refuse Alice's envelope, an unblock on C and a name cleared on B win); and
+ * once Bob revokes C its requests are refused (`revoked`) and it gets nothing new.
  */
 import {
   healthContractOf,
@@ -12,6 +13,7 @@ import {
   identityBlock,
   identityBlocks,
   identityContacts,
+  identityConversationNames,
   identityStatus,
   identityUnblock,
   outboxHistory,
@@ -25,8 +27,8 @@ import { actorLog, cli, startNode, type TestNode } from './helpers.ts'
 
 const cleanup = new Cleanup()
 /**
- * Every node syncs with its other devices every 2 s (5 min by default), so "a later sync" comes soon, and one message
- * per page (200 by default), so that a backfill of 60 messages is long enough to be cut by a kill.
+ * Every node syncs with its other devices every 2 s (5 min by default), so "a later sync" comes soon, and 20 messages
+ * per page (200 by default), so that the backfill of the issue's 1,000 messages takes 50 pages and can be cut by a kill.
  */
 const config = {
   actors: {
@@ -34,10 +36,10 @@ const config = {
     naming: '@baran/naming',
     discovery: '@baran/discovery',
     transport: '@baran/transport',
-    outbox: { module: '@baran/outbox', config: { history: { syncEveryMs: 2000, syncPageSize: 1 } } },
+    outbox: { module: '@baran/outbox', config: { history: { syncEveryMs: 2000, syncPageSize: 20 } } },
   },
 }
-const PER_SIDE = 30
+const PER_SIDE = 500
 let a: TestNode
 let b: TestNode
 let c: TestNode
@@ -45,8 +47,15 @@ let alice: string
 let bob: string
 
 type Shown = Awaited<ReturnType<typeof history>>
+/** The whole conversation, page after page (a page stops at ~768 KiB: ~140 sent messages, kept sealed). */
 async function history(n: TestNode, peer: string) {
-  return n.bus.request(outboxHistory, { peer, limit: 1000 })
+  let page = await n.bus.request(outboxHistory, { peer, limit: 100 })
+  const messages = [...page.messages]
+  while (page.hasAfter && page.messages.length > 0) {
+    page = await n.bus.request(outboxHistory, { peer, limit: 100, after: page.messages.at(-1)!.id })
+    messages.push(...page.messages)
+  }
+  return { ...page, messages }
 }
 const summary = (n: TestNode, peer: string) => n.bus.request(outboxHistorySummary, { peer })
 /** What must be equal on two devices: everything but when each stored it. */
@@ -76,7 +85,7 @@ afterAll(() => cleanup.run(), 90_000)
 
 describe('history sync between devices of one account', () => {
   it("a device linked later backfills the conversation from B, across a kill -9: every message once, in order, with its delivery state, B's digest", async () => {
-    // Both directions at once, in batches of 10.
+    // Both directions at once, in batches of 10 per side.
     for (let i = 0; i < PER_SIDE; i += 10) {
       await Promise.all(
         Array.from({ length: 10 }, (_, k) => [
@@ -90,7 +99,7 @@ describe('history sync between devices of one account', () => {
         const h = await history(b, alice)
         return h.messages.length === 2 * PER_SIDE && h.messages.every((m) => m.direction === 'in' || m.state === 'delivered') ? h : undefined
       },
-      { timeoutMs: 90_000, intervalMs: 500, what: 'all 60 messages on B, its own delivered' },
+      { timeoutMs: 180_000, intervalMs: 1000, what: `all ${2 * PER_SIDE} messages on B, its own delivered` },
     )
 
     const offer = await cli(cleanup, ['devices', 'link', '--data-dir', b.dataDir, '--json'])
@@ -124,7 +133,7 @@ describe('history sync between devices of one account', () => {
         const [h, mine, theirs] = await Promise.all([history(c, alice), summary(c, alice), summary(b, alice)])
         return mine.digest === theirs.digest && h.messages.length === 2 * PER_SIDE ? h : undefined
       },
-      { timeoutMs: 90_000, intervalMs: 500, what: "C's history of the conversation equal to B's" },
+      { timeoutMs: 120_000, intervalMs: 1000, what: "C's history of the conversation equal to B's" },
     )
     expect(comparable(onC)).toEqual(comparable(onB))
     expect(onC.total).toBe(2 * PER_SIDE)
@@ -140,7 +149,7 @@ describe('history sync between devices of one account', () => {
     const refetched = resumed.reduce((n, l) => n + Number(l.fetched), 0)
     expect(refetched).toBeGreaterThan(0)
     expect(refetched).toBeLessThanOrEqual(2 * PER_SIDE - merged)
-  }, 240_000)
+  }, 420_000)
 
   it('a read marker made on B reaches C by a later sync', async () => {
     const unread = (await history(b, alice)).messages.find((m) => m.direction === 'in' && !m.read)
@@ -155,7 +164,7 @@ describe('history sync between devices of one account', () => {
     await waitUntil(async () => (await summary(c, alice)).digest === (await summary(b, alice)).digest, { timeoutMs: 30_000, what: 'equal digests again' })
   }, 90_000)
 
-  it('contacts and blocks follow the account: a contact added on C appears on B, a block on B holds on C, a later unblock on C wins on B', async () => {
+  it('contacts, blocks and conversation names follow the account: a contact or name set on C appears on B, a block on B holds on C, a later unblock or clear wins', async () => {
     const carol = 'ca'.repeat(20)
     await c.bus.request(identityAddContact, { accountId: carol, name: 'Carol' })
     const onB = await waitUntil(async () => (await b.bus.request(identityContacts, {})).contacts.find((x) => x.accountId === carol), {
@@ -188,7 +197,28 @@ describe('history sync between devices of one account', () => {
     })
     expect((await c.bus.request(identityBlocks, {})).blocks).toEqual([])
     expect((await b.bus.request(identityContacts, {})).contacts.some((x) => x.accountId === carol)).toBe(true)
-  }, 200_000)
+
+    // A conversation named on C (CLI) is named on B, in B's `history` too; B clearing it later holds on C.
+    const named = await cli(cleanup, ['conversations', 'name', alice, 'Alice & me', '--json', '--data-dir', c.dataDir])
+    expect(named.code, named.out).toBe(0)
+    await waitUntil(async () => (await b.bus.request(identityConversationNames, { peer: alice })).names[0]?.name === 'Alice & me', {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      what: 'the conversation name set on C, on B',
+    })
+    const shown = await cli(cleanup, ['history', alice, '--json', '--data-dir', b.dataDir])
+    expect(shown.code, shown.out).toBe(0)
+    expect(JSON.parse(shown.out)).toMatchObject({ peer: alice, name: 'Alice & me' })
+    const cleared = await cli(cleanup, ['conversations', 'name', alice, '--clear', '--data-dir', b.dataDir])
+    expect(cleared.code, cleared.out).toBe(0)
+    await waitUntil(async () => (await c.bus.request(identityConversationNames, {})).names.length === 0, {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      what: 'the name cleared on B, cleared on C',
+    })
+    const listed = await cli(cleanup, ['conversations', '--json', '--data-dir', c.dataDir])
+    expect(JSON.parse(listed.out)).toEqual([])
+  }, 260_000)
 
   it('a device its account revoked is refused by sync (revoked) and gets nothing new', async () => {
     const cDevice = (await c.bus.request(identityStatus, {})).account?.deviceId ?? ''

@@ -58,6 +58,21 @@ describe('identity across two node processes', () => {
     expect(await json(['blocks', ...dir])).toEqual([])
   })
 
+  it('names conversations from the CLI: name, list, clear; a name with --clear, neither, or a bad name is a usage error', async () => {
+    const peer = 'cd'.repeat(20)
+    const dir = ['--data-dir', a.dataDir]
+    expect(await json(['conversations', 'name', peer, 'Team', ...dir])).toEqual({ peer, name: 'Team', at: expect.any(Number) })
+    expect(await json(['conversations', ...dir])).toEqual([{ peer, name: 'Team', at: expect.any(Number) }])
+    for (const args of [[peer], [peer, 'x', '--clear'], [peer, '  '], [peer, 'x'.repeat(129)]]) {
+      const r = await cli(cleanup, ['conversations', 'name', ...args, ...dir])
+      expect(r.code, `${args.join(' ')}: ${r.out}`).toBe(2)
+    }
+    expect(await json(['conversations', 'name', peer, '--clear', ...dir])).toEqual({ peer, cleared: true })
+    const again = await cli(cleanup, ['conversations', 'name', peer, '--clear', ...dir])
+    expect([again.code, again.out.trim()]).toEqual([1, 'the conversation had no name'])
+    expect(await json(['conversations', 'list', ...dir])).toEqual([])
+  })
+
   it("lets node B verify a peer binding issued by node A's identity actor, from public data only", async () => {
     const chain = await a.bus.request(identityPeerBinding, { peerId: '12D3KooWAlicePeer' })
     const verified = await b.bus.request(identityVerifyChain, { ...chain, expect: { peerId: '12D3KooWAlicePeer' } })

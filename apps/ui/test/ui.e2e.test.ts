@@ -3,7 +3,7 @@
  * pages in headless Debian Chromium driven by playwright-core. Chat across a restart of Bob's node, the node
  * view across a kill -9 of an actor, the token, and malformed input.
  */
-import { identityContacts, identityStatus } from '@baran/bus'
+import { identityContacts, identitySetConversationName, identityStatus } from '@baran/bus'
 import { Cleanup, spawnProcess, waitUntil } from '@baran/testkit'
 import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
@@ -143,6 +143,14 @@ describe('chat', () => {
     await bobPage.locator('[data-testid="msg-in"]', { hasText: 'while you were away' }).waitFor({ timeout: 30_000 })
     await alicePage.screenshot({ path: `${SHOTS}chat.png`, fullPage: true })
   }, 120_000)
+
+  it("titles the chat with the conversation's name once the account names it", async () => {
+    const bob = (await b.bus.request(identityStatus, {})).account?.accountId ?? ''
+    await a.bus.request(identitySetConversationName, { peer: bob, name: 'Bob & me' })
+    await alicePage.reload()
+    await alicePage.locator('[data-testid="contact"]', { hasText: names.bob }).click()
+    await alicePage.locator('.conversation h2', { hasText: 'Bob & me' }).waitFor({ timeout: 15_000 })
+  }, 30_000)
 })
 
 describe('malformed input', () => {

@@ -92,6 +92,16 @@ export {
 } from './contracts/identity-blocks.ts'
 export type { Block as BlockEntry, AccountRegister, AccountStateKind } from './contracts/identity-blocks.ts'
 export {
+  ConversationNameSchema,
+  identityClearConversationName,
+  identityConversationNames,
+  identityNameContracts,
+  identitySetConversationName,
+  MAX_CONVERSATION_NAME,
+  MAX_CONVERSATION_NAMES,
+} from './contracts/identity-names.ts'
+export type { ConversationNameEntry } from './contracts/identity-names.ts'
+export {
   DevicePresenceSchema,
   discoveryInfo,
   discoveryPublish,

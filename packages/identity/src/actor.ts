@@ -9,7 +9,9 @@ import {
   identityAccountCreated,
   identityAddContact,
   identityCertifyDevice,
+  identityClearConversationName,
   identityContacts,
+  identityConversationNames,
   identityContracts,
   identityCreate,
   identityDeviceAdded,
@@ -28,6 +30,7 @@ import {
   identityRemoveContact,
   identityRevokeDevice,
   identitySeal,
+  identitySetConversationName,
   identitySignMailboxDelete,
   identitySignNameClaim,
   identitySignPresence,
@@ -290,6 +293,19 @@ export const identityActor = defineActor({
       return { removed: await store.removeContact(accountId) }
     })
     serveBlocks(ctx, store, account)
+    // Conversation names: one more account-state register kind (`names`), so they sync like contacts.
+    ctx.serve(identityConversationNames, (req) => {
+      const names = store.hasAccount() ? store.conversationNames() : []
+      return { names: req?.peer ? names.filter((n) => n.peer === req.peer) : names }
+    })
+    ctx.serve(identitySetConversationName, async ({ peer, name }) => {
+      account()
+      return store.nameConversation(peer, name)
+    })
+    ctx.serve(identityClearConversationName, async ({ peer }) => {
+      account()
+      return { cleared: await store.clearConversationName(peer) }
+    })
 
     // Device linking. The account leaves this actor only sealed under the PIN (which goes to the user, not to
     // discovery): the CLI carries the sealed value to discovery, which stores it as an opaque blob.

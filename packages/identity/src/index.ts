@@ -25,9 +25,11 @@
  */
 export type { NewDevice, SignContext } from './lib/account.ts'
 export { newAccountPayload, normalizeDeviceName, refreshed, signDeviceCert, withDevice, withEncryptionKey, withRevoked } from './lib/account.ts'
-export type { AccountPayload, Contact, JsonObject } from './lib/archive.ts'
+export type { AccountPayload, Contact, ConversationName, JsonObject } from './lib/archive.ts'
 export { accountPayloadSchema, archiveKdf, decodeArchive, encodeArchive, validateAccountPayload } from './lib/archive.ts'
 export { compress, decompress } from './lib/compress.ts'
+export type { ConversationNameEntry } from './lib/conversation-names.ts'
+export { checkConversationName, conversationNamesOf, withConversationName, withoutConversationName } from './lib/conversation-names.ts'
 export {
   ACCOUNT_DETACHED_DOMAINS,
   ARCHIVE_MAGIC,
@@ -41,6 +43,8 @@ export {
   DEFAULT_SCRYPT,
   LINK_SCRYPT,
   MAX_CONTACTS,
+  MAX_CONVERSATION_NAME,
+  MAX_CONVERSATION_NAMES,
   MAX_DEVICES,
   MAX_LINK_TTL_MS,
   MAX_LINK_VALUE_BYTES,

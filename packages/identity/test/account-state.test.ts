@@ -211,7 +211,7 @@ describe('identity.accountState / mergeAccountState over the bus', () => {
     for (const bad of [
       { kind: 'contacts', registers: [{ accountId: 'zz', value: null, at: 1, device }] },
       { kind: 'contacts', registers: [{ accountId: other, value: { since: 1, extra: 1 }, at: 1, device }] },
-      { kind: 'names', registers: [] },
+      { kind: 'bogus', registers: [] },
       { kind: 'contacts', registers: Array.from({ length: 2001 }, () => ({ accountId: other, value: null, at: 1, device })) },
       { kind: 'contacts' },
     ]) {

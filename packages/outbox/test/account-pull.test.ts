@@ -61,6 +61,8 @@ describe('declined contact requests follow the account (pullAccountState)', () =
     expect(r).toEqual({ fetched: 2, changed: 2 })
     // one decline per part here: the second part was asked after the first peer
     expect(asked.filter((q) => q.op === 'declines')).toEqual([{ op: 'declines' }, { op: 'declines', after: [BOB, CAROL].sort()[0] }])
+    // identity's registers: blocks first, conversation names last (a device of an older version refuses that kind)
+    expect(asked.map((q) => (q.op === 'account-state' ? q.kind : q.op))).toEqual(['blocks', 'contacts', 'declines', 'declines', 'names'])
     expect(await laptop.requests.list(known)).toEqual([])
     // survives a restart (kept in the laptop's bucket)
     expect(await new ContactRequests({ history: laptop.history, kv: laptop.kv }).list(known)).toEqual([])

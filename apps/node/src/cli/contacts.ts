@@ -46,7 +46,7 @@ function explain(e: unknown): unknown {
 }
 
 /** A 40-hex account ID as given, or the account a name is registered to (verified by the naming actor). */
-async function accountOf(bus: Bus, peer: string): Promise<string> {
+export async function accountOf(bus: Bus, peer: string): Promise<string> {
   if (ACCOUNT_ID.test(peer)) return peer
   return (await bus.request(namingLookup, { name: peer }, { timeoutMs: 15_000 })).accountId
 }

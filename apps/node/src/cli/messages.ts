@@ -21,6 +21,7 @@ import {
 } from '@baran/bus'
 import { randomUUID } from 'node:crypto'
 import { connectCli, type NodeSelection, withCliBus } from './connect.ts'
+import { conversationNameOf } from './conversations.ts'
 import { CliError, Exit, formatDuration, paint, printJson } from './output.ts'
 
 type Opts = NodeSelection & { json?: boolean }
@@ -137,10 +138,13 @@ export async function historyCommand(peer: string, opts: Opts): Promise<number> 
       after = last.id
     }
     const gaps = reply?.gaps ?? []
+    const name = reply ? await conversationNameOf(bus, reply.peer) : undefined
     if (opts.json) {
-      printJson({ peer: reply?.peer, messages: all, gaps })
+      printJson({ peer: reply?.peer, ...(name === undefined ? {} : { name }), messages: all, gaps })
       return Exit.Ok
     }
+    if (name !== undefined && reply) process.stdout.write(`${paint('bold', name)}  ${paint('gray', reply.peer)}
+`)
     if (all.length === 0) process.stdout.write(paint('gray', 'no messages with this account yet\n'))
     for (const m of all) {
       const who = m.direction === 'out' ? paint('bold', 'you') : paint('bold', short(m.from))

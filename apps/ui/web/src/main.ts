@@ -23,6 +23,8 @@ const s = {
   account: undefined as Account | null | undefined,
   myName: null as string | null,
   contacts: [] as Contact[],
+  /** Conversation names (the account's, synced between its devices), by peer: the chat's title when set. */
+  names: new Map<string, string>(),
   requests: [] as ContactRequest[],
   selected: null as string | null,
   outgoing: new Map<string, Outgoing>(),
@@ -80,6 +82,8 @@ async function loadAccount(): Promise<void> {
 async function loadChat(): Promise<void> {
   if (!s.account) return
   s.contacts = (await call<{ contacts: Contact[] }>('identity.contacts')).contacts
+  const names = await safe(call<{ names: Array<{ peer: string; name: string }> }>('identity.conversationNames'))
+  s.names = new Map((names?.names ?? []).map((n) => [n.peer, n.name]))
   s.requests = (await safe(loadRequests())) ?? []
   const pending = await call<{ messages: Outgoing[] }>('outbox.pending', { all: true, limit: 1000 })
   for (const m of pending.messages) if (m.kind !== 'receipt') s.outgoing.set(m.id, m)
@@ -342,7 +346,7 @@ function chatView(): TemplateResult {
     </aside>
     <section class="conversation">
       ${sel
-        ? html`<h2>${contactName(sel)} <small class="muted mono">${sel}</small></h2>
+        ? html`<h2>${s.names.get(sel) ?? contactName(sel)} <small class="muted mono">${sel}</small></h2>
             <ol class="messages" data-testid="messages">
               ${convo.map(({ mine, o, m }) =>
                 o

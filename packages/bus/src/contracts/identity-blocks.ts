@@ -49,12 +49,13 @@ export const identityBlocksChanged = event({
 
 /**
  * The account state that syncs between the account's devices (docs/history.md): one last-writer-wins register per
- * contact and per block, `{ accountId, value | null, at, device }`. `value` is the entry (`since`: when it was
- * added or blocked; a contact's `name`), `null` a removal kept as a tombstone; `at` is when a device wrote it, ties
+ * contact, per block and per conversation name (`names`, identity-names.ts), `{ accountId, value | null, at, device }`.
+ * `value` is the entry (`since`: when it was added or blocked; a contact's or conversation's `name`), `null` a removal
+ * kept as a tombstone; `at` is when a device wrote it, ties
  * go to the higher `device`. Lists come in parts of at most ACCOUNT_STATE_MAX.
  */
 export const ACCOUNT_STATE_MAX = 2000
-export const AccountStateKindSchema = z.enum(['contacts', 'blocks'])
+export const AccountStateKindSchema = z.enum(['contacts', 'blocks', 'names'])
 export type AccountStateKind = z.infer<typeof AccountStateKindSchema>
 export const AccountRegisterSchema = z
   .object({
@@ -75,7 +76,7 @@ export const identityAccountState = contract({
   request: z.object({ kind: AccountStateKindSchema, after: IdSchema.optional() }).strict(),
   reply: z.object({ registers: z.array(AccountRegisterSchema).max(ACCOUNT_STATE_MAX), more: z.boolean() }),
   callers: ['outbox'],
-  description: "one part of the account's contact or block registers (tombstones included), by account ID after `after`",
+  description: "one part of the account's contact, block or conversation name registers (tombstones included), by account ID after `after`",
   errors: ['no_account'],
 })
 export const identityMergeAccountState = contract({
@@ -84,7 +85,7 @@ export const identityMergeAccountState = contract({
   request: z.object({ kind: AccountStateKindSchema, registers: z.array(AccountRegisterSchema).max(ACCOUNT_STATE_MAX) }).strict(),
   reply: z.object({ changed: z.number().int().nonnegative(), skipped: z.number().int().nonnegative() }),
   callers: ['outbox'],
-  description: "merge contact or block registers from another device of the account (last writer wins per account ID); blocksChanged when the block list changed",
+  description: "merge contact, block or conversation name registers from another device of the account (last writer wins per account ID); blocksChanged when the block list changed",
   errors: ['no_account', 'invalid_argument'],
 })
 

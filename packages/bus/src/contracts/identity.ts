@@ -12,6 +12,7 @@ import {
   RevocationsWireSchema,
 } from './common.ts'
 import { identityBlockContracts } from './identity-blocks.ts'
+import { identityNameContracts } from './identity-names.ts'
 import { identityEnvelopeContracts } from './identity-envelopes.ts'
 
 /**
@@ -325,4 +326,5 @@ export const identityContracts = [
   identityLinkAccept,
   ...identityEnvelopeContracts,
   ...identityBlockContracts,
+  ...identityNameContracts,
 ] as const

@@ -17,7 +17,17 @@ import {
 import { Wallet } from 'ethers'
 import nacl from 'tweetnacl'
 import { z } from 'zod'
-import { ARCHIVE_MAGIC, MAX_BLOCKS, MAX_CONTACT_NAME, MAX_CONTACTS, MAX_DEVICES, MAX_REVOCATIONS, MAX_TOMBSTONES } from './constants.ts'
+import {
+  ARCHIVE_MAGIC,
+  MAX_BLOCKS,
+  MAX_CONTACT_NAME,
+  MAX_CONTACTS,
+  MAX_CONVERSATION_NAME,
+  MAX_CONVERSATION_NAMES,
+  MAX_DEVICES,
+  MAX_REVOCATIONS,
+  MAX_TOMBSTONES,
+} from './constants.ts'
 import { decodeContainer, encodeContainer, parseContainer } from './container.ts'
 import { InvalidArgumentError, MalformedArchiveError } from './errors.ts'
 import type { ScryptParams } from './kdf.ts'
@@ -41,6 +51,14 @@ export interface Block {
   /** The write as a sync register. Absent before sync: blockedAt, this device. */
   at?: number
   device?: string
+}
+
+/** A conversation's name (a 1:1 conversation is keyed by the peer's account ID), as its last sync register write. */
+export interface ConversationName {
+  accountId: string
+  name: string
+  at: number
+  device: string
 }
 
 /** A removed contact or lifted block, kept so that an older add synced from another device does not revive it. */
@@ -68,8 +86,10 @@ export interface AccountPayload {
   contacts: Contact[]
   /** Absent in archives written before blocking existed: none blocked. */
   blocks?: Block[]
-  /** Removals as sync tombstones (absent before sync: none). */
-  removed?: { contacts: Tombstone[]; blocks: Tombstone[] }
+  /** Absent in archives written before conversation names existed: none. */
+  names?: ConversationName[]
+  /** Removals as sync tombstones (absent before sync: none; `names` absent before conversation names). */
+  removed?: { contacts: Tombstone[]; blocks: Tombstone[]; names?: Tombstone[] }
   config: JsonObject
   /** ms since epoch */
   createdAt: number
@@ -112,8 +132,16 @@ export const accountPayloadSchema = z.strictObject({
     .array(z.strictObject({ accountId: z.string().regex(idRe), blockedAt: z.int().min(0), at: z.int().min(0).optional(), device: z.string().regex(idRe).optional() }))
     .max(MAX_BLOCKS)
     .optional(),
+  names: z
+    .array(z.strictObject({ accountId: z.string().regex(idRe), name: z.string().min(1).max(MAX_CONVERSATION_NAME), at: z.int().min(0), device: z.string().regex(idRe) }))
+    .max(MAX_CONVERSATION_NAMES)
+    .optional(),
   removed: z
-    .strictObject({ contacts: z.array(tombstone).max(MAX_TOMBSTONES), blocks: z.array(tombstone).max(MAX_TOMBSTONES) })
+    .strictObject({
+      contacts: z.array(tombstone).max(MAX_TOMBSTONES),
+      blocks: z.array(tombstone).max(MAX_TOMBSTONES),
+      names: z.array(tombstone).max(MAX_TOMBSTONES).optional(),
+    })
     .optional(),
   config: z.record(z.string(), z.unknown()),
   createdAt: z.int().min(0),

@@ -47,6 +47,9 @@ export const MAX_CONTACT_NAME = 128
 export const MAX_CONTACTS = 10_000
 /** Most blocked accounts an account keeps (the list travels in the archive and link offers). */
 export const MAX_BLOCKS = 10_000
+/** Conversation names the account keeps (one per conversation, synced like contacts), and their length. */
+export const MAX_CONVERSATION_NAMES = 10_000
+export const MAX_CONVERSATION_NAME = MAX_CONTACT_NAME
 /** Removals kept per list as sync tombstones; beyond it the oldest are forgotten. */
 export const MAX_TOMBSTONES = 10_000
 /** Limits of the device-list and revocations schemas in @baran/trust. */

@@ -43,9 +43,9 @@ export function newestTombstones(list: Tombstone[]): Tombstone[] {
 }
 
 /** The account's tombstones of one list, without `accountId`'s, plus `add` (the oldest forgotten past MAX_TOMBSTONES). */
-export function withTombstones(account: AccountPayload, kind: 'contacts' | 'blocks', accountId: string, add?: Tombstone): AccountPayload {
+export function withTombstones(account: AccountPayload, kind: 'contacts' | 'blocks' | 'names', accountId: string, add?: Tombstone): AccountPayload {
   const removed = account.removed ?? { contacts: [], blocks: [] }
-  const had = removed[kind]
+  const had = removed[kind] ?? []
   const list = had.filter((t) => t.accountId !== accountId)
   if (!add && list.length === had.length) return account
   if (add) list.push(add)

@@ -22,6 +22,7 @@ import nacl from 'tweetnacl'
 import { checkDeviceName, type NewDevice, newAccountPayload, normalizeDeviceName, refreshed, type SignContext, withDevice, withRevoked } from './account.ts'
 import { type AccountPayload, type Block, type Contact, decodeArchive, encodeArchive, type JsonObject } from './archive.ts'
 import { ACCOUNT_STATE_PART, type AccountStateKind, type MergeResult, mergeRegisters, partOf, type Register, registersOf } from './account-state.ts'
+import { type ConversationNameEntry, conversationNamesOf, withConversationName, withoutConversationName } from './conversation-names.ts'
 import { type AccountChange, checkContact, withBlock, withContact, withoutBlock, withoutContact, type Writer } from './contacts.ts'
 import { DEFAULT_PEER_BINDING_TTL_MS, DEFAULT_REFRESH_WINDOW_MS, DEFAULT_SCRYPT, STORE_FILE } from './constants.ts'
 import { newSealingKeys, type SealingKeys } from './container.ts'
@@ -242,6 +243,21 @@ export class SealedKeyring {
   /** The account's contacts (a copy, without the sync fields). */
   contacts(): Contact[] {
     return this.requireAccount().account.contacts.map((c) => ({ accountId: c.accountId, ...(c.name !== undefined ? { name: c.name } : {}), addedAt: c.addedAt }))
+  }
+
+  /** Names (or renames) a conversation: the logic is conversation-names.ts's, the write the store's. */
+  async nameConversation(peer: string, name: string): Promise<ConversationNameEntry> {
+    return this.updateAccount((account, w) => withConversationName(account, peer, name, w))
+  }
+
+  /** Clears a conversation's name (kept as a sync tombstone); returns false if it had none. */
+  async clearConversationName(peer: string): Promise<boolean> {
+    return this.updateAccount((account, w) => withoutConversationName(account, peer, w))
+  }
+
+  /** The account's conversation names, sorted by peer. */
+  conversationNames(): ConversationNameEntry[] {
+    return conversationNamesOf(this.requireAccount().account)
   }
 
   /** One part of the contact or block registers, tombstones included (account-state.ts), after `after`. */

@@ -2,7 +2,9 @@
  * The account-state part of a sync round (docs/history.md): the other device's contact and block registers, asked
  * in parts over the sync channel (`account-state`) and merged one part at a time by identity
  * (`identity.mergeAccountState`: last writer wins per account ID), then its declined contact requests (`declines`,
- * merged by the outbox: the higher `upTo` wins). Blocks first: they are what the transport acts on.
+ * merged by the outbox: the higher `upTo` wins). Blocks first: they are what the transport acts on. Conversation
+ * names (identity's `names` registers) come last: a device of an older version refuses that kind, and what it does
+ * serve is merged by then.
  */
 import type { AccountRegister, AccountStateKind, SyncAnswer, SyncRequest } from '@baran/bus'
 import { SyncProtocolError } from './sync-wire.ts'
@@ -24,8 +26,8 @@ const MAX_PARTS = 16
 
 export async function pullAccountState(ask: (req: SyncRequest) => Promise<SyncAnswer>, merge: AccountMerge): Promise<AccountPull> {
   const out: AccountPull = { fetched: 0, changed: 0 }
-  for (const kind of KINDS) {
-    await parts(
+  const registers = (kind: AccountStateKind) =>
+    parts(
       async (after) => {
         const a = await ask({ op: 'account-state', kind, ...(after ? { after } : {}) })
         if (a.op !== 'account-state' || a.kind !== kind) throw new SyncProtocolError(`asked account-state ${kind}, answered ${a.op}`)
@@ -37,7 +39,7 @@ export async function pullAccountState(ask: (req: SyncRequest) => Promise<SyncAn
         out.changed += (await merge.registers(kind, list)).changed
       },
     )
-  }
+  for (const kind of KINDS) await registers(kind)
   await parts(
     async (after) => {
       const a = await ask({ op: 'declines', ...(after ? { after } : {}) })
@@ -50,6 +52,7 @@ export async function pullAccountState(ask: (req: SyncRequest) => Promise<SyncAn
       out.changed += await merge.declines(list)
     },
   )
+  await registers('names')
   return out
 }
 

@@ -2,7 +2,9 @@ import {
   type Bus,
   identityAccountCreated,
   identityAddContact,
+  identityClearConversationName,
   identityContacts,
+  identityConversationNames,
   identityCreate,
   identityDevices,
   identityExportArchive,
@@ -12,6 +14,7 @@ import {
   identityRemoveContact,
   identityRevokeDevice,
   identitySeal,
+  identitySetConversationName,
   identitySignPresence,
   identityStatus,
   identityVerifyChain,
@@ -27,7 +30,7 @@ export interface IdentityImpl {
   b: { node: string; bus: Bus }
 }
 
-/** The identity contract: accounts, chains a peer verifies from public data, archives, contacts, error codes. */
+/** The identity contract: accounts, chains a peer verifies from public data, archives, contacts, conversation names, error codes. */
 export default (common: TestSetup<IdentityImpl>) =>
   describe('identity conformance', () => {
     checkDeclaredErrorCodes('identity conformance')
@@ -116,6 +119,21 @@ export default (common: TestSetup<IdentityImpl>) =>
       if (!list.contacts.some((c) => c.accountId === id && c.name === 'carol')) throw new RuleViolation('identity.contacts', 'the added contact is not listed')
       const rm = await req('a', (bus, node) => bus.request(identityRemoveContact, { accountId: id }, { node }))
       expectShape(rm, { removed: true }, 'identity.removeContact')
+    })
+
+    it('identity.conversationNames: set, list and clear a conversation name; a blank name is invalid_argument', async () => {
+      const peer = 'ce'.repeat(20)
+      const set = await expectReply(req('a', (bus, node) => bus.request(identitySetConversationName, { peer, name: 'team' }, { node })), 'identity.setConversationName')
+      expectShape(set, { peer, name: 'team' }, 'identity.setConversationName: the reply is the name')
+      const list = await expectReply(req('a', (bus, node) => bus.request(identityConversationNames, {}, { node })), 'identity.conversationNames')
+      if (!list.names.some((n) => n.peer === peer && n.name === 'team')) throw new RuleViolation('identity.conversationNames', 'the name set is not listed')
+      await expectCode(req('a', (bus, node) => bus.request(identitySetConversationName, { peer, name: '   ' }, { node })), 'invalid_argument', 'identity.setConversationName: a blank name')
+      const cleared = await req('a', (bus, node) => bus.request(identityClearConversationName, { peer }, { node }))
+      expectShape(cleared, { cleared: true }, 'identity.clearConversationName')
+      const after = await req('a', (bus, node) => bus.request(identityConversationNames, {}, { node }))
+      if (after.names.some((n) => n.peer === peer)) throw new RuleViolation('identity.clearConversationName', 'a cleared name is still listed')
+      const bad = ['{"peer":"zz","name":"x"}', `{"peer":"${peer}","name":${JSON.stringify('x'.repeat(129))}}`, `{"peer":"${peer}","name":1}`]
+      await checkMalformedBodies(impl.a.bus, impl.a.node, 'identity', 'setConversationName', bad, 'invalid_request: identity.setConversationName')
     })
 
     it('invalid_request: malformed identity bodies are refused with invalid_request', async () => {

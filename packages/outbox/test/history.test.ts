@@ -80,6 +80,34 @@ describe('history store (real JetStream KV)', () => {
     expect(await history.page(CAROL)).toEqual({ messages: [], total: 0, gaps: [], hasBefore: false, hasAfter: false })
   })
 
+  it('pages cut short by size: forwards and backwards every message once, a page before an ID keeps the ones nearest to it', async () => {
+    const { history } = await aliceHistory()
+    const gen = createIdGenerator({ now: () => NOW })
+    const ids = Array.from({ length: 40 }, () => gen())
+    // ~90 KiB each as a page counts them: 8 fit in a reply, whatever the limit
+    for (const id of ids) await history.recordSent(msg(id, { body: `${id} `.padEnd(30_000, 'x') }))
+    const forward: string[] = []
+    let page = await history.page(BOB, { limit: 1000 })
+    expect(page.messages).toHaveLength(8)
+    expect(page).toMatchObject({ hasBefore: false, hasAfter: true })
+    forward.push(...page.messages.map((m) => m.id))
+    while (page.hasAfter) {
+      page = await history.page(BOB, { limit: 1000, after: forward.at(-1)! })
+      forward.push(...page.messages.map((m) => m.id))
+    }
+    expect(forward).toEqual(ids)
+    const backward: string[] = []
+    page = await history.page(BOB, { limit: 1000, before: ids[39] })
+    expect(page.messages.map((m) => m.id)).toEqual(ids.slice(31, 39))
+    expect(page).toMatchObject({ hasBefore: true, hasAfter: true })
+    backward.unshift(...page.messages.map((m) => m.id))
+    while (page.hasBefore) {
+      page = await history.page(BOB, { limit: 1000, before: backward[0]! })
+      backward.unshift(...page.messages.map((m) => m.id))
+    }
+    expect(backward).toEqual(ids.slice(0, 39))
+  })
+
   it('records delivery states and reads, never drops a delivered message, and prunes only by the retention asked for', async () => {
     const { history, setNow } = await aliceHistory()
     const old = createIdGenerator({ now: () => NOW - 10 * 86_400_000 })()

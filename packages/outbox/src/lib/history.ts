@@ -64,6 +64,8 @@ export interface HistoryPage {
 const GAPS_SHOWN = 100
 /** Reads or writes sent at once for a batch of messages. */
 const BATCH = 512
+/** Entries a page reads at a time before it checks its size cut. */
+const PAGE_READ = 100
 
 export class HistoryStore {
   #kv: KvStore
@@ -231,22 +233,31 @@ export class HistoryStore {
     let hi = opts.before === undefined ? ids.length : lowerBound(ids, opts.before)
     if (opts.before !== undefined && opts.after === undefined) lo = Math.max(lo, hi - limit)
     else hi = Math.min(hi, lo + limit)
-    const entries = await this.entries(peer, ids.slice(lo, Math.max(lo, hi)))
-    const messages: HistoryMessage[] = []
+    // Read in parts and stop at the size cut: a page of large (sealed) messages costs what it shows, not `limit`.
+    // A page before an ID keeps the messages nearest to it, so paging back never skips any.
+    const backward = opts.before !== undefined && opts.after === undefined
+    const window = ids.slice(lo, Math.max(lo, hi))
+    const order = backward ? [...window].reverse() : window
+    const shown: HistoryEntry[] = []
     let bytes = 0
-    for (const e of entries) {
-      const size = (e.body ?? e.sealed ?? '').length * 3 + 400
-      if (messages.length > 0 && bytes + size > MAX_REPLY_BYTES) break
-      bytes += size
-      messages.push(toMessage(e))
+    cut: for (let i = 0; i < order.length; i += PAGE_READ) {
+      for (const e of await this.entries(peer, order.slice(i, i + PAGE_READ))) {
+        const size = (e.body ?? e.sealed ?? '').length * 3 + 400
+        if (shown.length > 0 && bytes + size > MAX_REPLY_BYTES) break cut
+        bytes += size
+        shown.push(e)
+      }
     }
+    if (backward) shown.reverse()
+    const messages = shown.map(toMessage)
+    const firstShown = messages[0]?.id
     const lastShown = messages.at(-1)?.id
     const gaps = [...(await this.#gapSet(peer))].sort()
     return {
       messages,
       total: ids.length,
       gaps: gaps.slice(0, GAPS_SHOWN),
-      hasBefore: lo > 0,
+      hasBefore: firstShown !== undefined ? lowerBound(ids, firstShown) > 0 : lo > 0,
       hasAfter: lastShown !== undefined ? lowerBound(ids, lastShown) + 1 < ids.length : hi < ids.length,
     }
   }

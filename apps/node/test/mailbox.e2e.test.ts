@@ -4,9 +4,11 @@
  * with only Alice's and Bob's DHT nodes, nothing could keep the item while both are down. Alice sends to Bob while
  * Bob's node is stopped; once her outbox deposited the envelope in Bob's mailbox, Alice's node stops for good. Bob
  * starts again: he has the message exactly once, from Alice's account, and the mailbox is empty afterwards. Carol,
- * whom Bob blocked, deposits too: her envelope is dropped (never in his inbox) and deleted as well.
+ * whom Bob blocked, deposits too: her envelope is dropped (never in his inbox) and deleted as well. Alice sends only
+ * once Bob's presence has left the DHT (his presence records live 5 s here, an hour by default) and her outbox has
+ * restarted: it seals to the certificate of Bob's device it kept on disk from the first delivery.
  */
-import { discoveryMailboxFetch, identityBlock, identityStatus, outboxHistory, outboxInbox, outboxPending, outboxSend, outboxStatus } from '@baran/bus'
+import { discoveryLookupDevice, discoveryMailboxFetch, identityBlock, identityStatus, outboxHistory, outboxInbox, outboxPending, outboxSend, outboxStatus } from '@baran/bus'
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { mailboxesOf } from '@baran/trust'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -15,13 +17,23 @@ import { actorLog, startNode, stopNode, type TestNode } from './helpers.ts'
 const cleanup = new Cleanup()
 afterAll(() => cleanup.run())
 
+// Bob's presence records expire after 5 s (an hour by default), so that they have left the DHT when Alice sends.
+const BOB_CONFIG = {
+  actors: {
+    identity: '@baran/identity',
+    naming: '@baran/naming',
+    discovery: { module: '@baran/discovery', config: { presenceTtlMs: 5000 } },
+    transport: '@baran/transport',
+    outbox: '@baran/outbox',
+  },
+}
 const accountOf = (n: TestNode) => waitUntil(async () => (await n.bus.request(identityStatus, {})).account, { timeoutMs: 30_000, what: `account of ${n.node}` })
 
 describe('the outbox and the DHT mailbox', () => {
   it("A sends to B while B is offline, then A's node stops for good; B starts later: B has the message exactly once, verified as A's", async () => {
     const carol = await startNode(cleanup, {}, { name: 'carol', args: ['--create-account'] })
     const alice = await startNode(cleanup, {}, { name: 'alice', home: carol.home, args: ['--create-account'] })
-    let bob = await startNode(cleanup, {}, { name: 'bob', home: carol.home, args: ['--create-account'] })
+    let bob = await startNode(cleanup, BOB_CONFIG, { name: 'bob', home: carol.home, args: ['--create-account'] })
     cleanup.add('stop nodes', async () => {
       for (const n of [bob, alice, carol]) await n.proc.stop('SIGTERM', 20_000)
     })
@@ -35,7 +47,33 @@ describe('the outbox and the DHT mailbox', () => {
       what: 'first message delivered',
     })
 
+    // Carol (blocked) sends while Bob is up: refused, but her outbox now has his device's certificate on disk.
+    const early = await carol.bus.request(outboxSend, { to: b.accountId, body: 'hello from a blocked account' })
+    await waitUntil(async () => (await carol.bus.request(outboxStatus, { id: early.id })).devices.every((d) => d.state === 'rejected'), {
+      timeoutMs: 60_000,
+      what: "Carol's first message refused by Bob's node",
+    })
+
     await stopNode(bob)
+    // Bob's presence gone from the DHT, and Alice's outbox restarted (what it looked up is no longer in its memory).
+    await waitUntil(
+      () =>
+        alice.bus.request(discoveryLookupDevice, { deviceId: b.deviceId }, { timeoutMs: 20_000 }).then(
+          () => false,
+          (e: { code?: string }) => e.code === 'not_found',
+        ),
+      { timeoutMs: 60_000, intervalMs: 1000, what: "Bob's presence expired" },
+    )
+    const outboxPid = (await alice.status()).actors.outbox?.pid
+    if (typeof outboxPid !== 'number' || outboxPid <= 1) throw new Error(`no pid for Alice's outbox: ${outboxPid}`)
+    process.kill(outboxPid, 'SIGKILL')
+    await waitUntil(
+      async () => {
+        const o = (await alice.status()).actors.outbox
+        return o?.state === 'ready' && o.pid !== outboxPid
+      },
+      { timeoutMs: 60_000, what: "Alice's outbox restarted" },
+    )
     const sentAt = Date.now()
     const offline = await alice.bus.request(outboxSend, { to: b.accountId, body: 'left in your mailbox' })
     const blocked = await carol.bus.request(outboxSend, { to: b.accountId, body: 'from a blocked account' })
@@ -45,6 +83,8 @@ describe('the outbox and the DHT mailbox', () => {
         what: `message ${id} deposited in Bob's mailbox`,
       })
     const dep = await deposited(alice, offline.id)
+    // sealed to the certificate kept on disk (no presence to take it from)
+    expect((await actorLog(alice, 'outbox')).some((l) => l.msg === 'sealing to the kept certificate of a device with no presence' && l.deviceId === b.deviceId)).toBe(true)
     process.stdout.write(`send → deposited in ${dep.depositedAt! - sentAt} ms (attempts ${dep.attempts}, ${dep.state}, ${dep.lastError ?? ''})\n`)
     // Deposited, not delivered: queued, or sending while the next direct attempt dials Bob's old address.
     expect(['queued', 'sending']).toContain(dep.state)
@@ -53,7 +93,7 @@ describe('the outbox and the DHT mailbox', () => {
     // Alice's node stops for good: the item lives on Carol's DHT node.
     await stopNode(alice)
     const bobStart = Date.now()
-    bob = await startNode(cleanup, {}, { dataDir: bob.dataDir, home: carol.home })
+    bob = await startNode(cleanup, BOB_CONFIG, { dataDir: bob.dataDir, home: carol.home })
 
     const inbox = await waitUntil(
       async () => {

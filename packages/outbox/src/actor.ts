@@ -35,6 +35,7 @@ import { IdentityView } from './identity-view.ts'
 import {
   DEFAULT_TTL_MS,
   HISTORY_BUCKET,
+  RECIPIENTS_BUCKET,
   IDEMPOTENCY_TTL_MS,
   INBOX_BUCKET,
   INBOX_LOG_SUFFIX,
@@ -63,6 +64,8 @@ import { isConflict } from './lib/kv.ts'
 import { bodyBytes, decodePayload, encodePayload } from './lib/payload.ts'
 import { OutboxRecordBucket, type OutgoingRecord, toOutgoing } from './lib/records.ts'
 import { OutboxSealing } from './sealing.ts'
+import type { AccountDevices } from './lib/engine-types.ts'
+import { KeptRecipients } from './lib/kept-recipients.ts'
 import { MailboxFetcher, type MailboxOutcome } from './mailbox-fetch.ts'
 import { decodeEnvelope, mailboxEpoch, mailboxId } from '@baran/trust'
 
@@ -143,6 +146,8 @@ export const outboxActor = defineActor({
       const inboxReadKv = await bus.kv(`${inboxName}${INBOX_READ_SUFFIX}`, { storage })
       const keysKv = await bus.kv(config.buckets?.keys ?? KEYS_BUCKET, { storage, ttlMs: config.idempotencyTtlMs ?? IDEMPOTENCY_TTL_MS })
       const historyKv = monitoredOrdered(await bus.kv(config.buckets?.history ?? HISTORY_BUCKET, { storage }), onStoreError, disk)
+      const kept = new KeptRecipients(monitored(await bus.kv(config.buckets?.recipients ?? RECIPIENTS_BUCKET, { storage }), onStoreError, disk))
+      sealing.keepIn(kept)
       const history = new HistoryStore({ kv: historyKv })
       const requests = new ContactRequests({ history, kv: historyKv })
       if (config.history?.retentionMs) log.info({ removed: await history.prune(config.history.retentionMs) }, 'history pruned to its retention')
@@ -168,8 +173,20 @@ export const outboxActor = defineActor({
         {
           store,
           lookupAccount: async (accountId, signal) => {
-            const r = await bus.request(discoveryLookup, { accountId }, { signal, timeoutMs: 20_000 })
-            return { devices: r.devices, revoked: r.revoked }
+            let found: AccountDevices
+            try {
+              const r = await bus.request(discoveryLookup, { accountId }, { signal, timeoutMs: 20_000 })
+              found = { devices: r.devices, revoked: r.revoked }
+            } catch (e) {
+              // The DHT forgot the account (its devices all offline for a day): its devices as last listed, to deposit for.
+              const last = signal.aborted ? undefined : await kept.devicesOf(accountId).catch(() => undefined)
+              if (!last) throw e
+              log.debug({ accountId, err: (e as Error).message }, 'the devices of an account as last listed (no lookup answer)')
+              return last
+            }
+            await kept.keepDevices(accountId, found).catch((e: unknown) => log.warn({ err: e, accountId }, 'could not keep the devices of an account'))
+            for (const id of found.revoked) await sealing.forget(id).catch(() => undefined)
+            return found
           },
           send: (req, signal) =>
             bus.request(

@@ -23,6 +23,7 @@ export const ConfigSchema = z
         inbox: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
         keys: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
         history: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+        recipients: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
       })
       .strict()
       .optional(),

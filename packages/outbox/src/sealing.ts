@@ -4,9 +4,10 @@
  * Format and checks: docs/envelopes.md.
  */
 import type { ActorContext } from '@baran/actor'
-import { type Bus, discoveryLookup, discoveryLookupDevice, ENVELOPE_MAX_BYTES, identityOpen, identitySeal, type SignedRecordWire } from '@baran/bus'
+import { type Bus, discoveryLookup, discoveryLookupDevice, ENVELOPE_MAX_BYTES, identityOpen, identitySeal, type ReplyOf, type SignedRecordWire } from '@baran/bus'
 import { PayloadTooLargeError } from './lib/errors.ts'
 import type { SealRequest } from './lib/engine-types.ts'
+import type { KeptRecipients } from './lib/kept-recipients.ts'
 import { encodePayload } from './lib/payload.ts'
 import { type OutgoingRecord, payloadOf } from './lib/records.ts'
 
@@ -49,10 +50,18 @@ export class OutboxSealing {
   #log: ActorContext<unknown>['log']
   #certs = new Bounded<{ cert: SignedRecordWire; account: string; at: number }>(MAX_CACHED)
   #revocations = new Bounded<{ record: SignedRecordWire | undefined; at: number; loading?: boolean }>(MAX_CACHED)
+  #kept: KeptRecipients | undefined
+  /** Devices sealed to from their kept certificate since their presence was last found. */
+  #onKept = new Bounded<true>(MAX_CACHED)
 
   constructor(bus: Bus, log: ActorContext<unknown>['log']) {
     this.#bus = bus
     this.#log = log
+  }
+
+  /** Where certificates are kept on disk for when a recipient's presence has left the DHT (set once the stores open). */
+  keepIn(kept: KeptRecipients | undefined): void {
+    this.#kept = kept
   }
 
   /** The body sealed to this device alone (base64): what the outgoing record keeps. Too large: PayloadTooLargeError. */
@@ -96,10 +105,30 @@ export class OutboxSealing {
   async #certOf(deviceId: string, account: string, signal: AbortSignal): Promise<SignedRecordWire> {
     const known = this.#certs.get(deviceId)
     if (known && known.account === account && Date.now() - known.at < CERT_TTL_MS) return known.cert
-    const r = await this.#bus.request(discoveryLookupDevice, { deviceId }, { signal, timeoutMs: 20_000 })
+    let r: ReplyOf<typeof discoveryLookupDevice>
+    try {
+      r = await this.#bus.request(discoveryLookupDevice, { deviceId }, { signal, timeoutMs: 20_000 })
+    } catch (e) {
+      // No presence any more (an offline device's expires within the hour): the certificate it last had, kept on
+      // disk, still seals a message for its mailbox. Identity checks it again.
+      const kept = signal.aborted ? undefined : await this.#kept?.certOf(deviceId).catch(() => undefined)
+      if (kept?.account !== account) throw e
+      // Once per device until its presence is found again (every attempt seals: a line each would flood the log).
+      if (!this.#onKept.has(deviceId)) this.#log.info({ deviceId, err: (e as Error).message }, 'sealing to the kept certificate of a device with no presence')
+      this.#onKept.set(deviceId, true)
+      return kept.cert as SignedRecordWire
+    }
     if (r.accountId !== account) throw Object.assign(new Error(`device ${deviceId} belongs to ${r.accountId}, not ${account}`), { code: 'bad_recipient' })
     this.#certs.set(deviceId, { cert: r.chain.deviceCert, account, at: Date.now() })
+    this.#onKept.delete(deviceId)
+    await this.#kept?.keepCert(deviceId, account, r.chain.deviceCert).catch((e: unknown) => this.#log.warn({ err: e, deviceId }, 'could not keep a certificate'))
     return r.chain.deviceCert
+  }
+
+  /** A revoked device: its certificate is no longer used (from memory or disk). */
+  async forget(deviceId: string): Promise<void> {
+    this.#certs.delete(deviceId)
+    await this.#kept?.forget(deviceId)
   }
 
   /**

@@ -66,5 +66,7 @@ export const MIN_FREE_BYTES = 8 * 1024 * 1024
 
 /** The account's message history on this device (both directions, kept until a configured retention). */
 export const HISTORY_BUCKET = 'history'
+/** Recipients' device lists and certificates as last looked up (kept-recipients.ts). */
+export const RECIPIENTS_BUCKET = 'outbox-recipients'
 /** Message IDs of conversations kept in memory for paging the history (~100 bytes each). */
 export const HISTORY_INDEX_MAX_IDS = 200_000

@@ -3,13 +3,9 @@ import {
   BusError,
   BusErrorCode,
   discoveryAddressChanged,
-  discoveryLookup,
-  discoveryMailboxPut,
   discoveryOffline,
   discoveryPublished,
   discoveryOnline,
-  discoveryUnwatch,
-  discoveryWatch,
   type EventContract,
   type EventInputOf,
   identityAccountCreated,
@@ -28,7 +24,6 @@ import {
   outboxSend,
   outboxStatus,
   ENVELOPE_MAX_BYTES,
-  transportSend,
 } from '@baran/bus'
 import { ConfigSchema } from './config.ts'
 import { IdentityView } from './identity-view.ts'
@@ -64,10 +59,9 @@ import { isConflict } from './lib/kv.ts'
 import { bodyBytes, decodePayload, encodePayload } from './lib/payload.ts'
 import { OutboxRecordBucket, type OutgoingRecord, toOutgoing } from './lib/records.ts'
 import { OutboxSealing } from './sealing.ts'
-import type { AccountDevices } from './lib/engine-types.ts'
+import { engineDeps } from './engine-deps.ts'
 import { KeptRecipients } from './lib/kept-recipients.ts'
 import { MailboxFetcher, type MailboxOutcome } from './mailbox-fetch.ts'
-import { decodeEnvelope, mailboxEpoch, mailboxId } from '@baran/trust'
 
 const ID_RE = /^[0-9a-fA-F]{40}$/
 /**
@@ -170,44 +164,7 @@ export const outboxActor = defineActor({
       const { migrated } = await inbox.load()
       if (migrated && migrated.copied + migrated.present + migrated.corrupt + migrated.conflicts > 0) log.info(migrated, 'inbox of an earlier version moved into the inbox log')
       const engine = new DeliveryEngine(
-        {
-          store,
-          lookupAccount: async (accountId, signal) => {
-            let found: AccountDevices
-            try {
-              const r = await bus.request(discoveryLookup, { accountId }, { signal, timeoutMs: 20_000 })
-              found = { devices: r.devices, revoked: r.revoked }
-            } catch (e) {
-              // The DHT forgot the account (its devices all offline for a day): its devices as last listed, to deposit for.
-              const last = signal.aborted ? undefined : await kept.devicesOf(accountId).catch(() => undefined)
-              if (!last) throw e
-              log.debug({ accountId, err: (e as Error).message }, 'the devices of an account as last listed (no lookup answer)')
-              return last
-            }
-            await kept.keepDevices(accountId, found).catch((e: unknown) => log.warn({ err: e, accountId }, 'could not keep the devices of an account'))
-            for (const id of found.revoked) await sealing.forget(id).catch(() => undefined)
-            return found
-          },
-          send: (req, signal) =>
-            bus.request(
-              transportSend,
-              { peerId: req.peerId, addrs: req.addrs.slice(0, 64), id: req.id, payload: Buffer.from(req.payload).toString('base64'), timeoutMs: sendTimeoutMs },
-              { signal, timeoutMs: sendTimeoutMs + 5000 },
-            ),
-          seal: (req, signal) => sealing.forDevice(req, signal),
-          ...(mailboxOn
-            ? {
-                deposit: async (req: { deviceId: string; envelope: Uint8Array }, signal: AbortSignal) => {
-                  // The mailbox of the epoch of the envelope's sentAt: what the storing nodes check.
-                  const mailbox = mailboxId(req.deviceId, mailboxEpoch(decodeEnvelope(req.envelope).sentAt))
-                  const envelope = Buffer.from(req.envelope).toString('base64')
-                  return bus.request(discoveryMailboxPut, { mailbox, envelope }, { signal, timeoutMs: 60_000 })
-                },
-              }
-            : {}),
-          watch: async (accountId) => void (await bus.request(discoveryWatch, { accountId })),
-          unwatch: async (accountId) => void (await bus.request(discoveryUnwatch, { accountId })),
-        },
+        engineDeps({ bus, log, store, sealing, kept, sendTimeoutMs, mailbox: mailboxOn }),
         {
           ...(config.maxInFlight ? { maxInFlight: config.maxInFlight } : {}),
           ...(config.backoff ? { backoff: config.backoff } : {}),

@@ -45,7 +45,7 @@ describe('kept recipients (real JetStream KV)', () => {
     await kept.keepCert(BOB_PHONE, BOB, CERT)
     expect((await kv.get(`c.${BOB_PHONE}`))!.revision).toBe(rev)
 
-    for (const garbage of ['{not json', '[]', '{"account":"nope","cert":{}}', '{"account":"' + BOB + '"}', '']) {
+    for (const garbage of ['{not json', '[]', '{"account":"nope","cert":{}}', `{"account":"${BOB}"}`, '']) {
       await kv.put(`c.${BOB_PHONE}`, new TextEncoder().encode(garbage))
       await kv.put(`a.${BOB}`, new TextEncoder().encode(garbage))
       const fresh = new KeptRecipients(kv)

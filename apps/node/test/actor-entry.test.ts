@@ -13,7 +13,7 @@ describe('actorEntryFor: what the supervisor spawns for an implementation', () =
     const packages = await tempDir(cleanup, 'baran-entry-')
     const pkg = join(packages, 'outbox')
     await mkdir(pkg)
-    const inRepo = (url: string) => actorEntryFor(url, pathToFileURL(packages).href + '/')
+    const inRepo = (url: string) => actorEntryFor(url, `${pathToFileURL(packages).href}/`)
     await mkdir(join(pkg, 'dist'))
     await writeFile(join(pkg, 'dist', 'index.js'), 'export const actor = {}\n')
     const built = pathToFileURL(join(pkg, 'dist', 'index.js')).href

@@ -1,4 +1,4 @@
-import { Bus, identityStatus, type NodeStatus, nodeStatus } from '@baran/bus'
+import { Bus, healthContractOf, identityStatus, type NodeStatus, nodeStatus } from '@baran/bus'
 import { type Cleanup, finished, spawnProcess, tempDir, type SpawnedProcess, waitUntil } from '@baran/testkit'
 import { createHash } from 'node:crypto'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
@@ -91,6 +91,26 @@ export async function stopNode(n: TestNode): Promise<void> {
   await n.bus.close().catch(() => undefined)
   const { code } = await n.proc.stop('SIGTERM', 20_000)
   if (code !== 0) throw new Error(`node ${n.node} exited with ${code}: ${n.proc.output.slice(-20).join('\n')}`)
+}
+
+/**
+ * kill -9 of one of a node's actor processes; resolves once its supervisor runs a new one that is ready and answers
+ * its health on the bus. Returns the killed pid.
+ */
+export async function killActor(n: TestNode, actor: string, timeoutMs = 60_000): Promise<number> {
+  const pid = (await n.status()).actors[actor]?.pid
+  if (typeof pid !== 'number' || pid <= 1) throw new Error(`no pid for ${n.node}'s ${actor}: ${pid}`)
+  process.kill(pid, 'SIGKILL')
+  await waitUntil(
+    async () => {
+      const a = (await n.status()).actors[actor]
+      if (!a?.pid || a.pid === pid || a.state !== 'ready') return false
+      const h = await n.bus.request(healthContractOf(actor), {}, { timeoutMs: 2000 }).catch(() => undefined)
+      return h?.pid === a.pid
+    },
+    { timeoutMs, intervalMs: 100, what: `${n.node}'s ${actor} restarted` },
+  )
+  return pid
 }
 
 /** Reads a node's actor log (pino JSON lines). */

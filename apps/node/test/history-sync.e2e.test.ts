@@ -23,7 +23,7 @@ import {
 } from '@baran/bus'
 import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { actorLog, cli, startNode, type TestNode } from './helpers.ts'
+import { actorLog, cli, killActor, startNode, type TestNode } from './helpers.ts'
 
 const cleanup = new Cleanup()
 /**
@@ -117,16 +117,7 @@ describe('history sync between devices of one account', () => {
       },
       { timeoutMs: 90_000, intervalMs: 50, what: "C's backfill under way" },
     )
-    const killed = (await c.status()).actors.outbox?.pid
-    if (typeof killed !== 'number' || killed <= 1) throw new Error(`no pid for C's outbox: ${killed}`)
-    process.kill(killed, 'SIGKILL')
-    await waitUntil(
-      async () => {
-        const o = (await c.status()).actors.outbox
-        return o?.state === 'ready' && o.pid !== killed
-      },
-      { timeoutMs: 60_000, what: "C's outbox restarted" },
-    )
+    const killed = await killActor(c, 'outbox')
 
     const onC = await waitUntil(
       async () => {

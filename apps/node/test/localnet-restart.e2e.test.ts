@@ -4,12 +4,12 @@
  * transport processes: the supervisor restarts them on the same ports, B finds them again, messages cross both
  * ways, and B's routing table is not empty.
  */
-import { discoveryInfo, healthContractOf, outboxInbox, outboxSend, transportInfo } from '@baran/bus'
+import { discoveryInfo, outboxInbox, outboxSend, transportInfo } from '@baran/bus'
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTwoNodes, type TestNode } from './helpers.ts'
+import { killActor, startTwoNodes, type TestNode } from './helpers.ts'
 
 const cleanup = new Cleanup()
 let a: TestNode
@@ -29,23 +29,6 @@ async function delivered(from: TestNode, to: TestNode, toAccount: string, body: 
     intervalMs: 250,
     what: `"${body}" in ${to.node}'s inbox`,
   })
-}
-
-/** kill -9 of one actor process of a node; resolves once the supervisor runs a new one that is ready. */
-async function killActor(n: TestNode, actor: string): Promise<void> {
-  const before = (await n.status()).actors[actor]?.pid
-  if (!before) throw new Error(`${actor} of ${n.node} has no pid`)
-  process.kill(before, 'SIGKILL')
-  await waitUntil(
-    async () => {
-      const s = (await n.status()).actors[actor]
-      if (!s?.pid || s.pid === before || s.state !== 'ready') return false
-      // Ready as the supervisor saw it, and answering on the bus.
-      const h = await n.bus.request(healthContractOf(actor), {}, { timeoutMs: 2000 }).catch(() => undefined)
-      return h?.pid === s.pid
-    },
-    { timeoutMs: 30_000, intervalMs: 100, what: `${actor} of ${n.node} restarted` },
-  )
 }
 
 describe('the local network after kill -9 of its owner’s actors', () => {

@@ -12,7 +12,7 @@ import { discoveryLookupDevice, discoveryMailboxFetch, identityBlock, identitySt
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { mailboxesOf } from '@baran/trust'
 import { afterAll, describe, expect, it } from 'vitest'
-import { actorLog, startNode, stopNode, type TestNode } from './helpers.ts'
+import { actorLog, killActor, startNode, stopNode, type TestNode } from './helpers.ts'
 
 const cleanup = new Cleanup()
 afterAll(() => cleanup.run())
@@ -64,16 +64,7 @@ describe('the outbox and the DHT mailbox', () => {
         ),
       { timeoutMs: 60_000, intervalMs: 1000, what: "Bob's presence expired" },
     )
-    const outboxPid = (await alice.status()).actors.outbox?.pid
-    if (typeof outboxPid !== 'number' || outboxPid <= 1) throw new Error(`no pid for Alice's outbox: ${outboxPid}`)
-    process.kill(outboxPid, 'SIGKILL')
-    await waitUntil(
-      async () => {
-        const o = (await alice.status()).actors.outbox
-        return o?.state === 'ready' && o.pid !== outboxPid
-      },
-      { timeoutMs: 60_000, what: "Alice's outbox restarted" },
-    )
+    await killActor(alice, 'outbox')
     const sentAt = Date.now()
     const offline = await alice.bus.request(outboxSend, { to: b.accountId, body: 'left in your mailbox' })
     const blocked = await carol.bus.request(outboxSend, { to: b.accountId, body: 'from a blocked account' })

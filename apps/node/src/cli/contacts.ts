@@ -9,8 +9,10 @@ import {
   identityAddContact,
   identityBlock,
   identityBlocks,
+  identityClearConversationName,
   identityContacts,
   identityRemoveContact,
+  identitySetConversationName,
   identityUnblock,
   isBusError,
   namingLookup,
@@ -24,12 +26,13 @@ type Opts = NodeSelection & { json?: boolean }
 
 const ACCOUNT_ID = /^[0-9a-f]{40}$/
 
-const withBus = <T>(opts: NodeSelection, fn: (bus: Bus) => Promise<T>): Promise<T> => withCliBus(opts, fn, explain)
+/** A command on the account's lists (contacts, blocks, conversation names), with their bus errors explained. */
+export const withBus = <T>(opts: NodeSelection, fn: (bus: Bus) => Promise<T>): Promise<T> => withCliBus(opts, fn, explain)
 
 function explain(e: unknown): unknown {
   if (!isBusError(e)) return e
   const make = (message: string, exitCode: number, hint?: string) => new CliError(message, { exitCode, cause: e, ...(hint ? { hint } : {}) })
-  switch (errorCodeOf(e, identityAddContact, identityRemoveContact, identityBlock, identityUnblock, namingLookup)) {
+  switch (errorCodeOf(e, identityAddContact, identityRemoveContact, identityBlock, identityUnblock, identitySetConversationName, identityClearConversationName, namingLookup)) {
     case 'no_responder':
       return make('the identity actor is not running on this node', Exit.Unavailable, 'see `baran status`')
     case 'no_account':

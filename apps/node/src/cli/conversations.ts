@@ -3,33 +3,12 @@
  * contacts): `conversations` lists them, `conversations name <peer> <name>` names one, `--clear` clears it. A peer
  * is a name or an account ID. `history` shows a conversation's name (conversationNameOf).
  */
-import { type Bus, errorCodeOf, identityClearConversationName, identityConversationNames, identitySetConversationName, isBusError, namingLookup } from '@baran/bus'
-import { type NodeSelection, withCliBus } from './connect.ts'
-import { accountOf } from './contacts.ts'
+import { type Bus, identityClearConversationName, identityConversationNames, identitySetConversationName } from '@baran/bus'
+import type { NodeSelection } from './connect.ts'
+import { accountOf, withBus } from './contacts.ts'
 import { CliError, Exit, printJson } from './output.ts'
 
 type Opts = NodeSelection & { json?: boolean }
-
-const withBus = <T>(opts: NodeSelection, fn: (bus: Bus) => Promise<T>): Promise<T> => withCliBus(opts, fn, explain)
-
-function explain(e: unknown): unknown {
-  if (!isBusError(e)) return e
-  const make = (message: string, exitCode: number, hint?: string) => new CliError(message, { exitCode, cause: e, ...(hint ? { hint } : {}) })
-  switch (errorCodeOf(e, identitySetConversationName, identityClearConversationName, namingLookup)) {
-    case 'no_responder':
-      return make('the identity actor is not running on this node', Exit.Unavailable, 'see `baran status`')
-    case 'no_account':
-      return make('this node holds no account yet', Exit.Error, 'create one with `baran account create` (or import one)')
-    case 'not_found':
-      return make(e.message, Exit.Error, 'check the name with `baran lookup <name>`, or give the 40-hex account ID')
-    case 'invalid_argument':
-    case 'invalid_request':
-    case 'invalid_name':
-      return make(`invalid: ${e.message}`, Exit.Usage)
-    default:
-      return make(`${e.code}: ${e.message}`, Exit.Error)
-  }
-}
 
 const time = (t: number) => new Date(t).toISOString().replace('T', ' ').slice(0, 19)
 

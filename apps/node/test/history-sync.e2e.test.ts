@@ -1,8 +1,8 @@
 /**
  * The history sync between devices of one account, across three real node processes on one local network: Alice
  * (A) and Bob (B) exchange 1,000 messages, then Bob links a new device (C) by PIN. C backfills the whole conversation
- * from B over `/baran/history-sync/1.0.0` (same messages, order, delivery states; the same digest), even when its
- * outbox is killed (-9) in the middle and restarts, without fetching anything twice; a read marker made on B reaches C
+ * from B over `/baran/history-sync/1.0.0` (same messages, order, delivery states; the same digest), even when B's
+ * outbox (the serving side) and then C's own are killed (-9) in the middle and restart, without fetching anything twice; a read marker made on B reaches C
  * by a later sync; Bob's contacts, blocks and conversation names follow him (a contact or a name set on C appears on
  * B, a block made on B makes C's transport refuse Alice's envelope, an unblock on C and a name cleared on B win); and
  * once Bob revokes C its requests are refused (`revoked`) and it gets nothing new.
@@ -62,7 +62,7 @@ const summary = (n: TestNode, peer: string) => n.bus.request(outboxHistorySummar
 const comparable = (h: Shown) => h.messages.map(({ storedAt: _s, ...m }) => m)
 
 interface SyncStatus {
-  devices: Array<{ deviceId: string; runs: number; fetched: number; lastAt?: number; lastError?: string; syncing?: { fetched: number } }>
+  devices: Array<{ deviceId: string; runs: number; failures: number; fetched: number; lastAt?: number; lastError?: string; syncing?: { fetched: number } }>
 }
 async function syncStatus(n: TestNode): Promise<SyncStatus> {
   const h = await n.bus.request(healthContractOf('outbox'), {})
@@ -84,7 +84,7 @@ beforeAll(async () => {
 afterAll(() => cleanup.run(), 90_000)
 
 describe('history sync between devices of one account', () => {
-  it("a device linked later backfills the conversation from B, across a kill -9: every message once, in order, with its delivery state, B's digest", async () => {
+  it("a device linked later backfills the conversation from B, across a kill -9 of either side: every message once, in order, with its delivery state, B's digest", async () => {
     // Both directions at once, in batches of 10 per side.
     for (let i = 0; i < PER_SIDE; i += 10) {
       await Promise.all(
@@ -108,14 +108,18 @@ describe('history sync between devices of one account', () => {
     expect(linked.code, linked.out).toBe(0)
     expect((JSON.parse(linked.out) as { accountId: string }).accountId).toBe(bob)
 
-    // kill -9 of C's outbox once its backfill merged a first page; the supervisor restarts it and it goes on
+    // kill -9 of the serving side, B's outbox, once C's backfill merged a first page: that run fails, C tries again
     const bDevice = (await b.bus.request(identityStatus, {})).account?.deviceId
+    const fromB = async () => (await syncStatus(c)).devices.find((x) => x.deviceId === bDevice)
+    await waitUntil(async () => ((await fromB())?.syncing?.fetched ?? 0) > 0, { timeoutMs: 90_000, intervalMs: 50, what: "C's backfill under way" })
+    await killActor(b, 'outbox')
+    // then kill -9 of C's own outbox in its next run, once that merged a page; the supervisor restarts it and it goes on
     const merged = await waitUntil(
       async () => {
-        const d = (await syncStatus(c)).devices.find((x) => x.deviceId === bDevice)
-        return d?.syncing && d.syncing.fetched > 0 ? d.syncing.fetched : undefined
+        const d = await fromB()
+        return d && d.failures > 0 && d.syncing && d.syncing.fetched > 0 ? d.syncing.fetched : undefined
       },
-      { timeoutMs: 90_000, intervalMs: 50, what: "C's backfill under way" },
+      { timeoutMs: 90_000, intervalMs: 50, what: "C's backfill cut by B's restart, under way again" },
     )
     const killed = await killActor(c, 'outbox')
 

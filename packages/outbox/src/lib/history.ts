@@ -158,7 +158,9 @@ export class HistoryStore {
     const byPeer = new Map<string, HistoryEntry[]>()
     for (const e of entries) {
       const parsed = HistoryEntrySchema.parse(e)
-      byPeer.set(parsed.peer, [...(byPeer.get(parsed.peer) ?? []), parsed])
+      const list = byPeer.get(parsed.peer)
+      if (list) list.push(parsed)
+      else byPeer.set(parsed.peer, [parsed])
     }
     let changed = 0
     for (const [peer, list] of byPeer) changed += await this.#serial(peer, () => this.#upsertMany(peer, list))

@@ -5,7 +5,7 @@
  * device list at start and republishes both when its routing table has grown. The whole contract, for both
  * implementations, is the discovery conformance suite (apps/node/test/conformance.test.ts).
  */
-import { BusError, discoveryInfo, discoveryLookup, discoveryPublished, identityDevices, identityDevicesChanged, identitySignPresence } from '@baran/bus'
+import { BusError, discoveryInfo, discoveryLookup, discoveryPublished, healthContractOf, identityDevices, identityDevicesChanged, identitySignPresence } from '@baran/bus'
 import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
 import { createHash } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -123,8 +123,10 @@ describe('serveDiscovery (DHT actor)', () => {
     // While it waits, identity merges another device in (seq 2) and says so; the running publish read seq 1.
     current = { devices: [device, tablet], list: deviceListBundle(account, [device, tablet], { seq: 2 }) }
     nats.bus.publish(identityDevicesChanged, { accountId: account.accountId, seq: 2, revocationsSeq: 1, reason: 'merged' })
-    // Let the event arrive before the running publish ends (it is handled in a few ms; a loaded machine gets longer).
-    await new Promise((r) => setTimeout(r, 500))
+    // The event handled before the running publish ends: a request sent after it on the same connection is answered
+    // after the actor took the event (NATS keeps one publisher's order), and the publish it asks for (a 0 ms timer)
+    // is queued before that answer's round trip ends. A fixed sleep here failed on a loaded machine.
+    await nats.bus.request(healthContractOf('discovery'), {})
     release()
     const seqHeld = async () => (await nats.bus.request(discoveryLookup, { accountId: account.accountId }).catch(() => undefined))?.deviceList?.seq
     await waitFor(async () => (await seqHeld()) === 2, 20_000, 'device list #2 published')

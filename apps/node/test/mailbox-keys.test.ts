@@ -1,11 +1,11 @@
-import { checkDeleteRequest, encodeDeleteRequest, mailboxesOf as discoveryMailboxesOf, mailboxId as discoveryMailboxId } from '@baran/discovery'
-import { signMailboxDelete } from '@baran/identity'
+import { checkDeleteRequest, checkFetchRequest, encodeDeleteRequest, encodeFetchRequest, mailboxesOf as discoveryMailboxesOf, mailboxId as discoveryMailboxId } from '@baran/discovery'
+import { signMailboxDelete, signMailboxFetch } from '@baran/identity'
 import { generateKeyPair, mailboxesOf, mailboxId, MAILBOX_EPOCH_MS, signRecord } from '@baran/trust'
 import { describe, expect, it } from 'vitest'
 
 /**
  * The mailbox derivation lives twice (discovery's own, and @baran/trust's for identity and the outbox, which may not
- * import discovery): both must agree, and identity's delete requests must pass discovery's check.
+ * import discovery): both must agree, and identity's delete and fetch requests must pass discovery's checks.
  */
 function device() {
   const account = generateKeyPair()
@@ -38,5 +38,16 @@ describe('mailbox keys shared by discovery, identity and the outbox', () => {
     expect(() => signMailboxDelete(me, { mailbox: mailboxesOf(other.deviceId)[0]!, items: ['a'.repeat(64)] })).toThrow(
       expect.objectContaining({ name: 'InvalidArgumentError' }),
     )
+  })
+
+  it("identity's signed fetch passes discovery's check; another device's mailbox is refused", () => {
+    const me = device()
+    const other = device()
+    const [mine, last] = mailboxesOf(me.deviceId)
+    for (const mailbox of [mine!, last!]) expect(checkFetchRequest(encodeFetchRequest(signMailboxFetch(me, { mailbox })), mailbox).mailbox).toBe(mailbox)
+    expect(() => checkFetchRequest(encodeFetchRequest(signMailboxFetch(me, { mailbox: mine! })), mailboxesOf(other.deviceId)[0]!)).toThrow(
+      expect.objectContaining({ name: 'BadFetchRequestError' }),
+    )
+    expect(() => signMailboxFetch(me, { mailbox: mailboxesOf(other.deviceId)[0]! })).toThrow(expect.objectContaining({ name: 'InvalidArgumentError' }))
   })
 })

@@ -8,7 +8,7 @@
  * once Bob's presence has left the DHT (his presence records live 5 s here, an hour by default) and her outbox has
  * restarted: it seals to the certificate of Bob's device it kept on disk from the first delivery.
  */
-import { discoveryLookupDevice, discoveryMailboxFetch, identityBlock, identityStatus, outboxHistory, outboxInbox, outboxPending, outboxSend, outboxStatus } from '@baran/bus'
+import { discoveryLookupDevice, discoveryMailboxFetch, identityBlock, identitySignMailboxFetch, identityStatus, outboxHistory, outboxInbox, outboxPending, outboxSend, outboxStatus } from '@baran/bus'
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { mailboxesOf } from '@baran/trust'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -113,7 +113,10 @@ describe('the outbox and the DHT mailbox', () => {
     const mailboxes = mailboxesOf(b.deviceId)
     await waitUntil(
       async () => {
-        for (const mailbox of mailboxes) if ((await bob.bus.request(discoveryMailboxFetch, { mailbox })).items.length > 0) return false
+        for (const mailbox of mailboxes) {
+          const auth = await bob.bus.request(identitySignMailboxFetch, { mailbox })
+          if ((await bob.bus.request(discoveryMailboxFetch, { mailbox, auth })).items.length > 0) return false
+        }
         return true
       },
       { timeoutMs: 90_000, what: "Bob's mailboxes empty" },

@@ -75,6 +75,7 @@ export {
   identityOpen,
   identitySeal,
   identitySignMailboxDelete,
+  identitySignMailboxFetch,
   SealErrorCode,
 } from './contracts/identity-envelopes.ts'
 export {

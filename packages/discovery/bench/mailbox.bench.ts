@@ -7,7 +7,7 @@
  */
 import { createDiscoveryNode, type DiscoveryNode, mailboxesOf, mailboxEpoch, mailboxId } from '../src/index.ts'
 import { stopAll } from '../test/helpers.ts'
-import { mailDevice, sealTo } from '../test/mailbox-fixtures.ts'
+import { fetchAuth, mailDevice, sealTo } from '../test/mailbox-fixtures.ts'
 import { numberArg, sleep, startQuietNetwork, stats } from './lib.ts'
 
 const NODES = numberArg('nodes', 12)
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
       const bNode = await createDiscoveryNode({ ...INIT, bootstrap })
       nodes.push(bNode)
       const ready = performance.now()
-      const found = (await Promise.all(mailboxesOf(bob.deviceId).map((box) => bNode.mailboxFetch(box)))).flat().some((item) => item.hash === r.hash)
+      const found = (await Promise.all(mailboxesOf(bob.deviceId).map((box) => bNode.mailboxFetch(box, fetchAuth(bob, box))))).flat().some((item) => item.hash === r.hash)
       const done = performance.now()
       if (found) {
         readyToFetched.push(done - ready)

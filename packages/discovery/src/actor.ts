@@ -108,7 +108,7 @@ export const discoveryActor = defineActor({
       deleteValue: async (key, token) => (await node.deleteValue(key, token)).stored > 0,
       mailbox: {
         put: (mailbox, envelope) => node.mailboxPut(mailbox, envelope),
-        fetch: (mailbox) => node.mailboxFetch(mailbox),
+        fetch: (mailbox, auth) => node.mailboxFetch(mailbox, auth),
         delete: (request) => node.mailboxDelete(request),
       },
     })

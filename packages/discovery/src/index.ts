@@ -55,6 +55,7 @@ export { createDiscoveryNode, DiscoveryNode } from './lib/dht-node.ts'
 export type { DiscoveryErrorCode } from './lib/errors.ts'
 export {
   BadDeleteRequestError,
+  BadFetchRequestError,
   BadDeleteTokenError,
   DiscoveryError,
   ForgedEnvelopeError,
@@ -91,6 +92,7 @@ export {
   mailboxKey,
   signDeleteRequest,
 } from './lib/mailbox-item.ts'
+export { checkFetchRequest, encodeFetchRequest, type FetchRequest, signFetchRequest } from './lib/mailbox-fetch-auth.ts'
 export type { MailboxPutResult } from './lib/mailbox-service.ts'
 export type { MailboxFigures, MailboxLimits } from './lib/mailbox-store.ts'
 export { MailboxStore } from './lib/mailbox-store.ts'

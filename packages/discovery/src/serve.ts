@@ -38,6 +38,7 @@ import {
 } from '@baran/bus'
 import type { AccountLookup } from './lib/account.ts'
 import { valueKey } from './lib/keys.ts'
+import type { FetchRequest } from './lib/mailbox-fetch-auth.ts'
 import type { DeleteRequest, MailboxItem } from './lib/mailbox-item.ts'
 import { GrowthTrigger } from './lib/publisher.ts'
 import type { DeviceListBundle, PresenceBundle, VerifiedDeviceList, VerifiedPresence } from './lib/records.ts'
@@ -85,7 +86,7 @@ export interface DiscoveryBackend {
   /** The DHT mailbox (docs/mailbox.md); absent: the mailbox verbs answer `unavailable` (LAN gossip keeps no mailboxes). */
   mailbox?: {
     put(mailbox: string, envelope: Uint8Array): Promise<{ mailbox: string; hash: string; stored: number; attempted: number }>
-    fetch(mailbox: string): Promise<MailboxItem[]>
+    fetch(mailbox: string, auth: FetchRequest): Promise<MailboxItem[]>
     delete(request: DeleteRequest): Promise<{ deleted: number; attempted: number }>
   }
 }
@@ -329,8 +330,8 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
     return backend.mailbox
   }
   ctx.serve(discoveryMailboxPut, ({ mailbox: box, envelope }) => mailbox().put(box, new Uint8Array(Buffer.from(envelope, 'base64'))), BEST_EFFORT)
-  ctx.serve(discoveryMailboxFetch, async ({ mailbox: box, skip = 0 }) => {
-    const all = await mailbox().fetch(box)
+  ctx.serve(discoveryMailboxFetch, async ({ mailbox: box, skip = 0, auth }) => {
+    const all = await mailbox().fetch(box, auth as FetchRequest)
     const items = []
     let bytes = 0
     let i = skip

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { type DiscoveryNode, discoveryActor } from '../src/index.ts'
 import { itemHash, mailboxEpoch, mailboxId, signDeleteRequest } from '../src/lib/mailbox-item.ts'
 import { deviceListBundle, makeAccount, makeDevice, presenceBundle, revocationsRecord, serviceStandIns, startNetwork, stopAll } from './helpers.ts'
-import { mailDevice, sealTo } from './mailbox-fixtures.ts'
+import { fetchAuth, mailDevice, sealTo } from './mailbox-fixtures.ts'
 
 const cleanup = new Cleanup()
 const net: DiscoveryNode[] = []
@@ -50,7 +50,7 @@ describe('the mailbox verbs of the discovery actor', () => {
     expect(put.stored).toBeGreaterThanOrEqual(1)
     expect(net.some((n) => n.getLocalMailbox(box).length === 1)).toBe(true)
 
-    const fetched = await nats.bus.request(discoveryMailboxFetch, { mailbox: box })
+    const fetched = await nats.bus.request(discoveryMailboxFetch, { mailbox: box, auth: fetchAuth(bob, box) })
     expect(fetched.total).toBe(1)
     expect(fetched.items[0]).toMatchObject({ hash: put.hash, envelope: Buffer.from(envelope).toString('base64'), senderDevice: alice.deviceId, envelopeId: 'over-the-bus' })
 
@@ -62,7 +62,7 @@ describe('the mailbox verbs of the discovery actor', () => {
     await expect(nats.bus.request(discoveryMailboxDelete, { request: byCarol as never })).rejects.toMatchObject({ code: 'bad_delete_request' })
     const byBob = signDeleteRequest({ mailbox: box, items: [put.hash], deviceCert: bob.cert, deviceSecretKey: bob.key.secretKey })
     expect((await nats.bus.request(discoveryMailboxDelete, { request: byBob as never })).deleted).toBeGreaterThanOrEqual(1)
-    expect(await nats.bus.request(discoveryMailboxFetch, { mailbox: box })).toMatchObject({ items: [], total: 0 })
+    expect(await nats.bus.request(discoveryMailboxFetch, { mailbox: box, auth: fetchAuth(bob, box) })).toMatchObject({ items: [], total: 0 })
     expect(net.every((n) => n.getLocalMailbox(box).length === 0)).toBe(true)
   }, 90_000)
 })

@@ -9,6 +9,7 @@ import {
   toBase64Url,
 } from '@baran/trust'
 import { randomBytes } from 'node:crypto'
+import { type FetchRequest, signFetchRequest } from '../src/index.ts'
 
 /** A device that can send and receive sealed envelopes: its account key, device key and version 2 certificate. */
 export interface MailDevice {
@@ -52,4 +53,9 @@ export function sealTo(sender: MailDevice, recipients: MailDevice[], opts: { id?
     sender: { deviceCert: sender.cert, deviceSecretKey: sender.key.secretKey },
     recipients: recipients.map((r) => envelopeRecipientOf(r.cert, { now: sentAt })),
   })
+}
+
+/** A request to read `mailbox` signed by `device` (storing nodes answer a fetch only with its device's). */
+export function fetchAuth(device: MailDevice, mailbox: string): FetchRequest {
+  return signFetchRequest({ mailbox, deviceCert: device.cert, deviceSecretKey: device.key.secretKey })
 }

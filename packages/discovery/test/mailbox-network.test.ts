@@ -14,10 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDiscoveryNode, type DiscoveryNode } from '../src/index.ts'
 import { RPC_PROTOCOL } from '../src/lib/constants.ts'
 import { encodeDeleteRequest, itemHash, mailboxEpoch, mailboxId, signDeleteRequest } from '../src/lib/mailbox-item.ts'
-import { RPC_MAILBOX_DELETE, RPC_MAILBOX_PUT } from '../src/lib/mailbox-service.ts'
+import { decodeFetchReply, RPC_MAILBOX_DELETE, RPC_MAILBOX_FETCH, RPC_MAILBOX_PUT } from '../src/lib/mailbox-service.ts'
+import { encodeFetchRequest, signFetchRequest } from '../src/lib/mailbox-fetch-auth.ts'
 import { Rpc } from '../src/lib/rpc.ts'
 import { startNetwork, stopAll, waitFor } from './helpers.ts'
-import { type MailDevice, mailDevice, sealTo } from './mailbox-fixtures.ts'
+import { fetchAuth, type MailDevice, mailDevice, sealTo } from './mailbox-fixtures.ts'
 
 const KiB = 1024
 const named = (name: string) => expect.objectContaining({ name })
@@ -67,10 +68,26 @@ describe('the DHT mailbox across nodes', () => {
     expect(result).toMatchObject({ mailbox: box, hash })
     expect(result.stored).toBeGreaterThanOrEqual(1)
     expect(holders(nodes, box, hash).length).toBeGreaterThanOrEqual(1)
-    const items = await nodes[6]!.mailboxFetch(box)
+    const items = await nodes[6]!.mailboxFetch(box, fetchAuth(bob, box))
     expect(items.map((i) => i.hash)).toEqual([hash])
     expect(Buffer.from(items[0]!.envelope).equals(Buffer.from(envelope))).toBe(true)
     expect(items[0]).toMatchObject({ senderDevice: alice.deviceId, envelopeId: 'to-bob-1' })
+  })
+
+  it('a storing node answers a fetch only with the mailbox device’s signed request: none, another device’s, or for another mailbox is refused', async () => {
+    const target = holders(nodes, box, hash)[0] as DiscoveryNode
+    const send = await hostileRpc(target)
+    const fetchOf = (mailbox: string, auth?: Uint8Array) => new Uint8Array(Buffer.concat([Buffer.from(mailbox, 'hex'), new Uint8Array(4), ...(auth ? [auth] : [])]))
+    await expect(send(RPC_MAILBOX_FETCH, fetchOf(box))).rejects.toMatchObject({ name: 'BadFetchRequestError', code: 'bad_fetch_request' })
+    const byCarol = signFetchRequest({ mailbox: box, deviceCert: carol.cert, deviceSecretKey: carol.key.secretKey })
+    await expect(send(RPC_MAILBOX_FETCH, fetchOf(box, encodeFetchRequest(byCarol)))).rejects.toMatchObject({ name: 'BadFetchRequestError' })
+    await expect(send(RPC_MAILBOX_FETCH, fetchOf(box, encodeFetchRequest({ ...byCarol, deviceCert: bob.cert })))).rejects.toMatchObject({ name: 'BadFetchRequestError' })
+    // Bob's request, sent for Carol's mailbox
+    await expect(send(RPC_MAILBOX_FETCH, fetchOf(boxOf(carol), encodeFetchRequest(fetchAuth(bob, box))))).rejects.toMatchObject({ name: 'BadFetchRequestError' })
+    await expect(nodes[3]!.mailboxFetch(box, byCarol)).rejects.toThrow(named('BadFetchRequestError'))
+    // Bob's own: the item
+    const reply = decodeFetchReply(await send(RPC_MAILBOX_FETCH, fetchOf(box, encodeFetchRequest(fetchAuth(bob, box)))))
+    expect(reply.envelopes.some((e) => Buffer.from(e).equals(Buffer.from(envelope)))).toBe(true)
   })
 
   it('a storing node refuses forged, wrong-mailbox, replayed and oversized deposits and keeps none of them', async () => {
@@ -136,7 +153,7 @@ describe('the DHT mailbox across nodes', () => {
     const result = await nodes[5]!.mailboxDelete(byBob)
     expect(result.deleted).toBeGreaterThanOrEqual(1)
     expect(holders(nodes, box, hash)).toEqual([])
-    expect((await nodes[6]!.mailboxFetch(box)).some((i) => i.hash === hash)).toBe(false)
+    expect((await nodes[6]!.mailboxFetch(box, fetchAuth(bob, box))).some((i) => i.hash === hash)).toBe(false)
     // Deposited again (a replay, or another node's re-store): refused, as its tombstone says.
     await expect(send(RPC_MAILBOX_PUT, deposit(box, envelope))).rejects.toMatchObject({ name: 'MailboxReplayError' })
   })
@@ -183,11 +200,11 @@ describe('a mailbox item outlives its sender and the nodes that first stored it'
     const bNode = await createDiscoveryNode({ replication: 4, bootstrap: bootstrapFrom(nodes) })
     nodes.push(bNode)
     await waitFor(() => bNode.stats().routingTableSize >= 3, 60_000, 'B to join')
-    let items = await bNode.mailboxFetch(box)
+    let items = await bNode.mailboxFetch(box, fetchAuth(bob, box))
     // B's table may still be filling: a bounded retry, not a sleep.
     for (let i = 0; i < 10 && !items.some((x) => x.hash === hash); i++) {
       await new Promise((r) => setTimeout(r, 500))
-      items = await bNode.mailboxFetch(box)
+      items = await bNode.mailboxFetch(box, fetchAuth(bob, box))
     }
     expect(items.map((i) => i.hash)).toContain(hash)
     expect(items.find((i) => i.hash === hash)).toMatchObject({ senderDevice: alice.deviceId, envelopeId: 'while-you-were-out' })

@@ -12,6 +12,7 @@ import {
   mailboxId,
   signDeleteRequest,
 } from '../src/lib/mailbox-item.ts'
+import { checkFetchRequest, encodeFetchRequest, type FetchRequest, signFetchRequest } from '../src/lib/mailbox-fetch-auth.ts'
 import { decodeFetchReply, encodeFetchReply } from '../src/lib/mailbox-service.ts'
 import { MailboxStore } from '../src/lib/mailbox-store.ts'
 import { type MailDevice, mailDevice, sealTo } from './mailbox-fixtures.ts'
@@ -234,5 +235,21 @@ describe('fetch replies', () => {
     expect(pages).toBeGreaterThan(1)
     expect(got).toEqual(items.map((i) => i.hash))
     expect(() => decodeFetchReply(new Uint8Array([0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 1]))).toThrow(named('InvalidKeyError'))
+  })
+
+  it('reads only with its device’s fetch request: another device’s key or mailbox, a stale time, an altered one, garbage', () => {
+    const check = (r: FetchRequest, box = bobBox) => () => checkFetchRequest(encodeFetchRequest(r), box)
+    const good = signFetchRequest({ mailbox: bobBox, deviceCert: bob.cert, deviceSecretKey: bob.key.secretKey })
+    expect(check(good)()).toMatchObject({ v: 1, mailbox: bobBox })
+    // Bob's certificate, signed with Carol's key; Carol's own request for Bob's mailbox; Bob's for another mailbox.
+    expect(check({ ...signFetchRequest({ mailbox: bobBox, deviceCert: carol.cert, deviceSecretKey: carol.key.secretKey }), deviceCert: bob.cert })).toThrow(named('BadFetchRequestError'))
+    expect(check(signFetchRequest({ mailbox: bobBox, deviceCert: carol.cert, deviceSecretKey: carol.key.secretKey }))).toThrow(named('BadFetchRequestError'))
+    expect(check(good, mailboxId(carol.deviceId, mailboxEpoch(Date.now())))).toThrow(named('BadFetchRequestError'))
+    expect(check(signFetchRequest({ mailbox: bobBox, at: Date.now() - 10 * 60_000, deviceCert: bob.cert, deviceSecretKey: bob.key.secretKey }))).toThrow(named('BadFetchRequestError'))
+    expect(check({ ...good, at: good.at + 1 })).toThrow(named('BadFetchRequestError'))
+    expect(check({ ...good, sig: signDetached(new Uint8Array(3), bob.key.secretKey) })).toThrow(named('BadFetchRequestError'))
+    for (const garbage of ['{"v":1}', 'not json', '[]', JSON.stringify({ ...good, extra: 1 })]) {
+      expect(() => checkFetchRequest(new TextEncoder().encode(garbage), bobBox)).toThrow(named('BadFetchRequestError'))
+    }
   })
 })

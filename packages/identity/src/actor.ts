@@ -32,6 +32,7 @@ import {
   identitySeal,
   identitySetConversationName,
   identitySignMailboxDelete,
+  identitySignMailboxFetch,
   identitySignNameClaim,
   identitySignPresence,
   identityStatus,
@@ -42,7 +43,7 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { DEFAULT_SCRYPT } from './lib/constants.ts'
 import { EnvelopeService } from './lib/envelopes.ts'
-import { signMailboxDelete } from './lib/mailbox-delete.ts'
+import { signMailboxDelete, signMailboxFetch } from './lib/mailbox-delete.ts'
 import { deriveLinkKeys } from './lib/link.ts'
 import { ReplayWindow } from './lib/replay-window.ts'
 import { type AccountInfo, SealedKeyring } from './lib/store.ts'
@@ -263,6 +264,10 @@ export const identityActor = defineActor({
       account()
       const keys = await store.envelopeKeys()
       return signMailboxDelete(keys, { mailbox, items, ...(at === undefined ? {} : { at }) })
+    })
+    ctx.serve(identitySignMailboxFetch, async ({ mailbox, at }) => {
+      account()
+      return signMailboxFetch(await store.envelopeKeys(), { mailbox, ...(at === undefined ? {} : { at }) })
     })
 
     ctx.serve(identitySignNameClaim, ({ name, owner, chainId, registry }) => {

@@ -122,4 +122,4 @@ export { decodeStoreFile, encodeStoreFile, isSealedStoreFile } from './lib/store
 export type { MergeOutcome, RemoteDeviceList } from './lib/sync.ts'
 export { mergeDeviceLists, verifyRemoteDeviceList } from './lib/sync.ts'
 export { identityActor, identityActor as actor } from './actor.ts'
-export { type MailboxDeleteRequest, signMailboxDelete } from './lib/mailbox-delete.ts'
+export { type MailboxDeleteRequest, type MailboxFetchRequest, signMailboxDelete, signMailboxFetch } from './lib/mailbox-delete.ts'

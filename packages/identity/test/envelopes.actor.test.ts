@@ -1,6 +1,6 @@
-import { Bus, healthContractOf, identityCreate, identityOpen, identityPeerBinding, identityRevokeDevice, identitySeal, identityExportArchive, identityImportArchive } from '@baran/bus'
+import { Bus, healthContractOf, identityCreate, identityOpen, identityPeerBinding, identityRevokeDevice, identitySeal, identitySignMailboxFetch, identityExportArchive, identityImportArchive } from '@baran/bus'
 import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
-import { keyPairFromSeed, toBase64Url, verifyChain } from '@baran/trust'
+import { keyPairFromSeed, mailboxesOf, toBase64Url, verifyChain } from '@baran/trust'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import nacl from 'tweetnacl'
@@ -84,6 +84,22 @@ describe('identity.seal / identity.open over the bus', () => {
     const bad = Buffer.from(both.envelope, 'base64')
     bad[bad.length - 1]! ^= 1
     await expect(r.request(identityOpen, { envelope: bad.toString('base64'), skipReplayWindow: true })).rejects.toMatchObject({ code: 'bad_signature' })
+  })
+
+  it('signs mailbox fetch requests for this device’s own mailboxes only; garbage and no account get typed errors', async () => {
+    const { nodes } = await network(['f', 'g'])
+    const s = nodes[0]!.bus
+    const me = (await s.request(identityCreate, {})).deviceId
+    const [mine, last] = mailboxesOf(me)
+    const other = (await nodes[1]!.bus.request(identityCreate, {})).deviceId
+    const at = Date.now()
+    const req = await s.request(identitySignMailboxFetch, { mailbox: mine!, at })
+    expect(req).toMatchObject({ v: 1, mailbox: mine, at })
+    expect(verifyChain({ deviceCert: req.deviceCert }).deviceId).toBe(me)
+    expect((await s.request(identitySignMailboxFetch, { mailbox: last! })).mailbox).toBe(last)
+    await expect(s.request(identitySignMailboxFetch, { mailbox: mailboxesOf(other)[0]! })).rejects.toMatchObject({ code: 'invalid_argument' })
+    await expect(s.request(identitySignMailboxFetch, { mailbox: 'nope' } as never)).rejects.toMatchObject({ code: 'invalid_request' })
+    await expect(s.request(identitySignMailboxFetch, { mailbox: mine!, extra: 1 } as never)).rejects.toMatchObject({ code: 'invalid_request' })
   })
 
   it('a flipped byte anywhere gives bad_signature or malformed, never a payload', async () => {

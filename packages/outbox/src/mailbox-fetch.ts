@@ -6,7 +6,7 @@
  * a request identity signs with the device key. Anything that failed for a passing reason stays for the next round.
  */
 import type { ActorContext } from '@baran/actor'
-import { type Bus, discoveryMailboxDelete, discoveryMailboxFetch, identityBlocks, identitySignMailboxDelete } from '@baran/bus'
+import { type Bus, discoveryMailboxDelete, discoveryMailboxFetch, identityBlocks, identitySignMailboxDelete, identitySignMailboxFetch } from '@baran/bus'
 import { mailboxesOf } from '@baran/trust'
 
 /** What one envelope came to: the inbox's answer, or `blocked` (dropped unopened: its sender account is blocked). */
@@ -145,7 +145,9 @@ export class MailboxFetcher {
       const taken: string[] = []
       let skip: number | undefined = 0
       for (let page = 0; page < MAX_PAGES && skip !== undefined; page++) {
-        const r: { items: Array<{ hash: string; envelope: string; senderAccount: string }>; next?: number | undefined } = await bus.request(discoveryMailboxFetch, { mailbox, ...(skip ? { skip } : {}) }, { timeoutMs: 30_000 })
+        // Storing nodes answer only the mailbox's device: a request signed with its key, fresh for each page.
+        const auth = await bus.request(identitySignMailboxFetch, { mailbox })
+        const r: { items: Array<{ hash: string; envelope: string; senderAccount: string }>; next?: number | undefined } = await bus.request(discoveryMailboxFetch, { mailbox, auth, ...(skip ? { skip } : {}) }, { timeoutMs: 30_000 })
         lap('fetch')
         skip = r.next
         for (const item of r.items) {

@@ -96,4 +96,4 @@ export type {
   SignerRole,
 } from './lib/types.ts'
 export { acceptedVersions, bodySchemas, isRecordType, recordTypes, versionedBodySchema } from './lib/types.ts'
-export { MAILBOX_EPOCH_MS, mailboxDeleteSigningBytes, mailboxEpoch, mailboxesOf, mailboxId } from './lib/mailbox.ts'
+export { MAILBOX_EPOCH_MS, mailboxDeleteSigningBytes, mailboxEpoch, mailboxesOf, mailboxFetchSigningBytes, mailboxId } from './lib/mailbox.ts'

@@ -74,6 +74,7 @@ const runtimeExports = [
   'x25519Implementation',
   'MAILBOX_EPOCH_MS',
   'mailboxDeleteSigningBytes',
+  'mailboxFetchSigningBytes',
   'mailboxEpoch',
   'mailboxesOf',
   'mailboxId',

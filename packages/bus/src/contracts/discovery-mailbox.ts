@@ -56,7 +56,16 @@ export const MailboxItemSchema = z.object({
 export const discoveryMailboxFetch = contract({
   actor: A,
   verb: 'mailboxFetch',
-  request: z.object({ mailbox: MailboxIdSchema, skip: z.number().int().nonnegative().optional() }).strict(),
+  request: z
+    .object({
+      mailbox: MailboxIdSchema,
+      skip: z.number().int().nonnegative().optional(),
+      /** the mailbox device's signed request (identity.signMailboxFetch): storing nodes answer only that */
+      auth: z
+        .object({ v: z.literal(1), mailbox: MailboxIdSchema, at: z.number().int(), deviceCert: SignedRecordWireSchema, sig: z.string().max(128) })
+        .strict(),
+    })
+    .strict(),
   reply: z.object({
     items: z.array(MailboxItemSchema),
     /** items found in all */
@@ -66,7 +75,7 @@ export const discoveryMailboxFetch = contract({
   }),
   callers: [...CALLERS],
   description: 'the items of a mailbox, from this node and the mailbox’s closest nodes, each checked, oldest sentAt first',
-  errors: ['invalid_key', 'not_started', 'rpc_failed'],
+  errors: ['bad_fetch_request', 'invalid_key', 'not_started', 'rpc_failed'],
 })
 
 export const discoveryMailboxDelete = contract({

@@ -137,4 +137,22 @@ export const identitySignMailboxDelete = contract({
   errors: ['no_account', 'invalid_argument'],
 })
 
-export const identityEnvelopeContracts = [identitySeal, identityOpen, identitySignMailboxDelete] as const
+export const identitySignMailboxFetch = contract({
+  actor: A,
+  verb: 'signMailboxFetch',
+  request: z
+    .object({
+      /** one of this device's mailboxes (this epoch, or the one before or after) */
+      mailbox: MailboxRef,
+      /** ms since epoch @default now */
+      at: z.number().int().nonnegative().optional(),
+    })
+    .strict(),
+  /** the request discovery.mailboxFetch takes as `auth` */
+  reply: z.object({ v: z.literal(1), mailbox: MailboxRef, at: z.number().int(), deviceCert: SignedRecordWireSchema, sig: z.string() }),
+  callers: ['outbox', 'cli'],
+  description: "sign a request to read this device's DHT mailbox with its device key: storing nodes answer a fetch only with it (docs/mailbox.md)",
+  errors: ['no_account', 'invalid_argument'],
+})
+
+export const identityEnvelopeContracts = [identitySeal, identityOpen, identitySignMailboxDelete, identitySignMailboxFetch] as const

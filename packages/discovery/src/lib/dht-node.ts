@@ -11,6 +11,7 @@ import { InvalidKeyError, NodeNotStartedError } from './errors.ts'
 import { type KadInternals, kadInternals } from './kad-internals.ts'
 import { deviceListKey, keyBytes, parseKey, presenceKey, type WatchTarget } from './keys.ts'
 import { createDiscoveryLibp2p, type DiscoveryLibp2p } from './libp2p-stack.ts'
+import type { FetchRequest } from './mailbox-fetch-auth.ts'
 import type { DeleteRequest, MailboxId, MailboxItem } from './mailbox-item.ts'
 import { MailboxService, type MailboxPutResult } from './mailbox-service.ts'
 import type { WatchService, WatchEvent, WatchOptions } from './watch.ts'
@@ -347,10 +348,10 @@ export class DiscoveryNode {
     return this.#mailbox.put(mailbox, envelope, opts)
   }
 
-  /** The items of a mailbox found here and on its closest nodes, each checked, oldest sentAt first. */
-  mailboxFetch(mailbox: MailboxId, opts: QueryOptions = {}): Promise<MailboxItem[]> {
+  /** The items of a mailbox found here and on its closest nodes, each checked, oldest sentAt first; `auth`: its device's signed request (signFetchRequest). */
+  mailboxFetch(mailbox: MailboxId, auth: FetchRequest, opts: QueryOptions = {}): Promise<MailboxItem[]> {
     this.#assertStarted()
-    return this.#mailbox.fetch(mailbox, opts)
+    return this.#mailbox.fetch(mailbox, auth, opts)
   }
 
   /** Delete items of a mailbox with a request its device signed (signDeleteRequest). */

@@ -28,6 +28,7 @@ export type DiscoveryErrorCode =
   | 'mailbox_quota'
   | 'mailbox_store_full'
   | 'bad_delete_request'
+  | 'bad_fetch_request'
 
 /**
  * Base class of this package's errors; check `name` or `code`, not only instanceof.
@@ -269,6 +270,14 @@ export class BadDeleteRequestError extends DiscoveryError {
   }
 }
 
+/** Thrown when a mailbox fetch comes without its device's signed request, or with one that does not check. */
+export class BadFetchRequestError extends DiscoveryError {
+  constructor(message = 'Bad mailbox fetch request', options?: ErrorOptions) {
+    super('bad_fetch_request', message, options)
+    this.name = 'BadFetchRequestError'
+  }
+}
+
 const fromWire: Partial<Record<DiscoveryErrorCode, new (message?: string) => DiscoveryError>> = {
   store_full: StoreFullError,
   too_many_records: TooManyRecordsError,
@@ -284,6 +293,7 @@ const fromWire: Partial<Record<DiscoveryErrorCode, new (message?: string) => Dis
   mailbox_quota: MailboxQuotaError,
   mailbox_store_full: MailboxStoreFullError,
   bad_delete_request: BadDeleteRequestError,
+  bad_fetch_request: BadFetchRequestError,
 }
 
 /**

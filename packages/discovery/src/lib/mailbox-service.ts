@@ -10,7 +10,7 @@ import {
   MAX_FRAME_BYTES,
 } from './constants.ts'
 import type { DhtParts } from './dht-parts.ts'
-import { DiscoveryError, InvalidKeyError, PublishFailedError, RpcFailedError } from './errors.ts'
+import { BadFetchRequestError, DiscoveryError, InvalidKeyError, PublishFailedError, RpcFailedError } from './errors.ts'
 import { keyBytes } from './keys.ts'
 import {
   checkDeleteRequest,
@@ -22,6 +22,7 @@ import {
   type MailboxItem,
   mailboxKey,
 } from './mailbox-item.ts'
+import { checkFetchRequest, encodeFetchRequest, type FetchRequest } from './mailbox-fetch-auth.ts'
 import { type HeldItem, type MailboxLimits, MailboxStore } from './mailbox-store.ts'
 import type { Rpc } from './rpc.ts'
 
@@ -152,9 +153,12 @@ export class MailboxService {
       return new Uint8Array(0)
     })
     rpc.handle(RPC_MAILBOX_FETCH, (_peer, payload) => {
-      if (payload.length !== ID_BYTES + 4) throw new InvalidKeyError('mailbox fetch: mailbox id and start index expected')
+      if (payload.length < ID_BYTES + 4) throw new InvalidKeyError('mailbox fetch: mailbox id and start index expected')
+      if (payload.length === ID_BYTES + 4) throw new BadFetchRequestError("mailbox fetch: the recipient device's signed request is missing")
+      const mailbox = idOf(payload)
+      checkFetchRequest(payload.subarray(ID_BYTES + 4), mailbox, this.#clock())
       const start = new DataView(payload.buffer, payload.byteOffset).getUint32(ID_BYTES)
-      return encodeFetchReply(this.store.list(idOf(payload)), start)
+      return encodeFetchReply(this.store.list(mailbox), start)
     })
     rpc.handle(RPC_MAILBOX_DELETE, (_peer, payload) => u32(this.store.delete(checkDeleteRequest(payload, this.#clock()))))
   }
@@ -251,8 +255,11 @@ export class MailboxService {
    * The items of a mailbox: this node's and those of the mailbox's closest nodes (each checked again here: a storing
    * node is not trusted), one per envelope, oldest sentAt first.
    */
-  async fetch(mailbox: MailboxId, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<MailboxItem[]> {
+  async fetch(mailbox: MailboxId, auth: FetchRequest, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<MailboxItem[]> {
     const id = idBytes(mailbox)
+    // Checked here first: a request the storing nodes would refuse fails the caller, not each peer in silence.
+    const request = encodeFetchRequest(auth)
+    checkFetchRequest(request, mailbox, this.#clock())
     const b = this.#bounds(opts.timeoutMs, opts.signal)
     const found = new Map<string, MailboxItem>()
     for (const item of this.store.list(mailbox)) found.set(item.hash, item)
@@ -263,7 +270,7 @@ export class MailboxService {
         for (let start = 0, page = 0; page < 1024; page++) {
           let reply: ReturnType<typeof decodeFetchReply>
           try {
-            reply = decodeFetchReply(await this.#send(peer, RPC_MAILBOX_FETCH, concat([id, u32(start)]), b))
+            reply = decodeFetchReply(await this.#send(peer, RPC_MAILBOX_FETCH, concat([id, u32(start), request]), b))
           } catch (err) {
             this.#p.log?.debug({ err, peer: peer.toString() }, 'mailbox fetch from peer failed')
             return

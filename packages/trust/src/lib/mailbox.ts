@@ -14,6 +14,7 @@ type NodeCrypto = typeof import('node:crypto')
 const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined
 const MAILBOX_DOMAIN = 'baran.mailbox.v1\0'
 const DELETE_DOMAIN = utf8('baran.mailbox.delete.v1\0')
+const FETCH_DOMAIN = utf8('baran.mailbox.fetch.v1\0')
 
 /** The epoch (week number since the Unix epoch) of a time. */
 export function mailboxEpoch(at: number): number {
@@ -40,5 +41,18 @@ export function mailboxDeleteSigningBytes(r: { v: 1; mailbox: string; items: str
   const out = new Uint8Array(DELETE_DOMAIN.length + body.length)
   out.set(DELETE_DOMAIN)
   out.set(body, DELETE_DOMAIN.length)
+  return out
+}
+
+/**
+ * What the recipient device signs to read its mailbox: "baran.mailbox.fetch.v1\0" ‖ canonicalJSON({ v, mailbox, at }).
+ * Storing nodes answer a fetch only with it: the items' headers name their senders, so an open fetch would tell
+ * anyone who knows a device ID who writes to it.
+ */
+export function mailboxFetchSigningBytes(r: { v: 1; mailbox: string; at: number }): Uint8Array {
+  const body = canonicalEncode({ v: r.v, mailbox: r.mailbox, at: r.at })
+  const out = new Uint8Array(FETCH_DOMAIN.length + body.length)
+  out.set(FETCH_DOMAIN)
+  out.set(body, FETCH_DOMAIN.length)
   return out
 }

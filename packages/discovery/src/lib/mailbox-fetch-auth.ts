@@ -1,0 +1,63 @@
+/**
+ * Fetch requests: a mailbox is read only by its device (docs/mailbox.md, "Fetch"). The items' headers name their
+ * senders, so a storing node that answered anyone would tell whoever knows a device ID who writes to it. The device
+ * signs `{ v, mailbox, at }` with its device key (`identity.signMailboxFetch`) and sends its certificate with it; a
+ * storing node checks it as it checks a delete: `at` within the clock skew, the certificate's chain, the mailbox is
+ * that device's for this epoch or one next to it, the signature. A captured request reads the same mailbox again
+ * within its minute, which tells nothing new to whoever captured it.
+ */
+import { canonicalDecode, canonicalEncode, isId, mailboxFetchSigningBytes, type SignedRecord, signDetached, verifyChain, verifyDetached } from '@baran/trust'
+import { DEFAULT_CLOCK_SKEW_MS } from './constants.ts'
+import { BadFetchRequestError } from './errors.ts'
+import { type MailboxClock, type MailboxId, mailboxEpoch, mailboxId } from './mailbox-item.ts'
+
+export interface FetchRequest {
+  v: 1
+  mailbox: MailboxId
+  /** ms since epoch: a request is accepted within the clock skew of it */
+  at: number
+  deviceCert: SignedRecord
+  /** base64url Ed25519 over "baran.mailbox.fetch.v1\0" ‖ canonical { v, mailbox, at } */
+  sig: string
+}
+
+/** Sign a fetch request as the recipient device (its certificate and 64-byte Ed25519 secret key). */
+export function signFetchRequest(input: { mailbox: MailboxId; at?: number; deviceCert: SignedRecord; deviceSecretKey: Uint8Array }): FetchRequest {
+  const r = { v: 1 as const, mailbox: input.mailbox, at: input.at ?? Date.now() }
+  return { ...r, deviceCert: input.deviceCert, sig: signDetached(mailboxFetchSigningBytes(r), input.deviceSecretKey) }
+}
+
+/** Wire bytes of a fetch request (canonical JSON). */
+export function encodeFetchRequest(r: FetchRequest): Uint8Array {
+  return canonicalEncode(r)
+}
+
+/** Decode and check a fetch request for `mailbox` as a storing node does; throws BadFetchRequestError naming what failed. */
+export function checkFetchRequest(bytes: Uint8Array, mailbox: MailboxId, clock: MailboxClock = {}): FetchRequest {
+  const now = clock.now ?? Date.now()
+  const skew = clock.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
+  let r: FetchRequest
+  try {
+    r = canonicalDecode(bytes) as FetchRequest
+  } catch (cause) {
+    throw new BadFetchRequestError('fetch request is not canonical JSON', { cause })
+  }
+  if (typeof r !== 'object' || r === null || Object.keys(r).sort().join(',') !== 'at,deviceCert,mailbox,sig,v' || r.v !== 1) {
+    throw new BadFetchRequestError('fetch request: unknown shape')
+  }
+  if (!isId(r.mailbox) || r.mailbox !== mailbox) throw new BadFetchRequestError(`fetch request: for another mailbox than ${mailbox}`)
+  if (typeof r.at !== 'number' || !Number.isSafeInteger(r.at) || Math.abs(r.at - now) > skew) throw new BadFetchRequestError('fetch request: stale or future time')
+  if (typeof r.sig !== 'string') throw new BadFetchRequestError('fetch request: no signature')
+  let chain: ReturnType<typeof verifyChain>
+  try {
+    chain = verifyChain({ deviceCert: r.deviceCert, now, clockSkewMs: skew })
+  } catch (cause) {
+    throw new BadFetchRequestError(`fetch request: device certificate refused: ${(cause as Error).message}`, { cause })
+  }
+  const e = mailboxEpoch(now)
+  if (![e - 1, e, e + 1].some((epoch) => epoch >= 0 && mailboxId(chain.deviceId, epoch) === r.mailbox)) {
+    throw new BadFetchRequestError(`fetch request: mailbox ${r.mailbox} is not device ${chain.deviceId}'s`)
+  }
+  if (!verifyDetached(mailboxFetchSigningBytes(r), r.sig, chain.deviceKey)) throw new BadFetchRequestError('fetch request: signature does not verify with the device key')
+  return r
+}

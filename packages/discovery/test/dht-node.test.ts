@@ -56,15 +56,18 @@ async function sendRaw(from: DiscoveryNode, to: DiscoveryNode, protocol: string,
   }
 }
 
+// 20 nodes in one event loop: their start and introductions, then up to 45 s for the tables (startNetwork's own
+// bound); at load ~10 the whole took over 60 s. Their queries get 30 s (10 s by default): on a loaded 2-core machine
+// one event loop serving 20 nodes answered a lookup after more than 10 s, and these tests check what a lookup finds.
 beforeAll(async () => {
-  await startNetwork(N, {}, nodes)
-}, 60_000)
+  await startNetwork(N, { queryTimeoutMs: 30_000 }, nodes)
+}, 150_000)
 
 afterAll(async () => {
   await stopAll(nodes)
 })
 
-describe(`a ${N}-node DHT on 127.0.0.1`, () => {
+describe(`a ${N}-node DHT on 127.0.0.1`, { timeout: 120_000 }, () => {
   it('publishes a presence and a far node finds it', async () => {
     const device = makeDevice(makeAccount())
     const publisher = nodes[1] as DiscoveryNode

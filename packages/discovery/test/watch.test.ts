@@ -61,9 +61,10 @@ async function listenRequest(from: DiscoveryNode, to: DiscoveryNode, frame: Fram
 }
 
 beforeAll(async () => {
-  // Full routing tables: every node then agrees on which peers are closest to a key.
+  // Full routing tables: every node then agrees on which peers are closest to a key. (startNetwork waits up to 45 s
+  // for the tables after the nodes start: at load ~10, 60 s was too short for dht-node.test.ts's 20 nodes.)
   await startNetwork(N, init, nodes, N - 1)
-}, 60_000)
+}, 150_000)
 
 beforeEach(async () => {
   // unsubscriptions of the previous test are in flight: start from none

@@ -73,6 +73,11 @@ export interface TransportHostInit extends MessageProtocolInit {
    */
   webrtc?: boolean
   /**
+   * WebRTC upgrade attempts per relayed connection before it stays relayed, each bounded by libp2p's per-address dial
+   * timeout (6 s). @default 2
+   */
+  upgradeAttempts?: number
+  /**
    * ICE servers (`stun:host:port`, `turn:…`) for WebRTC. Never a public default: without this
    * option they are the relays' STUN servers (`stun:<relay host>:<stunPort>`), and none without relays.
    */
@@ -276,6 +281,7 @@ class Host implements TransportHost {
     this.upgrader = withWebrtc
       ? new DirectUpgrader(node, {
           log: init.log,
+          ...(init.upgradeAttempts === undefined ? {} : { attempts: init.upgradeAttempts }),
           onEvent: (evt) => {
             for (const cb of this.upgradeListeners) this.call(cb, evt)
           },

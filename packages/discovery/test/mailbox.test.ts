@@ -248,7 +248,7 @@ describe('fetch replies', () => {
     expect(check(signFetchRequest({ mailbox: bobBox, at: Date.now() - 10 * 60_000, deviceCert: bob.cert, deviceSecretKey: bob.key.secretKey }))).toThrow(named('BadFetchRequestError'))
     expect(check({ ...good, at: good.at + 1 })).toThrow(named('BadFetchRequestError'))
     expect(check({ ...good, sig: signDetached(new Uint8Array(3), bob.key.secretKey) })).toThrow(named('BadFetchRequestError'))
-    for (const garbage of ['{"v":1}', 'not json', '[]', JSON.stringify({ ...good, extra: 1 })]) {
+    for (const garbage of ['{"v":1}', 'not json', '[]', JSON.stringify({ ...good, extra: 1 }), JSON.stringify({ ...good, at: 1.5 }), JSON.stringify({ ...good, at: 'now' })]) {
       expect(() => checkFetchRequest(new TextEncoder().encode(garbage), bobBox)).toThrow(named('BadFetchRequestError'))
     }
   })

@@ -6,10 +6,10 @@
  * that device's for this epoch or one next to it, the signature. A captured request reads the same mailbox again
  * within its minute, which tells nothing new to whoever captured it.
  */
-import { canonicalDecode, canonicalEncode, isId, mailboxFetchSigningBytes, type SignedRecord, signDetached, verifyChain, verifyDetached } from '@baran/trust'
+import { canonicalDecode, canonicalEncode, isId, mailboxFetchSigningBytes, type SignedRecord, signDetached } from '@baran/trust'
 import { DEFAULT_CLOCK_SKEW_MS } from './constants.ts'
 import { BadFetchRequestError } from './errors.ts'
-import { type MailboxClock, type MailboxId, mailboxEpoch, mailboxId } from './mailbox-item.ts'
+import { checkSignedByRecipient, type MailboxClock, type MailboxId } from './mailbox-item.ts'
 
 export interface FetchRequest {
   v: 1
@@ -46,18 +46,6 @@ export function checkFetchRequest(bytes: Uint8Array, mailbox: MailboxId, clock: 
     throw new BadFetchRequestError('fetch request: unknown shape')
   }
   if (!isId(r.mailbox) || r.mailbox !== mailbox) throw new BadFetchRequestError(`fetch request: for another mailbox than ${mailbox}`)
-  if (typeof r.at !== 'number' || !Number.isSafeInteger(r.at) || Math.abs(r.at - now) > skew) throw new BadFetchRequestError('fetch request: stale or future time')
-  if (typeof r.sig !== 'string') throw new BadFetchRequestError('fetch request: no signature')
-  let chain: ReturnType<typeof verifyChain>
-  try {
-    chain = verifyChain({ deviceCert: r.deviceCert, now, clockSkewMs: skew })
-  } catch (cause) {
-    throw new BadFetchRequestError(`fetch request: device certificate refused: ${(cause as Error).message}`, { cause })
-  }
-  const e = mailboxEpoch(now)
-  if (![e - 1, e, e + 1].some((epoch) => epoch >= 0 && mailboxId(chain.deviceId, epoch) === r.mailbox)) {
-    throw new BadFetchRequestError(`fetch request: mailbox ${r.mailbox} is not device ${chain.deviceId}'s`)
-  }
-  if (!verifyDetached(mailboxFetchSigningBytes(r), r.sig, chain.deviceKey)) throw new BadFetchRequestError('fetch request: signature does not verify with the device key')
+  checkSignedByRecipient(r, () => mailboxFetchSigningBytes(r), { now, skew, what: 'fetch request', refuse: (m, o) => new BadFetchRequestError(m, o) })
   return r
 }

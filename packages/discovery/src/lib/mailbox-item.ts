@@ -186,18 +186,32 @@ export function checkDeleteRequest(bytes: Uint8Array, clock: MailboxClock = {}):
   if (!Array.isArray(r.items) || r.items.length < 1 || r.items.length > MAX_MAILBOX_DELETE_ITEMS || !r.items.every((h) => typeof h === 'string' && HEX64.test(h))) {
     throw new BadDeleteRequestError(`delete request: items must be 1..${MAX_MAILBOX_DELETE_ITEMS} hex SHA-256 hashes`)
   }
-  if (typeof r.at !== 'number' || !Number.isSafeInteger(r.at) || Math.abs(r.at - now) > skew) throw new BadDeleteRequestError('delete request: stale or future time')
-  if (typeof r.sig !== 'string') throw new BadDeleteRequestError('delete request: no signature')
+  checkSignedByRecipient(r, () => deleteSigningBytes(r), { now, skew, what: 'delete request', refuse: (m, o) => new BadDeleteRequestError(m, o) })
+  return r
+}
+
+/**
+ * What a delete and a fetch request both prove: a fresh `at` (within the clock skew of now), a device certificate
+ * whose chain verifies, a mailbox that is that device's for this epoch or one next to it, and the device key's
+ * signature over `signed()` (encoded only once `at` is known to be an integer). Throws what `refuse` makes.
+ */
+export function checkSignedByRecipient(
+  r: { mailbox: string; at: unknown; deviceCert: unknown; sig: unknown },
+  signed: () => Uint8Array,
+  opts: { now: number; skew: number; what: string; refuse: (message: string, options?: ErrorOptions) => Error },
+): void {
+  const { now, skew, what, refuse } = opts
+  if (typeof r.at !== 'number' || !Number.isSafeInteger(r.at) || Math.abs(r.at - now) > skew) throw refuse(`${what}: stale or future time`)
+  if (typeof r.sig !== 'string') throw refuse(`${what}: no signature`)
   let chain: ReturnType<typeof verifyChain>
   try {
     chain = verifyChain({ deviceCert: r.deviceCert, now, clockSkewMs: skew })
   } catch (cause) {
-    throw new BadDeleteRequestError(`delete request: device certificate refused: ${(cause as Error).message}`, { cause })
+    throw refuse(`${what}: device certificate refused: ${(cause as Error).message}`, { cause })
   }
   const e = mailboxEpoch(now)
   if (![e - 1, e, e + 1].some((epoch) => epoch >= 0 && mailboxId(chain.deviceId, epoch) === r.mailbox)) {
-    throw new BadDeleteRequestError(`delete request: mailbox ${r.mailbox} is not device ${chain.deviceId}'s`)
+    throw refuse(`${what}: mailbox ${r.mailbox} is not device ${chain.deviceId}'s`)
   }
-  if (!verifyDetached(deleteSigningBytes(r), r.sig, chain.deviceKey)) throw new BadDeleteRequestError('delete request: signature does not verify with the device key')
-  return r
+  if (!verifyDetached(signed(), r.sig, chain.deviceKey)) throw refuse(`${what}: signature does not verify with the device key`)
 }

@@ -55,6 +55,8 @@ describe('runScenario', () => {
       drainMs: 60_000,
       lookups: 5,
     })
+    // What the run saw, only when a message is missing (once 1 in ~13 runs, s0 → s6 after its restart: not yet explained).
+    if (report.delivery.undelivered.length > 0) console.error(`[sim] undelivered after the drain:\n${formatReport(report)}\n${JSON.stringify(report)}`)
     // Two nodes killed (SIGKILL of their own process) and restarted, one killed for good.
     expect(report.churn).toEqual({ nodes: 2, offline: 3, restarts: 2, kill: 'sigkill', stayedOffline: 1 })
     // Everything between nodes that came back arrives; what waits for the node gone for good is reported apart.

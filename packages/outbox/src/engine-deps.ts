@@ -37,8 +37,9 @@ export function engineDeps(init: EngineDepsInit): DeliveryDeps {
         log.debug({ accountId, err: (e as Error).message }, 'the devices of an account as last listed (no lookup answer)')
         return last
       }
+      // Kept on disk with the revoked devices' certificates forgotten there; sealing forgets them in memory.
       await kept.keepDevices(accountId, found).catch((e: unknown) => log.warn({ err: e, accountId }, 'could not keep the devices of an account'))
-      for (const id of found.revoked) await sealing.forget(id).catch(() => undefined)
+      for (const id of found.revoked) sealing.forget(id)
       return found
     },
     send: (req, signal) =>

@@ -125,10 +125,9 @@ export class OutboxSealing {
     return r.chain.deviceCert
   }
 
-  /** A revoked device: its certificate is no longer used (from memory or disk). */
-  async forget(deviceId: string): Promise<void> {
+  /** A revoked device: its certificate leaves memory (its kept copy goes with the device list that names it revoked: KeptRecipients.keepDevices). */
+  forget(deviceId: string): void {
     this.#certs.delete(deviceId)
-    await this.#kept?.forget(deviceId)
   }
 
   /**

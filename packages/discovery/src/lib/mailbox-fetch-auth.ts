@@ -6,10 +6,9 @@
  * that device's for this epoch or one next to it, the signature. A captured request reads the same mailbox again
  * within its minute, which tells nothing new to whoever captured it.
  */
-import { canonicalDecode, canonicalEncode, isId, mailboxFetchSigningBytes, type SignedRecord, signDetached } from '@baran/trust'
-import { DEFAULT_CLOCK_SKEW_MS } from './constants.ts'
+import { canonicalEncode, isId, mailboxFetchSigningBytes, type SignedRecord, signDetached } from '@baran/trust'
 import { BadFetchRequestError } from './errors.ts'
-import { checkSignedByRecipient, type MailboxClock, type MailboxId } from './mailbox-item.ts'
+import { checkRecipientRequest, type MailboxClock, type MailboxId } from './mailbox-item.ts'
 
 export interface FetchRequest {
   v: 1
@@ -34,18 +33,11 @@ export function encodeFetchRequest(r: FetchRequest): Uint8Array {
 
 /** Decode and check a fetch request for `mailbox` as a storing node does; throws BadFetchRequestError naming what failed. */
 export function checkFetchRequest(bytes: Uint8Array, mailbox: MailboxId, clock: MailboxClock = {}): FetchRequest {
-  const now = clock.now ?? Date.now()
-  const skew = clock.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
-  let r: FetchRequest
-  try {
-    r = canonicalDecode(bytes) as FetchRequest
-  } catch (cause) {
-    throw new BadFetchRequestError('fetch request is not canonical JSON', { cause })
-  }
-  if (typeof r !== 'object' || r === null || Object.keys(r).sort().join(',') !== 'at,deviceCert,mailbox,sig,v' || r.v !== 1) {
-    throw new BadFetchRequestError('fetch request: unknown shape')
-  }
-  if (!isId(r.mailbox) || r.mailbox !== mailbox) throw new BadFetchRequestError(`fetch request: for another mailbox than ${mailbox}`)
-  checkSignedByRecipient(r, () => mailboxFetchSigningBytes(r), { now, skew, what: 'fetch request', refuse: (m, o) => new BadFetchRequestError(m, o) })
-  return r
+  return checkRecipientRequest<FetchRequest>(bytes, clock, {
+    what: 'fetch request',
+    fields: 'at,deviceCert,mailbox,sig,v',
+    refuse: (m, o) => new BadFetchRequestError(m, o),
+    check: (r) => (isId(r.mailbox) && r.mailbox === mailbox ? undefined : `for another mailbox than ${mailbox}`),
+    signed: mailboxFetchSigningBytes,
+  })
 }

@@ -5,6 +5,7 @@ import {
   isEnvelopeError,
   isId,
   isTrustError,
+  mailboxDeleteSigningBytes,
   MAX_ENVELOPE_BYTES,
   type SignedRecord,
   signDetached,
@@ -35,7 +36,6 @@ import {
 export type MailboxId = string
 
 const MAILBOX_DOMAIN = 'baran.mailbox.v1\0'
-const DELETE_DOMAIN = utf8('baran.mailbox.delete.v1\0')
 const HEX64 = /^[0-9a-f]{64}$/
 
 /** The epoch (week number since the Unix epoch) of a time. */
@@ -146,18 +146,10 @@ export interface DeleteRequest {
   sig: string
 }
 
-function deleteSigningBytes(r: Pick<DeleteRequest, 'v' | 'mailbox' | 'items' | 'at'>): Uint8Array {
-  const body = canonicalEncode({ v: r.v, mailbox: r.mailbox, items: r.items, at: r.at })
-  const out = new Uint8Array(DELETE_DOMAIN.length + body.length)
-  out.set(DELETE_DOMAIN)
-  out.set(body, DELETE_DOMAIN.length)
-  return out
-}
-
 /** Sign a delete request as the recipient device (its certificate and 64-byte Ed25519 secret key). */
 export function signDeleteRequest(input: { mailbox: MailboxId; items: string[]; at?: number; deviceCert: SignedRecord; deviceSecretKey: Uint8Array }): DeleteRequest {
   const r = { v: 1 as const, mailbox: input.mailbox, items: [...input.items], at: input.at ?? Date.now() }
-  return { ...r, deviceCert: input.deviceCert, sig: signDetached(deleteSigningBytes(r), input.deviceSecretKey) }
+  return { ...r, deviceCert: input.deviceCert, sig: signDetached(mailboxDeleteSigningBytes(r), input.deviceSecretKey) }
 }
 
 /** Wire bytes of a delete request (canonical JSON). */
@@ -171,36 +163,45 @@ export function encodeDeleteRequest(r: DeleteRequest): Uint8Array {
  * device key's. Throws BadDeleteRequestError naming what failed.
  */
 export function checkDeleteRequest(bytes: Uint8Array, clock: MailboxClock = {}): DeleteRequest {
-  const now = clock.now ?? Date.now()
-  const skew = clock.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
-  let r: DeleteRequest
-  try {
-    r = canonicalDecode(bytes) as DeleteRequest
-  } catch (cause) {
-    throw new BadDeleteRequestError('delete request is not canonical JSON', { cause })
-  }
-  if (typeof r !== 'object' || r === null || Object.keys(r).sort().join(',') !== 'at,deviceCert,items,mailbox,sig,v' || r.v !== 1) {
-    throw new BadDeleteRequestError('delete request: unknown shape')
-  }
-  if (!isId(r.mailbox)) throw new BadDeleteRequestError('delete request: bad mailbox')
-  if (!Array.isArray(r.items) || r.items.length < 1 || r.items.length > MAX_MAILBOX_DELETE_ITEMS || !r.items.every((h) => typeof h === 'string' && HEX64.test(h))) {
-    throw new BadDeleteRequestError(`delete request: items must be 1..${MAX_MAILBOX_DELETE_ITEMS} hex SHA-256 hashes`)
-  }
-  checkSignedByRecipient(r, () => deleteSigningBytes(r), { now, skew, what: 'delete request', refuse: (m, o) => new BadDeleteRequestError(m, o) })
-  return r
+  return checkRecipientRequest<DeleteRequest>(bytes, clock, {
+    what: 'delete request',
+    fields: 'at,deviceCert,items,mailbox,sig,v',
+    refuse: (m, o) => new BadDeleteRequestError(m, o),
+    check: (r) => {
+      if (!isId(r.mailbox)) return 'bad mailbox'
+      if (!Array.isArray(r.items) || r.items.length < 1 || r.items.length > MAX_MAILBOX_DELETE_ITEMS || !r.items.every((h) => typeof h === 'string' && HEX64.test(h))) {
+        return `items must be 1..${MAX_MAILBOX_DELETE_ITEMS} hex SHA-256 hashes`
+      }
+      return undefined
+    },
+    signed: mailboxDeleteSigningBytes,
+  })
 }
 
 /**
- * What a delete and a fetch request both prove: a fresh `at` (within the clock skew of now), a device certificate
- * whose chain verifies, a mailbox that is that device's for this epoch or one next to it, and the device key's
- * signature over `signed()` (encoded only once `at` is known to be an integer). Throws what `refuse` makes.
+ * Decode and check a request a recipient device signed for its mailbox (a delete, a fetch), as a storing node does:
+ * canonical JSON of exactly `fields` with `v` 1, the request's own `check` (a reason, or undefined), a fresh `at`
+ * (within the clock skew of now), a device certificate whose chain verifies, a mailbox that is that device's for this
+ * epoch or one next to it, and the device key's signature over `signed(r)` (encoded only once `at` is known to be an
+ * integer). Throws what `refuse` makes, naming what failed.
  */
-export function checkSignedByRecipient(
-  r: { mailbox: string; at: unknown; deviceCert: unknown; sig: unknown },
-  signed: () => Uint8Array,
-  opts: { now: number; skew: number; what: string; refuse: (message: string, options?: ErrorOptions) => Error },
-): void {
-  const { now, skew, what, refuse } = opts
+export function checkRecipientRequest<R extends { v: 1; mailbox: string; at: number; deviceCert: SignedRecord; sig: string }>(
+  bytes: Uint8Array,
+  clock: MailboxClock,
+  opts: { what: string; fields: string; refuse: (message: string, options?: ErrorOptions) => Error; check: (r: R) => string | undefined; signed: (r: R) => Uint8Array },
+): R {
+  const { what, refuse } = opts
+  const now = clock.now ?? Date.now()
+  const skew = clock.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
+  let r: R
+  try {
+    r = canonicalDecode(bytes) as R
+  } catch (cause) {
+    throw refuse(`${what} is not canonical JSON`, { cause })
+  }
+  if (typeof r !== 'object' || r === null || Object.keys(r).sort().join(',') !== opts.fields || r.v !== 1) throw refuse(`${what}: unknown shape`)
+  const why = opts.check(r)
+  if (why !== undefined) throw refuse(`${what}: ${why}`)
   if (typeof r.at !== 'number' || !Number.isSafeInteger(r.at) || Math.abs(r.at - now) > skew) throw refuse(`${what}: stale or future time`)
   if (typeof r.sig !== 'string') throw refuse(`${what}: no signature`)
   let chain: ReturnType<typeof verifyChain>
@@ -213,5 +214,6 @@ export function checkSignedByRecipient(
   if (![e - 1, e, e + 1].some((epoch) => epoch >= 0 && mailboxId(chain.deviceId, epoch) === r.mailbox)) {
     throw refuse(`${what}: mailbox ${r.mailbox} is not device ${chain.deviceId}'s`)
   }
-  if (!verifyDetached(signed(), r.sig, chain.deviceKey)) throw refuse(`${what}: signature does not verify with the device key`)
+  if (!verifyDetached(opts.signed(r), r.sig, chain.deviceKey)) throw refuse(`${what}: signature does not verify with the device key`)
+  return r
 }

@@ -3,7 +3,7 @@
  * without importing each other: discovery stores and checks, identity signs deletes, the outbox deposits and
  * fetches. @baran/discovery's mailbox-item.ts defines the same derivation (a test checks that both agree).
  */
-import { utf8 } from './bytes.ts'
+import { concatBytes, utf8 } from './bytes.ts'
 import { canonicalEncode } from './canonical.ts'
 import { isId } from './ids.ts'
 
@@ -37,11 +37,7 @@ export function mailboxesOf(deviceId: string, now = Date.now()): string[] {
 
 /** What the recipient device signs to delete items: "baran.mailbox.delete.v1\0" ‖ canonicalJSON({ v, mailbox, items, at }). */
 export function mailboxDeleteSigningBytes(r: { v: 1; mailbox: string; items: string[]; at: number }): Uint8Array {
-  const body = canonicalEncode({ v: r.v, mailbox: r.mailbox, items: r.items, at: r.at })
-  const out = new Uint8Array(DELETE_DOMAIN.length + body.length)
-  out.set(DELETE_DOMAIN)
-  out.set(body, DELETE_DOMAIN.length)
-  return out
+  return domainSeparated(DELETE_DOMAIN, { v: r.v, mailbox: r.mailbox, items: r.items, at: r.at })
 }
 
 /**
@@ -50,9 +46,9 @@ export function mailboxDeleteSigningBytes(r: { v: 1; mailbox: string; items: str
  * anyone who knows a device ID who writes to it.
  */
 export function mailboxFetchSigningBytes(r: { v: 1; mailbox: string; at: number }): Uint8Array {
-  const body = canonicalEncode({ v: r.v, mailbox: r.mailbox, at: r.at })
-  const out = new Uint8Array(FETCH_DOMAIN.length + body.length)
-  out.set(FETCH_DOMAIN)
-  out.set(body, FETCH_DOMAIN.length)
-  return out
+  return domainSeparated(FETCH_DOMAIN, { v: r.v, mailbox: r.mailbox, at: r.at })
+}
+
+function domainSeparated(domain: Uint8Array, body: Record<string, unknown>): Uint8Array {
+  return concatBytes(domain, canonicalEncode(body))
 }

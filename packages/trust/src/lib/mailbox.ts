@@ -1,7 +1,7 @@
 /**
- * DHT mailbox keys and the bytes a delete request signs (docs/mailbox.md), shared by the actors that need them
- * without importing each other: discovery stores and checks, identity signs deletes, the outbox deposits and
- * fetches. @baran/discovery's mailbox-item.ts defines the same derivation (a test checks that both agree).
+ * DHT mailbox keys and the bytes delete and fetch requests sign (docs/mailbox.md), shared by the actors that need
+ * them without importing each other: discovery stores and checks, identity signs, the outbox deposits and fetches.
+ * @baran/discovery's mailbox-item.ts derives mailbox IDs the same way (a test checks that both agree).
  */
 import { concatBytes, utf8 } from './bytes.ts'
 import { canonicalEncode } from './canonical.ts'

@@ -169,6 +169,11 @@ export class ActorService {
   }
 }
 
+/** Each bus user reads only its own replies (`_INBOX_<user>`, the bus permissions say so). */
+function inboxPrefixOf(opts: BusOptions): string {
+  return opts.inboxPrefix ?? (opts.user ? `_INBOX_${opts.user}` : '_INBOX')
+}
+
 function checkVersion(c: RequestContract, h: MsgHdrs | undefined): void {
   const v = h?.get(VERSION_HEADER)
   if (v === undefined || v === '') return
@@ -185,6 +190,7 @@ export class Bus {
   readonly log: BusLogger
   #nc: NatsConnection
   #timeoutMs: number
+  #inboxPrefix: string
   #statusListeners = new Set<(s: BusStatus, detail?: string) => void>()
   #statusNow: BusStatus = 'reconnected'
 
@@ -193,6 +199,7 @@ export class Bus {
     this.node = opts.node
     this.log = opts.log ?? silent
     this.#timeoutMs = opts.timeoutMs ?? 5000
+    this.#inboxPrefix = inboxPrefixOf(opts)
     void this.#watchStatus()
   }
 
@@ -203,7 +210,7 @@ export class Bus {
         servers: opts.servers,
         ...(user === undefined ? {} : { user, pass: opts.pass ?? '' }),
         name: opts.name ?? `baran-${opts.node}`,
-        inboxPrefix: opts.inboxPrefix ?? (user ? `_INBOX_${user}` : '_INBOX'),
+        inboxPrefix: inboxPrefixOf(opts),
         reconnect: true,
         maxReconnectAttempts: -1,
         reconnectTimeWait: opts.reconnectTimeWaitMs ?? 250,
@@ -395,7 +402,7 @@ export class Bus {
 
   /** Opens (or creates) a durable JetStream key/value bucket. */
   kv(bucket: string, opts?: KvBucketOptions): Promise<KvBucket> {
-    return KvBucket.open(this.#nc, bucket, opts)
+    return KvBucket.open(this.#nc, bucket, opts, this.#inboxPrefix)
   }
 
   /** Waits until the server has processed everything sent so far. */

@@ -23,6 +23,9 @@ export interface SyncHashesInit {
  * The `entryHash` of every message of the conversations sync has looked at, in memory (~150 bytes a message), kept
  * up to date by every write (`set`), so a sync with nothing new costs no read at all.
  */
+/** Entries per ranged read of the first load. */
+const RANGE_READ = 1000
+
 export class SyncHashes {
   #init: SyncHashesInit
   #byPeer = new Map<string, Hashes>()
@@ -78,9 +81,13 @@ export class SyncHashes {
     try {
       const st = await kv.state()
       const all = new Map<string, Hashes>()
-      for (let from = Math.max(1, st.firstRevision), round = 0; from <= st.lastRevision && round < 10_000_000; round++) {
-        const chunk = await kv.range(from, 1000, st.lastRevision)
+      const read = (from: number) => (from <= st.lastRevision ? kv.range(from, RANGE_READ, st.lastRevision) : Promise.resolve([]))
+      let next = read(Math.max(1, st.firstRevision))
+      for (let round = 0; round < 10_000_000; round++) {
+        const chunk = await next
         if (chunk.length === 0) break
+        // The next part is on its way while this one is hashed.
+        next = read(chunk.at(-1)!.revision + 1)
         for (const e of chunk) {
           const entry = e.key.startsWith('m.') ? decodeEntry(e.value) : undefined
           if (!entry) continue
@@ -91,7 +98,6 @@ export class SyncHashes {
           }
           h.byId.set(entry.id, entryHash(entry))
         }
-        from = chunk.at(-1)!.revision + 1
       }
       const dirty = [...this.#dirty].map((k) => k.split('.') as [string, string])
       for (const [peer, h] of all) if (!this.#byPeer.has(peer)) this.#byPeer.set(peer, h)

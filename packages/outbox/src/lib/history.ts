@@ -17,7 +17,7 @@ import { ConversationIndex, lowerBound } from './history-index.ts'
 import { SyncHashes } from './history-hashes.ts'
 import { type ConversationSummary, type SyncItem, summarizeConversation } from './history-sync.ts'
 import { isMessageId, messageIdTime } from './ids.ts'
-import { encodeJsonValue, isConflict, type KvStore, type OrderedKvStore } from './kv.ts'
+import { createMany, encodeJsonValue, getMany, isConflict, type KvStore, type OrderedKvStore } from './kv.ts'
 
 export type { HistoryInput, HistoryMessage } from './history-entry.ts'
 
@@ -177,7 +177,13 @@ export class HistoryStore {
   async entries(peer: string, ids: readonly string[]): Promise<HistoryEntry[]> {
     const out: HistoryEntry[] = []
     for (let i = 0; i < ids.length; i += BATCH) {
-      for (const e of await Promise.all(ids.slice(i, i + BATCH).map((id) => this.entry(peer, id)))) if (e) out.push(e)
+      for (const e of await getMany(
+        this.#kv,
+        ids.slice(i, i + BATCH).map((id) => `m.${peer}.${id}`),
+      )) {
+        const entry = e ? decodeEntry(e.value) : undefined
+        if (entry) out.push(entry)
+      }
     }
     return out
   }
@@ -297,8 +303,24 @@ export class HistoryStore {
     const [ids, gaps] = await Promise.all([this.ids(peer), this.#gapSet(peer)])
     let changed = 0
     for (let i = 0; i < entries.length; i += BATCH) {
-      const done = await Promise.all(entries.slice(i, i + BATCH).map((e) => this.#upsert(e)))
-      changed += done.filter(Boolean).length
+      const batch = entries.slice(i, i + BATCH)
+      // Most are new here (a backfill): create them all at once; merge the ones that exist one by one.
+      const created = await createMany(
+        this.#kv,
+        batch.map((e) => ({ key: `m.${e.peer}.${e.id}`, value: encodeJsonValue(e) })),
+      )
+      const merged = await Promise.all(
+        batch.map((e, j) => {
+          const r = created[j]
+          if (typeof r === 'number') {
+            this.#hashes.set(e.peer, e.id, e)
+            return true
+          }
+          if (!isConflict(r)) throw r
+          return this.#upsert(e)
+        }),
+      )
+      changed += merged.filter(Boolean).length
     }
     this.#peers?.add(peer)
     const writes: Array<Promise<unknown>> = []

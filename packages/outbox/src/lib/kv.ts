@@ -17,6 +17,10 @@ export interface KvStore {
   delete(key: string): Promise<void>
   keys(filter?: string): Promise<string[]>
   entries(): Promise<KvEntry[]>
+  /** Many reads at once, in the keys' order (bus's KvBucket pipelines them); without it, one `get` each. */
+  getMany?(keys: readonly string[]): Promise<Array<KvEntry | undefined>>
+  /** Many creates at once: per entry its revision or that write's error (`conflict` when the key exists). */
+  createMany?(entries: ReadonlyArray<{ key: string; value: Uint8Array }>): Promise<Array<number | Error>>
 }
 
 /**
@@ -50,4 +54,15 @@ export function decodeJsonValue(bytes: Uint8Array): unknown {
 export async function allEntries(kv: KvStore): Promise<KvEntry[]> {
   if ((await kv.keys()).length === 0) return []
   return kv.entries()
+}
+
+/** Reads many keys: the store's `getMany` when it has one, else one `get` each (all at once). */
+export function getMany(kv: KvStore, keys: readonly string[]): Promise<Array<KvEntry | undefined>> {
+  return kv.getMany ? kv.getMany(keys) : Promise.all(keys.map((k) => kv.get(k)))
+}
+
+/** Creates many keys: the store's `createMany` when it has one, else one `create` each; per entry a revision or its error. */
+export function createMany(kv: KvStore, entries: ReadonlyArray<{ key: string; value: Uint8Array }>): Promise<Array<number | Error>> {
+  if (kv.createMany) return kv.createMany(entries)
+  return Promise.all(entries.map((e) => kv.create(e.key, e.value).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))))
 }

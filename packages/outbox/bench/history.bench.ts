@@ -1,13 +1,16 @@
 /**
  * History backfill to a new device, one JSON object on stdout. One nats-server (file storage); device B's history
  * holds N messages (4 conversations, both directions, through HistoryStore's write path); a new device C pulls
- * them all (`pullHistory`, pages of 200, 4 in flight) from B's history (`historySource`), with B's store opened
- * cold (as after a restart: it reads its messages to hash them first). The channel between the two is a direct
- * call in this process: no transport, no sealing; this measures the history side of a sync.
- * Against: raw JetStream reads of B's bucket in the same run: (a) the whole stream in order (`KvBucket.range`,
- * 1000 per read), (b) one `get` per message, 256 at a time (what fetching by ID costs at best).
- * Then the same backfill to a third device from B's store now warm (its hashes in memory, as on a running device),
- * and a second sync with nothing new (the summaries compared, nothing fetched): p50/max of ROUNDS.
+ * them all (`pullHistory`, pages of PAGE=500, WINDOW=4 in flight) from B's history (`historySource`), with B's store
+ * opened cold (as after a restart: it reads its messages to hash them first). The channel between the two is a
+ * direct call in this process: no transport, no sealing; this measures the history side of a sync (reads on B,
+ * checks and writes on C). Then the same backfill to another new device from B's store now warm (its hashes in
+ * memory, as on a running device).
+ * Against, in the same round just before: raw JetStream reads of B's bucket: (a) the whole stream in order
+ * (`KvBucket.range`, 1000 per read), (b) one nats.js `get` per message, 256 at a time. ROUNDS=3 rounds of all four
+ * side by side; each figure is the median over rounds (a ratio: the median of the rounds' ratios), and every round
+ * is kept in `rounds`. Last, a second sync with nothing new (the summaries compared, nothing fetched): p50/max of 20.
+ * Clocks: each starts just before its read loop or `pullHistory` call and stops when it returns.
  * Run: npx node --conditions=@baran/source packages/outbox/bench/history.bench.ts [scale]  (scale 1 = 10,000)
  */
 
@@ -23,6 +26,8 @@ import { newMessageId } from '../src/lib/ids.ts'
 const scale = Math.max(0.01, Math.min(10, Number(process.argv[2] ?? 1) || 1))
 const N = Math.round(10_000 * scale)
 const ROUNDS = 20
+/** Rounds of raw reads and backfills side by side (the figures are their medians: load moves between runs). */
+const BACKFILL_ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 3))
 const PAGE = Number(process.env.PAGE ?? 500)
 const WINDOW = Number(process.env.WINDOW ?? 4)
 const BOB = 'b1'.repeat(20)
@@ -51,53 +56,50 @@ try {
   }
   result.fill = { seconds: round2((performance.now() - t0) / 1000) }
 
-  // ---- raw JetStream reads of the same bucket ----
-  const st = await bKv.state()
-  let t = performance.now()
-  let read = 0
-  for (let from = st.firstRevision; from <= st.lastRevision; ) {
-    const chunk = await bKv.range(from, 1000, st.lastRevision)
-    if (chunk.length === 0) break
-    read += chunk.filter((e) => e.key.startsWith('m.')).length
-    from = chunk.at(-1)!.revision + 1
-  }
-  const rangeSec = (performance.now() - t) / 1000
+  // ---- rounds, each side by side: raw reads of B's bucket, then the backfills from B (cold, then warm) ----
   const keys = (await bKv.keys('m.>')).slice()
-  t = performance.now()
-  for (let i = 0; i < keys.length; i += 256) await Promise.all(keys.slice(i, i + 256).map((k) => bKv.get(k)))
-  const getSec = (performance.now() - t) / 1000
-  result.raw = {
-    streamInOrder: { messages: read, seconds: round2(rangeSec), msgsPerSec: Math.round(read / rangeSec) },
-    getPerMessage: { messages: keys.length, seconds: round2(getSec), msgsPerSec: Math.round(keys.length / getSec) },
+  const rounds: Array<Record<string, number>> = []
+  let source = new HistoryStore({ kv: bKv })
+  let c = source
+  for (let r = 0; r < BACKFILL_ROUNDS; r++) {
+    const st = await bKv.state()
+    let t = performance.now()
+    let read = 0
+    for (let from = st.firstRevision; from <= st.lastRevision; ) {
+      const chunk = await bKv.range(from, 1000, st.lastRevision)
+      if (chunk.length === 0) break
+      read += chunk.filter((e) => e.key.startsWith('m.')).length
+      from = chunk.at(-1)!.revision + 1
+    }
+    const streamRate = read / ((performance.now() - t) / 1000)
+    t = performance.now()
+    for (let i = 0; i < keys.length; i += 256) await Promise.all(keys.slice(i, i + 256).map((k) => bKv.get(k)))
+    const getRate = keys.length / ((performance.now() - t) / 1000)
+    // C pulls everything from B, B's store opened cold (as after a restart: it reads its messages to hash them first)
+    c = new HistoryStore({ kv: await bus.kv(`bench_history_c${r}`) })
+    source = new HistoryStore({ kv: bKv })
+    t = performance.now()
+    const pulled = await pullHistory(c, historySource(source), { pageSize: PAGE, window: WINDOW })
+    const coldRate = N / ((performance.now() - t) / 1000)
+    if (pulled.fetched !== N) throw new Error(`backfill fetched ${pulled.fetched} of ${N}`)
+    // the same to another new device, from the source now warm (a running device keeps its hashes in memory)
+    const d = new HistoryStore({ kv: await bus.kv(`bench_history_d${r}`) })
+    t = performance.now()
+    const warm = await pullHistory(d, historySource(source), { pageSize: PAGE, window: WINDOW })
+    const warmRate = N / ((performance.now() - t) / 1000)
+    if (warm.fetched !== N) throw new Error(`warm backfill fetched ${warm.fetched} of ${N}`)
+    rounds.push({ streamInOrder: Math.round(streamRate), getPerMessage: Math.round(getRate), backfillCold: Math.round(coldRate), backfillWarm: Math.round(warmRate) })
   }
-
-  // ---- backfill: C pulls everything from B (B's store opened cold) ----
-  const c = new HistoryStore({ kv: await bus.kv('bench_history_c') })
-  const source = new HistoryStore({ kv: bKv })
-  t = performance.now()
-  const pulled = await pullHistory(c, historySource(source), { pageSize: PAGE, window: WINDOW })
-  const backSec = (performance.now() - t) / 1000
-  if (pulled.fetched !== N) throw new Error(`backfill fetched ${pulled.fetched} of ${N}`)
-  const backRate = Math.round(N / backSec)
-  result.backfill = {
-    seconds: round2(backSec),
-    msgsPerSec: backRate,
-    vsStreamInOrder: round2(backRate / (read / rangeSec)),
-    vsGetPerMessage: round2(backRate / (keys.length / getSec)),
-  }
-
-  // ---- the same to another new device, from the source now warm (a running device keeps its hashes in memory) ----
-  const d = new HistoryStore({ kv: await bus.kv('bench_history_d') })
-  t = performance.now()
-  const warm = await pullHistory(d, historySource(source), { pageSize: PAGE, window: WINDOW })
-  const warmSec = (performance.now() - t) / 1000
-  if (warm.fetched !== N) throw new Error(`warm backfill fetched ${warm.fetched} of ${N}`)
-  result.backfillWarmSource = {
-    seconds: round2(warmSec),
-    msgsPerSec: Math.round(N / warmSec),
-    vsStreamInOrder: round2(N / warmSec / (read / rangeSec)),
-    vsGetPerMessage: round2(N / warmSec / (keys.length / getSec)),
-  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const ratios = (k: 'backfillCold' | 'backfillWarm') => ({
+    msgsPerSec: median(rounds.map((x) => x[k]!)),
+    vsStreamInOrder: round2(median(rounds.map((x) => x[k]! / x.streamInOrder!))),
+    vsGetPerMessage: round2(median(rounds.map((x) => x[k]! / x.getPerMessage!))),
+  })
+  result.raw = { streamInOrder: { msgsPerSec: median(rounds.map((x) => x.streamInOrder!)) }, getPerMessage: { msgsPerSec: median(rounds.map((x) => x.getPerMessage!)) } }
+  result.backfill = ratios('backfillCold')
+  result.backfillWarmSource = ratios('backfillWarm')
+  result.rounds = rounds
 
   // ---- second sync, nothing new ----
   const ms: number[] = []

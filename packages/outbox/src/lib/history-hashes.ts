@@ -19,19 +19,21 @@ export interface SyncHashesInit {
   entry(peer: string, id: string): Promise<HistoryEntry | undefined>
 }
 
+/** Entries per ranged read of the first load. */
+const RANGE_READ = 1000
+
 /**
  * The `entryHash` of every message of the conversations sync has looked at, in memory (~150 bytes a message), kept
  * up to date by every write (`set`), so a sync with nothing new costs no read at all.
  */
-/** Entries per ranged read of the first load. */
-const RANGE_READ = 1000
-
 export class SyncHashes {
   #init: SyncHashesInit
   #byPeer = new Map<string, Hashes>()
   /** While every conversation is read in one pass: the messages written meanwhile (read again at its end). */
   #dirty: Set<string> | undefined
   #loadingAll: Promise<void> | undefined
+  /** Conversations whose first message was written while every conversation was being loaded. */
+  #begunDuringLoad = new Set<string>()
 
   constructor(init: SyncHashesInit) {
     this.#init = init
@@ -50,6 +52,18 @@ export class SyncHashes {
 
   clear(): void {
     this.#byPeer.clear()
+    this.#begunDuringLoad.clear()
+  }
+
+  /**
+   * Before anything is loaded, with a bucket read in one pass: loads every conversation and returns the ones it saw
+   * (a sync wants them all; listing the keys first would read every key once more). Otherwise undefined.
+   */
+  async loadAll(): Promise<string[] | undefined> {
+    const kv = this.#init.kv
+    if (!isOrdered(kv) || this.#byPeer.size > 0) return undefined
+    await this.#loadAllOnce(kv)
+    return [...new Set([...this.#byPeer.keys(), ...this.#begunDuringLoad])]
   }
 
   /** A conversation's hashes: on the first call of all, every conversation in one pass when the bucket allows it. */
@@ -58,10 +72,7 @@ export class SyncHashes {
     if (known) return known
     const kv = this.#init.kv
     if (isOrdered(kv) && this.#byPeer.size === 0) {
-      this.#loadingAll ??= this.#loadAll(kv).finally(() => {
-        this.#loadingAll = undefined
-      })
-      await this.#loadingAll
+      await this.#loadAllOnce(kv)
       const loaded = this.#byPeer.get(peer)
       if (loaded) return loaded
     }
@@ -75,13 +86,25 @@ export class SyncHashes {
     })
   }
 
+  #loadAllOnce(kv: OrderedKvStore): Promise<void> {
+    this.#loadingAll ??= this.#loadAll(kv).finally(() => {
+      this.#loadingAll = undefined
+    })
+    return this.#loadingAll
+  }
+
   /** Every conversation in one pass over the stream in write order (a ranged read costs far less than a get each). */
   async #loadAll(kv: OrderedKvStore): Promise<void> {
     this.#dirty = new Set()
     try {
       const st = await kv.state()
       const all = new Map<string, Hashes>()
-      const read = (from: number) => (from <= st.lastRevision ? kv.range(from, RANGE_READ, st.lastRevision) : Promise.resolve([]))
+      const read = (from: number) => {
+        const p = from <= st.lastRevision ? kv.range(from, RANGE_READ, st.lastRevision) : Promise.resolve([])
+        // Awaited in the next round; if hashing this one throws first, its failure must not go unhandled.
+        p.catch(() => undefined)
+        return p
+      }
       let next = read(Math.max(1, st.firstRevision))
       for (let round = 0; round < 10_000_000; round++) {
         const chunk = await next
@@ -102,8 +125,12 @@ export class SyncHashes {
       const dirty = [...this.#dirty].map((k) => k.split('.') as [string, string])
       for (const [peer, h] of all) if (!this.#byPeer.has(peer)) this.#byPeer.set(peer, h)
       this.#dirty = undefined
-      // Written while the pass ran: what it read of them may be older. Read them again.
-      for (const [peer, id] of dirty) if (this.#byPeer.has(peer)) this.set(peer, id, await this.#init.entry(peer, id))
+      // Written while the pass ran: what it read of them may be older. Read them again. A conversation that began
+      // meanwhile is loaded when it is first asked for, and counted among the ones seen.
+      for (const [peer, id] of dirty) {
+        if (this.#byPeer.has(peer)) this.set(peer, id, await this.#init.entry(peer, id))
+        else this.#begunDuringLoad.add(peer)
+      }
     } finally {
       this.#dirty = undefined
     }

@@ -215,6 +215,11 @@ export class HistoryStore {
   /** Every conversation's count, high-water mark and digest (what a device announces to its own other devices). */
   async summaries(): Promise<ConversationSummary[]> {
     const out: ConversationSummary[] = []
+    // Unlisted yet: the first load of every conversation's hashes lists them too.
+    if (!this.#peers) {
+      const seen = await this.#hashes.loadAll()
+      if (seen && !this.#peers) this.#peers = new Set(seen)
+    }
     for (const peer of await this.peers()) {
       const h = await this.#hashes.load(peer)
       h.summary ??= summarizeConversation(peer, await this.syncItems(peer))

@@ -98,6 +98,15 @@ export function monitored(kv: KvBucket, onError: (e: unknown) => void, disk: Dis
     delete: (k) => write(() => kv.delete(k)),
     keys: (f) => watch(kv.keys(f)),
     entries: () => watch(kv.entries()),
+    getMany: (keys) => watch(kv.getMany(keys)),
+    // One disk check for the lot; each entry's failure is its own result, and the first that is not a lost race
+    // reports like a thrown one.
+    createMany: (entries) =>
+      write(() => kv.createMany(entries)).then((results) => {
+        const failed = results.find((r) => typeof r !== 'number' && r.code !== BusErrorCode.Conflict)
+        if (failed !== undefined) onError(failed)
+        return results
+      }),
   }
 }
 

@@ -35,6 +35,39 @@ describe('DiskGuard', () => {
     await expect(guard.check()).rejects.toMatchObject({ name: 'DiskFullError' })
   })
 
+  it('far above the reserve (a GiB), an answer serves the writes of the next 100 ms; near it, none is reused', async () => {
+    const GiB = 1024 * 1024 * 1024
+    let free = 10 * GiB
+    let asked = 0
+    let now = 0
+    const guard = new DiskGuard({
+      dir: '/unused',
+      minFreeBytes: 8 * 1024 * 1024,
+      now: () => now,
+      free: async () => {
+        asked++
+        return free
+      },
+    })
+    await guard.check()
+    now = 100
+    await guard.check()
+    expect(asked).toBe(1)
+    now = 101
+    await guard.check()
+    expect(asked).toBe(2)
+    // under a GiB above the reserve: every write asks
+    free = GiB
+    now = 300
+    await guard.check()
+    now = 301
+    await guard.check()
+    expect(asked).toBe(4)
+    free = 0
+    now = 302
+    await expect(guard.check()).rejects.toMatchObject({ name: 'DiskFullError' })
+  })
+
   it('refuses writes below the reserve with DiskFullError, every one of a burst', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'baran-disk-'))
     dirs.push(dir)

@@ -144,7 +144,11 @@ export class KvBucket {
     if (needsDirect) {
       this.#direct ??= this.#kv.status().then(
         (s) => s.streamInfo.config.allow_direct === true,
-        () => false,
+        () => {
+          // Not known (the server is away): one get per key this time, and ask again next time.
+          this.#direct = undefined
+          return false
+        },
       )
       if (!(await this.#direct)) return undefined
     }

@@ -26,6 +26,15 @@ export interface EnsureFundsInit {
 // ethers codes of a send that raced another sender of the same key.
 const NONCE_RACE = new Set(['NONCE_EXPIRED', 'REPLACEMENT_UNDERPRICED'])
 
+/**
+ * A race lost after the send: another sender's transfer with the same nonce (and a higher fee) replaced ours in the
+ * pool, so ours never happened (ethers: TRANSACTION_REPLACED, cancelled). A repriced copy of our own is not that.
+ */
+function lostRace(e: unknown): boolean {
+  const { code, cancelled } = e as { code?: unknown; cancelled?: unknown }
+  return (typeof code === 'string' && NONCE_RACE.has(code)) || (code === 'TRANSACTION_REPLACED' && cancelled === true)
+}
+
 /** Funds `address` when its balance is below the minimum; resolves with the transfer's hash, or undefined. */
 export async function ensureFunds(init: EnsureFundsInit): Promise<string | undefined> {
   const provider = init.faucet.provider
@@ -47,9 +56,8 @@ export async function ensureFunds(init: EnsureFundsInit): Promise<string | undef
       init.log?.info({ address: init.address, wei: String(value), txHash: tx.hash, block: receipt?.blockNumber }, 'funded from the dev faucet')
       return tx.hash
     } catch (e) {
-      const code = (e as { code?: unknown }).code
-      if (attempt < FAUCET_ATTEMPTS && typeof code === 'string' && NONCE_RACE.has(code)) {
-        init.log?.debug({ attempt, code }, 'faucet nonce race: retrying')
+      if (attempt < FAUCET_ATTEMPTS && lostRace(e)) {
+        init.log?.debug({ attempt, code: (e as { code?: unknown }).code }, 'faucet nonce race: retrying')
         await new Promise((r) => setTimeout(r, 20 + Math.floor(Math.random() * 80)))
         continue
       }

@@ -72,6 +72,24 @@ describe('batched key/value reads and creates', () => {
     expect((await kv.getMany(['ok.1', 'ok.3'])).map((r) => (r ? dec(r.value) : r))).toEqual(['1', '3'])
   })
 
+  it('fails with unavailable on a closed connection, at once', async () => {
+    const b = await Bus.connect({ servers: server.url, node: 'n1' })
+    const kv = await b.kv('batch_closed')
+    await kv.createMany([
+      { key: 'c.1', value: enc('1') },
+      { key: 'c.2', value: enc('2') },
+    ])
+    await b.close()
+    const t0 = Date.now()
+    const results = await kv.createMany([
+      { key: 'c.3', value: enc('3') },
+      { key: 'c.4', value: enc('4') },
+    ])
+    expect(results.map((r) => (r instanceof BusError ? r.code : r))).toEqual(['unavailable', 'unavailable'])
+    await expect(kv.getMany(['c.1', 'c.2'])).rejects.toMatchObject({ code: 'unavailable' })
+    expect(Date.now() - t0).toBeLessThan(4000)
+  })
+
   it('fails with unavailable, not a hang, while the server is gone', { timeout: 60_000 }, async () => {
     const ownDir = await mkdtemp(join(tmpdir(), 'baran-kv-batch-down-'))
     const own = await startNatsServer({ workDir: ownDir, jetstream: true })

@@ -7,7 +7,7 @@
  * `window` at a time, and matches the answers by their reply subject. Every answer that is not a plain success
  * comes back as an error or `undefined` for that item alone; no answer within the deadline is `unavailable`.
  */
-import { createInbox, headers, type Msg, type NatsConnection } from 'nats'
+import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from 'nats'
 import { BusError, BusErrorCode } from './errors.ts'
 
 /** The items in flight at once (the replies of one window are matched in memory). */
@@ -53,38 +53,44 @@ async function pipelined<I, R>(t: BatchTarget, items: readonly I[], send: (item:
     let left = end - start
     let timer: NodeJS.Timeout | undefined
     await new Promise<void>((resolve) => {
-      const sub = t.nc.subscribe(`${inbox}.*`, {
-        callback: (err, m) => {
-          if (err) {
-            finish(new BusError(BusErrorCode.Unavailable, `${what}: ${err.message}`, { cause: err }))
-            return
-          }
-          const i = Number(m.subject.slice(inbox.length + 1))
-          if (!Number.isInteger(i) || i < start || i >= end || answered[i] === 1) return
-          answered[i] = 1
-          try {
-            out[i] = answer(m, items[i] as I)
-          } catch (e) {
-            out[i] = new BusError(BusErrorCode.Internal, `${what}: ${(e as Error).message}`, { cause: e })
-          }
-          if (--left === 0) finish()
-        },
-      })
+      let sub: Subscription | undefined
       let finished = false
       const finish = (failure?: BusError) => {
         if (finished) return
         finished = true
         clearTimeout(timer)
-        sub.unsubscribe()
+        try {
+          sub?.unsubscribe()
+        } catch {
+          // the connection is closed: so is the subscription
+        }
         for (let i = start; i < end; i++) {
           if (answered[i] === 0) out[i] = failure ?? new BusError(BusErrorCode.Unavailable, `${what}: no answer within ${WINDOW_TIMEOUT_MS} ms`)
         }
         resolve()
       }
-      timer = setTimeout(() => finish(), WINDOW_TIMEOUT_MS)
       try {
+        sub = t.nc.subscribe(`${inbox}.*`, {
+          callback: (err, m) => {
+            if (err) {
+              finish(new BusError(BusErrorCode.Unavailable, `${what}: ${err.message}`, { cause: err }))
+              return
+            }
+            const i = Number(m.subject.slice(inbox.length + 1))
+            if (!Number.isInteger(i) || i < start || i >= end || answered[i] === 1) return
+            answered[i] = 1
+            try {
+              out[i] = answer(m, items[i] as I)
+            } catch (e) {
+              out[i] = new BusError(BusErrorCode.Internal, `${what}: ${(e as Error).message}`, { cause: e })
+            }
+            if (--left === 0) finish()
+          },
+        })
+        timer = setTimeout(() => finish(), WINDOW_TIMEOUT_MS)
         for (let i = start; i < end; i++) send(items[i] as I, `${inbox}.${i}`)
       } catch (e) {
+        // A closed connection throws at subscribe or publish.
         finish(new BusError(BusErrorCode.Unavailable, `${what}: ${(e as Error).message}`, { cause: e }))
       }
     })

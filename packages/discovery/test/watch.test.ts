@@ -67,10 +67,10 @@ beforeAll(async () => {
 }, 150_000)
 
 beforeEach(async () => {
-  // unsubscriptions of the previous test are in flight: start from none
-  // (bounded by 20 s: unsubscribing is one rpc round trip per subscription, slow on a loaded machine)
-  await waitFor(() => totalSubscriptions() === 0, 20_000, 'no subscriptions')
-})
+  // unsubscriptions of the previous test are in flight: start from none (bounded by 40 s: unsubscribing is one rpc
+  // round trip per subscription, tried again 1 s and 2 s after a failure: slow on a loaded machine)
+  await waitFor(() => totalSubscriptions() === 0, 40_000, 'no subscriptions')
+}, 60_000)
 
 afterAll(async () => {
   for (const rpc of clients.values()) rpc.stop()

@@ -9,6 +9,9 @@ import type { VerifiedEntry } from './policy.ts'
 
 /** Different records with the same seq reported for one key (more is a signer misbehaving, not a race). */
 const MAX_RECORDS_AT_ONE_SEQ = 4
+/** Tries at telling a storing peer a watch ended (one lost leaves it pushing to us until its grant runs out). */
+const UNSUB_ATTEMPTS = 3
+const UNSUB_RETRY_MS = 1_000
 
 /** Everything a watcher tracks for one key, shared by every watch that names it. */
 interface KeyWatch {
@@ -43,6 +46,7 @@ export class Watches {
   readonly #keys = new Map<string, KeyWatch>()
   readonly #unlisten: () => void
   readonly #defaultFanout: number
+  #stopped = false
   pushesReceived = 0
 
   constructor(c: WatchComponents, defaultFanout: number) {
@@ -120,7 +124,7 @@ export class Watches {
           if (reply.t !== 'ok') throw new SubscriptionRefusedError(reply.t === 'err' ? reply.message : 'unexpected reply')
           if (kw.abort.signal.aborted) {
             // unwatched while this subscription was on its way: take it back
-            request(this.#c, peer, { t: 'unsub', key: kw.key }).catch(() => {})
+            this.#unsubscribe(peer, kw.key)
             return
           }
           const ttl = reply.ttlMs ?? 0
@@ -149,7 +153,7 @@ export class Watches {
         for (const peer of [...kw.subscribed.keys()]) {
           if (closest.includes(peer)) continue
           kw.subscribed.delete(peer)
-          request(this.#c, peer, { t: 'unsub', key: kw.key }).catch(() => {})
+          this.#unsubscribe(peer, kw.key)
         }
       }
     } catch (err) {
@@ -245,12 +249,25 @@ export class Watches {
     this.#keys.delete(kw.key)
     // Tell the storing peers, best effort: their grants expire anyway.
     for (const peer of kw.subscribed.keys()) {
-      request(this.#c, peer, { t: 'unsub', key: kw.key }).catch(() => {})
+      this.#unsubscribe(peer, kw.key)
     }
     kw.subscribed.clear()
   }
 
+  /** Tells `peer` to drop this node's subscription to `key`, again a little later if that fails (a loaded peer). */
+  #unsubscribe(peer: string, key: string, attempt = 1): void {
+    // Not after a stop, nor once this node subscribed there again (a new watch of the key, the peer closest again).
+    const wanted = () => !this.#stopped && this.#keys.get(key)?.subscribed.has(peer) !== true
+    request(this.#c, peer, { t: 'unsub', key }).catch(() => {
+      if (attempt >= UNSUB_ATTEMPTS || !wanted()) return
+      timer(() => {
+        if (wanted()) this.#unsubscribe(peer, key, attempt + 1)
+      }, UNSUB_RETRY_MS * attempt)
+    })
+  }
+
   stop(): void {
+    this.#stopped = true
     this.#unlisten()
     for (const kw of [...this.#keys.values()]) {
       kw.abort.abort()

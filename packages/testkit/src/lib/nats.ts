@@ -22,7 +22,8 @@ export async function setupNats(opts: { node?: string; jetstream?: boolean; clea
   const dir = await tempDir(cleanup, 'baran-nats-')
   const server = await startNatsServer({ workDir: dir, jetstream: opts.jetstream ?? true })
   cleanup.add('stop nats-server', () => server.stop())
-  const bus = await Bus.connect({ servers: server.url, node: opts.node ?? 'n1' })
+  // The server is up (it wrote its ports file): a slow handshake is a loaded machine, not a missing server.
+  const bus = await Bus.connect({ servers: server.url, node: opts.node ?? 'n1', connectTimeoutMs: 15_000 })
   cleanup.add('close bus', () => bus.close())
   return { server, url: server.url, dir, bus, cleanup, [Symbol.asyncDispose]: () => cleanup.run() }
 }

@@ -134,13 +134,14 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs 
 
 /**
  * Start `n` nodes on 127.0.0.1: the first bootstraps itself, the others join it. Waits until
- * every routing table holds at least `minPeers` peers. Pass the array to stopAll in afterAll.
+ * every routing table holds at least `minPeers` peers (up to `tablesTimeoutMs`). Pass the array to stopAll in afterAll.
  */
 export async function startNetwork(
   n: number,
   init: DiscoveryNodeInit = {},
   nodes: DiscoveryNode[] = [],
   minPeers = Math.min(n - 1, 8),
+  tablesTimeoutMs = 45_000,
 ): Promise<DiscoveryNode[]> {
   const first = await createDiscoveryNode(init)
   nodes.push(first)
@@ -163,7 +164,7 @@ export async function startNetwork(
       }
       return false
     },
-    45_000,
+    tablesTimeoutMs,
     'routing tables to fill',
   )
   return nodes

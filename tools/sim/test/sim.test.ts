@@ -52,10 +52,14 @@ describe('runScenario', () => {
       latencyMs: 5,
       lossRate: 0.02,
       seed: 4,
-      drainMs: 60_000,
+      // Production back-off doubles from 1 s: tries 1, 3, 7, 15, 31, 63 s after the first (less with jitter), so a
+      // message sent late in the 8 s run to a node down then may next be tried after a 60 s drain ended: twice
+      // s0 → s6 was left so (1 in ~10 runs; why its watch did not bring it sooner is not known). 120 s covers it.
+      // The drain ends as soon as everything arrived, so a passing run does not wait for it.
+      drainMs: 120_000,
       lookups: 5,
     })
-    // What the run saw, only when a message is missing (once 1 in ~13 runs, s0 → s6 after its restart: not yet explained).
+    // What the run saw, only when a message is missing.
     if (report.delivery.undelivered.length > 0) console.error(`[sim] undelivered after the drain:\n${formatReport(report)}\n${JSON.stringify(report)}`)
     // Two nodes killed (SIGKILL of their own process) and restarted, one killed for good.
     expect(report.churn).toEqual({ nodes: 2, offline: 3, restarts: 2, kill: 'sigkill', stayedOffline: 1 })
@@ -70,7 +74,7 @@ describe('runScenario', () => {
     expect(report.conditions).toContain("outbox back-off production's defaults")
     expect(report.conditions).toContain('latency 5 ms and loss 0.02')
     expect(formatReport(report).split('\n')[0]).toBe(`conditions: ${report.conditions}`)
-  }, 150_000)
+  }, 240_000)
 
   it.each([
     [{ nodes: 10, churn: 0.2, messages: 1, durationMs: 1000, kill: 'hard' }, 'kill'],

@@ -9,6 +9,7 @@
  */
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from 'nats'
 import { BusError, BusErrorCode } from './errors.ts'
+import { jsError } from './kv-errors.ts'
 
 /** The items in flight at once (the replies of one window are matched in memory). */
 export const KV_BATCH_WINDOW = 512
@@ -131,8 +132,9 @@ export function createMany(t: BatchTarget, entries: ReadonlyArray<{ key: string;
       if (failed) return failed
       const ack = JSON.parse(decoder.decode(m.data)) as { seq?: unknown; error?: { err_code?: number; description?: string } }
       if (ack.error) {
-        const code = ack.error.err_code === WRONG_LAST_SEQUENCE ? BusErrorCode.Conflict : /no space left|insufficient (storage|resources)/i.test(ack.error.description ?? '') ? BusErrorCode.Unavailable : BusErrorCode.Internal
-        return new BusError(code, `${what}/${e.key}: ${ack.error.description ?? 'refused'}`)
+        // Classified as every other write's failure is; the code of a lost race is checked too (its text may change).
+        const refused = jsError(new Error(ack.error.description ?? 'refused'), `${what}/${e.key}`)
+        return ack.error.err_code === WRONG_LAST_SEQUENCE && refused.code !== BusErrorCode.Conflict ? new BusError(BusErrorCode.Conflict, refused.message, { cause: refused }) : refused
       }
       if (typeof ack.seq !== 'number') return new BusError(BusErrorCode.Internal, `${what}/${e.key}: an acknowledgement without a sequence`)
       return ack.seq

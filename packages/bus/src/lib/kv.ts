@@ -2,6 +2,7 @@ import type { KV, KvEntry, NatsConnection } from 'nats'
 import { DeliverPolicy, StorageType } from 'nats'
 import { BusError, BusErrorCode } from './errors.ts'
 import { type BatchTarget, createMany, getMany, isPlainKey } from './kv-batch.ts'
+import { jsError } from './kv-errors.ts'
 
 /** A durable key/value bucket on JetStream (file storage in the node's data dir). */
 export interface KvBucketOptions {
@@ -248,15 +249,4 @@ export class KvBucket {
 
 function toValue(e: KvEntry): KvValue {
   return { key: e.key, value: e.value, revision: e.revision, created: e.created }
-}
-
-function jsError(e: unknown, what: string): BusError {
-  const msg = (e as Error)?.message ?? String(e)
-  if (/wrong last sequence|key exists/i.test(msg)) return new BusError(BusErrorCode.Conflict, `${what}: changed concurrently or exists`, { cause: e })
-  if (/permissions violation/i.test(msg)) return new BusError(BusErrorCode.Forbidden, `${what}: JetStream refused for this user`, { cause: e })
-  // The store cannot write (disk full, read-only, I/O error; nats-server then disables JetStream): unavailable too.
-  if (/timeout|no responders|disconnect|closed|jetstream not enabled|no space left|insufficient (storage|resources)|read-only file system|input\/output error/i.test(msg)) {
-    return new BusError(BusErrorCode.Unavailable, `${what}: JetStream unavailable (${msg})`, { cause: e })
-  }
-  return new BusError(BusErrorCode.Internal, `${what}: ${msg}`, { cause: e })
 }

@@ -1,6 +1,7 @@
 import { SyncAnswerSchema, type SyncRequest, SyncRequestSchema } from '@baran/bus'
 import { Cleanup } from '@baran/testkit'
-import { mergeLww } from '@baran/trust'
+import { canonicalEncode, mergeLww } from '@baran/trust'
+import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type HistoryEntry, mergeEntries } from '../src/lib/history-entry.ts'
@@ -63,6 +64,13 @@ class MemoryHistory implements SyncLocal {
 }
 
 describe('history sync, pure', () => {
+  it('a message hash is the sha-256 of its synced fields in canonical form (it is stored and compared across versions)', () => {
+    const e = entry(newMessageId(), { direction: 'out', devices: [{ deviceId: ALICE_PHONE, state: 'delivered', at: NOW, readAt: NOW + 1 }], prev: newMessageId() })
+    const { storedAt: _s, updatedAt: _u, body: _b, sealed: _x, ...synced } = e
+    expect(entryHash(e)).toBe(createHash('sha256').update(canonicalEncode(synced)).digest('hex').slice(0, 32))
+    expect(entryHash({ ...e, body: 'other', storedAt: 1, updatedAt: 2 })).toBe(entryHash(e))
+  })
+
   it('digests are order-free and updatable one hash at a time', () => {
     const hashes = ['0123456789abcdef0123456789abcdef', 'ffffffff00000000ffffffff00000000', '00000000000000000000000000000001']
     expect(digestOf(hashes)).toBe(digestOf([...hashes].reverse()))

@@ -12,7 +12,7 @@
  * const chain = verifyChain({ deviceCert: decodeRecord(encodeRecord(cert)) })
  */
 export { concatBytes, fromBase64Url, fromHex, toBase64Url, toHex, utf8 } from './lib/bytes.ts'
-export { canonicalDecode, canonicalEncode } from './lib/canonical.ts'
+export { canonicalDecode, canonicalEncode, canonicalString } from './lib/canonical.ts'
 export type { VerifiedChain, VerifyChainInput, VerifyDeviceListOptions } from './lib/chain.ts'
 export { verifyChain, verifyDeviceList } from './lib/chain.ts'
 export {

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { utf8 } from '../src/lib/bytes.ts'
-import { canonicalDecode, canonicalEncode } from '../src/lib/canonical.ts'
+import { canonicalDecode, canonicalEncode, canonicalString } from '../src/lib/canonical.ts'
 import { expectTrustError } from './fixtures.ts'
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b)
@@ -35,6 +35,8 @@ describe('canonicalEncode', () => {
     expect(text(canonicalEncode(-42))).toBe('-42')
     expect(text(canonicalEncode(Number.MAX_SAFE_INTEGER))).toBe('9007199254740991')
     expect(text(canonicalEncode(Object.create(null)))).toBe('{}')
+    // the string form is the same text
+    for (const v of [{ b: 1, a: [true, null, 'x'], c: {} }, 'é"\\\n\u2028', { z: { y: [1, { x: 'ü' }] } }]) expect(canonicalString(v)).toBe(text(canonicalEncode(v)))
   })
 
   it('sorts keys by UTF-16 code units (not code points)', () => {

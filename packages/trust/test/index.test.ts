@@ -22,6 +22,7 @@ const runtimeExports = [
   'bodySchemas',
   'canonicalDecode',
   'canonicalEncode',
+  'canonicalString',
   'concatBytes',
   'decodeRecord',
   'encodeRecord',

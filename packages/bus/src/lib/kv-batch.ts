@@ -119,14 +119,13 @@ function jsErrorOf(m: Msg, what: string): BusError | undefined {
  */
 export function createMany(t: BatchTarget, entries: ReadonlyArray<{ key: string; value: Uint8Array }>): Promise<Array<number | BusError>> {
   const what = `create in ${t.bucket}`
+  // One header set for the whole batch: nats.js encodes it afresh at every publish and never changes it.
+  const h = headers()
+  h.set('Nats-Expected-Last-Subject-Sequence', '0')
   return pipelined(
     t,
     entries,
-    (e, reply) => {
-      const h = headers()
-      h.set('Nats-Expected-Last-Subject-Sequence', '0')
-      t.nc.publish(`$KV.${t.bucket}.${e.key}`, e.value, { reply, headers: h })
-    },
+    (e, reply) => t.nc.publish(`$KV.${t.bucket}.${e.key}`, e.value, { reply, headers: h }),
     (m, e) => {
       const failed = jsErrorOf(m, `${what}/${e.key}`)
       if (failed) return failed

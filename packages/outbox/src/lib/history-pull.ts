@@ -71,14 +71,19 @@ export class UnexpectedSyncEntryError extends Error {
 export async function pullHistory(local: SyncLocal, remote: SyncRemote, opts: PullOptions = {}): Promise<PullResult> {
   const result: PullResult = { conversations: 0, fetched: 0, changed: 0 }
   const mine = new Map((await local.summaries()).map((c) => [c.peer, c]))
-  for (const theirs of await remote.conversations()) {
-    opts.signal?.throwIfAborted()
-    const own = mine.get(theirs.peer)
-    if (own && own.count === theirs.count && own.digest === theirs.digest) continue
-    result.conversations++
-    const ids = await missingIds(local, remote, theirs.peer, opts)
-    await fetchPages(local, remote, theirs.peer, ids, opts, result)
+  // One queue of pages over every conversation: the next conversation is compared while the last pages of the one
+  // before are fetched and merged, so the window stays full from the first page to the last.
+  async function* pages(): AsyncGenerator<{ peer: string; ids: string[] }> {
+    for (const theirs of await remote.conversations()) {
+      opts.signal?.throwIfAborted()
+      const own = mine.get(theirs.peer)
+      if (own && own.count === theirs.count && own.digest === theirs.digest) continue
+      result.conversations++
+      const ids = await missingIds(local, remote, theirs.peer, opts)
+      for (const page of pagesOf(ids, opts.pageSize ?? 200)) yield { peer: theirs.peer, ids: page }
+    }
   }
+  await fetchPages(local, remote, pages(), opts, result)
   return result
 }
 
@@ -108,28 +113,40 @@ async function missingIds(local: SyncLocal, remote: SyncRemote, peer: string, op
   return out.sort()
 }
 
-/** Fetches and merges pages, `window` at a time. */
-async function fetchPages(local: SyncLocal, remote: SyncRemote, peer: string, ids: string[], opts: PullOptions, result: PullResult): Promise<void> {
-  const pages = pagesOf(ids, opts.pageSize ?? 200)
-  let next = 0
+/** Fetches and merges pages, `window` at a time (a generator shared by the workers hands each page out once). */
+async function fetchPages(
+  local: SyncLocal,
+  remote: SyncRemote,
+  pages: AsyncGenerator<{ peer: string; ids: string[] }>,
+  opts: PullOptions,
+  result: PullResult,
+): Promise<void> {
+  let failed = false
   const worker = async () => {
-    while (next < pages.length) {
-      opts.signal?.throwIfAborted()
-      const page = pages[next++]!
-      const asked = new Set(page)
-      const entries = await remote.fetch(peer, page)
-      for (const e of entries) {
-        if (e.peer !== peer || !asked.has(e.id)) throw new UnexpectedSyncEntryError(`asked for ${page.length} messages of ${peer}, got ${e.peer}/${e.id}`)
+    try {
+      for (;;) {
+        const next = await pages.next()
+        if (next.done || failed) return
+        opts.signal?.throwIfAborted()
+        const { peer, ids: page } = next.value
+        const asked = new Set(page)
+        const entries = await remote.fetch(peer, page)
+        for (const e of entries) {
+          if (e.peer !== peer || !asked.has(e.id)) throw new UnexpectedSyncEntryError(`asked for ${page.length} messages of ${peer}, got ${e.peer}/${e.id}`)
+        }
+        opts.signal?.throwIfAborted()
+        // Read after the await: `result.changed += await …` would add to the value read before it (workers overlap).
+        const changed = await local.mergeCopies(entries)
+        result.changed += changed
+        result.fetched += entries.length
+        opts.onPage?.({ peer, merged: entries.length })
       }
-      opts.signal?.throwIfAborted()
-      // Read after the await: `result.changed += await …` would add to the value read before it (workers overlap).
-      const changed = await local.mergeCopies(entries)
-      result.changed += changed
-      result.fetched += entries.length
-      opts.onPage?.({ peer, merged: entries.length })
+    } catch (e) {
+      failed = true
+      throw e
     }
   }
-  await Promise.all(Array.from({ length: Math.min(pages.length, Math.max(1, opts.window ?? 4)) }, worker))
+  await Promise.all(Array.from({ length: Math.max(1, opts.window ?? 4) }, worker))
 }
 
 /** Groups ranges so that each group's total count stays within `max` (a range larger than that is a group alone). */

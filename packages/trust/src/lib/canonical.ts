@@ -12,6 +12,11 @@ export function canonicalEncode(value: unknown): Uint8Array {
   return utf8(encodeValue(value, 0))
 }
 
+/** The same canonical form as a string (for a hash that takes the text as it is, without a copy into bytes first). */
+export function canonicalString(value: unknown): string {
+  return encodeValue(value, 0)
+}
+
 function encodeValue(value: unknown, depth: number): string {
   switch (typeof value) {
     case 'string':

@@ -2,12 +2,13 @@
  * History backfill to a new device, one JSON object on stdout. One nats-server (file storage); device B's history
  * holds N messages (4 conversations, both directions, through HistoryStore's write path); a new device C pulls
  * them all (`pullHistory`, pages of PAGE=500, WINDOW=4 in flight) from B's history (`historySource`), with B's store
- * opened cold (as after a restart: it reads its messages to hash them first). The channel between the two is a
- * direct call in this process: no transport, no sealing; this measures the history side of a sync (reads on B,
- * checks and writes on C). Then the same backfill to another new device from B's store now warm (its hashes in
- * memory, as on a running device).
+ * opened cold and never synced before (no snapshot of its sync hashes: it reads every message to hash it first).
+ * The channel between the two is a direct call in this process: no transport, no sealing; this measures the history
+ * side of a sync (reads on B, checks and writes on C). Then the same to a third new device from B restarted (a new
+ * store over the same bucket: it reads the hashes' snapshot that the first load wrote, and what came after it), and
+ * to a fourth from B's store now warm (its hashes in memory, as on a running device).
  * Against, in the same round just before: raw JetStream reads of B's bucket: (a) the whole stream in order
- * (`KvBucket.range`, 1000 per read), (b) one nats.js `get` per message, 256 at a time. ROUNDS=3 rounds of all four
+ * (`KvBucket.range`, 1000 per read), (b) one nats.js `get` per message, 256 at a time. ROUNDS=3 rounds of all five
  * side by side; each figure is the median over rounds (a ratio: the median of the rounds' ratios), and every round
  * is kept in `rounds`. Last, a second sync with nothing new (the summaries compared, nothing fetched): p50/max of 20.
  * Clocks: each starts just before its read loop or `pullHistory` call and stops when it returns.
@@ -19,6 +20,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Bus } from '@baran/bus'
 import { startNatsServer } from '@baran/launch'
+import { SNAPSHOT_FIRST_KEY } from '../src/lib/history-hash-snapshot.ts'
 import { HistoryStore } from '../src/lib/history.ts'
 import { historySource, pullHistory } from '../src/lib/history-pull.ts'
 import { newMessageId } from '../src/lib/ids.ts'
@@ -75,29 +77,46 @@ try {
     t = performance.now()
     for (let i = 0; i < keys.length; i += 256) await Promise.all(keys.slice(i, i + 256).map((k) => bKv.get(k)))
     const getRate = keys.length / ((performance.now() - t) / 1000)
-    // C pulls everything from B, B's store opened cold (as after a restart: it reads its messages to hash them first)
+    // C pulls everything from B, B's store opened cold and never synced before (no snapshot of its hashes: it
+    // reads every message to hash it first)
+    await bKv.delete(SNAPSHOT_FIRST_KEY)
     c = new HistoryStore({ kv: await bus.kv(`bench_history_c${r}`) })
     source = new HistoryStore({ kv: bKv })
     t = performance.now()
     const pulled = await pullHistory(c, historySource(source), { pageSize: PAGE, window: WINDOW })
     const coldRate = N / ((performance.now() - t) / 1000)
     if (pulled.fetched !== N) throw new Error(`backfill fetched ${pulled.fetched} of ${N}`)
+    // the same from B restarted: it reads the snapshot of its hashes that the load above wrote
+    await source.hashesSaved()
+    const restartedSource = new HistoryStore({ kv: bKv })
+    const e = new HistoryStore({ kv: await bus.kv(`bench_history_e${r}`) })
+    t = performance.now()
+    const restarted = await pullHistory(e, historySource(restartedSource), { pageSize: PAGE, window: WINDOW })
+    const restartRate = N / ((performance.now() - t) / 1000)
+    if (restarted.fetched !== N) throw new Error(`restarted-source backfill fetched ${restarted.fetched} of ${N}`)
     // the same to another new device, from the source now warm (a running device keeps its hashes in memory)
     const d = new HistoryStore({ kv: await bus.kv(`bench_history_d${r}`) })
     t = performance.now()
     const warm = await pullHistory(d, historySource(source), { pageSize: PAGE, window: WINDOW })
     const warmRate = N / ((performance.now() - t) / 1000)
     if (warm.fetched !== N) throw new Error(`warm backfill fetched ${warm.fetched} of ${N}`)
-    rounds.push({ streamInOrder: Math.round(streamRate), getPerMessage: Math.round(getRate), backfillCold: Math.round(coldRate), backfillWarm: Math.round(warmRate) })
+    rounds.push({
+      streamInOrder: Math.round(streamRate),
+      getPerMessage: Math.round(getRate),
+      backfillCold: Math.round(coldRate),
+      backfillRestarted: Math.round(restartRate),
+      backfillWarm: Math.round(warmRate),
+    })
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  const ratios = (k: 'backfillCold' | 'backfillWarm') => ({
+  const ratios = (k: 'backfillCold' | 'backfillRestarted' | 'backfillWarm') => ({
     msgsPerSec: median(rounds.map((x) => x[k]!)),
     vsStreamInOrder: round2(median(rounds.map((x) => x[k]! / x.streamInOrder!))),
     vsGetPerMessage: round2(median(rounds.map((x) => x[k]! / x.getPerMessage!))),
   })
   result.raw = { streamInOrder: { msgsPerSec: median(rounds.map((x) => x.streamInOrder!)) }, getPerMessage: { msgsPerSec: median(rounds.map((x) => x.getPerMessage!)) } }
   result.backfill = ratios('backfillCold')
+  result.backfillRestartedSource = ratios('backfillRestarted')
   result.backfillWarmSource = ratios('backfillWarm')
   result.rounds = rounds
 

@@ -10,8 +10,8 @@
  * nothing there, list its `{ id, hash }` items and take the IDs whose hash is missing or different. Those are then
  * fetched in pages. Merging a fetched copy is a join (see `mergeEntries`), so pulling both ways converges.
  */
-import { canonicalString } from '@baran/trust'
 import { hash } from 'node:crypto'
+import { syncedText } from './entry-text.ts'
 import type { HistoryEntry } from './history-entry.ts'
 
 /** One message as sync compares it. */
@@ -55,8 +55,7 @@ export const EMPTY_DIGEST = '0'.repeat(32)
  * have the same digest.
  */
 export function entryHash(e: HistoryEntry): string {
-  const { storedAt: _s, updatedAt: _u, body: _b, sealed: _x, ...synced } = e
-  return hash('sha256', canonicalString(synced), 'hex').slice(0, 32)
+  return hash('sha256', syncedText(e), 'hex').slice(0, 32)
 }
 
 /** XOR of 128-bit hashes: the same whatever the order; one message in or out is one XOR. */

@@ -53,8 +53,10 @@ export {
   FAUCET_MIN_BALANCE_WEI,
   MAX_REVERSE_NAMES,
 } from './lib/constants.ts'
-export type { DeployedRegistry, Devnet, DevnetAccount, DevnetOptions } from './lib/devnet.ts'
-export { anvilBinaryPath, createProvider, deployRegistry, startDevnet } from './lib/devnet.ts'
+export type { DevChain, DevnetAccount, DevnetOptions } from './lib/dev-chain.ts'
+export { anvilBinaryPath, startDevChain } from './lib/dev-chain.ts'
+export type { DeployedRegistry, Devnet } from './lib/devnet.ts'
+export { createProvider, deployRegistry, startDevnet } from './lib/devnet.ts'
 export type { NamingErrorCode } from './lib/errors.ts'
 export {
   ChainUnavailableError,

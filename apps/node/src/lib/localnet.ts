@@ -4,7 +4,7 @@
  * (stops it when it stops); later nodes join it. Its state lives in `$BARAN_HOME/localnet/chain.json`, so names
  * survive a restart; a restarted chain takes the same port when it can, so joined nodes find it again.
  */
-import type { Devnet } from '@baran/naming/devnet'
+import type { DevChain } from '@baran/naming/dev-chain'
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -189,7 +189,7 @@ export async function joinOrStartLocalnet(opts: LocalnetOptions): Promise<Localn
 const LastChainSchema = z.object({ rpcUrl: z.url(), registry: EthAddress })
 
 /** anvil on the previous port and state; another port if that one is taken; a fresh state if the saved one is unreadable. */
-async function startChain(paths: ReturnType<typeof localnetPaths>, known: Localnet | undefined, log: LocalnetLogger): Promise<Devnet> {
+async function startChain(paths: ReturnType<typeof localnetPaths>, known: Localnet | undefined, log: LocalnetLogger): Promise<DevChain> {
   const previous =
     known?.chain ??
     (await readFile(paths.last, 'utf8')
@@ -198,13 +198,14 @@ async function startChain(paths: ReturnType<typeof localnetPaths>, known: Localn
   const previousPort = previous ? Number(new URL(previous.rpcUrl).port) || 0 : 0
   const base = { stateFile: paths.stateFile, log, ...(previous ? { registry: previous.registry } : {}) }
   const attempts = previousPort ? [previousPort, 0] : [0]
-  // Loaded only by the node that runs the chain, and only the devnet module: the whole naming package (its actor,
-  // clients and signer) would stay in the supervisor for the node's life (~17 MiB more resident memory).
-  const { startDevnet } = await import('@baran/naming/devnet')
+  // Loaded only by the node that runs the chain, and only the dev-chain module: the whole naming package (its actor,
+  // clients and signer) would stay in the supervisor for the node's life (~17 MiB more resident memory), and ethers
+  // alone (the devnet module's provider) ~11 MiB.
+  const { startDevChain } = await import('@baran/naming/dev-chain')
   let last: unknown
   for (const port of attempts) {
     try {
-      return await startDevnet({ ...base, port })
+      return await startDevChain({ ...base, port })
     } catch (e) {
       last = e
       log.warn({ port, err: (e as Error).message }, 'local chain did not start')
@@ -216,7 +217,7 @@ async function startChain(paths: ReturnType<typeof localnetPaths>, known: Localn
     await rename(paths.stateFile, aside)
     log.error({ moved: aside }, 'the saved chain state could not be loaded: starting a fresh chain')
     try {
-      return await startDevnet({ ...base, port: 0 })
+      return await startDevChain({ ...base, port: 0 })
     } catch (e) {
       last = e
     }

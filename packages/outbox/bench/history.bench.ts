@@ -18,12 +18,14 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Bus } from '@baran/bus'
+import { Worker } from 'node:worker_threads'
+import { Bus, SyncRequestSchema } from '@baran/bus'
 import { startNatsServer } from '@baran/launch'
 import { SNAPSHOT_FIRST_KEY } from '../src/lib/history-hash-snapshot.ts'
 import { HistoryStore } from '../src/lib/history.ts'
 import { historySource, pullHistory } from '../src/lib/history-pull.ts'
 import { newMessageId } from '../src/lib/ids.ts'
+import { answerSync } from '../src/lib/sync-wire.ts'
 
 const scale = Math.max(0.01, Math.min(10, Number(process.argv[2] ?? 1) || 1))
 const N = Math.round(10_000 * scale)
@@ -57,6 +59,39 @@ try {
     )
   }
   result.fill = { seconds: round2((performance.now() - t0) / 1000) }
+
+  // ---- the new device in a thread of its own, over the sync protocol (answered here from `answering`) ----
+  const worker = new Worker(new URL('./history-device.worker.ts', import.meta.url), { workerData: { servers: server.url }, execArgv: ['--conditions=@baran/source'] })
+  let answering: HistoryStore | undefined
+  let pulled: ((m: { ok: boolean; fetched?: number; ms?: number; error?: string }) => void) | undefined
+  const workerReady = new Promise<void>((resolve, reject) => {
+    worker.once('error', reject)
+    worker.on('message', async (m: { op?: string; id?: number; request?: unknown; ok?: boolean; fetched?: number; ms?: number; error?: string }) => {
+      if (m.op === 'ready') resolve()
+      else if (m.op === 'pulled') pulled?.(m as { ok: boolean })
+      else if (m.id !== undefined) {
+        try {
+          const answer = await answerSync(answering!, SyncRequestSchema.parse(m.request), { open: async (e) => e })
+          worker.postMessage({ id: m.id, answer })
+        } catch (e) {
+          worker.postMessage({ id: m.id, error: String(e) })
+        }
+      }
+    })
+  })
+  await workerReady
+  /** A backfill to a new device in the worker from `source`: messages/s by the worker's clock around `pullHistory`. */
+  const pullInThread = (bucket: string, source: HistoryStore): Promise<number> => {
+    answering = source
+    return new Promise((resolve, reject) => {
+      pulled = (m) => {
+        if (!m.ok) reject(new Error(m.error))
+        else if (m.fetched !== N) reject(new Error(`backfill in a thread fetched ${m.fetched} of ${N}`))
+        else resolve(N / (m.ms! / 1000))
+      }
+      worker.postMessage({ op: 'pull', bucket })
+    })
+  }
 
   // ---- rounds, each side by side: raw reads of B's bucket, then the backfills from B (cold, then warm) ----
   const keys = (await bKv.keys('m.>')).slice()
@@ -100,16 +135,26 @@ try {
     const warm = await pullHistory(d, historySource(source), { pageSize: PAGE, window: WINDOW })
     const warmRate = N / ((performance.now() - t) / 1000)
     if (warm.fetched !== N) throw new Error(`warm backfill fetched ${warm.fetched} of ${N}`)
+    // the same three with the new device in its own thread, over the sync protocol
+    await bKv.delete(SNAPSHOT_FIRST_KEY)
+    const threadSource = new HistoryStore({ kv: bKv })
+    const threadCold = await pullInThread(`bench_history_tc${r}`, threadSource)
+    await threadSource.hashesSaved()
+    const threadRestarted = await pullInThread(`bench_history_tr${r}`, new HistoryStore({ kv: bKv }))
+    const threadWarm = await pullInThread(`bench_history_tw${r}`, threadSource)
     rounds.push({
       streamInOrder: Math.round(streamRate),
       getPerMessage: Math.round(getRate),
       backfillCold: Math.round(coldRate),
       backfillRestarted: Math.round(restartRate),
       backfillWarm: Math.round(warmRate),
+      threadCold: Math.round(threadCold),
+      threadRestarted: Math.round(threadRestarted),
+      threadWarm: Math.round(threadWarm),
     })
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  const ratios = (k: 'backfillCold' | 'backfillRestarted' | 'backfillWarm') => ({
+  const ratios = (k: 'backfillCold' | 'backfillRestarted' | 'backfillWarm' | 'threadCold' | 'threadRestarted' | 'threadWarm') => ({
     msgsPerSec: median(rounds.map((x) => x[k]!)),
     vsStreamInOrder: round2(median(rounds.map((x) => x[k]! / x.streamInOrder!))),
     vsGetPerMessage: round2(median(rounds.map((x) => x[k]! / x.getPerMessage!))),
@@ -118,6 +163,7 @@ try {
   result.backfill = ratios('backfillCold')
   result.backfillRestartedSource = ratios('backfillRestarted')
   result.backfillWarmSource = ratios('backfillWarm')
+  result.twoThreads = { neverSynced: ratios('threadCold'), restarted: ratios('threadRestarted'), warm: ratios('threadWarm') }
   result.rounds = rounds
 
   // ---- second sync, nothing new ----
@@ -130,6 +176,7 @@ try {
   }
   ms.sort((x, y) => x - y)
   result.secondSyncMs = { p50: round2(ms[Math.floor(ms.length / 2)]!), max: round2(ms.at(-1)!) }
+  worker.postMessage({ op: 'stop' })
   await bus.close()
 } finally {
   await server.stop()

@@ -175,3 +175,19 @@ describe('sync hash snapshot (real JetStream KV)', () => {
     expect(restarted.read.messages).toBe(0)
   })
 })
+
+describe('sync hash snapshot from an empty start', () => {
+  it('a device whose history began empty writes its first snapshot once enough was written', async () => {
+    const js = await jetstream(cleanup)
+    const bucket = await js.bucket('history')
+    const h = new HistoryStore({ kv: bucket, now: () => NOW })
+    expect(await h.summaries()).toEqual([])
+    await fill(h, 1100, NOW)
+    const running = await h.summaries()
+    await h.hashesSaved()
+    expect(await bucket.get(SNAPSHOT_FIRST_KEY)).toBeDefined()
+    const restarted = counting(bucket)
+    expect(await new HistoryStore({ kv: restarted.kv, now: () => NOW }).summaries()).toEqual(running)
+    expect(restarted.read.messages).toBe(0)
+  })
+})

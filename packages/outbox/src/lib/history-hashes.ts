@@ -43,6 +43,7 @@ export class SyncHashes {
   #complete = false
   /** Hashes changed since the snapshot in the bucket was taken (or since the load, with none). */
   #changed = 0
+  /** Messages whose hashes are in memory. */
   #messages = 0
   /** Chunks of the snapshot last read or written (the ones past a shorter new one are deleted). */
   #chunksStored = 0
@@ -64,8 +65,10 @@ export class SyncHashes {
     }
     if (!h) return
     this.#changed++
-    if (e) h.byId.set(id, entryHash(e))
-    else h.byId.delete(id)
+    if (e) {
+      if (!h.byId.has(id)) this.#messages++
+      h.byId.set(id, entryHash(e))
+    } else if (h.byId.delete(id)) this.#messages--
     delete h.items
     delete h.summary
   }
@@ -132,6 +135,7 @@ export class SyncHashes {
       if (again) return again
       const h: Hashes = { byId: new Map(entries.map((e) => [e.id, entryHash(e)])) }
       this.#byPeer.set(peer, h)
+      this.#messages += h.byId.size
       return h
     })
   }
@@ -223,7 +227,6 @@ export class SyncHashes {
     const generation = this.#generation
     const changed = this.#changed
     const byPeer = new Map([...this.#byPeer].map(([peer, h]) => [peer, h.byId]))
-    this.#messages = [...byPeer.values()].reduce((n, m) => n + m.size, 0)
     const chunks = encodeSnapshot(byPeer, lastRevision)
     // The first chunk last: a reader that finds it finds the others of the same snapshot (or rejects the mix).
     for (let n = chunks.length - 1; n >= 0; n--) await kv.put(`${SNAPSHOT_PREFIX}${n}`, chunks[n]!)

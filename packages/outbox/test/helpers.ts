@@ -2,6 +2,7 @@ import type { KvBucket } from '@baran/bus'
 import { type Cleanup, setupNats } from '@baran/testkit'
 import type { Clock } from '../src/lib/engine.ts'
 import { createIdGenerator } from '../src/lib/ids.ts'
+import type { KvStore } from '../src/lib/kv.ts'
 import type { OutgoingRecord } from '../src/lib/records.ts'
 
 /** A real nats-server with JetStream (temp dir) and a bus on it; buckets get unique names per call. */
@@ -78,5 +79,18 @@ export function outgoing(opts: { now: number; to?: string; body?: string; ttlMs?
     expiresAt: opts.now + (opts.ttlMs ?? 86_400_000),
     devicesResolved: false,
     devices: (opts.sync ?? []).map((deviceId) => ({ deviceId, state: 'queued', attempts: 0, sync: true })),
+  }
+}
+
+/** A bucket's plain key/value methods only (no ranged reads, no batches): what a store does without them. */
+export function plainKv(kv: KvStore): KvStore {
+  return {
+    get: (k) => kv.get(k),
+    create: (k, v) => kv.create(k, v),
+    update: (k, v, r) => kv.update(k, v, r),
+    put: (k, v) => kv.put(k, v),
+    delete: (k) => kv.delete(k),
+    keys: (f) => kv.keys(f),
+    entries: () => kv.entries(),
   }
 }

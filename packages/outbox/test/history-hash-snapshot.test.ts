@@ -4,8 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { decodeSnapshot, encodeSnapshot, ITEMS_PER_CHUNK, SNAPSHOT_FIRST_KEY } from '../src/lib/history-hash-snapshot.ts'
 import { HistoryStore } from '../src/lib/history.ts'
 import { createIdGenerator } from '../src/lib/ids.ts'
-import { encodeJsonValue, type KvStore, type OrderedKvStore } from '../src/lib/kv.ts'
-import { ALICE, ALICE_PHONE, BOB, BOB_PHONE, CAROL, jetstream } from './helpers.ts'
+import { encodeJsonValue, type OrderedKvStore } from '../src/lib/kv.ts'
+import { ALICE, ALICE_PHONE, BOB, BOB_PHONE, CAROL, jetstream, plainKv } from './helpers.ts'
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())
@@ -71,19 +71,6 @@ function counting(kv: KvBucket): { kv: OrderedKvStore; read: { messages: number 
   }
 }
 
-/** The same bucket without ranged reads: hashes computed from every message, no snapshot read or written. */
-function plain(kv: KvBucket): KvStore {
-  return {
-    get: (k) => kv.get(k),
-    create: (k, v) => kv.create(k, v),
-    update: (k, v, r) => kv.update(k, v, r),
-    put: (k, v) => kv.put(k, v),
-    delete: (k) => kv.delete(k),
-    keys: (f) => kv.keys(f),
-    entries: () => kv.entries(),
-  }
-}
-
 async function fill(h: HistoryStore, n: number, at: number): Promise<string[]> {
   const nextId = createIdGenerator({ now: () => at })
   const ids: string[] = []
@@ -114,7 +101,7 @@ describe('sync hash snapshot (real JetStream KV)', () => {
     const restarted = counting(bucket)
     const again = await new HistoryStore({ kv: restarted.kv, now: () => NOW }).summaries()
     expect(restarted.read.messages).toBe(32)
-    expect(again).toEqual(await new HistoryStore({ kv: plain(bucket), now: () => NOW }).summaries())
+    expect(again).toEqual(await new HistoryStore({ kv: plainKv(bucket), now: () => NOW }).summaries())
     expect(again).not.toEqual(summaries)
   })
 
@@ -149,7 +136,7 @@ describe('sync hash snapshot (real JetStream KV)', () => {
     const restarted = await new HistoryStore({ kv: bucket, now: () => NOW }).summaries()
     expect(restarted.reduce((n, c) => n + c.count, 0)).toBe(100)
     expect(restarted).toEqual(await h.summaries())
-    expect(restarted).toEqual(await new HistoryStore({ kv: plain(bucket), now: () => NOW }).summaries())
+    expect(restarted).toEqual(await new HistoryStore({ kv: plainKv(bucket), now: () => NOW }).summaries())
   })
 
   it('a damaged or half-written snapshot is ignored: everything is read again, summaries right', async () => {

@@ -19,7 +19,7 @@ import {
 } from '../src/lib/history-sync.ts'
 import { createIdGenerator, newMessageId } from '../src/lib/ids.ts'
 import { answerSync, remoteOver } from '../src/lib/sync-wire.ts'
-import { ALICE, ALICE_LAPTOP, ALICE_PHONE, BOB, BOB_LAPTOP, BOB_PHONE, CAROL, jetstream } from './helpers.ts'
+import { ALICE, ALICE_LAPTOP, ALICE_PHONE, BOB, BOB_LAPTOP, BOB_PHONE, CAROL, jetstream, plainKv } from './helpers.ts'
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())
@@ -222,18 +222,7 @@ describe('history sync between two devices (real JetStream KV)', () => {
     expect(await cold.summaries()).toEqual(await fresh.summaries())
     expect(await cold.peers()).toEqual(await fresh.peers())
     // a bucket without range/state (a plain KvStore): hashes are read per conversation, same result
-    const plain = new HistoryStore({
-      kv: {
-        get: (k) => kv.get(k),
-        create: (k, v) => kv.create(k, v),
-        update: (k, v, r) => kv.update(k, v, r),
-        put: (k, v) => kv.put(k, v),
-        delete: (k) => kv.delete(k),
-        keys: (f) => kv.keys(f),
-        entries: () => kv.entries(),
-      },
-      now: () => NOW,
-    })
+    const plain = new HistoryStore({ kv: plainKv(kv), now: () => NOW })
     expect(await plain.summaries()).toEqual(await fresh.summaries())
     const read = (await fresh.page(ALICE, { limit: 1000 })).messages
     expect(read.filter((m) => m.direction === 'in').every((m) => m.read)).toBe(true)

@@ -8,7 +8,7 @@ import { legacyInboxKey } from '../src/lib/inbox-migrate.ts'
 import { encodeJsonValue, type OrderedKvStore } from '../src/lib/kv.ts'
 import { encodePayload, type MessagePayload } from '../src/lib/payload.ts'
 import { OutboxRecordBucket } from '../src/lib/records.ts'
-import { ALICE, ALICE_LAPTOP, ALICE_PHONE, BOB, BOB_LAPTOP, BOB_PHONE, CAROL, jetstream, outgoing } from './helpers.ts'
+import { ALICE, ALICE_LAPTOP, ALICE_PHONE, BOB, BOB_LAPTOP, BOB_PHONE, CAROL, jetstream, outgoing, plainKv } from './helpers.ts'
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())
@@ -219,17 +219,7 @@ describe('inbox (real JetStream KV)', () => {
 
 /** The KV's methods bound to it, so a test can override one. */
 function bind(kv: OrderedKvStore): OrderedKvStore {
-  return {
-    state: () => kv.state(),
-    range: (from, max, until) => kv.range(from, max, until),
-    get: (k) => kv.get(k),
-    create: (k, v) => kv.create(k, v),
-    update: (k, v, r) => kv.update(k, v, r),
-    put: (k, v) => kv.put(k, v),
-    delete: (k) => kv.delete(k),
-    keys: (f) => kv.keys(f),
-    entries: () => kv.entries(),
-  }
+  return { ...plainKv(kv), state: () => kv.state(), range: (from, max, until) => kv.range(from, max, until) }
 }
 
 describe('inbox log: pages, counts and since cost the page (real JetStream)', () => {

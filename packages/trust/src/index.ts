@@ -55,6 +55,7 @@ export type {
   VerifyEnvelopeOptions,
 } from './lib/envelope.ts'
 export { decryptEnvelope, ENVELOPE_DOMAIN, envelopeRecipientOf, openEnvelope, sealEnvelope, verifyEnvelope } from './lib/envelope.ts'
+export { verifyRevocationList } from './lib/chain-cache.ts'
 export type { EnvelopeRefusal } from './lib/envelope-errors.ts'
 export {
   EnvelopeError,

@@ -150,6 +150,35 @@ describe('sealed envelopes', () => {
     await expect(openEnvelope(bytes, me(r), { ...opts, revocationsFor: () => others })).resolves.toBeDefined()
   })
 
+  it('a revocation list verified once still decides every time: other devices, a newer list, another signer, its expiry, a forgery', async () => {
+    const sender = await makeDevice(account, 62)
+    const other = await makeDevice(account, 63)
+    const r = await makeDevice(otherAccount, 64)
+    const fromSender = await sealed(sender, [r])
+    const fromOther = await sealed(other, [r], payload, '01JTESTMESSAGE0000000000002')
+    const list = sign('revocations', { accountId: account.id, devices: [{ deviceId: sender.key.id, revokedAt: NOW - 1 }] }, account, { expiresAt: NOW + HOUR / 2 })
+    const with_ = (rev: unknown, now = NOW) => ({ now, revocationsFor: (id: string) => (id === account.id ? rev : undefined) })
+    // the same list, over and over (remembered after the first): the listed device refused each time, the other not
+    for (let i = 0; i < 3; i++) {
+      expect(await refusal(openEnvelope(fromSender, me(r), with_(list)))).toBe('revoked-sender')
+      await expect(openEnvelope(fromOther, me(r), with_(list))).resolves.toBeDefined()
+    }
+    // a newer list that also revokes the other device
+    const newer = sign('revocations', { accountId: account.id, devices: [{ deviceId: sender.key.id, revokedAt: NOW - 1 }, { deviceId: other.key.id, revokedAt: NOW }] }, account, { seq: 2, expiresAt: NOW + HOUR })
+    expect(await refusal(openEnvelope(fromOther, me(r), with_(newer)))).toBe('revoked-sender')
+    // the same body signed by another account's key, a forged signature, the list past its expiry: not a list of this account
+    const foreign = sign('revocations', { accountId: account.id, devices: [] }, otherAccount)
+    expect(await refusal(openEnvelope(fromOther, me(r), with_(foreign)))).toBe('bad-signature')
+    const forged = { ...list, sig: newer.sig }
+    expect(await refusal(openEnvelope(fromOther, me(r), with_(forged)))).toBe('bad-signature')
+    await expect(openEnvelope(fromOther, me(r), { now: NOW + HOUR / 2 })).resolves.toBeDefined()
+    expect(await refusal(() => verifyEnvelope(fromOther, with_(list, NOW + HOUR / 2)))).toBe('bad-signature')
+    // the same when sealing to a device of that account (envelopeRecipientOf)
+    expect(() => envelopeRecipientOf(sender.cert, { now: NOW, revocations: list })).toThrow(/revoked/)
+    expect(envelopeRecipientOf(other.cert, { now: NOW, revocations: list }).deviceId).toBe(other.key.id)
+    expect(() => envelopeRecipientOf(other.cert, { now: NOW, revocations: newer })).toThrow(/revoked/)
+  })
+
   it('an expired sender certificate or a signature from another key is bad-signature', async () => {
     const sender = await makeDevice(account, 70)
     const r = await makeDevice(otherAccount, 71)

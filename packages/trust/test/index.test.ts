@@ -55,6 +55,7 @@ const runtimeExports = [
   'openEnvelope',
   'sealEnvelope',
   'verifyEnvelope',
+  'verifyRevocationList',
   'EnvelopeError',
   'EnvelopeSignatureError',
   'EnvelopeTooLargeError',

@@ -6,15 +6,13 @@ import {
   decryptEnvelope,
   type EnvelopeRecipientKey,
   envelopeRecipientOf,
-  fromBase64Url,
-  idFromPublicKey,
   isTrustError,
   NoEncryptionKeyError,
   NotForThisDeviceError,
   type OpenedEnvelope,
   sealEnvelope,
   verifyEnvelope,
-  verifyRecord,
+  verifyRevocationList,
 } from '@baran/trust'
 import { BadRecipientError, InvalidArgumentError } from './errors.ts'
 import type { ReplayWindow } from './replay-window.ts'
@@ -86,19 +84,17 @@ export class EnvelopeService {
     const info = this.store.info()
     const now = this.clock()
     // A revocation list that does not verify is the caller's mistake, not the envelope's: say so apart.
-    let given: { body: { accountId: string } } | undefined
+    let given: { accountId: string; list: unknown } | undefined
     if (opts.senderRevocations !== undefined) {
       try {
-        const r = verifyRecord(opts.senderRevocations, { type: 'revocations', now })
-        if (idFromPublicKey(fromBase64Url(r.signer)) !== r.body.accountId) throw new InvalidArgumentError('signed by another key than its account')
-        given = r
+        given = { accountId: verifyRevocationList(opts.senderRevocations, now), list: opts.senderRevocations }
       } catch (e) {
         throw new InvalidArgumentError(`senderRevocations does not verify: ${(e as Error).message}`, { cause: e })
       }
     }
     const revocationsFor = (accountId: string) => {
       if (accountId === info.accountId) return info.revocations
-      return given?.body.accountId === accountId ? given : undefined
+      return given?.accountId === accountId ? given.list : undefined
     }
     const verified = verifyEnvelope(bytes, { now, revocationsFor })
     const keys = await this.store.envelopeKeys()

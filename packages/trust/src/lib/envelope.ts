@@ -7,7 +7,7 @@
 import nacl from 'tweetnacl'
 import { concatBytes, fromBase64Url, utf8 } from './bytes.ts'
 import { type VerifiedChain, verifyChain } from './chain.ts'
-import { cachedChain, verifyCertChain } from './chain-cache.ts'
+import { cachedChain, checkRevocations, verifyCertChain } from './chain-cache.ts'
 import { DEFAULT_CLOCK_SKEW_MS } from './constants.ts'
 import { ed25519Sign, ed25519Verify } from './ed25519.ts'
 import {
@@ -97,7 +97,9 @@ export interface OpenedEnvelope {
 
 /** The key of a recipient from its device-cert: verifies it (version 2 with an encryption key, else NoEncryptionKeyError). */
 export function envelopeRecipientOf(deviceCert: unknown, opts: { now?: number; clockSkewMs?: number; revocations?: unknown } = {}): EnvelopeRecipientKey {
-  const chain = opts.revocations === undefined ? verifyCert(deviceCert, opts.now ?? Date.now(), opts.clockSkewMs).chain : verifyChain({ deviceCert, ...opts })
+  const now = opts.now ?? Date.now()
+  const { chain } = verifyCert(deviceCert, now, opts.clockSkewMs)
+  if (opts.revocations !== undefined) checkRevocations(opts.revocations, chain, now, opts.clockSkewMs)
   if (chain.encKey === undefined) throw new NoEncryptionKeyError(`device ${chain.deviceId} has a version 1 certificate: it cannot receive sealed envelopes`)
   return { accountId: chain.accountId, deviceId: chain.deviceId, encKey: chain.encKey }
 }
@@ -221,19 +223,10 @@ export function verifyEnvelope(bytes: unknown, opts: VerifyEnvelopeOptions = {})
   const clockSkewMs = opts.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
   let sender: VerifiedChain
   try {
-    // A sender certificate seen before (by its bytes) skips the account signature, unless a revocation list applies.
-    const seen = cachedChain(envelope.senderCert, now, clockSkewMs)
-    if (seen && opts.revocationsFor?.(seen.accountId) === undefined) {
-      sender = seen
-    } else {
-      const deviceCert = decodeRecord(envelope.senderCert)
-      const claimed = (deviceCert.body as { accountId?: unknown } | null)?.accountId
-      const revocations = typeof claimed === 'string' ? opts.revocationsFor?.(claimed) : undefined
-      sender =
-        revocations === undefined
-          ? verifyCertChain(envelope.senderCert, deviceCert, now, clockSkewMs)
-          : verifyChain({ deviceCert, now, clockSkewMs, revocations })
-    }
+    // A sender certificate seen before (by its bytes) skips the account signature; so does a revocation list.
+    sender = cachedChain(envelope.senderCert, now, clockSkewMs) ?? verifyCertChain(envelope.senderCert, decodeRecord(envelope.senderCert), now, clockSkewMs)
+    const revocations = opts.revocationsFor?.(sender.accountId)
+    if (revocations !== undefined) checkRevocations(revocations, sender, now, clockSkewMs)
   } catch (e) {
     if (isTrustError(e) && e.name === 'RevokedDeviceError') throw new RevokedSenderError(e.message, { cause: e })
     if (isTrustError(e)) throw new EnvelopeSignatureError(`sender chain: ${e.message}`, { cause: e })

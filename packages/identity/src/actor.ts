@@ -131,8 +131,12 @@ export const identityActor = defineActor({
     await replay.load()
     const envelopes = new EnvelopeService({ store, replay })
     const account = () => {
-      if (!store.hasAccount()) throw noAccount()
+      mustHaveAccount()
       return store.info()
+    }
+    // For the per-message handlers (seal, open): info() copies the account's records at every call.
+    const mustHaveAccount = () => {
+      if (!store.hasAccount()) throw noAccount()
     }
     // Every change of the device list or revocations is announced, so discovery publishes them again.
     const devicesChanged = (reason: DevicesChangeReason) => {
@@ -230,7 +234,7 @@ export const identityActor = defineActor({
 
     // Sealed envelopes: the device's Ed25519 and X25519 private keys stay here; callers get bytes and verified senders.
     ctx.serve(identitySeal, async ({ id, payload, recipients, self }) => {
-      account()
+      mustHaveAccount()
       try {
         const sealed = await envelopes.seal(id, new Uint8Array(Buffer.from(payload, 'base64')), recipients, { self: self === true })
         return { envelope: Buffer.from(sealed.envelope).toString('base64'), bytes: sealed.envelope.length, recipients: sealed.recipients }
@@ -240,7 +244,7 @@ export const identityActor = defineActor({
     })
 
     ctx.serve(identityOpen, async ({ envelope, senderRevocations, skipReplayWindow }) => {
-      account()
+      mustHaveAccount()
       try {
         const opened = await envelopes.open(new Uint8Array(Buffer.from(envelope, 'base64')), {
           ...(senderRevocations ? { senderRevocations } : {}),

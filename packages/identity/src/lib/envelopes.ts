@@ -81,7 +81,7 @@ export class EnvelopeService {
    * bad-signature, revoked-sender (this account's revocations, or the ones passed), not-for-this-device, replayed.
    */
   async open(bytes: Uint8Array, opts: OpenOptions = {}): Promise<OpenedEnvelope> {
-    const info = this.store.info()
+    const info = this.store.openContext()
     const now = this.clock()
     // A revocation list that does not verify is the caller's mistake, not the envelope's: say so apart.
     let given: { accountId: string; list: unknown } | undefined

@@ -132,6 +132,15 @@ export class SealedKeyring {
     }
   }
 
+  /**
+   * What opening an envelope needs of the account, without info()'s copies (three record clones a call): its ID and
+   * its revocation list, for read-only use (a caller must not change it). Throws NoAccountError.
+   */
+  openContext(): { accountId: string; revocations: AccountInfo['revocations'] } {
+    const { account } = this.requireAccount()
+    return { accountId: account.deviceList.body.accountId, revocations: account.revocations }
+  }
+
   /** Binds a libp2p PeerId to this device ('peer-binding' signed by the device key). */
   issuePeerBinding(peerId: string, opts: { ttlMs?: number } = {}): SignedRecord<BodyOf<'peer-binding'>> {
     if (typeof peerId !== 'string' || peerId.length < 1 || peerId.length > 128) {

@@ -21,13 +21,14 @@
  * actor logs; BARAN_LOG_LEVEL=debug makes them detailed).
  */
 
-import { cp, readFile } from 'node:fs/promises'
+import { cp } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Bus, identityStatus, outboxDelivery, outboxReceived, outboxSend } from '@baran/bus'
 import { startNatsServer } from '@baran/launch'
 import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
 import { actorLog, startNode, type TestNode } from '../test/helpers.ts'
+import { cpuPer, cpuSnapshot, rolesOf } from './cpu.ts'
 
 const { values } = parseArgs({ options: { messages: { type: 'string' }, levels: { type: 'string' }, modes: { type: 'string' }, logs: { type: 'string' } } })
 const MESSAGES = Number(values.messages ?? 500)
@@ -60,29 +61,6 @@ async function warnings(n: TestNode): Promise<Record<string, number>> {
     }
   }
   return counts
-}
-
-/** The node's processes by role: its actors, and its nats-server. */
-async function rolesOf(n: TestNode): Promise<Map<string, number>> {
-  const roles = new Map<string, number>()
-  for (const [name, a] of Object.entries((await n.status()).actors)) if (a.pid) roles.set(name, a.pid)
-  const info = JSON.parse(await readFile(join(n.dataDir, 'node.json'), 'utf8')) as { busPid?: number | null }
-  if (info.busPid) roles.set('nats-server', info.busPid)
-  return roles
-}
-
-/** CPU time (user + system) a process has used, in ms. */
-async function cpuMs(pid: number): Promise<number> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
-  // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100 per second)
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 10
-}
-
-async function cpuSnapshot(nodes: Record<string, Map<string, number>>): Promise<Record<string, number>> {
-  const out: Record<string, number> = {}
-  for (const [node, roles] of Object.entries(nodes)) for (const [role, pid] of roles) out[`${node}.${role}`] = await cpuMs(pid)
-  return out
 }
 
 const bodyOf = (i: number) => `m${i} ${'x'.repeat(100)}`
@@ -169,9 +147,6 @@ try {
     const latencies = arrived.map((id) => (receivedAt.get(id) ?? 0) - (sentAt.get(id) ?? 0))
     const perSec = arrived.length / ((end - t) / 1000)
     const cpuAfter = await cpuSnapshot(roles)
-    // CPU ms each process spent per message: a figure the machine's other load barely moves
-    const cpuPerMsg = Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, Math.round((100 * (v - (cpuBefore[k] ?? 0))) / MESSAGES) / 100]))
-    const cpuTotal = Object.values(cpuPerMsg).reduce((x, y) => x + y, 0)
     levels[`${mode}-c${c}`] = {
       mode,
       concurrency: c,
@@ -181,7 +156,8 @@ try {
       msgsPerSec: r1(perSec),
       latencyMs: { p50: r1(pct(latencies, 0.5)), p95: r1(pct(latencies, 0.95)), max: r1(Math.max(...latencies)) },
       retries: retries - retriesBefore,
-      cpuMsPerMessage: { total: r1(cpuTotal), ...cpuPerMsg },
+      // CPU ms each process spent per message: a figure the machine's other load barely moves
+      cpuMsPerMessage: cpuPer(cpuBefore, cpuAfter, MESSAGES),
       rawKvPutsPerSec: r1(rawPerSec[c] ?? Number.NaN),
       rawOverPipeline: r1((rawPerSec[c] ?? Number.NaN) / perSec),
     }

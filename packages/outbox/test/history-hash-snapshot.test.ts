@@ -139,6 +139,34 @@ describe('sync hash snapshot (real JetStream KV)', () => {
     expect(restarted).toEqual(await new HistoryStore({ kv: plainKv(bucket), now: () => NOW }).summaries())
   })
 
+  it('a prune that overlaps a snapshot being written leaves no snapshot that counts the pruned messages', async () => {
+    const js = await jetstream(cleanup)
+    for (const pruneFirst of [false, true]) {
+      const bucket = await js.bucket('history')
+      const h = new HistoryStore({ kv: bucket, now: () => NOW })
+      await fill(h, 300, NOW - 86_400_000)
+      await h.summaries()
+      await h.hashesSaved()
+      // enough changes for the next summaries() to write a snapshot, then both at once
+      await fill(h, 1100, NOW)
+      let pruned: number
+      if (pruneFirst) {
+        // the sync asks once the prune has dropped the old snapshot and is deleting messages
+        const pruning = h.prune(3_600_000)
+        for (let i = 0; i < 200 && (await bucket.get(SNAPSHOT_FIRST_KEY)) !== undefined; i++) await new Promise((r) => setTimeout(r, 5))
+        await h.summaries()
+        pruned = await pruning
+      } else {
+        ;[, pruned] = await Promise.all([h.summaries(), h.prune(3_600_000)])
+      }
+      expect(pruned).toBe(300)
+      await h.hashesSaved()
+      const restarted = await new HistoryStore({ kv: bucket, now: () => NOW }).summaries()
+      expect(restarted.reduce((n, c) => n + c.count, 0)).toBe(1100)
+      expect(restarted).toEqual(await new HistoryStore({ kv: plainKv(bucket), now: () => NOW }).summaries())
+    }
+  })
+
   it('a damaged or half-written snapshot is ignored: everything is read again, summaries right', async () => {
     const js = await jetstream(cleanup)
     const bucket = await js.bucket('history')

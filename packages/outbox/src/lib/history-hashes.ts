@@ -50,6 +50,8 @@ export class SyncHashes {
   #snapshotting: Promise<void> | undefined
   /** Moves when the snapshot is dropped: a write that began before then must not leave one behind. */
   #generation = 0
+  /** Deletions under way (`holdSnapshots`). */
+  #holds = 0
 
   constructor(init: SyncHashesInit) {
     this.#init = init
@@ -86,7 +88,7 @@ export class SyncHashes {
    */
   maybeSnapshot(): void {
     const kv = this.#init.kv
-    if (!isOrdered(kv) || !this.#complete || this.#snapshotting || this.#messages === 0) return
+    if (!isOrdered(kv) || !this.#complete || this.#snapshotting || this.#holds > 0 || this.#messages === 0) return
     if (this.#changed < Math.max(SNAPSHOT_AFTER, this.#messages / 10)) return
     this.#snapshotting = this.#writeSnapshot(kv)
       .catch(() => undefined)
@@ -95,7 +97,22 @@ export class SyncHashes {
       })
   }
 
-  /** Before messages are deleted (a deletion does not show in a ranged read): no snapshot may claim them. */
+  /**
+   * While messages are being deleted (a deletion does not show in a ranged read): no snapshot is written, one being
+   * written is dropped when it ends, and `dropSnapshot` removes the one in the bucket. Returns the release.
+   */
+  holdSnapshots(): () => void {
+    this.#holds++
+    this.#generation++
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.#holds--
+    }
+  }
+
+  /** Before the first message is deleted (inside `holdSnapshots`): no snapshot may claim it after a restart. */
   async dropSnapshot(): Promise<void> {
     this.#generation++
     // Nothing to read back after a restart until the next one is written.
@@ -223,7 +240,7 @@ export class SyncHashes {
     const { lastRevision } = await kv.state()
     await this.#init.settled()
     // A conversation that began during the load and was not read since is not in memory: no snapshot without it.
-    if (!this.#complete || this.#loadingAll || [...this.#begunDuringLoad].some((p) => !this.#byPeer.has(p))) return
+    if (!this.#complete || this.#loadingAll || this.#holds > 0 || [...this.#begunDuringLoad].some((p) => !this.#byPeer.has(p))) return
     const generation = this.#generation
     const changed = this.#changed
     const byPeer = new Map([...this.#byPeer].map(([peer, h]) => [peer, h.byId]))

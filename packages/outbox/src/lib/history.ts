@@ -283,17 +283,22 @@ export class HistoryStore {
   async prune(retentionMs: number): Promise<number> {
     const cutoff = this.#now() - retentionMs
     let removed = 0
-    for (const key of await this.#kv.keys('m.*.*')) {
-      const [, peer, id] = key.split('.')
-      if (!peer || !id || !isMessageId(id) || messageIdTime(id) >= cutoff) continue
-      // The hashes' snapshot would not see this deletion after a restart.
-      if (removed === 0) await this.#hashes.dropSnapshot()
-      await this.#serial(peer, async () => {
-        await this.#kv.delete(key)
-        this.#index.remove(peer, id)
-        this.#hashes.set(peer, id, undefined)
-      })
-      removed++
+    // The hashes' snapshot would not see these deletions after a restart: none is written meanwhile, the last dropped.
+    const release = this.#hashes.holdSnapshots()
+    try {
+      for (const key of await this.#kv.keys('m.*.*')) {
+        const [, peer, id] = key.split('.')
+        if (!peer || !id || !isMessageId(id) || messageIdTime(id) >= cutoff) continue
+        if (removed === 0) await this.#hashes.dropSnapshot()
+        await this.#serial(peer, async () => {
+          await this.#kv.delete(key)
+          this.#index.remove(peer, id)
+          this.#hashes.set(peer, id, undefined)
+        })
+        removed++
+      }
+    } finally {
+      release()
     }
     return removed
   }

@@ -79,6 +79,7 @@ export class SyncHashes {
     this.#byPeer.clear()
     this.#begunDuringLoad.clear()
     this.#complete = false
+    this.#messages = 0
     this.#generation++
   }
 

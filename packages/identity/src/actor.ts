@@ -25,11 +25,9 @@ import {
   identityLinkAccept,
   identityLinkLocate,
   identityLinkOffer,
-  identityOpen,
   identityPeerBinding,
   identityRemoveContact,
   identityRevokeDevice,
-  identitySeal,
   identitySetConversationName,
   identitySignMailboxDelete,
   identitySignMailboxFetch,
@@ -38,7 +36,7 @@ import {
   identityStatus,
   identityVerifyChain,
 } from '@baran/bus'
-import { isEnvelopeError, nameClaimMessage, verifyChain } from '@baran/trust'
+import { nameClaimMessage, verifyChain } from '@baran/trust'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { DEFAULT_SCRYPT } from './lib/constants.ts'
@@ -49,6 +47,7 @@ import { ReplayWindow } from './lib/replay-window.ts'
 import { type AccountInfo, SealedKeyring } from './lib/store.ts'
 import type { RemoteDeviceList } from './lib/sync.ts'
 import { serveBlocks } from './serve-blocks.ts'
+import { serveEnvelopes } from './serve-envelopes.ts'
 
 /** How often the actor renews its own records before they expire. */
 const REFRESH_EVERY_MS = 24 * 3600_000
@@ -91,12 +90,6 @@ function noAccount(): BusError {
 }
 
 /** An envelope refusal as a bus error: code `not_for_this_device`…, details.reason as trust names it (`not-for-this-device`). */
-function envelopeBusError(e: unknown): unknown {
-  if (!isEnvelopeError(e)) return e
-  const code = e.name === 'NoEncryptionKeyError' ? 'no_encryption_key' : e.reason.replaceAll('-', '_')
-  return new BusError(code, e.message, { details: { reason: e.reason }, cause: e })
-}
-
 function toEthersTx(tx: EthTx) {
   return {
     to: tx.to ?? null,
@@ -233,35 +226,7 @@ export const identityActor = defineActor({
     })
 
     // Sealed envelopes: the device's Ed25519 and X25519 private keys stay here; callers get bytes and verified senders.
-    ctx.serve(identitySeal, async ({ id, payload, recipients, self }) => {
-      mustHaveAccount()
-      try {
-        const sealed = await envelopes.seal(id, new Uint8Array(Buffer.from(payload, 'base64')), recipients, { self: self === true })
-        return { envelope: Buffer.from(sealed.envelope).toString('base64'), bytes: sealed.envelope.length, recipients: sealed.recipients }
-      } catch (e) {
-        throw envelopeBusError(e)
-      }
-    })
-
-    ctx.serve(identityOpen, async ({ envelope, senderRevocations, skipReplayWindow }) => {
-      mustHaveAccount()
-      try {
-        const opened = await envelopes.open(new Uint8Array(Buffer.from(envelope, 'base64')), {
-          ...(senderRevocations ? { senderRevocations } : {}),
-          skipReplayWindow: skipReplayWindow === true,
-        })
-        const { accountId, accountKey, deviceId, deviceKey, deviceName, encKey } = opened.sender
-        return {
-          id: opened.id,
-          sentAt: opened.sentAt,
-          payload: Buffer.from(opened.payload).toString('base64'),
-          sender: { accountId, accountKey, deviceId, deviceKey, deviceName, ...(encKey ? { encKey } : {}) },
-          senderCert: opened.senderCert,
-        }
-      } catch (e) {
-        throw envelopeBusError(e)
-      }
-    })
+    serveEnvelopes(ctx, envelopes, mustHaveAccount)
 
     // DHT mailbox deletes: signed with the device key, only for this device's own mailboxes.
     ctx.serve(identitySignMailboxDelete, async ({ mailbox, items, at }) => {

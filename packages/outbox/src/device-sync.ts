@@ -285,14 +285,15 @@ export class DeviceSync {
       summaries: () => history.summaries(),
       syncItems: (peer) => history.syncItems(peer),
       mergeCopies: async (entries) => {
-        const held = new Set<string>()
-        for (const peer of new Set(entries.map((e) => e.peer))) for (const i of await history.syncItems(peer)) held.add(`${peer}.${i.id}`)
+        // Asked per page: the conversation's sorted item list would be built again after every merge.
+        const holds = new Map<string, (id: string) => boolean>()
+        for (const peer of new Set(entries.map((e) => e.peer))) holds.set(peer, await history.holding(peer))
         const out: HistoryEntry[] = new Array(entries.length)
         let next = 0
         const worker = async () => {
           for (let i = next++; i < entries.length; i = next++) {
             const e = entries[i]!
-            const seal = e.direction === 'out' && e.body !== undefined && e.sealed === undefined && !held.has(`${e.peer}.${e.id}`)
+            const seal = e.direction === 'out' && e.body !== undefined && e.sealed === undefined && !holds.get(e.peer)?.(e.id)
             if (!seal) {
               out[i] = e
               continue

@@ -215,6 +215,12 @@ export class HistoryStore {
     return h.items
   }
 
+  /** Whether this device holds a message of the conversation (the sync hashes in memory: no sort, no read). */
+  async holding(peer: string): Promise<(id: string) => boolean> {
+    const h = await this.#hashes.load(peer)
+    return (id) => h.byId.has(id)
+  }
+
   /** Every conversation's count, high-water mark and digest (what a device announces to its own other devices). */
   async summaries(): Promise<ConversationSummary[]> {
     const out: ConversationSummary[] = []

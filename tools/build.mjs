@@ -5,7 +5,8 @@
  * A package is up to date when its build stamp is newer than every file of its src, its package.json and
  * tsconfigs; `<root>/node_modules/.cache/baran/build-stamp` is written once all are, and `apps/node/bin/baran`
  * runs the build only when no source is newer than that stamp (else it runs the sources). Then each default
- * actor is bundled into one file (tools/bundle-actors.mjs), which the supervisor spawns when it runs the build.
+ * actor is bundled into one file (tools/bundle-actors.mjs), which the supervisor spawns when it runs the build, and
+ * the command line into dist/lib/cli.bundle.js (its chunks beside it), which apps/node/bin/baran runs for `start`.
  * Plain JavaScript: it runs before anything is built, on the pinned Node.
  *
  *   node tools/build.mjs [--force]   (prints a line only when it built something)
@@ -93,7 +94,7 @@ if (failed) process.exit(1)
 if (todo.length > 0 || bundlesStale(ROOT)) {
   const t1 = performance.now()
   const bundled = await bundleActors(ROOT)
-  if (bundled.length > 0) process.stderr.write(`[build] bundled the ${bundled.join(', ')} actors in ${Math.round(performance.now() - t1)} ms\n`)
+  if (bundled.length > 0) process.stderr.write(`[build] bundled ${bundled.join(', ')} in ${Math.round(performance.now() - t1)} ms\n`)
 }
 mkdirSync(STAMP_DIR, { recursive: true })
 writeFileSync(BUILD_STAMP, `${new Date().toISOString()}\n`)

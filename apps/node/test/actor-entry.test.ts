@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Cleanup, tempDir } from '@baran/testkit'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ACTOR_ENTRY, actorEntryFor } from '../src/lib/child.ts'
+import { ACTOR_ENTRY, ACTOR_NODE_FLAGS, actorEntryFor, actorNodeFlags } from '../src/lib/child.ts'
 
 const cleanup = new Cleanup()
 afterAll(() => cleanup.run())
@@ -28,5 +29,21 @@ describe('actorEntryFor: what the supervisor spawns for an implementation', () =
     expect(inRepo(pathToFileURL(join(pkg, 'src', 'index.ts')).href)).toBe(ACTOR_ENTRY)
     expect(inRepo(pathToFileURL(join(pkg, 'mine.js')).href)).toBe(ACTOR_ENTRY)
     expect(inRepo('data:text/javascript,export const actor = {}')).toBe(ACTOR_ENTRY)
+  })
+})
+
+describe('actorNodeFlags: the V8 flags of an actor process', () => {
+  it('the common flags for every actor, TurboFan off for naming, later for the others; Node accepts them all', () => {
+    for (const name of ['identity', 'naming', 'discovery', 'transport', 'outbox', 'someone-elses']) {
+      const flags = actorNodeFlags(name)
+      expect(flags.slice(0, ACTOR_NODE_FLAGS.length)).toEqual(ACTOR_NODE_FLAGS)
+      // An option Node or V8 does not know makes the actor's process exit before it runs anything.
+      expect(execFileSync(process.execPath, [...flags, '-p', '1'], { encoding: 'utf8' }).trim()).toBe('1')
+    }
+    expect(actorNodeFlags('naming')).toContain('--no-opt')
+    expect(actorNodeFlags('discovery')).toContain('--invocation-count-for-turbofan=15000')
+    expect(actorNodeFlags('outbox')).toContain('--invocation-count-for-turbofan=15000')
+    expect(actorNodeFlags('someone-elses')).toEqual(ACTOR_NODE_FLAGS)
+    expect(actorNodeFlags('toString')).toEqual(ACTOR_NODE_FLAGS)
   })
 })

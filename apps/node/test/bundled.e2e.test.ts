@@ -1,6 +1,6 @@
 /**
- * The node as `npm start` runs it: the built JavaScript (tools/build.mjs), each default actor from its one-file
- * bundle (tools/bundle-actors.mjs). Every other e2e test runs the sources, so this one proves the bundles do the
+ * The node as `npm start` runs it: the built JavaScript (tools/build.mjs), the supervisor from the command line's
+ * bundle and each default actor from its one-file bundle (tools/bundle-actors.mjs). Every other e2e test runs the sources, so this one proves the bundles do the
  * actors' jobs for real: two built nodes on one local network, a name registered on one and looked up from the
  * other, a message sealed, sent, opened and acknowledged between them.
  */
@@ -11,7 +11,7 @@ import { outboxInbox, outboxSend, outboxStatus } from '@baran/bus'
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_ACTORS } from '../src/lib/implementations.ts'
-import { BUILT_CLI, cli, type NodePair, startTwoNodes } from './helpers.ts'
+import { BUILT_CLI, BUILT_START, cli, type NodePair, startTwoNodes } from './helpers.ts'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const ACTORS = Object.keys(DEFAULT_ACTORS)
@@ -21,18 +21,20 @@ let pair: NodePair
 /** The command line of a running process, as its arguments. */
 const argv = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
 
-describe('the built node (npm start): actors run from their bundles', () => {
+describe('the built node (npm start): the supervisor and the actors run from their bundles', () => {
   beforeAll(async () => {
     // Incremental: builds (and bundles) only what changed since the last build; nothing after `npm test`'s set-up.
     execFileSync(process.execPath, [`${ROOT}tools/build.mjs`], { stdio: 'inherit', timeout: 240_000 })
     for (const name of ACTORS) expect(existsSync(`${ROOT}packages/${name}/dist/actor.bundle.js`), `${name} bundle`).toBe(true)
+    expect(existsSync(BUILT_START), 'the command line bundle').toBe(true)
     pair = await startTwoNodes(cleanup, { built: true })
   }, 300_000)
   afterAll(() => cleanup.run())
 
-  it('runs each of the five actors as its bundle, all ready', async () => {
+  it('runs the supervisor and each of the five actors as its bundle, all ready', async () => {
     expect(existsSync(BUILT_CLI)).toBe(true)
     for (const n of [pair.a, pair.b]) {
+      expect(argv(n.proc.pid)).toContain(BUILT_START)
       const s = await waitUntil(
         async () => {
           const st = await n.status()

@@ -1,6 +1,7 @@
 import { Bus, healthContractOf, identityStatus, type NodeStatus, nodeStatus } from '@baran/bus'
 import { type Cleanup, finished, spawnProcess, tempDir, type SpawnedProcess, waitUntil } from '@baran/testkit'
 import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,6 +9,8 @@ import { fileURLToPath } from 'node:url'
 export const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 /** The built CLI (tools/build.mjs), as `npm start` runs it: its actors run their bundles. */
 export const BUILT_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+/** The built command line's bundle (tools/bundle-actors.mjs): what bin/baran runs for `start` when it exists. */
+export const BUILT_START = fileURLToPath(new URL('../dist/lib/cli.bundle.js', import.meta.url))
 
 export interface TestNode {
   dataDir: string
@@ -34,7 +37,7 @@ export async function startNode(
   const dataDir = opts.dataDir ?? join(parent, opts.name ?? 'n1')
   await mkdir(dataDir, { recursive: true })
   await writeFile(join(dataDir, 'config.json'), JSON.stringify(config))
-  const proc = spawnProcess(opts.built ? BUILT_CLI : CLI, {
+  const proc = spawnProcess(opts.built ? (existsSync(BUILT_START) ? BUILT_START : BUILT_CLI) : CLI, {
     cleanup,
     args: ['start', '--data-dir', dataDir, ...(opts.args ?? [])],
     env: { BARAN_HOME: parent },

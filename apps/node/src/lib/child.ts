@@ -38,6 +38,28 @@ export function actorEntryFor(moduleUrl: string, packagesUrl = PACKAGES_URL): st
  * actor (transport 134 → 120 MiB, outbox 82 → 77 MiB, measured after importing each actor's module).
  */
 export const ACTOR_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1']
+/**
+ * V8 flags by actor, after ACTOR_NODE_FLAGS: when TurboFan optimizes. An actor compiles much of its code with TurboFan
+ * while it starts (functions its module set-up calls thousands of times), and keeps that code and the compiler's
+ * pages resident. Naming does no per-message work and answers few requests: no TurboFan at all. The others tier up
+ * after 5× V8's invocation counts (3000 → 15000, OSR 800 → 4000), so a start's code stays in Sparkplug/Ignition while
+ * a busy pipeline, or a discovery node serving a busy DHT (little work per message here, much when the network
+ * queries it), still gets optimized code. Default node, 3 starts each against a control, interleaved
+ * (apps/node/bench/MEMORY.md): the five actors 394 → 374 MiB RSS with discovery also without TurboFan; pipeline
+ * bench CPU per message and msgs/s unchanged.
+ */
+const LATE_TURBOFAN = ['--invocation-count-for-turbofan=15000', '--invocation-count-for-osr=4000']
+export const ACTOR_TIERING_FLAGS: Record<string, readonly string[]> = {
+  naming: ['--no-opt'],
+  discovery: LATE_TURBOFAN,
+  identity: LATE_TURBOFAN,
+  transport: LATE_TURBOFAN,
+  outbox: LATE_TURBOFAN,
+}
+/** The V8 flags an actor process runs with (its name is its role: identity, naming, …). */
+export function actorNodeFlags(name: string): string[] {
+  return [...ACTOR_NODE_FLAGS, ...(Object.hasOwn(ACTOR_TIERING_FLAGS, name) ? (ACTOR_TIERING_FLAGS[name] ?? []) : [])]
+}
 /** Environment defaults of every actor process (see ACTOR_NODE_FLAGS); a value set by the user wins. */
 export const ACTOR_ENV_DEFAULTS: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: '2' }
 
@@ -132,7 +154,7 @@ export class ChildActor {
 
   spawn(): void {
     if (this.#stopping) return
-    const child = spawn(process.execPath, [...conditionFlags(), ...ACTOR_NODE_FLAGS, actorEntryFor(this.spec.moduleUrl)], {
+    const child = spawn(process.execPath, [...conditionFlags(), ...actorNodeFlags(this.spec.name), actorEntryFor(this.spec.moduleUrl)], {
       env: { ...ACTOR_ENV_DEFAULTS, ...this.spec.env, BARAN_ACTOR_MODULE: this.spec.moduleUrl },
       // The IPC channel makes the actor exit by itself if this supervisor dies.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

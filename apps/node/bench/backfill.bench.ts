@@ -34,8 +34,9 @@ import { parseArgs } from 'node:util'
 import { Bus, healthContractOf, identityStatus, outboxDelivery, outboxHistorySummary, outboxSend } from '@baran/bus'
 import { startNatsServer } from '@baran/launch'
 import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
-import { actorLog, cli, killActor, startNode, type TestNode } from '../test/helpers.ts'
+import { cli, killActor, startNode, type TestNode } from '../test/helpers.ts'
 import { cpuPer, cpuSnapshot, rolesOf } from './cpu.ts'
+import { warnings } from './warnings.ts'
 
 const { values } = parseArgs({ options: { messages: { type: 'string' }, logs: { type: 'string' }, warm: { type: 'boolean' } } })
 const N = Math.max(2, Math.round(Number(values.messages ?? 2000) / 2) * 2)
@@ -57,19 +58,6 @@ interface SyncStatus {
 async function syncStatus(n: TestNode): Promise<SyncStatus> {
   const h = await n.bus.request(healthContractOf('outbox'), {}, { timeoutMs: 5000 })
   return (h.details?.historySync as SyncStatus | undefined) ?? { devices: [] }
-}
-
-/** Warnings and errors the actors of a node logged, counted by actor and message (a healthy run has none). */
-async function warnings(n: TestNode): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {}
-  for (const actor of ['identity', 'naming', 'discovery', 'transport', 'outbox']) {
-    for (const l of await actorLog(n, actor)) {
-      if (typeof l.level !== 'number' || l.level < 40) continue
-      const key = `${actor}: ${l.msg ?? '?'}`
-      counts[key] = (counts[key] ?? 0) + 1
-    }
-  }
-  return counts
 }
 
 try {

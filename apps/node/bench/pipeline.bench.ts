@@ -27,8 +27,9 @@ import { parseArgs } from 'node:util'
 import { Bus, identityStatus, outboxDelivery, outboxReceived, outboxSend } from '@baran/bus'
 import { startNatsServer } from '@baran/launch'
 import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
-import { actorLog, startNode, type TestNode } from '../test/helpers.ts'
+import { startNode } from '../test/helpers.ts'
 import { cpuPer, cpuSnapshot, rolesOf } from './cpu.ts'
+import { warnings } from './warnings.ts'
 
 const { values } = parseArgs({ options: { messages: { type: 'string' }, levels: { type: 'string' }, modes: { type: 'string' }, logs: { type: 'string' } } })
 const MESSAGES = Number(values.messages ?? 500)
@@ -48,19 +49,6 @@ async function pool(n: number, concurrency: number, job: (i: number) => Promise<
       while (next < n) await job(next++)
     }),
   )
-}
-
-/** Warnings and errors the actors of a node logged, counted by actor and message (a healthy run has none). */
-async function warnings(n: TestNode): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {}
-  for (const actor of ['identity', 'naming', 'discovery', 'transport', 'outbox']) {
-    for (const l of await actorLog(n, actor)) {
-      if (typeof l.level !== 'number' || l.level < 40) continue
-      const key = `${actor}: ${l.msg ?? '?'}`
-      counts[key] = (counts[key] ?? 0) + 1
-    }
-  }
-  return counts
 }
 
 const bodyOf = (i: number) => `m${i} ${'x'.repeat(100)}`

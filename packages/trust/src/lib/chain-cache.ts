@@ -20,24 +20,51 @@ import { fromBase64Url } from './bytes.ts'
 import { b64u } from './node-crypto.ts'
 import { verifyRecord } from './record.ts'
 
-interface Entry {
-  chain: VerifiedChain
-  verifiedAt: number
-  clockSkewMs: number
+/**
+ * Verdicts remembered by a key, each valid from when it was reached until its `expiresAt`, for the same clock skew
+ * (the grounds above); the oldest is forgotten past `max`.
+ */
+class Verdicts<V> {
+  readonly #max: number
+  readonly #byKey = new Map<string, { value: V; verifiedAt: number; expiresAt: number; clockSkewMs: number }>()
+
+  constructor(max: number) {
+    this.#max = max
+  }
+
+  get(key: string | undefined, now: number, clockSkewMs: number): V | undefined {
+    const e = key === undefined ? undefined : this.#byKey.get(key)
+    if (!e || !Number.isFinite(now) || e.clockSkewMs !== clockSkewMs || now < e.verifiedAt || now >= e.expiresAt) return undefined
+    return e.value
+  }
+
+  set(key: string | undefined, value: V, at: { now: number; expiresAt: number | undefined; clockSkewMs: number }): void {
+    if (key === undefined || at.expiresAt === undefined) return
+    this.#byKey.delete(key)
+    if (this.#byKey.size >= this.#max) this.#byKey.delete(this.#byKey.keys().next().value as string)
+    this.#byKey.set(key, { value, verifiedAt: at.now, expiresAt: at.expiresAt, clockSkewMs: at.clockSkewMs })
+  }
 }
 
-const MAX_ENTRIES = 1024
-const entries = new Map<string, Entry>()
+const chains = new Verdicts<VerifiedChain>(1024)
 
 function keyOf(bytes: Uint8Array): string {
   return typeof Buffer === 'undefined' ? bytes.join(',') : b64u(bytes)
 }
 
+/** A record's canonical bytes as a key; undefined when it is not a plain value (the full verification says why). */
+function recordKey(record: unknown): string | undefined {
+  try {
+    return keyOf(canonicalEncode(record))
+  } catch {
+    return undefined
+  }
+}
+
 /** The remembered chain of these certificate bytes, if it is still valid at `now` with this skew. */
 export function cachedChain(certBytes: Uint8Array, now: number, clockSkewMs = DEFAULT_CLOCK_SKEW_MS): VerifiedChain | undefined {
-  const e = entries.get(keyOf(certBytes))
-  if (!e || !Number.isFinite(now) || e.clockSkewMs !== clockSkewMs || now < e.verifiedAt || e.chain.expiresAt === undefined || now >= e.chain.expiresAt) return undefined
-  return { ...e.chain }
+  const hit = chains.get(keyOf(certBytes), now, clockSkewMs)
+  return hit && { ...hit }
 }
 
 /**
@@ -48,23 +75,13 @@ export function verifyCertChain(certBytes: Uint8Array, deviceCert: unknown, now:
   const hit = cachedChain(certBytes, now, clockSkewMs)
   if (hit) return hit
   const chain = verifyChain({ deviceCert, now, clockSkewMs })
-  const key = keyOf(certBytes)
-  entries.delete(key)
-  if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value as string)
-  entries.set(key, { chain: { ...chain }, verifiedAt: now, clockSkewMs })
+  chains.set(keyOf(certBytes), { ...chain }, { now, expiresAt: chain.expiresAt, clockSkewMs })
   return chain
 }
 
-interface RevocationsEntry {
-  accountId: string
-  revoked: Set<string>
-  verifiedAt: number
-  expiresAt: number
-  clockSkewMs: number
-}
-
 const MAX_REVOCATION_LISTS = 256
-const revocationLists = new Map<string, RevocationsEntry>()
+/** The devices a list revokes, by the account key it was checked against and its bytes. */
+const revocationLists = new Verdicts<{ accountId: string; revoked: Set<string> }>(MAX_REVOCATION_LISTS)
 
 /**
  * The revocations part of verifyChain({ deviceCert, revocations }) for a chain already verified: the list must be
@@ -72,27 +89,20 @@ const revocationLists = new Map<string, RevocationsEntry>()
  * remembered by its canonical bytes and the account key. Throws exactly what verifyChain throws for it.
  */
 export function checkRevocations(record: unknown, chain: VerifiedChain, now: number, clockSkewMs = DEFAULT_CLOCK_SKEW_MS): void {
-  let key: string | undefined
-  try {
-    key = `${chain.accountKey}.${keyOf(canonicalEncode(record))}`
-  } catch {
-    // not a plain value: the full verification below says what is wrong with it
-  }
-  let e = key === undefined ? undefined : revocationLists.get(key)
-  if (!e || !Number.isFinite(now) || e.clockSkewMs !== clockSkewMs || now < e.verifiedAt || now >= e.expiresAt) {
+  const bytes = recordKey(record)
+  const key = bytes === undefined ? undefined : `${chain.accountKey}.${bytes}`
+  let list = revocationLists.get(key, now, clockSkewMs)
+  if (!list) {
     const r = verifyRecord(record, { now, clockSkewMs, type: 'revocations', signer: chain.accountKey })
     if (r.body.accountId !== chain.accountId) throw new MalformedRecordError("revocations: body.accountId is not the signer's ID")
-    e = { accountId: r.body.accountId, revoked: new Set(r.body.devices.map((d) => d.deviceId)), verifiedAt: now, expiresAt: r.expiresAt, clockSkewMs }
-    if (key !== undefined) {
-      revocationLists.delete(key)
-      if (revocationLists.size >= MAX_REVOCATION_LISTS) revocationLists.delete(revocationLists.keys().next().value as string)
-      revocationLists.set(key, e)
-    }
+    list = { accountId: r.body.accountId, revoked: new Set(r.body.devices.map((d) => d.deviceId)) }
+    revocationLists.set(key, list, { now, expiresAt: r.expiresAt, clockSkewMs })
   }
-  if (e.revoked.has(chain.deviceId)) throw new RevokedDeviceError(`device ${chain.deviceId} is revoked by account ${e.accountId}`)
+  if (list.revoked.has(chain.deviceId)) throw new RevokedDeviceError(`device ${chain.deviceId} is revoked by account ${list.accountId}`)
 }
 
-const selfSigned = new Map<string, Omit<RevocationsEntry, 'revoked'>>()
+/** Lists checked on their own, by their bytes: the account each is for. */
+const selfSigned = new Verdicts<string>(MAX_REVOCATION_LISTS)
 
 /**
  * A revocation list on its own (no chain yet): it must verify and be signed by the key of the account it is for.
@@ -100,20 +110,11 @@ const selfSigned = new Map<string, Omit<RevocationsEntry, 'revoked'>>()
  * or WrongSignerError.
  */
 export function verifyRevocationList(record: unknown, now: number, clockSkewMs = DEFAULT_CLOCK_SKEW_MS): string {
-  let key: string | undefined
-  try {
-    key = keyOf(canonicalEncode(record))
-  } catch {
-    // not a plain value: the full verification below says what is wrong with it
-  }
-  const e = key === undefined ? undefined : selfSigned.get(key)
-  if (e && Number.isFinite(now) && e.clockSkewMs === clockSkewMs && now >= e.verifiedAt && now < e.expiresAt) return e.accountId
+  const key = recordKey(record)
+  const known = selfSigned.get(key, now, clockSkewMs)
+  if (known !== undefined) return known
   const r = verifyRecord(record, { now, clockSkewMs, type: 'revocations' })
   if (idFromPublicKey(fromBase64Url(r.signer)) !== r.body.accountId) throw new WrongSignerError('revocations: signed by another key than its account')
-  if (key !== undefined) {
-    selfSigned.delete(key)
-    if (selfSigned.size >= MAX_REVOCATION_LISTS) selfSigned.delete(selfSigned.keys().next().value as string)
-    selfSigned.set(key, { accountId: r.body.accountId, verifiedAt: now, expiresAt: r.expiresAt, clockSkewMs })
-  }
+  selfSigned.set(key, r.body.accountId, { now, expiresAt: r.expiresAt, clockSkewMs })
   return r.body.accountId
 }

@@ -89,7 +89,6 @@ function noAccount(): BusError {
   return new BusError('no_account', 'this node holds no account yet: run `baran account create` (or import an archive, or link a device)')
 }
 
-/** An envelope refusal as a bus error: code `not_for_this_device`…, details.reason as trust names it (`not-for-this-device`). */
 function toEthersTx(tx: EthTx) {
   return {
     to: tx.to ?? null,
@@ -123,13 +122,13 @@ export const identityActor = defineActor({
     const replay = new ReplayWindow({ dir: join(ctx.dataDir, 'identity') })
     await replay.load()
     const envelopes = new EnvelopeService({ store, replay })
-    const account = () => {
-      mustHaveAccount()
-      return store.info()
-    }
     // For the per-message handlers (seal, open): info() copies the account's records at every call.
     const mustHaveAccount = () => {
       if (!store.hasAccount()) throw noAccount()
+    }
+    const account = () => {
+      mustHaveAccount()
+      return store.info()
     }
     // Every change of the device list or revocations is announced, so discovery publishes them again.
     const devicesChanged = (reason: DevicesChangeReason) => {

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod'
 import { isMessageId } from './ids.ts'
-import { decodeJsonValue, encodeJsonValue } from './kv.ts'
+import { decodeJsonValue, encodeJsonValue, getMany, type KvStore } from './kv.ts'
 
 export const SNAPSHOT_PREFIX = 's.hashes.'
 /** Reading starts here; deleting it alone makes every chunk unusable. */
@@ -62,17 +62,33 @@ export function encodeSnapshot(byPeer: HashesByPeer, seq: number): Uint8Array[] 
   )
 }
 
-/** How many chunks the first one says the snapshot has (undefined: not a snapshot's first chunk). */
-export function chunkCount(first: Uint8Array): number | undefined {
-  return parseChunk(first)?.of
+type Chunk = z.infer<typeof ChunkSchema>
+export interface Snapshot {
+  seq: number
+  byPeer: Map<string, Map<string, string>>
+}
+
+/**
+ * The snapshot in a bucket; `chunks` is how many its first chunk says it has (0: none), also when the snapshot is
+ * unusable (the ones to delete when a shorter one replaces it).
+ */
+export async function readSnapshot(kv: KvStore): Promise<{ chunks: number; snapshot: Snapshot | undefined }> {
+  const first = await kv.get(SNAPSHOT_FIRST_KEY)
+  const head = first && parseChunk(first.value)
+  if (!head) return { chunks: 0, snapshot: undefined }
+  const rest = head.of > 1 ? await getMany(kv, Array.from({ length: head.of - 1 }, (_, i) => `${SNAPSHOT_PREFIX}${i + 1}`)) : []
+  return { chunks: head.of, snapshot: fromChunks([head, ...rest.map((e) => e && parseChunk(e.value))]) }
 }
 
 /** The hashes a snapshot holds and the revision it covers; undefined when any chunk is missing, foreign or malformed. */
-export function decodeSnapshot(chunks: ReadonlyArray<Uint8Array | undefined>): { seq: number; byPeer: Map<string, Map<string, string>> } | undefined {
+export function decodeSnapshot(chunks: ReadonlyArray<Uint8Array | undefined>): Snapshot | undefined {
+  return fromChunks(chunks.map((bytes) => bytes && parseChunk(bytes)))
+}
+
+function fromChunks(chunks: ReadonlyArray<Chunk | undefined>): Snapshot | undefined {
   const byPeer = new Map<string, Map<string, string>>()
   let seq: number | undefined
-  for (const [n, bytes] of chunks.entries()) {
-    const chunk = bytes && parseChunk(bytes)
+  for (const [n, chunk] of chunks.entries()) {
     if (!chunk || chunk.n !== n || chunk.of !== chunks.length || (seq !== undefined && chunk.seq !== seq)) return undefined
     seq = chunk.seq
     for (const [peer, items] of Object.entries(chunk.peers)) {
@@ -92,7 +108,7 @@ export function decodeSnapshot(chunks: ReadonlyArray<Uint8Array | undefined>): {
   return seq === undefined ? undefined : { seq, byPeer }
 }
 
-function parseChunk(bytes: Uint8Array): z.infer<typeof ChunkSchema> | undefined {
+function parseChunk(bytes: Uint8Array): Chunk | undefined {
   try {
     const parsed = ChunkSchema.safeParse(decodeJsonValue(bytes))
     return parsed.success ? parsed.data : undefined

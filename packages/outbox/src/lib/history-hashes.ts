@@ -1,7 +1,7 @@
 import { decodeEntry, type HistoryEntry } from './history-entry.ts'
-import { chunkCount, decodeSnapshot, encodeSnapshot, SNAPSHOT_FIRST_KEY, SNAPSHOT_PREFIX } from './history-hash-snapshot.ts'
+import { encodeSnapshot, readSnapshot, SNAPSHOT_FIRST_KEY, SNAPSHOT_PREFIX } from './history-hash-snapshot.ts'
 import { type ConversationSummary, entryHash, type SyncItem } from './history-sync.ts'
-import { getMany, type KvStore, type OrderedKvStore } from './kv.ts'
+import type { KvStore, OrderedKvStore } from './kv.ts'
 
 /** Sync hashes of one conversation, with its sorted items and summary computed when first asked after a change. */
 export interface Hashes {
@@ -171,7 +171,8 @@ export class SyncHashes {
     try {
       const st = await kv.state()
       const all = new Map<string, Hashes>()
-      const snapshot = await this.#readSnapshot(kv)
+      const { chunks, snapshot } = await readSnapshot(kv)
+      if (chunks > 0) this.#chunksStored = chunks
       const usable = snapshot && snapshot.seq <= st.lastRevision ? snapshot : undefined
       for (const [peer, byId] of usable?.byPeer ?? []) all.set(peer, { byId })
       let replayed = 0
@@ -222,15 +223,6 @@ export class SyncHashes {
     } finally {
       this.#dirty = undefined
     }
-  }
-
-  async #readSnapshot(kv: OrderedKvStore): Promise<ReturnType<typeof decodeSnapshot>> {
-    const first = await kv.get(SNAPSHOT_FIRST_KEY)
-    const of = first ? chunkCount(first.value) : undefined
-    if (!first || of === undefined) return undefined
-    const rest = of > 1 ? await getMany(kv, Array.from({ length: of - 1 }, (_, i) => `${SNAPSHOT_PREFIX}${i + 1}`)) : []
-    this.#chunksStored = of
-    return decodeSnapshot([first.value, ...rest.map((e) => e?.value)])
   }
 
   /**

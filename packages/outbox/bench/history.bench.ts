@@ -7,6 +7,9 @@
  * side of a sync (reads on B, checks and writes on C). Then the same to a third new device from B restarted (a new
  * store over the same bucket: it reads the hashes' snapshot that the first load wrote, and what came after it), and
  * to a fourth from B's store now warm (its hashes in memory, as on a running device).
+ * The same three again with the new device in a worker thread of its own (history-device.worker.ts: its own bus
+ * connection, pulling over the sync protocol, every answer checked against the bus schema; clock in the worker around
+ * `pullHistory`), as a second device is a second machine: `twoThreads`.
  * Against, in the same round just before: raw JetStream reads of B's bucket: (a) the whole stream in order
  * (`KvBucket.range`, 1000 per read), (b) one nats.js `get` per message, 256 at a time. ROUNDS=3 rounds of all five
  * side by side; each figure is the median over rounds (a ratio: the median of the rounds' ratios), and every round

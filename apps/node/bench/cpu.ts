@@ -8,7 +8,8 @@ import { cpuMs } from './timeline.ts'
 export async function rolesOf(n: TestNode): Promise<Map<string, number>> {
   const roles = new Map<string, number>()
   if (n.proc.child.pid) roles.set('supervisor', n.proc.child.pid)
-  for (const [name, a] of Object.entries((await n.status()).actors)) if (a.pid) roles.set(name, a.pid)
+  // Actors that share a process (threads) count as that process (e.g. core): its CPU is theirs together.
+  for (const [name, a] of Object.entries((await n.status()).actors)) if (a.pid) roles.set(a.process ?? name, a.pid)
   const info = JSON.parse(await readFile(join(n.dataDir, 'node.json'), 'utf8')) as { busPid?: number | null }
   if (info.busPid) roles.set('nats-server', info.busPid)
   return roles

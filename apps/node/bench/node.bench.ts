@@ -18,16 +18,16 @@
  * `node.bench.ts [--starts N] [--status-runs N]` (or BARAN_BENCH_STARTS / BARAN_BENCH_STATUS_RUNS): N cold + N warm
  * starts (default 3) and status runs (default 5).
  */
-import { Bus, type NodeStatus, nodeStatus } from '@baran/bus'
-import { Cleanup, isAlive, tempDir, waitUntil } from '@baran/testkit'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { Bus, type NodeStatus, nodeStatus } from '@baran/bus'
+import { Cleanup, isAlive, tempDir, waitUntil } from '@baran/testkit'
 import { memoryOf, type ProcessMemory, processTree } from './processes.ts'
 import { cpuMs, startPhases } from './timeline.ts'
-import { loadavg } from 'node:os'
 
 const { values } = parseArgs({ options: { starts: { type: 'string' }, 'status-runs': { type: 'string' } } })
 const STARTS = Number(values.starts ?? process.env.BARAN_BENCH_STARTS ?? 3)
@@ -101,7 +101,7 @@ async function start(home: string, dataDir: string): Promise<Started> {
   const ms = performance.now() - t0
   const cpu: Record<string, number> = { supervisor: await cpuMs(child.pid as number, true) }
   if (info.busPid) cpu['nats-server'] = await cpuMs(info.busPid)
-  for (const [name, a] of Object.entries(status.actors)) if (a.pid) cpu[name] = await cpuMs(a.pid)
+  for (const [name, a] of Object.entries(status.actors)) if (a.pid) cpu[a.process ?? name] = await cpuMs(a.pid) // a shared process once
   const anvil = await anvilPid(home)
   if (anvil) cpu.anvil = await cpuMs(anvil)
   const phases = await startPhases(join(dataDir, 'logs'), ACTORS)
@@ -134,7 +134,8 @@ async function nodeMemory(s: Started, home: string): Promise<ProcessMemory[]> {
   const pid = s.child.pid as number
   const roles = new Map<number, string>([[pid, 'supervisor']])
   if (s.busPid) roles.set(s.busPid, 'nats-server')
-  for (const [name, a] of Object.entries(s.status.actors)) if (a.pid) roles.set(a.pid, name)
+  // Actors that share a process (threads) are that process: its name, e.g. core.
+  for (const [name, a] of Object.entries(s.status.actors)) if (a.pid) roles.set(a.pid, a.process ?? name)
   const tree = await processTree(pid)
   const anvil = await anvilPid(home)
   if (anvil) {

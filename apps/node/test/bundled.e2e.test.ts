@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url'
 import { outboxInbox, outboxSend, outboxStatus } from '@baran/bus'
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEFAULT_ACTORS } from '../src/lib/implementations.ts'
-import { BUILT_CLI, BUILT_START, cli, type NodePair, startTwoNodes } from './helpers.ts'
+import { DEFAULT_ACTORS, DEFAULT_PROCESSES } from '../src/lib/implementations.ts'
+import { actorLog, BUILT_CLI, BUILT_START, cli, type NodePair, startTwoNodes } from './helpers.ts'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const ACTORS = Object.keys(DEFAULT_ACTORS)
@@ -31,7 +31,7 @@ describe('the built node (npm start): the supervisor and the actors run from the
   }, 300_000)
   afterAll(() => cleanup.run())
 
-  it('runs the supervisor and each of the five actors as its bundle, all ready', async () => {
+  it('runs the supervisor and each of the five actors as its bundle (identity, naming and outbox as threads of one process), all ready', async () => {
     expect(existsSync(BUILT_CLI)).toBe(true)
     for (const n of [pair.a, pair.b]) {
       expect(argv(n.proc.pid)).toContain(BUILT_START)
@@ -43,9 +43,16 @@ describe('the built node (npm start): the supervisor and the actors run from the
         { timeoutMs: 60_000, what: `five actors ready on ${n.node}` },
       )
       for (const name of ACTORS) {
+        const bundle = `${ROOT}packages/${name}/dist/actor.bundle.js`
         const args = argv(s.actors[name]?.pid ?? -1)
-        expect(args.at(-1), `${n.node} ${name}`).toBe(`${ROOT}packages/${name}/dist/actor.bundle.js`)
         expect(args.some((a) => a.startsWith('--conditions')), `${name} runs no sources`).toBe(false)
+        if (DEFAULT_PROCESSES[name]) {
+          // a thread of the shared process (built entry), started with its bundle
+          expect(s.actors[name]?.process, `${n.node} ${name}`).toBe(DEFAULT_PROCESSES[name])
+          expect(args.at(-1)).toBe(`${ROOT}apps/node/dist/actor-host.js`)
+          const started = (await actorLog(n, name)).filter((l) => l.msg === 'thread started')
+          expect(started.at(-1)?.entry, `${n.node} ${name}`).toBe(bundle)
+        } else expect(args.at(-1), `${n.node} ${name}`).toBe(bundle)
       }
     }
   })

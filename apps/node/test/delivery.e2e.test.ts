@@ -2,10 +2,11 @@
  * Durable delivery across real node processes (each a supervisor, its nats-server and five actor processes),
  * all on one machine's local network: offline delivery, crash safety at several kill points, expiry.
  */
-import { identityBlock, identityContacts, identityRemoveContact, identityUnblock, outboxDelivery, outboxInbox, outboxRequests, outboxSend, outboxStatus } from '@baran/bus'
-import { Cleanup, waitUntil } from '@baran/testkit'
+
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { identityBlock, identityContacts, identityRemoveContact, identityUnblock, outboxDelivery, outboxInbox, outboxRequests, outboxSend, outboxStatus } from '@baran/bus'
+import { Cleanup, waitUntil } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { actorLog, cli, startNode, startTwoNodes, stopNode, type TestNode } from './helpers.ts'
 
@@ -86,10 +87,12 @@ describe('crash safety: every message exactly once, whatever is killed', () => {
       const before = new Set(await inboxIds(b))
       const ids: string[] = []
       const N = 15
+      // Every actor: a kill -9 of the outbox's process takes the actors that share it (identity, naming) too.
+      const allReady = async (n: TestNode) => Object.values((await n.status()).actors).every((x) => x.state === 'ready')
       const healthy = () =>
-        waitUntil(async () => (await a.status()).actors.outbox?.state === 'ready' && (await b.status()).actors.outbox?.state === 'ready', {
+        waitUntil(async () => (await allReady(a)) && (await allReady(b)), {
           timeoutMs: 30_000,
-          what: 'both outboxes ready again',
+          what: 'both nodes ready again',
         })
       for (let i = 0; i < N; i++) {
         ids.push((await a.bus.request(outboxSend, { to: bob, body: `${point.what} #${i}` })).id)

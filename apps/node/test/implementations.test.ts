@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { loadActor } from '../src/lib/implementations.ts'
+import { ConfigError, loadConfig, NodeConfigSchema } from '../src/lib/config.ts'
+import { DEFAULT_ACTORS, DEFAULT_PROCESSES, loadActor, sharedProcesses } from '../src/lib/implementations.ts'
 
 const dirs: string[] = []
 afterEach(async () => {
@@ -27,5 +28,38 @@ describe('selecting an implementation by configuration', () => {
     const loaded = await loadActor('naming', './static-naming.ts', dir)
     expect(loaded.def.implementation).toBe('examples/custom-naming (static JSON file)')
     expect(loaded.def.contractVersion).toBe(1)
+  })
+})
+
+describe('which actors share a process', () => {
+  const parse = (actors?: object) => NodeConfigSchema.parse(actors ? { actors } : {})
+
+  it('shares the default one among the default actors, and none of discovery and transport', () => {
+    expect(Object.fromEntries(sharedProcesses(parse()))).toEqual({ core: ['identity', 'naming', 'outbox'] })
+    for (const name of Object.keys(DEFAULT_PROCESSES)) expect(DEFAULT_ACTORS[name], name).toBeDefined()
+  })
+
+  it('follows `process` in a config that names its actors, in config order; a process named once or a disabled actor shares nothing', () => {
+    const config = parse({
+      identity: { module: '@baran/identity', process: 'a' },
+      naming: '@baran/naming',
+      outbox: { module: '@baran/outbox', process: 'a' },
+      discovery: { module: '@baran/discovery', process: 'alone' },
+      transport: { module: '@baran/transport', process: 'a', enabled: false },
+    })
+    expect(Object.fromEntries(sharedProcesses(config))).toEqual({ a: ['identity', 'outbox'] })
+    expect(sharedProcesses(parse({ identity: '@baran/identity', naming: '@baran/naming' })).size).toBe(0)
+  })
+
+  it('refuses a process name that is not a name, naming the key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'baran-impl-'))
+    dirs.push(dir)
+    const file = join(dir, 'config.json')
+    for (const bad of ['', 'Core', '../x', 'a'.repeat(40), 7]) {
+      await writeFile(file, JSON.stringify({ actors: { identity: { module: '@baran/identity', process: bad } } }))
+      const err = await loadConfig({ file }).catch((e: unknown) => e)
+      expect(err, JSON.stringify(bad)).toBeInstanceOf(ConfigError)
+      expect((err as Error).message).toContain('actors.identity.process')
+    }
   })
 })

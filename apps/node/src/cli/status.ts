@@ -25,7 +25,7 @@ export async function statusCommand(opts: NodeSelection & { json?: boolean }): P
       const a = s.actors[name]
       if (!a) continue
       process.stdout.write(
-        `  ${name.padEnd(10)} ${paintState(a.state).padEnd(10)} pid ${String(a.pid ?? '-').padEnd(8)} up ${formatDuration(a.uptime).padEnd(7)} restarts ${a.restarts}${rss(a.rssBytes)}  ${paint('gray', a.implementation)}\n`,
+        `  ${name.padEnd(10)} ${paintState(a.state).padEnd(10)} pid ${String(a.pid ?? '-').padEnd(8)} up ${formatDuration(a.uptime).padEnd(7)} restarts ${a.restarts}${rss(a.rssBytes)}${a.process ? `  thread of ${a.process}` : ''}  ${paint('gray', a.implementation)}\n`,
       )
       if (a.reason && a.state !== 'ready') process.stdout.write(`  ${''.padEnd(10)} ${paint('yellow', `why: ${a.reason}`)}\n`)
     }

@@ -1,10 +1,11 @@
-import { Backoff } from '@baran/actor/recurring'
-import type { ActorStatus, LifecycleState } from '@baran/bus'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { Backoff } from '@baran/actor/recurring'
+import type { ActorStatus, LifecycleState } from '@baran/bus'
 import type { Logger } from 'pino'
 import { conditionFlags } from './conditions.ts'
+import type { HostProcess, ThreadChild } from './host-process.ts'
 import { LogFile } from './log-file.ts'
 
 /** The reason a ready actor shows while the supervisor is cut from the bus, until it answers its health again. */
@@ -56,6 +57,8 @@ export const ACTOR_TIERING_FLAGS: Record<string, readonly string[]> = {
   transport: LATE_TURBOFAN,
   outbox: LATE_TURBOFAN,
 }
+/** The V8 flags of a process shared by several actors (each a thread): V8's flags are per process. */
+export const SHARED_PROCESS_FLAGS: readonly string[] = [...ACTOR_NODE_FLAGS, ...LATE_TURBOFAN]
 /** The V8 flags an actor process runs with (its name is its role: identity, naming, …). */
 export function actorNodeFlags(name: string): string[] {
   return [...ACTOR_NODE_FLAGS, ...(Object.hasOwn(ACTOR_TIERING_FLAGS, name) ? (ACTOR_TIERING_FLAGS[name] ?? []) : [])]
@@ -78,6 +81,8 @@ export interface ChildSpec {
   logFile: string
   restart: RestartPolicy
   stopDeadlineMs: number
+  /** The shared process it runs in as a thread (config `actors.<name>.process`); none: a process of its own. */
+  host?: HostProcess
 }
 
 type ChildState = ActorStatus['state']
@@ -97,7 +102,7 @@ export class ChildActor {
    * crash loop still says why) until it is ready again.
    */
   reason: string | undefined
-  #child: ChildProcess | undefined
+  #child: ChildProcess | ThreadChild | undefined
   #spawnedAt = 0
   #crashes: number[] = []
   #timer: NodeJS.Timeout | undefined
@@ -130,6 +135,7 @@ export class ChildActor {
       restarts: this.restarts,
       implementation: this.spec.implementation,
       lastExit: this.lastExit,
+      ...(this.spec.host ? { process: this.spec.host.name } : {}),
       ...(this.reason && this.state !== 'ready' ? { reason: this.reason } : {}),
     }
   }
@@ -154,11 +160,15 @@ export class ChildActor {
 
   spawn(): void {
     if (this.#stopping) return
-    const child = spawn(process.execPath, [...conditionFlags(), ...actorNodeFlags(this.spec.name), actorEntryFor(this.spec.moduleUrl)], {
-      env: { ...ACTOR_ENV_DEFAULTS, ...this.spec.env, BARAN_ACTOR_MODULE: this.spec.moduleUrl },
-      // The IPC channel makes the actor exit by itself if this supervisor dies.
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    })
+    const entry = actorEntryFor(this.spec.moduleUrl)
+    const env = { ...ACTOR_ENV_DEFAULTS, ...this.spec.env, BARAN_ACTOR_MODULE: this.spec.moduleUrl }
+    const child: ChildProcess | ThreadChild = this.spec.host
+      ? this.spec.host.startThread(this.spec.name, entry, env)
+      : spawn(process.execPath, [...conditionFlags(), ...actorNodeFlags(this.spec.name), entry], {
+          env,
+          // The IPC channel makes the actor exit by itself if this supervisor dies.
+          stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        })
     this.#child = child
     this.#spawnedAt = Date.now()
     this.state = 'spawning'
@@ -170,8 +180,8 @@ export class ChildActor {
         resolve()
       })
     })
-    child.once('error', (err) => this.#log.error({ err }, 'could not spawn actor'))
-    this.#log.info({ pid: child.pid }, 'spawned')
+    child.once('error', (err: Error) => this.#log.error({ err }, 'could not spawn actor'))
+    this.#log.info({ pid: child.pid, ...(this.spec.host ? { process: this.spec.host.name } : {}) }, 'spawned')
     this.#onChange(this, 'spawned')
   }
 

@@ -13,7 +13,15 @@ const actorName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)
 /** Which implementation runs an actor: a package name (`@baran/discovery`), a path (`./my-discovery.js`), plus its config. */
 const ActorEntrySchema = z.union([
   z.string().min(1),
-  z.object({ module: z.string().min(1), config: z.record(z.string(), z.unknown()).optional(), enabled: z.boolean().optional() }).strict(),
+  z
+    .object({
+      module: z.string().min(1),
+      config: z.record(z.string(), z.unknown()).optional(),
+      enabled: z.boolean().optional(),
+      /** Actors naming the same process run in it, each in a thread of its own (lighter than a process each). */
+      process: actorName.optional(),
+    })
+    .strict(),
 ])
 export type ActorEntry = z.infer<typeof ActorEntrySchema>
 
@@ -74,6 +82,23 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, origin: 
   }
 }
 
+type Issue = z.core.$ZodIssue
+/**
+ * A union's issue (e.g. an actor entry: a string or an object) says only "invalid input" at the union's key; the
+ * issue of the branch that got furthest names the key that is wrong (`actors.identity.process`).
+ */
+function deepest(issue: Issue): Issue {
+  if (issue.code !== 'invalid_union') return issue
+  let best: Issue = issue
+  for (const branch of issue.errors) {
+    for (const inner of branch) {
+      const candidate = deepest({ ...inner, path: [...issue.path, ...inner.path] } as Issue)
+      if (candidate.path.length > best.path.length) best = candidate
+    }
+  }
+  return best
+}
+
 /**
  * Loads `<dataDir>/config.json` (or `--config <file>`; a missing default file is an empty config), applies
  * `BARAN_<SECTION>_<KEY>` overrides, and validates. Any error names the key and its source.
@@ -97,7 +122,7 @@ export async function loadConfig(opts: { file: string; explicit?: boolean; env?:
   applyEnv(raw as Record<string, unknown>, env, origin)
   const parsed = NodeConfigSchema.safeParse(raw)
   if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]
+  const issue = parsed.error.issues[0] && deepest(parsed.error.issues[0])
   const key = issue?.path.map(String).join('.') || '(top level)'
   const from = origin.get(key) ?? origin.get(key.split('.').slice(0, 2).join('.'))
   throw new ConfigError(`invalid config: ${key}: ${issue?.message ?? 'invalid'} (from ${from ?? opts.file})`)

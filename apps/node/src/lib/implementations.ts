@@ -1,6 +1,6 @@
-import type { ActorDefinition } from '@baran/actor'
 import { isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import type { ActorDefinition } from '@baran/actor'
 import type { ActorEntry, NodeConfig } from './config.ts'
 
 /**
@@ -14,6 +14,14 @@ export const DEFAULT_ACTORS: Record<string, string> = {
   transport: '@baran/transport',
   outbox: '@baran/outbox',
 }
+
+/**
+ * The default actors that share a process, each in a thread of its own: every Node process costs ~45 MiB of
+ * memory before any of our code, and these three are pure JavaScript. Discovery and transport keep a process each:
+ * they run the libp2p nodes (transport a native WebRTC addon, whose crash would end every thread of its process),
+ * and a kill -9 of one of them, the parts most exposed to the network, leaves the account's keys and the outbox up.
+ */
+export const DEFAULT_PROCESSES: Record<string, string> = { identity: 'core', naming: 'core', outbox: 'core' }
 
 /** Contract major versions of the built-in roles: an implementation that speaks another is refused. */
 export const ROLE_CONTRACT_VERSIONS: Record<string, number> = { identity: 1, naming: 1, discovery: 1, transport: 1, outbox: 1 }
@@ -39,6 +47,21 @@ export function configuredActors(config: NodeConfig): Array<{ name: string; entr
   return Object.entries(entries)
     .filter(([, e]) => typeof e === 'string' || e.enabled !== false)
     .map(([name, entry]) => ({ name, entry }))
+}
+
+/**
+ * The shared processes of a config and their actors, in config order: `actors.<name>.process`, or
+ * DEFAULT_PROCESSES when the config names no actors. A process named by one actor only is no sharing: that actor
+ * runs in a process of its own.
+ */
+export function sharedProcesses(config: NodeConfig): Map<string, string[]> {
+  const groups = new Map<string, string[]>()
+  for (const { name, entry } of configuredActors(config)) {
+    const process = config.actors === undefined ? DEFAULT_PROCESSES[name] : typeof entry === 'string' ? undefined : entry.process
+    if (process !== undefined) groups.set(process, [...(groups.get(process) ?? []), name])
+  }
+  for (const [process, members] of groups) if (members.length < 2) groups.delete(process)
+  return groups
 }
 
 /**

@@ -1,35 +1,35 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { createLogger, type Logger } from '@baran/actor'
 import { Backoff } from '@baran/actor/recurring'
 import {
+  type ActorStatus,
   actorRestarted,
   Bus,
-  type ActorStatus,
+  discoveryInfo,
+  eventContracts,
   healthContractOf,
   type LifecycleState,
+  type NodeStatus,
   nodeStatus,
   nodeStop,
-  type NodeStatus,
   type RequestContract,
   stateEventOf,
-  discoveryInfo,
   transportInfo,
-  eventContracts,
 } from '@baran/bus'
 import { NatsServerProcess } from '@baran/launch'
-import { mkdir } from 'node:fs/promises'
 import { createActor, fromPromise, waitFor } from 'xstate'
 import { CLI_USER, loadOrCreatePasswords, natsConfig, permissionsFor, SUPERVISOR_USER, UI_USER } from './bus-auth.ts'
-import { BUS_LOST, ChildActor } from './child.ts'
-import { type NodeConfig, loadConfig } from './config.ts'
-import { configuredActors } from './implementations.ts'
+import { ACTOR_ENV_DEFAULTS, BUS_LOST, ChildActor, SHARED_PROCESS_FLAGS } from './child.ts'
+import { loadConfig, type NodeConfig } from './config.ts'
+import { HostProcess } from './host-process.ts'
+import { configuredActors, sharedProcesses } from './implementations.ts'
 import { type ActorDescription, openInspector } from './inspect.ts'
 import { type LocalnetHandle, localnetFor, localnetPaths } from './localnet.ts'
 import { removeNodeInfo, runningNode, writeNodeInfo } from './node-info.ts'
-import { rssBytes } from './proc-memory.ts'
 import { baranHome, type NodePaths, nodePaths } from './paths.ts'
+import { rssBytes } from './proc-memory.ts'
 import { type SupervisorState, supervisorMachine } from './supervisor-machine.ts'
-import { writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
 
 export interface SupervisorOptions {
   dataDir: string
@@ -69,6 +69,8 @@ export class Supervisor {
   #opts: SupervisorOptions
   #actors: ActorDescription[] = []
   #children = new Map<string, ChildActor>()
+  /** The processes shared by several actors (each a thread), by name. */
+  #hosts = new Map<string, HostProcess>()
   #nats: NatsServerProcess | undefined
   #busUrl = ''
   #bus: Bus | undefined
@@ -164,7 +166,8 @@ export class Supervisor {
       bus: { url: this.#busUrl, embedded: this.#nats !== undefined, pid: busPid, rssBytes: bus },
       actors,
       rssBytes: own,
-      totalRssBytes: [own, bus, ...Object.values(actors).map((a) => a.rssBytes)].reduce<number>((sum, r) => sum + (r ?? 0), 0),
+      // A shared process counts once, however many actors it runs.
+      totalRssBytes: [own, bus, ...new Map(Object.values(actors).map((a) => [a.pid, a.rssBytes])).values()].reduce<number>((sum, r) => sum + (r ?? 0), 0),
     }
   }
 
@@ -347,6 +350,13 @@ export class Supervisor {
 
   async #startActors(): Promise<void> {
     const sup = this.config.supervisor
+    const hostOf = new Map<string, HostProcess>()
+    for (const [name, members] of sharedProcesses(this.config)) {
+      const env = { ...ACTOR_ENV_DEFAULTS, ...inheritedEnv(this.#opts.env ?? process.env), BARAN_STOP_DEADLINE_MS: String(sup.stopDeadlineMs) }
+      const host = new HostProcess({ name, members, flags: SHARED_PROCESS_FLAGS, env, logFile: this.paths.log(`process-${name}`), log: this.log })
+      this.#hosts.set(name, host)
+      for (const m of members) hostOf.set(m, host)
+    }
     for (const a of this.#actors) {
       const env: NodeJS.ProcessEnv = {
         ...inheritedEnv(this.#opts.env ?? process.env),
@@ -358,7 +368,7 @@ export class Supervisor {
       }
       if (this.#nats) env.BARAN_BUS_CREDS_FILE = this.paths.creds(a.name)
       const child = new ChildActor(
-        { name: a.name, implementation: a.spec, moduleUrl: a.url, env, logFile: this.paths.log(a.name), restart: sup.restart, stopDeadlineMs: sup.stopDeadlineMs },
+        { name: a.name, implementation: a.spec, moduleUrl: a.url, env, logFile: this.paths.log(a.name), restart: sup.restart, stopDeadlineMs: sup.stopDeadlineMs, host: hostOf.get(a.name) },
         this.log,
         (c, what) => {
           if (what === 'restarting' && this.#bus) {
@@ -426,6 +436,7 @@ export class Supervisor {
   async #stop(): Promise<void> {
     this.#stopping = true
     for (const child of [...this.#children.values()].reverse()) await child.stop()
+    for (const host of this.#hosts.values()) await host.stop(this.config.supervisor.stopDeadlineMs)
     await this.#bus?.close().catch(() => undefined)
     await this.#nats?.stop()
     await this.#localnet?.stop()
@@ -438,6 +449,7 @@ export class Supervisor {
   killAll(): void {
     this.#stopping = true
     for (const c of this.#children.values()) c.killNow()
+    for (const h of this.#hosts.values()) h.killNow()
     void this.#nats?.kill()
   }
 }

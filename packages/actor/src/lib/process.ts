@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { isMainThread, parentPort } from 'node:worker_threads'
 import { z } from 'zod'
 import type { ActorDefinition } from './define.ts'
 import { createLogger } from './logger.ts'
@@ -15,6 +16,8 @@ export const ActorEnvSchema = z.object({
   BARAN_DATA_DIR: z.string().min(1),
   BARAN_ACTOR_CONFIG: z.string().optional(),
   BARAN_STOP_DEADLINE_MS: z.coerce.number().int().positive().optional(),
+  /** Where the log lines go (default 1, stdout): an actor in a thread of a shared process gets a pipe of its own. */
+  BARAN_LOG_FD: z.coerce.number().int().min(1).optional(),
 })
 export type ActorEnv = z.infer<typeof ActorEnvSchema>
 
@@ -26,7 +29,8 @@ const CredsSchema = z.object({ user: z.string().min(1), pass: z.string().min(1) 
 /**
  * The process entry of an actor (`src/main.ts` of each actor package calls it): reads its environment,
  * runs the lifecycle, stops cleanly on SIGTERM/SIGINT within the deadline, and exits when its supervisor
- * goes away (so a killed node never leaves orphans).
+ * goes away (so a killed node never leaves orphans). In a worker thread of a shared process it stops when the
+ * host posts 'stop', and its exit ends the thread only.
  */
 export async function runActor<Config>(def: ActorDefinition<Config>, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const parsedEnv = ActorEnvSchema.safeParse(env)
@@ -36,7 +40,7 @@ export async function runActor<Config>(def: ActorDefinition<Config>, env: NodeJS
     process.exit(ExitCode.Config)
   }
   const e = parsedEnv.data
-  const log = createLogger({ node: e.BARAN_NODE, actor: def.name })
+  const log = createLogger({ node: e.BARAN_NODE, actor: def.name, ...(e.BARAN_LOG_FD ? { destination: e.BARAN_LOG_FD } : {}) })
   let creds: z.infer<typeof CredsSchema> | undefined
   let config: unknown = {}
   try {
@@ -86,10 +90,18 @@ export async function runActor<Config>(def: ActorDefinition<Config>, env: NodeJS
       exit(ExitCode.Crash)
     }
   }
-  process.on('SIGTERM', () => void shutdown('SIGTERM'))
-  process.on('SIGINT', () => void shutdown('SIGINT'))
-  // Spawned with an IPC channel: when the supervisor dies, the channel closes and we leave too.
-  process.on('disconnect', () => void shutdown('supervisor gone'))
+  if (isMainThread) {
+    process.on('SIGTERM', () => void shutdown('SIGTERM'))
+    process.on('SIGINT', () => void shutdown('SIGINT'))
+    // Spawned with an IPC channel: when the supervisor dies, the channel closes and we leave too.
+    process.on('disconnect', () => void shutdown('supervisor gone'))
+  } else if (parentPort) {
+    // A thread of a shared process (apps/node's actor host) gets no signals: the host asks it to stop.
+    parentPort.on('message', (m: unknown) => {
+      if (m === 'stop') void shutdown('stop requested by the host process')
+    })
+    parentPort.unref()
+  }
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception')
     exit(ExitCode.Crash)

@@ -16,6 +16,8 @@ export const ActorStatusSchema = z.object({
   reason: z.string().max(500).optional(),
   /** Resident memory of the actor's process (VmRSS), in bytes; null when it runs no process or /proc cannot tell. */
   rssBytes: z.number().int().nonnegative().nullable().optional(),
+  /** The shared process the actor runs in as a thread (its pid and memory are that process's); absent: its own process. */
+  process: z.string().max(64).optional(),
 })
 export type ActorStatus = z.infer<typeof ActorStatusSchema>
 

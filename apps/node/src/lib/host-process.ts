@@ -1,0 +1,163 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { EventEmitter } from 'node:events'
+import { PassThrough, type Readable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import type { Logger } from 'pino'
+import { conditionFlags } from './conditions.ts'
+import { LogFile } from './log-file.ts'
+
+/** The entry of a shared process (.ts from the sources, .js from the build). */
+export const HOST_ENTRY = fileURLToPath(new URL(`../actor-host${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
+
+/** The first fd of the actors' log pipes in a shared process (0-2 stdio, 3 the IPC channel). */
+const FIRST_LOG_FD = 4
+
+/**
+ * One actor running as a thread of a shared process, with what ChildActor uses of a ChildProcess: pid (the
+ * process's), exitCode/signalCode, kill, the 'exit' event and a stdout carrying the actor's log lines.
+ * SIGKILL terminates the thread; any other signal asks it to stop as SIGTERM does a process.
+ */
+export class ThreadChild extends EventEmitter {
+  readonly pid: number | undefined
+  readonly stdout = new PassThrough()
+  readonly stderr: Readable | null = null
+  exitCode: number | null = null
+  signalCode: NodeJS.Signals | null = null
+  #killed = false
+  #send: (op: 'stop' | 'kill') => boolean
+
+  constructor(pid: number | undefined, send: (op: 'stop' | 'kill') => boolean) {
+    super()
+    this.pid = pid
+    this.#send = send
+  }
+
+  get ended(): boolean {
+    return this.exitCode !== null || this.signalCode !== null
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
+    if (this.ended) return false
+    if (signal === 'SIGKILL') this.#killed = true
+    return this.#send(signal === 'SIGKILL' ? 'kill' : 'stop')
+  }
+
+  /** The thread ended (code from the host), or its process did (signal, or the process's code). */
+  end(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.ended) return
+    if (signal === null && this.#killed && code !== 0) signal = 'SIGKILL'
+    this.exitCode = signal === null ? (code ?? 1) : null
+    this.signalCode = signal
+    this.emit('exit', this.exitCode, this.signalCode)
+  }
+}
+
+export interface HostProcessOptions {
+  /** The shared process's name (config `actors.<name>.process`). */
+  name: string
+  /** The actors it may run: each gets a log pipe of its own, in this order. */
+  members: readonly string[]
+  /** V8 flags of the process (every thread runs with them: V8's flags are per process). */
+  flags: readonly string[]
+  env: NodeJS.ProcessEnv
+  /** The process's own log (the threads log to their actors' files). */
+  logFile: string
+  log: Logger
+}
+
+/**
+ * A process that runs several actors, each in a worker thread (src/actor-host.ts), for the supervisor: it is
+ * spawned when its first actor starts, and again after it died (every thread it ran ends with it: each actor's
+ * ChildActor restarts it as after a crash). Every actor keeps its own bus user, config, data and log file.
+ */
+export class HostProcess {
+  readonly name: string
+  #opts: HostProcessOptions
+  #proc: ChildProcess | undefined
+  #threads = new Map<string, ThreadChild>()
+  #out: LogFile
+  #log: Logger
+
+  constructor(opts: HostProcessOptions) {
+    this.name = opts.name
+    this.#opts = opts
+    this.#log = opts.log.child({ process: opts.name })
+    this.#out = new LogFile(opts.logFile, { onTrouble: (err) => this.#log.warn({ err: err.message, file: opts.logFile }, 'cannot write the shared process log: dropping lines') })
+  }
+
+  get pid(): number | undefined {
+    return this.#proc?.pid
+  }
+
+  /** Starts `name` in a thread running `entry` (the process is spawned first if it is not running). */
+  startThread(name: string, entry: string, env: NodeJS.ProcessEnv): ThreadChild {
+    const index = this.#opts.members.indexOf(name)
+    if (index < 0) throw new Error(`${name} is not an actor of the shared process ${this.name}`)
+    const proc = this.#proc ?? this.#spawn()
+    const thread = new ThreadChild(proc.pid, (op) => this.#send(proc, { op, name }))
+    this.#threads.get(name)?.stdout.end()
+    this.#threads.set(name, thread)
+    const threadEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
+    if (!this.#send(proc, { op: 'start', name, entry, env: threadEnv, logFd: FIRST_LOG_FD + index })) thread.end(1, null)
+    return thread
+  }
+
+  #send(proc: ChildProcess, message: object): boolean {
+    if (!proc.connected) return false
+    proc.send(message, undefined, {}, (err) => err && this.#log.warn({ err: err.message }, 'cannot reach the shared process'))
+    return true
+  }
+
+  #spawn(): ChildProcess {
+    const { members, flags, env } = this.#opts
+    const proc = spawn(process.execPath, [...conditionFlags(), ...flags, HOST_ENTRY], {
+      env,
+      // The IPC channel carries the commands and makes the process leave if this supervisor dies; then one log
+      // pipe per actor.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...members.map(() => 'pipe' as const)],
+    })
+    this.#proc = proc
+    proc.stdout?.pipe(this.#out, { end: false })
+    proc.stderr?.pipe(this.#out, { end: false })
+    members.forEach((name, i) => {
+      // A line written just before a thread's end may arrive after it: it goes to that actor's latest thread.
+      ;(proc.stdio[FIRST_LOG_FD + i] as Readable | null)?.on('data', (chunk: Buffer) => this.#threads.get(name)?.stdout.write(chunk))
+    })
+    proc.on('message', (m: unknown) => {
+      const e = m as { op?: unknown; name?: unknown; code?: unknown }
+      if (e?.op !== 'exit' || typeof e.name !== 'string') return
+      const thread = this.#threads.get(e.name)
+      if (thread && thread.pid === proc.pid) thread.end(typeof e.code === 'number' ? e.code : 1, null)
+    })
+    proc.once('exit', (code, signal) => {
+      if (this.#proc === proc) this.#proc = undefined
+      this.#log.warn({ pid: proc.pid, code, signal }, 'shared process exited')
+      for (const t of this.#threads.values()) if (t.pid === proc.pid) t.end(code, signal)
+    })
+    proc.once('error', (err) => this.#log.error({ err }, 'could not spawn the shared process'))
+    this.#log.info({ pid: proc.pid, actors: members }, 'shared process spawned')
+    return proc
+  }
+
+  /** Ends the process once its actors have stopped (ChildActor.stop): SIGTERM, then SIGKILL after the deadline. */
+  async stop(deadlineMs: number): Promise<void> {
+    const proc = this.#proc
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise<void>((r) => proc.once('exit', () => r()))
+      proc.kill('SIGTERM')
+      let timer: NodeJS.Timeout | undefined
+      const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), deadlineMs + 1000)))])
+      clearTimeout(timer)
+      if (!done) {
+        proc.kill('SIGKILL')
+        await exited
+      }
+    }
+    await new Promise<void>((r) => this.#out.end(r))
+  }
+
+  /** Kill -9 now (the supervisor itself is dying). */
+  killNow(): void {
+    this.#proc?.kill('SIGKILL')
+  }
+}

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import type { KadDHT } from '@libp2p/kad-dht'
+import { installedVersion } from '@baran/testkit'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createDiscoveryNode, type DiscoveryNode } from '../src/index.ts'
 import { KAD_DHT_VERSION, KAD_INTERNALS, kadInternals } from '../src/lib/kad-internals.ts'
-import { installedVersion } from './installed-version.ts'
 import { stopAll, waitFor } from './helpers.ts'
 
 const UPGRADE = `kad-internals.ts reads private parts of @libp2p/kad-dht ${KAD_DHT_VERSION}: re-check them before changing the version`
@@ -15,7 +15,7 @@ describe(`@libp2p/kad-dht internals (written for ${KAD_DHT_VERSION})`, () => {
   it('package.json pins exactly the version the internals were read from, and it is the one installed', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> }
     expect(pkg.dependencies['@libp2p/kad-dht'], UPGRADE).toBe(KAD_DHT_VERSION)
-    expect(installedVersion('@libp2p/kad-dht'), UPGRADE).toBe(KAD_DHT_VERSION)
+    expect(installedVersion('@libp2p/kad-dht', import.meta.url), UPGRADE).toBe(KAD_DHT_VERSION)
   })
 
   it('a real kad-dht has every internal, and they behave as read: the routing table', async () => {

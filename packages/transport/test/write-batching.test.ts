@@ -84,3 +84,21 @@ describe('write batching', () => {
     await stream.close().catch(() => {})
   })
 })
+
+describe("the host's muxer (@baran/p2p)", () => {
+  test('its yamux streams send a WindowUpdate per half window, not one per data frame, on both ends', async () => {
+    const a = await pool.host()
+    const b = await pool.host()
+    let accepted: object | undefined
+    await b.libp2p.handle('/baran-test/window/1.0.0', (stream) => {
+      accepted = stream
+      void stream.close()
+    })
+    const stream = await a.libp2p.dialProtocol(multiaddr(directAddrs(b)[0]!), '/baran-test/window/1.0.0')
+    await waitUntil(() => accepted !== undefined, 10_000, 'the accepted stream')
+    // the coalescing muxer gives each stream its own sendWindowUpdate (the library's sits on the prototype)
+    expect(Object.hasOwn(stream, 'sendWindowUpdate')).toBe(true)
+    expect(Object.hasOwn(accepted as object, 'sendWindowUpdate')).toBe(true)
+    await stream.close().catch(() => {})
+  })
+})

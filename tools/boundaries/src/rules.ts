@@ -1,18 +1,22 @@
 /**
  * Who may import what (the layout rule of the design): an actor package imports only `bus`, `actor`, `trust` (and
- * `launch`, for a child server it runs), never another actor; `trust` is pure (no I/O, nothing of ours); `bus` (contracts
- * and client) and `launch` (process launchers) depend on nothing of ours, so never on an actor, though the bus's tests
- * start their nats-server with `launch`; the actor runtime imports no actor. Apps, testkit and tools may import anything.
+ * `launch`, for a child server it runs, and `p2p`, the libp2p pieces of its host), never another actor; `trust` is pure
+ * (no I/O, nothing of ours); `bus` (contracts and client), `launch` (process launchers) and `p2p` depend on nothing of
+ * ours, so never on an actor, though the bus's tests start their nats-server with `launch` and p2p's read an installed
+ * version with `testkit`; the actor runtime imports no actor. Apps, testkit and tools may import anything.
  */
 
 /** The five actor packages: each its own process, talking to the others only over the bus. */
 export const ACTOR_PACKAGES = ['@baran/identity', '@baran/naming', '@baran/discovery', '@baran/transport', '@baran/outbox'] as const
 
 /** What an actor package's production code may import of ours. */
-export const ACTOR_MAY_IMPORT = ['@baran/bus', '@baran/actor', '@baran/trust', '@baran/launch'] as const
+export const ACTOR_MAY_IMPORT = ['@baran/bus', '@baran/actor', '@baran/trust', '@baran/launch', '@baran/p2p'] as const
 
-/** The packages that depend on nothing of ours (in production code): the contracts and client, the launchers. */
-export const LEAF_PACKAGES = ['@baran/bus', '@baran/launch'] as const
+/** The packages that depend on nothing of ours (in production code): the contracts and client, the launchers, the libp2p pieces. */
+export const LEAF_PACKAGES = ['@baran/bus', '@baran/launch', '@baran/p2p'] as const
+
+/** The package of ours each leaf's tests may use (declared in its devDependencies). */
+const LEAF_TEST_HELPERS: Record<string, string> = { '@baran/bus': '@baran/launch', '@baran/p2p': '@baran/testkit' }
 
 /** Node built-ins that do I/O (with or without `node:`): `trust` imports none of them. */
 export const IO_BUILTINS = [
@@ -71,9 +75,9 @@ export function forbidden(importer: Manifest, specifier: string, where: Where): 
     if (isOurs(pkg)) return `@baran/trust imports ${pkg}: trust depends on nothing of ours`
     if (where === 'src' && isIo(specifier)) return `@baran/trust imports ${specifier}, which does I/O: trust is pure (records and signatures only)`
   } else if ((LEAF_PACKAGES as readonly string[]).includes(self)) {
-    const what = self === '@baran/bus' ? 'the bus depends' : 'the launchers depend'
+    const what = self === '@baran/bus' ? 'the bus depends' : self === '@baran/p2p' ? 'the libp2p pieces depend' : 'the launchers depend'
     // The bus's tests need a real nats-server, which `@baran/launch` starts.
-    const testHelper = self === '@baran/bus' && where === 'dev' && pkg === '@baran/launch'
+    const testHelper = where === 'dev' && LEAF_TEST_HELPERS[self] === pkg
     if (isOurs(pkg) && !testHelper) return `${self} imports ${pkg}: ${what} on nothing of ours${isActor(pkg) ? ', least of all an actor' : ''}`
   } else if (self === '@baran/actor') {
     if (isOurs(pkg) && isActor(pkg)) return `the actor runtime imports the actor package ${pkg}`

@@ -9,10 +9,9 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { DEFAULT_K, DEFAULT_LISTEN, KAD_PROTOCOL } from './constants.ts'
 import { restrictKadRpc } from './kad-internals.ts'
 import type { DiscoveryNodeInit } from './node-options.ts'
-import { noiseOneWrite } from './one-write.ts'
 import type { RecordPolicy } from './policy.ts'
 import type { VerifiedRecordStore } from './store.ts'
-import { yamuxCoalesced } from './yamux-window.ts'
+import { noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
 
 /** The libp2p services a discovery node runs. */
 export type Services = { dht: KadDHT; identify: Identify; ping: Ping }
@@ -39,9 +38,9 @@ export async function createDiscoveryLibp2p(init: DiscoveryNodeInit, policy: Rec
     // Only addresses others can use: no link-local, loopback only when there is nothing else.
     addresses: { listen: init.listen ?? DEFAULT_LISTEN, ...(init.announce ? { announce: init.announce } : {}), announceFilter: (addrs) => announceable(addrs) },
     transports: [tcp(), webSockets()],
-    // noise, with each encrypted message written to the socket at once (see one-write.ts).
+    // noise, with each encrypted message written to the socket at once (see @baran/p2p).
     connectionEncrypters: [noiseOneWrite()],
-    // yamux with one WindowUpdate per half window, as Go's yamux does, instead of one per data frame (see yamux-window.ts).
+    // yamux with one WindowUpdate per half window, as Go's yamux does, instead of one per data frame (see @baran/p2p).
     streamMuxers: [yamuxCoalesced()],
     // Many local nodes dial one bootstrap at once: the default (5/s per host) resets them.
     connectionManager: { inboundConnectionThreshold: 1_000 },

@@ -9,8 +9,7 @@ import { announceable } from '@baran/actor'
 import type { SyncAnswer, SyncRequest } from '@baran/bus'
 import { autoNAT } from '@libp2p/autonat'
 import { autoNATv2 } from '@libp2p/autonat-v2'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
+import { noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { identify } from '@libp2p/identify'
@@ -205,8 +204,10 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
       // iceServers always set (even empty): @libp2p/webrtc would otherwise use public STUN servers
       ...(withWebrtc ? [webRTC({ rtcConfiguration: () => ({ iceServers: iceServers.map((urls) => ({ urls })) }) })] : []),
     ],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW } })],
+    // noise, with each encrypted message written to the socket at once (@baran/p2p).
+    connectionEncrypters: [noiseOneWrite()],
+    // yamux with one WindowUpdate per half window, as Go's yamux does, instead of one per data frame (@baran/p2p).
+    streamMuxers: [yamuxCoalesced({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW } })],
     services: services as Libp2pOptions['services'],
     connectionMonitor: connectionMonitorOf(init.keepAlive),
     connectionManager: {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { noiseOneWrite, oneWritePerSend } from '../src/lib/one-write.ts'
+import { noiseOneWrite, oneWritePerSend } from '../src/index.ts'
 
 /** What libp2p passes: a Uint8ArrayList (its bufs, and subarray() joining them). */
 class List {

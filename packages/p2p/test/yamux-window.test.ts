@@ -4,27 +4,23 @@ import { YamuxStream } from '@chainsafe/libp2p-yamux/stream'
 import type { StreamMuxerFactory } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import { installedVersion } from '@baran/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createDiscoveryNode, type DiscoveryNode } from '../src/index.ts'
-import { coalesceWindowUpdates, YAMUX_VERSION, yamuxCoalesced } from '../src/lib/yamux-window.ts'
-import { stopAll } from './helpers.ts'
-import { installedVersion } from './installed-version.ts'
+import { coalesceWindowUpdates, YAMUX_VERSION, yamuxCoalesced } from '../src/index.ts'
 
-const nodes: DiscoveryNode[] = []
 const hosts: Libp2p[] = []
 afterEach(async () => {
-  await stopAll(nodes.splice(0))
   await Promise.all(hosts.splice(0).map((h) => h.stop()))
 })
 const BULK = '/baran-test/bulk/1.0.0'
 /** The library's own method, read before any host exists. */
 const LIBRARY_SEND_WINDOW_UPDATE = YamuxStream.prototype.sendWindowUpdate
 
-async function pair(): Promise<[DiscoveryNode, DiscoveryNode]> {
-  const a = await createDiscoveryNode()
-  nodes.push(a)
-  const b = await createDiscoveryNode({ bootstrap: a.multiaddrs() })
-  nodes.push(b)
+/** Two hosts with the coalescing muxer, b connected to a. */
+async function pair(): Promise<[Libp2p, Libp2p]> {
+  const a = await host(yamuxCoalesced())
+  const b = await host(yamuxCoalesced())
+  await b.dial(a.getMultiaddrs())
   return [a, b]
 }
 
@@ -97,7 +93,7 @@ async function updatesForSmallMessages(receiverMuxer: () => StreamMuxerFactory, 
 
 describe('yamuxCoalesced: a muxer of its own, for the hosts that pass it', () => {
   it('the installed yamux is the version whose stream fields this module reads', () => {
-    const version = installedVersion('@chainsafe/libp2p-yamux')
+    const version = installedVersion('@chainsafe/libp2p-yamux', import.meta.url)
     expect(version, `@chainsafe/libp2p-yamux ${version} installed, yamux-window.ts was written for ${YAMUX_VERSION}: re-check the stream fields it reads`).toBe(YAMUX_VERSION)
     expect(() => coalesceWindowUpdates({})).toThrowError(expect.objectContaining({ name: 'YamuxInternalsChangedError', message: expect.stringContaining(YAMUX_VERSION) }))
   })
@@ -108,8 +104,8 @@ describe('yamuxCoalesced: a muxer of its own, for the hosts that pass it', () =>
     expect(updates).toBeLessThanOrEqual(1)
   })
 
-  it('a host without it is untouched, even beside a discovery node: one WindowUpdate per data frame, the library method', async () => {
-    await pair() // discovery nodes in this process, with their coalescing muxers
+  it('a host without it is untouched, even beside hosts with it: one WindowUpdate per data frame, the library method', async () => {
+    await pair() // hosts in this process with coalescing muxers
     const { updates, stream } = await updatesForSmallMessages(yamux(), 20)
     expect(YamuxStream.prototype.sendWindowUpdate).toBe(LIBRARY_SEND_WINDOW_UPDATE)
     expect(Object.hasOwn(stream as object, 'sendWindowUpdate')).toBe(false)
@@ -119,8 +115,8 @@ describe('yamuxCoalesced: a muxer of its own, for the hosts that pass it', () =>
 
 it('sends a window update only once half the receive window is used (as Go yamux does)', async () => {
   const [a, b] = await pair()
-  await a.libp2p.handle(BULK, (stream) => void stream.close())
-  const stream = await b.libp2p.dialProtocol(a.libp2p.peerId, BULK)
+  await a.handle(BULK, (stream) => void stream.close())
+  const stream = await b.dialProtocol(a.peerId, BULK)
   expect(stream).toBeInstanceOf(YamuxStream)
   const w = stream as unknown as Window
   // A little consumed: no update (the capacity, what the remote may still send, stays as it was).
@@ -138,12 +134,12 @@ it('flow control still works: 4 MiB in small chunks arrives whole', async () => 
   const [a, b] = await pair()
   let received = 0
   const done = new Promise<void>((resolve) => {
-    void a.libp2p.handle(BULK, async (stream) => {
+    void a.handle(BULK, async (stream) => {
       for await (const chunk of stream) received += chunk.byteLength
       resolve()
     })
   })
-  const stream = await b.libp2p.dialProtocol(a.libp2p.peerId, BULK)
+  const stream = await b.dialProtocol(a.peerId, BULK)
   const chunk = new Uint8Array(4096).fill(7)
   for (let i = 0; i < 1024; i++) {
     if (!stream.send(chunk)) await stream.onDrain()

@@ -97,22 +97,27 @@ export async function stopNode(n: TestNode): Promise<void> {
 }
 
 /**
- * kill -9 of one of a node's actor processes; resolves once its supervisor runs a new one that is ready and answers
- * its health on the bus. Returns the killed pid.
+ * kill -9 of the process of one of a node's actors; resolves once its supervisor runs a new one and every actor the
+ * process ran is ready and answers its health on the bus. Returns the killed pid.
  */
 export async function killActor(n: TestNode, actor: string, timeoutMs = 60_000): Promise<number> {
-  const pid = (await n.status()).actors[actor]?.pid
+  const before = (await n.status()).actors
+  const pid = before[actor]?.pid
   if (typeof pid !== 'number' || pid <= 1) throw new Error(`no pid for ${n.node}'s ${actor}: ${pid}`)
+  // An actor that shares its process (a thread, e.g. of the default node's core) takes its neighbours with it.
+  const killed = Object.keys(before).filter((name) => before[name]?.pid === pid)
   process.kill(pid, 'SIGKILL')
-  await waitUntil(
-    async () => {
-      const a = (await n.status()).actors[actor]
-      if (!a?.pid || a.pid === pid || a.state !== 'ready') return false
-      const h = await n.bus.request(healthContractOf(actor), {}, { timeoutMs: 2000 }).catch(() => undefined)
-      return h?.pid === a.pid
-    },
-    { timeoutMs, intervalMs: 100, what: `${n.node}'s ${actor} restarted` },
-  )
+  const back = async (name: string) => {
+    const a = (await n.status()).actors[name]
+    if (!a?.pid || a.pid === pid || a.state !== 'ready') return false
+    const h = await n.bus.request(healthContractOf(name), {}, { timeoutMs: 2000 }).catch(() => undefined)
+    return h?.pid === a.pid
+  }
+  await waitUntil(async () => (await Promise.all(killed.map(back))).every(Boolean), {
+    timeoutMs,
+    intervalMs: 100,
+    what: `${n.node}'s ${killed.join(', ')} restarted`,
+  })
   return pid
 }
 

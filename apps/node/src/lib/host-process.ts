@@ -75,6 +75,8 @@ export class HostProcess {
   #opts: HostProcessOptions
   #proc: ChildProcess | undefined
   #threads = new Map<string, ThreadChild>()
+  /** Each actor's log pipe from the current process. */
+  #pipes = new Map<string, Readable>()
   #out: LogFile
   #log: Logger
 
@@ -97,6 +99,8 @@ export class HostProcess {
     const thread = new ThreadChild(proc.pid, (op) => this.#send(proc, { op, name }))
     this.#threads.get(name)?.stdout.end()
     this.#threads.set(name, thread)
+    // a pipe held for the ended thread's log (its 'drain' will not come now) flows into the new one
+    this.#pipes.get(name)?.resume()
     const threadEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
     if (!this.#send(proc, { op: 'start', name, entry, env: threadEnv, logFd: FIRST_LOG_FD + index })) thread.end(1, null)
     return thread
@@ -120,8 +124,18 @@ export class HostProcess {
     proc.stdout?.pipe(this.#out, { end: false })
     proc.stderr?.pipe(this.#out, { end: false })
     members.forEach((name, i) => {
-      // A line written just before a thread's end may arrive after it: it goes to that actor's latest thread.
-      ;(proc.stdio[FIRST_LOG_FD + i] as Readable | null)?.on('data', (chunk: Buffer) => this.#threads.get(name)?.stdout.write(chunk))
+      const pipe = proc.stdio[FIRST_LOG_FD + i] as Readable | null
+      if (!pipe) return
+      this.#pipes.set(name, pipe)
+      // A line written just before a thread's end may arrive after it: it goes to that actor's latest thread. A log
+      // file that cannot keep up holds the pipe (and so the thread's writes), as it does a process's stdout.
+      pipe.on('data', (chunk: Buffer) => {
+        const sink = this.#threads.get(name)?.stdout
+        if (sink && !sink.write(chunk)) {
+          pipe.pause()
+          sink.once('drain', () => pipe.resume())
+        }
+      })
     })
     proc.on('message', (m: unknown) => {
       const e = m as { op?: unknown; name?: unknown; code?: unknown }
@@ -134,7 +148,14 @@ export class HostProcess {
       this.#log.warn({ pid: proc.pid, code, signal }, 'shared process exited')
       for (const t of this.#threads.values()) if (t.pid === proc.pid) t.end(code, signal)
     })
-    proc.once('error', (err) => this.#log.error({ err }, 'could not spawn the shared process'))
+    proc.once('error', (err) => {
+      this.#log.error({ err }, 'could not spawn the shared process')
+      // a process that never started sends no 'exit': its threads end here (their actors back off and retry)
+      if (proc.pid === undefined) {
+        if (this.#proc === proc) this.#proc = undefined
+        for (const t of this.#threads.values()) if (t.pid === undefined) t.end(1, null)
+      }
+    })
     this.#log.info({ pid: proc.pid, actors: members }, 'shared process spawned')
     return proc
   }

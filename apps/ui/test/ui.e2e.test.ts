@@ -90,11 +90,18 @@ describe('node view', () => {
     for (const name of actors) {
       await alicePage.locator(`[data-testid="actor-${name}"][data-state="ready"]`).waitFor({ timeout: 20_000 })
     }
-    const pid = (await a.status()).actors.naming?.pid ?? -1
+    const before = (await a.status()).actors
+    const pid = before.naming?.pid ?? -1
     expect(pid).toBeGreaterThan(0)
+    // naming is a thread of the default node's shared process: the kill restarts every actor of that process
+    const killed = actors.filter((name) => before[name]?.pid === pid)
+    expect(killed).toContain('naming')
+    await expect(alicePage.locator('[data-testid="actor-naming"] [data-testid="actor-pid"]').textContent()).resolves.toContain(`${pid} (core)`)
     process.kill(pid, 'SIGKILL')
     await alicePage.locator('[data-testid="restarts"]', { hasText: 'naming' }).waitFor({ timeout: 30_000 })
-    await alicePage.locator('[data-testid="actor-naming"][data-state="ready"][data-restarts="1"]').waitFor({ timeout: 30_000 })
+    for (const name of killed) {
+      await alicePage.locator(`[data-testid="actor-${name}"][data-state="ready"][data-restarts="1"]`).waitFor({ timeout: 30_000 })
+    }
     await alicePage.screenshot({ path: `${SHOTS}node.png`, fullPage: true })
   }, 60_000)
 })

@@ -448,7 +448,7 @@ function nodeView(): TemplateResult {
             ([name, a]) => html`<tr data-testid="actor-${name}" data-state=${a.state} data-restarts=${a.restarts} @click=${() => { s.diagramActor = name; update() }}>
               <td><strong>${name}</strong></td>
               <td><span class="state ${a.state}" data-testid="actor-state">${a.state}</span></td>
-              <td class="mono">${a.pid ?? '-'}</td>
+              <td class="mono" data-testid="actor-pid">${a.pid ?? '-'}${a.process ? html` <span class="muted" title="a thread of this shared process">(${a.process})</span>` : ''}</td>
               <td data-testid="actor-restarts">${a.restarts}</td>
               <td class="small">${(s.transitions[name] ?? []).slice(0, 4).map((t) => html`<span class="tr">${t.previous ?? '∅'}→${t.state} <span class="muted">${time(t.at)}</span></span> `)}</td>
             </tr>`,

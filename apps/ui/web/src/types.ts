@@ -66,6 +66,8 @@ export interface ActorStatus {
   uptime: number
   restarts: number
   implementation: string
+  /** The shared process the actor runs in as a thread (pid is that process's). */
+  process?: string
 }
 export interface NodeStatus {
   node: string

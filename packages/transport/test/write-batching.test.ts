@@ -5,6 +5,7 @@
  * turn, not one event-loop iteration later (that wait was on every envelope and every ACK).
  */
 import { encodeRecord } from '@baran/trust'
+import type { Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, describe, expect, test } from 'vitest'
 import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame, type Frame, FrameDecoder, PROTOCOL } from '../src/index.ts'
@@ -13,6 +14,20 @@ import { credentialsFor, directAddrs, HostPool, makeDevice, waitUntil } from './
 
 const pool = new HostPool()
 afterAll(() => pool.stopAll())
+
+/** A stream from one host to a sink on another that collects every byte it receives. */
+async function sinkStream(): Promise<{ stream: Stream; received: number[] }> {
+  const SINK = '/baran-test/sink/1.0.0'
+  const [a, b] = [await pool.host(), await pool.host()]
+  const received: number[] = []
+  await b.libp2p.handle(SINK, (stream) => {
+    stream.addEventListener('message', (evt) => {
+      for (const c of evt.data instanceof Uint8Array ? [evt.data] : [...evt.data]) received.push(...c)
+    })
+  })
+  const conn = await a.libp2p.dial(multiaddr(directAddrs(b)[0]!))
+  return { stream: await conn.newStream(SINK), received }
+}
 
 describe('write batching', () => {
   test('64 envelopes stored together are acked in one stream message, in order, each exactly once', async () => {
@@ -61,16 +76,7 @@ describe('write batching', () => {
   })
 
   test('a batch is handed to the stream before the event loop turns (before a setImmediate queued earlier runs)', async () => {
-    const SINK = '/baran-test/sink/1.0.0'
-    const [a, b] = [await pool.host(), await pool.host()]
-    const received: number[] = []
-    await b.libp2p.handle(SINK, (stream) => {
-      stream.addEventListener('message', (evt) => {
-        for (const c of evt.data instanceof Uint8Array ? [evt.data] : [...evt.data]) received.push(...c)
-      })
-    })
-    const conn = await a.libp2p.dial(multiaddr(directAddrs(b)[0]!))
-    const stream = await conn.newStream(SINK)
+    const { stream, received } = await sinkStream()
     const writer = new StreamWriter(stream, () => false)
     let turned = false
     setImmediate(() => {
@@ -86,16 +92,7 @@ describe('write batching', () => {
 })
 
 test("a turn's first frame is handed to the stream at once; the frames after it in that turn go out together", async () => {
-  const SINK = '/baran-test/sink/1.0.0'
-  const [a, b] = [await pool.host(), await pool.host()]
-  const received: number[] = []
-  await b.libp2p.handle(SINK, (stream) => {
-    stream.addEventListener('message', (evt) => {
-      for (const c of evt.data instanceof Uint8Array ? [evt.data] : [...evt.data]) received.push(...c)
-    })
-  })
-  const conn = await a.libp2p.dial(multiaddr(directAddrs(b)[0]!))
-  const stream = await conn.newStream(SINK)
+  const { stream, received } = await sinkStream()
   const sends: number[] = []
   const send = stream.send.bind(stream)
   stream.send = (data) => {

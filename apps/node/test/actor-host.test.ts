@@ -4,13 +4,14 @@
  * that exits is reported with its code; its output reaches its own log pipe; it exits when the supervisor goes.
  */
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
+import { silentLogger } from '@baran/actor'
+import { Cleanup, isAlive, tempDir, waitUntil } from '@baran/testkit'
 import { afterEach, describe, expect, it } from 'vitest'
-import { HOST_ENTRY } from '../src/lib/host-process.ts'
+import { HOST_ENTRY, HostProcess } from '../src/lib/host-process.ts'
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())
@@ -69,5 +70,25 @@ describe('the shared process entry', () => {
     const r = spawnSync(process.execPath, [HOST_ENTRY], { encoding: 'utf8', timeout: 30_000 })
     expect(r.status).toBe(78)
     expect(r.stderr).toMatch(/started by the baran supervisor/)
+  })
+
+  it('kills the whole process when a killed thread cannot end (stuck in a blocking native call), so a kill always ends it', async () => {
+    const dir = await tempDir(cleanup)
+    const fifo = join(dir, 'never-written')
+    execFileSync('mkfifo', [fifo])
+    const script = join(dir, 'stuck.mjs')
+    // opening a FIFO that nobody writes blocks the thread inside a system call: terminate() cannot interrupt it
+    await writeFile(script, `import { readFileSync } from 'node:fs'\nconsole.log('blocking')\nreadFileSync(${JSON.stringify(fifo)})\n`)
+    const host = new HostProcess({ name: 'stuck', members: ['stuck'], flags: [], env: process.env, logFile: join(dir, 'process.log'), log: silentLogger() })
+    cleanup.add('stop the host', () => host.stop(1000))
+    const thread = host.startThread('stuck', script, {})
+    const pid = thread.pid ?? -1
+    let log = ''
+    thread.stdout.on('data', (d: Buffer) => (log += d.toString()))
+    await waitUntil(() => (log.includes('blocking') ? true : undefined), { timeoutMs: 10_000, what: 'the thread blocked' })
+    const ended = new Promise<[number | null, string | null]>((r) => thread.once('exit', (code, signal) => r([code, signal])))
+    thread.kill('SIGKILL')
+    expect(await ended).toEqual([null, 'SIGKILL'])
+    expect(isAlive(pid)).toBe(false)
   })
 })

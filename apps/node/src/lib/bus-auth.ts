@@ -2,6 +2,7 @@ import { ANY_CALLER, canRead, type EventContract, eventSubject, NODE_ACTOR, type
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import type { NodeConfig } from './config.ts'
 import type { NodePaths } from './paths.ts'
 
 /** Bus users that are not actors. */
@@ -94,4 +95,9 @@ export function natsConfig(opts: {
     },
   }
   return `${JSON.stringify(conf, null, 2)}\n`
+}
+
+/** The bus user and password a config names for an external bus (none: the embedded bus's own users). */
+export function credsFromConfig(config: NodeConfig): { user?: string; pass?: string } {
+  return config.bus.user ? { user: config.bus.user, pass: config.bus.pass ?? '' } : {}
 }

@@ -63,6 +63,12 @@ export const SHARED_PROCESS_FLAGS: readonly string[] = [...ACTOR_NODE_FLAGS, ...
 export function actorNodeFlags(name: string): string[] {
   return [...ACTOR_NODE_FLAGS, ...(Object.hasOwn(ACTOR_TIERING_FLAGS, name) ? (ACTOR_TIERING_FLAGS[name] ?? []) : [])]
 }
+/** Children get the parent's environment minus anything that could point them at another node's bus. */
+export function inheritedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(env)) if (!k.startsWith('BARAN_BUS_') && k !== 'BARAN_ACTOR_MODULE') out[k] = v
+  return out
+}
 /** Environment defaults of every actor process (see ACTOR_NODE_FLAGS); a value set by the user wins. */
 export const ACTOR_ENV_DEFAULTS: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: '2' }
 

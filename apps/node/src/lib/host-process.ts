@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events'
 import { PassThrough, type Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
+import { ACTOR_ENV_DEFAULTS, SHARED_PROCESS_FLAGS } from './child.ts'
 import { conditionFlags } from './conditions.ts'
 import { LogFile } from './log-file.ts'
 
@@ -11,6 +12,8 @@ export const HOST_ENTRY = fileURLToPath(new URL(`../actor-host${import.meta.url.
 
 /** The first fd of the actors' log pipes in a shared process (0-2 stdio, 3 the IPC channel). */
 const FIRST_LOG_FD = 4
+/** How long a killed thread may take to end before its whole process is killed. */
+const THREAD_KILL_GRACE_MS = 3000
 
 /**
  * One actor running as a thread of a shared process, with what ChildActor uses of a ChildProcess: pid (the
@@ -72,6 +75,7 @@ export interface HostProcessOptions {
  */
 export class HostProcess {
   readonly name: string
+  readonly members: readonly string[]
   #opts: HostProcessOptions
   #proc: ChildProcess | undefined
   #threads = new Map<string, ThreadChild>()
@@ -82,6 +86,7 @@ export class HostProcess {
 
   constructor(opts: HostProcessOptions) {
     this.name = opts.name
+    this.members = opts.members
     this.#opts = opts
     this.#log = opts.log.child({ process: opts.name })
     this.#out = new LogFile(opts.logFile, { onTrouble: (err) => this.#log.warn({ err: err.message, file: opts.logFile }, 'cannot write the shared process log: dropping lines') })
@@ -96,7 +101,21 @@ export class HostProcess {
     const index = this.#opts.members.indexOf(name)
     if (index < 0) throw new Error(`${name} is not an actor of the shared process ${this.name}`)
     const proc = this.#proc ?? this.#spawn()
-    const thread = new ThreadChild(proc.pid, (op) => this.#send(proc, { op, name }))
+    const thread = new ThreadChild(proc.pid, (op) => {
+      const sent = this.#send(proc, { op, name })
+      // A kill must end the thread as SIGKILL ends a process: if the process cannot end it, the process goes.
+      if (op === 'kill') {
+        const last = () => {
+          if (thread.ended) return
+          this.#log.warn({ pid: proc.pid, actor: name }, 'a thread did not end when killed: SIGKILL to its process')
+          proc.kill('SIGKILL')
+        }
+        if (sent) setTimeout(last, THREAD_KILL_GRACE_MS).unref()
+        else last()
+        return true
+      }
+      return sent
+    })
     this.#threads.get(name)?.stdout.end()
     this.#threads.set(name, thread)
     // a pipe held for the ended thread's log (its 'drain' will not come now) flows into the new one
@@ -181,4 +200,10 @@ export class HostProcess {
   killNow(): void {
     this.#proc?.kill('SIGKILL')
   }
+}
+
+/** The shared processes of a node (name → actors, from sharedProcesses()), each with the actors' V8 flags and env defaults. */
+export function sharedHosts(groups: Map<string, string[]>, opts: { env: NodeJS.ProcessEnv; logFile: (name: string) => string; log: Logger }): Map<string, HostProcess> {
+  const env = { ...ACTOR_ENV_DEFAULTS, ...opts.env }
+  return new Map([...groups].map(([name, members]) => [name, new HostProcess({ name, members, flags: SHARED_PROCESS_FLAGS, env, logFile: opts.logFile(name), log: opts.log })]))
 }

@@ -19,10 +19,10 @@ import {
 } from '@baran/bus'
 import { NatsServerProcess } from '@baran/launch'
 import { createActor, fromPromise, waitFor } from 'xstate'
-import { CLI_USER, loadOrCreatePasswords, natsConfig, permissionsFor, SUPERVISOR_USER, UI_USER } from './bus-auth.ts'
-import { ACTOR_ENV_DEFAULTS, BUS_LOST, ChildActor, SHARED_PROCESS_FLAGS } from './child.ts'
+import { CLI_USER, credsFromConfig, loadOrCreatePasswords, natsConfig, permissionsFor, SUPERVISOR_USER, UI_USER } from './bus-auth.ts'
+import { BUS_LOST, ChildActor, inheritedEnv } from './child.ts'
 import { loadConfig, type NodeConfig } from './config.ts'
-import { HostProcess } from './host-process.ts'
+import { type HostProcess, sharedHosts } from './host-process.ts'
 import { configuredActors, sharedProcesses } from './implementations.ts'
 import { type ActorDescription, openInspector } from './inspect.ts'
 import { type LocalnetHandle, localnetFor, localnetPaths } from './localnet.ts'
@@ -350,13 +350,9 @@ export class Supervisor {
 
   async #startActors(): Promise<void> {
     const sup = this.config.supervisor
-    const hostOf = new Map<string, HostProcess>()
-    for (const [name, members] of sharedProcesses(this.config)) {
-      const env = { ...ACTOR_ENV_DEFAULTS, ...inheritedEnv(this.#opts.env ?? process.env), BARAN_STOP_DEADLINE_MS: String(sup.stopDeadlineMs) }
-      const host = new HostProcess({ name, members, flags: SHARED_PROCESS_FLAGS, env, logFile: this.paths.log(`process-${name}`), log: this.log })
-      this.#hosts.set(name, host)
-      for (const m of members) hostOf.set(m, host)
-    }
+    const env = { ...inheritedEnv(this.#opts.env ?? process.env), BARAN_STOP_DEADLINE_MS: String(sup.stopDeadlineMs) }
+    this.#hosts = sharedHosts(sharedProcesses(this.config), { env, logFile: (name) => this.paths.log(`process-${name}`), log: this.log })
+    const hostOf = new Map([...this.#hosts.values()].flatMap((h) => h.members.map((m) => [m, h] as const)))
     for (const a of this.#actors) {
       const env: NodeJS.ProcessEnv = {
         ...inheritedEnv(this.#opts.env ?? process.env),
@@ -452,15 +448,4 @@ export class Supervisor {
     for (const h of this.#hosts.values()) h.killNow()
     void this.#nats?.kill()
   }
-}
-
-function credsFromConfig(config: NodeConfig): { user?: string; pass?: string } {
-  return config.bus.user ? { user: config.bus.user, pass: config.bus.pass ?? '' } : {}
-}
-
-/** Children get the parent's environment minus anything that could point them at another node's bus. */
-function inheritedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(env)) if (!k.startsWith('BARAN_BUS_') && k !== 'BARAN_ACTOR_MODULE') out[k] = v
-  return out
 }

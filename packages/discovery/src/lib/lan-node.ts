@@ -1,8 +1,7 @@
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { type Identify, identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type PeerId, type PrivateKey, type Stream } from '@libp2p/interface'
 import { announceable } from '@baran/actor'
+import { noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
@@ -101,8 +100,9 @@ export async function createLanNode(init: LanNodeInit = {}): Promise<LanNode> {
     // Only addresses others can use: no link-local, loopback only when there is nothing else.
     addresses: { listen: init.listen ?? DEFAULT_LISTEN, announceFilter: (addrs) => announceable(addrs) },
     transports: [tcp(), webSockets()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // one socket write per Noise message, one WindowUpdate per half window (@baran/p2p), as the DHT node
+    connectionEncrypters: [noiseOneWrite()],
+    streamMuxers: [yamuxCoalesced()],
     connectionManager: { inboundConnectionThreshold: 1_000 },
     peerDiscovery: init.mdns === true ? [mdns({ serviceTag: LAN_MDNS_TAG })] : [],
     services: { identify: identify() },

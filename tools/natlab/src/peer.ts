@@ -52,12 +52,22 @@ host.onConnection((evt) => print({ event: 'connection', t: Date.now(), ...evt })
 host.onUpgrade((evt) => print({ event: 'upgrade', t: Date.now(), ...evt }))
 await handleEcho(host)
 const seen = new Set<string>()
+/**
+ * The envelope lines are for the test, not part of a message's round trip: they are written together every 20 ms.
+ * One write per envelope woke the lab's harness to parse a line during every timed round trip, on the same 2 cores
+ * as the peers, and the raw echo it is compared with writes nothing (the RTT ratio read 1.32 with a line each, 1.25
+ * without, same lab). `t` is still the time of receipt.
+ */
+let envelopeLines: object[] = []
+const flushEnvelopeLines = () => {
+  if (envelopeLines.length > 0) process.stdout.write(envelopeLines.map((l) => `${JSON.stringify(l)}\n`).join(''))
+  envelopeLines = []
+}
 host.onEnvelope(async (env, from) => {
   const duplicate = seen.has(env.id)
   seen.add(env.id)
-  const t = Date.now()
-  // Printed after the answer goes out: the line is for the test, not part of the message's round trip.
-  setImmediate(() => print({ event: 'envelope', t, id: env.id, bytes: env.payload.length, from: from.peerId, connection: from.connection, duplicate }))
+  if (envelopeLines.length === 0) setTimeout(flushEnvelopeLines, 20)
+  envelopeLines.push({ event: 'envelope', t: Date.now(), id: env.id, bytes: env.payload.length, from: from.peerId, connection: from.connection, duplicate })
   return duplicate ? 'duplicate' : 'stored'
 })
 print({ event: 'ready', peerId: host.peerId, accountId: throwaway.accountId, addrs: host.multiaddrs(), iceServers: host.iceServers })
@@ -67,6 +77,7 @@ const stop = async () => {
   if (stopping) return
   stopping = true
   await host.stop()
+  flushEnvelopeLines()
   process.exit(0)
 }
 process.once('SIGINT', stop)

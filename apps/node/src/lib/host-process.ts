@@ -121,7 +121,8 @@ export class HostProcess {
     // a pipe held for the ended thread's log (its 'drain' will not come now) flows into the new one
     this.#pipes.get(name)?.resume()
     const threadEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
-    if (!this.#send(proc, { op: 'start', name, entry, env: threadEnv, logFd: FIRST_LOG_FD + index })) thread.end(1, null)
+    // not reachable (the process is exiting): the thread ends at once, after the caller has attached its listeners
+    if (!this.#send(proc, { op: 'start', name, entry, env: threadEnv, logFd: FIRST_LOG_FD + index })) queueMicrotask(() => thread.end(1, null))
     return thread
   }
 

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Backoff } from '@baran/actor/recurring'
+import { exitsWithin } from '@baran/launch'
 import type { ActorStatus, LifecycleState } from '@baran/bus'
 import type { Logger } from 'pino'
 import { conditionFlags } from './conditions.ts'
@@ -233,15 +234,7 @@ export class ChildActor {
     if (child && this.running) {
       this.state = 'stopping'
       child.kill('SIGTERM')
-      let timer: NodeJS.Timeout | undefined
-      const done = await Promise.race([
-        this.#exited.then(() => true),
-        new Promise<boolean>((r) => {
-          timer = setTimeout(() => r(false), this.spec.stopDeadlineMs + 1000)
-        }),
-      ])
-      clearTimeout(timer)
-      if (!done) {
+      if (!(await exitsWithin(this.#exited, this.spec.stopDeadlineMs + 1000))) {
         this.#log.warn('did not stop in time: SIGKILL')
         child.kill('SIGKILL')
         await this.#exited

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { PassThrough, type Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
+import { exitsWithin } from '@baran/launch'
 import type { Logger } from 'pino'
 import { ACTOR_ENV_DEFAULTS, SHARED_PROCESS_FLAGS } from './child.ts'
 import { conditionFlags } from './conditions.ts'
@@ -186,10 +187,7 @@ export class HostProcess {
     if (proc && proc.exitCode === null && proc.signalCode === null) {
       const exited = new Promise<void>((r) => proc.once('exit', () => r()))
       proc.kill('SIGTERM')
-      let timer: NodeJS.Timeout | undefined
-      const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), deadlineMs + 1000)))])
-      clearTimeout(timer)
-      if (!done) {
+      if (!(await exitsWithin(exited, deadlineMs + 1000))) {
         proc.kill('SIGKILL')
         await exited
       }

@@ -163,6 +163,37 @@ describe('frames', () => {
     expect(errorOf(() => encodeFrame({ type: 'nope' } as unknown as Frame, MAX))).toMatchObject({ name: 'UnknownFrameTypeError' })
   })
 
+  test('ENVELOPE and ACK bytes are pinned, ASCII ids or not', () => {
+    // length prefix, type, id length, id, then the payload or the status byte
+    expect([...encodeFrame({ type: 'envelope', id: 'ab', payload: Uint8Array.of(9, 8) }, MAX)]).toEqual([6, 0x02, 2, 0x61, 0x62, 9, 8])
+    expect([...encodeFrame({ type: 'ack', id: 'ab', status: 'duplicate' }, MAX)]).toEqual([5, 0x03, 2, 0x61, 0x62, 1])
+    expect([...encodeFrame({ type: 'ack', id: 'é\u007f', status: 'stored' }, MAX)]).toEqual([6, 0x03, 3, 0xc3, 0xa9, 0x7f, 0])
+    expect([...encodeFrame({ type: 'ack', id: 'ab', status: 'rejected', reason: 'no' }, MAX)]).toEqual([7, 0x03, 2, 0x61, 0x62, 2, 0x6e, 0x6f])
+    // a 200-byte payload: a two-byte length prefix
+    const big = encodeFrame({ type: 'envelope', id: 'x', payload: new Uint8Array(200) }, MAX)
+    expect([...big.subarray(0, 5)]).toEqual([0xcb, 0x01, 0x02, 1, 0x78])
+    expect(decodeAll(big)).toEqual([{ type: 'envelope', id: 'x', payload: new Uint8Array(200) }])
+    // ids decode as UTF-8 whether ASCII, not, or broken
+    expect(decodeFrame(Uint8Array.of(0x03, 3, 0xc3, 0xa9, 0x7f, 0))).toEqual({ type: 'ack', id: 'é\u007f', status: 'stored' })
+    expect(decodeFrame(Uint8Array.of(0x03, 2, 0x61, 0x00, 0))).toEqual({ type: 'ack', id: 'a\u0000', status: 'stored' })
+    expect(errorOf(() => decodeFrame(Uint8Array.of(0x03, 2, 0x61, 0xff, 0)))).toMatchObject({ name: 'MalformedFrameError' })
+    expect(errorOf(() => encodeFrame({ type: 'ack', id: 'a', status: 'kept' as 'stored' }, MAX))).toMatchObject({ name: 'MalformedFrameError' })
+    expect(errorOf(() => encodeFrame({ type: 'ack', id: 'ab', status: 'stored' }, 4))).toMatchObject({ name: 'FrameTooLargeError' })
+  })
+
+  test('a frame split after its length prefix, and frames after a partial one, decode whole', () => {
+    const one = encodeFrame({ type: 'envelope', id: 'id-1', payload: Uint8Array.of(1, 2, 3) }, MAX)
+    const two = encodeFrame({ type: 'ack', id: 'id-2', status: 'stored' }, MAX)
+    const d = new FrameDecoder(MAX)
+    expect(d.push(one.subarray(0, 1))).toEqual([])
+    expect(d.push(one.subarray(1, 4))).toEqual([])
+    const rest = new Uint8Array([...one.subarray(4), ...two, ...one.subarray(0, 2)])
+    expect(d.push(rest).map(decodeFrame)).toEqual([decodeFrame(one.subarray(1)), decodeFrame(two.subarray(1))])
+    expect(d.bufferedBytes).toBe(1) // the prefix is read: one body byte waits
+    expect(d.push(one.subarray(2)).map(decodeFrame)).toEqual([decodeFrame(one.subarray(1))])
+    expect(d.bufferedBytes).toBe(0)
+  })
+
   test('reasons are cut to MAX_REASON_BYTES on a character boundary', () => {
     const long = 'é'.repeat(MAX_REASON_BYTES) // 2 bytes each
     const [frame] = decodeAll(encodeFrame({ type: 'close', code: 'normal', reason: long }, MAX))

@@ -192,6 +192,38 @@ describe('message exchange', () => {
     b.onEnvelope(async () => 'stored')
     expect((await a.send(to(b), { id: 'x-1', payload: payload('1') })).status).toBe('stored')
   })
+
+  test('a handler that answers without a promise is ACKed the same way, and fails the same way', async () => {
+    const a = await pool.host()
+    const b = await pool.host()
+    const seen = new Set<string>()
+    b.onEnvelope((env) => {
+      if (seen.has(env.id)) return 'duplicate'
+      seen.add(env.id)
+      return env.id.startsWith('spam') ? { rejected: 'not a contact' } : 'stored'
+    })
+    expect((await a.send(to(b), { id: 'i-1', payload: payload('1') })).status).toBe('stored')
+    expect((await a.send(to(b), { id: 'i-1', payload: payload('1') })).status).toBe('duplicate')
+    // eight at once: each gets its own ACK (the ACKs after the first of a turn are batched)
+    const ids = Array.from({ length: 8 }, (_, i) => `i-burst-${i}`)
+    const burst = await Promise.all(ids.map((id) => a.send(to(b), { id, payload: payload(id) })))
+    expect(burst.map((r) => r.status)).toEqual(ids.map(() => 'stored'))
+    expect((await failure(a.send(to(b), { id: 'spam-1', payload: payload('x') }))).reason).toBe('not a contact')
+    // a throw and an answer that is no EnvelopeResult are never ACKed, as a rejected promise is not
+    let calls = 0
+    b.onEnvelope(() => {
+      calls++
+      throw new Error('disk full')
+    })
+    expect((await failure(a.send(to(b), { id: 'i-2', payload: payload('2') }))).name).toBe('UnreachableError')
+    expect(calls).toBe(2)
+    b.onEnvelope((() => 'kept') as unknown as () => 'stored')
+    expect((await failure(a.send(to(b), { id: 'i-3', payload: payload('3') }))).name).toBe('UnreachableError')
+    // a thenable that is not a Promise is waited for
+    // biome-ignore lint/suspicious/noThenProperty: the point is a thenable that is not a Promise
+    b.onEnvelope((() => ({ then: (ok: (r: 'stored') => void) => ok('stored') })) as unknown as () => 'stored')
+    expect((await a.send(to(b), { id: 'i-4', payload: payload('4') })).status).toBe('stored')
+  })
 })
 
 describe('handshake', () => {

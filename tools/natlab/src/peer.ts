@@ -63,7 +63,7 @@ const flushEnvelopeLines = () => {
   if (envelopeLines.length > 0) process.stdout.write(envelopeLines.map((l) => `${JSON.stringify(l)}\n`).join(''))
   envelopeLines = []
 }
-host.onEnvelope(async (env, from) => {
+host.onEnvelope((env, from) => {
   const duplicate = seen.has(env.id)
   seen.add(env.id)
   if (envelopeLines.length === 0) setTimeout(flushEnvelopeLines, 20)

@@ -14,6 +14,12 @@ export type EnvelopeHandler = (
   from: EnvelopeSender,
 ) => Promise<EnvelopeResult>
 
+/** A handler that stores at once and answers without a promise: its ACK leaves in the same turn. */
+export type ImmediateEnvelopeHandler = (env: { id: string; payload: Uint8Array }, from: EnvelopeSender) => EnvelopeResult
+
+/** Either kind (two types, not one with a union result: that would widen `async () => 'stored'` to a string). */
+export type AnyEnvelopeHandler = EnvelopeHandler | ImmediateEnvelopeHandler
+
 /** The ACK frame answering envelope `id` with the handler's result; throws TypeError when it is no EnvelopeResult. */
 export function ackFrameOf(id: string, r: EnvelopeResult, maxFrameBytes: number): Uint8Array {
   if (r === 'stored' || r === 'duplicate') {

@@ -34,7 +34,7 @@ import { type ConnectionLimitsInit, connectionMonitorOf, type KeepAliveInit, typ
 import type { Logger } from './logger.ts'
 import { type Reachability, reachabilityOf } from './reachability.ts'
 import { type RelayKeeper, relayKeeper } from './relay-keeper.ts'
-import type { EnvelopeHandler } from './envelope-handler.ts'
+import type { AnyEnvelopeHandler, EnvelopeHandler, ImmediateEnvelopeHandler } from './envelope-handler.ts'
 import { MessageProtocol, type RevokedSessions } from './protocol.ts'
 import type { MessageProtocolInit } from './protocol-options.ts'
 import type { Envelope, SendOptions, SendResult, SendTarget } from './send.ts'
@@ -108,6 +108,7 @@ export interface TransportHost {
   connections(): ConnectionEvent[]
   /** Sets the handler that persists incoming envelopes; the ACK waits for it. */
   onEnvelope(handler: EnvelopeHandler): void
+  onEnvelope(handler: ImmediateEnvelopeHandler): void
   /** Delivers one envelope and resolves once the receiver acknowledged it. */
   send(target: SendTarget, env: Envelope, opts?: SendOptions): Promise<SendResult>
   /** Replaces this device's credentials (renewals); new streams use them. */
@@ -361,7 +362,7 @@ class Host implements TransportHost {
     return (this.libp2p.services as { upnp?: UpnpMapper }).upnp?.status()
   }
 
-  onEnvelope(handler: EnvelopeHandler): void {
+  onEnvelope(handler: AnyEnvelopeHandler): void {
     this.protocol.onEnvelope(handler)
   }
 

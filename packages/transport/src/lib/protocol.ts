@@ -38,7 +38,7 @@ import { type Credentials, helloFrameOf, type VerifiedRemote, verifyHello } from
 import { type MessageProtocolInit, positiveInt } from './protocol-options.ts'
 import { RevokedDevices, revokedDevicesOf } from './revocations.ts'
 import { type Envelope, envelopeFrameOf, expectRemote, parseTarget, raceSignal, type SendOptions, type SendResult, type SendTarget } from './send.ts'
-import { type EnvelopeHandler, Session, SessionLostError } from './session.ts'
+import { type AnyEnvelopeHandler, Session, SessionLostError } from './session.ts'
 
 /** What revokeDevice() cut. */
 export interface RevokedSessions {
@@ -55,7 +55,7 @@ export class MessageProtocol {
   private readonly init: MessageProtocolInit
   private readonly maxFrameBytes: number
   private hello: Uint8Array | undefined
-  private handler: EnvelopeHandler | undefined
+  private handler: AnyEnvelopeHandler | undefined
   private readonly sessions = new Map<string, Set<Session>>()
   private readonly all = new Set<Session>()
   private readonly dialing = new Map<string, Promise<Session>>()
@@ -195,7 +195,7 @@ export class MessageProtocol {
     return r
   }
 
-  onEnvelope(handler: EnvelopeHandler): void {
+  onEnvelope(handler: AnyEnvelopeHandler): void {
     if (typeof handler !== 'function') throw new InvalidArgumentError('onEnvelope needs a function')
     this.handler = handler
   }

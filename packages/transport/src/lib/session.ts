@@ -9,7 +9,7 @@ import type { Connection, Stream, StreamMessageEvent } from '@libp2p/interface'
 import type { VerifiedChain } from '@baran/trust'
 import { CLOSE_GRACE_MS } from './constants.ts'
 import { AckWaiters } from './ack-waiters.ts'
-import { ackFrameOf, type EnvelopeHandler, type EnvelopeResult, type EnvelopeSender } from './envelope-handler.ts'
+import { ackFrameOf, type AnyEnvelopeHandler, type EnvelopeResult, type EnvelopeSender } from './envelope-handler.ts'
 import { type AckStatus, type CloseCode, decodeFrame, encodeFrame, type Frame, FrameDecoder, type HelloFrame } from './frames.ts'
 import { HandshakeFailedError, RevokedError, TransportError } from './errors.ts'
 import { IdleTimer } from './idle-timer.ts'
@@ -17,7 +17,7 @@ import type { Logger } from './logger.ts'
 import { HelloRefusedError, SessionLostError } from './session-errors.ts'
 import { StreamWriter } from './stream-writer.ts'
 
-export type { EnvelopeHandler, EnvelopeResult, EnvelopeSender } from './envelope-handler.ts'
+export type { AnyEnvelopeHandler, EnvelopeHandler, EnvelopeResult, EnvelopeSender } from './envelope-handler.ts'
 export { HelloRefusedError, SessionLostError }
 
 export interface SessionOptions {
@@ -30,7 +30,7 @@ export interface SessionOptions {
   /** Verifies the remote's HELLO against the Noise-authenticated PeerId; throws HelloRefusedError. */
   verifyHello: (hello: HelloFrame, remotePeerId: string) => Promise<VerifiedChain & { peerId: string }>
   /** The current envelope handler (read at each envelope, so it can be set later). */
-  handler: () => EnvelopeHandler | undefined
+  handler: () => AnyEnvelopeHandler | undefined
   maxFrameBytes: number
   idleTimeoutMs: number
   handshakeTimeoutMs: number
@@ -120,28 +120,32 @@ export class Session {
 
   /**
    * Sends one already-framed ENVELOPE and resolves with the ACK status. Rejects with RejectedError,
-   * HandshakeFailedError, SessionLostError, or the signal's reason.
+   * HandshakeFailedError, SessionLostError, or the signal's reason. Not an async function: each of its awaits was
+   * one more microtask between the ACK's arrival and the caller.
    */
-  async request(id: string, frame: Uint8Array, signal?: AbortSignal): Promise<'stored' | 'duplicate'> {
-    // no await once open: each await of a settled promise is one more microtask hop before the frame leaves
-    if (this.state !== 'open') await this.ready
-    if (this.state !== 'open') throw new SessionLostError('stream_closed', 'stream is closing')
-    signal?.throwIfAborted()
+  request(id: string, frame: Uint8Array, signal?: AbortSignal): Promise<'stored' | 'duplicate'> {
+    if (this.state !== 'open') return this.ready.then(() => this.requestOpen(id, frame, signal))
+    return this.requestOpen(id, frame, signal)
+  }
+
+  private requestOpen(id: string, frame: Uint8Array, signal: AbortSignal | undefined): Promise<'stored' | 'duplicate'> {
+    if (this.state !== 'open') return Promise.reject(new SessionLostError('stream_closed', 'stream is closing'))
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    // the frame leaves first: the bookkeeping below runs while it is on its way (its ACK comes in a later event)
+    const written = this.write(frame)
     const { waiter, acked } = this.waiters.wait(id)
-    const onAbort = () => {
+    const fail = (err: unknown) => {
       this.waiters.drop(id, waiter)
-      waiter.reject(signal?.reason ?? new Error('aborted'))
+      waiter.reject(err as Error)
     }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    try {
-      await this.write(frame)
-      return await acked
-    } catch (err) {
-      this.waiters.drop(id, waiter)
-      throw err
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
-    }
+    written.catch(fail)
+    if (signal === undefined) return acked
+    const onAbort = () => fail(signal.reason ?? new Error('aborted'))
+    signal.addEventListener('abort', onAbort, { once: true })
+    // after the caller's own continuation (queued when the ACK settles it): off the ACK's path
+    const removeListener = () => queueMicrotask(() => signal.removeEventListener('abort', onAbort))
+    acked.then(removeListener, removeListener)
+    return acked
   }
 
   /** Whether the remote ended up verified as this account's device. */
@@ -212,8 +216,8 @@ export class Session {
     if (this.state === 'closed') return
     const queued = this.queue.length
     try {
-      if (data instanceof Uint8Array) this.enqueue(this.decoder.push(data))
-      else for (const chunk of data) this.enqueue(this.decoder.push(chunk))
+      // a list is almost always one chunk, which subarray() returns as it is (its iterator is a generator: slower)
+      this.enqueue(this.decoder.push(data instanceof Uint8Array ? data : data.subarray()))
     } catch (err) {
       this.protocolError(err)
       return
@@ -229,7 +233,7 @@ export class Session {
         if (this.paused && this.state !== 'closed' && this.stream.readStatus === 'readable') this.stream.pause()
       })
     }
-    void this.pump()
+    this.pump()
   }
 
   private enqueue(bodies: Uint8Array[]): void {
@@ -242,17 +246,34 @@ export class Session {
     this.close(code, err instanceof Error ? err.message : String(err))
   }
 
-  /** Handles queued frames in order; only HELLO verification is awaited. */
-  private async pump(): Promise<void> {
+  /**
+   * Handles queued frames in order; only HELLO verification is waited for (the pump goes on once it is done). Not an
+   * async function: every frame would pay for its promise.
+   */
+  private pump(): void {
     if (this.pumping) return
     this.pumping = true
+    let waiting = false
     try {
       while (this.state !== 'closed') {
         if (this.inFlight >= this.opts.maxInFlight) return // resumed when a handler settles
         const frame = this.queue.shift()
         if (frame === undefined) break
         const pending = this.handle(frame)
-        if (pending !== undefined) await pending
+        if (pending !== undefined) {
+          waiting = true
+          pending.then(
+            () => {
+              this.pumping = false
+              this.pump()
+            },
+            (err: unknown) => {
+              this.pumping = false
+              this.protocolError(err)
+            },
+          )
+          return
+        }
       }
       if (this.paused) {
         this.paused = false
@@ -262,7 +283,7 @@ export class Session {
     } catch (err) {
       this.protocolError(err)
     } finally {
-      this.pumping = false
+      if (!waiting) this.pumping = false
     }
   }
 
@@ -345,15 +366,27 @@ export class Session {
     }
     const settled = () => {
       this.inFlight--
-      void this.pump()
+      this.pump()
     }
-    let result: Promise<EnvelopeResult>
+    let result: EnvelopeResult | Promise<EnvelopeResult>
     try {
-      result = Promise.resolve(handler({ id, payload }, this.sender!))
+      result = handler({ id, payload }, this.sender!)
     } catch (err) {
-      result = Promise.reject(err)
+      failed(err)
+      settled()
+      return
     }
-    result.then(
+    // a handler that answers at once is ACKed in this turn, without a promise hop
+    if (!isThenable(result)) {
+      try {
+        this.ack(id, result)
+      } catch (err) {
+        failed(err)
+      }
+      settled()
+      return
+    }
+    Promise.resolve(result).then(
       (r) => {
         try {
           this.ack(id, r)
@@ -386,7 +419,7 @@ export class Session {
     if (this.state === 'closed') return
     this.remoteEnded = true
     this.waiters.rejectAll(() => new SessionLostError('stream_closed', 'remote stopped sending'))
-    void this.pump()
+    this.pump()
   }
 
   private maybeEndAfterRemote(): void {
@@ -394,4 +427,8 @@ export class Session {
     if (this.state === 'handshake') this.close('protocol_error', 'stream ended before HELLO')
     else if (this.state === 'open' && this.inFlight === 0) this.close('normal', 'remote ended the stream')
   }
+}
+
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function'
 }

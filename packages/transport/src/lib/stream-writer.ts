@@ -8,6 +8,9 @@ interface WriteBatch {
   sent: Promise<void>
 }
 
+/** What a write that went out at once returns (one promise for all of them). */
+const SENT = Promise.resolve()
+
 /** A batch is sent once it holds this much, whatever the turn (one full-size frame fits). */
 const MAX_WRITE_BATCH_BYTES = 256 * 1024
 
@@ -30,6 +33,9 @@ export class StreamWriter {
   /** A frame went out at once in this turn: the next ones batch. */
   #turnStarted = false
   #drainWait: Promise<void> | undefined
+  readonly #endTurn = () => {
+    this.#turnStarted = false
+  }
 
   constructor(stream: Stream, closed: () => boolean) {
     this.#stream = stream
@@ -39,17 +45,17 @@ export class StreamWriter {
   write(frame: Uint8Array): Promise<void> {
     // The turn's first frame leaves at once (see above); the frames after it in this turn batch up.
     if (!this.#turnStarted && this.#batch === undefined && !this.#stream.writableNeedsDrain) {
-      this.#turnStarted = true
-      process.nextTick(() => {
-        this.#turnStarted = false
-      })
       if (this.#closed()) return Promise.reject(new SessionLostError('stream_closed', 'stream closed'))
+      this.#turnStarted = true
       try {
         this.#stream.send(frame)
-        return Promise.resolve()
       } catch (err) {
         return Promise.reject(new SessionLostError('stream_closed', (err as Error).message, { cause: err }))
+      } finally {
+        // registered once the frame is out: off the message's path (~4-15 µs on a process that was idle)
+        process.nextTick(this.#endTurn)
       }
+      return SENT
     }
     let batch = this.#batch
     // a full batch is left to its flush; this frame starts the next one

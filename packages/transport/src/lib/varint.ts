@@ -38,18 +38,14 @@ export function encodeVarint(value: number): Uint8Array {
 }
 
 /**
- * Reads a varint from `bytes` at `offset` via `at` (so callers can read across chunks).
- * Returns undefined when more bytes are needed; throws MalformedFrameError when the varint is longer
- * than 5 bytes, exceeds 32 bits, or is not minimally encoded.
+ * Reads a varint from `bytes` at `offset`. Returns undefined when `bytes` ends inside it; throws MalformedFrameError
+ * when the varint is longer than 5 bytes, exceeds 32 bits, or is not minimally encoded.
  */
-export function readVarint(
-  at: (i: number) => number | undefined,
-  offset = 0,
-): { value: number; bytes: number } | undefined {
+export function decodeVarint(bytes: Uint8Array, offset = 0): { value: number; bytes: number } | undefined {
   let value = 0
   let scale = 1
   for (let i = 0; i < 5; i++) {
-    const b = at(offset + i)
+    const b = bytes[offset + i]
     if (b === undefined) return undefined
     value += (b & 0x7f) * scale
     scale *= 128
@@ -60,9 +56,4 @@ export function readVarint(
     }
   }
   throw new MalformedFrameError('varint longer than 5 bytes')
-}
-
-/** Reads a varint at the start of `bytes` (see readVarint); undefined when `bytes` ends inside it. */
-export function decodeVarint(bytes: Uint8Array, offset = 0): { value: number; bytes: number } | undefined {
-  return readVarint((i) => bytes[i], offset)
 }

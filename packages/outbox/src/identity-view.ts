@@ -2,6 +2,7 @@ import type { ActorContext } from '@baran/actor'
 import { identityStatus } from '@baran/bus'
 import type { Config } from './config.ts'
 import { NoAccountError } from './lib/errors.ts'
+import { whileIdentityRestarts } from './lib/identity-wait.ts'
 import type { SelfIdentity } from './lib/inbox.ts'
 
 /** This node's account, device and its other (non-revoked) devices, from the identity actor. */
@@ -11,7 +12,7 @@ export interface Me extends SelfIdentity {
   revoked: string[]
 }
 
-/** Asks identity once and remembers; identity events (or a minute) make it ask again. */
+/** Asks identity once and remembers (waiting for it while it restarts); identity events (or a minute) make it ask again. */
 export class IdentityView {
   #ctx: ActorContext<Config>
   #me: Me | undefined
@@ -23,7 +24,7 @@ export class IdentityView {
 
   async get(): Promise<Me> {
     if (this.#me && Date.now() - this.#at < 60_000) return this.#me
-    const s = await this.#ctx.bus.request(identityStatus, {})
+    const s = await whileIdentityRestarts(() => this.#ctx.bus.request(identityStatus, {}), { signal: this.#ctx.signal })
     if (!s.account) throw new NoAccountError()
     const a = s.account
     this.#me = {

@@ -6,6 +6,7 @@
 import type { ActorContext } from '@baran/actor'
 import { type Bus, discoveryLookup, discoveryLookupDevice, ENVELOPE_MAX_BYTES, identityOpen, identitySeal, type ReplyOf, type SignedRecordWire } from '@baran/bus'
 import { PayloadTooLargeError } from './lib/errors.ts'
+import { whileIdentityRestarts } from './lib/identity-wait.ts'
 import type { SealRequest } from './lib/engine-types.ts'
 import type { KeptRecipients } from './lib/kept-recipients.ts'
 import { encodePayload } from './lib/payload.ts'
@@ -73,10 +74,14 @@ export class OutboxSealing {
     this.#kept = kept
   }
 
-  /** The body sealed to this device alone (base64): what the outgoing record keeps. Too large: PayloadTooLargeError. */
+  /**
+   * The body sealed to this device alone (base64): what the outgoing record keeps. Too large: PayloadTooLargeError.
+   * On a send's path: waits for identity while it restarts.
+   */
   async sealAtRest(id: string, body: string): Promise<string> {
     try {
-      const r = await this.#bus.request(identitySeal, { id, payload: Buffer.from(utf8.encode(body)).toString('base64'), recipients: [], self: true })
+      const payload = Buffer.from(utf8.encode(body)).toString('base64')
+      const r = await whileIdentityRestarts(() => this.#bus.request(identitySeal, { id, payload, recipients: [], self: true }))
       this.#recent.set(r.envelope, body)
       return r.envelope
     } catch (e) {

@@ -45,3 +45,19 @@ export function killOnExit(child: ChildProcess): void {
     for (const c of live) c.kill('SIGKILL')
   })
 }
+
+/**
+ * SIGTERM, then SIGKILL once `graceMs` passed; resolves once the process has exited (at once when it has already
+ * ended, or never started: a failed spawn has no pid and sends no 'exit').
+ */
+export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs)
+    child.once('exit', () => {
+      clearTimeout(kill)
+      resolve()
+    })
+    child.kill('SIGTERM')
+  })
+}

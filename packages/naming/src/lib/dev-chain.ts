@@ -4,7 +4,7 @@
  * This is what the supervisor of the node that owns the local network loads (`@baran/naming/dev-chain`); it must
  * not import ethers (test/dev-chain.test.ts checks). `startDevnet` (devnet.ts) adds an ethers provider on top.
  */
-import { dieWithParent, killOnExit } from '@baran/launch'
+import { dieWithParent, killOnExit, stopChild } from '@baran/launch'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -119,7 +119,7 @@ export async function startDevChain(opts: DevnetOptions = {}): Promise<DevChain>
   killOnExit(child)
   let stopped: Promise<void> | undefined
   const stop = (): Promise<void> => {
-    stopped ??= killAndWait(child)
+    stopped ??= stopChild(child, DEVNET_STOP_TIMEOUT_MS)
     return stopped
   }
 
@@ -250,16 +250,3 @@ async function waitForRpc(rpc: JsonRpc, deadline: number): Promise<bigint> {
   throw new DevnetError('anvil JSON-RPC did not answer in time', { cause: last })
 }
 
-/** SIGTERM, then SIGKILL after a deadline; resolves once the process has exited. */
-function killAndWait(child: ChildProcess): Promise<void> {
-  // No pid: the spawn itself failed and no 'exit' will follow.
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), DEVNET_STOP_TIMEOUT_MS)
-    child.once('exit', () => {
-      clearTimeout(timer)
-      resolve()
-    })
-    child.kill('SIGTERM')
-  })
-}

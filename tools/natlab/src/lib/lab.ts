@@ -5,6 +5,7 @@
  * that still holds a process outlives `ip netns del`.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
+import { stopChild as stopLaunched } from '@baran/launch'
 import { addressesOf, INSTALL_TIMEOUT_MS, LAB_NODES, type LabAddresses, type LabNode, type PublicNet, STOP_GRACE_MS } from './constants.ts'
 import { exec, succeeds } from './exec.ts'
 import { LabSetupError, LabTeardownError, ToolsMissingError, UnknownNodeError } from './errors.ts'
@@ -279,17 +280,9 @@ async function namespaceNames(): Promise<string[]> {
     .filter((n) => n !== '')
 }
 
-/** SIGTERM, then SIGKILL after the grace period; resolves once the process has exited. */
+/** SIGTERM, then SIGKILL after the grace period (@baran/launch's stopChild); resolves once the process has exited. */
 export function stopChild(child: ChildProcess, graceMs = STOP_GRACE_MS): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs)
-    child.once('exit', () => {
-      clearTimeout(kill)
-      resolve()
-    })
-    child.kill('SIGTERM')
-  })
+  return stopLaunched(child, graceMs)
 }
 
 /** Ends every process inside these namespaces, by pid: SIGTERM, then SIGKILL for those still there. */

@@ -27,6 +27,11 @@ describe('mailbox keys shared by discovery, identity and the outbox', () => {
       const at = Math.floor(Math.random() * 1000 * MAILBOX_EPOCH_MS)
       expect(mailboxesOf(d, at)).toEqual(discoveryMailboxesOf(d, at))
     }
+    // the first epoch has no previous one (a random `at` above landed there one time in a thousand and threw)
+    const d = generateKeyPair().id
+    for (const at of [0, MAILBOX_EPOCH_MS - 1, MAILBOX_EPOCH_MS]) expect(mailboxesOf(d, at)).toEqual(discoveryMailboxesOf(d, at))
+    expect(mailboxesOf(d, 0)).toEqual([mailboxId(d, 0)])
+    expect(mailboxesOf(d, MAILBOX_EPOCH_MS)).toEqual([mailboxId(d, 1), mailboxId(d, 0)])
   })
 
   it("identity's signed delete passes discovery's check; another device's mailbox is refused", () => {

@@ -53,7 +53,8 @@ export function mailboxId(deviceId: string, epoch: number): MailboxId {
 /** The mailboxes a device reads at `now`: this epoch's and the previous one's (an item lives one epoch). */
 export function mailboxesOf(deviceId: string, now = Date.now()): MailboxId[] {
   const e = mailboxEpoch(now)
-  return [mailboxId(deviceId, e), mailboxId(deviceId, e - 1)]
+  // none before epoch 0 (a clock at 1970): a negative epoch has no mailbox
+  return e > 0 ? [mailboxId(deviceId, e), mailboxId(deviceId, e - 1)] : [mailboxId(deviceId, e)]
 }
 
 /** `/baran-mailbox/<id>`: the DHT key whose closest nodes store the mailbox. */

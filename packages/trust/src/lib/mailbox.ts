@@ -29,10 +29,10 @@ export function mailboxId(deviceId: string, epoch: number): string {
   return nodeCrypto.createHash('sha256').update(utf8(`${MAILBOX_DOMAIN}${deviceId}\0${epoch}`)).digest().subarray(0, 20).toString('hex')
 }
 
-/** The mailboxes a device reads at `now`: this epoch's and the previous one's. */
+/** The mailboxes a device reads at `now`: this epoch's and the previous one's (none before epoch 0: a clock at 1970). */
 export function mailboxesOf(deviceId: string, now = Date.now()): string[] {
   const e = mailboxEpoch(now)
-  return [mailboxId(deviceId, e), mailboxId(deviceId, e - 1)]
+  return e > 0 ? [mailboxId(deviceId, e), mailboxId(deviceId, e - 1)] : [mailboxId(deviceId, e)]
 }
 
 /** What the recipient device signs to delete items: "baran.mailbox.delete.v1\0" ‖ canonicalJSON({ v, mailbox, items, at }). */

@@ -43,8 +43,11 @@ describe('delivery to a node that is offline', () => {
     const sent = await a.bus.request(outboxSend, { to: bob, body: 'while you were away' })
     expect(sent.devices.every((d) => d.state === 'queued')).toBe(true)
     await new Promise((r) => setTimeout(r, 1500))
-    // Not delivered while Bob is away: queued, or `sending` while a retry is dialing his old address.
-    expect((await a.bus.request(outboxStatus, { id: sent.id })).devices[0]?.state).toMatch(/^(queued|sending)$/)
+    // Not delivered while Bob is away: queued, or `sending` while a retry is dialing his old address; on a loaded
+    // machine his devices may not even be looked up yet (none listed, unresolved).
+    const away = await a.bus.request(outboxStatus, { id: sent.id })
+    expect(away.devices.every((d) => /^(queued|sending)$/.test(d.state))).toBe(true)
+    expect(away.devices.length > 0 || !away.devicesResolved).toBe(true)
 
     const deliveredAt: number[] = []
     const sub = await a.bus.subscribe(outboxDelivery, (e) => {

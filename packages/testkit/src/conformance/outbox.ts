@@ -4,6 +4,9 @@ import { waitUntil } from '../lib/wait.ts'
 import { checkDeclaredErrorCodes, checkMalformedBodies, expectCode, expectReply, expectShape, RuleViolation } from './assert.ts'
 import type { TestSetup } from './types.ts'
 
+/** A whole-outbox listing's deadline (see its use). */
+const LISTING_TIMEOUT_MS = 20_000
+
 /** What the outbox suite needs: two full nodes (identity with accounts, discovery, transport, outbox) that reach each other. */
 export interface OutboxImpl {
   a: { node: string; bus: Bus; accountId: string }
@@ -52,7 +55,9 @@ export default (common: TestSetup<OutboxImpl>) =>
       // Two retries at once too: a retry may race another retry.
       const again = await Promise.all([0, 1].map(() => expectReply(impl.a.bus.request(outboxSend, req, { node: impl.a.node }), rule)))
       for (const r of again) expectShape({ id: r.id }, { id: first.id }, `${rule}: a retry answers with the first send's message`)
-      const listed = await expectReply(impl.a.bus.request(outboxPending, { all: true, limit: 10_000 }, { node: impl.a.node }), 'outbox.pending')
+      // every record the suite made, with previews: on a machine loaded 5x over (load 10 on 2 cores) this took over
+      // the default 5 s once; the rule here is about idempotency, not speed (the inbox bench times listings)
+      const listed = await expectReply(impl.a.bus.request(outboxPending, { all: true, limit: 10_000 }, { node: impl.a.node, timeoutMs: LISTING_TIMEOUT_MS }), 'outbox.pending')
       const stored = listed.messages.filter((m) => m.preview === 'conformance retried send').map((m) => m.id)
       expectShape({ stored: stored.length }, { stored: 1 }, `${rule}: one outgoing message, however many retries`)
       await waitUntil(async () => (await impl.b.bus.request(outboxInbox, { limit: 1000 }, { node: impl.b.node })).messages.some((m) => m.id === first.id), {
@@ -79,7 +84,7 @@ export default (common: TestSetup<OutboxImpl>) =>
 
     it('outbox.status: an unknown message is not_found; outbox.pending lists with totals', async () => {
       await expectCode(impl.a.bus.request(outboxStatus, { id: 'no-such-message' }, { node: impl.a.node }), 'not_found', 'outbox.status: unknown id')
-      const p = await expectReply(impl.a.bus.request(outboxPending, { all: true }, { node: impl.a.node }), 'outbox.pending')
+      const p = await expectReply(impl.a.bus.request(outboxPending, { all: true }, { node: impl.a.node, timeoutMs: LISTING_TIMEOUT_MS }), 'outbox.pending')
       if (p.total < p.messages.length) throw new RuleViolation('outbox.pending', 'total is below the listed count')
     })
 

@@ -5,9 +5,10 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import type { LabNode } from './constants.ts'
+import { stopChild } from '@baran/launch'
+import { type LabNode, STOP_GRACE_MS } from './constants.ts'
 import { HostProcessError, LabTimeoutError } from './errors.ts'
-import { type NatLab, stopChild } from './lab.ts'
+import type { NatLab } from './lab.ts'
 
 /** packages/transport's command-line host (prints JSON lines; made for this lab). */
 export const TRANSPORT_HOST_SCRIPT = fileURLToPath(new URL('../../../../packages/transport/scripts/host.ts', import.meta.url))
@@ -158,7 +159,7 @@ class ProcessHost implements LabHost {
   }
 
   stop(): Promise<void> {
-    return stopChild(this.process)
+    return stopChild(this.process, STOP_GRACE_MS)
   }
 }
 

@@ -5,7 +5,7 @@
  * that still holds a process outlives `ip netns del`.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
-import { stopChild as stopLaunched } from '@baran/launch'
+import { stopChild } from '@baran/launch'
 import { addressesOf, INSTALL_TIMEOUT_MS, LAB_NODES, type LabAddresses, type LabNode, type PublicNet, STOP_GRACE_MS } from './constants.ts'
 import { exec, succeeds } from './exec.ts'
 import { LabSetupError, LabTeardownError, ToolsMissingError, UnknownNodeError } from './errors.ts'
@@ -260,7 +260,7 @@ class Lab implements NatLab {
     this.tearingDown ??= (async () => {
       // our own children first, gently (they print their last lines); then anything else inside
       await Promise.all(this.igds.map((igd) => igd.stop()))
-      await Promise.all([...this.children].map((c) => stopChild(c)))
+      await Promise.all([...this.children].map((c) => stopChild(c, STOP_GRACE_MS)))
       await destroyLab(this.tag, { log: this.log })
       this.log?.info({ tag: this.tag }, 'NAT lab removed')
     })()
@@ -278,11 +278,6 @@ async function namespaceNames(): Promise<string[]> {
     .split('\n')
     .map((l) => l.trim().split(/\s+/)[0] ?? '')
     .filter((n) => n !== '')
-}
-
-/** SIGTERM, then SIGKILL after the grace period (@baran/launch's stopChild); resolves once the process has exited. */
-export function stopChild(child: ChildProcess, graceMs = STOP_GRACE_MS): Promise<void> {
-  return stopLaunched(child, graceMs)
 }
 
 /** Ends every process inside these namespaces, by pid: SIGTERM, then SIGKILL for those still there. */

@@ -4,10 +4,11 @@
  * address it saw. The same public ip:port for both means endpoint-independent mapping (what hole
  * punching needs); a different one means endpoint-dependent ("symmetric") mapping.
  */
-import type { LabNode } from './constants.ts'
+import { stopChild } from '@baran/launch'
+import { type LabNode, STOP_GRACE_MS } from './constants.ts'
 import type { HostEvent } from './hosts.ts'
 import { LabTimeoutError } from './errors.ts'
-import { type NatLab, stopChild } from './lab.ts'
+import type { NatLab } from './lab.ts'
 
 export interface MappingProbe {
   /** The home host's socket. */
@@ -88,6 +89,6 @@ export async function probeMapping(lab: NatLab, home: Extract<LabNode, 'a' | 'b'
       portPreserved: external.every((e) => e.endsWith(`:${PROBE_LOCAL_PORT}`)),
     }
   } finally {
-    await stopChild(server)
+    await stopChild(server, STOP_GRACE_MS)
   }
 }

@@ -71,6 +71,7 @@ export interface CloseFrame {
 export type Frame = HelloFrame | EnvelopeFrame | AckFrame | CloseFrame
 
 const encoder = new TextEncoder()
+const NO_BYTES = new Uint8Array(0)
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Cuts a string to at most `max` bytes of UTF-8 without splitting a character. */
@@ -120,11 +121,11 @@ function asciiString(b: Uint8Array): string | undefined {
   return s
 }
 
-/** Bytes of the frame body (type byte + fields), without the length prefix. */
-function bodyParts(frame: Frame): Uint8Array[] {
+/** Bytes of a HELLO or CLOSE body (type byte + fields), without the length prefix (ENVELOPE and ACK: encodeIdFrame). */
+function bodyParts(frame: HelloFrame | CloseFrame): Uint8Array[] {
   switch (frame.type) {
     case 'hello': {
-      const rev = frame.revocations ?? new Uint8Array(0)
+      const rev = frame.revocations ?? NO_BYTES
       for (const r of [frame.deviceCert, frame.peerBinding, rev]) {
         if (!(r instanceof Uint8Array)) throw new MalformedFrameError('HELLO records must be bytes')
         if (r.length > MAX_RECORD_BYTES) throw new FrameTooLargeError(`HELLO record over ${MAX_RECORD_BYTES} bytes`)
@@ -138,16 +139,6 @@ function bodyParts(frame: Frame): Uint8Array[] {
         ...lengthPrefixed(frame.peerBinding),
         ...lengthPrefixed(rev),
       ]
-    }
-    case 'envelope':
-      if (!(frame.payload instanceof Uint8Array)) throw new InvalidEnvelopeError('envelope payload must be a Uint8Array')
-      return [Uint8Array.of(FrameType.envelope), ...lengthPrefixed(idBytes(frame.id)), frame.payload]
-    case 'ack': {
-      const status = AckStatus[frame.status]
-      if (status === undefined) throw new MalformedFrameError(`unknown ACK status: ${String(frame.status)}`)
-      const reason =
-        frame.status === 'rejected' ? truncateUtf8(frame.reason ?? '', MAX_REASON_BYTES) : new Uint8Array(0)
-      return [Uint8Array.of(FrameType.ack), ...lengthPrefixed(idBytes(frame.id)), Uint8Array.of(status), reason]
     }
     case 'close': {
       const code = CloseCode[frame.code]
@@ -169,9 +160,7 @@ function lengthPrefixed(b: Uint8Array): [Uint8Array, Uint8Array] {
  * `maxFrameBytes`, InvalidEnvelopeError for a bad id or payload.
  */
 export function encodeFrame(frame: Frame, maxFrameBytes: number): Uint8Array {
-  if (frame.type === 'envelope' || (frame.type === 'ack' && frame.status !== 'rejected')) {
-    return encodeIdFrame(frame, maxFrameBytes)
-  }
+  if (frame.type === 'envelope' || frame.type === 'ack') return encodeIdFrame(frame, maxFrameBytes)
   const parts = bodyParts(frame)
   let size = 0
   for (const p of parts) size += p.length
@@ -188,22 +177,23 @@ export function encodeFrame(frame: Frame, maxFrameBytes: number): Uint8Array {
 }
 
 /**
- * An ENVELOPE or a plain ACK (every message's two frames) written straight into one buffer: the same bytes as
- * bodyParts() gives, without its part arrays. An id is at most MAX_ID_BYTES (< 128), so its length is one byte.
+ * An ENVELOPE or an ACK (every message's two frames) written straight into one buffer: type, id length, id, then
+ * the payload, or the status byte and a rejection's reason. An id is at most MAX_ID_BYTES (< 128), so its length is
+ * one byte.
  */
 function encodeIdFrame(frame: EnvelopeFrame | AckFrame, maxFrameBytes: number): Uint8Array {
   const id = idBytes(frame.id)
-  let payload: Uint8Array | undefined
-  let status = 0
+  let tail: Uint8Array
+  let status: number | undefined
   if (frame.type === 'envelope') {
-    payload = frame.payload
-    if (!(payload instanceof Uint8Array)) throw new InvalidEnvelopeError('envelope payload must be a Uint8Array')
+    tail = frame.payload
+    if (!(tail instanceof Uint8Array)) throw new InvalidEnvelopeError('envelope payload must be a Uint8Array')
   } else {
-    const byte = AckStatus[frame.status]
-    if (byte === undefined) throw new MalformedFrameError(`unknown ACK status: ${String(frame.status)}`)
-    status = byte
+    status = AckStatus[frame.status]
+    if (status === undefined) throw new MalformedFrameError(`unknown ACK status: ${String(frame.status)}`)
+    tail = frame.status === 'rejected' ? truncateUtf8(frame.reason ?? '', MAX_REASON_BYTES) : NO_BYTES
   }
-  const size = 2 + id.length + (payload === undefined ? 1 : payload.length)
+  const size = 2 + id.length + (status === undefined ? 0 : 1) + tail.length
   if (size > maxFrameBytes) {
     throw new FrameTooLargeError(`frame of ${size} bytes exceeds the maximum of ${maxFrameBytes}`)
   }
@@ -213,8 +203,8 @@ function encodeIdFrame(frame: EnvelopeFrame | AckFrame, maxFrameBytes: number): 
   out[off++] = id.length
   out.set(id, off)
   off += id.length
-  if (payload === undefined) out[off] = status
-  else out.set(payload, off)
+  if (status !== undefined) out[off++] = status
+  out.set(tail, off)
   return out
 }
 
@@ -404,7 +394,7 @@ export class FrameDecoder {
   /** The first buffered bytes, enough for a length prefix (a varint is at most 5 bytes). */
   private head(): Uint8Array {
     const first = this.chunks[0]
-    if (first === undefined || first.length >= 5 || this.chunks.length === 1) return first ?? new Uint8Array(0)
+    if (first === undefined || first.length >= 5 || this.chunks.length === 1) return first ?? NO_BYTES
     const out = new Uint8Array(Math.min(5, this.buffered))
     let off = 0
     for (const c of this.chunks) {

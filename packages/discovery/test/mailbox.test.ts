@@ -44,6 +44,13 @@ describe('mailbox keys', () => {
     expect(mailboxesOf(bob.deviceId, sentAt)).toEqual([bobBox, mailboxId(bob.deviceId, e - 1)])
     expect(mailboxesOf(bob.deviceId, sentAt + MAILBOX_EPOCH_MS)).toContain(bobBox)
   })
+
+  it('are refused for a malformed device ID or epoch as an invalid key (epoch 0 has no previous one)', () => {
+    for (const bad of [() => mailboxId('B0B', 1), () => mailboxId(bob.deviceId, -1), () => mailboxId(bob.deviceId, 1.5), () => mailboxesOf('not hex', sentAt)]) {
+      expect(bad).toThrow(expect.objectContaining({ name: 'InvalidKeyError', code: 'invalid_key' }))
+    }
+    expect(mailboxesOf(bob.deviceId, 0)).toEqual([mailboxId(bob.deviceId, 0)])
+  })
 })
 
 describe('a deposit, as a storing node checks it', () => {

@@ -144,7 +144,7 @@ export const LAN_MAX_RECORDS = 10_000
 /** Mailbox keys (`/baran-mailbox/<40 hex>`): where envelopes wait for an offline device. */
 export const MAILBOX_NAMESPACE = 'baran-mailbox'
 /** A mailbox key rotates every epoch (one week): an item sits under the key of the epoch of its sentAt. */
-export const MAILBOX_EPOCH_MS = 7 * 24 * 60 * 60 * 1000
+export { MAILBOX_EPOCH_MS } from '@baran/trust'
 /** A mailbox item lives this long after its sentAt (as Jami keeps contact requests on its DHT). */
 export const MAILBOX_ITEM_TTL_MS = 7 * 24 * 60 * 60 * 1000
 /** Memory a node's mailbox store may take (items and tombstones, as mailboxCost counts them). */

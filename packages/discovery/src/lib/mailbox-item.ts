@@ -5,17 +5,19 @@ import {
   isEnvelopeError,
   isId,
   isTrustError,
+  mailboxEpoch,
+  mailboxesOf as trustMailboxesOf,
+  mailboxId as trustMailboxId,
   mailboxDeleteSigningBytes,
   MAX_ENVELOPE_BYTES,
   type SignedRecord,
   signDetached,
-  utf8,
   verifyChain,
   verifyDetached,
   verifyEnvelope,
 } from '@baran/trust'
 import { sha256 } from './bytes.ts'
-import { DEFAULT_CLOCK_SKEW_MS, MAILBOX_EPOCH_MS, MAILBOX_ITEM_TTL_MS, MAILBOX_NAMESPACE, MAX_MAILBOX_DELETE_ITEMS } from './constants.ts'
+import { DEFAULT_CLOCK_SKEW_MS, MAILBOX_ITEM_TTL_MS, MAILBOX_NAMESPACE, MAX_MAILBOX_DELETE_ITEMS } from './constants.ts'
 import {
   BadDeleteRequestError,
   ForgedEnvelopeError,
@@ -35,26 +37,29 @@ import {
 /** A mailbox ID: 40 lowercase hex. */
 export type MailboxId = string
 
-const MAILBOX_DOMAIN = 'baran.mailbox.v1\0'
 const HEX64 = /^[0-9a-f]{64}$/
 
-/** The epoch (week number since the Unix epoch) of a time. */
-export function mailboxEpoch(at: number): number {
-  return Math.floor(at / MAILBOX_EPOCH_MS)
-}
+// Mailbox IDs are derived in @baran/trust (identity and the outbox need them too); here a bad input is an
+// InvalidKeyError, as every other malformed DHT key is.
+export { mailboxEpoch }
 
 /** The mailbox of a device for an epoch: SHA-256("baran.mailbox.v1\0" ‖ deviceId ‖ "\0" ‖ epoch), first 20 bytes, hex. */
 export function mailboxId(deviceId: string, epoch: number): MailboxId {
-  if (!isId(deviceId)) throw new InvalidKeyError('deviceId must be 40 lowercase hex chars')
-  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new InvalidKeyError('epoch must be a non-negative integer')
-  return Buffer.from(sha256(utf8(`${MAILBOX_DOMAIN}${deviceId}\0${epoch}`)).subarray(0, 20)).toString('hex')
+  return asInvalidKey(() => trustMailboxId(deviceId, epoch))
 }
 
 /** The mailboxes a device reads at `now`: this epoch's and the previous one's (an item lives one epoch). */
 export function mailboxesOf(deviceId: string, now = Date.now()): MailboxId[] {
-  const e = mailboxEpoch(now)
-  // none before epoch 0 (a clock at 1970): a negative epoch has no mailbox
-  return e > 0 ? [mailboxId(deviceId, e), mailboxId(deviceId, e - 1)] : [mailboxId(deviceId, e)]
+  return asInvalidKey(() => trustMailboxesOf(deviceId, now))
+}
+
+function asInvalidKey<T>(derive: () => T): T {
+  try {
+    return derive()
+  } catch (e) {
+    if (e instanceof RangeError) throw new InvalidKeyError(e.message, { cause: e })
+    throw e
+  }
 }
 
 /** `/baran-mailbox/<id>`: the DHT key whose closest nodes store the mailbox. */

@@ -1,7 +1,7 @@
 /**
  * DHT mailbox keys and the bytes delete and fetch requests sign (docs/mailbox.md), shared by the actors that need
  * them without importing each other: discovery stores and checks, identity signs, the outbox deposits and fetches.
- * @baran/discovery's mailbox-item.ts derives mailbox IDs the same way (a test checks that both agree).
+ * @baran/discovery uses these too (its mailbox-item.ts turns a bad input into its InvalidKeyError).
  */
 import { concatBytes, utf8 } from './bytes.ts'
 import { canonicalEncode } from './canonical.ts'

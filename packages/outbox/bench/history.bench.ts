@@ -15,10 +15,13 @@
  * side by side; each figure is the median over rounds (a ratio: the median of the rounds' ratios), and every round
  * is kept in `rounds`. Last, a second sync with nothing new (the summaries compared, nothing fetched): p50/max of 20.
  * Clocks: each starts just before its read loop or `pullHistory` call and stops when it returns.
+ * CPU: beside each rate, the CPU time per message of this process (all its threads: both devices, or the reader) and
+ * of nats-server (/proc, 10 ms ticks) over the same span, in µs (`cpuUsPerMessage`, medians over rounds): where a
+ * backfill's time goes against a raw read's (a read by key and a create per message, against one in-order read).
  * Run: npx node --conditions=@baran/source packages/outbox/bench/history.bench.ts [scale]  (scale 1 = 10,000)
  */
 
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -41,6 +44,19 @@ const BOB = 'b1'.repeat(20)
 const BOB_PHONE = 'b2'.repeat(20)
 const PEERS = ['a1', 'c1', 'd1', 'e1'].map((x) => x.repeat(20))
 const round2 = (x: number) => Math.round(x * 100) / 100
+const round1 = (x: number) => Math.round(x * 10) / 10
+
+/** user + system CPU ms of another process so far (/proc/<pid>/stat, USER_HZ = 100). */
+async function processCpuMs(pid: number | undefined): Promise<number> {
+  const text = pid === undefined ? undefined : await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
+  if (!text) return Number.NaN
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) * 10
+}
+const ownCpuMs = () => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
 
 const dir = await mkdtemp(join(tmpdir(), 'baran-bench-history-'))
 const server = await startNatsServer({ workDir: dir, jetstream: true })
@@ -99,10 +115,24 @@ try {
   // ---- rounds, each side by side: raw reads of B's bucket, then the backfills from B (cold, then warm) ----
   const keys = (await bKv.keys('m.>')).slice()
   const rounds: Array<Record<string, number>> = []
+  /** Per round, per phase: CPU µs per message of this process and of nats-server. */
+  const cpuRounds: Array<Record<string, { bench: number; server: number }>> = []
+  let cpu: Record<string, { bench: number; server: number }> = {}
+  let cpuAt = { own: 0, server: 0 }
+  const cpuStart = async () => {
+    cpuAt = { own: ownCpuMs(), server: await processCpuMs(server.pid) }
+  }
+  const cpuStop = async (phase: string, messages: number) => {
+    const own = ownCpuMs()
+    const serverNow = await processCpuMs(server.pid)
+    cpu[phase] = { bench: round1(((own - cpuAt.own) * 1000) / messages), server: round1(((serverNow - cpuAt.server) * 1000) / messages) }
+  }
   let source = new HistoryStore({ kv: bKv })
   let c = source
   for (let r = 0; r < BACKFILL_ROUNDS; r++) {
+    cpu = {}
     const st = await bKv.state()
+    await cpuStart()
     let t = performance.now()
     let read = 0
     for (let from = st.firstRevision; from <= st.lastRevision; ) {
@@ -112,31 +142,40 @@ try {
       from = chunk.at(-1)!.revision + 1
     }
     const streamRate = read / ((performance.now() - t) / 1000)
+    await cpuStop('streamInOrder', read)
+    await cpuStart()
     t = performance.now()
     for (let i = 0; i < keys.length; i += 256) await Promise.all(keys.slice(i, i + 256).map((k) => bKv.get(k)))
     const getRate = keys.length / ((performance.now() - t) / 1000)
+    await cpuStop('getPerMessage', keys.length)
     // C pulls everything from B, B's store opened cold and never synced before (no snapshot of its hashes: it
     // reads every message to hash it first)
     await bKv.delete(SNAPSHOT_FIRST_KEY)
     c = new HistoryStore({ kv: await bus.kv(`bench_history_c${r}`) })
     source = new HistoryStore({ kv: bKv })
+    await cpuStart()
     t = performance.now()
     const pulled = await pullHistory(c, historySource(source), { pageSize: PAGE, window: WINDOW })
     const coldRate = N / ((performance.now() - t) / 1000)
+    await cpuStop('backfill', N)
     if (pulled.fetched !== N) throw new Error(`backfill fetched ${pulled.fetched} of ${N}`)
     // the same from B restarted: it reads the snapshot of its hashes that the load above wrote
     await source.hashesSaved()
     const restartedSource = new HistoryStore({ kv: bKv })
     const e = new HistoryStore({ kv: await bus.kv(`bench_history_e${r}`) })
+    await cpuStart()
     t = performance.now()
     const restarted = await pullHistory(e, historySource(restartedSource), { pageSize: PAGE, window: WINDOW })
     const restartRate = N / ((performance.now() - t) / 1000)
+    await cpuStop('backfillRestartedSource', N)
     if (restarted.fetched !== N) throw new Error(`restarted-source backfill fetched ${restarted.fetched} of ${N}`)
     // the same to another new device, from the source now warm (a running device keeps its hashes in memory)
     const d = new HistoryStore({ kv: await bus.kv(`bench_history_d${r}`) })
+    await cpuStart()
     t = performance.now()
     const warm = await pullHistory(d, historySource(source), { pageSize: PAGE, window: WINDOW })
     const warmRate = N / ((performance.now() - t) / 1000)
+    await cpuStop('backfillWarmSource', N)
     if (warm.fetched !== N) throw new Error(`warm backfill fetched ${warm.fetched} of ${N}`)
     // the same three with the new device in its own thread, over the sync protocol
     await bKv.delete(SNAPSHOT_FIRST_KEY)
@@ -144,7 +183,10 @@ try {
     const threadCold = await pullInThread(`bench_history_tc${r}`, threadSource)
     await threadSource.hashesSaved()
     const threadRestarted = await pullInThread(`bench_history_tr${r}`, new HistoryStore({ kv: bKv }))
+    await cpuStart()
     const threadWarm = await pullInThread(`bench_history_tw${r}`, threadSource)
+    await cpuStop('twoThreadsWarm', N)
+    cpuRounds.push(cpu)
     rounds.push({
       streamInOrder: Math.round(streamRate),
       getPerMessage: Math.round(getRate),
@@ -167,7 +209,14 @@ try {
   result.backfillRestartedSource = ratios('backfillRestarted')
   result.backfillWarmSource = ratios('backfillWarm')
   result.twoThreads = { neverSynced: ratios('threadCold'), restarted: ratios('threadRestarted'), warm: ratios('threadWarm') }
+  result.cpuUsPerMessage = Object.fromEntries(
+    Object.keys(cpuRounds[0] ?? {}).map((phase) => [
+      phase,
+      { bench: median(cpuRounds.map((x) => x[phase]!.bench)), server: median(cpuRounds.map((x) => x[phase]!.server)) },
+    ]),
+  )
   result.rounds = rounds
+  result.cpuRounds = cpuRounds
 
   // ---- second sync, nothing new ----
   const ms: number[] = []

@@ -238,18 +238,25 @@ export class DeviceSync {
       s.runs++
       const syncing = { fetched: 0 }
       s.syncing = syncing
-      const r = await pullHistory(this.#local(history), remote, {
-        signal,
-        ...(this.#init.pageSize ? { pageSize: this.#init.pageSize } : {}),
-        onPage: ({ merged }) => {
-          syncing.fetched += merged
-        },
-      })
-      // Blocks, contacts (identity's registers) and declined requests after the messages, every round.
-      const acct = await pullAccountState(ask, {
-        registers: (kind, registers) => bus.request(identityMergeAccountState, { kind, registers }, { signal }),
-        declines: async (list) => this.#init.requests()?.mergeDeclines(list) ?? 0,
-      })
+      // The messages, and beside them (every round) blocks, contacts (identity's registers) and declined requests:
+      // the two do not depend on each other, so their round trips overlap (a round with nothing new is mostly those).
+      const [messages, account] = await Promise.allSettled([
+        pullHistory(this.#local(history), remote, {
+          signal,
+          ...(this.#init.pageSize ? { pageSize: this.#init.pageSize } : {}),
+          onPage: ({ merged }) => {
+            syncing.fetched += merged
+          },
+        }),
+        pullAccountState(ask, {
+          registers: (kind, registers) => bus.request(identityMergeAccountState, { kind, registers }, { signal }),
+          declines: async (list) => this.#init.requests()?.mergeDeclines(list) ?? 0,
+        }),
+      ])
+      if (messages.status === 'rejected') throw messages.reason
+      if (account.status === 'rejected') throw account.reason
+      const r = messages.value
+      const acct = account.value
       s.fetched += r.fetched
       s.changed += r.changed
       s.account = { fetched: (s.account?.fetched ?? 0) + acct.fetched, changed: (s.account?.changed ?? 0) + acct.changed }

@@ -61,8 +61,8 @@ describe('declined contact requests follow the account (pullAccountState)', () =
     expect(r).toEqual({ fetched: 2, changed: 2 })
     // one decline per part here: the second part was asked after the first peer
     expect(asked.filter((q) => q.op === 'declines')).toEqual([{ op: 'declines' }, { op: 'declines', after: [BOB, CAROL].sort()[0] }])
-    // identity's registers: blocks first, conversation names last (a device of an older version refuses that kind)
-    expect(asked.map((q) => (q.op === 'account-state' ? q.kind : q.op))).toEqual(['blocks', 'contacts', 'declines', 'declines', 'names'])
+    // every list's first part at once, before any answer came; a later part once its list's previous one is in
+    expect(asked.map((q) => (q.op === 'account-state' ? q.kind : q.op))).toEqual(['blocks', 'contacts', 'names', 'declines', 'declines'])
     expect(await laptop.requests.list(known)).toEqual([])
     // survives a restart (kept in the laptop's bucket)
     expect(await new ContactRequests({ history: laptop.history, kv: laptop.kv }).list(known)).toEqual([])
@@ -76,6 +76,40 @@ describe('declined contact requests follow the account (pullAccountState)', () =
     expect(await phone.requests.list(known)).toEqual([])
     expect((await pullAccountState(asking(phone.requests, phone.history), merge)).changed).toBe(0)
     expect((await laptop.requests.declinesAfter(undefined, 10)).declines.find((d) => d.peer === BOB)?.upTo).toBe(later)
+  })
+
+  it('merges blocks first and conversation names last, whatever order the answers come in; a refused names list fails after the rest is merged', async () => {
+    const merged: string[] = []
+    const merge = {
+      registers: async (kind: string) => {
+        merged.push(kind)
+        return { changed: 1 }
+      },
+      declines: async () => {
+        merged.push('declines')
+        return 1
+      },
+    }
+    const reg = (accountId: string) => ({ accountId, value: { since: NOW }, at: NOW, device: BOB_PHONE })
+    // answers arrive in the reverse order of the asks (names first, blocks last)
+    const delays: Record<string, number> = { blocks: 60, contacts: 40, declines: 20, names: 0 }
+    const reversed = async (req: SyncRequest) => {
+      const kind = req.op === 'account-state' ? req.kind : req.op
+      await new Promise((r) => setTimeout(r, delays[kind]))
+      if (req.op === 'declines') return { op: 'declines' as const, declines: [{ peer: BOB, upTo: '0'.repeat(26) }], more: false }
+      if (req.op !== 'account-state') throw new Error('unexpected')
+      return SyncAnswerSchema.parse({ op: 'account-state', kind: req.kind, registers: [reg(CAROL)], more: false })
+    }
+    expect(await pullAccountState(reversed, merge)).toEqual({ fetched: 4, changed: 4 })
+    expect(merged).toEqual(['blocks', 'contacts', 'declines', 'names'])
+    // an older device refuses `names` (answered first here): what it does serve is merged, then the round fails
+    merged.length = 0
+    const older = async (req: SyncRequest) => {
+      if (req.op === 'account-state' && req.kind === 'names') throw Object.assign(new Error('unknown kind'), { code: 'invalid_argument' })
+      return reversed(req)
+    }
+    await expect(pullAccountState(older, merge)).rejects.toMatchObject({ code: 'invalid_argument' })
+    expect(merged).toEqual(['blocks', 'contacts', 'declines'])
   })
 
   it('skips malformed declines and fails (sync_protocol) on answers that do not move on or answer something else', async () => {

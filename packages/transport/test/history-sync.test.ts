@@ -54,6 +54,21 @@ describe('history sync channel', () => {
     expect(a.served).toEqual([{ accountId: a.device.account.id, deviceId: b.device.device.id, peerId: b.peerId }])
   })
 
+  test('requests at once over one connection are each answered; a device that does not speak the protocol fails them fast', async () => {
+    const a = await server()
+    const b = await sibling(a.device)
+    const answers = await Promise.all(Array.from({ length: 5 }, () => b.syncRequest(target(a), ask)))
+    expect(answers).toEqual(Array.from({ length: 5 }, () => answer))
+    expect(a.served).toHaveLength(5)
+    expect(b.libp2p.getConnections(a.libp2p.peerId)).toHaveLength(1)
+    // an older version without the protocol: the opener writes with the protocol's name (no round trip first), so
+    // the refusal comes with the first read (unreachable), not as the timeout
+    await a.libp2p.unhandle(SYNC_PROTOCOL)
+    const refused = await failure(b.syncRequest(target(a), ask, { timeoutMs: 20_000 }))
+    expect(refused.code).toBe('unreachable')
+    expect(a.served).toHaveLength(5)
+  })
+
   test('a device of another account is refused (not_own_device), both ways, and nothing is served', async () => {
     const a = await server()
     const stranger = await pool.host()

@@ -117,9 +117,11 @@ export class SyncChannel {
     }
     let stream: Stream
     try {
-      if (addrs.length > 0) await this.deps.node.peerStore.merge(peerId, { multiaddrs: addrs })
+      // Already connected: the addresses are not needed (merging them writes the peer store, each request again).
+      if (addrs.length > 0 && this.deps.node.getConnections(peerId).length === 0) await this.deps.node.peerStore.merge(peerId, { multiaddrs: addrs })
       const connection = await this.deps.node.dial(peerId, { signal })
-      stream = await connection.newStream(SYNC_PROTOCOL, { signal, runOnLimitedConnection: true })
+      // The HELLO and request go out with the protocol's name (this side writes first): no round trip before them.
+      stream = await connection.newStream(SYNC_PROTOCOL, { signal, runOnLimitedConnection: true, negotiateFully: false })
     } catch (err) {
       throw failed(err)
     }

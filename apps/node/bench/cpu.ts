@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TestNode } from '../test/helpers.ts'
-import { cpuMs } from './timeline.ts'
+import { cpuMs } from '@baran/testkit'
 
 /** The node's processes by role: its supervisor, its actors and its nats-server (pids read now: read again after a restart). */
 export async function rolesOf(n: TestNode): Promise<Map<string, number>> {

@@ -13,10 +13,9 @@
  */
 import { Bus, identityStatus, outboxDelivery, outboxReceived, outboxSend } from '@baran/bus'
 import { startNatsServer } from '@baran/launch'
-import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
+import { Cleanup, cpuMs, tempDir, waitUntil } from '@baran/testkit'
 import { parseArgs } from 'node:util'
 import { actorLog, startNode, stopNode, type TestNode } from '../test/helpers.ts'
-import { cpuMs } from './timeline.ts'
 
 const { values } = parseArgs({ options: { messages: { type: 'string' }, restarts: { type: 'string' } } })
 const MESSAGES = Number(values.messages ?? process.env.BARAN_BENCH_MESSAGES ?? 400)

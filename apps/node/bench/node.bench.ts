@@ -25,9 +25,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Bus, type NodeStatus, nodeStatus } from '@baran/bus'
-import { Cleanup, isAlive, tempDir, waitUntil } from '@baran/testkit'
+import { Cleanup, cpuMs, isAlive, tempDir, waitUntil } from '@baran/testkit'
 import { memoryOf, type ProcessMemory, processTree } from './processes.ts'
-import { cpuMs, startPhases } from './timeline.ts'
+import { startPhases } from './timeline.ts'
 
 const { values } = parseArgs({ options: { starts: { type: 'string' }, 'status-runs': { type: 'string' } } })
 const STARTS = Number(values.starts ?? process.env.BARAN_BENCH_STARTS ?? 3)

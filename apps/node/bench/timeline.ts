@@ -1,6 +1,6 @@
 /**
- * Where a node's start goes, read back from its JSON logs (pino lines: time, msg, state), and the CPU time its
- * processes spent (from /proc): CPU time stays comparable on a busy machine where the wall clock does not.
+ * Where a node's start goes, read back from its JSON logs (pino lines: time, msg, state). The CPU time its processes
+ * spent is @baran/testkit's `cpuMs` (from /proc).
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -53,16 +53,4 @@ export async function startPhases(logs: string, actors: string[]): Promise<Recor
     out[`${a}.ready`] = after(own, (l) => l.state === 'ready')
   }
   return out
-}
-
-const TICK_MS = 10 // USER_HZ is 100 on Linux
-
-/** utime+stime of a process, ms; with `children`, also that of its children that ended (e.g. the inspector). */
-export async function cpuMs(pid: number, children = false): Promise<number> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
-  if (!text) return 0
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
-  // After "pid (comm) ": state is f[0], utime f[11], stime f[12], cutime f[13], cstime f[14].
-  const own = Number(f[11]) + Number(f[12])
-  return (children ? own + Number(f[13]) + Number(f[14]) : own) * TICK_MS
 }

@@ -21,12 +21,13 @@
  * Run: npx node --conditions=@baran/source packages/outbox/bench/history.bench.ts [scale]  (scale 1 = 10,000)
  */
 
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { Bus, SyncRequestSchema } from '@baran/bus'
 import { startNatsServer } from '@baran/launch'
+import { cpuMs } from '@baran/testkit'
 import { SNAPSHOT_FIRST_KEY } from '../src/lib/history-hash-snapshot.ts'
 import { HistoryStore } from '../src/lib/history.ts'
 import { historySource, pullHistory } from '../src/lib/history-pull.ts'
@@ -46,13 +47,6 @@ const PEERS = ['a1', 'c1', 'd1', 'e1'].map((x) => x.repeat(20))
 const round2 = (x: number) => Math.round(x * 100) / 100
 const round1 = (x: number) => Math.round(x * 10) / 10
 
-/** user + system CPU ms of another process so far (/proc/<pid>/stat, USER_HZ = 100). */
-async function processCpuMs(pid: number | undefined): Promise<number> {
-  const text = pid === undefined ? undefined : await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
-  if (!text) return Number.NaN
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
-  return (Number(f[11]) + Number(f[12])) * 10
-}
 const ownCpuMs = () => {
   const u = process.cpuUsage()
   return (u.user + u.system) / 1000
@@ -120,11 +114,11 @@ try {
   let cpu: Record<string, { bench: number; server: number }> = {}
   let cpuAt = { own: 0, server: 0 }
   const cpuStart = async () => {
-    cpuAt = { own: ownCpuMs(), server: await processCpuMs(server.pid) }
+    cpuAt = { own: ownCpuMs(), server: await cpuMs(server.pid!) }
   }
   const cpuStop = async (phase: string, messages: number) => {
     const own = ownCpuMs()
-    const serverNow = await processCpuMs(server.pid)
+    const serverNow = await cpuMs(server.pid!)
     cpu[phase] = { bench: round1(((own - cpuAt.own) * 1000) / messages), server: round1(((serverNow - cpuAt.server) * 1000) / messages) }
   }
   let source = new HistoryStore({ kv: bKv })

@@ -5,6 +5,7 @@
 export { Cleanup } from './lib/cleanup.ts'
 export { waitUntil, WaitTimeoutError } from './lib/wait.ts'
 export { tempDir } from './lib/tmp.ts'
+export { cpuMs } from './lib/proc-cpu.ts'
 export { installedVersion } from './lib/installed-version.ts'
 export { setupNats } from './lib/nats.ts'
 export type { NatsFixture } from './lib/nats.ts'

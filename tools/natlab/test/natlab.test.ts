@@ -21,6 +21,7 @@ import {
   type NatLab,
   probeMapping,
   startLabHost,
+  storedBy,
   TRANSPORT_HOST_SCRIPT,
 } from '../src/index.ts'
 
@@ -94,6 +95,8 @@ describe.skipIf(!check.ok)(`NAT lab${check.ok ? '' : ` (skipped: ${check.reason}
     const sent = a.events.slice(from).filter((e) => e.event === 'sent' || e.event === 'send-failed')
     expect(sent).toHaveLength(5)
     for (const s of sent) expect(s).toMatchObject({ event: 'sent', status: 'stored', connection: 'relayed' })
+    // B's stdout can lag behind A's ACK lines on a loaded machine: wait for its lines first
+    expect(await storedBy(b, a.peerId, sent.map((s) => String(s.id)))).toEqual(sent.map((s) => String(s.id)))
     const got = b.events.filter((e) => e.event === 'envelope' && e.from === a.peerId)
     expect(got).toHaveLength(5)
     for (const e of got) expect(e.connection).toBe('relayed')

@@ -2,7 +2,7 @@ import { announceable } from '@baran/actor'
 import { type Identify, identify } from '@libp2p/identify'
 import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
-import { type Ping, ping } from '@libp2p/ping'
+import type { Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p, type Libp2p } from 'libp2p'
@@ -11,20 +11,13 @@ import { restrictKadRpc } from './kad-internals.ts'
 import type { DiscoveryNodeInit } from './node-options.ts'
 import type { RecordPolicy } from './policy.ts'
 import type { VerifiedRecordStore } from './store.ts'
-import { noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
+import { connectionMonitorOf, keepAlivePing, noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
 
 /** The libp2p services a discovery node runs. */
 export type Services = { dht: KadDHT; identify: Identify; ping: Ping }
 
 /** The libp2p host of a discovery node. */
 export type DiscoveryLibp2p = Libp2p<Services>
-
-/** libp2p's connectionMonitor option for `keepAlive` (undefined: libp2p's defaults). */
-function connectionMonitorOf(keepAlive: DiscoveryNodeInit['keepAlive']): { enabled?: boolean; pingInterval?: number; abortConnectionOnPingFailure?: boolean } | undefined {
-  if (keepAlive === undefined) return undefined
-  if (keepAlive === false) return { enabled: false }
-  return { pingInterval: keepAlive.intervalMs, abortConnectionOnPingFailure: keepAlive.closeOnFailure }
-}
 
 /**
  * The libp2p stack of a discovery node (not started): TCP and WebSockets, noise and yamux tuned for
@@ -48,7 +41,8 @@ export async function createDiscoveryLibp2p(init: DiscoveryNodeInit, policy: Rec
     peerDiscovery: init.mdns === true ? [mdns({ serviceTag: 'baran-discovery.local' })] : [],
     services: {
       identify: identify(),
-      ping: ping(),
+      // room for the connection monitor's and kad-dht's pings at once (@baran/p2p)
+      ping: keepAlivePing(),
       dht: kadDHT({
         protocol: KAD_PROTOCOL,
         clientMode: init.clientMode ?? false,

@@ -1,5 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
+import type { KeepAliveInit } from '@baran/p2p'
 import { InvalidConfigError } from './errors.ts'
 import type { MailboxFigures, MailboxLimits } from './mailbox-store.ts'
 import type { Logger } from './store.ts'
@@ -34,7 +35,7 @@ export interface DiscoveryNodeInit {
    * it off: right for many nodes in one process on loopback, where a busy event loop fails pings of healthy
    * connections. @default libp2p's (every 10 s, close on failure)
    */
-  keepAlive?: false | { intervalMs?: number; closeOnFailure?: boolean }
+  keepAlive?: KeepAliveInit
   /** Clock for record validity, ms since epoch. @default Date.now */
   now?: () => number
   /** pino-shaped logger. */

@@ -9,12 +9,11 @@ import { announceable } from '@baran/actor'
 import type { SyncAnswer, SyncRequest } from '@baran/bus'
 import { autoNAT } from '@libp2p/autonat'
 import { autoNATv2 } from '@libp2p/autonat-v2'
-import { noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
+import { connectionMonitorOf, type KeepAliveInit, keepAlivePing, noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { identify } from '@libp2p/identify'
 import { type Connection, FaultTolerance, type Libp2p, type PrivateKey } from '@libp2p/interface'
-import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
@@ -30,7 +29,7 @@ import { type ConnectionEvent, classifyConnection, connectionEventOf } from './c
 import { baranDialBack, type DialBack } from './dial-back.ts'
 import { InvalidArgumentError, ListenFailedError } from './errors.ts'
 import type { Credentials } from './handshake.ts'
-import { type ConnectionLimitsInit, connectionMonitorOf, type KeepAliveInit, type RelayServerOptions, relayServerInit } from './libp2p-options.ts'
+import { type ConnectionLimitsInit, type RelayServerOptions, relayServerInit } from './libp2p-options.ts'
 import type { Logger } from './logger.ts'
 import { type Reachability, reachabilityOf } from './reachability.ts'
 import { type RelayKeeper, relayKeeper } from './relay-keeper.ts'
@@ -168,7 +167,7 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
   const withWebrtc = init.webrtc ?? !isRelayServer
   const iceServers = init.iceServers === undefined ? stunServersOf(relays, init.stunPort) : parseIceServers(init.iceServers)
 
-  const services: Record<string, unknown> = { identify: identify(), ping: ping(), dcutr: dcutr() }
+  const services: Record<string, unknown> = { identify: identify(), ping: keepAlivePing(), dcutr: dcutr() }
   if (init.autonat !== false) {
     services.autoNAT = autoNAT()
     // v2 dials back over a fresh connection: v1's server reuses the one the request came on, so it can

@@ -1,6 +1,5 @@
 /** Options of the host that translate into libp2p's own: keep-alive pings, relay server limits, connection limits. */
 import type { circuitRelayServer } from '@libp2p/circuit-relay-v2'
-import type { Libp2pOptions } from 'libp2p'
 
 export interface RelayServerOptions {
   /** Reservations the relay holds at once. @default 15 (libp2p's) */
@@ -10,23 +9,6 @@ export interface RelayServerOptions {
    * @default libp2p's: 2 minutes and 128 KiB per relayed connection
    */
   limits?: false | { durationMs?: number; dataBytes?: number | bigint }
-}
-
-/**
- * libp2p's connection monitor pings every open connection each interval and closes one whose ping fails.
- * `false` turns it off: right for many nodes in one process on loopback (a simulation), where a closed socket is
- * seen at once and a busy event loop would otherwise fail pings and close healthy connections.
- */
-export type KeepAliveInit = false | { intervalMs?: number; closeOnFailure?: boolean }
-
-/** libp2p's connectionMonitor option for a KeepAliveInit (undefined: libp2p's defaults, every 10 s). */
-export function connectionMonitorOf(keepAlive: KeepAliveInit | undefined): Libp2pOptions['connectionMonitor'] {
-  if (keepAlive === undefined) return undefined
-  if (keepAlive === false) return { enabled: false }
-  return {
-    ...(keepAlive.intervalMs === undefined ? {} : { pingInterval: keepAlive.intervalMs }),
-    ...(keepAlive.closeOnFailure === undefined ? {} : { abortConnectionOnPingFailure: keepAlive.closeOnFailure }),
-  }
 }
 
 export interface ConnectionLimitsInit {

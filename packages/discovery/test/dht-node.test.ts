@@ -17,6 +17,7 @@ import { Rpc } from '../src/lib/rpc.ts'
 import { RPC_WATCH } from '../src/lib/rpc-codec.ts'
 import { encodeValue, newDeleteToken } from '../src/lib/values.ts'
 import {
+  completeTables,
   deviceListBundle,
   makeAccount,
   makeDevice,
@@ -117,14 +118,16 @@ describe(`a ${N}-node DHT on 127.0.0.1`, { timeout: 120_000 }, () => {
     const key = randomValueKey()
     const writer = nodes[4] as DiscoveryNode
     const data = new TextEncoder().encode('hello')
-    // Wait for the lookup too: the value must be on the closest peers the network knows, not only
-    // on those the writer's table held yet (tables still fill after start), for "first writer wins".
+    // "First writer wins" among the key's closest peers: the two writers must agree on which those are, so both
+    // know the whole network first (partial tables, the rest of this file's setting, each see other "closest" ones).
+    await completeTables([writer], nodes)
     const put = await writer.putValue(key, data, { ttlMs: 60_000, waitForLookup: true })
     expect(put.stored).toBeGreaterThanOrEqual(1)
     const far = farNode(key)
     expect(await far.getValue(key)).toEqual(data)
     // another writer cannot overwrite it: every storing node refuses, and no stray copy stays behind
     const other = farNode(key, [writer])
+    await completeTables([other], nodes)
     await expect(other.putValue(key, new Uint8Array([6]), { ttlMs: 60_000 })).rejects.toMatchObject({ name: 'PublishFailedError' })
     expect(other.getLocalRecord(key)).toBeUndefined()
     expect(await other.getValue(key)).toEqual(data)

@@ -170,6 +170,29 @@ export async function startNetwork(
   return nodes
 }
 
+/**
+ * Waits until each of `some` has every other node of `nodes` in its routing table (reintroducing the missing ones
+ * every few seconds). For a test whose claim needs two nodes to agree on a key's closest peers, which partial
+ * tables do not promise.
+ */
+export async function completeTables(some: DiscoveryNode[], nodes: DiscoveryNode[], timeoutMs = 60_000): Promise<void> {
+  const want = nodes.length - 1
+  let repaired = 0
+  await waitFor(
+    async () => {
+      const short = some.filter((node) => node.stats().routingTableSize < want)
+      if (short.length === 0) return true
+      if (Date.now() - repaired > 3000) {
+        repaired = Date.now()
+        await reintroduce(short, nodes, want)
+      }
+      return false
+    },
+    timeoutMs,
+    'complete routing tables',
+  )
+}
+
 /** For each short node whose routing table lacks another node: hang up on it (if connected) and dial it again. */
 async function reintroduce(short: DiscoveryNode[], nodes: DiscoveryNode[], want: number): Promise<void> {
   await Promise.all(

@@ -85,10 +85,12 @@ describe('serveDiscovery (DHT actor)', () => {
       const bytes = n.getLocalRecord(presenceAt)
       return bytes ? verifyPresenceBundle(bytes).seq : 0
     }
-    await waitFor(() => reached(presenceAt, (n) => seqAt(n) > seqBeforeJoin), 30_000, 'the republished presence on the closest nodes')
+    // 60 s: the growth republishes come as the table fills (each after 2 s of quiet, 10 s apart at least), and at
+    // load ~10 the 17 joins and the lookups took long enough that 30 s missed the last one once.
+    await waitFor(() => reached(presenceAt, (n) => seqAt(n) > seqBeforeJoin), 60_000, 'the republished presence on the closest nodes')
     const listAt = deviceListKey(account.accountId)
     await waitFor(() => reached(listAt, (n) => n.getLocalRecord(listAt) !== undefined), 30_000, 'the device list on the closest nodes')
-  }, 150_000)
+  }, 210_000)
 
   it('a device list that changes while a publish runs is published right after it (not at the next refresh)', async () => {
     const nats = await setupNats({ cleanup, node: 'n1' })

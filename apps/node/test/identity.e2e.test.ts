@@ -27,6 +27,9 @@ async function json<T>(args: string[], env: NodeJS.ProcessEnv = {}): Promise<T> 
 
 type Account = { accountId: string; deviceId: string; devices: Array<{ deviceId: string; current: boolean }>; revoked: string[] }
 
+/** Tests that run the CLI several times (a process each; ~1-2 s apiece at load ~10, 17 s for the restore there). */
+const CLI_TEST_MS = 60_000
+
 describe('identity across two node processes', () => {
   let alice: Account
 
@@ -56,7 +59,7 @@ describe('identity across two node processes', () => {
     expect(self.out).toMatch(/cannot block itself/)
     expect(await json(['contacts', 'remove', peer, ...dir])).toEqual({ removed: true })
     expect(await json(['blocks', ...dir])).toEqual([])
-  })
+  }, CLI_TEST_MS)
 
   it('names conversations from the CLI: name, list, clear; a name with --clear, neither, or a bad name is a usage error', async () => {
     const peer = 'cd'.repeat(20)
@@ -71,7 +74,7 @@ describe('identity across two node processes', () => {
     const again = await cli(cleanup, ['conversations', 'name', peer, '--clear', ...dir])
     expect([again.code, again.out.trim()]).toEqual([1, 'the conversation had no name'])
     expect(await json(['conversations', 'list', ...dir])).toEqual([])
-  })
+  }, CLI_TEST_MS)
 
   it("lets node B verify a peer binding issued by node A's identity actor, from public data only", async () => {
     const chain = await a.bus.request(identityPeerBinding, { peerId: '12D3KooWAlicePeer' })
@@ -100,7 +103,7 @@ describe('identity across two node processes', () => {
     // B's new device certificate verifies, on A
     const chain = await b.bus.request(identityPeerBinding, { peerId: '12D3KooWBobPeer' })
     await expect(a.bus.request(identityVerifyChain, { ...chain, expect: { accountId: alice.accountId } })).resolves.toMatchObject({ deviceId: bob.deviceId })
-  })
+  }, CLI_TEST_MS)
 
   it('refuses the certificate and bindings of a revoked device from then on', async () => {
     const aliceChain = await a.bus.request(identityPeerBinding, { peerId: '12D3KooWAlicePeer' })

@@ -154,30 +154,21 @@ export async function startNetwork(
   if (minPeers >= n - 1) await introduce(nodes)
   // On a loaded machine a connection's identify can time out, and kad-dht then never adds that peer (until its next
   // connection): reconnect the pairs still missing from a short table, every few seconds, until every table is full.
-  let repaired = Date.now()
-  await waitFor(
-    async () => {
-      if (nodes.every((node) => node.stats().routingTableSize >= minPeers)) return true
-      if (Date.now() - repaired > 3000) {
-        repaired = Date.now()
-        await reintroduce(nodes.filter((node) => node.stats().routingTableSize < minPeers), nodes, minPeers)
-      }
-      return false
-    },
-    tablesTimeoutMs,
-    'routing tables to fill',
-  )
+  await fillTables(nodes, nodes, minPeers, tablesTimeoutMs, 'routing tables to fill')
   return nodes
 }
 
 /**
- * Waits until each of `some` has every other node of `nodes` in its routing table (reintroducing the missing ones
- * every few seconds). For a test whose claim needs two nodes to agree on a key's closest peers, which partial
- * tables do not promise.
+ * Waits until each of `some` has every other node of `nodes` in its routing table. For a test whose claim needs two
+ * nodes to agree on a key's closest peers, which partial tables do not promise.
  */
 export async function completeTables(some: DiscoveryNode[], nodes: DiscoveryNode[], timeoutMs = 60_000): Promise<void> {
-  const want = nodes.length - 1
-  let repaired = 0
+  await fillTables(some, nodes, nodes.length - 1, timeoutMs, 'complete routing tables')
+}
+
+/** Waits until each of `some` holds `want` peers of `nodes`, reintroducing those missing from a short table every 3 s. */
+async function fillTables(some: DiscoveryNode[], nodes: DiscoveryNode[], want: number, timeoutMs: number, what: string): Promise<void> {
+  let repaired = Date.now()
   await waitFor(
     async () => {
       const short = some.filter((node) => node.stats().routingTableSize < want)
@@ -189,7 +180,7 @@ export async function completeTables(some: DiscoveryNode[], nodes: DiscoveryNode
       return false
     },
     timeoutMs,
-    'complete routing tables',
+    what,
   )
 }
 

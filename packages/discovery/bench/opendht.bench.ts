@@ -9,6 +9,9 @@
  *  - get.missing: a key nobody has (a whole search on both sides);
  *  - listen.push: a watcher subscribed before the put; from the start of the put to the watcher's callback.
  * Baran-only rows: get.quorum3 (Baran's default get), listen.push.presence (a signed presence record).
+ * `hopFloor` (same run, hop-floor.ts): the p50 round trip of one frame between two worker threads over UDP and over
+ * one libp2p stream on discovery's stack, back to back and to an idle thread: what a hop costs each side in
+ * transport alone.
  *
  * The headline layout (default `--mode threads`) gives each Baran node its own worker thread (its own event
  * loop), as each OpenDHT node has its own threads; `--mode both` adds the secondary row with every Baran node
@@ -29,6 +32,7 @@ import { fileURLToPath } from 'node:url'
 import { encodeBundle, presenceKey, valueKey } from '../src/index.ts'
 import { makeAccount, makeDevice, presenceBundle } from '../test/helpers.ts'
 import { type Cluster, inProcessCluster, threadedCluster } from './cluster.ts'
+import { hopFloor } from './hop-floor.ts'
 import { closestIndexes, numberArg, type Stats, sleep, stats } from './lib.ts'
 
 const NODES = numberArg('nodes', 20)
@@ -288,6 +292,17 @@ async function main(): Promise<void> {
   const o: Record<string, Stats | undefined> = {}
   for (const [k, v] of Object.entries(odhtSamples)) o[k] = stats(v)
   result.opendht = measured ? o : { error: missing ?? 'no OpenDHT samples' }
+  // The transport under one hop on each side, in the same run: Baran's get cannot answer faster than one of these.
+  say('hop floor: round trips over UDP and over one libp2p stream, thread to thread')
+  const floor = await hopFloor()
+  const firstValue = o['get.first']?.p50
+  // The idle round trip is the one a get meets: each asks peers that were not talking a moment before.
+  const floorRatio = firstValue ? Math.round((floor.idle.libp2pRttMs / firstValue) * 100) / 100 : null
+  result.hopFloor = {
+    ...floor,
+    idleLibp2pRttOverOpenDhtFirstValue: floorRatio,
+    note: 'p50 round trip of one 64-byte frame between two worker threads, one in flight, back to back (busy) or each after a pause (idle): over UDP (OpenDHT’s transport) and over one libp2p stream on discovery’s stack (TCP, noise, yamux: Baran’s rpc links); a Baran get needs at least one such round trip, plus its own work',
+  }
   const ratios: Record<string, unknown> = {}
   const goals: Record<string, unknown> = {}
   for (const mode of MODES) {
@@ -309,7 +324,7 @@ async function main(): Promise<void> {
   const fmt = (k: string) => `${k} ${headRatios[`${k}.p50`] ?? '—'}×`
   const failed = rounds.map((r) => JSON.stringify(r.failures ?? r.error ?? {})).join('; ')
   result.headline = measured
-    ? `Baran/OpenDHT p50, ${NODES} nodes each, ${LAYOUT[head]}; ${ROUNDS} round(s) × ${per} ops, warm-up of ${WARM_ROUNDS} get rounds per side per round: ${['get.first', 'get', 'put', 'listen.push', 'get.missing'].map(fmt).join(', ')}; goals met: ${Object.entries((goals[head] ?? {}) as Record<string, { met: boolean }>).map(([k, v]) => `${k.split(' ')[0]} ${v.met ? 'yes' : 'no'}`).join(', ')}; failures by round: ${failed}`
+    ? `Baran/OpenDHT p50, ${NODES} nodes each, ${LAYOUT[head]}; ${ROUNDS} round(s) × ${per} ops, warm-up of ${WARM_ROUNDS} get rounds per side per round: ${['get.first', 'get', 'put', 'listen.push', 'get.missing'].map(fmt).join(', ')}; goals met: ${Object.entries((goals[head] ?? {}) as Record<string, { met: boolean }>).map(([k, v]) => `${k.split(' ')[0]} ${v.met ? 'yes' : 'no'}`).join(', ')}; failures by round: ${failed}; one libp2p round trip to an idle thread alone: ${floor.idle.libp2pRttMs} ms (${floorRatio}× OpenDHT's whole first-value get; over UDP ${floor.idle.udpRttMs} ms)`
     : `Baran only (${LAYOUT[head]}, ${NODES} nodes): OpenDHT not measured (${missing ?? 'no samples'})`
   // A table for people on stderr; one JSON line on stdout (`npm run bench` keeps the last JSON line).
   say(String(result.headline))

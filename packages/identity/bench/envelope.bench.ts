@@ -1,12 +1,14 @@
 /**
  * Sealed envelopes: seal + open of a 1 KiB payload to 1 and to 5 recipient devices, in-process (the @baran/trust
  * functions with the keys at hand) and through the identity actors over the bus (identity.seal on the sender's
- * node, identity.open on a recipient's). Also the envelope sizes, and which X25519 implementation ran.
+ * node, identity.open on a recipient's). Also the envelope sizes, which X25519 implementation ran, and the floor
+ * the envelopes put under the durable pipeline (`pipelineFloor`: raw primitives for one message's seals and open).
  */
 import { Bus, identityCreate, identityOpen, identityPeerBinding, identitySeal } from '@baran/bus'
 import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
 import { envelopeRecipientOf, openEnvelope, sealEnvelope, x25519Implementation } from '@baran/trust'
 import { createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject, randomBytes, sign, verify } from 'node:crypto'
+import { cpus } from 'node:os'
 import nacl from 'tweetnacl'
 import { identityActor } from '../src/index.ts'
 import { SealedKeyring } from '../src/lib/store.ts'
@@ -92,7 +94,27 @@ function raw() {
     if (!verify(null, s.ct, signer.publicKey, s.sig) || !verify(null, s.ct, signer.publicKey, s.sig)) throw new Error('bad signature')
     return openRaw(s)
   }
-  return { sealRaw, openRaw, sealSigned, openSigned }
+  /** Open with the envelope's signature checked alone: the receiver keeps verified sender certificates (chain-cache). */
+  const openSignedCertKnown = (s: ReturnType<typeof sealSigned>) => {
+    if (!verify(null, s.ct, signer.publicKey, s.sig)) throw new Error('bad signature')
+    return openRaw(s)
+  }
+  return { sealRaw, openRaw, sealSigned, openSigned, openSignedCertKnown }
+}
+
+/**
+ * The least CPU one message costs through the durable pipeline in envelope work alone, from the raw primitives: the
+ * sender seals the body at rest (to itself) and seals the payload to the recipient device (two signed seals), the
+ * receiver opens it (one agreement, one verification: the sender's certificate is already verified). With nothing else
+ * at all (no JetStream, bus, transport), the machine's cores could carry at most `ceilingMsgsPerSec` messages a second.
+ */
+async function pipelineFloor() {
+  const r = raw()
+  const cpuUsPerMessage = await cpuPerOp(async () => {
+    r.sealSigned()
+    r.openSignedCertKnown(r.sealSigned())
+  })
+  return { cpuUsPerMessage, cores: cpus().length, ceilingMsgsPerSec: Math.round((cpus().length * 1e6) / cpuUsPerMessage) }
 }
 
 async function rawRates() {
@@ -158,6 +180,7 @@ try {
       met: overhead(rawBest.signed.sealAndOpenPerSec) <= 1.5,
     },
     raw: { first: rawFirst, second: rawSecond },
+    pipelineFloor: await pipelineFloor(),
     inProcess: { to1, to5: await inProcess(5) },
     actorOverBus: { to1: await overBus(1), to5: await overBus(5) },
     x25519: await x25519Implementation(),

@@ -11,9 +11,11 @@
  * connection, pulling over the sync protocol, every answer checked against the bus schema; clock in the worker around
  * `pullHistory`), as a second device is a second machine: `twoThreads`.
  * Against, in the same round just before: raw JetStream reads of B's bucket: (a) the whole stream in order
- * (`KvBucket.range`, 1000 per read), (b) one nats.js `get` per message, 256 at a time. ROUNDS=3 rounds of all five
- * side by side; each figure is the median over rounds (a ratio: the median of the rounds' ratios), and every round
- * is kept in `rounds`. Last, a second sync with nothing new (the summaries compared, nothing fetched): p50/max of 20.
+ * (`KvBucket.range`, 1000 per read), (b) one nats.js `get` per message, 256 at a time; and (c) a raw copy of B's
+ * messages into a new bucket: the reads of (a), each chunk created there with `createMany` (as a backfill creates)
+ * while the next is read, nothing decoded, checked or hashed: the floor of any backfill that stores one entry per
+ * message (`vsRawCopy`). ROUNDS=3 rounds of all of them side by side; each figure is the median over rounds (a
+ * ratio: the median of the rounds' ratios), and every round is kept in `rounds`. Last, a second sync with nothing new (the summaries compared, nothing fetched): p50/max of 20.
  * Clocks: each starts just before its read loop or `pullHistory` call and stops when it returns.
  * CPU: beside each rate, the CPU time per message of this process (all its threads: both devices, or the reader) and
  * of nats-server (/proc, 10 ms ticks) over the same span, in µs (`cpuUsPerMessage`, medians over rounds): where a
@@ -142,6 +144,30 @@ try {
     for (let i = 0; i < keys.length; i += 256) await Promise.all(keys.slice(i, i + 256).map((k) => bKv.get(k)))
     const getRate = keys.length / ((performance.now() - t) / 1000)
     await cpuStop('getPerMessage', keys.length)
+    // (c) a raw copy: the least a backfill with one entry per message can do, with nothing between the reads and the
+    // writes (no decoding, no checks, no hashes, no merge): B's bucket read in order as in (a), each chunk created in
+    // a new bucket (`createMany`, as a backfill creates), the next chunk read while the last one is written.
+    const copyKv = await bus.kv(`bench_history_copy${r}`)
+    await cpuStart()
+    t = performance.now()
+    let copied = 0
+    let writing: Promise<void> = Promise.resolve()
+    for (let from = st.firstRevision; from <= st.lastRevision; ) {
+      const chunk = await bKv.range(from, 1000, st.lastRevision)
+      if (chunk.length === 0) break
+      await writing
+      const messages = chunk.filter((e) => e.key.startsWith('m.')).map((e) => ({ key: e.key, value: e.value }))
+      writing = copyKv.createMany(messages).then((results) => {
+        const failed = results.find((x) => typeof x !== 'number')
+        if (failed !== undefined) throw failed
+      })
+      copied += messages.length
+      from = chunk.at(-1)!.revision + 1
+    }
+    await writing
+    const copyRate = copied / ((performance.now() - t) / 1000)
+    await cpuStop('rawCopy', copied)
+    if (copied !== N) throw new Error(`the raw copy copied ${copied} of ${N}`)
     // C pulls everything from B, B's store opened cold and never synced before (no snapshot of its hashes: it
     // reads every message to hash it first)
     await bKv.delete(SNAPSHOT_FIRST_KEY)
@@ -184,6 +210,7 @@ try {
     rounds.push({
       streamInOrder: Math.round(streamRate),
       getPerMessage: Math.round(getRate),
+      rawCopy: Math.round(copyRate),
       backfillCold: Math.round(coldRate),
       backfillRestarted: Math.round(restartRate),
       backfillWarm: Math.round(warmRate),
@@ -197,8 +224,11 @@ try {
     msgsPerSec: median(rounds.map((x) => x[k]!)),
     vsStreamInOrder: round2(median(rounds.map((x) => x[k]! / x.streamInOrder!))),
     vsGetPerMessage: round2(median(rounds.map((x) => x[k]! / x.getPerMessage!))),
+    vsRawCopy: round2(median(rounds.map((x) => x[k]! / x.rawCopy!))),
   })
-  result.raw = { streamInOrder: { msgsPerSec: median(rounds.map((x) => x.streamInOrder!)) }, getPerMessage: { msgsPerSec: median(rounds.map((x) => x.getPerMessage!)) } }
+  result.raw = { streamInOrder: { msgsPerSec: median(rounds.map((x) => x.streamInOrder!)) }, getPerMessage: { msgsPerSec: median(rounds.map((x) => x.getPerMessage!)) },
+    copy: { msgsPerSec: median(rounds.map((x) => x.rawCopy!)), vsStreamInOrder: round2(median(rounds.map((x) => x.rawCopy! / x.streamInOrder!))) },
+  }
   result.backfill = ratios('backfillCold')
   result.backfillRestartedSource = ratios('backfillRestarted')
   result.backfillWarmSource = ratios('backfillWarm')

@@ -1,0 +1,75 @@
+/**
+ * What one DHT hop costs in transport alone, under everything else a lookup does: round trips of one 64-byte frame
+ * between two worker threads (each its own event loop, as in the opendht bench's headline layout), one in flight,
+ * over a UDP socket pair (OpenDHT's transport) and over one libp2p stream on discovery's stack (Baran's rpc). Two
+ * ways: `busy`, frames back to back; `idle`, each frame IDLE_GAP_MS after the last came back, as a DHT peer is asked
+ * now and then (a thread that has slept wakes more slowly). The kinds take turns, round by round; each figure is the
+ * median over rounds of each round's p50.
+ */
+import { Worker } from 'node:worker_threads'
+
+export interface RoundTrips {
+  /** Round-trip p50 (ms): a datagram echoed over UDP, and a frame echoed over one libp2p stream. */
+  udpRttMs: number
+  libp2pRttMs: number
+  /** libp2pRttMs / udpRttMs */
+  libp2pOverUdp: number
+  frames: number
+  rounds: Array<{ udpRttMs: number; libp2pRttMs: number }>
+}
+
+export interface HopFloor {
+  busy: RoundTrips
+  idle: RoundTrips & { gapMs: number }
+}
+
+/** The pause before each frame of the `idle` runs. */
+const IDLE_GAP_MS = 10
+const WORKER = new URL('./hop-floor.worker.ts', import.meta.url)
+const round3 = (x: number) => Math.round(x * 1000) / 1000
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+function start(workerData: object): Worker {
+  return new Worker(WORKER, { workerData, execArgv: process.execArgv })
+}
+
+function next<T>(w: Worker): Promise<T> {
+  return new Promise((resolve, reject) => {
+    w.once('message', resolve)
+    w.once('error', reject)
+  })
+}
+
+/** p50 of one run of `frames` round trips of `kind`. */
+async function once(kind: 'udp' | 'libp2p', frames: number, warm: number, gapMs: number): Promise<number> {
+  const server = start({ kind, role: 'server', frames, warm, gapMs })
+  try {
+    const where = await next<{ port?: number; addr?: string }>(server)
+    const client = start({ kind, role: 'client', frames, warm, gapMs, ...where })
+    try {
+      const { ms } = await next<{ ms: number[] }>(client)
+      return median(ms)
+    } finally {
+      await client.terminate()
+    }
+  } finally {
+    await server.terminate()
+  }
+}
+
+async function roundTrips(rounds: number, frames: number, warm: number, gapMs: number): Promise<RoundTrips> {
+  const out: RoundTrips['rounds'] = []
+  for (let r = 0; r < rounds; r++) {
+    out.push({ udpRttMs: round3(await once('udp', frames, warm, gapMs)), libp2pRttMs: round3(await once('libp2p', frames, warm, gapMs)) })
+  }
+  const udp = median(out.map((x) => x.udpRttMs))
+  const libp2p = median(out.map((x) => x.libp2pRttMs))
+  return { udpRttMs: udp, libp2pRttMs: libp2p, libp2pOverUdp: Math.round((libp2p / udp) * 100) / 100, frames, rounds: out }
+}
+
+export async function hopFloor(opts: { rounds?: number } = {}): Promise<HopFloor> {
+  const rounds = opts.rounds ?? 3
+  const busy = await roundTrips(rounds, 2000, 300, 0)
+  const idle = await roundTrips(rounds, 300, 300, IDLE_GAP_MS)
+  return { busy, idle: { ...idle, gapMs: IDLE_GAP_MS } }
+}

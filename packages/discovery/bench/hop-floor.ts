@@ -30,7 +30,8 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 function start(workerData: object): Worker {
-  return new Worker(WORKER, { workerData, execArgv: process.execArgv })
+  // As cluster.ts's node threads (the runner's own flags, e.g. --expose-gc, are refused in a worker).
+  return new Worker(WORKER, { workerData, execArgv: ['--conditions=@baran/source'] })
 }
 
 function next<T>(w: Worker): Promise<T> {

@@ -1,10 +1,9 @@
 /**
  * One end of hop-floor.ts's round trips, in a worker thread of its own: an echo server, or the client that times
  * `frames` round trips of one 64-byte frame (one in flight, each `gapMs` after the last came back) after `warm`
- * untimed ones back to back. `kind` is `udp` (a datagram
- * socket pair, what OpenDHT's nodes talk over) or `libp2p` (one stream on discovery's stack: TCP, noise with one
- * write per message, coalesced yamux, as Baran's rpc links are). A server echoes until hop-floor.ts terminates its
- * thread (which closes its sockets).
+ * untimed ones back to back. `kind` is `udp` (a datagram socket pair, what OpenDHT's nodes talk over) or `libp2p`
+ * (one stream on discovery's stack: TCP, noise with one write per message, coalesced yamux, as Baran's rpc links
+ * are). A server echoes until hop-floor.ts terminates its thread (which closes its sockets).
  */
 import dgram from 'node:dgram'
 import { parentPort, workerData } from 'node:worker_threads'

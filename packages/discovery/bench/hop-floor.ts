@@ -7,6 +7,7 @@
  * median over rounds of each round's p50.
  */
 import { Worker } from 'node:worker_threads'
+import { stats } from './lib.ts'
 
 export interface RoundTrips {
   /** Round-trip p50 (ms): a datagram echoed over UDP, and a frame echoed over one libp2p stream. */
@@ -26,8 +27,8 @@ export interface HopFloor {
 /** The pause before each frame of the `idle` runs. */
 const IDLE_GAP_MS = 10
 const WORKER = new URL('./hop-floor.worker.ts', import.meta.url)
-const round3 = (x: number) => Math.round(x * 1000) / 1000
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+/** The p50 of some ms figures (lib.ts's nearest rank, rounded to µs). */
+const p50 = (xs: number[]) => stats(xs)!.p50
 
 function start(workerData: object): Worker {
   // As cluster.ts's node threads (the runner's own flags, e.g. --expose-gc, are refused in a worker).
@@ -49,7 +50,7 @@ async function once(kind: 'udp' | 'libp2p', frames: number, warm: number, gapMs:
     const client = start({ kind, role: 'client', frames, warm, gapMs, ...where })
     try {
       const { ms } = await next<{ ms: number[] }>(client)
-      return median(ms)
+      return p50(ms)
     } finally {
       await client.terminate()
     }
@@ -61,10 +62,10 @@ async function once(kind: 'udp' | 'libp2p', frames: number, warm: number, gapMs:
 async function roundTrips(rounds: number, frames: number, warm: number, gapMs: number): Promise<RoundTrips> {
   const out: RoundTrips['rounds'] = []
   for (let r = 0; r < rounds; r++) {
-    out.push({ udpRttMs: round3(await once('udp', frames, warm, gapMs)), libp2pRttMs: round3(await once('libp2p', frames, warm, gapMs)) })
+    out.push({ udpRttMs: await once('udp', frames, warm, gapMs), libp2pRttMs: await once('libp2p', frames, warm, gapMs) })
   }
-  const udp = median(out.map((x) => x.udpRttMs))
-  const libp2p = median(out.map((x) => x.libp2pRttMs))
+  const udp = p50(out.map((x) => x.udpRttMs))
+  const libp2p = p50(out.map((x) => x.libp2pRttMs))
   return { udpRttMs: udp, libp2pRttMs: libp2p, libp2pOverUdp: Math.round((libp2p / udp) * 100) / 100, frames, rounds: out }
 }
 

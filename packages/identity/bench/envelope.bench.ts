@@ -89,15 +89,15 @@ function raw() {
     const s = sealRaw()
     return { ...s, sig: sign(null, s.ct, signer.privateKey) }
   }
-  const openSigned = (s: ReturnType<typeof sealSigned>) => {
-    // the device certificate's signature and the envelope's
-    if (!verify(null, s.ct, signer.publicKey, s.sig) || !verify(null, s.ct, signer.publicKey, s.sig)) throw new Error('bad signature')
-    return openRaw(s)
-  }
   /** Open with the envelope's signature checked alone: the receiver keeps verified sender certificates (chain-cache). */
   const openSignedCertKnown = (s: ReturnType<typeof sealSigned>) => {
     if (!verify(null, s.ct, signer.publicKey, s.sig)) throw new Error('bad signature')
     return openRaw(s)
+  }
+  const openSigned = (s: ReturnType<typeof sealSigned>) => {
+    // the device certificate's signature, then the envelope's
+    if (!verify(null, s.ct, signer.publicKey, s.sig)) throw new Error('bad signature')
+    return openSignedCertKnown(s)
   }
   return { sealRaw, openRaw, sealSigned, openSigned, openSignedCertKnown }
 }

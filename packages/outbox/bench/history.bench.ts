@@ -111,6 +111,15 @@ try {
 
   // ---- rounds, each side by side: raw reads of B's bucket, then the backfills from B (cold, then warm) ----
   const keys = (await bKv.keys('m.>')).slice()
+  /** B's bucket in stream order, 1000 entries a read (`KvBucket.range`), up to where it stood at `st`. */
+  async function* inOrder(st: { firstRevision: number; lastRevision: number }) {
+    for (let from = st.firstRevision; from <= st.lastRevision; ) {
+      const chunk = await bKv.range(from, 1000, st.lastRevision)
+      if (chunk.length === 0) return
+      yield chunk
+      from = chunk.at(-1)!.revision + 1
+    }
+  }
   const rounds: Array<Record<string, number>> = []
   /** Per round, per phase: CPU µs per message of this process and of nats-server. */
   const cpuRounds: Array<Record<string, { bench: number; server: number }>> = []
@@ -132,12 +141,7 @@ try {
     await cpuStart()
     let t = performance.now()
     let read = 0
-    for (let from = st.firstRevision; from <= st.lastRevision; ) {
-      const chunk = await bKv.range(from, 1000, st.lastRevision)
-      if (chunk.length === 0) break
-      read += chunk.filter((e) => e.key.startsWith('m.')).length
-      from = chunk.at(-1)!.revision + 1
-    }
+    for await (const chunk of inOrder(st)) read += chunk.filter((e) => e.key.startsWith('m.')).length
     const streamRate = read / ((performance.now() - t) / 1000)
     await cpuStop('streamInOrder', read)
     await cpuStart()
@@ -153,9 +157,7 @@ try {
     t = performance.now()
     let copied = 0
     let writing: Promise<void> = Promise.resolve()
-    for (let from = st.firstRevision; from <= st.lastRevision; ) {
-      const chunk = await bKv.range(from, 1000, st.lastRevision)
-      if (chunk.length === 0) break
+    for await (const chunk of inOrder(st)) {
       await writing
       const messages = chunk.filter((e) => e.key.startsWith('m.')).map((e) => ({ key: e.key, value: e.value }))
       writing = copyKv.createMany(messages).then((results) => {
@@ -164,7 +166,6 @@ try {
       })
       writing.catch(() => undefined) // a failure is thrown by the `await writing` that follows, not reported unhandled
       copied += messages.length
-      from = chunk.at(-1)!.revision + 1
     }
     await writing
     const copyRate = copied / ((performance.now() - t) / 1000)

@@ -8,7 +8,8 @@ import { createDiscoveryNode, type DiscoveryNode, MAX_FRAME_BYTES, valueKey } fr
 import { sha256 } from '../src/lib/bytes.ts'
 import { MAX_RPC_FRAME_BYTES, RPC_PROTOCOL } from '../src/lib/constants.ts'
 import { FrameReader, Rpc } from '../src/lib/rpc.ts'
-import { decodeGetReply, peerFromMultihash, RPC_GET } from '../src/lib/rpc-codec.ts'
+import { encodeValue, newDeleteToken } from '../src/lib/values.ts'
+import { decodeGetReply, decodePeers, encodePut, peerFromMultihash, RPC_GET, RPC_PUT } from '../src/lib/rpc-codec.ts'
 import { startNetwork, stopAll, waitFor } from './helpers.ts'
 
 const PROTOCOL = '/baran-test/rpc/1.0.0'
@@ -203,6 +204,41 @@ describe('lookups over rpc (FIND) in a small DHT', () => {
       expect(await a.getValue(key)).toBeUndefined()
     } finally {
       client.stop()
+    }
+  })
+
+  it('a PUT reply names the responder\'s closest peers, so a put on a warm table sends no FIND', async () => {
+    const [a, b] = nodes as [DiscoveryNode, DiscoveryNode]
+    const client = new Rpc({ openStream: (peer, signal) => a.libp2p.dialProtocol(peer, RPC_PROTOCOL, { signal }) })
+    try {
+      const key = valueKey(randomBytes(20).toString('hex'))
+      const kb = new TextEncoder().encode(key)
+      const target = sha256(kb)
+      const dist = (n: DiscoveryNode) => xor(sha256(peerIdFromString(n.peerId).toMultihash().bytes), target)
+      const expected = nodes
+        .filter((n) => n !== b)
+        .sort((x, y) => xorCompare(dist(x), dist(y)))
+        .slice(0, 3)
+        .map((n) => n.peerId)
+      const record = encodeValue(Uint8Array.of(1), { expiresAt: Date.now() + 60_000, deleteToken: newDeleteToken() })
+      const named = decodePeers(await client.request(peerIdFromString(b.peerId), RPC_PUT, encodePut(kb, record)))
+      expect(named.map((p) => peerFromMultihash(p.id)?.toString())).toEqual(expected)
+      expect(named.every((p) => p.addrs.length > 0)).toBe(true)
+      expect(b.getLocalRecord(key)).toEqual(record)
+    } finally {
+      client.stop()
+    }
+    // Every table here holds all the others: the PUTs' replies settle the lookup. The putter sends `replication`
+    // requests: 3 PUTs, or 2 PUTs and one FIND to the third closest other when it is itself one of the three.
+    const putter = nodes[3] as DiscoveryNode
+    for (let k = 0; k < 4; k++) {
+      const key = valueKey(randomBytes(20).toString('hex'))
+      const before = putter.wireCounts()
+      const put = await putter.putValue(key, Uint8Array.of(2), { waitForLookup: true })
+      const after = putter.wireCounts()
+      expect(after.rpcRequests - before.rpcRequests).toBe(3)
+      expect(after.kadMessages).toBe(before.kadMessages)
+      expect(put.stored).toBe(put.attempted)
     }
   })
 

@@ -45,7 +45,8 @@ export function createRpc(p: DhtParts, opts: { clientMode: boolean; watch: () =>
       if (!isBaranKey(key)) throw new InvalidKeyError('not a Baran key')
       // Charged to the peer that sent it: the store's quotas are per uploader.
       p.store.storeLocal(parseKey(key).key, value, key, peer)
-      return new Uint8Array(0)
+      // As a GET miss: the putter learns whether closer peers exist without a FIND round.
+      return encodePeers(p.routing.closestNamed(key))
     })
   }
   rpc.handle(RPC_WATCH, (peer, bytes) => encodeFrame(opts.watch().answer(peer, decodeFrame(bytes))))

@@ -148,7 +148,7 @@ export class Routing {
    * kad-dht's walk (a new stream per message). Undefined when it cannot finish that way: a
    * closer peer this node has no address for, or no convergence within FIND_ROUNDS; then
    * kad-dht's lookup is the way (it learns addresses as it goes). `answered`: peers that already
-   * named their closest (a GET miss, by mhKey): they are not asked again.
+   * named their closest (a GET miss or a PUT reply, by mhKey): they are not asked again.
    */
   async findClosest(kb: Uint8Array, kadId: Uint8Array, b: Bounds, answered?: Map<string, NamedPeer[]>): Promise<PeerId[] | undefined> {
     const self = mhKey(this.#libp2p.peerId.toMultihash().bytes)
@@ -226,9 +226,12 @@ export class Routing {
     }
   }
 
-  /** The closest peers to a key: over rpc, else by kad-dht's lookup. */
-  async closest(kb: Uint8Array, b: Bounds): Promise<PeerId[]> {
-    return (await this.findClosest(kb, sha256(kb), b)) ?? (await this.lookup(kb, kadSignal(b, this.#lifecycle())))
+  /**
+   * The closest peers to a key: over rpc, else by kad-dht's lookup. `answered`: peers that already named their
+   * closest (as in findClosest).
+   */
+  async closest(kb: Uint8Array, b: Bounds, answered?: Map<string, NamedPeer[]>): Promise<PeerId[]> {
+    return (await this.findClosest(kb, sha256(kb), b, answered)) ?? (await this.lookup(kb, kadSignal(b, this.#lifecycle())))
   }
 
   /** Closest peers to a DHT key by kad-dht's network lookup, nearest first (at most k). */

@@ -37,7 +37,11 @@ export interface NamedPeer {
   addrs: Uint8Array[]
 }
 
-/** FIND reply: per peer, u8 id length, multihash, u8 address count, then u16 length + bytes each. */
+/**
+ * FIND reply, and PUT reply: the responder's closest peers to the key; per peer, u8 id length, multihash, u8 address
+ * count, then u16 length + bytes each. A PUT reply names them so the putter's lookup needs no FIND round on a warm
+ * table; an empty one names nobody (nodes before that replied with nothing).
+ */
 export function encodePeers(peers: NamedPeer[]): Uint8Array {
   const ok = peers.filter((p) => p.id.length < 256).map((p) => ({ id: p.id, addrs: p.addrs.filter((a) => a.length < 65_536).slice(0, 8) }))
   const out = new Uint8Array(ok.reduce((n, p) => n + 2 + p.id.length + p.addrs.reduce((m, a) => m + 2 + a.length, 0), 0))

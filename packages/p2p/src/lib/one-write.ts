@@ -1,4 +1,5 @@
 import { noise } from '@chainsafe/libp2p-noise'
+import { withFrameDecoder } from './noise-frames.ts'
 
 /**
  * Noise hands each encrypted message to the connection as a list of two buffers (its 2-byte
@@ -33,15 +34,26 @@ type NoiseInit = Parameters<typeof noise>[0]
 type NoiseFactory = ReturnType<typeof noise>
 type Encrypter = ReturnType<NoiseFactory>
 
-/** libp2p's noise() whose connections write each encrypted message with one write. */
+/**
+ * libp2p's noise() whose connections write each encrypted message with one write, and read their frames without an
+ * exception per chunk (noise-frames.ts).
+ */
 export function noiseOneWrite(init?: NoiseInit): NoiseFactory {
   const make = noise(init)
   return (components) => {
     const inner = make(components)
     // Everything else (protocol, capabilities) comes from the noise instance itself.
     const outer: Encrypter = Object.create(inner)
-    outer.secureInbound = (conn, options) => inner.secureInbound(oneWritePerSend(conn as Sendable) as typeof conn, options)
-    outer.secureOutbound = (conn, options) => inner.secureOutbound(oneWritePerSend(conn as Sendable) as typeof conn, options)
+    outer.secureInbound = async (conn, options) => {
+      const secured = await inner.secureInbound(oneWritePerSend(conn as Sendable) as typeof conn, options)
+      withFrameDecoder(secured.connection)
+      return secured
+    }
+    outer.secureOutbound = async (conn, options) => {
+      const secured = await inner.secureOutbound(oneWritePerSend(conn as Sendable) as typeof conn, options)
+      withFrameDecoder(secured.connection)
+      return secured
+    }
     return outer
   }
 }

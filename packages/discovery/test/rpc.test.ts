@@ -168,19 +168,21 @@ describe('lookups over rpc (FIND) in a small DHT', () => {
   }, 60_000)
   afterAll(() => stopAll(nodes))
 
+  /** The peer IDs of the 3 nodes other than `not` closest to a key, nearest first. */
+  const closestOthers = (key: string, not: DiscoveryNode): string[] => {
+    const target = sha256(new TextEncoder().encode(key))
+    const dist = (n: DiscoveryNode) => xor(sha256(peerIdFromString(n.peerId).toMultihash().bytes), target)
+    return nodes
+      .filter((n) => n !== not)
+      .sort((x, y) => xorCompare(dist(x), dist(y)))
+      .slice(0, 3)
+      .map((n) => n.peerId)
+  }
+
   it('finds the peers closest to a key by XOR distance, from every node', async () => {
     for (let k = 0; k < 5; k++) {
       const key = valueKey(randomBytes(20).toString('hex'))
-      const target = sha256(new TextEncoder().encode(key))
-      const dist = (n: DiscoveryNode) => xor(sha256(peerIdFromString(n.peerId).toMultihash().bytes), target)
-      for (const from of nodes) {
-        const expected = nodes
-          .filter((n) => n !== from)
-          .sort((a, b) => xorCompare(dist(a), dist(b)))
-          .slice(0, 3)
-          .map((n) => n.peerId)
-        expect(await from.closestPeers(key)).toEqual(expected)
-      }
+      for (const from of nodes) expect(await from.closestPeers(key)).toEqual(closestOthers(key, from))
     }
   })
 
@@ -189,13 +191,7 @@ describe('lookups over rpc (FIND) in a small DHT', () => {
     const client = new Rpc({ openStream: (peer, signal) => a.libp2p.dialProtocol(peer, RPC_PROTOCOL, { signal }) })
     try {
       const key = valueKey(randomBytes(20).toString('hex'))
-      const target = sha256(new TextEncoder().encode(key))
-      const dist = (n: DiscoveryNode) => xor(sha256(peerIdFromString(n.peerId).toMultihash().bytes), target)
-      const expected = nodes
-        .filter((n) => n !== b)
-        .sort((x, y) => xorCompare(dist(x), dist(y)))
-        .slice(0, 3)
-        .map((n) => n.peerId)
+      const expected = closestOthers(key, b)
       const reply = decodeGetReply(await client.request(peerIdFromString(b.peerId), RPC_GET, new TextEncoder().encode(key)))
       expect(reply.value).toBeUndefined()
       expect(reply.peers?.map((p) => peerFromMultihash(p.id)?.toString())).toEqual(expected)
@@ -213,13 +209,7 @@ describe('lookups over rpc (FIND) in a small DHT', () => {
     try {
       const key = valueKey(randomBytes(20).toString('hex'))
       const kb = new TextEncoder().encode(key)
-      const target = sha256(kb)
-      const dist = (n: DiscoveryNode) => xor(sha256(peerIdFromString(n.peerId).toMultihash().bytes), target)
-      const expected = nodes
-        .filter((n) => n !== b)
-        .sort((x, y) => xorCompare(dist(x), dist(y)))
-        .slice(0, 3)
-        .map((n) => n.peerId)
+      const expected = closestOthers(key, b)
       const record = encodeValue(Uint8Array.of(1), { expiresAt: Date.now() + 60_000, deleteToken: newDeleteToken() })
       const named = decodePeers(await client.request(peerIdFromString(b.peerId), RPC_PUT, encodePut(kb, record)))
       expect(named.map((p) => peerFromMultihash(p.id)?.toString())).toEqual(expected)

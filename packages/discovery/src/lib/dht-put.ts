@@ -67,14 +67,15 @@ export class DhtPut {
     const asked = new Map<string, Promise<boolean>>()
     const payload = encodePut(kb, value) // the same PUT for every peer
     let refusal: DiscoveryError | undefined
+    const onRefused = (err: DiscoveryError): void => {
+      refusal ??= err
+    }
+    // What each PUT reply named (the responder's closest peers), by the responder's mhKey.
     const answered = new Map<string, NamedPeer[]>()
     const send = (peer: PeerId): Promise<boolean> => {
       const id = peer.toString()
       let result = asked.get(id)
       if (result === undefined) {
-        const onRefused = (err: DiscoveryError): void => {
-          refusal ??= err
-        }
         result = this.#putTo(peer, payload, bounds, onRefused, answered)
         asked.set(id, result)
       }

@@ -88,6 +88,14 @@ async function allReady(n: TestNode): Promise<boolean> {
   return s !== undefined && Object.values(s.actors).every((a) => a.state === 'ready')
 }
 
+/** What keeps a node from all ready, for a failure message: each actor not ready, its state and reason. */
+async function notReady(n: TestNode): Promise<string> {
+  const s: NodeStatus | undefined = await n.status().catch(() => undefined)
+  if (s === undefined) return `${n.node}: no status`
+  const waiting = Object.entries(s.actors).filter(([, a]) => a.state !== 'ready')
+  return `${n.node}: ${waiting.map(([name, a]) => `${name} ${a.state}${a.reason ? ` (${a.reason})` : ''}, ${a.restarts} restarts`).join('; ') || 'all ready'}`
+}
+
 async function inboxBodies(n: TestNode): Promise<string[]> {
   const bodies: string[] = []
   let after: string | undefined
@@ -175,7 +183,11 @@ export async function runChaos(pair: NodePair, opts: ChaosOptions): Promise<Chao
     const t0 = Date.now()
     // Let the supervisors notice the last kill first (an exit is seen within a few ms; a state event soon after).
     await sleep(1000)
-    await waitUntil(async () => (await allReady(a)) && (await allReady(b)), { timeoutMs: 90_000, intervalMs: 200, what: `${label}: both nodes ready` })
+    await waitUntil(async () => (await allReady(a)) && (await allReady(b)), { timeoutMs: 90_000, intervalMs: 200, what: `${label}: both nodes ready` }).catch(
+      async (err: Error) => {
+        throw new Error(`${err.message}: ${await notReady(a)}; ${await notReady(b)}`, { cause: err })
+      },
+    )
     const readyAfterMs = Date.now() - t0
     const probeMs: number[] = []
     let ok = true

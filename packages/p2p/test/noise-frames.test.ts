@@ -71,6 +71,14 @@ describe('NoiseFrameDecoder', () => {
     }
   })
 
+  it('keeps a copy of an incomplete frame: the chunk it came in may be reused', () => {
+    const chunk = Buffer.from(framed([Uint8Array.of(1, 2), Uint8Array.of(3, 4, 5)]).subarray(0, 6))
+    const d = new NoiseFrameDecoder()
+    expect(plain(d.decode(chunk))).toEqual([[1, 2]])
+    chunk.fill(0xee)
+    expect(plain(d.decode(Uint8Array.of(3, 4, 5)))).toEqual([[3, 4, 5]])
+  })
+
   it('refuses more buffered bytes than its limit with a RangeError that says so', () => {
     const d = new NoiseFrameDecoder(10)
     expect(plain(d.decode(Uint8Array.of(0, 20, 1, 2, 3)))).toEqual([])

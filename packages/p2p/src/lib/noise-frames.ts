@@ -65,7 +65,8 @@ export class NoiseFrameDecoder {
       at += 2 + length
       if (length > 0) yield frame
     }
-    if (at < buf.length) this.#pending = buf.slice(at)
+    // A copy (a Buffer's slice would be a view of the chunk).
+    if (at < buf.length) this.#pending = new Uint8Array(buf.subarray(at))
   }
 }
 

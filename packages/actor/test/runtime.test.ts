@@ -98,7 +98,7 @@ describe('actor runtime (inline, real nats-server)', () => {
     rt.lifecycle.send({ type: 'DEGRADE', reason: 'no peer reachable' })
     await expect.poll(() => rt.state).toBe('degraded')
     await expect(client.request(peek, {})).resolves.toEqual({ n: 5 })
-    await expect(client.request(ping, {})).rejects.toMatchObject({ code: 'unavailable' })
+    await expect(client.request(ping, {})).rejects.toMatchObject({ code: 'unavailable', details: { state: 'degraded' } })
     rt.lifecycle.send({ type: 'DEGRADE', reason: 'JetStream unavailable: disk full' })
     await expect(client.request(peek, {})).rejects.toMatchObject({ code: 'unavailable', message: expect.stringContaining('disk full') })
     rt.lifecycle.send({ type: 'RECOVER', reason: 'JetStream unavailable: disk full' })

@@ -26,6 +26,27 @@ describe('whileIdentityRestarts', () => {
     expect(calls).toBe(3)
   })
 
+  it('tries an identity that answers it is still starting again, but not one that is degraded or stopping', async () => {
+    const answer = (state: string) => new BusError('unavailable', `identity is ${state}`, { details: { state } })
+    let calls = 0
+    const r = await whileIdentityRestarts(async () => {
+      if (++calls < 3) throw answer('starting')
+      return 'sealed'
+    })
+    expect(r).toBe('sealed')
+    expect(calls).toBe(3)
+    for (const state of ['degraded', 'stopping']) {
+      calls = 0
+      await expect(
+        whileIdentityRestarts(async () => {
+          calls++
+          throw answer(state)
+        }),
+      ).rejects.toMatchObject({ code: 'unavailable', details: { state } })
+      expect(calls).toBe(1)
+    }
+  })
+
   it('gives any other error back at once, and no_responder once the wait is over', async () => {
     let calls = 0
     const refused = whileIdentityRestarts(async () => {

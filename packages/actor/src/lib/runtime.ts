@@ -200,7 +200,8 @@ export class ActorRuntime<Config> {
       const why = degradedBy.join(', ')
       // A one-word reason names what is down ("bus"); a sentence says it all ("JetStream unavailable: disk full…").
       const detail = /\s/.test(why) ? ` (${why})` : ` (${why} unavailable)`
-      throw new BusError(BusErrorCode.Unavailable, `${def.name} is ${state}${state === 'degraded' && why ? detail : ''}`)
+      // details.state lets a caller tell an actor that is starting (ready soon) from one that is degraded or stopping.
+      throw new BusError(BusErrorCode.Unavailable, `${def.name} is ${state}${state === 'degraded' && why ? detail : ''}`, { details: { state } })
     }
     const ctx: ActorContext<Config> = {
       node: this.node,

@@ -1,4 +1,5 @@
 import { generateKeyPair } from '@baran/trust'
+import { createServer } from 'node:net'
 import { afterAll, afterEach, describe, expect, test } from 'vitest'
 import { type EnvelopeResult, type EnvelopeSender, PROTOCOL, type TransportHost } from '../src/index.ts'
 import {
@@ -348,6 +349,20 @@ describe('send failures', () => {
     expect((await failure(a.send({ peerId: cId }, { id: 'u-2', payload: payload('1') }))).name).toBe('UnreachableError')
   })
 
+  test('a peer none of whose addresses answers: the error names why each dial failed, not only that all did', async () => {
+    const a = await pool.host()
+    const b = await pool.host()
+    const bId = b.peerId
+    await b.stop()
+    // two loopback ports nothing listens on (each bound, then closed)
+    const ports = await Promise.all([closedPort(), closedPort()])
+    const addrs = ports.map((p) => `/ip4/127.0.0.1/tcp/${p}/p2p/${bId}`)
+    const err = await failure(a.send({ peerId: bId, addrs }, { id: 'u-3', payload: payload('1') }))
+    expect(err.name).toBe('UnreachableError')
+    expect(err.message).toContain('All multiaddr dials failed (')
+    for (const p of ports) expect(err.message).toContain(`127.0.0.1:${p}`)
+  })
+
   test('a peer that does not speak /baran/msg/1.0.0 is unreachable', async () => {
     const a = await pool.host()
     const b = await pool.host()
@@ -402,3 +417,12 @@ describe('send failures', () => {
     await a.stop() // idempotent
   })
 })
+
+/** A loopback TCP port that was free a moment ago and has no listener now. */
+async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}

@@ -37,7 +37,7 @@ import type { HelloFrame } from './frames.ts'
 import { type Credentials, helloFrameOf, type VerifiedRemote, verifyHello } from './handshake.ts'
 import { type MessageProtocolInit, positiveInt } from './protocol-options.ts'
 import { RevokedDevices, revokedDevicesOf } from './revocations.ts'
-import { type Envelope, envelopeFrameOf, expectRemote, parseTarget, raceSignal, type SendOptions, type SendResult, type SendTarget } from './send.ts'
+import { dialFailureReason, type Envelope, envelopeFrameOf, expectRemote, parseTarget, raceSignal, type SendOptions, type SendResult, type SendTarget } from './send.ts'
 import { type AnyEnvelopeHandler, Session, SessionLostError } from './session.ts'
 
 /** What revokeDevice() cut. */
@@ -304,8 +304,7 @@ export class MessageProtocol {
         // The connection dial() handed back closed under us (an upgraded one that failed, one being pruned):
         // dial once more, which opens another one or takes the relay.
         if (attempt === 0 && !signal.aborted && connection !== undefined && connection.status !== 'open') continue
-        const why = err instanceof Error ? err.message || err.name : String(err)
-        throw new UnreachableError(`could not open a message stream to ${peerId}: ${why}`, { cause: err })
+        throw new UnreachableError(`could not open a message stream to ${peerId}: ${dialFailureReason(err)}`, { cause: err })
       }
     }
     if (connection === undefined) throw new UnreachableError(`could not open a message stream to ${peerId}: no connection`)

@@ -93,3 +93,19 @@ export function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
   })
 }
+
+/** At most this many of a failed dial's per-address errors are spelled out (a peer may announce many addresses). */
+const MAX_DIAL_REASONS = 6
+
+/**
+ * Why a dial failed, in words: libp2p ends a dial whose every address failed with an AggregateError
+ * whose own message ("All multiaddr dials failed") names none of them, so each address's error follows it.
+ */
+export function dialFailureReason(err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const why = err.message || err.name
+  if (!(err instanceof AggregateError) || err.errors.length === 0) return why
+  const parts = err.errors.slice(0, MAX_DIAL_REASONS).map((e) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)))
+  const more = err.errors.length > MAX_DIAL_REASONS ? `; and ${err.errors.length - MAX_DIAL_REASONS} more` : ''
+  return `${why} (${parts.join('; ')}${more})`
+}

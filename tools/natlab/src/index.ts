@@ -40,6 +40,8 @@ export { canCreateNamespaces, createNatLab, destroyLab, ensureTools, leftovers, 
 export type { LabLinks, LabNames, LabNats, NatType, Step } from './lib/plan.ts'
 export type { MappingProbe } from './lib/probe.ts'
 export { probeMapping } from './lib/probe.ts'
+export type { ProbeTarget, Reach } from './lib/reach.ts'
+export { reaches, waitUntilReachable } from './lib/reach.ts'
 export { setRouterNat } from './lib/retype.ts'
 export { buildPlan, checkTag, labNames, NAT_TYPES, randomTag, routerRuleset, tagOfNamespace, UPNP_CHAINS } from './lib/plan.ts'
 export type { PairKind, PairTrial } from './lib/pair.ts'

@@ -20,9 +20,11 @@ import {
   listLabs,
   type NatLab,
   probeMapping,
+  reaches,
   startLabHost,
   storedBy,
   TRANSPORT_HOST_SCRIPT,
+  waitUntilReachable,
 } from '../src/index.ts'
 
 const check = await canCreateNamespaces()
@@ -65,6 +67,17 @@ describe.skipIf(!check.ok)(`NAT lab${check.ok ? '' : ` (skipped: ${check.reason}
       expect(probe.external.every((x) => x.startsWith(`${wan}:`))).toBe(true)
       expect(probe.mapping).toBe('endpoint-independent')
     }
+  })
+
+  test('a new lab is up: both homes reach the public network through their routers, and a path that is not there is named', async () => {
+    // createNatLab waited for this; the relay's port 9 is closed, so the answer is a reset that came back through the NAT
+    for (const home of ['a', 'b'] as const) expect(await reaches(lab!, home, ADDRESSES.relay)).toEqual({ ok: true, outcome: 'refused' })
+    // the relay has no route into a home's LAN (private addresses are not routed on the public network)
+    const none = await reaches(lab!, 'relay', ADDRESSES.b, { timeoutMs: 500 })
+    expect(none.ok).toBe(false)
+    await expect(waitUntilReachable(lab!, ['relay'], ADDRESSES.b, 300)).rejects.toThrow(
+      expect.objectContaining({ name: 'LabSetupError', message: expect.stringMatching(new RegExp(`do not reach ${ADDRESSES.b.replaceAll('.', '\\.')} within 300 ms \\(relay: `)) }),
+    )
   })
 
   test('run() refuses a node that is not in the lab', () => {

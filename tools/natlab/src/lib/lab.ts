@@ -9,6 +9,7 @@ import { stopChild } from '@baran/launch'
 import { addressesOf, INSTALL_TIMEOUT_MS, LAB_NODES, type LabAddresses, type LabNode, type PublicNet, STOP_GRACE_MS } from './constants.ts'
 import { exec, succeeds } from './exec.ts'
 import { LabSetupError, LabTeardownError, ToolsMissingError, UnknownNodeError } from './errors.ts'
+import { waitUntilReachable } from './reach.ts'
 import { buildPlan, checkTag, type LabNames, type LabNats, labNames, randomTag, tagOfNamespace } from './plan.ts'
 import { type LabIgd, startIgd } from './upnp.ts'
 
@@ -206,6 +207,13 @@ export async function createNatLab(init: NatLabInit = {}): Promise<NatLab> {
     upnp: { nat1: init.nats?.upnp?.nat1 ?? false, nat2: init.nats?.upnp?.nat2 ?? false },
   } as const
   const lab = new Lab(names, nats, addressesOf(init.publicNet), init.log)
+  try {
+    // built is not yet up: both homes must get through their routers to the public network before a test starts
+    await waitUntilReachable(lab, ['a', 'b'], lab.addresses.relay)
+  } catch (err) {
+    await lab.teardown().catch((e) => init.log?.error({ err: e }, 'cleaning up a failed lab'))
+    throw err
+  }
   try {
     for (const router of ['nat1', 'nat2'] as const) {
       if (nats.upnp[router]) lab.igds.push(await startIgd(lab, router))

@@ -10,6 +10,7 @@ import type { HostEvent, LabHost } from './hosts.ts'
 import type { NatLab } from './lab.ts'
 import { expectedKind, type PairKind, startPair, storedBy } from './pair.ts'
 import type { NatType } from './plan.ts'
+import { reaches } from './reach.ts'
 
 /**
  * What a pair reaches when the routers may run UPnP (on a public network the IGD counts as
@@ -47,6 +48,8 @@ export interface UpnpTrial {
 }
 
 const POLL_MS = 200
+/** How many times a first contact whose every dial failed is made (the outbox would go on). */
+const FIRST_CONTACT_TRIES = 3
 
 /** Asks a lab peer for its UPnP status (the {"cmd":"upnp"} command). */
 export async function upnpStatusOf(peer: LabHost): Promise<{ status: UpnpPeerStatus | null; addrs: string[] }> {
@@ -81,25 +84,31 @@ async function settledUpnp(peer: LabHost, timeoutMs = 15_000): Promise<UpnpPeerS
 
 type Sent = HostEvent & { connection: string; id: string }
 
-async function send(a: LabHost, b: LabHost, addrs: string[], count: number): Promise<Sent[]> {
-  let from = a.events.length
-  a.command({ cmd: 'send', peerId: b.peerId, addrs, count })
-  await a.waitFor((e) => e.event === 'send-done', { from, timeoutMs: 30_000 + count * 1000 })
-  let lines = a.events.slice(from)
-  // A first contact whose every dial failed (fresh-clone run at load ~7: "All multiaddr dials failed", no
-  // connection at all) is tried once more, 2 s later, as a node's outbox would resend; the second try must work.
-  if (lines.some((e) => e.event === 'send-failed' && e.i === 0 && e.code === 'unreachable') && !lines.some((e) => e.event === 'sent')) {
-    console.info(`[natlab] A's first send to B failed (${JSON.stringify(lines.find((e) => e.event === 'send-failed'))}): sent again`)
-    await new Promise((r) => setTimeout(r, 2000))
-    from = a.events.length
+async function send(lab: NatLab, a: LabHost, b: LabHost, addrs: string[], count: number): Promise<Sent[]> {
+  let lines: HostEvent[] = []
+  // A first contact whose every dial failed (fresh-clone runs at load ~7-10: "All multiaddr dials failed", no
+  // connection at all, not even to the relay) is tried again, 2 s then 4 s later, as a node's outbox resends with
+  // back-off; one of the tries must work, and the last failure says what each dial saw and whether A's network got out.
+  for (let attempt = 0; attempt < FIRST_CONTACT_TRIES; attempt++) {
+    if (attempt > 0) {
+      console.info(`[natlab] A's send to B failed (${JSON.stringify(lines.find((e) => e.event === 'send-failed'))}): sent again`)
+      await new Promise((r) => setTimeout(r, 2000 * 2 ** (attempt - 1)))
+    }
+    const from = a.events.length
     a.command({ cmd: 'send', peerId: b.peerId, addrs, count })
     await a.waitFor((e) => e.event === 'send-done', { from, timeoutMs: 30_000 + count * 1000 })
     lines = a.events.slice(from)
+    const unreachable = lines.some((e) => e.event === 'send-failed' && e.i === 0 && e.code === 'unreachable') && !lines.some((e) => e.event === 'sent')
+    if (!unreachable) break
   }
   const failed = lines.filter((e) => e.event === 'send-failed')
   if (failed.length > 0) {
     const conns = a.events.filter((e) => e.event === 'connection' || e.event === 'upgrade').map((e) => `${e.event} ${e.type ?? e.result} ${e.kind ?? ''} ${e.path ?? e.reason ?? ''}`)
-    throw new Error(`A could not send: ${JSON.stringify(failed[0])}; A's connection and upgrade events: ${conns.join(' | ')}`)
+    // whether A's network still gets out right now tells a lab fault from a node's
+    const path = await reaches(lab, 'a', lab.addresses.relay)
+    throw new Error(
+      `A could not send: ${JSON.stringify(failed[0])}; A's connection and upgrade events: ${conns.join(' | ') || 'none'}; A's namespace reaches the relay: ${path.outcome}`,
+    )
   }
   return lines.filter((e): e is Sent => e.event === 'sent')
 }
@@ -134,11 +143,11 @@ export async function runUpnpTrial(
     // connection during opening"), where the plain circuit address alone works
     const bAddrs = (await upnpStatusOf(b)).addrs.filter((x) => !x.includes('/webrtc'))
     const circuit = `${relayAddr}/p2p-circuit/p2p/${b.peerId}`
-    const before = await send(a, b, [...new Set([...bAddrs, circuit])], probes)
+    const before = await send(lab, a, b, [...new Set([...bAddrs, circuit])], probes)
     const deadline = Date.now() + (opts.directTimeoutMs ?? 30_000)
     while (Date.now() < deadline && !directTcp(a, b.peerId) && !directTcp(b, a.peerId)) await new Promise((r) => setTimeout(r, POLL_MS))
     const first = [directTcp(a, b.peerId), directTcp(b, a.peerId)].filter((e) => e !== undefined).map((e) => Number(e.t))
-    const after = await send(a, b, [...new Set([...bAddrs, circuit])], probes)
+    const after = await send(lab, a, b, [...new Set([...bAddrs, circuit])], probes)
     const stored = await storedBy(b, a.peerId, [...before, ...after].map((s) => s.id))
     const directConnections = (
       [

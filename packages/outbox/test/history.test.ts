@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { type HistoryEntry, mergeEntries, sameEntry, summaryState } from '../src/lib/history-entry.ts'
 import { HistoryStore } from '../src/lib/history.ts'
 import { createIdGenerator } from '../src/lib/ids.ts'
+import type { KvStore } from '../src/lib/kv.ts'
 import { ALICE, ALICE_LAPTOP, ALICE_PHONE, BOB, BOB_LAPTOP, BOB_PHONE, CAROL, jetstream } from './helpers.ts'
 
 const cleanup = new Cleanup()
@@ -137,6 +138,44 @@ describe('history store (real JetStream KV)', () => {
     // a week's retention removes only the 10-day-old message
     expect(await history.prune(7 * 86_400_000)).toBe(1)
     expect((await history.page(BOB)).messages.map((m) => m.id)).toEqual([fresh, incoming])
+  })
+
+  it('a delivery or read patch after its own write sends the update without reading the entry; another writer in between is caught by the revision and kept', async () => {
+    const js = await jetstream(cleanup)
+    const kv = await js.bucket('history')
+    const gets: string[] = []
+    const counted: KvStore = {
+      get: (k) => {
+        gets.push(k)
+        return kv.get(k)
+      },
+      create: (k, v) => kv.create(k, v),
+      update: (k, v, r) => kv.update(k, v, r),
+      put: (k, v) => kv.put(k, v),
+      delete: (k) => kv.delete(k),
+      keys: (f) => kv.keys(f),
+      entries: () => kv.entries(),
+      getMany: (ks) => kv.getMany(ks),
+      createMany: (es) => kv.createMany(es),
+    }
+    const history = new HistoryStore({ kv: counted, now: () => NOW })
+    const [sent, received] = [createIdGenerator({ now: () => NOW })(), createIdGenerator({ now: () => NOW + 1 })()]
+    await history.recordSent(msg(sent), [BOB_PHONE, BOB_LAPTOP])
+    await history.recordReceived({ ...msg(received, { from: BOB, fromDevice: BOB_PHONE, to: ALICE }), receivedAt: NOW + 2 }, ALICE)
+    gets.length = 0
+    await history.delivery(BOB, sent, BOB_PHONE, 'delivered', NOW + 3)
+    await history.markRead(BOB, received, NOW + 4)
+    expect(gets).toEqual([])
+    // another store on the bucket (another process) writes the sent entry: the next patch's update conflicts, reads, merges
+    await new HistoryStore({ kv, now: () => NOW }).delivery(BOB, sent, BOB_LAPTOP, 'expired', NOW + 5)
+    await history.readBy(BOB, sent, BOB_PHONE, NOW + 6)
+    expect(gets).toEqual([`m.${BOB}.${sent}`])
+    const stored = await new HistoryStore({ kv }).entry(BOB, sent)
+    expect(stored?.devices).toEqual([
+      { deviceId: BOB_PHONE, state: 'delivered', at: NOW + 3, readAt: NOW + 6 },
+      { deviceId: BOB_LAPTOP, state: 'expired', at: NOW + 5 },
+    ])
+    expect(await new HistoryStore({ kv }).entry(BOB, received)).toMatchObject({ readAt: NOW + 4 })
   })
 
   it('detects a gap from a prev link it does not hold, and closes it when the missing message arrives', async () => {

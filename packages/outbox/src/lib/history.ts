@@ -17,6 +17,7 @@ import { ConversationIndex, lowerBound } from './history-index.ts'
 import { SyncHashes } from './history-hashes.ts'
 import { type ConversationSummary, type SyncItem, summarizeConversation } from './history-sync.ts'
 import { isMessageId, messageIdTime } from './ids.ts'
+import { RecordCache } from './record-cache.ts'
 import { createMany, encodeJsonValue, getMany, isConflict, type KvStore, type OrderedKvStore } from './kv.ts'
 
 export type { HistoryInput, HistoryMessage } from './history-entry.ts'
@@ -66,6 +67,10 @@ const GAPS_SHOWN = 100
 const BATCH = 512
 /** Entries a page reads at a time before it checks its size cut. */
 const PAGE_READ = 100
+/** Bytes of recently written entries kept with their revision (bodies make the size): a few thousand small ones. */
+const WRITTEN_CACHE_BYTES = 4 * 1024 * 1024
+/** What an entry's ids, devices and times take besides its body, roughly. */
+const WRITTEN_ENTRY_OVERHEAD = 512
 
 export class HistoryStore {
   #kv: KvStore
@@ -79,6 +84,11 @@ export class HistoryStore {
   /** Sync hashes of conversations read for sync, kept up to date by every write. */
   #hashes: SyncHashes
   #peers: Set<string> | undefined
+  /**
+   * The last version of each entry this process wrote, with its revision: a delivery or read patch that follows
+   * a send then needs no read (the revision check still guards the write; a conflict reads the entry again).
+   */
+  #written = new RecordCache<HistoryEntry>(WRITTEN_CACHE_BYTES)
 
   constructor(init: HistoryInit) {
     this.#kv = init.kv
@@ -298,6 +308,7 @@ export class HistoryStore {
         if (removed === 0) await this.#hashes.dropSnapshot()
         await this.#serial(peer, async () => {
           await this.#kv.delete(key)
+          this.#written.delete(key)
           this.#index.remove(peer, id)
           this.#hashes.set(peer, id, undefined)
         })
@@ -341,6 +352,7 @@ export class HistoryStore {
           const r = created[j]
           if (typeof r === 'number') {
             this.#hashes.set(e.peer, e.id, e)
+            this.#wrote(e, r)
             return true
           }
           if (!isConflict(r)) throw r
@@ -371,7 +383,7 @@ export class HistoryStore {
     const key = `m.${entry.peer}.${entry.id}`
     for (let i = 0; i <= UPDATE_RETRIES; i++) {
       try {
-        await this.#kv.create(key, encodeJsonValue(entry))
+        this.#wrote(entry, await this.#kv.create(key, encodeJsonValue(entry)))
         this.#hashes.set(entry.peer, entry.id, entry)
         return true
       } catch (e) {
@@ -387,7 +399,8 @@ export class HistoryStore {
         return false
       }
       try {
-        await this.#kv.update(key, encodeJsonValue({ ...merged, updatedAt: this.#now() }), current.revision)
+        const stored = { ...merged, updatedAt: this.#now() }
+        this.#wrote(stored, await this.#kv.update(key, encodeJsonValue(stored), current.revision))
         this.#hashes.set(entry.peer, entry.id, merged)
         return true
       } catch (e) {
@@ -399,23 +412,43 @@ export class HistoryStore {
 
   /** Merges a partial update into an existing entry (nothing when the message is not in the history). */
   #patch(peer: string, id: string, patch: Partial<Pick<HistoryEntry, 'devices' | 'readAt'>>): Promise<void> {
+    const key = `m.${peer}.${id}`
     return this.#serial(peer, async () => {
-      for (let i = 0; i <= UPDATE_RETRIES; i++) {
-        const current = await this.#kv.get(`m.${peer}.${id}`)
-        const known = current && decodeEntry(current.value)
-        if (!current || !known) return
+      // the version this process wrote last, if it has it; a write in between makes the update conflict and the loop read
+      let cached = this.#written.get(key)
+      for (let reads = 0; reads <= UPDATE_RETRIES; ) {
+        let known: HistoryEntry | undefined
+        let revision: number
+        if (cached) {
+          known = cached.record
+          revision = cached.revision
+          cached = undefined
+        } else {
+          reads++
+          const current = await this.#kv.get(key)
+          known = current && decodeEntry(current.value)
+          if (!current || !known) return
+          revision = current.revision
+        }
         const merged = mergeEntries(known, { ...known, devices: patch.devices ?? [], ...(patch.readAt === undefined ? {} : { readAt: patch.readAt }) })
         if (sameEntry(known, merged)) return
         try {
-          await this.#kv.update(`m.${peer}.${id}`, encodeJsonValue({ ...merged, updatedAt: this.#now() }), current.revision)
+          const stored = { ...merged, updatedAt: this.#now() }
+          this.#wrote(stored, await this.#kv.update(key, encodeJsonValue(stored), revision))
           this.#hashes.set(peer, id, merged)
           return
         } catch (e) {
+          this.#written.delete(key)
           if (!isConflict(e)) throw e
         }
       }
       throw new UpdateConflictError(`history entry ${peer}/${id} kept changing`)
     })
+  }
+
+  /** Remembers the version of an entry this process just wrote (its size counted as its body and a little more). */
+  #wrote(entry: HistoryEntry, revision: number): void {
+    this.#written.set(`m.${entry.peer}.${entry.id}`, entry, revision, WRITTEN_ENTRY_OVERHEAD + (entry.body?.length ?? 0) * 2)
   }
 
   // ---- what memory keeps of the bucket ----

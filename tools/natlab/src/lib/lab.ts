@@ -208,7 +208,7 @@ export async function createNatLab(init: NatLabInit = {}): Promise<NatLab> {
   } as const
   const lab = new Lab(names, nats, addressesOf(init.publicNet), init.log)
   try {
-    // built is not yet up: both homes must get through their routers to the public network before a test starts
+    // a built lab is not yet a working one: both homes must get out through their routers before anyone uses it
     await waitUntilReachable(lab, ['a', 'b'], lab.addresses.relay)
   } catch (err) {
     await lab.teardown().catch((e) => init.log?.error({ err: e }, 'cleaning up a failed lab'))

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import fc from 'fast-check'
 import { xor } from 'uint8arrays/xor'
 import { xorCompare } from 'uint8arrays/xor-compare'
@@ -9,7 +10,7 @@ import { sha256 } from '../src/lib/bytes.ts'
 import { MAX_RPC_FRAME_BYTES, RPC_PROTOCOL } from '../src/lib/constants.ts'
 import { FrameReader, Rpc } from '../src/lib/rpc.ts'
 import { encodeValue, newDeleteToken } from '../src/lib/values.ts'
-import { decodeGetReply, decodePeers, encodePut, peerFromMultihash, RPC_GET, RPC_PUT } from '../src/lib/rpc-codec.ts'
+import { decodeGetReply, decodePeers, encodePut, peerFromMultihash, RPC_FIND, RPC_GET, RPC_PUT } from '../src/lib/rpc-codec.ts'
 import { startNetwork, stopAll, waitFor } from './helpers.ts'
 
 const PROTOCOL = '/baran-test/rpc/1.0.0'
@@ -229,6 +230,30 @@ describe('lookups over rpc (FIND) in a small DHT', () => {
       expect(after.rpcRequests - before.rpcRequests).toBe(3)
       expect(after.kadMessages).toBe(before.kadMessages)
       expect(put.stored).toBe(put.attempted)
+    }
+  })
+
+  it('a FIND reply names each peer with the addresses it announced last (a new announcement replaces the cached entry)', async () => {
+    const [a, b] = nodes as [DiscoveryNode, DiscoveryNode]
+    const client = new Rpc({ openStream: (peer, signal) => a.libp2p.dialProtocol(peer, RPC_PROTOCOL, { signal }) })
+    try {
+      const key = new TextEncoder().encode(valueKey(randomBytes(20).toString('hex')))
+      const find = async () => decodePeers(await client.request(peerIdFromString(b.peerId), RPC_FIND, key))
+      const first = await find()
+      expect(first.map((p) => peerFromMultihash(p.id)?.toString())).toEqual(closestOthers(new TextDecoder().decode(key), b))
+      const named = first[0]!
+      const peer = peerFromMultihash(named.id)!
+      // the same reply again: from the entries encoded for the first one
+      expect(await find()).toEqual(first)
+      // that peer announces one more address (an identify, as libp2p dispatches it to b)
+      const extra = multiaddr('/ip4/127.0.0.2/tcp/40999')
+      const listenAddrs = [...named.addrs.map((bytes) => multiaddr(bytes)), extra]
+      b.libp2p.safeDispatchEvent('peer:identify', { detail: { peerId: peer, listenAddrs, protocols: [], connection: undefined } as never })
+      const second = await find()
+      expect(second[0]!.addrs).toEqual([...named.addrs, extra.bytes])
+      expect(second.slice(1)).toEqual(first.slice(1))
+    } finally {
+      client.stop()
     }
   })
 

@@ -52,7 +52,7 @@ describe('rpc payloads', () => {
     fc.assert(
       fc.property(record, fc.array(peer, { maxLength: 20 }), (value, peers) => {
         expect(decodeGetReply(value)).toEqual({ value })
-        const miss = decodeGetReply(encodeGetMiss(peers))
+        const miss = decodeGetReply(encodeGetMiss(encodePeers(peers)))
         expect(miss.value).toBeUndefined()
         expect(miss.peers?.map((p) => ({ id: [...p.id], addrs: p.addrs.map((a) => [...a]) }))).toEqual(peers.map((p) => ({ id: [...p.id], addrs: p.addrs.map((a) => [...a]) })))
       }),
@@ -64,7 +64,7 @@ describe('rpc payloads', () => {
   })
 
   it('GET reply: a truncated miss is refused with InvalidKeyError, never a crash', () => {
-    const bytes = encodeGetMiss([{ id: new Uint8Array(38).fill(1), addrs: [new Uint8Array(12).fill(2)] }])
+    const bytes = encodeGetMiss(encodePeers([{ id: new Uint8Array(38).fill(1), addrs: [new Uint8Array(12).fill(2)] }]))
     for (let n = 2; n < bytes.length; n++) expect(() => decodeGetReply(bytes.subarray(0, n))).toThrow(invalidKey)
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (junk) => {

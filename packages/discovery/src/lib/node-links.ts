@@ -8,7 +8,7 @@ import { decodeFrame, encodeFrame } from './frames.ts'
 import { isBaranKey, keyBytes, parseKey } from './keys.ts'
 import { type WatchLimits, WatchService } from './watch.ts'
 import { Rpc } from './rpc.ts'
-import { decodePut, encodePut, GET_MISS, RPC_FIND, RPC_GET, RPC_WATCH, RPC_PUSH, RPC_PUT } from './rpc-codec.ts'
+import { decodePut, encodeGetMiss, encodePut, RPC_FIND, RPC_GET, RPC_WATCH, RPC_PUSH, RPC_PUT } from './rpc-codec.ts'
 
 /**
  * The fast path (`/baran/rpc/1.0.0`): get, put and watch frames over one long-lived stream
@@ -34,7 +34,7 @@ export function createRpc(p: DhtParts, opts: { clientMode: boolean; watch: () =>
     rpc.handle(RPC_GET, (_peer, key) => {
       if (!isBaranKey(key)) throw new InvalidKeyError('not a Baran key')
       // A miss names this node's closest peers: the asker needs no FIND round to learn of closer ones.
-      return p.store.getRecord(parseKey(key).key) ?? p.routing.closestEncoded(key, GET_MISS)
+      return p.store.getRecord(parseKey(key).key) ?? encodeGetMiss(p.routing.closestEncoded(key))
     })
     rpc.handle(RPC_FIND, (_peer, key) => {
       if (key.length === 0 || key.length > 512) throw new InvalidKeyError('bad lookup key')

@@ -3,7 +3,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { xor } from 'uint8arrays/xor'
 import { xorCompare } from 'uint8arrays/xor-compare'
 import { type Bounds, ended, kadSignal, mhKey, remaining } from './bounds.ts'
-import { sha256 } from './bytes.ts'
+import { concatBytes, sha256 } from './bytes.ts'
 import { FIND_ROUNDS, KAD_ID_CACHE_SIZE, UNREACHABLE_MS } from './constants.ts'
 import type { KadInternals } from './kad-internals.ts'
 import type { DiscoveryLibp2p } from './libp2p-stack.ts'
@@ -113,22 +113,12 @@ export class Routing {
   }
 
   /**
-   * This node's closest peers to a DHT key with the addresses they announced, as a FIND, PUT or GET-miss reply
-   * (behind `marker`, GET_MISS): the bytes encodePeers gives for that list, joined from entries encoded once per peer
-   * (every reply names the same few peers again; encoding each list afresh was ~6 % of a put's CPU).
+   * This node's closest peers to a DHT key with the addresses they announced, as a FIND, PUT or GET-miss reply's peer
+   * list: the bytes encodePeers gives for that list, joined from entries encoded once per peer (every reply names the
+   * same few peers again; encoding each list afresh was ~6 % of a put's CPU).
    */
-  closestEncoded(key: Uint8Array, marker?: number): Uint8Array {
-    const entries = this.nearestReachable(sha256(key)).map((p) => this.#listEntryOf(p))
-    let size = marker === undefined ? 0 : 1
-    for (const e of entries) size += e.length
-    const out = new Uint8Array(size)
-    let at = 0
-    if (marker !== undefined) out[at++] = marker
-    for (const e of entries) {
-      out.set(e, at)
-      at += e.length
-    }
-    return out
+  closestEncoded(key: Uint8Array): Uint8Array {
+    return concatBytes(this.nearestReachable(sha256(key)).map((p) => this.#listEntryOf(p)))
   }
 
   #listEntryOf(peer: PeerId): Uint8Array {

@@ -1,5 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
+import { concatBytes } from './bytes.ts'
 import { InvalidKeyError } from './errors.ts'
 
 /**
@@ -95,12 +96,9 @@ export function decodePeers(bytes: Uint8Array): NamedPeer[] {
  */
 export const GET_MISS = 0x00
 
-export function encodeGetMiss(peers: NamedPeer[]): Uint8Array {
-  const list = encodePeers(peers)
-  const out = new Uint8Array(1 + list.length)
-  out[0] = GET_MISS
-  out.set(list, 1)
-  return out
+/** A miss naming the peers `list` encodes (encodePeers' bytes). */
+export function encodeGetMiss(list: Uint8Array): Uint8Array {
+  return concatBytes([Uint8Array.of(GET_MISS), list])
 }
 
 /** A GET reply: `value` (not yet verified), or `peers` for a miss. Throws InvalidKeyError for a malformed peer list. */

@@ -142,12 +142,12 @@ export async function runUpnpTrial(
     // a first dial given both circuit forms fails between two symmetric NATs ("Remote closed
     // connection during opening"), where the plain circuit address alone works
     const bAddrs = (await upnpStatusOf(b)).addrs.filter((x) => !x.includes('/webrtc'))
-    const circuit = `${relayAddr}/p2p-circuit/p2p/${b.peerId}`
-    const before = await send(lab, a, b, [...new Set([...bAddrs, circuit])], probes)
+    const targets = [...new Set([...bAddrs, `${relayAddr}/p2p-circuit/p2p/${b.peerId}`])]
+    const before = await send(lab, a, b, targets, probes)
     const deadline = Date.now() + (opts.directTimeoutMs ?? 30_000)
     while (Date.now() < deadline && !directTcp(a, b.peerId) && !directTcp(b, a.peerId)) await new Promise((r) => setTimeout(r, POLL_MS))
     const first = [directTcp(a, b.peerId), directTcp(b, a.peerId)].filter((e) => e !== undefined).map((e) => Number(e.t))
-    const after = await send(lab, a, b, [...new Set([...bAddrs, circuit])], probes)
+    const after = await send(lab, a, b, targets, probes)
     const stored = await storedBy(b, a.peerId, [...before, ...after].map((s) => s.id))
     const directConnections = (
       [

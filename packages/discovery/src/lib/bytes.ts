@@ -7,19 +7,6 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true
 }
 
-/** The parts one after the other, in one new array. */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let size = 0
-  for (const p of parts) size += p.length
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
-
 /** SHA-256 digest. */
 export function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = createHash('sha256')

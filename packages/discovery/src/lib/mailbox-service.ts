@@ -1,7 +1,7 @@
-import { MAX_ENVELOPE_BYTES } from '@baran/trust'
+import { concatBytes, MAX_ENVELOPE_BYTES } from '@baran/trust'
 import type { PeerId } from '@libp2p/interface'
 import { type Bounds, remaining } from './bounds.ts'
-import { concatBytes, sha256 } from './bytes.ts'
+import { sha256 } from './bytes.ts'
 import {
   DEFAULT_CLOCK_SKEW_MS,
   DEFAULT_MAILBOX_MAINTENANCE_MS,
@@ -85,7 +85,7 @@ export function encodeFetchReply(items: MailboxItem[], start: number): Uint8Arra
     size += 4 + env.length
   }
   parts[1] = u32(next)
-  return concatBytes(parts)
+  return concatBytes(...parts)
 }
 
 export function decodeFetchReply(bytes: Uint8Array): { total: number; next: number; envelopes: Uint8Array[] } {
@@ -190,7 +190,7 @@ export class MailboxService {
     const item = checkDeposit(mailbox, envelope, this.#clock())
     const b = this.#bounds(opts.timeoutMs, opts.signal)
     const kadId = sha256(keyBytes(mailboxKey(mailbox)))
-    const payload = concatBytes([idBytes(mailbox), envelope])
+    const payload = concatBytes(idBytes(mailbox), envelope)
     let refusal: DiscoveryError | undefined
     const asked = new Map<string, Promise<boolean>>()
     const send = (peer: PeerId): Promise<boolean> => {
@@ -260,7 +260,7 @@ export class MailboxService {
         for (let start = 0, page = 0; page < 1024; page++) {
           let reply: ReturnType<typeof decodeFetchReply>
           try {
-            reply = decodeFetchReply(await this.#send(peer, RPC_MAILBOX_FETCH, concatBytes([id, u32(start), request]), b))
+            reply = decodeFetchReply(await this.#send(peer, RPC_MAILBOX_FETCH, concatBytes(id, u32(start), request), b))
           } catch (err) {
             this.#p.log?.debug({ err, peer: peer.toString() }, 'mailbox fetch from peer failed')
             return
@@ -348,7 +348,7 @@ export class MailboxService {
         const { peers } = await this.#storers(mailbox, b)
         const now = performance.now()
         for (const held of items) {
-          const payload = concatBytes([idBytes(mailbox), held.item.envelope])
+          const payload = concatBytes(idBytes(mailbox), held.item.envelope)
           await Promise.all(
             peers
               .filter((peer) => now - (held.heldBy.get(peer.toString()) ?? Number.NEGATIVE_INFINITY) > HELD_BY_FRESH_MS)

@@ -1,9 +1,10 @@
+import { concatBytes } from '@baran/trust'
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { xor } from 'uint8arrays/xor'
 import { xorCompare } from 'uint8arrays/xor-compare'
 import { type Bounds, ended, kadSignal, mhKey, remaining } from './bounds.ts'
-import { concatBytes, sha256 } from './bytes.ts'
+import { sha256 } from './bytes.ts'
 import { FIND_ROUNDS, KAD_ID_CACHE_SIZE, UNREACHABLE_MS } from './constants.ts'
 import type { KadInternals } from './kad-internals.ts'
 import type { DiscoveryLibp2p } from './libp2p-stack.ts'
@@ -118,7 +119,7 @@ export class Routing {
    * same few peers again; encoding each list afresh was ~6 % of a put's CPU).
    */
   closestEncoded(key: Uint8Array): Uint8Array {
-    return concatBytes(this.nearestReachable(sha256(key)).map((p) => this.#listEntryOf(p)))
+    return concatBytes(...this.nearestReachable(sha256(key)).map((p) => this.#listEntryOf(p)))
   }
 
   #listEntryOf(peer: PeerId): Uint8Array {

@@ -1,6 +1,6 @@
+import { concatBytes } from '@baran/trust'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
-import { concatBytes } from './bytes.ts'
 import { InvalidKeyError } from './errors.ts'
 
 /**
@@ -98,7 +98,7 @@ export const GET_MISS = 0x00
 
 /** A miss naming the peers `list` encodes (encodePeers' bytes). */
 export function encodeGetMiss(list: Uint8Array): Uint8Array {
-  return concatBytes([Uint8Array.of(GET_MISS), list])
+  return concatBytes(Uint8Array.of(GET_MISS), list)
 }
 
 /** A GET reply: `value` (not yet verified), or `peers` for a miss. Throws InvalidKeyError for a malformed peer list. */

@@ -1,6 +1,6 @@
+import { concatBytes } from '@baran/trust'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { concatBytes } from './bytes.ts'
 import { HEDGE_MAX_MS, HEDGE_MIN_MS, MAX_RPC_FRAME_BYTES, MAX_RPC_INFLIGHT, RPC_TIMEOUT_MS } from './constants.ts'
 import { discoveryErrorFromWire, MalformedFrameError, RpcFailedError } from './errors.ts'
 import type { Logger } from './store.ts'
@@ -87,7 +87,7 @@ export class FrameReader {
   #buf: Uint8Array = new Uint8Array(0)
 
   push(chunk: Uint8Array): Uint8Array[] {
-    this.#buf = this.#buf.length === 0 ? chunk : concatBytes([this.#buf, chunk])
+    this.#buf = this.#buf.length === 0 ? chunk : concatBytes(this.#buf, chunk)
     const bodies: Uint8Array[] = []
     while (this.#buf.length >= 4) {
       const size = readU32(this.#buf, 0)

@@ -1,10 +1,11 @@
 /**
  * What one DHT hop costs in transport alone, under everything else a lookup does: round trips of one 64-byte frame
- * between two worker threads (each its own event loop, as in the opendht bench's headline layout), one in flight,
- * over a UDP socket pair (OpenDHT's transport) and over one libp2p stream on discovery's stack (Baran's rpc). Two
- * ways: `busy`, frames back to back; `idle`, each frame IDLE_GAP_MS after the last came back, as a DHT peer is asked
- * now and then (a thread that has slept wakes more slowly). The kinds take turns, round by round; each figure is the
- * median over rounds of each round's p50.
+ * between worker threads (each its own event loop, as in the opendht bench's headline layout), over UDP (OpenDHT's
+ * transport) and over libp2p streams on discovery's stack (Baran's rpc). Three ways: `busy`, one peer, frames back to
+ * back; `idle`, one peer, each frame IDLE_GAP_MS after the last came back, as a DHT peer is asked now and then (a
+ * thread that has slept wakes more slowly); `fanOut`, as `idle` but one frame to each of FAN_OUT peers at once, timed
+ * until the last echo: what a full get or a put's PUTs (to the `replication` closest) cost in transport alone. The
+ * kinds take turns, round by round; each figure is the median over rounds of each round's p50.
  */
 import { Worker } from 'node:worker_threads'
 import { stats } from './lib.ts'
@@ -22,10 +23,14 @@ export interface RoundTrips {
 export interface HopFloor {
   busy: RoundTrips
   idle: RoundTrips & { gapMs: number }
+  /** As idle, one frame to each of `peers` threads at once, timed until the last echo. */
+  fanOut: RoundTrips & { gapMs: number; peers: number }
 }
 
-/** The pause before each frame of the `idle` runs. */
+/** The pause before each frame of the `idle` and `fanOut` runs. */
 const IDLE_GAP_MS = 10
+/** Peers of the fan-out: the opendht bench's replication, the peers a full get or a put asks at once. */
+const FAN_OUT = 8
 const WORKER = new URL('./hop-floor.worker.ts', import.meta.url)
 /** The p50 of some ms figures (lib.ts's nearest rank, rounded to µs). */
 const p50 = (xs: number[]) => stats(xs)!.p50
@@ -42,12 +47,13 @@ function next<T>(w: Worker): Promise<T> {
   })
 }
 
-/** p50 of one run of `frames` round trips of `kind`. */
-async function once(kind: 'udp' | 'libp2p', frames: number, warm: number, gapMs: number): Promise<number> {
-  const server = start({ kind, role: 'server', frames, warm, gapMs })
+/** p50 of one run of `frames` rounds of `kind`, each a frame to each of `peers` echo servers at once. */
+async function once(kind: 'udp' | 'libp2p', frames: number, warm: number, gapMs: number, peers: number): Promise<number> {
+  const servers: Worker[] = []
   try {
-    const where = await next<{ port?: number; addr?: string }>(server)
-    const client = start({ kind, role: 'client', frames, warm, gapMs, ...where })
+    for (let i = 0; i < peers; i++) servers.push(start({ kind, role: 'server', frames, warm, gapMs }))
+    const where = await Promise.all(servers.map((s) => next<{ port?: number; addr?: string }>(s)))
+    const client = start({ kind, role: 'client', frames, warm, gapMs, ports: where.map((w) => w.port), addrs: where.map((w) => w.addr) })
     try {
       const { ms } = await next<{ ms: number[] }>(client)
       return p50(ms)
@@ -55,14 +61,14 @@ async function once(kind: 'udp' | 'libp2p', frames: number, warm: number, gapMs:
       await client.terminate()
     }
   } finally {
-    await server.terminate()
+    await Promise.all(servers.map((s) => s.terminate()))
   }
 }
 
-async function roundTrips(rounds: number, frames: number, warm: number, gapMs: number): Promise<RoundTrips> {
+async function roundTrips(rounds: number, frames: number, warm: number, gapMs: number, peers = 1): Promise<RoundTrips> {
   const out: RoundTrips['rounds'] = []
   for (let r = 0; r < rounds; r++) {
-    out.push({ udpRttMs: await once('udp', frames, warm, gapMs), libp2pRttMs: await once('libp2p', frames, warm, gapMs) })
+    out.push({ udpRttMs: await once('udp', frames, warm, gapMs, peers), libp2pRttMs: await once('libp2p', frames, warm, gapMs, peers) })
   }
   const udp = p50(out.map((x) => x.udpRttMs))
   const libp2p = p50(out.map((x) => x.libp2pRttMs))
@@ -73,5 +79,6 @@ export async function hopFloor(opts: { rounds?: number } = {}): Promise<HopFloor
   const rounds = opts.rounds ?? 3
   const busy = await roundTrips(rounds, 2000, 300, 0)
   const idle = await roundTrips(rounds, 300, 300, IDLE_GAP_MS)
-  return { busy, idle: { ...idle, gapMs: IDLE_GAP_MS } }
+  const fanOut = await roundTrips(rounds, 300, 300, IDLE_GAP_MS, FAN_OUT)
+  return { busy, idle: { ...idle, gapMs: IDLE_GAP_MS }, fanOut: { ...fanOut, gapMs: IDLE_GAP_MS, peers: FAN_OUT } }
 }

@@ -1,9 +1,10 @@
 /**
  * One end of hop-floor.ts's round trips, in a worker thread of its own: an echo server, or the client that times
- * `frames` round trips of one 64-byte frame (one in flight, each `gapMs` after the last came back) after `warm`
- * untimed ones back to back. `kind` is `udp` (a datagram socket pair, what OpenDHT's nodes talk over) or `libp2p`
- * (one stream on discovery's stack: TCP, noise with one write per message, coalesced yamux, as Baran's rpc links
- * are). A server echoes until hop-floor.ts terminates its thread (which closes its sockets).
+ * `frames` rounds of one 64-byte frame to each of its servers at once (one round in flight, each `gapMs` after the
+ * last echo of the previous came back) after `warm` untimed rounds back to back. `kind` is `udp` (a datagram socket,
+ * what OpenDHT's nodes talk over) or `libp2p` (one stream per server on discovery's stack: TCP, noise with one write
+ * per message, coalesced yamux, as Baran's rpc links are). A server echoes until hop-floor.ts terminates its thread
+ * (which closes its sockets).
  */
 import dgram from 'node:dgram'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -16,9 +17,9 @@ import { createLibp2p } from 'libp2p'
 interface Job {
   kind: 'udp' | 'libp2p'
   role: 'server' | 'client'
-  /** the server's UDP port or libp2p address (client only) */
-  port?: number
-  addr?: string
+  /** the servers' UDP ports or libp2p addresses (client only) */
+  ports?: number[]
+  addrs?: string[]
   frames: number
   warm: number
   gapMs: number
@@ -29,24 +30,29 @@ const job = workerData as Job
 const port = parentPort!
 const frame = new Uint8Array(64)
 
-/** Sends a frame, times until `onReply` is called, and goes again until every frame came back. */
-function timeRoundTrips(send: () => void, setOnReply: (fn: () => void) => void): Promise<number[]> {
+/**
+ * Runs `sends` (one frame to each server) and times until `onReply` was called once per send, i.e. until the last
+ * echo came back; goes again until every round was timed.
+ */
+function timeRounds(sends: Array<() => void>, setOnReply: (fn: () => void) => void): Promise<number[]> {
   const ms: number[] = []
   let n = 0
+  let echoes = 0
   let t0 = 0
   return new Promise((resolve) => {
     const go = (): void => {
+      echoes = 0
       t0 = performance.now()
-      send()
+      for (const send of sends) send()
     }
     setOnReply(() => {
+      if (++echoes < sends.length) return
       if (n++ >= job.warm) ms.push(performance.now() - t0)
       if (n === job.warm + job.frames) return resolve(ms)
       if (n < job.warm || job.gapMs === 0) go()
       else setTimeout(go, job.gapMs)
     })
-    t0 = performance.now()
-    send()
+    go()
   })
 }
 
@@ -56,8 +62,8 @@ if (job.kind === 'udp') {
     sock.on('message', (m, from) => sock.send(m, from.port, from.address))
     sock.bind(0, '127.0.0.1', () => port.postMessage({ port: sock.address().port }))
   } else {
-    const ms = await timeRoundTrips(
-      () => sock.send(frame, job.port!, '127.0.0.1'),
+    const ms = await timeRounds(
+      job.ports!.map((p) => () => sock.send(frame, p, '127.0.0.1')),
       (fn) => sock.on('message', fn),
     )
     sock.close()
@@ -72,10 +78,12 @@ if (job.kind === 'udp') {
     })
     port.postMessage({ addr: node.getMultiaddrs()[0]!.toString() })
   } else {
-    const stream = await node.dialProtocol(multiaddr(job.addr!), PROTOCOL)
-    const ms = await timeRoundTrips(
-      () => stream.send(frame),
-      (fn) => stream.addEventListener('message', fn),
+    const streams = await Promise.all(job.addrs!.map((a) => node.dialProtocol(multiaddr(a), PROTOCOL)))
+    const ms = await timeRounds(
+      streams.map((stream) => () => stream.send(frame)),
+      (fn) => {
+        for (const stream of streams) stream.addEventListener('message', fn)
+      },
     )
     await node.stop()
     port.postMessage({ ms })

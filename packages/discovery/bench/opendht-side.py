@@ -23,6 +23,9 @@ ap.add_argument("--nodes", type=int, default=20)
 ap.add_argument("--iterations", type=int, default=50)
 ap.add_argument("--value-bytes", type=int, default=256)
 ap.add_argument("--warm", type=int, default=30)
+# The same idle as the Baran side's: after each put, and between a listen and the put it waits for.
+ap.add_argument("--put-gap-ms", type=int, default=250)
+ap.add_argument("--listen-settle-ms", type=int, default=300)
 args = ap.parse_args()
 N, ITER = args.nodes, args.iterations
 now = time.perf_counter
@@ -104,7 +107,7 @@ try:
         samples["put"].append(ms(t))
         if not ok:
             fails["put"] += 1
-        time.sleep(0.05)
+        time.sleep(args.put_gap_ms / 1000)
 
     # get from other nodes: done (the whole search) and the first value
     for i, k in enumerate(keys):
@@ -152,7 +155,7 @@ try:
             return True
 
         token = watcher.listen(k, on_push)
-        time.sleep(0.3)  # the listen reaches the storing nodes (Baran side waits for its subscriptions)
+        time.sleep(args.listen_settle_ms / 1000)  # the listen reaches the storing nodes (Baran side waits for its subscriptions, then as long)
         t = now()
         writer.put(k, blob())
         samples["listen.putDone"].append(ms(t))
@@ -161,7 +164,7 @@ try:
         else:
             fails["listen"] += 1
         watcher.cancelListen(token)
-        time.sleep(0.05)
+        time.sleep(args.put_gap_ms / 1000)
     out["samples"] = samples
     out["failures"] = fails
 except Exception as e:  # report what ran

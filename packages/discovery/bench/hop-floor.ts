@@ -29,7 +29,7 @@ export interface HopFloor {
 
 /** The pause before each frame of the `idle` and `fanOut` runs. */
 const IDLE_GAP_MS = 10
-/** Peers of the fan-out: the opendht bench's replication, the peers a full get or a put asks at once. */
+/** Peers of the fan-out unless told: the opendht bench's replication, the peers a full get or a put asks at once. */
 const FAN_OUT = 8
 const WORKER = new URL('./hop-floor.worker.ts', import.meta.url)
 /** The p50 of some ms figures (lib.ts's nearest rank, rounded to µs). */
@@ -75,10 +75,11 @@ async function roundTrips(rounds: number, frames: number, warm: number, gapMs: n
   return { udpRttMs: udp, libp2pRttMs: libp2p, libp2pOverUdp: Math.round((libp2p / udp) * 100) / 100, frames, rounds: out }
 }
 
-export async function hopFloor(opts: { rounds?: number } = {}): Promise<HopFloor> {
+export async function hopFloor(opts: { rounds?: number; fanOut?: number } = {}): Promise<HopFloor> {
   const rounds = opts.rounds ?? 3
+  const peers = opts.fanOut ?? FAN_OUT
   const busy = await roundTrips(rounds, 2000, 300, 0)
   const idle = await roundTrips(rounds, 300, 300, IDLE_GAP_MS)
-  const fanOut = await roundTrips(rounds, 300, 300, IDLE_GAP_MS, FAN_OUT)
-  return { busy, idle: { ...idle, gapMs: IDLE_GAP_MS }, fanOut: { ...fanOut, gapMs: IDLE_GAP_MS, peers: FAN_OUT } }
+  const fanOut = await roundTrips(rounds, 300, 300, IDLE_GAP_MS, peers)
+  return { busy, idle: { ...idle, gapMs: IDLE_GAP_MS }, fanOut: { ...fanOut, gapMs: IDLE_GAP_MS, peers } }
 }

@@ -45,11 +45,13 @@ def hexid(h):
 
 
 def outside(nodes, key, i, skip):
-    """A node that is not among the 8 closest to key (so it does not store it), nor in skip."""
+    """A node that is not among the 8 closest to key (so it does not store it), nor in skip, when there is one."""
     k = hexid(key)
     closest = sorted(nodes, key=lambda n: hexid(n.getNodeId()) ^ k)[:8]
     others = [n for n in nodes if n not in closest and n not in skip]
-    return others[i % len(others)]
+    # As the Baran side: with too few nodes for an outsider, any node but those skipped.
+    pool = others or [n for n in nodes if n not in skip]
+    return pool[i % len(pool)]
 
 
 out = {"nodes": N, "iterations": ITER, "version": "python3-opendht (Debian)"}

@@ -10,7 +10,7 @@
  *  - listen.push: a watcher subscribed before the put; from the start of the put to the watcher's callback.
  * Baran-only rows: get.quorum3 (Baran's default get), listen.push.presence (a signed presence record).
  * `hopFloor` (same run, hop-floor.ts): the p50 round trip of one frame between worker threads over UDP and over
- * libp2p streams on discovery's stack, back to back, to an idle thread, and to 8 idle threads at once: what a hop
+ * libp2p streams on discovery's stack, back to back, to an idle thread, and to the replication's number of idle threads at once: what a hop
  * and a full get's or put's fan-out cost each side in transport alone. Each goal in the JSON says whether its
  * time (goal × OpenDHT's p50) is above that floor at all (`reachable`).
  *
@@ -327,9 +327,10 @@ async function main(): Promise<void> {
   for (const [k, v] of Object.entries(odhtSamples)) o[k] = stats(v)
   result.opendht = measured ? o : { error: missing ?? 'no OpenDHT samples' }
   // The transport under one hop on each side, in the same run: Baran's get cannot answer faster than one of these.
-  say('hop floor: round trips over UDP and over libp2p streams, thread to thread, to one peer and to 8 at once')
+  say('hop floor: round trips over UDP and over libp2p streams, thread to thread, to one peer and to several at once')
   // A floor that could not be measured leaves the comparison above standing, with the reason.
-  const floor = await hopFloor().catch((e: unknown) => ({ error: String(e) }))
+  // The fan-out: as many peers at once as a full get or a put asks here (the replication, or every other node).
+  const floor = await hopFloor({ fanOut: Math.min(REPLICATION, NODES - 1) }).catch((e: unknown) => ({ error: String(e) }))
   const firstValue = o['get.first']?.p50
   // The idle round trip is the one a get meets: each asks peers that were not talking a moment before.
   const floorRatio = firstValue && 'idle' in floor ? Math.round((floor.idle.libp2pRttMs / firstValue) * 100) / 100 : null
@@ -339,7 +340,7 @@ async function main(): Promise<void> {
     ...floor,
     idleLibp2pRttOverOpenDhtFirstValue: floorRatio,
     fanOutLibp2pOverOpenDhtGet: fanOutRatio,
-    note: 'p50 round trip of one 64-byte frame between worker threads, back to back (busy) or each after a pause (idle), and to 8 idle threads at once until the last echo (fanOut): over UDP (OpenDHT’s transport) and over libp2p streams on discovery’s stack (TCP, noise, yamux: Baran’s rpc links); a Baran operation needs at least its transport floor, plus its own work',
+    note: 'p50 round trip of one 64-byte frame between worker threads, back to back (busy) or each after a pause (idle), and to the replication’s number of idle threads at once until the last echo (fanOut): over UDP (OpenDHT’s transport) and over libp2p streams on discovery’s stack (TCP, noise, yamux: Baran’s rpc links); a Baran operation needs at least its transport floor, plus its own work',
   }
   const ratios: Record<string, unknown> = {}
   const paired: Record<string, unknown> = {}

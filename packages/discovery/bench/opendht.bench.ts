@@ -10,9 +10,9 @@
  *  - listen.push: a watcher subscribed before the put; from the start of the put to the watcher's callback.
  * Baran-only rows: get.quorum3 (Baran's default get), listen.push.presence (a signed presence record).
  * `hopFloor` (same run, hop-floor.ts): the p50 round trip of one frame between worker threads over UDP and over
- * libp2p streams on discovery's stack, back to back, to an idle thread, and to the replication's number of idle threads at once: what a hop
- * and a full get's or put's fan-out cost each side in transport alone. Each goal in the JSON says whether its
- * time (goal × OpenDHT's p50) is above that floor at all (`reachable`).
+ * libp2p streams on discovery's stack, back to back, to an idle thread, and to as many idle threads at once as a
+ * full get asks: what a hop and a full get's or put's fan-out cost each side in transport alone. Each goal in the
+ * JSON says whether its time (goal × OpenDHT's p50) is above that floor at all (`reachable`).
  *
  * The headline layout (default `--mode threads`) gives each Baran node its own worker thread (its own event
  * loop), as each OpenDHT node has its own threads; `--mode both` adds the secondary row with every Baran node
@@ -326,7 +326,7 @@ async function main(): Promise<void> {
   const o: Record<string, Stats | undefined> = {}
   for (const [k, v] of Object.entries(odhtSamples)) o[k] = stats(v)
   result.opendht = measured ? o : { error: missing ?? 'no OpenDHT samples' }
-  // The transport under one hop on each side, in the same run: Baran's get cannot answer faster than one of these.
+  // The transport under a hop and under a fan-out on each side, in the same run: Baran cannot answer faster.
   say('hop floor: round trips over UDP and over libp2p streams, thread to thread, to one peer and to several at once')
   // A floor that could not be measured leaves the comparison above standing, with the reason.
   // The fan-out: as many peers at once as a full get or a put asks here (the replication, or every other node).

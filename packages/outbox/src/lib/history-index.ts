@@ -1,3 +1,7 @@
+import { InvalidMessageIdError } from './errors.ts'
+import type { HistoryMessage } from './history-entry.ts'
+import { isMessageId } from './ids.ts'
+
 /**
  * The message IDs of recently used conversations, sorted, in memory. JetStream has no ordered key index, so the
  * first read of a conversation lists its keys once (its IDs only, no bodies: the server filters on the
@@ -96,4 +100,59 @@ export function lowerBound(ids: readonly string[], id: string): number {
     else hi = mid
   }
   return lo
+}
+
+export interface HistoryPageOptions {
+  /** Only messages with IDs below this one (the page just before it). */
+  before?: string
+  /** Only messages with IDs above this one. */
+  after?: string
+  /** @default 100 */
+  limit?: number
+}
+
+export interface HistoryPage {
+  messages: HistoryMessage[]
+  /** Messages in the conversation. */
+  total: number
+  /** IDs a stored message names as its sender's previous one but that this device does not hold. */
+  gaps: string[]
+  /** Whether older / newer messages exist beyond this page (page on with `before: messages[0].id` / `after: messages.at(-1).id`). */
+  hasBefore: boolean
+  hasAfter: boolean
+}
+
+/** Which of a conversation's sorted IDs a page may show: `ids[lo, hi)`, in the order to read them. */
+export interface PageWindow {
+  lo: number
+  hi: number
+  /** A page before an ID (and not after one) reads back from it, so a size cut keeps the messages nearest to it. */
+  backward: boolean
+  order: readonly string[]
+}
+
+/** The window of a page (HistoryStore.page). Throws InvalidMessageIdError for a `before` or `after` that is no message ID. */
+export function pageWindow(ids: readonly string[], opts: HistoryPageOptions): PageWindow {
+  for (const [k, v] of [
+    ['before', opts.before],
+    ['after', opts.after],
+  ] as const) {
+    if (v !== undefined && !isMessageId(v)) throw new InvalidMessageIdError(`${k}: not a message ID: ${JSON.stringify(String(v).slice(0, 40))}`)
+  }
+  const limit = Math.max(1, opts.limit ?? 100)
+  let lo = opts.after === undefined ? 0 : lowerBound(ids, opts.after) + (ids[lowerBound(ids, opts.after)] === opts.after ? 1 : 0)
+  let hi = opts.before === undefined ? ids.length : lowerBound(ids, opts.before)
+  const backward = opts.before !== undefined && opts.after === undefined
+  if (backward) lo = Math.max(lo, hi - limit)
+  else hi = Math.min(hi, lo + limit)
+  const window = ids.slice(lo, Math.max(lo, hi))
+  return { lo, hi, backward, order: backward ? window.reverse() : window }
+}
+
+/** Whether older and newer messages exist beyond what a page shows (its first and last IDs; none: its window). */
+export function pageEdges(ids: readonly string[], w: PageWindow, first?: string, last?: string): Pick<HistoryPage, 'hasBefore' | 'hasAfter'> {
+  return {
+    hasBefore: first !== undefined ? lowerBound(ids, first) > 0 : w.lo > 0,
+    hasAfter: last !== undefined ? lowerBound(ids, last) + 1 < ids.length : w.hi < ids.length,
+  }
 }

@@ -1,19 +1,18 @@
 import { HISTORY_INDEX_MAX_IDS, MAX_REPLY_BYTES, UPDATE_RETRIES } from './constants.ts'
-import { InvalidMessageIdError, UpdateConflictError } from './errors.ts'
+import { UpdateConflictError } from './errors.ts'
 import {
   decodeEntry,
   type HistoryDevice,
   type HistoryEntry,
   HistoryEntrySchema,
   type HistoryInput,
-  type HistoryMessage,
   mergeEntries,
   newEntry,
   safeJson,
   sameEntry,
   toMessage,
 } from './history-entry.ts'
-import { ConversationIndex, lowerBound } from './history-index.ts'
+import { ConversationIndex, type HistoryPage, type HistoryPageOptions, lowerBound, pageEdges, pageWindow } from './history-index.ts'
 import { SyncHashes } from './history-hashes.ts'
 import { type ConversationSummary, type SyncItem, summarizeConversation } from './history-sync.ts'
 import { isMessageId, messageIdTime } from './ids.ts'
@@ -21,6 +20,7 @@ import { RecordCache } from './record-cache.ts'
 import { createMany, encodeJsonValue, getMany, isConflict, type KvStore, type OrderedKvStore } from './kv.ts'
 
 export type { HistoryInput, HistoryMessage } from './history-entry.ts'
+export type { HistoryPage, HistoryPageOptions } from './history-index.ts'
 
 /**
  * The account's message history on this device: every message it sent or received, both directions, one
@@ -40,26 +40,6 @@ export interface HistoryInit {
   now?: () => number
   /** Message IDs of conversations kept in memory for paging. @default HISTORY_INDEX_MAX_IDS */
   maxIndexedIds?: number
-}
-
-export interface HistoryPageOptions {
-  /** Only messages with IDs below this one (the page just before it). */
-  before?: string
-  /** Only messages with IDs above this one. */
-  after?: string
-  /** @default 100 */
-  limit?: number
-}
-
-export interface HistoryPage {
-  messages: HistoryMessage[]
-  /** Messages in the conversation. */
-  total: number
-  /** IDs a stored message names as its sender's previous one but that this device does not hold. */
-  gaps: string[]
-  /** Whether older / newer messages exist beyond this page (page on with `before: messages[0].id` / `after: messages.at(-1).id`). */
-  hasBefore: boolean
-  hasAfter: boolean
 }
 
 const GAPS_SHOWN = 100
@@ -254,45 +234,23 @@ export class HistoryStore {
    * in memory; cut short by size like the inbox's pages.
    */
   async page(peer: string, opts: HistoryPageOptions = {}): Promise<HistoryPage> {
-    for (const [k, v] of [
-      ['before', opts.before],
-      ['after', opts.after],
-    ] as const) {
-      if (v !== undefined && !isMessageId(v)) throw new InvalidMessageIdError(`${k}: not a message ID: ${JSON.stringify(String(v).slice(0, 40))}`)
-    }
-    const limit = Math.max(1, opts.limit ?? 100)
     const ids = await this.ids(peer)
-    let lo = opts.after === undefined ? 0 : lowerBound(ids, opts.after) + (ids[lowerBound(ids, opts.after)] === opts.after ? 1 : 0)
-    let hi = opts.before === undefined ? ids.length : lowerBound(ids, opts.before)
-    if (opts.before !== undefined && opts.after === undefined) lo = Math.max(lo, hi - limit)
-    else hi = Math.min(hi, lo + limit)
+    const w = pageWindow(ids, opts)
     // Read in parts and stop at the size cut: a page of large (sealed) messages costs what it shows, not `limit`.
-    // A page before an ID keeps the messages nearest to it, so paging back never skips any.
-    const backward = opts.before !== undefined && opts.after === undefined
-    const window = ids.slice(lo, Math.max(lo, hi))
-    const order = backward ? [...window].reverse() : window
     const shown: HistoryEntry[] = []
     let bytes = 0
-    cut: for (let i = 0; i < order.length; i += PAGE_READ) {
-      for (const e of await this.entries(peer, order.slice(i, i + PAGE_READ))) {
+    cut: for (let i = 0; i < w.order.length; i += PAGE_READ) {
+      for (const e of await this.entries(peer, w.order.slice(i, i + PAGE_READ))) {
         const size = (e.body ?? e.sealed ?? '').length * 3 + 400
         if (shown.length > 0 && bytes + size > MAX_REPLY_BYTES) break cut
         bytes += size
         shown.push(e)
       }
     }
-    if (backward) shown.reverse()
+    if (w.backward) shown.reverse()
     const messages = shown.map(toMessage)
-    const firstShown = messages[0]?.id
-    const lastShown = messages.at(-1)?.id
     const gaps = [...(await this.#gapSet(peer))].sort()
-    return {
-      messages,
-      total: ids.length,
-      gaps: gaps.slice(0, GAPS_SHOWN),
-      hasBefore: firstShown !== undefined ? lowerBound(ids, firstShown) > 0 : lo > 0,
-      hasAfter: lastShown !== undefined ? lowerBound(ids, lastShown) + 1 < ids.length : hi < ids.length,
-    }
+    return { messages, total: ids.length, gaps: gaps.slice(0, GAPS_SHOWN), ...pageEdges(ids, w, messages[0]?.id, messages.at(-1)?.id) }
   }
 
   /** Removes messages older than `retentionMs` (by the time in their ID). Only runs when a retention is configured. */

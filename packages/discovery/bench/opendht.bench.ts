@@ -224,9 +224,11 @@ async function measureBaran(cluster: Cluster, iterations: number): Promise<{ sam
   return { samples: out, failures }
 }
 
-/** Append every sample list of `more` to `into`. */
-function merge(into: Record<string, number[]>, more: Record<string, number[]> | undefined): void {
-  for (const [k, v] of Object.entries(more ?? {})) into[k] = [...(into[k] ?? []), ...v]
+/** Stats of each operation over all rounds' samples together (a round that ran nothing adds nothing). */
+function pooledStats(rounds: Array<Record<string, number[]> | undefined>): Record<string, Stats | undefined> {
+  const all: Record<string, number[]> = {}
+  for (const round of rounds) for (const [k, v] of Object.entries(round ?? {})) all[k] = [...(all[k] ?? []), ...v]
+  return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, stats(v)]))
 }
 
 const ratio = (a?: Stats, b?: Stats, f: 'p50' | 'p95' = 'p50'): number | null => (a && b && b[f] > 0 ? Math.round((a[f] / b[f]) * 100) / 100 : null)
@@ -285,8 +287,7 @@ async function main(): Promise<void> {
   if (missing !== undefined) say(`OpenDHT side not measured: ${missing} — reporting the Baran side only`)
   // The sides take turns, round after round (never at the same time), so a change in the machine's load falls
   // on both: OpenDHT's nodes run in a fresh process each round (during the first layout's rounds) while Baran's wait.
-  const odhtSamples: Record<string, number[]> = {}
-  // Each round's samples apart too: a round's ratio pairs the two turns taken one after the other.
+  // Each round's samples apart: pooled for the p50s, and a round's ratio pairs the two turns taken one after the other.
   const odhtByRound: Array<Record<string, number[]> | undefined> = []
   const baranByRound: Partial<Record<Mode, Array<Record<string, number[]>>>> = {}
   const rounds: Array<Record<string, unknown>> = []
@@ -294,7 +295,6 @@ async function main(): Promise<void> {
   for (const [m, mode] of MODES.entries()) {
     say(`Baran layout ${mode} (${LAYOUT[mode]}): starting ${NODES} nodes`)
     const cluster = mode === 'threads' ? await threadedCluster(NODES, { replication: REPLICATION }) : await inProcessCluster(NODES, { replication: REPLICATION })
-    const samples: Record<string, number[]> = {}
     const baranRounds: Array<Record<string, number[]>> = []
     baranByRound[mode] = baranRounds
     try {
@@ -303,28 +303,24 @@ async function main(): Promise<void> {
           say(`round ${r + 1}/${ROUNDS}: OpenDHT`)
           const odht = await runOpenDht(per)
           if (odht.samples === undefined) say(`OpenDHT round ${r + 1} failed: ${String(odht.info.error)}`)
-          merge(odhtSamples, odht.samples)
           odhtByRound[r] = odht.samples
           rounds.push({ side: 'opendht', round: r + 1, ...odht.info })
         }
         say(`round ${r + 1}/${ROUNDS}: Baran (${mode})`)
         const warm = await warmUp(cluster)
         const measured = await measureBaran(cluster, per)
-        merge(samples, measured.samples)
         baranRounds[r] = measured.samples
         rounds.push({ side: `baran.${mode}`, round: r + 1, ...warm, failures: measured.failures })
       }
     } finally {
       await cluster.stop()
     }
-    const b: Record<string, Stats | undefined> = {}
-    for (const [k, v] of Object.entries(samples)) b[k] = stats(v)
+    const b = pooledStats(baranRounds)
     byMode[mode] = b
     result[`baran.${mode}`] = { layout: LAYOUT[mode], ...b, setup: cluster.setup }
   }
-  const measured = Object.keys(odhtSamples).length > 0
-  const o: Record<string, Stats | undefined> = {}
-  for (const [k, v] of Object.entries(odhtSamples)) o[k] = stats(v)
+  const o = pooledStats(odhtByRound)
+  const measured = Object.keys(o).length > 0
   result.opendht = measured ? o : { error: missing ?? 'no OpenDHT samples' }
   // The transport under a hop and under a fan-out on each side, in the same run: Baran cannot answer faster.
   say('hop floor: round trips over UDP and over libp2p streams, thread to thread, to one peer and to several at once')

@@ -140,7 +140,8 @@ export function pageWindow(ids: readonly string[], opts: HistoryPageOptions): Pa
     if (v !== undefined && !isMessageId(v)) throw new InvalidMessageIdError(`${k}: not a message ID: ${JSON.stringify(String(v).slice(0, 40))}`)
   }
   const limit = Math.max(1, opts.limit ?? 100)
-  let lo = opts.after === undefined ? 0 : lowerBound(ids, opts.after) + (ids[lowerBound(ids, opts.after)] === opts.after ? 1 : 0)
+  const from = opts.after === undefined ? 0 : lowerBound(ids, opts.after)
+  let lo = opts.after !== undefined && ids[from] === opts.after ? from + 1 : from
   let hi = opts.before === undefined ? ids.length : lowerBound(ids, opts.before)
   const backward = opts.before !== undefined && opts.after === undefined
   if (backward) lo = Math.max(lo, hi - limit)

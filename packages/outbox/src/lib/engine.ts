@@ -1,7 +1,8 @@
 import type { Backoff } from '@baran/actor/recurring'
 import { deliveryBackoff } from './backoff.ts'
 import { LOOKUP_FRESH_MS, LOOKUP_USABLE_MS, MAX_IN_FLIGHT, WATCH_REFRESH_MS } from './constants.ts'
-import { type DeliveryEvent, type DeliveryStateValue, nextDelivery } from './delivery-machine.ts'
+import { type DeliveryStateValue, nextDelivery } from './delivery-machine.ts'
+import { errorText, isRefusal, type Outcome, retryDue, settle, settledRecord } from './delivery-outcome.ts'
 import {
   type Clock,
   type DeliveryChange,
@@ -11,6 +12,7 @@ import {
   systemClock,
 } from './engine-types.ts'
 import { DeviceDirectory } from './directory.ts'
+import { DuePump } from './due-pump.ts'
 import { NoDevicesError } from './errors.ts'
 import { type PendingItem as Item, PendingIndex } from './pending.ts'
 import { type DeviceRecord, finishedAt, type OutgoingRecord, withDevice, withRecipientDevices } from './records.ts'
@@ -18,17 +20,7 @@ import { type DeviceRecord, finishedAt, type OutgoingRecord, withDevice, withRec
 export type { AccountDevices, Clock, DeliveryChange, DeliveryDeps, DeliveryEngineInit, DevicePresenceInfo, EngineLogger, SealRequest } from './engine-types.ts'
 export { systemClock } from './engine-types.ts'
 
-type Outcome = { event: DeliveryEvent; error?: string }
-
-/**
- * Failures that trying again cannot fix: the receiver refused it, transport cut the device as revoked, or the
- * envelope itself is unacceptable (to transport or to the bus contract). Everything else (unreachable, timeout,
- * handshake_failed, no_responder…) retries.
- */
-const REFUSING_CODES = new Set(['rejected', 'revoked', 'invalid_envelope', 'frame_too_large', 'invalid_request', 'no_encryption_key', 'bad_recipient', 'too_large'])
-
 const silent: EngineLogger = { debug() {}, warn() {}, error() {} }
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 /**
  * The delivery engine, pure of NATS. It keeps an in-memory index of pending (message, device) pairs ordered by
@@ -40,8 +32,9 @@ export class DeliveryEngine {
   #deps: DeliveryDeps
   #clock: Clock
   #random: () => number
-  #max: number
   #backoff: Backoff
+  /** The back-off after n failed attempts. */
+  readonly #after = (attempts: number): number => this.#backoff.after(attempts)
   #log: EngineLogger
   #onChange: ((c: DeliveryChange) => void) | undefined
 
@@ -50,18 +43,20 @@ export class DeliveryEngine {
   #heap = this.#pending.heap
   #directory: DeviceDirectory
 
-  #inFlight = 0
-  #timer: unknown
-  #timerAt = Number.POSITIVE_INFINITY
-  #idle: Array<() => void> = []
+  /** Starts due items, at most maxInFlight at once, with one timer for the next. */
+  #run: DuePump<Item>
   #abort = new AbortController()
-  #stopped = false
 
   constructor(deps: DeliveryDeps, init: DeliveryEngineInit = {}) {
     this.#deps = deps
     this.#clock = init.clock ?? systemClock
     this.#random = init.random ?? Math.random
-    this.#max = Math.max(1, init.maxInFlight ?? MAX_IN_FLIGHT)
+    this.#run = new DuePump({
+      clock: this.#clock,
+      max: init.maxInFlight ?? MAX_IN_FLIGHT,
+      heap: this.#heap,
+      start: (item, now) => void (item.kind === 'resolve' ? this.#resolve(item.account, now) : this.#runDevice(item, now)),
+    })
     this.#backoff = deliveryBackoff(init.backoff, this.#random)
     this.#log = init.log ?? silent
     this.#onChange = init.onChange
@@ -99,7 +94,7 @@ export class DeliveryEngine {
         )
       }
     }
-    this.#pump()
+    this.#run.pump()
     return { resumed, pruned, corrupt }
   }
 
@@ -115,9 +110,9 @@ export class DeliveryEngine {
 
   /** Starts delivering a record that was just persisted. */
   add(record: OutgoingRecord): void {
-    if (this.#stopped) return
+    if (this.#run.stopped) return
     this.#track(record, true)
-    this.#pump()
+    this.#run.pump()
   }
 
   /** A watched device published a fresh presence (or new addresses): try its messages now. */
@@ -129,7 +124,7 @@ export class DeliveryEngine {
     for (const item of this.#pending.ofDevice(p.deviceId)) this.#pending.dueNow(item, now)
     // A device of an account we could not resolve yet: resolve it now.
     for (const item of this.#pending.unresolvedOf(p.accountId)) this.#pending.dueNow(item, now)
-    this.#pump()
+    this.#run.pump()
   }
 
   /** A watched device went offline: forget its addresses (the next attempt asks discovery again). */
@@ -146,7 +141,7 @@ export class DeliveryEngine {
     if (!item) return
     item.deliveredElsewhere = true
     if (!item.busy) this.#pending.dueNow(item, this.#clock.now())
-    this.#pump()
+    this.#run.pump()
   }
 
   /** A device was revoked: nothing new goes to it; its pending messages end as rejected. */
@@ -156,13 +151,13 @@ export class DeliveryEngine {
       item.revoked = true
       if (!item.busy) this.#pending.dueNow(item, now)
     }
-    this.#pump()
+    this.#run.pump()
   }
 
   /** Everything waiting is due now (the bus or JetStream came back after an outage). */
   kick(): void {
     this.#pending.allDueBy(this.#clock.now())
-    this.#pump()
+    this.#run.pump()
   }
 
   /**
@@ -171,7 +166,7 @@ export class DeliveryEngine {
    * account. Fail them now and try again at once; a receiver de-duplicates whatever did arrive.
    */
   interrupt(): void {
-    if (this.#stopped) return
+    if (this.#run.stopped) return
     const stale = this.#abort
     this.#abort = new AbortController()
     this.#directory.reset()
@@ -194,19 +189,17 @@ export class DeliveryEngine {
   /** pending: (message, device) pairs not final yet; unresolved: messages whose recipient's devices are unknown. */
   stats(): { pending: number; unresolved: number; messages: number; inFlight: number; watching: number } {
     const { device, resolve } = this.#pending.count
-    return { pending: device, unresolved: resolve, messages: this.#pending.messages, inFlight: this.#inFlight, watching: this.#directory.watching }
+    return { pending: device, unresolved: resolve, messages: this.#pending.messages, inFlight: this.#run.inFlight, watching: this.#directory.watching }
   }
 
   /** Resolves once no attempt, lookup or write is in flight (tests, benchmarks). */
   idle(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve()
-    return new Promise((resolve) => this.#idle.push(resolve))
+    return this.#run.idle()
   }
 
   /** Stops the timer, aborts what is in flight and waits for it to settle. Nothing is lost: it stays queued. */
   async stop(): Promise<void> {
-    this.#stopped = true
-    this.#disarm()
+    this.#run.stop()
     this.#abort.abort(new Error('outbox stopping'))
     await this.idle()
   }
@@ -243,65 +236,10 @@ export class DeliveryEngine {
     }
   }
 
-  // ---- scheduling ----
-
-  /** Starts every due item while there is room, then arms the one timer for the next. */
-  #pump(): void {
-    if (this.#stopped) return
-    const now = this.#clock.now()
-    while (this.#inFlight < this.#max) {
-      const top = this.#heap.peek()
-      if (!top || top.due > now) break
-      this.#heap.remove(top)
-      if (top.kind === 'resolve') void this.#resolve(top.account, now)
-      else void this.#runDevice(top, now)
-    }
-    this.#arm()
-  }
-
-  #arm(): void {
-    const top = this.#heap.peek()
-    // When every slot is busy, the next completion pumps: a timer now would only spin.
-    if (!top || this.#inFlight >= this.#max || this.#stopped) {
-      this.#disarm()
-      return
-    }
-    if (this.#timer !== undefined && this.#timerAt === top.due) return
-    this.#disarm()
-    this.#timerAt = top.due
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, top.due - this.#clock.now()))
-    this.#timer = this.#clock.setTimeout(() => {
-      this.#timer = undefined
-      this.#timerAt = Number.POSITIVE_INFINITY
-      this.#pump()
-    }, delay)
-  }
-
-  #disarm(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
-    this.#timer = undefined
-    this.#timerAt = Number.POSITIVE_INFINITY
-  }
-
-  #begin(): void {
-    this.#inFlight++
-  }
-
-  #end(): void {
-    this.#inFlight--
-    if (this.#inFlight === 0) {
-      // Wake idle() waiters only if pumping started nothing new.
-      this.#pump()
-      if (this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake()
-    } else {
-      this.#pump()
-    }
-  }
-
   // ---- one device ----
 
   async #runDevice(item: Item, now: number): Promise<void> {
-    this.#begin()
+    this.#run.begin()
     item.busy = true
     try {
       if (item.deliveredElsewhere) await this.#settle(item, 'sending', { event: { type: 'ACKED' } })
@@ -318,7 +256,7 @@ export class DeliveryEngine {
       this.#pending.requeue(item, this.#clock.now() + this.#backoff.after(item.attempts))
     } finally {
       item.busy = false
-      this.#end()
+      this.#run.end()
     }
   }
 
@@ -340,8 +278,7 @@ export class DeliveryEngine {
       return { event: { type: 'ACKED' } }
     } catch (e) {
       const error = errorText(e)
-      const code = (e as { code?: unknown }).code
-      if (typeof code === 'string' && REFUSING_CODES.has(code)) return { event: { type: 'REFUSED' }, error }
+      if (isRefusal(e)) return { event: { type: 'REFUSED' }, error }
       // The address may be stale: look it up again next time.
       this.#directory.stale(item.deviceId, item.account)
       await this.#directory.ensureWatch(item.account)
@@ -383,34 +320,21 @@ export class DeliveryEngine {
   /** Applies an outcome through the machine, records it, and re-queues or retires the item. */
   async #settle(item: Item, from: 'queued' | 'sending', outcome: Outcome): Promise<void> {
     const now = this.#clock.now()
-    let event = outcome.event
-    if (item.deliveredElsewhere && event.type === 'FAILED') event = { type: 'ACKED' }
-    else if (item.revoked && event.type === 'FAILED') event = { type: 'REVOKED' }
-    let step = nextDelivery({ state: from, attempts: item.attempts }, event)
-    if (step.state === 'queued' && now >= item.expiresAt) step = nextDelivery({ state: 'sending', attempts: step.attempts }, { type: 'EXPIRE' })
-    const error = step.state === 'expired' ? undefined : outcome.error
-    if (step.state === 'queued') {
-      item.attempts = step.attempts
-      const due = item.retryNow ? now : Math.min(item.expiresAt, now + this.#backoff.after(step.attempts))
+    const s = settle(item, from, outcome, now, this.#after)
+    const error = s.error ? { error: s.error } : {}
+    if (s.state === 'queued') {
+      item.attempts = s.attempts
       item.retryNow = false
-      await this.#record(item, (d) => ({ ...d, state: 'queued', attempts: step.attempts, nextAttemptAt: due, ...(error ? { lastError: error } : {}) }))
-      this.#pending.requeue(item, due)
-      this.#emit({ ...this.#about(item), state: 'queued', attempts: step.attempts, at: now, ...(error ? { error } : {}) })
+      await this.#record(item, (d) => settledRecord(d, s, now))
+      this.#pending.requeue(item, s.due)
+      this.#emit({ ...this.#about(item), state: 'queued', attempts: s.attempts, at: now, ...error })
       return
     }
     // Final: write it first, so an event never announces what a crash could undo.
-    const final = step.state as DeviceRecord['state']
-    await this.#record(item, (d) => ({
-      ...d,
-      state: final,
-      attempts: step.attempts,
-      finishedAt: now,
-      ...(final === 'delivered' ? { deliveredAt: now } : {}),
-      ...(error ? { lastError: error } : {}),
-    }))
+    await this.#record(item, (d) => settledRecord(d, s, now))
     this.#pending.remove(item)
-    this.#emit({ ...this.#about(item), state: step.state, attempts: step.attempts, at: now, ...(error ? { error } : {}) })
-    if (final === 'delivered' && event.type === 'ACKED' && !item.deliveredElsewhere) this.#reached(item, now)
+    this.#emit({ ...this.#about(item), state: s.state, attempts: s.attempts, at: now, ...error })
+    if (s.state === 'delivered' && s.acked && !item.deliveredElsewhere) this.#reached(item, now)
   }
 
   /**
@@ -426,7 +350,7 @@ export class DeliveryEngine {
       this.#pending.dueNow(other, now)
       woke = true
     }
-    if (woke) this.#pump()
+    if (woke) this.#run.pump()
   }
 
   async #record(item: Item, patch: (d: DeviceRecord) => DeviceRecord): Promise<void> {
@@ -446,7 +370,7 @@ export class DeliveryEngine {
       this.#heap.remove(i)
       i.busy = true
     }
-    this.#begin()
+    this.#run.begin()
     try {
       const live = items.filter((i) => now < i.expiresAt)
       for (const i of items) if (now >= i.expiresAt) await this.#expireUnresolved(i, now)
@@ -461,9 +385,9 @@ export class DeliveryEngine {
         const error = errorText(e)
         for (const i of live) {
           i.attempts++
-          const due = i.retryNow ? this.#clock.now() : this.#clock.now() + this.#backoff.after(i.attempts)
+          const due = retryDue(i, i.attempts, this.#clock.now(), this.#after)
           i.retryNow = false
-          this.#pending.requeue(i, Math.min(i.expiresAt, due))
+          this.#pending.requeue(i, due)
           this.#emit({ ...this.#about(i), state: 'queued', attempts: i.attempts, at: this.#clock.now(), error })
         }
         return
@@ -476,7 +400,7 @@ export class DeliveryEngine {
       for (const i of items) this.#pending.requeue(i, this.#clock.now() + this.#backoff.after(i.attempts))
     } finally {
       for (const i of items) i.busy = false
-      this.#end()
+      this.#run.end()
     }
   }
 
@@ -501,12 +425,4 @@ export class DeliveryEngine {
     this.#pending.remove(item)
     this.#emit({ id: item.id, kind: item.msgKind, to: item.to, state: 'expired', attempts: item.attempts, at: now })
   }
-}
-
-/** `code: message` of a failure, short enough for a record. */
-function errorText(e: unknown): string {
-  const code = (e as { code?: unknown }).code
-  const message = e instanceof Error ? e.message : String(e)
-  const text = typeof code === 'string' && !message.startsWith(code) ? `${code}: ${message}` : message
-  return text.slice(0, 300)
 }

@@ -6,7 +6,6 @@
 import { hostname } from 'node:os'
 import {
   type BodyOf,
-  canonicalEncode,
   type DeviceCertBody,
   encryptionKeyPairFromSeed,
   fromBase64Url,
@@ -15,7 +14,6 @@ import {
   type RecordType,
   type SignedRecord,
   type SignerRole,
-  toBase64Url,
 } from '@baran/trust'
 import { Wallet } from 'ethers'
 import nacl from 'tweetnacl'
@@ -33,16 +31,12 @@ import type { ScryptParams } from './kdf.ts'
 import type { LinkKdf } from './link.ts'
 import { type LinkOffer, openLinkOffer, sealLinkOffer } from './link-offer.ts'
 import { signDetachedAs, signRecordAs } from './signing-policy.ts'
+import { accountInfoOf, checkedConfig, checkPassword, decodePublicKey, deviceIdOf, ownDeviceCert } from './store-content.ts'
 import { decodeStoreFile, encodeStoreFile, type StoreContent } from './store-file.ts'
 import type { AccountInfo, SealedKeyringInit, Logger, RecordRequest } from './store-types.ts'
 import { type MergeOutcome, mergeDeviceLists, type RemoteDeviceList } from './sync.ts'
 
 export type { AccountInfo, DeviceInfo, SealedKeyringInit, Logger, RecordRequest } from './store-types.ts'
-
-function checkPassword(password: unknown): string {
-  if (typeof password !== 'string' || password.length === 0) throw new InvalidArgumentError('The password must be a non-empty string')
-  return password
-}
 
 /** The key store: account, device and Ethereum keys, certificates, contacts, archive export/import. */
 export class SealedKeyring {
@@ -110,26 +104,7 @@ export class SealedKeyring {
 
   /** The account, this device and the current records. Throws NoAccountError. */
   info(): AccountInfo {
-    const { account, deviceSecretKey } = this.requireAccount()
-    const accountKey = toBase64Url(fromBase64Url(account.accountSecretKey).subarray(32))
-    const deviceKey = toBase64Url(deviceSecretKey.subarray(32))
-    const deviceId = idFromPublicKey(deviceSecretKey.subarray(32))
-    const deviceCert = account.deviceCerts.find((c) => c.body.deviceId === deviceId)!
-    return {
-      accountId: account.deviceList.body.accountId,
-      accountKey,
-      deviceId,
-      deviceKey,
-      deviceName: deviceCert.body.name,
-      ethAddress: account.ethAddress,
-      devices: account.deviceList.body.devices.map((d) => ({ ...d, current: d.deviceId === deviceId })),
-      revoked: account.revocations.body.devices.map((d) => d.deviceId),
-      // Copies: callers must not be able to change the store's records in place.
-      deviceCert: structuredClone(deviceCert),
-      deviceList: structuredClone(account.deviceList),
-      revocations: structuredClone(account.revocations),
-      createdAt: account.createdAt,
-    }
+    return accountInfoOf(this.requireAccount())
   }
 
   /**
@@ -202,7 +177,7 @@ export class SealedKeyring {
   async revokeDevice(deviceId: string): Promise<void> {
     if (!isId(deviceId)) throw new InvalidArgumentError('deviceId must be 40 lowercase hex characters')
     await this.mutate((content, ctx) => {
-      if (deviceId === idFromPublicKey(content.deviceSecretKey.subarray(32))) throw new OwnDeviceError()
+      if (deviceId === deviceIdOf(content)) throw new OwnDeviceError()
       this.log?.info({ deviceId }, 'device revoked')
       return { content: { ...content, account: withRevoked(content.account, ctx, deviceId) }, result: undefined }
     })
@@ -215,7 +190,7 @@ export class SealedKeyring {
   async refresh(opts: { windowMs?: number } = {}): Promise<boolean> {
     const windowMs = opts.windowMs ?? DEFAULT_REFRESH_WINDOW_MS
     return this.mutate((content, ctx) => {
-      const deviceId = idFromPublicKey(content.deviceSecretKey.subarray(32))
+      const deviceId = deviceIdOf(content)
       const account = refreshed(content.account, ctx, { deviceId, certSeq: this.nextSeq() }, windowMs)
       return { content: { ...content, account }, result: account !== content.account, skipWrite: account === content.account }
     })
@@ -288,14 +263,7 @@ export class SealedKeyring {
 
   /** Replaces the config object (JSON with integer numbers only: it is stored as canonical JSON). */
   async setConfig(config: JsonObject): Promise<void> {
-    if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new InvalidArgumentError('config must be a JSON object')
-    let copy: JsonObject
-    try {
-      canonicalEncode(config) // integers only, no undefined/functions: what the store file can hold
-      copy = structuredClone(config)
-    } catch (cause) {
-      throw new InvalidArgumentError('config must be JSON with integer numbers only (no floats, undefined or functions)', { cause })
-    }
+    const copy = checkedConfig(config)
     await this.mutate((content) => ({ content: { ...content, account: { ...content.account, config: copy } }, result: undefined }))
   }
 
@@ -345,7 +313,7 @@ export class SealedKeyring {
    */
   async mergeDeviceList(remote: RemoteDeviceList): Promise<Omit<MergeOutcome, 'payload'>> {
     return this.mutate<Omit<MergeOutcome, 'payload'>>((content, ctx) => {
-      const deviceId = idFromPublicKey(content.deviceSecretKey.subarray(32))
+      const deviceId = deviceIdOf(content)
       const merged = mergeDeviceLists(content.account, ctx, remote, deviceId)
       if (!merged.changed) return { content, result: { changed: false, resigned: false, added: [], revoked: [] }, skipWrite: true }
       // Records adopted close to their expiry are renewed at once.
@@ -400,7 +368,7 @@ export class SealedKeyring {
   /** Applies a change to the account's lists (contacts.ts); writes only when something changed. */
   private updateAccount<T>(fn: (account: AccountPayload, w: Writer) => AccountChange<T>): Promise<T> {
     return this.mutate((content, ctx) => {
-      const next = fn(content.account, { now: ctx.now, device: idFromPublicKey(content.deviceSecretKey.subarray(32)) })
+      const next = fn(content.account, { now: ctx.now, device: deviceIdOf(content) })
       return { content: next.changed ? { ...content, account: next.account } : content, result: next.result, skipWrite: !next.changed }
     })
   }
@@ -435,7 +403,7 @@ export class SealedKeyring {
   /** A store written before encryption keys existed: give the device one and re-issue its certificate (version 2). */
   private async addEncryptionKey(content: StoreContent): Promise<void> {
     await this.commit(await withDeviceEncryptionKey(content, this.clock(), this.nextSeq()))
-    this.log?.info({ deviceId: idFromPublicKey(content.deviceSecretKey.subarray(32)) }, 'device encryption key created, certificate re-issued (version 2)')
+    this.log?.info({ deviceId: deviceIdOf(content) }, 'device encryption key created, certificate re-issued (version 2)')
   }
 
   /**
@@ -443,12 +411,12 @@ export class SealedKeyring {
    * private key (derived from the stored seed). For the envelope module of this package only: never on the bus.
    */
   async envelopeKeys(): Promise<{ deviceId: string; deviceCert: SignedRecord<DeviceCertBody>; deviceSecretKey: Uint8Array; encPrivateKey: Uint8Array }> {
-    const { account, deviceSecretKey, encSeed } = this.requireAccount()
+    const content = this.requireAccount()
+    const { deviceSecretKey, encSeed } = content
     if (!encSeed) throw new StoreNotLoadedError('The device has no encryption key yet')
     if (!this.encKeys || this.encKeys.seed !== encSeed) this.encKeys = { seed: encSeed, ...(await encryptionKeyPairFromSeed(encSeed)) }
-    const deviceId = idFromPublicKey(deviceSecretKey.subarray(32))
-    const deviceCert = account.deviceCerts.find((c) => c.body.deviceId === deviceId)!
-    return { deviceId, deviceCert, deviceSecretKey, encPrivateKey: this.encKeys.privateKey }
+    const deviceId = deviceIdOf(content)
+    return { deviceId, deviceCert: ownDeviceCert(content, deviceId), deviceSecretKey, encPrivateKey: this.encKeys.privateKey }
   }
 
   private async ensureLoaded(): Promise<void> {
@@ -491,14 +459,3 @@ export class SealedKeyring {
     this.wallet = undefined
   }
 }
-
-function decodePublicKey(key: unknown): Uint8Array {
-  try {
-    const bytes = fromBase64Url(key as string)
-    if (bytes.length === 32) return bytes
-  } catch {
-    // reported below
-  }
-  throw new InvalidArgumentError('devicePublicKey must be a base64url 32-byte Ed25519 public key')
-}
-

@@ -12,8 +12,9 @@
  * const report = await runScenario({ nodes: 10, churn: 0.2, messages: 50, durationMs: 15_000, seed: 7 })
  * process.stdout.write(formatReport(report))
  */
-export { runScenario, parseScenario, ScenarioSchema } from './lib/scenario.ts'
-export type { Scenario, ScenarioInit, ScenarioHooks, ScenarioReport } from './lib/scenario.ts'
+export { runScenario } from './lib/scenario.ts'
+export { parseScenario, ScenarioSchema } from './lib/scenario-schema.ts'
+export type { Scenario, ScenarioInit, ScenarioHooks, ScenarioReport } from './lib/scenario-schema.ts'
 export { formatReport } from './lib/report.ts'
 export { conditionsOf } from './lib/offline-plan.ts'
 export { ProcessSimNode } from './lib/process-node.ts'

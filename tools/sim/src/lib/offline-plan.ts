@@ -1,7 +1,7 @@
 /** Which nodes of a scenario go offline for good, which churn, and the scenario's conditions in words. */
 import { ANCHOR_NODES, BACK_BY_FRACTION, SIM_BACKOFF } from './constants.ts'
 import { createRng } from './rng.ts'
-import type { Scenario } from './scenario.ts'
+import type { Scenario } from './scenario-schema.ts'
 
 /** Who goes offline for good, who churns (drawn here only with sigkill), and who therefore runs in a process of its own. */
 export interface OfflinePlan {

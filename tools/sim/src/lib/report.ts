@@ -1,4 +1,4 @@
-import type { ScenarioReport } from './scenario.ts'
+import type { ScenarioReport } from './scenario-schema.ts'
 import type { Percentiles } from './stats.ts'
 
 const mib = (b: number | null) => (b === null ? '-' : `${(b / 1048576).toFixed(1)} MiB`)

@@ -12,7 +12,8 @@
  * `hopFloor` (same run, hop-floor.ts): the p50 round trip of one frame between worker threads over UDP and over
  * libp2p streams on discovery's stack, back to back, to an idle thread, and to as many idle threads at once as a
  * full get asks: what a hop and a full get's or put's fan-out cost each side in transport alone. Each goal in the
- * JSON says whether its time (goal × OpenDHT's p50) is above that floor at all (`reachable`).
+ * JSON says whether its time (goal × OpenDHT's p50) is above that floor at all (`reachable`). `coldCache`
+ * (cold-cache.ts): what a pause costs memory-bound code on the machine, the reason an idle thread is slow to answer.
  *
  * The headline layout (default `--mode threads`) gives each Baran node its own worker thread (its own event
  * loop), as each OpenDHT node has its own threads; `--mode both` adds the secondary row with every Baran node
@@ -36,6 +37,7 @@ import { fileURLToPath } from 'node:url'
 import { encodeBundle, presenceKey, valueKey } from '../src/index.ts'
 import { makeAccount, makeDevice, presenceBundle } from '../test/helpers.ts'
 import { type Cluster, inProcessCluster, threadedCluster } from './cluster.ts'
+import { coldCache } from './cold-cache.ts'
 import { type HopFloor, hopFloor } from './hop-floor.ts'
 import { closestIndexes, numberArg, type Stats, sleep, stats } from './lib.ts'
 
@@ -338,6 +340,10 @@ async function main(): Promise<void> {
     fanOutLibp2pOverOpenDhtGet: fanOutRatio,
     note: 'p50 round trip of one 64-byte frame between worker threads, back to back (busy) or each after a pause (idle), and to the replication’s number of idle threads at once until the last echo (fanOut): over UDP (OpenDHT’s transport) and over libp2p streams on discovery’s stack (TCP, noise, yamux: Baran’s rpc links); a Baran operation needs at least its transport floor, plus its own work',
   }
+  // What a pause costs memory-bound code on this machine: why threads that were idle run slower (both sides).
+  say('cold cache: a memory walk and an arithmetic loop, hot and after pauses')
+  const cold = await coldCache()
+  result.coldCache = cold
   const ratios: Record<string, unknown> = {}
   const paired: Record<string, unknown> = {}
   const goals: Record<string, unknown> = {}
@@ -370,7 +376,7 @@ async function main(): Promise<void> {
   const fmt = (k: string) => `${k} ${headRatios[`${k}.p50`] ?? '—'}× (by round ${headPaired[`${k}.p50`] ?? '—'}×)`
   const failed = rounds.map((r) => JSON.stringify(r.failures ?? r.error ?? {})).join('; ')
   result.headline = measured
-    ? `Baran/OpenDHT p50, ${NODES} nodes each, ${LAYOUT[head]}; ${ROUNDS} round(s) × ${per} ops, warm-up of ${WARM_ROUNDS} get rounds per side per round: ${['get.first', 'get', 'put', 'listen.push', 'get.missing'].map(fmt).join(', ')}; goals met: ${Object.entries((goals[head] ?? {}) as Record<string, { met: boolean; reachable: boolean | null }>).map(([k, v]) => `${k.split(' ')[0]} ${v.met ? 'yes' : v.reachable === false ? 'no (under the transport floor)' : 'no'}`).join(', ')}; failures by round: ${failed}; ${'idle' in floor ? `one libp2p round trip to an idle thread alone: ${floor.idle.libp2pRttMs} ms (${floorRatio}× OpenDHT's whole first-value get; over UDP ${floor.idle.udpRttMs} ms); ${floor.fanOut.peers} at once, until the last: ${floor.fanOut.libp2pRttMs} ms (${fanOutRatio}× OpenDHT's whole full get; over UDP ${floor.fanOut.udpRttMs} ms)` : `hop floor not measured: ${floor.error}`}`
+    ? `Baran/OpenDHT p50, ${NODES} nodes each, ${LAYOUT[head]}; ${ROUNDS} round(s) × ${per} ops, warm-up of ${WARM_ROUNDS} get rounds per side per round: ${['get.first', 'get', 'put', 'listen.push', 'get.missing'].map(fmt).join(', ')}; goals met: ${Object.entries((goals[head] ?? {}) as Record<string, { met: boolean; reachable: boolean | null }>).map(([k, v]) => `${k.split(' ')[0]} ${v.met ? 'yes' : v.reachable === false ? 'no (under the transport floor)' : 'no'}`).join(', ')}; failures by round: ${failed}; ${'idle' in floor ? `one libp2p round trip to an idle thread alone: ${floor.idle.libp2pRttMs} ms (${floorRatio}× OpenDHT's whole first-value get; over UDP ${floor.idle.udpRttMs} ms); ${floor.fanOut.peers} at once, until the last: ${floor.fanOut.libp2pRttMs} ms (${fanOutRatio}× OpenDHT's whole full get; over UDP ${floor.fanOut.udpRttMs} ms)` : `hop floor not measured: ${floor.error}`}; on this machine memory read after a 250 ms pause costs ${cold.walkFactor}× a hot read (arithmetic ${cold.loopFactor}×): what an idle thread's next message pays, more the more memory its path touches`
     : `Baran only (${LAYOUT[head]}, ${NODES} nodes): OpenDHT not measured (${missing ?? 'no samples'})`
   // A table for people on stderr; one JSON line on stdout (`npm run bench` keeps the last JSON line).
   say(String(result.headline))

@@ -119,7 +119,7 @@ export { encodeBundle, verifyDeviceListBundle, verifyPresenceBundle } from './li
 export type { Logger, StoredRecord } from './lib/store.ts'
 export type { OpaqueValue, ValueLimits } from './lib/values.ts'
 export { discoveryActor, discoveryActor as actor } from './actor.ts'
-export type { LanNodeInit, LanStats } from './lib/lan-node.ts'
+export type { LanNodeInit, LanStats } from './lib/lan-options.ts'
 export { createLanNode, LanNode } from './lib/lan-node.ts'
 export type { LanFrame, LanRecord } from './lib/lan-frames.ts'
 export { decodeLanFrame, encodeLanFrame } from './lib/lan-frames.ts'

@@ -1,5 +1,5 @@
 import { type Identify, identify } from '@libp2p/identify'
-import { KEEP_ALIVE, type PeerId, type PrivateKey, type Stream } from '@libp2p/interface'
+import { KEEP_ALIVE, type PeerId, type Stream } from '@libp2p/interface'
 import { announceable } from '@baran/actor'
 import { noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
 import { mdns } from '@libp2p/mdns'
@@ -25,74 +25,22 @@ import {
   SWEEP_INTERVAL_MS,
 } from './constants.ts'
 import { type AccountLookup, lookupAccountFrom } from './account.ts'
-import { discoveryErrorFromWire, InvalidConfigError, InvalidKeyError, NodeNotStartedError, RpcFailedError } from './errors.ts'
+import { discoveryErrorFromWire, InvalidKeyError, NodeNotStartedError, RpcFailedError } from './errors.ts'
 import { deviceListKey, parseKey, presenceKey } from './keys.ts'
 import { chunkRecords, decodeLanFrame, encodeLanFrame, type LanFrame, type LanRecord } from './lan-frames.ts'
 import { type Admission, RecordPolicy, type VerifiedEntry } from './policy.ts'
 import { type DeviceListBundle, encodeBundle, type PresenceBundle, type VerifiedDeviceList, type VerifiedPresence } from './records.ts'
 import { PushRetries } from './lan-push-retry.ts'
+import { checkLanInit, type LanNodeInit, type LanStats } from './lan-options.ts'
 import { type Logger, VerifiedRecordStore, type StoredRecord } from './store.ts'
-import { resolveLimits, SELF, type StoreFigures, type StoreLimits } from './store-quota.ts'
+import { SELF } from './store-quota.ts'
 import { checkTtl, encodeTombstone, encodeValue, newDeleteToken } from './values.ts'
-
-/** Options of createLanNode; every option is optional. */
-export interface LanNodeInit {
-  /** Multiaddrs to listen on (TCP; `/ws` ones use WebSockets). @default ['/ip4/127.0.0.1/tcp/0'] */
-  listen?: string[]
-  /** LAN peers to meet without mDNS: multiaddrs ending in /p2p/<peerId>, dialled (again) until connected. @default [] */
-  peers?: string[]
-  /** Find peers on the local network with mDNS. @default false */
-  mdns?: boolean
-  /** The node's libp2p key (its PeerId). @default a fresh Ed25519 key */
-  privateKey?: PrivateKey
-  /** Clock for record validity, ms since epoch. @default Date.now */
-  now?: () => number
-  /** Bound on one request to one peer. @default 3000 */
-  requestTimeoutMs?: number
-  /** How often unconnected static peers are dialled again. @default 2000 */
-  redialMs?: number
-  /** Bounds of the records this node keeps from its peers (total, per peer that pushed them, per key). @default as the DHT node's */
-  storeLimits?: StoreLimits
-  log?: Logger
-}
-
-/** Counters of a LAN node. */
-export interface LanStats {
-  /** Connected peers that speak the LAN protocol. */
-  peers: number
-  storedRecords: number
-  pushesSent: number
-  pushesFailed: number
-  /** Keys whose failed push waits for a retry. */
-  pushRetriesPending: number
-  recordsReceived: number
-  /** The record store's bytes, records, limits and refusals. */
-  store: StoreFigures
-}
 
 type Services = { identify: Identify }
 
-/** Check the options a caller can get wrong; throws InvalidConfigError naming the option. */
-function checkInit(init: LanNodeInit): void {
-  for (const addr of init.peers ?? []) {
-    let ok = false
-    try {
-      ok = multiaddr(addr).getComponents().some((c) => c.name === 'p2p')
-    } catch {
-      ok = false
-    }
-    if (!ok) throw new InvalidConfigError(`peers: ${JSON.stringify(addr)} is not a multiaddr ending in /p2p/<peerId>`)
-  }
-  resolveLimits(init.storeLimits)
-  for (const name of ['requestTimeoutMs', 'redialMs'] as const) {
-    const v = init[name]
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new InvalidConfigError(`${name} must be a positive integer`)
-  }
-}
-
 /** Create and start a LAN node. Throws InvalidConfigError for bad options. */
 export async function createLanNode(init: LanNodeInit = {}): Promise<LanNode> {
-  checkInit(init)
+  checkLanInit(init)
   const policy = new RecordPolicy({ now: init.now })
   const libp2p = await createLibp2p<Services>({
     start: false,

@@ -29,38 +29,24 @@ import { ConfigSchema } from './config.ts'
 import { IdentityView } from './identity-view.ts'
 import {
   DEFAULT_TTL_MS,
-  HISTORY_BUCKET,
-  RECIPIENTS_BUCKET,
-  IDEMPOTENCY_TTL_MS,
-  INBOX_BUCKET,
-  INBOX_LOG_SUFFIX,
-  INBOX_READ_SUFFIX,
-  KEYS_BUCKET,
   MAX_BODY_BYTES,
   MAX_REPLY_BYTES,
   MIN_FREE_BYTES,
-  OUTBOX_BUCKET,
-  RETAIN_FINISHED_MS,
   SEND_TIMEOUT_MS,
 } from './lib/constants.ts'
 import { DiskGuard } from './lib/disk.ts'
 import { startDeviceSync } from './device-sync.ts'
 import { historyUpdates, serveHistory, serveRequests } from './history-wiring.ts'
 import { serveSync } from './sync-serve.ts'
-import { HistoryStore } from './lib/history.ts'
-import { ContactRequests } from './lib/requests.ts'
-import { monitored, monitoredOrdered, StoreHealth } from './store-health.ts'
-import { type DeliveryChange, DeliveryEngine } from './lib/engine.ts'
+import { StoreHealth } from './store-health.ts'
+import type { DeliveryChange } from './lib/engine.ts'
 import { BodyTooLargeError, PayloadTooLargeError, MessageNotFoundError, NamingUnavailableError, UnknownRecipientError } from './lib/errors.ts'
 import { isMessageId, newMessageId } from './lib/ids.ts'
-import { Inbox, } from './lib/inbox.ts'
-import { IdempotencyKeys } from './lib/idempotency.ts'
 import { isConflict } from './lib/kv.ts'
 import { bodyBytes, decodePayload, encodePayload } from './lib/payload.ts'
-import { OutboxRecordBucket, type OutgoingRecord, toOutgoing } from './lib/records.ts'
+import { type OutgoingRecord, toOutgoing } from './lib/records.ts'
 import { OutboxSealing } from './sealing.ts'
-import { engineDeps } from './engine-deps.ts'
-import { KeptRecipients } from './lib/kept-recipients.ts'
+import { openStores, type Stores } from './open-stores.ts'
 import { MailboxFetcher, type MailboxOutcome } from './mailbox-fetch.ts'
 
 const ID_RE = /^[0-9a-fA-F]{40}$/
@@ -72,16 +58,6 @@ const ID_RE = /^[0-9a-fA-F]{40}$/
 const ENVELOPE_OVERHEAD_BYTES = 1024
 /** Sealed bodies opened for previews per outbox.pending page (each costs identity an open: about 3 ms). */
 const MAX_PREVIEWS = 256
-
-/** The parts that need JetStream: opened at start, or later when JetStream comes back. */
-interface Stores {
-  store: OutboxRecordBucket
-  inbox: Inbox
-  engine: DeliveryEngine
-  keys: IdempotencyKeys
-  history: HistoryStore
-  requests: ContactRequests
-}
 
 /**
  * The outbox actor: `send` persists a message in the `outbox` bucket and only then replies; the delivery engine
@@ -132,49 +108,30 @@ export const outboxActor = defineActor({
     let probeBucket: KvBucket | undefined
     void health.watch(ctx.signal, () => (stores ? probeBucket : undefined))
 
-    const openStores = async (): Promise<Stores> => {
-      const outboxKv = await bus.kv(config.buckets?.outbox ?? OUTBOX_BUCKET, { storage })
-      const inboxName = config.buckets?.inbox ?? INBOX_BUCKET
-      const legacyInboxKv = await bus.kv(inboxName, { storage })
-      const inboxLogKv = await bus.kv(`${inboxName}${INBOX_LOG_SUFFIX}`, { storage })
-      const inboxReadKv = await bus.kv(`${inboxName}${INBOX_READ_SUFFIX}`, { storage })
-      const keysKv = await bus.kv(config.buckets?.keys ?? KEYS_BUCKET, { storage, ttlMs: config.idempotencyTtlMs ?? IDEMPOTENCY_TTL_MS })
-      const historyKv = monitoredOrdered(await bus.kv(config.buckets?.history ?? HISTORY_BUCKET, { storage }), onStoreError, disk)
-      const kept = new KeptRecipients(monitored(await bus.kv(config.buckets?.recipients ?? RECIPIENTS_BUCKET, { storage }), onStoreError, disk))
-      sealing.keepIn(kept)
-      const history = new HistoryStore({ kv: historyKv })
-      const requests = new ContactRequests({ history, kv: historyKv })
-      if (config.history?.retentionMs) log.info({ removed: await history.prune(config.history.retentionMs) }, 'history pruned to its retention')
-      probeBucket = outboxKv
-      const store = new OutboxRecordBucket(monitored(outboxKv, onStoreError, disk))
-      const inbox = new Inbox({
-        log: monitoredOrdered(inboxLogKv, onStoreError, disk),
-        read: monitoredOrdered(inboxReadKv, onStoreError, disk),
-        legacy: monitored(legacyInboxKv, onStoreError, disk),
-        outgoing: store,
-        self: () => identity.get(),
-        onReceived: (m) => publish(outboxReceived, m),
-        onReadReceipt: (e) => {
-          publish(outboxReceipt, { ...e, kind: 'read' })
-          historyOf.readReceipt(e)
+    const openAll = async (): Promise<Stores> => {
+      const opened = await openStores({
+        bus,
+        config,
+        log,
+        storage,
+        disk,
+        onStoreError,
+        sealing,
+        sendTimeoutMs,
+        mailbox: mailboxOn,
+        onChange,
+        inbox: {
+          self: () => identity.get(),
+          onReceived: (m) => publish(outboxReceived, m),
+          onReadReceipt: (e) => {
+            publish(outboxReceipt, { ...e, kind: 'read' })
+            historyOf.readReceipt(e)
+          },
+          onDeliveredReceipt: (e) => stores?.engine.deliveredElsewhere(e.id, e.deviceId),
         },
-        onDeliveredReceipt: (e) => stores?.engine.deliveredElsewhere(e.id, e.deviceId),
-        history,
       })
-      const { migrated } = await inbox.load()
-      if (migrated && migrated.copied + migrated.present + migrated.corrupt + migrated.conflicts > 0) log.info(migrated, 'inbox of an earlier version moved into the inbox log')
-      const engine = new DeliveryEngine(
-        engineDeps({ bus, log, store, sealing, kept, sendTimeoutMs, mailbox: mailboxOn }),
-        {
-          ...(config.maxInFlight ? { maxInFlight: config.maxInFlight } : {}),
-          ...(config.backoff ? { backoff: config.backoff } : {}),
-          log,
-          onChange,
-        },
-      )
-      const { resumed, corrupt, pruned } = await engine.start({ retainFinishedMs: config.retainFinishedMs ?? RETAIN_FINISHED_MS })
-      log.info({ resumed, pruned, corrupt: corrupt.length, inbox: inbox.size }, 'outbox loaded')
-      return { store, inbox, engine, history, requests, keys: new IdempotencyKeys(monitored(keysKv, onStoreError, disk)) }
+      probeBucket = opened.probe
+      return opened
     }
 
     const need = (): Stores => {
@@ -184,7 +141,7 @@ export const outboxActor = defineActor({
 
     // Open now; if JetStream is not there yet, serve "unavailable" (degraded) and keep trying.
     try {
-      stores = await openStores()
+      stores = await openAll()
       await health.check(undefined)
     } catch (e) {
       if ((e as { code?: unknown }).code === BusErrorCode.Forbidden) throw e
@@ -192,7 +149,7 @@ export const outboxActor = defineActor({
       // health.check never throws: once the stores are open, the retries are over.
       retry(
         async () => {
-          stores = await openStores()
+          stores = await openAll()
           await health.check(probeBucket)
         },
         {

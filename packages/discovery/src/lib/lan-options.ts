@@ -1,7 +1,6 @@
 /** A LAN node's options and counters, and the check of what a caller can get wrong (as node-options.ts is for the DHT node). */
 import type { PrivateKey } from '@libp2p/interface'
-import { multiaddr } from '@multiformats/multiaddr'
-import { InvalidConfigError } from './errors.ts'
+import { checkPeerAddrs, checkPositiveInts } from './node-options.ts'
 import type { Logger } from './store.ts'
 import { resolveLimits, type StoreFigures, type StoreLimits } from './store-quota.ts'
 
@@ -42,18 +41,7 @@ export interface LanStats {
 
 /** Check the options a caller can get wrong; throws InvalidConfigError naming the option. */
 export function checkLanInit(init: LanNodeInit): void {
-  for (const addr of init.peers ?? []) {
-    let ok = false
-    try {
-      ok = multiaddr(addr).getComponents().some((c) => c.name === 'p2p')
-    } catch {
-      ok = false
-    }
-    if (!ok) throw new InvalidConfigError(`peers: ${JSON.stringify(addr)} is not a multiaddr ending in /p2p/<peerId>`)
-  }
+  checkPeerAddrs('peers', init.peers)
   resolveLimits(init.storeLimits)
-  for (const name of ['requestTimeoutMs', 'redialMs'] as const) {
-    const v = init[name]
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new InvalidConfigError(`${name} must be a positive integer`)
-  }
+  checkPositiveInts(init, ['requestTimeoutMs', 'redialMs'])
 }

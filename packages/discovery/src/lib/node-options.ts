@@ -122,19 +122,8 @@ export interface GetOptions extends QueryOptions {
 
 /** Check the options a caller can get wrong; throws InvalidConfigError naming the option. */
 export function checkInit(init: DiscoveryNodeInit): void {
-  for (const name of ['kBucketSize', 'replication', 'getQuorum', 'queryTimeoutMs', 'maxValueBytes', 'mailboxMaintenanceMs'] as const) {
-    const v = init[name]
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new InvalidConfigError(`${name} must be a positive integer`)
-  }
-  for (const addr of init.bootstrap ?? []) {
-    let ok = false
-    try {
-      ok = multiaddr(addr).getComponents().some((c) => c.name === 'p2p')
-    } catch {
-      ok = false
-    }
-    if (!ok) throw new InvalidConfigError(`bootstrap: ${JSON.stringify(addr)} is not a multiaddr ending in /p2p/<peerId>`)
-  }
+  checkPositiveInts(init, ['kBucketSize', 'replication', 'getQuorum', 'queryTimeoutMs', 'maxValueBytes', 'mailboxMaintenanceMs'])
+  checkPeerAddrs('bootstrap', init.bootstrap)
   for (const addr of init.announce ?? []) {
     try {
       multiaddr(addr)
@@ -144,3 +133,23 @@ export function checkInit(init: DiscoveryNodeInit): void {
   }
 }
 
+/** Each named option, when given, must be a positive integer; throws InvalidConfigError naming the first that is not. */
+export function checkPositiveInts<T extends object>(init: T, names: ReadonlyArray<keyof T & string>): void {
+  for (const name of names) {
+    const v = init[name]
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)) throw new InvalidConfigError(`${name} must be a positive integer`)
+  }
+}
+
+/** Every address must be a multiaddr ending in /p2p/<peerId> (a peer to dial); throws InvalidConfigError naming `option`. */
+export function checkPeerAddrs(option: string, addrs: readonly string[] = []): void {
+  for (const addr of addrs) {
+    let ok = false
+    try {
+      ok = multiaddr(addr).getComponents().some((c) => c.name === 'p2p')
+    } catch {
+      ok = false
+    }
+    if (!ok) throw new InvalidConfigError(`${option}: ${JSON.stringify(addr)} is not a multiaddr ending in /p2p/<peerId>`)
+  }
+}

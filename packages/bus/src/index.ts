@@ -5,10 +5,12 @@
  * A contract pairs a subject (`baran.<node>.<actor>.<verb>`) with zod schemas for its request and reply;
  * both ends validate. Errors travel as `{ error: { code, message, details } }` and surface as `BusError`.
  */
-export { Bus, ActorService, VERSION_HEADER } from './lib/bus.ts'
+export { Bus } from './lib/bus.ts'
+export { ActorService, VERSION_HEADER } from './lib/actor-service.ts'
 export { KvBucket } from './lib/kv.ts'
 export type { KvBucketOptions, KvStreamState, KvValue } from './lib/kv.ts'
-export type { BusOptions, BusLogger, BusStatus, RequestOptions, RequestContext, Handler, EventMeta, SubscribeOptions, ServeOptions } from './lib/bus.ts'
+export type { BusOptions, BusLogger, BusStatus, RequestOptions, EventMeta, SubscribeOptions } from './lib/bus.ts'
+export type { RequestContext, Handler, ServeOptions } from './lib/actor-service.ts'
 export { contract, event, canRead } from './lib/contract.ts'
 export { eventContracts } from './contracts/events.ts'
 export type { RequestContract, EventContract, Caller, RequestOf, ParsedRequestOf, ReplyOf, ReplyInputOf, EventOf, EventInputOf, DomainErrorOf } from './lib/contract.ts'

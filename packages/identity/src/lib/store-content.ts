@@ -8,6 +8,11 @@ import { InvalidArgumentError } from './errors.ts'
 import type { StoreContent } from './store-file.ts'
 import type { AccountInfo } from './store-types.ts'
 
+/** The account's ID (as its device list names it). */
+export function accountIdOf(content: StoreContent): string {
+  return content.account.deviceList.body.accountId
+}
+
 /** This node's device ID (from its secret key). */
 export function deviceIdOf(content: StoreContent): string {
   return idFromPublicKey(content.deviceSecretKey.subarray(32))
@@ -26,7 +31,7 @@ export function accountInfoOf(content: StoreContent): AccountInfo {
   const deviceId = deviceIdOf(content)
   const deviceCert = ownDeviceCert(content, deviceId)
   return {
-    accountId: account.deviceList.body.accountId,
+    accountId: accountIdOf(content),
     accountKey: toBase64Url(fromBase64Url(account.accountSecretKey).subarray(32)),
     deviceId,
     deviceKey: toBase64Url(deviceSecretKey.subarray(32)),

@@ -31,7 +31,7 @@ import type { ScryptParams } from './kdf.ts'
 import type { LinkKdf } from './link.ts'
 import { type LinkOffer, openLinkOffer, sealLinkOffer } from './link-offer.ts'
 import { signDetachedAs, signRecordAs } from './signing-policy.ts'
-import { accountInfoOf, checkedConfig, checkPassword, decodePublicKey, deviceIdOf, ownDeviceCert } from './store-content.ts'
+import { accountIdOf, accountInfoOf, checkedConfig, checkPassword, decodePublicKey, deviceIdOf, ownDeviceCert } from './store-content.ts'
 import { decodeStoreFile, encodeStoreFile, type StoreContent } from './store-file.ts'
 import type { AccountInfo, SealedKeyringInit, Logger, RecordRequest } from './store-types.ts'
 import { type MergeOutcome, mergeDeviceLists, type RemoteDeviceList } from './sync.ts'
@@ -112,8 +112,8 @@ export class SealedKeyring {
    * its revocation list, for read-only use (a caller must not change it). Throws NoAccountError.
    */
   openContext(): { accountId: string; revocations: AccountInfo['revocations'] } {
-    const { account } = this.requireAccount()
-    return { accountId: account.deviceList.body.accountId, revocations: account.revocations }
+    const content = this.requireAccount()
+    return { accountId: accountIdOf(content), revocations: content.account.revocations }
   }
 
   /** Binds a libp2p PeerId to this device ('peer-binding' signed by the device key). */
@@ -121,9 +121,10 @@ export class SealedKeyring {
     if (typeof peerId !== 'string' || peerId.length < 1 || peerId.length > 128) {
       throw new InvalidArgumentError('peerId must be a string of 1..128 characters')
     }
-    const { accountId, deviceId } = this.info()
+    const content = this.requireAccount() // not info(): it copies three records
+    const body = { accountId: accountIdOf(content), deviceId: deviceIdOf(content), peerId }
     return this.signRecord(
-      { type: 'peer-binding', body: { accountId, deviceId, peerId }, ttlMs: opts.ttlMs ?? DEFAULT_PEER_BINDING_TTL_MS },
+      { type: 'peer-binding', body, ttlMs: opts.ttlMs ?? DEFAULT_PEER_BINDING_TTL_MS },
       'device',
     )
   }
@@ -210,7 +211,7 @@ export class SealedKeyring {
 
   /** Blocks an account (idempotent: an existing block keeps its time). */
   async block(accountId: string): Promise<Block> {
-    const own = this.info().accountId
+    const own = accountIdOf(this.requireAccount())
     return this.updateAccount((account, w) => withBlock(account, accountId, w, own))
   }
 
@@ -246,14 +247,16 @@ export class SealedKeyring {
 
   /** One part of the contact or block registers, tombstones included (account-state.ts), after `after`. */
   accountState(kind: AccountStateKind, after?: string, max?: number): { registers: Register[]; more: boolean } {
-    const all = registersOf(this.requireAccount().account, kind, this.info().deviceId).filter((r) => after === undefined || r.accountId > after)
+    const content = this.requireAccount()
+    const all = registersOf(content.account, kind, deviceIdOf(content)).filter((r) => after === undefined || r.accountId > after)
     return partOf(all, max ?? ACCOUNT_STATE_PART)
   }
 
   /** Merges registers from another device of the account (last writer wins per account ID); writes only on a change. */
   async mergeAccountState(kind: AccountStateKind, registers: readonly Register[]): Promise<MergeResult> {
-    const { accountId, deviceId } = this.info()
-    return this.updateAccount((account) => mergeRegisters(account, kind, registers, { self: deviceId, own: accountId }))
+    const content = this.requireAccount()
+    const ids = { self: deviceIdOf(content), own: accountIdOf(content) }
+    return this.updateAccount((account) => mergeRegisters(account, kind, registers, ids))
   }
 
   /** The account's free-form config object (a deep copy). */

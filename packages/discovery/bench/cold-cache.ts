@@ -22,9 +22,11 @@ export interface ColdCache {
   /** p50 µs of each probe back to back (hot) and after each pause. */
   walkUs: { hot: number; afterPauseMs: Record<string, number> }
   loopUs: { hot: number; afterPauseMs: Record<string, number> }
-  /** walk after the longest pause / walk hot: what a pause costs memory-bound code here. */
+  /** The pause the factors are taken after (the longest). */
+  factorAfterMs: number
+  /** walk after that pause / walk hot: what a pause costs memory-bound code here. */
   walkFactor: number
-  /** loop after the longest pause / loop hot (≈ 1 unless the CPU slows down when idle). */
+  /** loop after that pause / loop hot (≈ 1 unless the CPU slows down when idle). */
   loopFactor: number
   note: string
 }
@@ -84,12 +86,14 @@ export async function coldCache(): Promise<ColdCache> {
     walkAfter[String(pause)] = p50(w)
     loopAfter[String(pause)] = p50(l)
   }
-  const longest = String(PAUSES_MS[PAUSES_MS.length - 1])
+  const longestMs = PAUSES_MS[PAUSES_MS.length - 1] as number
+  const longest = String(longestMs)
   const walkHot = p50(hot.walk)
   const loopHot = p50(hot.loop)
   return {
     walkUs: { hot: walkHot, afterPauseMs: walkAfter },
     loopUs: { hot: loopHot, afterPauseMs: loopAfter },
+    factorAfterMs: longestMs,
     walkFactor: Math.round(((walkAfter[longest] as number) / walkHot) * 10) / 10,
     loopFactor: Math.round(((loopAfter[longest] as number) / loopHot) * 10) / 10,
     note: `p50 over ${SAMPLES} runs; walk: one field of each of ${WALK_OBJECTS} objects; loop: ${LOOP} arithmetic steps in registers; each probe hot (back to back) and after a pause of ${PAUSES_MS.join(' / ')} ms`,

@@ -229,7 +229,12 @@ async function measureBaran(cluster: Cluster, iterations: number): Promise<{ sam
 /** Stats of each operation over all rounds' samples together (a round that ran nothing adds nothing). */
 function pooledStats(rounds: Array<Record<string, number[]> | undefined>): Record<string, Stats | undefined> {
   const all: Record<string, number[]> = {}
-  for (const round of rounds) for (const [k, v] of Object.entries(round ?? {})) all[k] = [...(all[k] ?? []), ...v]
+  for (const round of rounds) {
+    for (const [k, v] of Object.entries(round ?? {})) {
+      all[k] ??= []
+      all[k].push(...v)
+    }
+  }
   return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, stats(v)]))
 }
 
@@ -376,7 +381,7 @@ async function main(): Promise<void> {
   const fmt = (k: string) => `${k} ${headRatios[`${k}.p50`] ?? '—'}× (by round ${headPaired[`${k}.p50`] ?? '—'}×)`
   const failed = rounds.map((r) => JSON.stringify(r.failures ?? r.error ?? {})).join('; ')
   result.headline = measured
-    ? `Baran/OpenDHT p50, ${NODES} nodes each, ${LAYOUT[head]}; ${ROUNDS} round(s) × ${per} ops, warm-up of ${WARM_ROUNDS} get rounds per side per round: ${['get.first', 'get', 'put', 'listen.push', 'get.missing'].map(fmt).join(', ')}; goals met: ${Object.entries((goals[head] ?? {}) as Record<string, { met: boolean; reachable: boolean | null }>).map(([k, v]) => `${k.split(' ')[0]} ${v.met ? 'yes' : v.reachable === false ? 'no (under the transport floor)' : 'no'}`).join(', ')}; failures by round: ${failed}; ${'idle' in floor ? `one libp2p round trip to an idle thread alone: ${floor.idle.libp2pRttMs} ms (${floorRatio}× OpenDHT's whole first-value get; over UDP ${floor.idle.udpRttMs} ms); ${floor.fanOut.peers} at once, until the last: ${floor.fanOut.libp2pRttMs} ms (${fanOutRatio}× OpenDHT's whole full get; over UDP ${floor.fanOut.udpRttMs} ms)` : `hop floor not measured: ${floor.error}`}; on this machine memory read after a 250 ms pause costs ${cold.walkFactor}× a hot read (arithmetic ${cold.loopFactor}×): what an idle thread's next message pays, more the more memory its path touches`
+    ? `Baran/OpenDHT p50, ${NODES} nodes each, ${LAYOUT[head]}; ${ROUNDS} round(s) × ${per} ops, warm-up of ${WARM_ROUNDS} get rounds per side per round: ${['get.first', 'get', 'put', 'listen.push', 'get.missing'].map(fmt).join(', ')}; goals met: ${Object.entries((goals[head] ?? {}) as Record<string, { met: boolean; reachable: boolean | null }>).map(([k, v]) => `${k.split(' ')[0]} ${v.met ? 'yes' : v.reachable === false ? 'no (under the transport floor)' : 'no'}`).join(', ')}; failures by round: ${failed}; ${'idle' in floor ? `one libp2p round trip to an idle thread alone: ${floor.idle.libp2pRttMs} ms (${floorRatio}× OpenDHT's whole first-value get; over UDP ${floor.idle.udpRttMs} ms); ${floor.fanOut.peers} at once, until the last: ${floor.fanOut.libp2pRttMs} ms (${fanOutRatio}× OpenDHT's whole full get; over UDP ${floor.fanOut.udpRttMs} ms)` : `hop floor not measured: ${floor.error}`}; on this machine memory read after a ${cold.factorAfterMs} ms pause costs ${cold.walkFactor}× a hot read (arithmetic ${cold.loopFactor}×): what an idle thread's next message pays, more the more memory its path touches`
     : `Baran only (${LAYOUT[head]}, ${NODES} nodes): OpenDHT not measured (${missing ?? 'no samples'})`
   // A table for people on stderr; one JSON line on stdout (`npm run bench` keeps the last JSON line).
   say(String(result.headline))

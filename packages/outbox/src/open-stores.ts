@@ -45,7 +45,7 @@ export interface OpenStoresInit {
   config: Config
   log: ActorContext<Config>['log']
   /** Where the buckets live: `file` (watched by `disk`) or `memory`. */
-  storage: 'file' | 'memory'
+  storage: NonNullable<Config['storage']>
   disk: DiskGuard | undefined
   /** A store operation failed (store-health.ts decides whether the actor is degraded). */
   onStoreError(e: unknown): void

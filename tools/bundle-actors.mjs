@@ -28,9 +28,10 @@ const CLI_CHUNK_PREFIX = 'cli.bundle'
 const BANNER = "import { createRequire as __baranRequire } from 'node:module'; const require = __baranRequire(import.meta.url);"
 /**
  * Left to node_modules at run time: native addons, and packages that read a file relative to their own module
- * (@achingbrain/ssdp requires its package.json).
+ * (@achingbrain/ssdp requires its package.json; @baran/ui's gateway serves apps/ui/dist, found from its own module:
+ * bundled into apps/node/dist/lib it looked for apps/node/dist and served 503 "not built").
  */
-const EXTERNAL = [/\.node$/, /^node-datachannel(\/.*)?$/, /^@achingbrain\/ssdp(\/.*)?$/]
+const EXTERNAL = [/\.node$/, /^node-datachannel(\/.*)?$/, /^@achingbrain\/ssdp(\/.*)?$/, /^@baran\/ui(\/.*)?$/]
 /**
  * V8 keeps each script's whole source in its heap for as long as the script lives (to compile lazily and for
  * Function.prototype.toString), as a one-byte string only when every character is Latin-1. Kept comments

@@ -25,7 +25,8 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs, styleText } from 'node:util'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const CLI = join(ROOT, 'apps/node/src/cli.ts')
+// The \`baran\` executable a user runs (npm link puts it on PATH): the build while it is fresh, else the sources.
+const BARAN = join(ROOT, 'apps/node/bin/baran')
 
 const { values: args } = parseArgs({
   options: {
@@ -70,7 +71,7 @@ function startNode(name: string, extra: string[] = []): NodeProc {
   if (cleaning) throw new Error('stopping: no new node')
   const dataDir = join(HOME, name)
   // SIGTERM if the demo itself dies, even by SIGKILL: no node outlives it.
-  const [cmd, cmdArgs] = dieWithParent(process.execPath, ['--conditions=@baran/source', CLI, 'start', '--data-dir', dataDir, ...extra])
+  const [cmd, cmdArgs] = dieWithParent(BARAN, ['start', '--data-dir', dataDir, ...extra])
   const child = spawn(cmd, cmdArgs, { env: ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   const lines: string[] = []
   const collect = (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean))
@@ -113,7 +114,7 @@ interface Run {
 /** One `baran …` command, as a user types it (bounded). */
 function baran(cliArgs: string[], timeoutMs = 60_000): Promise<Run> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--conditions=@baran/source', CLI, ...cliArgs], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(BARAN, cliArgs, { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => {
@@ -415,7 +416,7 @@ await step('natlab', 'NAT lab: A → B through `baran relay`', [], async () => {
   lab = await createNatLab(args['lab-tag'] ? { tag: args['lab-tag'] } : {})
   const relayListen = `/ip4/${ADDRESSES.relay}/tcp/4001`
   const relayDir = join(HOME, 'lab-relay')
-  const relay = lab.run('relay', process.execPath, ['--conditions=@baran/source', CLI, 'relay', '--data-dir', relayDir, '--listen', relayListen, '--json'], {
+  const relay = lab.run('relay', BARAN, ['relay', '--data-dir', relayDir, '--listen', relayListen, '--json'], {
     env: ENV,
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -1,9 +1,9 @@
-import { Cleanup, isAlive, spawnProcess, tempDir, waitUntil } from '@baran/testkit'
+import { Cleanup, isAlive, tempDir, waitUntil } from '@baran/testkit'
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdir, readFile, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CLI, cli, startNode, type TestNode } from './helpers.ts'
+import { BARAN, cli, spawnBaran, startNode, type TestNode } from './helpers.ts'
 
 // Each case runs the real `baran` CLI and asserts what it says and its exit code: no stack trace, ever.
 const cleanup = new Cleanup()
@@ -14,7 +14,7 @@ const noStackTrace = (out: string) => expect(out).not.toMatch(/\n\s+at |node:int
 /** Runs the CLI inside a private mount namespace where `dir` is a read-only bind mount of itself. */
 function runOnReadOnly(dir: string, args: string[]): Promise<{ code: number | null; out: string }> {
   const script = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && shift && exec "$@"'
-  const child = spawn('unshare', ['-m', 'sh', '-c', script, 'sh', dir, process.execPath, '--conditions=@baran/source', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('unshare', ['-m', 'sh', '-c', script, 'sh', dir, BARAN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   cleanup.add(`kill pid ${child.pid}`, () => void (child.exitCode === null && child.kill('SIGKILL')))
   const chunks: Buffer[] = []
   child.stdout.on('data', (d: Buffer) => void chunks.push(d))
@@ -111,7 +111,7 @@ describe('a node whose identity cannot start (corrupt key store)', () => {
   })
 
   it('exits quietly when its reader goes away (EPIPE), for any command', async () => {
-    const p = spawnProcess(CLI, { cleanup, args: ['status', '--json', '--data-dir', n.dataDir] })
+    const p = spawnBaran(cleanup, ['status', '--json', '--data-dir', n.dataDir])
     p.child.stdout?.destroy() // `| head` that already quit
     const { code } = await p.exited
     expect(p.output.join('\n')).not.toContain('EPIPE')

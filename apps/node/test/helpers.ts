@@ -1,5 +1,5 @@
 import { Bus, healthContractOf, identityStatus, type NodeStatus, nodeStatus } from '@baran/bus'
-import { type Cleanup, finished, spawnProcess, tempDir, type SpawnedProcess, waitUntil } from '@baran/testkit'
+import { type Cleanup, finished, spawnCommand, spawnProcess, tempDir, type SpawnedProcess, waitUntil } from '@baran/testkit'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
@@ -7,6 +7,18 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
+/**
+ * The `baran` executable as a user runs it (what `npm link` and the workspace install put on PATH): the built
+ * JavaScript with Node's compile cache while no source is newer than the build (`npm test` builds first), else
+ * the sources. A node starts ~2 s sooner from the build, which most of the end-to-end tests pay several times.
+ */
+export const BARAN = fileURLToPath(new URL('../bin/baran', import.meta.url))
+
+/** Runs the `baran` executable (BARAN) with `args`, killed by the cleanup; `source` forces the TypeScript sources. */
+export function spawnBaran(cleanup: Cleanup, args: string[], opts: { env?: NodeJS.ProcessEnv; baseEnv?: NodeJS.ProcessEnv; source?: boolean } = {}): SpawnedProcess {
+  const env = { ...opts.env, ...(opts.source ? { BARAN_FROM_SOURCE: '1' } : {}) }
+  return spawnCommand(BARAN, args, { cleanup, env, ...(opts.baseEnv ? { baseEnv: opts.baseEnv } : {}) })
+}
 /** The built CLI (tools/build.mjs), as `npm start` runs it: its actors run their bundles. */
 export const BUILT_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 /** The built command line's bundle (tools/bundle-actors.mjs): what bin/baran runs for `start` when it exists. */
@@ -24,25 +36,24 @@ export interface TestNode {
 }
 
 /**
- * Runs `baran start` as a real process and waits until the node is running. By default on a fresh temp
- * BARAN_HOME; pass `home` to put several nodes on one machine's local network, and `dataDir` to start a node
- * again on its data (after `stopNode`).
+ * Runs `baran start` as a real process (the `baran` executable; `built` runs the build's entry without it, `source`
+ * the sources) and waits until the node is running. By default on a fresh temp BARAN_HOME; pass `home` to put
+ * several nodes on one machine's local network, and `dataDir` to start a node again on its data (after `stopNode`).
  */
 export async function startNode(
   cleanup: Cleanup,
   config: object,
-  opts: { name?: string; home?: string; dataDir?: string; args?: string[]; built?: boolean } = {},
+  opts: { name?: string; home?: string; dataDir?: string; args?: string[]; built?: boolean; source?: boolean } = {},
 ): Promise<TestNode> {
   const parent = opts.home ?? (await tempDir(cleanup, 'baran-node-'))
   const dataDir = opts.dataDir ?? join(parent, opts.name ?? 'n1')
   await mkdir(dataDir, { recursive: true })
   await writeFile(join(dataDir, 'config.json'), JSON.stringify(config))
-  const proc = spawnProcess(opts.built ? (existsSync(BUILT_START) ? BUILT_START : BUILT_CLI) : CLI, {
-    cleanup,
-    args: ['start', '--data-dir', dataDir, ...(opts.args ?? [])],
-    env: { BARAN_HOME: parent },
-    source: !opts.built,
-  })
+  const args = ['start', '--data-dir', dataDir, ...(opts.args ?? [])]
+  const env = { BARAN_HOME: parent }
+  const proc = opts.built
+    ? spawnProcess(existsSync(BUILT_START) ? BUILT_START : BUILT_CLI, { cleanup, args, env, source: false })
+    : spawnBaran(cleanup, args, { env, source: opts.source ?? false })
   const info = await waitUntil(
     async () => {
       if (proc.child.exitCode !== null) throw new Error(`baran start exited: ${proc.output.join('\n')}`)
@@ -132,7 +143,7 @@ export async function actorLog(n: Pick<TestNode, 'dataDir'>, actor: string): Pro
 
 /** Runs the CLI once and returns its exit code and output. */
 export async function cli(cleanup: Cleanup, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string }> {
-  const p = spawnProcess(CLI, { cleanup, args, env })
+  const p = spawnBaran(cleanup, args, { env })
   const { code } = await finished(p)
   return { code, out: p.output.join('\n') }
 }

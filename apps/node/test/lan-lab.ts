@@ -4,12 +4,12 @@
  * route is 224.0.0.0/4 on the link, so mDNS multicast has an interface to go out of). A host may have IPv6 turned
  * off. Real `baran` processes run inside a host's namespace with `ip netns exec`.
  */
-import { type Cleanup, collectLines, finished, nodeCommand, type SpawnedProcess, waitUntil } from '@baran/testkit'
-import { execFile, spawn } from 'node:child_process'
+import { type Cleanup, finished, type SpawnedProcess, spawnCommand, waitUntil } from '@baran/testkit'
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { actorLog, CLI } from './helpers.ts'
+import { actorLog, BARAN } from './helpers.ts'
 
 const run = promisify(execFile)
 
@@ -71,23 +71,9 @@ export async function createLan(cleanup: Cleanup, hosts: Array<{ ipv6?: boolean 
  * `env` on top of this process's environment minus every BARAN_ variable: a node as a user starts it.
  */
 export function spawnIn(cleanup: Cleanup, host: LanHost, args: string[], env: NodeJS.ProcessEnv): SpawnedProcess {
-  const [cmd, argv] = nodeCommand(CLI, args)
   const base: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('BARAN_')) base[k] = v
-  const child = spawn('ip', ['netns', 'exec', host.ns, cmd, ...argv], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  const output: string[] = []
-  const drained = collectLines(child, output)
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM', deadlineMs = 10_000) => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill(signal)
-      const timer = new Promise<'late'>((r) => setTimeout(() => r('late'), deadlineMs).unref())
-      if ((await Promise.race([exited, timer])) === 'late') child.kill('SIGKILL')
-    }
-    return exited
-  }
-  cleanup.add(`kill pid ${child.pid}`, () => stop('SIGKILL'))
-  return { child, pid: child.pid ?? -1, output, exited, drained, stop }
+  return spawnCommand('ip', ['netns', 'exec', host.ns, BARAN, ...args], { cleanup, env, baseEnv: base })
 }
 
 /** Runs one CLI command inside a host's namespace to its end: exit code and output. */

@@ -4,9 +4,9 @@
  * actor and hand the outbox incoming envelopes, sealed by a stranger's real identity actor (on its own bus).
  */
 import { newMessageId } from '@baran/outbox'
-import { Cleanup, spawnProcess, waitUntil } from '@baran/testkit'
+import { Cleanup, waitUntil } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CLI, cli } from './helpers.ts'
+import { cli, spawnBaran } from './helpers.ts'
 import { type StrangerNode, startStrangerNode } from './stranger-node.ts'
 
 const cleanup = new Cleanup()
@@ -72,7 +72,7 @@ describe('baran send / inbox / watch / outbox', () => {
   })
 
   it('watches live until Ctrl-C', async () => {
-    const watch = spawnProcess(CLI, { cleanup, args: ['watch', '--data-dir', dataDir, '--json'] })
+    const watch = spawnBaran(cleanup, ['watch', '--data-dir', dataDir, '--json'])
     // the subscription is up once the outbox's own events reach it: send until one line shows
     const id = await waitUntil(
       async () => {

@@ -1,12 +1,12 @@
 import { namingInfo, namingRegister } from '@baran/bus'
 import { type Devnet, startDevnet } from '@baran/naming'
-import { Cleanup, isAlive, spawnProcess, tempDir, waitUntil } from '@baran/testkit'
+import { Cleanup, isAlive, tempDir, waitUntil } from '@baran/testkit'
 import { stat } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chainAnswers, readLocalnet } from '../src/lib/localnet.ts'
-import { CLI, cli, startNode, type TestNode } from './helpers.ts'
+import { cli, spawnBaran, startNode, type TestNode } from './helpers.ts'
 
 type Account = { accountId: string; accountKey: string; ethAddress: string }
 
@@ -174,7 +174,7 @@ describe('the local network of npm start', () => {
     expect((await cli(cleanup, ['whois', j.accountId, '--data-dir', owner.dataDir])).out.trim()).toBe(name)
 
     // `baran nameserver` serves the local network by default (Jami's field names).
-    const ns = spawnProcess(CLI, { cleanup, args: ['nameserver', '--json'], env: { BARAN_HOME: home } })
+    const ns = spawnBaran(cleanup, ['nameserver', '--json'], { env: { BARAN_HOME: home } })
     const { url } = await waitUntil(() => (ns.output[0] ? (JSON.parse(ns.output[0]) as { url: string }) : undefined), { timeoutMs: 20_000, what: 'name server' })
     const res = await fetch(`${url}/name/${name}`)
     expect(res.status).toBe(200)
@@ -191,7 +191,7 @@ describe('the local network of npm start', () => {
   }, NODE_TEST_MS)
 
   it('`baran devnet` runs a chain in the foreground until Ctrl-C', async () => {
-    const p = spawnProcess(CLI, { cleanup, args: ['devnet', '--json'] })
+    const p = spawnBaran(cleanup, ['devnet', '--json'])
     const ready = await waitUntil(() => (p.output[0] ? (JSON.parse(p.output[0]) as { rpcUrl: string; chainId: string; registry: string; pid: number }) : undefined), {
       timeoutMs: 20_000,
       what: 'devnet line',

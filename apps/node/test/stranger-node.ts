@@ -7,10 +7,10 @@
 import { type AccountSummary, type Bus, identityCreate, identityPeerBinding, identitySeal, nodeStatus, outboxReceive } from '@baran/bus'
 import { identityActor } from '@baran/identity'
 import { encodePayload, type Payload } from '@baran/outbox'
-import { type Cleanup, runInline, setupNats, spawnProcess, tempDir, waitUntil } from '@baran/testkit'
+import { type Cleanup, runInline, setupNats, tempDir, waitUntil } from '@baran/testkit'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CLI, cli } from './helpers.ts'
+import { cli, spawnBaran } from './helpers.ts'
 
 export interface StrangerNode {
   /** The node's bus (this test's client) and its data dir (for `baran … --data-dir`). */
@@ -30,7 +30,7 @@ export async function startStrangerNode(cleanup: Cleanup, node: string): Promise
   const dataDir = join(parent, node)
   await mkdir(dataDir, { recursive: true })
   await writeFile(join(dataDir, 'config.json'), JSON.stringify({ bus: { url: nats.url }, actors: { identity: '@baran/identity', outbox: '@baran/outbox' } }))
-  const proc = spawnProcess(CLI, { cleanup, args: ['start', '--data-dir', dataDir], env: { BARAN_HOME: parent } })
+  const proc = spawnBaran(cleanup, ['start', '--data-dir', dataDir], { env: { BARAN_HOME: parent } })
   await waitUntil(
     async () => {
       if (proc.child.exitCode !== null) throw new Error(`baran start exited: ${proc.output.join('\n')}`)

@@ -4,14 +4,14 @@
  * view across a kill -9 of an actor, the token, and malformed input.
  */
 import { identityContacts, identitySetConversationName, identityStatus } from '@baran/bus'
-import { Cleanup, spawnProcess, waitUntil } from '@baran/testkit'
+import { Cleanup, waitUntil } from '@baran/testkit'
 import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { build } from 'vite'
 import { WebSocket } from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CLI, cli, startNode, stopNode, type TestNode } from '../../node/test/helpers.ts'
+import { cli, spawnBaran, startNode, stopNode, type TestNode } from '../../node/test/helpers.ts'
 
 const cleanup = new Cleanup()
 const SHOTS = fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url))
@@ -39,7 +39,7 @@ beforeAll(async () => {
   for (const n of [a, b]) await waitUntil(async () => (await n.bus.request(identityStatus, {})).hasAccount, { timeoutMs: 20_000, what: 'account' })
   aliceUrl = await waitUntil(() => uiUrlOf(a.proc.output), { timeoutMs: 20_000, what: "alice's UI URL" })
   // Bob's gateway is its own process (`baran ui`): it outlives his node's restart and follows it.
-  const bobUi = spawnProcess(CLI, { cleanup, args: ['ui', '--data-dir', b.dataDir], env: { BARAN_HOME: a.home } })
+  const bobUi = spawnBaran(cleanup, ['ui', '--data-dir', b.dataDir], { env: { BARAN_HOME: a.home } })
   bobUrl = await waitUntil(() => uiUrlOf(bobUi.output), { timeoutMs: 20_000, what: "bob's UI URL" })
   for (const [n, name] of [[a, names.alice], [b, names.bob]] as const) {
     const r = await cli(cleanup, ['register', name, '--data-dir', n.dataDir], { BARAN_HOME: a.home })

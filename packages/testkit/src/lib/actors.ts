@@ -46,11 +46,23 @@ export function nodeCommand(entry: string, args: string[] = [], source = true): 
   return [process.execPath, [...(source ? ['--conditions=@baran/source'] : []), entry, ...args]]
 }
 
-/** Spawns a Baran process (an actor's main.ts, the CLI…), killed by the cleanup whatever happens. */
+/** Spawns a Baran process (an actor's main.ts, the CLI…) on this Node, killed by the cleanup whatever happens. */
 export function spawnProcess(entry: string, opts: { cleanup: Cleanup; args?: string[]; env?: NodeJS.ProcessEnv; ipc?: boolean; source?: boolean }): SpawnedProcess {
   const [cmd, args] = nodeCommand(entry, opts.args, opts.source ?? true)
+  return spawnCommand(cmd, args, opts)
+}
+
+/**
+ * Spawns any executable (a launcher script such as the installed `baran`, `ip netns exec …`), killed by the
+ * cleanup whatever happens. Its environment is `baseEnv` (this process's by default) with `env` on top.
+ */
+export function spawnCommand(
+  cmd: string,
+  args: string[],
+  opts: { cleanup: Cleanup; env?: NodeJS.ProcessEnv; baseEnv?: NodeJS.ProcessEnv; ipc?: boolean },
+): SpawnedProcess {
   const child = spawn(cmd, args, {
-    env: { ...process.env, ...opts.env },
+    env: { ...(opts.baseEnv ?? process.env), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe', ...(opts.ipc ? (['ipc'] as const) : [])],
   })
   const output: string[] = []

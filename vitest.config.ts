@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config'
+import { FileDurations } from './tools/file-durations.ts'
 import { LongestFirst } from './tools/test-order.ts'
 
 /** `npm test` runs every package's tests in one vitest run (each package keeps its own vitest.config.ts). */
@@ -9,6 +10,6 @@ export default defineConfig({
     maxWorkers: 2,
     // Longest files first over all projects (tools/test-order.ts): the run ends sooner.
     sequence: { sequencer: LongestFirst },
-    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }], new FileDurations()],
   },
 })

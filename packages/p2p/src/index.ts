@@ -6,3 +6,4 @@ export { connectionMonitorOf, type KeepAliveInit, keepAlivePing, PING_STREAMS } 
 export { NOISE_MAX_BUFFERED, NOISE_VERSION, NoiseFrameDecoder, NoiseInternalsChangedError, withFrameDecoder } from './lib/noise-frames.ts'
 export { noiseOneWrite, oneWritePerSend } from './lib/one-write.ts'
 export { coalesceWindowUpdates, YAMUX_VERSION, YamuxInternalsChangedError, yamuxCoalesced } from './lib/yamux-window.ts'
+export { hostLogger, SILENT_COMPONENT_LOGGER } from './lib/host-logger.ts'

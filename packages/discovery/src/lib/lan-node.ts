@@ -1,7 +1,7 @@
 import { type Identify, identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type PeerId, type Stream } from '@libp2p/interface'
 import { announceable } from '@baran/actor'
-import { noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
+import { hostLogger, noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
@@ -42,9 +42,12 @@ type Services = { identify: Identify }
 export async function createLanNode(init: LanNodeInit = {}): Promise<LanNode> {
   checkLanInit(init)
   const policy = new RecordPolicy({ now: init.now })
+  const logger = hostLogger()
   const libp2p = await createLibp2p<Services>({
     start: false,
     privateKey: init.privateKey,
+    // libp2p's debug logging only when DEBUG asks for it (@baran/p2p)
+    ...(logger ? { logger } : {}),
     // Only addresses others can use: no link-local, loopback only when there is nothing else.
     addresses: { listen: init.listen ?? DEFAULT_LISTEN, announceFilter: (addrs) => announceable(addrs) },
     transports: [tcp(), webSockets()],

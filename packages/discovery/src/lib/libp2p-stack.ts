@@ -11,7 +11,7 @@ import { restrictKadRpc } from './kad-internals.ts'
 import type { DiscoveryNodeInit } from './node-options.ts'
 import type { RecordPolicy } from './policy.ts'
 import type { VerifiedRecordStore } from './store.ts'
-import { connectionMonitorOf, keepAlivePing, noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
+import { connectionMonitorOf, hostLogger, keepAlivePing, noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
 
 /** The libp2p services a discovery node runs. */
 export type Services = { dht: KadDHT; identify: Identify; ping: Ping }
@@ -24,10 +24,13 @@ export type DiscoveryLibp2p = Libp2p<Services>
  * many small messages, identify, ping, and kad-dht in Baran's namespace on `store` as its datastore.
  */
 export async function createDiscoveryLibp2p(init: DiscoveryNodeInit, policy: RecordPolicy, store: VerifiedRecordStore): Promise<DiscoveryLibp2p> {
+  const logger = hostLogger()
   const libp2p = await createLibp2p<Services>({
     start: false,
     privateKey: init.privateKey,
     datastore: store,
+    // libp2p's debug logging only when DEBUG asks for it (@baran/p2p)
+    ...(logger ? { logger } : {}),
     // Only addresses others can use: no link-local, loopback only when there is nothing else.
     addresses: { listen: init.listen ?? DEFAULT_LISTEN, ...(init.announce ? { announce: init.announce } : {}), announceFilter: (addrs) => announceable(addrs) },
     transports: [tcp(), webSockets()],

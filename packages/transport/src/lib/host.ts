@@ -9,7 +9,7 @@ import { announceable } from '@baran/actor'
 import type { SyncAnswer, SyncRequest } from '@baran/bus'
 import { autoNAT } from '@libp2p/autonat'
 import { autoNATv2 } from '@libp2p/autonat-v2'
-import { connectionMonitorOf, type KeepAliveInit, keepAlivePing, noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
+import { connectionMonitorOf, hostLogger, type KeepAliveInit, keepAlivePing, noiseOneWrite, yamuxCoalesced } from '@baran/p2p'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { identify } from '@libp2p/identify'
@@ -222,7 +222,9 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
   // what the listeners bound, seen as they start: getMultiaddrs() leaves out a public address until
   // AutoNAT verified it, so it cannot tell whether a host on a public IP listens at all
   const bound: string[] = []
-  const node: Libp2p = await createLibp2p({ ...options, start: false })
+  // libp2p's debug logging only when DEBUG asks for it (@baran/p2p)
+  const logger = hostLogger()
+  const node: Libp2p = await createLibp2p({ ...options, ...(logger ? { logger } : {}), start: false })
   node.addEventListener('transport:listening', (evt) => {
     for (const a of evt.detail.getAddrs()) bound.push(a.toString())
   })

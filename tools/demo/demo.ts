@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs, styleText } from 'node:util'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-// The \`baran\` executable a user runs (npm link puts it on PATH): the build while it is fresh, else the sources.
+// The `baran` executable a user runs (npm link puts it on PATH): the build while it is fresh, else the sources.
 const BARAN = join(ROOT, 'apps/node/bin/baran')
 
 const { values: args } = parseArgs({

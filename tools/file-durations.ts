@@ -9,10 +9,10 @@ import { join, relative } from 'node:path'
 import type { Reporter, TestModule } from 'vitest/node'
 
 const ROOT = join(import.meta.dirname, '..')
-export const FILE_DURATIONS = join(ROOT, 'test-results', 'file-durations.json')
+const FILE_DURATIONS = join(ROOT, 'test-results', 'file-durations.json')
 
 /** Seconds (one decimal) a test module kept its worker busy. */
-export function moduleSeconds(m: Pick<TestModule, 'diagnostic'>): number {
+function moduleSeconds(m: Pick<TestModule, 'diagnostic'>): number {
   const d = m.diagnostic()
   const ms = d.environmentSetupDuration + d.prepareDuration + d.collectDuration + d.setupDuration + d.duration
   return Math.round(Math.max(ms, 0) / 100) / 10

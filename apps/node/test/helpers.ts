@@ -15,9 +15,9 @@ export const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 export const BARAN = fileURLToPath(new URL('../bin/baran', import.meta.url))
 
 /** Runs the `baran` executable (BARAN) with `args`, killed by the cleanup; `source` forces the TypeScript sources. */
-export function spawnBaran(cleanup: Cleanup, args: string[], opts: { env?: NodeJS.ProcessEnv; baseEnv?: NodeJS.ProcessEnv; source?: boolean } = {}): SpawnedProcess {
+export function spawnBaran(cleanup: Cleanup, args: string[], opts: { env?: NodeJS.ProcessEnv; source?: boolean } = {}): SpawnedProcess {
   const env = { ...opts.env, ...(opts.source ? { BARAN_FROM_SOURCE: '1' } : {}) }
-  return spawnCommand(BARAN, args, { cleanup, env, ...(opts.baseEnv ? { baseEnv: opts.baseEnv } : {}) })
+  return spawnCommand(BARAN, args, { cleanup, env })
 }
 /** The built CLI (tools/build.mjs), as `npm start` runs it: its actors run their bundles. */
 export const BUILT_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))

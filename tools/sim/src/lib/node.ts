@@ -95,7 +95,7 @@ export class SimNode {
       await this.#run(this.#init.shaper.wrapTransport(transportActor), { listen: ['/ip4/127.0.0.1/tcp/0'], ...SIM_LIBP2P, autonat: false })
       await this.#run(discoveryActor, { listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, ...SIM_LIBP2P })
       await this.#run(outboxActor, {
-        buckets: { outbox: `ob_${this.name}`, inbox: `ib_${this.name}` },
+        buckets: outboxBuckets(this.name),
         storage: 'memory',
         ...(this.#init.backoff === 'production' ? {} : { backoff: SIM_BACKOFF }),
       })
@@ -138,6 +138,14 @@ export class SimNode {
     this.#bus = undefined
     this.stopMs.push(performance.now() - t0)
   }
+}
+
+/**
+ * Every bucket the outbox opens, named for the node: one nats-server holds every node's, and a bucket left at its
+ * default name would be shared by all of them (each node loading the others' history at start, say).
+ */
+export function outboxBuckets(node: string): Record<'outbox' | 'inbox' | 'keys' | 'history' | 'recipients', string> {
+  return { outbox: `ob_${node}`, inbox: `ib_${node}`, keys: `ik_${node}`, history: `hs_${node}`, recipients: `rc_${node}` }
 }
 
 /** A loaded event loop (many nodes starting at once) can miss the first connect's deadline: try a few times. */

@@ -110,6 +110,7 @@ export {
   discoveryPublish,
   discoveryLookup,
   discoveryLookupDevice,
+  discoveryLookupDeviceList,
   discoveryWatch,
   discoveryUnwatch,
   discoveryPutValue,

@@ -17,6 +17,7 @@ import {
   discoveryInfo,
   discoveryLookup,
   discoveryLookupDevice,
+  discoveryLookupDeviceList,
   discoveryMailboxDelete,
   discoveryMailboxFetch,
   discoveryMailboxPut,
@@ -282,10 +283,24 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
     if (!r) throw new BusError(BusErrorCode.NotFound, `no device list of account ${accountId} ${where}`)
     return {
       accountId,
-      devices: r.devices.map((d) => presenceOf(d.deviceId, d.name, d.presence)),
+      devices: r.devices.map((d) => ({
+        ...presenceOf(d.deviceId, d.name, d.presence),
+        ...(d.presence ? { deviceCert: d.presence.bundle.deviceCert } : {}),
+      })),
       revoked: r.deviceList.revocations?.devices ?? [],
       deviceList: r.deviceList.bundle.deviceList,
       ...(r.deviceList.bundle.revocations ? { revocations: r.deviceList.bundle.revocations } : {}),
+    }
+  }, BEST_EFFORT)
+
+  ctx.serve(discoveryLookupDeviceList, async ({ accountId }) => {
+    const list = await node.lookupDeviceList(accountId)
+    if (!list) throw new BusError(BusErrorCode.NotFound, `no device list of account ${accountId} ${where}`)
+    return {
+      accountId,
+      revoked: list.revocations?.devices ?? [],
+      deviceList: list.bundle.deviceList,
+      ...(list.bundle.revocations ? { revocations: list.bundle.revocations } : {}),
     }
   }, BEST_EFFORT)
 

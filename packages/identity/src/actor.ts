@@ -4,7 +4,7 @@ import {
   BusError,
   BusErrorCode,
   discoveryDeviceList,
-  discoveryLookup,
+  discoveryLookupDeviceList,
   type EthTx,
   identityAccountCreated,
   identityAddContact,
@@ -331,8 +331,8 @@ export const identityActor = defineActor({
       retry(
         async () => {
           if (!store.hasAccount()) return
-          const r = await ctx.bus.request(discoveryLookup, { accountId: store.info().accountId }, { timeoutMs: 15_000 })
-          if (r.deviceList) await merge({ deviceList: r.deviceList, ...(r.revocations ? { revocations: r.revocations } : {}) }, 'lookup')
+          const r = await ctx.bus.request(discoveryLookupDeviceList, { accountId: store.info().accountId }, { timeoutMs: 15_000 })
+          await merge({ deviceList: r.deviceList, ...(r.revocations ? { revocations: r.revocations } : {}) }, 'lookup')
         },
         {
           signal: ctx.signal,

@@ -4,7 +4,7 @@
  * for each device's envelope.
  */
 import type { ActorContext } from '@baran/actor'
-import { type Bus, discoveryLookup, discoveryMailboxPut, discoveryUnwatch, discoveryWatch, transportSend } from '@baran/bus'
+import { type Bus, discoveryLookup, discoveryMailboxPut, discoveryUnwatch, discoveryWatch, type ReplyOf, transportSend } from '@baran/bus'
 import { decodeEnvelope, mailboxEpoch, mailboxId } from '@baran/trust'
 import type { AccountDevices, DeliveryDeps } from './lib/engine-types.ts'
 import type { KeptRecipients } from './lib/kept-recipients.ts'
@@ -26,10 +26,9 @@ export function engineDeps(init: EngineDepsInit): DeliveryDeps {
   return {
     store: init.store,
     lookupAccount: async (accountId, signal) => {
-      let found: AccountDevices
+      let r: ReplyOf<typeof discoveryLookup>
       try {
-        const r = await bus.request(discoveryLookup, { accountId }, { signal, timeoutMs: 20_000 })
-        found = { devices: r.devices, revoked: r.revoked }
+        r = await bus.request(discoveryLookup, { accountId }, { signal, timeoutMs: 20_000 })
       } catch (e) {
         // The DHT forgot the account (its devices all offline for a day): its devices as last listed, to deposit for.
         const last = signal.aborted ? undefined : await kept.devicesOf(accountId).catch(() => undefined)
@@ -37,9 +36,12 @@ export function engineDeps(init: EngineDepsInit): DeliveryDeps {
         log.debug({ accountId, err: (e as Error).message }, 'the devices of an account as last listed (no lookup answer)')
         return last
       }
+      const found: AccountDevices = { devices: r.devices.map(({ deviceCert: _, ...presence }) => presence), revoked: r.revoked }
       // Kept on disk with the revoked devices' certificates forgotten there; sealing forgets them in memory.
       await kept.keepDevices(accountId, found).catch((e: unknown) => log.warn({ err: e, accountId }, 'could not keep the devices of an account'))
       for (const id of found.revoked) sealing.forget(id)
+      // The certificates the devices' presences carry: sealing to them needs no lookup of each device.
+      for (const d of r.devices) if (d.deviceCert && !found.revoked.includes(d.deviceId)) await sealing.know(d.deviceId, accountId, d.deviceCert)
       return found
     },
     send: (req, signal) =>

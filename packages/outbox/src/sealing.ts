@@ -4,7 +4,7 @@
  * Format and checks: docs/envelopes.md.
  */
 import type { ActorContext } from '@baran/actor'
-import { type Bus, discoveryLookup, discoveryLookupDevice, ENVELOPE_MAX_BYTES, identityOpen, identitySeal, type ReplyOf, type SignedRecordWire } from '@baran/bus'
+import { type Bus, discoveryLookupDevice, discoveryLookupDeviceList, ENVELOPE_MAX_BYTES, identityOpen, identitySeal, type ReplyOf, type SignedRecordWire } from '@baran/bus'
 import { PayloadTooLargeError } from './lib/errors.ts'
 import { whileIdentityRestarts } from './lib/identity-wait.ts'
 import type { SealRequest } from './lib/engine-types.ts'
@@ -136,10 +136,18 @@ export class OutboxSealing {
       return kept.cert as SignedRecordWire
     }
     if (r.accountId !== account) throw Object.assign(new Error(`device ${deviceId} belongs to ${r.accountId}, not ${account}`), { code: 'bad_recipient' })
-    this.#certs.set(deviceId, { cert: r.chain.deviceCert, account, at: Date.now() })
-    this.#onKept.delete(deviceId)
-    await this.#kept?.keepCert(deviceId, account, r.chain.deviceCert).catch((e: unknown) => this.#log.warn({ err: e, deviceId }, 'could not keep a certificate'))
+    await this.know(deviceId, account, r.chain.deviceCert)
     return r.chain.deviceCert
+  }
+
+  /**
+   * A device's certificate from its verified presence (discovery checked it against the account's device list):
+   * what the next seal to it uses, so an account lookup that found it saves asking for the device again.
+   */
+  async know(deviceId: string, account: string, cert: SignedRecordWire): Promise<void> {
+    this.#certs.set(deviceId, { cert, account, at: Date.now() })
+    this.#onKept.delete(deviceId)
+    await this.#kept?.keepCert(deviceId, account, cert).catch((e: unknown) => this.#log.warn({ err: e, deviceId }, 'could not keep a certificate'))
   }
 
   /** A revoked device: its certificate leaves memory (its kept copy goes with the device list that names it revoked: KeptRecipients.keepDevices). */
@@ -181,7 +189,8 @@ export class OutboxSealing {
     const known = this.#revocations.get(account)
     if (!known || (Date.now() - known.at > REVOCATIONS_TTL_MS && !known.loading)) {
       this.#revocations.set(account, { record: known?.record, at: known?.at ?? 0, loading: true })
-      this.#bus.request(discoveryLookup, { accountId: account }, { timeoutMs: 20_000 }).then(
+      // The device list alone carries them: one DHT get, not one more per device for its presence.
+      this.#bus.request(discoveryLookupDeviceList, { accountId: account }, { timeoutMs: 20_000 }).then(
         (r) => this.#revocations.set(account, { record: r.revocations, at: Date.now() }),
         (e: unknown) => {
           this.#revocations.set(account, { record: known?.record, at: Date.now() })

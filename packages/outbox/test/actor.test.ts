@@ -10,6 +10,7 @@ import {
   BusError,
   discoveryLookup,
   discoveryLookupDevice,
+  discoveryLookupDeviceList,
   discoveryOnline,
   discoveryUnwatch,
   discoveryWatch,
@@ -115,18 +116,25 @@ async function envelope(from: { bus: Bus; me: AccountSummary }, to: TestNode, ov
  * Stand-in discovery and transport for `from` (see the file comment). `online` says which remote devices can be
  * reached; sends to them are forwarded to their node's outbox.receive.
  */
-async function standIn(from: TestNode, remotes: TestNode[]) {
+async function standIn(from: TestNode, remotes: TestNode[], opts: { certsInLookup?: boolean } = {}) {
   const online = new Set<string>()
   const watched: string[] = []
+  const asked = { lookupDevice: 0, lookupDeviceList: [] as string[] }
   const byAccount = new Map(remotes.map((r) => [r.me.accountId, r]))
   const discovery = await from.bus.service({ name: 'discovery', version: '0.0.0' })
-  discovery.serve(discoveryLookup, ({ accountId }) => {
+  discovery.serve(discoveryLookup, async ({ accountId }) => {
     const r = byAccount.get(accountId)
     if (!r) throw new BusError('not_found', `no device list for ${accountId}`)
     const d = r.me.deviceId
-    return { accountId, devices: [{ deviceId: d, online: online.has(d), ...(online.has(d) ? { peerId: `peer-${r.name}` } : {}), addrs: [] }], revoked: [] }
+    const found = online.has(d) ? { peerId: `peer-${r.name}`, ...(opts.certsInLookup ? { deviceCert: await certOf(r) } : {}) } : {}
+    return { accountId, devices: [{ deviceId: d, online: online.has(d), ...found, addrs: [] }], revoked: [] }
+  })
+  discovery.serve(discoveryLookupDeviceList, ({ accountId }) => {
+    asked.lookupDeviceList.push(accountId)
+    throw new BusError('not_found', `no device list for ${accountId}`)
   })
   discovery.serve(discoveryLookupDevice, async ({ deviceId }) => {
+    asked.lookupDevice++
     const r = remotes.find((x) => x.me.deviceId === deviceId)
     if (!r) throw new BusError('not_found', `no presence record of ${deviceId}`)
     const chain = await r.bus.request(identityPeerBinding, { peerId: `peer-${r.name}` })
@@ -154,7 +162,7 @@ async function standIn(from: TestNode, remotes: TestNode[]) {
     online.add(r.me.deviceId)
     from.bus.publish(discoveryOnline, { accountId: r.me.accountId, deviceId: r.me.deviceId, peerId: `peer-${r.name}`, addrs: [], seq: 1, at: Date.now() })
   }
-  return { online, watched, comeOnline }
+  return { online, watched, comeOnline, asked }
 }
 
 describe('outbox actor', () => {
@@ -367,6 +375,23 @@ describe('outbox actor', () => {
     // exactly once on B's side
     expect((await b.bus.request(outboxInbox, {})).messages.map((m) => m.id)).toEqual([sent.id])
     expect(outboxA.health().details).toMatchObject({ jetstream: 'up', pending: 1 }) // the sync copy: the laptop never came online
+  })
+
+  it("seals to the certificate the account lookup carried (no lookup of the device); the receiver asks for the sender's device list alone", async () => {
+    const a = await node('a')
+    const b = await node('b')
+    const netA = await standIn(a, [b], { certsInLookup: true })
+    const netB = await standIn(b, [a])
+    netA.online.add(b.me.deviceId)
+    await a.startOutbox()
+    await b.startOutbox()
+    const receivedB = await record<{ id: string; body: string }>(b.bus, outboxReceived)
+    const sent = await a.bus.request(outboxSend, { to: b.me.accountId, body: 'sealed without asking twice' })
+    await waitUntil(() => receivedB.length === 1, { what: 'B received it' })
+    expect(receivedB[0]).toMatchObject({ id: sent.id, body: 'sealed without asking twice' })
+    expect(netA.asked.lookupDevice).toBe(0)
+    // The sender's revocations (for the envelope's check) come from its device list: one DHT get, no presences.
+    await waitUntil(() => netB.asked.lookupDeviceList.includes(a.me.accountId), { what: "B asked for A's device list" })
   })
 
   it('degrades while nats-server is down, keeps the pending message, and recovers', async () => {

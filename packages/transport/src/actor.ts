@@ -2,7 +2,7 @@ import { defineActor, dependency, listenableAddrs, loadOrCreateSecret, periodic,
 import {
   BusError,
   BusErrorCode,
-  discoveryLookup,
+  discoveryLookupDeviceList,
   identityAccountCreated,
   identityBlocks,
   identityBlocksChanged,
@@ -82,13 +82,14 @@ export function defineTransportActor(variant: TransportVariant) {
       const revocationCacheMs = ctx.config.revocationCacheMs ?? 30_000
       const revokedCache = new Map<string, { revoked: Set<string>; at: number }>()
 
-      // Is this device revoked by its account? Ask discovery for the account's latest signed revocations (cached).
+      // Is this device revoked by its account? Ask discovery for the account's latest signed revocations (cached): its
+      // device list alone, not every device's presence.
       // If discovery cannot answer, the chain the peer presented (with its own revocations) is all we have.
       const isRevoked = async (accountId: string, deviceId: string): Promise<boolean> => {
         const hit = revokedCache.get(accountId)
         if (hit && Date.now() - hit.at < revocationCacheMs) return hit.revoked.has(deviceId)
         try {
-          const r = await ctx.bus.request(discoveryLookup, { accountId }, { timeoutMs: 3000 })
+          const r = await ctx.bus.request(discoveryLookupDeviceList, { accountId }, { timeoutMs: 3000 })
           revokedCache.set(accountId, { revoked: new Set(r.revoked), at: Date.now() })
           const revoked = r.revoked.includes(deviceId)
           // a revocation is final: the host keeps refusing this device even once this cache entry expires

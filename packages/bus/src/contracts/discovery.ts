@@ -71,7 +71,8 @@ export const discoveryLookup = contract({
   request: z.object({ accountId: IdSchema, fresh: z.boolean().optional() }).strict(),
   reply: z.object({
     accountId: IdSchema,
-    devices: z.array(DevicePresenceSchema),
+    /** each with the certificate its presence carries (a sender seals to it without asking for the device again) */
+    devices: z.array(DevicePresenceSchema.extend({ deviceCert: DeviceCertWireSchema.optional() })),
     revoked: z.array(IdSchema),
     /** the signed records found (the newest valid device list bundle) */
     deviceList: DeviceListWireSchema.optional(),
@@ -79,6 +80,26 @@ export const discoveryLookup = contract({
   }),
   callers: ['outbox', 'cli', 'ui', 'transport', 'identity'],
   description: "an account's devices (from its signed device list) with each one's current addresses",
+  errors: ['not_started', 'rpc_failed'],
+})
+
+/**
+ * An account's signed device list and revocations alone: one DHT get, where `lookup` also gets every device's
+ * presence. For those who only ask whether a device is revoked (a transport handshake, an envelope's sender check).
+ */
+export const discoveryLookupDeviceList = contract({
+  actor: A,
+  verb: 'lookupDeviceList',
+  request: z.object({ accountId: IdSchema }).strict(),
+  reply: z.object({
+    accountId: IdSchema,
+    /** the devices the list's own revocations name */
+    revoked: z.array(IdSchema),
+    deviceList: DeviceListWireSchema,
+    revocations: RevocationsWireSchema.optional(),
+  }),
+  callers: ['outbox', 'cli', 'ui', 'transport', 'identity'],
+  description: "an account's signed device list and revocations (no device's presence)",
   errors: ['not_started', 'rpc_failed'],
 })
 
@@ -181,6 +202,7 @@ export const discoveryContracts = [
   discoveryInfo,
   discoveryPublish,
   discoveryLookup,
+  discoveryLookupDeviceList,
   discoveryLookupDevice,
   discoveryWatch,
   discoveryUnwatch,

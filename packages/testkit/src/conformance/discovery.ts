@@ -1,4 +1,4 @@
-import { type Bus, discoveryDeleteValue, discoveryGetValue, discoveryInfo, discoveryLookup, discoveryPublish, discoveryPutValue } from '@baran/bus'
+import { type Bus, discoveryDeleteValue, discoveryGetValue, discoveryInfo, discoveryLookup, discoveryLookupDeviceList, discoveryPublish, discoveryPutValue } from '@baran/bus'
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { waitUntil } from '../lib/wait.ts'
@@ -39,6 +39,28 @@ export default (common: TestSetup<DiscoveryImpl>) =>
         throw new RuleViolation(rule, `the published device was not found online: ${e.message}`)
       })
       expectShape(found, { accountId: impl.a.accountId }, rule)
+      // The certificate its presence carries comes with it: a sender seals to it without asking for the device.
+      const device = found.devices.find((d) => d.deviceId === impl.a.deviceId)
+      if (device?.deviceCert?.body.deviceId !== impl.a.deviceId) {
+        throw new RuleViolation(rule, "an online device comes without its presence's certificate")
+      }
+    })
+
+    it("discovery.lookupDeviceList: a published account's signed device list, found from another node", async () => {
+      const rule = 'discovery.lookupDeviceList'
+      const r = await waitUntil(() => impl.b.bus.request(discoveryLookupDeviceList, { accountId: impl.a.accountId }, { node: impl.b.node, timeoutMs: 20_000 }), {
+        timeoutMs: 30_000,
+        what: 'device list',
+      }).catch((e: Error) => {
+        throw new RuleViolation(rule, `the published device list was not found: ${e.message}`)
+      })
+      expectShape(r, { accountId: impl.a.accountId, revoked: [] }, rule)
+      if (!r.deviceList.body.devices.some((d) => d.deviceId === impl.a.deviceId)) throw new RuleViolation(rule, 'the device list does not name the published device')
+      await expectCode(
+        impl.b.bus.request(discoveryLookupDeviceList, { accountId: 'ef'.repeat(20) }, { node: impl.b.node, timeoutMs: 30_000 }),
+        'not_found',
+        `${rule}: unknown account`,
+      )
     })
 
     it('discovery.lookup: an account nobody published is not_found', async () => {
@@ -60,6 +82,7 @@ export default (common: TestSetup<DiscoveryImpl>) =>
 
     it('invalid_request: malformed discovery bodies are refused with invalid_request', async () => {
       await checkMalformedBodies(impl.a.bus, impl.a.node, 'discovery', 'lookup', ['{"accountId":"xyz"}'], 'invalid_request: discovery.lookup')
+      await checkMalformedBodies(impl.a.bus, impl.a.node, 'discovery', 'lookupDeviceList', ['{"accountId":"xyz"}', `{"accountId":"${'ab'.repeat(20)}","fresh":true}`], 'invalid_request: discovery.lookupDeviceList')
       await checkMalformedBodies(impl.a.bus, impl.a.node, 'discovery', 'putValue', ['{"key":"00","value":"","ttlMs":1}'], 'invalid_request: discovery.putValue')
     })
   })

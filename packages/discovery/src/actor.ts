@@ -99,6 +99,8 @@ export const discoveryActor = defineActor({
         node.watch(deviceListKey(accountId), (e) => {
           if (e.kind === 'device-list') onDeviceList(e.deviceList, e.via)
         }),
+      // `lookup` with `fresh`: no device list reused from the last seconds (dht-node.ts lookupDeviceList).
+      lookupFresh: (accountId) => node.lookupAccount(accountId, { fresh: true }),
       // A DHT get always asks the network: nothing to make fresher.
       getValue: async (key) => {
         const data = await node.getValue(key)

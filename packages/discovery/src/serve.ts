@@ -53,7 +53,7 @@ export interface DiscoveryNodeLike {
   publishPresence(bundle: PresenceBundle): unknown
   publishDeviceList(bundle: DeviceListBundle): unknown
   lookupPresence(deviceId: string): Promise<VerifiedPresence | undefined>
-  lookupDeviceList(accountId: string): Promise<VerifiedDeviceList | undefined>
+  lookupDeviceList(accountId: string, opts?: { fresh?: boolean }): Promise<VerifiedDeviceList | undefined>
   lookupAccount(accountId: string): Promise<AccountLookup | undefined>
   putValue(
     key: string,
@@ -78,7 +78,7 @@ export interface DiscoveryBackend {
   watchPresence(accountId: string, onPresence: (p: VerifiedPresence) => void): () => void
   /** The same for the account's device lists (`via`: how it came, for the log). */
   watchDeviceList(accountId: string, onDeviceList: (list: VerifiedDeviceList, via: string) => void): () => void
-  /** A lookup the caller asked to be `fresh` (LanNode asks its peers again). @default node.lookupAccount */
+  /** A lookup the caller asked to be `fresh` (LanNode asks its peers again, the DHT reuses no list). @default node.lookupAccount */
   lookupFresh?(accountId: string): Promise<AccountLookup | undefined>
   /** The live value under a key; expiresAt 0 when the node does not know it. */
   getValue(key: string): Promise<{ data: Uint8Array; expiresAt: number } | undefined>
@@ -166,7 +166,7 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
     try {
       await node.publishDeviceList({ deviceList: devices.deviceList, revocations: devices.revocations })
     } catch (e) {
-      const found = await node.lookupDeviceList(accountId).catch(() => undefined)
+      const found = await node.lookupDeviceList(accountId, { fresh: true }).catch(() => undefined)
       if (!found || found.seq < devices.deviceList.seq) throw e
       ctx.log.info({ ours: devices.deviceList.seq, found: found.seq, err: (e as Error).message }, 'device list refused: the network holds another one')
       reportOwn(found, 'publish')

@@ -114,6 +114,33 @@ describe(`a ${N}-node DHT on 127.0.0.1`, { timeout: 120_000 }, () => {
     expect(await far.lookupAccount(makeAccount().accountId)).toBeUndefined()
   })
 
+  it('a device list found answers the lookups of the next seconds (one DHT get); a newer one stored here replaces it', async () => {
+    const account = makeAccount()
+    const laptop = makeDevice(account, 'laptop')
+    await (nodes[5] as DiscoveryNode).publishDeviceList(deviceListBundle(account, [laptop], { seq: 1 }))
+    const far = farNode(deviceListKey(account.accountId))
+    const before = far.wireCounts().rpcRequests
+    // two at once share one get, and a third right after reuses its answer
+    const [first, second] = await Promise.all([far.lookupDeviceList(account.accountId), far.lookupDeviceList(account.accountId)])
+    const afterGet = far.wireCounts().rpcRequests
+    expect(afterGet).toBeGreaterThan(before)
+    expect(second).toBe(first)
+    expect((await far.lookupDeviceList(account.accountId))?.seq).toBe(1)
+    expect(far.wireCounts().rpcRequests).toBe(afterGet)
+    // a fresh ask runs as asked
+    expect((await far.lookupDeviceList(account.accountId, { fresh: true }))?.seq).toBe(1)
+    expect(far.wireCounts().rpcRequests).toBeGreaterThan(afterGet)
+    // this node publishes a newer list (stored here too): the next lookup does not answer with the old one
+    await far.publishDeviceList(deviceListBundle(account, [laptop, makeDevice(account, 'phone')], { seq: 2 }))
+    expect((await far.lookupDeviceList(account.accountId))?.seq).toBe(2)
+    // nobody's list is kept
+    const nobody = makeAccount().accountId
+    expect(await far.lookupDeviceList(nobody)).toBeUndefined()
+    const afterMiss = far.wireCounts().rpcRequests
+    expect(await far.lookupDeviceList(nobody)).toBeUndefined()
+    expect(far.wireCounts().rpcRequests).toBeGreaterThan(afterMiss)
+  })
+
   it('puts and gets opaque values; only the writer deletes them', async () => {
     const key = randomValueKey()
     const writer = nodes[4] as DiscoveryNode

@@ -123,6 +123,13 @@ export const VERIFY_CACHE_SIZE = 512
 export const REVOCATION_BOOK_SIZE = 10_000
 /** How often a node drops expired records from its store. */
 export const SWEEP_INTERVAL_MS = 60_000
+/**
+ * How long a device list found on the DHT answers the next lookups of that account (recent-lookups.ts): long enough
+ * to cover the asks around one message, short beside the callers' own reuse (transport 30 s, outbox 60 s).
+ */
+export const DEVICE_LIST_REUSE_MS = 2_000
+/** Accounts whose device list is kept for reuse at once. */
+export const MAX_REUSED_DEVICE_LISTS = 1024
 
 /** LAN-only discovery (no DHT): gossip of verified records between peers met directly. */
 export const LAN_PROTOCOL = '/baran/lan/1.0.0'

@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { type AccountLookup, lookupAccountFrom } from './account.ts'
 import { Bootstrapper } from './bootstrap.ts'
-import { DEFAULT_K, DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_REPLICATION, DEFAULT_VALUE_TTL_MS, MAX_VALUE_TTL_MS, RPC_PROTOCOL, SWEEP_INTERVAL_MS, BOOTSTRAP_DIAL_TIMEOUT_MS } from './constants.ts'
+import { BOOTSTRAP_DIAL_TIMEOUT_MS, DEFAULT_K, DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_REPLICATION, DEFAULT_VALUE_TTL_MS, DEVICE_LIST_REUSE_MS, MAX_REUSED_DEVICE_LISTS, MAX_VALUE_TTL_MS, RPC_PROTOCOL, SWEEP_INTERVAL_MS } from './constants.ts'
 import { DhtGet } from './dht-get.ts'
 import type { DhtParts } from './dht-parts.ts'
 import { DhtPut } from './dht-put.ts'
@@ -28,6 +28,7 @@ import {
 } from './node-options.ts'
 import { RecordPolicy, type VerifiedEntry } from './policy.ts'
 import { type DeviceListBundle, encodeBundle, type PresenceBundle, type VerifiedDeviceList, type VerifiedPresence } from './records.ts'
+import { RecentLookups } from './recent-lookups.ts'
 import { Routing } from './routing.ts'
 import type { Rpc } from './rpc.ts'
 import { VerifiedRecordStore } from './store.ts'
@@ -65,6 +66,8 @@ export class DiscoveryNode {
   readonly #put: DhtPut
   readonly #bootstrapper: Bootstrapper
   readonly #mailbox: MailboxService
+  /** Device lists found lately (lookupDeviceList). */
+  readonly #deviceLists: RecentLookups<VerifiedDeviceList>
   #watch: WatchService
   #rpc: Rpc
   readonly #init: DiscoveryNodeInit
@@ -126,6 +129,9 @@ export class DiscoveryNode {
     })
     this.#rpc = this.#newRpc()
     this.#watch = this.#newWatch()
+    this.#deviceLists = new RecentLookups({ reuseMs: DEVICE_LIST_REUSE_MS, max: MAX_REUSED_DEVICE_LISTS, ...(init.now ? { now: init.now } : {}) })
+    // A record stored here (a PUT, this node's own publish) may be newer than a list found before it.
+    store.onRecord((r) => this.#deviceLists.forget(r.key))
   }
 
   #newRpc(): Rpc {
@@ -289,8 +295,15 @@ export class DiscoveryNode {
 
   /** The newest valid device list of an account, or undefined. */
   async lookupDeviceList(accountId: string, opts: GetOptions = {}): Promise<VerifiedDeviceList | undefined> {
-    const entry = await this.#entry(deviceListKey(accountId), opts)
-    return entry?.kind === 'device-list' ? entry.deviceList : undefined
+    const key = deviceListKey(accountId)
+    const lookup = async () => {
+      const entry = await this.#entry(key, opts)
+      return entry?.kind === 'device-list' ? entry.deviceList : undefined
+    }
+    // A plain ask shares the answer found in the last DEVICE_LIST_REUSE_MS; a fresh one or one with its own bounds
+    // runs as asked.
+    const plain = opts.fresh !== true && opts.quorum === undefined && opts.signal === undefined && opts.timeoutMs === undefined
+    return plain ? this.#deviceLists.get(key, lookup) : lookup()
   }
 
   /** An account's devices (revoked ones left out), each with its presence if it has one. */

@@ -118,6 +118,8 @@ export interface PutOptions extends QueryOptions {
 export interface GetOptions extends QueryOptions {
   /** Stop once this many peers (this node included) returned a value. @default the node's getQuorum */
   quorum?: number
+  /** Ask the network even when a device list was found lately (lookupDeviceList reuses one for a few seconds). */
+  fresh?: boolean
 }
 
 /** Check the options a caller can get wrong; throws InvalidConfigError naming the option. */

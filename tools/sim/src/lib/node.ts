@@ -142,7 +142,7 @@ export class SimNode {
 
 /**
  * Every bucket the outbox opens, named for the node: one nats-server holds every node's, and a bucket left at its
- * default name would be shared by all of them (each node loading the others' history at start, say).
+ * default name would be shared by all of them (each node's history holding every node's messages, say).
  */
 export function outboxBuckets(node: string): Record<'outbox' | 'inbox' | 'keys' | 'history' | 'recipients', string> {
   return { outbox: `ob_${node}`, inbox: `ib_${node}`, keys: `ik_${node}`, history: `hs_${node}`, recipients: `rc_${node}` }

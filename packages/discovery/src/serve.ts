@@ -127,6 +127,15 @@ function presenceOf(deviceId: string, name: string | undefined, p: VerifiedPrese
   }
 }
 
+/** A found device list as `lookup` and `lookupDeviceList` answer it: the signed records and the devices they revoke. */
+function deviceListReply(list: VerifiedDeviceList) {
+  return {
+    revoked: list.revocations?.devices ?? [],
+    deviceList: list.bundle.deviceList,
+    ...(list.bundle.revocations ? { revocations: list.bundle.revocations } : {}),
+  }
+}
+
 /**
  * Serves the discovery contract from `backend` on the actor's bus and keeps this device published:
  * presence for the transport's PeerId and addresses (signed by identity) and the account's device
@@ -287,21 +296,14 @@ export async function serveDiscovery(ctx: ActorContext<ServeConfig>, backend: Di
         ...presenceOf(d.deviceId, d.name, d.presence),
         ...(d.presence ? { deviceCert: d.presence.bundle.deviceCert } : {}),
       })),
-      revoked: r.deviceList.revocations?.devices ?? [],
-      deviceList: r.deviceList.bundle.deviceList,
-      ...(r.deviceList.bundle.revocations ? { revocations: r.deviceList.bundle.revocations } : {}),
+      ...deviceListReply(r.deviceList),
     }
   }, BEST_EFFORT)
 
   ctx.serve(discoveryLookupDeviceList, async ({ accountId }) => {
     const list = await node.lookupDeviceList(accountId)
     if (!list) throw new BusError(BusErrorCode.NotFound, `no device list of account ${accountId} ${where}`)
-    return {
-      accountId,
-      revoked: list.revocations?.devices ?? [],
-      deviceList: list.bundle.deviceList,
-      ...(list.bundle.revocations ? { revocations: list.bundle.revocations } : {}),
-    }
+    return { accountId, ...deviceListReply(list) }
   }, BEST_EFFORT)
 
   ctx.serve(discoveryLookupDevice, async ({ deviceId }) => {

@@ -29,12 +29,19 @@ interface KeyWatch {
   /** The record last handed to the listeners. */
   lastBytes?: Uint8Array
   lastEvent?: WatchEvent
-  subscribed: Map<string, number> // peer → expiresAt
+  /** Peer → when its grant is due for renewal (RENEW_FRACTION into it, counted from its arrival). */
+  subscribed: Map<string, number>
   opts: Required<WatchOptions>
   /** Re-query delays: requeryMinMs doubling to requeryMaxMs, each one at random in [½, 1) of it. */
   requery: Backoff
   /** Delay before the next lookup of the closest peers (grows up to the renewal time). */
   lookupDelay: number
+  /** Time from a grant to its renewal, as the last grant set it. */
+  renewEvery?: number
+  /** The closest peers the last lookup found. */
+  lastClosest?: string[]
+  /** Rounds again sooner, while some closest peer refused or failed: requeryMinMs doubling to requeryMaxMs. */
+  retry: Backoff
   renewTimer?: NodeJS.Timeout
   requeryTimer?: NodeJS.Timeout
   abort: AbortController
@@ -82,6 +89,7 @@ export class Watches {
         opts: options,
         requery: new Backoff({ initialMs: options.requeryMinMs, maxMs: options.requeryMaxMs, jitter: 0.5, spread: 'down' }),
         lookupDelay: options.requeryMinMs,
+        retry: new Backoff({ initialMs: options.requeryMinMs, maxMs: options.requeryMaxMs, jitter: 0.5, spread: 'down' }),
         abort: new AbortController(),
       }
       this.#keys.set(key, kw)
@@ -107,16 +115,13 @@ export class Watches {
   }
 
   /**
-   * Subscribe to the closest peers of the key. Known peers are renewed directly first (no lookup,
-   * so a renewal lands in milliseconds); then a lookup follows churn and adds new closest peers.
+   * A round of subscriptions to the closest peers of the key. Grants due for renewal are renewed directly first (no
+   * lookup, so a renewal lands in milliseconds); then a lookup follows churn and subscribes to new closest peers.
    */
   async #subscribe(kw: KeyWatch): Promise<void> {
     if (kw.abort.signal.aborted) return
-    let granted = Number.POSITIVE_INFINITY
-    // When the first grant of this round must be renewed (absolute): timed from each grant's arrival, not from the
-    // end of the round, whose lookup may take longer than a short grant leaves (all of them lapsed under load).
-    let renewBy = Number.POSITIVE_INFINITY
-    let wanted = 1
+    let short = kw.subscribed.size === 0
+    let settled = false
     const subscribeTo = async (peers: string[]): Promise<void> => {
       const results = await Promise.allSettled(
         peers.map(async (peer) => {
@@ -127,11 +132,10 @@ export class Watches {
             this.#unsubscribe(peer, kw.key)
             return
           }
-          const ttl = reply.ttlMs ?? 0
-          const now = this.#c.now()
-          kw.subscribed.set(peer, now + ttl)
-          granted = Math.min(granted, ttl)
-          renewBy = Math.min(renewBy, now + ttl * RENEW_FRACTION)
+          // Timed from each grant's arrival, not from the end of the round, whose lookup may take longer than a short
+          // grant leaves (all of them lapsed under load).
+          kw.renewEvery = (reply.ttlMs ?? 0) * RENEW_FRACTION
+          kw.subscribed.set(peer, this.#c.now() + kw.renewEvery)
           if (reply.value !== undefined) this.#incoming(kw.key, fromBase64Url(reply.value), 'subscribe')
         }),
       )
@@ -143,11 +147,18 @@ export class Watches {
       })
     }
     try {
-      await subscribeTo([...kw.subscribed.keys()])
+      // Grants due within a quarter of a renewal period are renewed together (grants that came moments apart are
+      // renewed in one round, not one round each); a grant just given is not asked for again.
+      const horizon = this.#c.now() + (kw.renewEvery ?? 0) / 4
+      await subscribeTo([...kw.subscribed].filter(([, renewAt]) => renewAt <= horizon).map(([peer]) => peer))
       const signal = AbortSignal.any([kw.abort.signal, AbortSignal.timeout(FRAME_TIMEOUT_MS * 2)])
       const closest = (await this.#c.closestPeers(kw.key, signal)).filter((p) => p !== this.#c.selfId).slice(0, kw.opts.fanout)
-      wanted = closest.length
+      // The same full set twice in a row: the lookup has nothing more to find until churn, so the next one waits for
+      // the renewal. (Sooner lookups are for a node that just joined: its table is thin and its answers change.)
+      settled = closest.length >= kw.opts.fanout && sameMembers(closest, kw.lastClosest)
+      kw.lastClosest = closest
       await subscribeTo(closest.filter((p) => !kw.subscribed.has(p)))
+      short = closest.some((p) => !kw.subscribed.has(p)) || kw.subscribed.size === 0
       // Peers that are no longer among the closest (churn) stop being renewed.
       if (closest.length >= kw.opts.fanout) {
         for (const peer of [...kw.subscribed.keys()]) {
@@ -157,17 +168,19 @@ export class Watches {
         }
       }
     } catch (err) {
+      short = kw.subscribed.size === 0
       this.#c.log?.debug({ err, key: kw.key }, 'subscribe lookup failed')
     }
     if (kw.abort.signal.aborted) return
-    // Renew before the shortest grant runs out. Look the closest peers up again sooner at first
-    // (a node that just joined sees few peers), backing off up to the renewal time; and soon
-    // again while some closest peer refused or failed.
-    const renewAt = Number.isFinite(granted) ? granted * RENEW_FRACTION : kw.opts.requeryMinMs
-    const renewIn = Number.isFinite(renewBy) ? renewBy - this.#c.now() : kw.opts.requeryMinMs
-    let next = Math.min(renewIn, jittered(kw.lookupDelay))
-    kw.lookupDelay = Math.min(kw.lookupDelay * 2, Math.max(renewAt, kw.opts.requeryMinMs))
-    if (kw.subscribed.size < wanted) next = Math.min(next, jittered(kw.opts.requeryMinMs))
+    // The next round: at the first renewal due, or the next lookup (backing off up to the renewal period), or sooner
+    // again (backing off too) while some closest peer refused or failed.
+    const renewEvery = Math.max(kw.renewEvery ?? 0, kw.opts.requeryMinMs)
+    const now = this.#c.now()
+    let next = settled ? renewEvery : jittered(kw.lookupDelay)
+    kw.lookupDelay = settled ? renewEvery : Math.min(kw.lookupDelay * 2, renewEvery)
+    for (const renewAt of kw.subscribed.values()) next = Math.min(next, renewAt - now)
+    if (short) next = Math.min(next, kw.retry.next())
+    else kw.retry.reset()
     clearTimeout(kw.renewTimer)
     kw.renewTimer = timer(() => void this.#subscribe(kw), Math.max(next, 100))
   }
@@ -278,3 +291,7 @@ export class Watches {
   }
 }
 
+/** Whether two peer lists name the same peers (in any order). */
+function sameMembers(a: string[], b: string[] | undefined): boolean {
+  return b !== undefined && a.length === b.length && a.every((p) => b.includes(p))
+}

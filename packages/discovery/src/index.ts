@@ -50,6 +50,7 @@ export type {
   PutOptions,
   PutValueResult,
   QueryOptions,
+  RpcCounts,
 } from './lib/node-options.ts'
 export { createDiscoveryNode, DiscoveryNode } from './lib/dht-node.ts'
 export type { DiscoveryErrorCode } from './lib/errors.ts'

@@ -225,10 +225,16 @@ describe('lookups over rpc (FIND) in a small DHT', () => {
     for (let k = 0; k < 4; k++) {
       const key = valueKey(randomBytes(20).toString('hex'))
       const before = putter.wireCounts()
+      const sentBefore = putter.stats().rpcSent
       const put = await putter.putValue(key, Uint8Array.of(2), { waitForLookup: true })
       const after = putter.wireCounts()
+      const sent = putter.stats().rpcSent
       expect(after.rpcRequests - before.rpcRequests).toBe(3)
       expect(after.kadMessages).toBe(before.kadMessages)
+      // the same three by method: PUTs (and that FIND), nothing else
+      expect(sent.put - sentBefore.put).toBeGreaterThanOrEqual(2)
+      expect(sent.put - sentBefore.put + sent.find - sentBefore.find).toBe(3)
+      expect({ ...sent, put: 0, find: 0 }).toEqual({ ...sentBefore, put: 0, find: 0 })
       expect(put.stored).toBe(put.attempted)
     }
   })

@@ -22,7 +22,12 @@ describe('runScenario', () => {
     expect(report.network.sends).toBeGreaterThanOrEqual(report.delivery.delivered)
     expect(report.memory.rssPerNodeBytes).toBeGreaterThan(0)
     expect(report.memory.natsServerRssBytes).toBeGreaterThan(0)
+    // What the DHT cost, from each node's discovery (restarted ones too): a sender looks its recipient up (GETs)
+    expect(report.dhtRpcs.sent.get).toBeGreaterThan(0)
+    expect(report.dhtRpcs.perMessage as number).toBeGreaterThan(0)
+    expect(report.dhtRpcs).toMatchObject({ uncountedNodes: 0, unreadHealths: 0 })
     const table = formatReport(report)
+    expect(table).toMatch(/DHT rpcs {4}.*get \d+.* sent during run and drain \([\d.]+ per message\)/)
     expect(table).toContain('delivery    100.00 %')
     expect(table).toContain('COMPLETE')
   }, 90_000)
@@ -38,6 +43,9 @@ describe('runScenario', () => {
     expect(report.network.sends).toBeGreaterThanOrEqual(report.delivery.delivered)
     expect(report.lookups.count).toBeGreaterThan(0)
     expect(report.timingsMs.actorStart.outbox?.count).toBeGreaterThanOrEqual(8)
+    // … and the DHT rpcs their nodes sent
+    expect(report.dhtRpcs.sent.get).toBeGreaterThan(0)
+    expect(report.dhtRpcs).toMatchObject({ uncountedNodes: 0, unreadHealths: 0 })
   }, 90_000)
 
   it('survives SIGKILLed nodes, a node gone for good, latency, loss and production back-off (8 nodes)', async () => {
@@ -74,6 +82,9 @@ describe('runScenario', () => {
     expect(report.conditions).toContain("outbox back-off production's defaults")
     expect(report.conditions).toContain('latency 5 ms and loss 0.02')
     expect(formatReport(report).split('\n')[0]).toBe(`conditions: ${report.conditions}`)
+    // the nodes in a process of their own take their rpc counts with them when killed: said, not hidden
+    expect(report.dhtRpcs.uncountedNodes).toBe(3)
+    expect(formatReport(report)).toContain('the 3 nodes in a process of their own not counted')
   }, 240_000)
 
   it.each([

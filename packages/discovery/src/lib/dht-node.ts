@@ -15,7 +15,7 @@ import type { FetchRequest } from './mailbox-fetch-auth.ts'
 import type { DeleteRequest, MailboxId, MailboxItem } from './mailbox-item.ts'
 import { MailboxService, type MailboxPutResult } from './mailbox-service.ts'
 import type { WatchService, WatchEvent, WatchOptions } from './watch.ts'
-import { createWatchService, createRpc } from './node-links.ts'
+import { createWatchService, createRpc, rpcCounts } from './node-links.ts'
 import {
   checkInit,
   type DiscoveryNodeInit,
@@ -107,6 +107,7 @@ export class DiscoveryNode {
       replication,
       log: init.log,
       kadMessages,
+      rpcSent: new Map(),
       rpc: () => this.#rpc,
       lifecycle: () => this.#lifecycle.signal,
       queryTimeoutMs: (timeoutMs) => timeoutMs ?? init.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
@@ -436,6 +437,7 @@ export class DiscoveryNode {
       pushesReceived: this.#watch.watches.pushesReceived,
       store: this.#store.figures(),
       mailbox: this.#mailbox.store.figures(),
+      rpcSent: rpcCounts(this.#parts.rpcSent),
     }
   }
 }

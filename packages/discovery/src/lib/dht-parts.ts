@@ -20,6 +20,8 @@ export interface DhtParts {
   readonly log?: Logger
   /** kad-dht messages this node sent (its requests, and each peer its queries asked). */
   readonly kadMessages: { count: number }
+  /** Rpc requests this node sent, by method, since it was made (every Rpc it runs counts here). */
+  readonly rpcSent: Map<number, number>
   rpc(): Rpc
   /** Aborted by stop(): ends background work (late PUTs, lookups). */
   lifecycle(): AbortSignal

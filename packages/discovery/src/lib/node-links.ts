@@ -9,6 +9,23 @@ import { isBaranKey, keyBytes, parseKey } from './keys.ts'
 import { type WatchLimits, WatchService } from './watch.ts'
 import { Rpc } from './rpc.ts'
 import { decodePut, encodeGetMiss, encodePut, RPC_FIND, RPC_GET, RPC_WATCH, RPC_PUSH, RPC_PUT } from './rpc-codec.ts'
+import { RPC_MAILBOX_DELETE, RPC_MAILBOX_FETCH, RPC_MAILBOX_PUT } from './mailbox-service.ts'
+import type { RpcCounts } from './node-options.ts'
+
+/** Requests sent by method, by the methods' names. */
+export function rpcCounts(sent: ReadonlyMap<number, number>): RpcCounts {
+  const n = (method: number) => sent.get(method) ?? 0
+  return {
+    get: n(RPC_GET),
+    put: n(RPC_PUT),
+    find: n(RPC_FIND),
+    watch: n(RPC_WATCH),
+    push: n(RPC_PUSH),
+    mailboxPut: n(RPC_MAILBOX_PUT),
+    mailboxFetch: n(RPC_MAILBOX_FETCH),
+    mailboxDelete: n(RPC_MAILBOX_DELETE),
+  }
+}
 
 /**
  * The fast path (`/baran/rpc/1.0.0`): get, put and watch frames over one long-lived stream
@@ -29,6 +46,7 @@ export function createRpc(p: DhtParts, opts: { clientMode: boolean; watch: () =>
       }
     },
     log: p.log,
+    sentByMethod: p.rpcSent,
   })
   if (!opts.clientMode) {
     rpc.handle(RPC_GET, (_peer, key) => {

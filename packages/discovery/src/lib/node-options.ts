@@ -99,6 +99,20 @@ export interface DiscoveryStats {
   store: StoreFigures
   /** The mailbox store's bytes, items, limits and refusals. */
   mailbox: MailboxFigures
+  /** Rpc requests this node sent since it was made, by method (a watch's subscriptions and unsubscriptions are `watch`). */
+  rpcSent: RpcCounts
+}
+
+/** A count for each rpc method. */
+export interface RpcCounts {
+  get: number
+  put: number
+  find: number
+  watch: number
+  push: number
+  mailboxPut: number
+  mailboxFetch: number
+  mailboxDelete: number
 }
 
 /** Options of a single put or get. */

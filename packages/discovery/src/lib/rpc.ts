@@ -31,6 +31,8 @@ export interface RpcComponents {
   /** Open a new `/baran/rpc/1.0.0` stream to a peer. */
   openStream(peer: PeerId, signal: AbortSignal): Promise<Stream>
   log?: Logger
+  /** Where requests sent are counted by method (its owner may keep one across the node's restarts). */
+  sentByMethod?: Map<number, number>
 }
 
 interface Pending {
@@ -144,11 +146,13 @@ export class Rpc {
   #stopped = false
   /** Requests this side sent (each one frame out, one reply back): for benches and stats. */
   requestsSent = 0
+  readonly #sentByMethod: Map<number, number>
   /** Smoothed round trip of answered requests (ms), as TCP keeps it; undefined before the first. */
   #srtt?: number
 
   constructor(c: RpcComponents) {
     this.#c = c
+    this.#sentByMethod = c.sentByMethod ?? new Map()
   }
 
   /** Serve `method` (0–255). */
@@ -180,6 +184,7 @@ export class Rpc {
     if (opts.signal?.aborted === true) throw new RpcFailedError(`rpc to ${peer} aborted`, { cause: opts.signal.reason })
     const timeoutMs = opts.timeoutMs ?? RPC_TIMEOUT_MS
     this.requestsSent++
+    this.#sentByMethod.set(method, (this.#sentByMethod.get(method) ?? 0) + 1)
     const sent = performance.now()
     // A warm link is used at once; only opening one needs an abort signal. (Plain timers, not
     // AbortSignal.timeout: those are tracked for GC and cost more than the request on this path.)

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CONNECT_ATTEMPTS, SIM_BACKOFF, SIM_KDF, SIM_LIBP2P } from './constants.ts'
 import { NodeStartError } from './errors.ts'
+import { addCounts } from './stats.ts'
 import type { BackoffChoice } from './shard-protocol.ts'
 import type { LinkShaper } from './shaper.ts'
 
@@ -44,6 +45,10 @@ export class SimNode {
   #runtimes: Array<ActorRuntime<unknown>> = []
   /** Start/stop run one after the other per node, whatever order the scenario asks them in. */
   #queue: Promise<unknown> = Promise.resolve()
+  /** DHT rpc requests sent by the discovery runs that ended (each start makes a new DHT node). */
+  #rpcSentBefore: Record<string, number> = {}
+  /** Times the discovery actor's health could not be read (its rpc counts then fall short). */
+  rpcUnread = 0
 
   constructor(init: SimNodeInit) {
     this.#init = init
@@ -68,6 +73,25 @@ export class SimNode {
   /** The discovery node's multiaddrs (to bootstrap others from). */
   async dhtAddrs(): Promise<string[]> {
     return (await this.bus.request(discoveryInfo, {})).addrs
+  }
+
+  /** DHT rpc requests this node's discovery sent over all its starts so far, by method. */
+  rpcSent(): Record<string, number> {
+    return addCounts({ ...this.#rpcSentBefore }, this.#rpcSentNow())
+  }
+
+  /** What the running discovery actor reports (its health details carry the DHT node's stats). */
+  #rpcSentNow(): Record<string, number> {
+    const discovery = this.#runtimes.find((rt) => rt.def.name === 'discovery')
+    if (discovery === undefined) return {}
+    try {
+      const details = discovery.health().details as { rpcSent?: Record<string, number> } | undefined
+      return details?.rpcSent ?? {}
+    } catch {
+      // health() reads process memory (/proc), which fails when descriptors run out: counted, not fatal
+      this.rpcUnread++
+      return {}
+    }
   }
 
   #enqueue(job: () => Promise<void>): Promise<void> {
@@ -128,6 +152,7 @@ export class SimNode {
     if (!this.#bus && this.#runtimes.length === 0) return
     const t0 = performance.now()
     this.online = false
+    addCounts(this.#rpcSentBefore, this.#rpcSentNow())
     // Reverse order: the outbox stops sending before transport and discovery go away.
     for (const rt of this.#runtimes.splice(0).reverse()) {
       await rt.stop('sim: node goes offline').catch(() => undefined)

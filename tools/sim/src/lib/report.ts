@@ -28,6 +28,10 @@ export function formatReport(r: ScenarioReport): string {
     row(`DHT lookup (${r.lookups.failed} failed)`, r.lookups.latencyMs),
     `  DHT hops: not exposed by the discovery library (lookup latency above instead)`,
     '',
+    `DHT rpcs    ${Object.entries(r.dhtRpcs.sent)
+      .filter(([, v]) => v > 0)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none'} sent during run and drain (${r.dhtRpcs.perMessage ?? '-'} per message${r.dhtRpcs.uncountedNodes > 0 ? `; the ${r.dhtRpcs.uncountedNodes} nodes in a process of their own not counted` : ''}${r.dhtRpcs.unreadHealths > 0 ? `; ${r.dhtRpcs.unreadHealths} discovery healths unread: short` : ''})`,
     `network     ${r.network.sends} shaped sends, ${r.network.lostEnvelopes} envelopes lost, ${r.network.lostAcks} acks lost`,
     `memory      ${mib(r.memory.rssPerNodeBytes)} RSS/node, ${mib(r.memory.heapPerNodeBytes)} heap/node (process RSS ${mib(r.memory.rssBeforeBytes)} -> ${mib(r.memory.rssAfterSetupBytes)}, peak ${mib(r.memory.rssPeakBytes)}; nats-server ${mib(r.memory.natsServerRssBytes)}${r.memory.gcExposed ? '' : '; run with --expose-gc for steadier heap figures'})`,
     `libp2p      errors thrown from its internals (survived): ${Object.entries(r.survivedErrors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,

@@ -107,6 +107,16 @@ export interface ScenarioReport {
     hops: null
     note: string
   }
+  /** DHT rpc requests the nodes sent during the run and the drain, by method (discovery's stats). */
+  dhtRpcs: {
+    sent: Record<string, number>
+    /** All of them over the messages accepted. */
+    perMessage: number | null
+    /** Nodes in a process of their own (kill runs): not counted. */
+    uncountedNodes: number
+    /** Discovery healths that could not be read (the counts fall short by what those nodes sent). */
+    unreadHealths: number
+  }
   churn: { nodes: number; offline: number; restarts: number; kill: 'graceful' | 'sigkill'; stayedOffline: number }
   /** The run's conditions in one line (also the table's first line). */
   conditions: string

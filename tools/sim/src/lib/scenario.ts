@@ -25,7 +25,7 @@ import { RemoteSimNode, Shard, type SimNodeHandle } from './shard.ts'
 import { SURVIVABLE_ERRORS, type ShardStats } from './shard-protocol.ts'
 import { createRng } from './rng.ts'
 import { LinkShaper } from './shaper.ts'
-import { percentiles } from './stats.ts'
+import { addCounts, percentiles } from './stats.ts'
 
 interface Sent {
   id: string
@@ -144,6 +144,16 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     const stayers = new Set([...plan.stay].map((i) => nodes[i] as SimNodeHandle))
     const shardStats = () => Promise.all(shards.map((sh) => sh.stats()))
     const heapOf = (stats: ShardStats[]) => getHeapStatistics().used_heap_size + stats.reduce((a, st) => a + st.heapUsed, 0)
+    // DHT rpc requests sent, by method: the shards' nodes and this thread's (a node in a process of its own is not
+    // counted: a kill takes its counts with it).
+    const rpcOf = (stats: ShardStats[]) => {
+      const sum: Record<string, number> = {}
+      for (const st of stats) addCounts(sum, st.rpcSent)
+      for (const n of nodes) if (n instanceof SimNode) addCounts(sum, n.rpcSent())
+      return sum
+    }
+    const rpcUnreadOf = (stats: ShardStats[]) =>
+      stats.reduce((a, st) => a + st.rpcUnread, 0) + nodes.reduce((a, n) => a + (n instanceof SimNode ? n.rpcUnread : 0), 0)
     await shardStats()
 
     gc?.()
@@ -226,6 +236,7 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     let inFlight = 0
     let offline = 0
     let restarts = 0
+    const rpcAtRun = rpcOf(await shardStats())
     const tRun = performance.now()
     for (const ev of events) {
       const wait = ev.at - (performance.now() - tRun)
@@ -298,6 +309,9 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
       for (const [k, v] of Object.entries(st.survived)) survived[k] = (survived[k] ?? 0) + v
     }
     const nsToMs = (ns: number) => Math.round(ns / 1e5) / 10
+    const rpcSent = rpcOf(finalShards)
+    for (const [k, v] of Object.entries(rpcAtRun)) rpcSent[k] = (rpcSent[k] ?? 0) - v
+    const rpcTotal = Object.values(rpcSent).reduce((a, b) => a + b, 0)
 
     // ---- report ----
     const lat = (pred: (s: Sent) => boolean) =>
@@ -352,6 +366,12 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
         latencyMs: percentiles(lookupMs),
         hops: null,
         note: 'the discovery library does not expose hop counts: this is discovery.lookup latency over the bus (device list + presence of each device)',
+      },
+      dhtRpcs: {
+        sent: rpcSent,
+        perMessage: sent.length === 0 ? null : Math.round((rpcTotal / sent.length) * 10) / 10,
+        uncountedNodes: plan.processNodes.size,
+        unreadHealths: rpcUnreadOf(finalShards),
       },
       churn: { nodes: churned.length, offline, restarts, kill: sc.kill, stayedOffline: stayers.size },
       conditions: conditionsOf(sc, plan),

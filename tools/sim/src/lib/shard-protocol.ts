@@ -43,6 +43,9 @@ export interface ShardStats {
   shaper: ShaperStats
   survived: Record<string, number>
   eventLoopDelayMs: { p50: number; p99: number; max: number }
+  /** DHT rpc requests the shard's nodes sent so far, by method, and discovery healths that could not be read. */
+  rpcSent: Record<string, number>
+  rpcUnread: number
 }
 
 export function stateOf(node: SimNode): NodeState {

@@ -7,8 +7,9 @@ import { getHeapStatistics } from 'node:v8'
 import { parentPort, workerData } from 'node:worker_threads'
 import { SimNode } from './node.ts'
 import { createRng } from './rng.ts'
-import { type ShardInit, type ShardReply, type ShardRequest, SURVIVABLE_ERRORS, stateOf } from './shard-protocol.ts'
+import { type ShardInit, type ShardReply, type ShardRequest, type ShardStats, SURVIVABLE_ERRORS, stateOf } from './shard-protocol.ts'
 import { LinkShaper } from './shaper.ts'
+import { addCounts } from './stats.ts'
 
 /** The channel to the scenario: a worker thread's parent port, or the IPC channel of a child process (Shard `process`). */
 interface Port {
@@ -64,7 +65,9 @@ async function handle(req: ShardRequest): Promise<unknown> {
         shaper: { ...shaper.stats },
         survived: { ...survived },
         eventLoopDelayMs: { p50: nsToMs(loopDelay.percentile(50)), p99: nsToMs(loopDelay.percentile(99)), max: nsToMs(loopDelay.max) },
-      }
+        rpcSent: [...nodes.values()].reduce((sum, n) => addCounts(sum, n.rpcSent()), {}),
+        rpcUnread: [...nodes.values()].reduce((sum, n) => sum + n.rpcUnread, 0),
+      } satisfies ShardStats
     }
   }
 }

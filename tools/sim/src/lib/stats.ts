@@ -25,3 +25,9 @@ export function percentiles(xs: readonly number[]): Percentiles {
     mean: round(s.reduce((a, b) => a + b, 0) / s.length),
   }
 }
+
+/** Adds `from`'s counts into `into` (by name) and returns it. */
+export function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>>): Record<string, number> {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v
+  return into
+}

@@ -22,7 +22,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { parseArgs, styleText } from 'node:util'
+import { parseArgs } from 'node:util'
+import { paint, Skip, seconds, Steps } from './steps.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 // The `baran` executable a user runs (npm link puts it on PATH): the build while it is fresh, else the sources.
@@ -43,9 +44,6 @@ if (args.help) {
   process.exit(0)
 }
 
-const tty = process.stdout.isTTY === true && !process.env.NO_COLOR
-const paint = (style: Parameters<typeof styleText>[0], text: string) => (tty ? styleText(style, text) : text)
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 
 // ---------------------------------------------------------------------------------------------------------
 // Processes: every node, relay and lab is tracked here and ended by cleanup(), whatever happens.
@@ -191,59 +189,10 @@ for (const evt of ['uncaughtException', 'unhandledRejection'] as const) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Steps: one line each, with its time; a step whose prerequisite did not pass is skipped.
+// Steps: one line each, with its time; a step whose prerequisite did not pass is skipped (steps.ts).
 
-type Result = 'ok' | 'failed' | 'skipped'
-interface StepRecord {
-  key: string
-  name: string
-  result: Result
-  ms: number
-  detail: string
-}
-const steps: StepRecord[] = []
-const passed = new Set<string>()
-
-class Skip {
-  readonly reason: string
-  constructor(reason: string) {
-    this.reason = reason
-  }
-}
-
-async function step(key: string, name: string, needs: string[], fn: () => Promise<string | Skip | undefined>): Promise<void> {
-  if (interrupted) return
-  const missing = needs.filter((k) => !passed.has(k))
-  const started = Date.now()
-  let result: Result = 'ok'
-  let detail = ''
-  if (missing.length > 0) {
-    result = 'skipped'
-    detail = `needs: ${missing.map((k) => steps.find((s) => s.key === k)?.name ?? k).join(', ')}`
-  } else {
-    if (tty) process.stdout.write(paint('gray', `  … ${name}`))
-    try {
-      const r = await fn()
-      if (r instanceof Skip) {
-        result = 'skipped'
-        detail = r.reason
-      } else {
-        detail = r ?? ''
-        passed.add(key)
-      }
-    } catch (e) {
-      result = 'failed'
-      detail = (e as Error).message
-    }
-    if (tty) process.stdout.write('\r\x1b[2K')
-  }
-  const ms = Date.now() - started
-  steps.push({ key, name, result, ms, detail })
-  const mark = result === 'ok' ? paint('green', '✓') : result === 'failed' ? paint('red', '✗') : paint('yellow', '–')
-  const time = result === 'skipped' ? '' : paint('gray', ` (${seconds(ms)})`)
-  const tail = detail ? ` ${result === 'failed' ? paint('red', detail) : paint('gray', result === 'skipped' ? `skipped: ${detail}` : detail)}` : ''
-  process.stdout.write(`${mark} ${name}${time}${tail}\n`)
-}
+const steps = new Steps(() => interrupted)
+const step: Steps['run'] = (key, name, needs, fn) => steps.run(key, name, needs, fn)
 
 // ---------------------------------------------------------------------------------------------------------
 // The scenario.
@@ -466,20 +415,17 @@ await step('natlab', 'NAT lab: A → B through `baran relay`', [], async () => {
 const total = Date.now() - t0
 await cleanup()
 if (!interrupted) {
-  const width = Math.max(...steps.map((s) => s.name.length), 4)
-  const mark = (r: Result) => (r === 'ok' ? paint('green', '✓') : r === 'failed' ? paint('red', '✗') : paint('yellow', 'skipped'))
-  const rows = steps.map((s) => `  ${s.name.padEnd(width)}  ${mark(s.result)}${' '.repeat(Math.max(0, 8 - (s.result === 'skipped' ? 7 : 1)))}${s.result === 'skipped' ? '' : seconds(s.ms).padStart(7)}`)
-  process.stdout.write(`\n${paint('bold', `  ${'step'.padEnd(width)}  result  time`)}\n  ${'─'.repeat(width + 17)}\n${rows.join('\n')}\n`)
+  process.stdout.write(steps.table())
   const m = state.measured
   if (m.fromPresenceMs !== undefined || m.fromStartMs !== undefined) {
     process.stdout.write(
       `\n  offline delivery: ${m.fromPresenceMs !== undefined ? `${m.fromPresenceMs} ms from Bob’s presence publish to his inbox, ` : ''}${m.fromStartMs !== undefined ? `${seconds(m.fromStartMs)} from his node’s start` : ''}\n`,
     )
   }
-  const failed = steps.filter((s) => s.result === 'failed').length
-  const skipped = steps.filter((s) => s.result === 'skipped').length
+  const failed = steps.records.filter((s) => s.result === 'failed').length
+  const skipped = steps.records.filter((s) => s.result === 'skipped').length
   process.stdout.write(`\n${failed ? paint('red', `${failed} failed`) : paint('green', 'all steps passed')}${skipped ? `, ${skipped} skipped` : ''} in ${seconds(total)}\n`)
-  if (args.report) await writeFile(args.report, `${JSON.stringify({ ok: failed === 0, totalMs: total, steps, measured: m }, null, 2)}\n`)
+  if (args.report) await writeFile(args.report, `${JSON.stringify({ ok: failed === 0, totalMs: total, steps: steps.records, measured: m }, null, 2)}\n`)
   if (args.keep) process.stdout.write(`data kept in ${HOME}\n`)
   process.exit(failed ? 1 : 0)
 }

@@ -139,6 +139,8 @@ function summary(r: ScenarioReport) {
     network: r.network,
     latencyMs: r.latencyMs,
     lookupMs: r.lookups.latencyMs,
+    // What the run cost the DHT: rpc requests by method during run and drain, and per message
+    dhtRpcs: r.dhtRpcs,
     rssPerNodeMiB: Math.round((r.memory.rssPerNodeBytes / 1048576) * 10) / 10,
     heapPerNodeMiB: Math.round((r.memory.heapPerNodeBytes / 1048576) * 10) / 10,
     natsServerRssMiB: r.memory.natsServerRssBytes === null ? null : Math.round((r.memory.natsServerRssBytes / 1048576) * 10) / 10,
@@ -248,7 +250,7 @@ process.stdout.write(
     // What each figure was measured under, first: a reader of the table sees the conditions before the numbers.
     headline: [
       ...runs.map((r) =>
-        'error' in r ? `scale run of ${r.nodes} nodes failed: ${r.error}` : `scale: ${r.completed ? 'complete' : 'INCOMPLETE'}, ${r.deliveryRatio * 100} % delivered, ${r.timingsMs.total} ms — ${r.conditions}`,
+        'error' in r ? `scale run of ${r.nodes} nodes failed: ${r.error}` : `scale: ${r.completed ? 'complete' : 'INCOMPLETE'}, ${r.deliveryRatio * 100} % delivered, ${r.timingsMs.total} ms, ${r.dhtRpcs.perMessage} DHT rpcs per message — ${r.conditions}`,
       ),
       ...(hostile === null
         ? []

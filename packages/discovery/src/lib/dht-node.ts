@@ -76,8 +76,6 @@ export class DiscoveryNode {
   /** Aborted by stop(): ends background work (late PUTs, lookups). */
   #lifecycle = new AbortController()
   #sweepTimer?: NodeJS.Timeout
-  /** rpc requests sent before the last restart (a restart makes a new Rpc). */
-  #rpcSentBefore = 0
   #mdnsListener?: (evt: CustomEvent<{ id: PeerId }>) => void
 
   constructor(libp2p: DiscoveryLibp2p, policy: RecordPolicy, store: VerifiedRecordStore, init: DiscoveryNodeInit) {
@@ -201,7 +199,6 @@ export class DiscoveryNode {
     if (this.#mdnsListener) this.libp2p.removeEventListener('peer:discovery', this.#mdnsListener)
     this.libp2p.removeEventListener('peer:identify', this.#onIdentify)
     this.#watch.stop()
-    this.#rpcSentBefore += this.#rpc.requestsSent
     this.#rpc.stop()
     this.#stoppedOnce = true
     await this.libp2p.unhandle(RPC_PROTOCOL).catch(() => {})
@@ -420,7 +417,9 @@ export class DiscoveryNode {
 
   /** Messages this node sent since it was made: Baran rpc requests and kad-dht messages (for benches). */
   wireCounts(): { rpcRequests: number; kadMessages: number } {
-    return { rpcRequests: this.#rpcSentBefore + this.#rpc.requestsSent, kadMessages: this.#parts.kadMessages.count }
+    let rpcRequests = 0
+    for (const n of this.#parts.rpcSent.values()) rpcRequests += n
+    return { rpcRequests, kadMessages: this.#parts.kadMessages.count }
   }
 
   stats(): DiscoveryStats {

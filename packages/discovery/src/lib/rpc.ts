@@ -144,8 +144,7 @@ export class Rpc {
   readonly #ready = new Map<string, Link>()
   readonly #inbound = new Set<Stream>()
   #stopped = false
-  /** Requests this side sent (each one frame out, one reply back): for benches and stats. */
-  requestsSent = 0
+  /** Requests this side sent (each one frame out, one reply back), by method: for benches and stats. */
   readonly #sentByMethod: Map<number, number>
   /** Smoothed round trip of answered requests (ms), as TCP keeps it; undefined before the first. */
   #srtt?: number
@@ -183,7 +182,6 @@ export class Rpc {
     if (this.#stopped) throw new RpcFailedError('rpc stopped')
     if (opts.signal?.aborted === true) throw new RpcFailedError(`rpc to ${peer} aborted`, { cause: opts.signal.reason })
     const timeoutMs = opts.timeoutMs ?? RPC_TIMEOUT_MS
-    this.requestsSent++
     this.#sentByMethod.set(method, (this.#sentByMethod.get(method) ?? 0) + 1)
     const sent = performance.now()
     // A warm link is used at once; only opening one needs an abort signal. (Plain timers, not

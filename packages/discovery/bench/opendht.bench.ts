@@ -61,6 +61,8 @@ const LAYOUT: Record<Mode, string> = {
   threads: 'one worker thread (own event loop) per Baran node',
   oneThread: 'secondary: every Baran node on one event loop',
 }
+/** Baran's rpc carries its requests by datagram as a node does by default (`udpRpc`); `--streams-only`: on libp2p streams alone. */
+const UDP = !process.argv.includes('--streams-only')
 const PYTHON = '/usr/bin/python3'
 const SIDE_SCRIPT = fileURLToPath(new URL('./opendht-side.py', import.meta.url))
 
@@ -262,11 +264,13 @@ const OPS = ['put', 'get.first', 'get', 'get.missing', 'listen.push', 'listen.pu
  * value is one round trip to an idle peer; a full get and a put ask the `replication` closest at once (the fan-out);
  * a push is two one-way hops through idle threads (putter → storer → watcher), one round trip's worth.
  */
+// Baran's requests travel by datagram (the default) or on libp2p streams (--streams-only): the floor is that path's.
+const hop = (r: { udpRttMs: number; libp2pRttMs: number }): number => (UDP ? r.udpRttMs : r.libp2pRttMs)
 const TRANSPORT_FLOOR: Record<string, (f: HopFloor) => number> = {
-  'get.first': (f) => f.idle.libp2pRttMs,
-  get: (f) => f.fanOut.libp2pRttMs,
-  put: (f) => f.fanOut.libp2pRttMs,
-  'listen.push': (f) => f.idle.libp2pRttMs,
+  'get.first': (f) => hop(f.idle),
+  get: (f) => hop(f.fanOut),
+  put: (f) => hop(f.fanOut),
+  'listen.push': (f) => hop(f.idle),
 }
 
 async function main(): Promise<void> {
@@ -277,6 +281,7 @@ async function main(): Promise<void> {
     operationsPerRound: per,
     warmUp: `before every round, on both sides: each node puts one value, then ${WARM_ROUNDS} rounds of one get per node (all nodes at once)`,
     baranLayouts: MODES.map((m) => `${m}: ${LAYOUT[m]}`),
+    baranRpc: UDP ? 'requests and replies in UDP datagrams (udpRpc, the default), the libp2p stream for what does not fit one' : 'libp2p streams only (--streams-only)',
     opendhtLayout: `${NODES} DhtRunner in one python3 process, each with its own C++ threads, in a network namespace with only lo (when permitted)`,
     replication: REPLICATION,
     valueBytes: VALUE_BYTES,
@@ -301,7 +306,7 @@ async function main(): Promise<void> {
   const byMode: Partial<Record<Mode, Record<string, Stats | undefined>>> = {}
   for (const [m, mode] of MODES.entries()) {
     say(`Baran layout ${mode} (${LAYOUT[mode]}): starting ${NODES} nodes`)
-    const cluster = mode === 'threads' ? await threadedCluster(NODES, { replication: REPLICATION }) : await inProcessCluster(NODES, { replication: REPLICATION })
+    const cluster = mode === 'threads' ? await threadedCluster(NODES, { replication: REPLICATION, udpRpc: UDP }) : await inProcessCluster(NODES, { replication: REPLICATION, udpRpc: UDP })
     const baranRounds: Array<Record<string, number[]>> = []
     baranByRound[mode] = baranRounds
     try {
@@ -381,7 +386,7 @@ async function main(): Promise<void> {
   const fmt = (k: string) => `${k} ${headRatios[`${k}.p50`] ?? '—'}× (by round ${headPaired[`${k}.p50`] ?? '—'}×)`
   const failed = rounds.map((r) => JSON.stringify(r.failures ?? r.error ?? {})).join('; ')
   result.headline = measured
-    ? `Baran/OpenDHT p50, ${NODES} nodes each, ${LAYOUT[head]}; ${ROUNDS} round(s) × ${per} ops, warm-up of ${WARM_ROUNDS} get rounds per side per round: ${['get.first', 'get', 'put', 'listen.push', 'get.missing'].map(fmt).join(', ')}; goals met: ${Object.entries((goals[head] ?? {}) as Record<string, { met: boolean; reachable: boolean | null }>).map(([k, v]) => `${k.split(' ')[0]} ${v.met ? 'yes' : v.reachable === false ? 'no (under the transport floor)' : 'no'}`).join(', ')}; failures by round: ${failed}; ${'idle' in floor ? `one libp2p round trip to an idle thread alone: ${floor.idle.libp2pRttMs} ms (${floorRatio}× OpenDHT's whole first-value get; over UDP ${floor.idle.udpRttMs} ms); ${floor.fanOut.peers} at once, until the last: ${floor.fanOut.libp2pRttMs} ms (${fanOutRatio}× OpenDHT's whole full get; over UDP ${floor.fanOut.udpRttMs} ms)` : `hop floor not measured: ${floor.error}`}; on this machine memory read after a ${cold.factorAfterMs} ms pause costs ${cold.walkFactor}× a hot read (arithmetic ${cold.loopFactor}×): what an idle thread's next message pays, more the more memory its path touches`
+    ? `Baran/OpenDHT p50, ${NODES} nodes each, ${LAYOUT[head]}, its rpc ${UDP ? 'in UDP datagrams' : 'on libp2p streams only'}; ${ROUNDS} round(s) × ${per} ops, warm-up of ${WARM_ROUNDS} get rounds per side per round: ${['get.first', 'get', 'put', 'listen.push', 'get.missing'].map(fmt).join(', ')}; goals met: ${Object.entries((goals[head] ?? {}) as Record<string, { met: boolean; reachable: boolean | null }>).map(([k, v]) => `${k.split(' ')[0]} ${v.met ? 'yes' : v.reachable === false ? 'no (under the transport floor)' : 'no'}`).join(', ')}; failures by round: ${failed}; ${'idle' in floor ? `one libp2p round trip to an idle thread alone: ${floor.idle.libp2pRttMs} ms (${floorRatio}× OpenDHT's whole first-value get; over UDP ${floor.idle.udpRttMs} ms); ${floor.fanOut.peers} at once, until the last: ${floor.fanOut.libp2pRttMs} ms (${fanOutRatio}× OpenDHT's whole full get; over UDP ${floor.fanOut.udpRttMs} ms)` : `hop floor not measured: ${floor.error}`}; on this machine memory read after a ${cold.factorAfterMs} ms pause costs ${cold.walkFactor}× a hot read (arithmetic ${cold.loopFactor}×): what an idle thread's next message pays, more the more memory its path touches`
     : `Baran only (${LAYOUT[head]}, ${NODES} nodes): OpenDHT not measured (${missing ?? 'no samples'})`
   // A table for people on stderr; one JSON line on stdout (`npm run bench` keeps the last JSON line).
   say(String(result.headline))

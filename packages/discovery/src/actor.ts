@@ -25,6 +25,11 @@ const ConfigSchema = z
      * would only make every lookup wait for it to time out. @default false
      */
     clientMode: z.boolean().optional(),
+    /**
+     * Carry DHT requests to peers in UDP datagrams too (sessions agreed over the encrypted rpc stream); false keeps
+     * them on libp2p streams only (a network that drops UDP costs only a probe per peer: the stream stays). @default true
+     */
+    udpRpc: z.boolean().optional(),
     /** Ping every connection each interval and close it when a ping fails; false turns it off (simulations). @default every 10 s */
     keepAlive: z
       .union([z.literal(false), z.object({ intervalMs: z.number().int().min(1000).max(3_600_000).optional(), closeOnFailure: z.boolean().optional() }).strict()])
@@ -70,6 +75,7 @@ export const discoveryActor = defineActor({
       ...(bootstrapFile ? { bootstrapSource: () => readAddressList(bootstrapFile, 'bootstrap') } : {}),
       mdns,
       ...(ctx.config.clientMode ? { clientMode: true } : {}),
+      ...(ctx.config.udpRpc === undefined ? {} : { udpRpc: ctx.config.udpRpc }),
       ...(ctx.config.keepAlive === undefined ? {} : { keepAlive: ctx.config.keepAlive }),
       ...(ctx.config.store ? { storeLimits: ctx.config.store } : {}),
       ...mailboxInit(ctx.config.mailbox),

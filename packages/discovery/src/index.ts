@@ -52,6 +52,7 @@ export type {
   QueryOptions,
   RpcCounts,
 } from './lib/node-options.ts'
+export type { UdpStats } from './lib/rpc-udp.ts'
 export { createDiscoveryNode, DiscoveryNode } from './lib/dht-node.ts'
 export type { DiscoveryErrorCode } from './lib/errors.ts'
 export {

@@ -72,6 +72,12 @@ export const RPC_TIMEOUT_MS = 5_000
 /** Bounds of the wait before a get asks more peers than its quorum needs (4 smoothed round trips). */
 export const HEDGE_MIN_MS = 5
 export const HEDGE_MAX_MS = 500
+/** How long a request sent by datagram waits for its answer before it goes on the stream too (at least; 4 smoothed round trips when longer). */
+export const UDP_FALLBACK_MS = 250
+/** Datagram requests in a row that go unanswered before a link stops using UDP (a path that drops them). */
+export const UDP_LOSSES_TO_STOP = 3
+/** How long a new datagram session waits for its ping's answer (else the link keeps to its stream). */
+export const UDP_PROBE_MS = 2_000
 /** Rounds of an rpc lookup (FIND) before it leaves the key to kad-dht's lookup. */
 export const FIND_ROUNDS = 6
 /** Kademlia IDs (sha256 of peer IDs) a node keeps computed. */

@@ -1,9 +1,9 @@
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { type AccountLookup, lookupAccountFrom } from './account.ts'
 import { Bootstrapper } from './bootstrap.ts'
-import { BOOTSTRAP_DIAL_TIMEOUT_MS, DEFAULT_K, DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_REPLICATION, DEFAULT_VALUE_TTL_MS, DEVICE_LIST_REUSE_MS, MAX_REUSED_DEVICE_LISTS, MAX_VALUE_TTL_MS, RPC_PROTOCOL, SWEEP_INTERVAL_MS } from './constants.ts'
+import { BOOTSTRAP_DIAL_TIMEOUT_MS, DEFAULT_K, DEFAULT_LISTEN, DEFAULT_QUERY_TIMEOUT_MS, DEFAULT_REPLICATION, DEFAULT_VALUE_TTL_MS, DEVICE_LIST_REUSE_MS, MAX_REUSED_DEVICE_LISTS, MAX_VALUE_TTL_MS, RPC_PROTOCOL, SWEEP_INTERVAL_MS } from './constants.ts'
 import { DhtGet } from './dht-get.ts'
 import type { DhtParts } from './dht-parts.ts'
 import { DhtPut } from './dht-put.ts'
@@ -15,7 +15,7 @@ import type { FetchRequest } from './mailbox-fetch-auth.ts'
 import type { DeleteRequest, MailboxId, MailboxItem } from './mailbox-item.ts'
 import { MailboxService, type MailboxPutResult } from './mailbox-service.ts'
 import type { WatchService, WatchEvent, WatchOptions } from './watch.ts'
-import { createWatchService, createRpc, rpcCounts } from './node-links.ts'
+import { createWatchService, createRpc, directHost, rpcCounts } from './node-links.ts'
 import {
   checkInit,
   type DiscoveryNodeInit,
@@ -31,6 +31,7 @@ import { type DeviceListBundle, encodeBundle, type PresenceBundle, type Verified
 import { RecentLookups } from './recent-lookups.ts'
 import { Routing } from './routing.ts'
 import type { Rpc } from './rpc.ts'
+import { UdpEndpoint } from './rpc-udp.ts'
 import { VerifiedRecordStore } from './store.ts'
 import { checkTtl, encodeTombstone, encodeValue, newDeleteToken } from './values.ts'
 
@@ -161,8 +162,9 @@ export class DiscoveryNode {
       this.#watch = this.#newWatch()
     }
     await this.libp2p.start()
+    if (this.#init.udpRpc !== false) await this.#bindUdp()
     // One long-lived stream each way per peer; a few more for links re-opened after a failure.
-    await this.libp2p.handle(RPC_PROTOCOL, (stream, connection) => this.#rpc.serve(stream, connection.remotePeer.toString()), {
+    await this.libp2p.handle(RPC_PROTOCOL, (stream, connection) => this.#rpc.serve(stream, connection.remotePeer.toString(), directHost(connection.remoteAddr)), {
       maxInboundStreams: 4,
       maxOutboundStreams: 4,
     })
@@ -186,6 +188,20 @@ export class DiscoveryNode {
     }
     this.#mailbox.start()
     await this.#bootstrapper.start(this.#lifecycle.signal)
+  }
+
+  /** The rpc's datagram socket, on the host of the first direct TCP listen address (none such, or a bind that fails: the rpc keeps to streams). */
+  async #bindUdp(): Promise<void> {
+    const host = (this.#init.listen ?? DEFAULT_LISTEN).map((a) => directHost(multiaddr(a))).find((h) => h !== undefined)
+    if (host === undefined) {
+      this.#init.log?.warn({ listen: this.#init.listen }, 'udp rpc: no direct TCP listen address to take the host of; rpc keeps to streams')
+      return
+    }
+    try {
+      this.#rpc.useUdp(await UdpEndpoint.bind(host, 0, this.#init.log))
+    } catch (err) {
+      this.#init.log?.warn({ err, host }, 'udp rpc: no socket; rpc keeps to streams')
+    }
   }
 
   /** Stop every timer, watch and connection. */
@@ -437,6 +453,7 @@ export class DiscoveryNode {
       store: this.#store.figures(),
       mailbox: this.#mailbox.store.figures(),
       rpcSent: rpcCounts(this.#parts.rpcSent),
+      ...(this.#rpc.udp ? { udp: { ...this.#rpc.udp, dropped: { ...this.#rpc.udp.dropped }, links: this.#rpc.udpLinks } } : {}),
     }
   }
 }

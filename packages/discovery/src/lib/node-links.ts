@@ -1,3 +1,4 @@
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Bounds } from './bounds.ts'
 import { sha256 } from './bytes.ts'
 import { FRAME_TIMEOUT_MS, RPC_PROTOCOL } from './constants.ts'
@@ -27,6 +28,15 @@ export function rpcCounts(sent: ReadonlyMap<number, number>): RpcCounts {
   }
 }
 
+/** The IP address of a direct TCP address (`/ip4|ip6/…/tcp/…`, maybe `/p2p/…`): where datagrams can go too; a relayed or WebSocket one has none. */
+export function directHost(addr: Multiaddr): string | undefined {
+  const parts = addr.getComponents()
+  const [ip, tcp, rest] = parts
+  if (ip === undefined || tcp?.name !== 'tcp' || (ip.name !== 'ip4' && ip.name !== 'ip6')) return undefined
+  if (parts.length > 3 || (rest !== undefined && rest.name !== 'p2p')) return undefined
+  return ip.value
+}
+
 /**
  * The fast path (`/baran/rpc/1.0.0`): get, put and watch frames over one long-lived stream
  * per peer. Its handlers answer from the same store and rules as kad-dht's. A client queries
@@ -44,6 +54,10 @@ export function createRpc(p: DhtParts, opts: { clientMode: boolean; watch: () =>
         if (!signal.aborted) p.routing.noteUnreachable(peer)
         throw e
       }
+    },
+    udpHost: (peer, stream) => {
+      for (const conn of p.libp2p.getConnections(peer)) if (conn.streams.includes(stream)) return directHost(conn.remoteAddr)
+      return undefined
     },
     log: p.log,
     sentByMethod: p.rpcSent,

@@ -3,6 +3,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { KeepAliveInit } from '@baran/p2p'
 import { InvalidConfigError } from './errors.ts'
 import type { MailboxFigures, MailboxLimits } from './mailbox-store.ts'
+import type { UdpStats } from './rpc-udp.ts'
 import type { Logger } from './store.ts'
 import type { StoreFigures, StoreLimits } from './store-quota.ts'
 import type { WatchLimits } from './watch.ts'
@@ -26,6 +27,12 @@ export interface DiscoveryNodeInit {
   bootstrapSource?: () => Promise<string[]>
   /** The node's libp2p key (its PeerId). @default a fresh Ed25519 key */
   privateKey?: PrivateKey
+  /**
+   * Carry rpc requests to peers over UDP too (rpc-udp.ts): a socket on the host of the first TCP listen address, a
+   * session per peer agreed over the encrypted rpc stream; the stream stays for what does not fit a datagram and
+   * for peers UDP does not reach. @default true
+   */
+  udpRpc?: boolean
   /** Find peers on the LAN with mDNS. @default false */
   mdns?: boolean
   /** Query the DHT without serving it (no records stored for others). @default false */
@@ -101,6 +108,8 @@ export interface DiscoveryStats {
   mailbox: MailboxFigures
   /** Rpc requests this node sent since it was made, by method (a watch's subscriptions and unsubscriptions are `watch`). */
   rpcSent: RpcCounts
+  /** The rpc's datagrams (with `udpRpc`, since the last start): sent, received, dropped by why, and links that use them. */
+  udp?: UdpStats & { links: number }
 }
 
 /** A count for each rpc method. */

@@ -1,27 +1,30 @@
-import { concatBytes } from '@baran/trust'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { HEDGE_MAX_MS, HEDGE_MIN_MS, MAX_RPC_FRAME_BYTES, MAX_RPC_INFLIGHT, RPC_TIMEOUT_MS } from './constants.ts'
+import { HEDGE_MAX_MS, HEDGE_MIN_MS, MAX_RPC_INFLIGHT, RPC_TIMEOUT_MS, UDP_FALLBACK_MS, UDP_LOSSES_TO_STOP, UDP_PROBE_MS } from './constants.ts'
 import { discoveryErrorFromWire, MalformedFrameError, RpcFailedError } from './errors.ts'
+import { ERROR, errorFrame, FrameReader, frame, HEADER, PING, PONG, REPLY, REQUEST, readChunks, readU32, writeU32 } from './rpc-frame.ts'
+import { TO_CLIENT, TO_SERVER, type UdpEndpoint, type UdpSession } from './rpc-udp.ts'
 import type { Logger } from './store.ts'
+
+export { FrameReader } from './rpc-frame.ts'
 
 /**
  * Multiplexed request/reply over one long-lived stream per peer (`/baran/rpc/1.0.0`): the fast
  * path of get, put and watch. kad-dht opens a new stream (and negotiates its protocol) for every
  * message, which costs more than the message itself on a warm connection; here the stream is
- * opened once and requests carry an ID, so a request costs one frame each way, like OpenDHT's
- * UDP messages. Each side sends its requests on its own outbound stream and answers the peer's
- * requests on the inbound one.
+ * opened once and requests carry an ID, so a request costs one frame each way. Each side sends its
+ * requests on its own outbound stream and answers the peer's requests on the inbound one.
+ * Frames: rpc-frame.ts.
  *
- * A frame: u32 big-endian length, then the body: u8 kind (0 request, 1 reply, 2 error), u32 ID,
- * and for a request a u8 method then its payload; for a reply the payload; for an error UTF-8
- * `code\nmessage`.
+ * With a UDP endpoint (rpc-udp.ts) on both sides, a link also asks its peer for a datagram
+ * session over the stream; once a ping through it is answered, requests that fit a datagram go
+ * that way, as OpenDHT's do, and their replies come back the same way (a reply too large for a
+ * datagram comes on the stream). A request whose datagram gets no answer in time is sent again on
+ * the stream (the methods are idempotent); a link that loses several in a row stops using UDP.
  */
 
-const REQUEST = 0
-const REPLY = 1
-const ERROR = 2
-const HEADER = 5 // kind + id
+/** Method 255, served by the rpc itself: a datagram session for this stream's peer (rpc-udp.ts). */
+export const RPC_UDP_OFFER = 255
 
 /** Answers one method: the payload of the reply, or throws (its `code` and message go back). */
 export type RpcHandler = (peer: string, payload: Uint8Array) => Uint8Array | Promise<Uint8Array>
@@ -30,6 +33,8 @@ export type RpcHandler = (peer: string, payload: Uint8Array) => Uint8Array | Pro
 export interface RpcComponents {
   /** Open a new `/baran/rpc/1.0.0` stream to a peer. */
   openStream(peer: PeerId, signal: AbortSignal): Promise<Stream>
+  /** The IP address a stream to `peer` reached it at, when datagrams can go there too (a direct TCP connection). */
+  udpHost?(peer: PeerId, stream: Stream): string | undefined
   log?: Logger
   /** Where requests sent are counted by method (its owner may keep one across the node's restarts). */
   sentByMethod?: Map<number, number>
@@ -47,93 +52,19 @@ interface Link {
   nextId: number
   /** The opening this link came from (in #links until the link ends). */
   opened?: Promise<Link>
+  /** The datagram session requests go by, once its ping was answered. */
+  udp?: UdpSession
+  /** Requests in a row whose datagram went unanswered. */
+  udpLost: number
+  /** Called when the session's ping is answered. */
+  onPong?: () => void
 }
 
 /** A link whose stream was closed or reset (its reader has not ended yet) cannot carry a request. */
 const writable = (link: Link) => link.stream.writeStatus !== 'closed' && link.stream.writeStatus !== 'closing'
 
-const encoder = new TextEncoder()
 const decoder = new TextDecoder()
-
-/** u32 big-endian at `at` (no DataView: this runs for every frame). */
-function readU32(b: Uint8Array, at: number): number {
-  return (((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number)) >>> 0
-}
-
-function writeU32(b: Uint8Array, at: number, n: number): void {
-  b[at] = n >>> 24
-  b[at + 1] = n >>> 16
-  b[at + 2] = n >>> 8
-  b[at + 3] = n
-}
-
-/** One frame with its length prefix; `method` for a request (one buffer, one copy of the payload). */
-function frame(kind: number, id: number, payload: Uint8Array, method?: number): Uint8Array {
-  const head = method === undefined ? HEADER : HEADER + 1
-  const size = head + payload.length
-  if (size > MAX_RPC_FRAME_BYTES) throw new MalformedFrameError(`rpc frame of ${size} bytes is over ${MAX_RPC_FRAME_BYTES}`)
-  const out = new Uint8Array(4 + size)
-  writeU32(out, 0, size)
-  out[4] = kind
-  writeU32(out, 5, id)
-  if (method !== undefined) out[4 + HEADER] = method
-  out.set(payload, 4 + head)
-  return out
-}
-
-/**
- * Splits a byte stream into frame bodies. Throws MalformedFrameError for a frame over the limit
- * or too short to hold a header, before buffering it.
- */
-export class FrameReader {
-  #buf: Uint8Array = new Uint8Array(0)
-
-  push(chunk: Uint8Array): Uint8Array[] {
-    this.#buf = this.#buf.length === 0 ? chunk : concatBytes(this.#buf, chunk)
-    const bodies: Uint8Array[] = []
-    while (this.#buf.length >= 4) {
-      const size = readU32(this.#buf, 0)
-      if (size > MAX_RPC_FRAME_BYTES) throw new MalformedFrameError(`rpc frame of ${size} bytes is over ${MAX_RPC_FRAME_BYTES}`)
-      if (size < HEADER) throw new MalformedFrameError(`rpc frame of ${size} bytes is too short`)
-      if (this.#buf.length < 4 + size) break
-      bodies.push(this.#buf.subarray(4, 4 + size))
-      this.#buf = this.#buf.subarray(4 + size)
-    }
-    return bodies
-  }
-}
-
-function bytesOf(chunk: Uint8Array | { subarray(): Uint8Array }): Uint8Array {
-  return chunk instanceof Uint8Array ? chunk : chunk.subarray()
-}
-
-/**
- * Hand each chunk a stream receives to `onChunk` until the stream ends (resolves then). Listens
- * to the stream's events: its async iterator puts a queue and several promise hops in front of
- * every message. A chunk `onChunk` throws on aborts the stream (and is reported to `onError`).
- */
-function readChunks(stream: Stream, onChunk: (chunk: Uint8Array) => void, onError: (err: Error) => void): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const onMessage = (evt: { data: Uint8Array | { subarray(): Uint8Array } }): void => {
-      try {
-        onChunk(bytesOf(evt.data))
-      } catch (err) {
-        onError(err as Error)
-        stream.abort(err instanceof Error ? err : new MalformedFrameError())
-      }
-    }
-    const onEnd = (): void => {
-      stream.removeEventListener('message', onMessage)
-      stream.removeEventListener('close', onEnd)
-      stream.removeEventListener('remoteCloseWrite', onEnd)
-      resolve()
-    }
-    stream.addEventListener('message', onMessage)
-    stream.addEventListener('close', onEnd)
-    stream.addEventListener('remoteCloseWrite', onEnd)
-    if (stream.status !== 'open') onEnd()
-  })
-}
+const NOTHING = new Uint8Array(0)
 
 /** The RPC endpoint of one node: client links to peers and the handler of inbound streams. */
 export class Rpc {
@@ -148,15 +79,27 @@ export class Rpc {
   readonly #sentByMethod: Map<number, number>
   /** Smoothed round trip of answered requests (ms), as TCP keeps it; undefined before the first. */
   #srtt?: number
+  #udp?: UdpEndpoint
 
   constructor(c: RpcComponents) {
     this.#c = c
     this.#sentByMethod = c.sentByMethod ?? new Map()
   }
 
-  /** Serve `method` (0–255). */
+  /** Serve `method` (0–254; 255 is the rpc's own). */
   handle(method: number, handler: RpcHandler): void {
     this.#handlers.set(method, handler)
+  }
+
+  /** Use (and serve) datagram sessions through `endpoint` from now on; stop() closes it. */
+  useUdp(endpoint: UdpEndpoint): void {
+    if (this.#stopped) endpoint.stop()
+    else this.#udp = endpoint
+  }
+
+  /** The datagram endpoint's counters (undefined without one). */
+  get udp(): UdpEndpoint['stats'] | undefined {
+    return this.#udp?.stats
   }
 
   /**
@@ -173,6 +116,13 @@ export class Rpc {
     return this.#links.size
   }
 
+  /** Links whose requests go by datagram (for tests). */
+  get udpLinks(): number {
+    let n = 0
+    for (const link of this.#ready.values()) if (link.udp !== undefined) n++
+    return n
+  }
+
   /**
    * Send a request and wait for its reply. Throws RpcFailedError when the peer cannot be reached,
    * the link breaks, the deadline passes or the peer answers with an error (its code is kept in
@@ -182,7 +132,8 @@ export class Rpc {
     if (this.#stopped) throw new RpcFailedError('rpc stopped')
     if (opts.signal?.aborted === true) throw new RpcFailedError(`rpc to ${peer} aborted`, { cause: opts.signal.reason })
     const timeoutMs = opts.timeoutMs ?? RPC_TIMEOUT_MS
-    this.#sentByMethod.set(method, (this.#sentByMethod.get(method) ?? 0) + 1)
+    // (A datagram session's offer is the rpc's own business, not a DHT request.)
+    if (method !== RPC_UDP_OFFER) this.#sentByMethod.set(method, (this.#sentByMethod.get(method) ?? 0) + 1)
     const sent = performance.now()
     // A warm link is used at once; only opening one needs an abort signal. (Plain timers, not
     // AbortSignal.timeout: those are tracked for GC and cost more than the request on this path.)
@@ -207,10 +158,12 @@ export class Rpc {
       }
       const onAbort = (): void => fail(new RpcFailedError(`rpc to ${peer} aborted`, { cause: signal?.reason }))
       const timer = setTimeout(() => fail(new RpcFailedError(`rpc to ${peer} timed out after ${timeoutMs} ms`)), Math.max(0, timeoutMs - (performance.now() - sent)))
+      let fallback: ReturnType<typeof setTimeout> | undefined
       signal?.addEventListener('abort', onAbort, { once: true })
       const done = (): void => {
         link.pending.delete(id)
         clearTimeout(timer)
+        clearTimeout(fallback)
         signal?.removeEventListener('abort', onAbort)
       }
       link.pending.set(id, {
@@ -222,11 +175,29 @@ export class Rpc {
         },
         reject: fail,
       })
+      const onStream = (bytes: Uint8Array): void => {
+        try {
+          link.stream.send(bytes)
+        } catch (cause) {
+          fail(new RpcFailedError(`rpc to ${peer} could not be sent`, { cause }))
+        }
+      }
+      let bytes: Uint8Array
       try {
-        link.stream.send(frame(REQUEST, id, payload, method))
+        bytes = frame(REQUEST, id, payload, method)
       } catch (cause) {
         fail(new RpcFailedError(`rpc to ${peer} could not be sent`, { cause }))
+        return
       }
+      const session = link.udp
+      if (session !== undefined && this.#udp?.send(session, bytes.subarray(4)) === true) {
+        // Unanswered in time: the datagram (or its answer) may be lost; the stream delivers.
+        fallback = setTimeout(() => {
+          if (!link.pending.has(id)) return
+          if (++link.udpLost >= UDP_LOSSES_TO_STOP) this.#dropUdp(link)
+          onStream(bytes)
+        }, Math.max(UDP_FALLBACK_MS, 4 * (this.#srtt ?? 0)))
+      } else onStream(bytes)
     })
   }
 
@@ -263,52 +234,101 @@ export class Rpc {
     }
     const key = peer.toString()
     const opened = this.#links.get(key)
-    const link: Link = { stream, pending: new Map(), nextId: 1, ...(opened ? { opened } : {}) }
+    const link: Link = { stream, pending: new Map(), nextId: 1, udpLost: 0, ...(opened ? { opened } : {}) }
     this.#ready.set(key, link)
-    void this.#readReplies(peer, link).finally(() => {
+    const reader = new FrameReader()
+    void readChunks(
+      stream,
+      (chunk) => {
+        for (const body of reader.push(chunk)) this.#onReply(peer, link, body)
+      },
+      (err) => this.#c.log?.debug({ err, peer: peer.toString() }, 'rpc link failed'),
+    ).finally(() => {
       // The next request opens a new link (the connection may have been replaced).
       if (this.#links.get(key) === opened) this.#links.delete(key)
       if (this.#ready.get(key) === link) this.#ready.delete(key)
+      this.#dropUdp(link)
       for (const p of [...link.pending.values()]) p.reject(new RpcFailedError(`rpc link to ${peer} closed`))
     })
+    const host = this.#udp === undefined ? undefined : this.#c.udpHost?.(peer, stream)
+    if (host !== undefined) void this.#offerUdp(peer, link, host)
     return link
   }
 
-  async #readReplies(peer: PeerId, link: Link): Promise<void> {
-    const reader = new FrameReader()
-    await readChunks(
-      link.stream,
-      (chunk) => {
-        for (const body of reader.push(chunk)) {
-          const kind = body[0]
-          const pending = link.pending.get(readU32(body, 1))
-          if (kind === REPLY) pending?.resolve(new Uint8Array(body.subarray(HEADER)))
-          else if (kind === ERROR) {
-            const text = decoder.decode(body.subarray(HEADER))
-            const nl = text.indexOf('\n')
-            const code = nl === -1 ? 'error' : text.slice(0, nl)
-            const message = text.slice(nl + 1)
-            // A refusal with a class of its own (a full store, a quota) comes back as that error.
-            pending?.reject(discoveryErrorFromWire(code, message) ?? new RpcFailedError(`${peer} answered ${code}: ${message}`, { remoteCode: code }))
-          } else throw new MalformedFrameError(`unexpected rpc frame kind ${kind}`)
+  /** A reply (or error) to one of this link's requests, from its stream or its datagram session. */
+  #onReply(peer: PeerId, link: Link, body: Uint8Array): void {
+    const kind = body[0]
+    const pending = link.pending.get(readU32(body, 1))
+    if (kind === REPLY) pending?.resolve(new Uint8Array(body.subarray(HEADER)))
+    else if (kind === ERROR) {
+      const text = decoder.decode(body.subarray(HEADER))
+      const nl = text.indexOf('\n')
+      const code = nl === -1 ? 'error' : text.slice(0, nl)
+      const message = text.slice(nl + 1)
+      // A refusal with a class of its own (a full store, a quota) comes back as that error.
+      pending?.reject(discoveryErrorFromWire(code, message) ?? new RpcFailedError(`${peer} answered ${code}: ${message}`, { remoteCode: code }))
+    } else throw new MalformedFrameError(`unexpected rpc frame kind ${kind}`)
+  }
+
+  /**
+   * Ask the peer for a datagram session over the link's stream and ping through it; requests use it
+   * once the ping is answered. A peer without UDP refuses (unknown method): the link keeps to its stream.
+   */
+  async #offerUdp(peer: PeerId, link: Link, host: string): Promise<void> {
+    const udp = this.#udp
+    const session = udp?.open(peer.toString(), TO_CLIENT, (body) => {
+      if (link.udp === session) link.udpLost = 0
+      if (body[0] === PONG) link.onPong?.()
+      else this.#onReply(peer, link, body)
+    })
+    if (udp === undefined || session === undefined) return
+    try {
+      const id = new Uint8Array(4)
+      writeU32(id, 0, session.id)
+      const offer = await this.request(peer, RPC_UDP_OFFER, id, { timeoutMs: UDP_PROBE_MS })
+      if (offer.length !== 2 + 4 + 32) throw new MalformedFrameError(`udp offer of ${offer.length} bytes`)
+      session.port = ((offer[0] as number) << 8) | (offer[1] as number)
+      session.remoteId = readU32(offer, 2)
+      session.key = Buffer.from(offer.subarray(6))
+      session.host = host
+      const answered = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), UDP_PROBE_MS)
+        link.onPong = () => {
+          clearTimeout(timer)
+          resolve(true)
         }
-      },
-      (err) => this.#c.log?.debug({ err, peer: peer.toString() }, 'rpc link failed'),
-    )
+      })
+      udp.send(session, frame(PING, 0, NOTHING).subarray(4))
+      const open = await answered
+      link.onPong = undefined
+      if (!open) throw new RpcFailedError(`no answer to a datagram from ${host}:${session.port}`)
+      if (this.#ready.get(peer.toString()) !== link) throw new RpcFailedError('rpc link closed')
+      link.udp = session
+    } catch (err) {
+      udp.close(session)
+      this.#c.log?.debug({ err, peer: peer.toString() }, 'rpc link keeps to its stream')
+    }
+  }
+
+  #dropUdp(link: Link): void {
+    if (link.udp === undefined) return
+    this.#udp?.close(link.udp)
+    link.udp = undefined
   }
 
   /**
    * Serve one inbound stream: answer each request on it (handlers may run concurrently, up to
-   * MAX_RPC_INFLIGHT). A frame that cannot be parsed ends the stream, never the node.
+   * MAX_RPC_INFLIGHT). A frame that cannot be parsed ends the stream, never the node. `remoteHost`: the IP address
+   * of the stream's connection when it is a direct TCP one; only then may its peer have a datagram session.
    */
-  async serve(stream: Stream, remotePeer: string): Promise<void> {
+  async serve(stream: Stream, remotePeer: string, remoteHost?: string): Promise<void> {
     if (this.#stopped) {
       stream.abort(new RpcFailedError('rpc stopped'))
       return
     }
     this.#inbound.add(stream)
     const reader = new FrameReader()
-    let inflight = 0
+    const load = { inflight: 0 }
     const reply = (bytes: Uint8Array): void => {
       try {
         stream.send(bytes)
@@ -316,49 +336,95 @@ export class Rpc {
         this.#c.log?.debug({ err, peer: remotePeer }, 'rpc reply not sent')
       }
     }
-    const answer = (id: number, out: Uint8Array): void => {
-      inflight--
-      reply(frame(REPLY, id, out))
-    }
-    const refuse = (id: number, err: unknown): void => {
-      inflight--
-      const e = err as Error & { code?: unknown }
-      reply(errorFrame(id, typeof e.code === 'string' ? e.code : 'error', String(e.message)))
-    }
+    // This stream's datagram session, if its peer asked for one (one at a time: a new offer replaces it).
+    let session: UdpSession | undefined
     await readChunks(
       stream,
       (chunk) => {
         for (const body of reader.push(chunk)) {
           if (body[0] !== REQUEST || body.length < HEADER + 1) throw new MalformedFrameError('expected an rpc request')
-          const id = readU32(body, 1)
-          const handler = this.#handlers.get(body[HEADER] as number)
-          if (handler === undefined) {
-            reply(errorFrame(id, 'unknown_method', `no rpc method ${body[HEADER]}`))
-            continue
-          }
-          if (inflight >= MAX_RPC_INFLIGHT) {
-            reply(errorFrame(id, 'busy', 'too many requests in flight'))
-            continue
-          }
-          inflight++
-          const payload = new Uint8Array(body.subarray(HEADER + 1)) // a copy: the chunk may be a view of a pooled buffer
-          try {
-            const out = handler(remotePeer, payload)
-            // A synchronous answer goes out at once (a stored record's pushes already left: the
-            // store calls its push listener as it stores).
-            if (out instanceof Uint8Array) answer(id, out)
-            else out.then((o) => answer(id, o), (err: unknown) => refuse(id, err))
-          } catch (err) {
-            refuse(id, err)
-          }
+          if (body[HEADER] === RPC_UDP_OFFER && this.#udp !== undefined && remoteHost !== undefined) {
+            if (session !== undefined) this.#udp.close(session)
+            session = this.#acceptUdp(remotePeer, remoteHost, body, reply)
+          } else this.#dispatch(remotePeer, body, load, reply)
         }
       },
       (err) => this.#c.log?.debug({ err, peer: remotePeer }, 'rpc stream ended'),
     )
+    if (session !== undefined) this.#udp?.close(session)
     this.#inbound.delete(stream)
   }
 
-  /** Close every link and inbound stream; pending requests fail. */
+  /** Open a datagram session for the peer of an inbound stream and answer its offer (port, session, key) on that stream. */
+  #acceptUdp(remotePeer: string, remoteHost: string, body: Uint8Array, reply: (bytes: Uint8Array) => void): UdpSession | undefined {
+    const udp = this.#udp as UdpEndpoint
+    const id = readU32(body, 1)
+    if (body.length !== HEADER + 1 + 4) {
+      reply(errorFrame(id, 'malformed_frame', 'a udp offer carries a u32 session ID'))
+      return undefined
+    }
+    const load = { inflight: 0 }
+    const session = udp.open(remotePeer, TO_SERVER, (datagram) => {
+      if (datagram[0] === PING) udp.send(session as UdpSession, frame(PONG, readU32(datagram, 1), NOTHING).subarray(4))
+      else if (datagram[0] === REQUEST && datagram.length >= HEADER + 1 && datagram[HEADER] !== RPC_UDP_OFFER) {
+        // An answer too large for a datagram goes on the stream the session came from.
+        this.#dispatch(remotePeer, datagram, load, (bytes) => {
+          if (!udp.send(session as UdpSession, bytes.subarray(4))) reply(bytes)
+        })
+      }
+    }, { from: remoteHost })
+    if (session === undefined) {
+      reply(errorFrame(id, 'busy', 'no udp session free'))
+      return undefined
+    }
+    session.remoteId = readU32(body, HEADER + 1)
+    const out = new Uint8Array(2 + 4 + 32)
+    out[0] = udp.port >>> 8
+    out[1] = udp.port & 0xff
+    writeU32(out, 2, session.id)
+    out.set(session.key, 6)
+    reply(frame(REPLY, id, out))
+    return session
+  }
+
+  /** Run one request body's handler (at most MAX_RPC_INFLIGHT at once per stream or session) and send its answer. */
+  #dispatch(remotePeer: string, body: Uint8Array, load: { inflight: number }, send: (bytes: Uint8Array) => void): void {
+    const id = readU32(body, 1)
+    const method = body[HEADER] as number
+    const handler = this.#handlers.get(method)
+    if (handler === undefined || load.inflight >= MAX_RPC_INFLIGHT) {
+      send(handler === undefined ? errorFrame(id, 'unknown_method', `no rpc method ${method}`) : errorFrame(id, 'busy', 'too many requests in flight'))
+      return
+    }
+    load.inflight++
+    const answer = (out: Uint8Array): void => {
+      load.inflight--
+      let bytes: Uint8Array
+      try {
+        bytes = frame(REPLY, id, out)
+      } catch (err) {
+        bytes = errorFrame(id, 'error', String((err as Error).message))
+      }
+      send(bytes)
+    }
+    const refuse = (err: unknown): void => {
+      load.inflight--
+      const e = err as Error & { code?: unknown }
+      send(errorFrame(id, typeof e.code === 'string' ? e.code : 'error', String(e.message)))
+    }
+    const payload = new Uint8Array(body.subarray(HEADER + 1)) // a copy: the chunk may be a view of a pooled buffer
+    try {
+      const out = handler(remotePeer, payload)
+      // A synchronous answer goes out at once (a stored record's pushes already left: the
+      // store calls its push listener as it stores).
+      if (out instanceof Uint8Array) answer(out)
+      else out.then(answer, refuse)
+    } catch (err) {
+      refuse(err)
+    }
+  }
+
+  /** Close every link, inbound stream and datagram session; pending requests fail. */
   stop(): void {
     this.#stopped = true
     for (const link of this.#links.values()) link.then((l) => l.stream.abort(new RpcFailedError('rpc stopped'))).catch(() => {})
@@ -366,11 +432,8 @@ export class Rpc {
     this.#ready.clear()
     for (const s of this.#inbound) s.abort(new RpcFailedError('rpc stopped'))
     this.#inbound.clear()
+    this.#udp?.stop()
   }
-}
-
-function errorFrame(id: number, code: string, message: string): Uint8Array {
-  return frame(ERROR, id, encoder.encode(`${code.slice(0, 64)}\n${message.slice(0, 512)}`))
 }
 
 /** `p`, or a rejection with `error()` once `signal` aborts, whichever comes first. */

@@ -1,0 +1,214 @@
+import { createCipheriv, createDecipheriv, randomBytes, randomInt } from 'node:crypto'
+import dgram from 'node:dgram'
+import { isIPv6 } from 'node:net'
+import type { Logger } from './store.ts'
+
+/**
+ * The rpc's datagram path: request and reply bodies (rpc-frame.ts) in UDP datagrams, as OpenDHT
+ * sends its messages, so that a request to a warm peer costs a datagram each way instead of a trip
+ * through libp2p's stream, muxer and Noise session.
+ *
+ * No handshake of its own: a client asks for a session over its rpc stream to the peer (already
+ * encrypted and bound to the peer's identity by libp2p's Noise), and the server answers with a
+ * fresh random key, its session ID and its UDP port. A datagram that opens under that key came from
+ * that peer; each direction numbers its datagrams, and a receiver takes each number once (a replay
+ * window), so a captured datagram cannot be played again.
+ *
+ * A datagram: u8 direction (0 to the server, 1 to the client) | u32 the receiver's session ID |
+ * u64 counter (as two u32) | the body sealed with ChaCha20-Poly1305 (nonce: direction, three zero
+ * bytes, counter; the 13-byte header as associated data) | 16-byte tag.
+ */
+
+export const UDP_HEAD = 13
+const TAG = 16
+const KEY_BYTES = 32
+/** The largest body sent in a datagram: with the header, tag and IP/UDP headers it fits IPv6's minimum MTU of 1280. */
+export const MAX_UDP_BODY = 1_200
+/** Counters a receiver remembers: a datagram this far behind the newest is refused as a possible replay. */
+const REPLAY_WINDOW = 1_024
+/** Sessions one endpoint holds at most (each is one rpc stream's; a node has a few per peer). */
+export const MAX_UDP_SESSIONS = 8_192
+
+export const TO_SERVER = 0
+export const TO_CLIENT = 1
+
+/** Takes each counter at most once, within a window behind the newest. */
+export class ReplayWindow {
+  readonly #seen = new Float64Array(REPLAY_WINDOW).fill(-1)
+  #top = -1
+
+  accept(counter: number): boolean {
+    if (counter + REPLAY_WINDOW <= this.#top) return false
+    const slot = counter % REPLAY_WINDOW
+    if ((this.#seen[slot] as number) >= counter) return false
+    this.#seen[slot] = counter
+    if (counter > this.#top) this.#top = counter
+    return true
+  }
+}
+
+/** One side's half of a session: what it receives on `id` and where its datagrams go. */
+export interface UdpSession {
+  /** The ID datagrams to this side carry. */
+  readonly id: number
+  key: Buffer
+  /** The direction this side receives (the other sends). */
+  readonly receives: typeof TO_SERVER | typeof TO_CLIENT
+  /** The peer's ID for this session and where to send: a client learns them from the offer; a server sends to the last source that authenticated. */
+  remoteId: number
+  host?: string
+  port?: number
+  sent: number
+  readonly window: ReplayWindow
+  /** The peer (libp2p ID) the session was made with. */
+  readonly peer: string
+  /**
+   * A server takes datagrams only from this IP address: the one its peer's TCP connection comes from (its NAT may
+   * give UDP another port, not another address). So its answers go nowhere the peer has not shown it is: a peer
+   * cannot make it send to a third party by forging a datagram's source.
+   */
+  from?: string
+  onBody(body: Uint8Array): void
+}
+
+export interface UdpStats {
+  sent: number
+  received: number
+  /** Datagrams dropped, by why: too short, no such session, did not open under its key, number already taken. */
+  dropped: { short: number; session: number; address: number; auth: number; replay: number }
+}
+
+/** An IPv4 address as a dual-stack socket reports it (`::ffff:a.b.c.d`) is that IPv4 address. */
+const plainIp = (ip: string): string => (ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip)
+
+function nonce(direction: number, counter: number): Buffer {
+  const n = Buffer.alloc(12)
+  n[0] = direction
+  n.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 4)
+  n.writeUInt32BE(counter >>> 0, 8)
+  return n
+}
+
+/** One UDP socket that serves sessions (as a server) and holds this node's own (as a client). */
+export class UdpEndpoint {
+  readonly #socket: dgram.Socket
+  readonly #sessions = new Map<number, UdpSession>()
+  readonly #log?: Logger
+  readonly stats: UdpStats = { sent: 0, received: 0, dropped: { short: 0, session: 0, address: 0, auth: 0, replay: 0 } }
+  #closed = false
+
+  private constructor(socket: dgram.Socket, log?: Logger) {
+    this.#socket = socket
+    this.#log = log
+    socket.on('message', (msg, from) => this.#receive(msg, from.address, from.port))
+    socket.on('error', (err) => this.#log?.debug({ err }, 'udp rpc socket error'))
+  }
+
+  /** Bind a socket on `host` (an IP address) and `port` (0: any free port). */
+  static bind(host: string, port: number, log?: Logger): Promise<UdpEndpoint> {
+    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' })
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject)
+      socket.bind(port, host, () => {
+        socket.off('error', reject)
+        socket.unref() // the node's libp2p listener keeps the process up, not this
+        resolve(new UdpEndpoint(socket, log))
+      })
+    })
+  }
+
+  get port(): number {
+    return this.#socket.address().port
+  }
+
+  get sessions(): number {
+    return this.#sessions.size
+  }
+
+  /** A new session for a peer with a fresh key (undefined when this endpoint holds as many as it may). */
+  open(peer: string, receives: UdpSession['receives'], onBody: (body: Uint8Array) => void, opts: { key?: Buffer; from?: string } = {}): UdpSession | undefined {
+    if (this.#closed || this.#sessions.size >= MAX_UDP_SESSIONS) return undefined
+    let id = randomInt(1, 0xffff_ffff)
+    while (this.#sessions.has(id)) id = randomInt(1, 0xffff_ffff)
+    const session: UdpSession = { id, key: opts.key ?? randomBytes(KEY_BYTES), receives, remoteId: 0, sent: 0, window: new ReplayWindow(), peer, onBody, ...(opts.from === undefined ? {} : { from: opts.from }) }
+    this.#sessions.set(id, session)
+    return session
+  }
+
+  close(session: UdpSession): void {
+    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id)
+  }
+
+  /** Seal a body to the session's peer; false when it cannot go (no address yet, too large, closed). */
+  send(session: UdpSession, body: Uint8Array): boolean {
+    if (this.#closed || session.host === undefined || session.port === undefined || body.length > MAX_UDP_BODY) return false
+    const direction = session.receives === TO_SERVER ? TO_CLIENT : TO_SERVER
+    const counter = session.sent++
+    const head = Buffer.allocUnsafe(UDP_HEAD)
+    head[0] = direction
+    head.writeUInt32BE(session.remoteId, 1)
+    head.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 5)
+    head.writeUInt32BE(counter >>> 0, 9)
+    const cipher = createCipheriv('chacha20-poly1305', session.key, nonce(direction, counter), { authTagLength: TAG })
+    cipher.setAAD(head, { plaintextLength: body.length })
+    const sealed = cipher.update(body)
+    cipher.final()
+    this.#socket.send([head, sealed, cipher.getAuthTag()], session.port, session.host, (err) => {
+      if (err) this.#log?.debug({ err, peer: session.peer }, 'udp rpc datagram not sent')
+    })
+    this.stats.sent++
+    return true
+  }
+
+  #receive(msg: Buffer, host: string, port: number): void {
+    if (msg.length < UDP_HEAD + TAG) {
+      this.stats.dropped.short++
+      return
+    }
+    const direction = msg[0] as number
+    const session = this.#sessions.get(msg.readUInt32BE(1))
+    if (session === undefined || session.receives !== direction) {
+      this.stats.dropped.session++
+      return
+    }
+    if (session.from !== undefined && plainIp(host) !== plainIp(session.from)) {
+      this.stats.dropped.address++
+      return
+    }
+    const counter = msg.readUInt32BE(5) * 0x1_0000_0000 + msg.readUInt32BE(9)
+    let body: Buffer
+    try {
+      const decipher = createDecipheriv('chacha20-poly1305', session.key, nonce(direction, counter), { authTagLength: TAG })
+      decipher.setAAD(msg.subarray(0, UDP_HEAD), { plaintextLength: msg.length - UDP_HEAD - TAG })
+      decipher.setAuthTag(msg.subarray(msg.length - TAG))
+      body = decipher.update(msg.subarray(UDP_HEAD, msg.length - TAG))
+      decipher.final()
+    } catch {
+      this.stats.dropped.auth++
+      return
+    }
+    // Only a datagram that opened takes its number (else anyone could fill the window).
+    if (!session.window.accept(counter)) {
+      this.stats.dropped.replay++
+      return
+    }
+    this.stats.received++
+    // A server answers where the client is now (its NAT may have moved it); a client sends only to the address it was offered.
+    if (session.receives === TO_SERVER) {
+      session.host = host
+      session.port = port
+    }
+    try {
+      session.onBody(body)
+    } catch (err) {
+      this.#log?.debug({ err, peer: session.peer }, 'udp rpc datagram not handled')
+    }
+  }
+
+  stop(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#sessions.clear()
+    this.#socket.close()
+  }
+}

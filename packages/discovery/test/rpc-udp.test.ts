@@ -7,7 +7,7 @@ import { createDiscoveryNode, type DiscoveryNode, valueKey } from '../src/index.
 import { UDP_FALLBACK_MS, UDP_LOSSES_TO_STOP } from '../src/lib/constants.ts'
 import { directHost } from '../src/lib/node-links.ts'
 import { Rpc } from '../src/lib/rpc.ts'
-import { MAX_UDP_BODY, ReplayWindow, TO_CLIENT, TO_SERVER, UDP_HEAD, UdpEndpoint } from '../src/lib/rpc-udp.ts'
+import { MAX_UDP_BODY, MAX_UDP_SESSIONS, REPLAY_WINDOW, ReplayWindow, TO_CLIENT, TO_SERVER, UDP_HEAD, UdpEndpoint } from '../src/lib/rpc-udp.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import { startNetwork, stopAll } from './helpers.ts'
 
@@ -27,7 +27,7 @@ describe('ReplayWindow', () => {
             expect(taken.has(c)).toBe(false)
             taken.add(c)
             top = Math.max(top, c)
-          } else expect(taken.has(c) || c + 1_024 <= top).toBe(true)
+          } else expect(taken.has(c) || c + REPLAY_WINDOW <= top).toBe(true)
         }
       }),
     )
@@ -104,6 +104,20 @@ describe('UdpEndpoint: what a datagram must be to be taken', () => {
     }
     expect(b.sessions).toBe(sessions)
     expect(b.stats.received).toBe(2)
+  })
+
+  it('holds at most MAX_UDP_SESSIONS sessions (a new one when one closes)', async () => {
+    const e = await UdpEndpoint.bind('127.0.0.1', 0)
+    try {
+      const opened = Array.from({ length: MAX_UDP_SESSIONS }, (_, i) => e.open(`peer-${i}`, TO_SERVER, () => {}))
+      expect(opened.every((s) => s !== undefined)).toBe(true)
+      expect(new Set(opened.map((s) => s?.id)).size).toBe(MAX_UDP_SESSIONS)
+      expect(e.open('one-more', TO_SERVER, () => {})).toBeUndefined()
+      e.close(opened[0] as NonNullable<(typeof opened)[0]>)
+      expect(e.open('one-more', TO_SERVER, () => {})).toBeDefined()
+    } finally {
+      e.stop()
+    }
   })
 
   it('sends nothing larger than a datagram may be, nor without an address', () => {

@@ -24,10 +24,13 @@ const TAG = 16
 const KEY_BYTES = 32
 /** The largest body sent in a datagram: with the header, tag and IP/UDP headers it fits IPv6's minimum MTU of 1280. */
 export const MAX_UDP_BODY = 1_200
-/** Counters a receiver remembers: a datagram this far behind the newest is refused as a possible replay. */
-const REPLAY_WINDOW = 1_024
-/** Sessions one endpoint holds at most (each is one rpc stream's; a node has a few per peer). */
-export const MAX_UDP_SESSIONS = 8_192
+/**
+ * Counters a receiver remembers: a datagram this far behind the newest is refused as a possible replay. Twice the
+ * requests a link may have in flight (MAX_RPC_INFLIGHT), so reordering alone never trips it; 4 KiB a session.
+ */
+export const REPLAY_WINDOW = 512
+/** Sessions one endpoint holds at most (each is one rpc stream's; a node has one or two per peer): 16 MiB of windows at most. */
+export const MAX_UDP_SESSIONS = 4_096
 
 export const TO_SERVER = 0
 export const TO_CLIENT = 1

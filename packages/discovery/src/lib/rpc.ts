@@ -196,7 +196,7 @@ export class Rpc {
           if (!link.pending.has(id)) return
           if (++link.udpLost >= UDP_LOSSES_TO_STOP) this.#dropUdp(link)
           onStream(bytes)
-        }, Math.max(UDP_FALLBACK_MS, 4 * (this.#srtt ?? 0)))
+        }, Math.max(UDP_FALLBACK_MS, Math.min(4 * (this.#srtt ?? 0), HEDGE_MAX_MS * 4)))
       } else onStream(bytes)
     })
   }

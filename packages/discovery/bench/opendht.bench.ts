@@ -17,7 +17,9 @@
  *
  * The headline layout (default `--mode threads`) gives each Baran node its own worker thread (its own event
  * loop), as each OpenDHT node has its own threads; `--mode both` adds the secondary row with every Baran node
- * on one event loop (`oneThread`). Both sides warm up the same way before every round (every node puts one
+ * on one event loop (`oneThread`). Baran's rpc goes in UDP datagrams, as a node's does by default (`udpRpc`);
+ * `--streams-only` keeps it on libp2p streams (the goals' transport floor follows: UDP's or libp2p's round trip).
+ * Both sides warm up the same way before every round (every node puts one
  * value, then `--warm` rounds in which every node gets another's), take turns round by round, and are left as idle
  * between operations (PUT_GAP_MS after a put, LISTEN_SETTLE_MS between a listen and its put). Every round's failures
  * are kept in the JSON (`rounds`). Ratios: pooled (all rounds' samples) and by round (the median of each round's

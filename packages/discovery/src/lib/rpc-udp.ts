@@ -78,7 +78,7 @@ export interface UdpSession {
 export interface UdpStats {
   sent: number
   received: number
-  /** Datagrams dropped, by why: too short, no such session, did not open under its key, number already taken. */
+  /** Datagrams dropped, by why: too short, no such session, not from the session peer's address, did not open under its key, number already taken. */
   dropped: { short: number; session: number; address: number; auth: number; replay: number }
 }
 
@@ -164,9 +164,15 @@ export class UdpEndpoint {
     out.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 5)
     out.writeUInt32BE(counter >>> 0, 9)
     aead.seal(session.key, nonce(direction, counter), body, out.subarray(0, UDP_HEAD), out.subarray(UDP_HEAD))
-    this.#socket.send(out, session.port, session.host, (err) => {
-      if (err) this.#log?.debug({ err, peer: session.peer }, 'udp rpc datagram not sent')
-    })
+    try {
+      this.#socket.send(out, session.port, session.host, (err) => {
+        if (err) this.#log?.debug({ err, peer: session.peer }, 'udp rpc datagram not sent')
+      })
+    } catch (err) {
+      // (An address this socket cannot reach, such as IPv4 from an IPv6-only one: the caller keeps to the stream.)
+      this.#log?.debug({ err, peer: session.peer }, 'udp rpc datagram not sent')
+      return false
+    }
     this.stats.sent++
     return true
   }

@@ -19,6 +19,9 @@ export const RELAY_SCRIPT = fileURLToPath(new URL('../../../../apps/relay/src/ma
 /** The lab peer: a host that stays up and takes commands on stdin (src/peer.ts). */
 export const LAB_PEER_SCRIPT = fileURLToPath(new URL('../peer.ts', import.meta.url))
 
+/** A lab DHT node: a discovery node that stays up and takes commands on stdin (src/dht-peer.ts). */
+export const DHT_PEER_SCRIPT = fileURLToPath(new URL('../dht-peer.ts', import.meta.url))
+
 /** Keep at most this much of a host's stderr (debug logs can be long). */
 const MAX_LOG_CHARS = 4 * 1024 * 1024
 

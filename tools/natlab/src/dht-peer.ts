@@ -44,8 +44,7 @@ async function run(c: Command): Promise<object> {
     }
     case 'stop':
       await node.stop()
-      process.exit(0)
-      break
+      return process.exit(0)
   }
   throw new Error(`unknown command ${c.cmd}`)
 }

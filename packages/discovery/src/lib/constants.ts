@@ -72,8 +72,9 @@ export const RPC_TIMEOUT_MS = 5_000
 /** Bounds of the wait before a get asks more peers than its quorum needs (4 smoothed round trips). */
 export const HEDGE_MIN_MS = 5
 export const HEDGE_MAX_MS = 500
-/** How long a request sent by datagram waits for its answer before it goes on the stream too (at least; 4 smoothed round trips when longer, up to 2 s). */
+/** How long a request sent by datagram waits for its answer before it goes on the stream too (at least; 4 smoothed round trips when longer, up to UDP_FALLBACK_MAX_MS). */
 export const UDP_FALLBACK_MS = 250
+export const UDP_FALLBACK_MAX_MS = 2_000
 /** Datagram requests in a row that go unanswered before a link stops using UDP (a path that drops them). */
 export const UDP_LOSSES_TO_STOP = 3
 /** How long a new datagram session waits for its ping's answer (else the link keeps to its stream). */

@@ -95,11 +95,11 @@ const aead = new ChaCha20Poly1305(newInstance())
 /** Sends go straight out: the address is always an IP, and dns.lookup would defer each datagram to the next tick. */
 const ipLookup = (address: string, _opts: unknown, done: (err: Error | null, address: string, family: number) => void): void => done(null, address, isIPv6(address) ? 6 : 4)
 
-function nonce(direction: number, counter: number): Buffer {
-  const n = Buffer.alloc(12)
-  n[0] = direction
-  n.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 4)
-  n.writeUInt32BE(counter >>> 0, 8)
+/** The nonce of a datagram, from its header: direction, three zero bytes, the counter. */
+function nonceOf(head: Uint8Array): Uint8Array {
+  const n = new Uint8Array(12)
+  n[0] = head[0] as number
+  n.set(head.subarray(5, UDP_HEAD), 4)
   return n
 }
 
@@ -163,7 +163,8 @@ export class UdpEndpoint {
     out.writeUInt32BE(session.remoteId, 1)
     out.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 5)
     out.writeUInt32BE(counter >>> 0, 9)
-    aead.seal(session.key, nonce(direction, counter), body, out.subarray(0, UDP_HEAD), out.subarray(UDP_HEAD))
+    const head = out.subarray(0, UDP_HEAD)
+    aead.seal(session.key, nonceOf(head), body, head, out.subarray(UDP_HEAD))
     try {
       this.#socket.send(out, session.port, session.host, (err) => {
         if (err) this.#log?.debug({ err, peer: session.peer }, 'udp rpc datagram not sent')
@@ -193,7 +194,8 @@ export class UdpEndpoint {
       return
     }
     const counter = msg.readUInt32BE(5) * 0x1_0000_0000 + msg.readUInt32BE(9)
-    const body = aead.open(session.key, nonce(direction, counter), msg.subarray(UDP_HEAD), msg.subarray(0, UDP_HEAD))
+    const head = msg.subarray(0, UDP_HEAD)
+    const body = aead.open(session.key, nonceOf(head), msg.subarray(UDP_HEAD), head)
     if (body === null) {
       this.stats.dropped.auth++
       return

@@ -1,6 +1,6 @@
 import type { PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { HEDGE_MAX_MS, HEDGE_MIN_MS, MAX_RPC_INFLIGHT, RPC_TIMEOUT_MS, UDP_FALLBACK_MS, UDP_LOSSES_TO_STOP, UDP_PROBE_MS } from './constants.ts'
+import { HEDGE_MAX_MS, HEDGE_MIN_MS, MAX_RPC_INFLIGHT, RPC_TIMEOUT_MS, UDP_FALLBACK_MAX_MS, UDP_FALLBACK_MS, UDP_LOSSES_TO_STOP, UDP_PROBE_MS } from './constants.ts'
 import { discoveryErrorFromWire, MalformedFrameError, RpcFailedError } from './errors.ts'
 import { ERROR, errorFrame, FrameReader, frame, HEADER, PING, PONG, REPLY, REQUEST, readChunks, readU32, writeU32 } from './rpc-frame.ts'
 import { TO_CLIENT, TO_SERVER, type UdpEndpoint, type UdpSession } from './rpc-udp.ts'
@@ -116,7 +116,7 @@ export class Rpc {
     return this.#links.size
   }
 
-  /** Links whose requests go by datagram (for tests). */
+  /** Links whose requests go by datagram (stats and tests). */
   get udpLinks(): number {
     let n = 0
     for (const link of this.#ready.values()) if (link.udp !== undefined) n++
@@ -193,10 +193,9 @@ export class Rpc {
       if (session !== undefined && this.#udp?.send(session, bytes.subarray(4)) === true) {
         // Unanswered in time: the datagram (or its answer) may be lost; the stream delivers.
         fallback = setTimeout(() => {
-          if (!link.pending.has(id)) return
           if (++link.udpLost >= UDP_LOSSES_TO_STOP) this.#dropUdp(link)
           onStream(bytes)
-        }, Math.max(UDP_FALLBACK_MS, Math.min(4 * (this.#srtt ?? 0), HEDGE_MAX_MS * 4)))
+        }, Math.max(UDP_FALLBACK_MS, Math.min(4 * (this.#srtt ?? 0), UDP_FALLBACK_MAX_MS)))
       } else onStream(bytes)
     })
   }

@@ -25,6 +25,9 @@ describe('a peer that left', () => {
     const [gone1, gone2] = ranked as [DiscoveryNode, DiscoveryNode]
     const writer = ranked.at(-1) as DiscoveryNode
     await Promise.all([gone1.stop(), gone2.stop()])
+    // Left: the writer has seen their connections close, so its next request to each must dial (and fail).
+    const goneIds = [gone1, gone2].map((n) => peerIdFromString(n.peerId))
+    await expect.poll(() => goneIds.reduce((sum, id) => sum + writer.libp2p.getConnections(id).length, 0), { timeout: 10_000 }).toBe(0)
     const first = await writer.putValue(key, Uint8Array.of(1))
     // Its table still named them: they were asked and failed.
     expect(first.stored).toBeLessThan(first.attempted)

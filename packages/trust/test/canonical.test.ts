@@ -132,6 +132,16 @@ describe('canonicalDecode', () => {
     expectTrustError(() => canonicalDecode(new Uint8Array([0x22, 0xc0, 0xaf, 0x22])), 'MalformedRecordError', 'malformed')
   })
 
+  it('takes an escaped lone surrogate in its one canonical form (the text comparison sees what the bytes would)', () => {
+    expect(canonicalDecode(utf8('"\\ud800"'))).toBe('\ud800')
+    expect(canonicalEncode('\ud800')).toEqual(utf8('"\\ud800"'))
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (s) => {
+        expect(canonicalDecode(canonicalEncode({ s }))).toEqual({ s })
+      }),
+    )
+  })
+
   it('rejects a non-Uint8Array', () => {
     expectTrustError(() => canonicalDecode('{}' as unknown as Uint8Array), 'MalformedRecordError', 'malformed')
   })

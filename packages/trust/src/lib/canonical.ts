@@ -1,4 +1,4 @@
-import { bytesEqual, utf8 } from './bytes.ts'
+import { utf8 } from './bytes.ts'
 import { MAX_CANONICAL_DEPTH } from './constants.ts'
 import { MalformedRecordError } from './errors.ts'
 
@@ -66,13 +66,17 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
  */
 export function canonicalDecode(bytes: Uint8Array): unknown {
   if (!(bytes instanceof Uint8Array)) throw new MalformedRecordError('canonical: expected a Uint8Array')
+  let text: string
   let value: unknown
   try {
-    value = JSON.parse(decoder.decode(bytes))
+    text = decoder.decode(bytes)
+    value = JSON.parse(text)
   } catch (cause) {
     throw new MalformedRecordError('canonical: not valid UTF-8 JSON', { cause })
   }
-  if (!bytesEqual(canonicalEncode(value), bytes)) {
+  // Compared as text: strict UTF-8 decoding is one-to-one, and the canonical text has no lone surrogate (JSON.stringify
+  // escapes them), so equal text is equal bytes, without encoding the text back to bytes first.
+  if (encodeValue(value, 0) !== text) {
     throw new MalformedRecordError('canonical: bytes are not in canonical form')
   }
   return value

@@ -96,6 +96,8 @@ export class Routing {
   }
 
   isUnreachable(peer: PeerId): boolean {
+    // (Most calls find none marked: no need to base58-encode a peer ID parsed just now.)
+    if (this.#unreachable.size === 0) return false
     const key = peer.toString()
     const until = this.#unreachable.get(key)
     if (until === undefined) return false
@@ -185,16 +187,23 @@ export class Routing {
     // must not come back as candidates, or a dead peer takes a live one's place among the closest.
     const failed = new Set<string>()
     let named: NamedPeer[] = [...(answered?.values() ?? [])].flat()
+    // The answers name mostly the same peers: one found no closer than the `replication`-th candidate stays so while
+    // candidates are only added (`passed`; cleared when a failed one leaves), and is not parsed again.
+    const farthestOf = (): Uint8Array | undefined => [...cands.values()].map((c) => c.d).sort(xorCompare)[this.#replication - 1]
+    const passed = new Set<string>()
+    let farthest = farthestOf()
     for (let round = 0; round <= FIND_ROUNDS && !ended(b); round++) {
       for (const { id: mh, addrs } of named) {
         const k = mhKey(mh)
-        if (k === self || cands.has(k) || failed.has(k)) continue
+        if (k === self || cands.has(k) || failed.has(k) || passed.has(k)) continue
+        const d = xor(this.#kadIdOf(mh, k), kadId)
+        if (farthest !== undefined && xorCompare(d, farthest) >= 0) {
+          passed.add(k)
+          continue
+        }
         const peer = peerFromMultihash(mh)
         if (peer === undefined || this.isUnreachable(peer)) continue
         // A closer peer this node cannot dial: only kad-dht's lookup learns addresses.
-        const farthest = [...cands.values()].map((c) => c.d).sort(xorCompare)[this.#replication - 1]
-        const d = xor(this.#kadIdOf(mh, k), kadId)
-        if (farthest !== undefined && xorCompare(d, farthest) >= 0) continue
         if (!(await this.#dialable(peer))) {
           // The responder's addresses for it, else only kad-dht's lookup can go on.
           const known = addrs.flatMap((a) => {
@@ -208,6 +217,7 @@ export class Routing {
           await this.#libp2p.peerStore.merge(peer, { multiaddrs: known })
         }
         cands.set(k, { peer, d })
+        farthest = farthestOf()
       }
       if (round === FIND_ROUNDS) break
       const top = [...cands.entries()].sort((x, y) => xorCompare(x[1].d, y[1].d)).slice(0, this.#replication)
@@ -231,6 +241,8 @@ export class Routing {
           const k = (toAsk[i] as [string, unknown])[0]
           cands.delete(k)
           failed.add(k)
+          passed.clear()
+          farthest = farthestOf()
         }
         else named.push(...a)
       })

@@ -167,6 +167,32 @@ describe(`a ${N}-node DHT on 127.0.0.1`, { timeout: 120_000 }, () => {
     expect(await far.getValue(key)).toBeUndefined()
   })
 
+  it('a get hands over each distinct value as it arrives, before it returns; a callback that throws loses nothing', async () => {
+    const key = randomValueKey()
+    const writer = nodes[6] as DiscoveryNode
+    const data = new TextEncoder().encode('first answer')
+    const put = await writer.putValue(key, data, { ttlMs: 60_000, waitForLookup: true })
+    const far = farNode(key)
+    let returned = false
+    const seen: { data: Uint8Array; beforeReturn: boolean }[] = []
+    expect(await far.getValue(key, { quorum: 3, onValue: (d) => seen.push({ data: d, beforeReturn: !returned }) })).toEqual(data)
+    returned = true
+    // every storing peer sent the same bytes: told once, before the get returned
+    expect(seen).toEqual([{ data, beforeReturn: true }])
+    const kinds: string[] = []
+    const thrower = (e: { kind: string }): void => {
+      kinds.push(e.kind)
+      throw new Error('a caller bug')
+    }
+    expect(await far.getValue(key, { quorum: 3, onEntry: thrower })).toEqual(data)
+    expect(kinds).toEqual(['value'])
+    // a tombstone is no value to hand over (here the writer's own copy, which alone makes a quorum of 1)
+    await writer.deleteValue(key, put.deleteToken)
+    const after: string[] = []
+    expect(await writer.getValue(key, { quorum: 1, onEntry: (e) => after.push(e.kind), onValue: () => after.push('data') })).toBeUndefined()
+    expect(after).toEqual(['value'])
+  })
+
   it('stops returning a value once it expires, everywhere', async () => {
     const key = randomValueKey()
     const { expiresAt } = await (nodes[6] as DiscoveryNode).putValue(key, new Uint8Array([1, 2, 3]), { ttlMs: 4_000 })
@@ -364,9 +390,39 @@ describe('small networks', () => {
   })
 })
 
+describe('a get with one request in flight at a time', () => {
+  it('still gathers a full quorum, each reply sending the next request', async () => {
+    const started: DiscoveryNode[] = []
+    try {
+      const a = await createDiscoveryNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+      started.push(a)
+      for (let i = 0; i < 4; i++) started.push(await createDiscoveryNode({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: a.multiaddrs() }))
+      await waitFor(() => started.every((n) => n.stats().routingTableSize >= 4), 20_000, 'tables of 4')
+      const key = randomValueKey()
+      const data = new TextEncoder().encode('one at a time')
+      const writer = started[1] as DiscoveryNode
+      expect((await writer.putValue(key, data, { ttlMs: 60_000, waitForLookup: true })).stored).toBe(4)
+      // joins after the put: all five others hold the value, the reader does not
+      const reader = await createDiscoveryNode({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: a.multiaddrs(), getParallelism: 1 })
+      started.push(reader)
+      await waitFor(() => reader.stats().routingTableSize >= 5, 20_000, "the reader's table of 5")
+      expect(reader.getLocalRecord(key)).toBeUndefined()
+      const gets = () => reader.stats().rpcSent.get ?? 0
+      const before = gets()
+      let told = 0
+      expect(await reader.getValue(key, { quorum: 5, onValue: () => told++ })).toEqual(data)
+      expect(told).toBe(1)
+      // one request to each of the five holders, no more
+      expect(gets() - before).toBe(5)
+    } finally {
+      await stopAll(started)
+    }
+  })
+})
+
 describe('options', () => {
   it('refuses a bad bootstrap address or count with InvalidConfigError', async () => {
-    for (const bad of [{ bootstrap: ['/ip4/127.0.0.1/tcp/1'] }, { bootstrap: ['nonsense'] }, { replication: 0 }, { getQuorum: 1.5 }, { announce: ['nonsense'] }]) {
+    for (const bad of [{ bootstrap: ['/ip4/127.0.0.1/tcp/1'] }, { bootstrap: ['nonsense'] }, { replication: 0 }, { getQuorum: 1.5 }, { getParallelism: 0 }, { announce: ['nonsense'] }]) {
       await expect(createDiscoveryNode(bad)).rejects.toMatchObject({ name: 'InvalidConfigError', code: 'invalid_config' })
     }
   })

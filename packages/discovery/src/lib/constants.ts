@@ -24,6 +24,12 @@ export const DEFAULT_K = 20
 export const DEFAULT_REPLICATION = 8
 /** How many responders must have answered a get before it may stop early. */
 export const DEFAULT_GET_QUORUM = 3
+/**
+ * Requests a get keeps in flight at most (Kademlia's alpha; OpenDHT's MAX_REQUESTED_SEARCH_NODES is 4): a reply (or a
+ * failure) sends the next. Asking all of a full get's 8 at once wakes 8 peers together, and their answers queue
+ * behind each other and behind the asker's own sends.
+ */
+export const DEFAULT_GET_PARALLELISM = 4
 /** Upper bound on one put or get. */
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000
 /** Upper bound on dialing one bootstrap peer at start. */

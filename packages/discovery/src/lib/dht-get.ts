@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { type Bounds, ended, kadSignal, mhKey, remaining } from './bounds.ts'
-import { sha256 } from './bytes.ts'
-import { DEFAULT_GET_QUORUM } from './constants.ts'
+import { bytesEqual, sha256 } from './bytes.ts'
+import { DEFAULT_GET_PARALLELISM, DEFAULT_GET_QUORUM } from './constants.ts'
 import type { DhtParts } from './dht-parts.ts'
 import { keyBytes } from './keys.ts'
 import type { GetOptions } from './node-options.ts'
@@ -12,12 +12,14 @@ import { decodeGetReply, type NamedPeer, RPC_GET } from './rpc-codec.ts'
 export class DhtGet {
   readonly #p: DhtParts
   readonly #getQuorum: number
+  readonly #parallelism: number
   /** What the values a get received verified to (so a lookup checks each value once). */
   readonly #verified = new WeakMap<Uint8Array, VerifiedEntry>()
 
-  constructor(parts: DhtParts, getQuorum = DEFAULT_GET_QUORUM) {
+  constructor(parts: DhtParts, getQuorum = DEFAULT_GET_QUORUM, parallelism = DEFAULT_GET_PARALLELISM) {
     this.#p = parts
     this.#getQuorum = getQuorum
+    this.#parallelism = parallelism
   }
 
   #bounds(opts: GetOptions): Bounds {
@@ -29,7 +31,7 @@ export class DhtGet {
    * A miss names the peer's closest peers to the key: kept in `misses` (by the peer's mhKey) for
    * the lookup that follows.
    */
-  async #getFrom(peer: PeerId, key: Uint8Array, b: Bounds, misses?: Map<string, NamedPeer[]>): Promise<Uint8Array | undefined> {
+  async #getFrom(peer: PeerId, key: Uint8Array, b: Bounds, earlier: Uint8Array[], misses?: Map<string, NamedPeer[]>): Promise<Uint8Array | undefined> {
     try {
       const reply = decodeGetReply(await this.#p.rpc().request(peer, RPC_GET, key, { signal: b.signal, timeoutMs: remaining(b) }))
       if (reply.value === undefined) {
@@ -37,7 +39,9 @@ export class DhtGet {
         return undefined
       }
       const value = reply.value
-      this.#verified.set(value, this.#p.policy.verify(key, value))
+      // The storing peers mostly hold the same bytes: checked once a get (the same bytes, a moment later, check the same).
+      const same = earlier.find((v) => this.#verified.has(v) && bytesEqual(v, value))
+      this.#verified.set(value, same === undefined ? this.#p.policy.verify(key, value) : (this.#verified.get(same) as VerifiedEntry))
       return value
     } catch (err) {
       this.#p.log?.debug({ err, peer: peer.toString() }, 'get from peer failed')
@@ -55,14 +59,24 @@ export class DhtGet {
     const bounds = this.#bounds(opts)
     const values: Uint8Array[] = []
     const local = this.#p.store.getRecord(key)
-    if (local !== undefined) values.push(local)
+    if (local !== undefined) {
+      values.push(local)
+      if (opts.onEntry !== undefined) {
+        try {
+          this.#verified.set(local, this.#p.policy.verify(key, local))
+          this.#tell(local, values, opts.onEntry)
+        } catch {
+          // not valid (any more): entry() leaves it out too
+        }
+      }
+    }
     if (values.length >= quorum) return values
     const kb = keyBytes(key)
     const kadId = sha256(kb)
     const near = this.#p.routing.nearestReachable(kadId)
     const asked = new Set(near.map((p) => p.toString()))
     const misses = new Map<string, NamedPeer[]>()
-    await this.#askForValues(near, kb, bounds, values, quorum, misses)
+    await this.#askForValues(near, kb, bounds, values, quorum, misses, opts.onEntry)
     if (values.length >= quorum || ended(bounds)) return values
     // Short of the quorum: the network's closest peers may be others than this table's (a table
     // still filling, churn). Find them over rpc (starting from what the misses named) and ask
@@ -80,8 +94,22 @@ export class DhtGet {
       }
     }
     const more = closest.filter((p) => !asked.has(p.toString()))
-    await this.#askForValues(more, kb, bounds, values, quorum)
+    await this.#askForValues(more, kb, bounds, values, quorum, undefined, opts.onEntry)
     return values
+  }
+
+  /**
+   * Give the caller a verified value just added to `values`, unless an earlier peer sent the same bytes. Its own
+   * errors are its own: a throwing callback neither loses the value nor ends the get.
+   */
+  #tell(value: Uint8Array, values: Uint8Array[], onEntry: (entry: VerifiedEntry) => void): void {
+    const entry = this.#verified.get(value)
+    if (entry === undefined || values.some((v, i) => i < values.length - 1 && bytesEqual(v, value))) return
+    try {
+      onEntry(entry)
+    } catch (err) {
+      this.#p.log?.warn({ err }, 'a get caller\'s onEntry threw')
+    }
   }
 
   /**
@@ -89,7 +117,15 @@ export class DhtGet {
    * requests in flight to make it (Kademlia's alpha): a miss or a failure asks the next peer; a
    * wave slower than the links' usual round trip (hedge) asks all the rest at once.
    */
-  #askForValues(peers: PeerId[], kb: Uint8Array, bounds: Bounds, values: Uint8Array[], quorum: number, misses?: Map<string, NamedPeer[]>): Promise<void> {
+  #askForValues(
+    peers: PeerId[],
+    kb: Uint8Array,
+    bounds: Bounds,
+    values: Uint8Array[],
+    quorum: number,
+    misses?: Map<string, NamedPeer[]>,
+    onEntry?: (entry: VerifiedEntry) => void,
+  ): Promise<void> {
     if (peers.length === 0 || values.length >= quorum) return Promise.resolve()
     return new Promise<void>((resolve) => {
       let next = 0
@@ -102,10 +138,13 @@ export class DhtGet {
       }
       const ask = (peer: PeerId): void => {
         inflight++
-        void this.#getFrom(peer, kb, bounds, misses).then((v) => {
+        void this.#getFrom(peer, kb, bounds, values, misses).then((v) => {
           inflight--
           if (finished) return // answers after the quorum are dropped
-          if (v !== undefined) values.push(v)
+          if (v !== undefined) {
+            values.push(v)
+            if (onEntry !== undefined) this.#tell(v, values, onEntry)
+          }
           pump()
         })
       }
@@ -114,7 +153,7 @@ export class DhtGet {
           finish()
           return
         }
-        while (next < peers.length && values.length + inflight < quorum) ask(peers[next++] as PeerId)
+        while (next < peers.length && values.length + inflight < quorum && inflight < this.#parallelism) ask(peers[next++] as PeerId)
         if (inflight === 0) finish()
       }
       const hedge = setTimeout(() => {

@@ -111,7 +111,7 @@ export class DiscoveryNode {
       lifecycle: () => this.#lifecycle.signal,
       queryTimeoutMs: (timeoutMs) => timeoutMs ?? init.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
     }
-    this.#get = new DhtGet(this.#parts, init.getQuorum)
+    this.#get = new DhtGet(this.#parts, init.getQuorum, init.getParallelism)
     this.#put = new DhtPut(this.#parts)
     this.#bootstrapper = new Bootstrapper({
       libp2p,
@@ -343,10 +343,21 @@ export class DiscoveryNode {
     return { ...result, deleteToken, expiresAt }
   }
 
-  /** The live value under a key, or undefined (never put, expired or deleted). */
-  async getValue(key: string, opts: GetOptions = {}): Promise<Uint8Array | undefined> {
+  /**
+   * The live value under a key, or undefined (never put, expired or deleted). `onValue` gets each live value as a peer
+   * returns it, before the quorum is in (a tombstone found later can still make the result undefined).
+   */
+  async getValue(key: string, opts: GetOptions & { onValue?: (data: Uint8Array) => void } = {}): Promise<Uint8Array | undefined> {
     if (parseKey(key).kind !== 'value') throw new InvalidKeyError('getValue needs a /baran-value/<40 hex> key')
-    const entry = await this.#entry(key, opts)
+    const { onValue, ...rest } = opts
+    const onEntry =
+      onValue === undefined
+        ? opts.onEntry
+        : (e: VerifiedEntry): void => {
+            opts.onEntry?.(e)
+            if (e.kind === 'value' && e.value.kind === 'data') onValue(e.value.data)
+          }
+    const entry = await this.#entry(key, { ...rest, onEntry })
     return entry?.kind === 'value' && entry.value.kind === 'data' ? entry.value.data : undefined
   }
 

@@ -3,6 +3,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { KeepAliveInit } from '@baran/p2p'
 import { InvalidConfigError } from './errors.ts'
 import type { MailboxFigures, MailboxLimits } from './mailbox-store.ts'
+import type { VerifiedEntry } from './policy.ts'
 import type { UdpStats } from './rpc-udp.ts'
 import type { Logger } from './store.ts'
 import type { StoreFigures, StoreLimits } from './store-quota.ts'
@@ -53,6 +54,8 @@ export interface DiscoveryNodeInit {
   replication?: number
   /** Values a get waits for before it may stop early. @default 3 */
   getQuorum?: number
+  /** Requests one get keeps in flight at most (a slow wave still asks all the rest at once). @default 4 */
+  getParallelism?: number
   /** Upper bound on one put or get (ms). @default 10_000 */
   queryTimeoutMs?: number
   /** Largest opaque value payload. @default 16384 */
@@ -143,11 +146,17 @@ export interface GetOptions extends QueryOptions {
   quorum?: number
   /** Ask the network even when a device list was found lately (lookupDeviceList reuses one for a few seconds). */
   fresh?: boolean
+  /**
+   * Each valid record as it arrives (this node's own copy first), before the get has its quorum and picks the best:
+   * for a caller that acts on the first answer, as OpenDHT's get callback. Records may come in any order, so the
+   * first is not always the newest; the get's result is.
+   */
+  onEntry?: (entry: VerifiedEntry) => void
 }
 
 /** Check the options a caller can get wrong; throws InvalidConfigError naming the option. */
 export function checkInit(init: DiscoveryNodeInit): void {
-  checkPositiveInts(init, ['kBucketSize', 'replication', 'getQuorum', 'queryTimeoutMs', 'maxValueBytes', 'mailboxMaintenanceMs'])
+  checkPositiveInts(init, ['kBucketSize', 'replication', 'getQuorum', 'getParallelism', 'queryTimeoutMs', 'maxValueBytes', 'mailboxMaintenanceMs'])
   checkPeerAddrs('bootstrap', init.bootstrap)
   for (const addr of init.announce ?? []) {
     try {

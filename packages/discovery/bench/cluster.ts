@@ -28,13 +28,29 @@ export interface Cluster {
   put(i: number, key: string, value: Uint8Array, opts?: { waitForLookup?: boolean }): Promise<{ ms: number; start: number }>
   /** Publish a signed presence bundle from node i. */
   publish(i: number, bundle: Uint8Array): Promise<{ ms: number; start: number }>
-  get(i: number, key: string, quorum?: number): Promise<{ ms: number; found: boolean }>
+  /** A get from node i: `ms` until it returned, `firstMs` until its first valid record arrived (as OpenDHT's first get callback). */
+  get(i: number, key: string, quorum?: number): Promise<Got>
   hasLocal(i: number, key: string): Promise<boolean>
   /** Subscriptions node i keeps for watchers. */
   subscriptions(i: number): Promise<number>
   /** Watch a key on node i: `seen` settles with the first record it hears of. */
   watch(i: number, key: string): Promise<{ seen: Promise<Seen>; stop(): Promise<void> }>
   stop(): Promise<void>
+}
+
+export interface Got {
+  ms: number
+  firstMs?: number
+  found: boolean
+}
+
+/** One get, both clocks started at the call: the first valid record's arrival and the get's end. */
+export async function timedGet(node: DiscoveryNode, key: string, quorum?: number): Promise<Got> {
+  let firstMs: number | undefined
+  const start = clock()
+  const opts = { ...(quorum ? { quorum } : {}), onEntry: () => { firstMs ??= clock() - start } }
+  const v = key.startsWith('/baran-value/') ? await node.getValue(key, opts) : await node.lookupPresence(key.slice('/baran-presence/'.length), opts)
+  return { ms: clock() - start, firstMs, found: v !== undefined }
 }
 
 /** Every node in this thread. */
@@ -53,11 +69,7 @@ export async function inProcessCluster(n: number, init: DiscoveryNodeInit): Prom
       setup,
       put: (i, key, value, opts) => timed(() => node(i).putValue(key, value, { ttlMs: 600_000, waitForLookup: opts?.waitForLookup === true })),
       publish: (i, bundle) => timed(() => node(i).publishPresence(bundle)),
-      async get(i, key, quorum) {
-        const start = clock()
-        const v = key.startsWith('/baran-value/') ? await node(i).getValue(key, quorum ? { quorum } : {}) : await node(i).lookupPresence(key.slice('/baran-presence/'.length), quorum ? { quorum } : {})
-        return { ms: clock() - start, found: v !== undefined }
-      },
+      get: (i, key, quorum) => timedGet(node(i), key, quorum),
       hasLocal: async (i, key) => node(i).getLocalRecord(key) !== undefined,
       subscriptions: async (i) => node(i).stats().subscriptions,
       async watch(i, key) {

@@ -1,10 +1,10 @@
 /** One discovery node in its own worker thread, driven by bench/cluster.ts (threadedCluster). */
 import { parentPort, workerData } from 'node:worker_threads'
 import { createDiscoveryNode, type DiscoveryNodeInit } from '../src/index.ts'
+import { clock, timedGet } from './cluster.ts'
 
 const port = parentPort
 if (port === null) throw new Error('node.worker.ts runs as a worker thread')
-const clock = (): number => Number(process.hrtime.bigint()) / 1e6
 const node = await createDiscoveryNode((workerData as { init: DiscoveryNodeInit }).init)
 const watches = new Map<string, () => void>()
 port.postMessage({ id: 0, ok: true, value: { peerId: node.peerId, addrs: node.multiaddrs() } })
@@ -30,12 +30,8 @@ async function run(m: Msg): Promise<unknown> {
       await node.publishPresence(m.bundle as Uint8Array)
       return { ms: clock() - start, start }
     }
-    case 'get': {
-      const opts = m.quorum ? { quorum: m.quorum } : {}
-      const start = clock()
-      const v = key.startsWith('/baran-value/') ? await node.getValue(key, opts) : await node.lookupPresence(key.slice('/baran-presence/'.length), opts)
-      return { ms: clock() - start, found: v !== undefined }
-    }
+    case 'get':
+      return timedGet(node, key, m.quorum)
     case 'watch': {
       let sent = false
       const stop = node.watch(key, (e) => {

@@ -3,12 +3,14 @@
  * operation at a time, the same operations on both sides with the clocks started at the same point:
  *  - put: from the call until the put is done, lookup included on both sides (Baran `waitForLookup`;
  *    OpenDHT's put blocks until its search stored the value);
- *  - get.first: from the call to the first value (Baran quorum 1; OpenDHT's first get callback);
  *  - get: a full get (Baran quorum = replication, the lookup included when the table's closest peers fall
  *    short; OpenDHT until its search is done);
+ *  - get.first: from the call to the first value of that same full get (Baran's `onEntry`; OpenDHT's first get
+ *    callback): one get gives both clocks on both sides;
  *  - get.missing: a key nobody has (a whole search on both sides);
  *  - listen.push: a watcher subscribed before the put; from the start of the put to the watcher's callback.
- * Baran-only rows: get.quorum3 (Baran's default get), listen.push.presence (a signed presence record).
+ * Baran-only rows: get.quorum1 (a get that asks for one value: one request at a time; until stop 42 the first-value
+ * row), get.quorum3 (Baran's default get), listen.push.presence (a signed presence record).
  * `hopFloor` (same run, hop-floor.ts): the p50 round trip of one frame between worker threads over UDP and over
  * libp2p streams on discovery's stack, back to back, to an idle thread, and to as many idle threads at once as a
  * full get asks: what a hop and a full get's or put's fan-out cost each side in transport alone. Each goal in the
@@ -38,7 +40,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { encodeBundle, presenceKey, valueKey } from '../src/index.ts'
 import { makeAccount, makeDevice, presenceBundle } from '../test/helpers.ts'
-import { type Cluster, inProcessCluster, threadedCluster } from './cluster.ts'
+import { type Cluster, type Got, inProcessCluster, threadedCluster } from './cluster.ts'
 import { coldCache } from './cold-cache.ts'
 import { type HopFloor, hopFloor } from './hop-floor.ts'
 import { closestIndexes, numberArg, type Stats, sleep, stats } from './lib.ts'
@@ -153,7 +155,7 @@ async function warmUp(cluster: Cluster): Promise<{ warmMs: number; warmGetsMisse
  */
 async function measureBaran(cluster: Cluster, iterations: number): Promise<{ samples: Record<string, number[]>; failures: Record<string, number> }> {
   const out: Record<string, number[]> = {}
-  const failures: Record<string, number> = { put: 0, 'get.first': 0, get: 0, 'get.quorum3': 0, listen: 0, listenNotByPush: 0 }
+  const failures: Record<string, number> = { put: 0, get: 0, 'get.quorum1': 0, 'get.quorum3': 0, listen: 0, listenNotByPush: 0 }
   const WRITER = 1
   // A node that is neither the writer nor among the `replication` closest to the key (which store it), as
   // opendht-side.py picks its readers; with very few nodes, any node but the writer.
@@ -174,18 +176,25 @@ async function measureBaran(cluster: Cluster, iterations: number): Promise<{ sam
     }
     await sleep(PUT_GAP_MS)
   }
-  /** Gets of every key from outside its storing set; a miss counts as a failure (and its time is not a sample). */
-  const gets = async (name: string, quorum: number): Promise<void> => {
+  /**
+   * Gets of every key from outside its storing set; a miss counts as a failure (and its time is not a sample). With
+   * `first`, the same get's first value is a sample of that name too (as OpenDHT's side takes both from one get).
+   */
+  const gets = async (name: string, quorum: number, first?: string): Promise<void> => {
     const ms: number[] = []
+    const firstMs: number[] = []
     for (const [i, key] of keys.entries()) {
-      const r = await cluster.get(outside(key, i), key, quorum).catch(() => ({ ms: 0, found: false }))
-      if (r.found) ms.push(r.ms)
-      else failures[name] = (failures[name] ?? 0) + 1
+      const r = await cluster.get(outside(key, i), key, quorum).catch((): Got => ({ ms: 0, found: false }))
+      if (r.found) {
+        ms.push(r.ms)
+        if (r.firstMs !== undefined) firstMs.push(r.firstMs)
+      } else failures[name] = (failures[name] ?? 0) + 1
     }
     out[name] = ms
+    if (first !== undefined) out[first] = firstMs
   }
-  await gets('get.first', 1)
-  await gets('get', REPLICATION)
+  await gets('get', REPLICATION, 'get.first')
+  await gets('get.quorum1', 1)
   await gets('get.quorum3', 3)
   out['get.missing'] = []
   for (let i = 0; i < Math.min(iterations, 10); i++) {
@@ -289,7 +298,7 @@ async function main(): Promise<void> {
     valueBytes: VALUE_BYTES,
     clocks: {
       put: 'from the call until done, lookup included on both sides (Baran waitForLookup; OpenDHT blocking put)',
-      'get.first': 'from the call to the first value (Baran quorum 1; OpenDHT first get callback)',
+      'get.first': 'from the call to the first value of the full get (Baran onEntry; OpenDHT first get callback)',
       get: 'from the call to the end of a full get (Baran quorum 8; OpenDHT done_cb)',
       'get.missing': 'from the call to the end of a get of a key nobody has (both: a whole search)',
       'listen.push': "from the start of the put to the watcher's callback (watcher subscribed before)",
@@ -395,7 +404,7 @@ async function main(): Promise<void> {
   for (const mode of MODES) {
     const b = byMode[mode] ?? {}
     say(`Baran (${LAYOUT[mode]}) vs OpenDHT, ms p50 / p95:`)
-    for (const k of [...OPS, 'get.quorum3', 'listen.push.presence']) {
+    for (const k of [...OPS, 'get.quorum1', 'get.quorum3', 'listen.push.presence']) {
       const f = (x?: Stats) => (x ? `${x.p50} / ${x.p95}` : '—')
       say(`  ${k.padEnd(22)} baran ${f(b[k]).padEnd(18)} opendht ${f(o[k]).padEnd(18)} ratio p50 ${ratio(b[k], o[k]) ?? '—'}`)
     }

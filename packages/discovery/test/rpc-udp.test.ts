@@ -159,9 +159,9 @@ describe('Rpc with datagram sessions between two libp2p nodes', () => {
 
   const host = () => '127.0.0.1'
   /** A server on a (method 1 echoes reversed, method 2 answers `size` bytes) and a client on b, each with a socket unless told. */
-  async function pair(opts: { serverUdp?: boolean; relayed?: boolean } = {}) {
+  async function pair(opts: { serverUdp?: boolean; relayed?: boolean; udpRetryMs?: number } = {}) {
     const server = new Rpc({ openStream: () => Promise.reject(new Error('server only')) })
-    const client = new Rpc({ openStream: (peer, signal) => b.libp2p.dialProtocol(peer, PROTOCOL, { signal }), udpHost: host })
+    const client = new Rpc({ openStream: (peer, signal) => b.libp2p.dialProtocol(peer, PROTOCOL, { signal }), udpHost: host, udpRetryMs: opts.udpRetryMs })
     made.push(server, client)
     server.handle(1, (_peer, payload) => Uint8Array.from(payload).reverse())
     server.handle(2, (_peer, payload) => new Uint8Array(new DataView(payload.buffer, payload.byteOffset).getUint32(0)).fill(7))
@@ -216,6 +216,20 @@ describe('Rpc with datagram sessions between two libp2p nodes', () => {
     const sent = client.udp?.sent
     expect(await client.request(peerA(), 1, Uint8Array.of(8))).toEqual(Uint8Array.of(8))
     expect(client.udp?.sent).toBe(sent)
+  })
+
+  it('a link that stopped using UDP offers a new session later, and uses it once its ping is answered', async () => {
+    const { server, client, serverUdp } = await pair({ udpRetryMs: 300 })
+    await client.request(peerA(), 1, Uint8Array.of(1))
+    await expect.poll(() => client.udpLinks, { timeout: 5_000 }).toBe(1)
+    serverUdp?.stop() // a spell in which datagrams go nowhere
+    for (let i = 0; i < UDP_LOSSES_TO_STOP; i++) await client.request(peerA(), 1, Uint8Array.of(i, 9))
+    expect(client.udpLinks).toBe(0)
+    server.useUdp(await UdpEndpoint.bind('127.0.0.1', 0)) // and the path works again
+    await expect.poll(() => client.udpLinks, { timeout: 10_000 }).toBe(1)
+    const sent = client.udp?.sent ?? 0
+    expect(await client.request(peerA(), 1, Uint8Array.of(5, 6))).toEqual(Uint8Array.of(6, 5))
+    expect(client.udp?.sent).toBe(sent + 1)
   })
 
   it("a closed link closes its sessions on both sides", async () => {

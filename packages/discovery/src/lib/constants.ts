@@ -85,6 +85,12 @@ export const UDP_FALLBACK_MAX_MS = 2_000
 export const UDP_LOSSES_TO_STOP = 3
 /** How long a new datagram session waits for its ping's answer (else the link keeps to its stream). */
 export const UDP_PROBE_MS = 2_000
+/**
+ * A link that stopped using UDP (its datagrams went unanswered: a path that drops them, or a spell of a busy machine)
+ * offers a new session after this wait, doubling after each failed one up to UDP_RETRY_MAX_MS.
+ */
+export const UDP_RETRY_MS = 30_000
+export const UDP_RETRY_MAX_MS = 600_000
 /** Rounds of an rpc lookup (FIND) before it leaves the key to kad-dht's lookup. */
 export const FIND_ROUNDS = 6
 /** Kademlia IDs (sha256 of peer IDs) a node keeps computed. */

@@ -1,9 +1,21 @@
 import type { PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { HEDGE_MAX_MS, HEDGE_MIN_MS, MAX_RPC_INFLIGHT, RPC_TIMEOUT_MS, UDP_FALLBACK_MAX_MS, UDP_FALLBACK_MS, UDP_LOSSES_TO_STOP, UDP_PROBE_MS } from './constants.ts'
+import {
+  HEDGE_MAX_MS,
+  HEDGE_MIN_MS,
+  MAX_RPC_INFLIGHT,
+  RPC_TIMEOUT_MS,
+  UDP_FALLBACK_MAX_MS,
+  UDP_FALLBACK_MS,
+  UDP_LOSSES_TO_STOP,
+  UDP_PROBE_MS,
+  UDP_RETRY_MAX_MS,
+  UDP_RETRY_MS,
+} from './constants.ts'
 import { discoveryErrorFromWire, MalformedFrameError, RpcFailedError } from './errors.ts'
-import { ERROR, errorFrame, FrameReader, frame, HEADER, PING, PONG, REPLY, REQUEST, readChunks, readU32, writeU32 } from './rpc-frame.ts'
-import { TO_CLIENT, TO_SERVER, type UdpEndpoint, type UdpSession } from './rpc-udp.ts'
+import { ERROR, FrameReader, frame, HEADER, PING, PONG, REPLY, REQUEST, readChunks, readU32, writeU32 } from './rpc-frame.ts'
+import { RPC_UDP_OFFER, type RpcHandler, RpcServer } from './rpc-serve.ts'
+import { TO_CLIENT, type UdpEndpoint, type UdpSession } from './rpc-udp.ts'
 import type { Logger } from './store.ts'
 
 export { FrameReader } from './rpc-frame.ts'
@@ -20,14 +32,11 @@ export { FrameReader } from './rpc-frame.ts'
  * session over the stream; once a ping through it is answered, requests that fit a datagram go
  * that way, as OpenDHT's do, and their replies come back the same way (a reply too large for a
  * datagram comes on the stream). A request whose datagram gets no answer in time is sent again on
- * the stream (the methods are idempotent); a link that loses several in a row stops using UDP.
+ * the stream (the methods are idempotent); a link that loses several in a row stops using UDP, and offers a new
+ * session later (UDP_RETRY_MS, doubling while the new one's ping goes unanswered).
  */
 
-/** Method 255, served by the rpc itself: a datagram session for this stream's peer (rpc-udp.ts). */
-export const RPC_UDP_OFFER = 255
-
-/** Answers one method: the payload of the reply, or throws (its `code` and message go back). */
-export type RpcHandler = (peer: string, payload: Uint8Array) => Uint8Array | Promise<Uint8Array>
+export { RPC_UDP_OFFER, type RpcHandler } from './rpc-serve.ts'
 
 /** What the RPC layer needs from its libp2p node. */
 export interface RpcComponents {
@@ -38,6 +47,8 @@ export interface RpcComponents {
   log?: Logger
   /** Where requests sent are counted by method (its owner may keep one across the node's restarts). */
   sentByMethod?: Map<number, number>
+  /** First wait before a link whose datagrams went unanswered offers a new session. @default UDP_RETRY_MS */
+  udpRetryMs?: number
 }
 
 interface Pending {
@@ -56,6 +67,11 @@ interface Link {
   udp?: UdpSession
   /** Requests in a row whose datagram went unanswered. */
   udpLost: number
+  /** Where datagrams to the peer go (the stream's connection's IP), when they may. */
+  udpHost?: string
+  /** Sessions offered again that failed in a row, and the timer of the next offer. */
+  udpRetries: number
+  udpRetry?: ReturnType<typeof setTimeout>
   /** Called when the session's ping is answered. */
   onPong?: () => void
 }
@@ -69,11 +85,9 @@ const NOTHING = new Uint8Array(0)
 /** The RPC endpoint of one node: client links to peers and the handler of inbound streams. */
 export class Rpc {
   readonly #c: RpcComponents
-  readonly #handlers = new Map<number, RpcHandler>()
   readonly #links = new Map<string, Promise<Link>>()
   /** The links of #links that are open (no await needed to use them). */
   readonly #ready = new Map<string, Link>()
-  readonly #inbound = new Set<Stream>()
   #stopped = false
   /** Requests this side sent (each one frame out, one reply back), by method: for benches and stats. */
   readonly #sentByMethod: Map<number, number>
@@ -81,14 +95,17 @@ export class Rpc {
   #srtt?: number
   #udp?: UdpEndpoint
 
+  readonly #server: RpcServer
+
   constructor(c: RpcComponents) {
     this.#c = c
     this.#sentByMethod = c.sentByMethod ?? new Map()
+    this.#server = new RpcServer(() => this.#udp, c.log)
   }
 
   /** Serve `method` (0–254; 255 is the rpc's own). */
   handle(method: number, handler: RpcHandler): void {
-    this.#handlers.set(method, handler)
+    this.#server.handle(method, handler)
   }
 
   /** Use (and serve) datagram sessions through `endpoint` from now on; stop() closes it. */
@@ -193,7 +210,10 @@ export class Rpc {
       if (session !== undefined && this.#udp?.send(session, bytes.subarray(4)) === true) {
         // Unanswered in time: the datagram (or its answer) may be lost; the stream delivers.
         fallback = setTimeout(() => {
-          if (++link.udpLost >= UDP_LOSSES_TO_STOP) this.#dropUdp(link)
+          if (++link.udpLost >= UDP_LOSSES_TO_STOP) {
+            this.#dropUdp(link)
+            this.#retryUdp(key, link)
+          }
           onStream(bytes)
         }, Math.max(UDP_FALLBACK_MS, Math.min(4 * (this.#srtt ?? 0), UDP_FALLBACK_MAX_MS)))
       } else onStream(bytes)
@@ -233,7 +253,7 @@ export class Rpc {
     }
     const key = peer.toString()
     const opened = this.#links.get(key)
-    const link: Link = { stream, pending: new Map(), nextId: 1, udpLost: 0, ...(opened ? { opened } : {}) }
+    const link: Link = { stream, pending: new Map(), nextId: 1, udpLost: 0, udpRetries: 0, ...(opened ? { opened } : {}) }
     this.#ready.set(key, link)
     const reader = new FrameReader()
     void readChunks(
@@ -247,15 +267,16 @@ export class Rpc {
       if (this.#links.get(key) === opened) this.#links.delete(key)
       if (this.#ready.get(key) === link) this.#ready.delete(key)
       this.#dropUdp(link)
+      clearTimeout(link.udpRetry)
       for (const p of [...link.pending.values()]) p.reject(new RpcFailedError(`rpc link to ${peer} closed`))
     })
-    const host = this.#udp === undefined ? undefined : this.#c.udpHost?.(peer, stream)
-    if (host !== undefined) void this.#offerUdp(peer, link, host)
+    link.udpHost = this.#udp === undefined ? undefined : this.#c.udpHost?.(peer, stream)
+    void this.#offerUdp(key, link)
     return link
   }
 
   /** A reply (or error) to one of this link's requests, from its stream or its datagram session. */
-  #onReply(peer: PeerId, link: Link, body: Uint8Array): void {
+  #onReply(peer: PeerId | string, link: Link, body: Uint8Array): void {
     const kind = body[0]
     const pending = link.pending.get(readU32(body, 1))
     if (kind === REPLY) pending?.resolve(new Uint8Array(body.subarray(HEADER)))
@@ -273,14 +294,17 @@ export class Rpc {
    * Ask the peer for a datagram session over the link's stream and ping through it; requests use it
    * once the ping is answered. A peer without UDP refuses (unknown method): the link keeps to its stream.
    */
-  async #offerUdp(peer: PeerId, link: Link, host: string): Promise<void> {
+  async #offerUdp(peer: string, link: Link): Promise<void> {
     const udp = this.#udp
-    const session = udp?.open(peer.toString(), TO_CLIENT, (body) => {
+    const host = link.udpHost
+    if (host === undefined) return
+    const session = udp?.open(peer, TO_CLIENT, (body) => {
       if (link.udp === session) link.udpLost = 0
       if (body[0] === PONG) link.onPong?.()
       else this.#onReply(peer, link, body)
     })
     if (udp === undefined || session === undefined) return
+    let unanswered = false
     try {
       const id = new Uint8Array(4)
       writeU32(id, 0, session.id)
@@ -300,12 +324,19 @@ export class Rpc {
       udp.send(session, frame(PING, 0, NOTHING).subarray(4))
       const open = await answered
       link.onPong = undefined
+      unanswered = !open
       if (!open) throw new RpcFailedError(`no answer to a datagram from ${host}:${session.port}`)
-      if (this.#ready.get(peer.toString()) !== link) throw new RpcFailedError('rpc link closed')
+      if (this.#ready.get(peer) !== link) throw new RpcFailedError('rpc link closed')
       link.udp = session
+      link.udpRetries = 0
     } catch (err) {
       udp.close(session)
-      this.#c.log?.debug({ err, peer: peer.toString() }, 'rpc link keeps to its stream')
+      this.#c.log?.debug({ err, peer }, 'rpc link keeps to its stream')
+      // Datagrams that went nowhere may go through later (a refusal will not: a peer without a socket keeps so).
+      if (unanswered) {
+        link.udpRetries++
+        this.#retryUdp(peer, link)
+      }
     }
   }
 
@@ -315,112 +346,23 @@ export class Rpc {
     link.udp = undefined
   }
 
+  /** Offer the link a new datagram session later (once at a time; the wait doubles with each failed offer). */
+  #retryUdp(peer: string, link: Link): void {
+    if (this.#stopped || link.udpRetry !== undefined) return
+    const wait = Math.min((this.#c.udpRetryMs ?? UDP_RETRY_MS) * 2 ** link.udpRetries, UDP_RETRY_MAX_MS)
+    link.udpRetry = setTimeout(() => {
+      link.udpRetry = undefined
+      if (!this.#stopped && this.#ready.get(peer) === link && link.udp === undefined) void this.#offerUdp(peer, link)
+    }, wait)
+    link.udpRetry.unref?.()
+  }
+
   /**
-   * Serve one inbound stream: answer each request on it (handlers may run concurrently, up to
-   * MAX_RPC_INFLIGHT). A frame that cannot be parsed ends the stream, never the node. `remoteHost`: the IP address
-   * of the stream's connection when it is a direct TCP one; only then may its peer have a datagram session.
+   * Serve one inbound stream (RpcServer, rpc-serve.ts): answer each request on it. `remoteHost`: the IP address of the
+   * stream's connection when it is a direct TCP one; only then may its peer have a datagram session.
    */
-  async serve(stream: Stream, remotePeer: string, remoteHost?: string): Promise<void> {
-    if (this.#stopped) {
-      stream.abort(new RpcFailedError('rpc stopped'))
-      return
-    }
-    this.#inbound.add(stream)
-    const reader = new FrameReader()
-    const load = { inflight: 0 }
-    const reply = (bytes: Uint8Array): void => {
-      try {
-        stream.send(bytes)
-      } catch (err) {
-        this.#c.log?.debug({ err, peer: remotePeer }, 'rpc reply not sent')
-      }
-    }
-    // This stream's datagram session, if its peer asked for one (one at a time: a new offer replaces it).
-    let session: UdpSession | undefined
-    await readChunks(
-      stream,
-      (chunk) => {
-        for (const body of reader.push(chunk)) {
-          if (body[0] !== REQUEST || body.length < HEADER + 1) throw new MalformedFrameError('expected an rpc request')
-          if (body[HEADER] === RPC_UDP_OFFER && this.#udp !== undefined && remoteHost !== undefined) {
-            if (session !== undefined) this.#udp.close(session)
-            session = this.#acceptUdp(remotePeer, remoteHost, body, reply)
-          } else this.#dispatch(remotePeer, body, load, reply)
-        }
-      },
-      (err) => this.#c.log?.debug({ err, peer: remotePeer }, 'rpc stream ended'),
-    )
-    if (session !== undefined) this.#udp?.close(session)
-    this.#inbound.delete(stream)
-  }
-
-  /** Open a datagram session for the peer of an inbound stream and answer its offer (port, session, key) on that stream. */
-  #acceptUdp(remotePeer: string, remoteHost: string, body: Uint8Array, reply: (bytes: Uint8Array) => void): UdpSession | undefined {
-    const udp = this.#udp as UdpEndpoint
-    const id = readU32(body, 1)
-    if (body.length !== HEADER + 1 + 4) {
-      reply(errorFrame(id, 'malformed_frame', 'a udp offer carries a u32 session ID'))
-      return undefined
-    }
-    const load = { inflight: 0 }
-    const session = udp.open(remotePeer, TO_SERVER, (datagram) => {
-      if (datagram[0] === PING) udp.send(session as UdpSession, frame(PONG, readU32(datagram, 1), NOTHING).subarray(4))
-      else if (datagram[0] === REQUEST && datagram.length >= HEADER + 1 && datagram[HEADER] !== RPC_UDP_OFFER) {
-        // An answer too large for a datagram goes on the stream the session came from.
-        this.#dispatch(remotePeer, datagram, load, (bytes) => {
-          if (!udp.send(session as UdpSession, bytes.subarray(4))) reply(bytes)
-        })
-      }
-    }, { from: remoteHost })
-    if (session === undefined) {
-      reply(errorFrame(id, 'busy', 'no udp session free'))
-      return undefined
-    }
-    session.remoteId = readU32(body, HEADER + 1)
-    const out = new Uint8Array(2 + 4 + 32)
-    out[0] = udp.port >>> 8
-    out[1] = udp.port & 0xff
-    writeU32(out, 2, session.id)
-    out.set(session.key, 6)
-    reply(frame(REPLY, id, out))
-    return session
-  }
-
-  /** Run one request body's handler (at most MAX_RPC_INFLIGHT at once per stream or session) and send its answer. */
-  #dispatch(remotePeer: string, body: Uint8Array, load: { inflight: number }, send: (bytes: Uint8Array) => void): void {
-    const id = readU32(body, 1)
-    const method = body[HEADER] as number
-    const handler = this.#handlers.get(method)
-    if (handler === undefined || load.inflight >= MAX_RPC_INFLIGHT) {
-      send(handler === undefined ? errorFrame(id, 'unknown_method', `no rpc method ${method}`) : errorFrame(id, 'busy', 'too many requests in flight'))
-      return
-    }
-    load.inflight++
-    const answer = (out: Uint8Array): void => {
-      load.inflight--
-      let bytes: Uint8Array
-      try {
-        bytes = frame(REPLY, id, out)
-      } catch (err) {
-        bytes = errorFrame(id, 'error', String((err as Error).message))
-      }
-      send(bytes)
-    }
-    const refuse = (err: unknown): void => {
-      load.inflight--
-      const e = err as Error & { code?: unknown }
-      send(errorFrame(id, typeof e.code === 'string' ? e.code : 'error', String(e.message)))
-    }
-    const payload = new Uint8Array(body.subarray(HEADER + 1)) // a copy: the chunk may be a view of a pooled buffer
-    try {
-      const out = handler(remotePeer, payload)
-      // A synchronous answer goes out at once (a stored record's pushes already left: the
-      // store calls its push listener as it stores).
-      if (out instanceof Uint8Array) answer(out)
-      else out.then(answer, refuse)
-    } catch (err) {
-      refuse(err)
-    }
+  serve(stream: Stream, remotePeer: string, remoteHost?: string): Promise<void> {
+    return this.#server.serve(stream, remotePeer, remoteHost)
   }
 
   /** Close every link, inbound stream and datagram session; pending requests fail. */
@@ -429,8 +371,7 @@ export class Rpc {
     for (const link of this.#links.values()) link.then((l) => l.stream.abort(new RpcFailedError('rpc stopped'))).catch(() => {})
     this.#links.clear()
     this.#ready.clear()
-    for (const s of this.#inbound) s.abort(new RpcFailedError('rpc stopped'))
-    this.#inbound.clear()
+    this.#server.stop()
     this.#udp?.stop()
   }
 }

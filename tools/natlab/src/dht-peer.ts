@@ -3,7 +3,7 @@
  * and takes commands as JSON lines on stdin. The NAT lab uses it to see whether DHT requests cross the routers in
  * datagrams (test/dht-udp.test.ts).
  *
- *   npx node --conditions=@baran/source src/dht-peer.ts --listen <ma> [--bootstrap <ma>]...
+ *   npx node --conditions=@baran/source src/dht-peer.ts --listen <ma> [--bootstrap <ma>]... [--udp-retry-ms <ms>]
  *   stdin: {"cmd":"put","id":"<40 hex>","value":"text"} → {"event":"put","stored":n}
  *          {"cmd":"get","id":"<40 hex>"}                → {"event":"get","value":"text"|null}
  *          {"cmd":"stats"}                             → {"event":"stats","routingTableSize":n,"udp":{…}}
@@ -16,15 +16,17 @@ import { createDiscoveryNode, valueKey } from '@baran/discovery'
 const argv = process.argv.slice(2)
 const listen: string[] = []
 const bootstrap: string[] = []
+let udpRetryMs: number | undefined
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i]
   if (a === '--listen') listen.push(argv[++i] ?? '')
   else if (a === '--bootstrap') bootstrap.push(argv[++i] ?? '')
+  else if (a === '--udp-retry-ms') udpRetryMs = Number(argv[++i])
   else throw new Error(`unknown argument: ${a}`)
 }
 
 const print = (obj: object) => process.stdout.write(`${JSON.stringify(obj)}\n`)
-const node = await createDiscoveryNode({ listen, bootstrap, keepAlive: false })
+const node = await createDiscoveryNode({ listen, bootstrap, keepAlive: false, ...(udpRetryMs === undefined ? {} : { udpRetryMs }) })
 print({ event: 'ready', peerId: node.peerId, addrs: node.multiaddrs() })
 
 type Command = { cmd: string; id?: string; value?: string }

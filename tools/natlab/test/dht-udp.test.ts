@@ -3,7 +3,8 @@
  * (behind its router) and one in home 2 (behind its router and a carrier-grade NAT, 100.64.0.0/10). The homes dial
  * out, so their requests to the public node go by datagram through both NATs (the public node takes them: they come
  * from the address the home's TCP connection comes from). The public node's own link to a home gets datagrams only
- * if the home's datagrams opened its router first (it lets in only replies); else that link keeps to its stream.
+ * once the home's datagrams opened its router (it lets in only replies): its first offer fails, and a later one
+ * (the rpc offers again after a failed one) goes through.
  * Needs root; skipped with the reason otherwise.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -37,7 +38,8 @@ describe.skipIf(!check.ok)(`DHT rpc in datagrams through NATs${check.ok ? '' : `
 
   beforeAll(async () => {
     lab = await createNatLab({ nats: { cgnat: true } })
-    pub = await startLabHost(lab, 'relay', DHT_PEER_SCRIPT, ['--listen', `/ip4/${ADDRESSES.relay}/tcp/4101`])
+    // The public node offers its links a new session a second after one failed (30 s by default).
+    pub = await startLabHost(lab, 'relay', DHT_PEER_SCRIPT, ['--listen', `/ip4/${ADDRESSES.relay}/tcp/4101`, '--udp-retry-ms', '1000'])
     const boot = `/ip4/${ADDRESSES.relay}/tcp/4101/p2p/${pub.peerId}`
     a = await startLabHost(lab, 'a', DHT_PEER_SCRIPT, ['--listen', `/ip4/${ADDRESSES.a}/tcp/4101`, '--bootstrap', boot])
     b = await startLabHost(lab, 'b', DHT_PEER_SCRIPT, ['--listen', `/ip4/${ADDRESSES.b}/tcp/4101`, '--bootstrap', boot])
@@ -62,5 +64,16 @@ describe.skipIf(!check.ok)(`DHT rpc in datagrams through NATs${check.ok ? '' : `
     // Every datagram the public node got came from its peer's address and opened.
     expect(p.dropped).toEqual({ short: 0, session: 0, address: 0, auth: 0, replay: 0 })
     expect(p.received).toBeGreaterThan(0)
+  }, 60_000)
+
+  test("the public node's own links to the homes go by datagram too once the homes' datagrams opened their routers", async () => {
+    // Its first offer's ping was dropped by each router (nothing had gone out to it yet); offered again, the ping comes
+    // back through the mapping the home's own session keeps open (its router preserves the UDP port).
+    await expect.poll(async () => (await udp(pub)).links, { timeout: 40_000, interval: 500 }).toBe(2)
+    const before = await udp(pub)
+    expect((await ask(pub, { cmd: 'get', id: 'ab'.repeat(20) }, 'get')).value).toBe('through two NATs')
+    const after = await udp(pub)
+    expect(after.sent).toBeGreaterThan(before.sent)
+    expect(after.received).toBeGreaterThan(before.received)
   }, 60_000)
 })

@@ -135,7 +135,7 @@ export class DiscoveryNode {
   }
 
   #newRpc(): Rpc {
-    const rpc = createRpc(this.#parts, { clientMode: this.#init.clientMode === true, watch: () => this.#watch })
+    const rpc = createRpc(this.#parts, { clientMode: this.#init.clientMode === true, watch: () => this.#watch, udpRetryMs: this.#init.udpRetryMs })
     this.#mailbox.serve(rpc)
     return rpc
   }

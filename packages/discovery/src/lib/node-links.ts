@@ -42,7 +42,7 @@ export function directHost(addr: Multiaddr): string | undefined {
  * per peer. Its handlers answer from the same store and rules as kad-dht's. A client queries
  * without serving: it stores nothing for others (it still takes pushes).
  */
-export function createRpc(p: DhtParts, opts: { clientMode: boolean; watch: () => WatchService }): Rpc {
+export function createRpc(p: DhtParts, opts: { clientMode: boolean; watch: () => WatchService; udpRetryMs?: number }): Rpc {
   const rpc = new Rpc({
     openStream: async (peer, signal) => {
       try {
@@ -61,6 +61,7 @@ export function createRpc(p: DhtParts, opts: { clientMode: boolean; watch: () =>
     },
     log: p.log,
     sentByMethod: p.rpcSent,
+    udpRetryMs: opts.udpRetryMs,
   })
   if (!opts.clientMode) {
     rpc.handle(RPC_GET, (_peer, key) => {

@@ -34,6 +34,11 @@ export interface DiscoveryNodeInit {
    * for peers UDP does not reach. @default true
    */
   udpRpc?: boolean
+  /**
+   * How long a link whose datagrams went unanswered waits before it offers a new datagram session (doubling while the
+   * new one's ping goes unanswered, at most 10 min). @default 30 s
+   */
+  udpRetryMs?: number
   /** Find peers on the LAN with mDNS. @default false */
   mdns?: boolean
   /** Query the DHT without serving it (no records stored for others). @default false */
@@ -156,7 +161,7 @@ export interface GetOptions extends QueryOptions {
 
 /** Check the options a caller can get wrong; throws InvalidConfigError naming the option. */
 export function checkInit(init: DiscoveryNodeInit): void {
-  checkPositiveInts(init, ['kBucketSize', 'replication', 'getQuorum', 'getParallelism', 'queryTimeoutMs', 'maxValueBytes', 'mailboxMaintenanceMs'])
+  checkPositiveInts(init, ['kBucketSize', 'replication', 'getQuorum', 'getParallelism', 'udpRetryMs', 'queryTimeoutMs', 'maxValueBytes', 'mailboxMaintenanceMs'])
   checkPeerAddrs('bootstrap', init.bootstrap)
   for (const addr of init.announce ?? []) {
     try {

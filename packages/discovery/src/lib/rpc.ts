@@ -304,7 +304,6 @@ export class Rpc {
       else this.#onReply(peer, link, body)
     })
     if (udp === undefined || session === undefined) return
-    let unanswered = false
     try {
       const id = new Uint8Array(4)
       writeU32(id, 0, session.id)
@@ -324,19 +323,18 @@ export class Rpc {
       udp.send(session, frame(PING, 0, NOTHING).subarray(4))
       const open = await answered
       link.onPong = undefined
-      unanswered = !open
-      if (!open) throw new RpcFailedError(`no answer to a datagram from ${host}:${session.port}`)
+      if (!open) {
+        // Datagrams that went nowhere may go through later (a refusal will not: a peer without a socket keeps so).
+        link.udpRetries++
+        this.#retryUdp(peer, link)
+        throw new RpcFailedError(`no answer to a datagram from ${host}:${session.port}`)
+      }
       if (this.#ready.get(peer) !== link) throw new RpcFailedError('rpc link closed')
       link.udp = session
       link.udpRetries = 0
     } catch (err) {
       udp.close(session)
       this.#c.log?.debug({ err, peer }, 'rpc link keeps to its stream')
-      // Datagrams that went nowhere may go through later (a refusal will not: a peer without a socket keeps so).
-      if (unanswered) {
-        link.udpRetries++
-        this.#retryUdp(peer, link)
-      }
     }
   }
 

@@ -76,7 +76,7 @@ export function canonicalDecode(bytes: Uint8Array): unknown {
   }
   // Compared as text: strict UTF-8 decoding is one-to-one, and the canonical text has no lone surrogate (JSON.stringify
   // escapes them), so equal text is equal bytes, without encoding the text back to bytes first.
-  if (encodeValue(value, 0) !== text) {
+  if (canonicalString(value) !== text) {
     throw new MalformedRecordError('canonical: bytes are not in canonical form')
   }
   return value

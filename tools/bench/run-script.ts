@@ -1,5 +1,6 @@
 /** Runs one benchmark script in its own process and keeps the last JSON object it prints (stdout). */
 import { spawn } from 'node:child_process'
+import { dieWithParent } from '@baran/launch'
 
 export interface ScriptResult {
   result: unknown
@@ -18,7 +19,8 @@ const STDERR_KEEP = 16 * 1024
 export function runBenchScript(file: string, opts: { cwd?: string; limitMs: number; args?: string[] }): Promise<ScriptResult> {
   const started = Date.now()
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=@baran/source', '--expose-gc', file, ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) })
+    // A bench ends with its runner (`npm run bench` stopped or killed), and its nodes with it (testkit's spawnCommand).
+    const child = spawn(...dieWithParent(process.execPath, ['--conditions=@baran/source', '--expose-gc', file, ...(opts.args ?? [])]), { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => {

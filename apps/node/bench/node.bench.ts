@@ -25,6 +25,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Bus, type NodeStatus, nodeStatus } from '@baran/bus'
+import { dieWithParent } from '@baran/launch'
 import { Cleanup, cpuMs, isAlive, tempDir, waitUntil } from '@baran/testkit'
 import { memoryOf, type ProcessMemory, processTree } from './processes.ts'
 import { startPhases } from './timeline.ts'
@@ -72,7 +73,8 @@ interface Started {
 /** `baran start` until all five actors are ready (clock from just before the spawn). */
 async function start(home: string, dataDir: string): Promise<Started> {
   const t0 = performance.now()
-  const child = spawn(BARAN, ['start', '--data-dir', dataDir, '--create-account', '--quiet'], { env: { ...process.env, BARAN_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] })
+  // The node ends with this bench even when the bench is killed (its cleanup then never runs).
+  const child = spawn(...dieWithParent(BARAN, ['start', '--data-dir', dataDir, '--create-account', '--quiet']), { env: { ...process.env, BARAN_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000)

@@ -1,7 +1,8 @@
 import { type ActorDefinition, ActorRuntime, silentLogger, type Logger } from '@baran/actor'
 import type { Bus } from '@baran/bus'
-import { exitsWithin } from '@baran/launch'
+import { dieWithParent, exitsWithin } from '@baran/launch'
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import type { Cleanup } from './cleanup.ts'
 
 /** Runs an actor in this process against a bus URL (or a shared bus), stopped by the cleanup. */
@@ -55,13 +56,15 @@ export function spawnProcess(entry: string, opts: { cleanup: Cleanup; args?: str
 /**
  * Spawns any executable (a launcher script such as the installed `baran`, `ip netns exec …`), killed by the
  * cleanup whatever happens. Its environment is `baseEnv` (this process's by default) with `env` on top.
+ * It gets SIGTERM when the process that spawned it dies (setpriv's parent-death signal, as nats-server and anvil
+ * get): a test runner or bench killed before its cleanup ran leaves no node running behind it.
  */
 export function spawnCommand(
   cmd: string,
   args: string[],
   opts: { cleanup: Cleanup; env?: NodeJS.ProcessEnv; baseEnv?: NodeJS.ProcessEnv; ipc?: boolean },
 ): SpawnedProcess {
-  const child = spawn(cmd, args, {
+  const child = spawn(...dieWithParent(cmd, args), {
     env: { ...(opts.baseEnv ?? process.env), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe', ...(opts.ipc ? (['ipc'] as const) : [])],
   })
@@ -118,12 +121,22 @@ export function collectLines(child: ChildProcess, output: string[]): Promise<voi
   return Promise.all(ends).then(() => undefined)
 }
 
-/** True while a process with this pid exists. */
+/**
+ * True while a process with this pid runs. A zombie (exited, not yet reaped: an orphan whose new parent does not
+ * reap, as a container's first process may not) counts as gone.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S …"; comm may hold spaces and parentheses, the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    // no /proc (not Linux), or it exited just now
+    return process.platform !== 'linux'
   }
 }

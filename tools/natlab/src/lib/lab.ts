@@ -5,7 +5,7 @@
  * that still holds a process outlives `ip netns del`.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
-import { stopChild } from '@baran/launch'
+import { dieWithParent, stopChild } from '@baran/launch'
 import { addressesOf, INSTALL_TIMEOUT_MS, LAB_NODES, type LabAddresses, type LabNode, type PublicNet, STOP_GRACE_MS } from './constants.ts'
 import { exec, succeeds } from './exec.ts'
 import { LabSetupError, LabTeardownError, ToolsMissingError, UnknownNodeError } from './errors.ts'
@@ -252,8 +252,9 @@ class Lab implements NatLab {
     return ns
   }
 
+  /** Runs a command inside a node's namespace; it gets SIGTERM if this process dies before the teardown. */
   run(node: LabNode, cmd: string, args: string[] = [], opts: SpawnOptions = {}): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', this.ns(node), cmd, ...args], { stdio: 'pipe', ...opts })
+    const child = spawn(...dieWithParent('ip', ['netns', 'exec', this.ns(node), cmd, ...args]), { stdio: 'pipe', ...opts })
     this.children.add(child)
     child.once('exit', () => this.children.delete(child))
     child.once('error', () => this.children.delete(child))

@@ -158,7 +158,8 @@ program
   .option('--stun-port <port>', "UDP port of its STUN server (default 3478; a free one when the relay's port is free)")
   .option('--no-stun', 'no STUN server')
   .option('--json', 'print one JSON line once ready')
-  .action(run(async (o: object) => (await import('@baran/relay')).relayCommand(o)))
+  // The command module alone: it validates the flags before it loads the relay itself.
+  .action(run(async (o: object) => (await import('@baran/relay/command')).relayCommand(o)))
 
 // Messages (the outbox actor).
 nodeOptions(program.command('send <to> <text...>').description('send a message to a name or account ID; prints its ID once persisted'))

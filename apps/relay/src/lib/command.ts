@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path'
 import { RELAY_INFO_FILE, RELAY_LOG_FILE, STATS_INTERVAL_MS } from './constants.ts'
 import { InvalidRelayOptionError, RelayAlreadyRunningError, RelayError } from './errors.ts'
 import { parseByteSize, parseDuration, parseInteger, parseListenAddr, parsePeerAddr, parsePort } from './options.ts'
-import { type Relay, type RelayInit, startRelay } from './relay.ts'
+import type { Relay, RelayInit } from './relay.ts'
 
 /** The options as a command-line parser hands them over (strings; repeatable ones as arrays). */
 export interface RelayCommandOptions {
@@ -169,6 +169,9 @@ export async function relayCommand(opts: RelayCommandOptions, io: RelayCommandIo
   const until = io.until ?? untilSignal()
   let relay: Relay
   try {
+    // Loaded once the options are valid: libp2p and the chain client take seconds to load on a busy machine, and a
+    // usage error needs none of it.
+    const { startRelay } = await import('./relay.ts')
     relay = await startRelay({ ...init, log })
   } catch (e) {
     log.error({ err: (e as Error).message }, 'relay did not start')

@@ -416,6 +416,26 @@ describe('delivery engine', () => {
     expect(await t.device(r.id, BOB_PHONE)).toMatchObject({ state: 'delivered', attempts: 1 })
   })
 
+  it('goes again at once when the device acknowledged another message during a failing attempt', async () => {
+    const t = await setup(cleanup)
+    await t.addDevice(BOB, BOB_PHONE, true, 'hang')
+    const e = t.engine()
+    const stuck = outgoing({ now: t.clock.now() })
+    await t.store.create(stuck)
+    e.add(stuck)
+    await waitUntil(() => t.net.hanging === 1, { what: 'the send hangs' })
+    // The path is back (no presence event): the next message is acknowledged while the first attempt still hangs.
+    t.net.devices.get(BOB_PHONE)!.mode = 'ack'
+    const next = outgoing({ now: t.clock.now() })
+    await t.store.create(next)
+    e.add(next)
+    await waitUntil(async () => (await t.device(next.id, BOB_PHONE))?.state === 'delivered', { what: 'the next message delivered' })
+    t.net.release(true)
+    await e.idle()
+    // no clock movement: the failed attempt's retry did not wait out the back-off
+    expect(await t.device(stuck.id, BOB_PHONE)).toMatchObject({ state: 'delivered', attempts: 1 })
+  })
+
   it('keeps going when the store fails, and nothing is recorded as done that was not', async () => {
     const t = await setup(cleanup)
     await t.addDevice(BOB, BOB_PHONE)

@@ -340,15 +340,16 @@ export class DeliveryEngine {
   /**
    * The device just acknowledged a message: it is reachable now, so its other messages waiting out a back-off go
    * at once (after a long outage the back-off reaches minutes, and no presence event comes when only the path was
-   * down, e.g. a transport or nats-server restart on either side).
+   * down, e.g. a transport or nats-server restart on either side). One whose attempt is still in flight goes again
+   * at once if that attempt fails (an attempt begun while the path was down can fail after the path came back).
    */
   #reached(item: Item, now: number): void {
     if (item.kind !== 'device') return
     let woke = false
     for (const other of this.#pending.ofDevice(item.deviceId)) {
-      if (other.busy || other.due <= now) continue
+      if (!other.busy && other.due <= now) continue
       this.#pending.dueNow(other, now)
-      woke = true
+      woke ||= !other.busy
     }
     if (woke) this.#run.pump()
   }

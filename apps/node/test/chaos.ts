@@ -10,7 +10,7 @@
  * - honest status: at each quiet check (chaos paused) and at the end, as soon as both nodes' status says every
  *   actor is ready, a probe message each way is delivered within a bounded time.
  */
-import { type NodeStatus, outboxInbox, outboxSend } from '@baran/bus'
+import { type NodeStatus, outboxInbox, outboxSend, outboxStatus } from '@baran/bus'
 import { type Cleanup, waitUntil } from '@baran/testkit'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -133,6 +133,8 @@ export async function runChaos(pair: NodePair, opts: ChaosOptions): Promise<Chao
     drainMs: 0,
   }
   const expected = { toA: new Map<string, 'sure' | 'maybe'>(), toB: new Map<string, 'sure' | 'maybe'>() }
+  /** Each confirmed message's id on its sender, to say where a lost one stands. */
+  const sentAs = new Map<string, { id: string; from: TestNode }>()
   let paused = false
   const started = Date.now()
 
@@ -145,8 +147,9 @@ export async function runChaos(pair: NodePair, opts: ChaosOptions): Promise<Chao
       // A client (the CLI, the UI) cannot send while its node's bus is down: wait for it, bounded.
       for (let w = 0; w < 300 && !from.bus.connected; w++) await sleep(100)
       try {
-        await from.bus.request(outboxSend, { to, body }, { timeoutMs: 10_000 })
+        const { id } = await from.bus.request(outboxSend, { to, body }, { timeoutMs: 10_000 })
         map.set(body, 'sure')
+        sentAs.set(body, { id, from })
         report.confirmed++
         return
       } catch (e) {
@@ -265,6 +268,18 @@ export async function runChaos(pair: NodePair, opts: ChaosOptions): Promise<Chao
     for (const x of bodies) c.set(x, (c.get(x) ?? 0) + 1)
     return c
   }
+  /** Where each lost message stands on its sender: a failure should say why, not only that. */
+  const explainLost = async () => {
+    const got = { toA: new Set(await inboxBodies(a)), toB: new Set(await inboxBodies(b)) }
+    for (const k of ['toA', 'toB'] as const) {
+      for (const [body, kind] of expected[k]) {
+        const sent = sentAs.get(body)
+        if (kind !== 'sure' || got[k].has(body) || !sent) continue
+        const status = await sent.from.bus.request(outboxStatus, { id: sent.id }, { timeoutMs: 10_000 }).catch((e: Error) => e.message)
+        log(`lost: "${body}" (${sent.id}) on ${sent.from.node}: ${JSON.stringify(status)}`)
+      }
+    }
+  }
   const settle = async () => {
     const got = { toA: count(await inboxBodies(a)), toB: count(await inboxBodies(b)) }
     let lost = 0
@@ -296,6 +311,7 @@ export async function runChaos(pair: NodePair, opts: ChaosOptions): Promise<Chao
   // Duplicates may show up late: look once more after a short while.
   await sleep(1000)
   last = await settle()
+  if (last.lost > 0) await explainLost()
   report.drainMs = Date.now() - d0
   report.lost = last.lost
   report.duplicated = last.duplicated

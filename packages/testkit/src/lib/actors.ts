@@ -131,12 +131,13 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false
   }
+  if (process.platform !== 'linux') return true
   try {
     // /proc/<pid>/stat: "pid (comm) S …"; comm may hold spaces and parentheses, the state follows the last ')'.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-  } catch {
-    // no /proc (not Linux), or it exited just now
-    return process.platform !== 'linux'
+  } catch (e) {
+    // gone since the signal check, or /proc cannot tell (then the signal check stands)
+    return (e as NodeJS.ErrnoException).code !== 'ENOENT'
   }
 }

@@ -269,20 +269,17 @@ export async function runChaos(pair: NodePair, opts: ChaosOptions): Promise<Chao
     return c
   }
   /** Where each lost message stands on its sender: a failure should say why, not only that. */
-  const explainLost = async () => {
-    const got = { toA: new Set(await inboxBodies(a)), toB: new Set(await inboxBodies(b)) }
-    for (const k of ['toA', 'toB'] as const) {
-      for (const [body, kind] of expected[k]) {
-        const sent = sentAs.get(body)
-        if (kind !== 'sure' || got[k].has(body) || !sent) continue
-        const status = await sent.from.bus.request(outboxStatus, { id: sent.id }, { timeoutMs: 10_000 }).catch((e: Error) => e.message)
-        log(`lost: "${body}" (${sent.id}) on ${sent.from.node}: ${JSON.stringify(status)}`)
-      }
+  const explainLost = async (missing: string[]) => {
+    for (const body of missing) {
+      const sent = sentAs.get(body)
+      if (!sent) continue
+      const status = await sent.from.bus.request(outboxStatus, { id: sent.id }, { timeoutMs: 10_000 }).catch((e: Error) => e.message)
+      log(`lost: "${body}" (${sent.id}) on ${sent.from.node}: ${JSON.stringify(status)}`)
     }
   }
   const settle = async () => {
     const got = { toA: count(await inboxBodies(a)), toB: count(await inboxBodies(b)) }
-    let lost = 0
+    const missing: string[] = []
     let duplicated = 0
     let delivered = 0
     for (const k of ['toA', 'toB'] as const) {
@@ -290,10 +287,10 @@ export async function runChaos(pair: NodePair, opts: ChaosOptions): Promise<Chao
         const n = got[k].get(body) ?? 0
         if (n > 1) duplicated += n - 1
         if (n >= 1) delivered++
-        if (n === 0 && kind === 'sure') lost++
+        if (n === 0 && kind === 'sure') missing.push(body)
       }
     }
-    return { lost, duplicated, delivered }
+    return { lost: missing.length, missing, duplicated, delivered }
   }
   let last = await settle()
   try {
@@ -311,7 +308,7 @@ export async function runChaos(pair: NodePair, opts: ChaosOptions): Promise<Chao
   // Duplicates may show up late: look once more after a short while.
   await sleep(1000)
   last = await settle()
-  if (last.lost > 0) await explainLost()
+  if (last.lost > 0) await explainLost(last.missing)
   report.drainMs = Date.now() - d0
   report.lost = last.lost
   report.duplicated = last.duplicated

@@ -135,7 +135,7 @@ export function isAlive(pid: number): boolean {
   try {
     // /proc/<pid>/stat: "pid (comm) S …"; comm may hold spaces and parentheses, the state follows the last ')'.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z'
   } catch (e) {
     // gone since the signal check, or /proc cannot tell (then the signal check stands)
     return (e as NodeJS.ErrnoException).code !== 'ENOENT'

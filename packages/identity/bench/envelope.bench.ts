@@ -4,13 +4,16 @@
  * node, identity.open on a recipient's). Also the envelope sizes, which X25519 implementation ran, and the floor
  * the envelopes put under the durable pipeline (`pipelineFloor`: raw primitives for one message's seals and open).
  */
+
+import { createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject, randomBytes, sign, verify } from 'node:crypto'
+import { cpus } from 'node:os'
 import { Bus, identityCreate, identityOpen, identityPeerBinding, identitySeal } from '@baran/bus'
 import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
 import { envelopeRecipientOf, openEnvelope, sealEnvelope, x25519Implementation } from '@baran/trust'
-import { createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject, randomBytes, sign, verify } from 'node:crypto'
-import { cpus } from 'node:os'
 import nacl from 'tweetnacl'
 import { identityActor } from '../src/index.ts'
+import { EnvelopeService } from '../src/lib/envelopes.ts'
+import { ReplayWindow } from '../src/lib/replay-window.ts'
 import { SealedKeyring } from '../src/lib/store.ts'
 
 const cleanup = new Cleanup()
@@ -99,19 +102,25 @@ function raw() {
     if (!verify(null, s.ct, signer.publicKey, s.sig)) throw new Error('bad signature')
     return openSignedCertKnown(s)
   }
-  return { sealRaw, openRaw, sealSigned, openSigned, openSignedCertKnown }
+  /** A body sealed at rest (src/lib/at-rest.ts): ChaCha20-Poly1305 under the device's derived key, no key agreement, no signature. */
+  const atRestKey = randomBytes(32)
+  const sealAtRest = () => {
+    const c = createCipheriv('chacha20-poly1305', atRestKey, randomBytes(12), { authTagLength: 16 })
+    return Buffer.concat([c.update(payload), c.final(), c.getAuthTag()])
+  }
+  return { sealRaw, openRaw, sealSigned, openSigned, openSignedCertKnown, sealAtRest }
 }
 
 /**
  * The least CPU one message costs through the durable pipeline in envelope work alone, from the raw primitives: the
- * sender seals the body at rest (to itself) and seals the payload to the recipient device (two signed seals), the
- * receiver opens it (one agreement, one verification: the sender's certificate is already verified). With nothing else
+ * sender seals the body at rest (one authenticated cipher under its own key, since stop 44; a signed seal to itself
+ * before) and seals the payload to the recipient device (one signed seal), the receiver opens it (one agreement, one verification: the sender's certificate is already verified). With nothing else
  * at all (no JetStream, bus, transport), the machine's cores could carry at most `ceilingMsgsPerSec` messages a second.
  */
 async function pipelineFloor() {
   const r = raw()
   const cpuUsPerMessage = await cpuPerOp(async () => {
-    r.sealSigned()
+    r.sealAtRest()
     r.openSignedCertKnown(r.sealSigned())
   })
   return { cpuUsPerMessage, cores: cpus().length, ceilingMsgsPerSec: Math.round((cpus().length * 1e6) / cpuUsPerMessage) }
@@ -132,6 +141,26 @@ async function rawRates() {
       sealAndOpenPerSec: await rate(async () => r.openSigned(r.sealSigned())),
     },
   }
+}
+
+/**
+ * A body the device keeps sealed to itself (what the outbox stores of every message it sends): seal + open through
+ * identity's EnvelopeService, in-process, as the body at rest it is now and as the signed envelope to the device's own
+ * certificate it was until stop 44 (which identity still opens), one after the other in this run.
+ */
+async function atRest() {
+  const store = new SealedKeyring({ dir: await tempDir(cleanup) })
+  await store.load()
+  await store.createAccount({ deviceName: 'me' })
+  const service = new EnvelopeService({ store, replay: new ReplayWindow({ dir: await tempDir(cleanup) }) })
+  const keys = await store.envelopeKeys()
+  const { accountId, encKey } = keys.deviceCert.body as { accountId: string; encKey: string }
+  const self = [{ accountId, deviceId: keys.deviceId, encKey }]
+  const sender = { deviceCert: keys.deviceCert, deviceSecretKey: keys.deviceSecretKey }
+  const bodyAtRest = async (i: number) => service.open((await service.seal(`m${i}`, payload, [], { self: true })).envelope)
+  const signedEnvelope = async (i: number) => service.open(await sealEnvelope({ id: `m${i}`, payload, sender, recipients: self }), { skipReplayWindow: true })
+  const measure = async (op: (i: number) => Promise<unknown>) => ({ sealAndOpenCpuUs: await cpuPerOp(op), sealAndOpenPerSec: await rate(op) })
+  return { bodyAtRest: await measure(bodyAtRest), signedEnvelope: await measure(signedEnvelope) }
 }
 
 async function overBus(recipientCount: number) {
@@ -182,6 +211,7 @@ try {
     raw: { first: rawFirst, second: rawSecond },
     pipelineFloor: await pipelineFloor(),
     inProcess: { to1, to5: await inProcess(5) },
+    keptAtRest: await atRest(),
     actorOverBus: { to1: await overBus(1), to5: await overBus(5) },
     x25519: await x25519Implementation(),
     note: 'rates per second; over the bus: JSON, zod, base64 and a NATS round trip, 4 in flight, actors inline in this process; open includes the replay-window append (one file append per opened envelope)',

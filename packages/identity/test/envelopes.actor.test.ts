@@ -1,8 +1,8 @@
-import { Bus, healthContractOf, identityCreate, identityOpen, identityPeerBinding, identityRevokeDevice, identitySeal, identitySignMailboxFetch, identityExportArchive, identityImportArchive } from '@baran/bus'
-import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
-import { keyPairFromSeed, mailboxesOf, toBase64Url, verifyChain } from '@baran/trust'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Bus, healthContractOf, identityCreate, identityExportArchive, identityImportArchive, identityOpen, identityPeerBinding, identityRevokeDevice, identitySeal, identitySignMailboxFetch } from '@baran/bus'
+import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
+import { keyPairFromSeed, mailboxesOf, toBase64Url, verifyChain } from '@baran/trust'
 import nacl from 'tweetnacl'
 import { afterEach, describe, expect, it } from 'vitest'
 import { identityActor } from '../src/index.ts'
@@ -66,7 +66,7 @@ describe('identity.seal / identity.open over the bus', () => {
     expect(text((await r1.bus.request(identityOpen, { envelope: next.envelope })).payload)).toBe('again')
   })
 
-  it('self: seals to this device too (no recipient needed); skipReplayWindow opens again and again and records nothing', async () => {
+  it('self: seals to this device too (no recipient needed: a body at rest); skipReplayWindow opens again and again and records nothing', async () => {
     const { nodes } = await network(['s', 'r'])
     const [me, other] = [await nodes[0]!.bus.request(identityCreate, {}), await nodes[1]!.bus.request(identityCreate, {})]
     const [s, r] = [nodes[0]!.bus, nodes[1]!.bus]
@@ -74,6 +74,14 @@ describe('identity.seal / identity.open over the bus', () => {
     const atRest = await s.request(identitySeal, { id: '01JSELF0000000000000000001', payload: b64('kept sealed'), recipients: [], self: true })
     expect(atRest.recipients).toEqual([me.deviceId])
     for (let i = 0; i < 3; i++) expect(text((await s.request(identityOpen, { envelope: atRest.envelope, skipReplayWindow: true })).payload)).toBe('kept sealed')
+    // Sealed to this device alone it is a body at rest (docs/envelopes.md): never in the replay window, this device's only.
+    expect(Buffer.from(atRest.envelope, 'base64')[0]).toBe(0x81)
+    for (let i = 0; i < 2; i++) expect(text((await s.request(identityOpen, { envelope: atRest.envelope })).payload)).toBe('kept sealed')
+    await expect(r.request(identityOpen, { envelope: atRest.envelope, skipReplayWindow: true })).rejects.toMatchObject({ code: 'not_for_this_device' })
+    const altered = Buffer.from(atRest.envelope, 'base64')
+    altered[altered.length - 1]! ^= 1
+    await expect(s.request(identityOpen, { envelope: altered.toString('base64'), skipReplayWindow: true })).rejects.toMatchObject({ code: 'bad_signature' })
+    await expect(s.request(identitySeal, { id: 'too-big', payload: b64('x'.repeat(64 * 1024 - 100)), recipients: [], self: true })).rejects.toMatchObject({ code: 'too_large' })
     const both = await s.request(identitySeal, { id: '01JSELF0000000000000000002', payload: b64('to both'), recipients: [await certOf(r)], self: true })
     expect(both.recipients.sort()).toEqual([me.deviceId, other.deviceId].sort())
     // skipped, the pair was not recorded: the first ordinary open still passes, and the window refuses the next

@@ -4,16 +4,24 @@
  */
 import {
   decryptEnvelope,
+  ENVELOPE_RECIPIENT_BYTES,
   type EnvelopeRecipientKey,
+  EnvelopeSignatureError,
+  EnvelopeTooLargeError,
+  encodeRecord,
   envelopeRecipientOf,
   isTrustError,
+  MAX_ENVELOPE_BYTES,
   NoEncryptionKeyError,
   NotForThisDeviceError,
   type OpenedEnvelope,
   sealEnvelope,
+  type VerifiedChain,
+  verifyChain,
   verifyEnvelope,
   verifyRevocationList,
 } from '@baran/trust'
+import { atRestKey, isAtRest, openAtRest, sealAtRest } from './at-rest.ts'
 import { BadRecipientError, InvalidArgumentError } from './errors.ts'
 import type { ReplayWindow } from './replay-window.ts'
 import type { SealedKeyring } from './store.ts'
@@ -32,8 +40,19 @@ export interface OpenOptions {
 
 /** Options of EnvelopeService.seal. */
 export interface SealOptions {
-  /** Seal to this device as well (its own certificate: what it keeps sealed at rest and opens again later). */
+  /**
+   * Seal to this device as well (its own certificate: what it keeps sealed at rest and opens again later). With no
+   * other recipient the result is a body at rest (at-rest.ts), not an envelope.
+   */
   self?: boolean
+}
+
+/**
+ * What a one-device envelope adds to its payload (envelope-format.ts): version, id length and id, sentAt, the
+ * certificate's length and bytes, the recipient count and entry, the ciphertext's length and tag, the signature.
+ */
+function oneDeviceEnvelopeOverhead(idLength: number, certBytes: number): number {
+  return 1 + 1 + idLength + 8 + 2 + certBytes + 1 + ENVELOPE_RECIPIENT_BYTES + 4 + 16 + 64
 }
 
 /** seal/open for the identity actor. */
@@ -41,6 +60,10 @@ export class EnvelopeService {
   private readonly store: SealedKeyring
   private readonly replay: ReplayWindow
   private readonly clock: () => number
+  /** This device's at-rest key and what its bodies at rest need, for the X25519 key it was derived from. */
+  private atRest: { from: Uint8Array; cert: object; key: Buffer; certBytes: number } | undefined
+  /** This device's own chain, verified once per certificate (until it expires). */
+  private ownChain: { cert: object; chain: VerifiedChain } | undefined
 
   constructor(init: { store: SealedKeyring; replay: ReplayWindow; now?: () => number }) {
     this.store = init.store
@@ -66,6 +89,7 @@ export class EnvelopeService {
       }
     })
     const keys = await this.store.envelopeKeys()
+    if (opts.self && recipients.length === 0) return { envelope: this.sealSelfOnly(id, payload, now, keys), recipients: [keys.deviceId] }
     if (opts.self) {
       // Our own certificate, from our own store: no need to verify its signature again at every seal.
       const { accountId, encKey } = keys.deviceCert.body as { accountId: string; encKey?: string }
@@ -77,10 +101,55 @@ export class EnvelopeService {
   }
 
   /**
+   * A body only this device will open: sealed at rest. It is refused (too large) where an envelope to one device
+   * with this payload would be, so that a body accepted at rest can always be sent.
+   */
+  private sealSelfOnly(id: string, payload: Uint8Array, now: number, keys: Awaited<ReturnType<SealedKeyring['envelopeKeys']>>): Uint8Array {
+    const { encKey } = keys.deviceCert.body as { encKey?: string }
+    if (encKey === undefined) throw new NoEncryptionKeyError(`device ${keys.deviceId} has no encryption key yet`)
+    const atRest = this.atRestOf(keys)
+    if (oneDeviceEnvelopeOverhead(id.length, atRest.certBytes) + payload.length > MAX_ENVELOPE_BYTES) {
+      throw new EnvelopeTooLargeError(`a payload of ${payload.length} bytes would not fit in a ${MAX_ENVELOPE_BYTES}-byte envelope to one device`)
+    }
+    return sealAtRest(atRest.key, keys.deviceId, { id, sentAt: now, payload })
+  }
+
+  private atRestOf(keys: { deviceId: string; deviceCert: Parameters<typeof encodeRecord>[0]; encPrivateKey: Uint8Array }) {
+    if (this.atRest?.from !== keys.encPrivateKey || this.atRest.cert !== keys.deviceCert) {
+      this.atRest = { from: keys.encPrivateKey, cert: keys.deviceCert, key: atRestKey(keys.encPrivateKey, keys.deviceId), certBytes: encodeRecord(keys.deviceCert).length }
+    }
+    return this.atRest
+  }
+
+  /** A body this device sealed at rest, opened: the sender is this device (its chain as its certificate says). */
+  private async openSelfOnly(bytes: Uint8Array): Promise<OpenedEnvelope> {
+    const keys = await this.store.envelopeKeys()
+    const body = openAtRest(this.atRestOf(keys).key, keys.deviceId, bytes)
+    const now = this.clock()
+    const known = this.ownChain
+    const fresh = known?.cert === keys.deviceCert && (known.chain.expiresAt === undefined || known.chain.expiresAt > now)
+    const chain = fresh ? known.chain : this.verifyOwnChain(keys.deviceCert, now)
+    this.ownChain = { cert: keys.deviceCert, chain }
+    return { ...body, sender: chain, senderCert: keys.deviceCert }
+  }
+
+  /** This device's chain; one that no longer verifies (an expired certificate) is refused as an envelope's sender would be. */
+  private verifyOwnChain(deviceCert: unknown, now: number): VerifiedChain {
+    try {
+      return verifyChain({ deviceCert, now })
+    } catch (e) {
+      if (isTrustError(e)) throw new EnvelopeSignatureError(`this device's own chain: ${e.message}`, { cause: e })
+      throw e
+    }
+  }
+
+  /**
    * Opens an envelope sealed to this device. Refusals are EnvelopeErrors with a reason: malformed, too-large,
    * bad-signature, revoked-sender (this account's revocations, or the ones passed), not-for-this-device, replayed.
    */
   async open(bytes: Uint8Array, opts: OpenOptions = {}): Promise<OpenedEnvelope> {
+    // A body at rest is only ever this device's own, opened again and again: the replay window has no part in it.
+    if (isAtRest(bytes)) return this.openSelfOnly(bytes)
     const info = this.store.openContext()
     const now = this.clock()
     // A revocation list that does not verify is the caller's mistake, not the envelope's: say so apart.

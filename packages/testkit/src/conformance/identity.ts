@@ -112,6 +112,17 @@ export default (common: TestSetup<IdentityImpl>) =>
       await checkMalformedBodies(impl.a.bus, impl.a.node, 'identity', 'open', ['{"envelope":1}', '{}'], 'invalid_request: identity.open')
     })
 
+    it('identity.seal self: what a device seals to itself alone opens there again and again, and nowhere else', async () => {
+      const rule = 'identity.seal self'
+      const payload = Buffer.from('kept at rest').toString('base64')
+      const kept = await expectReply(req('a', (bus, node) => bus.request(identitySeal, { id: 'conformance-self', payload, recipients: [], self: true }, { node })), rule)
+      for (let i = 0; i < 2; i++) {
+        const opened = await expectReply(req('a', (bus, node) => bus.request(identityOpen, { envelope: kept.envelope, skipReplayWindow: true }, { node })), `${rule}: opened again`)
+        expectShape(opened, { id: 'conformance-self', payload }, `${rule}: the same payload each time`)
+      }
+      await expectCode(req('b', (bus, node) => bus.request(identityOpen, { envelope: kept.envelope, skipReplayWindow: true }, { node })), 'not_for_this_device', `${rule}: on another device`)
+    })
+
     it('identity.contacts: add, list and remove a contact', async () => {
       const id = 'cd'.repeat(20)
       await expectReply(req('a', (bus, node) => bus.request(identityAddContact, { accountId: id, name: 'carol' }, { node })), 'identity.addContact')

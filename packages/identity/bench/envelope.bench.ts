@@ -114,8 +114,9 @@ function raw() {
 /**
  * The least CPU one message costs through the durable pipeline in envelope work alone, from the raw primitives: the
  * sender seals the body at rest (one authenticated cipher under its own key, since stop 44; a signed seal to itself
- * before) and seals the payload to the recipient device (one signed seal), the receiver opens it (one agreement, one verification: the sender's certificate is already verified). With nothing else
- * at all (no JetStream, bus, transport), the machine's cores could carry at most `ceilingMsgsPerSec` messages a second.
+ * before) and seals the payload to the recipient device (one signed seal), the receiver opens it (one agreement, one
+ * verification: the sender's certificate is already verified). With nothing else at all (no JetStream, bus,
+ * transport), the machine's cores could carry at most `ceilingMsgsPerSec` messages a second.
  */
 async function pipelineFloor() {
   const r = raw()

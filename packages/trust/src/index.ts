@@ -72,6 +72,7 @@ export type { DecodedEnvelope, EnvelopeFields, EnvelopeRecipient } from './lib/e
 export {
   decodeEnvelope,
   ENVELOPE_RECIPIENT_BYTES,
+  envelopeBytes,
   ENVELOPE_VERSION,
   isEnvelopeId,
   MAX_ENVELOPE_BYTES,

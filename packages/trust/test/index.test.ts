@@ -67,6 +67,7 @@ const runtimeExports = [
   'RevokedSenderError',
   'decodeEnvelope',
   'ENVELOPE_RECIPIENT_BYTES',
+  'envelopeBytes',
   'ENVELOPE_VERSION',
   'isEnvelopeId',
   'MAX_ENVELOPE_BYTES',

@@ -48,12 +48,12 @@ function deviceIdBytes(deviceId: string): Buffer {
   return b
 }
 
-/** Seals `body` at rest for `deviceId`. Over `maxBytes` in all: EnvelopeTooLargeError; a bad id: MalformedEnvelopeError. */
-export function sealAtRest(key: Uint8Array, deviceId: string, body: AtRestBody, maxBytes = MAX_ENVELOPE_BYTES): Uint8Array {
+/** Seals `body` at rest for `deviceId`. Over MAX_ENVELOPE_BYTES in all: EnvelopeTooLargeError; a bad id: MalformedEnvelopeError. */
+export function sealAtRest(key: Uint8Array, deviceId: string, body: AtRestBody): Uint8Array {
   if (!isEnvelopeId(body.id)) throw new MalformedEnvelopeError(`bad envelope ID ${JSON.stringify(body.id)}: 1..64 printable ASCII characters`)
   if (!Number.isSafeInteger(body.sentAt) || body.sentAt < 0) throw new MalformedEnvelopeError(`bad sentAt ${body.sentAt}`)
   const total = FIXED_HEADER_BYTES + body.id.length + NONCE_BYTES + body.payload.length + TAG_BYTES
-  if (total > maxBytes) throw new EnvelopeTooLargeError(`a body of ${body.payload.length} bytes does not fit in ${maxBytes} bytes`)
+  if (total > MAX_ENVELOPE_BYTES) throw new EnvelopeTooLargeError(`a body of ${body.payload.length} bytes does not fit in ${MAX_ENVELOPE_BYTES} bytes`)
   const out = Buffer.allocUnsafe(total)
   out[0] = AT_REST_KIND
   deviceIdBytes(deviceId).copy(out, 1)

@@ -4,11 +4,11 @@
  */
 import {
   decryptEnvelope,
-  ENVELOPE_RECIPIENT_BYTES,
   type EnvelopeRecipientKey,
   EnvelopeSignatureError,
   EnvelopeTooLargeError,
   encodeRecord,
+  envelopeBytes,
   envelopeRecipientOf,
   isTrustError,
   MAX_ENVELOPE_BYTES,
@@ -47,23 +47,16 @@ export interface SealOptions {
   self?: boolean
 }
 
-/**
- * What a one-device envelope adds to its payload (envelope-format.ts): version, id length and id, sentAt, the
- * certificate's length and bytes, the recipient count and entry, the ciphertext's length and tag, the signature.
- */
-function oneDeviceEnvelopeOverhead(idLength: number, certBytes: number): number {
-  return 1 + 1 + idLength + 8 + 2 + certBytes + 1 + ENVELOPE_RECIPIENT_BYTES + 4 + 16 + 64
-}
-
 /** seal/open for the identity actor. */
 export class EnvelopeService {
   private readonly store: SealedKeyring
   private readonly replay: ReplayWindow
   private readonly clock: () => number
-  /** This device's at-rest key and what its bodies at rest need, for the X25519 key it was derived from. */
-  private atRest: { from: Uint8Array; cert: object; key: Buffer; certBytes: number } | undefined
-  /** This device's own chain, verified once per certificate (until it expires). */
-  private ownChain: { cert: object; chain: VerifiedChain } | undefined
+  /**
+   * What bodies at rest need of this device, for the X25519 key and certificate it was made from: the key, the
+   * certificate's size, and the device's own chain once verified (until it expires).
+   */
+  private atRest: { from: Uint8Array; cert: object; key: Buffer; certBytes: number; chain?: VerifiedChain } | undefined
 
   constructor(init: { store: SealedKeyring; replay: ReplayWindow; now?: () => number }) {
     this.store = init.store
@@ -89,11 +82,11 @@ export class EnvelopeService {
       }
     })
     const keys = await this.store.envelopeKeys()
-    if (opts.self && recipients.length === 0) return { envelope: this.sealSelfOnly(id, payload, now, keys), recipients: [keys.deviceId] }
     if (opts.self) {
       // Our own certificate, from our own store: no need to verify its signature again at every seal.
       const { accountId, encKey } = keys.deviceCert.body as { accountId: string; encKey?: string }
       if (encKey === undefined) throw new NoEncryptionKeyError(`device ${keys.deviceId} has no encryption key yet`)
+      if (recipients.length === 0) return { envelope: this.sealSelfOnly(id, payload, now, keys), recipients: [keys.deviceId] }
       recipients.push({ accountId, deviceId: keys.deviceId, encKey })
     }
     const envelope = await sealEnvelope({ id, payload, sentAt: now, sender: { deviceCert: keys.deviceCert, deviceSecretKey: keys.deviceSecretKey }, recipients })
@@ -105,10 +98,8 @@ export class EnvelopeService {
    * with this payload would be, so that a body accepted at rest can always be sent.
    */
   private sealSelfOnly(id: string, payload: Uint8Array, now: number, keys: Awaited<ReturnType<SealedKeyring['envelopeKeys']>>): Uint8Array {
-    const { encKey } = keys.deviceCert.body as { encKey?: string }
-    if (encKey === undefined) throw new NoEncryptionKeyError(`device ${keys.deviceId} has no encryption key yet`)
     const atRest = this.atRestOf(keys)
-    if (oneDeviceEnvelopeOverhead(id.length, atRest.certBytes) + payload.length > MAX_ENVELOPE_BYTES) {
+    if (envelopeBytes({ idLength: id.length, certBytes: atRest.certBytes, recipients: 1, payloadBytes: payload.length }) > MAX_ENVELOPE_BYTES) {
       throw new EnvelopeTooLargeError(`a payload of ${payload.length} bytes would not fit in a ${MAX_ENVELOPE_BYTES}-byte envelope to one device`)
     }
     return sealAtRest(atRest.key, keys.deviceId, { id, sentAt: now, payload })
@@ -124,13 +115,12 @@ export class EnvelopeService {
   /** A body this device sealed at rest, opened: the sender is this device (its chain as its certificate says). */
   private async openSelfOnly(bytes: Uint8Array): Promise<OpenedEnvelope> {
     const keys = await this.store.envelopeKeys()
-    const body = openAtRest(this.atRestOf(keys).key, keys.deviceId, bytes)
+    const atRest = this.atRestOf(keys)
+    const body = openAtRest(atRest.key, keys.deviceId, bytes)
     const now = this.clock()
-    const known = this.ownChain
-    const fresh = known?.cert === keys.deviceCert && (known.chain.expiresAt === undefined || known.chain.expiresAt > now)
-    const chain = fresh ? known.chain : this.verifyOwnChain(keys.deviceCert, now)
-    this.ownChain = { cert: keys.deviceCert, chain }
-    return { ...body, sender: chain, senderCert: keys.deviceCert }
+    if (atRest.chain?.expiresAt !== undefined && atRest.chain.expiresAt <= now) atRest.chain = undefined
+    atRest.chain ??= this.verifyOwnChain(keys.deviceCert, now)
+    return { ...body, sender: atRest.chain, senderCert: keys.deviceCert }
   }
 
   /** This device's chain; one that no longer verifies (an expired certificate) is refused as an envelope's sender would be. */

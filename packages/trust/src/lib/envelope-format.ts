@@ -73,6 +73,16 @@ function hexToBytes(hex: string): Uint8Array {
   return out
 }
 
+/** The header's size: version, id length and id, sentAt, certificate length and bytes, recipient count and entries. */
+function headerBytes(idLength: number, certBytes: number, recipients: number): number {
+  return 1 + 1 + idLength + 8 + 2 + certBytes + 1 + recipients * ENVELOPE_RECIPIENT_BYTES
+}
+
+/** An encoded envelope's size: header, ciphertext length, the payload and its tag, the signature. */
+export function envelopeBytes(f: { idLength: number; certBytes: number; recipients: number; payloadBytes: number }): number {
+  return headerBytes(f.idLength, f.certBytes, f.recipients) + 4 + f.payloadBytes + ENVELOPE_TAG_BYTES + ENVELOPE_SIGNATURE_BYTES
+}
+
 /** Encodes the header (everything the payload's AEAD binds: version up to the last recipient). */
 export function encodeEnvelopeHeader(f: Omit<EnvelopeFields, 'ciphertext'>): Uint8Array {
   if (!isEnvelopeId(f.id)) throw new MalformedEnvelopeError('envelope id must be 1..64 printable ASCII characters')
@@ -82,7 +92,7 @@ export function encodeEnvelopeHeader(f: Omit<EnvelopeFields, 'ciphertext'>): Uin
   const n = f.recipients.length
   if (n < 1) throw new MalformedEnvelopeError('an envelope needs at least one recipient')
   if (n > MAX_ENVELOPE_RECIPIENTS) throw new EnvelopeTooLargeError(`${n} recipients is over the limit of ${MAX_ENVELOPE_RECIPIENTS}`)
-  const out = new Uint8Array(1 + 1 + f.id.length + 8 + 2 + f.senderCert.length + 1 + n * ENVELOPE_RECIPIENT_BYTES)
+  const out = new Uint8Array(headerBytes(f.id.length, f.senderCert.length, n))
   const view = new DataView(out.buffer)
   let o = 0
   out[o++] = ENVELOPE_VERSION

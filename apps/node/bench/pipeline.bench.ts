@@ -13,22 +13,28 @@
  *   on a machine shared with other work it moves far less than msgs/s;
  * - retries: A's `outbox.evt.delivery` events that put a device back to `queued` after a failed attempt (a healthy
  *   run has none), and messages still missing when the level gave up.
- * Raw baseline: the same bench process puts N values of the same size into a KV bucket of its own nats-server
- * (JetStream on file storage like the nodes') with C puts in flight; the clock runs from the first put issued to the
- * last put acknowledged. `rawOverPipeline` at each level compares the two.
+ * Raw baseline: the same bench process puts max(N, 5000) values of the same size into a KV bucket of its own
+ * nats-server (JetStream on file storage like the nodes') with C puts in flight, after a warm-up of a tenth as many;
+ * the clock runs from the first put issued to the last put acknowledged. `rawOverPipeline` at each level compares the two.
+ * writeFloor: the JetStream writes a message made on both nodes (jetstream-writes.ts: their streams' sequences
+ * before and after the level), times the CPU a raw put cost (bench process + its nats-server, same concurrency):
+ * what the writes alone would cost if each were as cheap as a raw put, and the msgs/s that leaves on this machine's
+ * cores (`ceilingMsgsPerSec`, `ceilingOverRaw`). No pipeline that makes as many writes can go faster.
  *
  * `pipeline.bench.ts [--messages N] [--levels 1,8,16,32] [--modes open,closed] [--logs DIR]` (DIR keeps both nodes'
  * actor logs; BARAN_LOG_LEVEL=debug makes them detailed).
  */
 
 import { cp } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Bus, identityStatus, outboxDelivery, outboxReceived, outboxSend } from '@baran/bus'
 import { startNatsServer } from '@baran/launch'
-import { Cleanup, tempDir, waitUntil } from '@baran/testkit'
+import { Cleanup, cpuMs, tempDir, waitUntil } from '@baran/testkit'
 import { startNode } from '../test/helpers.ts'
 import { cpuPer, cpuSnapshot, rolesOf } from './cpu.ts'
+import { streamSequences, writesBetween } from './jetstream-writes.ts'
 import { warnings } from './warnings.ts'
 
 const { values } = parseArgs({ options: { messages: { type: 'string' }, levels: { type: 'string' }, modes: { type: 'string' }, logs: { type: 'string' } } })
@@ -37,9 +43,14 @@ const LEVELS = (values.levels ?? '1,8,16,32').split(',').map(Number)
 /** open: a sender moves on as soon as `send` replied (persisted on A); closed: only once A reports it delivered. */
 const MODES = (values.modes ?? 'open,closed').split(',').filter((m): m is 'open' | 'closed' => m === 'open' || m === 'closed')
 const LEVEL_TIMEOUT_MS = 180_000
+/** Raw puts a level (after a tenth as many to warm up): enough for nats-server's CPU, read in 10 ms ticks. */
+const RAW_PUTS = Math.max(MESSAGES, 5000)
 const cleanup = new Cleanup()
 const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN
 const r1 = (x: number) => Math.round(x * 10) / 10
+const r2 = (x: number) => Math.round(x * 100) / 100
+/** Writes by stream, per message. */
+const per = (w: Record<string, number>) => Object.fromEntries(Object.entries(w).map(([k, v]) => [k, r2(v / MESSAGES)]))
 
 /** Runs job(0..n-1) with `concurrency` in flight. */
 async function pool(n: number, concurrency: number, job: (i: number) => Promise<unknown>): Promise<void> {
@@ -63,10 +74,20 @@ try {
   const kv = await raw.kv('bench_raw')
   const value = new TextEncoder().encode(JSON.stringify({ body: bodyOf(0), pad: 'x'.repeat(200) }))
   const rawPerSec: Record<number, number> = {}
+  /** CPU ms one raw put costs the bench process and its nats-server together (both do nothing else meanwhile). */
+  const rawCpuPerPut: Record<number, number> = {}
+  // The bench process to the microsecond; nats-server from /proc in 10 ms ticks, hence enough puts to count.
+  const rawCpu = async () => {
+    const own = process.cpuUsage()
+    return (own.user + own.system) / 1000 + (server.pid ? await cpuMs(server.pid) : Number.NaN)
+  }
+  await pool(RAW_PUTS / 10, 8, (i) => kv.put(`warm.k${i}`, value))
   for (const c of LEVELS) {
+    const cpu0 = await rawCpu()
     const t = performance.now()
-    await pool(MESSAGES, c, (i) => kv.put(`c${c}.k${i}`, value))
-    rawPerSec[c] = MESSAGES / ((performance.now() - t) / 1000)
+    await pool(RAW_PUTS, c, (i) => kv.put(`c${c}.k${i}`, value))
+    rawPerSec[c] = RAW_PUTS / ((performance.now() - t) / 1000)
+    rawCpuPerPut[c] = ((await rawCpu()) - cpu0) / RAW_PUTS
   }
 
   // ---- two nodes ----
@@ -113,10 +134,12 @@ try {
   await waitUntil(() => receivedAt.has(warm.id), { timeoutMs: 60_000, what: 'warm-up message' })
 
   const roles = { sender: await rolesOf(a), receiver: await rolesOf(b) }
+  const streams = { sender: await streamSequences(a, cleanup), receiver: await streamSequences(b, cleanup) }
   const levels: Record<string, unknown> = {}
   for (const [mode, c] of MODES.flatMap((m) => LEVELS.map((l) => [m, l] as const))) {
     const sentAt = new Map<string, number>()
     const retriesBefore = retries
+    const seqBefore = { sender: await streams.sender(), receiver: await streams.receiver() }
     const cpuBefore = await cpuSnapshot(roles)
     const t = performance.now()
     await pool(MESSAGES, c, async (i) => {
@@ -135,6 +158,10 @@ try {
     const latencies = arrived.map((id) => (receivedAt.get(id) ?? 0) - (sentAt.get(id) ?? 0))
     const perSec = arrived.length / ((end - t) / 1000)
     const cpuAfter = await cpuSnapshot(roles)
+    const wrote = { sender: writesBetween(seqBefore.sender, await streams.sender()), receiver: writesBetween(seqBefore.receiver, await streams.receiver()) }
+    const writes = Object.values(wrote.sender).reduce((x, y) => x + y, 0) + Object.values(wrote.receiver).reduce((x, y) => x + y, 0)
+    // What those writes alone would cost at the raw puts' CPU: a floor for any pipeline that makes as many.
+    const floorCpuMs = (writes / MESSAGES) * (rawCpuPerPut[c] ?? Number.NaN)
     levels[`${mode}-c${c}`] = {
       mode,
       concurrency: c,
@@ -148,6 +175,14 @@ try {
       cpuMsPerMessage: cpuPer(cpuBefore, cpuAfter, MESSAGES),
       rawKvPutsPerSec: r1(rawPerSec[c] ?? Number.NaN),
       rawOverPipeline: r1((rawPerSec[c] ?? Number.NaN) / perSec),
+      writeFloor: {
+        jetstreamWritesPerMessage: r2(writes / MESSAGES),
+        byStream: { sender: per(wrote.sender), receiver: per(wrote.receiver) },
+        rawCpuMsPerPut: r2(rawCpuPerPut[c] ?? Number.NaN),
+        cpuMsPerMessage: r2(floorCpuMs),
+        ceilingMsgsPerSec: Math.round((availableParallelism() * 1000) / floorCpuMs),
+        ceilingOverRaw: r2((availableParallelism() * 1000) / floorCpuMs / (rawPerSec[c] ?? Number.NaN)),
+      },
     }
     process.stderr.write(`${mode}-c${c}: ${JSON.stringify(levels[`${mode}-c${c}`])}\n`)
   }
@@ -160,6 +195,8 @@ try {
       warnings: { sender: await warnings(a), receiver: await warnings(b) },
       clocks:
         'pipeline: from the first outbox.send issued on A to the last outbox.evt.received heard from B, in the bench process; raw: from the first KV put issued to the last acked, same process, own nats-server',
+      writeFloor:
+        "JetStream writes a message made on both nodes (their streams' sequences before and after a level, the warm-up excluded), times the CPU one raw put cost the bench process and its nats-server at the same concurrency: what those writes alone would cost if each were as cheap as a raw put, and the msgs/s that leaves on this machine's cores",
     })}\n`,
   )
 } finally {

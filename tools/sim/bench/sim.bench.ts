@@ -24,7 +24,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { runBenchScript } from '../../bench/run-script.ts'
-import { createRng, formatReport, LinkShaper, percentiles, runScenario, type ScenarioReport, SimNode } from '../src/index.ts'
+import { createRng, descriptorsFor, filesFor, formatReport, LinkShaper, percentiles, raiseFileLimit, runScenario, type ScenarioReport, SimNode } from '../src/index.ts'
 
 const { values } = parseArgs({
   options: {
@@ -157,7 +157,7 @@ async function multiProcess(): Promise<Record<string, unknown>> {
 }
 
 // Part 1: the 100-node scenario, then larger N while each completes within the bound (smaller N if 100 does not).
-const runs: Array<ReturnType<typeof summary> | { nodes: number; error: string }> = []
+const runs: Array<ReturnType<typeof summary> | { nodes: number; error: string } | { nodes: number; notStarted: string }> = []
 let largest: number | null = null
 const ok = (r: ScenarioReport) => r.completed && r.timingsMs.total <= BOUND_MS
 const first = Number(values.nodes)
@@ -187,6 +187,14 @@ if (parts.has('scale')) {
     largest = first
     for (const nodes of up) {
       if (performance.now() - benchStart > SEARCH_BUDGET_MS) break
+      // Every node's sockets are in this process: without the descriptors it would only fail part-way (EMFILE).
+      const files = raiseFileLimit(filesFor(nodes))
+      if (files.after < descriptorsFor(nodes)) {
+        const why = `needs about ${descriptorsFor(nodes)} open files, this process may have ${files.after} (raising the hard limit takes CAP_SYS_RESOURCE)`
+        log(`${nodes} nodes not started: ${why}`)
+        runs.push({ nodes, notStarted: why })
+        break
+      }
       const r = await scenario(nodes)
       if (!r || !ok(r)) break
       largest = nodes
@@ -250,7 +258,11 @@ process.stdout.write(
     // What each figure was measured under, first: a reader of the table sees the conditions before the numbers.
     headline: [
       ...runs.map((r) =>
-        'error' in r ? `scale run of ${r.nodes} nodes failed: ${r.error}` : `scale: ${r.completed ? 'complete' : 'INCOMPLETE'}, ${r.deliveryRatio * 100} % delivered, ${r.timingsMs.total} ms, ${r.dhtRpcs.perMessage} DHT rpcs per message — ${r.conditions}`,
+        'notStarted' in r
+          ? `scale run of ${r.nodes} nodes not started: ${r.notStarted}`
+          : 'error' in r
+            ? `scale run of ${r.nodes} nodes failed: ${r.error}`
+            : `scale: ${r.completed ? 'complete' : 'INCOMPLETE'}, ${r.deliveryRatio * 100} % delivered, ${r.timingsMs.total} ms, ${r.dhtRpcs.perMessage} DHT rpcs per message — ${r.conditions}`,
       ),
       ...(hostile === null
         ? []

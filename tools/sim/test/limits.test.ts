@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { filesFor } from '../src/lib/constants.ts'
+import { descriptorsFor, filesFor } from '../src/lib/constants.ts'
 import { fileLimit, raiseFileLimit } from '../src/lib/limits.ts'
 
 describe('open-file limit', () => {
@@ -22,5 +22,9 @@ describe('open-file limit', () => {
     expect(filesFor(100)).toBeLessThan(20_000)
     expect(filesFor(200)).toBeGreaterThan(20_000)
     expect(filesFor(400)).toBeGreaterThan(4 * filesFor(200) * 0.9)
+    // what the bench checks before a larger run: 150 nodes ran within 20 000, 200 ran out at the 195th
+    expect(descriptorsFor(150)).toBeLessThan(20_000)
+    expect(descriptorsFor(195)).toBeGreaterThan(20_000)
+    expect(filesFor(200)).toBeGreaterThan(descriptorsFor(200))
   })
 })

@@ -31,12 +31,16 @@ export const RESTART_ATTEMPTS = 3
 /** Nodes stopped at once at teardown. */
 export const STOP_CONCURRENCY = 50
 /**
- * Open files a simulation of n nodes may need: both ends of every loopback connection are in this process, and a
- * DHT node of a few hundred keeps a connection to most of its routing table, so it grows as n²/2 (200 nodes used up
- * a limit of 20 000), plus each node's listeners and bus connection. Half again as many for headroom.
+ * Open files a simulation of n nodes needs: both ends of every loopback connection are in this process, and a DHT
+ * node of a few hundred keeps a connection to most of its routing table, so it grows as n²/2 (200 nodes used up a
+ * limit of 20 000 by the 195th node's start), plus each node's listeners and bus connection.
  */
+export function descriptorsFor(nodes: number): number {
+  return Math.ceil((nodes * nodes) / 2 + nodes * 20)
+}
+/** The open-file limit a simulation of n nodes asks for: half again its estimate, for headroom. */
 export function filesFor(nodes: number): number {
-  return Math.ceil(1.5 * ((nodes * nodes) / 2 + nodes * 20))
+  return Math.ceil(1.5 * descriptorsFor(nodes))
 }
 /** With `kill: 'sigkill'`, churned and stay-offline nodes each run in a process of their own: at most this many. */
 export const MAX_PROCESS_NODES = 40

@@ -15,7 +15,8 @@
  *   run has none), and messages still missing when the level gave up.
  * Raw baseline: the same bench process puts max(N, 5000) values of the same size into a KV bucket of its own
  * nats-server (JetStream on file storage like the nodes') with C puts in flight, after a warm-up of a tenth as many;
- * the clock runs from the first put issued to the last put acknowledged. `rawOverPipeline` at each level compares the two.
+ * the clock runs from the first put issued to the last put acknowledged. `rawOverPipeline` at each level compares
+ * the two.
  * writeFloor: the JetStream writes a message made on both nodes (jetstream-writes.ts: their streams' sequences
  * before and after the level), times the CPU a raw put cost (bench process + its nats-server, same concurrency):
  * what the writes alone would cost if each were as cheap as a raw put, and the msgs/s that leaves on this machine's

@@ -18,7 +18,12 @@ interface StreamList {
 
 /** Parses a `$JS.API.STREAM.LIST` reply into each stream's last sequence; throws on an API error or a bad reply. */
 export function lastSequences(reply: Uint8Array): Map<string, number> {
-  const list = JSON.parse(new TextDecoder().decode(reply)) as StreamList
+  let list: StreamList
+  try {
+    list = JSON.parse(new TextDecoder().decode(reply)) as StreamList
+  } catch (err) {
+    throw new Error('stream list reply is not JSON', { cause: err })
+  }
   if (list.error) throw new Error(`stream list refused: ${list.error.description ?? list.error.code}`)
   if (!Array.isArray(list.streams)) throw new Error('stream list reply without streams')
   if (list.total !== undefined && list.total > list.streams.length) throw new Error(`stream list paged (${list.total} streams): count them page by page`)

@@ -23,6 +23,6 @@ describe("the pipeline bench's write count (JetStream stream sequences)", () => 
     expect(() => lastSequences(reply({ error: { code: 503, description: 'JetStream not enabled' } }))).toThrow(/JetStream not enabled/)
     expect(() => lastSequences(reply({ total: 0 }))).toThrow(/without streams/)
     expect(() => lastSequences(reply({ total: 300, streams: [{ config: { name: 'a' }, state: { last_seq: 1 } }] }))).toThrow(/paged/)
-    expect(() => lastSequences(new TextEncoder().encode('not json'))).toThrow()
+    expect(() => lastSequences(new TextEncoder().encode('not json'))).toThrow(/not JSON/)
   })
 })

@@ -33,7 +33,7 @@ export const STOP_CONCURRENCY = 50
 /**
  * Open files a simulation of n nodes needs: both ends of every loopback connection are in this process, and a DHT
  * node of a few hundred keeps a connection to most of its routing table, so it grows as n²/2 (200 nodes used up a
- * limit of 20 000 by the 195th node's start), plus each node's listeners and bus connection.
+ * limit of 20 000 by about the 195th node's start), plus each node's listeners and bus connection.
  */
 export function descriptorsFor(nodes: number): number {
   return Math.ceil((nodes * nodes) / 2 + nodes * 20)

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readAddressList, stableListen } from '../src/index.ts'
+import { ephemeralPortsFrom, freeOwnPort, OWN_PORTS_FROM } from '../src/lib/stable-ports.ts'
 
 const dirs: string[] = []
 const servers: Server[] = []
@@ -30,10 +31,18 @@ const log = { info() {}, warn: (_o: object, msg?: string) => void warnings.push(
 describe('stableListen', () => {
   const configured = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws', '/ip4/127.0.0.1/tcp/4999']
 
-  it('first run: listens as configured, then saves the ports each /tcp/0 address got', async () => {
+  it('first run: each /tcp/0 address gets a free port of its own below the ephemeral range, then the ports it got are saved', async () => {
     const file = join(await dir(), 'd', 'ports.json')
     const first = await stableListen(file, configured, log)
-    expect(first).toMatchObject({ listen: configured, reused: false })
+    expect(first.reused).toBe(true)
+    expect(first.configured).toEqual(configured)
+    const ports = first.listen.slice(0, 2).map((a) => Number(/\/tcp\/(\d+)/.exec(a)?.[1]))
+    expect(first.listen).toEqual([`/ip4/127.0.0.1/tcp/${ports[0]}`, `/ip4/127.0.0.1/tcp/${ports[1]}/ws`, '/ip4/127.0.0.1/tcp/4999'])
+    for (const p of ports) {
+      expect(p).toBeGreaterThanOrEqual(OWN_PORTS_FROM)
+      expect(p).toBeLessThan(ephemeralPortsFrom())
+    }
+    expect(ports[0]).not.toBe(ports[1])
     await first.save(['/ip4/127.0.0.1/tcp/40001/p2p/12D3KooWabc', '/ip4/127.0.0.1/tcp/40002/ws/p2p/12D3KooWabc', '/ip4/127.0.0.1/tcp/4999/p2p/x', '/ip4/127.0.0.1/tcp/9/p2p/R/p2p-circuit/p2p/x'])
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ ports: { '/ip4/127.0.0.1/tcp/0': 40001, '/ip4/127.0.0.1/tcp/0/ws': 40002 } })
   })
@@ -56,14 +65,38 @@ describe('stableListen', () => {
     await writeFile(file, JSON.stringify({ ports: { '/ip4/127.0.0.1/tcp/0': port } }))
     warnings.length = 0
     const r = await stableListen(file, ['/ip4/127.0.0.1/tcp/0'], log)
-    expect(r).toMatchObject({ listen: ['/ip4/127.0.0.1/tcp/0'], reused: false })
+    expect(r.listen).toHaveLength(1)
+    expect(r.listen[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/)
+    expect(r.listen[0]).not.toBe(`/ip4/127.0.0.1/tcp/${port}`)
     expect(warnings.join('\n')).toMatch(new RegExp(`port ${port} .* is taken: listening on a new port`))
+  })
+
+  it('a port of its own: below the kernel’s ephemeral range, never one this start asked for or one in use; none found, none given', async () => {
+    const dirPath = await dir()
+    const range = join(dirPath, 'range')
+    await writeFile(range, '20000\t60999\n')
+    expect(ephemeralPortsFrom(range)).toBe(20_000)
+    await writeFile(range, 'junk')
+    expect(ephemeralPortsFrom(range)).toBe(32_768)
+    expect(ephemeralPortsFrom(join(dirPath, 'missing'))).toBe(32_768)
+    // the same draw every time: the port in use and the one to avoid are refused, the third draw is taken
+    const { port: busy } = await listening()
+    const draws = [busy, busy + 1, busy + 2]
+    let i = 0
+    const rand = () => ((draws[Math.min(i++, 2)] as number) - OWN_PORTS_FROM + 0.5) / (50_000 - OWN_PORTS_FROM)
+    expect(await freeOwnPort('127.0.0.1', new Set([busy + 1]), rand, 50_000)).toBe(busy + 2)
+    // no room below the range, or every try taken
+    expect(await freeOwnPort('127.0.0.1', new Set(), Math.random, OWN_PORTS_FROM)).toBeUndefined()
+    expect(await freeOwnPort('127.0.0.1', new Set(), () => (busy - OWN_PORTS_FROM + 0.5) / (50_000 - OWN_PORTS_FROM), 50_000)).toBeUndefined()
   })
 
   it('a corrupt ports file is a first run, not an error', async () => {
     const file = join(await dir(), 'ports.json')
     await writeFile(file, '{not json')
-    expect((await stableListen(file, configured)).listen).toEqual(configured)
+    const r = await stableListen(file, configured)
+    expect(r.listen).toHaveLength(3)
+    expect(r.listen[2]).toBe('/ip4/127.0.0.1/tcp/4999')
+    expect(r.listen.slice(0, 2).every((a) => !a.includes('/tcp/0'))).toBe(true)
   })
 
   it('0.0.0.0 takes the port bound on any interface of the same family and kind', async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname } from 'node:path'
@@ -7,12 +8,15 @@ import { z } from 'zod'
  * Listen ports that survive a restart. An actor that listens on `/tcp/0` (any free port) would come back on a
  * new port after a crash, and every peer that knows the old one (a DHT bootstrap list, a relay address in
  * `localnet.json`) would dial a dead port forever. So the port each `/tcp/0` address got is kept in a file in
- * the actor's data dir and asked for again at the next start, when it is still free.
+ * the actor's data dir and asked for again at the next start, when it is still free. The port is chosen below the
+ * kernel's ephemeral range (where `/tcp/0` would land): there, an outgoing connection of any process on the machine
+ * can take it while the actor is down (seen in the suite: a killed actor came back on a new IPv6 port), so a port of
+ * its own, from below that range, is kept instead.
  */
 export interface StableListen {
   /** The addresses to listen on: each `/tcp/0` one carries its saved port when that port is free. */
   readonly listen: string[]
-  /** True when `listen` asks for at least one saved port (if listening fails anyway, fall back to `configured`). */
+  /** True when `listen` asks for at least one port of its own, saved or chosen (if listening fails, fall back to `configured`). */
   readonly reused: boolean
   /** The addresses as configured (what to listen on when the saved ports cannot be had). */
   readonly configured: string[]
@@ -52,9 +56,40 @@ function portFree(host: string, port: number): Promise<boolean> {
   })
 }
 
+/** Where a port of one's own is looked for: from here up to the ephemeral range. */
+export const OWN_PORTS_FROM = 10_000
+const PICK_ATTEMPTS = 32
+
+/** The lowest port the kernel hands out to outgoing connections (Linux's default where /proc does not say). */
+export function ephemeralPortsFrom(rangeFile = '/proc/sys/net/ipv4/ip_local_port_range'): number {
+  try {
+    const lo = Number(readFileSync(rangeFile, 'utf8').trim().split(/\s+/)[0])
+    return Number.isInteger(lo) && lo > 0 && lo <= 65_535 ? lo : 32_768
+  } catch {
+    return 32_768
+  }
+}
+
+/**
+ * A free port on `host` below the ephemeral range and not in `avoid` (ports this start already asked for: an IPv6
+ * wildcard may bind the IPv4 one too), or undefined when a few random tries find none.
+ */
+export async function freeOwnPort(host: string, avoid: ReadonlySet<number> = new Set(), random: () => number = Math.random, below = ephemeralPortsFrom()): Promise<number | undefined> {
+  const span = below - OWN_PORTS_FROM
+  if (span <= 0) return undefined
+  for (let i = 0; i < PICK_ATTEMPTS; i++) {
+    const port = OWN_PORTS_FROM + Math.floor(random() * span)
+    if (!avoid.has(port) && (await portFree(host, port))) return port
+  }
+  return undefined
+}
+
+const withPort = (addr: string, port: number) => addr.replace(/\/tcp\/0(?=\/|$)/, `/tcp/${port}`)
+
 /**
  * Reads the ports saved in `file` for the `/tcp/0` addresses of `configured` and returns the addresses to
- * listen on. A saved port that is taken now is left out (a log line says so) and that address gets a new port.
+ * listen on. A saved port that is taken now is left out (a log line says so); an address without a usable saved
+ * port gets a free one below the ephemeral range (`/tcp/0` only when none is found).
  */
 export async function stableListen(file: string, configured: readonly string[], log?: PortLogger): Promise<StableListen> {
   const saved = await readFile(file, 'utf8')
@@ -62,20 +97,26 @@ export async function stableListen(file: string, configured: readonly string[], 
     .catch(() => ({}) as Record<string, number>)
   let reused = false
   const listen: string[] = []
+  const asked = new Set(configured.flatMap((c) => tcpAddr(c)?.port || saved[c] || []))
   for (const addr of configured) {
     const a = tcpAddr(addr)
     const port = saved[addr]
-    if (a?.port !== 0 || port === undefined) {
+    if (a?.port !== 0) {
       listen.push(addr)
       continue
     }
-    if (await portFree(a.host, port)) {
-      listen.push(addr.replace(/\/tcp\/0(?=\/|$)/, `/tcp/${port}`))
-      reused = true
-    } else {
+    if (port !== undefined) {
+      if (await portFree(a.host, port)) {
+        listen.push(withPort(addr, port))
+        reused = true
+        continue
+      }
       log?.warn({ addr, port }, `port ${port} used before this restart is taken: listening on a new port (peers that knew the old one must learn the new one)`)
-      listen.push(addr)
     }
+    const own = a.family === 'ip4' || a.family === 'ip6' ? await freeOwnPort(a.host, asked) : undefined
+    listen.push(own === undefined ? addr : withPort(addr, own))
+    if (own !== undefined) asked.add(own)
+    reused ||= own !== undefined
   }
   return {
     listen,

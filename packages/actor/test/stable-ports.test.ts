@@ -35,6 +35,7 @@ describe('stableListen', () => {
     const file = join(await dir(), 'd', 'ports.json')
     const first = await stableListen(file, configured, log)
     expect(first.reused).toBe(true)
+    expect(first.saved).toEqual([])
     expect(first.configured).toEqual(configured)
     const ports = first.listen.slice(0, 2).map((a) => Number(/\/tcp\/(\d+)/.exec(a)?.[1]))
     expect(first.listen).toEqual([`/ip4/127.0.0.1/tcp/${ports[0]}`, `/ip4/127.0.0.1/tcp/${ports[1]}/ws`, '/ip4/127.0.0.1/tcp/4999'])
@@ -56,6 +57,7 @@ describe('stableListen', () => {
     const again = await stableListen(file, configured, log)
     expect(again.listen).toEqual([`/ip4/127.0.0.1/tcp/${a.port}`, `/ip4/127.0.0.1/tcp/${b.port}/ws`, '/ip4/127.0.0.1/tcp/4999'])
     expect(again.reused).toBe(true)
+    expect(again.saved).toEqual([`/ip4/127.0.0.1/tcp/${a.port}`, `/ip4/127.0.0.1/tcp/${b.port}/ws`])
     expect(again.configured).toEqual(configured)
   })
 
@@ -68,6 +70,7 @@ describe('stableListen', () => {
     expect(r.listen).toHaveLength(1)
     expect(r.listen[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/)
     expect(r.listen[0]).not.toBe(`/ip4/127.0.0.1/tcp/${port}`)
+    expect(r.saved).toEqual([])
     expect(warnings.join('\n')).toMatch(new RegExp(`port ${port} .* is taken: listening on a new port`))
   })
 

@@ -122,9 +122,9 @@ export function defineTransportActor(variant: TransportVariant) {
       let host: TransportHost
       try {
         host = await createTransportHost({ ...init, listen: ports.listen })
-        // With relays configured a listen address may fail quietly: then take new ports for all.
+        // With relays configured a listen address may fail quietly: a saved port missed, take new ports for all.
         const bound = host.multiaddrs().join(' ')
-        const missed = ports.reused && ports.listen.some((a) => /\/tcp\/[1-9]/.test(a) && !bound.includes(a.replace(/^\/(ip4|ip6)\/[^/]+/, '')))
+        const missed = ports.saved.some((a) => !bound.includes(a.replace(/^\/(ip4|ip6)\/[^/]+/, '')))
         if (missed) {
           await host.stop()
           throw new Error(`not every saved port could be had: ${ports.listen.join(', ')}`)

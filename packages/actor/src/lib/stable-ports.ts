@@ -18,6 +18,11 @@ export interface StableListen {
   readonly listen: string[]
   /** True when `listen` asks for at least one port of its own, saved or chosen (if listening fails, fall back to `configured`). */
   readonly reused: boolean
+  /**
+   * The addresses of `listen` that carry a port saved by the last run: the ones peers may know. (A chosen port that
+   * does not bind, e.g. IPv6 turned off, is no more missed than a `/tcp/0` that does not.)
+   */
+  readonly saved: string[]
   /** The addresses as configured (what to listen on when the saved ports cannot be had). */
   readonly configured: string[]
   /** Saves the port each `/tcp/0` address got, from the host's bound addresses (after it listens). */
@@ -97,6 +102,7 @@ export async function stableListen(file: string, configured: readonly string[], 
     .catch(() => ({}) as Record<string, number>)
   let reused = false
   const listen: string[] = []
+  const savedListen: string[] = []
   const asked = new Set(configured.flatMap((c) => tcpAddr(c)?.port || saved[c] || []))
   for (const addr of configured) {
     const a = tcpAddr(addr)
@@ -108,6 +114,7 @@ export async function stableListen(file: string, configured: readonly string[], 
     if (port !== undefined) {
       if (await portFree(a.host, port)) {
         listen.push(withPort(addr, port))
+        savedListen.push(withPort(addr, port))
         reused = true
         continue
       }
@@ -121,6 +128,7 @@ export async function stableListen(file: string, configured: readonly string[], 
   return {
     listen,
     reused,
+    saved: savedListen,
     configured: [...configured],
     async save(bound) {
       const ports: Record<string, number> = {}

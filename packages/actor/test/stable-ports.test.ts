@@ -34,7 +34,7 @@ describe('stableListen', () => {
   it('first run: each /tcp/0 address gets a free port of its own below the ephemeral range, then the ports it got are saved', async () => {
     const file = join(await dir(), 'd', 'ports.json')
     const first = await stableListen(file, configured, log)
-    expect(first.reused).toBe(true)
+    expect(first.ownPorts).toBe(true)
     expect(first.saved).toEqual([])
     expect(first.configured).toEqual(configured)
     const ports = first.listen.slice(0, 2).map((a) => Number(/\/tcp\/(\d+)/.exec(a)?.[1]))
@@ -56,7 +56,7 @@ describe('stableListen', () => {
     await writeFile(file, JSON.stringify({ ports: { '/ip4/127.0.0.1/tcp/0': a.port, '/ip4/127.0.0.1/tcp/0/ws': b.port } }))
     const again = await stableListen(file, configured, log)
     expect(again.listen).toEqual([`/ip4/127.0.0.1/tcp/${a.port}`, `/ip4/127.0.0.1/tcp/${b.port}/ws`, '/ip4/127.0.0.1/tcp/4999'])
-    expect(again.reused).toBe(true)
+    expect(again.ownPorts).toBe(true)
     expect(again.saved).toEqual([`/ip4/127.0.0.1/tcp/${a.port}`, `/ip4/127.0.0.1/tcp/${b.port}/ws`])
     expect(again.configured).toEqual(configured)
   })
@@ -82,15 +82,18 @@ describe('stableListen', () => {
     await writeFile(range, 'junk')
     expect(ephemeralPortsFrom(range)).toBe(32_768)
     expect(ephemeralPortsFrom(join(dirPath, 'missing'))).toBe(32_768)
-    // the same draw every time: the port in use and the one to avoid are refused, the third draw is taken
+    // draws in order: the port in use and the one to avoid are refused, the third (free again) is taken
     const { port: busy } = await listening()
-    const draws = [busy, busy + 1, busy + 2]
+    const [avoided, free] = [await listening(), await listening()]
+    for (const s of [avoided.server, free.server]) await new Promise((r) => s.close(r))
+    const draws = [busy, avoided.port, free.port]
+    const below = 65_536
+    const drawing = (port: number) => (port - OWN_PORTS_FROM + 0.5) / (below - OWN_PORTS_FROM)
     let i = 0
-    const rand = () => ((draws[Math.min(i++, 2)] as number) - OWN_PORTS_FROM + 0.5) / (50_000 - OWN_PORTS_FROM)
-    expect(await freeOwnPort('127.0.0.1', new Set([busy + 1]), rand, 50_000)).toBe(busy + 2)
+    expect(await freeOwnPort('127.0.0.1', new Set([avoided.port]), () => drawing(draws[Math.min(i++, 2)] as number), below)).toBe(free.port)
     // no room below the range, or every try taken
     expect(await freeOwnPort('127.0.0.1', new Set(), Math.random, OWN_PORTS_FROM)).toBeUndefined()
-    expect(await freeOwnPort('127.0.0.1', new Set(), () => (busy - OWN_PORTS_FROM + 0.5) / (50_000 - OWN_PORTS_FROM), 50_000)).toBeUndefined()
+    expect(await freeOwnPort('127.0.0.1', new Set(), () => drawing(busy), below)).toBeUndefined()
   })
 
   it('a corrupt ports file is a first run, not an error', async () => {

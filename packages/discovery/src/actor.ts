@@ -87,7 +87,7 @@ export const discoveryActor = defineActor({
     try {
       node = await createDiscoveryNode({ ...init, listen: ports.listen })
     } catch (e) {
-      if (!ports.reused) throw e
+      if (!ports.ownPorts) throw e
       ctx.log.warn({ err: (e as Error).message, ports: ports.listen }, 'cannot listen on the ports of the last run: listening on new ones')
       node = await createDiscoveryNode({ ...init, listen: ports.configured })
     }

@@ -130,7 +130,7 @@ export function defineTransportActor(variant: TransportVariant) {
           throw new Error(`not every saved port could be had: ${ports.listen.join(', ')}`)
         }
       } catch (e) {
-        if (!ports.reused) throw e
+        if (!ports.ownPorts) throw e
         ctx.log.warn({ err: (e as Error).message, ports: ports.listen }, 'cannot listen on the ports of the last run: listening on new ones')
         host = await createTransportHost({ ...init, listen: ports.configured })
       }

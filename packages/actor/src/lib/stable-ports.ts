@@ -14,10 +14,10 @@ import { z } from 'zod'
  * its own, from below that range, is kept instead.
  */
 export interface StableListen {
-  /** The addresses to listen on: each `/tcp/0` one carries its saved port when that port is free. */
+  /** The addresses to listen on: each `/tcp/0` one carries its saved port when that port is free, else a chosen one. */
   readonly listen: string[]
   /** True when `listen` asks for at least one port of its own, saved or chosen (if listening fails, fall back to `configured`). */
-  readonly reused: boolean
+  readonly ownPorts: boolean
   /**
    * The addresses of `listen` that carry a port saved by the last run: the ones peers may know. (A chosen port that
    * does not bind, e.g. IPv6 turned off, is no more missed than a `/tcp/0` that does not.)
@@ -100,7 +100,7 @@ export async function stableListen(file: string, configured: readonly string[], 
   const saved = await readFile(file, 'utf8')
     .then((text) => SavedPortsSchema.parse(JSON.parse(text)).ports)
     .catch(() => ({}) as Record<string, number>)
-  let reused = false
+  let ownPorts = false
   const listen: string[] = []
   const savedListen: string[] = []
   const asked = new Set(configured.flatMap((c) => tcpAddr(c)?.port || saved[c] || []))
@@ -115,7 +115,7 @@ export async function stableListen(file: string, configured: readonly string[], 
       if (await portFree(a.host, port)) {
         listen.push(withPort(addr, port))
         savedListen.push(withPort(addr, port))
-        reused = true
+        ownPorts = true
         continue
       }
       log?.warn({ addr, port }, `port ${port} used before this restart is taken: listening on a new port (peers that knew the old one must learn the new one)`)
@@ -123,11 +123,11 @@ export async function stableListen(file: string, configured: readonly string[], 
     const own = a.family === 'ip4' || a.family === 'ip6' ? await freeOwnPort(a.host, asked) : undefined
     listen.push(own === undefined ? addr : withPort(addr, own))
     if (own !== undefined) asked.add(own)
-    reused ||= own !== undefined
+    ownPorts ||= own !== undefined
   }
   return {
     listen,
-    reused,
+    ownPorts,
     saved: savedListen,
     configured: [...configured],
     async save(bound) {

@@ -4,11 +4,8 @@
  * by exactly the number of writes. Read-only (`$JS.API.STREAM.LIST`), over a connection of the node's outbox user,
  * the one bus user allowed to use JetStream: the `cli` user the benches talk through may not.
  */
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { Bus } from '@baran/bus'
 import type { Cleanup } from '@baran/testkit'
-import type { TestNode } from '../test/helpers.ts'
+import { connectAs, type TestNode } from '../test/helpers.ts'
 
 interface StreamList {
   total?: number
@@ -44,10 +41,7 @@ export function writesBetween(before: Map<string, number>, after: Map<string, nu
 
 /** A reader of the node's streams' last sequences (its connection closes with `cleanup`). */
 export async function streamSequences(n: TestNode, cleanup: Cleanup): Promise<() => Promise<Map<string, number>>> {
-  const creds = JSON.parse(await readFile(join(n.dataDir, 'bus', 'creds', 'outbox.json'), 'utf8')) as { user: string; pass: string }
-  const info = JSON.parse(await readFile(join(n.dataDir, 'node.json'), 'utf8')) as { busUrl: string }
-  const bus = await Bus.connect({ servers: info.busUrl, node: n.node, ...creds, name: `bench-${n.node}-streams` })
-  cleanup.add(`close ${n.node} stream reader`, () => bus.close())
+  const bus = await connectAs(n, 'outbox', cleanup, `bench-${n.node}-streams`)
   return async () => {
     const r = await bus.requestRaw('$JS.API.STREAM.LIST', new TextEncoder().encode('{}'))
     return lastSequences(r.data)

@@ -27,6 +27,7 @@ import { parseArgs } from 'node:util'
 import { Bus, type NodeStatus, nodeStatus } from '@baran/bus'
 import { dieWithParent } from '@baran/launch'
 import { Cleanup, cpuMs, isAlive, tempDir, waitUntil } from '@baran/testkit'
+import { busCreds } from '../test/helpers.ts'
 import { memoryOf, type ProcessMemory, processTree } from './processes.ts'
 import { startPhases } from './timeline.ts'
 
@@ -90,8 +91,7 @@ async function start(home: string, dataDir: string): Promise<Started> {
     },
     { timeoutMs: READY_TIMEOUT_MS, intervalMs: 10, what: 'node.json' },
   )
-  const creds = JSON.parse(await readFile(join(dataDir, 'bus', 'creds', 'cli.json'), 'utf8')) as { user: string; pass: string }
-  const bus = await Bus.connect({ servers: info.busUrl, node: info.node, ...creds })
+  const bus = await Bus.connect({ servers: info.busUrl, node: info.node, ...(await busCreds(dataDir, 'cli')) })
   const status = await waitUntil(
     async () => {
       if (child.exitCode !== null) throw new Error(`baran start exited with ${child.exitCode}: ${stderr}`)

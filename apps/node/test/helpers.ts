@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { nodePaths } from '../src/lib/paths.ts'
 
 export const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 /**
@@ -61,12 +62,24 @@ export async function startNode(
     },
     { timeoutMs: 60_000, what: 'node.json' },
   )
-  const creds = JSON.parse(await readFile(join(dataDir, 'bus', 'creds', 'cli.json'), 'utf8')) as { user: string; pass: string }
-  const bus = await Bus.connect({ servers: info.busUrl, node: info.node, ...creds })
+  const bus = await Bus.connect({ servers: info.busUrl, node: info.node, ...(await busCreds(dataDir, 'cli')) })
   cleanup.add('close cli bus', () => bus.close())
   const status = () => bus.request(nodeStatus, {})
   await waitUntil(async () => (await status()).state === 'running', { timeoutMs: 60_000, what: `node ${info.node} running` })
   return { dataDir, home: parent, node: info.node, proc, bus, status }
+}
+
+/** A bus user's name and password as the node wrote them for it (`bus/creds/<user>.json`). */
+export async function busCreds(dataDir: string, user: string): Promise<{ user: string; pass: string }> {
+  return JSON.parse(await readFile(nodePaths(dataDir).creds(user), 'utf8')) as { user: string; pass: string }
+}
+
+/** A connection to a running node's bus as one of its users, closed by `cleanup`. */
+export async function connectAs(n: { dataDir: string; node: string }, user: string, cleanup: Cleanup, name?: string): Promise<Bus> {
+  const info = JSON.parse(await readFile(nodePaths(n.dataDir).nodeInfo, 'utf8')) as { busUrl: string }
+  const bus = await Bus.connect({ servers: info.busUrl, node: n.node, ...(await busCreds(n.dataDir, user)), ...(name ? { name } : {}) })
+  cleanup.add(`close ${n.node}'s bus connection as ${user}`, () => bus.close())
+  return bus
 }
 
 /** Two nodes on one local network, each with its own new account. */

@@ -1,10 +1,10 @@
-import { identityContracts, identityExportArchive, identityPeerBinding, identityVerifyChain, requestSubject, Bus } from '@baran/bus'
+import { identityContracts, identityExportArchive, identityPeerBinding, identityVerifyChain, requestSubject } from '@baran/bus'
 import { Cleanup, tempDir } from '@baran/testkit'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { permissionsFor } from '../src/lib/bus-auth.ts'
-import { cli, startNode, type TestNode, hashDir } from './helpers.ts'
+import { cli, connectAs, startNode, type TestNode, hashDir } from './helpers.ts'
 
 const cleanup = new Cleanup()
 let a: TestNode
@@ -127,10 +127,7 @@ describe('identity bus permissions', () => {
   })
 
   it("refuses the transport actor's bus user the archive, on a running node", async () => {
-    const info = JSON.parse(await readFile(join(a.dataDir, 'node.json'), 'utf8')) as { busUrl: string }
-    const creds = JSON.parse(await readFile(join(a.dataDir, 'bus', 'creds', 'transport.json'), 'utf8')) as { user: string; pass: string }
-    const asTransport = await Bus.connect({ servers: info.busUrl, node: a.node, ...creds })
-    cleanup.add('close', () => asTransport.close())
+    const asTransport = await connectAs(a, 'transport', cleanup)
     await expect(asTransport.request(identityExportArchive, { password: 'x' })).rejects.toMatchObject({ code: 'forbidden' })
     await expect(asTransport.subscribeRaw(`baran.${a.node}.identity.exportArchive`, () => {})).rejects.toMatchObject({ code: 'forbidden' })
     // what transport is allowed to ask for still works

@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cli, startNode } from './helpers.ts'
+import { cli, connectAs, startNode } from './helpers.ts'
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())
@@ -91,9 +91,7 @@ describe('bus permissions (least privilege)', () => {
   it("refuses an actor's user access to the supervisor's and another actor's private subjects", async () => {
     const n = await startNode(cleanup, echoConfig)
     const info = JSON.parse(await readFile(join(n.dataDir, 'node.json'), 'utf8')) as { busUrl: string }
-    const echoCreds = JSON.parse(await readFile(join(n.dataDir, 'bus', 'creds', 'echo.json'), 'utf8')) as { user: string; pass: string }
-    const asEcho = await Bus.connect({ servers: info.busUrl, node: n.node, ...echoCreds })
-    cleanup.add('close echo bus', () => asEcho.close())
+    const asEcho = await connectAs(n, 'echo', cleanup)
     // the echo actor's user may not stop the node, nor listen to the supervisor's requests
     await expect(asEcho.request(nodeStop, {})).rejects.toMatchObject({ code: 'forbidden' })
     await expect(asEcho.subscribeRaw(`baran.${n.node}.node.>`, () => {})).rejects.toMatchObject({ code: 'forbidden' })

@@ -6,7 +6,7 @@
  * tsconfigs; `<root>/node_modules/.cache/baran/build-stamp` is written once all are, and `apps/node/bin/baran`
  * runs the build only when no source is newer than that stamp (else it runs the sources). Then each default
  * actor is bundled into one file (tools/bundle-actors.mjs), which the supervisor spawns when it runs the build, and
- * the command line into dist/lib/cli.bundle.js (its chunks beside it), which apps/node/bin/baran runs for `start`.
+ * the command line into dist/lib/cli.bundle.js (its chunks beside it), which apps/node/bin/baran runs for every command.
  * Plain JavaScript: it runs before anything is built, on the pinned Node.
  *
  *   node tools/build.mjs [--force]   (prints a line only when it built something)

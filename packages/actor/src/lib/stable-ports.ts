@@ -100,7 +100,6 @@ export async function stableListen(file: string, configured: readonly string[], 
   const saved = await readFile(file, 'utf8')
     .then((text) => SavedPortsSchema.parse(JSON.parse(text)).ports)
     .catch(() => ({}) as Record<string, number>)
-  let ownPorts = false
   const listen: string[] = []
   const savedListen: string[] = []
   const asked = new Set(configured.flatMap((c) => tcpAddr(c)?.port || saved[c] || []))
@@ -113,9 +112,9 @@ export async function stableListen(file: string, configured: readonly string[], 
     }
     if (port !== undefined) {
       if (await portFree(a.host, port)) {
-        listen.push(withPort(addr, port))
-        savedListen.push(withPort(addr, port))
-        ownPorts = true
+        const withSaved = withPort(addr, port)
+        listen.push(withSaved)
+        savedListen.push(withSaved)
         continue
       }
       log?.warn({ addr, port }, `port ${port} used before this restart is taken: listening on a new port (peers that knew the old one must learn the new one)`)
@@ -123,11 +122,11 @@ export async function stableListen(file: string, configured: readonly string[], 
     const own = a.family === 'ip4' || a.family === 'ip6' ? await freeOwnPort(a.host, asked) : undefined
     listen.push(own === undefined ? addr : withPort(addr, own))
     if (own !== undefined) asked.add(own)
-    ownPorts ||= own !== undefined
   }
   return {
     listen,
-    ownPorts,
+    // a port of its own wherever an address changed: a saved or a chosen one in place of /tcp/0
+    ownPorts: listen.some((a, i) => a !== configured[i]),
     saved: savedListen,
     configured: [...configured],
     async save(bound) {

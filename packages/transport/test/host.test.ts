@@ -178,8 +178,11 @@ describe('circuit relay', () => {
       got.push(env.id)
       return 'stored'
     })
-    // only the circuit address: the first envelope goes through the relay, then the upgrade runs in the background
-    const first = await sender.send({ peerId: hidden.peerId, addrs: [circuit] }, { id: 'm0', payload: Uint8Array.of(0) })
+    // every address the hidden host announces, its WebRTC one too: the dial takes the relay first (dial-order.ts; a
+    // WebRTC attempt first would hold the message for up to 6 s where ICE cannot cross), the upgrade follows
+    const addrs = hidden.multiaddrs()
+    expect(addrs).toEqual(expect.arrayContaining([circuit, expect.stringContaining('/p2p-circuit/webrtc/')]))
+    const first = await sender.send({ peerId: hidden.peerId, addrs }, { id: 'm0', payload: Uint8Array.of(0) })
     expect(first.connection).toBe('relayed')
     await waitUntil(() => upgrades.some((u) => u.result === 'direct') || upgrades.length >= 4, 60_000, 'the upgrade')
     expect(upgrades.at(-1), JSON.stringify(upgrades)).toMatchObject({ result: 'direct' })

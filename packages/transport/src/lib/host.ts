@@ -27,6 +27,7 @@ import {
 } from './constants.ts'
 import { type ConnectionEvent, classifyConnection, connectionEventOf } from './connection-events.ts'
 import { baranDialBack, type DialBack } from './dial-back.ts'
+import { dialOrder } from './dial-order.ts'
 import { InvalidArgumentError, ListenFailedError } from './errors.ts'
 import type { Credentials } from './handshake.ts'
 import { type ConnectionLimitsInit, type RelayServerOptions, relayServerInit } from './libp2p-options.ts'
@@ -211,6 +212,8 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
     services: services as Libp2pOptions['services'],
     connectionMonitor: connectionMonitorOf(init.keepAlive),
     connectionManager: {
+      // the relay before a WebRTC attempt through it (dial-order.ts)
+      addressSorter: dialOrder,
       maxConnections: limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       inboundConnectionThreshold: limits.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
       maxIncomingPendingConnections: limits.maxIncomingPendingConnections,

@@ -16,7 +16,7 @@ export const DEFAULT_STUN_PORT = 3478
 
 /**
  * Our bound on one WebRTC upgrade attempt (SDP over the relay, ICE checks, data channel); libp2p's own
- * dial timeout (5 s by default) ends a failing attempt first.
+ * per-address dial timeout (6 s in libp2p 3.3) ends a failing attempt first.
  */
 export const UPGRADE_TIMEOUT_MS = 15_000
 

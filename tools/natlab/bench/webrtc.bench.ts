@@ -2,6 +2,8 @@
  * The NAT-type matrix: for each pair of router types, N trials of A (home 1) → B (home 2) through
  * `baran relay`, and whether the transports upgrade the relayed connection to a direct one (WebRTC,
  * ICE over UDP, STUN on the relay). Prints one JSON object: per pair, the direct success ratio, the
+ * first contact (A's first message, sent to every address B announces as a node's presence would list them, with no
+ * connection yet: from the send to its ACK, dial included, and what it went over), the
  * time from A's first relayed message to the direct connection (p50/p95), message RTT relayed vs
  * after the upgrade, and, like with like, Baran's message RTT vs a raw libp2p stream round trip
  * (`/natlab/echo/1.0.0`, lab peer only) in the same trial, over the same connection, same frame size,
@@ -107,6 +109,9 @@ for (const [nat1, nat2] of pairs) {
     trials: attempted,
     failed,
     directRatio: attempted === 0 ? 0 : Math.round((direct.length / attempted) * 100) / 100,
+    // A's first message, dial included (pair.ts): what a first message to a peer behind these routers waits for
+    firstContactMs: quantiles(runs.flatMap((r) => (r.firstContactMs === undefined ? [] : [r.firstContactMs]))),
+    firstContactOver: Object.fromEntries(['relayed', 'direct'].map((k) => [k, runs.filter((r) => r.firstContactOver === k).length])),
     upgradeMs,
     rttMs: { relayed: quantiles(runs.flatMap((r) => r.rttRelayed.slice(1))), afterUpgrade: quantiles(direct.flatMap((r) => r.rttAfter.slice(1))) }, // the first relayed one includes stream set-up
     rttVsRawStreamMs: vsRaw,

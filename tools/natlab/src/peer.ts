@@ -104,8 +104,10 @@ async function handle(c: Command): Promise<void> {
       if (i > 0 && intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs))
       try {
         const id = `peer-${now}-${seq++}`
+        const t0 = performance.now()
         const r = await host.send({ peerId: String(c.peerId), addrs: c.addrs ?? [] }, { id, payload })
-        print({ event: 'sent', t: Date.now(), i, id, ...r })
+        // wallMs: the whole send, a dial when there is no connection yet included (rtt: the envelope's round trip)
+        print({ event: 'sent', t: Date.now(), i, id, ...r, wallMs: performance.now() - t0 })
       } catch (err) {
         print({ event: 'send-failed', i, code: (err as { code?: string }).code, message: (err as Error).message })
       }

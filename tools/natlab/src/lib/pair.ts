@@ -27,6 +27,13 @@ export function expectedKind(nat1: NatType, nat2: NatType): PairKind {
 export interface PairTrial {
   /** What the first message after the upgrade window went over. */
   kind: PairKind
+  /**
+   * ms from A's first send (no connection to B yet; every address B announces, as its presence record lists them)
+   * to that message's ACK: the dial, the handshake and one round trip. What a first message to a peer waits for.
+   */
+  firstContactMs: number | undefined
+  /** What that first message went over. */
+  firstContactOver: string | undefined
   /** ms from A's first relayed ACK to the direct connection (undefined when none came). */
   upgradeMs: number | undefined
   /** The upgrade attempts A reported. */
@@ -41,7 +48,7 @@ export interface PairTrial {
   rtt?: RttComparison
 }
 
-type Sent = HostEvent & { rtt: number; connection: string; t: number; id: string }
+type Sent = HostEvent & { rtt: number; wallMs: number; connection: string; t: number; id: string }
 
 /**
  * A peer process loads the whole transport from source: on a loaded 2-core CI box (load 20+ seen)
@@ -67,10 +74,19 @@ export async function startPair(lab: NatLab, relayAddr: string, peerArgs: string
   }
 }
 
-/** A sends `count` envelopes (one at a time) and waits for them; returns the "sent" lines. */
-export async function sendFrom(a: LabHost, b: LabHost, relayAddr: string, count: number, intervalMs = 0): Promise<Sent[]> {
+/** B's addresses as it last announced them: what its presence record would carry. */
+export function announcedAddrs(b: LabHost): string[] {
+  const e = b.events.findLast((x) => (x.event === 'ready' || x.event === 'addresses') && Array.isArray(x.addrs))
+  return (e?.addrs as string[] | undefined) ?? []
+}
+
+/**
+ * A sends `count` envelopes (one at a time) and waits for them; returns the "sent" lines. A is given B's circuit
+ * address, or `addrs`.
+ */
+export async function sendFrom(a: LabHost, b: LabHost, relayAddr: string, count: number, intervalMs = 0, addrs?: string[]): Promise<Sent[]> {
   const from = a.events.length
-  a.command({ cmd: 'send', peerId: b.peerId, addrs: [`${relayAddr}/p2p-circuit/p2p/${b.peerId}`], count, intervalMs })
+  a.command({ cmd: 'send', peerId: b.peerId, addrs: addrs ?? [`${relayAddr}/p2p-circuit/p2p/${b.peerId}`], count, intervalMs })
   await a.waitFor((e) => e.event === 'send-done', { from, timeoutMs: 30_000 + count * (intervalMs + 100) })
   const lines = a.events.slice(from)
   const failed = lines.filter((e) => e.event === 'send-failed')
@@ -129,8 +145,12 @@ export async function runPairTrial(
   const probes = opts.probes ?? 5
   const { a, b } = await startPair(lab, relayAddr)
   try {
+    // The first messages go as a node's would after finding B's presence: to every address B announces, its
+    // WebRTC one (through the relay) as well, once B has it.
+    const webrtc = (e: HostEvent) => (e.event === 'ready' || e.event === 'addresses') && (e.addrs as string[]).some((x) => x.includes('/p2p-circuit/webrtc/'))
+    await b.waitFor(webrtc, { timeoutMs: START_TIMEOUT_MS }).catch(() => undefined)
     const from = a.events.length
-    const before = await sendFrom(a, b, relayAddr, probes)
+    const before = await sendFrom(a, b, relayAddr, probes, 0, announcedAddrs(b))
     const upgrades = await upgradeOutcome(a, from, opts.attempts ?? 2, opts.timeoutMs ?? 45_000)
     const after = await sendFrom(a, b, relayAddr, probes)
     const direct = upgrades.find((u) => u.result === 'direct')
@@ -140,6 +160,8 @@ export async function runPairTrial(
     const got = b.events.filter((e) => e.event === 'envelope' && e.from === a.peerId)
     return {
       kind: after.every((s) => s.connection === 'direct') ? 'direct' : 'relayed',
+      firstContactMs: before[0]?.wallMs,
+      firstContactOver: before[0]?.connection,
       upgradeMs: direct && firstRelayed ? Math.max(0, Number(direct.t) - firstRelayed.t) : undefined,
       upgrades,
       rttRelayed: before.filter((s) => s.connection === 'relayed').map((s) => s.rtt),

@@ -15,10 +15,11 @@ import { deviceListBundle, makeAccount, makeDevice, presenceBundle, revocationsR
 
 const cleanup = new Cleanup()
 const net: DiscoveryNode[] = []
+// Stopping the nodes and the nats-server outlasted vitest's 30 s at load ~10 (a fresh-clone run beside busy loops).
 afterAll(async () => {
   await cleanup.run()
   await stopAll(net)
-})
+}, 120_000)
 
 /** The `count` nodes closest to a key, by Kademlia (XOR of sha256) distance. */
 function closestTo(key: string, among: DiscoveryNode[], count: number): DiscoveryNode[] {

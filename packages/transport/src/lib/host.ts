@@ -212,8 +212,8 @@ export async function createTransportHost(init: TransportHostInit = {}): Promise
     services: services as Libp2pOptions['services'],
     connectionMonitor: connectionMonitorOf(init.keepAlive),
     connectionManager: {
-      // the relay before a WebRTC attempt through it (dial-order.ts)
-      addressSorter: dialOrder,
+      // the relay before a WebRTC attempt through it or another site's private address (dial-order.ts)
+      addressSorter: dialOrder(),
       maxConnections: limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       inboundConnectionThreshold: limits.inboundConnectionThreshold ?? DEFAULT_INBOUND_CONNECTION_THRESHOLD,
       maxIncomingPendingConnections: limits.maxIncomingPendingConnections,

@@ -46,7 +46,7 @@ describe('dial order', () => {
     expect(order([lan, ula, circuit])).toEqual([circuit, lan, ula])
   })
 
-  test('a peer on this machine’s own LAN keeps its direct addresses first', () => {
+  test('an address on this machine’s own LAN keeps libp2p’s place: before a relay on a private address', () => {
     const circuit = `${LAB_RELAY}/p2p-circuit/p2p/${PEER}`
     const sameLan = [`/ip4/10.0.1.7/tcp/4001/p2p/${PEER}`, `/ip6/fd00:1::7/tcp/4001/p2p/${PEER}`]
     expect(order([circuit, ...sameLan])).toEqual([...sameLan, circuit])

@@ -12,7 +12,8 @@
  * Both now come after everything else: the relayed connection comes first, messages flow over it at once, and the
  * upgrader (upgrade.ts) dials the WebRTC address over it right after, as it does for any relayed connection we
  * dialled, so a pair ICE can connect still ends up direct. A private address on one of this machine's own networks
- * (a peer on the same LAN) keeps its place before the relay.
+ * keeps libp2p's place (before a relay on a private address, after a public relay): it may be a peer on the same LAN,
+ * or another home that uses the same private range.
  */
 import { addressScope } from '@baran/actor'
 import type { Address, AddressSorter } from '@libp2p/interface'

@@ -34,7 +34,7 @@ export {
   UnknownNodeError,
 } from './lib/errors.ts'
 export type { HostEvent, LabHost, LabHostOptions } from './lib/hosts.ts'
-export { DHT_PEER_SCRIPT, LAB_PEER_SCRIPT, RELAY_SCRIPT, startLabHost, startLabRelay, TRANSPORT_HOST_SCRIPT } from './lib/hosts.ts'
+export { announcedIn, DHT_PEER_SCRIPT, LAB_PEER_SCRIPT, RELAY_SCRIPT, startLabHost, startLabRelay, TRANSPORT_HOST_SCRIPT } from './lib/hosts.ts'
 export type { Leftovers, Logger, NamespaceCheck, NatLab, NatLabInit } from './lib/lab.ts'
 export { canCreateNamespaces, createNatLab, destroyLab, ensureTools, leftovers, listLabs } from './lib/lab.ts'
 export type { LabLinks, LabNames, LabNats, NatType, Step } from './lib/plan.ts'

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
+  announcedIn,
   ADDRESSES,
   canCreateNamespaces,
   createNatLab,
@@ -44,7 +45,7 @@ describe.skipIf(!check.ok)(`NAT lab${check.ok ? '' : ` (skipped: ${check.reason}
   let b: LabHost
   const relayAddr = () => `/ip4/${ADDRESSES.relay}/tcp/4001/p2p/${relay.peerId}`
   const circuitOf = (h: LabHost) => `${relayAddr()}/p2p-circuit/p2p/${h.peerId}`
-  const hasAddr = (addr: string) => (e: HostEvent) => (e.event === 'ready' || e.event === 'addresses') && (e.addrs as string[]).includes(addr)
+  const hasAddr = (addr: string) => (e: HostEvent) => announcedIn(e)?.includes(addr) === true
 
   beforeAll(async () => {
     lab = await createNatLab()
@@ -151,7 +152,7 @@ describe.skipIf(!check.ok)(`NAT lab${check.ok ? '' : ` (skipped: ${check.reason}
     expect(seenAt).toBeDefined()
     // …at the port of A's dial to the relay, not its listener's (4001): no port reuse in js TCP dials
     expect(seenAt).not.toMatch(/\/tcp\/4001\//)
-    const aAddrs = a.events.filter((e) => e.event === 'ready' || e.event === 'addresses').flatMap((e) => e.addrs as string[])
+    const aAddrs = a.events.flatMap((e) => announcedIn(e) ?? [])
     expect(aAddrs.some((x) => x.startsWith(`/ip4/${ADDRESSES.nat1.wan}/`))).toBe(false)
   }, 30_000)
 

@@ -31,6 +31,11 @@ export interface HostEvent {
   [key: string]: unknown
 }
 
+/** The addresses a host announced in a `ready` or `addresses` line; undefined for any other line. */
+export function announcedIn(e: HostEvent): string[] | undefined {
+  return (e.event === 'ready' || e.event === 'addresses') && Array.isArray(e.addrs) ? (e.addrs as string[]) : undefined
+}
+
 export interface LabHostOptions {
   /** libp2p debug namespaces for the host's stderr, e.g. 'libp2p:dcutr*'. */
   debug?: string

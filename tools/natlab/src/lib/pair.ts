@@ -6,7 +6,7 @@
 import { ADDRESSES } from './constants.ts'
 import type { RttComparison } from './echo.ts'
 import type { HostEvent, LabHost } from './hosts.ts'
-import { LAB_PEER_SCRIPT, startLabHost } from './hosts.ts'
+import { announcedIn, LAB_PEER_SCRIPT, startLabHost } from './hosts.ts'
 import type { NatLab } from './lab.ts'
 import type { NatType } from './plan.ts'
 
@@ -63,7 +63,7 @@ export async function startPair(lab: NatLab, relayAddr: string, peerArgs: string
   try {
     const a = await startLabHost(lab, 'a', LAB_PEER_SCRIPT, ['--listen', `/ip4/${ADDRESSES.a}/tcp/4001`, '--relay', relayAddr, ...peerArgs], opts)
     const circuit = `${relayAddr}/p2p-circuit/p2p/${b.peerId}`
-    await b.waitFor((e) => (e.event === 'ready' || e.event === 'addresses') && (e.addrs as string[]).includes(circuit), { timeoutMs: START_TIMEOUT_MS }).catch(async (err) => {
+    await b.waitFor((e) => announcedIn(e)?.includes(circuit) === true, { timeoutMs: START_TIMEOUT_MS }).catch(async (err) => {
       await a.stop()
       throw err
     })
@@ -76,8 +76,7 @@ export async function startPair(lab: NatLab, relayAddr: string, peerArgs: string
 
 /** B's addresses as it last announced them: what its presence record would carry. */
 export function announcedAddrs(b: LabHost): string[] {
-  const e = b.events.findLast((x) => (x.event === 'ready' || x.event === 'addresses') && Array.isArray(x.addrs))
-  return (e?.addrs as string[] | undefined) ?? []
+  return b.events.map(announcedIn).findLast((addrs) => addrs !== undefined) ?? []
 }
 
 /**
@@ -147,7 +146,7 @@ export async function runPairTrial(
   try {
     // The first messages go as a node's would after finding B's presence: to every address B announces, its
     // WebRTC one (through the relay) as well, once B has it.
-    const webrtc = (e: HostEvent) => (e.event === 'ready' || e.event === 'addresses') && (e.addrs as string[]).some((x) => x.includes('/p2p-circuit/webrtc/'))
+    const webrtc = (e: HostEvent) => announcedIn(e)?.some((x) => x.includes('/p2p-circuit/webrtc/')) === true
     await b.waitFor(webrtc, { timeoutMs: START_TIMEOUT_MS }).catch(() => undefined)
     const from = a.events.length
     const before = await sendFrom(a, b, relayAddr, probes, 0, announcedAddrs(b))

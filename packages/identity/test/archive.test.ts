@@ -122,6 +122,8 @@ describe('archive', () => {
       { ...payload, deviceList: stranger.deviceList }, // another account's records
       { ...payload, ethAddress: stranger.ethAddress }, // eth key and address disagree
       { ...payload, accountSecretKey: toBase64Url(new Uint8Array(64)) }, // halves disagree
+      { ...payload, ethPrivateKey: `0x${'0'.repeat(64)}` }, // not a secp256k1 key: zero
+      { ...payload, ethPrivateKey: `0x${'f'.repeat(64)}` }, // not a secp256k1 key: above the curve order
       { ...payload, extra: 1 }, // unknown field
       { ...payload, deviceCerts: [{ ...payload.deviceCerts[0]!, seq: 99 }] }, // bad signature
       [1, 2, 3],

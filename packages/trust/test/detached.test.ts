@@ -132,3 +132,26 @@ describe('the Node fast path and tweetnacl agree', () => {
     expect(ed25519Verify(new Uint8Array(1), new Uint8Array(64), new Uint8Array(32).fill(255))).toBe(false)
   })
 })
+
+describe('public keys from seeds', () => {
+  it('match tweetnacl for random seeds and RFC 8032 test 1', async () => {
+    const { ed25519PublicKeyFromSeed } = await import('../src/lib/ed25519.ts')
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (seed) => {
+        expect(ed25519PublicKeyFromSeed(seed)).toEqual(nacl.sign.keyPair.fromSeed(seed).publicKey)
+      }),
+      { numRuns: 50 },
+    )
+    // RFC 8032 section 7.1, TEST 1
+    const seed = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex')
+    expect(Buffer.from(ed25519PublicKeyFromSeed(seed)).toString('hex')).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a')
+    // a seed of another length takes tweetnacl's path, which refuses it
+    expect(() => ed25519PublicKeyFromSeed(new Uint8Array(31))).toThrow()
+  })
+
+  it('generateKeyPair gives a secret key whose halves belong together', () => {
+    const kp = generateKeyPair()
+    expect(kp.publicKey).toEqual(nacl.sign.keyPair.fromSeed(kp.secretKey.subarray(0, 32)).publicKey)
+    expect(verifyDetached(utf8('m'), signDetached(utf8('m'), kp.secretKey), kp.signer)).toBe(true)
+  })
+})

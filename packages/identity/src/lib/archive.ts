@@ -9,13 +9,12 @@ import {
   type DeviceListBody,
   fromBase64Url,
   idFromPublicKey,
+  keyPairFromSeed,
   type RevocationsBody,
   type SignedRecord,
   toBase64Url,
   verifyRecord,
 } from '@baran/trust'
-import { Wallet } from 'ethers'
-import nacl from 'tweetnacl'
 import { z } from 'zod'
 import {
   ARCHIVE_MAGIC,
@@ -30,6 +29,7 @@ import {
 } from './constants.ts'
 import { decodeContainer, encodeContainer, parseContainer } from './container.ts'
 import { InvalidArgumentError, MalformedArchiveError } from './errors.ts'
+import { ethAddressOf } from './eth-address.ts'
 import type { ScryptParams } from './kdf.ts'
 
 /** A contact of the account. */
@@ -169,13 +169,13 @@ export function validateAccountPayload(value: unknown): AccountPayload {
   try {
     const sk = fromBase64Url(p.accountSecretKey)
     if (sk.length !== 64) throw new Error('account secret key must be 64 bytes')
-    const kp = nacl.sign.keyPair.fromSeed(sk.subarray(0, 32))
-    if (toBase64Url(kp.publicKey) !== toBase64Url(sk.subarray(32))) throw new Error('account secret key halves do not match')
-    if (new Wallet(p.ethPrivateKey).address.toLowerCase() !== p.ethAddress.toLowerCase()) {
+    const publicKey = keyPairFromSeed(sk.subarray(0, 32)).publicKey
+    if (toBase64Url(publicKey) !== toBase64Url(sk.subarray(32))) throw new Error('account secret key halves do not match')
+    if (ethAddressOf(p.ethPrivateKey).toLowerCase() !== p.ethAddress.toLowerCase()) {
       throw new Error('eth private key does not match eth address')
     }
-    const signer = toBase64Url(kp.publicKey)
-    const accountId = idFromPublicKey(kp.publicKey)
+    const signer = toBase64Url(publicKey)
+    const accountId = idFromPublicKey(publicKey)
     const list = checkAccountRecord(p.deviceList, 'device-list', signer)
     const revs = checkAccountRecord(p.revocations, 'revocations', signer)
     if (list.body.accountId !== accountId || revs.body.accountId !== accountId) throw new Error('records of another account')

@@ -9,6 +9,7 @@ import {
   type DeviceCertBody,
   encryptionKeyPairFromSeed,
   fromBase64Url,
+  generateKeyPair,
   idFromPublicKey,
   isId,
   type RecordType,
@@ -16,7 +17,6 @@ import {
   type SignerRole,
 } from '@baran/trust'
 import { Wallet } from 'ethers'
-import nacl from 'tweetnacl'
 import { checkDeviceName, type NewDevice, newAccountPayload, normalizeDeviceName, refreshed, type SignContext, withDevice, withRevoked } from './account.ts'
 import { type AccountPayload, type Block, type Contact, decodeArchive, encodeArchive, type JsonObject } from './archive.ts'
 import { ACCOUNT_STATE_PART, type AccountStateKind, type MergeResult, mergeRegisters, partOf, type Register, registersOf } from './account-state.ts'
@@ -84,8 +84,8 @@ export class SealedKeyring {
       await this.ensureLoaded()
       if (this.content) throw new AccountExistsError()
       const now = this.clock()
-      const account = nacl.sign.keyPair()
-      const device = nacl.sign.keyPair()
+      const account = generateKeyPair()
+      const device = generateKeyPair()
       const enc = await newEncryptionKey()
       const eth = Wallet.createRandom()
       const ctx: SignContext = { accountSecretKey: account.secretKey, now }
@@ -336,7 +336,7 @@ export class SealedKeyring {
       await this.ensureLoaded()
       if (this.content) throw new AccountExistsError()
       const archived = await decode()
-      const device = nacl.sign.keyPair()
+      const device = generateKeyPair()
       const enc = await newEncryptionKey()
       const ctx: SignContext = { accountSecretKey: fromBase64Url(archived.accountSecretKey), now: this.clock() }
       for (const c of archived.deviceCerts) this.lastSeq = Math.max(this.lastSeq, c.seq)

@@ -1,4 +1,4 @@
-import { ed25519Sign, ed25519Verify } from './ed25519.ts'
+import { ed25519PublicKeyFromSeed, ed25519Sign, ed25519Verify } from './ed25519.ts'
 import nacl from 'tweetnacl'
 import { fromBase64Url, toBase64Url, utf8 } from './bytes.ts'
 import { NAME_CLAIM_DOMAIN, PUBLIC_KEY_BYTES, SECRET_KEY_BYTES, SEED_BYTES, SIGNATURE_BYTES } from './constants.ts'
@@ -17,8 +17,12 @@ export interface KeyPair {
   id: string
 }
 
-function toKeyPair(kp: nacl.SignKeyPair): KeyPair {
-  return { publicKey: kp.publicKey, secretKey: kp.secretKey, signer: toBase64Url(kp.publicKey), id: idFromPublicKey(kp.publicKey) }
+function toKeyPair(seed: Uint8Array): KeyPair {
+  const publicKey = ed25519PublicKeyFromSeed(seed)
+  const secretKey = new Uint8Array(SECRET_KEY_BYTES)
+  secretKey.set(seed)
+  secretKey.set(publicKey, SEED_BYTES)
+  return { publicKey, secretKey, signer: toBase64Url(publicKey), id: idFromPublicKey(publicKey) }
 }
 
 function checkSecretKey(secretKey: Uint8Array): void {
@@ -30,12 +34,12 @@ function checkSecretKey(secretKey: Uint8Array): void {
 /** Deterministic key pair from a 32-byte seed. */
 export function keyPairFromSeed(seed: Uint8Array): KeyPair {
   if (!(seed instanceof Uint8Array) || seed.length !== SEED_BYTES) throw new MalformedRecordError(`seed must be ${SEED_BYTES} bytes`)
-  return toKeyPair(nacl.sign.keyPair.fromSeed(seed))
+  return toKeyPair(seed)
 }
 
 /** Fresh random key pair (tweetnacl's CSPRNG: crypto.getRandomValues or node:crypto). */
 export function generateKeyPair(): KeyPair {
-  return toKeyPair(nacl.sign.keyPair())
+  return toKeyPair(nacl.randomBytes(SEED_BYTES))
 }
 
 /** base64url public key of a 64-byte tweetnacl secret key. */

@@ -34,6 +34,27 @@ const BANNER = "import { createRequire as __baranRequire } from 'node:module'; c
  */
 const EXTERNAL = [/\.node$/, /^node-datachannel(\/.*)?$/, /^@achingbrain\/ssdp(\/.*)?$/, /^@baran\/ui(\/.*)?$/]
 /**
+ * An ES import of node:http builds the built-in's module facade by reading every export, and three of them
+ * (WebSocket, CloseEvent, MessageEvent) are getters that load Node's copy of undici: 30-40 ms of CPU in every
+ * process or thread whose bundle imports node:http, at each start. The bundles import it from this facade
+ * instead: the built-in from process.getBuiltinModule, every export it has but those three (a bundle that imports
+ * one of them fails to build, with rolldown's "missing export"). require() calls are left as they are.
+ */
+const HTTP_FACADE = '\0baran:node-http'
+const UNDICI_GETTERS = new Set(['WebSocket', 'CloseEvent', 'MessageEvent'])
+const httpFacade = {
+  name: 'baran-node-http-facade',
+  resolveId(source, _importer, extra) {
+    if ((source === 'node:http' || source === 'http') && extra?.kind !== 'require-call') return HTTP_FACADE
+    return null
+  },
+  load(id) {
+    if (id !== HTTP_FACADE) return null
+    const names = Object.keys(process.getBuiltinModule('node:http')).filter((k) => !UNDICI_GETTERS.has(k))
+    return `const http = process.getBuiltinModule('node:http');\nexport default http;\n${names.map((k) => `export const ${k} = http.${k};`).join('\n')}\n`
+  },
+}
+/**
  * V8 keeps each script's whole source in its heap for as long as the script lives (to compile lazily and for
  * Function.prototype.toString), as a one-byte string only when every character is Latin-1. Kept comments
  * (em dashes, arrows) made each bundle two bytes a character: discovery's 3.5 M characters took ~6.9 MB. No
@@ -89,7 +110,7 @@ export async function bundleActors(root, log = (line) => process.stderr.write(`$
     const entry = join(dist, ENTRY_FILE)
     writeFileSync(entry, `import { runActor } from '@baran/actor'\nimport { actor } from '@baran/${name}'\nawait runActor(actor)\n`)
     try {
-      const bundle = await rolldown({ input: entry, platform: 'node', logLevel: 'silent', external: EXTERNAL })
+      const bundle = await rolldown({ input: entry, platform: 'node', logLevel: 'silent', external: EXTERNAL, plugins: [httpFacade] })
       await bundle.write({ file: out, format: 'esm', banner: BANNER, codeSplitting: false, sourcemap: true, ...OUTPUT })
       await bundle.close()
       done.push(name)
@@ -117,7 +138,7 @@ async function bundleCli(root, rolldown, log) {
   removeCliBundle(root)
   if (!existsSync(input)) return false
   try {
-    const bundle = await rolldown({ input, platform: 'node', logLevel: 'silent', external: EXTERNAL })
+    const bundle = await rolldown({ input, platform: 'node', logLevel: 'silent', external: EXTERNAL, plugins: [httpFacade] })
     await bundle.write({
       dir: join(root, CLI_BUNDLE, '..'),
       entryFileNames: `${CLI_CHUNK_PREFIX}.js`,

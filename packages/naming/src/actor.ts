@@ -26,6 +26,9 @@ import { serveResolution } from './serve-resolution.ts'
  * rpcUrl and registry are needed, but optional in the schema: the supervisor checks `actors.naming.config`
  * on its own before it merges in the node's `naming` section and the local network, which bring them.
  */
+/** secp256k1's group order n: a private key is in [1, n). */
+const SECP256K1_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+
 const ConfigSchema = z
   .object({
     /** The chain's JSON-RPC URL. */
@@ -37,7 +40,11 @@ const ConfigSchema = z
     /** A Jami-compatible name server (not used for lookups yet: they go to the chain). */
     nameServer: z.url().optional(),
     /** Dev chains only: a funded key that tops up this account's Ethereum address before it registers. */
-    faucetKey: z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'a 0x 32-byte private key').optional(),
+    faucetKey: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{64}$/, 'a 0x 32-byte private key')
+      .refine((k) => BigInt(k) > 0n && BigInt(k) < SECP256K1_ORDER, 'a secp256k1 private key (not zero, below the curve order)')
+      .optional(),
     /** How long a found name is cached. @default 60000 */
     cacheTtlMs: z.number().int().min(0).max(86_400_000).optional(),
     /** Chain health check period. @default 1000 */
@@ -80,7 +87,9 @@ export const namingActor = defineActor({
     })
     const ttlMs = ctx.config.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS
     const resolver = new CachedResolver(client, { ttlMs, negativeTtlMs: Math.min(ttlMs, DEFAULT_NEGATIVE_TTL_MS) })
-    const faucet = faucetKey ? new Wallet(faucetKey, provider) : undefined
+    // Made on first use: a Wallet derives its address at once (ethers' pure-JS curve: ~40 ms of a start's CPU).
+    let faucetWallet: Wallet | undefined
+    const faucet = (): Wallet | undefined => (faucetKey ? (faucetWallet ??= new Wallet(faucetKey, provider)) : undefined)
 
     const monitor = new ChainMonitor({
       probe: () => probes.getBlockNumber(),
@@ -100,7 +109,8 @@ export const namingActor = defineActor({
         if (!status.account) throw new NoAccountError()
         const { accountId, accountKey, ethAddress } = status.account
         const owner = getAddress(ethAddress)
-        if (faucet) await watch(ensureFunds({ faucet, address: owner, log: ctx.log }))
+        const funder = faucet()
+        if (funder) await watch(ensureFunds({ faucet: funder, address: owner, log: ctx.log }))
         const result = await watch(
           client.register(name, {
             accountId,
@@ -148,7 +158,7 @@ export const namingActor = defineActor({
 
     // The first probe decides whether we start ready or degraded.
     await monitor.start()
-    ctx.log.info({ rpcUrl, registry: client.registry, chain: monitor.up ? 'up' : 'down', faucet: faucet !== undefined }, 'naming started')
+    ctx.log.info({ rpcUrl, registry: client.registry, chain: monitor.up ? 'up' : 'down', faucet: faucetKey !== undefined }, 'naming started')
     return {
       stop() {
         monitor.stop()

@@ -186,4 +186,16 @@ describe('naming actor', () => {
       name: 'ActorConfigError',
     })
   })
+
+  it('refuses a faucet key that is not a secp256k1 private key at start', async () => {
+    const nats = await setupNats({ cleanup })
+    const dataDir = await tempDir(cleanup)
+    const chain = { rpcUrl: 'http://127.0.0.1:1', registry: `0x${'1'.repeat(40)}` }
+    for (const faucetKey of [`0x${'0'.repeat(64)}`, `0x${'f'.repeat(64)}`, '0x1234']) {
+      await expect(runInline(namingActor, { cleanup, node: 'h', url: nats.url, dataDir, config: { ...chain, faucetKey } })).rejects.toMatchObject({
+        name: 'ActorConfigError',
+        message: expect.stringContaining('faucetKey'),
+      })
+    }
+  })
 })

@@ -89,7 +89,10 @@ export const namingActor = defineActor({
     const resolver = new CachedResolver(client, { ttlMs, negativeTtlMs: Math.min(ttlMs, DEFAULT_NEGATIVE_TTL_MS) })
     // Made on first use: a Wallet derives its address at once (ethers' pure-JS curve: ~40 ms of a start's CPU).
     let faucetWallet: Wallet | undefined
-    const faucet = (): Wallet | undefined => (faucetKey ? (faucetWallet ??= new Wallet(faucetKey, provider)) : undefined)
+    const faucet = (): Wallet | undefined => {
+      if (faucetKey && faucetWallet === undefined) faucetWallet = new Wallet(faucetKey, provider)
+      return faucetWallet
+    }
 
     const monitor = new ChainMonitor({
       probe: () => probes.getBlockNumber(),

@@ -14,8 +14,8 @@
  * and from dist/lib those stay the same. Chunks, not one file: the CLI imports each command on demand, and a
  * module shared by the CLI and a command (CliError, checked with instanceof) must stay one module.
  */
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const BUNDLE_FILE = 'actor.bundle.js'
@@ -29,10 +29,10 @@ const CLI_CHUNK_PREFIX = 'cli.bundle'
 const BANNER = "import { createRequire as __baranRequire } from 'node:module'; const require = __baranRequire(import.meta.url);"
 /**
  * Left to node_modules at run time: native addons, and packages that read a file relative to their own module
- * (@achingbrain/ssdp requires its package.json; @baran/ui's gateway serves apps/ui/dist, found from its own module:
- * bundled into apps/node/dist/lib it looked for apps/node/dist and served 503 "not built").
+ * (@baran/ui's gateway serves apps/ui/dist, found from its own module: bundled into apps/node/dist/lib it looked for
+ * apps/node/dist and served 503 "not built").
  */
-const EXTERNAL = [/\.node$/, /^node-datachannel(\/.*)?$/, /^@achingbrain\/ssdp(\/.*)?$/, /^@baran\/ui(\/.*)?$/]
+const EXTERNAL = [/\.node$/, /^node-datachannel(\/.*)?$/, /^@baran\/ui(\/.*)?$/]
 /**
  * An ES import of node:http builds the built-in's module facade by reading every export, and three of them
  * (WebSocket, CloseEvent, MessageEvent) are getters that load Node's copy of undici: 30-40 ms of CPU in every
@@ -54,6 +54,25 @@ const httpFacade = {
     return `const http = process.getBuiltinModule('node:http');\nexport default http;\n${names.map((k) => `export const ${k} = http.${k};`).join('\n')}\n`
   },
 }
+/**
+ * @achingbrain/ssdp (UPnP's gateway search, which the transport runs at every start) reads its own package.json at
+ * run time for its name and version; bundled, that path would be relative to the bundle. So it was left out of the
+ * bundle, and its ES import of node:http loaded undici (above) in the transport's start. Its name and version are
+ * written into its module here instead; a version of it that reads them another way fails the build, not the node.
+ */
+const SSDP_MODULE = /[\\/]@achingbrain[\\/]ssdp[\\/]dist[\\/]src[\\/]ssdp\.js$/
+const SSDP_PACKAGE_READ = "req('../../package.json')"
+const ssdpPackageInline = {
+  name: 'baran-ssdp-package-inline',
+  transform(code, id) {
+    if (!SSDP_MODULE.test(id)) return null
+    if (!code.includes(SSDP_PACKAGE_READ)) throw new Error(`${id} no longer reads its package.json as ${SSDP_PACKAGE_READ}`)
+    const { name, version } = JSON.parse(readFileSync(join(dirname(id), '..', '..', 'package.json'), 'utf8'))
+    return { code: code.replace(SSDP_PACKAGE_READ, JSON.stringify({ name, version })), map: null }
+  },
+}
+const PLUGINS = [httpFacade, ssdpPackageInline]
+
 /**
  * V8 keeps each script's whole source in its heap for as long as the script lives (to compile lazily and for
  * Function.prototype.toString), as a one-byte string only when every character is Latin-1. Kept comments
@@ -110,7 +129,7 @@ export async function bundleActors(root, log = (line) => process.stderr.write(`$
     const entry = join(dist, ENTRY_FILE)
     writeFileSync(entry, `import { runActor } from '@baran/actor'\nimport { actor } from '@baran/${name}'\nawait runActor(actor)\n`)
     try {
-      const bundle = await rolldown({ input: entry, platform: 'node', logLevel: 'silent', external: EXTERNAL, plugins: [httpFacade] })
+      const bundle = await rolldown({ input: entry, platform: 'node', logLevel: 'silent', external: EXTERNAL, plugins: PLUGINS })
       await bundle.write({ file: out, format: 'esm', banner: BANNER, codeSplitting: false, sourcemap: true, ...OUTPUT })
       await bundle.close()
       done.push(name)
@@ -138,7 +157,7 @@ async function bundleCli(root, rolldown, log) {
   removeCliBundle(root)
   if (!existsSync(input)) return false
   try {
-    const bundle = await rolldown({ input, platform: 'node', logLevel: 'silent', external: EXTERNAL, plugins: [httpFacade] })
+    const bundle = await rolldown({ input, platform: 'node', logLevel: 'silent', external: EXTERNAL, plugins: PLUGINS })
     await bundle.write({
       dir: join(root, CLI_BUNDLE, '..'),
       entryFileNames: `${CLI_CHUNK_PREFIX}.js`,

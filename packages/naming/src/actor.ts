@@ -22,13 +22,13 @@ import { ensureFunds } from './lib/faucet.ts'
 import { assertValidName, RegistryClient } from './lib/registry-client.ts'
 import { serveResolution } from './serve-resolution.ts'
 
+/** secp256k1's group order n: a private key is in [1, n). */
+const SECP256K1_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+
 /**
  * rpcUrl and registry are needed, but optional in the schema: the supervisor checks `actors.naming.config`
  * on its own before it merges in the node's `naming` section and the local network, which bring them.
  */
-/** secp256k1's group order n: a private key is in [1, n). */
-const SECP256K1_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
-
 const ConfigSchema = z
   .object({
     /** The chain's JSON-RPC URL. */

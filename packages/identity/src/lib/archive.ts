@@ -169,13 +169,11 @@ export function validateAccountPayload(value: unknown): AccountPayload {
   try {
     const sk = fromBase64Url(p.accountSecretKey)
     if (sk.length !== 64) throw new Error('account secret key must be 64 bytes')
-    const publicKey = keyPairFromSeed(sk.subarray(0, 32)).publicKey
-    if (toBase64Url(publicKey) !== toBase64Url(sk.subarray(32))) throw new Error('account secret key halves do not match')
+    const { signer, id: accountId } = keyPairFromSeed(sk.subarray(0, 32))
+    if (signer !== toBase64Url(sk.subarray(32))) throw new Error('account secret key halves do not match')
     if (ethAddressOf(p.ethPrivateKey).toLowerCase() !== p.ethAddress.toLowerCase()) {
       throw new Error('eth private key does not match eth address')
     }
-    const signer = toBase64Url(publicKey)
-    const accountId = idFromPublicKey(publicKey)
     const list = checkAccountRecord(p.deviceList, 'device-list', signer)
     const revs = checkAccountRecord(p.revocations, 'revocations', signer)
     if (list.body.accountId !== accountId || revs.body.accountId !== accountId) throw new Error('records of another account')

@@ -4,7 +4,7 @@
  * either plain or sealed in a "BARANKEY" container (the archive's format with another magic, so a
  * store file is never mistaken for an archive).
  */
-import { canonicalDecode, canonicalEncode, fromBase64Url, idFromPublicKey, keyPairFromSeed, toBase64Url } from '@baran/trust'
+import { canonicalDecode, canonicalEncode, fromBase64Url, keyPairFromSeed, toBase64Url } from '@baran/trust'
 import { type AccountPayload, validateAccountPayload } from './archive.ts'
 import { SEALED_STORE_MAGIC } from './constants.ts'
 import { decodeContainer, hasMagic, type SealingKeys, sealContainer } from './container.ts'
@@ -66,9 +66,8 @@ function parseStoreJson(json: Uint8Array): StoreContent {
     if (typeof secret !== 'string') throw new Error('device secret key missing')
     const deviceSecretKey = fromBase64Url(secret)
     if (deviceSecretKey.length !== 64) throw new Error('device secret key must be 64 bytes')
-    const publicKey = keyPairFromSeed(deviceSecretKey.subarray(0, 32)).publicKey
-    if (toBase64Url(publicKey) !== toBase64Url(deviceSecretKey.subarray(32))) throw new Error('device secret key halves do not match')
-    const deviceId = idFromPublicKey(publicKey)
+    const { signer, id: deviceId } = keyPairFromSeed(deviceSecretKey.subarray(0, 32))
+    if (signer !== toBase64Url(deviceSecretKey.subarray(32))) throw new Error('device secret key halves do not match')
     if (!account.deviceCerts.some((c) => c.body.deviceId === deviceId)) throw new Error('no certificate for this device')
     if (!account.deviceList.body.devices.some((d) => d.deviceId === deviceId)) throw new Error('this device is not in the device list')
     const deviceKeys = Object.keys(value.device ?? {}).filter((k) => k !== 'secretKey' && k !== 'encSeed')

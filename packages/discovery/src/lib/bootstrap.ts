@@ -1,3 +1,4 @@
+import { withDeadline } from '@baran/actor/deadline'
 import { Backoff } from '@baran/actor/recurring'
 import { KEEP_ALIVE } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -103,7 +104,7 @@ export class Bootstrapper {
         const peer = peerIdFromString(id)
         if (peer.equals(this.#init.libp2p.peerId)) return
         await this.#init.libp2p.peerStore.merge(peer, { multiaddrs: [ma], tags: { [`${KEEP_ALIVE}-baran-bootstrap`]: { value: 50 } } })
-        await this.#init.libp2p.dial(ma, { signal: AbortSignal.any([this.#lifecycle, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS)]) })
+        await withDeadline(BOOTSTRAP_DIAL_TIMEOUT_MS, [this.#lifecycle], (signal) => this.#init.libp2p.dial(ma, { signal }))
       }),
     ).then((results) => {
       // Say it once per outage, not at every retry.
@@ -149,8 +150,7 @@ export class Bootstrapper {
     if (!this.#running) return
     const before = this.#init.routing.tableSize
     try {
-      const signal = AbortSignal.any([this.#lifecycle, AbortSignal.timeout(DEFAULT_QUERY_TIMEOUT_MS)])
-      await this.#init.routing.lookup(this.#init.libp2p.peerId.toMultihash().bytes, signal)
+      await withDeadline(DEFAULT_QUERY_TIMEOUT_MS, [this.#lifecycle], (signal) => this.#init.routing.lookup(this.#init.libp2p.peerId.toMultihash().bytes, signal))
     } catch (err) {
       this.#init.log?.debug({ err }, 'self lookup failed')
     }

@@ -1,3 +1,5 @@
+import { withDeadline } from '@baran/actor/deadline'
+
 /** The caller's signal (if any) and a deadline (performance.now() ms) of one operation. */
 export interface Bounds {
   signal?: AbortSignal
@@ -28,10 +30,8 @@ export function raceBounds<T>(p: Promise<T>, b: Bounds): Promise<T> {
 export const mhKey = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
 
 /**
- * An abort signal for kad-dht calls within bounds (and the node's life). The fast path uses
- * plain deadlines instead: AbortSignal.timeout is tracked for GC and costs more than an rpc.
+ * Run a kad-dht call within bounds (and the node's life), with a deadline's signal: AbortSignal.any with a timeout leaks
+ * here, where the node's lifetime signal is a parent (see @baran/actor/deadline). The fast path uses plain deadlines.
  */
-export function kadSignal(b: Bounds, lifecycle: AbortSignal): AbortSignal {
-  const timeout = AbortSignal.timeout(remaining(b))
-  return b.signal ? AbortSignal.any([b.signal, timeout, lifecycle]) : AbortSignal.any([timeout, lifecycle])
-}
+export const withinBounds = <T>(b: Bounds, lifecycle: AbortSignal, op: (signal: AbortSignal) => Promise<T>): Promise<T> =>
+  withDeadline(remaining(b), [b.signal, lifecycle], op)

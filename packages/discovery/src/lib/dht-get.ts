@@ -1,5 +1,5 @@
 import type { PeerId } from '@libp2p/interface'
-import { type Bounds, ended, kadSignal, mhKey, remaining } from './bounds.ts'
+import { type Bounds, ended, withinBounds, mhKey, remaining } from './bounds.ts'
 import { bytesEqual, sha256 } from './bytes.ts'
 import { DEFAULT_GET_PARALLELISM, DEFAULT_GET_QUORUM } from './constants.ts'
 import type { DhtParts } from './dht-parts.ts'
@@ -85,7 +85,7 @@ export class DhtGet {
     if (closest === undefined) {
       // A closer peer nobody named an address for: kad-dht's lookup learns addresses as it goes.
       try {
-        closest = await this.#p.routing.lookup(kb, kadSignal(bounds, this.#p.lifecycle()))
+        closest = await withinBounds(bounds, this.#p.lifecycle(), (signal) => this.#p.routing.lookup(kb, signal))
       } catch (err) {
         // A timeout keeps what arrived; a caller's abort is theirs to see.
         if (opts.signal?.aborted === true) throw err

@@ -3,7 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { xor } from 'uint8arrays/xor'
 import { xorCompare } from 'uint8arrays/xor-compare'
-import { type Bounds, ended, kadSignal, mhKey, remaining } from './bounds.ts'
+import { type Bounds, ended, withinBounds, mhKey, remaining } from './bounds.ts'
 import { sha256 } from './bytes.ts'
 import { FIND_ROUNDS, KAD_ID_CACHE_SIZE, UNREACHABLE_MS } from './constants.ts'
 import type { KadInternals } from './kad-internals.ts'
@@ -265,7 +265,7 @@ export class Routing {
    * closest (as in findClosest).
    */
   async closest(kb: Uint8Array, b: Bounds, answered?: Map<string, NamedPeer[]>): Promise<PeerId[]> {
-    return (await this.findClosest(kb, sha256(kb), b, answered)) ?? (await this.lookup(kb, kadSignal(b, this.#lifecycle())))
+    return (await this.findClosest(kb, sha256(kb), b, answered)) ?? (await withinBounds(b, this.#lifecycle(), (signal) => this.lookup(kb, signal)))
   }
 
   /** Closest peers to a DHT key by kad-dht's network lookup, nearest first (at most k). */

@@ -1,3 +1,4 @@
+import { deadline } from '@baran/actor/deadline'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
@@ -231,11 +232,11 @@ export class Rpc {
     const key = peer.toString()
     let link = this.#links.get(key)
     if (link === undefined) {
-      const timeout = AbortSignal.timeout(timeoutMs)
-      const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout
+      const { signal, release } = deadline(timeoutMs, callerSignal)
       // Bounded here too, not only by the signal: an open that never settles (a dial that missed its abort) would
       // otherwise hold this peer's slot in #links for good, and every later request to the peer would wait on it.
       link = settleBy(this.#open(peer, signal), signal, () => new RpcFailedError(`cannot open an rpc stream to ${peer}: no stream within ${timeoutMs} ms`))
+      link.then(release, release)
       this.#links.set(key, link)
       link.catch(() => {
         if (this.#links.get(key) === link) this.#links.delete(key)

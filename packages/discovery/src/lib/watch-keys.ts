@@ -1,3 +1,4 @@
+import { withDeadline } from '@baran/actor/deadline'
 import { Backoff } from '@baran/actor/recurring'
 import { fromBase64Url, toBase64Url } from '@baran/trust'
 import { bytesEqual, sha256 } from './bytes.ts'
@@ -151,8 +152,8 @@ export class Watches {
       // renewed in one round, not one round each); a grant just given is not asked for again.
       const horizon = this.#c.now() + (kw.renewEvery ?? 0) / 4
       await subscribeTo([...kw.subscribed].filter(([, renewAt]) => renewAt <= horizon).map(([peer]) => peer))
-      const signal = AbortSignal.any([kw.abort.signal, AbortSignal.timeout(FRAME_TIMEOUT_MS * 2)])
-      const closest = (await this.#c.closestPeers(kw.key, signal)).filter((p) => p !== this.#c.selfId).slice(0, kw.opts.fanout)
+      const found = await withDeadline(FRAME_TIMEOUT_MS * 2, [kw.abort.signal], (signal) => this.#c.closestPeers(kw.key, signal))
+      const closest = found.filter((p) => p !== this.#c.selfId).slice(0, kw.opts.fanout)
       // The same full set twice in a row: the lookup has nothing more to find until churn, so the next one waits for
       // the renewal. (Sooner lookups are for a node that just joined: its table is thin and its answers change.)
       settled = closest.length >= kw.opts.fanout && sameMembers(closest, kw.lastClosest)
@@ -193,8 +194,8 @@ export class Watches {
   async #requery(kw: KeyWatch): Promise<void> {
     if (kw.abort.signal.aborted) return
     try {
-      const signal = AbortSignal.any([kw.abort.signal, AbortSignal.timeout(FRAME_TIMEOUT_MS * 2)])
-      for (const value of await this.#c.queryValues(kw.key, signal)) this.#incoming(kw.key, value, 'query')
+      const values = await withDeadline(FRAME_TIMEOUT_MS * 2, [kw.abort.signal], (signal) => this.#c.queryValues(kw.key, signal))
+      for (const value of values) this.#incoming(kw.key, value, 'query')
     } catch (err) {
       this.#c.log?.debug({ err, key: kw.key }, 're-query failed')
     }

@@ -19,6 +19,7 @@
  * `refused` RESULT that says what was wrong.
  */
 import { randomBytes } from 'node:crypto'
+import { deadline } from '@baran/actor/deadline'
 import type { Connection, PeerId, PeerStore, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { getNetConfig, lpStream } from '@libp2p/utils'
@@ -145,7 +146,8 @@ class DialBackService implements DialBack, Startable {
     const key = nonce.toString('hex')
     const pending: Pending = { peer: conn.remotePeer }
     this.pending.set(key, pending)
-    const timeout = AbortSignal.any([AbortSignal.timeout(DIAL_BACK_TIMEOUT_MS + 2_000), this.abort.signal, ...(signal ? [signal] : [])])
+    const limit = deadline(DIAL_BACK_TIMEOUT_MS + 2_000, this.abort.signal, signal)
+    const timeout = limit.signal
     try {
       const stream = await conn.newStream(DIAL_BACK_PROTOCOL, { signal: timeout })
       try {
@@ -162,13 +164,15 @@ class DialBackService implements DialBack, Startable {
         throw err
       }
     } finally {
+      limit.release()
       this.pending.delete(key)
     }
   }
 
   private async onStream(stream: Stream, connection: Connection): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_DIAL_BACK_FRAME_BYTES })
-    const signal = AbortSignal.any([AbortSignal.timeout(DIAL_BACK_TIMEOUT_MS + 2_000), this.abort.signal])
+    const limit = deadline(DIAL_BACK_TIMEOUT_MS + 2_000, this.abort.signal)
+    const signal = limit.signal
     const reply = async (status: DialBackStatus, reason: string) => {
       await lp.write(encodeDialBackFrame({ type: 'result', status, reason }), { signal })
       await stream.close({ signal })
@@ -189,6 +193,8 @@ class DialBackService implements DialBack, Startable {
       await reply(status, reason)
     } catch (err) {
       stream.abort(err as Error)
+    } finally {
+      limit.release()
     }
   }
 
@@ -219,7 +225,8 @@ class DialBackService implements DialBack, Startable {
     if (this.active >= MAX_CONCURRENT_DIAL_BACKS) return { status: 'refused', reason: 'busy: too many dial-backs at once' }
     this.active++
     const target = multiaddr(`/${net.type}/${net.host}/tcp/${port}/p2p/${peer}`)
-    const signal = AbortSignal.any([AbortSignal.timeout(DIAL_BACK_TIMEOUT_MS), this.abort.signal])
+    const limit = deadline(DIAL_BACK_TIMEOUT_MS, this.abort.signal)
+    const signal = limit.signal
     let back: Connection | undefined
     try {
       back = await this.components.connectionManager.openConnection(target, { force: true, signal })
@@ -233,6 +240,7 @@ class DialBackService implements DialBack, Startable {
     } catch (err) {
       return { status: 'dial_failed', reason: `${target}: ${(err as Error).message}` }
     } finally {
+      limit.release()
       this.active--
       // the result is known: a failure to close gracefully changes nothing (AutoNAT v2 counts it as one)
       if (back !== undefined) await back.close({ signal: AbortSignal.timeout(2_000) }).catch((err: Error) => back?.abort(err))

@@ -5,6 +5,7 @@
  * for each relay without a reservation, dials it and listens on its circuit address again, with back-off
  * (1 s … 30 s) while it stays down. The relay list may grow while the node runs (`relaysSource`).
  */
+import { withDeadline } from '@baran/actor/deadline'
 import { Backoff } from '@baran/actor/recurring'
 import type { AbortOptions, Connection, Startable } from '@libp2p/interface'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
@@ -96,9 +97,8 @@ export class RelayKeeper implements Startable {
     for (const { relay } of missing) {
       if (signal.aborted) return
       try {
-        const dial = AbortSignal.any([signal, AbortSignal.timeout(RELAY_DIAL_TIMEOUT_MS)])
         // Dial first: listening on a relay that is down would leave one more dead listener behind.
-        await this.#components.connectionManager.openConnection(multiaddr(relay), { signal: dial })
+        await withDeadline(RELAY_DIAL_TIMEOUT_MS, [signal], (dial) => this.#components.connectionManager.openConnection(multiaddr(relay), { signal: dial }))
         await this.#components.transportManager.listen([multiaddr(`${relay}/p2p-circuit`)])
       } catch (e) {
         if (!this.#failing) this.#init.log?.warn({ relay, err: (e as Error).message }, 'no reservation on relay: retrying with back-off')

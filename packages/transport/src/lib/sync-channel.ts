@@ -10,6 +10,7 @@
  * MAX_SYNC_SERVES requests served at once, the HELLO and request within SYNC_HANDSHAKE_TIMEOUT_MS, the answer within
  * SYNC_ANSWER_TIMEOUT_MS.
  */
+import { type Deadline, deadline } from '@baran/actor/deadline'
 import type { SyncAnswer, SyncRequest } from '@baran/bus'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
@@ -66,6 +67,8 @@ export interface SyncChannelDeps {
   log?: Logger
 }
 
+type SyncSelf = NonNullable<ReturnType<SyncChannelDeps['self']>>
+
 export class SyncChannel {
   private readonly deps: SyncChannelDeps
   private handler: SyncHandler | undefined
@@ -104,13 +107,21 @@ export class SyncChannel {
     const self = this.deps.self()
     if (self === undefined) throw new NoCredentialsError()
     if (target.deviceId === self.deviceId) throw new InvalidArgumentError('cannot sync with this device itself')
-    const { peerId, addrs } = parseTarget(target)
     const timeoutMs = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
-    const timeout = AbortSignal.timeout(timeoutMs)
-    const signal = AbortSignal.any([timeout, this.abort.signal, ...(opts.signal ? [opts.signal] : [])])
+    const limit = deadline(timeoutMs, this.abort.signal, opts.signal)
+    try {
+      return await this.ask(target, request, self, limit, timeoutMs)
+    } finally {
+      limit.release()
+    }
+  }
+
+  private async ask(target: SyncTarget, request: SyncRequest, self: SyncSelf, limit: Deadline, timeoutMs: number): Promise<SyncAnswer> {
+    const { peerId, addrs } = parseTarget(target)
+    const signal = limit.signal
     const failed = (err: unknown): Error => {
       if (this.stopped) return new HostStoppedError(undefined, { cause: err })
-      if (timeout.aborted) return new TimeoutError(`no history sync answer from ${target.peerId} within ${timeoutMs} ms`, { cause: err })
+      if (limit.timedOut) return new TimeoutError(`no history sync answer from ${target.peerId} within ${timeoutMs} ms`, { cause: err })
       if (signal.aborted) return new AbortedError('history sync request aborted', { cause: err })
       if (err instanceof TransportError) return err
       return new UnreachableError(`history sync with ${target.peerId}: ${(err as Error).message}`, { cause: err })
@@ -154,9 +165,18 @@ export class SyncChannel {
   }
 
   private async onStream(stream: Stream, connection: Connection): Promise<void> {
-    const peerId = connection.remotePeer.toString()
+    const whole = deadline(SYNC_HANDSHAKE_TIMEOUT_MS + SYNC_ANSWER_TIMEOUT_MS, this.abort.signal)
+    const handshake = deadline(SYNC_HANDSHAKE_TIMEOUT_MS, whole.signal)
+    try {
+      await this.serve(stream, connection.remotePeer.toString(), whole.signal, handshake.signal)
+    } finally {
+      handshake.release()
+      whole.release()
+    }
+  }
+
+  private async serve(stream: Stream, peerId: string, signal: AbortSignal, hs: AbortSignal): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
-    const signal = AbortSignal.any([AbortSignal.timeout(SYNC_HANDSHAKE_TIMEOUT_MS + SYNC_ANSWER_TIMEOUT_MS), this.abort.signal])
     const refuse = async (code: SyncRefusal, reason: string) => {
       this.deps.log?.debug({ peer: peerId, code, reason }, 'history sync: refused a request')
       try {
@@ -172,7 +192,6 @@ export class SyncChannel {
       const self = this.deps.self()
       const handler = this.handler
       if (self === undefined || handler === undefined) return await refuse('unavailable', self === undefined ? 'this device has no credentials yet' : 'this device does not serve history sync')
-      const hs = AbortSignal.any([AbortSignal.timeout(SYNC_HANDSHAKE_TIMEOUT_MS), signal])
       let hello: SyncFrame
       try {
         hello = await readFrame(lp, hs)

@@ -16,6 +16,7 @@
  * itself, which maps every private address and port, keeps searching every 5 s while no gateway
  * answers, and has no status to show.
  */
+import { deadline } from '@baran/actor/deadline'
 import { Backoff } from '@baran/actor/recurring'
 import { type Gateway, type UPnPNAT as UpnpClient, upnpNat } from '@achingbrain/nat-port-mapper'
 import type { Connection, IdentifyResult, Libp2p, Libp2pEvents, PeerId, Startable } from '@libp2p/interface'
@@ -400,7 +401,8 @@ class Mapper implements UpnpMapper, Startable {
     this.lastSearch = Date.now()
     const timeoutMs = this.init.searchTimeoutMs ?? DEFAULT_UPNP_SEARCH_TIMEOUT_MS
     this.current = { state: 'searching', reason: 'looking for a UPnP gateway on the LAN' }
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)])
+    // Not released when a gateway answers early: the library's search stops at this signal (it cleans up at the time).
+    const { signal } = deadline(timeoutMs, this.abort.signal)
     // The library honours the signal only between answers (not while it sets up its SSDP sockets, which can be
     // slow on a busy machine): the search ends at the timeout whatever the library does.
     const ended = new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }))

@@ -1,0 +1,70 @@
+/**
+ * An operation's abort signal: the caller's signals and a time limit in one. It replaces
+ * `AbortSignal.any([parent, AbortSignal.timeout(ms)])`, which leaks in Node 22 when `parent` lives long (an actor's
+ * lifetime signal): once the timeout fires, Node keeps the composite in an internal set for as long as `parent` lives
+ * (nodejs/node#64476), so every call retained a signal, a timer, an error and their weak references for good.
+ */
+
+/** A signal that aborts when a parent does or when the time is up, and `release()` for when the operation is over. */
+export interface Deadline {
+  readonly signal: AbortSignal
+  /** The time ran out (rather than a parent aborting). */
+  readonly timedOut: boolean
+  /** The operation is over: stop the timer and stop following the parents (the signal never aborts after this). */
+  release(): void
+}
+
+/** The reason a deadline gives, the same as AbortSignal.timeout's. */
+export const timeoutReason = (): DOMException => new DOMException('The operation was aborted due to timeout', 'TimeoutError')
+
+/**
+ * Aborts with the first parent's reason, or with a TimeoutError after `ms`. Nothing is left behind once it aborted or
+ * was released; one that is never released cleans up when its time is up. Like AbortSignal.timeout, its timer does not
+ * keep the process alive.
+ */
+export function deadline(ms: number, ...parents: (AbortSignal | undefined)[]): Deadline {
+  const controller = new AbortController()
+  const followed = parents.filter((p): p is AbortSignal => p !== undefined)
+  const already = followed.find((p) => p.aborted)
+  if (already !== undefined) {
+    controller.abort(already.reason)
+    return { signal: controller.signal, timedOut: false, release: () => {} }
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let timedOut = false
+  const release = (): void => {
+    clearTimeout(timer)
+    for (const p of followed) p.removeEventListener('abort', onParentAbort)
+  }
+  function onParentAbort(this: AbortSignal): void {
+    release()
+    controller.abort(this.reason)
+  }
+  for (const p of followed) p.addEventListener('abort', onParentAbort, { once: true })
+  timer = setTimeout(
+    () => {
+      release()
+      timedOut = true
+      controller.abort(timeoutReason())
+    },
+    Math.max(0, ms),
+  )
+  if (typeof timer === 'object' && typeof timer.unref === 'function') timer.unref()
+  return {
+    signal: controller.signal,
+    get timedOut() {
+      return timedOut
+    },
+    release,
+  }
+}
+
+/** Run `op` with a deadline's signal and release it when `op` settles. */
+export async function withDeadline<T>(ms: number, parents: (AbortSignal | undefined)[], op: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const d = deadline(ms, ...parents)
+  try {
+    return await op(d.signal)
+  } finally {
+    d.release()
+  }
+}

@@ -4,3 +4,4 @@ export { type ImportRef, importsOf, parseSource, SourceParseError } from './impo
 export { ACTOR_MAY_IMPORT, ACTOR_PACKAGES, forbidden, IO_BUILTINS, IO_PACKAGES, type Manifest, packageOf, type Where } from './rules.ts'
 export { type PrototypePatch, prototypePatches, prototypePatchesOf } from './prototype.ts'
 export { type BrokenLink, brokenLinks, markdownFiles } from './links.ts'
+export { type LeakySignal, leakySignals, leakySignalsOf } from './leaky-signals.ts'

@@ -53,6 +53,18 @@ describe('deadline', () => {
     expect((d.signal.reason as Error).message).toBe('already')
   })
 
+  it('refuses a negative or NaN time; beyond a timer\'s range (Infinity too) it never times out', async () => {
+    expect(() => deadline(-1)).toThrow(RangeError)
+    expect(() => deadline(Number.NaN)).toThrow(RangeError)
+    const parent = new AbortController()
+    const forever = deadline(Number.POSITIVE_INFINITY, parent.signal)
+    const long = deadline(2 ** 31, parent.signal)
+    await sleep(20)
+    expect([forever.signal.aborted, long.signal.aborted]).toEqual([false, false])
+    parent.abort(new Error('stop'))
+    expect([forever.signal.aborted, long.signal.aborted]).toEqual([true, true])
+  })
+
   it('released: never aborts, and leaves no listener on its parents', async () => {
     const parent = new AbortController()
     const d = deadline(20, parent.signal)

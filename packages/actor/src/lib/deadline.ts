@@ -14,15 +14,19 @@ export interface Deadline {
   release(): void
 }
 
+/** The longest delay a timer takes (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** The reason a deadline gives, the same as AbortSignal.timeout's. */
 export const timeoutReason = (): DOMException => new DOMException('The operation was aborted due to timeout', 'TimeoutError')
 
 /**
- * Aborts with the first parent's reason, or with a TimeoutError after `ms`. Nothing is left behind once it aborted or
- * was released; one that is never released cleans up when its time is up. Like AbortSignal.timeout, its timer does not
- * keep the process alive.
+ * Aborts with the first parent's reason, or with a TimeoutError after `ms` (a negative or NaN `ms` is a RangeError).
+ * Nothing is left behind once it aborted or was released; one that is never released cleans up when its time is up.
+ * Like AbortSignal.timeout, its timer does not keep the process alive.
  */
 export function deadline(ms: number, ...parents: (AbortSignal | undefined)[]): Deadline {
+  if (!(ms >= 0)) throw new RangeError(`a deadline needs a time of 0 ms or more, not ${ms}`)
   const controller = new AbortController()
   const followed = parents.filter((p): p is AbortSignal => p !== undefined)
   const already = followed.find((p) => p.aborted)
@@ -41,15 +45,15 @@ export function deadline(ms: number, ...parents: (AbortSignal | undefined)[]): D
     controller.abort(this.reason)
   }
   for (const p of followed) p.addEventListener('abort', onParentAbort, { once: true })
-  timer = setTimeout(
-    () => {
+  // Beyond a timer's range (~24.8 days; Infinity included) it never times out: Node would fire such a timer at once.
+  if (ms <= MAX_TIMER_MS) {
+    timer = setTimeout(() => {
       release()
       timedOut = true
       controller.abort(timeoutReason())
-    },
-    Math.max(0, ms),
-  )
-  if (typeof timer === 'object' && typeof timer.unref === 'function') timer.unref()
+    }, ms)
+    if (typeof timer === 'object' && typeof timer.unref === 'function') timer.unref()
+  }
   return {
     signal: controller.signal,
     get timedOut() {

@@ -17,8 +17,9 @@ interface Peers {
   grants: Map<string, number>
 }
 
-function harness(peers: Peers) {
+function harness(peers: Peers, table?: { alone: () => boolean }) {
   const subs = new Map<string, number[]>() // peer → times it was sent a sub
+  const joined = new Set<() => void>()
   const unsubs: string[] = []
   let lookups = 0
   let queries = 0
@@ -46,10 +47,20 @@ function harness(peers: Peers) {
       return []
     },
     now: () => Date.now(),
+    onPeerAdded: (listener) => {
+      joined.add(listener)
+      return () => joined.delete(listener)
+    },
+    ...(table ? { alone: table.alone } : {}),
   }
   const watches = new Watches(c, 4)
   return {
     watches,
+    /** A peer enters the routing table. */
+    peerJoins: () => {
+      for (const l of joined) l()
+    },
+    listening: () => joined.size,
     subs: (peer: string) => subs.get(peer) ?? [],
     unsubs,
     lookups: () => lookups,
@@ -121,6 +132,40 @@ describe('a watch schedule', () => {
     const asked = h.subs('p4').length
     await vi.advanceTimersByTimeAsync(120_000)
     expect(h.subs('p4')).toHaveLength(asked)
+    h.watches.stop()
+  })
+
+  it('alone (no peer at all), backs off up to requeryMaxMs, not a round a second; a peer joining wakes it at once', async () => {
+    const peers: Peers = { closest: [[]], grants: granting(600_000, 1, 2, 3, 4) }
+    const h = harness(peers)
+    h.watches.watchKey(key, () => {}, { requeryMinMs: 1_000, requeryMaxMs: 60_000 })
+    await vi.advanceTimersByTimeAsync(600_000)
+    // rounds after [½, 1) of 1, 2, 4 … 60 s: ~17 in ten minutes (before: ~800, one every 0.5-1 s)
+    expect(h.lookups()).toBeGreaterThanOrEqual(10)
+    expect(h.lookups()).toBeLessThanOrEqual(25)
+    expect(h.queries()).toBeLessThanOrEqual(25)
+    // the network appears: the next round comes in a moment, not up to a minute later
+    peers.closest = [set(1, 2, 3, 4)]
+    const [lookups, queries] = [h.lookups(), h.queries()]
+    h.peerJoins()
+    await vi.advanceTimersByTimeAsync(200)
+    expect(h.lookups()).toBe(lookups + 1)
+    expect(h.queries()).toBe(queries + 1)
+    for (const p of set(1, 2, 3, 4)) expect(h.subs(p)).toHaveLength(1)
+    // more peers joining wake nothing: the watch is no longer alone
+    h.peerJoins()
+    await vi.advanceTimersByTimeAsync(200)
+    expect(h.lookups()).toBe(lookups + 1)
+    h.watches.stop()
+    expect(h.listening()).toBe(0)
+  })
+
+  it('a table with peers that are only unreachable for now is not alone: the rounds stay within requeryMinMs', async () => {
+    const h = harness({ closest: [[]], grants: new Map() }, { alone: () => false })
+    h.watches.watchKey(key, () => {}, { requeryMinMs: 1_000, requeryMaxMs: 60_000 })
+    await vi.advanceTimersByTimeAsync(60_000)
+    // a round every [½, 1) s: no peer joining would wake a longer back-off
+    expect(h.lookups()).toBeGreaterThanOrEqual(60)
     h.watches.stop()
   })
 

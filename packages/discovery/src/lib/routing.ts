@@ -73,6 +73,14 @@ export class Routing {
     return this.#kad.routingTable.size
   }
 
+  /** Calls `listener` each time a peer enters kad-dht's routing table; returns an unsubscribe. */
+  onPeerAdded(listener: () => void): () => void {
+    const table = this.#kad.routingTable as unknown as Pick<EventTarget, 'addEventListener' | 'removeEventListener'>
+    const handler = (): void => listener()
+    table.addEventListener('peer:add', handler)
+    return () => table.removeEventListener('peer:add', handler)
+  }
+
   /** Remember the addresses a peer announced in identify. */
   noteAnnounced(peer: PeerId, addrs: Uint8Array[]): void {
     if (this.#announcedAddrs.size >= KAD_ID_CACHE_SIZE) {

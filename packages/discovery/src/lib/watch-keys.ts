@@ -13,6 +13,8 @@ const MAX_RECORDS_AT_ONE_SEQ = 4
 /** Tries at telling a storing peer a watch ended (one lost leaves it pushing to us until its grant runs out). */
 const UNSUB_ATTEMPTS = 3
 const UNSUB_RETRY_MS = 1_000
+/** From a peer joining a node that was alone to its watches' next round (a moment for the peers joining with it). */
+const WAKE_DELAY_MS = 100
 
 /** Everything a watcher tracks for one key, shared by every watch that names it. */
 interface KeyWatch {
@@ -43,6 +45,8 @@ interface KeyWatch {
   lastClosest?: string[]
   /** Rounds again sooner, while some closest peer refused or failed: requeryMinMs doubling to requeryMaxMs. */
   retry: Backoff
+  /** The last lookup found no peer at all (this node is alone): the next round waits for one to join. */
+  alone: boolean
   renewTimer?: NodeJS.Timeout
   requeryTimer?: NodeJS.Timeout
   abort: AbortController
@@ -53,6 +57,7 @@ export class Watches {
   readonly #c: WatchComponents
   readonly #keys = new Map<string, KeyWatch>()
   readonly #unlisten: () => void
+  readonly #unpeer: () => void
   readonly #defaultFanout: number
   #stopped = false
   pushesReceived = 0
@@ -64,6 +69,25 @@ export class Watches {
     this.#unlisten = c.store.onRecord((r) => {
       if (this.#keys.has(r.key)) this.#incoming(r.key, r.value, 'local')
     })
+    this.#unpeer = c.onPeerAdded?.(() => this.#wakeAlone()) ?? (() => {})
+  }
+
+  /**
+   * A peer joined: the keys whose last lookup found nobody round again now, their back-offs reset (a node alone backs
+   * off up to requeryMaxMs between rounds; without this, its watches would notice the network only that late).
+   */
+  #wakeAlone(): void {
+    for (const kw of this.#keys.values()) {
+      if (!kw.alone || kw.abort.signal.aborted) continue
+      kw.alone = false
+      kw.lookupDelay = kw.opts.requeryMinMs
+      kw.retry.reset()
+      kw.requery.reset()
+      clearTimeout(kw.renewTimer)
+      kw.renewTimer = timer(() => void this.#subscribe(kw), WAKE_DELAY_MS)
+      clearTimeout(kw.requeryTimer)
+      kw.requeryTimer = timer(() => void this.#requery(kw), WAKE_DELAY_MS)
+    }
   }
 
   get count(): number {
@@ -91,6 +115,7 @@ export class Watches {
         requery: new Backoff({ initialMs: options.requeryMinMs, maxMs: options.requeryMaxMs, jitter: 0.5, spread: 'down' }),
         lookupDelay: options.requeryMinMs,
         retry: new Backoff({ initialMs: options.requeryMinMs, maxMs: options.requeryMaxMs, jitter: 0.5, spread: 'down' }),
+        alone: false,
         abort: new AbortController(),
       }
       this.#keys.set(key, kw)
@@ -158,6 +183,8 @@ export class Watches {
       // the renewal. (Sooner lookups are for a node that just joined: its table is thin and its answers change.)
       settled = closest.length >= kw.opts.fanout && sameMembers(closest, kw.lastClosest)
       kw.lastClosest = closest
+      // (Not when the table has peers that are merely unreachable for now: no peer joining would wake the watch.)
+      kw.alone = closest.length === 0 && kw.subscribed.size === 0 && (this.#c.alone?.() ?? true)
       await subscribeTo(closest.filter((p) => !kw.subscribed.has(p)))
       short = closest.some((p) => !kw.subscribed.has(p)) || kw.subscribed.size === 0
       // Peers that are no longer among the closest (churn) stop being renewed.
@@ -170,6 +197,7 @@ export class Watches {
       }
     } catch (err) {
       short = kw.subscribed.size === 0
+      kw.alone = false
       this.#c.log?.debug({ err, key: kw.key }, 'subscribe lookup failed')
     }
     if (kw.abort.signal.aborted) return
@@ -178,7 +206,8 @@ export class Watches {
     const renewEvery = Math.max(kw.renewEvery ?? 0, kw.opts.requeryMinMs)
     const now = this.#c.now()
     let next = settled ? renewEvery : jittered(kw.lookupDelay)
-    kw.lookupDelay = settled ? renewEvery : Math.min(kw.lookupDelay * 2, renewEvery)
+    // Alone, nothing to renew: the lookups back off up to requeryMaxMs (a peer joining wakes them), not every second.
+    kw.lookupDelay = settled ? renewEvery : Math.min(kw.lookupDelay * 2, kw.alone ? Math.max(renewEvery, kw.opts.requeryMaxMs) : renewEvery)
     for (const renewAt of kw.subscribed.values()) next = Math.min(next, renewAt - now)
     if (short) next = Math.min(next, kw.retry.next())
     else kw.retry.reset()
@@ -283,6 +312,7 @@ export class Watches {
   stop(): void {
     this.#stopped = true
     this.#unlisten()
+    this.#unpeer()
     for (const kw of [...this.#keys.values()]) {
       kw.abort.abort()
       clearTimeout(kw.renewTimer)

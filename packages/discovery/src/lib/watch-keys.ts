@@ -183,8 +183,9 @@ export class Watches {
       // the renewal. (Sooner lookups are for a node that just joined: its table is thin and its answers change.)
       settled = closest.length >= kw.opts.fanout && sameMembers(closest, kw.lastClosest)
       kw.lastClosest = closest
-      // (Not when the table has peers that are merely unreachable for now: no peer joining would wake the watch.)
-      kw.alone = closest.length === 0 && kw.subscribed.size === 0 && (this.#c.alone?.() ?? true)
+      // (Not when the table has peers that are merely unreachable for now, nor without word of peers joining: nothing
+      // would wake the watch.)
+      kw.alone = closest.length === 0 && kw.subscribed.size === 0 && this.#c.onPeerAdded !== undefined && (this.#c.alone?.() ?? true)
       await subscribeTo(closest.filter((p) => !kw.subscribed.has(p)))
       short = closest.some((p) => !kw.subscribed.has(p)) || kw.subscribed.size === 0
       // Peers that are no longer among the closest (churn) stop being renewed.

@@ -58,7 +58,7 @@ export interface WatchComponents {
   closestPeers(key: string, signal: AbortSignal): Promise<string[]>
   /** Values found for a key on the network (each verified by the DHT). */
   queryValues(key: string, signal: AbortSignal): Promise<Uint8Array[]>
-  /** Calls `listener` when a peer enters the routing table; returns an unsubscribe. (A node alone waits for one.) */
+  /** Calls `listener` when a peer enters the routing table; returns an unsubscribe. (Without it, no watch backs off as alone.) */
   onPeerAdded?(listener: () => void): () => void
   /** The routing table is empty. Without it, a lookup that found nobody counts as alone. */
   alone?(): boolean

@@ -432,14 +432,7 @@ export class DiscoveryNode {
    * table emits `peer:add`/`peer:remove`; the same table lives across stop/start); returns an unsubscribe.
    */
   onRoutingTableChange(listener: (size: number) => void): () => void {
-    const table = this.#kad.routingTable as unknown as Pick<EventTarget, 'addEventListener' | 'removeEventListener'>
-    const handler = (): void => listener(this.#routing.tableSize)
-    table.addEventListener('peer:add', handler)
-    table.addEventListener('peer:remove', handler)
-    return () => {
-      table.removeEventListener('peer:add', handler)
-      table.removeEventListener('peer:remove', handler)
-    }
+    return this.#routing.onTableChange((size) => listener(size))
   }
 
   /** Messages this node sent since it was made: Baran rpc requests and kad-dht messages (for benches). */

@@ -108,7 +108,10 @@ export function createWatchService(p: DhtParts, opts: { get: DhtGet; limits?: Wa
         return p.routing.storingSet(sha256(kb), await p.routing.closest(kb, b)).map((peer) => peer.toString())
       },
       queryValues: (key, signal) => opts.get.values(key, { signal }),
-      onPeerAdded: (listener) => p.routing.onPeerAdded(listener),
+      onPeerAdded: (listener) =>
+        p.routing.onTableChange((_, change) => {
+          if (change === 'add') listener()
+        }),
       alone: () => p.routing.tableSize === 0,
       now: p.policy.now,
       log: p.log,

@@ -73,12 +73,20 @@ export class Routing {
     return this.#kad.routingTable.size
   }
 
-  /** Calls `listener` each time a peer enters kad-dht's routing table; returns an unsubscribe. */
-  onPeerAdded(listener: () => void): () => void {
+  /**
+   * Calls `listener` with the table's size and the change each time a peer enters or leaves kad-dht's routing table
+   * (its `peer:add`/`peer:remove`; the same table lives across stop/start); returns an unsubscribe.
+   */
+  onTableChange(listener: (size: number, change: 'add' | 'remove') => void): () => void {
     const table = this.#kad.routingTable as unknown as Pick<EventTarget, 'addEventListener' | 'removeEventListener'>
-    const handler = (): void => listener()
-    table.addEventListener('peer:add', handler)
-    return () => table.removeEventListener('peer:add', handler)
+    const added = (): void => listener(this.tableSize, 'add')
+    const removed = (): void => listener(this.tableSize, 'remove')
+    table.addEventListener('peer:add', added)
+    table.addEventListener('peer:remove', removed)
+    return () => {
+      table.removeEventListener('peer:add', added)
+      table.removeEventListener('peer:remove', removed)
+    }
   }
 
   /** Remember the addresses a peer announced in identify. */

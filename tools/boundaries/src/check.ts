@@ -29,6 +29,17 @@ export function sourceFiles(dir: string, limit = 10_000): string[] {
   return out.sort()
 }
 
+/** Every source file of the project's packages, apps, tools and examples (a group that cannot be read has none). */
+export function projectSourceFiles(root: string): string[] {
+  return ['packages', 'apps', 'tools', 'examples'].flatMap((group) => {
+    try {
+      return sourceFiles(join(root, group))
+    } catch {
+      return []
+    }
+  })
+}
+
 /** The packages of a workspace: each directory under `<root>/packages` with a package.json. */
 export function workspacePackages(root: string): string[] {
   const dir = join(root, 'packages')

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
-import { sourceFiles } from './check.ts'
+import { relative } from 'node:path'
+import { projectSourceFiles } from './check.ts'
 import { type AstNode, parseSource, walk } from './imports.ts'
 
 /**
@@ -47,13 +47,5 @@ export function leakySignalsOf(file: string, text: string): LeakySignal[] {
 
 /** Every leaky AbortSignal.any in the project's sources (packages, apps, tools, examples). */
 export function leakySignals(root: string): LeakySignal[] {
-  return ['packages', 'apps', 'tools', 'examples']
-    .flatMap((group) => {
-      try {
-        return sourceFiles(join(root, group))
-      } catch {
-        return []
-      }
-    })
-    .flatMap((file) => leakySignalsOf(relative(root, file), readFileSync(file, 'utf8')))
+  return projectSourceFiles(root).flatMap((file) => leakySignalsOf(relative(root, file), readFileSync(file, 'utf8')))
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
-import { sourceFiles } from './check.ts'
+import { relative } from 'node:path'
+import { projectSourceFiles } from './check.ts'
 import { type AstNode, parseSource, walk } from './imports.ts'
 
 /**
@@ -91,17 +91,7 @@ export function prototypePatchesOf(file: string, text: string): PrototypePatch[]
 
 /** Every prototype patch in the project's sources (packages, apps, tools, examples). */
 export function prototypePatches(root: string): PrototypePatch[] {
-  return ['packages', 'apps', 'tools', 'examples']
-    .flatMap((group) => safeSourceFiles(join(root, group)))
-    .flatMap((file) => prototypePatchesOf(relative(root, file), readFileSync(file, 'utf8')))
-}
-
-function safeSourceFiles(dir: string): string[] {
-  try {
-    return sourceFiles(dir)
-  } catch {
-    return []
-  }
+  return projectSourceFiles(root).flatMap((file) => prototypePatchesOf(relative(root, file), readFileSync(file, 'utf8')))
 }
 
 /** The expression inside TypeScript's `as`, `satisfies`, `!` and parentheses. */

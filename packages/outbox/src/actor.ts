@@ -254,13 +254,13 @@ export const outboxActor = defineActor({
         if (!known) throw e
         return toOutgoing(known, (d) => s.engine.live(known.id, d), body)
       }
-      // Persisted: into the history (before delivery starts, so its outcome finds the entry), then delivered.
-      try {
-        const recipients = record.devices.filter((d) => !d.sync).map((d) => d.deviceId)
-        await s.history.recordSent({ ...record, sentAt: now }, recipients)
-      } finally {
-        s.engine.add(record)
-      }
+      // Persisted: into the history and delivered at once. The history writes a conversation's entries in the order
+      // they were asked for, and the entry is asked for first: a delivery's outcome (written to the same
+      // conversation) finds it however soon it comes. The reply still waits for the history.
+      const recipients = record.devices.filter((d) => !d.sync).map((d) => d.deviceId)
+      const inHistory = s.history.recordSent({ ...record, sentAt: now }, recipients)
+      s.engine.add(record)
+      await inHistory
       return toOutgoing(record, undefined, body)
     })
 

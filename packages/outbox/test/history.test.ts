@@ -172,6 +172,28 @@ describe('history store (real JetStream KV)', () => {
     expect(await new HistoryStore({ kv }).entry(BOB, received)).toMatchObject({ readAt: NOW + 4 })
   })
 
+  it('a delivery or read asked for before the sent entry was written still finds it: a conversation\'s writes run in the order asked', async () => {
+    // outbox.send starts the delivery without waiting for the history: an outcome can come before the entry is stored.
+    const { history, reopen } = await aliceHistory()
+    const gen = createIdGenerator({ now: () => NOW })
+    const ids = Array.from({ length: 20 }, () => gen())
+    await Promise.all(
+      ids.flatMap((id, i) => [
+        history.recordSent(msg(id), [BOB_PHONE, BOB_LAPTOP]),
+        history.delivery(BOB, id, BOB_PHONE, 'delivered', NOW + i),
+        history.readBy(BOB, id, BOB_LAPTOP, NOW + 100 + i),
+      ]),
+    )
+    for (const h of [history, reopen()]) {
+      for (const [i, id] of ids.entries()) {
+        expect((await h.entry(BOB, id))?.devices).toEqual([
+          { deviceId: BOB_PHONE, state: 'delivered', at: NOW + i },
+          { deviceId: BOB_LAPTOP, state: 'delivered', at: NOW + 100 + i, readAt: NOW + 100 + i },
+        ])
+      }
+    }
+  })
+
   it('detects a gap from a prev link it does not hold, and closes it when the missing message arrives', async () => {
     const { history } = await aliceHistory()
     const gen = createIdGenerator({ now: () => NOW })

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
-import { deadline, withDeadline } from '../src/lib/deadline.ts'
+import { deadline, settleBy, withDeadline } from '../src/lib/deadline.ts'
 
 /** V8's gc() in this worker (a process-wide flag; harmless to the other tests). */
 function exposedGc(): () => void {
@@ -105,5 +105,43 @@ describe('deadline', () => {
     await sleep(50)
     expect(await survivors(refs)).toBe(0)
     expect(getEventListeners(parent.signal, 'abort')).toHaveLength(0)
+  })
+})
+
+describe('settleBy', () => {
+  it("settles as the promise does while the signal stays; no signal is the promise itself; no listener is left", async () => {
+    const c = new AbortController()
+    await expect(settleBy(Promise.resolve('done'), c.signal)).resolves.toBe('done')
+    await expect(settleBy(Promise.reject(new Error('failed')), c.signal)).rejects.toThrow('failed')
+    const p = Promise.resolve(1)
+    expect(settleBy(p, undefined)).toBe(p)
+    expect(getEventListeners(c.signal, 'abort')).toHaveLength(0)
+  })
+
+  it("rejects once the signal aborts, with the signal's reason or the error given; the loser's own rejection is handled", async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (e: unknown) => unhandled.push(e)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const c = new AbortController()
+      let fail: (e: Error) => void = () => {}
+      const slow = new Promise<never>((_, reject) => {
+        fail = reject
+      })
+      const plain = settleBy(slow, c.signal)
+      const named = settleBy(slow, c.signal, () => new RangeError('gave up'))
+      c.abort(new Error('stop'))
+      await expect(plain).rejects.toThrow('stop')
+      await expect(named).rejects.toThrow(RangeError)
+      // Already aborted: at once, and the promise's later failure is nobody's.
+      const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('too late')), 5))
+      await expect(settleBy(late, c.signal, () => new Error('aborted before'))).rejects.toThrow('aborted before')
+      fail(new Error('lost the race'))
+      await sleep(30)
+      expect(unhandled).toEqual([])
+      expect(getEventListeners(c.signal, 'abort')).toHaveLength(0)
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
   })
 })

@@ -72,3 +72,22 @@ export async function withDeadline<T>(ms: number, parents: (AbortSignal | undefi
     d.release()
   }
 }
+
+/**
+ * `p`'s outcome, unless `signal` aborts first: then a rejection with `error()`, or with the signal's reason when no
+ * `error` is given. `p` itself goes on; a rejection it meets after losing is handled (nobody waits for it any more).
+ * No signal: `p` as it is.
+ */
+export function settleBy<T>(p: Promise<T>, signal: AbortSignal | undefined, error?: () => unknown): Promise<T> {
+  if (signal === undefined) return p
+  const why = (): unknown => (error === undefined ? signal.reason : error())
+  if (signal.aborted) {
+    p.catch(() => undefined)
+    return Promise.reject(why())
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(why())
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}

@@ -1,4 +1,4 @@
-import { withDeadline } from '@baran/actor/deadline'
+import { settleBy, withDeadline } from '@baran/actor/deadline'
 
 /** The caller's signal (if any) and a deadline (performance.now() ms) of one operation. */
 export interface Bounds {
@@ -13,18 +13,7 @@ export const remaining = (b: Bounds): number => Math.max(0, Math.ceil(b.deadline
 export const ended = (b: Bounds): boolean => b.signal?.aborted === true || remaining(b) === 0
 
 /** Wait for `p`, but no longer than the bounds allow (then reject as AbortSignal.timeout would). */
-export function raceBounds<T>(p: Promise<T>, b: Bounds): Promise<T> {
-  b.signal?.throwIfAborted()
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(b.signal?.reason)
-    const timer = setTimeout(() => reject(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), remaining(b))
-    b.signal?.addEventListener('abort', onAbort, { once: true })
-    p.then(resolve, reject).finally(() => {
-      clearTimeout(timer)
-      b.signal?.removeEventListener('abort', onAbort)
-    })
-  })
-}
+export const raceBounds = <T>(p: Promise<T>, b: Bounds): Promise<T> => withDeadline(remaining(b), [b.signal], (signal) => settleBy(p, signal))
 
 /** Multihash bytes as a map key. */
 export const mhKey = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')

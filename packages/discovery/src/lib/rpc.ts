@@ -1,4 +1,4 @@
-import { deadline } from '@baran/actor/deadline'
+import { deadline, settleBy } from '@baran/actor/deadline'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
@@ -373,17 +373,4 @@ export class Rpc {
     this.#server.stop()
     this.#udp?.stop()
   }
-}
-
-/** `p`, or a rejection with `error()` once `signal` aborts, whichever comes first. */
-function settleBy<T>(p: Promise<T>, signal: AbortSignal, error: () => Error): Promise<T> {
-  if (signal.aborted) {
-    p.catch(() => undefined)
-    return Promise.reject(error())
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(error())
-    signal.addEventListener('abort', onAbort, { once: true })
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
 }

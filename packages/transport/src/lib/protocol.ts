@@ -9,6 +9,7 @@
  * opens a stream and proves nothing reads a CLOSE frame and nothing else, and it can hold only a few such
  * streams (per peer and in total) for at most the handshake timeout.
  */
+import { settleBy } from '@baran/actor/deadline'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { type VerifiedChain, verifyChain } from '@baran/trust'
@@ -37,7 +38,7 @@ import type { HelloFrame } from './frames.ts'
 import { type Credentials, helloFrameOf, type VerifiedRemote, verifyHello } from './handshake.ts'
 import { type MessageProtocolInit, positiveInt } from './protocol-options.ts'
 import { RevokedDevices, revokedDevicesOf } from './revocations.ts'
-import { dialFailureReason, type Envelope, envelopeFrameOf, expectRemote, parseTarget, raceSignal, type SendOptions, type SendResult, type SendTarget } from './send.ts'
+import { dialFailureReason, type Envelope, envelopeFrameOf, expectRemote, parseTarget, type SendOptions, type SendResult, type SendTarget } from './send.ts'
 import { type AnyEnvelopeHandler, Session, SessionLostError } from './session.ts'
 
 /** What revokeDevice() cut. */
@@ -267,7 +268,7 @@ export class MessageProtocol {
         () => this.dialing.get(key) === entry && this.dialing.delete(key),
       )
     }
-    return raceSignal(dialing, signal)
+    return settleBy(dialing, signal)
   }
 
   private pick(peer: string): Session | undefined {

@@ -84,16 +84,6 @@ export function expectRemote(session: Session, target: SendTarget): void {
   )
 }
 
-/** Settles with `p`, or rejects with the signal's reason once it aborts. */
-export function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
-}
-
 /** At most this many of a failed dial's per-address errors are spelled out (a peer may announce many addresses). */
 const MAX_DIAL_REASONS = 6
 

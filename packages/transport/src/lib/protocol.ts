@@ -9,7 +9,7 @@
  * opens a stream and proves nothing reads a CLOSE frame and nothing else, and it can hold only a few such
  * streams (per peer and in total) for at most the handshake timeout.
  */
-import { settleBy } from '@baran/actor/deadline'
+import { deadline, settleBy } from '@baran/actor/deadline'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { type VerifiedChain, verifyChain } from '@baran/trust'
@@ -216,31 +216,21 @@ export class MessageProtocol {
     if (peerId === this.selfId) throw new InvalidArgumentError('cannot send to this host itself')
     const frame = envelopeFrameOf(env, this.maxFrameBytes)
     const timeoutMs = positiveInt(opts.timeoutMs, DEFAULT_SEND_TIMEOUT_MS, 'timeoutMs')
-    // one cleared timer per send: AbortSignal.timeout() timers cannot be cleared and pile up at
-    // high message rates
-    const ctl = new AbortController()
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      ctl.abort(new TimeoutError())
-    }, timeoutMs)
-    const onAbort = () => ctl.abort(opts.signal?.reason)
-    if (opts.signal?.aborted) onAbort()
-    else opts.signal?.addEventListener('abort', onAbort, { once: true })
-
+    // released when the send is over: AbortSignal.timeout() timers cannot be cleared and pile up at high message rates
+    const limit = deadline(timeoutMs, opts.signal)
     try {
       for (let attempt = 0; ; attempt++) {
         try {
           // fast path: an open stream needs no PeerId or address parsing
-          const session = this.pick(peerId) ?? (await this.sessionFor(target, ctl.signal, timeoutMs))
+          const session = this.pick(peerId) ?? (await this.sessionFor(target, limit.signal, timeoutMs))
           expectRemote(session, target)
           const t0 = performance.now()
-          const status = await session.request(env.id, frame, ctl.signal)
+          const status = await session.request(env.id, frame, limit.signal)
           return { status, rtt: performance.now() - t0, connection: session.kind }
         } catch (err) {
           if (this.stopped) throw new HostStoppedError(undefined, { cause: err })
-          if (timedOut) throw new TimeoutError(`no ACK from ${peerId} within ${timeoutMs} ms`, { cause: err })
-          if (ctl.signal.aborted) throw new AbortedError(undefined, { cause: opts.signal?.reason })
+          if (limit.timedOut) throw new TimeoutError(`no ACK from ${peerId} within ${timeoutMs} ms`, { cause: err })
+          if (limit.signal.aborted) throw new AbortedError(undefined, { cause: opts.signal?.reason })
           // the stream died before the ACK: resend once on a new stream (the id makes it idempotent)
           if (err instanceof SessionLostError && attempt === 0) continue
           if (err instanceof TransportError) throw err
@@ -248,8 +238,7 @@ export class MessageProtocol {
         }
       }
     } finally {
-      clearTimeout(timer)
-      opts.signal?.removeEventListener('abort', onAbort)
+      limit.release()
     }
   }
 

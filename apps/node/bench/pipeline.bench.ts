@@ -45,6 +45,9 @@ const MESSAGES = Number(values.messages ?? 500)
 const LEVELS = (values.levels ?? '1,8,16,32').split(',').map(Number)
 /** open: a sender moves on as soon as `send` replied (persisted on A); closed: only once A reports it delivered. */
 const MODES = (values.modes ?? 'open,closed').split(',').filter((m): m is 'open' | 'closed' => m === 'open' || m === 'closed')
+if (MODES.length === 0 || LEVELS.length === 0 || !LEVELS.every((c) => Number.isInteger(c) && c > 0)) {
+  throw new Error(`pipeline.bench: --modes takes open and/or closed, --levels positive integers (got ${values.modes ?? '-'} / ${values.levels ?? '-'})`)
+}
 const LEVEL_TIMEOUT_MS = 180_000
 /** Issue 19's goal for the durable pipeline: msgs/s, and that rate over raw KV puts at the same concurrency. */
 const GOAL = { msgsPerSec: 5000, overRaw: 0.5 }

@@ -59,6 +59,33 @@ describe('JetStream key/value buckets', () => {
     expect(await kv.get('k')).toBeUndefined()
   })
 
+  it('creates a key again over its deletion, and refuses an invalid key or an oversized value without writing', async () => {
+    const kv = await bus.kv('writes_test', { maxValueBytes: 64 })
+    const r1 = await kv.create('w.1', enc('one'))
+    await kv.delete('w.1')
+    expect(await kv.get('w.1')).toBeUndefined()
+    const r2 = await kv.create('w.1', enc('again')) // over the deletion marker
+    expect(r2).toBeGreaterThan(r1)
+    await expect(kv.create('w.1', enc('third'))).rejects.toMatchObject({ code: 'conflict' })
+    await expect(kv.put('not a key', enc('x'))).rejects.toMatchObject({ code: 'internal', message: expect.stringMatching(/invalid key/) })
+    await expect(kv.put('.w', enc('x'))).rejects.toMatchObject({ code: 'internal' })
+    await expect(kv.update('w.1', enc('x'), 0)).rejects.toMatchObject({ code: 'internal' })
+    await expect(kv.put('w.big', new Uint8Array(65))).rejects.toMatchObject({ message: expect.stringMatching(/w\.big/) })
+    expect(await kv.get('w.big')).toBeUndefined()
+    expect(dec((await kv.get('w.1'))?.value ?? new Uint8Array())).toBe('again')
+    expect((await kv.state()).lastRevision).toBe(r2)
+  })
+
+  it('fails a write with unavailable on a closed connection, at once', async () => {
+    const b = await Bus.connect({ servers: server.url, node: 'n1' })
+    const kv = await b.kv('writes_closed')
+    await kv.put('k', enc('v'))
+    await b.close()
+    for (const write of [() => kv.put('k', enc('x')), () => kv.create('k2', enc('x')), () => kv.update('k', enc('x'), 1), () => kv.delete('k')]) {
+      await expect(write()).rejects.toMatchObject({ code: 'unavailable' })
+    }
+  })
+
   it('lists each key once, at its newest value, while its keys are being written', async () => {
     const kv = await bus.kv('busy_test')
     for (let i = 0; i < 200; i++) await kv.put(`k${i}`, enc('v0'))

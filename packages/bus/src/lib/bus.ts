@@ -277,7 +277,7 @@ export class Bus {
 
   /** Opens (or creates) a durable JetStream key/value bucket. */
   kv(bucket: string, opts?: KvBucketOptions): Promise<KvBucket> {
-    return KvBucket.open(this.#nc, bucket, opts, this.#inboxPrefix)
+    return KvBucket.open(this.#nc, bucket, opts ?? {}, this.#inboxPrefix, this.#replies)
   }
 
   /** Waits until the server has processed everything sent so far. */

@@ -9,15 +9,12 @@
  */
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from 'nats'
 import { BusError, BusErrorCode } from './errors.ts'
-import { jsError } from './kv-errors.ts'
+import { statusError, statusOf, writeAck } from './kv-write.ts'
 
 /** The items in flight at once (the replies of one window are matched in memory). */
 export const KV_BATCH_WINDOW = 512
 /** How long one window may wait for its last answer. */
 const WINDOW_TIMEOUT_MS = 5_000
-/** The JetStream error code of a create whose key exists (`wrong last sequence`). */
-const WRONG_LAST_SEQUENCE = 10071
-const decoder = new TextDecoder()
 
 export interface BatchTarget {
   nc: NatsConnection
@@ -99,19 +96,6 @@ async function pipelined<I, R>(t: BatchTarget, items: readonly I[], send: (item:
   return out
 }
 
-/** A status answer (no responders, not found, a bad request): its code, or undefined for a message. */
-function statusOf(m: Msg): number | undefined {
-  const h = m.headers
-  return h && h.code > 0 && m.data.length === 0 ? h.code : undefined
-}
-
-function jsErrorOf(m: Msg, what: string): BusError | undefined {
-  const status = statusOf(m)
-  if (status === 503) return new BusError(BusErrorCode.Unavailable, `${what}: JetStream unavailable (no responders)`)
-  if (status !== undefined) return new BusError(BusErrorCode.Internal, `${what}: status ${status} ${m.headers?.description ?? ''}`.trim())
-  return undefined
-}
-
 /**
  * Creates each key that does not exist yet. Per item: the new revision, a `conflict` BusError when the key exists
  * (a deleted key too: the caller decides what to do with those, e.g. `KvBucket.create`, which reuses a delete
@@ -126,18 +110,7 @@ export function createMany(t: BatchTarget, entries: ReadonlyArray<{ key: string;
     t,
     entries,
     (e, reply) => t.nc.publish(`$KV.${t.bucket}.${e.key}`, e.value, { reply, headers: h }),
-    (m, e) => {
-      const failed = jsErrorOf(m, `${what}/${e.key}`)
-      if (failed) return failed
-      const ack = JSON.parse(decoder.decode(m.data)) as { seq?: unknown; error?: { err_code?: number; description?: string } }
-      if (ack.error) {
-        // Classified as every other write's failure is; the code of a lost race is checked too (its text may change).
-        const refused = jsError(new Error(ack.error.description ?? 'refused'), `${what}/${e.key}`)
-        return ack.error.err_code === WRONG_LAST_SEQUENCE && refused.code !== BusErrorCode.Conflict ? new BusError(BusErrorCode.Conflict, refused.message, { cause: refused }) : refused
-      }
-      if (typeof ack.seq !== 'number') return new BusError(BusErrorCode.Internal, `${what}/${e.key}: an acknowledgement without a sequence`)
-      return ack.seq
-    },
+    (m, e) => writeAck(m, `${what}/${e.key}`),
     what,
   )
 }
@@ -152,7 +125,7 @@ export function getMany(t: BatchTarget, keys: readonly string[]): Promise<Array<
     (key, reply) => t.nc.publish(api, JSON.stringify({ last_by_subj: `$KV.${t.bucket}.${key}` }), { reply }),
     (m, key) => {
       if (statusOf(m) === 404) return undefined
-      const failed = jsErrorOf(m, `${what}/${key}`)
+      const failed = statusError(m, `${what}/${key}`)
       if (failed) return failed
       const h = m.headers
       const op = h?.get('KV-Operation')

@@ -3,6 +3,8 @@ import { DeliverPolicy, StorageType } from 'nats'
 import { BusError, BusErrorCode } from './errors.ts'
 import { type BatchTarget, createMany, getMany, isPlainKey } from './kv-batch.ts'
 import { jsError } from './kv-errors.ts'
+import { writeKey } from './kv-write.ts'
+import type { ReplyRouter } from './replies.ts'
 
 /** A durable key/value bucket on JetStream (file storage in the node's data dir). */
 export interface KvBucketOptions {
@@ -37,19 +39,22 @@ export interface KvStreamState {
 export class KvBucket {
   readonly name: string
   #kv: KV
-  #nc: NatsConnection | undefined
-  #inboxPrefix: string | undefined
+  #nc: NatsConnection
+  #inboxPrefix: string
+  /** Writes go through the bus's reply router (kv-write.ts); reads and listings through nats.js's KV. */
+  #replies: ReplyRouter
   /** Whether the bucket's stream answers direct gets (asked once, for `getMany`). */
   #direct: Promise<boolean> | undefined
 
-  constructor(name: string, kv: KV, nc?: NatsConnection, inboxPrefix?: string) {
+  private constructor(name: string, kv: KV, nc: NatsConnection, inboxPrefix: string, replies: ReplyRouter) {
     this.name = name
     this.#kv = kv
     this.#nc = nc
     this.#inboxPrefix = inboxPrefix
+    this.#replies = replies
   }
 
-  static async open(nc: NatsConnection, name: string, opts: KvBucketOptions = {}, inboxPrefix?: string): Promise<KvBucket> {
+  static async open(nc: NatsConnection, name: string, opts: KvBucketOptions, inboxPrefix: string, replies: ReplyRouter): Promise<KvBucket> {
     try {
       const kv = await nc.jetstream().views.kv(name, {
         history: opts.history ?? 1,
@@ -58,7 +63,7 @@ export class KvBucket {
         ...(opts.maxBytes === undefined ? {} : { max_bytes: opts.maxBytes }),
         ...(opts.maxValueBytes === undefined ? {} : { maxValueSize: opts.maxValueBytes }),
       })
-      return new KvBucket(name, kv, nc, inboxPrefix)
+      return new KvBucket(name, kv, nc, inboxPrefix, replies)
     } catch (e) {
       throw jsError(e, `open bucket ${name}`)
     }
@@ -73,38 +78,37 @@ export class KvBucket {
     }
   }
 
-  async put(key: string, value: Uint8Array): Promise<number> {
-    try {
-      return await this.#kv.put(key, value)
-    } catch (e) {
-      throw jsError(e, `put ${this.name}/${key}`)
-    }
+  put(key: string, value: Uint8Array): Promise<number> {
+    return writeKey(this.#replies, this.name, key, value, { kind: 'put' })
   }
 
-  /** Writes only if the key does not exist; `conflict` otherwise. */
+  /**
+   * Writes only if the key does not exist; `conflict` otherwise. A key whose newest entry is a deletion is written
+   * again over that marker (as nats.js's KV does it).
+   */
   async create(key: string, value: Uint8Array): Promise<number> {
     try {
-      return await this.#kv.create(key, value)
+      return await writeKey(this.#replies, this.name, key, value, { kind: 'create' })
     } catch (e) {
-      throw jsError(e, `create ${this.name}/${key}`)
+      if (!(e instanceof BusError) || e.code !== BusErrorCode.Conflict) throw e
+      let marker: KvEntry | null
+      try {
+        marker = await this.#kv.get(key)
+      } catch (err) {
+        throw jsError(err, `create ${this.name}/${key}`)
+      }
+      if (marker?.operation !== 'DEL' && marker?.operation !== 'PURGE') throw e
+      return this.update(key, value, marker.revision)
     }
   }
 
   /** Writes only if the key is still at `revision`; `conflict` otherwise. */
-  async update(key: string, value: Uint8Array, revision: number): Promise<number> {
-    try {
-      return await this.#kv.update(key, value, revision)
-    } catch (e) {
-      throw jsError(e, `update ${this.name}/${key}`)
-    }
+  update(key: string, value: Uint8Array, revision: number): Promise<number> {
+    return writeKey(this.#replies, this.name, key, value, { kind: 'update', revision })
   }
 
   async delete(key: string): Promise<void> {
-    try {
-      await this.#kv.delete(key)
-    } catch (e) {
-      throw jsError(e, `delete ${this.name}/${key}`)
-    }
+    await writeKey(this.#replies, this.name, key, new Uint8Array(0), { kind: 'delete' })
   }
 
   /**
@@ -141,7 +145,7 @@ export class KvBucket {
 
   /** Where batched calls go, or undefined when they cannot (no connection or prefix, an encoded key, no direct gets). */
   async #batchTarget(keys: readonly string[], needsDirect: boolean): Promise<BatchTarget | undefined> {
-    if (!this.#nc || this.#inboxPrefix === undefined || keys.length < 2 || !keys.every(isPlainKey)) return undefined
+    if (keys.length < 2 || !keys.every(isPlainKey)) return undefined
     if (needsDirect) {
       this.#direct ??= this.#kv.status().then(
         (s) => s.streamInfo.config.allow_direct === true,

@@ -2,6 +2,7 @@
  * Turns what ethers throws into the naming library's typed errors: registry reverts (custom
  * errors decoded with the contract interface), missing gas funds, and an unreachable chain.
  */
+import { settleBy, withDeadline } from '@baran/actor/deadline'
 import { Interface } from 'ethers'
 import { registryAbi } from '../generated/registry-artifact.ts'
 import {
@@ -100,15 +101,7 @@ export function toNamingError(e: unknown, what: string): NamingError {
   return new RegistryError(`${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e })
 }
 
-/** Rejects with ChainUnavailableError when `p` takes longer than `ms`. */
-export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ChainUnavailableError(`${what}: no answer within ${ms} ms`)), ms)
-  })
-  try {
-    return await Promise.race([p, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+/** Rejects with ChainUnavailableError when `p` takes longer than `ms` (`p` goes on; its late rejection is handled). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return withDeadline(ms, [], (signal) => settleBy(p, signal, () => new ChainUnavailableError(`${what}: no answer within ${ms} ms`)))
 }

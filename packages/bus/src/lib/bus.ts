@@ -260,7 +260,7 @@ export class Bus {
     })
     // The server answers a refused SUB with -ERR before the PONG of this flush.
     await this.#nc.flush()
-    if (refused) throw natsToBusError(refused, subject, 0)
+    if (refused) throw subscriptionError(refused, subject)
     return { unsubscribe: () => sub.unsubscribe() }
   }
 
@@ -322,22 +322,17 @@ function errorOf(msg: Msg): BusError | undefined {
   return new BusError(BusErrorCode.Internal, msg.headers?.get(SERVICE_ERROR_HEADER) || `service error ${code}`)
 }
 
-function natsToBusError(e: unknown, subject: string, timeout: number): BusError {
-  if (e instanceof BusError) return e
-  const ne = e as NatsError
-  switch (ne?.code) {
-    case ErrorCode.NoResponders:
-      return new BusError(BusErrorCode.NoResponder, `nobody serves ${subject}: is the actor running?`, { cause: e })
-    case ErrorCode.Timeout:
-      return new BusError(BusErrorCode.Timeout, `no reply from ${subject} within ${timeout} ms`, { cause: e })
+/** Why the server ended a subscription (requests fail in replies.ts). */
+function subscriptionError(e: NatsError, subject: string): BusError {
+  switch (e.code) {
     case ErrorCode.PermissionsViolation:
       return new BusError(BusErrorCode.Forbidden, `the bus refused this user access to ${subject}`, { cause: e })
     case ErrorCode.ConnectionClosed:
       return new BusError(BusErrorCode.Closed, 'bus connection is closed', { cause: e })
     case ErrorCode.Disconnect:
     case ErrorCode.ConnectionRefused:
-      return new BusError(BusErrorCode.Unavailable, `bus unavailable: ${ne.message}`, { cause: e })
+      return new BusError(BusErrorCode.Unavailable, `bus unavailable: ${e.message}`, { cause: e })
     default:
-      return new BusError(BusErrorCode.Internal, ne?.message ?? String(e), { cause: e })
+      return new BusError(BusErrorCode.Internal, e.message, { cause: e })
   }
 }

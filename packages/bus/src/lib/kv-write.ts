@@ -12,7 +12,7 @@ import type { ReplyRouter } from './replies.ts'
 /** How long a write waits for its acknowledgement (nats.js JetStream's default). */
 export const KV_WRITE_TIMEOUT_MS = 5_000
 /** The JetStream error code of a write whose expected revision did not hold (`wrong last sequence`). */
-export const WRONG_LAST_SEQUENCE = 10071
+const WRONG_LAST_SEQUENCE = 10071
 /** Keys as nats.js's KV accepts them (no codec): its own check. */
 const VALID_KEY = /^[-/=.\w]+$/
 const EXPECTED_LAST = 'Nats-Expected-Last-Subject-Sequence'

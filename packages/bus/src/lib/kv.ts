@@ -143,7 +143,7 @@ export class KvBucket {
     return Promise.all(results.map((r, i) => (r instanceof BusError && r.code === BusErrorCode.Conflict ? one(entries[i]!) : r)))
   }
 
-  /** Where batched calls go, or undefined when they cannot (no connection or prefix, an encoded key, no direct gets). */
+  /** Where batched calls go, or undefined when they do not pay or cannot (one key, an encoded key, no direct gets). */
   async #batchTarget(keys: readonly string[], needsDirect: boolean): Promise<BatchTarget | undefined> {
     if (keys.length < 2 || !keys.every(isPlainKey)) return undefined
     if (needsDirect) {

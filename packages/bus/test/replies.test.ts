@@ -76,6 +76,33 @@ describe('ReplyRouter', () => {
     }
   })
 
+  it('drops replies to tokens nobody waits for, and keeps memory bounded under a flood of unanswered requests', async () => {
+    // A responder that also answers to tokens that were never asked (one too high, one that is not a number).
+    const stray = await connect({ servers: server.url })
+    stray.subscribe('stray', {
+      callback: (_e, m) => {
+        const base = (m.reply ?? '').slice(0, (m.reply ?? '').lastIndexOf('.'))
+        stray.publish(`${base}.999999999`, enc.encode('forged'))
+        stray.publish(`${base}.x`, enc.encode('forged'))
+        m.respond(enc.encode('mine'))
+      },
+    })
+    await stray.flush()
+    const nc = await connect({ servers: server.url })
+    const router = new ReplyRouter(nc, '_INBOX')
+    try {
+      const replies = await Promise.all(Array.from({ length: 20 }, () => router.request('stray', enc.encode('x'), { timeoutMs: 5000 })))
+      expect(new Set(replies.map((m) => dec.decode(m.data)))).toEqual(new Set(['mine']))
+      // 5,000 requests nobody answers: each times out, and none is left waiting.
+      const codes = await Promise.all(Array.from({ length: 5_000 }, () => codeOf(router.request('never', enc.encode('x'), { timeoutMs: 50 }))))
+      expect(codes.every((c) => c === 'timeout')).toBe(true)
+      expect(router.pending).toBe(0)
+    } finally {
+      await nc.close()
+      await stray.close()
+    }
+  })
+
   it('says no_responder for a subject nobody serves, timeout for an abort, invalid_request for a bad subject', async () => {
     const nc = await connect({ servers: server.url })
     const router = new ReplyRouter(nc, '_INBOX')

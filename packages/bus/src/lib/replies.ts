@@ -40,10 +40,8 @@ export class ReplyRouter {
   constructor(nc: NatsConnection, inboxPrefix: string) {
     this.#nc = nc
     this.#inbox = createInbox(inboxPrefix)
-    nc.closed().then(
-      () => this.#failAll(() => new BusError(BusErrorCode.Closed, 'bus connection is closed')),
-      () => this.#failAll(() => new BusError(BusErrorCode.Closed, 'bus connection is closed')),
-    )
+    const closed = (): void => this.#failAll(() => new BusError(BusErrorCode.Closed, 'bus connection is closed'))
+    nc.closed().then(closed, closed)
   }
 
   /** Requests in flight (bounded by their timeouts). */

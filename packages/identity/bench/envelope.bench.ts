@@ -5,10 +5,9 @@
  * the envelopes put under the durable pipeline (`pipelineFloor`: raw primitives for one message's seals and open).
  */
 
-import { createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject, randomBytes, sign, verify } from 'node:crypto'
 import { cpus } from 'node:os'
 import { Bus, identityCreate, identityOpen, identityPeerBinding, identitySeal } from '@baran/bus'
-import { Cleanup, runInline, setupNats, tempDir } from '@baran/testkit'
+import { Cleanup, envelopeFloorCpuUs, envelopePrimitives, runInline, setupNats, tempDir } from '@baran/testkit'
 import { envelopeRecipientOf, openEnvelope, sealEnvelope, x25519Implementation } from '@baran/trust'
 import nacl from 'tweetnacl'
 import { identityActor } from '../src/index.ts'
@@ -65,53 +64,6 @@ async function inProcess(recipientCount: number) {
 }
 
 /**
- * The raw primitives with the same payload, from node:crypto (OpenSSL, synchronous): what sealing to one device
- * costs at least. Seal: an ephemeral X25519 key pair, one X25519 agreement, HKDF-SHA256, ChaCha20-Poly1305 over the
- * payload; open: one agreement, HKDF, decryption. `signed` adds what the envelope adds for authenticity: one Ed25519
- * signature on seal, two verifications on open (the sender's device certificate and the envelope).
- */
-function raw() {
-  const recipient = generateKeyPairSync('x25519')
-  const signer = generateKeyPairSync('ed25519')
-  const info = Buffer.from('baran bench')
-  const sealRaw = () => {
-    const eph = generateKeyPairSync('x25519')
-    const key = Buffer.from(hkdfSync('sha256', diffieHellman({ privateKey: eph.privateKey, publicKey: recipient.publicKey }), Buffer.alloc(0), info, 32))
-    const nonce = randomBytes(12)
-    const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
-    const ct = Buffer.concat([c.update(payload), c.final(), c.getAuthTag()])
-    return { enc: eph.publicKey, nonce, ct }
-  }
-  const openRaw = (s: { enc: KeyObject; nonce: Buffer; ct: Buffer }) => {
-    const key = Buffer.from(hkdfSync('sha256', diffieHellman({ privateKey: recipient.privateKey, publicKey: s.enc }), Buffer.alloc(0), info, 32))
-    const d = createDecipheriv('chacha20-poly1305', key, s.nonce, { authTagLength: 16 })
-    d.setAuthTag(s.ct.subarray(s.ct.length - 16))
-    return Buffer.concat([d.update(s.ct.subarray(0, s.ct.length - 16)), d.final()])
-  }
-  const sealSigned = () => {
-    const s = sealRaw()
-    return { ...s, sig: sign(null, s.ct, signer.privateKey) }
-  }
-  /** Open with the envelope's signature checked alone: the receiver keeps verified sender certificates (chain-cache). */
-  const openSignedCertKnown = (s: ReturnType<typeof sealSigned>) => {
-    if (!verify(null, s.ct, signer.publicKey, s.sig)) throw new Error('bad signature')
-    return openRaw(s)
-  }
-  const openSigned = (s: ReturnType<typeof sealSigned>) => {
-    // the device certificate's signature, then the envelope's
-    if (!verify(null, s.ct, signer.publicKey, s.sig)) throw new Error('bad signature')
-    return openSignedCertKnown(s)
-  }
-  /** A body sealed at rest (src/lib/at-rest.ts): ChaCha20-Poly1305 under the device's derived key, no key agreement, no signature. */
-  const atRestKey = randomBytes(32)
-  const sealAtRest = () => {
-    const c = createCipheriv('chacha20-poly1305', atRestKey, randomBytes(12), { authTagLength: 16 })
-    return Buffer.concat([c.update(payload), c.final(), c.getAuthTag()])
-  }
-  return { sealRaw, openRaw, sealSigned, openSigned, openSignedCertKnown, sealAtRest }
-}
-
-/**
  * The least CPU one message costs through the durable pipeline in envelope work alone, from the raw primitives: the
  * sender seals the body at rest (one authenticated cipher under its own key, since stop 44; a signed seal to itself
  * before) and seals the payload to the recipient device (one signed seal), the receiver opens it (one agreement, one
@@ -119,16 +71,12 @@ function raw() {
  * transport), the machine's cores could carry at most `ceilingMsgsPerSec` messages a second.
  */
 async function pipelineFloor() {
-  const r = raw()
-  const cpuUsPerMessage = await cpuPerOp(async () => {
-    r.sealAtRest()
-    r.openSignedCertKnown(r.sealSigned())
-  })
+  const cpuUsPerMessage = Math.round(envelopeFloorCpuUs(payload, WINDOW_MS))
   return { cpuUsPerMessage, cores: cpus().length, ceilingMsgsPerSec: Math.round((cpus().length * 1e6) / cpuUsPerMessage) }
 }
 
 async function rawRates() {
-  const r = raw()
+  const r = envelopePrimitives(payload)
   const sample = r.sealSigned()
   return {
     sealPerSec: await rate(async () => r.sealRaw()),

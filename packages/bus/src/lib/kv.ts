@@ -218,7 +218,6 @@ export class KvBucket {
   async range(from: number, max: number, until: number): Promise<KvValue[]> {
     const start = Math.max(1, from)
     if (max <= 0 || start > until) return []
-    if (!this.#nc) throw new BusError(BusErrorCode.Internal, `range of ${this.name}: bucket opened without a connection`)
     const prefix = `$KV.${this.name}.`
     const out: KvValue[] = []
     try {

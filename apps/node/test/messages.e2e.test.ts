@@ -3,6 +3,7 @@
  * outbox. The node uses an external nats-server (the `bus.url` setting), so this test can play the transport
  * actor and hand the outbox incoming envelopes, sealed by a stranger's real identity actor (on its own bus).
  */
+import { nodeStatus, outboxReceived } from '@baran/bus'
 import { newMessageId } from '@baran/outbox'
 import { Cleanup, waitUntil } from '@baran/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -87,4 +88,41 @@ describe('baran send / inbox / watch / outbox', () => {
     watch.child.kill('SIGINT')
     expect((await watch.exited).code).toBe(0)
   })
+
+  it('announces again what a killed outbox stored, when its sender resends it; watch shows it once', async () => {
+    const announced: string[] = []
+    const sub = await node.bus.subscribe(outboxReceived, (m) => void announced.push(m.id))
+    const watch = spawnBaran(cleanup, ['watch', '--data-dir', dataDir, '--json'])
+    const id = await waitUntil(
+      async () => {
+        const sent = await deliver('before the kill')
+        await new Promise((r) => setTimeout(r, 100))
+        return watch.output.some((l) => l.includes(sent)) ? sent : undefined
+      },
+      { timeoutMs: 20_000, what: 'watch printed a message' },
+    )
+    // The outbox's process dies (a kill between the write and the announcement looks the same to the next run) and
+    // the supervisor starts it again; the sender, whose ack may have died with it, sends the message again.
+    const pid = (await node.bus.request(nodeStatus, {})).actors.outbox?.pid
+    if (!pid) throw new Error('the outbox has no pid')
+    process.kill(pid, 'SIGKILL')
+    await waitUntil(
+      async () => {
+        const { actors } = await node.bus.request(nodeStatus, {})
+        return actors.outbox?.pid !== pid && Object.values(actors).every((x) => x.state === 'ready')
+      },
+      { timeoutMs: 30_000, what: 'the outbox restarted' },
+    )
+    expect(await node.deliver({ id, body: 'before the kill' })).toBe('duplicate')
+    await waitUntil(() => announced.filter((x) => x === id).length === 2, { timeoutMs: 10_000, what: 'the message announced again' })
+    // a duplicate within the new run is not announced again
+    expect(await node.deliver({ id, body: 'before the kill' })).toBe('duplicate')
+    const after = await deliver('after the kill')
+    await waitUntil(() => watch.output.some((l) => l.includes(after)), { timeoutMs: 10_000, what: 'watch printed the next message' })
+    expect(announced.filter((x) => x === id)).toHaveLength(2)
+    expect(watch.output.filter((l) => l.includes(id))).toHaveLength(1)
+    sub.unsubscribe()
+    watch.child.kill('SIGINT')
+    expect((await watch.exited).code).toBe(0)
+  }, 60_000)
 })

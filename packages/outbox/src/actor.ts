@@ -316,7 +316,7 @@ export const outboxActor = defineActor({
       const me = await identity.get()
       const opened = await sealing.open(envelope, senderAccount === me.accountId ? undefined : senderAccount)
       if ('status' in opened) return opened
-      const r = await s.inbox.receive({ id: opened.id, payload: opened.payload, from: { ...opened.sender, peerId: '' } })
+      const r = await s.inbox.receive({ id: opened.id, payload: opened.payload, from: { ...opened.sender, peerId: '' }, via: 'mailbox' })
       // No transport ack tells the sender: a `delivered` receipt goes back to its device (deposited too if need be).
       const p = r.status === 'stored' ? decodePayload(opened.payload) : undefined
       if (p?.kind === 'message' && !p.sync && p.from !== me.accountId) {

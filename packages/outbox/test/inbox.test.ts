@@ -86,6 +86,66 @@ describe('inbox (real JetStream KV)', () => {
     // the sender never got an ack, so it sends again
     await expect(b.inbox.receive(envelope(p))).resolves.toEqual({ status: 'duplicate' })
     expect((await b.inbox.list()).messages.map((m) => m.id)).toEqual([p.id])
+    // the failed write was never announced: the duplicate is, once
+    expect(b.received.map((m) => m.id)).toEqual([p.id])
+    await expect(b.inbox.receive(envelope(p))).resolves.toEqual({ status: 'duplicate' })
+    expect(b.received.map((m) => m.id)).toEqual([p.id])
+  })
+
+  it('announces once a message whose first write failed before landing (its retry stores it)', async () => {
+    let failFirst = true
+    const b = await bobInbox((kv) => ({
+      ...bind(kv),
+      async create(key, value) {
+        if (failFirst) {
+          failFirst = false
+          throw new Error('JetStream did not answer')
+        }
+        return kv.create(key, value)
+      },
+    }))
+    const p = message()
+    await expect(b.inbox.receive(envelope(p))).rejects.toThrow(/did not answer/)
+    await expect(b.inbox.receive(envelope(p))).resolves.toEqual({ status: 'stored' })
+    await expect(b.inbox.receive(envelope(p))).resolves.toEqual({ status: 'duplicate' })
+    expect(b.received.map((m) => m.id)).toEqual([p.id])
+  })
+
+  it('announces a direct duplicate of what an earlier run stored (it may have died before announcing it), not a mailbox copy', async () => {
+    const b = await bobInbox()
+    const [p, q] = [message(), message({ body: 'second' })]
+    await b.inbox.receive(envelope(p))
+    await b.inbox.receive(envelope(q))
+    await b.inbox.markRead([q.id])
+    expect(b.received.map((m) => m.id)).toEqual([p.id, q.id])
+    // The node restarts (a second later): a sender whose ack died with the first run sends again.
+    const received: ReceivedMessage[] = []
+    const later = new Inbox({
+      log: b.kv,
+      read: b.read,
+      outgoing: b.outgoingStore,
+      self: () => ({ accountId: BOB, deviceId: BOB_PHONE }),
+      now: () => NOW + 1000,
+      onReceived: (m) => void received.push(m),
+    })
+    await later.load()
+    await expect(later.receive({ ...envelope(q), via: 'mailbox' })).resolves.toEqual({ status: 'duplicate' })
+    expect(received).toEqual([])
+    await expect(later.receive(envelope(p))).resolves.toEqual({ status: 'duplicate' })
+    await expect(later.receive(envelope(q))).resolves.toEqual({ status: 'duplicate' })
+    // once in this run
+    await expect(later.receive(envelope(p))).resolves.toEqual({ status: 'duplicate' })
+    // announced as stored (its arrival time, its read flag), nothing stored twice
+    expect(received).toMatchObject([
+      { id: p.id, receivedAt: NOW, read: false },
+      { id: q.id, receivedAt: NOW, read: true },
+    ])
+    expect((await later.list()).messages.map((m) => m.id)).toEqual([p.id, q.id])
+    // a message this run stores is announced once, its duplicates are not
+    const r = message({ body: 'third' })
+    await later.receive(envelope(r))
+    await later.receive(envelope(r))
+    expect(received.map((m) => m.id)).toEqual([p.id, q.id, r.id])
   })
 
   it('refuses bad envelopes with a reason, storing nothing', async () => {

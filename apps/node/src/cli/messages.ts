@@ -156,6 +156,9 @@ export async function historyCommand(peer: string, opts: Opts): Promise<number> 
   })
 }
 
+/** Message IDs `baran watch` remembers to show each received message once. */
+const SHOWN_IDS = 10_000
+
 /** `baran watch`: each received message, delivery state change and receipt, live until Ctrl-C. */
 export async function watchCommand(opts: Opts): Promise<number> {
   const { bus, info } = await connectCli(opts)
@@ -163,7 +166,14 @@ export async function watchCommand(opts: Opts): Promise<number> {
     process.stdout.write(opts.json ? `${JSON.stringify({ event, ...body })}\n` : `${paint('gray', time(Date.now()))}  ${text}\n`)
   }
   try {
-    await bus.subscribe(outboxReceived, (m) => line('received', m, `${paint('cyan', '←')} ${paint('bold', m.sync ? `you → ${short(m.to)}` : short(m.from))}  ${m.body}`))
+    // `received` is at least once (a node that restarts may announce a message again): each is shown once.
+    const shown = new Set<string>()
+    await bus.subscribe(outboxReceived, (m) => {
+      if (shown.has(m.id)) return
+      if (shown.size >= SHOWN_IDS) shown.delete(shown.values().next().value as string)
+      shown.add(m.id)
+      line('received', m, `${paint('cyan', '←')} ${paint('bold', m.sync ? `you → ${short(m.to)}` : short(m.from))}  ${m.body}`)
+    })
     await bus.subscribe(outboxDelivery, (d) => {
       const color = d.state === 'delivered' ? 'green' : d.state === 'queued' || d.state === 'sending' ? 'yellow' : 'red'
       const where = d.deviceId ? `${short(d.to)}/${short(d.deviceId)}${d.sync ? ' (sync)' : ''}` : short(d.to)

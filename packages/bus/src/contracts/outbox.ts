@@ -158,7 +158,7 @@ export const outboxReceived = event({
   body: InboxMessageSchema,
   // Message bodies: only the user's own clients, never another actor.
   readers: ['cli', 'ui'],
-  description: 'a message was stored in the inbox (inbox.watch)',
+  description: 'a message was stored in the inbox (inbox.watch); at least once: a restart may announce again what its sender resent (de-duplicate by id)',
 })
 export const outboxReceipt = event({
   actor: A,

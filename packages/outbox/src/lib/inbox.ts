@@ -26,6 +26,8 @@ export interface ReceiveRequest {
   id: string
   payload: Uint8Array
   from: AuthenticatedSender
+  /** How it came: straight from its sender (default), or taken from this device's DHT mailbox. */
+  via?: 'direct' | 'mailbox'
 }
 
 export type ReceiveResult = { status: 'stored' | 'duplicate' } | { status: 'rejected'; reason: string }
@@ -122,6 +124,8 @@ const UNREAD_RUNS = 64
  * replays the markers since the last one that was, which is slower but exact, and NATS's 1 MiB payload limit holds.
  */
 const CHECKPOINT_MAX_BYTES = 256 * 1024
+/** Message IDs whose announcement this run keeps track of (see Inbox.#announced). */
+const MAX_ANNOUNCED = 4096
 
 export interface InboxPage {
   messages: ReceivedMessage[]
@@ -149,6 +153,13 @@ export class Inbox {
   #readUpTo = 0
   /** markRead calls one at a time, so a checkpoint never claims a marker it has not folded in. */
   #marking: Promise<unknown> = Promise.resolve()
+  /** When this inbox began: what an earlier run stored may have died with it before it was announced. */
+  readonly #since: number
+  /**
+   * What this run knows of announcing a message it found already stored: `unsure` when this run's write of it failed
+   * without a conflict (it may have landed anyway, unannounced), `done` once this run announced it. Bounded.
+   */
+  #announced = new Map<string, 'unsure' | 'done'>()
 
   constructor(init: InboxInit) {
     this.#log = init.log
@@ -156,6 +167,7 @@ export class Inbox {
     this.#outgoing = init.outgoing
     this.#init = init
     this.#now = init.now ?? Date.now
+    this.#since = this.#now()
   }
 
   /** Messages stored (counted at load, then kept up to date). */
@@ -234,16 +246,32 @@ export class Inbox {
     try {
       await this.#log.create(p.id, encodeJsonValue(rec))
     } catch (e) {
-      if (!isConflict(e)) throw e
+      if (!isConflict(e)) {
+        this.#markAnnounced(p.id, 'unsure')
+        throw e
+      }
       // Already there: stored by an earlier delivery whose ack got lost. Same answer, nothing stored twice.
       const known = await this.#log.get(p.id)
       const stored = known && decodeLog(known.value)
-      if (stored && stored.from === p.from) await this.#init.history?.recordReceived({ ...stored, ...(p.prev ? { prev: p.prev } : {}) }, self.accountId)
+      if (stored && stored.from === p.from) {
+        await this.#init.history?.recordReceived({ ...stored, ...(p.prev ? { prev: p.prev } : {}) }, self.accountId)
+        // Its announcement may never have gone out: the run that stored it died between the write and the
+        // announcement (no ack left either, so the sender tries again), or this run's write failed after landing.
+        // Announce it (again, perhaps: `received` is at least once). Not a mailbox copy of what an earlier run got
+        // directly: senders deposit after a failed attempt and often deliver directly later, a common duplicate.
+        const mark = this.#announced.get(p.id)
+        if (mark === 'unsure' || (mark === undefined && req.via !== 'mailbox' && stored.receivedAt < this.#since)) {
+          this.#markAnnounced(p.id, 'done')
+          this.#init.onReceived?.(toReceived({ ...stored, read: this.#readRanges.has(known.revision) }))
+        }
+      }
       if (!stored || stored.from === p.from) return { status: 'duplicate' }
       // Another sender's message has this ID (IDs carry 80 random bits: only a replay can do this). Say so.
       return reject(RejectReason.IdTaken, `message ID ${p.id} is taken by another sender`)
     }
     this.#size++
+    // A write that failed earlier in this run did not land after all: this one is announced below.
+    if (this.#announced.size > 0) this.#announced.delete(p.id)
     try {
       // A failure here fails the answer: the sender sends again, and the duplicate path writes the history.
       await this.#init.history?.recordReceived({ ...rec, ...(p.prev ? { prev: p.prev } : {}) }, self.accountId)
@@ -252,6 +280,13 @@ export class Inbox {
       this.#init.onReceived?.(toReceived({ ...rec, read: false }))
     }
     return { status: 'stored' }
+  }
+
+  #markAnnounced(id: string, mark: 'unsure' | 'done'): void {
+    // Bounded (a store failing for long, many resends): the oldest go first.
+    this.#announced.delete(id)
+    if (this.#announced.size >= MAX_ANNOUNCED) this.#announced.delete(this.#announced.keys().next().value as string)
+    this.#announced.set(id, mark)
   }
 
   /** A read receipt for a message this node sent: recorded on the outgoing record, once per device. */

@@ -20,9 +20,10 @@ import {
 } from '@baran/bus'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { NODE_LISTEN } from './lib/constants.ts'
+import { NODE_LISTEN, OUTBOX_WAIT } from './lib/constants.ts'
 import { generateHostKey, hostKeyFromBytes, hostKeyToBytes } from './lib/host-keys.ts'
 import { createTransportHost, type TransportHost, type TransportHostInit } from './lib/host.ts'
+import { untilServed } from './lib/until-served.ts'
 
 const Multiaddr = z.string().min(1).max(512).regex(/^\//, 'a multiaddr starts with /')
 const WsMultiaddr = Multiaddr.regex(/\/wss?(\/|$)/, 'a WebSockets-only transport listens only on /ws (or /wss) multiaddrs')
@@ -195,11 +196,8 @@ export function defineTransportActor(variant: TransportVariant) {
           ctx.log.info({ accountId: from.accountId, id: env.id }, 'refused an envelope from a blocked account')
           return { rejected: 'refused by the recipient' }
         }
-        const r = await ctx.bus.request(
-          outboxReceive,
-          { id: env.id, payload: Buffer.from(env.payload).toString('base64'), from: { accountId: from.accountId, deviceId: from.deviceId, peerId: from.peerId } },
-          { timeoutMs: 10_000 },
-        )
+        const body = { id: env.id, payload: Buffer.from(env.payload).toString('base64'), from: { accountId: from.accountId, deviceId: from.deviceId, peerId: from.peerId } }
+        const r = await untilServed(() => ctx.bus.request(outboxReceive, body, { timeoutMs: 10_000 }), { ...OUTBOX_WAIT, signal: ctx.signal })
         return r.status === 'rejected' ? { rejected: r.reason ?? 'rejected' } : r.status
       })
 

@@ -42,5 +42,6 @@ export function formatReport(r: ScenarioReport): string {
       .join(', ')}`,
   ]
   if (d.undelivered.length > 0) lines.push('', 'undelivered (first 20):', ...d.undelivered.map((u) => `  ${u}`))
+  for (const [m, way] of Object.entries(d.trails)) lines.push('', `the way of ${m}:`, ...way.map((w) => `  ${w}`))
   return `${lines.join('\n')}\n`
 }

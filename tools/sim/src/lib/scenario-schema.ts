@@ -86,6 +86,8 @@ export interface ScenarioReport {
     /** Accepted while the recipient was offline. */
     toOffline: number
     undelivered: string[]
+    /** The first few undelivered messages' way as the bus showed it (delivery changes, presence heard, the recipient's churn). */
+    trails: Record<string, string[]>
     /** Messages to or from a node that stayed offline past the run: not expected, not in the ratio. */
     toOrFromStayedOffline: { accepted: number; delivered: number }
   }

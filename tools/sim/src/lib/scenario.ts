@@ -1,4 +1,15 @@
-import { Bus, discoveryLookup, discoveryPublish, discoveryPublished, outboxReceived, outboxSend } from '@baran/bus'
+import {
+  Bus,
+  discoveryAddressChanged,
+  discoveryLookup,
+  discoveryOffline,
+  discoveryOnline,
+  discoveryPublish,
+  discoveryPublished,
+  outboxDelivery,
+  outboxReceived,
+  outboxSend,
+} from '@baran/bus'
 import { startNatsServer } from '@baran/launch'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -26,11 +37,13 @@ import { SURVIVABLE_ERRORS, type ShardStats } from './shard-protocol.ts'
 import { createRng } from './rng.ts'
 import { LinkShaper } from './shaper.ts'
 import { addCounts, percentiles } from './stats.ts'
+import { DeliveryTrail } from './trail.ts'
 
 interface Sent {
   id: string
   from: string
   to: string
+  toAccount: string
   sentAt: number
   toOffline: boolean
 }
@@ -118,15 +131,32 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     const received = new Map<string, number>()
     const published = new Map<string, number[]>()
     await monitor.subscribe(outboxReceived, (m) => void (received.has(m.id) || received.set(m.id, Date.now())), { node: '*' })
+    const trail = new DeliveryTrail()
     await monitor.subscribe(
       discoveryPublished,
       (e, meta) => {
         const list = published.get(meta.node) ?? []
         list.push(e.at)
         published.set(meta.node, list)
+        trail.note(meta.node, `published its presence (seq ${e.seq}, ${e.addrs.length} addrs)`)
       },
       { node: '*' },
     )
+    // A message's way, for the report of one that never arrives.
+    await monitor.subscribe(
+      outboxDelivery,
+      (e, meta) => trail.note(meta.node, `delivery ${e.state} attempts ${e.attempts}${e.error ? ` error ${e.error}` : ''}${e.deposited ? ' deposited' : ''}`, { id: e.id }),
+      { node: '*' },
+    )
+    for (const [contract, word] of [
+      [discoveryOnline, 'online'],
+      [discoveryAddressChanged, 'address changed'],
+    ] as const) {
+      await monitor.subscribe(contract, (e, meta) => trail.note(meta.node, `heard the recipient ${word} (seq ${e.seq}, ${e.addrs.length} addrs)`, { account: e.accountId }), {
+        node: '*',
+      })
+    }
+    await monitor.subscribe(discoveryOffline, (e, meta) => trail.note(meta.node, 'heard the recipient offline', { account: e.accountId }), { node: '*' })
 
     // Nodes (and the shards they live in, when threads > 0); the first stats answer means a shard is loaded.
     const width = String(sc.nodes - 1).length
@@ -238,11 +268,13 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
     let restarts = 0
     const rpcAtRun = rpcOf(await shardStats())
     const tRun = performance.now()
+    trail.note('sim', 'the run begins')
     for (const ev of events) {
       const wait = ev.at - (performance.now() - tRun)
       if (wait > 0) await sleep(wait)
       if (ev.kind === 'off') {
         offline++
+        trail.note(ev.node.name, 'goes offline')
         track(ev.node.stop())
       } else if (ev.kind === 'on') {
         // As a supervisor would: a restart that fails (a deadline missed on a loaded machine) is tried again.
@@ -251,6 +283,7 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
             try {
               await ev.node.start(bootstrap)
               restarts++
+              trail.note(ev.node.name, 'back online')
               return
             } catch (e) {
               progress(`restart ${attempt} of ${ev.node.name} failed: ${(e as Error).message}`)
@@ -276,7 +309,7 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
           monitor
             .request(outboxSend, { to: to.accountId, body: `sim ${ev.n} ${from.name}->${to.name}` }, { node: from.name, timeoutMs: 10_000 })
             .then(
-              (r) => void sent.push({ id: r.id, from: from.name, to: to.name, sentAt, toOffline }),
+              (r) => void sent.push({ id: r.id, from: from.name, to: to.name, toAccount: to.accountId, sentAt, toOffline }),
               () => void sendFailed++,
             )
             .finally(() => inFlight--),
@@ -289,6 +322,7 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
 
     // ---- drain: until everything accepted is delivered, or the deadline ----
     const tDrain = performance.now()
+    trail.note('sim', 'the drain begins')
     const drainBy = Date.now() + sc.drainMs
     // A message to or from a node that never comes back is not expected to arrive (it waits in an outbox).
     const stayerNames = new Set([...stayers].map((n) => n.name))
@@ -352,6 +386,7 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
         ratio: sent.filter(expected).length === 0 ? 1 : (sent.filter(expected).length - missing.length) / sent.filter(expected).length,
         toOffline: sent.filter((s) => expected(s) && s.toOffline).length,
         undelivered: missing.slice(0, 20).map((s) => `${s.id} ${s.from}->${s.to}`),
+        trails: Object.fromEntries(missing.slice(0, 5).map((s) => [`${s.id} ${s.from}->${s.to}`, trail.of(s)])),
         toOrFromStayedOffline: { accepted: sent.filter((s) => !expected(s)).length, delivered: sent.filter((s) => !expected(s) && received.has(s.id)).length },
       },
       latencyMs: {

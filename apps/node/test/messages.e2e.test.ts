@@ -30,6 +30,18 @@ async function deliver(body: string): Promise<string> {
   return id
 }
 
+/** `baran watch`'s subscription is up once a message reaches it: delivers until one shows, and gives its ID. */
+function deliverUntilWatched(watch: { output: string[] }, body: string): Promise<string> {
+  return waitUntil(
+    async () => {
+      const sent = await deliver(body)
+      await new Promise((r) => setTimeout(r, 100))
+      return watch.output.some((l) => l.includes(sent)) ? sent : undefined
+    },
+    { timeoutMs: 20_000, what: 'watch printed a message' },
+  )
+}
+
 async function json<T>(args: string[]): Promise<T> {
   const r = await cli(cleanup, [...args, '--data-dir', dataDir, '--json'])
   expect(r.code, r.out).toBe(0)
@@ -74,15 +86,7 @@ describe('baran send / inbox / watch / outbox', () => {
 
   it('watches live until Ctrl-C', async () => {
     const watch = spawnBaran(cleanup, ['watch', '--data-dir', dataDir, '--json'])
-    // the subscription is up once the outbox's own events reach it: send until one line shows
-    const id = await waitUntil(
-      async () => {
-        const sent = await deliver('live one')
-        await new Promise((r) => setTimeout(r, 100))
-        return watch.output.some((l) => l.includes(sent)) ? sent : undefined
-      },
-      { timeoutMs: 20_000, what: 'watch printed a message' },
-    )
+    const id = await deliverUntilWatched(watch, 'live one')
     const line = JSON.parse(watch.output.find((l) => l.includes(id))!)
     expect(line).toMatchObject({ event: 'received', id, from: stranger.me.accountId, body: 'live one' })
     watch.child.kill('SIGINT')
@@ -93,14 +97,7 @@ describe('baran send / inbox / watch / outbox', () => {
     const announced: string[] = []
     const sub = await node.bus.subscribe(outboxReceived, (m) => void announced.push(m.id))
     const watch = spawnBaran(cleanup, ['watch', '--data-dir', dataDir, '--json'])
-    const id = await waitUntil(
-      async () => {
-        const sent = await deliver('before the kill')
-        await new Promise((r) => setTimeout(r, 100))
-        return watch.output.some((l) => l.includes(sent)) ? sent : undefined
-      },
-      { timeoutMs: 20_000, what: 'watch printed a message' },
-    )
+    const id = await deliverUntilWatched(watch, 'before the kill')
     // The outbox's process dies (a kill between the write and the announcement looks the same to the next run) and
     // the supervisor starts it again; the sender, whose ack may have died with it, sends the message again.
     const pid = (await node.bus.request(nodeStatus, {})).actors.outbox?.pid

@@ -1,15 +1,4 @@
-import {
-  Bus,
-  discoveryAddressChanged,
-  discoveryLookup,
-  discoveryOffline,
-  discoveryOnline,
-  discoveryPublish,
-  discoveryPublished,
-  outboxDelivery,
-  outboxReceived,
-  outboxSend,
-} from '@baran/bus'
+import { Bus, discoveryLookup, discoveryPublish, discoveryPublished, outboxReceived, outboxSend } from '@baran/bus'
 import { startNatsServer } from '@baran/launch'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -143,20 +132,7 @@ export async function runScenario(init: ScenarioInit, hooks: ScenarioHooks = {})
       { node: '*' },
     )
     // A message's way, for the report of one that never arrives.
-    await monitor.subscribe(
-      outboxDelivery,
-      (e, meta) => trail.note(meta.node, `delivery ${e.state} attempts ${e.attempts}${e.error ? ` error ${e.error}` : ''}${e.deposited ? ' deposited' : ''}`, { id: e.id }),
-      { node: '*' },
-    )
-    for (const [contract, word] of [
-      [discoveryOnline, 'online'],
-      [discoveryAddressChanged, 'address changed'],
-    ] as const) {
-      await monitor.subscribe(contract, (e, meta) => trail.note(meta.node, `heard the recipient ${word} (seq ${e.seq}, ${e.addrs.length} addrs)`, { account: e.accountId }), {
-        node: '*',
-      })
-    }
-    await monitor.subscribe(discoveryOffline, (e, meta) => trail.note(meta.node, 'heard the recipient offline', { account: e.accountId }), { node: '*' })
+    await trail.follow(monitor)
 
     // Nodes (and the shards they live in, when threads > 0); the first stats answer means a shard is loaded.
     const width = String(sc.nodes - 1).length

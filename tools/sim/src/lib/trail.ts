@@ -4,6 +4,8 @@
  * told it about the recipient, and when the recipient went offline, came back and published its presence.
  */
 
+import { type Bus, discoveryAddressChanged, discoveryOffline, discoveryOnline, outboxDelivery } from '@baran/bus'
+
 /** At most this many events are kept (a bounded run sends a few thousand at most; past it the oldest go). */
 const MAX_EVENTS = 20_000
 
@@ -23,6 +25,21 @@ export class DeliveryTrail {
 
   constructor(t0 = Date.now()) {
     this.#t0 = t0
+  }
+
+  /** Records, from every node on the bus, its delivery changes and the presence events its discovery hears. */
+  async follow(bus: Bus): Promise<void> {
+    const all = { node: '*' }
+    await bus.subscribe(
+      outboxDelivery,
+      (e, meta) => this.note(meta.node, `delivery ${e.state} attempts ${e.attempts}${e.error ? ` error ${e.error}` : ''}${e.deposited ? ' deposited' : ''}`, { id: e.id }),
+      all,
+    )
+    const heard = (word: string) => (e: { accountId: string; seq: number; addrs: string[] }, meta: { node: string }) =>
+      this.note(meta.node, `heard the recipient ${word} (seq ${e.seq}, ${e.addrs.length} addrs)`, { account: e.accountId })
+    await bus.subscribe(discoveryOnline, heard('online'), all)
+    await bus.subscribe(discoveryAddressChanged, heard('address changed'), all)
+    await bus.subscribe(discoveryOffline, (e, meta) => this.note(meta.node, 'heard the recipient offline', { account: e.accountId }), all)
   }
 
   /** Events of the whole run (its phases) are in every message's trail under the node name `sim`. */

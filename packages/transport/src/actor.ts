@@ -202,7 +202,9 @@ export function defineTransportActor(variant: TransportVariant) {
       })
 
       // History sync between this account's devices: the transport proved the other device; the outbox answers.
-      host.onSyncRequest((request, from) => ctx.bus.request(outboxSyncServe, { deviceId: from.deviceId, request }, { timeoutMs: 25_000 }))
+      host.onSyncRequest((request, from) =>
+        untilServed(() => ctx.bus.request(outboxSyncServe, { deviceId: from.deviceId, request }, { timeoutMs: 25_000 }), { ...OUTBOX_WAIT, signal: ctx.signal }),
+      )
       ctx.serve(transportSyncRequest, async ({ deviceId, peerId, addrs, request, timeoutMs }) => {
         if (credentialsAt === 0) throw new BusError(BusErrorCode.Unavailable, 'this node has no account yet, so it cannot authenticate to its other devices')
         return host.syncRequest({ peerId, addrs, deviceId }, request, { timeoutMs: timeoutMs ?? 30_000, signal: ctx.signal })

@@ -71,7 +71,8 @@ export const DEFAULT_MAX_STREAMS_PER_PEER = 16
 export const DEFAULT_MAX_LEARNED_REVOCATIONS = 4096
 
 /**
- * An envelope that arrives while the outbox is not up (the node is starting: transport and presence come first) waits
- * this long for it, asking every `everyMs`, before the sender is told to retry. Well inside a sender's send deadline.
+ * An envelope (or another device's history sync request) that arrives while the outbox is not up (the node is
+ * starting: transport and presence come first) waits this long for it, asking every `everyMs`, before the sender is
+ * told to retry. Well inside a sender's send deadline.
  */
 export const OUTBOX_WAIT = { waitMs: 5_000, everyMs: 100 } as const

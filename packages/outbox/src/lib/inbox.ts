@@ -61,7 +61,10 @@ export const InboxRecordSchema = z.object({
 })
 export type InboxRecord = z.infer<typeof InboxRecordSchema>
 /** What the log holds: the record without `read` (read state lives in its own bucket, so log entries never change). */
-export const LogRecordSchema = InboxRecordSchema.omit({ read: true })
+export const LogRecordSchema = InboxRecordSchema.omit({ read: true }).extend({
+  /** Taken from this device's DHT mailbox (absent: it came straight from its sender). */
+  mailbox: z.literal(true).optional(),
+})
 export type LogRecord = z.infer<typeof LogRecordSchema>
 /** A received message as the contracts show it. */
 export type ReceivedMessage = Omit<InboxRecord, 'expiresAt'>
@@ -242,6 +245,7 @@ export class Inbox {
       expiresAt: p.expiresAt,
       receivedAt: now,
       sync: p.sync,
+      ...(req.via === 'mailbox' ? { mailbox: true as const } : {}),
     }
     try {
       await this.#log.create(p.id, encodeJsonValue(rec))
@@ -256,11 +260,13 @@ export class Inbox {
       if (stored && stored.from === p.from) {
         await this.#init.history?.recordReceived({ ...stored, ...(p.prev ? { prev: p.prev } : {}) }, self.accountId)
         // Its announcement may never have gone out: the run that stored it died between the write and the
-        // announcement (no ack left either, so the sender tries again), or this run's write failed after landing.
-        // Announce it (again, perhaps: `received` is at least once). Not a mailbox copy of what an earlier run got
-        // directly: senders deposit after a failed attempt and often deliver directly later, a common duplicate.
+        // announcement (no ack left, or its mailbox item not deleted, so it comes again), or this run's write failed
+        // after landing. Announce it (again, perhaps: `received` is at least once). Not a mailbox copy of what an
+        // earlier run got directly: senders deposit after a failed attempt and often deliver directly later, so that
+        // duplicate is common, and the direct one was announced.
         const mark = this.#announced.get(p.id)
-        if (mark === 'unsure' || (mark === undefined && req.via !== 'mailbox' && stored.receivedAt < this.#since)) {
+        const earlier = stored.receivedAt < this.#since && (req.via !== 'mailbox' || stored.mailbox === true)
+        if (mark === 'unsure' || (mark === undefined && earlier)) {
           this.#markAnnounced(p.id, 'done')
           this.#init.onReceived?.(toReceived({ ...stored, read: this.#readRanges.has(known.revision) }))
         }
@@ -434,7 +440,7 @@ function safeJson(value: Uint8Array): unknown {
   }
 }
 
-function toReceived(r: InboxRecord): ReceivedMessage {
-  const { expiresAt: _e, ...m } = r
+function toReceived(r: InboxRecord & { mailbox?: true }): ReceivedMessage {
+  const { expiresAt: _e, mailbox: _m, ...m } = r
   return m
 }

@@ -6,6 +6,8 @@ import { untilServed } from '../src/lib/until-served.ts'
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())
 
+/** The signal of a transport that keeps running. */
+const running = () => new AbortController().signal
 const envelope = { id: 'm1', payload: 'AAAA', from: { accountId: 'a'.repeat(40), deviceId: 'd'.repeat(40), peerId: 'p' } }
 
 describe('untilServed (real nats-server): an envelope waits for an outbox that is starting', () => {
@@ -26,14 +28,14 @@ describe('untilServed (real nats-server): an envelope waits for an outbox that i
       })
       setTimeout(() => (ready = true), 300)
     }, 400)
-    await expect(untilServed(ask, { waitMs: 5000, everyMs: 50 })).resolves.toEqual({ status: 'stored' })
+    await expect(untilServed(ask, { waitMs: 5000, everyMs: 50, signal: running() })).resolves.toEqual({ status: 'stored' })
     expect(tries).toBeGreaterThan(5)
   })
 
   it('gives up after waitMs with the last error, and at once on any other error', async () => {
     const { bus } = await setupNats({ cleanup, jetstream: false })
     const t0 = performance.now()
-    const nobody = await untilServed(() => bus.request(outboxReceive, envelope, { timeoutMs: 2000 }), { waitMs: 500, everyMs: 100 }).catch((e: unknown) => e)
+    const nobody = await untilServed(() => bus.request(outboxReceive, envelope, { timeoutMs: 2000 }), { waitMs: 500, everyMs: 100, signal: running() }).catch((e: unknown) => e)
     expect(nobody).toMatchObject({ code: BusErrorCode.NoResponder })
     expect(performance.now() - t0).toBeGreaterThanOrEqual(400)
     let tries = 0
@@ -42,7 +44,7 @@ describe('untilServed (real nats-server): an envelope waits for an outbox that i
       tries++
       throw new BusError(BusErrorCode.InvalidRequest, 'not an envelope')
     })
-    const refused = await untilServed(() => bus.request(outboxReceive, envelope, { timeoutMs: 2000 }), { waitMs: 5000, everyMs: 50 }).catch((e: unknown) => e)
+    const refused = await untilServed(() => bus.request(outboxReceive, envelope, { timeoutMs: 2000 }), { waitMs: 5000, everyMs: 50, signal: running() }).catch((e: unknown) => e)
     expect(refused).toMatchObject({ code: BusErrorCode.InvalidRequest })
     expect(tries).toBe(1)
   })

@@ -1,12 +1,13 @@
+import { retry } from '@baran/actor'
 import { BusError, BusErrorCode } from '@baran/bus'
-import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface UntilServedOptions {
   /** How long to wait for the actor to come up before the error is final. */
   waitMs: number
   /** Pause between tries. */
   everyMs: number
-  signal?: AbortSignal
+  /** The actor's signal: its stop ends the wait. */
+  signal: AbortSignal
 }
 
 /** No actor serves the subject yet (a restart in progress), or it serves and says it cannot yet (its store opening). */
@@ -19,14 +20,12 @@ function notUpYet(e: unknown): boolean {
  * restarts runs its transport (and publishes its presence) before its outbox serves: an envelope arriving then would
  * be refused, and its sender would wait out a whole back-off step (seconds to minutes) for nothing.
  */
-export async function untilServed<T>(request: () => Promise<T>, opts: UntilServedOptions): Promise<T> {
+export function untilServed<T>(request: () => Promise<T>, opts: UntilServedOptions): Promise<T> {
   const deadline = performance.now() + opts.waitMs
-  for (;;) {
-    try {
-      return await request()
-    } catch (e) {
-      if (!notUpYet(e) || performance.now() + opts.everyMs > deadline || opts.signal?.aborted) throw e
-    }
-    await sleep(opts.everyMs, undefined, opts.signal ? { signal: opts.signal } : {})
-  }
+  return retry(request, {
+    signal: opts.signal,
+    initialMs: opts.everyMs,
+    factor: 1,
+    retryIf: (e) => notUpYet(e) && performance.now() + opts.everyMs <= deadline,
+  })
 }
